@@ -1,0 +1,130 @@
+"""The `tritonsmith` command. Heavy imports happen inside each subcommand, never at import time."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A mistake the user can fix; printed as one sentence, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from tritonsmith.evaluate.pool import DeviceError
+    from tritonsmith.task import TaskError
+    try:
+        return args.handler(args)
+    except (UsageError, TaskError, DeviceError) as err:
+        print(f"tritonsmith: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("tritonsmith: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tritonsmith", description="LLM agents that write correct, fast Triton kernels, measured honestly.")
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    ev = commands.add_parser("eval", help="evaluate one candidate kernel against one task")
+    ev.add_argument("task", help="a task file, SUITE:ID (e.g. builtin:softmax), or a built-in task id")
+    ev.add_argument("candidate", help="the candidate's Python source file")
+    ev.add_argument("--device", default="auto", help="auto, cpu (Triton interpreter, correctness only), cuda or cuda:N")
+    ev.add_argument("--json", action="store_true", help="print the full EvalResult as JSON")
+    ev.add_argument("--timeout", type=float, default=None, help="seconds before the candidate is killed")
+    ev.add_argument("--seeds", default="0,1,2", help="seeds for every correctness case (at least 3)")
+    ev.set_defaults(handler=_cmd_eval)
+
+    tasks = commands.add_parser("tasks", help="list tasks, or show one with `tasks show ID`")
+    tasks.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    tasks.add_argument("task_id", nargs="?", help="with show: the task")
+    tasks.add_argument("--suite", default="builtin")
+    tasks.add_argument("--json", action="store_true")
+    tasks.set_defaults(handler=_cmd_tasks)
+    return parser
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from tritonsmith.evaluate import EvalConfig, evaluate
+    from tritonsmith.suites import resolve_task
+
+    task = resolve_task(args.task)
+    path = Path(args.candidate)
+    try:
+        source = path.read_text()
+    except OSError as err:
+        raise UsageError(f"cannot read the candidate {path} ({err.strerror or err}).") from None
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds takes comma-separated whole numbers (got {args.seeds!r}).") from None
+    if len(seeds) < 3:
+        raise UsageError("--seeds needs at least 3 seeds, so that one lucky input cannot pass a wrong kernel.")
+    if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N (got {args.device!r}).")
+    if not args.json:
+        print(f"evaluating {path} on task {task.name} ...", file=sys.stderr)
+    result = evaluate(task, source, device=args.device, config=EvalConfig(seeds=seeds), timeout_s=args.timeout)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.summary())
+    return EXIT_PASSED if result.passed else EXIT_FAILED
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from tritonsmith.suites import load_suite, resolve_task
+
+    if args.action == "show":
+        if not args.task_id:
+            raise UsageError("`tritonsmith tasks show` needs a task id, e.g. `tritonsmith tasks show softmax`.")
+        task = resolve_task(args.task_id if ":" in args.task_id or args.task_id.endswith(".py")
+                            else f"{args.suite}:{args.task_id}")
+        if args.json:
+            print(json.dumps(_task_dict(task), indent=2))
+        else:
+            print(_task_text(task))
+        return EXIT_PASSED
+    tasks = load_suite(args.suite)
+    if args.json:
+        print(json.dumps([_task_dict(t) for t in tasks], indent=2))
+        return EXIT_PASSED
+    print(f"{'id':<28} {'kind':<14} {'level':<5} {'dtypes':<32} gpu-only")
+    for t in tasks:
+        print(f"{t.id:<28} {t.kind:<14} {t.difficulty or '-'!s:<5} {','.join(t.dtypes):<32} {'yes' if t.gpu_only else ''}")
+    print(f"{len(tasks)} tasks in suite {args.suite}")
+    return EXIT_PASSED
+
+
+def _task_dict(task) -> dict:
+    return {"id": task.id, "suite": task.suite, "kind": task.kind, "difficulty": task.difficulty,
+            "entry_point": task.entry_point, "signature": task.signature, "instruction": task.instruction,
+            "dtypes": task.dtypes, "correctness_cases": list(task.correctness_cases),
+            "perf_cases": list(task.perf_cases), "gpu_only": task.gpu_only, "has_baseline": task.baseline is not None,
+            "path": str(task.path)}
+
+
+def _task_text(task) -> str:
+    lines = [f"{task.name}  ({task.kind}, difficulty {task.difficulty or '-'})", "", task.signature, "",
+             task.instruction.rstrip(), "", "correctness cases:"]
+    lines += [f"  {case}" for case in task.correctness_cases]
+    lines += ["perf cases:"] + [f"  {case}" for case in task.perf_cases]
+    if task.gpu_only:
+        lines.append(f"GPU only: {task.gpu_only}")
+    lines.append(f"baseline: {'yes' if task.baseline else 'none'}    file: {task.path}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Scale-aware comparison of a candidate's outputs with the reference (runs in the worker).
+
+An element passes when |out - ref| <= atol * scale + rtol * |ref|, where scale is the RMS of the
+reference: an absolute tolerance in units of the output's own magnitude, so a kernel that returns
+zeros cannot pass because the true values happen to be small (plain allclose would let it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+# Defaults per dtype, a few units of the dtype's rounding error (fp16 eps 9.8e-4, bf16 7.8e-3).
+DEFAULT_TOLERANCES = {
+    "float64": (1e-7, 1e-7),
+    "float32": (1e-4, 1e-4),
+    "float16": (2e-3, 2e-3),
+    "bfloat16": (1.6e-2, 1.6e-2),
+    "float8_e4m3fn": (1.25e-1, 1.25e-1),
+    "float8_e5m2": (2.5e-1, 2.5e-1),
+}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def as_outputs(value: Any) -> list[Any]:
+    if isinstance(value, (tuple, list)):
+        return list(value)
+    return [value]
+
+
+def compare_outputs(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
+    """None when `got` matches `expected`; otherwise a dict describing the first bad output."""
+    got_list, expected_list = as_outputs(got), as_outputs(expected)
+    if len(got_list) != len(expected_list):
+        return {"message": f"returned {len(got_list)} outputs, expected {len(expected_list)}"}
+    for index, (g, e) in enumerate(zip(got_list, expected_list)):
+        which = f"output {index}" if len(expected_list) > 1 else "output"
+        problem = compare_tensor(g, e, tolerances)
+        if problem is not None:
+            problem["message"] = f"{which} {problem['message']}"
+            return problem
+    return None
+
+
+def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
+    if not isinstance(expected, torch.Tensor):
+        if isinstance(got, torch.Tensor) or got != expected:
+            return {"message": f"is {_short(got)}, expected {_short(expected)}"}
+        return None
+    if not isinstance(got, torch.Tensor):
+        return {"message": f"is a {type(got).__name__}, expected a torch.Tensor"}
+    if tuple(got.shape) != tuple(expected.shape):
+        return {"message": f"has shape {list(got.shape)}, expected {list(expected.shape)}"}
+    if got.dtype != expected.dtype:
+        return {"message": f"has dtype {dtype_name(got.dtype)}, expected {dtype_name(expected.dtype)}"}
+    if got.device.type != expected.device.type:
+        return {"message": f"is on {got.device}, expected {expected.device}"}
+    numel = expected.numel()
+    if numel == 0:
+        return None
+    g = got.detach().reshape(-1)
+    e = expected.detach().reshape(-1)
+    if not expected.dtype.is_floating_point:
+        bad = g != e
+        abs_err = (g.double() - e.double()).abs()
+        rel_err = abs_err / e.double().abs().clamp_min(1)
+    else:
+        atol, rtol = tolerances.get(dtype_name(expected.dtype), DEFAULT_TOLERANCES.get(dtype_name(expected.dtype), (1e-4, 1e-4)))
+        g64, e64 = g.double(), e.double()
+        finite = torch.isfinite(e64)
+        scale = e64[finite].pow(2).mean().sqrt().item() if bool(finite.any()) else 0.0
+        scale = scale if scale > 0 else 1.0
+        abs_err = (g64 - e64).abs()
+        same_special = (torch.isnan(g64) & torch.isnan(e64)) | ((g64 == e64) & ~finite)
+        abs_err = torch.where(same_special, torch.zeros_like(abs_err), abs_err)
+        abs_err = torch.nan_to_num(abs_err, nan=float("inf"))
+        bad = abs_err > atol * scale + rtol * e64.abs().nan_to_num(0.0)
+        rel_err = abs_err / e64.abs().clamp_min(atol * scale)
+    mismatched = int(bad.sum().item())
+    if mismatched == 0:
+        return None
+    worst = int(abs_err.argmax().item())
+    first = int(bad.nonzero()[0].item())
+    shape = list(expected.shape)
+    return {
+        "message": (f"differs from the reference in {mismatched} of {numel} elements: max abs err "
+                    f"{abs_err[worst].item():.4g} at index {_unravel(worst, shape)} (got {g[worst].item():.6g}, "
+                    f"expected {e[worst].item():.6g}); first bad index {_unravel(first, shape)} "
+                    f"(got {g[first].item():.6g}, expected {e[first].item():.6g})"),
+        "max_abs_err": float(abs_err.max().item()),
+        "max_rel_err": float(rel_err.max().item()),
+        "first_bad_index": _unravel(first, shape),
+        "mismatched": mismatched,
+        "elements": numel,
+    }
+
+
+def _unravel(flat: int, shape: list[int]) -> list[int]:
+    index = []
+    for dim in reversed(shape):
+        index.append(flat % dim if dim else 0)
+        flat = flat // dim if dim else 0
+    return list(reversed(index))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,200 @@
+"""Guards against the known ways a generated kernel games its evaluation (runs in the worker).
+
+Each guard records what it sees in `Guards.violations`; none relies on an exception reaching us,
+since candidate code can catch exceptions. The verdict reads the record after the candidate ran.
+"""
+
+from __future__ import annotations
+
+import _thread
+import builtins
+import contextlib
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy
+import torch
+import triton
+import triton.testing
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
+
+# aten ops that implement whole tasks; calling them inside the entry point means torch did the work.
+HEAVY_OPS = frozenset({
+    "mm", "bmm", "addmm", "addmv", "mv", "matmul", "baddbmm", "addbmm", "dot", "vdot", "linear", "_scaled_mm",
+    "_int_mm", "einsum", "tensordot", "convolution", "_convolution", "cudnn_convolution", "conv1d", "conv2d",
+    "_softmax", "_log_softmax", "softmax", "log_softmax", "_softmax_backward_data", "_log_softmax_backward_data",
+    "native_layer_norm", "layer_norm", "native_layer_norm_backward", "native_group_norm", "group_norm",
+    "native_group_norm_backward", "rms_norm", "_fused_rms_norm", "native_batch_norm", "batch_norm",
+    "scaled_dot_product_attention", "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
+    "_flash_attention_forward", "_efficient_attention_forward", "cross_entropy_loss", "nll_loss",
+    "nll_loss_forward", "nll_loss2d_forward", "cumsum", "cumprod", "logcumsumexp", "sort", "topk", "argsort",
+    "embedding", "native_dropout", "flip", "gelu", "silu", "_weight_int8pack_mm", "_weight_int4pack_mm",
+})
+
+
+class GuardViolation(RuntimeError):
+    """Raised where stopping the candidate is safe; recorded whether or not it is caught."""
+
+
+def _op_name(func: Any) -> str:
+    packet = getattr(func, "_overloadpacket", None)
+    return getattr(packet, "__name__", None) or str(func).split(".")[-2]
+
+
+class _OpRecorder(TorchDispatchMode):
+    def __init__(self, seen: set[str]):
+        super().__init__()
+        self.seen = seen
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.seen.add(_op_name(func))
+        return func(*args, **(kwargs or {}))
+
+
+class Guards:
+    def __init__(self, forbidden_ops: set[str], device: str):
+        self.forbidden_ops = forbidden_ops
+        self.device = device
+        self.violations: list[str] = []
+        self.launches = 0
+        self.kernel_names: list[str] = []
+        self.skip_launches = False
+        self.ops_seen: set[str] = set()
+        self.active = False
+        self._pid = os.getpid()
+        self._default_stream = None
+        self._snapshot: dict[str, tuple[Any, Any]] = {}
+
+    def violate(self, message: str) -> None:
+        if message not in self.violations:
+            self.violations.append(message)
+
+    def install(self) -> None:
+        """Patch the launch paths and the ways to escape the evaluator's view; then snapshot."""
+        guards = self
+        if self.device == "cuda":
+            self._default_stream = torch.cuda.current_stream().cuda_stream
+
+        def wrap_run(original):
+            def run(kernel_self, *args, grid, warmup, **kwargs):
+                if warmup or not guards.active:
+                    return original(kernel_self, *args, grid=grid, warmup=warmup, **kwargs)
+                guards.launches += 1
+                name = getattr(kernel_self, "__name__", None) or getattr(getattr(kernel_self, "fn", None), "__name__", "?")
+                if name not in guards.kernel_names:
+                    guards.kernel_names.append(name)
+                if guards._default_stream is not None and torch.cuda.current_stream().cuda_stream != guards._default_stream:
+                    guards.violate("a Triton kernel was launched on a side stream, outside the timed stream")
+                if guards.skip_launches:
+                    return None
+                with _disable_current_modes():
+                    return original(kernel_self, *args, grid=grid, warmup=warmup, **kwargs)
+            return run
+
+        from triton.runtime.jit import JITFunction
+        JITFunction.run = wrap_run(JITFunction.run)
+        try:
+            from triton.runtime.interpreter import InterpretedFunction
+            InterpretedFunction.run = wrap_run(InterpretedFunction.run)
+        except ImportError:
+            pass
+
+        def recorder(message, original):
+            def guarded(*args, **kwargs):
+                if guards.active:
+                    guards.violate(message)
+                return original(*args, **kwargs)
+            return guarded
+
+        threading.Thread.start = recorder("the candidate started a thread", threading.Thread.start)
+        _thread.start_new_thread = recorder("the candidate started a thread", _thread.start_new_thread)
+        os.fork = recorder("the candidate forked a process", os.fork)
+        if hasattr(os, "forkpty"):
+            os.forkpty = recorder("the candidate forked a process", os.forkpty)
+        for name in ("set_stream", "stream"):
+            setattr(torch.cuda, name, recorder("the candidate switched CUDA streams", getattr(torch.cuda, name)))
+        stream_new = torch.cuda.Stream.__new__
+
+        def stream_guard(cls, *args, **kwargs):
+            if guards.active and "stream_id" not in kwargs:
+                guards.violate("the candidate created a side CUDA stream")
+            return stream_new(cls, *args, **kwargs)
+        torch.cuda.Stream.__new__ = stream_guard
+
+        with _OpRecorder(set()):  # first use imports torch._dynamo, which rebinds torch.manual_seed
+            torch.ones(2).add(1)
+        self._snapshot = _snapshot()
+
+    @contextlib.contextmanager
+    def watching(self, record_ops: bool = True):
+        """Candidate code runs inside this: launches counted, aten ops recorded."""
+        threads_before = threading.active_count()
+        self.active = True
+        try:
+            if record_ops:
+                with _OpRecorder(self.ops_seen):
+                    yield
+            else:
+                yield
+        finally:
+            self.active = False
+            if threading.active_count() > threads_before:
+                self.violate("the candidate left a thread running")
+            if os.getpid() != self._pid:
+                os._exit(0)  # a forked copy of the worker must never report
+
+    def check_after_candidate(self) -> None:
+        forbidden = sorted(self.ops_seen & self.forbidden_ops)
+        if forbidden:
+            self.violate("the entry point calls PyTorch's own implementation of the operation "
+                         f"(aten ops: {', '.join(forbidden)}); the work must be done by Triton kernels")
+        if _children(self._pid):
+            self.violate("the candidate left child processes running")
+        for name in self.changed():
+            self.violate(f"the candidate replaced {name}, which the evaluator relies on")
+
+    def changed(self) -> list[str]:
+        now = _snapshot()
+        missing = (None, None)
+        return sorted(name for name, (obj, code) in self._snapshot.items()
+                      if now.get(name, missing)[0] is not obj or now.get(name, missing)[1] is not code)
+
+
+def _namespaces() -> dict[str, Any]:
+    from tritonsmith.evaluate import compare, timing, worker
+    from triton.runtime.jit import JITFunction
+    spaces = {
+        "torch": torch, "torch.Tensor": torch.Tensor, "torch.cuda": torch.cuda, "torch.testing": torch.testing,
+        "triton.testing": triton.testing, "JITFunction": JITFunction, "numpy": numpy, "numpy.testing": numpy.testing,
+        "time": time, "os": os, "sys": sys, "builtins": builtins, "json": json, "threading": threading,
+        "torch.cuda.Event": torch.cuda.Event, "compare": compare, "timing": timing, "worker": worker,
+    }
+    try:
+        from triton.runtime.interpreter import InterpretedFunction
+        spaces["InterpretedFunction"] = InterpretedFunction
+    except ImportError:
+        pass
+    return spaces
+
+
+def _snapshot() -> dict[str, tuple[Any, Any]]:
+    """Every callable the evaluator could be fooled through, with its code object, compared by identity."""
+    result = {}
+    for space_name, space in _namespaces().items():
+        for attr, value in list(vars(space).items()):
+            if callable(value) and not isinstance(value, type(os)):
+                result[f"{space_name}.{attr}"] = (value, getattr(value, "__code__", None))
+    return result
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(p) for p in handle.read().split()]
+    except OSError:
+        return []

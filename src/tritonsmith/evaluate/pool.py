@@ -1,0 +1,295 @@
+"""The caller's side: warm worker hosts, one job at a time each, with timeouts and recovery.
+
+The caller never imports candidate code (nor torch): it writes the candidate to a job folder,
+hands the job to a host process, and turns what comes back, or the lack of it, into an EvalResult.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tritonsmith.evaluate.result import EvalResult
+from tritonsmith.task import Task, TaskError
+
+TAIL_BYTES = 4096
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot be used; the message says why and what to do."""
+
+
+@dataclass
+class EvalConfig:
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    """Seeds each correctness case is checked with (at least 3)."""
+    timeout_s: float | None = None
+    """Wall-clock limit for one evaluation; default 300 s on the CPU interpreter, 600 s on a GPU."""
+    memory_gb: float = 8.0
+    """Address-space limit of a CPU worker (GPU workers cannot take one: CUDA maps huge ranges)."""
+    file_mb: int = 256
+    """Largest file a worker may write (its stdout and stderr included)."""
+    processes: int = 4096
+    """RLIMIT_NPROC for the worker (not enforced for root; leftovers are killed either way)."""
+    timing_rounds: int = 5
+    """Interleaved rounds of candidate, baseline and reference timing."""
+    warmup_ms: int = 25
+    rep_ms: int = 100
+
+
+class _Host:
+    """One warm `tritonsmith.evaluate.host` process bound to one device."""
+
+    def __init__(self, device: str, env: dict[str, str], log_path: Path, start_timeout_s: float = 300):
+        self.device_request = device
+        self.log = open(log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tritonsmith.evaluate.host", device],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env, start_new_session=True)
+        self.lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        ready = self._next(start_timeout_s)
+        if ready is None or ready.get("event") != "ready":
+            self.close()
+            raise DeviceError(f"the evaluator's worker failed to start (see {log_path})")
+        if ready.get("error"):
+            self.close()
+            raise DeviceError(ready["error"])
+        self.info = ready
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            try:
+                self.lines.put(json.loads(line))
+            except ValueError:
+                continue
+        self.lines.put(None)
+
+    def _next(self, timeout: float | None) -> dict[str, Any] | None:
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def run(self, job: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any] | None, bool]:
+        """(the host's 'finished' message or None if the host died, whether the job timed out)."""
+        self.process.stdin.write((json.dumps(job) + "\n").encode())
+        self.process.stdin.flush()
+        started = self._next(60)
+        if started is None or started.get("event") != "started":
+            return None, False
+        deadline = time.monotonic() + timeout_s
+        timed_out = False
+        while True:
+            remaining = deadline - time.monotonic()
+            message = self._next(max(remaining, 0.0) if not timed_out else 30)
+            if message is not None:
+                return message, timed_out
+            if timed_out or not self.alive():
+                return None, timed_out
+            timed_out = True
+            _kill_group(started["pid"])
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write(b'{"event": "shutdown"}\n')
+                self.process.stdin.flush()
+                self.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        _kill_group(self.process.pid)
+        self.process.wait()
+        self.log.close()
+
+
+class WorkerPool:
+    """Warm workers for one device kind. `devices` lists GPU indices (one host each) or None for CPU."""
+
+    def __init__(self, device: str = "auto", workers: int | None = None, gpus: list[int] | None = None,
+                 config: EvalConfig | None = None, work_dir: str | Path | None = None):
+        self.config = config or EvalConfig()
+        self.device = device
+        self._owns_dir = work_dir is None
+        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="tritonsmith-eval-"))
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self._slots: queue.Queue[int] = queue.Queue()
+        self._hosts: list[_Host | None] = []
+        self._env: list[dict[str, str]] = []
+        self._counter = 0
+        self._lock = threading.Lock()
+        slots = self._plan(device, workers, gpus)
+        for env in slots:
+            self._env.append(env)
+            self._hosts.append(None)
+            self._slots.put(len(self._hosts) - 1)
+        first = self._start(0)  # fail early, with the device's own error, before any job
+        self._hosts[0] = first
+        self.device_kind = first.info["device"]
+        self.device_name = first.info.get("name")
+
+    def _plan(self, device: str, workers: int | None, gpus: list[int] | None) -> list[dict[str, str]]:
+        base = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])
+        base["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, base.get("PYTHONPATH")) if p)
+        base["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
+        base.pop("TRITON_INTERPRET", None)
+        if device == "cpu":
+            return [dict(base)] * (workers or 1)
+        if gpus is None:
+            visible = base.get("CUDA_VISIBLE_DEVICES") or base.get("HIP_VISIBLE_DEVICES")
+            gpus = [int(g) for g in visible.split(",") if g.strip().isdigit()] if visible else None
+        if device.startswith("cuda:"):
+            gpus = [int(device.split(":", 1)[1])]
+        if not gpus:
+            gpus = [0]
+        return [dict(base, CUDA_VISIBLE_DEVICES=str(g), HIP_VISIBLE_DEVICES=str(g)) for g in gpus]
+
+    def _start(self, slot: int) -> _Host:
+        request = "cpu" if self.device == "cpu" else ("cuda" if self.device.startswith("cuda") else "auto")
+        return _Host(request, self._env[slot], self.work_dir / f"host-{slot}.log")
+
+    def evaluate(self, task: Task, source: str, timeout_s: float | None = None) -> EvalResult:
+        slot = self._slots.get()
+        try:
+            return self._evaluate(slot, task, source, timeout_s)
+        finally:
+            self._slots.put(slot)
+
+    def _evaluate(self, slot: int, task: Task, source: str, timeout_s: float | None) -> EvalResult:
+        host = self._hosts[slot]
+        if host is None or not host.alive():
+            host = self._hosts[slot] = self._start(slot)
+        with self._lock:
+            self._counter += 1
+            job_dir = self.work_dir / f"job-{self._counter:06d}"
+        job_dir.mkdir()
+        job = self._job(task, source, job_dir)
+        on_gpu = host.info["device"] != "cpu"
+        timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)
+        started = time.perf_counter()
+        message, timed_out = host.run(job, timeout)
+        wall = time.perf_counter() - started
+        if message is None:  # the host died or hung: replace it
+            host.close()
+            self._hosts[slot] = None
+        result = _to_result(message, timed_out, timeout, job_dir)
+        result.task_id = task.id
+        result.wall_s = round(wall, 3)
+        result.evidence.setdefault("device", host.info.get("name"))
+        result.evidence["worker_overhead_s"] = _overhead(message, result)
+        shutil.rmtree(job_dir, ignore_errors=True)
+        return result
+
+    def _job(self, task: Task, source: str, job_dir: Path) -> dict[str, Any]:
+        candidate = job_dir / "candidate.py"
+        candidate.write_text(source)
+        job: dict[str, Any] = {
+            "job_dir": str(job_dir), "task_path": str(task.path), "candidate_path": str(candidate),
+            "entry_point": task.entry_point, "correctness_cases": list(task.correctness_cases),
+            "perf_cases": list(task.perf_cases), "seeds": list(self.config.seeds),
+            "tolerances": {k: {"atol": v.atol, "rtol": v.rtol} for k, v in task.tolerances.items()},
+            "forbidden_ops": list(task.forbidden_ops), "allowed_ops": list(task.allowed_ops),
+            "limits": {"memory_bytes": int(self.config.memory_gb * 2**30), "file_bytes": self.config.file_mb * 2**20,
+                       "processes": self.config.processes},
+            "timing": {"rounds": self.config.timing_rounds, "warmup_ms": self.config.warmup_ms,
+                       "rep_ms": self.config.rep_ms},
+        }
+        if task.baseline:
+            baseline = job_dir / "baseline.py"
+            baseline.write_text(task.baseline)
+            job["baseline_path"] = str(baseline)
+        return job
+
+    def close(self) -> None:
+        for index, host in enumerate(self._hosts):
+            if host is not None:
+                host.close()
+                self._hosts[index] = None
+        if self._owns_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - TAIL_BYTES))
+            text = handle.read().decode(errors="replace")
+        return (f"[{size - TAIL_BYTES} earlier bytes not shown]\n" if size > TAIL_BYTES else "") + text
+    except OSError:
+        return ""
+
+
+def _to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, job_dir: Path) -> EvalResult:
+    stdout, stderr = _tail(job_dir / "stdout.log"), _tail(job_dir / "stderr.log")
+    payload = (message or {}).get("result")
+    if payload and "task_error" in payload:
+        raise TaskError(payload["task_error"])
+    if timed_out:
+        result = EvalResult("timeout", False, False, f"the candidate did not finish within {timeout:g} s and was killed")
+    elif payload is not None:
+        result = EvalResult.from_dict(payload)
+        result.evidence["kernels_launched"] = payload.get("kernels_launched", [])
+    elif message is None:
+        result = EvalResult("crashed", False, False, "the evaluator's worker host died during the evaluation")
+    else:
+        code = message.get("exit_code")
+        if code == 0:
+            result = EvalResult("rejected", False, False, "the worker exited with status 0 before reporting a "
+                                "result: the candidate faked a successful exit (os._exit or similar)")
+            result.guard_violations.append("faked exit")
+        elif code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            result = EvalResult("crashed", False, False, f"the worker was killed by signal {name} "
+                                "(a segfault or illegal memory access in the candidate, or the out-of-memory killer)")
+        else:
+            result = EvalResult("crashed", False, False, f"the worker exited with status {code} without a result")
+    result.stdout_tail, result.stderr_tail = stdout, stderr
+    return result
+
+
+def _overhead(message: dict[str, Any] | None, result: EvalResult) -> float | None:
+    if not message or message.get("elapsed_s") is None:
+        return None
+    worker_s = result.evidence.get("worker_s")
+    return None if worker_s is None else round(message["elapsed_s"] - worker_s, 3)
+
+
+def evaluate(task: Task, candidate_source: str, device: str = "auto", config: EvalConfig | None = None,
+             timeout_s: float | None = None) -> EvalResult:
+    """Evaluate one candidate in a fresh worker; for many candidates keep a WorkerPool open."""
+    with WorkerPool(device=device, config=config) as pool:
+        return pool.evaluate(task, candidate_source, timeout_s=timeout_s)

@@ -1,0 +1,129 @@
+"""EvalResult: the typed record of one candidate evaluated against one task.
+
+A measurement that was not made is None with a reason beside it, never 0 or 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+STATUSES = ("compile_error", "runtime_error", "timeout", "crashed", "wrong_output", "rejected", "passed")
+
+
+@dataclass
+class CaseResult:
+    """One correctness check: a case at one seed."""
+
+    index: int
+    label: str
+    seed: int
+    ok: bool
+    phase: str = "correctness"  # correctness | perf_shape | after_timing | reuse
+    message: str | None = None
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    first_bad_index: list[int] | None = None
+    mismatched: int | None = None
+    elements: int | None = None
+
+
+@dataclass
+class PerfResult:
+    """Timings of one perf case, in milliseconds (median over interleaved rounds)."""
+
+    index: int
+    label: str
+    candidate_ms: float | None
+    baseline_ms: float | None = None
+    reference_ms: float | None = None
+    speedup: float | None = None
+    speedup_vs_torch: float | None = None
+    gbps: float | None = None
+    tflops: float | None = None
+    bandwidth_fraction: float | None = None
+    compute_fraction: float | None = None
+    candidate_spread: float | None = None
+
+
+@dataclass
+class EvalResult:
+    status: str
+    call_ok: bool
+    exec_ok: bool
+    message: str = ""
+    cases: list[CaseResult] = field(default_factory=list)
+    perf: list[PerfResult] = field(default_factory=list)
+    speedup: float | None = None
+    speedup_vs_torch: float | None = None
+    speedup_reason: str | None = None
+    bandwidth_fraction: float | None = None
+    compute_fraction: float | None = None
+    guard_violations: list[str] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    task_id: str | None = None
+    wall_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalResult:
+        data = dict(data)
+        data["cases"] = [CaseResult(**c) for c in data.get("cases", [])]
+        data["perf"] = [PerfResult(**p) for p in data.get("perf", [])]
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def summary(self) -> str:
+        """A few lines for a person or an LLM."""
+        lines = [f"status: {self.status}  (call_ok={self.call_ok}, exec_ok={self.exec_ok})"]
+        if self.message:
+            lines.append(self.message)
+        bad = [c for c in self.cases if not c.ok]
+        checked = len(self.cases)
+        if checked:
+            lines.append(f"correctness: {checked - len(bad)}/{checked} checks passed")
+        if self.speedup is not None:
+            lines.append(f"speedup vs baseline: {self.speedup:.3f}x (geometric mean over {len(self.perf)} perf cases)")
+        elif self.speedup_reason:
+            lines.append(f"speedup: not measured ({self.speedup_reason})")
+        if self.speedup_vs_torch is not None:
+            lines.append(f"speedup vs PyTorch: {self.speedup_vs_torch:.3f}x")
+        for p in self.perf:
+            parts = [f"  {p.label}: {_ms(p.candidate_ms)}"]
+            if p.baseline_ms is not None:
+                parts.append(f"baseline {_ms(p.baseline_ms)}")
+            if p.reference_ms is not None:
+                parts.append(f"torch {_ms(p.reference_ms)}")
+            if p.gbps is not None:
+                parts.append(f"{p.gbps:.0f} GB/s")
+            if p.tflops is not None and p.tflops >= 0.01:
+                parts.append(f"{p.tflops:.1f} TFLOP/s")
+            lines.append(", ".join(parts))
+        device = self.evidence.get("device")
+        if device:
+            lines.append(f"device: {device}")
+        return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 1000:.1f} us" if value < 1 else f"{value:.3f} ms"
+
+
+def geometric_mean(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    if not values:
+        return None
+    return math.exp(sum(math.log(v) for v in values) / len(values))

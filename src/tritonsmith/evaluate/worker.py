@@ -1,0 +1,381 @@
+"""The evaluation itself, run in a forked, isolated child: references first, then the candidate.
+
+Order matters: the task's inputs and reference outputs are all computed, the guards installed and
+the evaluator's functions snapshotted before a line of candidate code is imported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from tritonsmith.evaluate.compare import as_outputs, compare_outputs
+from tritonsmith.evaluate.errors import describe_exception, is_compile_error
+from tritonsmith.evaluate.guards import HEAVY_OPS, Guards
+from tritonsmith.evaluate.result import geometric_mean
+from tritonsmith.evaluate.timing import TIMER, time_interleaved
+from tritonsmith.knowledge.hardware import profile_for
+from tritonsmith.task import case_label
+
+CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and after-timing checks
+PERF_SEED = 7
+
+
+class TaskFailure(Exception):
+    """The task itself (not the candidate) is broken: its inputs or reference raised."""
+
+
+class _Stop(Exception):
+    """The evaluation has its verdict; stop running candidate code."""
+
+
+class Evaluation:
+    def __init__(self, job: dict[str, Any]):
+        self.job = job
+        self.device = job["device"]
+        self.seeds: list[int] = job.get("seeds", [0, 1, 2])
+        self.status: str | None = None
+        self.message = ""
+        self.call_ok = False
+        self.cases: list[dict[str, Any]] = []
+        self.perf: list[dict[str, Any]] = []
+        self.evidence: dict[str, Any] = {}
+        self.speedup = self.speedup_vs_torch = self.bandwidth_fraction = self.compute_fraction = None
+        self.speedup_reason: str | None = None
+        self.guards: Guards | None = None
+
+    def fail(self, status: str, message: str) -> _Stop:
+        if self.status is None:
+            self.status, self.message = status, message
+        return _Stop()
+
+    # --- the task, before any candidate code -------------------------------------------------------
+
+    def load_task(self) -> None:
+        self.task = _import_file(self.job["task_path"], "tritonsmith_task")
+        self.tolerances = {k: (v["atol"], v["rtol"]) for k, v in self.job.get("tolerances", {}).items()}
+        self.checker = getattr(self.task, "check", None)
+
+    def make_check(self, case: dict[str, Any], index: int, seed: int, phase: str) -> dict[str, Any]:
+        try:
+            generator = torch.Generator(device=self.device).manual_seed(seed)
+            args = tuple(self.task.make_inputs(dict(case), generator, self.device))
+            expected = self.task.reference(*_clone(args))
+            _synchronize(self.device)
+        except Exception as exc:
+            raise TaskFailure(f"the task's make_inputs/reference failed on case {index} ({case_label(case)}): "
+                              f"{type(exc).__name__}: {exc}") from exc
+        return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected}
+
+    def prepare(self) -> None:
+        job = self.job
+        self.on_gpu = self.device != "cpu"
+        cases = list(enumerate(job["correctness_cases"]))
+        if not self.on_gpu:  # the interpreter computes bfloat16 arithmetic wrongly (triton 3.x, numpy has no bf16)
+            skipped = [i for i, case in cases if case["dtype"] == "bfloat16"]
+            cases = [(i, case) for i, case in cases if case["dtype"] != "bfloat16"]
+            if skipped:
+                self.evidence["skipped_cases"] = {"cases": skipped, "reason": "bfloat16 is not checked on the "
+                                                  "Triton CPU interpreter, whose bfloat16 arithmetic is wrong"}
+            if not cases:
+                raise TaskFailure("every correctness case of this task is bfloat16, which the Triton CPU "
+                                  "interpreter cannot check: evaluate it on a GPU (--device cuda)")
+        self.checks = [self.make_check(case, i, seed, "correctness") for i, case in cases for seed in self.seeds]
+        largest = max(self.checks, key=lambda check: _numel(check["expected"]))
+        self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
+        self.perf_checks = []
+        if self.on_gpu:
+            self.perf_checks = [self.make_check(case, i, PERF_SEED, "perf_shape")
+                                for i, case in enumerate(job["perf_cases"])]
+            self.after_timing_checks = [self.make_check(case, i, CHECK_SEED + 1, "after_timing")
+                                        for i, case in enumerate(job["perf_cases"])]
+        elif job["perf_cases"]:
+            self.evidence["perf_shapes_checked"] = False
+            self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
+        self.baseline = None
+        if self.on_gpu and job.get("baseline_path"):
+            try:
+                self.baseline = getattr(_import_file(job["baseline_path"], "tritonsmith_baseline"), job["entry_point"])
+            except Exception as exc:
+                self.speedup_reason = f"the task's baseline failed to import: {type(exc).__name__}: {exc}"
+
+    # --- the candidate --------------------------------------------------------------------------------
+
+    def import_candidate(self) -> Callable[..., Any]:
+        path = self.job["candidate_path"]
+        try:
+            with self.guards.watching(record_ops=False):
+                module = _import_file(path, "candidate")
+        except SystemExit as exc:
+            self.guards.violate(f"the candidate called sys.exit({exc.code}) while being imported")
+            raise self.fail("rejected", "the candidate tried to exit the evaluator") from None
+        except BaseException as exc:  # noqa: B036 - candidate code may raise anything
+            raise self.fail("compile_error", "the candidate failed to import:\n" + describe_exception(exc, path)) from None
+        entry = getattr(module, self.job["entry_point"], None)
+        if not callable(entry):
+            raise self.fail("compile_error", f"the candidate does not define a function `{self.job['entry_point']}`")
+        return entry
+
+    def call(self, entry: Callable[..., Any], check: dict[str, Any], record_ops: bool = True) -> Any:
+        args = _clone(check["args"])
+        try:
+            with self.guards.watching(record_ops=record_ops):
+                output = entry(*args)
+                _synchronize(self.device)
+        except SystemExit as exc:
+            self.guards.violate(f"the candidate called sys.exit({exc.code})")
+            raise self.fail("rejected", "the candidate tried to exit the evaluator") from None
+        except BaseException as exc:  # noqa: B036
+            status = "compile_error" if is_compile_error(exc) else "runtime_error"
+            text = describe_exception(exc, self.job["candidate_path"])
+            self.record(check, False, f"raised {text}")
+            raise self.fail(status, f"{_where(check)}: the candidate raised an error:\n{text}") from None
+        for position, (before, after) in enumerate(zip(check["args"], args)):
+            if isinstance(before, torch.Tensor) and not _same(before, after):
+                self.guards.violate(f"the candidate modified input {position} in place")
+        return output, args
+
+    def record(self, check: dict[str, Any], ok: bool, message: str | None = None, **details: Any) -> None:
+        self.cases.append({"index": check["index"], "label": case_label(check["case"]), "seed": check["seed"],
+                           "phase": check["phase"], "ok": ok, "message": message, **details})
+
+    def verify(self, check: dict[str, Any], output: Any, args: tuple) -> bool:
+        if self.checker is not None:
+            problem = self.checker(output, check["expected"], args, dict(check["case"]))
+            problem = None if problem is None else {"message": str(problem)}
+        else:
+            problem = compare_outputs(output, check["expected"], self.tolerances)
+        if problem is None:
+            self.record(check, True)
+            return True
+        message = problem.pop("message")
+        self.record(check, False, message, **problem)
+        if self.status is None:
+            self.status, self.message = "wrong_output", f"{_where(check)}: {message}"
+        return False
+
+    def check_correctness(self, entry: Callable[..., Any]) -> None:
+        live: list[tuple[dict[str, Any], Any]] = []
+        storages: dict[int, str] = {}
+        for check in self.checks:
+            output, args = self.call(entry, check)
+            self.verify(check, output, args)
+            input_ptrs = {_storage_ptr(a) for a in args if isinstance(a, torch.Tensor)}
+            for tensor in as_outputs(output):
+                if not isinstance(tensor, torch.Tensor) or tensor.numel() == 0:
+                    continue
+                pointer = _storage_ptr(tensor)
+                if pointer in input_ptrs:
+                    self.guards.violate("an output aliases an input instead of being a new tensor")
+                elif pointer in storages:
+                    self.guards.violate(f"an output reuses the memory of an earlier call's output ({storages[pointer]})")
+                storages[pointer] = _where(check)
+            live.append((check, output))
+        self.call_ok = True
+        for check, output in live:  # an output overwritten by a later call means buffers are shared or cached
+            if compare_outputs(output, check["expected"], self.tolerances) is not None and self.checker is None:
+                if all(c["ok"] for c in self.cases if c["seed"] == check["seed"] and c["index"] == check["index"]):
+                    self.guards.violate(f"the output of {_where(check)} changed after later calls (reused or cached buffers)")
+        if self.guards.launches == 0:
+            self.guards.violate("no Triton kernel was launched: the entry point must launch @triton.jit kernels")
+
+    def check_kernels_matter(self, entry: Callable[..., Any]) -> None:
+        """With every Triton launch turned into a no-op, correct outputs mean something else did the work."""
+        check = self.fresh_check
+        if all(float(t.float().abs().max()) == 0 for t in as_outputs(check["expected"])
+               if isinstance(t, torch.Tensor) and t.numel() and t.dtype.is_floating_point):
+            self.evidence["kernels_off_check"] = "skipped: the reference output is all zeros"
+            return
+        self.guards.skip_launches = True
+        try:
+            args = _clone(check["args"])
+            with self.guards.watching():
+                output = entry(*args)
+                _synchronize(self.device)
+            matched = compare_outputs(output, check["expected"], self.tolerances) is None
+        except BaseException:  # noqa: B036 - any failure with kernels off is the honest outcome
+            matched = False
+        finally:
+            self.guards.skip_launches = False
+        self.evidence["kernels_off_check"] = "ran"
+        if matched:
+            self.guards.violate("the outputs are correct even with every Triton kernel launch disabled: "
+                                "the work is not done by Triton kernels")
+
+    def measure(self, entry: Callable[..., Any]) -> None:
+        for check in self.perf_checks:
+            output, args = self.call(entry, check, record_ops=False)
+            self.verify(check, output, args)
+        if self.status is not None or self.guards.violations:
+            return
+        if not self.perf_checks:
+            self.speedup_reason = "the task has no perf cases"
+            return
+        profile = profile_for(self.evidence.get("device"))
+        timings = self.job.get("timing", {})
+        speedups, torch_speedups, bandwidths, computes = [], [], [], []
+        for check, fresh in zip(self.perf_checks, self.after_timing_checks):
+            args = _clone(check["args"])
+            last: dict[str, Any] = {}
+
+            def run_candidate(args=args, last=last):
+                last["out"] = entry(*args)
+            functions = {"candidate": run_candidate, "reference": lambda args=args: self.task.reference(*args)}
+            if self.baseline is not None:
+                functions["baseline"] = lambda args=args: self.baseline(*args)
+            self.guards.active = True
+            try:
+                measured = time_interleaved(functions, rounds=timings.get("rounds", 5),
+                                            warmup_ms=timings.get("warmup_ms", 25), rep_ms=timings.get("rep_ms", 100))
+            finally:
+                self.guards.active = False
+            last_check = dict(check, phase="last_timed_call")
+            self.verify(last_check, last.get("out"), args)
+            output, args = self.call(entry, fresh, record_ops=False)
+            self.verify(fresh, output, args)
+            cand_ms, spread = measured["candidate"]
+            entry_perf = {"index": check["index"], "label": case_label(check["case"]), "candidate_ms": cand_ms,
+                          "candidate_spread": spread, "reference_ms": measured["reference"][0]}
+            entry_perf["speedup_vs_torch"] = entry_perf["reference_ms"] / cand_ms
+            torch_speedups.append(entry_perf["speedup_vs_torch"])
+            if "baseline" in measured:
+                entry_perf["baseline_ms"] = measured["baseline"][0]
+                entry_perf["speedup"] = entry_perf["baseline_ms"] / cand_ms
+                speedups.append(entry_perf["speedup"])
+            flops, nbytes = self.task.flops(dict(check["case"])), self.task.bytes_moved(dict(check["case"]))
+            if nbytes:
+                entry_perf["gbps"] = nbytes / cand_ms / 1e6
+                if profile:
+                    entry_perf["bandwidth_fraction"] = entry_perf["gbps"] / profile.bandwidth_gbps
+                    bandwidths.append(entry_perf["bandwidth_fraction"])
+            if flops:
+                entry_perf["tflops"] = flops / cand_ms / 1e9
+                peak = profile.peak_tflops(check["case"]["dtype"]) if profile else None
+                if peak:
+                    entry_perf["compute_fraction"] = entry_perf["tflops"] / peak
+                    computes.append(entry_perf["compute_fraction"])
+            self.perf.append(entry_perf)
+        self.speedup = geometric_mean(speedups)
+        if self.speedup is None and self.speedup_reason is None:
+            self.speedup_reason = "the task has no baseline kernel"
+        self.speedup_vs_torch = geometric_mean(torch_speedups)
+        self.bandwidth_fraction = geometric_mean(bandwidths)
+        self.compute_fraction = geometric_mean(computes)
+        self.evidence["timer"] = TIMER
+        if profile is None:
+            self.evidence["roofline"] = f"no hardware profile matches {self.evidence.get('device')!r}"
+
+    def run(self) -> None:
+        self.load_task()
+        self.collect_evidence()
+        self.prepare()
+        forbidden = (HEAVY_OPS | set(self.job.get("forbidden_ops", []))) - set(self.job.get("allowed_ops", []))
+        self.guards = Guards(forbidden, "cuda" if self.on_gpu else "cpu")
+        self.guards.install()
+        self.evidence["guards"] = ["isolated_process", "launch_count", "kernels_off", "forbidden_aten_ops",
+                                   "inputs_unchanged", "output_aliasing", "output_reuse", "threads", "streams",
+                                   "forks", "patched_functions", "recheck_after_timing"]
+        try:
+            entry = self.import_candidate()
+            self.check_correctness(entry)
+            self.guards.check_after_candidate()
+            if self.status is None and not self.guards.violations:
+                self.check_kernels_matter(entry)
+            if self.status is None and not self.guards.violations and self.on_gpu:
+                self.measure(entry)
+        except _Stop:
+            pass
+        self.guards.check_after_candidate()
+        if not self.on_gpu:
+            self.speedup_reason = "no GPU: ran on the Triton CPU interpreter, which checks correctness only"
+
+    def collect_evidence(self) -> None:
+        import triton
+        evidence = self.evidence
+        evidence.update({"torch": torch.__version__, "triton": triton.__version__, "python": sys.version.split()[0],
+                         "seeds": list(self.seeds), "check_seed": CHECK_SEED,
+                         "interpreter": os.environ.get("TRITON_INTERPRET") == "1"})
+        if self.device != "cpu":
+            torch.cuda.set_device(0)
+            props = torch.cuda.get_device_properties(0)
+            evidence.update({"device": props.name, "compute_capability": f"{props.major}.{props.minor}",
+                             "cuda": torch.version.cuda, "hip": getattr(torch.version, "hip", None),
+                             "visible_device": os.environ.get("CUDA_VISIBLE_DEVICES")})
+        else:
+            evidence["device"] = "cpu (Triton interpreter)"
+
+    def verdict(self) -> dict[str, Any]:
+        violations = self.guards.violations if self.guards else []
+        status = self.status or "passed"
+        message = self.message
+        if violations and status != "compile_error":
+            status, message = "rejected", "rejected by the evaluator's guards: " + "; ".join(violations)
+        return {"status": status, "call_ok": self.call_ok and status not in ("compile_error", "runtime_error"),
+                "exec_ok": status == "passed", "message": message, "cases": self.cases, "perf": self.perf,
+                "speedup": self.speedup if status == "passed" else None,
+                "speedup_vs_torch": self.speedup_vs_torch if status == "passed" else None,
+                "speedup_reason": self.speedup_reason if status == "passed" else f"not measured: status {status}",
+                "bandwidth_fraction": self.bandwidth_fraction, "compute_fraction": self.compute_fraction,
+                "guard_violations": list(violations), "evidence": self.evidence,
+                "kernels_launched": self.guards.kernel_names if self.guards else []}
+
+
+def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
+    evaluation = Evaluation(job)
+    started = time.perf_counter()
+    try:
+        evaluation.run()
+    except TaskFailure as exc:
+        send({"task_error": str(exc)})
+        return
+    except BaseException as exc:  # noqa: B036 - report, never die silently
+        if evaluation.guards is None:
+            send({"task_error": f"the evaluator could not prepare the task: {type(exc).__name__}: {exc}"})
+            return
+        evaluation.fail("crashed", f"the evaluation failed unexpectedly: {type(exc).__name__}: {exc}")
+    evaluation.evidence["worker_s"] = round(time.perf_counter() - started, 3)
+    send(evaluation.verdict())
+
+
+def _import_file(path: str, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _clone(args: tuple) -> tuple:
+    return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+
+
+def _same(before: torch.Tensor, after: torch.Tensor) -> bool:
+    if before.shape != after.shape or before.dtype != after.dtype:
+        return False
+    if before.dtype.is_floating_point:
+        return bool(((before == after) | (before.isnan() & after.isnan())).all())
+    return bool(torch.equal(before, after))
+
+
+def _storage_ptr(tensor: torch.Tensor) -> int:
+    return tensor.untyped_storage().data_ptr()
+
+
+def _synchronize(device: str) -> None:
+    if device != "cpu":
+        torch.cuda.synchronize()
+
+
+def _numel(value: Any) -> int:
+    return sum(t.numel() for t in as_outputs(value) if isinstance(t, torch.Tensor))
+
+
+def _where(check: dict[str, Any]) -> str:
+    return f"case {check['index']} ({case_label(check['case'])}, seed {check['seed']})"
+

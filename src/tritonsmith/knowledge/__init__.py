@@ -1,0 +1,1 @@
+"""What the agent knows: hardware profiles, the Triton guide, example retrieval."""

@@ -1,0 +1,201 @@
+"""The task contract: what is asked of a kernel, read from one Python file as data.
+
+A task file declares its fields as top-level literals (ID, INSTRUCTION, ENTRY_POINT, ...) and its
+code as top-level functions (make_inputs, reference, flops, bytes_moved, optionally check). The
+fields are read here with `ast`, without executing the file, so listing and validating tasks needs
+neither torch nor a GPU; the functions run only inside the evaluator's worker. See docs/tasks.md.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
+          "float8_e4m3fn", "float8_e5m2")
+KINDS = ("elementwise", "reduction", "softmax", "normalization", "matmul", "attention", "scan", "sort",
+         "data_movement", "positional", "loss", "quantization", "random", "fused", "other")
+REQUIRED_FUNCTIONS = ("make_inputs", "reference", "flops", "bytes_moved")
+OPTIONAL_FUNCTIONS = ("check",)
+
+
+class TaskError(ValueError):
+    """A task file that does not follow the contract; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Allowed error for one dtype: |out - ref| <= atol * scale + rtol * |ref|, scale = rms(ref)."""
+
+    atol: float
+    rtol: float
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    instruction: str
+    entry_point: str
+    signature: str
+    correctness_cases: tuple[dict[str, Any], ...]
+    perf_cases: tuple[dict[str, Any], ...]
+    path: Path
+    kind: str = "other"
+    difficulty: int | None = None
+    tolerances: dict[str, Tolerance] = field(default_factory=dict)
+    baseline: str | None = None
+    forbidden_ops: tuple[str, ...] = ()
+    allowed_ops: tuple[str, ...] = ()
+    gpu_only: str | None = None
+    has_check: bool = False
+    suite: str | None = None
+
+    @property
+    def dtypes(self) -> list[str]:
+        seen: list[str] = []
+        for case in self.correctness_cases + self.perf_cases:
+            if case["dtype"] not in seen:
+                seen.append(case["dtype"])
+        return seen
+
+    @property
+    def name(self) -> str:
+        return f"{self.suite}:{self.id}" if self.suite else self.id
+
+    def source(self) -> str:
+        return self.path.read_text()
+
+
+def case_label(case: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in case.items())
+
+
+def load_task(path: str | Path, suite: str | None = None) -> Task:
+    """Read and validate a task file without executing it."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise TaskError(f"{path}: cannot read the task file ({err.strerror or err}).") from None
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError as err:
+        raise TaskError(f"{path}: line {err.lineno}: the task file is not valid Python ({err.msg}).") from None
+
+    fields: dict[str, Any] = {}
+    functions: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            functions.add(node.name)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name.isupper():
+                try:
+                    fields[name] = ast.literal_eval(node.value)
+                except ValueError:
+                    raise TaskError(f"{path}: field {name} (line {node.lineno}) must be a literal "
+                                    "(string, number, list or dict), not an expression.") from None
+    return _validate(path, fields, functions, suite)
+
+
+def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: str | None) -> Task:
+    def fail(name: str, problem: str) -> TaskError:
+        return TaskError(f"{path}: field {name} {problem}.")
+
+    def text_field(name: str, required: bool = True) -> str | None:
+        value = fields.get(name)
+        if value is None:
+            if required:
+                raise fail(name, "is missing")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise fail(name, "must be a non-empty string")
+        return value
+
+    task_id = text_field("ID")
+    if not task_id.replace("_", "").replace("-", "").isalnum():
+        raise fail("ID", f"must use only letters, digits, '_' and '-' (got {task_id!r})")
+    entry_point = text_field("ENTRY_POINT")
+    if not entry_point.isidentifier():
+        raise fail("ENTRY_POINT", f"must be a Python identifier (got {entry_point!r})")
+
+    for name in REQUIRED_FUNCTIONS:
+        if name not in functions:
+            raise TaskError(f"{path}: function {name}() is missing.")
+
+    correctness = _cases(fields, "CORRECTNESS_CASES", fail, allow_empty=False)
+    perf = _cases(fields, "PERF_CASES", fail, allow_empty=True)
+
+    kind = fields.get("KIND", "other")
+    if kind not in KINDS:
+        raise fail("KIND", f"must be one of {', '.join(KINDS)} (got {kind!r})")
+    difficulty = fields.get("DIFFICULTY")
+    if difficulty is not None and (not isinstance(difficulty, int) or not 1 <= difficulty <= 5):
+        raise fail("DIFFICULTY", f"must be a whole number from 1 to 5 (got {difficulty!r})")
+
+    tolerances = {}
+    raw_tolerances = fields.get("TOLERANCES", {})
+    if not isinstance(raw_tolerances, dict):
+        raise fail("TOLERANCES", "must be a dict of dtype -> {'atol': float, 'rtol': float}")
+    for dtype, tol in raw_tolerances.items():
+        if dtype not in DTYPES:
+            raise fail("TOLERANCES", f"names an unknown dtype {dtype!r}")
+        if not isinstance(tol, dict) or set(tol) != {"atol", "rtol"} or not all(
+                isinstance(v, (int, float)) and v >= 0 for v in tol.values()):
+            raise fail("TOLERANCES", f"entry {dtype!r} must be {{'atol': float, 'rtol': float}} with values >= 0")
+        tolerances[dtype] = Tolerance(float(tol["atol"]), float(tol["rtol"]))
+
+    ops = {}
+    for name in ("FORBIDDEN_OPS", "ALLOWED_OPS"):
+        ops[name] = fields.get(name, [])
+        if not isinstance(ops[name], (list, tuple)) or not all(isinstance(op, str) for op in ops[name]):
+            raise fail(name, "must be a list of aten op names such as '_softmax' or 'mm'")
+
+    baseline = text_field("BASELINE", required=False)
+    if baseline is not None:
+        try:
+            ast.parse(baseline)
+        except SyntaxError as err:
+            raise fail("BASELINE", f"is not valid Python (line {err.lineno}: {err.msg})") from None
+
+    return Task(
+        id=task_id,
+        instruction=text_field("INSTRUCTION"),
+        entry_point=entry_point,
+        signature=text_field("SIGNATURE"),
+        correctness_cases=correctness,
+        perf_cases=perf,
+        path=path.resolve(),
+        kind=kind,
+        difficulty=difficulty,
+        tolerances=tolerances,
+        baseline=baseline,
+        forbidden_ops=tuple(ops["FORBIDDEN_OPS"]),
+        allowed_ops=tuple(ops["ALLOWED_OPS"]),
+        gpu_only=text_field("GPU_ONLY", required=False),
+        has_check="check" in functions,
+        suite=suite,
+    )
+
+
+def _cases(fields: dict[str, Any], name: str, fail, allow_empty: bool) -> tuple[dict[str, Any], ...]:
+    cases = fields.get(name)
+    if cases is None:
+        raise fail(name, "is missing")
+    if not isinstance(cases, (list, tuple)) or (not cases and not allow_empty):
+        raise fail(name, "must be a non-empty list of dicts")
+    for index, case in enumerate(cases):
+        if not isinstance(case, dict):
+            raise fail(name, f"entry {index} must be a dict such as {{'shape': [128, 64], 'dtype': 'float16'}}")
+        dtype = case.get("dtype")
+        if dtype not in DTYPES:
+            raise fail(name, f"entry {index} needs 'dtype', one of {', '.join(DTYPES)} (got {dtype!r})")
+        for key, value in case.items():
+            if not isinstance(key, str):
+                raise fail(name, f"entry {index} has a non-string key {key!r}")
+            if key == "shape" and not (isinstance(value, (list, tuple)) and all(
+                    isinstance(d, int) and d >= 0 for d in value)):
+                raise fail(name, f"entry {index} has 'shape' {value!r}; it must be a list of whole numbers")
+    return tuple(dict(case) for case in cases)
