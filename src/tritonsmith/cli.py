@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("eval", help="evaluate one candidate kernel against one task")
     ev.add_argument("task", help="a task file, SUITE:ID (e.g. builtin:softmax), or a built-in task id")
-    ev.add_argument("candidate", help="the candidate's Python source file")
+    ev.add_argument("candidate", nargs="?", help="the candidate's Python source file")
+    ev.add_argument("--baseline", action="store_true", help="evaluate the task's own baseline kernel instead")
     ev.add_argument("--device", default="auto", help="auto, cpu (Triton interpreter, correctness only), cuda or cuda:N")
     ev.add_argument("--json", action="store_true", help="print the full EvalResult as JSON")
     ev.add_argument("--timeout", type=float, default=None, help="seconds before the candidate is killed")
@@ -60,11 +61,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from tritonsmith.suites import resolve_task
 
     task = resolve_task(args.task)
-    path = Path(args.candidate)
-    try:
-        source = path.read_text()
-    except OSError as err:
-        raise UsageError(f"cannot read the candidate {path} ({err.strerror or err}).") from None
+    if args.baseline == bool(args.candidate):
+        raise UsageError("give either a candidate file or --baseline.")
+    if args.baseline:
+        if not task.baseline:
+            raise UsageError(f"task {task.name} has no baseline kernel.")
+        source, path = task.baseline, Path(f"{task.id} baseline")
+    else:
+        path = Path(args.candidate)
+        try:
+            source = path.read_text()
+        except OSError as err:
+            raise UsageError(f"cannot read the candidate {path} ({err.strerror or err}).") from None
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
