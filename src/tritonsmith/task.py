@@ -93,11 +93,31 @@ def load_task(path: str | Path, suite: str | None = None) -> Task:
             name = node.targets[0].id
             if name.isupper():
                 try:
-                    fields[name] = ast.literal_eval(node.value)
+                    fields[name] = _literal(node.value)
                 except ValueError:
                     raise TaskError(f"{path}: field {name} (line {node.lineno}) must be a literal "
-                                    "(string, number, list or dict), not an expression.") from None
+                                    "(string, number, list or dict; arithmetic on numbers is allowed).") from None
     return _validate(path, fields, functions, suite)
+
+
+_ARITHMETIC = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+               ast.FloorDiv: lambda a, b: a // b, ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b,
+               ast.LShift: lambda a, b: a << b}
+
+
+def _literal(node: ast.AST):
+    """ast.literal_eval, plus arithmetic on numbers (`1 << 24`, `4096 * 4096`) for shapes."""
+    if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+        left, right = _literal(node.left), _literal(node.right)
+        if isinstance(left, (int, float)) and isinstance(right, (int, float)) and not (
+                isinstance(node.op, (ast.Pow, ast.LShift)) and right > 64):
+            return _ARITHMETIC[type(node.op)](left, right)
+        raise ValueError("arithmetic only on small numbers")
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_literal(item) for item in node.elts]
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values)}
+    return ast.literal_eval(node)
 
 
 def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: str | None) -> Task:

@@ -1,0 +1,72 @@
+"""The `tritonsmith` command as a user runs it: exit codes, JSON, one-sentence errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CANDIDATES = Path(__file__).parent / "candidates"
+
+
+def tritonsmith(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tritonsmith", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_eval_baseline_json_passes():
+    done = tritonsmith("eval", "vector_add", "--baseline", "--device", "cpu", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "passed" and result["call_ok"] and result["exec_ok"]
+    assert result["speedup"] is None and "no GPU" in result["speedup_reason"]
+    assert len(result["cases"]) >= 9 and all(case["ok"] for case in result["cases"])
+    assert result["evidence"]["interpreter"] is True and result["evidence"]["seeds"] == [0, 1, 2]
+
+
+def test_eval_wrong_candidate_exits_1_with_the_error():
+    done = tritonsmith("eval", "vector_add", str(CANDIDATES / "wrong/vector_add_off_by_one.py"), "--device", "cpu")
+    assert done.returncode == 1
+    assert "status: wrong_output" in done.stdout and "max abs err" in done.stdout
+
+
+def test_eval_syntax_error_points_at_the_line():
+    done = tritonsmith("eval", "vector_add", str(CANDIDATES / "wrong/vector_add_syntax.py"), "--device", "cpu",
+                       "--json")
+    assert done.returncode == 1
+    result = json.loads(done.stdout)
+    assert result["status"] == "compile_error" and not result["call_ok"]
+    assert "candidate.py line 5" in result["message"]
+
+
+def test_usage_errors_exit_2_with_one_sentence(tmp_path):
+    candidate = str(CANDIDATES / "wrong/vector_add_off_by_one.py")
+    for args, expected in [
+        (("eval", "no_such_task", candidate), "no task with id"),
+        (("eval", "vector_add", str(tmp_path / "missing.py")), "cannot read the candidate"),
+        (("eval", "vector_add", candidate, "--seeds", "1,2"), "at least 3 seeds"),
+        (("eval", "vector_add", candidate, "--device", "tpu"), "--device must be"),
+        (("eval", "vector_add", candidate, "--device", "cuda"), "no GPU is visible"),
+        (("tasks", "show"), "needs a task id"),
+    ]:
+        done = tritonsmith(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        errors = [line for line in done.stderr.splitlines() if line.startswith("tritonsmith: error:")]
+        assert len(errors) == 1 and expected in errors[0] and "Traceback" not in done.stderr, (args, done.stderr)
+        assert done.stderr.strip().endswith(errors[0])
+
+
+def test_tasks_list_and_show_need_no_torch():
+    code = ("import sys; from tritonsmith.cli import main; "
+            "main(['tasks']); main(['tasks', 'show', 'vector_add']); main(['tasks', '--json']); "
+            "print('TORCH_IMPORTED' if 'torch' in sys.modules else 'NO_TORCH')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "vector_add" in done.stdout and "def vector_add(x: torch.Tensor" in done.stdout
+    assert done.stdout.strip().endswith("NO_TORCH")
+
+
+def test_help_lists_commands():
+    done = tritonsmith("--help")
+    assert done.returncode == 0 and "eval" in done.stdout and "tasks" in done.stdout

@@ -1,0 +1,59 @@
+"""The scale-aware comparison: what passes and what must not."""
+
+from __future__ import annotations
+
+import torch
+
+from tritonsmith.evaluate.compare import compare_outputs
+
+
+def test_exact_and_close_outputs_pass():
+    ref = torch.randn(100, generator=torch.Generator().manual_seed(0))
+    assert compare_outputs(ref.clone(), ref, {}) is None
+    assert compare_outputs(ref + 1e-6, ref, {}) is None
+    half = ref.half()
+    assert compare_outputs((half.float() * (1 + 5e-4)).half(), half, {}) is None
+
+
+def test_zeros_fail_even_when_true_values_are_tiny():
+    ref = torch.randn(1000, generator=torch.Generator().manual_seed(1)) * 1e-6
+    assert torch.allclose(torch.zeros_like(ref), ref, atol=1e-5)  # a fixed atol lets this through
+    problem = compare_outputs(torch.zeros_like(ref), ref, {})
+    assert problem is not None and problem["mismatched"] > 900
+    assert "max abs err" in problem["message"] and "first bad index" in problem["message"]
+
+
+def test_error_report_locates_the_bad_element():
+    ref = torch.zeros(4, 5)
+    got = ref.clone()
+    got[2, 3] = 7.0
+    problem = compare_outputs(got, ref, {})
+    assert problem["first_bad_index"] == [2, 3] and problem["mismatched"] == 1
+    assert problem["max_abs_err"] == 7.0
+
+
+def test_nans_must_match_positions():
+    ref = torch.tensor([1.0, float("nan"), 3.0])
+    assert compare_outputs(ref.clone(), ref, {}) is None
+    assert compare_outputs(torch.tensor([1.0, 2.0, 3.0]), ref, {}) is not None
+    assert compare_outputs(torch.tensor([float("nan"), float("nan"), 3.0]), ref, {}) is not None
+    inf = torch.tensor([float("inf"), -1.0])
+    assert compare_outputs(inf.clone(), inf, {}) is None
+    assert compare_outputs(torch.tensor([-float("inf"), -1.0]), inf, {}) is not None
+
+
+def test_integers_exact_shape_dtype_and_count_checked():
+    ref = torch.tensor([1, 2, 3])
+    assert compare_outputs(ref.clone(), ref, {}) is None
+    assert compare_outputs(torch.tensor([1, 2, 4]), ref, {}) is not None
+    assert "shape" in compare_outputs(torch.zeros(2, 2), torch.zeros(4), {})["message"]
+    assert "dtype" in compare_outputs(torch.zeros(4, dtype=torch.float16), torch.zeros(4), {})["message"]
+    assert "2 outputs" in compare_outputs((ref, ref), ref, {})["message"]
+    assert "output 1" in compare_outputs((ref, ref + 1), (ref, ref), {})["message"]
+
+
+def test_task_tolerances_override_defaults():
+    ref = torch.ones(10)
+    got = ref * 1.01
+    assert compare_outputs(got, ref, {}) is not None
+    assert compare_outputs(got, ref, {"float32": (0.0, 0.02)}) is None
