@@ -82,7 +82,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
         raise UsageError(f"--device must be auto, cpu, cuda or cuda:N (got {args.device!r}).")
     if not args.json:
-        print(f"evaluating {path} on task {task.name} ...", file=sys.stderr)
+        print(f"evaluating {path} on task {task.name} ...", file=sys.stderr, flush=True)
     result = evaluate(task, source, device=args.device, config=EvalConfig(seeds=seeds), timeout_s=args.timeout)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
