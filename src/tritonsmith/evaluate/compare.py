@@ -37,7 +37,7 @@ def compare_outputs(got: Any, expected: Any, tolerances: dict[str, tuple[float, 
     got_list, expected_list = as_outputs(got), as_outputs(expected)
     if len(got_list) != len(expected_list):
         return {"message": f"returned {len(got_list)} outputs, expected {len(expected_list)}"}
-    for index, (g, e) in enumerate(zip(got_list, expected_list)):
+    for index, (g, e) in enumerate(zip(got_list, expected_list, strict=True)):
         which = f"output {index}" if len(expected_list) > 1 else "output"
         problem = compare_tensor(g, e, tolerances)
         if problem is not None:

@@ -11,6 +11,7 @@ import builtins
 import contextlib
 import json
 import os
+import posix
 import sys
 import threading
 import time
@@ -68,7 +69,7 @@ class Guards:
         self.active = False
         self._pid = os.getpid()
         self._default_stream = None
-        self._snapshot: dict[str, tuple[Any, Any]] = {}
+        self.record_replaced: Any = None
 
     def violate(self, message: str) -> None:
         if message not in self.violations:
@@ -113,9 +114,10 @@ class Guards:
 
         threading.Thread.start = recorder("the candidate started a thread", threading.Thread.start)
         _thread.start_new_thread = recorder("the candidate started a thread", _thread.start_new_thread)
-        os.fork = recorder("the candidate forked a process", os.fork)
-        if hasattr(os, "forkpty"):
-            os.forkpty = recorder("the candidate forked a process", os.forkpty)
+        for space in (os, posix):  # os.fork is posix.fork: patching only one leaves the other open
+            for name in ("fork", "forkpty"):
+                if hasattr(space, name):
+                    setattr(space, name, recorder("the candidate forked a process", getattr(space, name)))
         for name in ("set_stream", "stream"):
             setattr(torch.cuda, name, recorder("the candidate switched CUDA streams", getattr(torch.cuda, name)))
         stream_new = torch.cuda.Stream.__new__
@@ -128,7 +130,7 @@ class Guards:
 
         with _OpRecorder(set()):  # first use imports torch._dynamo, which rebinds torch.manual_seed
             torch.ones(2).add(1)
-        self._snapshot = _snapshot()
+        self.record_replaced = _replacement_recorder(self.violations)
 
     @contextlib.contextmanager
     def watching(self, record_ops: bool = True):
@@ -155,24 +157,35 @@ class Guards:
                          f"(aten ops: {', '.join(forbidden)}); the work must be done by Triton kernels")
         if _children(self._pid):
             self.violate("the candidate left child processes running")
-        for name in self.changed():
-            self.violate(f"the candidate replaced {name}, which the evaluator relies on")
+        self.record_replaced()
 
-    def changed(self) -> list[str]:
-        now = _snapshot()
-        missing = (None, None)
-        return sorted(name for name, (obj, code) in self._snapshot.items()
-                      if now.get(name, missing)[0] is not obj or now.get(name, missing)[1] is not code)
+
+def _replacement_recorder(violations: list[str]) -> Any:
+    """A closure over the snapshot taken now and the functions it needs, so patching modules later cannot blind it."""
+    taken, take, append, missing = _snapshot(), _snapshot, list.append, (None, None)
+
+    def record_replaced() -> None:
+        now = take()
+        for name in sorted(taken):
+            obj, code = taken[name]
+            found = now.get(name, missing)
+            message = f"the candidate replaced {name}, which the evaluator relies on"
+            if (found[0] is not obj or found[1] is not code) and message not in violations:
+                append(violations, message)
+    return record_replaced
 
 
 def _namespaces() -> dict[str, Any]:
-    from tritonsmith.evaluate import compare, timing, worker
     from triton.runtime.jit import JITFunction
+
+    from tritonsmith.evaluate import compare, guards, timing, worker
     spaces = {
         "torch": torch, "torch.Tensor": torch.Tensor, "torch.cuda": torch.cuda, "torch.testing": torch.testing,
         "triton.testing": triton.testing, "JITFunction": JITFunction, "numpy": numpy, "numpy.testing": numpy.testing,
         "time": time, "os": os, "sys": sys, "builtins": builtins, "json": json, "threading": threading,
         "torch.cuda.Event": torch.cuda.Event, "compare": compare, "timing": timing, "worker": worker,
+        "guards": guards, "Guards": Guards, "_OpRecorder": _OpRecorder, "Evaluation": worker.Evaluation,
+        "posix": posix,
     }
     try:
         from triton.runtime.interpreter import InterpretedFunction

@@ -74,11 +74,11 @@ def _run(job: dict[str, Any], send, protocol_files) -> dict[str, Any]:
             _isolate(job)
             from tritonsmith.evaluate.worker import run_job
 
-            def report(result: dict[str, Any]) -> None:
-                data = (nonce + json.dumps(result, default=_jsonable) + "\n").encode()
+            def report(result: dict[str, Any], dumps=json.dumps, write=os.write) -> None:  # bound before candidate code
+                data = (nonce + dumps(result, default=_jsonable) + "\n").encode()
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(write_end, view):]
+                    view = view[write(write_end, view):]
             run_job(job, report)
         finally:
             os._exit(0)
@@ -103,17 +103,18 @@ def _run(job: dict[str, Any], send, protocol_files) -> dict[str, Any]:
     except BlockingIOError:
         pass
     os.close(read_end)
-    _kill_leftovers(pid)
-    result = None
+    leftovers = _kill_leftovers(pid)
+    result, reports = None, 0
     for text in b"".join(chunks).decode(errors="replace").splitlines():
         if text.startswith(nonce):
+            reports += 1
             try:
                 result = json.loads(text[len(nonce):])
             except ValueError:
                 pass
     exit_code = os.waitstatus_to_exitcode(status)
     return {"event": "finished", "pid": pid, "exit_code": exit_code, "result": result,
-            "elapsed_s": round(time.perf_counter() - started, 3)}
+            "reports": reports, "leftover_processes": leftovers, "elapsed_s": round(time.perf_counter() - started, 3)}
 
 
 def _isolate(job: dict[str, Any]) -> None:
@@ -144,8 +145,9 @@ def _isolate(job: dict[str, Any]) -> None:
     os.environ["TMPDIR"] = job["job_dir"]
 
 
-def _kill_leftovers(pid: int) -> None:
-    """Kill the job's process group and everything reparented to us, until nothing is left."""
+def _kill_leftovers(pid: int) -> int:
+    """Kill the job's process group and everything reparented to us; return how many were still running."""
+    running = len(_children(os.getpid(), live_only=True))  # the job's own process is reaped: these outlived it
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
@@ -153,7 +155,7 @@ def _kill_leftovers(pid: int) -> None:
     for _ in range(50):
         orphans = _children(os.getpid())
         if not orphans:
-            return
+            return running
         for child in orphans:
             try:
                 os.kill(child, signal.SIGKILL)
@@ -164,16 +166,17 @@ def _kill_leftovers(pid: int) -> None:
                 os.waitpid(child, 0)
             except ChildProcessError:
                 pass
+    return running
 
 
-def _children(pid: int) -> list[int]:
+def _children(pid: int, live_only: bool = False) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as handle:
                     fields = handle.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
+                if int(fields[1]) == pid and not (live_only and fields[0] in "ZX"):
                     found.append(int(entry))
             except (OSError, IndexError, ValueError):
                 pass

@@ -263,6 +263,7 @@ def _to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, 
     elif payload is not None:
         result = EvalResult.from_dict(payload)
         result.evidence["kernels_launched"] = payload.get("kernels_launched", [])
+        result.evidence.setdefault("guards", []).extend(["single_report", "leftover_processes"])  # host-side
     elif message is None:
         result = EvalResult("crashed", False, False, "the evaluator's worker host died during the evaluation")
     else:
@@ -277,8 +278,27 @@ def _to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, 
                                 "(a segfault or illegal memory access in the candidate, or the out-of-memory killer)")
         else:
             result = EvalResult("crashed", False, False, f"the worker exited with status {code} without a result")
+    if (message or {}).get("reports", 0) > 1:  # the worker reports once: another report was forged by candidate code
+        _reject(result, "the worker sent more than one result: candidate code forged a report")
+    leftovers = (message or {}).get("leftover_processes")
+    if leftovers:  # counted by the host, outside the candidate's reach: it outlived the worker
+        _reject(result, f"the candidate left {leftovers} process(es) running after it finished (the evaluator killed them)")
     result.stdout_tail, result.stderr_tail = stdout, stderr
     return result
+
+
+def _reject(result: EvalResult, violation: str) -> None:
+    """Add a violation seen on the caller's side, with the same verdict rule as the worker's."""
+    result.guard_violations.append(violation)
+    if result.status in ("compile_error", "timeout", "crashed"):
+        return
+    if result.status != "rejected":
+        result.message = "rejected by the evaluator's guards: " + "; ".join(result.guard_violations)
+    else:
+        result.message += "; " + violation
+    result.status, result.exec_ok = "rejected", False
+    result.speedup = result.speedup_vs_torch = None
+    result.speedup_reason = "not measured: status rejected"
 
 
 def _overhead(message: dict[str, Any] | None, result: EvalResult) -> float | None:
