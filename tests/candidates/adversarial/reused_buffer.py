@@ -1,0 +1,21 @@
+# Recomputes every call but into one preallocated buffer per shape, so earlier outputs get overwritten.
+import torch
+import triton
+import triton.language as tl
+
+_buffers = {}
+
+
+@triton.jit
+def _add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offsets < n
+    tl.store(out_ptr + offsets, tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask), mask=mask)
+
+
+def vector_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    key = (tuple(x.shape), x.dtype)
+    out = _buffers.setdefault(key, torch.empty_like(x))
+    n = x.numel()
+    _add_kernel[(triton.cdiv(n, 1024),)](x, y, out, n, BLOCK=1024)
+    return out

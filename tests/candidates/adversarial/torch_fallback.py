@@ -1,0 +1,6 @@
+# Computes the sum with torch and launches no kernel at all.
+import torch
+
+
+def vector_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return x + y

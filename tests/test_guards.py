@@ -1,0 +1,129 @@
+"""Adversarial candidates: every known way to game the evaluator ends in the right status, with a reason."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tritonsmith.task import Task, load_task
+
+CANDIDATES = Path(__file__).parent / "candidates"
+BUILTIN = Path(__file__).parents[1] / "src/tritonsmith/suites/builtin"
+REJECTED, WRONG = {"rejected"}, {"wrong_output"}
+
+
+def builtin(task_id: str) -> Task:
+    """Load one built-in task by path, so a half-written task elsewhere in the suite cannot break these tests."""
+    return load_task(BUILTIN / f"{task_id}.py", suite="builtin")
+
+
+# file (under candidates/adversarial), task, acceptable statuses, a phrase the message must contain
+CASES = [
+    ("torch_fallback", "vector_add", REJECTED, "aten ops: add"),
+    ("kernel_never_launched", "vector_add", REJECTED, "no Triton kernel was launched"),
+    ("dummy_launch", "vector_add", REJECTED, "correct even with every Triton kernel launch disabled"),
+    ("softmax_torch_with_dummy", "softmax", REJECTED, "aten ops: _softmax"),
+    ("mutate_input", "vector_add", REJECTED, "modified input 0 in place"),
+    ("alias_output", "vector_add", REJECTED, "an output aliases an input"),
+    ("cached_output", "vector_add", REJECTED, "reuses the memory of an earlier call's output"),
+    ("reused_buffer", "vector_add", REJECTED, "reuses the memory of an earlier call's output"),
+    ("zeros", "vector_add", WRONG, "differs from the reference"),
+    ("hardcoded_shape", "vector_add", {"runtime_error", "wrong_output"}, "is invalid for input of size 1"),
+    ("single_program_grid", "vector_add", WRONG, "shape=[4097]"),
+    ("correct_first_call_only", "vector_add", WRONG, "seed 1): output differs from the reference"),
+    ("side_thread", "vector_add", REJECTED, "started a thread"),
+    ("side_stream", "vector_add", REJECTED, "side CUDA stream"),
+    ("patch_do_bench", "vector_add", REJECTED, "replaced triton.testing.do_bench"),
+    ("patch_allclose", "vector_add", REJECTED, "replaced torch.allclose"),
+    ("patch_synchronize", "vector_add", REJECTED, "replaced torch.cuda.synchronize"),
+    ("patch_compare", "vector_add", REJECTED, "replaced worker.compare_outputs"),
+    ("patch_guard_methods", "vector_add", REJECTED, "replaced Guards.violate"),
+    ("sys_exit", "vector_add", REJECTED, "sys.exit(0)"),
+    ("os_exit", "vector_add", REJECTED, "faked a successful exit"),
+    ("fake_result_stdout", "vector_add", WRONG, "differs from the reference"),
+    ("forked_fake_result", "vector_add", REJECTED, "forked a process"),
+    ("forge_report", "vector_add", REJECTED, "forged a report"),
+    ("posix_fork_daemon", "vector_add", REJECTED, "process(es) running after it finished"),
+    ("segfault", "vector_add", {"crashed"}, "SIGSEGV"),
+    ("huge_alloc", "vector_add", {"runtime_error"}, "torch.empty(2**40"),
+    ("infinite_loop", "vector_add", {"timeout"}, "did not finish within 10 s"),
+]
+
+# Holes an in-process evaluator cannot close: reported as xfail while they stay open.
+KNOWN_HOLES = [
+    ("detect_kernels_off", "a sentinel kernel tells the candidate when launches are skipped, so torch computes "
+                           "with ops not on the forbidden list only when kernels run"),
+    ("forge_report_exit", "candidate code runs in the worker's process and can reach its report channel through "
+                          "the stack; only a verdict computed outside that process could be trusted"),
+]
+
+
+@pytest.mark.parametrize("name, task_id, statuses, phrase", CASES, ids=[case[0] for case in CASES])
+def test_adversarial_candidate_fails(run_candidate, name, task_id, statuses, phrase):
+    result = run_candidate(builtin(task_id), f"adversarial/{name}.py", timeout_s=10)
+    assert result.status in statuses, result.summary()
+    assert phrase in result.message, result.message
+    assert not result.exec_ok and result.speedup is None
+    if result.status == "rejected":
+        assert result.guard_violations
+
+
+@pytest.mark.parametrize("name, reason", KNOWN_HOLES, ids=[hole[0] for hole in KNOWN_HOLES])
+def test_known_hole(run_candidate, name, reason):
+    result = run_candidate(builtin("vector_add"), f"adversarial/{name}.py", timeout_s=10)
+    if result.status == "passed":
+        pytest.xfail(reason)
+    assert result.status != "passed"
+
+
+def test_every_adversarial_file_is_in_a_table():
+    listed = {case[0] for case in CASES} | {hole[0] for hole in KNOWN_HOLES} | {"fork_storm", "big_stdout"}
+    on_disk = {path.stem for path in (CANDIDATES / "adversarial").glob("*.py")}
+    assert on_disk == listed
+    for path in (CANDIDATES / "adversarial").glob("*.py"):
+        assert path.read_text().startswith("# "), f"{path.name} must start with a one-line comment of what it tries"
+
+
+def test_fork_storm_is_rejected_and_leaves_no_process(cpu_pool, tmp_path):
+    pid_file = tmp_path / "pids"
+    source = (CANDIDATES / "adversarial/fork_storm.py").read_text().replace("@PID_FILE@", str(pid_file))
+    result = cpu_pool.evaluate(builtin("vector_add"), source, timeout_s=60)
+    assert result.status == "rejected", result.summary()
+    assert "forked a process" in result.message
+    pids = [int(line) for line in pid_file.read_text().split()]
+    assert len(pids) >= 32
+    deadline = time.monotonic() + 10
+    while (alive := [pid for pid in pids if _sleeping_fork(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive, f"{len(alive)} forked children survived the evaluation"
+
+
+def _sleeping_fork(pid: int) -> bool:
+    """Whether `pid` is still one of the storm's children (running, not a zombie, not a reused pid)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in "ZX" and b"tritonsmith.evaluate.host" in cmdline
+
+
+def test_big_stdout_passes_with_a_bounded_tail(run_candidate):
+    result = run_candidate(builtin("vector_add"), "adversarial/big_stdout.py", timeout_s=60)
+    assert result.status == "passed", result.summary()
+    assert 0 < len(result.stdout_tail) <= 8192
+    assert "earlier bytes not shown" in result.stdout_tail
+
+
+def test_candidate_code_never_runs_in_the_caller(run_candidate, cpu_pool, tmp_path):
+    marker = tmp_path / "imported_in"
+    source = (CANDIDATES / "honest/vector_add_import_marker.py").read_text().replace("@MARKER_FILE@", str(marker))
+    result = cpu_pool.evaluate(builtin("vector_add"), source, timeout_s=60)
+    assert result.status == "passed", result.summary()
+    pids = {int(line) for line in marker.read_text().split()}
+    assert pids and os.getpid() not in pids
+    assert "candidate" not in sys.modules

@@ -1,0 +1,40 @@
+"""Honest candidates in varied styles: every one must pass with no guard violation (no false rejections)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tritonsmith.task import load_task
+
+BUILTIN = Path(__file__).parents[1] / "src/tritonsmith/suites/builtin"
+
+# file (under candidates/honest), task
+HONEST = [
+    ("vector_add_fixed_block", "vector_add"),
+    ("vector_add_autotune", "vector_add"),
+    ("vector_add_heuristics", "vector_add"),
+    ("vector_add_glue", "vector_add"),
+    ("vector_add_two_kernels", "vector_add"),
+    ("vector_add_jit_helper", "vector_add"),
+    ("vector_add_persistent", "vector_add"),
+    ("vector_add_hints", "vector_add"),
+    ("vector_add_import_marker", "vector_add"),
+    ("softmax_row_per_program", "softmax"),
+    ("softmax_online", "softmax"),
+]
+
+
+@pytest.mark.parametrize("name, task_id", HONEST, ids=[case[0] for case in HONEST])
+def test_honest_candidate_passes(run_candidate, name, task_id):
+    path = BUILTIN / f"{task_id}.py"
+    if not path.exists():
+        pytest.skip(f"the built-in task {task_id} does not exist yet")
+    result = run_candidate(load_task(path, suite="builtin"), f"honest/{name}.py", timeout_s=120)
+    assert result.status == "passed", result.summary()
+    assert result.guard_violations == []
+    assert result.exec_ok and result.call_ok
+    assert result.cases and all(case.ok for case in result.cases)
+    overhead = result.evidence.get("worker_overhead_s")
+    assert overhead is None or overhead < 1.0, f"the evaluator's own overhead was {overhead} s"
