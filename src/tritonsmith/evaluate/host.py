@@ -45,6 +45,7 @@ def main(argv: list[str]) -> int:
         return 1
     if info["device"] == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"
+    import torch._dynamo  # noqa: F401 - the guards' dispatch mode imports it (~1 s): pay once, not per job
     import triton  # noqa: F401
 
     from tritonsmith.evaluate import worker  # noqa: F401 - pre-import the worker's own modules

@@ -45,7 +45,11 @@ class EvalConfig:
     timing_rounds: int = 5
     """Interleaved rounds of candidate, baseline and reference timing."""
     warmup_ms: int = 25
+    """Milliseconds of warm-up per do_bench call (discarded)."""
     rep_ms: int = 100
+    """Milliseconds of timed repetitions per do_bench call."""
+    torch_compile: bool = False
+    """Also time torch.compile(reference) in the same interleaved rounds (slow: compiles every perf shape)."""
 
 
 class _Host:
@@ -74,7 +78,7 @@ class _Host:
                 self.lines.put(json.loads(line))
             except ValueError:
                 continue
-        self.lines.put(None)
+        self.lines.put({"event": "eof"})
 
     def _next(self, timeout: float | None) -> dict[str, Any] | None:
         try:
@@ -87,19 +91,22 @@ class _Host:
 
     def run(self, job: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any] | None, bool]:
         """(the host's 'finished' message or None if the host died, whether the job timed out)."""
-        self.process.stdin.write((json.dumps(job) + "\n").encode())
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write((json.dumps(job) + "\n").encode())
+            self.process.stdin.flush()
+        except OSError:
+            return None, False
         started = self._next(60)
         if started is None or started.get("event") != "started":
             return None, False
         deadline = time.monotonic() + timeout_s
         timed_out = False
         while True:
-            remaining = deadline - time.monotonic()
-            message = self._next(max(remaining, 0.0) if not timed_out else 30)
-            if message is not None:
+            message = self._next(30 if timed_out else max(deadline - time.monotonic(), 0.0))
+            if message is not None and message.get("event") != "eof":
                 return message, timed_out
-            if timed_out or not self.alive():
+            if message is not None or timed_out:  # the host died, or did not answer after the kill
+                _kill_group(started["pid"])
                 return None, timed_out
             timed_out = True
             _kill_group(started["pid"])
@@ -137,8 +144,8 @@ class WorkerPool:
             self._env.append(env)
             self._hosts.append(None)
             self._slots.put(len(self._hosts) - 1)
-        first = self._start(0)  # fail early, with the device's own error, before any job
-        self._hosts[0] = first
+        first = self._hosts[0] = self._start(0)  # fail early, with the device's own error, before any job
+        self._start_rest()
         self.device_kind = first.info["device"]
         self.device_name = first.info.get("name")
 
@@ -147,6 +154,7 @@ class WorkerPool:
         package_root = str(Path(__file__).resolve().parents[2])
         base["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, base.get("PYTHONPATH")) if p)
         base["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
+        base.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # torch.compile in-process: no worker pool to outlive a job
         base.pop("TRITON_INTERPRET", None)
         if device == "cpu":
             return [dict(base)] * (workers or 1)
@@ -158,6 +166,19 @@ class WorkerPool:
         if not gpus:
             gpus = [0]
         return [dict(base, CUDA_VISIBLE_DEVICES=str(g), HIP_VISIBLE_DEVICES=str(g)) for g in gpus]
+
+    def _start_rest(self) -> None:
+        """Warm every other worker now, in parallel, so that no evaluation pays for a start."""
+        def start(slot: int) -> None:
+            try:
+                self._hosts[slot] = self._start(slot)
+            except DeviceError:
+                self._hosts[slot] = None  # retried, and reported, when the slot is first used
+        threads = [threading.Thread(target=start, args=(slot,)) for slot in range(1, len(self._hosts))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     def _start(self, slot: int) -> _Host:
         request = "cpu" if self.device == "cpu" else ("cuda" if self.device.startswith("cuda") else "auto")
@@ -207,7 +228,7 @@ class WorkerPool:
             "limits": {"memory_bytes": int(self.config.memory_gb * 2**30), "file_bytes": self.config.file_mb * 2**20,
                        "processes": self.config.processes},
             "timing": {"rounds": self.config.timing_rounds, "warmup_ms": self.config.warmup_ms,
-                       "rep_ms": self.config.rep_ms},
+                       "rep_ms": self.config.rep_ms, "torch_compile": self.config.torch_compile},
         }
         if task.baseline:
             baseline = job_dir / "baseline.py"

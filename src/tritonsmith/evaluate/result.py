@@ -45,6 +45,8 @@ class PerfResult:
     bandwidth_fraction: float | None = None
     compute_fraction: float | None = None
     candidate_spread: float | None = None
+    compiled_ms: float | None = None
+    speedup_vs_compile: float | None = None
 
 
 @dataclass
@@ -112,6 +114,11 @@ class EvalResult:
             if p.tflops is not None and p.tflops >= 0.01:
                 parts.append(f"{p.tflops:.1f} TFLOP/s")
             lines.append(", ".join(parts))
+        skipped = self.evidence.get("skipped_cases")
+        if skipped:
+            lines.append(f"not checked: cases {skipped['cases']} ({skipped['reason']})")
+        if self.evidence.get("perf_shapes_checked") is False:
+            lines.append(f"not checked: perf shapes ({self.evidence.get('perf_shapes_reason')})")
         device = self.evidence.get("device")
         if device:
             lines.append(f"device: {device}")

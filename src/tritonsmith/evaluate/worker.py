@@ -6,6 +6,7 @@ the evaluator's functions snapshotted before a line of candidate code is importe
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -221,6 +222,7 @@ class Evaluation:
             return
         profile = profile_for(self.evidence.get("device"))
         timings = self.job.get("timing", {})
+        compiled_reference = torch.compile(self.task.reference) if timings.get("torch_compile") else None
         speedups, torch_speedups, bandwidths, computes = [], [], [], []
         for check, fresh in zip(self.perf_checks, self.after_timing_checks, strict=True):
             args = _clone(check["args"])
@@ -231,6 +233,9 @@ class Evaluation:
             functions = {"candidate": run_candidate, "reference": lambda args=args: self.task.reference(*args)}
             if self.baseline is not None:
                 functions["baseline"] = lambda args=args: self.baseline(*args)
+            if compiled_reference is not None:
+                compiled_reference(*args)  # compile outside the guarded, timed region
+                functions["compiled"] = lambda args=args: compiled_reference(*args)
             self.guards.active = True
             try:
                 measured = time_interleaved(functions, rounds=timings.get("rounds", 5),
@@ -246,6 +251,9 @@ class Evaluation:
                           "candidate_spread": spread, "reference_ms": measured["reference"][0]}
             entry_perf["speedup_vs_torch"] = entry_perf["reference_ms"] / cand_ms
             torch_speedups.append(entry_perf["speedup_vs_torch"])
+            if "compiled" in measured:
+                entry_perf["compiled_ms"] = measured["compiled"][0]
+                entry_perf["speedup_vs_compile"] = entry_perf["compiled_ms"] / cand_ms
             if "baseline" in measured:
                 entry_perf["baseline_ms"] = measured["baseline"][0]
                 entry_perf["speedup"] = entry_perf["baseline_ms"] / cand_ms
@@ -274,30 +282,46 @@ class Evaluation:
             self.evidence["roofline"] = f"no hardware profile matches {self.evidence.get('device')!r}"
 
     def run(self) -> None:
-        self.load_task()
-        self.collect_evidence()
-        self.prepare()
+        with self.phase("setup"):
+            self.load_task()
+            self.collect_evidence()
+        with self.phase("references"):
+            self.prepare()
         forbidden = (HEAVY_OPS | set(self.job.get("forbidden_ops", []))) - set(self.job.get("allowed_ops", []))
-        self.guards = Guards(forbidden, "cuda" if self.on_gpu else "cpu")
-        self.guards.install()
+        with self.phase("guards"):
+            self.guards = Guards(forbidden, "cuda" if self.on_gpu else "cpu")
+            self.guards.install()
         record_replaced = self.guards.record_replaced  # held by this frame, out of reach of patched classes
         self.evidence["guards"] = ["isolated_process", "launch_count", "kernels_off", "forbidden_aten_ops",
                                    "inputs_unchanged", "output_aliasing", "output_reuse", "threads", "streams",
                                    "forks", "patched_functions", "recheck_after_timing"]
         try:
-            entry = self.import_candidate()
-            self.check_correctness(entry)
-            self.guards.check_after_candidate()
+            with self.phase("import"):
+                entry = self.import_candidate()
+            with self.phase("correctness"):  # includes compiling the candidate's kernels
+                self.check_correctness(entry)
+                self.guards.check_after_candidate()
             if self.status is None and not self.guards.violations:
-                self.check_kernels_matter(entry)
+                with self.phase("kernels_off"):
+                    self.check_kernels_matter(entry)
             if self.status is None and not self.guards.violations and self.on_gpu:
-                self.measure(entry)
+                with self.phase("timing"):
+                    self.measure(entry)
         except _Stop:
             pass
         self.guards.check_after_candidate()
         record_replaced()
         if not self.on_gpu:
             self.speedup_reason = "no GPU: ran on the Triton CPU interpreter, which checks correctness only"
+
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        """Wall time of each stage, in evidence['phases_s']: where the evaluator's overhead goes."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.evidence.setdefault("phases_s", {})[name] = round(time.perf_counter() - started, 4)
 
     def collect_evidence(self) -> None:
         import triton
