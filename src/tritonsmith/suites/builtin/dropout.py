@@ -28,9 +28,9 @@ shape drop the same elements, and two cases of the same shape and different seed
 CORRECTNESS_CASES = [
     {"shape": [1, 1], "p": 0.5, "seed": 11, "dtype": "float32"},
     {"shape": [3, 7], "p": 0.3, "seed": 12, "dtype": "float32"},
-    {"shape": [17, 1000], "p": 0.1, "seed": 13, "dtype": "float16"},
-    {"shape": [64, 513], "p": 0.5, "seed": 14, "dtype": "float32"},
-    {"shape": [64, 513], "p": 0.5, "seed": 15, "dtype": "float32"},
+    {"shape": [9, 1000], "p": 0.1, "seed": 13, "dtype": "float16"},
+    {"shape": [40, 257], "p": 0.5, "seed": 14, "dtype": "float32"},
+    {"shape": [40, 257], "p": 0.5, "seed": 15, "dtype": "float32"},
     {"shape": [8, 9, 130], "p": 0.25, "seed": 16, "dtype": "float16"},
     {"shape": [33, 768], "p": 0.2, "seed": 17, "dtype": "bfloat16"},
 ]
@@ -123,7 +123,7 @@ def check(output, expected, args, case):
     if _outside(int(dropped.sum()), n, p):
         return f"dropped {int(dropped.sum())} of {n} elements, expected about {p * n:.0f} (p = {p})"
     if n >= 8000:
-        for index, (d_part, n_part) in enumerate(zip(dropped.chunk(8), decisive.chunk(8))):
+        for index, (d_part, n_part) in enumerate(zip(dropped.chunk(8), decisive.chunk(8), strict=True)):
             if _outside(int(d_part.sum()), int(n_part.sum()), p):
                 return (f"eighth {index} of the tensor has {int(d_part.sum())} of {int(n_part.sum())} elements "
                         f"dropped, expected about {p * int(n_part.sum()):.0f}: the drops are not spread uniformly")
