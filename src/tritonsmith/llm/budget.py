@@ -1,0 +1,113 @@
+"""Budgets: rounds, tokens, dollars and wall time, each with an optional limit and each recorded."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from .errors import BudgetExceeded, LLMError
+from .reply import Reply
+
+
+class Budget:
+    """What a run may spend and what it has spent. Thread-safe: lineages charge it concurrently.
+
+    `charge` records a reply (a cached reply spends nothing and is only counted), `count_round`
+    a round, `check` raises BudgetExceeded once any limit is reached. The wall clock runs from
+    construction; `snapshot()` and `Budget.from_snapshot()` carry everything across a resume.
+    """
+
+    def __init__(self, max_rounds: int | None = None, max_tokens: int | None = None,
+                 max_usd: float | None = None, max_wall_s: float | None = None):
+        self.max_rounds = max_rounds
+        self.max_tokens = max_tokens
+        self.max_usd = max_usd
+        self.max_wall_s = max_wall_s
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._wall_before = 0.0  # wall time spent before a resume
+        self.rounds = 0
+        self.calls = 0
+        self.cached_calls = 0
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self.usd = 0.0
+        self.unpriced_calls = 0  # calls whose price was unknown: `usd` is then a lower bound
+        self.unpriced_models: set[str] = set()
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+    @property
+    def wall_s(self) -> float:
+        return self._wall_before + (time.monotonic() - self._started)
+
+    def charge(self, reply: Reply) -> None:
+        """Record one reply's tokens and cost; a cached reply costs nothing."""
+        with self._lock:
+            if reply.cached:
+                self.cached_calls += 1
+                return
+            self.calls += 1
+            self.tokens_in += reply.tokens_in
+            self.tokens_out += reply.tokens_out
+            if reply.cost is None:
+                self.unpriced_calls += 1
+                self.unpriced_models.add(reply.model)
+            else:
+                self.usd += reply.cost
+
+    def count_round(self) -> None:
+        with self._lock:
+            self.rounds += 1
+
+    def check(self) -> None:
+        """Raise BudgetExceeded naming the first limit reached, if any."""
+        with self._lock:
+            if self.max_rounds is not None and self.rounds >= self.max_rounds:
+                raise BudgetExceeded(f"round limit reached: {self.rounds} of {self.max_rounds}", limit="rounds")
+            if self.max_tokens is not None and self.tokens >= self.max_tokens:
+                raise BudgetExceeded(f"token limit reached: {self.tokens:,} of {self.max_tokens:,}",
+                                     limit="tokens")
+            if self.max_usd is not None:
+                if self.unpriced_calls:
+                    models = ", ".join(sorted(self.unpriced_models))
+                    raise LLMError(f"The dollar limit cannot be enforced because the price of {models} is "
+                                   "unknown: pass price_per_mtok=(input, output) to make_llm, or drop max_usd.")
+                if self.usd >= self.max_usd:
+                    raise BudgetExceeded(f"dollar limit reached: ${self.usd:.4f} of ${self.max_usd:.2f}",
+                                         limit="usd")
+            wall_s = self.wall_s
+            if self.max_wall_s is not None and wall_s >= self.max_wall_s:
+                raise BudgetExceeded(f"wall-time limit reached: {wall_s:.1f} s of {self.max_wall_s:g} s",
+                                     limit="wall_s")
+
+    def snapshot(self) -> dict:
+        """Limits and spending as plain data, for summaries and for resuming."""
+        with self._lock:
+            return {
+                "limits": {"rounds": self.max_rounds, "tokens": self.max_tokens,
+                           "usd": self.max_usd, "wall_s": self.max_wall_s},
+                "spent": {"rounds": self.rounds, "calls": self.calls, "cached_calls": self.cached_calls,
+                          "tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "tokens": self.tokens,
+                          "usd": self.usd, "unpriced_calls": self.unpriced_calls,
+                          "unpriced_models": sorted(self.unpriced_models), "wall_s": self.wall_s},
+            }
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict) -> Budget:
+        """A budget that goes on from a snapshot: same limits, spending so far, wall clock running."""
+        limits, spent = snapshot["limits"], snapshot["spent"]
+        budget = cls(max_rounds=limits.get("rounds"), max_tokens=limits.get("tokens"),
+                     max_usd=limits.get("usd"), max_wall_s=limits.get("wall_s"))
+        budget.rounds = spent.get("rounds", 0)
+        budget.calls = spent.get("calls", 0)
+        budget.cached_calls = spent.get("cached_calls", 0)
+        budget.tokens_in = spent.get("tokens_in", 0)
+        budget.tokens_out = spent.get("tokens_out", 0)
+        budget.usd = spent.get("usd", 0.0)
+        budget.unpriced_calls = spent.get("unpriced_calls", 0)
+        budget.unpriced_models = set(spent.get("unpriced_models", ()))
+        budget._wall_before = spent.get("wall_s", 0.0)
+        return budget
