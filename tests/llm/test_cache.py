@@ -1,0 +1,93 @@
+"""Record and replay: hits make no provider call, misses in replay raise, the file survives kills."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from fakellm import FakeLLMServer
+
+from tritonsmith.llm import ReplayMiss, make_llm
+
+USER = [{"role": "user", "content": "fuse these two kernels"}]
+
+
+def test_record_then_hit_without_calling_the_server(fake_llm, client, tmp_path):
+    fake_llm.add("recorded answer")
+    cache = tmp_path / "llm.jsonl"
+    first = client(cache_path=cache, price_per_mtok=(1.0, 2.0)).complete(USER, temperature=0)
+    again = client(cache_path=cache, price_per_mtok=(1.0, 2.0)).complete(USER, temperature=0)
+    assert fake_llm.calls == 1
+    assert not first.cached and again.cached
+    assert (again.text, again.tokens_in, again.tokens_out, again.cost) == (
+        first.text, first.tokens_in, first.tokens_out, first.cost)
+    (line,) = cache.read_text().splitlines()
+    record = json.loads(line)
+    assert record["request"]["messages"] == USER and record["request"]["params"] == {"temperature": 0}
+    assert record["reply"]["text"] == "recorded answer"
+
+
+def test_key_covers_messages_params_and_salt(fake_llm, client, tmp_path):
+    fake_llm.add("a", "b", "c", "d")
+    llm = client(cache_path=tmp_path / "llm.jsonl")
+    texts = [llm.complete(USER).text, llm.complete(USER, temperature=0.7).text,
+             llm.complete(USER, cache_salt="lineage-1").text,
+             llm.complete([{"role": "user", "content": "something else"}]).text]
+    assert texts == ["a", "b", "c", "d"] and fake_llm.calls == 4
+    assert llm.complete(USER, cache_salt="lineage-1").text == "c" and fake_llm.calls == 4
+
+
+def test_replay_serves_recordings_offline_and_misses_raise(fake_llm, client, tmp_path, closed_port):
+    fake_llm.add("recorded")
+    cache = tmp_path / "llm.jsonl"
+    client(cache_path=cache).complete(USER)
+    # Another address and no key: neither is part of the key, and replay never calls out.
+    replay = make_llm("openai/scripted-model", api_base=f"http://127.0.0.1:{closed_port}/v1",
+                      cache_path=cache, mode="replay")
+    assert replay.complete(USER).text == "recorded"
+    with pytest.raises(ReplayMiss, match="No recorded reply") as miss:
+        replay.complete(USER, temperature=1.0)
+    assert miss.value.key.startswith("sha256:")
+    assert fake_llm.calls == 1
+
+
+def test_mode_off_ignores_the_cache(fake_llm, client, tmp_path):
+    fake_llm.add("one", "two")
+    cache = tmp_path / "llm.jsonl"
+    llm = client(cache_path=cache, mode="off")
+    assert [llm.complete(USER).text, llm.complete(USER).text] == ["one", "two"]
+    assert not cache.exists()
+
+
+def test_torn_last_line_is_tolerated_and_appending_goes_on(fake_llm, client, tmp_path):
+    fake_llm.add("kept", "new")
+    cache = tmp_path / "llm.jsonl"
+    client(cache_path=cache).complete(USER)
+    with cache.open("a") as file:
+        file.write('{"version": 1, "key": "sha256:torn", "request": {"mess')  # killed mid-write
+    llm = client(cache_path=cache)
+    assert llm.complete(USER).cached
+    assert llm.complete(USER, cache_salt="after the tear").text == "new"
+    assert client(cache_path=cache).complete(USER, cache_salt="after the tear").cached
+    lines = cache.read_text().splitlines()
+    assert len(lines) == 3 and lines[1].endswith('{"mess')  # the torn line stays, alone on its line
+
+
+def test_identical_concurrent_requests_call_the_provider_once(client, tmp_path):
+    def slow_answer(messages):
+        time.sleep(0.3)
+        return "the one answer"
+
+    with FakeLLMServer(slow_answer) as server:
+        llm = client(api_base=server.url, cache_path=tmp_path / "llm.jsonl")
+        replies = []
+        threads = [threading.Thread(target=lambda: replies.append(llm.complete(USER))) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert server.calls == 1
+    assert [r.text for r in replies] == ["the one answer"] * 8
+    assert sum(not r.cached for r in replies) == 1

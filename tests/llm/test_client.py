@@ -1,0 +1,148 @@
+"""The LiteLLM client against a real HTTP server on loopback: replies, tokens, cost, retries, errors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fakellm import Fail
+
+from tritonsmith.llm import LLM, LLMError, make_llm
+from tritonsmith.llm.client import _litellm
+
+from .conftest import assert_one_sentence
+
+USER = [{"role": "user", "content": "write a softmax kernel"}]
+
+
+def test_reply_text_tokens_and_request(fake_llm, client):
+    fake_llm.add("here is the kernel")
+    llm = client()
+    assert isinstance(llm, LLM)
+    reply = llm.complete(USER, temperature=0.2, max_tokens=64, seed=7, cache_salt="lineage-3")
+    assert reply.text == "here is the kernel"
+    assert (reply.tokens_in, reply.tokens_out) == (4, 4)  # the fake server counts words
+    assert reply.model == "openai/scripted-model" and not reply.cached
+    assert reply.finish_reason == "stop" and reply.latency_s > 0
+    sent = fake_llm.requests[0]
+    assert sent.body["messages"] == USER and sent.body["model"] == "scripted-model"
+    assert sent.body["temperature"] == 0.2 and sent.body["seed"] == 7 and sent.body["max_tokens"] == 64
+    assert "cache_salt" not in sent.body  # the salt is for the cache key only
+    assert sent.headers["authorization"] == "Bearer dummy-key-for-tests"
+
+
+def test_cost_unknown_model_is_none_not_zero(fake_llm, client):
+    fake_llm.add("a b")
+    assert client().complete(USER).cost is None
+
+
+def test_cost_from_price_per_mtok(fake_llm, client):
+    fake_llm.add("one two three four five six")
+    reply = client(price_per_mtok=(3.0, 15.0)).complete(USER)
+    assert reply.cost == pytest.approx((4 * 3.0 + 6 * 15.0) / 1e6)
+
+
+def test_cost_from_litellm_price_map(fake_llm, client):
+    fake_llm.add("one two")
+    reply = client("openai/gpt-4o-mini").complete(USER)
+    info = _litellm().get_model_info("openai/gpt-4o-mini")
+    assert reply.cost == pytest.approx(4 * info["input_cost_per_token"] + 2 * info["output_cost_per_token"])
+    assert reply.cost > 0
+
+
+def test_local_server_without_key_gets_placeholder(fake_llm, client, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    fake_llm.add("ok")
+    assert client(api_key=None).complete(USER).text == "ok"
+    assert fake_llm.requests[0].headers["authorization"] == "Bearer EMPTY"
+
+
+def test_retries_after_429_and_500_then_succeeds(fake_llm, client):
+    fake_llm.add(Fail(429, "slow down"), Fail(500), Fail(503), "finally")
+    assert client(max_retries=3).complete(USER).text == "finally"
+    assert fake_llm.calls == 4
+
+
+def test_retries_after_a_hang_past_the_timeout(fake_llm, client):
+    fake_llm.add(Fail(500, hang_s=5), "after the hang")
+    started = time.monotonic()
+    assert client(timeout_s=0.5, max_retries=1).complete(USER).text == "after the hang"
+    assert fake_llm.calls == 2 and time.monotonic() - started < 4
+
+
+def test_exhausted_retries_raise_one_sentence(fake_llm, client):
+    fake_llm.fail_next(3, status=500)
+    with pytest.raises(LLMError) as error:
+        client(max_retries=2).complete(USER)
+    assert fake_llm.calls == 3
+    assert_one_sentence(str(error.value))
+    assert "HTTP 500" in str(error.value) and "after 3 attempts" in str(error.value)
+    assert fake_llm.url in str(error.value) and "openai/scripted-model" in str(error.value)
+    assert error.value.__suppress_context__  # no chained LiteLLM traceback
+
+
+def test_exhausted_rate_limit(fake_llm, client):
+    fake_llm.fail_next(2, status=429)
+    with pytest.raises(LLMError, match=r"rate limited \(HTTP 429\) after 2 attempts"):
+        client(max_retries=1).complete(USER)
+
+
+def test_exhausted_timeouts(fake_llm, client):
+    fake_llm.fail_next(2, hang_s=5)
+    with pytest.raises(LLMError, match=r"did not answer within 0.3 s \(2 attempts\)") as error:
+        client(timeout_s=0.3, max_retries=1).complete(USER)
+    assert_one_sentence(str(error.value))
+
+
+@pytest.mark.parametrize("status", [400, 401, 404])
+def test_no_retry_on_auth_or_bad_request(fake_llm, client, status):
+    fake_llm.add(Fail(status, "no such thing"), "never reached")
+    with pytest.raises(LLMError) as error:
+        client().complete(USER)
+    assert fake_llm.calls == 1
+    assert_one_sentence(str(error.value))
+    expected = {400: "rejected the request (HTTP 400): no such thing",
+                401: "rejected the API key (HTTP 401): check OPENAI_API_KEY",
+                404: "was not found at"}[status]
+    assert expected in str(error.value)
+
+
+def test_connection_refused_is_one_sentence_and_quick(closed_port):
+    llm = make_llm("openai/scripted-model", api_base=f"http://127.0.0.1:{closed_port}/v1", api_key="x",
+                   max_retries=2, retry_base_s=0.01, timeout_s=5)
+    _litellm()  # the one-off import is not what is timed
+    started = time.monotonic()
+    with pytest.raises(LLMError) as error:
+        llm.complete(USER)
+    assert time.monotonic() - started < 3
+    message = str(error.value)
+    assert_one_sentence(message)
+    assert message.startswith(f"Could not reach openai/scripted-model at http://127.0.0.1:{closed_port}/v1 "
+                              "after 3 attempts")
+
+
+def test_missing_key_for_hosted_provider_names_the_variable(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    llm = make_llm("openai/gpt-4o-mini", mode="off", max_retries=0, timeout_s=2)
+    _litellm()
+    started = time.monotonic()
+    with pytest.raises(LLMError) as error:
+        llm.complete(USER)
+    assert time.monotonic() - started < 1  # refused before any network attempt
+    assert_one_sentence(str(error.value))
+    assert "OPENAI_API_KEY" in str(error.value) and "openai/gpt-4o-mini" in str(error.value)
+
+
+def test_model_without_a_provider_is_one_sentence():
+    with pytest.raises(LLMError, match="cannot tell which provider") as error:
+        make_llm("surely-not-a-model-name", mode="off").complete(USER)
+    assert_one_sentence(str(error.value))
+
+
+def test_bad_arguments_fail_loudly(tmp_path):
+    with pytest.raises(ValueError, match="mode must be one of"):
+        make_llm("openai/x", mode="recrod")
+    with pytest.raises(ValueError, match="needs a cache_path"):
+        make_llm("openai/x", mode="replay")
+    with pytest.raises(LLMError, match="Nothing to replay"):
+        make_llm("openai/x", mode="replay", cache_path=tmp_path / "missing.jsonl")
