@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -10,6 +13,7 @@ import pytest
 from fakellm import FakeLLMServer
 
 from tritonsmith.llm import ReplayMiss, make_llm
+from tritonsmith.llm.cache import ReplyCache
 
 USER = [{"role": "user", "content": "fuse these two kernels"}]
 
@@ -91,3 +95,21 @@ def test_identical_concurrent_requests_call_the_provider_once(client, tmp_path):
     assert server.calls == 1
     assert [r.text for r in replies] == ["the one answer"] * 8
     assert sum(not r.cached for r in replies) == 1
+
+
+def test_sigkill_mid_recording_loses_at_most_the_line_in_flight(tmp_path):
+    cache = tmp_path / "llm.jsonl"
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from tritonsmith.llm.cache import ReplyCache\n"
+        "cache = ReplyCache(sys.argv[1])\n"
+        "reply = {'text': 'x' * 50_000, 'tokens_in': 1, 'tokens_out': 1, 'cost': None, 'model': 'm'}\n"
+        "for i in range(100_000):\n"
+        "    cache.append(f'key-{i}', {'i': i}, reply)\n"
+        "    print(i, flush=True)\n"), str(cache)], stdout=subprocess.PIPE, text=True)
+    for _ in range(20):  # 20 calls reported done
+        done = int(writer.stdout.readline())
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=10)
+    writer.stdout.close()
+    loaded = ReplyCache(cache)
+    assert len(loaded) >= done + 1 and all(loaded.get(f"key-{i}") for i in range(done + 1))

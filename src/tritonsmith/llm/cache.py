@@ -19,6 +19,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+_REPLY_KEYS = {"text", "tokens_in", "tokens_out", "cost", "model"}
 
 
 def request_key(model: str, messages: list[dict], params: dict, cache_salt: object = None) -> str:
@@ -53,6 +54,8 @@ class ReplyCache:
             try:
                 record = json.loads(line)
                 key, reply = record["key"], record["reply"]
+                if not isinstance(key, str) or not _REPLY_KEYS <= set(reply):
+                    raise KeyError("reply")
             except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
                 log.warning("skipping unreadable line %d of %s (a torn write?)", number, self.path)
                 continue

@@ -11,6 +11,7 @@ import os
 import random
 import threading
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from .cache import ReplyCache, request_key
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 MODES = ("record", "replay", "off")
 LOCAL_SERVER_KEY = "EMPTY"  # what vLLM's and SGLang's docs pass when the server checks no key
 _MAX_BACKOFF_S = 60.0
+
+_REPLY_FIELDS = {f.name for f in fields(Reply)} - {"cached"}
 
 _litellm_module = None
 _import_lock = threading.Lock()
@@ -83,7 +86,7 @@ class LiteLLMClient:
         with self.cache.key_lock(key):
             recorded = self.cache.get(key)
             if recorded is not None:
-                return Reply(**{**recorded, "cached": True})
+                return Reply(**{k: v for k, v in recorded.items() if k in _REPLY_FIELDS}, cached=True)
             if self.mode == "replay":
                 raise ReplayMiss(f"No recorded reply to this request for {self.model} in {self.cache.path} "
                                  "(replay makes no provider calls): record it first with mode='record'.",
@@ -196,7 +199,8 @@ class _Failure:
         message = _provider_message(exc) or "no reason given"
         if isinstance(exc, litellm.Timeout) or _caused_by(exc, ("APITimeoutError", "TimeoutException")):
             return cls("timeout", True, "timed out", status)
-        if _caused_by(exc, ("APIConnectionError", "ConnectError", "ConnectionError")):
+        # The transport's own errors, not LiteLLM's APIConnectionError, which also wraps its parsing bugs.
+        if _caused_by(exc, ("ConnectError", "NetworkError", "RemoteProtocolError", "ConnectionError", "gaierror")):
             return cls("unreachable", True, "unreachable", status)
         if isinstance(exc, litellm.RateLimitError) or status == 429:
             return cls("rate_limited", True, "rate limited (HTTP 429)", 429, message, _retry_after(exc))
