@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,11 @@ def run_candidate(cpu_pool):
         return cpu_pool.evaluate(task, (CANDIDATES / candidate).read_text(), timeout_s=timeout_s)
 
     return run
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port with nothing listening on it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -20,11 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    from tritonsmith.config import ConfigError
     from tritonsmith.evaluate.pool import DeviceError
     from tritonsmith.task import TaskError
     try:
         return args.handler(args)
-    except (UsageError, TaskError, DeviceError) as err:
+    except (UsageError, TaskError, DeviceError, ConfigError) as err:
         print(f"tritonsmith: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -46,6 +47,32 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--timeout", type=float, default=None, help="seconds before the candidate is killed")
     ev.add_argument("--seeds", default="0,1,2", help="seeds for every correctness case (at least 3)")
     ev.set_defaults(handler=_cmd_eval)
+
+    run = commands.add_parser("run", help="let an LLM agent write (or speed up) a kernel for a task")
+    run.add_argument("task", help="a task file, SUITE:ID, or a built-in task id")
+    run.add_argument("--config", help="a YAML file of run settings (command-line options override it)")
+    run.add_argument("--model", help="the model as LiteLLM names it, e.g. openai/gpt-4o or hosted_vllm/NAME")
+    run.add_argument("--api-base", help="base URL of an OpenAI-compatible server (vLLM, SGLang, Ollama)")
+    run.add_argument("--api-key-env", help="environment variable holding the API key")
+    run.add_argument("--mode", choices=["generate", "optimize"])
+    run.add_argument("--start-from", help="optimize mode: the kernel file to start from (default: the baseline)")
+    run.add_argument("--rounds", type=int, help="rounds per lineage (sequential scaling)")
+    run.add_argument("--parallel", type=int, help="lineages side by side (parallel scaling)")
+    run.add_argument("--trap", type=int, help="failed fixes in a row before a lineage restarts")
+    run.add_argument("--temperature", type=float)
+    run.add_argument("--budget-usd", type=float)
+    run.add_argument("--budget-tokens", type=int)
+    run.add_argument("--budget-wall-s", type=float)
+    run.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    run.add_argument("--gpus", help="comma-separated GPU indices, one evaluation worker each")
+    run.add_argument("--corpus", action="append", help="extra example corpus: a folder of .py files or a JSON list")
+    run.add_argument("--no-hardware", dest="hardware_knowledge", action="store_false", default=None)
+    run.add_argument("--no-guide", dest="guide_knowledge", action="store_false", default=None)
+    run.add_argument("--no-one-shot", dest="one_shot", action="store_false", default=None)
+    run.add_argument("--replay", action="store_true", default=None, help="replay a recorded run offline")
+    run.add_argument("--out", help="the run folder (default runs/TASK/MODEL); rerunning on it resumes")
+    run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.set_defaults(handler=_cmd_run)
 
     tasks = commands.add_parser("tasks", help="list tasks, or show one with `tasks show ID`")
     tasks.add_argument("action", nargs="?", choices=["list", "show"], default="list")
@@ -89,6 +116,37 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(result.summary())
     return EXIT_PASSED if result.passed else EXIT_FAILED
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from tritonsmith.agent.config import RunConfig
+    from tritonsmith.agent.run import run_task
+    from tritonsmith.config import load_config
+    from tritonsmith.llm import LLMError
+    from tritonsmith.suites import resolve_task
+
+    task = resolve_task(args.task)
+    overrides = {name: getattr(args, name) for name in (
+        "model", "api_base", "api_key_env", "mode", "start_from", "rounds", "parallel", "trap", "temperature",
+        "budget_usd", "budget_tokens", "budget_wall_s", "device", "gpus", "corpus", "hardware_knowledge",
+        "guide_knowledge", "one_shot", "replay")}
+    config = load_config(RunConfig, args.config, overrides)
+    if not config.model:
+        raise UsageError("name a model with --model (e.g. openai/gpt-4o, or hosted_vllm/NAME with --api-base).")
+    for name in ("rounds", "parallel", "trap"):
+        if getattr(config, name) < 1:
+            raise UsageError(f"--{name} must be at least 1.")
+    out = Path(args.out or Path("runs") / task.id / config.model.replace("/", "_"))
+    print(f"run folder: {out} (rerun the same command to resume)", file=sys.stderr, flush=True)
+    try:
+        summary = run_task(task, config, out, quiet=args.quiet)
+    except LLMError as err:
+        raise UsageError(str(err)) from None
+    print((out / "summary.md").read_text())
+    if summary["stop_kind"] in ("llm", "start"):
+        raise UsageError(f"{summary['stop_reason']} Finished work is saved in {out}: fix this and rerun the same "
+                         "command to resume.")
+    return EXIT_PASSED if summary["solved"] else EXIT_FAILED
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""The agent: Generator, Evaluator, Reflector, Optimizer over K lineages of N rounds."""

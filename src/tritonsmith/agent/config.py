@@ -1,0 +1,58 @@
+"""What a `tritonsmith run` is asked to do. YAML keys and command-line options share these names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class RunConfig:
+    model: str = ""
+    """The model, as LiteLLM names it: `openai/gpt-4o`, `anthropic/claude-...`, `hosted_vllm/...`, `ollama/...`."""
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server (vLLM, SGLang, Ollama); None for the provider's own."""
+    api_key_env: str | None = None
+    """Name of the environment variable that holds the API key (the key itself is never written anywhere)."""
+    mode: Literal["generate", "optimize"] = "generate"
+    """generate: write a kernel from the instruction and reference; optimize: make a given kernel faster."""
+    start_from: str | None = None
+    """optimize mode: the kernel file to start from (default: the task's baseline)."""
+    rounds: int = 8
+    """Rounds per lineage (sequential scaling): each is one generation, one evaluation, one reflection."""
+    parallel: int = 2
+    """Lineages run side by side (parallel scaling); their LLM calls are concurrent."""
+    trap: int = 3
+    """Debugging trap: after this many failed fixes in a row, a lineage restarts from the best verified kernel."""
+    temperature: float = 0.7
+    """Sampling temperature of every generation."""
+    max_reply_tokens: int = 8192
+    """Upper bound on the tokens of one reply."""
+    budget_usd: float | None = None
+    """Stop before spending more than this many dollars (calls of unknown price count as 0 and are flagged)."""
+    budget_tokens: int | None = None
+    """Stop after this many tokens, prompt and reply together."""
+    budget_wall_s: float | None = None
+    """Stop after this many seconds of wall time."""
+    price_per_mtok: list[float] | None = None
+    """[input, output] USD per million tokens, for a model LiteLLM cannot price."""
+    device: str = "auto"
+    """auto, cpu (Triton interpreter: correctness only), cuda or cuda:N."""
+    gpus: list[int] | None = None
+    """GPU indices to evaluate on, one warm worker each (default: the visible ones)."""
+    hardware_knowledge: bool = True
+    """Put the detected device's hardware profile into the prompts."""
+    guide_knowledge: bool = True
+    """Put the relevant sections of the Triton guide into the prompts."""
+    one_shot: bool = True
+    """Retrieve one example kernel for a related task (never the task's own baseline)."""
+    corpus: list[str] = field(default_factory=list)
+    """Extra example corpora: folders of .py files or JSON lists of {code, description}."""
+    final_candidates: int = 3
+    """How many of the fastest verified kernels are re-measured at the end to pick the winner."""
+    final_timing_rounds: int = 10
+    """Interleaved timing rounds of that final re-measurement (more than during the search)."""
+    eval_timeout_s: float | None = None
+    """Wall-clock limit of one evaluation (default 300 s on CPU, 600 s on a GPU)."""
+    replay: bool = False
+    """Replay a recorded run offline from its LLM cache; a request not in the cache is an error."""

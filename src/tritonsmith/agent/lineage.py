@@ -1,0 +1,55 @@
+"""One lineage: a chain of attempts, each built on the last one's feedback."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Candidate:
+    """A kernel the agent wrote and the evaluator judged."""
+
+    id: str
+    lineage: int
+    round: int
+    status: str
+    speedup: float | None = None
+    speedup_vs_torch: float | None = None
+    timed: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def score(self) -> float:
+        """What 'faster' means when choosing: speedup vs baseline, else vs PyTorch, else verified at all."""
+        if self.speedup is not None:
+            return self.speedup
+        if self.speedup_vs_torch is not None:
+            return self.speedup_vs_torch
+        return 0.0
+
+
+@dataclass
+class Lineage:
+    index: int
+    round: int = 0
+    previous: str | None = None
+    feedback: str | None = None
+    failures_in_a_row: int = 0
+    restarts: int = 0
+    best: Candidate | None = None
+    best_source: str | None = None
+    done: str | None = None  # why this lineage stopped early, if it did
+    history: list[str] = field(default_factory=list)  # candidate ids, in order
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Lineage:
+        data = dict(data)
+        if data.get("best"):
+            data["best"] = Candidate(**data["best"])
+        return cls(**data)

@@ -1,0 +1,232 @@
+"""The agent loop: generate, evaluate, reflect or optimise, record; K lineages side by side.
+
+Every way out of a lineage is explicit: rounds used up, the lineage finished early (verified with no
+GPU to optimise on), or the run stopped (a budget reached, an LLM call that cannot be made).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tritonsmith.agent import prompts
+from tritonsmith.agent.config import RunConfig
+from tritonsmith.agent.lineage import Candidate, Lineage
+from tritonsmith.agent.parse import FormatError, extract_code
+from tritonsmith.agent.store import RunStore
+from tritonsmith.evaluate.result import EvalResult
+from tritonsmith.task import Task
+
+
+class RunStopped(Exception):
+    """The whole run stops here; finished work is saved and the run can resume. kind: budget | llm | start."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class Agent:
+    def __init__(self, task: Task, config: RunConfig, llm: Any, budget: Any, evaluator: Any, store: RunStore,
+                 context: prompts.Context, start_source: str | None = None, progress: Any = None,
+                 error_guide: Any = None):
+        self.task, self.config, self.llm, self.budget = task, config, llm, budget
+        self.evaluator, self.store, self.context = evaluator, store, context
+        self.start_source, self.progress = start_source, progress
+        self.error_guide = error_guide or (lambda error: "")
+        self.lineages: list[Lineage] = []
+        self.candidates: dict[str, Candidate] = {}
+        self.start: Candidate | None = None
+        self.stop_reason: str | None = None
+        self.stop_kind: str | None = None
+        self.overhead_s = 0.0
+        self.steps = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.restore()
+        if self.start_source is not None and self.start is None:
+            try:
+                self.start = self.evaluate_start()
+            except RunStopped as stop:
+                self.stop_reason, self.stop_kind = str(stop), stop.kind
+                self.save()
+                return
+        with ThreadPoolExecutor(max_workers=len(self.lineages)) as pool:
+            for future in [pool.submit(self.run_lineage, lineage) for lineage in self.lineages]:
+                future.result()
+        self.save()
+
+    def run_lineage(self, lineage: Lineage) -> None:
+        try:
+            while lineage.round < self.config.rounds and not lineage.done and not self._stop.is_set():
+                self.step(lineage)
+                self.save()
+        except RunStopped as stop:
+            with self._lock:
+                if self.stop_reason is None:
+                    self.stop_reason, self.stop_kind = str(stop), stop.kind
+            self._stop.set()
+            self.save()
+
+    def step(self, lineage: Lineage) -> None:
+        started, waited = time.perf_counter(), 0.0
+        if self.start is not None and lineage.previous is None:
+            lineage.previous, lineage.best = self.store.candidate_source(self.start.id), self.start
+            lineage.best_source = lineage.previous
+        if lineage.previous is not None and lineage.feedback is None and lineage.best is not None:
+            waited += self.optimize(lineage, lineage.previous, self.result_of(lineage.best.id))
+        messages = prompts.generation(self.context, lineage.previous, lineage.feedback)
+        reply, spent = self.ask(lineage, "generate", messages)
+        waited += spent
+        try:
+            source = extract_code(reply.text, self.task.entry_point)
+        except FormatError as err:
+            self.record(lineage, "format_error", {"message": str(err)})
+            lineage.feedback = f"FAILED: your reply could not be used. {err}"
+            self.failed(lineage)
+        else:
+            candidate, result, spent = self.evaluate(lineage, source)
+            waited += spent
+            if result.passed:
+                self.passed(lineage, candidate, source)
+                if not candidate.timed:
+                    lineage.done = "verified; speed cannot be measured without a GPU, so no optimisation rounds"
+                else:
+                    waited += self.optimize(lineage, source, result)
+            else:
+                lineage.previous = source
+                waited += self.reflect(lineage, source, result)
+                self.failed(lineage)
+        lineage.round += 1
+        self.budget.count_round()
+        with self._lock:
+            self.steps += 1
+            self.overhead_s += time.perf_counter() - started - waited
+        if self.progress:
+            self.progress.update(self)
+
+    # --- the roles -------------------------------------------------------------------------------
+
+    def evaluate(self, lineage: Lineage, source: str) -> tuple[Candidate, EvalResult, float]:
+        candidate_id = f"L{lineage.index}-R{lineage.round}"
+        started = time.perf_counter()
+        result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
+        spent = time.perf_counter() - started
+        candidate = Candidate(candidate_id, lineage.index, lineage.round, result.status, result.speedup,
+                              result.speedup_vs_torch, timed=bool(result.perf))
+        self.store.save_candidate(candidate_id, source)
+        with self._lock:
+            self.candidates[candidate_id] = candidate
+        lineage.history.append(candidate_id)
+        self.record(lineage, "evaluate", {"candidate": candidate_id, "source": source, "result": result.to_dict()})
+        return candidate, result, spent
+
+    def reflect(self, lineage: Lineage, source: str, result: EvalResult) -> float:
+        messages = prompts.reflection(self.context, source, result, self.error_guide(result.message))
+        reply, spent = self.ask(lineage, "reflect", messages)
+        lineage.feedback = f"FAILED ({result.status}).\n{prompts.failure_report(result)}\n\nAnalysis and fix plan:\n{reply.text}"
+        return spent
+
+    def optimize(self, lineage: Lineage, source: str, result: EvalResult) -> float:
+        reply, spent = self.ask(lineage, "optimize", prompts.optimization(self.context, source, result))
+        lineage.previous = source
+        lineage.feedback = (f"PASSED. Measurements:\n{prompts.performance_report(result)}\n\n"
+                            f"Optimisation plan:\n{reply.text}")
+        return spent
+
+    def ask(self, lineage: Lineage, role: str, messages: list[dict[str, str]]) -> tuple[Any, float]:
+        from tritonsmith.llm import BudgetExceeded, LLMError
+        if self._stop.is_set():
+            raise RunStopped(self.stop_reason or "stopped", self.stop_kind or "llm")
+        started = time.perf_counter()
+        try:
+            self.budget.check()
+            reply = self.llm.complete(messages, temperature=self.config.temperature,
+                                      max_tokens=self.config.max_reply_tokens,
+                                      cache_salt=f"lineage={lineage.index};round={lineage.round};role={role}")
+            self.budget.charge(reply)
+        except BudgetExceeded as err:
+            raise RunStopped(str(err), "budget") from None
+        except LLMError as err:
+            raise RunStopped(str(err), "llm") from None
+        self.record(lineage, role, {"messages": messages, "reply": reply.text, "tokens_in": reply.tokens_in,
+                                    "tokens_out": reply.tokens_out, "cost": reply.cost, "cached": reply.cached,
+                                    "latency_s": round(reply.latency_s, 3)})
+        return reply, time.perf_counter() - started
+
+    # --- the trap and the books ------------------------------------------------------------------
+
+    def passed(self, lineage: Lineage, candidate: Candidate, source: str) -> None:
+        lineage.failures_in_a_row = 0
+        if lineage.best is None or candidate.score() > lineage.best.score():
+            lineage.best, lineage.best_source = candidate, source
+
+    def failed(self, lineage: Lineage) -> None:
+        """Debugging trap: T failed fixes in a row and the lineage restarts from the best verified kernel."""
+        lineage.failures_in_a_row += 1
+        if lineage.failures_in_a_row < self.config.trap:
+            return
+        best = self.best_candidate()
+        lineage.failures_in_a_row = 0
+        lineage.restarts += 1
+        if best is not None and not best.timed:
+            lineage.done = "stopped: a verified kernel exists and without a GPU there is no speed to improve"
+        elif best is not None:  # the next step asks the Optimizer about the best kernel first
+            lineage.previous, lineage.feedback = self.store.candidate_source(best.id), None
+            lineage.best = lineage.best if lineage.best and lineage.best.score() >= best.score() else best
+        else:
+            lineage.previous, lineage.feedback = None, None
+        self.record(lineage, "trap", {"restart_from": best.id if best else None})
+
+    def best_candidate(self) -> Candidate | None:
+        with self._lock:
+            verified = [c for c in self.candidates.values() if c.passed]
+        return max(verified, key=lambda c: (c.score(), -c.round)) if verified else None
+
+    def result_of(self, candidate_id: str) -> EvalResult:
+        for event in reversed(self.store.trajectory()):
+            if event.get("type") == "evaluate" and event.get("candidate") == candidate_id:
+                return EvalResult.from_dict(event["result"])
+        raise KeyError(candidate_id)
+
+    def evaluate_start(self) -> Candidate:
+        source = self.start_source
+        result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
+        candidate = Candidate("start", -1, -1, result.status, result.speedup, result.speedup_vs_torch,
+                              timed=bool(result.perf))
+        self.store.save_candidate("start", source)
+        self.record(None, "evaluate", {"candidate": "start", "source": source, "result": result.to_dict()})
+        if not result.passed:
+            raise RunStopped(f"the kernel to optimise does not pass the evaluator ({result.status}): "
+                             f"{result.message.splitlines()[0] if result.message else ''}", "start")
+        self.candidates["start"] = candidate
+        return candidate
+
+    def record(self, lineage: Lineage | None, kind: str, payload: dict[str, Any]) -> None:
+        self.store.append({"type": kind, "lineage": lineage.index if lineage else None,
+                           "round": lineage.round if lineage else None, **payload})
+
+    def restore(self) -> None:
+        state = self.store.load_state()
+        if state is None:
+            self.lineages = [Lineage(index) for index in range(self.config.parallel)]
+            return
+        self.lineages = [Lineage.from_dict(data) for data in state["lineages"]]
+        self.lineages += [Lineage(index) for index in range(len(self.lineages), self.config.parallel)]
+        self.candidates = {cid: Candidate(**data) for cid, data in state["candidates"].items()}
+        self.start = self.candidates.get("start")
+        self.overhead_s, self.steps = state.get("overhead_s", 0.0), state.get("steps", 0)
+
+    def save(self) -> None:
+        with self._lock:
+            state = {"task": self.task.name, "lineages": [lin.to_dict() for lin in self.lineages],
+                     "candidates": {cid: c.__dict__ for cid, c in self.candidates.items()},
+                     "budget": self.budget.snapshot(), "stop_reason": self.stop_reason,
+                     "overhead_s": self.overhead_s, "steps": self.steps}
+        self.store.save_state(state)

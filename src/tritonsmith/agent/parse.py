@@ -1,0 +1,44 @@
+"""Pulling the candidate's source out of a model's reply, robustly."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+
+
+class FormatError(ValueError):
+    """The reply holds no usable code; the message is fed back to the model as-is."""
+
+
+def extract_code(reply: str, entry_point: str) -> str:
+    """The fenced block that defines `entry_point` (the last one, if several do); an unfenced reply
+    that parses as Python and defines it is accepted too. Several blocks that only together define
+    the entry point (kernels in one, wrapper in another) are joined."""
+    blocks = [body for lang, body in _FENCE.findall(reply) if lang.lower() in ("", "python", "py", "python3")]
+    if not blocks and "```" in reply:
+        unterminated = reply.split("```", 1)[1]
+        blocks = [unterminated.split("\n", 1)[1] if "\n" in unterminated else ""]
+    if not blocks:
+        blocks = [reply]
+    defining = [b for b in blocks if _defines(b, entry_point)]
+    if defining:
+        return defining[-1].strip() + "\n"  # a syntax error is the evaluator's to report, with its line
+    joined = "\n\n".join(b.strip() for b in blocks)
+    if len(blocks) > 1 and _defines(joined, entry_point):
+        return joined + "\n"
+    if not _FENCE.search(reply) and "```" not in reply:
+        raise FormatError("Your reply contained no code block. Reply with one ```python block holding the whole "
+                          f"module: imports, the @triton.jit kernels and `def {entry_point}(...)`.")
+    raise FormatError(f"No code block in your reply defines `def {entry_point}(...)`. Reply with one ```python "
+                      "block holding the whole module, including that function.")
+
+
+def _defines(source: str, entry_point: str) -> bool:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return bool(re.search(rf"^def {re.escape(entry_point)}\s*\(", source, re.MULTILINE))
+    return any(isinstance(node, ast.FunctionDef) and node.name == entry_point for node in tree.body)
+

@@ -1,0 +1,195 @@
+"""`tritonsmith run`: set up a run folder, the model, the workers and the knowledge, run the agent,
+pick the winner by re-measuring the fastest verified kernels, and write the summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from tritonsmith.agent import prompts
+from tritonsmith.agent.config import RunConfig
+from tritonsmith.agent.lineage import Candidate
+from tritonsmith.agent.loop import Agent
+from tritonsmith.agent.progress import Progress
+from tritonsmith.agent.store import RunStore
+from tritonsmith.config import ConfigError
+from tritonsmith.evaluate import EvalConfig, WorkerPool
+from tritonsmith.task import Task
+
+# what must match for a folder to be resumed rather than refused
+IDENTITY = ("model", "mode", "start_from", "temperature")
+
+
+def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, quiet: bool = False) -> dict[str, Any]:
+    from tritonsmith.llm import Budget, make_llm
+
+    store = RunStore(out)
+    _check_resumable(store, task, config)
+    store.save_config({"task": task.name, **dataclasses.asdict(config)})
+    state = store.load_state() or {}
+    budget = Budget.from_snapshot(state["budget"]) if state.get("budget") else Budget()
+    budget.max_tokens, budget.max_usd, budget.max_wall_s = config.budget_tokens, config.budget_usd, config.budget_wall_s
+    if llm is None:
+        llm = make_llm(config.model, api_base=config.api_base,
+                       api_key=os.environ.get(config.api_key_env) if config.api_key_env else None,
+                       cache_path=store.cache_path, mode="replay" if config.replay else "record",
+                       price_per_mtok=tuple(config.price_per_mtok) if config.price_per_mtok else None)
+    start_source = _start_source(task, config)
+    started = time.perf_counter()
+    with WorkerPool(device=config.device, gpus=config.gpus, config=EvalConfig(timeout_s=config.eval_timeout_s),
+                    workers=config.parallel if config.device == "cpu" else None) as pool:
+        context = build_context(task, config, pool.device_name if pool.device_kind != "cpu" else None)
+        progress = Progress(config, quiet=quiet)
+        agent = Agent(task, config, llm, budget, pool, store, context, start_source=start_source,
+                      progress=progress, error_guide=_error_guide(config))
+        agent.run()
+        progress.close()
+        on_gpu = pool.device_kind != "cpu"
+        device_name = pool.device_name
+    winner, final = select_winner(task, agent, store, config, on_gpu)
+    summary = write_summary(task, config, agent, store, budget, winner, final, device_name, on_gpu,
+                            time.perf_counter() - started)
+    return summary
+
+
+def build_context(task: Task, config: RunConfig, device_name: str | None) -> prompts.Context:
+    from tritonsmith.knowledge.hardware import describe, profile_for
+
+    context = prompts.Context(task=task, task_text=prompts.task_description(task))
+    profile = profile_for(device_name) if config.hardware_knowledge else None
+    if profile is not None:
+        context.hardware = describe(profile)
+    if config.guide_knowledge:
+        from tritonsmith.knowledge.guide import guide_sections
+        context.guide = guide_sections(kind=task.kind, vendor=profile.vendor if profile else "nvidia")
+    if config.one_shot:
+        from tritonsmith.knowledge.retrieval import ExampleCorpus
+        corpus = ExampleCorpus.builtin()
+        for path in config.corpus:
+            (corpus.add_folder if Path(path).is_dir() else corpus.add_json)(path)
+        found = corpus.search(task.instruction, k=1, exclude={task.id})
+        if found:
+            example = found[0]
+            context.example = f"{example.description.strip()}\n```python\n{example.code.strip()}\n```"
+    return context
+
+
+def select_winner(task: Task, agent: Agent, store: RunStore, config: RunConfig,
+                  on_gpu: bool) -> tuple[Candidate | None, dict[str, Any] | None]:
+    """Re-measure the fastest few with more repetitions: the best of many noisy measurements is biased up."""
+    verified = [c for c in agent.candidates.values() if c.passed]
+    if not verified:
+        return None, None
+    if not on_gpu or not any(c.timed for c in verified):
+        return min(verified, key=lambda c: (c.round, c.lineage)), None
+    finalists = sorted(verified, key=lambda c: c.score(), reverse=True)[:config.final_candidates]
+    final_config = EvalConfig(timeout_s=config.eval_timeout_s, timing_rounds=config.final_timing_rounds)
+    measured = {}
+    with WorkerPool(device=config.device, gpus=config.gpus[:1] if config.gpus else None, config=final_config) as pool:
+        for candidate in finalists:
+            result = pool.evaluate(task, store.candidate_source(candidate.id))
+            measured[candidate.id] = result
+            store.append({"type": "final_measure", "candidate": candidate.id, "result": result.to_dict()})
+    passing = [c for c in finalists if measured[c.id].passed]
+    if not passing:
+        return None, None
+    def final_score(c: Candidate) -> float:
+        r = measured[c.id]
+        return r.speedup if r.speedup is not None else (r.speedup_vs_torch or 0.0)
+    winner = max(passing, key=final_score)
+    return winner, measured[winner.id].to_dict()
+
+
+def write_summary(task: Task, config: RunConfig, agent: Agent, store: RunStore, budget: Any,
+                  winner: Candidate | None, final: dict[str, Any] | None, device_name: str | None,
+                  on_gpu: bool, wall_s: float) -> dict[str, Any]:
+    statuses: dict[str, int] = {}
+    for c in agent.candidates.values():
+        statuses[c.status] = statuses.get(c.status, 0) + 1
+    speed_measured = final is not None
+    summary = {
+        "task": task.name, "model": config.model, "mode": config.mode, "device": device_name,
+        "solved": winner is not None, "best_candidate": winner.id if winner else None,
+        "speedup": final.get("speedup") if final else None,
+        "speedup_vs_torch": final.get("speedup_vs_torch") if final else None,
+        "speed_measured": speed_measured,
+        "speed_reason": None if speed_measured else (
+            "no GPU: candidates were verified on the Triton CPU interpreter; speed was not measured"
+            if not on_gpu else "no verified kernel to measure"),
+        "search_speedup": winner.speedup if winner else None,
+        "rounds": {lin.index: lin.round for lin in agent.lineages},
+        "lineage_end": {lin.index: lin.done for lin in agent.lineages},
+        "restarts": sum(lin.restarts for lin in agent.lineages),
+        "candidates": len(agent.candidates), "statuses": statuses,
+        "stop_reason": agent.stop_reason, "stop_kind": agent.stop_kind, "budget": budget.snapshot(), "wall_s": round(wall_s, 1),
+        "agent_overhead_per_round_s": round(agent.overhead_s / agent.steps, 4) if agent.steps else None,
+        "final_result": final,
+    }
+    if winner is not None:
+        source = store.candidate_source(winner.id)
+        header = (f"# tritonsmith: best kernel for {task.name} (candidate {winner.id}, model {config.model}); "
+                  + (f"speedup {summary['speedup']:.3f}x vs baseline on {device_name}\n"
+                     if summary["speedup"] else "verified on the CPU interpreter; speed not measured\n"))
+        store.write("best.py", header + source)
+    store.write("summary.json", json.dumps(summary, indent=2, default=str))
+    store.write("summary.md", summary_text(summary))
+    return summary
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    lines = [f"# {summary['task']} with {summary['model']}", ""]
+    if summary["solved"]:
+        lines.append(f"Best kernel: {summary['best_candidate']} (best.py).")
+    else:
+        lines.append("No candidate passed the evaluator.")
+    if summary["speed_measured"]:
+        speedup = summary["speedup"]
+        lines.append(f"Speedup vs baseline: {speedup:.3f}x; vs PyTorch: {summary['speedup_vs_torch']:.3f}x "
+                     f"(re-measured on {summary['device']})." if speedup else "Speed measured vs PyTorch only.")
+    else:
+        lines.append(f"Speed not measured: {summary['speed_reason']}.")
+    spent = summary["budget"]["spent"]
+    cost = f"${spent['usd']:.4f}" + (f" (+{spent['unpriced_calls']} calls of unknown price)"
+                                     if spent.get("unpriced_calls") else "")
+    lines += ["", f"Candidates: {summary['candidates']} ({', '.join(f'{k} {v}' for k, v in summary['statuses'].items())}); "
+              f"trap restarts: {summary['restarts']}.",
+              f"Spent: {spent.get('tokens', 0)} tokens, {cost}, {summary['wall_s']} s.",
+              f"Stopped because: {summary['stop_reason'] or 'all lineages finished'}."]
+    return "\n".join(lines) + "\n"
+
+
+def _start_source(task: Task, config: RunConfig) -> str | None:
+    if config.mode != "optimize":
+        return None
+    if config.start_from:
+        try:
+            return Path(config.start_from).read_text()
+        except OSError as err:
+            raise ConfigError(f"start_from: cannot read {config.start_from} ({err.strerror or err}).") from None
+    if not task.baseline:
+        raise ConfigError(f"optimize mode needs a kernel to start from: task {task.name} has no baseline, "
+                          "so pass --start-from FILE.")
+    return task.baseline
+
+
+def _check_resumable(store: RunStore, task: Task, config: RunConfig) -> None:
+    previous = store.load_config()
+    if previous is None:
+        return
+    if previous.get("task") != task.name:
+        raise ConfigError(f"{store.folder} holds a run of task {previous.get('task')}; use another --out.")
+    for key in IDENTITY:
+        if previous.get(key) != getattr(config, key):
+            raise ConfigError(f"{store.folder} holds a run with {key}={previous.get(key)!r}, not "
+                              f"{getattr(config, key)!r}; resume it with the same setting or use another --out.")
+
+
+def _error_guide(config: RunConfig):
+    if not config.guide_knowledge:
+        return None
+    from tritonsmith.knowledge.guide import guide_sections
+    return lambda error: guide_sections(error=error, max_chars=2000) if error else ""

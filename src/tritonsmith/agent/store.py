@@ -1,0 +1,77 @@
+"""A run is a folder. Everything is written as it happens, so a killed run loses at most one step.
+
+    config.json        the run's configuration (never an API key)
+    state.json         lineages, budget and candidates; rewritten atomically after every step
+    trajectory.jsonl   every prompt, reply, candidate and EvalResult, appended in order
+    llm_cache.jsonl    the record/replay cache of LLM calls
+    candidates/        every candidate as a .py file
+    best.py, summary.json, summary.md   written when the run ends
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+
+class RunStore:
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "candidates").mkdir(exist_ok=True)
+        self._lock = threading.Lock()
+
+    @property
+    def cache_path(self) -> Path:
+        return self.folder / "llm_cache.jsonl"
+
+    def load_state(self) -> dict[str, Any] | None:
+        path = self.folder / "state.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def load_config(self) -> dict[str, Any] | None:
+        path = self.folder / "config.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def save_config(self, config: dict[str, Any]) -> None:
+        self._write_atomic("config.json", json.dumps(config, indent=2))
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        with self._lock:
+            self._write_atomic("state.json", json.dumps(state, indent=1, default=str))
+
+    def append(self, event: dict[str, Any]) -> None:
+        line = json.dumps(event, default=str) + "\n"
+        with self._lock, open(self.folder / "trajectory.jsonl", "a") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def save_candidate(self, candidate_id: str, source: str) -> None:
+        (self.folder / "candidates" / f"{candidate_id}.py").write_text(source)
+
+    def candidate_source(self, candidate_id: str) -> str:
+        return (self.folder / "candidates" / f"{candidate_id}.py").read_text()
+
+    def write(self, name: str, text: str) -> None:
+        self._write_atomic(name, text)
+
+    def trajectory(self) -> list[dict[str, Any]]:
+        path = self.folder / "trajectory.jsonl"
+        events = []
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    events.append(json.loads(line))
+                except ValueError:
+                    break  # a torn last line from a killed run
+        return events
+
+    def _write_atomic(self, name: str, text: str) -> None:
+        path = self.folder / name
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_text(text)
+        os.replace(temporary, path)

@@ -1,0 +1,122 @@
+"""Typed configuration: dataclasses with a docstring per field, YAML on disk, command-line overrides.
+
+Unknown keys and unset `${VARIABLES}` fail loudly, naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(ValueError):
+    """A configuration the user must fix; the message names the file and the key."""
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> T:
+    """`cls` from a YAML file (optional), then `overrides` (None values are ignored)."""
+    data: dict[str, Any] = {}
+    where = "the command line"
+    if path is not None:
+        where = str(path)
+        import yaml
+        try:
+            text = Path(path).read_text()
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read the config file ({err.strerror or err}).") from None
+        text = _VARIABLE.sub(lambda m: _variable(m.group(1), where), text)
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]}).") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the config must be a mapping of keys to values.")
+        data.update(loaded or {})
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return from_dict(cls, data, where)
+
+
+def from_dict(cls: type[T], data: dict[str, Any], where: str = "the config") -> T:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; the keys are {', '.join(sorted(known))}.")
+    values = {}
+    for name, value in data.items():
+        values[name] = _coerce(value, hints[name], f"{where}: key {name!r}")
+    try:
+        return cls(**values)
+    except TypeError as err:
+        raise ConfigError(f"{where}: {err}.") from None
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field (the string literal right after it in the class body)."""
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+            docs[node.target.id] = " ".join(str(after.value.value).split())
+    return docs
+
+
+def _variable(name: str, where: str) -> str:
+    if name not in os.environ:
+        raise ConfigError(f"{where}: ${{{name}}} is used but the environment variable {name} is not set.")
+    return os.environ[name]
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, option, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where} has an invalid value {value!r}.")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{where} must be one of {', '.join(map(str, args))} (got {value!r}).")
+        return value
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list (got {value!r}).")
+        item = args[0] if args else Any
+        return [_coerce(v, item, where) for v in value]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{where} must be true or false (got {value!r}).")
+    if hint in (int, float):
+        try:
+            number = hint(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a number (got {value!r}).") from None
+        if hint is int and isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{where} must be a whole number (got {value!r}).")
+        return number
+    if hint is str:
+        if not isinstance(value, (str, int, float)):
+            raise ConfigError(f"{where} must be a string (got {value!r}).")
+        return str(value)
+    return value

@@ -1,0 +1,56 @@
+"""A run killed with SIGKILL resumes from its folder without repeating a finished LLM call."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tritonsmith.agent.run import run_task
+from tritonsmith.agent.store import RunStore
+from tritonsmith.suites import resolve_task
+
+from .conftest import WRONG, fenced, run_config
+
+
+def cache_keys(folder) -> list[str]:
+    path = folder / "llm_cache.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    keys = []
+    for line in lines:
+        try:
+            keys.append(json.loads(line)["key"])
+        except ValueError:
+            pass  # a torn last line from the kill
+    return keys
+
+
+def test_sigkill_then_rerun_resumes_without_repeating_calls(scripted, tmp_path):
+    server, _ = scripted([fenced(WRONG)], delay_s=0.2)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "tritonsmith", "run", "vector_add", "--model", "openai/scripted-model",
+               "--api-base", server.url, "--device", "cpu", "--rounds", "6", "--parallel", "1", "--trap", "10",
+               "--no-hardware", "--no-guide", "--no-one-shot", "--out", str(out), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while server.calls < 5 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert server.calls >= 5, process.stderr.read().decode()
+    killed_state = RunStore(out).load_state()
+    assert killed_state is not None and killed_state["lineages"][0]["round"] < 6
+
+    calls_before = server.calls
+    recorded_before = len(cache_keys(out))
+    assert calls_before - recorded_before <= 1, "only the call in flight at the kill may be lost"
+    summary = run_task(resolve_task("vector_add"), run_config(server, rounds=6, trap=10), out, quiet=True)
+    assert summary["rounds"] == {0: 6}
+    keys = cache_keys(out)
+    assert len(keys) == len(set(keys)), "a request was sent to the model twice"
+    assert server.calls - calls_before == len(keys) - recorded_before, "the resumed run repeated a call"
+    rounds = sorted(e["round"] for e in RunStore(out).trajectory() if e["type"] == "evaluate")
+    assert set(rounds) == set(range(6))
