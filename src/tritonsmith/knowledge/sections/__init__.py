@@ -1,0 +1,1 @@
+"""The Triton guide's sections, one Markdown file each, read by tritonsmith.knowledge.guide."""
