@@ -23,11 +23,14 @@ def extract_code(reply: str, entry_point: str) -> str:
     if not blocks:
         blocks = [reply]
     defining = [b for b in blocks if _defines(b, entry_point)]
+    joined = "\n\n".join(b.strip() for b in blocks) + "\n"
     if defining:
-        return defining[-1].strip() + "\n"  # a syntax error is the evaluator's to report, with its line
-    joined = "\n\n".join(b.strip() for b in blocks)
+        chosen = defining[-1]
+        if "@triton.jit" not in chosen and any("@triton.jit" in b for b in blocks):
+            return joined  # kernels in one block, the wrapper in another
+        return chosen.strip() + "\n"  # a syntax error is the evaluator's to report, with its line
     if len(blocks) > 1 and _defines(joined, entry_point):
-        return joined + "\n"
+        return joined
     if not _FENCE.search(reply) and "```" not in reply:
         raise FormatError("Your reply contained no code block. Reply with one ```python block holding the whole "
                           f"module: imports, the @triton.jit kernels and `def {entry_point}(...)`.")

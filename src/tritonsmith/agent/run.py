@@ -37,7 +37,8 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
         llm = make_llm(config.model, api_base=config.api_base,
                        api_key=os.environ.get(config.api_key_env) if config.api_key_env else None,
                        cache_path=store.cache_path, mode="replay" if config.replay else "record",
-                       price_per_mtok=tuple(config.price_per_mtok) if config.price_per_mtok else None)
+                       price_per_mtok=tuple(config.price_per_mtok) if config.price_per_mtok else None,
+                       max_retries=config.llm_retries, timeout_s=config.llm_timeout_s)
     start_source = _start_source(task, config)
     started = time.perf_counter()
     with WorkerPool(device=config.device, gpus=config.gpus, config=EvalConfig(timeout_s=config.eval_timeout_s),
@@ -118,7 +119,7 @@ def write_summary(task: Task, config: RunConfig, agent: Agent, store: RunStore, 
         "speedup_vs_torch": final.get("speedup_vs_torch") if final else None,
         "speed_measured": speed_measured,
         "speed_reason": None if speed_measured else (
-            "no GPU: candidates were verified on the Triton CPU interpreter; speed was not measured"
+            "no GPU, so candidates were verified on the Triton CPU interpreter only"
             if not on_gpu else "no verified kernel to measure"),
         "search_speedup": winner.speedup if winner else None,
         "rounds": {lin.index: lin.round for lin in agent.lineages},
@@ -155,10 +156,11 @@ def summary_text(summary: dict[str, Any]) -> str:
     spent = summary["budget"]["spent"]
     cost = f"${spent['usd']:.4f}" + (f" (+{spent['unpriced_calls']} calls of unknown price)"
                                      if spent.get("unpriced_calls") else "")
-    lines += ["", f"Candidates: {summary['candidates']} ({', '.join(f'{k} {v}' for k, v in summary['statuses'].items())}); "
-              f"trap restarts: {summary['restarts']}.",
+    tally = ", ".join(f"{k} {v}" for k, v in summary["statuses"].items())
+    lines += ["", f"Candidates: {summary['candidates']}" + (f" ({tally})" if tally else "")
+              + f"; trap restarts: {summary['restarts']}.",
               f"Spent: {spent.get('tokens', 0)} tokens, {cost}, {summary['wall_s']} s.",
-              f"Stopped because: {summary['stop_reason'] or 'all lineages finished'}."]
+              f"Stopped because: {(summary['stop_reason'] or 'all lineages finished').rstrip('.')}."]
     return "\n".join(lines) + "\n"
 
 
