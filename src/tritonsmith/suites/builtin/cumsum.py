@@ -41,14 +41,16 @@ def _cumsum_kernel(x_ptr, y_ptr, n_rows, n_cols, BLOCK_R: tl.constexpr, BLOCK_N:
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     row_mask = rows[:, None] < n_rows
     base = rows[:, None].to(tl.int64) * n_cols
+    lanes = tl.arange(0, BLOCK_N)
     carry = tl.zeros([BLOCK_R], dtype=tl.float32)
     for start in range(0, n_cols, BLOCK_N):
-        cols = start + tl.arange(0, BLOCK_N)
+        cols = start + lanes
         mask = row_mask & (cols[None, :] < n_cols)
         x = tl.load(x_ptr + base + cols[None, :], mask=mask, other=0.0).to(tl.float32)
         prefix = tl.cumsum(x, axis=1) + carry[:, None]
         tl.store(y_ptr + base + cols[None, :], prefix.to(y_ptr.dtype.element_ty), mask=mask)
-        carry += tl.sum(x, axis=1)
+        # the next chunk starts from this chunk's last prefix (padding lanes add zeros, so the last lane holds it)
+        carry = tl.sum(tl.where(lanes[None, :] == BLOCK_N - 1, prefix, 0.0), axis=1)
 
 
 def cumsum(x: torch.Tensor) -> torch.Tensor:

@@ -11,14 +11,15 @@ Backward pass of RMS normalization over the last dimension, y = x * rstd[:, None
 statistic saved by the forward pass.
 Inputs: dy (gradient of y) and x, both (M, N), contiguous, same dtype (float32, float16 or bfloat16);
 weight (N,) of that dtype; rstd (M,), float32, rstd[r] = 1 / sqrt(mean_j(x[r, j]^2) + eps).
-N is at most 16384.
+2 <= N <= 16384.
 With xhat = x * rstd[:, None] and g = dy * weight, return a tuple of two new tensors:
   dx[r, :]   = rstd[r] * (g[r, :] - xhat[r, :] * mean_j(g[r, j] * xhat[r, j]))   (M, N)
   dweight[j] = sum_r dy[r, j] * xhat[r, j]                                      (N,)
 each in x's dtype. Compute in float32 (including the sum over rows) and round once, at the end.
 """
 CORRECTNESS_CASES = [
-    {"M": 1, "N": 1, "dtype": "float32"},
+    # N = 1 is left out: there dx = rstd * g * eps / (x^2 + eps) is pure cancellation, ill-conditioned
+    {"M": 1, "N": 2, "dtype": "float32"},
     {"M": 3, "N": 7, "dtype": "float32"},
     {"M": 17, "N": 1000, "dtype": "float16"},
     {"M": 64, "N": 513, "dtype": "float32"},
