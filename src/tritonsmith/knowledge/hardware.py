@@ -94,14 +94,15 @@ PROFILES = (
          "float32": 60, "float64": 30},
         "PCIe card, lower clocks than SXM.", arch="Hopper sm_90", memory_type="HBM3",
         matrix_cores=HOPPER_MMA, hints=HOPPER_HINTS),
+    # H200 L2: 60 MB is what the driver reports on an H200 (cudaDevAttrL2CacheSize); H100 reports 50
     HardwareProfile(
-        "NVIDIA H200", "nvidia", ("h200",), 132, 32, 227, 50, 141, 4800,
+        "NVIDIA H200", "nvidia", ("h200",), 132, 32, 227, 60, 141, 4800,
         {"float16": 989.4, "bfloat16": 989.4, "tf32": 494.7, "float8_e4m3fn": 1978.9, "int8": 1978.9,
          "float32": 66.9, "float64": 33.5},
         "The H100 SXM's compute with 43% more bandwidth (HBM3e).", arch="Hopper sm_90",
         memory_type="HBM3e", matrix_cores=HOPPER_MMA, hints=HOPPER_HINTS),
     HardwareProfile(
-        "NVIDIA H200 NVL", "nvidia", ("h200 nvl",), 132, 32, 227, 50, 141, 4800,
+        "NVIDIA H200 NVL", "nvidia", ("h200 nvl",), 132, 32, 227, 60, 141, 4800,
         {"float16": 835.5, "bfloat16": 835.5, "tf32": 417.5, "float8_e4m3fn": 1670.5, "int8": 1670.5,
          "float32": 60, "float64": 30},
         "PCIe card with HBM3e.", arch="Hopper sm_90", memory_type="HBM3e",
