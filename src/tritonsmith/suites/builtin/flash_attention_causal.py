@@ -31,7 +31,7 @@ PERF_CASES = [
     {"B": 2, "H": 16, "T": 4096, "D": 128, "dtype": "float16"},
 ]
 # Both the reference and a flash kernel round the probabilities to the input dtype before P @ V.
-TOLERANCES = {"float16": {"atol": 5e-3, "rtol": 5e-3}, "bfloat16": {"atol": 2e-2, "rtol": 2e-2}}
+TOLERANCES = {"float16": {"atol": 5e-3, "rtol": 5e-3}, "bfloat16": {"atol": 3e-2, "rtol": 3e-2}}
 # the score product and the softmax must happen in the kernel
 FORBIDDEN_OPS = ["exp", "exp2", "amax", "max"]
 
