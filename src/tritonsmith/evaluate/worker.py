@@ -222,7 +222,6 @@ class Evaluation:
             return
         profile = profile_for(self.evidence.get("device"))
         timings = self.job.get("timing", {})
-        compiled_reference = torch.compile(self.task.reference) if timings.get("torch_compile") else None
         speedups, torch_speedups, bandwidths, computes = [], [], [], []
         for check, fresh in zip(self.perf_checks, self.after_timing_checks, strict=True):
             args = _clone(check["args"])
@@ -233,9 +232,13 @@ class Evaluation:
             functions = {"candidate": run_candidate, "reference": lambda args=args: self.task.reference(*args)}
             if self.baseline is not None:
                 functions["baseline"] = lambda args=args: self.baseline(*args)
-            if compiled_reference is not None:
+            if timings.get("torch_compile"):
+                # one static-shape compile per perf case: reusing one compiled function across shapes makes
+                # torch.compile fall back to dynamic-shape kernels from the second shape on, which is unfair to it
+                torch._dynamo.reset()
+                compiled_reference = torch.compile(self.task.reference, dynamic=False)
                 compiled_reference(*args)  # compile outside the guarded, timed region
-                functions["compiled"] = lambda args=args: compiled_reference(*args)
+                functions["compiled"] = lambda args=args, fn=compiled_reference: fn(*args)
             self.guards.active = True
             try:
                 measured = time_interleaved(functions, rounds=timings.get("rounds", 5),

@@ -1,0 +1,68 @@
+"""The agent's GPU path end to end, with a scripted model in-process (no LLM, no network): timed
+candidates, Optimizer prompts with real measurements, and the final re-measurement of finalists.
+
+    PYTHONPATH=src python benchmarks/agent_gpu_smoke.py --out /tmp/agent-smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+
+from tritonsmith.agent.config import RunConfig
+from tritonsmith.agent.run import run_task
+from tritonsmith.llm import Reply
+from tritonsmith.suites import resolve_task
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ScriptedLLM:
+    """Generations alternate between two correct softmax kernels; plans are fixed text."""
+
+    def __init__(self, kernels: list[str]):
+        self.kernels = kernels
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def complete(self, messages, **params) -> Reply:
+        with self.lock:
+            self.calls += 1
+            number = self.calls
+        system = messages[0]["content"]
+        if "performance" in system:
+            text = "Memory-bound; plan: keep one read and one write per element."
+        elif "debugger" in system:
+            text = "Fix the failing case."
+        else:
+            text = f"```python\n{self.kernels[number % len(self.kernels)]}\n```"
+        return Reply(text=text, tokens_in=len(str(messages)) // 4, tokens_out=len(text) // 4, cost=None,
+                     model="scripted")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="/tmp/agent-smoke")
+    parser.add_argument("--device", default="cuda")
+    args = parser.parse_args()
+    task = resolve_task("softmax")
+    kernels = [(ROOT / "examples/softmax_candidate.py").read_text(), task.baseline]
+    config = RunConfig(model="scripted", device=args.device, rounds=2, parallel=2, final_candidates=2,
+                       final_timing_rounds=6)
+    summary = run_task(task, config, args.out, llm=ScriptedLLM(kernels), quiet=False)
+    prompts = [json.loads(line) for line in open(Path(args.out) / "trajectory.jsonl")]
+    optimizer_prompts = [e for e in prompts if e["type"] == "optimize"]
+    print(json.dumps({k: summary[k] for k in ("solved", "best_candidate", "speedup", "speedup_vs_torch",
+                                               "speed_measured", "statuses", "agent_overhead_per_round_s",
+                                               "device")}, indent=2))
+    if optimizer_prompts:
+        print("optimizer prompt measurements:" + optimizer_prompts[0]["messages"][1]["content"].split(
+            "## Measurements")[1][:800])
+    return 0 if summary["speed_measured"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
