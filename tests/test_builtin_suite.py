@@ -43,6 +43,24 @@ def test_suite_size_and_spread():
     assert len(gpu_only) <= 4, gpu_only
 
 
+def dimensions(case):
+    values = []
+    for key, value in case.items():
+        if key != "dtype":
+            values += value if isinstance(value, list) else [value] if isinstance(value, int) else []
+    return values
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
+def test_cases_include_awkward_shapes_and_every_timed_dtype(task):
+    assert len(task.correctness_cases) >= 3
+    sizes = [d for case in task.correctness_cases for d in dimensions(case)]
+    assert 1 in sizes, f"{task.id}: no correctness case has a dimension of size 1"
+    assert any(d > 0 and d & (d - 1) for d in sizes), f"{task.id}: every correctness dimension is a power of two"
+    untested = {c["dtype"] for c in task.perf_cases} - {c["dtype"] for c in task.correctness_cases}
+    assert not untested, f"{task.id}: perf dtypes {untested} are never checked for correctness"
+
+
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
 def test_reference_is_deterministic_and_counts_are_sane(task):
     module = module_of(task)

@@ -36,5 +36,3 @@ def test_honest_candidate_passes(run_candidate, name, task_id):
     assert result.guard_violations == []
     assert result.exec_ok and result.call_ok
     assert result.cases and all(case.ok for case in result.cases)
-    overhead = result.evidence.get("worker_overhead_s")
-    assert overhead is None or overhead < 1.0, f"the evaluator's own overhead was {overhead} s"

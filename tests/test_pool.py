@@ -60,19 +60,27 @@ def test_pool_survives_its_host_being_killed():
         assert again.status == "passed"
 
 
-def test_two_workers_evaluate_concurrently():
+def test_two_workers_evaluate_concurrently(tmp_path):
     task = resolve_task("vector_add")
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    # each candidate notes when its slow import starts and ends; concurrent runs have overlapping windows
+    source = SLOW.replace("time.sleep(3)", f"import os\nopen({str(stamps)!r} + f'/{{os.getpid()}}.start', 'w')"
+                          f".write(str(time.time()))\ntime.sleep(3)\nopen({str(stamps)!r} + f'/{{os.getpid()}}.end',"
+                          " 'w').write(str(time.time()))")
+    assert source != SLOW
     results = []
     with WorkerPool(device="cpu", workers=2) as pool:
-        started = time.perf_counter()
-        threads = [threading.Thread(target=lambda: results.append(pool.evaluate(task, SLOW))) for _ in range(2)]
+        threads = [threading.Thread(target=lambda: results.append(pool.evaluate(task, source))) for _ in range(2)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        elapsed = time.perf_counter() - started
     assert [r.status for r in results] == ["passed", "passed"]
-    assert elapsed < 2 * min(r.wall_s for r in results), "the two evaluations did not overlap"
+    starts = [float(p.read_text()) for p in stamps.glob("*.start")]
+    ends = [float(p.read_text()) for p in stamps.glob("*.end")]
+    assert len(starts) == len(ends) == 2
+    assert max(starts) < min(ends), "the two evaluations did not overlap"
 
 
 def test_cuda_without_gpu_is_a_clear_device_error():
