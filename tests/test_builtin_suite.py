@@ -3,23 +3,15 @@ and every baseline passes the evaluator on the CPU interpreter."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
+from suite.helpers import load
 
 from tritonsmith.suites import load_suite
 
 TASKS = load_suite("builtin")
 REQUIRED = {"vector_add": "vector_add", "softmax": "softmax", "layernorm": "layernorm", "rmsnorm": "rmsnorm",
             "matmul": "matmul", "flip": "flip"}
-
-
-def module_of(task):
-    spec = importlib.util.spec_from_file_location(f"task_{task.id}", task.path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tensors(value):
@@ -63,7 +55,7 @@ def test_cases_include_awkward_shapes_and_every_timed_dtype(task):
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
 def test_reference_is_deterministic_and_counts_are_sane(task):
-    module = module_of(task)
+    module = load(task.id)
     for case in task.correctness_cases:
         if case["dtype"] == "bfloat16":
             continue

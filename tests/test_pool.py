@@ -29,8 +29,12 @@ def test_caller_imports_neither_torch_nor_the_candidate():
     assert done.stdout.split() == ["passed", "False", "False", "False"]
 
 
-def test_broken_task_reference_is_a_task_error(cpu_pool):
-    task = load_task(HERE / "fixtures/broken_reference.py")
+def test_broken_task_reference_is_a_task_error(cpu_pool, tmp_path):
+    source = resolve_task("vector_add").source().replace("    return x + y\n", "    raise ValueError(\"broken on purpose\")\n")
+    assert "broken on purpose" in source
+    path = tmp_path / "broken_reference.py"
+    path.write_text(source)
+    task = load_task(path)
     with pytest.raises(TaskError, match="broken on purpose"):
         cpu_pool.evaluate(task, resolve_task("vector_add").baseline)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .conftest import BROKEN, GOOD, fenced, run_config
-
 from tritonsmith.agent.run import run_task
 from tritonsmith.agent.store import RunStore
 from tritonsmith.suites import resolve_task
+
+from .conftest import BROKEN, GOOD, fenced, run_config
 
 TASK = resolve_task("vector_add")
 

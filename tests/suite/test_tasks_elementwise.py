@@ -4,7 +4,6 @@ computation (plain math) on a tiny hand-written input."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import pytest
@@ -13,22 +12,10 @@ import torch
 from tritonsmith.suites import builtin_dir
 from tritonsmith.task import load_task
 
+from .helpers import close, load
+
 TASK_IDS = ["gelu", "bias_gelu", "swiglu", "silu", "row_sum", "row_max", "argmax", "mean_var", "logsumexp",
             "col_sum", "softmax", "online_softmax_long", "log_softmax", "softmax_backward"]
-
-
-def load(task_id):
-    path = builtin_dir() / f"{task_id}.py"
-    spec = importlib.util.spec_from_file_location(f"hand_checked_{task_id}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def close(got, want, tol=1e-5):
-    want = torch.as_tensor(want, dtype=torch.float64)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    assert torch.allclose(got.double(), want, atol=tol, rtol=tol), (got, want)
 
 
 def t(values, dtype=torch.float32):

@@ -4,7 +4,6 @@ computation on a tiny hand-written input."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import pytest
@@ -13,22 +12,10 @@ import torch
 from tritonsmith.suites import builtin_dir
 from tritonsmith.task import load_task
 
+from .helpers import close, load
+
 TASK_IDS = ["matmul", "batched_matmul", "matmul_bias_relu", "int8_dequant_matmul", "flash_attention_causal",
             "decode_attention", "topk", "argsort", "moe_gather", "fused_linear_cross_entropy"]
-
-
-def load(task_id):
-    path = builtin_dir() / f"{task_id}.py"
-    spec = importlib.util.spec_from_file_location(f"hand_checked_{task_id}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def close(got, want, tol=1e-5):
-    want = torch.as_tensor(want, dtype=torch.float64)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    assert torch.allclose(got.double(), want, atol=tol, rtol=tol), (got, want)
 
 
 @pytest.mark.parametrize("task_id", TASK_IDS)
