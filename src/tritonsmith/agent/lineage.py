@@ -40,7 +40,6 @@ class Lineage:
     failures_in_a_row: int = 0
     restarts: int = 0
     best: Candidate | None = None
-    best_source: str | None = None
     done: str | None = None  # why this lineage stopped early, if it did
     history: list[str] = field(default_factory=list)  # candidate ids, in order
 

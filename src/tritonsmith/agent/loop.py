@@ -78,7 +78,6 @@ class Agent:
         started, waited = time.perf_counter(), 0.0
         if self.start is not None and lineage.previous is None:
             lineage.previous, lineage.best = self.store.candidate_source(self.start.id), self.start
-            lineage.best_source = lineage.previous
         if lineage.previous is not None and lineage.feedback is None and lineage.best is not None:
             waited += self.optimize(lineage, lineage.previous, self.result_of(lineage.best.id))
         messages = prompts.generation(self.context, lineage.previous, lineage.feedback)
@@ -94,7 +93,7 @@ class Agent:
             candidate, result, spent = self.evaluate(lineage, source)
             waited += spent
             if result.passed:
-                self.passed(lineage, candidate, source)
+                self.passed(lineage, candidate)
                 if not candidate.timed:
                     lineage.done = "verified; speed cannot be measured without a GPU, so no optimisation rounds"
                 else:
@@ -162,10 +161,10 @@ class Agent:
 
     # --- the trap and the books ------------------------------------------------------------------
 
-    def passed(self, lineage: Lineage, candidate: Candidate, source: str) -> None:
+    def passed(self, lineage: Lineage, candidate: Candidate) -> None:
         lineage.failures_in_a_row = 0
         if lineage.best is None or candidate.score() > lineage.best.score():
-            lineage.best, lineage.best_source = candidate, source
+            lineage.best = candidate
 
     def failed(self, lineage: Lineage) -> None:
         """Debugging trap: T failed fixes in a row and the lineage restarts from the best verified kernel."""
