@@ -1,0 +1,1 @@
+"""Many tasks at once: the bench driver, the results store, resume."""

@@ -1,0 +1,59 @@
+"""What a bench keeps per task: one TaskRecord per finished task, the input of metrics and reports.
+
+call_ok / exec_ok of a task are those of its best candidate (any candidate that ran / passed).
+Each lineage keeps its best-so-far after every round, so sequential scaling (accuracy and speedup
+after round r) and parallel scaling (the first k lineages) are computed from records alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class RoundPoint:
+    """A lineage's best so far, after `round` (0-based) has finished."""
+
+    round: int
+    call_ok: bool
+    exec_ok: bool
+    speedup: float | None = None
+
+
+@dataclass
+class LineageOutcome:
+    lineage: int
+    call_ok: bool
+    exec_ok: bool
+    speedup: float | None = None
+    rounds: list[RoundPoint] = field(default_factory=list)
+
+
+@dataclass
+class TaskRecord:
+    task: str  # SUITE:ID
+    suite: str
+    solver: str  # agent | baseline | dir
+    status: str  # the best candidate's EvalResult status, or "error"
+    call_ok: bool
+    exec_ok: bool
+    speedup: float | None = None  # vs the task's baseline, re-measured; None with speed_reason
+    speedup_vs_torch: float | None = None
+    speed_reason: str | None = None
+    lineages: list[LineageOutcome] = field(default_factory=list)
+    tokens: int = 0
+    usd: float | None = 0.0  # None when some call's price was unknown
+    wall_s: float = 0.0
+    run_dir: str | None = None  # relative to the bench folder: the task's run folder (trajectory)
+    error: str | None = None  # why the task could not be attempted (bad task, ...), one sentence
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskRecord:
+        data = dict(data)
+        data["lineages"] = [LineageOutcome(**{**lin, "rounds": [RoundPoint(**p) for p in lin.get("rounds", [])]})
+                            for lin in data.get("lineages", [])]
+        return cls(**data)
