@@ -60,13 +60,18 @@ def test_usage_errors_exit_2_with_one_sentence(tmp_path):
 def test_tasks_list_and_show_need_no_torch():
     code = ("import sys; from tritonsmith.cli import main; "
             "main(['tasks']); main(['tasks', 'show', 'vector_add']); main(['tasks', '--json']); "
-            "print('TORCH_IMPORTED' if 'torch' in sys.modules else 'NO_TORCH')")
+            "print('HEAVY_IMPORTED' if {'torch', 'litellm'} & set(sys.modules) else 'NO_TORCH')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "vector_add" in done.stdout and "def vector_add(x: torch.Tensor" in done.stdout
     assert done.stdout.strip().endswith("NO_TORCH")
 
 
-def test_help_lists_commands():
+def test_help_lists_commands_without_heavy_imports():
     done = tritonsmith("--help")
-    assert done.returncode == 0 and "eval" in done.stdout and "tasks" in done.stdout
+    assert done.returncode == 0 and all(c in done.stdout for c in ("eval", "tasks", "run", "bench"))
+    check = subprocess.run([sys.executable, "-X", "importtime", "-c", "from tritonsmith.cli import main; "
+                            "import sys\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"],
+                           capture_output=True, text=True, timeout=60)
+    imported = {line.split("|")[-1].strip() for line in check.stderr.splitlines() if line.startswith("import time:")}
+    assert not {"torch", "litellm", "triton"} & imported

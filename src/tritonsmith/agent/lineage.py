@@ -17,6 +17,7 @@ class Candidate:
     speedup: float | None = None
     speedup_vs_torch: float | None = None
     timed: bool = False
+    call_ok: bool = False
 
     @property
     def passed(self) -> bool:

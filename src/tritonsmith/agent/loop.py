@@ -118,7 +118,7 @@ class Agent:
         result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
         spent = time.perf_counter() - started
         candidate = Candidate(candidate_id, lineage.index, lineage.round, result.status, result.speedup,
-                              result.speedup_vs_torch, timed=bool(result.perf))
+                              result.speedup_vs_torch, timed=bool(result.perf), call_ok=result.call_ok)
         self.store.save_candidate(candidate_id, source)
         with self._lock:
             self.candidates[candidate_id] = candidate
@@ -198,7 +198,7 @@ class Agent:
         source = self.start_source
         result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
         candidate = Candidate("start", -1, -1, result.status, result.speedup, result.speedup_vs_torch,
-                              timed=bool(result.perf))
+                              timed=bool(result.perf), call_ok=result.call_ok)
         self.store.save_candidate("start", source)
         self.record(None, "evaluate", {"candidate": "start", "source": source, "result": result.to_dict()})
         if not result.passed:

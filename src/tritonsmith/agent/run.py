@@ -24,7 +24,9 @@ from tritonsmith.task import Task
 IDENTITY = ("model", "mode", "start_from", "temperature")
 
 
-def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, quiet: bool = False) -> dict[str, Any]:
+def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, quiet: bool = False,
+             pool: WorkerPool | None = None) -> dict[str, Any]:
+    """One agent run in folder `out`. `pool`: warm workers to share across runs (a bench); else one is made."""
     from tritonsmith.llm import Budget, make_llm
 
     store = RunStore(out)
@@ -41,8 +43,11 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
                        max_retries=config.llm_retries, timeout_s=config.llm_timeout_s)
     start_source = _start_source(task, config)
     started = time.perf_counter()
-    with WorkerPool(device=config.device, gpus=config.gpus, config=EvalConfig(timeout_s=config.eval_timeout_s),
-                    workers=config.parallel if config.device == "cpu" else None) as pool:
+    own_pool = pool is None
+    if own_pool:
+        pool = WorkerPool(device=config.device, gpus=config.gpus, config=EvalConfig(timeout_s=config.eval_timeout_s),
+                          workers=config.parallel if config.device == "cpu" else None)
+    try:
         context = build_context(task, config, pool.device_name if pool.device_kind != "cpu" else None)
         progress = Progress(config, quiet=quiet)
         agent = Agent(task, config, llm, budget, pool, store, context, start_source=start_source,
@@ -51,6 +56,9 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
         progress.close()
         on_gpu = pool.device_kind != "cpu"
         device_name = pool.device_name
+    finally:
+        if own_pool:
+            pool.close()
     winner, final = select_winner(task, agent, store, config, on_gpu)
     summary = write_summary(task, config, agent, store, budget, winner, final, device_name, on_gpu,
                             time.perf_counter() - started)

@@ -1,4 +1,5 @@
-"""Turning a benchmark on disk into tasks: `resolve_task("builtin:softmax")`, `load_suite("builtin")`."""
+"""Turning a benchmark on disk into tasks: `resolve_task("builtin:softmax")`, `load_suite("builtin")`,
+`load_suite("dir:PATH")` (a folder of task files in our format)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from tritonsmith.task import Task, TaskError, load_task
 
-SUITES = ("builtin",)
+SUITES = ("builtin", "dir:PATH")
 
 
 def builtin_dir() -> Path:
@@ -15,10 +16,25 @@ def builtin_dir() -> Path:
 
 
 def load_suite(name: str) -> list[Task]:
-    if name != "builtin":
+    kind, _, where = name.partition(":")
+    if kind == "builtin" and not where:
+        folder, label = builtin_dir(), "builtin"
+    elif kind == "dir" and where:
+        folder, label = Path(where), "dir"
+        if not folder.is_dir():
+            raise TaskError(f"{where}: no such folder of task files.")
+    else:
         raise TaskError(f"unknown suite {name!r}: the suites are {', '.join(SUITES)}.")
-    files = sorted(p for p in builtin_dir().glob("*.py") if not p.name.startswith("_"))
-    return [load_task(p, suite="builtin") for p in files]
+    files = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
+    if not files:
+        raise TaskError(f"{folder}: the folder holds no task files (*.py).")
+    tasks = [load_task(p, suite=label) for p in files]
+    seen: dict[str, Path] = {}
+    for task in tasks:
+        if task.id in seen:
+            raise TaskError(f"{task.path}: field ID {task.id!r} is already used by {seen[task.id]}.")
+        seen[task.id] = task.path
+    return tasks
 
 
 def resolve_task(spec: str) -> Task:
