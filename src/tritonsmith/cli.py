@@ -74,6 +74,23 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.set_defaults(handler=_cmd_run)
 
+    bench = commands.add_parser("bench", help="run a solver over a whole suite and record every task")
+    bench.add_argument("--suite", default="builtin", help="builtin, or dir:PATH (a folder of task files)")
+    bench.add_argument("--solver", default="agent", help="agent, baseline (each task's own baseline) or dir:PATH "
+                       "(pre-written candidates, PATH/<task id>.py)")
+    bench.add_argument("--tasks", help="comma-separated glob patterns of task ids, e.g. 'soft*,matmul'")
+    bench.add_argument("--out", required=True, help="the bench folder")
+    bench.add_argument("--resume", action="store_true", help="continue the bench in --out, skipping finished tasks")
+    bench.add_argument("--config", help="a YAML file of run settings (as for `run`)")
+    for name in ("--model", "--api-base", "--api-key-env", "--device", "--gpus"):
+        bench.add_argument(name)
+    bench.add_argument("--mode", choices=["generate", "optimize"])
+    bench.add_argument("--rounds", type=int)
+    bench.add_argument("--parallel", type=int)
+    bench.add_argument("--trap", type=int)
+    bench.add_argument("--budget-usd", type=float, help="per task")
+    bench.set_defaults(handler=_cmd_bench)
+
     tasks = commands.add_parser("tasks", help="list tasks, or show one with `tasks show ID`")
     tasks.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     tasks.add_argument("task_id", nargs="?", help="with show: the task")
@@ -147,6 +164,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{summary['stop_reason']} Finished work is saved in {out}: fix this and rerun the same "
                          "command to resume.")
     return EXIT_PASSED if summary["solved"] else EXIT_FAILED
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from tritonsmith.agent.config import RunConfig
+    from tritonsmith.config import load_config
+    from tritonsmith.runs.bench import run_bench
+    from tritonsmith.runs.store import ResultsStore
+
+    overrides = {name: getattr(args, name) for name in (
+        "model", "api_base", "api_key_env", "mode", "rounds", "parallel", "trap", "budget_usd", "device", "gpus")}
+    config = load_config(RunConfig, args.config, overrides)
+    if args.solver == "agent" and not config.model:
+        raise UsageError("the agent solver needs --model (or use --solver baseline or --solver dir:PATH).")
+    out = Path(args.out)
+    if ResultsStore(out).load_settings() is not None and not args.resume:
+        raise UsageError(f"{out} already holds a bench: pass --resume to continue it, or choose another --out.")
+    records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks)
+    from tritonsmith.report.metrics import suite_metrics
+    metrics = suite_metrics(records)
+    print(json.dumps(metrics, indent=2, default=str))
+    print(f"results: {out / 'results.jsonl'}  (report: tritonsmith report {out})", file=sys.stderr)
+    return EXIT_PASSED if all(r.status != "error" for r in records) else EXIT_FAILED
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:

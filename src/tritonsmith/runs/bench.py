@@ -1,0 +1,167 @@
+"""`tritonsmith bench`: a solver over every task of a suite, one TaskRecord per finished task.
+
+Solvers: `agent` (the LLM agent, one run folder per task), `baseline` (each task's own baseline:
+a sanity run of a suite on a device), `dir:PATH` (pre-written candidates, PATH/<task id>.py).
+Each finished task is written at once; rerunning the same command skips finished tasks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tritonsmith.agent.config import RunConfig
+from tritonsmith.config import ConfigError
+from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
+from tritonsmith.runs.records import LineageOutcome, RoundPoint, TaskRecord
+from tritonsmith.runs.store import ResultsStore, SettingsMismatch
+from tritonsmith.suites import load_suite
+from tritonsmith.task import Task, TaskError
+
+
+def select_tasks(suite: str, pattern: str | None) -> list[Task]:
+    tasks = load_suite(suite)
+    if pattern:
+        patterns = [p.strip() for p in pattern.split(",") if p.strip()]
+        tasks = [t for t in tasks if any(fnmatch.fnmatch(t.id, p) for p in patterns)]
+        if not tasks:
+            raise ConfigError(f"--tasks {pattern!r} matches no task of suite {suite}.")
+    return tasks
+
+
+def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None = None,
+              stream: Any = sys.stderr) -> list[TaskRecord]:
+    tasks = select_tasks(suite, pattern)
+    store = ResultsStore(out)
+    settings = {"suite": suite, "tasks": pattern, "solver": solver,
+                "model": config.model if solver == "agent" else None, "mode": config.mode, "rounds": config.rounds,
+                "parallel": config.parallel, "device": config.device,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "config": dataclasses.asdict(config)}
+    try:
+        store.save_settings(settings)
+    except SettingsMismatch as err:
+        raise ConfigError(str(err)) from None
+    if solver.startswith("dir:") and not Path(solver[4:]).is_dir():
+        raise ConfigError(f"--solver {solver}: no such folder of candidates.")
+    done = store.finished()
+    todo = [t for t in tasks if t.name not in done]
+    progress = BenchProgress(len(tasks), store.records(), stream)
+    eval_config = EvalConfig(timeout_s=config.eval_timeout_s)
+    workers = config.parallel if config.device == "cpu" and solver == "agent" else None
+    with WorkerPool(device=config.device, gpus=config.gpus, config=eval_config, workers=workers) as pool:
+        for task in todo:
+            started = time.perf_counter()
+            try:
+                record = solve(task, solver, config, pool, Path(out))
+            except TaskError as err:
+                record = TaskRecord(task.name, task.suite or "", solver_name(solver), "error", False, False,
+                                    error=str(err))
+            record.wall_s = round(time.perf_counter() - started, 2)
+            store.append(record)
+            progress.add(record)
+    return store.records()
+
+
+def solver_name(solver: str) -> str:
+    return "dir" if solver.startswith("dir:") else solver
+
+
+def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Path) -> TaskRecord:
+    if solver == "baseline":
+        if not task.baseline:
+            return TaskRecord(task.name, task.suite or "", "baseline", "error", False, False,
+                              error=f"task {task.name} has no baseline kernel")
+        return from_result(task, "baseline", pool.evaluate(task, task.baseline, timeout_s=config.eval_timeout_s))
+    if solver.startswith("dir:"):
+        path = Path(solver[4:]) / f"{task.id}.py"
+        if not path.exists():
+            return TaskRecord(task.name, task.suite or "", "dir", "error", False, False,
+                              error=f"no candidate file {path}")
+        return from_result(task, "dir", pool.evaluate(task, path.read_text(), timeout_s=config.eval_timeout_s))
+    if solver == "agent":
+        return solve_with_agent(task, config, pool, out)
+    raise ConfigError(f"unknown --solver {solver!r}: use agent, baseline or dir:PATH.")
+
+
+def from_result(task: Task, solver: str, result: EvalResult) -> TaskRecord:
+    point = RoundPoint(0, result.call_ok, result.exec_ok, result.speedup)
+    return TaskRecord(task.name, task.suite or "", solver, result.status, result.call_ok, result.exec_ok,
+                      speedup=result.speedup, speedup_vs_torch=result.speedup_vs_torch,
+                      speed_reason=None if result.speedup is not None else result.speedup_reason,
+                      lineages=[LineageOutcome(0, result.call_ok, result.exec_ok, result.speedup, [point])])
+
+
+def solve_with_agent(task: Task, config: RunConfig, pool: WorkerPool, out: Path) -> TaskRecord:
+    from tritonsmith.agent.run import run_task
+    from tritonsmith.agent.store import RunStore
+
+    run_dir = Path("tasks") / task.id
+    summary = run_task(task, config, out / run_dir, quiet=True, pool=pool)
+    state = RunStore(out / run_dir).load_state() or {}
+    candidates = [c for cid, c in state.get("candidates", {}).items() if cid != "start"]
+    lineages = [lineage_outcome(index, [c for c in candidates if c["lineage"] == index], config.rounds)
+                for index in range(config.parallel)]
+    final = summary.get("final_result") or {}
+    best = next((c for c in candidates if c["id"] == summary.get("best_candidate")), None)
+    spent = summary["budget"]["spent"]
+    status = final.get("status", best["status"]) if best else _best_status(candidates) or "error"
+    return TaskRecord(
+        task.name, task.suite or "", "agent", status,
+        call_ok=any(c.get("call_ok") for c in candidates), exec_ok=summary["solved"],
+        speedup=summary.get("speedup"), speedup_vs_torch=summary.get("speedup_vs_torch"),
+        speed_reason=summary.get("speed_reason"), lineages=lineages, tokens=spent.get("tokens", 0),
+        usd=None if spent.get("unpriced_calls") else spent.get("usd", 0.0), run_dir=str(run_dir),
+        error=summary.get("stop_reason") if summary.get("stop_kind") in ("llm", "start") else None)
+
+
+def lineage_outcome(index: int, candidates: list[dict[str, Any]], rounds: int) -> LineageOutcome:
+    """Best so far after each round of one lineage."""
+    points, call_ok, exec_ok, speedup = [], False, False, None
+    by_round = {c["round"]: c for c in candidates}
+    last_round = max(by_round, default=-1)
+    for round_index in range(min(rounds, last_round + 1)):
+        c = by_round.get(round_index)
+        if c is not None:
+            call_ok = call_ok or bool(c.get("call_ok"))
+            if c["status"] == "passed":
+                exec_ok = True
+                if c.get("speedup") is not None and (speedup is None or c["speedup"] > speedup):
+                    speedup = c["speedup"]
+        points.append(RoundPoint(round_index, call_ok, exec_ok, speedup))
+    return LineageOutcome(index, call_ok, exec_ok, speedup, points)
+
+
+def _best_status(candidates: list[dict[str, Any]]) -> str | None:
+    order = ("passed", "rejected", "wrong_output", "runtime_error", "timeout", "crashed", "compile_error")
+    statuses = {c["status"] for c in candidates}
+    return next((s for s in order if s in statuses), None)
+
+
+class BenchProgress:
+    """tasks done/total, accuracy so far, spend, ETA: one line per finished task."""
+
+    def __init__(self, total: int, records: list[TaskRecord], stream: Any):
+        self.total, self.stream = total, stream
+        self.records = list(records)
+        self.started = time.monotonic()
+        self.fresh = 0
+
+    def add(self, record: TaskRecord) -> None:
+        self.records.append(record)
+        self.fresh += 1
+        done = len(self.records)
+        execs = sum(r.exec_ok for r in self.records)
+        calls = sum(r.call_ok for r in self.records)
+        usd = [r.usd for r in self.records]
+        spend = "$?" if None in usd else f"${sum(usd):.2f}"
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / self.fresh * (self.total - done)
+        self.stream.write(f"[{done}/{self.total}] {record.task}: {record.status}  exec {execs}/{done}  "
+                          f"call {calls}/{done}  {spend}  ETA {int(eta) // 60}m{int(eta) % 60:02d}s\n")
+        self.stream.flush()

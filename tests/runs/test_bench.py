@@ -1,0 +1,121 @@
+"""`tritonsmith bench` on the CPU interpreter: baseline and dir solvers, the agent with a scripted
+model, metrics worked out by hand, and resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from fakellm import FakeLLMServer
+
+from tritonsmith.runs.store import ResultsStore
+from tritonsmith.suites import builtin_dir, resolve_task
+
+GOOD_ADD = resolve_task("vector_add").baseline
+GOOD_FLIP = resolve_task("flip").baseline
+WRONG_ADD = GOOD_ADD.replace("x + y, mask=mask", "x - y, mask=mask")
+assert WRONG_ADD != GOOD_ADD
+
+
+def tritonsmith(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "tritonsmith", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def two_task_suite(tmp_path):
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    for task_id in ("vector_add", "flip"):
+        shutil.copy(builtin_dir() / f"{task_id}.py", folder / f"{task_id}.py")
+    return folder
+
+
+def test_baseline_solver_over_part_of_the_builtin_suite(tmp_path):
+    out = tmp_path / "bench"
+    done = tritonsmith("bench", "--suite", "builtin", "--solver", "baseline", "--tasks", "vector_add,fli*",
+                       "--device", "cpu", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    records = ResultsStore(out).records()
+    assert sorted(r.task for r in records) == ["builtin:flip", "builtin:vector_add"]
+    assert all(r.status == "passed" and r.exec_ok and r.speedup is None and r.speed_reason for r in records)
+    assert "[2/2]" in done.stderr and "exec 2/2" in done.stderr
+    again = tritonsmith("bench", "--suite", "builtin", "--solver", "baseline", "--tasks", "vector_add",
+                        "--device", "cpu", "--out", str(out))
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def test_dir_solver_and_hand_computed_accuracy(tmp_path, two_task_suite):
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    (candidates / "vector_add.py").write_text(WRONG_ADD)  # runs, wrong: call_ok, not exec_ok
+    (candidates / "flip.py").write_text(GOOD_FLIP)  # passes
+    out = tmp_path / "bench"
+    done = tritonsmith("bench", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}",
+                       "--device", "cpu", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    by_task = {r.task: r for r in ResultsStore(out).records()}
+    assert by_task["dir:vector_add"].status == "wrong_output" and by_task["dir:flip"].status == "passed"
+    metrics = json.loads(done.stdout)
+    # call accuracy: both ran = 2/2; execution accuracy: only flip = 1/2
+    assert metrics["call_accuracy"] == 1.0 and metrics["exec_accuracy"] == 0.5
+
+
+def test_a_missing_candidate_is_an_error_record_not_a_crash(tmp_path, two_task_suite):
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    (candidates / "flip.py").write_text(GOOD_FLIP)
+    out = tmp_path / "bench"
+    done = tritonsmith("bench", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}",
+                       "--device", "cpu", "--out", str(out))
+    assert done.returncode == 1
+    by_task = {r.task: r for r in ResultsStore(out).records()}
+    assert by_task["dir:vector_add"].status == "error" and "no candidate file" in by_task["dir:vector_add"].error
+
+
+def answer_by_task(messages):
+    """Writes the right kernel for whichever task the prompt is about; plans for the other roles."""
+    system, prompt = messages[0]["content"], messages[-1]["content"]
+    if "expert GPU kernel engineer" not in system:
+        return "PLAN: keep it."
+    time.sleep(0.3)
+    code = GOOD_FLIP if "## Task: flip" in prompt else GOOD_ADD
+    return f"```python\n{code}\n```"
+
+
+def test_agent_bench_resumes_after_sigkill_without_redoing_finished_tasks(tmp_path, two_task_suite):
+    out = tmp_path / "bench"
+    with FakeLLMServer(answer_by_task) as server:
+        command = [sys.executable, "-m", "tritonsmith", "bench", "--suite", f"dir:{two_task_suite}",
+                   "--solver", "agent", "--model", "openai/scripted-model", "--api-base", server.url,
+                   "--device", "cpu", "--rounds", "2", "--parallel", "2", "--out", str(out)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        results = out / "results.jsonl"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and process.poll() is None:
+            if results.exists() and results.read_text().count("\n") >= 1:
+                break
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        first = ResultsStore(out).records()
+        assert len(first) == 1, process.stderr.read().decode()
+        finished = first[0].task
+        calls_for_finished = sum(f"## Task: {finished.split(':')[1]}" in r.body["messages"][-1]["content"]
+                                 for r in server.requests)
+        done = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        records = ResultsStore(out).records()
+        assert sorted(r.task for r in records) == ["dir:flip", "dir:vector_add"]
+        assert all(r.exec_ok and r.solver == "agent" and len(r.lineages) == 2 for r in records)
+        assert sum(f"## Task: {finished.split(':')[1]}" in r.body["messages"][-1]["content"]
+                   for r in server.requests) == calls_for_finished, "a finished task was run again"
+        for record in records:
+            assert (out / record.run_dir / "trajectory.jsonl").exists()
+            assert all(p.exec_ok for lin in record.lineages for p in lin.rounds)
