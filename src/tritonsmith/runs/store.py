@@ -1,0 +1,123 @@
+"""The results store of a bench folder: what a bench has finished, durable record by record.
+
+    bench.json      the bench's settings (suite, solver, model, rounds, ...), written once;
+                    a resume with other identity settings is refused
+    results.jsonl   one TaskRecord per finished task, appended, flushed and fsynced
+
+A killed bench loses at most the tasks in flight: every finished task is on disk before the
+next one is reported, and a torn last line (the kill hit mid-write) is skipped on load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tritonsmith.runs.records import TaskRecord
+
+log = logging.getLogger(__name__)
+
+RESULTS_FILE = "results.jsonl"
+SETTINGS_FILE = "bench.json"
+
+# Settings that change what the records mean: a resume may not mix two of them in one folder.
+IDENTITY_KEYS = ("suite", "tasks", "solver", "model", "mode", "rounds", "parallel", "device")
+
+
+class SettingsMismatch(ValueError):
+    """A resume asked for other identity settings than those the bench folder was run with."""
+
+
+class ResultsStore:
+    """results.jsonl and bench.json of one bench folder. Thread-safe; the folder is made on first write."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self._lock = threading.Lock()
+
+    @property
+    def results_path(self) -> Path:
+        return self.folder / RESULTS_FILE
+
+    @property
+    def settings_path(self) -> Path:
+        return self.folder / SETTINGS_FILE
+
+    def append(self, record: TaskRecord) -> None:
+        """Write one finished task durably (flushed and fsynced) before returning."""
+        line = json.dumps(record.to_dict(), ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            # One write per line with O_APPEND, so processes sharing the file interleave whole lines.
+            fd = os.open(self.results_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+                data = (("\n" if torn else "") + line).encode()  # a torn line stays alone on its line
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def records(self) -> list[TaskRecord]:
+        """Every finished task, in the order first finished; a task run again keeps its last record."""
+        latest: dict[str, TaskRecord] = {}
+        for record in self._read():
+            latest[record.task] = record
+        return list(latest.values())
+
+    def finished(self) -> set[str]:
+        """The tasks that have a record (errors included): a resume skips them."""
+        return {record.task for record in self._read()}
+
+    def save_settings(self, settings: dict[str, Any], identity: Iterable[str] = IDENTITY_KEYS) -> dict[str, Any]:
+        """Write bench.json the first time; on a resume, check the identity settings and keep the file.
+
+        Returns the settings in force (the stored ones on a resume). Raises SettingsMismatch, with one
+        sentence naming the differences, when an identity setting differs from the stored one.
+        """
+        with self._lock:
+            stored = self._load_settings()
+            if stored is None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                temporary = self.settings_path.with_suffix(".json.tmp")
+                temporary.write_text(json.dumps(settings, indent=2, default=str) + "\n")
+                os.replace(temporary, self.settings_path)
+                return dict(settings)
+        differences = [f"{key} {stored.get(key)!r} (now {settings.get(key)!r})"
+                       for key in identity if stored.get(key) != settings.get(key)]
+        if differences:
+            raise SettingsMismatch(
+                f"The bench folder {self.folder} was run with {', '.join(differences)}; "
+                "resume it with the same settings or use another folder.")
+        return stored
+
+    def load_settings(self) -> dict[str, Any] | None:
+        with self._lock:
+            return self._load_settings()
+
+    def _load_settings(self) -> dict[str, Any] | None:
+        if not self.settings_path.exists():
+            return None
+        return json.loads(self.settings_path.read_text())
+
+    def _read(self) -> list[TaskRecord]:
+        with self._lock:
+            if not self.results_path.exists():
+                return []
+            data = self.results_path.read_bytes()
+        records = []
+        for number, line in enumerate(data.split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(TaskRecord.from_dict(json.loads(line)))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                log.warning("skipping unreadable line %d of %s (a torn write?)", number, self.results_path)
+        return records
