@@ -57,3 +57,13 @@ def test_task_tolerances_override_defaults():
     got = ref * 1.01
     assert compare_outputs(got, ref, {}) is not None
     assert compare_outputs(got, ref, {"float32": (0.0, 0.02)}) is None
+
+
+def test_dicts_of_results_are_compared_key_by_key():
+    ref = {"small": torch.ones(3), "meta": 7, "pair": (torch.zeros(2), torch.arange(3))}
+    same = {"small": torch.ones(3), "meta": 7, "pair": (torch.zeros(2), torch.arange(3))}
+    assert compare_outputs(same, ref, {}) is None
+    assert "'meta'" in compare_outputs({**same, "meta": 8}, ref, {})["message"]
+    assert "missing ['small']" in compare_outputs({"meta": 7, "pair": same["pair"]}, ref, {})["message"]
+    bad = {**same, "pair": (torch.zeros(2), torch.arange(3) + 1)}
+    assert "['pair'][1]" in compare_outputs(bad, ref, {})["message"]

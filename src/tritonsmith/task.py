@@ -51,6 +51,8 @@ class Task:
     gpu_only: str | None = None
     has_check: bool = False
     suite: str | None = None
+    harness: str | None = None  # trusted code a suite adapter appends to each candidate (defines the entry point)
+    required_names: tuple[str, ...] = ()  # what the candidate itself must define, when a harness is the entry
 
     @property
     def dtypes(self) -> list[str]:
@@ -168,17 +170,19 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
         tolerances[dtype] = Tolerance(float(tol["atol"]), float(tol["rtol"]))
 
     ops = {}
-    for name in ("FORBIDDEN_OPS", "ALLOWED_OPS"):
+    for name in ("FORBIDDEN_OPS", "ALLOWED_OPS", "REQUIRED_NAMES"):
         ops[name] = fields.get(name, [])
         if not isinstance(ops[name], (list, tuple)) or not all(isinstance(op, str) for op in ops[name]):
-            raise fail(name, "must be a list of aten op names such as '_softmax' or 'mm'")
+            raise fail(name, "must be a list of names")
 
-    baseline = text_field("BASELINE", required=False)
-    if baseline is not None:
-        try:
-            ast.parse(baseline)
-        except SyntaxError as err:
-            raise fail("BASELINE", f"is not valid Python (line {err.lineno}: {err.msg})") from None
+    sources = {}
+    for name in ("BASELINE", "HARNESS"):
+        sources[name] = text_field(name, required=False)
+        if sources[name] is not None:
+            try:
+                ast.parse(sources[name])
+            except SyntaxError as err:
+                raise fail(name, f"is not valid Python (line {err.lineno}: {err.msg})") from None
 
     return Task(
         id=task_id,
@@ -191,7 +195,9 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
         kind=kind,
         difficulty=difficulty,
         tolerances=tolerances,
-        baseline=baseline,
+        baseline=sources["BASELINE"],
+        harness=sources["HARNESS"],
+        required_names=tuple(ops["REQUIRED_NAMES"]),
         forbidden_ops=tuple(ops["FORBIDDEN_OPS"]),
         allowed_ops=tuple(ops["ALLOWED_OPS"]),
         gpu_only=text_field("GPU_ONLY", required=False),

@@ -84,7 +84,7 @@ class Agent:
         reply, spent = self.ask(lineage, "generate", messages)
         waited += spent
         try:
-            source = extract_code(reply.text, self.task.entry_point)
+            source = extract_code(reply.text, (self.task.required_names or (self.task.entry_point,))[0])
         except FormatError as err:
             self.record(lineage, "format_error", {"message": str(err)})
             lineage.feedback = f"FAILED: your reply could not be used. {err}"

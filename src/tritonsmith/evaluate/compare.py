@@ -27,23 +27,51 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 def as_outputs(value: Any) -> list[Any]:
+    """The tensors and values of an output: a tuple/list of them, a dict of them, or one."""
+    if isinstance(value, dict):
+        return [item for key in sorted(value, key=str) for item in as_outputs(value[key])]
     if isinstance(value, (tuple, list)):
-        return list(value)
+        return [item for element in value for item in as_outputs(element)]
     return [value]
 
 
 def compare_outputs(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
-    """None when `got` matches `expected`; otherwise a dict describing the first bad output."""
-    got_list, expected_list = as_outputs(got), as_outputs(expected)
-    if len(got_list) != len(expected_list):
-        return {"message": f"returned {len(got_list)} outputs, expected {len(expected_list)}"}
-    for index, (g, e) in enumerate(zip(got_list, expected_list, strict=True)):
-        which = f"output {index}" if len(expected_list) > 1 else "output"
-        problem = compare_tensor(g, e, tolerances)
-        if problem is not None:
-            problem["message"] = f"{which} {problem['message']}"
-            return problem
-    return None
+    """None when `got` matches `expected`; otherwise a dict describing the first bad output.
+
+    Outputs are a tensor, a tuple/list of outputs, or a dict of outputs compared key by key (the
+    results of a suite's test function)."""
+    return _compare(got, expected, tolerances, "output", top=True)
+
+
+def _compare(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]], where: str,
+             top: bool = False) -> dict[str, Any] | None:
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return {"message": f"{where} is a {type(got).__name__}, expected a dict"}
+        missing, extra = sorted(set(expected) - set(got), key=str), sorted(set(got) - set(expected), key=str)
+        if missing or extra:
+            return {"message": f"{where} has keys missing {missing} and unexpected {extra}"}
+        for key in sorted(expected, key=str):
+            problem = _compare(got[key], expected[key], tolerances, f"{where}[{key!r}]")
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            count = len(got) if isinstance(got, (tuple, list)) else 1
+            return {"message": f"returned {count} outputs, expected {len(expected)}" if top
+                    else f"{where} has {count} items, expected {len(expected)}"}
+        for index, (g, e) in enumerate(zip(got, expected, strict=True)):
+            problem = _compare(g, e, tolerances, f"output {index}" if top else f"{where}[{index}]")
+            if problem is not None:
+                return problem
+        return None
+    if top and isinstance(got, (tuple, list)):
+        return {"message": f"returned {len(got)} outputs, expected 1"}
+    problem = compare_tensor(got, expected, tolerances)
+    if problem is not None:
+        problem["message"] = f"{where} {problem['message']}"
+    return problem
 
 
 def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]]) -> dict[str, Any] | None:

@@ -218,13 +218,14 @@ class WorkerPool:
 
     def _job(self, task: Task, source: str, job_dir: Path) -> dict[str, Any]:
         candidate = job_dir / "candidate.py"
-        candidate.write_text(source)
+        candidate.write_text(with_harness(source, task))
         job: dict[str, Any] = {
             "job_dir": str(job_dir), "task_path": str(task.path), "candidate_path": str(candidate),
             "entry_point": task.entry_point, "correctness_cases": list(task.correctness_cases),
             "perf_cases": list(task.perf_cases), "seeds": list(self.config.seeds),
             "tolerances": {k: {"atol": v.atol, "rtol": v.rtol} for k, v in task.tolerances.items()},
             "forbidden_ops": list(task.forbidden_ops), "allowed_ops": list(task.allowed_ops),
+            "required_names": list(task.required_names),
             "limits": {"memory_bytes": int(self.config.memory_gb * 2**30), "file_bytes": self.config.file_mb * 2**20,
                        "processes": self.config.processes},
             "timing": {"rounds": self.config.timing_rounds, "warmup_ms": self.config.warmup_ms,
@@ -232,7 +233,7 @@ class WorkerPool:
         }
         if task.baseline:
             baseline = job_dir / "baseline.py"
-            baseline.write_text(task.baseline)
+            baseline.write_text(with_harness(task.baseline, task))
             job["baseline_path"] = str(baseline)
         return job
 
@@ -249,6 +250,14 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def with_harness(source: str, task: Task) -> str:
+    """The candidate as evaluated: its own lines first (so error line numbers are its own), then the
+    suite's harness, trusted code that defines the entry point on top of the candidate's functions."""
+    if not task.harness:
+        return source
+    return f"{source.rstrip()}\n\n\n# --- appended by tritonsmith: the suite's harness ---\n{task.harness.strip()}\n"
 
 
 def _kill_group(pid: int) -> None:

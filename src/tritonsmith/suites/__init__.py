@@ -8,15 +8,18 @@ from pathlib import Path
 
 from tritonsmith.task import Task, TaskError, load_task
 
-SUITES = ("builtin", "dir:PATH")
+SUITES = ("builtin", "dir:PATH", "tritonbench-g:PATH")
 
 
 def builtin_dir() -> Path:
     return Path(str(resources.files("tritonsmith.suites.builtin")))
 
 
-def load_suite(name: str) -> list[Task]:
+def load_suite(name: str, instructions: str | None = None) -> list[Task]:
     kind, _, where = name.partition(":")
+    if kind == "tritonbench-g" and where:
+        from tritonsmith.suites.tritonbench import load_tritonbench_g
+        return load_tritonbench_g(where, instructions=instructions)
     if kind == "builtin" and not where:
         folder, label = builtin_dir(), "builtin"
     elif kind == "dir" and where:
