@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     bench = commands.add_parser("bench", help="run a solver over a whole suite and record every task")
-    bench.add_argument("--suite", default="builtin", help="builtin, or dir:PATH (a folder of task files)")
+    bench.add_argument("--suite", default="builtin", help="builtin, dir:PATH (our task files), tritonbench-g:PATH, "
+                       "kernelbench:PATH or geak-rocm:PATH")
+    bench.add_argument("--instructions", help="tritonbench-g/geak-rocm: the instructions JSON, if not beside PATH")
     bench.add_argument("--solver", default="agent", help="agent, baseline (each task's own baseline) or dir:PATH "
                        "(pre-written candidates, PATH/<task id>.py)")
     bench.add_argument("--tasks", help="comma-separated glob patterns of task ids, e.g. 'soft*,matmul'")
@@ -90,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--trap", type=int)
     bench.add_argument("--budget-usd", type=float, help="per task")
     bench.set_defaults(handler=_cmd_bench)
+
+    compare = commands.add_parser("compare", help="two bench folders side by side, per task and overall")
+    compare.add_argument("bench_a")
+    compare.add_argument("bench_b")
+    compare.set_defaults(handler=_cmd_compare)
 
     tasks = commands.add_parser("tasks", help="list tasks, or show one with `tasks show ID`")
     tasks.add_argument("action", nargs="?", choices=["list", "show"], default="list")
@@ -180,12 +187,22 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if ResultsStore(out).load_settings() is not None and not args.resume:
         raise UsageError(f"{out} already holds a bench: pass --resume to continue it, or choose another --out.")
-    records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks)
+    records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions)
     from tritonsmith.report.metrics import suite_metrics
     metrics = suite_metrics(records)
     print(json.dumps(metrics, indent=2, default=str))
     print(f"results: {out / 'results.jsonl'}  (report: tritonsmith report {out})", file=sys.stderr)
     return EXIT_PASSED if all(r.status != "error" for r in records) else EXIT_FAILED
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from tritonsmith.report.compare import compare
+
+    try:
+        print(compare(args.bench_a, args.bench_b))
+    except FileNotFoundError as err:
+        raise UsageError(str(err).rstrip(".") + ".") from None
+    return EXIT_PASSED
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:

@@ -53,6 +53,7 @@ class Task:
     suite: str | None = None
     harness: str | None = None  # trusted code a suite adapter appends to each candidate (defines the entry point)
     required_names: tuple[str, ...] = ()  # what the candidate itself must define, when a harness is the entry
+    reference_source: str | None = None  # what prompts show as the reference (default: make_inputs + reference)
 
     @property
     def dtypes(self) -> list[str]:
@@ -176,7 +177,7 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
             raise fail(name, "must be a list of names")
 
     sources = {}
-    for name in ("BASELINE", "HARNESS"):
+    for name in ("BASELINE", "HARNESS", "REFERENCE_SOURCE"):
         sources[name] = text_field(name, required=False)
         if sources[name] is not None:
             try:
@@ -198,6 +199,7 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
         baseline=sources["BASELINE"],
         harness=sources["HARNESS"],
         required_names=tuple(ops["REQUIRED_NAMES"]),
+        reference_source=sources["REFERENCE_SOURCE"],
         forbidden_ops=tuple(ops["FORBIDDEN_OPS"]),
         allowed_ops=tuple(ops["ALLOWED_OPS"]),
         gpu_only=text_field("GPU_ONLY", required=False),

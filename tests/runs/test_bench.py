@@ -65,6 +65,13 @@ def test_dir_solver_and_hand_computed_accuracy(tmp_path, two_task_suite):
     metrics = json.loads(done.stdout)
     # call accuracy: both ran = 2/2; execution accuracy: only flip = 1/2
     assert metrics["call_accuracy"] == 1.0 and metrics["exec_accuracy"] == 0.5
+    other = tmp_path / "bench_b"
+    (candidates / "vector_add.py").write_text(GOOD_ADD)
+    assert tritonsmith("bench", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}",
+                       "--device", "cpu", "--out", str(other)).returncode == 0
+    table = tritonsmith("compare", str(out), str(other))
+    assert table.returncode == 0 and "dir:vector_add" in table.stdout and "wrong_output" in table.stdout
+    assert tritonsmith("compare", str(out), str(tmp_path / "nothing")).returncode == 2
 
 
 def test_a_missing_candidate_is_an_error_record_not_a_crash(tmp_path, two_task_suite):

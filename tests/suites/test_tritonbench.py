@@ -98,3 +98,4 @@ def test_agent_bench_on_the_fixture_suite_with_hand_checked_metrics(tmp_path):
     assert metrics["call_accuracy"] == 1.0 and metrics["exec_accuracy"] == 0.5
     prompt = json.loads((out / "tasks" / "row_relu" / "trajectory.jsonl").read_text().splitlines()[0])
     assert "How your code is tested" in prompt["messages"][1]["content"]
+    assert "def test_row_relu" in prompt["messages"][1]["content"]

@@ -40,10 +40,9 @@ class Context:
 
 
 def task_description(task: Task) -> str:
-    if task.harness:  # a suite's own test: show how the candidate's functions are called and checked
+    if task.reference_source:  # a suite adapter says what to show: its test, or the model to rewrite
         return (f"## Task: {task.id}\n{task.instruction.strip()}\n\nDefine (keep these exact signatures):\n"
-                f"    {task.signature}\n\n## How your code is tested (results compared with the reference "
-                f"implementation's)\n```python\n{task.harness.strip()}\n```")
+                f"    {task.signature}\n\n```python\n{task.reference_source.strip()}\n```")
     reference = _functions(task.source(), ("make_inputs", "reference"))
     shapes = ", ".join(_case_text(c) for c in task.perf_cases[:4]) or "see the correctness cases"
     awkward = ", ".join(_case_text(c) for c in task.correctness_cases[:6])

@@ -24,8 +24,8 @@ from tritonsmith.suites import load_suite
 from tritonsmith.task import Task, TaskError
 
 
-def select_tasks(suite: str, pattern: str | None) -> list[Task]:
-    tasks = load_suite(suite)
+def select_tasks(suite: str, pattern: str | None, instructions: str | None = None) -> list[Task]:
+    tasks = load_suite(suite, instructions=instructions)
     if pattern:
         patterns = [p.strip() for p in pattern.split(",") if p.strip()]
         tasks = [t for t in tasks if any(fnmatch.fnmatch(t.id, p) for p in patterns)]
@@ -35,8 +35,8 @@ def select_tasks(suite: str, pattern: str | None) -> list[Task]:
 
 
 def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None = None,
-              stream: Any = sys.stderr) -> list[TaskRecord]:
-    tasks = select_tasks(suite, pattern)
+              instructions: str | None = None, stream: Any = sys.stderr) -> list[TaskRecord]:
+    tasks = select_tasks(suite, pattern, instructions)
     store = ResultsStore(out)
     settings = {"suite": suite, "tasks": pattern, "solver": solver,
                 "model": config.model if solver == "agent" else None, "mode": config.mode, "rounds": config.rounds,

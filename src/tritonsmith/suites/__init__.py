@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tritonsmith.task import Task, TaskError, load_task
 
-SUITES = ("builtin", "dir:PATH", "tritonbench-g:PATH")
+SUITES = ("builtin", "dir:PATH", "tritonbench-g:PATH", "kernelbench:PATH", "geak-rocm:PATH")
 
 
 def builtin_dir() -> Path:
@@ -20,6 +20,12 @@ def load_suite(name: str, instructions: str | None = None) -> list[Task]:
     if kind == "tritonbench-g" and where:
         from tritonsmith.suites.tritonbench import load_tritonbench_g
         return load_tritonbench_g(where, instructions=instructions)
+    if kind == "kernelbench" and where:
+        from tritonsmith.suites.kernelbench import load_kernelbench
+        return load_kernelbench(where)
+    if kind == "geak-rocm" and where:
+        from tritonsmith.suites.geak_rocm import load_geak_rocm
+        return load_geak_rocm(where, instructions=instructions)
     if kind == "builtin" and not where:
         folder, label = builtin_dir(), "builtin"
     elif kind == "dir" and where:
