@@ -93,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--budget-usd", type=float, help="per task")
     bench.set_defaults(handler=_cmd_bench)
 
+    report = commands.add_parser("report", help="write a bench folder's self-contained HTML report")
+    report.add_argument("bench")
+    report.add_argument("--out", help="the HTML file (default BENCH/report.html)")
+    report.set_defaults(handler=_cmd_report)
+
     compare = commands.add_parser("compare", help="two bench folders side by side, per task and overall")
     compare.add_argument("bench_a")
     compare.add_argument("bench_b")
@@ -193,6 +198,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(json.dumps(metrics, indent=2, default=str))
     print(f"results: {out / 'results.jsonl'}  (report: tritonsmith report {out})", file=sys.stderr)
     return EXIT_PASSED if all(r.status != "error" for r in records) else EXIT_FAILED
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tritonsmith.report.html import write_report
+
+    try:
+        path = write_report(args.bench, args.out)
+    except FileNotFoundError as err:
+        raise UsageError(str(err).rstrip(".") + ".") from None
+    print(path)
+    return EXIT_PASSED
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

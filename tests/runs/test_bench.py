@@ -72,6 +72,9 @@ def test_dir_solver_and_hand_computed_accuracy(tmp_path, two_task_suite):
     table = tritonsmith("compare", str(out), str(other))
     assert table.returncode == 0 and "dir:vector_add" in table.stdout and "wrong_output" in table.stdout
     assert tritonsmith("compare", str(out), str(tmp_path / "nothing")).returncode == 2
+    report = tritonsmith("report", str(out))
+    assert report.returncode == 0 and (out / "report.html").exists()
+    assert "dir:vector_add" in (out / "report.html").read_text()
 
 
 def test_a_missing_candidate_is_an_error_record_not_a_crash(tmp_path, two_task_suite):
