@@ -35,7 +35,7 @@ def test_unfenced_code_and_unterminated_fence_are_accepted():
 def test_no_code_is_a_format_error_with_instructions():
     with pytest.raises(FormatError, match="no code block"):
         extract_code("I would write a kernel that tiles the rows.", "softmax")
-    with pytest.raises(FormatError, match="defines `def softmax"):
+    with pytest.raises(FormatError, match="defines `softmax`"):
         extract_code("```python\ndef other(x):\n    return x\n```", "softmax")
 
 
@@ -72,3 +72,8 @@ def test_every_config_field_is_documented():
     docs = field_docs(RunConfig)
     missing = [name for name in RunConfig.__dataclass_fields__ if not docs.get(name)]
     assert not missing, missing
+
+
+def test_a_class_entry_point_is_found():
+    reply = "```python\nimport torch.nn as nn\n\nclass ModelNew(nn.Module):\n    pass\n```"
+    assert "class ModelNew" in extract_code(reply, "ModelNew")

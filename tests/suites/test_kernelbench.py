@@ -119,3 +119,25 @@ def test_bench_with_pre_written_candidates_and_hand_checked_metrics(tmp_path):
     metrics = json.loads(done.stdout)
     # all three ran on every case (call 3/3); the sum reduces the wrong dimension (exec 2/3)
     assert metrics["call_accuracy"] == 1.0 and metrics["exec_accuracy"] == pytest.approx(2 / 3)
+
+
+def test_the_agent_solves_a_kernelbench_problem_whose_answer_is_a_class(tmp_path):
+    from fakellm import FakeLLMServer
+
+    from tritonsmith.agent.config import RunConfig
+    from tritonsmith.agent.run import run_task
+
+    answer = (CANDIDATES / "1_ReLU.py").read_text()
+    task = {t.id: t for t in load_suite(SUITE)}["1_ReLU"]
+
+    def model(messages):
+        if "expert GPU kernel engineer" not in messages[0]["content"]:
+            return "PLAN: keep it."
+        assert "class Model(nn.Module)" in messages[-1]["content"]  # the prompt shows the model to rewrite
+        return f"Here it is.\n```python\n{answer}\n```"
+
+    with FakeLLMServer(model) as server:
+        config = RunConfig(model="openai/scripted-model", api_base=server.url, device="cpu", rounds=2, parallel=1,
+                           hardware_knowledge=False, guide_knowledge=False, one_shot=False)
+        summary = run_task(task, config, tmp_path / "run", quiet=True)
+    assert summary["solved"] and summary["statuses"] == {"passed": 1}

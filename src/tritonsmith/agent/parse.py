@@ -33,15 +33,15 @@ def extract_code(reply: str, entry_point: str) -> str:
         return joined
     if not _FENCE.search(reply) and "```" not in reply:
         raise FormatError("Your reply contained no code block. Reply with one ```python block holding the whole "
-                          f"module: imports, the @triton.jit kernels and `def {entry_point}(...)`.")
-    raise FormatError(f"No code block in your reply defines `def {entry_point}(...)`. Reply with one ```python "
-                      "block holding the whole module, including that function.")
+                          f"module: imports, the @triton.jit kernels and `{entry_point}`.")
+    raise FormatError(f"No code block in your reply defines `{entry_point}`. Reply with one ```python "
+                      "block holding the whole module, including it.")
 
 
 def _defines(source: str, entry_point: str) -> bool:
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return bool(re.search(rf"^def {re.escape(entry_point)}\s*\(", source, re.MULTILINE))
-    return any(isinstance(node, ast.FunctionDef) and node.name == entry_point for node in tree.body)
+        return bool(re.search(rf"^(def|class) {re.escape(entry_point)}\b", source, re.MULTILINE))
+    return any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == entry_point for node in tree.body)
 
