@@ -1,0 +1,304 @@
+"""The GEAK ROCm adapter, on small fixture tasks written in its format (tests/fixtures/geak_rocm)."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tritonsmith.runs.store import ResultsStore
+from tritonsmith.suites import load_suite, resolve_task
+from tritonsmith.suites.geak_rocm import is_skipped_test, planned_calls, run_tests
+from tritonsmith.suites.tritonbench import SEPARATOR
+from tritonsmith.task import TaskError
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "geak_rocm"
+SUITE = f"geak-rocm:{FIXTURES / 'tasks'}"
+GOLD_SCALE = (FIXTURES / "tasks" / "vector_scale.py").read_text().split(SEPARATOR)[0]
+GOLD_ROW_SUM = (FIXTURES / "tasks" / "row_sum.py").read_text().split(SEPARATOR)[0]
+WRONG_SCALE = GOLD_SCALE.replace("x * alpha, mask=mask", "x * alpha + 0.25, mask=mask")
+WRONG_ROW_SUM = GOLD_ROW_SUM.replace("tl.sum(x, axis=0)", "tl.max(x, axis=0)")
+TORCH_ROW_SUM = ("import torch\nimport triton\n\n\n@triton.jit\ndef row_sum_kernel(x_ptr, out_ptr, n_cols, stride_row, BLOCK):\n"
+                 "    pass\n\n\ndef row_sum(x):\n    return x.sum(dim=1)\n")
+NO_WRAPPER = GOLD_SCALE.split("\ndef scale(")[0]
+RENAMED_KERNEL = GOLD_SCALE.replace("scale_kernel", "my_scale_kernel")
+AUTOTUNED_SCALE = GOLD_SCALE.replace("@triton.jit", "@triton.autotune(configs=[triton.Config({})], key=['n_elements'])\n"
+                                     "@triton.jit")
+assert WRONG_SCALE != GOLD_SCALE and WRONG_ROW_SUM != GOLD_ROW_SUM
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_fixture_tasks_load_with_their_instructions():
+    tasks = {t.id: t for t in load_suite(SUITE)}
+    assert sorted(tasks) == ["row_sum", "vector_scale"]
+    scale = tasks["vector_scale"]
+    assert scale.suite == "geak-rocm" and scale.entry_point == "tritonsmith_run_tests"
+    assert scale.required_names == ("scale",)  # the wrapper; the harness itself checks for scale_kernel too
+    assert scale.signature == ("def scale_kernel(x_ptr, out_ptr, alpha, n_elements, BLOCK_SIZE: tl.constexpr):\n"
+                               "    def scale(x: torch.Tensor, alpha: float) -> torch.Tensor:")
+    assert "Complete the kernel" in scale.instruction and '"""out[i] = alpha * x[i]' in scale.instruction
+    assert scale.allowed_ops == ("*",) and scale.perf_cases == () and scale.correctness_cases == ({"dtype": "float32"},)
+    assert "@triton.jit" in scale.baseline and "def test_scale" not in scale.baseline
+    assert "def test_scale" in scale.harness and "def tritonsmith_run_tests(seed)" in scale.harness
+    assert "How your code is tested" in scale.reference_source and "def test_scale" in scale.reference_source
+    row_sum = tasks["row_sum"]
+    assert row_sum.required_names == ("row_sum",)
+    assert "['test_row_sum', 'test_row_sum_shape']" in row_sum.harness  # no perf test, no test_save* hook
+    assert "except ImportError:" in row_sum.harness  # GEAK's perf helpers are optional
+
+
+def copy_suite(tmp_path: Path) -> Path:
+    folder = tmp_path / "tasks"
+    shutil.copytree(FIXTURES / "tasks", folder)
+    return folder
+
+
+def test_malformed_suites_fail_with_one_sentence(tmp_path):
+    folder = copy_suite(tmp_path)
+    with pytest.raises(TaskError, match="no instructions JSON"):
+        load_suite(f"geak-rocm:{folder}")
+    shutil.copy(FIXTURES / "instructions.json", tmp_path / "instructions.json")
+    scale = folder / "vector_scale.py"
+    scale.write_text(GOLD_SCALE + "\n\ndef test_scale(request):\n    pass\n")
+    with pytest.raises(TaskError, match=r"vector_scale.py: no separator line of 146"):
+        load_suite(f"geak-rocm:{folder}")
+    scale.write_text(f"{GOLD_SCALE}\n{SEPARATOR}\ndef test_scale(request, tmp_path):\n    scale(None, 1)\n")
+    with pytest.raises(TaskError, match=r"vector_scale.py: test test_scale\(\) needs the pytest fixture 'tmp_path'"):
+        load_suite(f"geak-rocm:{folder}")
+    scale.write_text(f"{GOLD_SCALE}\n{SEPARATOR}\nimport pytest\n\n\n@pytest.fixture(params=[1, 2])\n"
+                     "def size(request):\n    return request.param\n\n\ndef test_scale(size):\n    scale(None, size)\n")
+    with pytest.raises(TaskError, match=r"vector_scale.py: test test_scale\(\) needs the fixture 'size', which has params"):
+        load_suite(f"geak-rocm:{folder}")
+    scale.write_text(f"{GOLD_SCALE}\n{SEPARATOR}\ndef test_performance(request):\n    scale(None, 1)\n")
+    with pytest.raises(TaskError, match=r"vector_scale.py: the test part has no correctness test"):
+        load_suite(f"geak-rocm:{folder}")
+    scale.write_text(f"{NO_WRAPPER.replace('def scale_kernel', 'def other_kernel')}\n{SEPARATOR}\n"
+                     "def test_scale(request):\n    other_kernel[(1,)]()\n")
+    with pytest.raises(TaskError, match=r"vector_scale.py: the instructions name target_kernel_name 'scale_kernel'"):
+        load_suite(f"geak-rocm:{folder}")
+    scale.unlink()
+    (folder / "extra.py").write_text(f"x = 1\n{SEPARATOR}\ndef test_x():\n    pass\n")
+    with pytest.raises(TaskError, match=r"extra.py: no entry with file 'extra.py'"):
+        load_suite(f"geak-rocm:{folder}")
+
+
+def generated_field(task, name: str):
+    """A field of the generated task file that Task does not carry (GOLD_FILE, TESTS)."""
+    return next(ast.literal_eval(node.value) for node in ast.parse(task.source()).body
+                if isinstance(node, ast.Assign) and node.targets[0].id == name)
+
+
+def import_module(path: Path | str, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def import_gold(task):
+    return import_module(generated_field(task, "GOLD_FILE"), f"gold_{task.id}")
+
+
+def test_performance_tests_and_result_hooks_are_not_run():
+    tree = ast.parse("""
+import pytest
+def test_performance(x): pass
+def test_add_perf(x): pass
+def test_benchmark(x): pass
+def test_bench_rows(x): pass
+@pytest.mark.benchmark
+def test_timed(x): pass
+def test_with_plugin(benchmark): pass
+def test_save_results(): pass
+def test_save_performance_results(): pass
+def test_superfast(x): pass
+def test_add(x, benchmark=None): pass
+@pytest.mark.parametrize("x", [1])
+def test_perfect_squares_are_run_too(x): pass
+""")
+    selected = [node.name for node in tree.body if isinstance(node, ast.FunctionDef) and not is_skipped_test(node)]
+    assert selected == ["test_superfast", "test_add", "test_perfect_squares_are_run_too"]
+
+
+TRICKY_IDS = '''
+import enum
+import re
+
+import pytest
+import torch
+
+
+class Color(enum.Enum):
+    RED = 1
+
+
+def make(value):
+    return value
+
+
+@pytest.mark.parametrize("a", [1, 1, 10, 10, "x y", "é", b"\\x01", None, 2.5, True, Color.RED, make,
+                               re.compile("a+"), torch.float16, pytest.param(3, id="three")])
+@pytest.mark.parametrize(("b", "c"), [(1, 2), pytest.param(3, 4, marks=pytest.mark.skip)], ids=["first", None])
+def test_values(a, b, c):
+    pass
+
+
+@pytest.mark.parametrize("n", [1, 2, 3], ids=lambda n: None if n == 2 else f"n{n}")
+@pytest.mark.skipif("sys.platform == 'no-such-platform'")
+def test_callable_ids(n):
+    pass
+
+
+@pytest.mark.parametrize("x", [[1, 2], (3, 4)])
+def test_sequences(x):
+    pass
+'''
+
+
+def collected_by_pytest(folder: Path, *files: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *files],
+                          cwd=folder, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return [line.split("::", 1)[1] for line in done.stdout.splitlines() if "::" in line]
+
+
+def test_test_ids_and_order_are_pytests_own(tmp_path):
+    (tmp_path / "tricky.py").write_text(TRICKY_IDS)
+    calls = planned_calls(vars(import_module(tmp_path / "tricky.py", "tricky")), ["test_values", "test_callable_ids", "test_sequences"])
+    assert [c.name for c in calls] == collected_by_pytest(tmp_path, "tricky.py")
+    assert [c.name for c in calls if c.skip] == [c.name for c in calls if c.params.get("b") == 3]
+    assert calls[0].name == "test_values[first-1_0]" and calls[0].params == {"b": 1, "c": 2, "a": 1}
+
+    for name in ("vector_scale.py", "row_sum.py"):  # the fixtures, with GEAK's perf helpers stubbed for pytest
+        shutil.copy(FIXTURES / "tasks" / name, tmp_path / name)
+    helpers = tmp_path / "geak_eval" / "perf" / "ROCm"
+    helpers.mkdir(parents=True)
+    (helpers / "performance_utils_pytest.py").write_text("PytestBenchmarker = do_bench_config = None\n")
+    expected = [name for name in collected_by_pytest(tmp_path, "vector_scale.py", "row_sum.py")
+                if not name.startswith(("test_performance", "test_save"))]
+    ours = []
+    for task in sorted(load_suite(SUITE), key=lambda t: t.id != "vector_scale"):
+        ours += [c.name for c in planned_calls(vars(import_gold(task)), generated_field(task, "TESTS"))]
+    assert ours == expected
+
+
+def test_the_runner_follows_pytests_outcomes(tmp_path, capsys):
+    log = []
+    (tmp_path / "module.py").write_text('''
+import pytest
+
+result_gold = {"stale": 1}
+
+
+@pytest.fixture(name="resource")
+def make_resource(request):
+    log.append("open " + request.node.name)
+    yield request.node.name.upper()
+    log.append("close")
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_stores(n, resource, request, device):
+    if n == 2:
+        pytest.skip("two is skipped")
+    result_gold[request.node.name] = (resource, device, request.getfixturevalue("resource"))
+    assert n != 3, "three fails after storing"
+
+
+def test_fails_before_storing(request):
+    assert False, "nothing stored"
+    result_gold[request.node.name] = 1
+
+
+def test_raises():
+    raise KeyError("boom")
+
+
+@pytest.fixture(name="skips", autouse=True)
+def skip_everything():
+    pytest.skip("autouse fixture that skips")
+''')
+    spec = importlib.util.spec_from_file_location("runner_module", tmp_path / "module.py")
+    module = importlib.util.module_from_spec(spec)
+    module.log = log
+    spec.loader.exec_module(module)
+    namespace = vars(module)
+    fixtures = {"resource": "make_resource"}
+    results = run_tests(namespace, 0, ["test_stores", "test_fails_before_storing"], fixtures)
+    device = "cuda" if __import__("torch").cuda.is_available() else "cpu"
+    assert results == {"test_stores[1]": ("TEST_STORES[1]", device, "TEST_STORES[1]"),
+                       "test_stores[3]": ("TEST_STORES[3]", device, "TEST_STORES[3]")}  # "stale" is gone
+    assert log == ["open test_stores[1]", "close", "open test_stores[2]", "close", "open test_stores[3]", "close"]
+    assert "test_stores[3] failed: AssertionError: three fails" in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match="was skipped: nothing was checked"):
+        run_tests(namespace, 0, ["test_stores"], {**fixtures, "skips": "skip_everything"}, ["skips"])
+    with pytest.raises(KeyError) as raised:
+        run_tests(namespace, 0, ["test_raises"], fixtures)
+    if sys.version_info >= (3, 11):
+        assert raised.value.__notes__ == ["(raised in test test_raises)"]
+
+
+def test_the_gold_file_runs_only_its_correctness_tests(tmp_path):
+    gold = generated_field(resolve_task(f"{SUITE}:row_sum"), "GOLD_FILE")
+    script = ("import importlib.util, json, sys\n"
+              "spec = importlib.util.spec_from_file_location('gold', sys.argv[1])\n"
+              "module = importlib.util.module_from_spec(spec)\n"
+              "spec.loader.exec_module(module)\n"
+              "print(json.dumps(sorted(module.tritonsmith_run_tests(0))))\n")
+    done = subprocess.run([sys.executable, "-c", script, gold], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "TRITON_INTERPRET": "1"})
+    assert done.returncode == 0, done.stderr  # the perf test and the test_save* hooks would raise
+    assert json.loads(done.stdout) == ["_CALL_SUCCESS_", "test_row_sum_odd", "test_row_sum_shape",
+                                       "test_row_sum_tiny", "test_row_sum_wide"]
+    assert not (tmp_path / "perf").exists()
+
+
+@pytest.mark.parametrize("task_id", ["vector_scale", "row_sum"])
+def test_gold_code_passes_its_own_tests(cpu_pool, task_id):
+    task = resolve_task(f"{SUITE}:{task_id}")
+    result = cpu_pool.evaluate(task, task.baseline)
+    assert result.status == "passed", result.summary()
+
+
+@pytest.mark.parametrize("task_id, source, status, words", [
+    ("vector_scale", WRONG_SCALE, "wrong_output", "output['test_scale_1000_float16_0.5'] differs"),
+    ("row_sum", WRONG_ROW_SUM, "wrong_output", "keys missing ['test_row_sum_odd', 'test_row_sum_wide']"),
+    ("vector_scale", NO_WRAPPER, "compile_error", "does not define `scale`"),
+    ("vector_scale", RENAMED_KERNEL, "compile_error", "does not define `scale_kernel`"),
+    ("vector_scale", AUTOTUNED_SCALE, "passed", ""),
+    ("row_sum", TORCH_ROW_SUM, "rejected", "no Triton kernel was launched"),
+])
+def test_candidates_are_judged_against_the_gold_results(cpu_pool, task_id, source, status, words):
+    result = cpu_pool.evaluate(resolve_task(f"{SUITE}:{task_id}"), source)
+    assert result.status == status and words in result.message, result.summary()
+
+
+def test_bench_with_a_folder_of_candidates_and_hand_checked_accuracy(tmp_path):
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    (candidates / "vector_scale.py").write_text(WRONG_SCALE)  # runs, wrong: call_ok, not exec_ok
+    (candidates / "row_sum.py").write_text(GOLD_ROW_SUM)  # passes
+    out = tmp_path / "bench"
+    done = subprocess.run(
+        [sys.executable, "-m", "tritonsmith", "bench", "--suite", SUITE, "--solver", f"dir:{candidates}",
+         "--device", "cpu", "--out", str(out)], capture_output=True, text=True, timeout=600,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    records = {r.task: r for r in ResultsStore(out).records()}
+    assert records["geak-rocm:vector_scale"].status == "wrong_output"
+    assert records["geak-rocm:vector_scale"].call_ok and not records["geak-rocm:vector_scale"].exec_ok
+    assert records["geak-rocm:row_sum"].status == "passed" and records["geak-rocm:row_sum"].exec_ok
+    metrics = json.loads(done.stdout)
+    # both ran (call 2/2); only row_sum matched its gold results (exec 1/2)
+    assert metrics["call_accuracy"] == 1.0 and metrics["exec_accuracy"] == 0.5
