@@ -120,7 +120,8 @@ class Evaluation:
             raise self.fail("rejected", "the candidate tried to exit the evaluator") from None
         except BaseException as exc:  # noqa: B036 - candidate code may raise anything
             raise self.fail("compile_error", "the candidate failed to import:\n" + describe_exception(exc, path)) from None
-        missing = [name for name in self.job.get("required_names", []) if not callable(getattr(module, name, None))]
+        # defined, not callable: an autotuned or heuristics-wrapped @triton.jit kernel is a required name too
+        missing = [name for name in self.job.get("required_names", []) if name not in vars(module)]
         if missing:
             raise self.fail("compile_error", f"the candidate does not define {', '.join(f'`{n}`' for n in missing)}")
         entry = getattr(module, self.job["entry_point"], None)
