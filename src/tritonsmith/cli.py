@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--tasks", help="comma-separated glob patterns of task ids, e.g. 'soft*,matmul'")
     bench.add_argument("--out", required=True, help="the bench folder")
     bench.add_argument("--resume", action="store_true", help="continue the bench in --out, skipping finished tasks")
+    bench.add_argument("--jobs", type=int, help="tasks at once (default: one per GPU for baseline/dir solvers, "
+                       "1 for the agent); on the CPU also the number of interpreter workers")
     bench.add_argument("--config", help="a YAML file of run settings (as for `run`)")
     for name in ("--model", "--api-base", "--api-key-env", "--device", "--gpus"):
         bench.add_argument(name)
@@ -192,7 +194,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if ResultsStore(out).load_settings() is not None and not args.resume:
         raise UsageError(f"{out} already holds a bench: pass --resume to continue it, or choose another --out.")
-    records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1.")
+    records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions,
+                        jobs=args.jobs)
     from tritonsmith.report.metrics import suite_metrics
     metrics = suite_metrics(records)
     print(json.dumps(metrics, indent=2, default=str))

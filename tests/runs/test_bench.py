@@ -40,7 +40,7 @@ def two_task_suite(tmp_path):
 def test_baseline_solver_over_part_of_the_builtin_suite(tmp_path):
     out = tmp_path / "bench"
     done = tritonsmith("bench", "--suite", "builtin", "--solver", "baseline", "--tasks", "vector_add,fli*",
-                       "--device", "cpu", "--out", str(out))
+                       "--device", "cpu", "--jobs", "2", "--out", str(out))
     assert done.returncode == 0, done.stderr
     records = ResultsStore(out).records()
     assert sorted(r.task for r in records) == ["builtin:flip", "builtin:vector_add"]

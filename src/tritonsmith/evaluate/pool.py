@@ -184,6 +184,11 @@ class WorkerPool:
         request = "cpu" if self.device == "cpu" else ("cuda" if self.device.startswith("cuda") else "auto")
         return _Host(request, self._env[slot], self.work_dir / f"host-{slot}.log")
 
+    @property
+    def size(self) -> int:
+        """How many evaluations can run at once (one per worker)."""
+        return len(self._hosts)
+
     def evaluate(self, task: Task, source: str, timeout_s: float | None = None) -> EvalResult:
         slot = self._slots.get()
         try:

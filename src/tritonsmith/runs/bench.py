@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,9 @@ def select_tasks(suite: str, pattern: str | None, instructions: str | None = Non
 
 
 def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None = None,
-              instructions: str | None = None, stream: Any = sys.stderr) -> list[TaskRecord]:
+              instructions: str | None = None, jobs: int | None = None, stream: Any = sys.stderr) -> list[TaskRecord]:
+    """`jobs` tasks at once (default: one per evaluation worker for baseline/dir solvers, one for the agent,
+    whose lineages already keep the workers busy)."""
     tasks = select_tasks(suite, pattern, instructions)
     store = ResultsStore(out)
     settings = {"suite": suite, "tasks": pattern, "solver": solver,
@@ -53,9 +57,9 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
     todo = [t for t in tasks if t.name not in done]
     progress = BenchProgress(len(tasks), store.records(), stream)
     eval_config = EvalConfig(timeout_s=config.eval_timeout_s)
-    workers = config.parallel if config.device == "cpu" and solver == "agent" else None
+    workers = (config.parallel if solver == "agent" else jobs or None) if config.device == "cpu" else None
     with WorkerPool(device=config.device, gpus=config.gpus, config=eval_config, workers=workers) as pool:
-        for task in todo:
+        def attempt(task: Task) -> None:
             started = time.perf_counter()
             try:
                 record = solve(task, solver, config, pool, Path(out))
@@ -65,6 +69,11 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
             record.wall_s = round(time.perf_counter() - started, 2)
             store.append(record)
             progress.add(record)
+
+        at_once = jobs or (1 if solver == "agent" else pool.size)
+        with ThreadPoolExecutor(max_workers=at_once) as executor:
+            for future in [executor.submit(attempt, task) for task in todo]:
+                future.result()
     return store.records()
 
 
@@ -151,8 +160,13 @@ class BenchProgress:
         self.records = list(records)
         self.started = time.monotonic()
         self.fresh = 0
+        self._lock = threading.Lock()
 
     def add(self, record: TaskRecord) -> None:
+        with self._lock:
+            self._add(record)
+
+    def _add(self, record: TaskRecord) -> None:
         self.records.append(record)
         self.fresh += 1
         done = len(self.records)
