@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--parallel", type=int)
     bench.add_argument("--trap", type=int)
     bench.add_argument("--budget-usd", type=float, help="per task")
+    bench.add_argument("--json", action="store_true", help="print the suite metrics as JSON")
     bench.set_defaults(handler=_cmd_bench)
 
     report = commands.add_parser("report", help="write a bench folder's self-contained HTML report")
@@ -200,9 +201,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                         jobs=args.jobs)
     from tritonsmith.report.metrics import suite_metrics
     metrics = suite_metrics(records)
-    print(json.dumps(metrics, indent=2, default=str))
+    print(json.dumps(metrics, indent=2, default=str) if args.json else _metrics_text(metrics))
     print(f"results: {out / 'results.jsonl'}  (report: tritonsmith report {out})", file=sys.stderr)
     return EXIT_PASSED if all(r.status != "error" for r in records) else EXIT_FAILED
+
+
+def _metrics_text(m: dict) -> str:
+    speed = m["speedup"]
+    usd = m["cost"]["usd"]["total"]
+    lines = [f"tasks {m['tasks']}: call accuracy {m['call_accuracy']:.1%} ({m['call_ok']}), "
+             f"execution accuracy {m['exec_accuracy']:.1%} ({m['exec_ok']})"]
+    if speed["geomean"] is not None:
+        lines.append(f"speedup vs baseline over {speed['tasks']} correct tasks: geometric mean {speed['geomean']:.3f}x, "
+                     f"arithmetic mean {speed['arithmetic_mean']:.3f}x (as GEAK reports)")
+    else:
+        lines.append(f"speedup: not measured ({speed['reason']})")
+    lines.append("fast_p: " + ", ".join(f"p={p} {v:.1%}" for p, v in m["fast_p"].items()))
+    if m["pass_at_k"]:
+        lines.append("pass@k: " + ", ".join(f"k={p['k']} {p['value']:.1%}" for p in m["pass_at_k"]))
+    lines.append(f"spent: {m['cost']['tokens']['total']} tokens, " + ("$ unknown" if usd is None else f"${usd:.2f}")
+                 + f", {m['cost']['wall_s']['total']:.0f} s")
+    return "\n".join(lines)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -39,14 +39,14 @@ def two_task_suite(tmp_path):
 
 def test_baseline_solver_over_part_of_the_builtin_suite(tmp_path):
     out = tmp_path / "bench"
-    done = tritonsmith("bench", "--suite", "builtin", "--solver", "baseline", "--tasks", "vector_add,fli*",
+    done = tritonsmith("bench", "--json", "--suite", "builtin", "--solver", "baseline", "--tasks", "vector_add,fli*",
                        "--device", "cpu", "--jobs", "2", "--out", str(out))
     assert done.returncode == 0, done.stderr
     records = ResultsStore(out).records()
     assert sorted(r.task for r in records) == ["builtin:flip", "builtin:vector_add"]
     assert all(r.status == "passed" and r.exec_ok and r.speedup is None and r.speed_reason for r in records)
     assert "[2/2]" in done.stderr and "exec 2/2" in done.stderr
-    again = tritonsmith("bench", "--suite", "builtin", "--solver", "baseline", "--tasks", "vector_add",
+    again = tritonsmith("bench", "--json", "--suite", "builtin", "--solver", "baseline", "--tasks", "vector_add",
                         "--device", "cpu", "--out", str(out))
     assert again.returncode == 2 and "--resume" in again.stderr
 
@@ -57,7 +57,7 @@ def test_dir_solver_and_hand_computed_accuracy(tmp_path, two_task_suite):
     (candidates / "vector_add.py").write_text(WRONG_ADD)  # runs, wrong: call_ok, not exec_ok
     (candidates / "flip.py").write_text(GOOD_FLIP)  # passes
     out = tmp_path / "bench"
-    done = tritonsmith("bench", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}",
+    done = tritonsmith("bench", "--json", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}",
                        "--device", "cpu", "--out", str(out))
     assert done.returncode == 0, done.stderr
     by_task = {r.task: r for r in ResultsStore(out).records()}
@@ -67,7 +67,7 @@ def test_dir_solver_and_hand_computed_accuracy(tmp_path, two_task_suite):
     assert metrics["call_accuracy"] == 1.0 and metrics["exec_accuracy"] == 0.5
     other = tmp_path / "bench_b"
     (candidates / "vector_add.py").write_text(GOOD_ADD)
-    assert tritonsmith("bench", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}",
+    assert tritonsmith("bench", "--json", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}",
                        "--device", "cpu", "--out", str(other)).returncode == 0
     table = tritonsmith("compare", str(out), str(other))
     assert table.returncode == 0 and "dir:vector_add" in table.stdout and "wrong_output" in table.stdout
@@ -82,7 +82,7 @@ def test_a_missing_candidate_is_an_error_record_not_a_crash(tmp_path, two_task_s
     candidates.mkdir()
     (candidates / "flip.py").write_text(GOOD_FLIP)
     out = tmp_path / "bench"
-    done = tritonsmith("bench", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}",
+    done = tritonsmith("bench", "--json", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}",
                        "--device", "cpu", "--out", str(out))
     assert done.returncode == 1
     by_task = {r.task: r for r in ResultsStore(out).records()}
@@ -102,7 +102,7 @@ def answer_by_task(messages):
 def test_agent_bench_resumes_after_sigkill_without_redoing_finished_tasks(tmp_path, two_task_suite):
     out = tmp_path / "bench"
     with FakeLLMServer(answer_by_task) as server:
-        command = [sys.executable, "-m", "tritonsmith", "bench", "--suite", f"dir:{two_task_suite}",
+        command = [sys.executable, "-m", "tritonsmith", "bench", "--json", "--suite", f"dir:{two_task_suite}",
                    "--solver", "agent", "--model", "openai/scripted-model", "--api-base", server.url,
                    "--device", "cpu", "--rounds", "2", "--parallel", "2", "--out", str(out)]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)

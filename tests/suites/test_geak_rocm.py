@@ -291,7 +291,7 @@ def test_bench_with_a_folder_of_candidates_and_hand_checked_accuracy(tmp_path):
     (candidates / "row_sum.py").write_text(GOLD_ROW_SUM)  # passes
     out = tmp_path / "bench"
     done = subprocess.run(
-        [sys.executable, "-m", "tritonsmith", "bench", "--suite", SUITE, "--solver", f"dir:{candidates}",
+        [sys.executable, "-m", "tritonsmith", "bench", "--json", "--suite", SUITE, "--solver", f"dir:{candidates}",
          "--device", "cpu", "--out", str(out)], capture_output=True, text=True, timeout=600,
         env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert done.returncode == 0, done.stderr

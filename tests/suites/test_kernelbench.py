@@ -108,7 +108,7 @@ def test_the_baseline_is_model_itself_timed_but_never_a_passing_candidate(cpu_po
 def test_bench_with_pre_written_candidates_and_hand_checked_metrics(tmp_path):
     out = tmp_path / "bench"
     done = subprocess.run(
-        [sys.executable, "-m", "tritonsmith", "bench", "--suite", SUITE, "--solver", f"dir:{CANDIDATES}",
+        [sys.executable, "-m", "tritonsmith", "bench", "--json", "--suite", SUITE, "--solver", f"dir:{CANDIDATES}",
          "--device", "cpu", "--out", str(out)], capture_output=True, text=True, timeout=300,
         env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert done.returncode == 0, done.stderr

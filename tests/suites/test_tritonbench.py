@@ -85,7 +85,7 @@ def test_agent_bench_on_the_fixture_suite_with_hand_checked_metrics(tmp_path):
     out = tmp_path / "bench"
     with FakeLLMServer(answer) as server:
         done = subprocess.run(
-            [sys.executable, "-m", "tritonsmith", "bench", "--suite", SUITE, "--solver", "agent", "--model",
+            [sys.executable, "-m", "tritonsmith", "bench", "--json", "--suite", SUITE, "--solver", "agent", "--model",
              "openai/scripted-model", "--api-base", server.url, "--device", "cpu", "--rounds", "2",
              "--parallel", "1", "--out", str(out)], capture_output=True, text=True, timeout=600,
             env={**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
