@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -12,12 +13,14 @@ import pytest
 from fakellm import FakeLLMServer
 
 from tritonsmith.runs.store import ResultsStore
-from tritonsmith.suites import load_suite, resolve_task
-from tritonsmith.suites.tritonbench import SEPARATOR
-from tritonsmith.task import TaskError
+from tritonsmith.suites import geak_perf, load_suite, resolve_task
+from tritonsmith.suites.tritonbench import SEPARATOR, load_tritonbench_g, perf_scripts_dir
+from tritonsmith.task import TaskError, load_task
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "tritonbench_g"
 SUITE = f"tritonbench-g:{FIXTURES / 'tasks'}"
+PERF_SCRIPTS = FIXTURES / "performance_metrics" / "perf_G" / "golden_metrics"  # named with perf_scripts=
+GEAK_TASKS = FIXTURES / "TritonBench" / "data" / "TritonBench_G_v1"  # GEAK-eval's layout: scripts two levels up
 WRONG_RELU = (FIXTURES / "tasks" / "row_relu.py").read_text().split(SEPARATOR)[0].replace(
     "tl.maximum(x, 0.0)", "tl.abs(x)")
 TORCH_RELU = "import torch\n\n\ndef row_relu(x):\n    return torch.relu(x)\n"
@@ -99,3 +102,276 @@ def test_agent_bench_on_the_fixture_suite_with_hand_checked_metrics(tmp_path):
     prompt = json.loads((out / "tasks" / "row_relu" / "trajectory.jsonl").read_text().splitlines()[0])
     assert "How your code is tested" in prompt["messages"][1]["content"]
     assert "def test_row_relu" in prompt["messages"][1]["content"]
+
+
+# --- perf scripts (GEAK-eval's <stem>_perf.py) --------------------------------------------------------
+
+SCALE_ADD_GOLD = (FIXTURES / "tasks" / "scale_add.py").read_text().split(SEPARATOR)[0]
+# right on the test's sizes (n <= 1000), wrong from 4096 elements on: only the perf shapes catch it
+WRONG_WHEN_LARGE = SCALE_ADD_GOLD + "\n\n_gold_scale_add = scale_add\n\n\ndef scale_add(x, y, alpha):\n" \
+    "    return _gold_scale_add(x, y, -alpha if x.numel() >= 4096 else alpha)\n"
+AXPY_GOLD = (GEAK_TASKS / "axpy_inplace.py").read_text().split(SEPARATOR)[0]
+AXPY_WRONG_WHEN_LARGE = AXPY_GOLD + "\n\n_gold_axpy_ = axpy_\n\n\ndef axpy_(x, y, alpha):\n" \
+    "    _gold_axpy_(x, y, -alpha if x.numel() >= 4096 else alpha)\n"
+AXPY_SKIPS_WHEN_LARGE = AXPY_GOLD + "\n\n_gold_axpy_ = axpy_\n\n\ndef axpy_(x, y, alpha):\n" \
+    "    if x.numel() < 4096:\n        _gold_axpy_(x, y, alpha)\n"
+
+
+def perf_tasks():
+    return {t.id: t for t in load_tritonbench_g(FIXTURES / "tasks", perf_scripts=PERF_SCRIPTS)}
+
+
+@pytest.fixture
+def task_module():
+    """Import a generated task file in this process, as the worker does (no kernel runs on the CPU here)."""
+    added = []
+
+    def load(task):
+        name = f"tritonsmith_test_task_{task.id}"
+        spec = importlib.util.spec_from_file_location(name, task.path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        added.append(module.GOLD_MODULE)
+        return module
+    yield load
+    for name in added:
+        sys.modules.pop(name, None)
+
+
+def test_perf_scripts_are_found_two_levels_above_the_task_folder_or_where_named():
+    # GEAK-eval: TritonBench/data/TritonBench_G_v1/ and TritonBench/performance_metrics/perf_G/golden_metrics/
+    assert perf_scripts_dir(GEAK_TASKS) == (FIXTURES / "TritonBench" / "performance_metrics" / "perf_G"
+                                            / "golden_metrics").resolve()
+    (axpy,) = load_suite(f"tritonbench-g:{GEAK_TASKS}")
+    assert [c["input"] for c in axpy.perf_cases] == [0, 1, 2] and axpy.perf_cases[0]["dtype"] == "float32"
+    tasks = perf_tasks()
+    assert tasks["scale_add"].perf_cases == tuple({"dtype": "float32", "input": i} for i in range(3))
+    assert tasks["row_relu"].perf_cases == ()  # no row_relu_perf.py: correctness only, as before
+    assert "How your code is timed (scale_add_perf.py" in tasks["scale_add"].reference_source
+    assert "def call_op(self, input_tensor)" in tasks["scale_add"].reference_source
+    assert "How your code is timed" not in tasks["row_relu"].reference_source
+    assert perf_scripts_dir(FIXTURES / "tasks") is None  # tests/fixtures/performance_metrics does not exist
+    assert all(not t.perf_cases for t in load_suite(SUITE))
+    with pytest.raises(TaskError, match="no such folder of perf scripts"):
+        load_tritonbench_g(FIXTURES / "tasks", perf_scripts=FIXTURES / "nowhere")
+
+
+def test_perf_inputs_and_the_supplied_modules_inside_the_generated_task(task_module):
+    import torch
+    module = task_module(perf_tasks()["scale_add"])
+    before = list(sys.path)
+    marker, perf_input = module.make_inputs({"dtype": "float32", "input": 1}, torch.Generator().manual_seed(5), "cpu")
+    assert sys.path == before  # the script's sys.path.append is undone
+    torch.manual_seed(5)  # what get_input_tensors draws: x and y of 2**12, then of 2**20 elements
+    _, _, x1, y1 = (torch.randn(n, dtype=torch.float32) for n in (2**12, 2**12, 2**20, 2**20))
+    x, y, alpha = perf_input.value
+    assert torch.equal(x, x1) and torch.equal(y, y1) and alpha == 0.5 and x.device.type == "cpu"
+    assert marker.tolist() == [1] and perf_input.index == 1
+    script = module._perf_script()
+    gold = sys.modules[module.GOLD_MODULE]
+    assert gold.__file__ == module.GOLD_FILE
+    assert script.namespace["Performance_Metrics"] is geak_perf.Performance_Metrics
+    assert script.namespace["do_bench_config"] is geak_perf.do_bench_config
+    assert isinstance(script.metrics, geak_perf.Performance_Metrics)
+    # in the task module the code under test (bare stem) and the gold package both are the gold code
+    assert script.namespace["scale_add_ref"] is gold.scale_add and script.namespace["scale_add"] is gold.scale_add
+    assert script.reference_method.__name__ == "call_op_ref"
+
+
+def test_flops_and_bytes_come_from_get_tflops_and_get_gbps(task_module):
+    module = task_module(perf_tasks()["scale_add"])
+    case = {"dtype": "float32", "input": 2}
+    value = module._perf_script().inputs(0)[2]
+    ms = 0.25  # GB/s = bytes / (ms / 1000) / 1e9 and TFLOP/s = flops / (ms / 1000) / 1e12, for any ms
+    assert module.bytes_moved(case) == round(module._perf_script().metrics.get_gbps(value, ms) * ms * 1e6)
+    assert module.flops(case) == round(module._perf_script().metrics.get_tflops(value, ms) * ms * 1e9)
+    assert module.bytes_moved(case) == 3 * 2**24 * 4 and module.flops(case) == 2 * 2**24  # by hand
+    assert module.flops({"dtype": "float32"}) == module.bytes_moved({"dtype": "float32"}) == 0
+
+
+def correctness_on_perf_inputs(task, tmp_path, index=0):
+    """The task with its perf case `index` as its only correctness case: the evaluator then checks the
+    harness's perf branch on the CPU interpreter (where perf cases themselves are not run)."""
+    text = task.path.read_text().replace('CORRECTNESS_CASES = [{"dtype": "float32"}]',
+                                         f'CORRECTNESS_CASES = [{{"dtype": "float32", "input": {index}}}]')
+    path = tmp_path / task.path.name
+    path.write_text(text)
+    return load_task(path, suite="tritonbench-g")
+
+
+def test_perf_inputs_are_checked_through_the_harness(cpu_pool, tmp_path):
+    task = perf_tasks()["scale_add"]
+    # on the test's own inputs, the candidate that goes wrong at 4096 elements passes
+    assert cpu_pool.evaluate(task, WRONG_WHEN_LARGE).status == "passed"
+    on_perf = correctness_on_perf_inputs(task, tmp_path)
+    result = cpu_pool.evaluate(on_perf, task.baseline)
+    assert result.status == "passed" and len(result.cases) == 3, result.summary()  # the evaluator's 3 seeds
+    result = cpu_pool.evaluate(on_perf, WRONG_WHEN_LARGE)
+    assert result.status == "wrong_output" and "output['returned']" in result.message, result.summary()
+
+
+def test_an_op_that_writes_its_input_is_checked_by_what_it_wrote(cpu_pool, tmp_path):
+    (task,) = load_suite(f"tritonbench-g:{GEAK_TASKS}")
+    assert cpu_pool.evaluate(task, task.baseline).status == "passed"
+    assert cpu_pool.evaluate(task, AXPY_WRONG_WHEN_LARGE).status == "passed"
+    on_perf = correctness_on_perf_inputs(task, tmp_path)
+    result = cpu_pool.evaluate(on_perf, task.baseline)
+    assert result.status == "passed", result.summary()
+    result = cpu_pool.evaluate(on_perf, AXPY_WRONG_WHEN_LARGE)
+    assert result.status == "wrong_output" and "output['written']['input[1]']" in result.message, result.summary()
+    result = cpu_pool.evaluate(on_perf, AXPY_SKIPS_WHEN_LARGE)  # leaves y as it was: it wrote nothing
+    assert result.cases[0].message == "output['written'] has keys missing ['input[1]'] and unexpected []"
+
+
+INPLACE_SCRIPT = """
+import torch
+from accumulate import accumulate
+from TritonBench_G_v1.accumulate import accumulate as accumulate_ref
+from geak_eval.perf.performance_utils import Performance_Metrics
+
+
+class performance_metrics(Performance_Metrics):
+    def __init__(self):
+        super().__init__("accumulate")
+
+    def get_input_tensors(self):
+        self.input_tensors = [(torch.ones(4), torch.zeros(4))]
+
+    def to_cuda(self, input_tensor):
+        return input_tensor
+
+    def call_op(self, input_tensor):
+        return accumulate(*input_tensor)
+
+    def call_op_ref(self, input_tensor):
+        return accumulate_ref(*input_tensor)
+"""
+
+
+def test_calls_run_on_copies_and_timed_calls_do_not_drift(tmp_path):
+    import torch
+    gold_file = tmp_path / "accumulate__gold.py"
+    gold_file.write_text("def accumulate(x, total):\n    return total.add_(x)\n")
+    spec = geak_perf.PerfSpec(INPLACE_SCRIPT, str(tmp_path / "accumulate_perf.py"), "performance_metrics",
+                              "accumulate", {"TritonBench_G_v1.accumulate": ("tritonsmith_test_accumulate",
+                                                                             str(gold_file))})
+    calls = []
+
+    def accumulate(x, total):  # the code under test: updates `total` in place and returns it
+        calls.append(total)
+        return total.add_(x)
+    try:
+        script = geak_perf.PerfScript(spec, {"accumulate": accumulate})
+        perf_input = geak_perf.PerfInput(0, script.inputs(0)[0], spec)
+        marker = torch.tensor([0])
+        first = script.call(marker, perf_input)
+        assert torch.equal(first["returned"], torch.ones(4)) and list(first["written"]) == ["input[1]"]
+        assert torch.equal(first["written"]["input[1]"], torch.ones(4))
+        assert torch.equal(perf_input.value[1], torch.zeros(4))  # the input itself is never changed
+        for _ in range(3):  # timed calls: the same arguments, so the same copy, which drifts (2, 3, 4)
+            again = script.call(marker, perf_input)
+        assert len(calls) == 4 and calls[-1] is calls[0] and torch.equal(calls[-1], torch.full((4,), 4.0))
+        # ... but what is checked is the first call's result, as the reference's single call computes it
+        assert torch.equal(again["returned"], torch.ones(4)) and torch.equal(again["written"]["input[1]"],
+                                                                              torch.ones(4))
+        fresh = script.call(torch.tensor([0]), perf_input)  # a checked call: a new marker, a fresh copy
+        assert calls[-1] is not calls[0] and torch.equal(fresh["returned"], torch.ones(4))
+        expected = script.call(torch.tensor([0]), perf_input, reference=True)
+        assert torch.equal(expected["written"]["input[1]"], torch.ones(4))
+    finally:
+        sys.modules.pop("tritonsmith_test_accumulate", None)
+
+
+def write_script(folder, name, body):
+    path = folder / name
+    path.write_text(body)
+    return path
+
+
+def test_the_number_of_inputs_is_read_without_running_the_script(tmp_path):
+    def info(get_input_tensors):
+        source = ("import torch\nfrom geak_eval.perf.performance_utils import Performance_Metrics\n\n\n"
+                  "class performance_metrics(Performance_Metrics):\n" + get_input_tensors +
+                  "    def to_cuda(self, x):\n        return x\n\n    def call_op(self, x):\n        return x\n")
+        return geak_perf.read_script(write_script(tmp_path, "t_perf.py", source), "t", {"t"}, set())
+
+    loop = "        for i in range({}):\n            self.input_tensors.append(torch.rand(2 ** i, dtype={}))\n"
+    head = "    def get_input_tensors(self):\n        self.input_tensors = []\n"
+    assert info(head + loop.format("12, 28", "torch.float32")).count == 16
+    assert info(head + loop.format("2, 18, 4", "torch.float16")).dtype == "float16"
+    assert info(head + "        sizes = [128, 256, 512]\n        for b in range(2):\n            for s in sizes:\n"
+                "                self.input_tensors.append(torch.rand(b + 1, s, dtype=torch.bfloat16))\n"
+                "                x = torch.rand(3, dtype=torch.float32)\n").count == 6
+    mixed = info(head + "        for n in (1, 2):\n            self.input_tensors.append((torch.rand(n), "
+                 "torch.rand(n, dtype=torch.float16), torch.rand(n, dtype=torch.bfloat16)))\n")
+    assert mixed.count == 2 and mixed.dtype == "float16"  # the narrowest (first named of equal width)
+    assert info(head + "        self.input_tensors = [torch.rand(n) for n in range(5)]\n").count == 5
+    unknown = info(head + "        n = 1\n        while n < 1000:\n            self.input_tensors.append(torch.rand(n))\n"
+                   "            n *= 2\n")
+    assert unknown.count is None and "while" in unknown.count_problem
+
+
+def test_a_perf_script_whose_inputs_cannot_be_counted_leaves_the_task_correctness_only(tmp_path):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    text = (PERF_SCRIPTS / "scale_add_perf.py").read_text()
+    write_script(scripts, "scale_add_perf.py", text.replace("for exponent in (12, 20, 24):",
+                                                            "for exponent in range(12, int('25'), 4):"))
+    tasks = {t.id: t for t in load_tritonbench_g(FIXTURES / "tasks", perf_scripts=scripts)}
+    assert tasks["scale_add"].perf_cases == ()
+    assert "not counted (line " in tasks["scale_add"].path.read_text()
+
+
+def test_names_the_perf_script_imports_from_the_stem_are_required(tmp_path):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    text = (PERF_SCRIPTS / "scale_add_perf.py").read_text()
+    write_script(scripts, "scale_add_perf.py", text.replace("from scale_add import scale_add ",
+                                                            "from scale_add import scale_add, scale_add_kernel "))
+    task = {t.id: t for t in load_tritonbench_g(FIXTURES / "tasks", perf_scripts=scripts)}["scale_add"]
+    assert task.required_names == ("scale_add", "scale_add_kernel")
+    assert task.signature.startswith("def scale_add_kernel(x_ptr, y_ptr, out_ptr, alpha, n, BLOCK: tl.constexpr):")
+
+
+@pytest.mark.parametrize("change, words", [
+    (("def get_input_tensors(self):", "def get_input_tensors(self)"), "line 19: the perf script is not valid Python"),
+    (("class performance_metrics(Performance_Metrics):", "class performance_metrics:"), "no subclass of Performance"),
+    (("def call_op(self, input_tensor):", "def call_the_op(self, input_tensor):"), "does not define call_op()"),
+    (("import scale_add as scale_add_ref", "import scale_add_v2 as scale_add_ref"),
+     "imports scale_add_v2 from TritonBench_G_v1.scale_add, which the task file scale_add.py does not define"),
+])
+def test_malformed_perf_scripts_fail_the_load_with_one_sentence(tmp_path, change, words):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    text = (PERF_SCRIPTS / "scale_add_perf.py").read_text()
+    assert change[0] in text
+    path = write_script(scripts, "scale_add_perf.py", text.replace(*change))
+    with pytest.raises(TaskError, match=f"^{path}: .*{words}"):
+        load_tritonbench_g(FIXTURES / "tasks", perf_scripts=scripts)
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+@pytest.mark.skipif(not _cuda(), reason="needs a GPU: perf cases are timed only there")
+def test_perf_cases_are_timed_and_checked_on_a_gpu():
+    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    scale_add = perf_tasks()["scale_add"]
+    (axpy,) = load_suite(f"tritonbench-g:{GEAK_TASKS}")
+    with WorkerPool(device="cuda", workers=1, config=EvalConfig(timing_rounds=3)) as pool:
+        for task in (scale_add, axpy):
+            result = pool.evaluate(task, task.baseline)
+            assert result.status == "passed" and result.speedup is not None, result.summary()
+            assert [p.label for p in result.perf] == [f"dtype=float32 input={i}" for i in range(3)]
+            assert all(p.gbps and p.tflops and p.baseline_ms for p in result.perf), result.summary()
+            assert 0.5 < result.speedup < 2, result.summary()  # the gold code against itself
+        for task, wrong, words in ((scale_add, WRONG_WHEN_LARGE, "output['returned']"),
+                                   (axpy, AXPY_WRONG_WHEN_LARGE, "output['written']['input[1]']")):
+            result = pool.evaluate(task, wrong)
+            assert result.status == "wrong_output" and words in result.message, result.summary()
+            assert any(c.phase == "perf_shape" and not c.ok for c in result.cases), result.summary()

@@ -9,7 +9,15 @@ difficulty} beside the task folder (or --instructions FILE).
 
 Each file becomes an ordinary task file of ours, generated into a cache folder: the gold code is
 its BASELINE and, run through the test, its reference; the test part is its HARNESS, appended to
-each candidate. Perf scripts are not read yet: such tasks are correctness-only (speedup null).
+each candidate.
+
+Speed comes from GEAK-eval's perf script for the task, `<file stem>_perf.py`, found in
+`performance_metrics/perf_G/golden_metrics/` two levels above the task folder (GEAK-eval keeps the
+tasks in `TritonBench/data/TritonBench_G_v1/` and the scripts in
+`TritonBench/performance_metrics/perf_G/golden_metrics/`), or in the folder named by `perf_scripts`
+(--perf-scripts DIR). Each input its get_input_tensors() makes is a perf case, `{"dtype", "input": i}`;
+the harness runs the script's call_op on the candidate's code and the reference runs its call_op_ref
+on the gold code (suites/geak_perf.py). A task without a perf script is correctness-only (speedup null).
 """
 
 from __future__ import annotations
@@ -20,29 +28,53 @@ import json
 import os
 from pathlib import Path
 
+from tritonsmith.suites.geak_perf import ScriptInfo, read_script
 from tritonsmith.task import Task, TaskError, load_task
 
 SEPARATOR = "#" * 146
 RUNNER = "tritonsmith_run_test"
+PERF_FOLDER = Path("performance_metrics") / "perf_G" / "golden_metrics"  # GEAK-eval's, two levels above the tasks
 
 
 def load_tritonbench_g(path: str | Path, instructions: str | Path | None = None,
-                       cache_dir: str | Path | None = None) -> list[Task]:
+                       cache_dir: str | Path | None = None, perf_scripts: str | Path | None = None) -> list[Task]:
+    """The task files of folder `path`; `perf_scripts` names the folder of `<stem>_perf.py` scripts when
+    it is not GEAK-eval's `performance_metrics/perf_G/golden_metrics/` two levels above `path`."""
     folder = Path(path)
     if not folder.is_dir():
         raise TaskError(f"{folder}: no such folder of TritonBench-G task files.")
     entries = _instructions(folder, instructions)
+    scripts = perf_scripts_dir(folder, perf_scripts)
     out = Path(cache_dir) if cache_dir else generated_dir(folder)
     out.mkdir(parents=True, exist_ok=True)
+    sources = sorted(folder.glob("*.py"))
+    stems = {p.stem for p in sources}
     tasks = []
-    for source_path in sorted(folder.glob("*.py")):
+    for source_path in sources:
         entry = entries.get(source_path.name)
         if entry is None:
             raise TaskError(f"{source_path}: no entry with file {source_path.name!r} in the instructions JSON.")
-        tasks.append(load_task(_generate(source_path, entry, out), suite="tritonbench-g"))
+        script = scripts / f"{source_path.stem}_perf.py" if scripts else None
+        tasks.append(load_task(_generate(source_path, entry, out, script if script and script.is_file() else None,
+                                         stems), suite="tritonbench-g"))
     if not tasks:
         raise TaskError(f"{folder}: the folder holds no task files (*.py).")
     return tasks
+
+
+def perf_scripts_dir(folder: Path, perf_scripts: str | Path | None = None) -> Path | None:
+    """The folder of perf scripts: `perf_scripts` if given, else PATH/../../performance_metrics/perf_G/
+    golden_metrics (the task folder's grandparent, resolved, holds performance_metrics/), if it exists."""
+    if perf_scripts is not None:
+        named = Path(perf_scripts)
+        if not named.is_dir():
+            raise TaskError(f"{named}: no such folder of perf scripts (<stem>_perf.py).")
+        return named
+    parents = folder.resolve().parents
+    if len(parents) < 2:
+        return None
+    found = parents[1] / PERF_FOLDER
+    return found if found.is_dir() else None
 
 
 def generated_dir(folder: Path) -> Path:
@@ -80,55 +112,73 @@ def split_task_file(path: Path) -> tuple[str, str, str, list[str]]:
     return gold, test, tests[0], wrappers
 
 
-def _generate(path: Path, entry: dict, out: Path) -> Path:
+def _generate(path: Path, entry: dict, out: Path, script: Path | None = None,
+              stems: set[str] | None = None) -> Path:
     gold, test, test_name, wrappers = split_task_file(path)
     gold_tree = ast.parse(gold)
+    task_id = path.stem.replace(".", "_")
+    info = (read_script(script, path.stem, (stems or set()) | {path.stem}, _defined_names(gold_tree))
+            if script else None)
+    required = wrappers + [n for n in (info.stem_names if info else ()) if n not in wrappers]
     signatures = "\n    ".join(_signature(gold, n) for n in gold_tree.body
-                               if isinstance(n, ast.FunctionDef) and n.name in wrappers)
-    harness = (f"{test}\n\ndef {RUNNER}(seed):\n    import random\n\n    import numpy\n    import torch\n\n"
+                               if isinstance(n, ast.FunctionDef) and n.name in required)
+    perf_branch = ("    if perf_input is not None:  # a perf case: the perf script's call_op on this module's code\n"
+                   "        from tritonsmith.suites.geak_perf import run_perf_case\n\n"
+                   "        return run_perf_case(globals(), seed, perf_input)\n") if info else ""
+    harness = (f"{test}\n\ndef {RUNNER}(seed{', perf_input=None' if info else ''}):\n{perf_branch}"
+               f"    import random\n\n    import numpy\n    import torch\n\n"
                f"    random.seed(seed)\n    numpy.random.seed(seed)\n    torch.manual_seed(seed)\n"
                f"    return {test_name}()\n")
     instruction = entry["instruction"].strip() + (f"\n\n{entry['input'].strip()}" if entry.get("input") else "")
     difficulty = entry.get("difficulty")
     difficulty = int(difficulty) if str(difficulty).isdigit() and 1 <= int(difficulty) <= 5 else None
-    task_id = path.stem.replace(".", "_")
     shown = ("# How your code is tested: this runs on the reference code and on yours, and the results must "
              "match key by key.\n" + test)
     gold_file = out / f"{task_id}__gold.py"
-    gold_file.write_text(gold + "\n\n" + harness)
+    _write_if_changed(gold_file, gold + "\n\n" + harness)
+    perf = _perf_part(script, info, path.stem, out) if info else _NO_PERF
+    if info:
+        shown += (f"\n\n# How your code is timed ({script.name}, GEAK-eval's perf script): call_op runs your code "
+                  "on each input\n# that get_input_tensors() makes (moved to the GPU by to_cuda). What it returns, "
+                  "and whatever it writes\n# into its input, must match call_op_ref, which runs the reference code. "
+                  "Your time is compared with\n# the reference code's on the same inputs.\n" + script.read_text())
     generated = f'''# Generated by tritonsmith from {path.name} (TritonBench-G format). Do not edit: regenerated on load.
-import importlib.util
+from tritonsmith.suites.geak_perf import load_gold
 
 ID = {task_id!r}
 KIND = "other"
 DIFFICULTY = {difficulty!r}
 ENTRY_POINT = {RUNNER!r}
-REQUIRED_NAMES = {wrappers!r}
+REQUIRED_NAMES = {required!r}
 SIGNATURE = {signatures!r}
 INSTRUCTION = {instruction!r}
 CORRECTNESS_CASES = [{{"dtype": "float32"}}]
-PERF_CASES = []
+PERF_CASES = {perf["cases"]!r}
 ALLOWED_OPS = ["*"]
 SOURCE_FILE = {str(path.resolve())!r}
 GOLD_FILE = {str(gold_file.resolve())!r}
+GOLD_MODULE = {_gold_module_name(task_id)!r}
 BASELINE = {gold!r}
 HARNESS = {harness!r}
 REFERENCE_SOURCE = {shown!r}
+{perf["fields"]}
 
-_gold = []
+def _gold():
+    return load_gold(GOLD_MODULE, GOLD_FILE)
+{perf["functions"]}'''
+    target = out / f"{task_id}.py"
+    _write_if_changed(target, generated)
+    return target
 
+
+_NO_PERF = {"cases": [], "fields": "PERF_SCRIPT_FILE = None  # no perf script: correctness only\n", "functions": '''
 
 def make_inputs(case, generator, device):
     return (int(generator.initial_seed()),)
 
 
 def reference(seed):
-    if not _gold:
-        spec = importlib.util.spec_from_file_location("tritonsmith_gold_{task_id}", GOLD_FILE)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _gold.append(module)
-    return _gold[0].{RUNNER}(seed)
+    return _gold().tritonsmith_run_test(seed)
 
 
 def flops(case):
@@ -137,12 +187,76 @@ def flops(case):
 
 def bytes_moved(case):
     return 0
+'''}
+
+
+def _perf_part(script: Path, info: ScriptInfo, stem: str, out: Path) -> dict:
+    """PERF_CASES and the code that makes a perf case's inputs (the script's, from the gold code) and its
+    reference (call_op_ref), and reads flops and bytes from get_tflops and get_gbps."""
+    gold = {name: [_gold_module_name(other.replace(".", "_")), str((out / f"{other.replace('.', '_')}__gold.py").resolve())]
+            for name, other in sorted(info.gold_imports.items())}
+    cases = [{"dtype": info.dtype, "input": i} for i in range(info.count or 0)]
+    note = "" if info.count is not None else f"  # not counted ({info.count_problem}): correctness only"
+    fields = (f"PERF_SCRIPT_FILE = {str(script.resolve())!r}\nPERF_SCRIPT = {script.read_text()!r}\n"
+              f"PERF_CLASS = {info.class_name!r}\nPERF_GOLD = {gold!r}\nPERF_INPUTS = {info.count!r}{note}\n")
+    functions = f'''
+
+_perf = []
+
+
+def _perf_script():
+    """The perf script with the gold code as its code under test: inputs, reference, flops and bytes."""
+    if not _perf:
+        from tritonsmith.suites.geak_perf import PerfScript, PerfSpec
+
+        gold = {{name: tuple(where) for name, where in PERF_GOLD.items()}}
+        spec = PerfSpec(PERF_SCRIPT, PERF_SCRIPT_FILE, PERF_CLASS, {stem!r}, gold)
+        _perf.append(PerfScript(spec, vars(_gold())))
+    return _perf[0]
+
+
+def make_inputs(case, generator, device):
+    if "input" in case:  # a perf case: (marker tensor, PerfInput) from get_input_tensors, seeded
+        return _perf_script().make_inputs(case["input"], int(generator.initial_seed()), device, PERF_INPUTS)
+    return (int(generator.initial_seed()),)
+
+
+def reference(seed, perf_input=None):
+    if perf_input is not None:
+        return _perf_script().call(seed, perf_input, reference=True)
+    return _gold().tritonsmith_run_test(seed)
+
+
+def flops(case):
+    return _perf_script().flops(case["input"]) if "input" in case else 0
+
+
+def bytes_moved(case):
+    return _perf_script().bytes_moved(case["input"]) if "input" in case else 0
 '''
-    target = out / f"{task_id}.py"
-    digest = hashlib.sha256(generated.encode()).hexdigest()
-    if not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() != digest:
-        target.write_text(generated)
-    return target
+    return {"cases": cases, "fields": fields, "functions": functions}
+
+
+def _gold_module_name(task_id: str) -> str:
+    return f"tritonsmith_gold_{task_id}"
+
+
+def _write_if_changed(target: Path, text: str) -> None:
+    if not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() != hashlib.sha256(text.encode()).hexdigest():
+        target.write_text(text)
+
+
+def _defined_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
 
 
 def _instructions(folder: Path, instructions: str | Path | None) -> dict[str, dict]:
