@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--suite", default="builtin", help="builtin, dir:PATH (our task files), tritonbench-g:PATH, "
                        "kernelbench:PATH or geak-rocm:PATH")
     bench.add_argument("--instructions", help="tritonbench-g/geak-rocm: the instructions JSON, if not beside PATH")
+    bench.add_argument("--perf-scripts", help="tritonbench-g: the folder of <stem>_perf.py scripts, if not in "
+                       "GEAK-eval's layout two levels above PATH")
     bench.add_argument("--solver", default="agent", help="agent, baseline (each task's own baseline) or dir:PATH "
                        "(pre-written candidates, PATH/<task id>.py)")
     bench.add_argument("--tasks", help="comma-separated glob patterns of task ids, e.g. 'soft*,matmul'")
@@ -198,7 +200,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1.")
     records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions,
-                        jobs=args.jobs)
+                        perf_scripts=args.perf_scripts, jobs=args.jobs)
     from tritonsmith.report.metrics import suite_metrics
     metrics = suite_metrics(records)
     print(json.dumps(metrics, indent=2, default=str) if args.json else _metrics_text(metrics))

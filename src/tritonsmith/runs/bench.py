@@ -26,8 +26,9 @@ from tritonsmith.suites import load_suite
 from tritonsmith.task import Task, TaskError
 
 
-def select_tasks(suite: str, pattern: str | None, instructions: str | None = None) -> list[Task]:
-    tasks = load_suite(suite, instructions=instructions)
+def select_tasks(suite: str, pattern: str | None, instructions: str | None = None,
+                 perf_scripts: str | None = None) -> list[Task]:
+    tasks = load_suite(suite, instructions=instructions, perf_scripts=perf_scripts)
     if pattern:
         patterns = [p.strip() for p in pattern.split(",") if p.strip()]
         tasks = [t for t in tasks if any(fnmatch.fnmatch(t.id, p) for p in patterns)]
@@ -37,10 +38,11 @@ def select_tasks(suite: str, pattern: str | None, instructions: str | None = Non
 
 
 def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None = None,
-              instructions: str | None = None, jobs: int | None = None, stream: Any = sys.stderr) -> list[TaskRecord]:
+              instructions: str | None = None, perf_scripts: str | None = None, jobs: int | None = None,
+              stream: Any = sys.stderr) -> list[TaskRecord]:
     """`jobs` tasks at once (default: one per evaluation worker for baseline/dir solvers, one for the agent,
     whose lineages already keep the workers busy)."""
-    tasks = select_tasks(suite, pattern, instructions)
+    tasks = select_tasks(suite, pattern, instructions, perf_scripts)
     store = ResultsStore(out)
     settings = {"suite": suite, "tasks": pattern, "solver": solver,
                 "model": config.model if solver == "agent" else None, "mode": config.mode, "rounds": config.rounds,

@@ -15,11 +15,11 @@ def builtin_dir() -> Path:
     return Path(str(resources.files("tritonsmith.suites.builtin")))
 
 
-def load_suite(name: str, instructions: str | None = None) -> list[Task]:
+def load_suite(name: str, instructions: str | None = None, perf_scripts: str | None = None) -> list[Task]:
     kind, _, where = name.partition(":")
     if kind == "tritonbench-g" and where:
         from tritonsmith.suites.tritonbench import load_tritonbench_g
-        return load_tritonbench_g(where, instructions=instructions)
+        return load_tritonbench_g(where, instructions=instructions, perf_scripts=perf_scripts)
     if kind == "kernelbench" and where:
         from tritonsmith.suites.kernelbench import load_kernelbench
         return load_kernelbench(where)
