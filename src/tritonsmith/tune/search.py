@@ -1,0 +1,389 @@
+"""tune_kernel: a coarse-to-fine search over a verified kernel's launch parameters, within a time budget.
+
+`measure(source) -> (status, ms | None)` evaluates one rewritten source (on a GPU: the worker pool's
+full evaluation, ms the geometric mean over the perf cases; see tune/measure.py). Configurations that
+do not pass are skipped. The phases (docs/tune.md says why):
+
+1. the original, as given: the incumbent;
+2. seeds: each existing @triton.autotune config alone;
+3. coarse: one knob at a time, stepping outward from the incumbent in each direction while it gets faster;
+4. fine: first-improvement hill climbing over pairs of one-step moves among the most sensitive knobs;
+5. finish: the best few, fastest first, re-verified by `verify` (default: `measure`) until one passes.
+
+Time is read from an injectable clock; a measurement starts only if it, and one verification after
+it, fit in what is left of the budget (each assumed to last as long as the longest so far).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+from typing import Any
+
+from tritonsmith.knowledge.hardware import HardwareProfile
+from tritonsmith.task import Task
+from tritonsmith.tune.discover import Discovery, Knob, discover
+from tritonsmith.tune.rewrite import CONFIGS_SUFFIX, RewriteError, render
+from tritonsmith.tune.space import Config, ConfigList, Space, config_label, search_space
+
+Measure = Callable[[str], tuple[str, float | None]]
+
+
+@dataclass
+class TuneConfig:
+    min_gain: float = 0.01
+    """A configuration replaces the incumbent only if it is this much faster: the evaluator's per-task
+    self-speedup stayed within 0.990-1.007 on an H100 (docs/benchmarks.md)."""
+    min_gain_compute: float = 0.03
+    """The same for sources with a tl.dot kernel: compute-bound timings spread more (docs/benchmarks.md)."""
+    coarse_passes: int = 2
+    """Sweeps over the knobs one at a time; another sweep runs only if the last one moved the incumbent."""
+    fine_knobs: int = 4
+    """The fine phase pairs moves among this many knobs, those whose sweep changed the time most
+    (by more than the gain margin)."""
+    fine_moves: int = 4
+    """Most moves of the hill climb in the fine phase."""
+    finalists: int = 3
+    """Best configurations re-verified, fastest first, until one passes."""
+    autotune_keep: int = 3
+    """Best points of an autotuned kernel kept in a pruned config list, tried as one more finalist."""
+    max_trials: int | None = None
+    """Most measurements in the search (None: the time budget alone decides)."""
+
+
+@dataclass
+class Trial:
+    """One measurement."""
+
+    config: dict[str, str]
+    phase: str
+    status: str
+    ms: float | None
+    started_s: float
+    duration_s: float
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass
+class TuneResult:
+    task_id: str
+    tuned_source: str
+    """The kernel source to use: the chosen configuration baked in, with a comment header of what was measured."""
+    config: dict[str, str]
+    """The knobs the chosen configuration changes ({}: the original was kept)."""
+    original_ms: float | None
+    tuned_ms: float | None
+    """The chosen source's time in its verification (the original's own time when it was kept)."""
+    speedup: float | None
+    speedup_reason: str | None
+    verified: bool
+    """The chosen source passed a full evaluation after the search (the original passed its own)."""
+    stop_reason: str
+    elapsed_s: float
+    budget_s: float
+    trials: list[Trial] = field(default_factory=list)
+    pruned: list[tuple[str, str]] = field(default_factory=list)
+    """(configuration, why) for each configuration skipped without measuring it."""
+    discovery: str = ""
+    space: str = ""
+    device: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.config)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        measured = sum(1 for t in self.trials if t.phase != "verify")
+        failed = sum(1 for t in self.trials if not t.passed)
+        lines = [f"tuned {self.task_id}: {config_label(self.config)}",
+                 f"time: {_ms(self.original_ms)} -> {_ms(self.tuned_ms)}"
+                 + (f" ({self.speedup:.3f}x)" if self.speedup else f" (speedup not measured: {self.speedup_reason})"),
+                 f"{measured} configurations measured ({failed} did not pass), {len(self.pruned)} pruned statically, "
+                 f"{self.elapsed_s:.1f} s of {self.budget_s:g} s; stopped: {self.stop_reason}"]
+        return "\n".join(lines)
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def tune_kernel(task: Task, source: str, measure: Measure, budget_s: float,
+                clock: Callable[[], float] = time.monotonic, *, verify: Measure | None = None,
+                profile: HardwareProfile | None = None, config: TuneConfig | None = None,
+                space: Space | None = None) -> TuneResult:
+    """Search `source`'s launch parameters for `task` within `budget_s` seconds of `clock`."""
+    discovery = space.discovery if space is not None else discover(source)
+    space = space or search_space(discovery, profile, task.kind, task.dtypes)
+    search = _Search(task, source, discovery, space, measure, verify or measure, budget_s, clock,
+                     config or TuneConfig(), profile)
+    return search.run()
+
+
+class _Search:
+    def __init__(self, task: Task, source: str, discovery: Discovery, space: Space, measure: Measure,
+                 verify: Measure, budget_s: float, clock: Callable[[], float], config: TuneConfig,
+                 profile: HardwareProfile | None):
+        self.task, self.source, self.discovery, self.space = task, source, discovery, space
+        self.measure, self.verify, self.budget_s, self.clock, self.config = measure, verify, budget_s, clock, config
+        self.device = profile.name if profile else None
+        dot = any(kernel.uses_dot for kernel in discovery.kernels)
+        self.min_gain = config.min_gain_compute if dot else config.min_gain
+        self.start = clock()
+        self.trials: list[Trial] = []
+        self.configs: dict[str, Config] = {}  # rendered source -> its configuration
+        self.measured: dict[str, Trial | None] = {}  # rendered source -> its search trial (None: pruned)
+        self.pruned: list[tuple[str, str]] = []
+        self.durations: list[float] = []
+        self.incumbent: Config = {}
+        self.incumbent_ms = math.inf
+        self.spread: dict[str, float] = {}
+        self.frozen: set[str] = set()
+
+    # -- measuring -------------------------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        return self.clock() - self.start
+
+    def fits(self, reserve: int) -> bool:
+        """Whether one more measurement, and `reserve` more after it, end within the budget."""
+        expected = max(self.durations, default=0.0)
+        return self.elapsed() + expected * (1 + reserve) <= self.budget_s
+
+    def attempt(self, config: Config, phase: str) -> Trial | None:
+        """The trial of `config` (measured now, or earlier for the same source), or None if pruned."""
+        config = self.space.normalise(config)
+        try:
+            source = render(self.source, self.discovery, config)
+        except RewriteError as err:
+            self.prune(config, f"cannot be written: {err}")
+            return None
+        if source in self.measured:
+            return self.measured[source]
+        reason = self.space.feasible(config) if config else None
+        if reason:
+            self.prune(config, reason)
+            self.measured[source] = None
+            return None
+        if self.config.max_trials is not None and len(self.trials) >= self.config.max_trials:
+            raise _Stop(f"the limit of {self.config.max_trials} measurements")
+        if not self.fits(reserve=1):
+            raise _Stop("the time budget")
+        trial = self._run(self.measure, source, config, phase)
+        self.measured[source] = trial
+        self.configs[source] = config
+        return trial
+
+    def prune(self, config: Config, reason: str) -> None:
+        entry = (config_label(config), reason)
+        if entry not in self.pruned:
+            self.pruned.append(entry)
+
+    def _run(self, measure: Measure, source: str, config: Config, phase: str) -> Trial:
+        started = self.clock()
+        status, ms = measure(source)
+        duration = self.clock() - started
+        self.durations.append(duration)
+        note = "" if status != "passed" or ms is not None else "no timing"
+        trial = Trial({k: str(v) for k, v in config.items()}, phase, status, ms if status == "passed" else None,
+                      round(started - self.start, 6), round(duration, 6), note)
+        self.trials.append(trial)
+        return trial
+
+    def better(self, trial: Trial | None, than_ms: float) -> bool:
+        return trial is not None and trial.passed and trial.ms is not None and trial.ms < than_ms * (1 - self.min_gain)
+
+    # -- phases ----------------------------------------------------------------------------------
+
+    def run(self) -> TuneResult:
+        try:
+            original = self.attempt({}, "original")
+        except _Stop as stop:
+            return self.result({}, None, None, False, f"{stop.reason}: not even the original could be measured")
+        if not original.passed:
+            return self.result({}, None, None, False, f"the original does not pass ({original.status}): "
+                               "the tuner tunes verified kernels only")
+        if original.ms is None:
+            return self.result({}, None, None, True, "no timings (CPU interpreter?): nothing to compare")
+        self.incumbent_ms = original.ms
+        if not self.space.knobs:
+            return self.result({}, original.ms, original.ms, True, "no tunable launch parameters")
+        stop_reason = "converged"
+        try:
+            self.seed()
+            self.coarse()
+            self.fine()
+        except _Stop as stop:
+            stop_reason = stop.reason
+        return self.finish(original, stop_reason)
+
+    def seed(self) -> None:
+        for kernel, points in self.space.seeds.items():
+            best: tuple[float, Config] | None = None
+            for point in points:
+                trial = self.attempt({**self.incumbent, **point}, "seed")
+                if trial is not None and trial.passed and trial.ms is not None and (best is None or trial.ms < best[0]):
+                    best = (trial.ms, point)
+            if best is None:  # no config of it passed alone: leave its list as it is
+                self.frozen |= {k.id for k in self.space.knobs if k.id.startswith(kernel + ".")}
+                continue
+            self.incumbent = self.space.normalise({**self.incumbent, **best[1]})
+            self.incumbent_ms = best[0]
+
+    def coarse(self) -> None:
+        for _ in range(self.config.coarse_passes):
+            moved = False
+            for knob in self.space.knobs:
+                if knob.id not in self.frozen:
+                    moved |= self.sweep(knob)
+            if not moved:
+                return
+
+    def sweep(self, knob: Knob) -> bool:
+        """Step outward from the incumbent's value, each way, while it gets faster; keep the best."""
+        values = self.space.values[knob.id]
+        now = self.space.value(self.incumbent, knob)
+        if now not in values:
+            return False
+        center = values.index(now)
+        best_value, best_ms = now, self.incumbent_ms
+        times = [self.incumbent_ms]
+        for direction in (1, -1):
+            index = center + direction
+            while 0 <= index < len(values):
+                trial = self.attempt({**self.incumbent, knob.id: values[index]}, "coarse")
+                if trial is None:  # pruned: the next one may still work
+                    index += direction
+                    continue
+                if not trial.passed or trial.ms is None:  # fails to build or run: further out will too
+                    break
+                times.append(trial.ms)
+                if trial.ms >= best_ms:
+                    break
+                best_value, best_ms = values[index], trial.ms
+                index += direction
+        self.spread[knob.id] = max(times) / min(times)
+        if best_value != now and best_ms < self.incumbent_ms * (1 - self.min_gain):
+            self.incumbent = self.space.normalise({**self.incumbent, knob.id: best_value})
+            self.incumbent_ms = best_ms
+            return True
+        return False
+
+    def fine(self) -> None:
+        # knobs whose sweep moved the time by less than the noise margin are left out
+        ranked = sorted((k for k in self.space.knobs if k.id not in self.frozen
+                         and self.spread.get(k.id, 1.0) > 1 + self.min_gain), key=lambda k: -self.spread[k.id])
+        chosen = ranked[: self.config.fine_knobs]
+        for _ in range(self.config.fine_moves):
+            moved = False
+            for first, second in combinations(chosen, 2):
+                for step_a in (1, -1):
+                    for step_b in (1, -1):
+                        candidate = self.step(self.step(self.incumbent, first, step_a), second, step_b)
+                        if candidate is None:
+                            continue
+                        trial = self.attempt(candidate, "fine")
+                        if self.better(trial, self.incumbent_ms):
+                            self.incumbent, self.incumbent_ms = self.space.normalise(candidate), trial.ms
+                            moved = True
+                            break
+                    if moved:
+                        break
+                if moved:
+                    break
+            if not moved:
+                return
+
+    def step(self, config: Config | None, knob: Knob, direction: int) -> Config | None:
+        if config is None:
+            return None
+        values = self.space.values[knob.id]
+        now = self.space.value(config, knob)
+        if now not in values:
+            return None
+        index = values.index(now) + direction
+        return {**config, knob.id: values[index]} if 0 <= index < len(values) else None
+
+    def finish(self, original: Trial, stop_reason: str) -> TuneResult:
+        if stop_reason == "converged":
+            try:
+                self.pruned_lists()
+            except _Stop as stop:
+                stop_reason = stop.reason
+        ranked = sorted(((t.ms, source) for source, t in self.measured.items()
+                         if t is not None and t.passed and t.ms is not None), key=lambda item: item[0])
+        notes = []
+        for ms, source in ranked[: self.config.finalists]:
+            config = self.configs[source]
+            if not config or ms >= original.ms * (1 - self.min_gain):
+                break
+            if not self.fits(reserve=0):
+                notes.append("no time left to verify the best configuration")
+                break
+            check = self._run(self.verify, source, config, "verify")
+            if check.passed and check.ms is not None and check.ms < original.ms * (1 - self.min_gain):
+                return self.result(config, original.ms, check.ms, True, stop_reason)
+            if check.passed:
+                notes.append(f"the best configuration's verified time {_ms(check.ms)} does not beat the original's")
+                break
+            notes.append(f"{config_label(config)} failed its verification ({check.status})")
+        if not notes:
+            notes.append(f"no configuration beat the original by {self.min_gain:.0%}")
+        reason = "; ".join([stop_reason, *notes])
+        return self.result({}, original.ms, original.ms, True, reason)
+
+    def pruned_lists(self) -> None:
+        """For each autotuned kernel: its best few points as one list, so @triton.autotune picks per shape."""
+        for kernel in self.space.seeds:
+            prefix = kernel + "."
+            if not any(k.startswith(prefix) for k in self.incumbent):
+                continue
+            points: list[tuple[tuple[str, int], ...]] = []
+            ranked = sorted((t.ms, source) for source, t in self.measured.items()
+                            if t is not None and t.passed and t.ms is not None)
+            for _, source in ranked:
+                config = self.configs[source]
+                point = tuple((k[len(prefix):], v) for k, v in sorted(config.items()) if k.startswith(prefix))
+                if point and point not in points:
+                    points.append(point)
+            if len(points) < 2:
+                continue
+            kept = ConfigList(tuple(points[: self.config.autotune_keep]))
+            others = {k: v for k, v in self.incumbent.items() if not k.startswith(prefix)}
+            self.attempt({**others, kernel + CONFIGS_SUFFIX: kept}, "final")
+
+    def result(self, config: Config, original_ms: float | None, tuned_ms: float | None, verified: bool,
+               stop_reason: str) -> TuneResult:
+        speedup = original_ms / tuned_ms if original_ms and tuned_ms else None
+        reason = None if speedup else "no timing of the original and the tuned source"
+        elapsed = self.elapsed()
+        measured = sum(1 for t in self.trials if t.phase != "verify")
+        failed = sum(1 for t in self.trials if not t.passed)
+        header = [
+            f"tuned by tritonsmith for task {self.task.id}: launch parameters only; what the kernel computes is unchanged",
+            f"device: {self.device or 'not stated'}",
+            f"configuration: {config_label(config) if config else 'the original (no configuration beat it)'}",
+            f"time (geometric mean over perf cases): original {_ms(original_ms)}, tuned {_ms(tuned_ms)}"
+            + (f", {speedup:.3f}x" if speedup else ""),
+            f"search: {measured} configurations measured ({failed} did not pass), {len(self.pruned)} pruned "
+            f"statically, {elapsed:.1f} s of a {self.budget_s:g} s budget; stopped: {stop_reason}",
+        ]
+        tuned_source = render(self.source, self.discovery, config, header)
+        return TuneResult(self.task.id, tuned_source, {k: str(v) for k, v in config.items()}, original_ms, tuned_ms,
+                          speedup, reason, verified, stop_reason, round(elapsed, 6), self.budget_s, self.trials,
+                          self.pruned, self.discovery.describe(), self.space.describe(), self.device)
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:.4g} ms" if value is not None else "not measured"
