@@ -49,6 +49,8 @@ def test_usage_errors_exit_2_with_one_sentence(tmp_path):
         (("eval", "vector_add", candidate, "--device", "tpu"), "--device must be"),
         (("eval", "vector_add", candidate, "--device", "cuda"), "no GPU is visible"),
         (("tasks", "show"), "needs a task id"),
+        (("tune", "vector_add", candidate, "--device", "cpu"), "needs a GPU"),
+        (("tune", "vector_add", candidate), "no GPU is visible"),
     ]:
         done = tritonsmith(*args)
         assert done.returncode == 2, (args, done.stderr)
@@ -69,7 +71,8 @@ def test_tasks_list_and_show_need_no_torch():
 
 def test_help_lists_commands_without_heavy_imports():
     done = tritonsmith("--help")
-    assert done.returncode == 0 and all(c in done.stdout for c in ("eval", "tasks", "run", "bench"))
+    assert done.returncode == 0 and all(c in done.stdout for c in ("eval", "tasks", "run", "bench", "tune", "report",
+                                                                   "compare"))
     check = subprocess.run([sys.executable, "-X", "importtime", "-c", "from tritonsmith.cli import main; "
                             "import sys\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"],
                            capture_output=True, text=True, timeout=60)

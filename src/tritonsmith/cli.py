@@ -98,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print the suite metrics as JSON")
     bench.set_defaults(handler=_cmd_bench)
 
+    tune = commands.add_parser("tune", help="search a verified kernel's launch parameters on the GPU")
+    tune.add_argument("task", help="a task file, SUITE:ID, or a built-in task id")
+    tune.add_argument("kernel", help="the kernel's Python source file")
+    tune.add_argument("--budget-s", type=float, default=600, help="seconds of tuning (default 600)")
+    tune.add_argument("--out", help="the tuned kernel's file (default KERNEL.tuned.py)")
+    tune.add_argument("--device", default="cuda", help="cuda or cuda:N")
+    tune.set_defaults(handler=_cmd_tune)
+
     report = commands.add_parser("report", help="write a bench folder's self-contained HTML report")
     report.add_argument("bench")
     report.add_argument("--out", help="the HTML file (default BENCH/report.html)")
@@ -206,6 +214,31 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(json.dumps(metrics, indent=2, default=str) if args.json else _metrics_text(metrics))
     print(f"results: {out / 'results.jsonl'}  (report: tritonsmith report {out})", file=sys.stderr)
     return EXIT_PASSED if all(r.status != "error" for r in records) else EXIT_FAILED
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from tritonsmith.evaluate import WorkerPool
+    from tritonsmith.knowledge.hardware import profile_for
+    from tritonsmith.suites import resolve_task
+    from tritonsmith.tune import PoolMeasure, tune_kernel
+
+    task = resolve_task(args.task)
+    path = Path(args.kernel)
+    try:
+        source = path.read_text()
+    except OSError as err:
+        raise UsageError(f"cannot read the kernel {path} ({err.strerror or err}).") from None
+    if args.budget_s <= 0:
+        raise UsageError("--budget-s must be positive.")
+    if not args.device.startswith("cuda"):
+        raise UsageError("tuning measures speed, which needs a GPU: run it with --device cuda on a GPU machine.")
+    with WorkerPool(device=args.device) as pool:
+        result = tune_kernel(task, source, PoolMeasure(pool, task), args.budget_s, profile=profile_for(pool.device_name))
+    out = Path(args.out) if args.out else path.with_suffix(".tuned.py")
+    out.write_text(result.tuned_source)
+    print(result.summary())
+    print(f"tuned kernel: {out}", file=sys.stderr)
+    return EXIT_PASSED if result.verified else EXIT_FAILED
 
 
 def _metrics_text(m: dict) -> str:
