@@ -56,6 +56,8 @@ class RunConfig:
     """How many of the fastest verified kernels are re-measured at the end to pick the winner."""
     final_timing_rounds: int = 10
     """Interleaved timing rounds of that final re-measurement (more than during the search)."""
+    tune_budget_s: float = 300
+    """Seconds the tuner may spend on the winner's launch parameters at the end (GPU only; 0: no tuning)."""
     eval_timeout_s: float | None = None
     """Wall-clock limit of one evaluation (default 300 s on CPU, 600 s on a GPU)."""
     replay: bool = False

@@ -60,8 +60,13 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
         if own_pool:
             pool.close()
     winner, final = select_winner(task, agent, store, config, on_gpu)
+    tuning = None
+    if winner is not None and final is not None and config.tune_budget_s > 0:
+        tuning, tuned_final = tune_winner(task, store.candidate_source(winner.id), config, store)
+        tuning["speedup_before_tuning"] = final.get("speedup")
+        final = tuned_final or final
     summary = write_summary(task, config, agent, store, budget, winner, final, device_name, on_gpu,
-                            time.perf_counter() - started)
+                            time.perf_counter() - started, tuning)
     return summary
 
 
@@ -113,9 +118,46 @@ def select_winner(task: Task, agent: Agent, store: RunStore, config: RunConfig,
     return winner, measured[winner.id].to_dict()
 
 
+def tune_winner(task: Task, source: str, config: RunConfig, store: RunStore,
+                measure: Any = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The last stage: the tuner searches the winner's launch parameters (never what it computes).
+
+    Returns the tuning record for the summary, and the tuned kernel's EvalResult when it is verified
+    and faster (its source is then saved as candidate `tuned`, which best.py becomes)."""
+    from tritonsmith.knowledge.hardware import profile_for
+    from tritonsmith.tune import PoolMeasure, tune_kernel
+
+    pool = None
+    try:
+        if measure is None:
+            pool = WorkerPool(device=config.device, gpus=config.gpus[:1] if config.gpus else None,
+                              config=EvalConfig(timeout_s=config.eval_timeout_s))
+            measure = PoolMeasure(pool, task)
+        profile = profile_for(pool.device_name) if pool else None
+        result = tune_kernel(task, source, measure, config.tune_budget_s, profile=profile)
+    except Exception as err:  # noqa: BLE001 - tuning is an extra: the untuned winner stands
+        record = {"tuned": False, "reason": f"tuning failed: {type(err).__name__}: {err}"}
+        store.append({"type": "tune", **record})
+        return record, None
+    finally:
+        if pool is not None:
+            pool.close()
+    record = {"tuned": result.changed and result.verified and bool(result.speedup and result.speedup > 1),
+              "config": result.config, "original_ms": result.original_ms, "tuned_ms": result.tuned_ms,
+              "speedup_from_tuning": result.speedup, "stop_reason": result.stop_reason,
+              "elapsed_s": round(result.elapsed_s, 1), "trials": len(result.trials)}
+    store.append({"type": "tune", **record})
+    if not record["tuned"]:
+        return record, None
+    store.save_candidate("tuned", result.tuned_source)
+    results = getattr(measure, "results", {})  # keyed by the source measured, before the header was added
+    evaluated = next((r for src, r in results.items() if result.tuned_source.rstrip().endswith(src.strip())), None)
+    return record, evaluated.to_dict() if evaluated is not None and evaluated.passed else None
+
+
 def write_summary(task: Task, config: RunConfig, agent: Agent, store: RunStore, budget: Any,
                   winner: Candidate | None, final: dict[str, Any] | None, device_name: str | None,
-                  on_gpu: bool, wall_s: float) -> dict[str, Any]:
+                  on_gpu: bool, wall_s: float, tuning: dict[str, Any] | None = None) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     for c in agent.candidates.values():
         statuses[c.status] = statuses.get(c.status, 0) + 1
@@ -137,9 +179,10 @@ def write_summary(task: Task, config: RunConfig, agent: Agent, store: RunStore, 
         "stop_reason": agent.stop_reason, "stop_kind": agent.stop_kind, "budget": budget.snapshot(), "wall_s": round(wall_s, 1),
         "agent_overhead_per_round_s": round(agent.overhead_s / agent.steps, 4) if agent.steps else None,
         "final_result": final,
+        "tuning": tuning,
     }
     if winner is not None:
-        source = store.candidate_source(winner.id)
+        source = store.candidate_source("tuned" if tuning and tuning.get("tuned") else winner.id)
         header = (f"# tritonsmith: best kernel for {task.name} (candidate {winner.id}, model {config.model}); "
                   + (f"speedup {summary['speedup']:.3f}x vs baseline on {device_name}\n"
                      if summary["speedup"] else "verified on the CPU interpreter; speed not measured\n"))
@@ -161,6 +204,12 @@ def summary_text(summary: dict[str, Any]) -> str:
                      f"(re-measured on {summary['device']})." if speedup else "Speed measured vs PyTorch only.")
     else:
         lines.append(f"Speed not measured: {summary['speed_reason']}.")
+    tuning = summary.get("tuning")
+    if tuning:
+        before = tuning.get("speedup_before_tuning")
+        lines.append(f"Tuning: {'applied' if tuning.get('tuned') else 'kept the untuned kernel'}"
+                     + (f" (speedup before tuning {before:.3f}x)" if before else "")
+                     + (f"; {tuning['reason']}" if tuning.get("reason") else "") + ".")
     spent = summary["budget"]["spent"]
     cost = f"${spent['usd']:.4f}" + (f" (+{spent['unpriced_calls']} calls of unknown price)"
                                      if spent.get("unpriced_calls") else "")

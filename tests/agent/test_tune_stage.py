@@ -1,0 +1,41 @@
+"""The agent's last stage: the winner's launch parameters are tuned (timings scripted: no GPU here)."""
+
+from __future__ import annotations
+
+from tritonsmith.agent.config import RunConfig
+from tritonsmith.agent.run import tune_winner
+from tritonsmith.agent.store import RunStore
+from tritonsmith.suites import resolve_task
+
+TASK = resolve_task("vector_add")
+
+
+def scripted_measure(cpu_pool):
+    """Real CPU evaluation decides the status; the time is scripted: bigger blocks are faster."""
+    class Measure:
+        results = {}
+
+        def __call__(self, source):
+            result = cpu_pool.evaluate(TASK, source)
+            self.results[source] = result
+            block = 2048 if "BLOCK = 2048" in source else 4096 if "BLOCK = 4096" in source else 1024
+            return result.status, (None if not result.passed else 1000.0 / block)
+    return Measure()
+
+
+def test_the_winner_is_tuned_and_saved(cpu_pool, tmp_path):
+    store = RunStore(tmp_path)
+    config = RunConfig(model="m", device="cpu", tune_budget_s=3600)
+    record, evaluated = tune_winner(TASK, TASK.baseline, config, store, measure=scripted_measure(cpu_pool))
+    assert record["tuned"] and record["speedup_from_tuning"] > 1 and record["trials"] >= 2
+    assert evaluated is not None and evaluated["status"] == "passed"
+    assert "BLOCK = 1024" not in store.candidate_source("tuned")
+    assert [e["type"] for e in store.trajectory()] == ["tune"]
+
+
+def test_a_failing_tuner_keeps_the_untuned_winner(tmp_path):
+    def broken(source):
+        raise RuntimeError("the device went away")
+    record, evaluated = tune_winner(TASK, TASK.baseline, RunConfig(model="m", device="cpu"), RunStore(tmp_path),
+                                    measure=broken)
+    assert not record["tuned"] and "the device went away" in record["reason"] and evaluated is None
