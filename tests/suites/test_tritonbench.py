@@ -53,7 +53,7 @@ def test_malformed_suites_fail_with_one_sentence(tmp_path):
     with pytest.raises(TaskError, match="no separator line of 146"):
         load_suite(f"tritonbench-g:{folder}")
     (folder / "extra.py").write_text("x = 1\n")
-    (folder / "row_relu.py").unlink()
+    shutil.copy(FIXTURES / "tasks" / "row_relu.py", folder / "row_relu.py")
     with pytest.raises(TaskError, match="no entry with file 'extra.py'"):
         load_suite(f"tritonbench-g:{folder}")
 

@@ -23,12 +23,10 @@ on the gold code (suites/geak_perf.py). A task without a perf script is correctn
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
-import os
 from pathlib import Path
 
 from tritonsmith.suites.geak_perf import ScriptInfo, read_script
+from tritonsmith.suites.generated import find_instructions, generated_dir, write_if_changed
 from tritonsmith.task import Task, TaskError, load_task
 
 SEPARATOR = "#" * 146
@@ -43,7 +41,8 @@ def load_tritonbench_g(path: str | Path, instructions: str | Path | None = None,
     folder = Path(path)
     if not folder.is_dir():
         raise TaskError(f"{folder}: no such folder of TritonBench-G task files.")
-    entries = _instructions(folder, instructions)
+    entries = find_instructions(folder, sorted(folder.glob("*.py")), instructions,
+                                "{instruction, input, output, file, difficulty}")
     scripts = perf_scripts_dir(folder, perf_scripts)
     out = Path(cache_dir) if cache_dir else generated_dir(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,13 +74,6 @@ def perf_scripts_dir(folder: Path, perf_scripts: str | Path | None = None) -> Pa
         return None
     found = parents[1] / PERF_FOLDER
     return found if found.is_dir() else None
-
-
-def generated_dir(folder: Path) -> Path:
-    """Where the generated task files of a suite folder live: the user's cache, never the checkout."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tritonsmith" / "suites"
-    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
-    return base / f"{folder.name}-{key}"
 
 
 def split_task_file(path: Path) -> tuple[str, str, str, list[str]]:
@@ -135,7 +127,7 @@ def _generate(path: Path, entry: dict, out: Path, script: Path | None = None,
     shown = ("# How your code is tested: this runs on the reference code and on yours, and the results must "
              "match key by key.\n" + test)
     gold_file = out / f"{task_id}__gold.py"
-    _write_if_changed(gold_file, gold + "\n\n" + harness)
+    write_if_changed(gold_file, gold + "\n\n" + harness)
     perf = _perf_part(script, info, path.stem, out) if info else _NO_PERF
     if info:
         shown += (f"\n\n# How your code is timed ({script.name}, GEAK-eval's perf script): call_op runs your code "
@@ -167,7 +159,7 @@ def _gold():
     return load_gold(GOLD_MODULE, GOLD_FILE)
 {perf["functions"]}'''
     target = out / f"{task_id}.py"
-    _write_if_changed(target, generated)
+    write_if_changed(target, generated)
     return target
 
 
@@ -241,11 +233,6 @@ def _gold_module_name(task_id: str) -> str:
     return f"tritonsmith_gold_{task_id}"
 
 
-def _write_if_changed(target: Path, text: str) -> None:
-    if not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() != hashlib.sha256(text.encode()).hexdigest():
-        target.write_text(text)
-
-
 def _defined_names(tree: ast.Module) -> set[str]:
     names: set[str] = set()
     for node in tree.body:
@@ -257,26 +244,6 @@ def _defined_names(tree: ast.Module) -> set[str]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
     return names
-
-
-def _instructions(folder: Path, instructions: str | Path | None) -> dict[str, dict]:
-    candidates = [Path(instructions)] if instructions else sorted(folder.glob("*.json")) + sorted(
-        folder.parent.glob("*.json"))
-    for candidate in candidates:
-        try:
-            data = json.loads(candidate.read_text())
-        except (OSError, ValueError) as err:
-            if instructions:
-                raise TaskError(f"{candidate}: cannot read the instructions JSON ({err}).") from None
-            continue
-        if isinstance(data, list) and data and all(isinstance(e, dict) and "file" in e and "instruction" in e
-                                                   for e in data):
-            return {Path(e["file"]).name: e for e in data}
-        if instructions:
-            raise TaskError(f"{candidate}: the instructions must be a JSON list of "
-                            "{instruction, input, output, file, difficulty} records.")
-    raise TaskError(f"{folder}: no instructions JSON (a list of {{instruction, file, ...}}) beside the task "
-                    "folder; name it with --instructions FILE.")
 
 
 def _is_jit(node: ast.FunctionDef) -> bool:
