@@ -126,10 +126,23 @@ def performance_report(result: EvalResult) -> str:
             parts.append(f"{p.gbps:.0f} GB/s = {100 * p.bandwidth_fraction:.0f}% of peak bandwidth")
         if p.compute_fraction is not None:
             parts.append(f"{p.tflops:.1f} TFLOP/s = {100 * p.compute_fraction:.0f}% of peak compute")
+        roof = roofline_verdict(p.bandwidth_fraction, p.compute_fraction)
+        if roof:
+            parts.append(roof)
         lines.append("- " + ", ".join(parts))
     if result.speedup is not None:
         lines.append(f"overall speedup vs baseline: {result.speedup:.3f}x (geometric mean)")
     return "\n".join(lines)
+
+
+def roofline_verdict(bandwidth_fraction: float | None, compute_fraction: float | None) -> str:
+    """Which roof binds (the larger fraction of its datasheet peak) and how far below it the kernel is."""
+    if bandwidth_fraction is None and compute_fraction is None:
+        return ""
+    memory = (bandwidth_fraction or 0.0) >= (compute_fraction or 0.0)
+    fraction = bandwidth_fraction if memory else compute_fraction
+    return (f"{'memory' if memory else 'compute'}-bound: at {100 * fraction:.0f}% of the "
+            f"{'bandwidth' if memory else 'compute'} roof, {100 * max(0.0, 1 - fraction):.0f}% headroom")
 
 
 def _functions(source: str, names: tuple[str, ...]) -> str:
