@@ -38,6 +38,7 @@ class Agent:
         self.error_guide = error_guide or (lambda error: "")
         self.lineages: list[Lineage] = []
         self.candidates: dict[str, Candidate] = {}
+        self.results: dict[str, EvalResult] = {}  # this process's evaluations; older ones are in the trajectory
         self.start: Candidate | None = None
         self.stop_reason: str | None = None
         self.stop_kind: str | None = None
@@ -122,6 +123,7 @@ class Agent:
         self.store.save_candidate(candidate_id, source)
         with self._lock:
             self.candidates[candidate_id] = candidate
+            self.results[candidate_id] = result
         lineage.history.append(candidate_id)
         self.record(lineage, "evaluate", {"candidate": candidate_id, "source": source, "result": result.to_dict()})
         return candidate, result, spent
@@ -189,7 +191,9 @@ class Agent:
         return max(verified, key=lambda c: (c.score(), -c.round)) if verified else None
 
     def result_of(self, candidate_id: str) -> EvalResult:
-        for event in reversed(self.store.trajectory()):
+        if candidate_id in self.results:
+            return self.results[candidate_id]
+        for event in reversed(self.store.trajectory()):  # a candidate evaluated before a resume
             if event.get("type") == "evaluate" and event.get("candidate") == candidate_id:
                 return EvalResult.from_dict(event["result"])
         raise KeyError(candidate_id)
@@ -200,6 +204,7 @@ class Agent:
         candidate = Candidate("start", -1, -1, result.status, result.speedup, result.speedup_vs_torch,
                               timed=bool(result.perf), call_ok=result.call_ok)
         self.store.save_candidate("start", source)
+        self.results["start"] = result
         self.record(None, "evaluate", {"candidate": "start", "source": source, "result": result.to_dict()})
         if not result.passed:
             raise RunStopped(f"the kernel to optimise does not pass the evaluator ({result.status}): "
