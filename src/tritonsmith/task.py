@@ -170,10 +170,10 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
             raise fail("TOLERANCES", f"entry {dtype!r} must be {{'atol': float, 'rtol': float}} with values >= 0")
         tolerances[dtype] = Tolerance(float(tol["atol"]), float(tol["rtol"]))
 
-    ops = {}
+    name_lists = {}
     for name in ("FORBIDDEN_OPS", "ALLOWED_OPS", "REQUIRED_NAMES"):
-        ops[name] = fields.get(name, [])
-        if not isinstance(ops[name], (list, tuple)) or not all(isinstance(op, str) for op in ops[name]):
+        name_lists[name] = fields.get(name, [])
+        if not isinstance(name_lists[name], (list, tuple)) or not all(isinstance(item, str) for item in name_lists[name]):
             raise fail(name, "must be a list of names")
 
     sources = {}
@@ -198,10 +198,10 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
         tolerances=tolerances,
         baseline=sources["BASELINE"],
         harness=sources["HARNESS"],
-        required_names=tuple(ops["REQUIRED_NAMES"]),
+        required_names=tuple(name_lists["REQUIRED_NAMES"]),
         reference_source=sources["REFERENCE_SOURCE"],
-        forbidden_ops=tuple(ops["FORBIDDEN_OPS"]),
-        allowed_ops=tuple(ops["ALLOWED_OPS"]),
+        forbidden_ops=tuple(name_lists["FORBIDDEN_OPS"]),
+        allowed_ops=tuple(name_lists["ALLOWED_OPS"]),
         gpu_only=text_field("GPU_ONLY", required=False),
         has_check="check" in functions,
         suite=suite,
