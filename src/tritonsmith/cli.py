@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--device", default="cuda", help="cuda or cuda:N")
     tune.set_defaults(handler=_cmd_tune)
 
+    peaks = commands.add_parser("peaks", help="the GPU's measured copy bandwidth and matmul FLOP/s (cached)")
+    peaks.add_argument("--device", default="cuda", help="cuda or cuda:N")
+    peaks.add_argument("--refresh", action="store_true", help="measure again even if cached")
+    peaks.add_argument("--json", action="store_true")
+    peaks.set_defaults(handler=_cmd_peaks)
+
     report = commands.add_parser("report", help="write a bench folder's self-contained HTML report")
     report.add_argument("bench")
     report.add_argument("--out", help="the HTML file (default BENCH/report.html)")
@@ -239,6 +245,35 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"tuned kernel: {out}", file=sys.stderr)
     return EXIT_PASSED if result.verified else EXIT_FAILED
+
+
+def _cmd_peaks(args: argparse.Namespace) -> int:
+    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    from tritonsmith.evaluate.peaks import PeaksError, cache_path
+    from tritonsmith.knowledge.hardware import profile_for
+
+    if not args.device.startswith("cuda"):
+        raise UsageError("peaks are measured on a GPU: run it with --device cuda on a GPU machine.")
+    with WorkerPool(device=args.device, config=EvalConfig(measured_peaks=False)) as pool:
+        if pool.device_kind == "cpu":
+            raise UsageError("no GPU is visible: peaks are measured on a GPU.")
+        try:
+            peaks = pool.measure_peaks(refresh=args.refresh)
+        except PeaksError as err:
+            raise UsageError(f"{err}.") from None
+    if args.json:
+        print(json.dumps(peaks, indent=2))
+        return EXIT_PASSED
+    profile = profile_for(peaks["device"])
+    def of_sheet(value: float, sheet: float | None) -> str:
+        return f" ({value / sheet:.0%} of the datasheet's {sheet:g})" if sheet else ""
+    print(f"{peaks['device']} (measured {peaks['measured_at']}, torch {peaks['torch']}, triton {peaks['triton']})")
+    print(f"copy: {peaks['copy_gbps']:.0f} GB/s read+write{of_sheet(peaks['copy_gbps'], profile and profile.bandwidth_gbps)}"
+          f", best of {len(peaks['copy_all_gbps'])} ({peaks['copy_best']})")
+    for dtype, value in peaks["tflops"].items():
+        print(f"matmul {dtype}: {value:.1f} TFLOP/s{of_sheet(value, profile and profile.peak_tflops(dtype))}")
+    print(f"cached in {cache_path(peaks['device'])}", file=sys.stderr)
+    return EXIT_PASSED
 
 
 def _metrics_text(m: dict) -> str:

@@ -21,3 +21,18 @@ def test_performance_report_lists_every_perf_case():
     assert "200.0 us" in text and "baseline 250.0 us (speedup 1.25x)" in text and "PyTorch 300.0 us" in text
     assert "memory-bound: at 84% of the bandwidth roof" in text and "1.250x (geometric mean)" in text
     assert "not timed" in performance_report(EvalResult("passed", True, True, speedup_reason="no GPU"))
+
+
+def test_measured_peaks_are_the_roof_when_the_device_has_them():
+    result = EvalResult("passed", True, True, speedup=1.0, perf=[
+        PerfResult(0, "n=1048576 dtype=float32", 0.01, baseline_ms=0.01, speedup=1.0, gbps=2700.0, tflops=0.1,
+                   bandwidth_fraction=0.806, compute_fraction=0.0015, measured_bandwidth_fraction=0.9,
+                   measured_compute_fraction=0.002)])
+    text = performance_report(result)
+    assert "2700 GB/s = 90% of this GPU's measured copy bandwidth (81% of the datasheet peak)" in text
+    assert "memory-bound: at 90% of the measured bandwidth roof, 10% headroom" in text
+    # an int8 matmul: no measured int8 peak, so its compute roof is the datasheet's, and it binds
+    int8 = PerfResult(0, "int8", 0.5, gbps=300.0, tflops=900.0, bandwidth_fraction=0.09, compute_fraction=0.45,
+                      measured_bandwidth_fraction=0.1)
+    assert "compute-bound: at 45% of the datasheet compute roof" in performance_report(
+        EvalResult("passed", True, True, perf=[int8]))

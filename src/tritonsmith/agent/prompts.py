@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from tritonsmith.evaluate.result import EvalResult
+from tritonsmith.evaluate.result import EvalResult, PerfResult
 from tritonsmith.task import Task
 
 Messages = list[dict[str, str]]
@@ -122,11 +122,11 @@ def performance_report(result: EvalResult) -> str:
             parts.append(f"baseline {p.baseline_ms * 1000:.1f} us (speedup {p.speedup:.2f}x)")
         if p.reference_ms:
             parts.append(f"PyTorch {p.reference_ms * 1000:.1f} us")
-        if p.bandwidth_fraction is not None:
-            parts.append(f"{p.gbps:.0f} GB/s = {100 * p.bandwidth_fraction:.0f}% of peak bandwidth")
-        if p.compute_fraction is not None:
-            parts.append(f"{p.tflops:.1f} TFLOP/s = {100 * p.compute_fraction:.0f}% of peak compute")
-        roof = roofline_verdict(p.bandwidth_fraction, p.compute_fraction)
+        if p.gbps is not None and (p.bandwidth_fraction is not None or p.measured_bandwidth_fraction is not None):
+            parts.append(f"{p.gbps:.0f} GB/s = {_of_roofs(p.measured_bandwidth_fraction, p.bandwidth_fraction, 'copy bandwidth')}")
+        if p.tflops is not None and (p.compute_fraction is not None or p.measured_compute_fraction is not None):
+            parts.append(f"{p.tflops:.1f} TFLOP/s = {_of_roofs(p.measured_compute_fraction, p.compute_fraction, 'matmul FLOP/s')}")
+        roof = roofline_verdict(*_binding(p))
         if roof:
             parts.append(roof)
         lines.append("- " + ", ".join(parts))
@@ -135,14 +135,36 @@ def performance_report(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
-def roofline_verdict(bandwidth_fraction: float | None, compute_fraction: float | None) -> str:
-    """Which roof binds (the larger fraction of its datasheet peak) and how far below it the kernel is."""
+def roofline_verdict(bandwidth_fraction: float | None, compute_fraction: float | None,
+                     bandwidth_basis: str = "", compute_basis: str = "") -> str:
+    """Which roof binds (the larger fraction of its peak) and how far below it the kernel is. The
+    bases name the peaks ("measured", "datasheet") when the caller knows them."""
     if bandwidth_fraction is None and compute_fraction is None:
         return ""
     memory = (bandwidth_fraction or 0.0) >= (compute_fraction or 0.0)
     fraction = bandwidth_fraction if memory else compute_fraction
+    basis = bandwidth_basis if memory else compute_basis
     return (f"{'memory' if memory else 'compute'}-bound: at {100 * fraction:.0f}% of the "
-            f"{'bandwidth' if memory else 'compute'} roof, {100 * max(0.0, 1 - fraction):.0f}% headroom")
+            f"{basis + ' ' if basis else ''}{'bandwidth' if memory else 'compute'} roof, "
+            f"{100 * max(0.0, 1 - fraction):.0f}% headroom")
+
+
+def _binding(p: PerfResult) -> tuple[float | None, float | None, str, str]:
+    """Each roof as a fraction of this GPU's measured peak where one was measured, else of the datasheet's."""
+    if p.measured_bandwidth_fraction is None and p.measured_compute_fraction is None:
+        return p.bandwidth_fraction, p.compute_fraction, "", ""
+    bandwidth, bandwidth_basis = ((p.measured_bandwidth_fraction, "measured") if p.measured_bandwidth_fraction
+                                  is not None else (p.bandwidth_fraction, "datasheet"))
+    compute, compute_basis = ((p.measured_compute_fraction, "measured") if p.measured_compute_fraction
+                              is not None else (p.compute_fraction, "datasheet"))
+    return bandwidth, compute, bandwidth_basis, compute_basis
+
+
+def _of_roofs(measured: float | None, sheet: float | None, what: str) -> str:
+    if measured is None:
+        return f"{100 * sheet:.0f}% of peak {'bandwidth' if 'bandwidth' in what else 'compute'}"
+    text = f"{100 * measured:.0f}% of this GPU's measured {what}"
+    return text + (f" ({100 * sheet:.0f}% of the datasheet peak)" if sheet is not None else "")
 
 
 def _functions(source: str, names: tuple[str, ...]) -> str:

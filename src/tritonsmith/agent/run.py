@@ -56,15 +56,16 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
         progress.close()
         on_gpu = pool.device_kind != "cpu"
         device_name = pool.device_name
+        # the same workers re-measure and tune: no two timings ever share a GPU, also in a bench of many tasks
+        winner, final = select_winner(task, agent, store, config, on_gpu, pool)
+        tuning = None
+        if winner is not None and final is not None and config.tune_budget_s > 0:
+            tuning, tuned_final = tune_winner(task, store.candidate_source(winner.id), config, store, pool=pool)
+            tuning["speedup_before_tuning"] = final.get("speedup")
+            final = tuned_final or final
     finally:
         if own_pool:
             pool.close()
-    winner, final = select_winner(task, agent, store, config, on_gpu)
-    tuning = None
-    if winner is not None and final is not None and config.tune_budget_s > 0:
-        tuning, tuned_final = tune_winner(task, store.candidate_source(winner.id), config, store)
-        tuning["speedup_before_tuning"] = final.get("speedup")
-        final = tuned_final or final
     summary = write_summary(task, config, agent, store, budget, winner, final, device_name, on_gpu,
                             time.perf_counter() - started, tuning)
     return summary
@@ -92,8 +93,8 @@ def build_context(task: Task, config: RunConfig, device_name: str | None) -> pro
     return context
 
 
-def select_winner(task: Task, agent: Agent, store: RunStore, config: RunConfig,
-                  on_gpu: bool) -> tuple[Candidate | None, dict[str, Any] | None]:
+def select_winner(task: Task, agent: Agent, store: RunStore, config: RunConfig, on_gpu: bool,
+                  pool: WorkerPool) -> tuple[Candidate | None, dict[str, Any] | None]:
     """Re-measure the fastest few with more repetitions: the best of many noisy measurements is biased up."""
     verified = [c for c in agent.candidates.values() if c.passed]
     if not verified:
@@ -101,13 +102,12 @@ def select_winner(task: Task, agent: Agent, store: RunStore, config: RunConfig,
     if not on_gpu or not any(c.timed for c in verified):
         return min(verified, key=lambda c: (c.round, c.lineage)), None
     finalists = sorted(verified, key=lambda c: c.score(), reverse=True)[:config.final_candidates]
-    final_config = EvalConfig(timeout_s=config.eval_timeout_s, timing_rounds=config.final_timing_rounds)
     measured = {}
-    with WorkerPool(device=config.device, gpus=config.gpus[:1] if config.gpus else None, config=final_config) as pool:
-        for candidate in finalists:
-            result = pool.evaluate(task, store.candidate_source(candidate.id))
-            measured[candidate.id] = result
-            store.append({"type": "final_measure", "candidate": candidate.id, "result": result.to_dict()})
+    for candidate in finalists:
+        result = pool.evaluate(task, store.candidate_source(candidate.id), timeout_s=config.eval_timeout_s,
+                               timing_rounds=config.final_timing_rounds)
+        measured[candidate.id] = result
+        store.append({"type": "final_measure", "candidate": candidate.id, "result": result.to_dict()})
     passing = [c for c in finalists if measured[c.id].passed]
     if not passing:
         return None, None
@@ -118,30 +118,25 @@ def select_winner(task: Task, agent: Agent, store: RunStore, config: RunConfig,
     return winner, measured[winner.id].to_dict()
 
 
-def tune_winner(task: Task, source: str, config: RunConfig, store: RunStore,
-                measure: Any = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The last stage: the tuner searches the winner's launch parameters (never what it computes).
+def tune_winner(task: Task, source: str, config: RunConfig, store: RunStore, measure: Any = None,
+                pool: WorkerPool | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The last stage: the tuner searches the winner's launch parameters (never what it computes),
+    measuring on `pool` (or on `measure`, for tests).
 
     Returns the tuning record for the summary, and the tuned kernel's EvalResult when it is verified
     and faster (its source is then saved as candidate `tuned`, which best.py becomes)."""
     from tritonsmith.knowledge.hardware import profile_for
     from tritonsmith.tune import PoolMeasure, tune_kernel
 
-    pool = None
     try:
         if measure is None:
-            pool = WorkerPool(device=config.device, gpus=config.gpus[:1] if config.gpus else None,
-                              config=EvalConfig(timeout_s=config.eval_timeout_s))
-            measure = PoolMeasure(pool, task)
+            measure = PoolMeasure(pool, task, timeout_s=config.eval_timeout_s)
         profile = profile_for(pool.device_name) if pool else None
         result = tune_kernel(task, source, measure, config.tune_budget_s, profile=profile)
     except Exception as err:  # noqa: BLE001 - tuning is an extra: the untuned winner stands
         record = {"tuned": False, "reason": f"tuning failed: {type(err).__name__}: {err}"}
         store.append({"type": "tune", **record})
         return record, None
-    finally:
-        if pool is not None:
-            pool.close()
     record = {"tuned": result.changed and result.verified and bool(result.speedup and result.speedup > 1),
               "config": result.config, "original_ms": result.original_ms, "tuned_ms": result.tuned_ms,
               "speedup_from_tuning": result.speedup, "stop_reason": result.stop_reason,

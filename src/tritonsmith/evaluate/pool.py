@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.evaluate.peaks import PeaksError, peaks_for
 from tritonsmith.evaluate.result import EvalResult
 from tritonsmith.task import Task, TaskError
 
@@ -50,6 +51,9 @@ class EvalConfig:
     """Milliseconds of timed repetitions per do_bench call."""
     torch_compile: bool = False
     """Also time torch.compile(reference) in the same interleaved rounds (slow: compiles every perf shape)."""
+    measured_peaks: bool = True
+    """On a GPU, report each perf case's fraction of the device's measured copy bandwidth and matmul
+    FLOP/s too (measured once per device, about ten seconds, then cached: evaluate/peaks.py)."""
 
 
 class _Host:
@@ -148,6 +152,13 @@ class WorkerPool:
         self._start_rest()
         self.device_kind = first.info["device"]
         self.device_name = first.info.get("name")
+        self.peaks: dict[str, Any] | None = None
+        self.peaks_note: str | None = None
+        if self.device_kind != "cpu" and self.config.measured_peaks and self.device_name:
+            try:
+                self.peaks = self.measure_peaks()
+            except PeaksError as err:  # fractions of the datasheet peak are still reported
+                self.peaks_note = str(err)
 
     def _plan(self, device: str, workers: int | None, gpus: list[int] | None) -> list[dict[str, str]]:
         base = dict(os.environ)
@@ -184,19 +195,29 @@ class WorkerPool:
         request = "cpu" if self.device == "cpu" else ("cuda" if self.device.startswith("cuda") else "auto")
         return _Host(request, self._env[slot], self.work_dir / f"host-{slot}.log")
 
+    def measure_peaks(self, refresh: bool = False) -> dict[str, Any]:
+        """This GPU's measured copy bandwidth and matmul FLOP/s: cached, or measured now on the first
+        worker's GPU (while no job runs there). Raises PeaksError."""
+        return peaks_for(self.device_name, env=self._env[0], refresh=refresh)
+
     @property
     def size(self) -> int:
         """How many evaluations can run at once (one per worker)."""
         return len(self._hosts)
 
-    def evaluate(self, task: Task, source: str, timeout_s: float | None = None) -> EvalResult:
+    def evaluate(self, task: Task, source: str, timeout_s: float | None = None,
+                 timing_rounds: int | None = None) -> EvalResult:
+        """Evaluate one candidate on the next free worker. `timing_rounds` overrides the pool's for this
+        job (finalists are re-measured with more rounds on the same workers, so that no two timings
+        ever share a GPU)."""
         slot = self._slots.get()
         try:
-            return self._evaluate(slot, task, source, timeout_s)
+            return self._evaluate(slot, task, source, timeout_s, timing_rounds)
         finally:
             self._slots.put(slot)
 
-    def _evaluate(self, slot: int, task: Task, source: str, timeout_s: float | None) -> EvalResult:
+    def _evaluate(self, slot: int, task: Task, source: str, timeout_s: float | None,
+                  timing_rounds: int | None = None) -> EvalResult:
         host = self._hosts[slot]
         if host is None or not host.alive():
             host = self._hosts[slot] = self._start(slot)
@@ -205,6 +226,8 @@ class WorkerPool:
             job_dir = self.work_dir / f"job-{self._counter:06d}"
         job_dir.mkdir()
         job = self._job(task, source, job_dir)
+        if timing_rounds:
+            job["timing"]["rounds"] = timing_rounds
         on_gpu = host.info["device"] != "cpu"
         timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)
         started = time.perf_counter()
@@ -218,6 +241,10 @@ class WorkerPool:
         result.wall_s = round(wall, 3)
         result.evidence.setdefault("device", host.info.get("name"))
         result.evidence["worker_overhead_s"] = _overhead(message, result)
+        if result.perf:
+            result.evidence["measured_peaks"] = (
+                {k: self.peaks.get(k) for k in ("copy_gbps", "tflops", "measured_at")} if self.peaks
+                else self.peaks_note or "not measured (EvalConfig.measured_peaks is off)")
         shutil.rmtree(job_dir, ignore_errors=True)
         return result
 
@@ -235,6 +262,7 @@ class WorkerPool:
                        "processes": self.config.processes},
             "timing": {"rounds": self.config.timing_rounds, "warmup_ms": self.config.warmup_ms,
                        "rep_ms": self.config.rep_ms, "torch_compile": self.config.torch_compile},
+            "peaks": self.peaks,
         }
         if task.baseline:
             baseline = job_dir / "baseline.py"

@@ -43,7 +43,10 @@ class PerfResult:
     gbps: float | None = None
     tflops: float | None = None
     bandwidth_fraction: float | None = None
+    """Of the datasheet peak (knowledge/hardware.py); the measured_* ones are of this device's measured peaks."""
     compute_fraction: float | None = None
+    measured_bandwidth_fraction: float | None = None
+    measured_compute_fraction: float | None = None
     candidate_spread: float | None = None
     compiled_ms: float | None = None
     speedup_vs_compile: float | None = None
@@ -62,6 +65,8 @@ class EvalResult:
     speedup_reason: str | None = None
     bandwidth_fraction: float | None = None
     compute_fraction: float | None = None
+    measured_bandwidth_fraction: float | None = None
+    measured_compute_fraction: float | None = None
     guard_violations: list[str] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     stdout_tail: str = ""

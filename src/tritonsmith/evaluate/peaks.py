@@ -1,0 +1,186 @@
+"""Measured peaks of a GPU: copy bandwidth and matmul FLOP/s, measured once per device and cached.
+
+Datasheet peaks are rarely reachable (an H100's 3.35 TB/s copy runs at about 3 TB/s), so "fraction
+of peak" against the datasheet alone says less than it seems. Here the roofs are measured:
+
+- copy: the best of a Triton copy kernel (a few block sizes) and `torch.Tensor.copy_`, over 1 GiB
+  buffers (or a quarter of free memory), counting bytes read plus bytes written;
+- matmul: `torch.matmul` of 8192x8192 random matrices per dtype (bfloat16, float16; float32 with TF32
+  off, i.e. the non-matrix units, as the datasheet's float32 figure; tf32 with it on).
+
+Timer: triton.testing.do_bench, median. Measuring takes about ten seconds and runs in its own
+process (`python -m tritonsmith.evaluate.peaks`), so the caller never imports torch. The result is
+cached per device name under $XDG_CACHE_HOME/tritonsmith/peaks/; `tritonsmith peaks --refresh`
+measures again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+MATMUL_N = 8192
+MATMUL_DTYPES = ("bfloat16", "float16", "float32", "tf32")
+COPY_BLOCKS = (1024, 4096, 8192)
+
+
+class PeaksError(RuntimeError):
+    """Peaks could not be measured; the message says why."""
+
+
+def cache_path(device_name: str) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tritonsmith" / "peaks"
+    slug = re.sub(r"[^a-z0-9]+", "-", device_name.lower()).strip("-") or "device"
+    return base / f"{slug}.json"
+
+
+def load_cached(device_name: str) -> dict[str, Any] | None:
+    path = cache_path(device_name)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("device") != device_name or not _valid(data):
+        return None
+    return data
+
+
+def _valid(data: dict[str, Any]) -> bool:
+    copy = data.get("copy_gbps")
+    tflops = data.get("tflops")
+    return (isinstance(copy, (int, float)) and copy > 0 and isinstance(tflops, dict)
+            and all(isinstance(v, (int, float)) and v > 0 for v in tflops.values()))
+
+
+def peaks_for(device_name: str, env: dict[str, str] | None = None, refresh: bool = False,
+              timeout_s: float = 300) -> dict[str, Any]:
+    """The cached peaks of `device_name`, or measured now (in a child process on the GPU `env` selects)."""
+    if not refresh:
+        cached = load_cached(device_name)
+        if cached is not None:
+            return cached
+    try:
+        done = subprocess.run([sys.executable, "-m", "tritonsmith.evaluate.peaks"], env=env, capture_output=True,
+                              text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as err:
+        raise PeaksError(f"measuring the device's peaks took over {timeout_s:g} s") from err
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise PeaksError(f"measuring the device's peaks failed: {tail}")
+    data = json.loads(lines[-1])
+    if data.get("error"):
+        raise PeaksError(data["error"])
+    if data.get("device") != device_name:
+        raise PeaksError(f"peaks were measured on {data.get('device')!r}, not on {device_name!r}")
+    path = cache_path(device_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+    return data
+
+
+def measure() -> dict[str, Any]:
+    """Measure this process's current GPU. Imports torch and triton."""
+    import torch
+    import triton
+
+    if not torch.cuda.is_available():
+        return {"error": "peaks are measured on a GPU, and PyTorch sees none"}
+    copies, nbytes = _copy_peaks()
+    if not copies:
+        return {"error": "the copy kernel did not copy: peaks not measured"}
+    best_copy = max(copies, key=copies.get)
+    return {
+        "device": torch.cuda.get_device_name(0),
+        "copy_gbps": round(copies[best_copy], 1),
+        "copy_best": best_copy,
+        "copy_all_gbps": {k: round(v, 1) for k, v in copies.items()},
+        "copy_buffer_bytes": nbytes,
+        "tflops": {k: round(v, 1) for k, v in _matmul_peaks().items()},
+        "matmul_n": MATMUL_N,
+        "timer": "triton.testing.do_bench(return_mode='median')",
+        "torch": torch.__version__, "triton": triton.__version__,
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _copy_peaks() -> tuple[dict[str, float], int]:
+    """GB/s (bytes read + written) of each copy variant, and the buffer size; {} if a copy was wrong."""
+    import torch
+    import triton
+    import triton.language as tl
+    from triton.testing import do_bench
+
+    @triton.jit
+    def copy_kernel(src, dst, n, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < n
+        tl.store(dst + offsets, tl.load(src + offsets, mask=mask), mask=mask)
+
+    free, _ = torch.cuda.mem_get_info()
+    nbytes = min(2**30, free // 4) // 16 * 16
+    src = torch.randn(nbytes // 4, device="cuda")
+    dst = torch.empty_like(src)
+    n = src.numel()
+    moved = 2 * nbytes
+    copies: dict[str, float] = {}
+    for block in COPY_BLOCKS:
+        for warps in (4, 8):
+            grid = (triton.cdiv(n, block),)
+            ms = do_bench(lambda b=block, w=warps, g=grid: copy_kernel[g](src, dst, n, BLOCK=b, num_warps=w),
+                          warmup=50, rep=300, return_mode="median")
+            if not torch.equal(src, dst):
+                return {}, nbytes
+            copies[f"triton BLOCK={block} num_warps={warps}"] = moved / ms / 1e6
+            dst.zero_()
+    ms = do_bench(lambda: dst.copy_(src), warmup=50, rep=300, return_mode="median")
+    copies["torch copy_"] = moved / ms / 1e6
+    return copies, nbytes
+
+
+def _matmul_peaks() -> dict[str, float]:
+    """TFLOP/s of torch.matmul on MATMUL_N-square random matrices, per dtype."""
+    import torch
+    from triton.testing import do_bench
+
+    tflops: dict[str, float] = {}
+    saved_tf32 = torch.backends.cuda.matmul.allow_tf32
+    try:
+        for name in MATMUL_DTYPES:
+            dtype = torch.float32 if name in ("float32", "tf32") else getattr(torch, name)
+            torch.backends.cuda.matmul.allow_tf32 = name == "tf32"
+            a = torch.randn(MATMUL_N, MATMUL_N, device="cuda", dtype=dtype)
+            b = torch.randn(MATMUL_N, MATMUL_N, device="cuda", dtype=dtype)
+            ms = do_bench(lambda a=a, b=b: torch.matmul(a, b), warmup=100, rep=500, return_mode="median")
+            tflops[name] = 2 * MATMUL_N**3 / ms / 1e9
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved_tf32
+    return tflops
+
+
+def fractions(gbps: float | None, tflops: float | None, dtype: str | None,
+              peaks: dict[str, Any] | None) -> tuple[float | None, float | None]:
+    """(bandwidth, compute) as fractions of the measured peaks; None where either side is missing."""
+    if not peaks:
+        return None, None
+    copy = peaks.get("copy_gbps")
+    bandwidth = gbps / copy if gbps and copy else None
+    peak = (peaks.get("tflops") or {}).get(dtype) if dtype else None
+    compute = tflops / peak if tflops and peak else None
+    return bandwidth, compute
+
+
+if __name__ == "__main__":
+    try:
+        print(json.dumps(measure()))
+    except Exception as err:  # noqa: BLE001 - one line for the parent, whatever broke
+        print(json.dumps({"error": f"measuring the device's peaks failed: {type(err).__name__}: {err}"}))
+        sys.exit(1)

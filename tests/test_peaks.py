@@ -1,0 +1,56 @@
+"""Measured peaks: the cache, the fractions, and a clear error where there is no GPU to measure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tritonsmith.evaluate.peaks import PeaksError, cache_path, fractions, load_cached, peaks_for
+
+H100 = "NVIDIA H100 80GB HBM3"
+PEAKS = {"device": H100, "copy_gbps": 3000.0, "tflops": {"bfloat16": 750.0, "float32": 50.0},
+         "measured_at": "2026-11-26T00:00:00+00:00"}
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    return tmp_path
+
+
+def plant(data, name=H100):
+    path = cache_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_cached_measurement_is_used_without_measuring_again(cache_home):
+    path = plant(PEAKS)
+    assert path.parent == cache_home / "tritonsmith" / "peaks" and path.name == "nvidia-h100-80gb-hbm3.json"
+    assert peaks_for(H100) == PEAKS  # no GPU here: measuring would raise
+
+
+@pytest.mark.parametrize("bad", [
+    {**PEAKS, "device": "NVIDIA A100-SXM4-80GB"},  # another device's file under this name
+    {**PEAKS, "copy_gbps": 0},
+    {**PEAKS, "tflops": {"bfloat16": "fast"}},
+    "not a dict",
+])
+def test_a_cache_entry_that_does_not_hold_up_is_ignored(bad):
+    plant(bad)
+    assert load_cached(H100) is None
+
+
+def test_measuring_without_a_gpu_says_so_in_one_sentence():
+    with pytest.raises(PeaksError, match="peaks are measured on a GPU, and PyTorch sees none"):
+        peaks_for(H100, refresh=True)
+    assert not cache_path(H100).exists()  # nothing cached from a failed measurement
+
+
+def test_fractions_of_the_measured_peaks():
+    assert fractions(2700.0, 375.0, "bfloat16", PEAKS) == (0.9, 0.5)
+    assert fractions(2700.0, 900.0, "int8", PEAKS) == (0.9, None)  # no int8 peak measured
+    assert fractions(None, 10.0, "float32", PEAKS) == (None, 0.2)
+    assert fractions(2700.0, 1.0, "float32", None) == (None, None)
