@@ -11,10 +11,32 @@ from tritonsmith.tune.discover import (
            discover,
 )
 from tritonsmith.tune.measure import PoolMeasure, geometric_mean_ms
+from tritonsmith.tune.replay import (
+           Record,
+           StrategyRow,
+           TableMeasure,
+           compare_strategies,
+           parse_label,
+           rows_table,
+           table_from_trials,
+)
 from tritonsmith.tune.rewrite import RewriteError, render
-from tritonsmith.tune.search import Measure, Trial, TuneConfig, TuneResult, tune_kernel
+from tritonsmith.tune.search import (
+           GRID_LIMIT,
+           STRATEGIES,
+           Grid,
+           Measure,
+           Trial,
+           TuneConfig,
+           TuneResult,
+           grid,
+           grid_point,
+           tune_kernel,
+)
 from tritonsmith.tune.space import ConfigList, Limits, Scaled, Space, search_space
 
-__all__ = ["Autotune", "ConfigList", "Discovery", "DiscoveryError", "KernelInfo", "Knob", "Limits", "Measure",
-           "PoolMeasure", "RewriteError", "Scaled", "Space", "Span", "Trial", "TuneConfig", "TuneResult", "Use",
-           "discover", "geometric_mean_ms", "render", "search_space", "tune_kernel"]
+__all__ = ["GRID_LIMIT", "STRATEGIES", "Autotune", "ConfigList", "Discovery", "DiscoveryError", "Grid", "KernelInfo",
+           "Knob", "Limits", "Measure", "PoolMeasure", "Record", "RewriteError", "Scaled", "Space", "Span",
+           "StrategyRow", "TableMeasure", "Trial", "TuneConfig", "TuneResult", "Use", "compare_strategies", "discover",
+           "geometric_mean_ms", "grid", "grid_point", "parse_label", "render", "rows_table", "search_space",
+           "table_from_trials", "tune_kernel"]

@@ -12,16 +12,21 @@ do not pass are skipped. The phases (docs/tune.md says why):
 
 Time is read from an injectable clock; a measurement starts only if it, and one verification after
 it, fit in what is left of the budget (each assumed to last as long as the longest so far).
+
+Two baselines replace phases 2-4 under the same budget and finish, to compare the search with
+(`TuneConfig.strategy`, tune/replay.py): "random", uniformly random feasible points of the whole grid,
+none twice; and "exhaustive", every feasible grid point in a fixed order.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from itertools import combinations
-from typing import Any
+from itertools import combinations, product
+from typing import Any, NamedTuple
 
 from tritonsmith.knowledge.hardware import HardwareProfile
 from tritonsmith.task import Task
@@ -30,6 +35,9 @@ from tritonsmith.tune.rewrite import CONFIGS_SUFFIX, RewriteError, render
 from tritonsmith.tune.space import Config, ConfigList, Space, config_label, search_space
 
 Measure = Callable[[str], tuple[str, float | None]]
+STRATEGIES = ("coarse-to-fine", "random", "exhaustive")
+GRID_LIMIT = 100_000
+"""Most grid points enumerated at once: checking one costs about 30 us, so 3 s for the whole grid."""
 
 
 @dataclass
@@ -52,6 +60,16 @@ class TuneConfig:
     """Best points of an autotuned kernel kept in a pruned config list, tried as one more finalist."""
     max_trials: int | None = None
     """Most measurements in the search (None: the time budget alone decides)."""
+    strategy: str = "coarse-to-fine"
+    """How the space is searched: "coarse-to-fine" (seeds, sweeps, pairwise moves), or a baseline to compare
+    it with: "random" (uniformly random feasible grid points, none twice) or "exhaustive" (every feasible grid
+    point in order; at most GRID_LIMIT points)."""
+    seed: int = 0
+    """The random strategy's seed: the same seed gives the same order."""
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown search strategy {self.strategy!r}: one of {', '.join(STRATEGIES)}")
 
 
 @dataclass
@@ -113,6 +131,61 @@ class TuneResult:
         return "\n".join(lines)
 
 
+class Grid(NamedTuple):
+    feasible: list[Config]
+    """Every feasible point, normalised, once each, in grid order (the last knob varies fastest)."""
+    pruned: list[tuple[str, str]]
+    """(configuration, why) for each point static pruning removes."""
+
+
+def grid_point(space: Space, index: int) -> Config:
+    """The grid's point number `index` (0 <= index < space.size), normalised; the order is `grid`'s."""
+    point = {}
+    for knob in reversed(space.knobs):
+        values = space.values[knob.id]
+        index, digit = divmod(index, len(values))
+        point[knob.id] = values[digit]
+    return space.normalise(point)
+
+
+def grid(space: Space, limit: int = GRID_LIMIT) -> Grid:
+    """Every point of the product of the knobs' values, split into feasible and pruned; ValueError over `limit`."""
+    if space.size > limit:
+        raise ValueError(_too_large(space.size, limit))
+    ids = [knob.id for knob in space.knobs]
+    feasible, pruned, seen = [], [], set()
+    for values in product(*(space.values[knob_id] for knob_id in ids)):
+        config = space.normalise(dict(zip(ids, values)))
+        key = tuple(sorted(config.items(), key=lambda item: item[0]))
+        if key in seen:
+            continue
+        seen.add(key)
+        reason = space.feasible(config) if config else None
+        if reason:
+            pruned.append((config_label(config), reason))
+        else:
+            feasible.append(config)
+    return Grid(feasible, pruned)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (f"the grid has {size} points, more than the limit of {limit} enumerated at once: "
+            "search it with the coarse-to-fine or the random strategy")
+
+
+def _shuffled(size: int, rng: random.Random) -> Iterator[int]:
+    """0 .. size-1 in a uniformly random order: a permutation when small, draws without repetition when not."""
+    if size <= GRID_LIMIT:
+        yield from rng.sample(range(size), size)
+        return
+    drawn: set[int] = set()
+    while len(drawn) < size:
+        index = rng.randrange(size)
+        if index not in drawn:
+            drawn.add(index)
+            yield index
+
+
 class _Stop(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -126,8 +199,10 @@ def tune_kernel(task: Task, source: str, measure: Measure, budget_s: float,
     """Search `source`'s launch parameters for `task` within `budget_s` seconds of `clock`."""
     discovery = space.discovery if space is not None else discover(source)
     space = space or search_space(discovery, profile, task.kind, task.dtypes)
-    search = _Search(task, source, discovery, space, measure, verify or measure, budget_s, clock,
-                     config or TuneConfig(), profile)
+    config = config or TuneConfig()
+    if config.strategy == "exhaustive" and space.size > GRID_LIMIT:  # refused before anything is measured
+        raise ValueError(_too_large(space.size, GRID_LIMIT))
+    search = _Search(task, source, discovery, space, measure, verify or measure, budget_s, clock, config, profile)
     return search.run()
 
 
@@ -145,6 +220,7 @@ class _Search:
         self.configs: dict[str, Config] = {}  # rendered source -> its configuration
         self.measured: dict[str, Trial | None] = {}  # rendered source -> its search trial (None: pruned)
         self.pruned: list[tuple[str, str]] = []
+        self.pruned_seen: set[tuple[str, str]] = set()  # a grid can prune thousands: no scan of the list
         self.durations: list[float] = []
         self.incumbent: Config = {}
         self.incumbent_ms = math.inf
@@ -186,8 +262,11 @@ class _Search:
         return trial
 
     def prune(self, config: Config, reason: str) -> None:
-        entry = (config_label(config), reason)
-        if entry not in self.pruned:
+        self.record_pruned((config_label(config), reason))
+
+    def record_pruned(self, entry: tuple[str, str]) -> None:
+        if entry not in self.pruned_seen:
+            self.pruned_seen.add(entry)
             self.pruned.append(entry)
 
     def _run(self, measure: Measure, source: str, config: Config, phase: str) -> Trial:
@@ -219,14 +298,41 @@ class _Search:
         self.incumbent_ms = original.ms
         if not self.space.knobs:
             return self.result({}, original.ms, original.ms, True, "no tunable launch parameters")
-        stop_reason = "converged"
+        strategies = {"coarse-to-fine": self.coarse_to_fine, "random": self.random, "exhaustive": self.exhaustive}
         try:
-            self.seed()
-            self.coarse()
-            self.fine()
+            stop_reason, complete = strategies[self.config.strategy](), True
         except _Stop as stop:
-            stop_reason = stop.reason
-        return self.finish(original, stop_reason)
+            stop_reason, complete = stop.reason, False
+        return self.finish(original, stop_reason, complete)
+
+    def coarse_to_fine(self) -> str:
+        self.seed()
+        self.coarse()
+        self.fine()
+        return "converged"
+
+    def random(self) -> str:
+        for index in _shuffled(self.space.size, random.Random(self.config.seed)):
+            self.grid_trial(grid_point(self.space, index), "random")
+        return "every feasible configuration measured"
+
+    def exhaustive(self) -> str:
+        points = grid(self.space)
+        for entry in points.pruned:
+            self.record_pruned(entry)
+        for config in points.feasible:
+            self.grid_trial(config, "exhaustive")
+        return "every feasible configuration measured"
+
+    def grid_trial(self, config: Config, phase: str) -> None:
+        """Measure one grid point (unless pruned) and keep it as the incumbent if it is faster by the margin."""
+        reason = self.space.feasible(config) if config else None
+        if reason:
+            self.prune(config, reason)
+            return
+        trial = self.attempt(config, phase)
+        if self.better(trial, self.incumbent_ms):
+            self.incumbent, self.incumbent_ms = config, trial.ms
 
     def seed(self) -> None:
         for kernel, points in self.space.seeds.items():
@@ -315,8 +421,8 @@ class _Search:
         index = values.index(now) + direction
         return {**config, knob.id: values[index]} if 0 <= index < len(values) else None
 
-    def finish(self, original: Trial, stop_reason: str) -> TuneResult:
-        if stop_reason == "converged":
+    def finish(self, original: Trial, stop_reason: str, complete: bool) -> TuneResult:
+        if complete:
             try:
                 self.pruned_lists()
             except _Stop as stop:
