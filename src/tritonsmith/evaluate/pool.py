@@ -206,18 +206,19 @@ class WorkerPool:
         return len(self._hosts)
 
     def evaluate(self, task: Task, source: str, timeout_s: float | None = None,
-                 timing_rounds: int | None = None) -> EvalResult:
-        """Evaluate one candidate on the next free worker. `timing_rounds` overrides the pool's for this
-        job (finalists are re-measured with more rounds on the same workers, so that no two timings
-        ever share a GPU)."""
+                 timing: dict[str, Any] | None = None) -> EvalResult:
+        """Evaluate one candidate on the next free worker. `timing` overrides the pool's timing settings
+        for this job: rounds, warmup_ms, rep_ms, reference (False: the PyTorch reference is not timed).
+        Finalists are re-measured, and the tuner measures, on the same workers with other settings,
+        so that no two timings ever share a GPU."""
         slot = self._slots.get()
         try:
-            return self._evaluate(slot, task, source, timeout_s, timing_rounds)
+            return self._evaluate(slot, task, source, timeout_s, timing)
         finally:
             self._slots.put(slot)
 
     def _evaluate(self, slot: int, task: Task, source: str, timeout_s: float | None,
-                  timing_rounds: int | None = None) -> EvalResult:
+                  timing: dict[str, Any] | None = None) -> EvalResult:
         host = self._hosts[slot]
         if host is None or not host.alive():
             host = self._hosts[slot] = self._start(slot)
@@ -226,8 +227,7 @@ class WorkerPool:
             job_dir = self.work_dir / f"job-{self._counter:06d}"
         job_dir.mkdir()
         job = self._job(task, source, job_dir)
-        if timing_rounds:
-            job["timing"]["rounds"] = timing_rounds
+        job["timing"].update(timing or {})
         on_gpu = host.info["device"] != "cpu"
         timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)
         started = time.perf_counter()
