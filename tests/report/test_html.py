@@ -13,6 +13,7 @@ import pytest
 
 from tritonsmith.evaluate.result import CaseResult, EvalResult, PerfResult
 from tritonsmith.report.html import write_report
+from tritonsmith.runs.bench import tuning_outcome
 from tritonsmith.runs.records import LineageOutcome, RoundPoint, TaskRecord
 from tritonsmith.runs.store import ResultsStore
 
@@ -107,7 +108,16 @@ def agent_trajectory(name: str, start: bool = False) -> list[dict]:
     ]
 
 
-def write_bench(folder: Path) -> Path:
+TUNE_APPLIED = {"tuned": True, "config": {"softmax_kernel.BLOCK": "2048", "softmax_kernel.num_warps": "8"},
+                "original_ms": 0.0486, "tuned_ms": 0.0412, "speedup_from_tuning": 1.18, "stop_reason": "budget spent",
+                "elapsed_s": 41.3, "trials": 14}
+TUNE_KEPT = {"tuned": False, "config": {}, "original_ms": 0.05, "tuned_ms": 0.05, "speedup_from_tuning": 1.0,
+             "stop_reason": "search done; no configuration beat the original by 1%", "elapsed_s": 12.0, "trials": 6}
+# speedup before tuning, after tuning, and the tuner's record, of each task
+SPEEDUPS = {"softmax": (1.2, 1.42, TUNE_APPLIED), "layernorm": (0.81, 0.81, TUNE_KEPT), "matmul": (None, None, None)}
+
+
+def write_bench(folder: Path, tuned: bool = True) -> Path:
     store = ResultsStore(folder)
     store.save_settings({"suite": "builtin", "solver": "agent", "model": "openai/gpt-4o", "mode": "generate",
                          "rounds": 2, "parallel": 2, "device": "auto", "created_at": "2025-05-04T10:11:12+00:00"})
@@ -118,19 +128,25 @@ def write_bench(folder: Path) -> Path:
                                   ("matmul", "wrong_output", None)):
         run = folder / "tasks" / name
         (run / "candidates").mkdir(parents=True)
+        before, _, tuning = SPEEDUPS[name] if tuned else (None, None, None)
         events = agent_trajectory(name, start=name == "layernorm")
+        if tuning:
+            events += [{"type": "final_measure", "candidate": "L0-R1", "result": passed(before)},
+                       {"type": "tune", **tuning}]
         (run / "trajectory.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
         (run / "summary.json").write_text(json.dumps({
             "task": f"builtin:{name}", "model": "openai/gpt-4o", "device": "NVIDIA H100 80GB HBM3",
             "solved": status == "passed", "best_candidate": "L0-R1" if status == "passed" else None,
-            "candidates": 2, "restarts": 1, "stop_reason": None}))
+            "candidates": 2, "restarts": 1, "stop_reason": None,
+            "tuning": {**tuning, "speedup_before_tuning": before} if tuning else None}))
         if status == "passed":
             (run / "best.py").write_text(f"# tritonsmith: best kernel for builtin:{name}\n{SECOND}")
         store.append(TaskRecord(f"builtin:{name}", "builtin", "agent", status, True, status == "passed",
                                 speedup=speedup, speedup_vs_torch=speedup and speedup * 0.9,
                                 lineages=lineages if status == "passed" else [
                                     LineageOutcome(0, True, False, None, points[:1])],
-                                tokens=15230, usd=0.21, wall_s=182.5, run_dir=f"tasks/{name}"))
+                                tokens=15230, usd=0.21, wall_s=182.5, run_dir=f"tasks/{name}",
+                                speedup_before_tuning=before, tuning=tuning_outcome(tuning)))
     store.append(TaskRecord("builtin:broken", "builtin", "agent", "error", False, False,
                             error="task builtin:broken could not be loaded: its reference raises"))
     return folder
@@ -187,6 +203,43 @@ def test_an_optimize_run_shows_its_start_kernel(report):
     layernorm = trajectories(report.read_text())["task-layernorm"]
     assert layernorm.index("Start kernel") < layernorm.index("Lineage 0")
     assert "the kernel of candidate start" in layernorm  # the prompts refer to it rather than repeat it
+
+
+def test_speedups_before_and_after_tuning(report):
+    page = report.read_text()
+    summary = page.split('<section class="page task"')[0]
+    assert '<th class="num" data-kind="num" tabindex="0">before tuning</th>' in summary
+    # softmax: 1.42 after tuning, 1.20 before; layernorm kept its untuned kernel: 0.81 both
+    assert re.search(r'data-v="1\.42"[^>]*>1\.42×</td><td data-v="1\.2" class="num faster">1\.20×</td>', summary)
+    assert re.search(r'data-v="0\.81"[^>]*>0\.81×</td><td data-v="0\.81" class="num slower">0\.81×</td>', summary)
+    metrics = summary.split('<table class="metrics">')[1].split("</table>")[0]
+    # after: sqrt(1.42 * 0.81) = sqrt(1.1502) = 1.0725; before: sqrt(1.2 * 0.81) = sqrt(0.972) = 0.9859
+    assert "speedup, geometric mean</th><td class=\"num\">1.07×" in metrics
+    assert "speedup before tuning, geometric mean</th><td class=\"num\">0.99×" in metrics
+    assert "tasks tuned</th><td class=\"num\">1 of 2" in metrics
+    # from tuning: softmax 1.18 in the tuner, layernorm 1 (kept) -> sqrt(1.18) = 1.0863
+    assert "speedup from tuning, geometric mean</th><td class=\"num\">1.09×" in metrics
+    assert "0.99× before tuning" in summary.split('<div class="cards">')[1]  # the headline card's note
+    facts = page.split('id="task-softmax"')[1].split("</dl>")[0]
+    assert "<dt>speedup before tuning</dt><dd>1.20×</dd>" in facts
+    assert ("<dt>tuning</dt><dd>applied: softmax_kernel.BLOCK=2048, softmax_kernel.num_warps=8, 1.18× in the tuner "
+            "(14 trials in 41.3 s)</dd>") in facts
+    layernorm = page.split('id="task-layernorm"')[1].split('<div class="trajectory">')[0]
+    assert "<dd>kept the untuned kernel (6 trials in 12.0 s)</dd>" in layernorm
+    assert "Tuning kept the untuned kernel: search done; no configuration beat the original by 1%" in layernorm
+    softmax = trajectories(page)["task-softmax"]
+    final = softmax.split('id="task-softmax/final"')[1]
+    assert softmax.index('id="task-softmax/L1"') < softmax.index('id="task-softmax/final"')
+    assert "final measurement" in final and "candidate L0-R1, timed again" in final
+    assert ("chose softmax_kernel.BLOCK=2048, softmax_kernel.num_warps=8: 1.18× faster than the untuned winner · "
+            "48.6 µs → 41.2 µs · 14 trials in 41.3 s · stopped: budget spent") in final
+    assert "&quot;type&quot;" not in softmax  # no event falls back to a raw JSON dump
+    assert "kept the untuned kernel · 50.0 µs → 50.0 µs" in trajectories(page)["task-layernorm"]
+
+
+def test_without_tuning_there_is_no_before_tuning_column(tmp_path):
+    page = write_report(write_bench(tmp_path / "bench", tuned=False)).read_text()
+    assert "before tuning" not in page and "tasks tuned" not in page
 
 
 def test_a_bench_of_200_tasks_stays_small(tmp_path):

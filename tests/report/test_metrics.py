@@ -202,8 +202,66 @@ def test_task_rows():
     assert rows["builtin:add"] == {
         "task": "builtin:add", "suite": "builtin", "solver": "agent", "status": "passed", "call_ok": True,
         "exec_ok": True, "speedup": 1.2, "speedup_vs_torch": None, "speed_reason": None, "lineages": 3,
-        "lineages_passed": 2, "tokens": 3000, "usd": 0.03, "wall_s": 30.0, "error": None}
+        "lineages_passed": 2, "tokens": 3000, "usd": 0.03, "wall_s": 30.0, "error": None,
+        "speedup_before_tuning": None, "tuned": None}
     assert (rows["builtin:broken"]["status"], rows["builtin:broken"]["lineages"]) == ("error", 0)
+
+
+def tuned_records() -> list[TaskRecord]:
+    """The six tasks after a tuning stage: add tuned, softmax kept its untuned kernel, matmul not tuned."""
+    records = fixture_records()
+    # add: re-measured 1.0 before tuning, 1.2 after; the tuner itself measured 1.25x
+    records[0].speedup_before_tuning = 1.0
+    records[0].tuning = {"tuned": True, "config": {"add_kernel.BLOCK": "1024"}, "speedup_from_tuning": 1.25,
+                         "elapsed_s": 30.5, "trials": 12, "stop_reason": "budget spent"}
+    # softmax: the tuner's choice (1.1x in its own timings) was not faster when re-measured: before = after = 0.8
+    records[1].speedup_before_tuning = 0.8
+    records[1].tuning = {"tuned": False, "config": {"softmax_kernel.BLOCK": "256"}, "speedup_from_tuning": 1.1,
+                         "elapsed_s": 20.0, "trials": 9, "stop_reason": "budget spent",
+                         "reason": "re-measured with full timing, the tuned kernel was not faster (0.790x vs 0.800x)"}
+    # layernorm is wrong: its tuning record (which a real run never writes) must not count
+    records[3].tuning = {"tuned": True, "speedup_from_tuning": 3.0}
+    return records
+
+
+def test_tuning_metrics_before_and_after():
+    metrics = suite_metrics(tuned_records())
+    tuning = metrics["tuning"]
+    # after tuning (the headline, unchanged): {1.2, 0.8, 2.5} -> 2.4 ** (1/3)
+    assert metrics["speedup"]["geomean"] == pytest.approx(2.4 ** (1 / 3))
+    # before tuning, the same three tasks: add 1.0, softmax 0.8 (kept), matmul 2.5 (never tuned: its final)
+    #   geomean (1.0 * 0.8 * 2.5) ** (1/3) = 2 ** (1/3) = 1.2599; mean 4.3 / 3
+    before = tuning["speedup_before"]
+    assert before["geomean"] == pytest.approx(2 ** (1 / 3))
+    assert before["geomean"] == pytest.approx(1.25992, abs=1e-5)
+    assert before["arithmetic_mean"] == pytest.approx(4.3 / 3)
+    assert (before["tasks"], before["correct_tasks"], before["reason"]) == (3, 3, None)
+    # tuning ran on the correct add and softmax, and was applied to add only
+    assert (tuning["attempted_tasks"], tuning["tuned_tasks"]) == (2, 1)
+    # gain: add 1.25 (the tuner's figure), softmax 1 (its untuned kernel stands, whatever the tuner measured)
+    #   -> sqrt(1.25) = 1.1180
+    assert tuning["gain"] == {"geomean": pytest.approx(math.sqrt(1.25)), "tasks": 2}
+    rows = {row["task"]: row for row in task_rows(tuned_records())}
+    assert (rows["builtin:add"]["speedup_before_tuning"], rows["builtin:add"]["tuned"]) == (1.0, True)
+    assert (rows["builtin:softmax"]["speedup_before_tuning"], rows["builtin:softmax"]["tuned"]) == (0.8, False)
+    assert (rows["builtin:matmul"]["speedup_before_tuning"], rows["builtin:matmul"]["tuned"]) == (None, None)
+    assert rows["builtin:layernorm"]["speedup_before_tuning"] is None
+    json.dumps(metrics)
+
+
+def test_tuning_metrics_only_with_tuning_and_a_failed_tuning_gains_nothing():
+    assert suite_metrics(fixture_records())["tuning"] is None
+    records = tuned_records()
+    records[0].speedup_before_tuning = None  # tuned, but its speedup before tuning was not recorded
+    records[2].tuning = {"tuned": False, "reason": "tuning failed: DiscoveryError: no launch to tune"}
+    records[2].speedup_before_tuning = 2.5
+    tuning = suite_metrics(records)["tuning"]
+    # before: softmax 0.8 and matmul 2.5 only -> sqrt(2.0); add is left out rather than guessed
+    assert (tuning["speedup_before"]["geomean"], tuning["speedup_before"]["tasks"]) == (
+        pytest.approx(math.sqrt(2.0)), 2)
+    # gain: add 1.25, softmax 1, matmul 1 (its tuning failed, the winner stands) -> 1.25 ** (1/3)
+    assert tuning["gain"] == {"geomean": pytest.approx(1.25 ** (1 / 3)), "tasks": 3}
+    assert (tuning["attempted_tasks"], tuning["tuned_tasks"]) == (3, 1)
 
 
 def bench_folder(path, records, **settings):
@@ -223,8 +281,8 @@ def test_compare_two_bench_folders(tmp_path):
     rows = {row["task"]: row for row in compare_rows(ResultsStore(a).records(), ResultsStore(b).records())}
     assert rows["builtin:layernorm"] == {
         "task": "builtin:layernorm", "status_a": "wrong_output", "status_b": "passed", "speedup_a": None,
-        "speedup_b": 1.6, "speedup_b_over_a": None, "tokens_a": 1500, "tokens_b": 800,
-        "usd_a": 0.015, "usd_b": 0.008}
+        "speedup_b": 1.6, "speedup_b_over_a": None, "speedup_before_tuning_a": None,
+        "speedup_before_tuning_b": None, "tokens_a": 1500, "tokens_b": 800, "usd_a": 0.015, "usd_b": 0.008}
     assert rows["builtin:broken"]["status_b"] is None
     assert rows["builtin:add"]["speedup_b_over_a"] == pytest.approx(1.0)
 
@@ -249,6 +307,24 @@ def test_compare_two_bench_folders(tmp_path):
     # columns line up: every row of the per-task table is as wide as its header's columns allow
     header = next(i for i, line in enumerate(lines) if line.startswith("task "))
     assert lines[header + 1].startswith("-" * len("builtin:layernorm") + "  ")
+    assert "untuned" not in text and "before tuning" not in text  # neither bench tuned
+
+
+def test_compare_shows_the_speedups_before_tuning(tmp_path):
+    a = bench_folder(tmp_path / "a", fixture_records())
+    b = bench_folder(tmp_path / "b", tuned_records())
+    lines = compare(a, b).splitlines()
+    header = next(line for line in lines if line.startswith("task "))
+    assert header.split()[10:14] == ["untuned", "A", "untuned", "B"]
+    # add: A 1.2 untuned (A never tuned), B 1.2 after tuning and 1.0 before
+    assert any(line.split()[:8] == ["builtin:add", "passed", "passed", "1.20x", "1.20x", "1.00x", "-", "1.00x"]
+               for line in lines)
+    # before tuning: A has no tuning; B 2 ** (1/3) = 1.260
+    assert any(line.split() == ["speedup", "before", "tuning,", "geometric", "mean", "-", "1.260x", "-"]
+               for line in lines)
+    assert any(line.split() == ["tasks", "tuned", "-", "1", "-"] for line in lines)
+    # from tuning: B sqrt(1.25) = 1.118
+    assert any(line.split()[-3:] == ["-", "1.118x", "-"] and "from tuning" in line for line in lines)
 
 
 def test_compare_rows_data_of_metrics_and_unknown_dollars(tmp_path):

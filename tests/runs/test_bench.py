@@ -129,3 +129,24 @@ def test_agent_bench_resumes_after_sigkill_without_redoing_finished_tasks(tmp_pa
         for record in records:
             assert (out / record.run_dir / "trajectory.jsonl").exists()
             assert all(p.exec_ok for lin in record.lineages for p in lin.rounds)
+
+
+def test_a_record_keeps_the_tuning_outcome_and_old_records_still_load():
+    from tritonsmith.runs.bench import tuning_outcome
+    from tritonsmith.runs.records import TaskRecord
+
+    summary_tuning = {"tuned": True, "config": {"add_kernel.BLOCK": "1024"}, "original_ms": 0.05, "tuned_ms": 0.04,
+                      "speedup_from_tuning": 1.25, "stop_reason": "budget spent", "elapsed_s": 30.5, "trials": 12,
+                      "speedup_before_tuning": 1.0}
+    assert tuning_outcome(summary_tuning) == {"tuned": True, "config": {"add_kernel.BLOCK": "1024"},
+                                              "speedup_from_tuning": 1.25, "elapsed_s": 30.5, "trials": 12,
+                                              "stop_reason": "budget spent"}
+    failed = {"tuned": False, "reason": "tuning failed: DiscoveryError: no launch", "speedup_before_tuning": 1.1}
+    assert tuning_outcome(failed) == {"tuned": False, "reason": "tuning failed: DiscoveryError: no launch"}
+    assert tuning_outcome(None) is None
+    record = TaskRecord("builtin:add", "builtin", "agent", "passed", True, True, 1.2, speedup_before_tuning=1.0,
+                        tuning=tuning_outcome(summary_tuning))
+    assert TaskRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+    old = {key: value for key, value in record.to_dict().items() if key not in ("speedup_before_tuning", "tuning")}
+    loaded = TaskRecord.from_dict(old)  # a results.jsonl line written before tuning was recorded
+    assert (loaded.speedup_before_tuning, loaded.tuning) == (None, None)

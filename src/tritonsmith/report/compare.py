@@ -15,13 +15,17 @@ def compare(folder_a: str | Path, folder_b: str | Path) -> str:
     """The text of `tritonsmith compare DIR_A DIR_B`: an aligned table per task, then the suite metrics."""
     records_a, records_b = load_records(folder_a), load_records(folder_b)
     lines = [f"A: {_describe(folder_a)}", f"B: {_describe(folder_b)}", ""]
+    tuned = any(record.tuning for record in records_a + records_b)
+    untuned = ["untuned A", "untuned B"] if tuned else []  # the speedups before tuning, only where a bench tuned
     task_table = [[row["task"], row["status_a"] or MISSING, row["status_b"] or MISSING,
                    _speedup(row["speedup_a"]), _speedup(row["speedup_b"]), _speedup(row["speedup_b_over_a"]),
+                   *([_speedup(row["speedup_before_tuning_a"]), _speedup(row["speedup_before_tuning_b"])]
+                     if tuned else []),
                    _tokens(row["tokens_a"]), _tokens(row["tokens_b"]),
                    _usd(row["usd_a"]) if row["status_a"] else MISSING,
                    _usd(row["usd_b"]) if row["status_b"] else MISSING]
                   for row in compare_rows(records_a, records_b)]
-    lines += _table(["task", "status A", "status B", "speedup A", "speedup B", "B/A",
+    lines += _table(["task", "status A", "status B", "speedup A", "speedup B", "B/A", *untuned,
                      "tokens A", "tokens B", "$ A", "$ B"], task_table, left=3)
     only_a = {r.task for r in records_a} - {r.task for r in records_b}
     only_b = {r.task for r in records_b} - {r.task for r in records_a}
@@ -55,6 +59,8 @@ def compare_rows(records_a: list[TaskRecord], records_b: list[TaskRecord]) -> li
             "task": task, "status_a": a.get("status"), "status_b": b.get("status"),
             "speedup_a": speedup_a, "speedup_b": speedup_b,
             "speedup_b_over_a": speedup_b / speedup_a if speedup_a and speedup_b else None,
+            "speedup_before_tuning_a": a.get("speedup_before_tuning"),
+            "speedup_before_tuning_b": b.get("speedup_before_tuning"),
             "tokens_a": a.get("tokens"), "tokens_b": b.get("tokens"),
             "usd_a": a.get("usd"), "usd_b": b.get("usd"),
         })
@@ -64,6 +70,7 @@ def compare_rows(records_a: list[TaskRecord], records_b: list[TaskRecord]) -> li
 def compare_metrics(metrics_a: dict, metrics_b: dict) -> list[dict]:
     """The headline suite metrics of two benches with B - A; `kind` says how to show each value."""
     ks = sorted({point["k"] for metrics in (metrics_a, metrics_b) for point in metrics["pass_at_k"]})
+    tuned = bool(metrics_a.get("tuning") or metrics_b.get("tuning"))
 
     def pick(metrics: dict) -> list[tuple[str, float | None, str, bool]]:
         speedup, cost = metrics["speedup"], metrics["cost"]
@@ -75,6 +82,12 @@ def compare_metrics(metrics_a: dict, metrics_b: dict) -> list[dict]:
                 ("speedup, geometric mean", speedup["geomean"], "speedup"),
                 ("speedup, arithmetic mean (GEAK)", speedup["arithmetic_mean"], "speedup"),
                 ("tasks with a speedup", speedup["tasks"], "count")]
+        if tuned:
+            tuning = metrics.get("tuning") or {}
+            rows += [("speedup before tuning, geometric mean", (tuning.get("speedup_before") or {}).get("geomean"),
+                      "speedup"),
+                     ("tasks tuned", tuning.get("tuned_tasks"), "count"),
+                     ("speedup from tuning, geometric mean", (tuning.get("gain") or {}).get("geomean"), "speedup")]
         rows += [(f"fast_{p}", value, "fraction") for p, value in metrics["fast_p"].items()]
         rows += [(f"pass@{k}", pass_at.get(k), "fraction") for k in ks]
         rows += [("tokens", cost["tokens"]["total"], "tokens"),

@@ -30,6 +30,7 @@ STATUS_LABELS = {"passed": "passed", "wrong_output": "wrong output", "compile_er
 CLIP_LINES, CLIP_CHARS = 40, 4000  # longer texts start clipped, with a "show all" button
 SHARED_MIN_CHARS = 300  # prompt blocks this long in all, shown earlier in the task, become a reference to them
 SHARED_MIN_BLOCK = 40  # shorter blocks are never looked up
+FINAL_STAGE = ("final_measure", "tune")  # events after the search, outside any lineage
 
 
 def write_report(bench_folder: str | Path, out_path: str | Path | None = None) -> Path:
@@ -101,7 +102,8 @@ def _headline(metrics: dict[str, Any]) -> str:
         ("exec accuracy", _pct(metrics["exec_accuracy"]), f"{metrics['exec_ok']} of {metrics['tasks']} tasks correct"),
         ("call accuracy", _pct(metrics["call_accuracy"]), f"{metrics['call_ok']} of {metrics['tasks']} tasks ran"),
         ("speedup (geomean)", _x(speedup["geomean"]),
-         f"over {speedup['tasks']} timed correct tasks" if speedup["geomean"] else speedup["reason"]),
+         (f"over {speedup['tasks']} timed correct tasks" + _before_note(metrics["tuning"]))
+         if speedup["geomean"] else speedup["reason"]),
         ("fast_1.0", _pct(fast.get("1.0")), "correct and faster than the baseline"),
         ("spent", _usd(usd) if usd is not None else "$?",
          f"{_tokens(metrics['cost']['tokens']['total'])} tokens · {_duration(metrics['cost']['wall_s']['total'])}"),
@@ -111,6 +113,11 @@ def _headline(metrics: dict[str, Any]) -> str:
     statuses = "".join(f'<span class="tally">{_pill(status)}<b>{count}</b></span>'
                        for status, count in sorted(metrics["statuses"].items(), key=lambda kv: -kv[1]))
     return f'<div class="cards">{html}</div><div class="statuses">{statuses}</div>'
+
+
+def _before_note(tuning: dict[str, Any] | None) -> str:
+    before = tuning["speedup_before"]["geomean"] if tuning else None
+    return f"; {_x(before)} before tuning" if before is not None else ""
 
 
 def _metrics_table(metrics: dict[str, Any]) -> str:
@@ -124,6 +131,17 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
         ("speedup, arithmetic mean", _x(speedup["arithmetic_mean"]),
          "GEAK's “average speedup”: pulled up by a few large values; the geometric mean is the headline"),
     ]
+    tuning = metrics["tuning"]
+    if tuning:
+        before, gain = tuning["speedup_before"], tuning["gain"]
+        rows += [
+            ("speedup before tuning, geometric mean", _x(before["geomean"]),
+             before["reason"] or f"the same tasks' winners before the last stage tuned them ({before['tasks']} tasks)"),
+            ("tasks tuned", f"{tuning['tuned_tasks']} of {tuning['attempted_tasks']}",
+             "the tuned kernel replaced the winner; the others kept the untuned kernel"),
+            ("speedup from tuning, geometric mean", _x(gain["geomean"]),
+             f"the tuner's own measurement over {gain['tasks']} tasks; 1× where the untuned kernel was kept"),
+        ]
     rows += [(f"fast_{p}", _pct(value), f"correct and more than {p}× the baseline, over all tasks")
              for p, value in metrics["fast_p"].items()]
     rows += [(f"pass@{point['k']}", _pct(point["value"]),
@@ -143,8 +161,11 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
 
 
 def _task_table(rows: list[dict[str, Any]], anchors: dict[str, str]) -> str:
-    heads = [("task", "text"), ("status", "text"), ("speedup", "num"), ("vs torch", "num"),
+    tuned = any(row["tuned"] is not None for row in rows)
+    heads = [("task", "text"), ("status", "text"), ("speedup", "num"), ("before tuning", "num"), ("vs torch", "num"),
              ("lineages passed", "num"), ("tokens", "num"), ("$", "num"), ("time", "num")]
+    if not tuned:
+        heads.remove(("before tuning", "num"))
     head = "".join(f'<th class="{kind}" data-kind="{kind}" tabindex="0">{escape(name)}</th>' for name, kind in heads)
     body = []
     for row in rows:
@@ -153,6 +174,8 @@ def _task_table(rows: list[dict[str, Any]], anchors: dict[str, str]) -> str:
             (row["task"], f'<a href="#{anchors[row["task"]]}">{escape(row["task"])}</a>', ""),
             (row["status"], _pill(row["status"]), ""),
             (_sortable(row["speedup"]), _x(row["speedup"]), _speed_class(row["speedup"])),
+            *([(_sortable(row["speedup_before_tuning"]), _x(row["speedup_before_tuning"]),
+                _speed_class(row["speedup_before_tuning"]))] if tuned else []),
             (_sortable(row["speedup_vs_torch"]), _x(row["speedup_vs_torch"]), _speed_class(row["speedup_vs_torch"])),
             (row["lineages_passed"], f'{row["lineages_passed"]}/{row["lineages"]}', ""),
             (row["tokens"], _tokens(row["tokens"]), ""),
@@ -349,16 +372,23 @@ def _task_page(bench: Path, record: TaskRecord, summary: dict[str, Any] | None, 
              ("vs torch", escape(_x(record.speedup_vs_torch))), ("tokens", escape(_tokens(record.tokens))),
              ("cost", escape(_usd(record.usd))), ("time", escape(_duration(record.wall_s))),
              ("solver", escape(record.solver))]
+    if record.tuning:
+        facts.insert(2, ("speedup before tuning", escape(_x(record.speedup_before_tuning))))
     if summary:
         facts += [("best candidate", escape(str(summary.get("best_candidate") or "none"))),
                   ("candidates", escape(str(summary.get("candidates", "")))),
                   ("trap restarts", escape(str(summary.get("restarts", ""))))]
+    if record.tuning:
+        facts.append(("tuning", escape(_tuning_label(record.tuning))))
     grid = "".join(f"<div><dt>{escape(k)}</dt><dd>{v}</dd></div>" for k, v in facts)
     notes = []
     if record.error:
         notes.append(f'<p class="callout fail">{escape(record.error)}</p>')
     if record.speedup is None and record.speed_reason:
         notes.append(f'<p class="callout">Speed not measured: {escape(record.speed_reason)}</p>')
+    if record.tuning and not record.tuning.get("tuned"):
+        why = record.tuning.get("reason") or record.tuning.get("stop_reason")
+        notes.append(f'<p class="callout">Tuning kept the untuned kernel{": " + escape(why) if why else "."}</p>')
     if summary and summary.get("stop_reason"):
         notes.append(f'<p class="callout">Stopped because: {escape(str(summary["stop_reason"]))}</p>')
     events = _read_trajectory(bench / record.run_dir / "trajectory.jsonl") if record.run_dir else []
@@ -376,6 +406,41 @@ def _task_page(bench: Path, record: TaskRecord, summary: dict[str, Any] | None, 
     blob = base64.b64encode(gzip.compress(body.encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
     return (head + '<div class="trajectory"><p class="muted">Loading the trajectory…</p></div>'
             f'<script type="application/gzip+base64" class="blob">{blob}</script></section>')
+
+
+def _tuning_label(tuning: dict[str, Any]) -> str:
+    """Applied with which launch configuration, or kept the untuned kernel; and the search's size."""
+    gain = tuning.get("speedup_from_tuning")
+    if tuning.get("tuned"):
+        label = f"applied: {_config_label(tuning.get('config'))}" + (f", {_x(gain)} in the tuner" if gain else "")
+    else:
+        label = "kept the untuned kernel"
+    search = [f"{tuning['trials']} trials" if tuning.get("trials") is not None else "",
+              _duration(tuning["elapsed_s"]) if tuning.get("elapsed_s") is not None else ""]
+    search = [part for part in search if part]
+    return label + (f" ({' in '.join(search)})" if search else "")
+
+
+def _tune_line(event: dict[str, Any]) -> str:
+    """One tune event in words: what was chosen, the tuner's timings, and why it stopped."""
+    if event.get("reason") and event.get("original_ms") is None:
+        return f"kept the untuned kernel: {event['reason']}"
+    times = (f"{_ms(event['original_ms'])} → {_ms(event['tuned_ms'])}"
+             if event.get("original_ms") is not None and event.get("tuned_ms") is not None else "")
+    gain = event.get("speedup_from_tuning")
+    if event.get("tuned"):  # the tuner's choice; a later full re-measurement may still keep the untuned kernel
+        head = f"chose {_config_label(event.get('config'))}" + (f": {_x(gain)} faster than the untuned winner"
+                                                               if gain else "")
+    else:
+        head = "kept the untuned kernel"
+    search = (f"{event['trials']} trials in {_duration(event.get('elapsed_s'))}"
+              if event.get("trials") is not None else "")
+    stop = f"stopped: {event['stop_reason']}" if event.get("stop_reason") else ""
+    return " · ".join(part for part in (head, times, search, stop) if part)
+
+
+def _config_label(config: dict[str, Any] | None) -> str:
+    return ", ".join(f"{knob}={value}" for knob, value in sorted((config or {}).items())) or "the original"
 
 
 def _timeline(record: TaskRecord, events: list[dict[str, Any]], anchor: str) -> str:
@@ -406,8 +471,10 @@ def _timeline(record: TaskRecord, events: list[dict[str, Any]], anchor: str) -> 
 def _trajectory(events: list[dict[str, Any]], anchor: str) -> str:
     """Events grouped by lineage, then round, each group in the order it happened."""
     groups: dict[Any, dict[Any, list[dict[str, Any]]]] = {}
+    final_stage = [event for event in events if event.get("type") in FINAL_STAGE]
     for event in events:
-        groups.setdefault(event.get("lineage"), {}).setdefault(event.get("round"), []).append(event)
+        if event.get("type") not in FINAL_STAGE:
+            groups.setdefault(event.get("lineage"), {}).setdefault(event.get("round"), []).append(event)
     renderer = _EventRenderer(anchor)
     parts = []
     for lineage in sorted(groups, key=lambda k: -1 if k is None else k):
@@ -420,6 +487,11 @@ def _trajectory(events: list[dict[str, Any]], anchor: str) -> str:
                           f'<div class="round-label">{label}</div><div class="events">{inner}</div></div>')
         parts.append(f'<section class="lineage" id="{anchor}/L{"s" if lineage is None else lineage}">'
                      f'<h2>{title}</h2>{"".join(rounds)}</section>')
+    if final_stage:
+        inner = "".join(renderer.event(event) for event in final_stage)
+        parts.append(f'<section class="lineage" id="{anchor}/final"><h2>After the search: final measurement and '
+                     f'tuning</h2><div class="round"><div class="round-label"></div><div class="events">{inner}'
+                     f'</div></div></section>')
     return "".join(parts)
 
 
@@ -442,6 +514,15 @@ class _EventRenderer:
         if kind == "format_error":
             return (f'<div class="event"><div class="ev-head"><span class="role r-error">format error</span></div>'
                     f'{_text_block(str(event.get("message", "")))}</div>')
+        if kind == "final_measure":
+            result = event.get("result") or {}
+            return (f'<div class="event eval"><div class="ev-head"><span class="role r-evaluate">final measurement'
+                    f'</span><span class="meta">candidate {escape(str(event.get("candidate", "?")))}, timed again'
+                    f'</span>{_pill(result.get("status", "error"))}</div>{_result(result)}</div>')
+        if kind == "tune":
+            return (f'<div class="event"><div class="ev-head"><span class="role r-optimize">tune</span>'
+                    f'<span class="meta">launch parameters of the winner</span></div>'
+                    f'<div class="facts-line">{escape(_tune_line(event))}</div></div>')
         if kind == "trap":
             origin = event.get("restart_from")
             return (f'<div class="event trap"><span class="role r-trap">debugging trap</span> too many failed fixes '

@@ -37,6 +37,7 @@ def suite_metrics(records: Iterable[TaskRecord]) -> dict:
         "sequential": sequential_scaling(records),
         "parallel": parallel_scaling(records),
         "cost": cost(records),
+        "tuning": tuning_metrics(records),
     }
 
 
@@ -51,6 +52,8 @@ def task_rows(records: Iterable[TaskRecord]) -> list[dict]:
             "speedup_vs_torch": record.speedup_vs_torch, "speed_reason": record.speed_reason,
             "lineages": len(record.lineages), "lineages_passed": sum(lin.exec_ok for lin in record.lineages),
             "tokens": record.tokens, "usd": record.usd, "wall_s": record.wall_s, "error": record.error,
+            "speedup_before_tuning": speedup_before_tuning(record, outcome) if record.tuning else None,
+            "tuned": bool(record.tuning.get("tuned")) if record.tuning else None,
         })
     return rows
 
@@ -109,6 +112,37 @@ def speedup_stats(outcomes: list[Outcome], speed_reasons: Iterable[str | None] =
     return {"geomean": math.exp(math.fsum(math.log(s) for s in speedups) / len(speedups)),
             "arithmetic_mean": math.fsum(speedups) / len(speedups),
             "tasks": len(speedups), "correct_tasks": correct, "reason": None}
+
+
+def tuning_metrics(records: list[TaskRecord]) -> dict | None:
+    """The speedup before the last stage tuned the winners, and what tuning bought; None without tuning info.
+
+    `speedup_before` is over the same tasks as the headline speedup, each with its winner's speedup
+    before tuning (the final one where tuning kept the untuned kernel). `gain` is the tuner's own
+    speedup over the winner where it was applied, and 1 where it kept the untuned kernel.
+    """
+    if not any(record.tuning for record in records):
+        return None
+    finals = [final_outcome(record) for record in records]
+    before = [Outcome(o.call_ok, o.exec_ok, speedup_before_tuning(r, o)) for r, o in zip(records, finals)]
+    attempted = [record for record, outcome in zip(records, finals) if record.tuning and outcome.exec_ok]
+    gains = [gain for gain in map(_tuning_gain, attempted) if gain is not None]
+    return {
+        "attempted_tasks": len(attempted),
+        "tuned_tasks": sum(bool(record.tuning.get("tuned")) for record in attempted),
+        "speedup_before": speedup_stats(before),
+        "gain": {"geomean": math.exp(math.fsum(map(math.log, gains)) / len(gains)) if gains else None,
+                 "tasks": len(gains)},
+    }
+
+
+def speedup_before_tuning(record: TaskRecord, outcome: Outcome) -> float | None:
+    """The task's speedup before tuning, for a task whose final speedup counts; None where it is unknown."""
+    if outcome.speedup is None:
+        return None
+    if record.speedup_before_tuning is not None:
+        return _speedup(True, record.speedup_before_tuning)
+    return None if record.tuning and record.tuning.get("tuned") else outcome.speedup
 
 
 def pass_at_k(records: list[TaskRecord]) -> list[dict]:
@@ -188,6 +222,12 @@ def _best(outcomes: Iterable[Outcome]) -> Outcome:
     speedups = [o.speedup for o in outcomes if o.exec_ok and o.speedup is not None]
     return Outcome(any(o.call_ok for o in outcomes), any(o.exec_ok for o in outcomes),
                    max(speedups) if speedups else None)
+
+
+def _tuning_gain(record: TaskRecord) -> float | None:
+    if not record.tuning.get("tuned"):
+        return 1.0  # the untuned kernel was kept: tuning changed nothing
+    return _speedup(True, record.tuning.get("speedup_from_tuning"))
 
 
 def _pass_at_k(n: int, c: int, k: int) -> float:

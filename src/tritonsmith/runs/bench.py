@@ -20,7 +20,7 @@ from typing import Any
 from tritonsmith.agent.config import RunConfig
 from tritonsmith.config import ConfigError
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
-from tritonsmith.runs.records import LineageOutcome, RoundPoint, TaskRecord
+from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord
 from tritonsmith.runs.store import ResultsStore, SettingsMismatch
 from tritonsmith.suites import load_suite
 from tritonsmith.task import Task, TaskError
@@ -122,13 +122,23 @@ def solve_with_agent(task: Task, config: RunConfig, pool: WorkerPool, out: Path)
     best = next((c for c in candidates if c["id"] == summary.get("best_candidate")), None)
     spent = summary["budget"]["spent"]
     status = final.get("status", best["status"]) if best else _best_status(candidates) or "error"
+    tuning = summary.get("tuning")
     return TaskRecord(
         task.name, task.suite or "", "agent", status,
         call_ok=any(c.get("call_ok") for c in candidates), exec_ok=summary["solved"],
         speedup=summary.get("speedup"), speedup_vs_torch=summary.get("speedup_vs_torch"),
         speed_reason=summary.get("speed_reason"), lineages=lineages, tokens=spent.get("tokens", 0),
         usd=None if spent.get("unpriced_calls") else spent.get("usd", 0.0), run_dir=str(run_dir),
-        error=summary.get("stop_reason") if summary.get("stop_kind") in ("llm", "start") else None)
+        error=summary.get("stop_reason") if summary.get("stop_kind") in ("llm", "start") else None,
+        speedup_before_tuning=tuning.get("speedup_before_tuning") if tuning else None,
+        tuning=tuning_outcome(tuning))
+
+
+def tuning_outcome(tuning: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The part of a run summary's `tuning` that a TaskRecord keeps (timings in ms stay in the run folder)."""
+    if not tuning:
+        return None
+    return {key: tuning[key] for key in TUNING_KEYS if tuning.get(key) is not None}
 
 
 def lineage_outcome(index: int, candidates: list[dict[str, Any]], rounds: int) -> LineageOutcome:

@@ -3,6 +3,8 @@
 call_ok / exec_ok of a task are those of its best candidate (any candidate that ran / passed).
 Each lineage keeps its best-so-far after every round, so sequential scaling (accuracy and speedup
 after round r) and parallel scaling (the first k lineages) are computed from records alone.
+`speedup` is the reported kernel's, after the last stage tuned it; `speedup_before_tuning` the
+winner's as the search left it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ class LineageOutcome:
     rounds: list[RoundPoint] = field(default_factory=list)
 
 
+TUNING_KEYS = ("tuned", "config", "speedup_from_tuning", "elapsed_s", "trials", "stop_reason", "reason")
+"""What a TaskRecord keeps of the run summary's `tuning`: whether the tuned kernel replaced the winner,
+its launch configuration, the tuner's own speedup over the winner, the search's time and trials, and why
+it stopped (`reason`: why tuning failed)."""
+
+
 @dataclass
 class TaskRecord:
     task: str  # SUITE:ID
@@ -47,6 +55,8 @@ class TaskRecord:
     wall_s: float = 0.0
     run_dir: str | None = None  # relative to the bench folder: the task's run folder (trajectory)
     error: str | None = None  # why the task could not be attempted (bad task, ...), one sentence
+    speedup_before_tuning: float | None = None  # the winner's re-measured speedup before the tuner ran
+    tuning: dict[str, Any] | None = None  # the tuning stage's outcome (TUNING_KEYS); None when it did not run
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
