@@ -11,7 +11,8 @@ do not pass are skipped. The phases (docs/tune.md says why):
 5. finish: the best few, fastest first, re-verified by `verify` (default: `measure`) until one passes.
 
 Time is read from an injectable clock; a measurement starts only if it, and one verification after
-it, fit in what is left of the budget (each assumed to last as long as the longest so far).
+it, fit in what is left of the budget (each assumed to last as long as the longest so far, the first
+measurement left out once there are others: it pays for cold compile caches, 2-4x a later one on an H100).
 
 Two baselines replace phases 2-4 under the same budget and finish, to compare the search with
 (`TuneConfig.strategy`, tune/replay.py): "random", uniformly random feasible points of the whole grid,
@@ -234,7 +235,7 @@ class _Search:
 
     def fits(self, reserve: int) -> bool:
         """Whether one more measurement, and `reserve` more after it, end within the budget."""
-        expected = max(self.durations, default=0.0)
+        expected = max(self.durations[1:] or self.durations, default=0.0)
         return self.elapsed() + expected * (1 + reserve) <= self.budget_s
 
     def attempt(self, config: Config, phase: str) -> Trial | None:
