@@ -239,7 +239,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     if not args.device.startswith("cuda"):
         raise UsageError("tuning measures speed, which needs a GPU: run it with --device cuda on a GPU machine.")
     with WorkerPool(device=args.device) as pool:
-        result = tune_kernel(task, source, PoolMeasure(pool, task), args.budget_s, profile=profile_for(pool.device_name))
+        result = tune_kernel(task, source, PoolMeasure(pool, task, original=source), args.budget_s, profile=profile_for(pool.device_name))
     out = Path(args.out) if args.out else path.with_suffix(".tuned.py")
     out.write_text(result.tuned_source)
     print(result.summary())

@@ -18,6 +18,7 @@ from tritonsmith.tune import (
     TuneConfig,
     discover,
     geometric_mean_ms,
+    relative_time,
     search_space,
     tune_kernel,
 )
@@ -190,3 +191,33 @@ def test_the_pool_measure_is_the_geometric_mean_over_perf_cases():
     assert geometric_mean_ms(timed_cases) == pytest.approx(2.0)
     one_missing = EvalResult("passed", True, True, perf=[PerfResult(0, "a", 1.0), PerfResult(1, "b", None)])
     assert geometric_mean_ms(one_missing) is None and geometric_mean_ms(EvalResult("passed", True, True)) is None
+
+
+def test_configurations_are_compared_with_the_original_timed_in_the_same_rounds():
+    # candidate / original per perf case, in the same interleaved rounds: 0.5 and 2.0 -> geometric mean 1.0
+    both = EvalResult("passed", True, True, perf=[PerfResult(0, "a", 1.0, baseline_ms=2.0),
+                                                    PerfResult(1, "b", 4.0, baseline_ms=2.0)])
+    assert relative_time(both) == pytest.approx(1.0)
+    faster = EvalResult("passed", True, True, perf=[PerfResult(0, "a", 0.9, baseline_ms=1.0)])
+    assert relative_time(faster) == pytest.approx(0.9)
+    assert relative_time(EvalResult("passed", True, True, perf=[PerfResult(0, "a", 0.9)])) is None
+
+
+def test_the_kernel_being_tuned_stands_in_for_the_baseline(cpu_pool):
+    task = resolve_task("vector_add")
+    kernel = task.baseline.replace("BLOCK = 1024", "BLOCK = 512")
+    measure = PoolMeasure(cpu_pool, task, original=kernel)
+    assert measure.task.baseline == kernel and measure.task.id == task.id and task.baseline != kernel
+    assert measure(kernel) == ("passed", None)  # the CPU gives no timings
+
+
+def test_a_configuration_that_runs_far_longer_than_the_original_is_cut_off(cpu_pool):
+    task = resolve_task("vector_add")
+    measure = PoolMeasure(cpu_pool, task, timeout_factor=2.0, min_timeout_s=3.0)
+    assert measure.current_timeout() is None  # the first: the pool's own limit
+    assert measure(task.baseline)[0] == "passed" and measure.first_wall_s
+    assert measure.current_timeout() == pytest.approx(max(3.0, 2 * measure.first_wall_s))
+    stalls = "import time\ntime.sleep(600)\n" + task.baseline  # e.g. a compile that runs for minutes
+    status, ms = measure(stalls)
+    assert status == "timeout" and ms is None
+    assert measure.results[stalls].wall_s < measure.current_timeout() + 30

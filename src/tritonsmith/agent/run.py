@@ -137,7 +137,7 @@ def tune_winner(task: Task, source: str, config: RunConfig, store: RunStore, mea
 
     try:
         if measure is None:
-            measure = PoolMeasure(pool, task, timeout_s=config.eval_timeout_s)
+            measure = PoolMeasure(pool, task, timeout_s=config.eval_timeout_s, original=source)
         profile = profile_for(pool.device_name) if pool else None
         result = tune_kernel(task, source, measure, config.tune_budget_s, profile=profile)
     except Exception as err:  # noqa: BLE001 - tuning is an extra: the untuned winner stands

@@ -10,7 +10,7 @@ from tritonsmith.tune.discover import (
            Use,
            discover,
 )
-from tritonsmith.tune.measure import PoolMeasure, geometric_mean_ms
+from tritonsmith.tune.measure import TUNE_TIMING, PoolMeasure, geometric_mean_ms, relative_time
 from tritonsmith.tune.replay import (
            Record,
            StrategyRow,
@@ -38,5 +38,5 @@ from tritonsmith.tune.space import ConfigList, Limits, Scaled, Space, search_spa
 __all__ = ["GRID_LIMIT", "STRATEGIES", "Autotune", "ConfigList", "Discovery", "DiscoveryError", "Grid", "KernelInfo",
            "Knob", "Limits", "Measure", "PoolMeasure", "Record", "RewriteError", "Scaled", "Space", "Span",
            "StrategyRow", "TableMeasure", "Trial", "TuneConfig", "TuneResult", "Use", "compare_strategies", "discover",
-           "geometric_mean_ms", "grid", "grid_point", "parse_label", "render", "rows_table", "search_space",
+           "geometric_mean_ms", "relative_time", "TUNE_TIMING", "grid", "grid_point", "parse_label", "render", "rows_table", "search_space",
            "table_from_trials", "tune_kernel"]

@@ -1,7 +1,15 @@
-"""A `measure(source) -> (status, ms)` callable on the guarded evaluator, for tune_kernel."""
+"""A `measure(source) -> (status, ms)` callable on the guarded evaluator, for tune_kernel.
+
+Every configuration is timed in the same interleaved rounds as the kernel being tuned (it stands in
+for the task's baseline in the evaluation), so a configuration is compared with the original on the
+same clocks and temperature, not with a time measured minutes earlier in another process. The time
+returned is the original's first measured time scaled by that ratio: comparable across calls, and
+immune to drift between them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from tritonsmith.evaluate.pool import WorkerPool
@@ -17,28 +25,60 @@ def geometric_mean_ms(result: EvalResult) -> float | None:
     return math.exp(sum(math.log(t) for t in times) / len(times))
 
 
+def relative_time(result: EvalResult) -> float | None:
+    """Geometric mean over perf cases of candidate time / baseline time, measured in the same rounds."""
+    ratios = [p.candidate_ms / p.baseline_ms for p in result.perf
+              if p.candidate_ms and p.baseline_ms and p.candidate_ms > 0 and p.baseline_ms > 0]
+    if not ratios or len(ratios) != len(result.perf):
+        return None
+    return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+
+
 TUNE_TIMING = {"rounds": 3, "warmup_ms": 10, "rep_ms": 50, "reference": False}
-"""Timing of one configuration while searching: the candidate and the task's baseline, 3 interleaved
+"""Timing of one configuration while searching: the configuration and the original, 3 interleaved
 rounds of 50 ms each; the PyTorch reference is not timed. A winner is re-measured with full settings."""
 
 
 class PoolMeasure:
-    """Evaluates each source in full (every correctness case, perf shapes, guards, timing) on a pool.
+    """Evaluates each source in full (every correctness case, perf shapes, guards, timing) on a pool,
+    timed against `original` (the kernel being tuned; default: the task's baseline).
 
-    The latest EvalResult per source is kept in `results`, so a report can show the evaluator's own
-    record (speedup vs the task's baseline measured in the same interleaved rounds) for the winner.
-    `timing` overrides the pool's timing settings (default TUNE_TIMING; None: the pool's own).
+    The latest EvalResult per source is kept in `results`. `timing` overrides the pool's timing
+    settings (default TUNE_TIMING; None: the pool's own). A measurement may take at most `timeout_s`
+    (default: the pool's); after the first one (the original, with cold compile caches), at most
+    `timeout_factor` times as long as it took, and never under `min_timeout_s`: a configuration whose
+    compile runs for minutes is skipped as a timeout instead of eating the budget.
     """
 
     def __init__(self, pool: WorkerPool, task: Task, timeout_s: float | None = None,
-                 timing: dict | None = TUNE_TIMING):
+                 timing: dict | None = TUNE_TIMING, original: str | None = None,
+                 timeout_factor: float = 5.0, min_timeout_s: float = 30.0):
         self.pool = pool
-        self.task = task
+        self.task = dataclasses.replace(task, baseline=original) if original is not None else task
         self.timeout_s = timeout_s
         self.timing = timing
+        self.timeout_factor = timeout_factor
+        self.min_timeout_s = min_timeout_s
+        self.first_wall_s: float | None = None
+        self.anchor_ms: float | None = None
         self.results: dict[str, EvalResult] = {}
 
+    def current_timeout(self) -> float | None:
+        if self.first_wall_s is None:
+            return self.timeout_s
+        adaptive = max(self.min_timeout_s, self.timeout_factor * self.first_wall_s)
+        return min(adaptive, self.timeout_s) if self.timeout_s else adaptive
+
     def __call__(self, source: str) -> tuple[str, float | None]:
-        result = self.pool.evaluate(self.task, source, timeout_s=self.timeout_s, timing=self.timing)
+        result = self.pool.evaluate(self.task, source, timeout_s=self.current_timeout(), timing=self.timing)
+        if self.first_wall_s is None and result.wall_s:
+            self.first_wall_s = result.wall_s
         self.results[source] = result
-        return result.status, geometric_mean_ms(result) if result.passed else None
+        if not result.passed:
+            return result.status, None
+        if self.anchor_ms is None:
+            self.anchor_ms = geometric_mean_ms(result)
+        ratio = relative_time(result) if self.task.baseline else None
+        if ratio is None or self.anchor_ms is None:  # no baseline to compare with in the same rounds
+            return result.status, geometric_mean_ms(result)
+        return result.status, self.anchor_ms * ratio
