@@ -54,3 +54,10 @@ def test_fractions_of_the_measured_peaks():
     assert fractions(2700.0, 900.0, "int8", PEAKS) == (0.9, None)  # no int8 peak measured
     assert fractions(None, 10.0, "float32", PEAKS) == (None, 0.2)
     assert fractions(2700.0, 1.0, "float32", None) == (None, None)
+
+
+def test_the_summary_states_both_fractions():
+    from tritonsmith.evaluate.result import EvalResult, PerfResult
+    result = EvalResult("passed", True, True, perf=[PerfResult(0, "n=4096", 0.01, gbps=2700.0,
+                                                                bandwidth_fraction=0.806, measured_bandwidth_fraction=0.9)])
+    assert "2700 GB/s (90% of measured peak, 81% of datasheet peak)" in result.summary()

@@ -82,7 +82,8 @@ def wrong_output() -> dict:
 
 def passed(speedup: float) -> dict:
     perf = [PerfResult(0, "M=4096, N=4096, float16", 0.0412, baseline_ms=0.0412 * speedup, reference_ms=0.061,
-                       speedup=speedup, speedup_vs_torch=0.061 / 0.0412, gbps=1628.0, bandwidth_fraction=0.49),
+                       speedup=speedup, speedup_vs_torch=0.061 / 0.0412, gbps=1628.0, bandwidth_fraction=0.49,
+                       measured_bandwidth_fraction=0.54),
             PerfResult(1, "M=8192, N=1000, float16", 1.25, baseline_ms=1.25 * speedup, reference_ms=1.4,
                        speedup=speedup, speedup_vs_torch=1.12, gbps=1700.0, bandwidth_fraction=0.51)]
     return EvalResult("passed", True, True, cases=[CaseResult(i, f"case {i}", 0, True) for i in range(6)], perf=perf,
@@ -194,6 +195,8 @@ def test_the_trajectory_has_diffs_prompts_and_results(report):
     assert '<span class="d-add">+' in softmax and '<span class="d-del">-' in softmax
     assert "max abs error 0.031" in softmax and "[3, 999]" in softmax  # the failing case
     assert "M=4096, N=4096, float16" in softmax and "1.42×" in softmax  # the timings table
+    assert "% measured BW" in softmax and "54.0%" in softmax and "% datasheet BW" in softmax and "49.0%" in softmax
+    assert "% measured FLOP/s" not in softmax  # no column for what no case has
     assert "as in L0 round 0 generate" in softmax  # the guide, repeated, is shown once
     assert "show all" in softmax  # the long guide is clipped, not dropped
     assert softmax.index('id="task-softmax/L0"') < softmax.index('id="task-softmax/L1"')

@@ -115,9 +115,9 @@ class EvalResult:
             if p.reference_ms is not None:
                 parts.append(f"torch {_ms(p.reference_ms)}")
             if p.gbps is not None:
-                parts.append(f"{p.gbps:.0f} GB/s")
+                parts.append(f"{p.gbps:.0f} GB/s" + _of_peaks(p.measured_bandwidth_fraction, p.bandwidth_fraction))
             if p.tflops is not None and p.tflops >= 0.01:
-                parts.append(f"{p.tflops:.1f} TFLOP/s")
+                parts.append(f"{p.tflops:.1f} TFLOP/s" + _of_peaks(p.measured_compute_fraction, p.compute_fraction))
             lines.append(", ".join(parts))
         skipped = self.evidence.get("skipped_cases")
         if skipped:
@@ -128,6 +128,12 @@ class EvalResult:
         if device:
             lines.append(f"device: {device}")
         return "\n".join(lines)
+
+
+def _of_peaks(measured: float | None, datasheet: float | None) -> str:
+    shown = [f"{100 * v:.0f}% of {name} peak" for v, name in ((measured, "measured"), (datasheet, "datasheet"))
+             if v is not None]
+    return f" ({', '.join(shown)})" if shown else ""
 
 
 def _ms(value: float | None) -> str:

@@ -668,7 +668,8 @@ def _timings(perf: list[dict[str, Any]]) -> str:
     columns = [("case", "label", str), ("candidate", "candidate_ms", _ms), ("baseline", "baseline_ms", _ms),
                ("torch", "reference_ms", _ms), ("speedup", "speedup", _x), ("vs torch", "speedup_vs_torch", _x),
                ("GB/s", "gbps", lambda v: f"{v:,.0f}"), ("TFLOP/s", "tflops", lambda v: f"{v:,.1f}"),
-               ("% peak BW", "bandwidth_fraction", _pct), ("% peak FLOP", "compute_fraction", _pct)]
+               ("% measured BW", "measured_bandwidth_fraction", _pct), ("% datasheet BW", "bandwidth_fraction", _pct),
+               ("% measured FLOP/s", "measured_compute_fraction", _pct), ("% datasheet FLOP/s", "compute_fraction", _pct)]
     used = [c for c in columns if c[1] == "label" or any(p.get(c[1]) is not None for p in perf)]
     head = "".join(f'<th class="{"text" if key == "label" else "num"}">{escape(name)}</th>' for name, key, _ in used)
     rows = []
