@@ -47,17 +47,18 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="/tmp/agent-smoke")
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--tune-budget-s", type=float, default=30, help="the last stage's tuning budget (0: off)")
     args = parser.parse_args()
     task = resolve_task("softmax")
     kernels = [(ROOT / "examples/softmax_candidate.py").read_text(), task.baseline]
     config = RunConfig(model="scripted", device=args.device, rounds=2, parallel=2, final_candidates=2,
-                       final_timing_rounds=6)
+                       final_timing_rounds=6, tune_budget_s=args.tune_budget_s)
     summary = run_task(task, config, args.out, llm=ScriptedLLM(kernels), quiet=False)
     prompts = [json.loads(line) for line in open(Path(args.out) / "trajectory.jsonl")]
     optimizer_prompts = [e for e in prompts if e["type"] == "optimize"]
     print(json.dumps({k: summary[k] for k in ("solved", "best_candidate", "speedup", "speedup_vs_torch",
                                                "speed_measured", "statuses", "agent_overhead_per_round_s",
-                                               "device")}, indent=2))
+                                               "device", "tuning")}, indent=2, default=str))
     if optimizer_prompts:
         print("optimizer prompt measurements:" + optimizer_prompts[0]["messages"][1]["content"].split(
             "## Measurements")[1][:800])
