@@ -12,6 +12,8 @@ import json
 import sys
 import time
 
+from _format import number, percent  # benchmarks/ is on sys.path when a script runs
+
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.evaluate.result import geometric_mean
 from tritonsmith.suites import load_suite
@@ -51,20 +53,12 @@ def markdown(path: str) -> int:
         fl = geometric_mean([p.get("compute_fraction") for p in perf])
         eager_all += [eager] if eager else []
         compile_all += [compiled] if compiled else []
-        print(f"| {row['task']} | {row['kind']} | {row['status']} | {_f(ms, 3)} | {_f(eager, 2, 'x')} | "
-              f"{_f(compiled, 2, 'x')} | {_pct(bw)} | {_pct(fl)} |")
-    print(f"\nGeometric mean over tasks: {_f(geometric_mean(eager_all), 2, 'x')} vs eager, "
-          f"{_f(geometric_mean(compile_all), 2, 'x')} vs torch.compile ({len(rows)} tasks; per task, the geometric "
+        print(f"| {row['task']} | {row['kind']} | {row['status']} | {number(ms, 3)} | {number(eager, 2, 'x')} | "
+              f"{number(compiled, 2, 'x')} | {percent(bw)} | {percent(fl)} |")
+    print(f"\nGeometric mean over tasks: {number(geometric_mean(eager_all), 2, 'x')} vs eager, "
+          f"{number(geometric_mean(compile_all), 2, 'x')} vs torch.compile ({len(rows)} tasks; per task, the geometric "
           "mean over its perf cases).")
     return 0
-
-
-def _f(value, digits, suffix=""):
-    return "n/a" if value is None else f"{value:.{digits}f}{suffix}"
-
-
-def _pct(value):
-    return "" if value is None else f"{100 * value:.0f}%"
 
 
 def main() -> int:

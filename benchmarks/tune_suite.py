@@ -25,6 +25,8 @@ import sys
 import threading
 import time
 
+from _format import number, percent  # benchmarks/ is on sys.path when a script runs
+
 from tritonsmith.evaluate import WorkerPool
 from tritonsmith.evaluate.result import geometric_mean
 from tritonsmith.knowledge.hardware import profile_for
@@ -128,20 +130,20 @@ def markdown(path: str) -> int:
             memory_untuned.append(bw_u)
         speedups.append(row["speedup"])
         config = ", ".join(f"{k}={v}" for k, v in row["config"].items()) or "original kept"
-        print(f"| {row['task']} | {row['kind']} | {_f(untuned, 4)} | {_f(tuned, 4)} | {_f(row['speedup'], 3, 'x')} | "
-              f"{_pct(spread)} | {_pct(bw_u)} -> {_pct(bw_t)} | {_pct(fl_t) if not memory else ''} | "
+        print(f"| {row['task']} | {row['kind']} | {number(untuned, 4)} | {number(tuned, 4)} | {number(row['speedup'], 3, 'x')} | "
+              f"{percent(spread)} | {percent(bw_u)} -> {percent(bw_t)} | {percent(fl_t) if not memory else ''} | "
               f"{row['tune_s']:.0f} | {len(row['trials'])} | {config} |")
     geo = geometric_mean(speedups)
     low, high = _bootstrap(speedups)
-    print(f"\n{len(rows)} tasks; geometric-mean speedup of tuned over untuned baselines {_f(geo, 3, 'x')} "
-          f"(bootstrap 95% interval over tasks {_f(low, 3, 'x')}-{_f(high, 3, 'x')}; per task min "
-          f"{_f(min(speedups), 3, 'x')}, median {_f(statistics.median(speedups), 3, 'x')}, max {_f(max(speedups), 3, 'x')}); "
+    print(f"\n{len(rows)} tasks; geometric-mean speedup of tuned over untuned baselines {number(geo, 3, 'x')} "
+          f"(bootstrap 95% interval over tasks {number(low, 3, 'x')}-{number(high, 3, 'x')}; per task min "
+          f"{number(min(speedups), 3, 'x')}, median {number(statistics.median(speedups), 3, 'x')}, max {number(max(speedups), 3, 'x')}); "
           f"tuned: {sum(r['changed'] for r in rows)} of {len(rows)}.")
     reached = [t for t, f in memory_tuned if f >= 0.85]
     print(f"Memory-bound tasks (bandwidth fraction above compute fraction): {len(memory_tuned)}; at >= 85% of the "
           f"measured copy bandwidth: {len(reached)} after tuning, {sum(1 for f in memory_untuned if f and f >= 0.85)} "
-          f"before; geometric mean {_pct(geometric_mean([f for _, f in memory_tuned]))} after, "
-          f"{_pct(geometric_mean(memory_untuned))} before.")
+          f"before; geometric mean {percent(geometric_mean([f for _, f in memory_tuned]))} after, "
+          f"{percent(geometric_mean(memory_untuned))} before.")
     print(f"Tuning time per task: median {statistics.median(r['tune_s'] for r in rows):.0f} s, "
           f"max {max(r['tune_s'] for r in rows):.0f} s.")
     if failed:
@@ -155,14 +157,6 @@ def _bootstrap(values: list[float], draws: int = 10000) -> tuple[float, float]:
     logs = [math.log(v) for v in values]
     means = sorted(math.exp(sum(rng.choice(logs) for _ in logs) / len(logs)) for _ in range(draws))
     return means[int(0.025 * draws)], means[int(0.975 * draws) - 1]
-
-
-def _f(value, digits, suffix=""):
-    return "n/a" if value is None else f"{value:.{digits}f}{suffix}"
-
-
-def _pct(value):
-    return "" if value is None else f"{100 * value:.0f}%"
 
 
 def main() -> int:
