@@ -39,3 +39,23 @@ def test_a_failing_tuner_keeps_the_untuned_winner(tmp_path):
     record, evaluated = tune_winner(TASK, TASK.baseline, RunConfig(model="m", device="cpu"), RunStore(tmp_path),
                                     measure=broken)
     assert not record["tuned"] and "the device went away" in record["reason"] and evaluated is None
+
+
+def test_a_tuned_kernel_that_fails_its_final_evaluation_is_not_used(cpu_pool, tmp_path):
+    # wrong for BLOCK > 1024: each program writes only the first 1024 elements of its block
+    fragile = TASK.baseline.replace("mask = offsets < n", "mask = (offsets < n) & (tl.arange(0, BLOCK) < 1024)")
+    assert fragile != TASK.baseline and cpu_pool.evaluate(TASK, fragile).passed
+
+    def flattering(source):  # a search whose short checks call every configuration fine, bigger blocks faster
+        block = 2048 if "BLOCK = 2048" in source else 4096 if "BLOCK = 4096" in source else 1024
+        return "passed", 1000.0 / block
+
+    store = RunStore(tmp_path)
+    config = RunConfig(model="m", device="cpu", tune_budget_s=3600)
+    untuned = {"status": "passed", "speedup": 1.0}
+    record, evaluated = tune_winner(TASK, fragile, config, store, untuned, measure=flattering, pool=cpu_pool)
+    assert record["search_speedup"] > 1 and not record["tuned"] and evaluated is None
+    assert "failed its final evaluation (wrong_output)" in record["reason"]
+    assert record["speedup_from_tuning"] is None and record["speedup_before_tuning"] == 1.0
+    assert [e["type"] for e in store.trajectory()] == ["final_measure", "tune"]
+    assert not (tmp_path / "candidates" / "tuned.py").exists()  # best.py stays the untuned winner

@@ -203,12 +203,15 @@ def test_configurations_are_compared_with_the_original_timed_in_the_same_rounds(
     assert relative_time(EvalResult("passed", True, True, perf=[PerfResult(0, "a", 0.9)])) is None
 
 
-def test_the_kernel_being_tuned_stands_in_for_the_baseline(cpu_pool):
+def test_the_kernel_being_tuned_stands_in_for_the_baseline(cpu_pool, tmp_path):
     task = resolve_task("vector_add")
     kernel = task.baseline.replace("BLOCK = 1024", "BLOCK = 512")
     measure = PoolMeasure(cpu_pool, task, original=kernel)
-    assert measure.task.baseline == kernel and measure.task.id == task.id and task.baseline != kernel
     assert measure(kernel) == ("passed", None)  # the CPU gives no timings
+    # the job times the candidate against the original, which is generated code: imported under the guards
+    job = cpu_pool._job(task, kernel, tmp_path, baseline_source=kernel)
+    assert job["baseline_untrusted"] is True and (tmp_path / "baseline.py").read_text().endswith(kernel)
+    assert cpu_pool._job(task, kernel, tmp_path)["baseline_untrusted"] is False
 
 
 def test_a_configuration_that_runs_far_longer_than_the_original_is_cut_off(cpu_pool):

@@ -60,13 +60,8 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
         winner, final = select_winner(task, agent, store, config, on_gpu, pool)
         tuning = None
         if winner is not None and final is not None and config.tune_budget_s > 0:
-            tuning, tuned_final = tune_winner(task, store.candidate_source(winner.id), config, store, pool=pool)
-            tuning["speedup_before_tuning"] = final.get("speedup")
-            if tuned_final is not None and _score(tuned_final) >= _score(final):
-                final = tuned_final
-            elif tuned_final is not None:  # the search's short timings flattered it
-                tuning.update(tuned=False, reason="re-measured with full timing, the tuned kernel was not faster "
-                              f"({_score(tuned_final):.3f}x vs {_score(final):.3f}x)")
+            tuning, tuned_final = tune_winner(task, store.candidate_source(winner.id), config, store, final, pool=pool)
+            final = tuned_final or final
     finally:
         if own_pool:
             pool.close()
@@ -125,41 +120,63 @@ def _score(result: dict[str, Any]) -> float:
     return speedup if speedup is not None else (result.get("speedup_vs_torch") or 0.0)
 
 
-def tune_winner(task: Task, source: str, config: RunConfig, store: RunStore, measure: Any = None,
-                pool: WorkerPool | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def tune_winner(task: Task, source: str, config: RunConfig, store: RunStore, untuned: dict[str, Any] | None = None,
+                measure: Any = None, pool: WorkerPool | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The last stage: the tuner searches the winner's launch parameters (never what it computes),
-    measuring on `pool` (or on `measure`, for tests).
+    measuring on `pool` (or on `measure`, for tests). `untuned`: the winner's final EvalResult.
 
-    Returns the tuning record for the summary, and the tuned kernel's EvalResult when it is verified
-    and faster (its source is then saved as candidate `tuned`, which best.py becomes)."""
+    The tuned kernel is evaluated again with the finalists' full timing and replaces the winner only if
+    it passes and is faster there (the search's short timings can flatter it). Returns the tuning record
+    for the summary, and the tuned kernel's EvalResult when it replaces the winner (its source is then
+    saved as candidate `tuned`, which best.py becomes)."""
     from tritonsmith.knowledge.hardware import profile_for
     from tritonsmith.tune import PoolMeasure, tune_kernel
 
+    before = untuned.get("speedup") if untuned else None
     try:
         if measure is None:
             measure = PoolMeasure(pool, task, timeout_s=config.eval_timeout_s, original=source)
         profile = profile_for(pool.device_name) if pool else None
         result = tune_kernel(task, source, measure, config.tune_budget_s, profile=profile)
     except Exception as err:  # noqa: BLE001 - tuning is an extra: the untuned winner stands
-        record = {"tuned": False, "reason": f"tuning failed: {type(err).__name__}: {err}"}
+        record = {"tuned": False, "reason": f"tuning failed: {type(err).__name__}: {err}",
+                  "speedup_before_tuning": before}
         store.append({"type": "tune", **record})
         return record, None
-    record = {"tuned": result.changed and result.verified and bool(result.speedup and result.speedup > 1),
-              "config": result.config, "original_ms": result.original_ms, "tuned_ms": result.tuned_ms,
-              "speedup_from_tuning": result.speedup, "stop_reason": result.stop_reason,
-              "elapsed_s": round(result.elapsed_s, 1), "trials": len(result.trials)}
+    record = {"tuned": False, "config": result.config, "original_ms": result.original_ms, "tuned_ms": result.tuned_ms,
+              "search_speedup": result.speedup, "speedup_from_tuning": None, "speedup_before_tuning": before,
+              "stop_reason": result.stop_reason, "elapsed_s": round(result.elapsed_s, 1), "trials": len(result.trials)}
+    evaluated = None
+    if result.changed and result.verified and result.speedup and result.speedup > 1:
+        if pool is None:  # a scripted measure (tests): its own record of the tuned source, timed by the search
+            results = getattr(measure, "results", {})  # keyed by the source measured, before the header was added
+            found = next((r for src, r in results.items() if result.tuned_source.rstrip().endswith(src.strip())), None)
+            evaluated = found.to_dict() if found is not None else None
+        else:
+            evaluated = pool.evaluate(task, result.tuned_source, timeout_s=config.eval_timeout_s,
+                                      timing={"rounds": config.final_timing_rounds}).to_dict()
+            store.append({"type": "final_measure", "candidate": "tuned", "result": evaluated})
+        record.update(_tuning_verdict(evaluated, untuned, result.speedup, measured=pool is not None))
+    if record["tuned"]:
+        store.save_candidate("tuned", result.tuned_source)
     store.append({"type": "tune", **record})
-    if not record["tuned"]:
-        return record, None
-    store.save_candidate("tuned", result.tuned_source)
-    if pool is None:  # a scripted measure (tests): its own record of the tuned source
-        results = getattr(measure, "results", {})  # keyed by the source measured, before the header was added
-        evaluated = next((r for src, r in results.items() if result.tuned_source.rstrip().endswith(src.strip())), None)
-    else:  # re-measured with the finalists' settings: the search's own timings were short
-        evaluated = pool.evaluate(task, result.tuned_source, timeout_s=config.eval_timeout_s,
-                                  timing={"rounds": config.final_timing_rounds})
-        store.append({"type": "final_measure", "candidate": "tuned", "result": evaluated.to_dict()})
-    return record, evaluated.to_dict() if evaluated is not None and evaluated.passed else None
+    return record, evaluated if record["tuned"] else None
+
+
+def _tuning_verdict(evaluated: dict[str, Any] | None, untuned: dict[str, Any] | None, search_speedup: float,
+                    measured: bool) -> dict[str, Any]:
+    """Whether the tuned kernel replaces the winner, and its speedup over it (from the final measurements
+    of both, vs the same baseline; the search's own figure only where no final measurement was made)."""
+    if evaluated is None or evaluated.get("status") != "passed":
+        status = evaluated.get("status") if evaluated else "not evaluated"
+        return {"tuned": False, "reason": f"the tuned kernel failed its final evaluation ({status})"}
+    if not measured:
+        return {"tuned": True, "speedup_from_tuning": search_speedup, "speedup_basis": "search"}
+    after, before = _score(evaluated), _score(untuned or {})
+    if not before or after <= before:
+        return {"tuned": False, "reason": f"re-measured with full timing, the tuned kernel was not faster "
+                f"({after:.3f}x vs {before:.3f}x)"}
+    return {"tuned": True, "speedup_from_tuning": after / before, "speedup_basis": "final measurements"}
 
 
 def write_summary(task: Task, config: RunConfig, agent: Agent, store: RunStore, budget: Any,

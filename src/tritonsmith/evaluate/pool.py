@@ -206,19 +206,20 @@ class WorkerPool:
         return len(self._hosts)
 
     def evaluate(self, task: Task, source: str, timeout_s: float | None = None,
-                 timing: dict[str, Any] | None = None) -> EvalResult:
+                 timing: dict[str, Any] | None = None, baseline: str | None = None) -> EvalResult:
         """Evaluate one candidate on the next free worker. `timing` overrides the pool's timing settings
         for this job: rounds, warmup_ms, rep_ms, reference (False: the PyTorch reference is not timed).
         Finalists are re-measured, and the tuner measures, on the same workers with other settings,
-        so that no two timings ever share a GPU."""
+        so that no two timings ever share a GPU. `baseline`: time against this source instead of the
+        task's baseline (the tuner's original); it is treated as untrusted, imported under the guards."""
         slot = self._slots.get()
         try:
-            return self._evaluate(slot, task, source, timeout_s, timing)
+            return self._evaluate(slot, task, source, timeout_s, timing, baseline)
         finally:
             self._slots.put(slot)
 
     def _evaluate(self, slot: int, task: Task, source: str, timeout_s: float | None,
-                  timing: dict[str, Any] | None = None) -> EvalResult:
+                  timing: dict[str, Any] | None = None, baseline: str | None = None) -> EvalResult:
         host = self._hosts[slot]
         if host is None or not host.alive():
             host = self._hosts[slot] = self._start(slot)
@@ -226,7 +227,7 @@ class WorkerPool:
             self._counter += 1
             job_dir = self.work_dir / f"job-{self._counter:06d}"
         job_dir.mkdir()
-        job = self._job(task, source, job_dir)
+        job = self._job(task, source, job_dir, baseline)
         job["timing"].update(timing or {})
         on_gpu = host.info["device"] != "cpu"
         timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)
@@ -248,7 +249,7 @@ class WorkerPool:
         shutil.rmtree(job_dir, ignore_errors=True)
         return result
 
-    def _job(self, task: Task, source: str, job_dir: Path) -> dict[str, Any]:
+    def _job(self, task: Task, source: str, job_dir: Path, baseline_source: str | None = None) -> dict[str, Any]:
         candidate = job_dir / "candidate.py"
         candidate.write_text(with_harness(source, task))
         job: dict[str, Any] = {
@@ -264,10 +265,11 @@ class WorkerPool:
                        "rep_ms": self.config.rep_ms, "torch_compile": self.config.torch_compile},
             "peaks": self.peaks,
         }
-        if task.baseline:
+        if baseline_source is not None or task.baseline:
             baseline = job_dir / "baseline.py"
-            baseline.write_text(with_harness(task.baseline, task))
+            baseline.write_text(with_harness(baseline_source if baseline_source is not None else task.baseline, task))
             job["baseline_path"] = str(baseline)
+            job["baseline_untrusted"] = baseline_source is not None
         return job
 
     def close(self) -> None:

@@ -104,11 +104,17 @@ class Evaluation:
             self.evidence["perf_shapes_checked"] = False
             self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
         self.baseline = None
-        if self.on_gpu and job.get("baseline_path"):
-            try:
-                self.baseline = getattr(_import_file(job["baseline_path"], "tritonsmith_baseline"), job["entry_point"])
-            except Exception as exc:
-                self.speedup_reason = f"the task's baseline failed to import: {type(exc).__name__}: {exc}"
+        if self.on_gpu and job.get("baseline_path") and not job.get("baseline_untrusted"):
+            self.import_baseline()
+
+    def import_baseline(self) -> None:
+        """The kernel the candidate is timed against: the task's (trusted, imported before the guards), or
+        generated code such as the tuner's original (imported after the candidate, under the guards)."""
+        try:
+            module = _import_file(self.job["baseline_path"], "tritonsmith_baseline")
+            self.baseline = getattr(module, self.job["entry_point"])
+        except Exception as exc:  # noqa: BLE001 - no baseline: no speedup, the candidate is still judged
+            self.speedup_reason = f"the baseline failed to import: {type(exc).__name__}: {exc}"
 
     # --- the candidate --------------------------------------------------------------------------------
 
@@ -330,6 +336,9 @@ class Evaluation:
         try:
             with self.phase("import"):
                 entry = self.import_candidate()
+                if self.on_gpu and self.job.get("baseline_untrusted"):
+                    with self.guards.watching(record_ops=False):
+                        self.import_baseline()
             with self.phase("correctness"):  # includes compiling the candidate's kernels
                 self.check_correctness(entry)
                 self.guards.check_after_candidate()

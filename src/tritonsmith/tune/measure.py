@@ -9,7 +9,6 @@ immune to drift between them.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from tritonsmith.evaluate.pool import WorkerPool
@@ -41,7 +40,8 @@ rounds of 50 ms each; the PyTorch reference is not timed. A winner is re-measure
 
 class PoolMeasure:
     """Evaluates each source in full (every correctness case, perf shapes, guards, timing) on a pool,
-    timed against `original` (the kernel being tuned; default: the task's baseline).
+    timed against `original` (the kernel being tuned, imported under the guards like any generated
+    code; default: the task's baseline).
 
     The latest EvalResult per source is kept in `results`. `timing` overrides the pool's timing
     settings (default TUNE_TIMING; None: the pool's own). A measurement may take at most `timeout_s`
@@ -54,7 +54,8 @@ class PoolMeasure:
                  timing: dict | None = TUNE_TIMING, original: str | None = None,
                  timeout_factor: float = 5.0, min_timeout_s: float = 30.0):
         self.pool = pool
-        self.task = dataclasses.replace(task, baseline=original) if original is not None else task
+        self.task = task
+        self.original = original
         self.timeout_s = timeout_s
         self.timing = timing
         self.timeout_factor = timeout_factor
@@ -70,7 +71,8 @@ class PoolMeasure:
         return min(adaptive, self.timeout_s) if self.timeout_s else adaptive
 
     def __call__(self, source: str) -> tuple[str, float | None]:
-        result = self.pool.evaluate(self.task, source, timeout_s=self.current_timeout(), timing=self.timing)
+        result = self.pool.evaluate(self.task, source, timeout_s=self.current_timeout(), timing=self.timing,
+                                    baseline=self.original)
         if self.first_wall_s is None and result.wall_s:
             self.first_wall_s = result.wall_s
         self.results[source] = result
@@ -78,7 +80,7 @@ class PoolMeasure:
             return result.status, None
         if self.anchor_ms is None:
             self.anchor_ms = geometric_mean_ms(result)
-        ratio = relative_time(result) if self.task.baseline else None
+        ratio = relative_time(result) if self.original is not None or self.task.baseline else None
         if ratio is None or self.anchor_ms is None:  # no baseline to compare with in the same rounds
             return result.status, geometric_mean_ms(result)
         return result.status, self.anchor_ms * ratio
