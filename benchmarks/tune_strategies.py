@@ -16,6 +16,7 @@ import sys
 from tritonsmith.knowledge.hardware import profile_for
 from tritonsmith.suites import load_suite
 from tritonsmith.tune import compare_strategies, rows_table, table_from_trials
+from tritonsmith.tune.space import config_label
 
 
 def main() -> int:
@@ -33,10 +34,14 @@ def main() -> int:
         task = tasks[row["task"]]
         table = table_from_trials(row["trials"])
         passing = [r for r in table.values() if r.status == "passed" and r.ms is not None]
+        original = table.get(config_label({}))
+        if not passing or original is None or original.ms is None:
+            print(f"\n### {task.id}: skipped (the original or every configuration failed)")
+            continue
         mean_cost = sum(r.duration_s for r in table.values()) / len(table)
         print(f"\n### {task.id} ({row['device']}): {len(table)} configurations measured, {len(passing)} passed, "
               f"{mean_cost:.1f} s per measurement; fastest {min(r.ms for r in passing):.4g} ms, "
-              f"original {table[next(iter(table))].ms:.4g} ms; stopped: {row['stop_reason']}\n")
+              f"original {original.ms:.4g} ms; stopped: {row['stop_reason']}\n")
         rows = compare_strategies(task, task.baseline, table, budgets, seeds=range(args.seeds),
                                   profile=profile_for(row["device"]))
         print(rows_table(rows))

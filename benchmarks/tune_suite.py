@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         tasks = [t for t in tasks if t.id in wanted]
     done = set()
     try:
-        done = {json.loads(line)["task"] for line in open(args.out)}
+        done = {row["task"] for row in map(json.loads, open(args.out)) if "error" not in row}  # errors are retried
     except OSError:
         pass
     todo: queue.Queue = queue.Queue()
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 def markdown(path: str) -> int:
     rows = [json.loads(line) for line in open(path)]
-    failed = [r for r in rows if "error" in r or r.get("final_status") != "passed"]
+    failed = [r for r in rows if "error" in r or r.get("final_status") != "passed" or r.get("speedup") is None]
     rows = [r for r in rows if r not in failed]
     print("| task | kind | untuned (ms) | tuned (ms) | speedup | round spread | % measured BW untuned -> tuned "
           "| % measured FLOP/s | tuning (s) | trials | configuration |")

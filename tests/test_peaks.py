@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tritonsmith.evaluate import peaks
 from tritonsmith.evaluate.peaks import PeaksError, cache_path, fractions, load_cached, peaks_for
 
 H100 = "NVIDIA H100 80GB HBM3"
@@ -16,6 +17,7 @@ PEAKS = {"device": H100, "copy_gbps": 3000.0, "tflops": {"bfloat16": 750.0, "flo
 @pytest.fixture(autouse=True)
 def cache_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(peaks, "_failed", {})
     return tmp_path
 
 
@@ -36,6 +38,8 @@ def test_a_cached_measurement_is_used_without_measuring_again(cache_home):
     {**PEAKS, "device": "NVIDIA A100-SXM4-80GB"},  # another device's file under this name
     {**PEAKS, "copy_gbps": 0},
     {**PEAKS, "tflops": {"bfloat16": "fast"}},
+    {**PEAKS, "copy_gbps": 9000.0},  # implausible for an H100 (3,350 GB/s on the datasheet): planted, not measured
+    {**PEAKS, "tflops": {"bfloat16": 100.0}},
     "not a dict",
 ])
 def test_a_cache_entry_that_does_not_hold_up_is_ignored(bad):
@@ -47,6 +51,20 @@ def test_measuring_without_a_gpu_says_so_in_one_sentence():
     with pytest.raises(PeaksError, match="peaks are measured on a GPU, and PyTorch sees none"):
         peaks_for(H100, refresh=True)
     assert not cache_path(H100).exists()  # nothing cached from a failed measurement
+    assert "sees none" in peaks._failed[H100]  # remembered: the next pool does not measure again
+    with pytest.raises(PeaksError, match="sees none"):
+        peaks_for(H100)
+    plant(PEAKS)
+    assert peaks_for(H100) == PEAKS  # a good cache still wins
+
+
+def test_a_cache_that_cannot_be_written_costs_only_a_measurement(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    peaks._store(blocker / "peaks" / "x.json", PEAKS)  # its folder cannot be made: no error
+    target = tmp_path / "ok" / "x.json"
+    peaks._store(target, PEAKS)
+    assert json.loads(target.read_text()) == PEAKS and [p.name for p in target.parent.iterdir()] == ["x.json"]
 
 
 def test_fractions_of_the_measured_peaks():

@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ def cache_path(device_name: str) -> Path:
     return base / f"{slug}.json"
 
 
+_failed: dict[str, str] = {}  # device name -> why measuring failed in this process: not retried by every pool
+
+
 def load_cached(device_name: str) -> dict[str, Any] | None:
     path = cache_path(device_name)
     try:
@@ -52,39 +56,77 @@ def load_cached(device_name: str) -> dict[str, Any] | None:
 
 
 def _valid(data: dict[str, Any]) -> bool:
-    copy = data.get("copy_gbps")
-    tflops = data.get("tflops")
-    return (isinstance(copy, (int, float)) and copy > 0 and isinstance(tflops, dict)
-            and all(isinstance(v, (int, float)) and v > 0 for v in tflops.values()))
+    """Well formed, and plausible against the datasheet where there is a profile (0.3x to 1.1x of it): the
+    cache is a file any process of the user can write, generated kernels included."""
+    from tritonsmith.knowledge.hardware import profile_for
+
+    copy, tflops = data.get("copy_gbps"), data.get("tflops")
+    if not (isinstance(copy, (int, float)) and copy > 0 and isinstance(tflops, dict)
+            and all(isinstance(v, (int, float)) and v > 0 for v in tflops.values())):
+        return False
+    profile = profile_for(data.get("device"))
+    if profile is None:
+        return True
+    pairs = [(copy, profile.bandwidth_gbps)] + [(v, profile.peak_tflops(k)) for k, v in tflops.items()]
+    return all(0.3 * sheet <= value <= 1.1 * sheet for value, sheet in pairs if sheet)
 
 
 def peaks_for(device_name: str, env: dict[str, str] | None = None, refresh: bool = False,
-              timeout_s: float = 300) -> dict[str, Any]:
-    """The cached peaks of `device_name`, or measured now (in a child process on the GPU `env` selects)."""
+              timeout_s: float = 180) -> dict[str, Any]:
+    """The cached peaks of `device_name`, or measured now (in a child process on the GPU `env` selects).
+    Raises PeaksError; a failure is remembered for this process and not measured again unless `refresh`."""
     if not refresh:
         cached = load_cached(device_name)
         if cached is not None:
             return cached
+        if device_name in _failed:
+            raise PeaksError(_failed[device_name])
+    try:
+        data = _measure_in_child(device_name, env, timeout_s)
+    except PeaksError as err:
+        _failed[device_name] = str(err)
+        raise
+    _failed.pop(device_name, None)
+    _store(cache_path(device_name), data)
+    return data
+
+
+def _measure_in_child(device_name: str, env: dict[str, str] | None, timeout_s: float) -> dict[str, Any]:
     try:
         done = subprocess.run([sys.executable, "-m", "tritonsmith.evaluate.peaks"], env=env, capture_output=True,
                               text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as err:
         raise PeaksError(f"measuring the device's peaks took over {timeout_s:g} s") from err
+    except OSError as err:
+        raise PeaksError(f"measuring the device's peaks could not start: {err}") from err
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
+    try:
+        data = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise PeaksError(f"measuring the device's peaks failed: {tail}")
-    data = json.loads(lines[-1])
     if data.get("error"):
         raise PeaksError(data["error"])
     if data.get("device") != device_name:
         raise PeaksError(f"peaks were measured on {data.get('device')!r}, not on {device_name!r}")
-    path = cache_path(device_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    if not _valid(data):
+        raise PeaksError(f"the measured peaks are implausible for a {device_name} (copy {data.get('copy_gbps')} GB/s, "
+                         f"matmul {data.get('tflops')} TFLOP/s): not used")
     return data
+
+
+def _store(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically; a cache that cannot be written (read-only home) only costs a measurement next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(handle, "w") as out:
+            out.write(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def measure() -> dict[str, Any]:

@@ -252,6 +252,8 @@ class Evaluation:
             functions: dict[str, Callable[[], Any]] = {"candidate": run_candidate}
             if timings.get("reference", True):
                 functions["reference"] = lambda args=args: self.task.reference(*args)
+            else:
+                self.evidence["speedup_vs_torch"] = "not measured: the PyTorch reference was not timed (timing.reference off)"
             if self.baseline is not None:
                 functions["baseline"] = lambda args=args: self.baseline(*args)
             if timings.get("torch_compile"):

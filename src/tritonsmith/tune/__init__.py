@@ -35,8 +35,8 @@ from tritonsmith.tune.search import (
 )
 from tritonsmith.tune.space import ConfigList, Limits, Scaled, Space, search_space
 
-__all__ = ["GRID_LIMIT", "STRATEGIES", "Autotune", "ConfigList", "Discovery", "DiscoveryError", "Grid", "KernelInfo",
-           "Knob", "Limits", "Measure", "PoolMeasure", "Record", "RewriteError", "Scaled", "Space", "Span",
-           "StrategyRow", "TableMeasure", "Trial", "TuneConfig", "TuneResult", "Use", "compare_strategies", "discover",
-           "geometric_mean_ms", "relative_time", "TUNE_TIMING", "grid", "grid_point", "parse_label", "render", "rows_table", "search_space",
-           "table_from_trials", "tune_kernel"]
+__all__ = ["GRID_LIMIT", "STRATEGIES", "TUNE_TIMING", "Autotune", "ConfigList", "Discovery", "DiscoveryError", "Grid",
+           "KernelInfo", "Knob", "Limits", "Measure", "PoolMeasure", "Record", "RewriteError", "Scaled", "Space",
+           "Span", "StrategyRow", "TableMeasure", "Trial", "TuneConfig", "TuneResult", "Use", "compare_strategies",
+           "discover", "geometric_mean_ms", "grid", "grid_point", "parse_label", "relative_time", "render",
+           "rows_table", "search_space", "table_from_trials", "tune_kernel"]

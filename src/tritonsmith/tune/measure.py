@@ -52,7 +52,7 @@ class PoolMeasure:
 
     def __init__(self, pool: WorkerPool, task: Task, timeout_s: float | None = None,
                  timing: dict | None = TUNE_TIMING, original: str | None = None,
-                 timeout_factor: float = 5.0, min_timeout_s: float = 30.0):
+                 timeout_factor: float = 5.0, min_timeout_s: float = 60.0):
         self.pool = pool
         self.task = task
         self.original = original

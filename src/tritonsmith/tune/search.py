@@ -327,6 +327,8 @@ class _Search:
 
     def grid_trial(self, config: Config, phase: str) -> None:
         """Measure one grid point (unless pruned) and keep it as the incumbent if it is faster by the margin."""
+        if not self.fits(reserve=1):  # also between pruned points: a huge grid can be mostly infeasible
+            raise _Stop("the time budget")
         reason = self.space.feasible(config) if config else None
         if reason:
             self.prune(config, reason)
