@@ -220,12 +220,12 @@ def test_speedups_before_and_after_tuning(report):
     assert "speedup, geometric mean</th><td class=\"num\">1.07×" in metrics
     assert "speedup before tuning, geometric mean</th><td class=\"num\">0.99×" in metrics
     assert "tasks tuned</th><td class=\"num\">1 of 2" in metrics
-    # from tuning: softmax 1.18 in the tuner, layernorm 1 (kept) -> sqrt(1.18) = 1.0863
+    # from tuning: softmax 1.18 (final measurements), layernorm 1 (kept) -> sqrt(1.18) = 1.0863
     assert "speedup from tuning, geometric mean</th><td class=\"num\">1.09×" in metrics
     assert "0.99× before tuning" in summary.split('<div class="cards">')[1]  # the headline card's note
     facts = page.split('id="task-softmax"')[1].split("</dl>")[0]
     assert "<dt>speedup before tuning</dt><dd>1.20×</dd>" in facts
-    assert ("<dt>tuning</dt><dd>applied: softmax_kernel.BLOCK=2048, softmax_kernel.num_warps=8, 1.18× in the tuner "
+    assert ("<dt>tuning</dt><dd>applied: softmax_kernel.BLOCK=2048, softmax_kernel.num_warps=8, 1.18× over the untuned winner "
             "(14 trials in 41.3 s)</dd>") in facts
     layernorm = page.split('id="task-layernorm"')[1].split('<div class="trajectory">')[0]
     assert "<dd>kept the untuned kernel (6 trials in 12.0 s)</dd>" in layernorm
@@ -234,7 +234,7 @@ def test_speedups_before_and_after_tuning(report):
     final = softmax.split('id="task-softmax/final"')[1]
     assert softmax.index('id="task-softmax/L1"') < softmax.index('id="task-softmax/final"')
     assert "final measurement" in final and "candidate L0-R1, timed again" in final
-    assert ("chose softmax_kernel.BLOCK=2048, softmax_kernel.num_warps=8: 1.18× faster than the untuned winner · "
+    assert ("applied softmax_kernel.BLOCK=2048, softmax_kernel.num_warps=8: 1.18× faster than the untuned winner · "
             "48.6 µs → 41.2 µs · 14 trials in 41.3 s · stopped: budget spent") in final
     assert "&quot;type&quot;" not in softmax  # no event falls back to a raw JSON dump
     assert "kept the untuned kernel · 50.0 µs → 50.0 µs" in trajectories(page)["task-layernorm"]

@@ -412,7 +412,8 @@ def _tuning_label(tuning: dict[str, Any]) -> str:
     """Applied with which launch configuration, or kept the untuned kernel; and the search's size."""
     gain = tuning.get("speedup_from_tuning")
     if tuning.get("tuned"):
-        label = f"applied: {_config_label(tuning.get('config'))}" + (f", {_x(gain)} in the tuner" if gain else "")
+        label = f"applied: {_config_label(tuning.get('config'))}" + (f", {_x(gain)} over the untuned winner"
+                                                                      if gain else "")
     else:
         label = "kept the untuned kernel"
     search = [f"{tuning['trials']} trials" if tuning.get("trials") is not None else "",
@@ -428,11 +429,11 @@ def _tune_line(event: dict[str, Any]) -> str:
     times = (f"{_ms(event['original_ms'])} → {_ms(event['tuned_ms'])}"
              if event.get("original_ms") is not None and event.get("tuned_ms") is not None else "")
     gain = event.get("speedup_from_tuning")
-    if event.get("tuned"):  # the tuner's choice; a later full re-measurement may still keep the untuned kernel
-        head = f"chose {_config_label(event.get('config'))}" + (f": {_x(gain)} faster than the untuned winner"
-                                                               if gain else "")
+    if event.get("tuned"):  # decided after the tuned kernel's final full evaluation
+        head = f"applied {_config_label(event.get('config'))}" + (f": {_x(gain)} faster than the untuned winner"
+                                                                 if gain else "")
     else:
-        head = "kept the untuned kernel"
+        head = "kept the untuned kernel" + (f": {event['reason']}" if event.get("reason") else "")
     search = (f"{event['trials']} trials in {_duration(event.get('elapsed_s'))}"
               if event.get("trials") is not None else "")
     stop = f"stopped: {event['stop_reason']}" if event.get("stop_reason") else ""
