@@ -21,9 +21,9 @@ def compare(folder_a: str | Path, folder_b: str | Path) -> str:
                    _speedup(row["speedup_a"]), _speedup(row["speedup_b"]), _speedup(row["speedup_b_over_a"]),
                    *([_speedup(row["speedup_before_tuning_a"]), _speedup(row["speedup_before_tuning_b"])]
                      if tuned else []),
-                   _tokens(row["tokens_a"]), _tokens(row["tokens_b"]),
-                   _usd(row["usd_a"]) if row["status_a"] else MISSING,
-                   _usd(row["usd_b"]) if row["status_b"] else MISSING]
+                   tokens_text(row["tokens_a"]), tokens_text(row["tokens_b"]),
+                   usd_text(row["usd_a"]) if row["status_a"] else MISSING,
+                   usd_text(row["usd_b"]) if row["status_b"] else MISSING]
                   for row in compare_rows(records_a, records_b)]
     lines += _table(["task", "status A", "status B", "speedup A", "speedup B", "B/A", *untuned,
                      "tokens A", "tokens B", "$ A", "$ B"], task_table, left=3)
@@ -131,11 +131,11 @@ def _speedup(value: float | None) -> str:
     return MISSING if value is None else f"{value:.2f}x"
 
 
-def _tokens(value: int | None) -> str:
+def tokens_text(value: int | None) -> str:
     return MISSING if value is None else f"{value:,}"
 
 
-def _usd(value: float | None) -> str:
+def usd_text(value: float | None) -> str:
     return "unknown" if value is None else f"${value:.4f}"
 
 

@@ -11,17 +11,17 @@ STATUS_LABELS = {"passed": "passed", "wrong_output": "wrong output", "compile_er
                  "rejected": "rejected", "error": "error", "format_error": "format error"}
 
 
-def _pill(status: str) -> str:
+def status_pill(status: str) -> str:
     return f'<span class="pill s-{escape(status, quote=True)}">{escape(STATUS_LABELS.get(status, status))}</span>'
 
 
-def _speed_class(value: float | None) -> str:
+def speed_class(value: float | None) -> str:
     if value is None:
         return ""
     return "faster" if value >= 1.0 else "slower"
 
 
-def _x(value: float | None, short: bool = False) -> str:
+def speedup_text(value: float | None, short: bool = False) -> str:
     if value is None:
         return "—"
     if short:
@@ -29,17 +29,17 @@ def _x(value: float | None, short: bool = False) -> str:
     return f"{value:.2f}×" if value < 100 else f"{value:,.0f}×"
 
 
-def _pct(value: float | None) -> str:
+def percent_text(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def _usd(value: float | None) -> str:
+def usd_text(value: float | None) -> str:
     if value is None:
         return "?"
     return f"${value:.2f}" if value >= 0.095 or value == 0 else f"${value:.3f}" if value >= 0.0095 else f"${value:.4f}"
 
 
-def _tokens(value: float | None) -> str:
+def tokens_text(value: float | None) -> str:
     if value is None:
         return "—"
     if value >= 1e6:
@@ -47,7 +47,7 @@ def _tokens(value: float | None) -> str:
     return f"{value / 1e3:.1f}k" if value >= 1e3 else f"{value:.0f}"
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     if seconds < 60:
@@ -59,23 +59,23 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def _ms(value: float) -> str:
+def ms_text(value: float) -> str:
     return f"{value * 1000:.1f} µs" if value < 1 else f"{value:.3f} ms"
 
 
-def _num(value: float | None) -> str | None:
+def number_text(value: float | None) -> str | None:
     return None if value is None else f"{value:.3g}"
 
 
-def _yes(value: Any) -> str:
+def yes_no(value: Any) -> str:
     return "yes" if value else "no"
 
 
-def _sortable(value: float | None) -> str:
+def sort_value(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 
-def _date(text: str | None) -> str | None:
+def date_text(text: str | None) -> str | None:
     if not text:
         return None
     try:

@@ -17,20 +17,20 @@ from typing import Any
 
 from tritonsmith.report.assets import CSS, JS
 from tritonsmith.report.format import (
-    _date,
-    _duration,
-    _pct,
-    _pill,
-    _sortable,
-    _speed_class,
-    _tokens,
-    _usd,
-    _x,
+    date_text,
+    duration_text,
+    percent_text,
+    sort_value,
+    speed_class,
+    speedup_text,
+    status_pill,
+    tokens_text,
+    usd_text,
 )
 from tritonsmith.report.metrics import suite_metrics, task_rows
-from tritonsmith.report.plots import _plots
-from tritonsmith.report.run_files import _read_json
-from tritonsmith.report.trajectory import _task_page
+from tritonsmith.report.plots import plots_html
+from tritonsmith.report.run_files import read_json
+from tritonsmith.report.trajectory import task_page_html
 from tritonsmith.runs.records import TaskRecord
 from tritonsmith.runs.store import ResultsStore
 
@@ -54,11 +54,11 @@ def render_report(bench: Path, settings: dict[str, Any], records: list[TaskRecor
     rows = task_rows(records)
     anchors = _anchors([row["task"] for row in rows])
     by_task = {record.task: record for record in records}
-    summaries = {task: _read_json(bench / record.run_dir / "summary.json") if record.run_dir else None
+    summaries = {task: read_json(bench / record.run_dir / "summary.json") if record.run_dir else None
                  for task, record in by_task.items()}
     order = [row["task"] for row in rows]
     neighbours = [(order[i - 1] if i else None, order[i + 1] if i + 1 < len(order) else None) for i in range(len(order))]
-    pages = [_task_page(bench, by_task[task], summaries[task], anchors, around)
+    pages = [task_page_html(bench, by_task[task], summaries[task], anchors, around)
              for task, around in zip(order, neighbours)]
     title = f"tritonsmith bench: {settings.get('suite') or 'suite'}" + (
         f" with {settings['model']}" if settings.get("model") else "")
@@ -67,7 +67,7 @@ def render_report(bench: Path, settings: dict[str, Any], records: list[TaskRecor
         '<main>',
         '<section class="page" id="summary">',
         _headline(metrics),
-        _plots(metrics, rows, anchors),
+        plots_html(metrics, rows, anchors),
         _metrics_table(metrics),
         _task_table(rows, anchors),
         '</section>',
@@ -87,7 +87,7 @@ def _header(settings: dict[str, Any], summaries: dict[str, Any], tasks: int) -> 
              ("model", settings.get("model")), ("device", device), ("mode", settings.get("mode")),
              ("lineages × rounds", f"{settings['parallel']} × {settings['rounds']}"
               if settings.get("parallel") and settings.get("rounds") and settings.get("solver") == "agent" else None),
-             ("tasks", tasks), ("started", _date(settings.get("created_at"))),
+             ("tasks", tasks), ("started", date_text(settings.get("created_at"))),
              ("report", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))]
     items = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(str(v))}</dd></div>" for k, v in facts if v)
     return (f'<header><div class="bar"><a class="brand" href="#summary">tritonsmith <span>bench report</span></a>'
@@ -99,56 +99,56 @@ def _headline(metrics: dict[str, Any]) -> str:
     speedup, fast = metrics["speedup"], metrics["fast_p"]
     usd = metrics["cost"]["usd"]["total"]
     cards = [
-        ("exec accuracy", _pct(metrics["exec_accuracy"]), f"{metrics['exec_ok']} of {metrics['tasks']} tasks correct"),
-        ("call accuracy", _pct(metrics["call_accuracy"]), f"{metrics['call_ok']} of {metrics['tasks']} tasks ran"),
-        ("speedup (geomean)", _x(speedup["geomean"]),
+        ("exec accuracy", percent_text(metrics["exec_accuracy"]), f"{metrics['exec_ok']} of {metrics['tasks']} tasks correct"),
+        ("call accuracy", percent_text(metrics["call_accuracy"]), f"{metrics['call_ok']} of {metrics['tasks']} tasks ran"),
+        ("speedup (geomean)", speedup_text(speedup["geomean"]),
          (f"over {speedup['tasks']} timed correct tasks" + _before_note(metrics["tuning"]))
          if speedup["geomean"] else speedup["reason"]),
-        ("fast_1.0", _pct(fast.get("1.0")), "correct and faster than the baseline"),
-        ("spent", _usd(usd) if usd is not None else "$?",
-         f"{_tokens(metrics['cost']['tokens']['total'])} tokens · {_duration(metrics['cost']['wall_s']['total'])}"),
+        ("fast_1.0", percent_text(fast.get("1.0")), "correct and faster than the baseline"),
+        ("spent", usd_text(usd) if usd is not None else "$?",
+         f"{tokens_text(metrics['cost']['tokens']['total'])} tokens · {duration_text(metrics['cost']['wall_s']['total'])}"),
     ]
     html = "".join(f'<div class="card"><div class="label">{escape(label)}</div><div class="value">{escape(value)}'
                    f'</div><div class="note">{escape(note or "")}</div></div>' for label, value, note in cards)
-    statuses = "".join(f'<span class="tally">{_pill(status)}<b>{count}</b></span>'
+    statuses = "".join(f'<span class="tally">{status_pill(status)}<b>{count}</b></span>'
                        for status, count in sorted(metrics["statuses"].items(), key=lambda kv: -kv[1]))
     return f'<div class="cards">{html}</div><div class="statuses">{statuses}</div>'
 
 
 def _before_note(tuning: dict[str, Any] | None) -> str:
     before = tuning["speedup_before"]["geomean"] if tuning else None
-    return f"; {_x(before)} before tuning" if before is not None else ""
+    return f"; {speedup_text(before)} before tuning" if before is not None else ""
 
 
 def _metrics_table(metrics: dict[str, Any]) -> str:
     speedup, cost = metrics["speedup"], metrics["cost"]
     rows = [
         ("tasks", str(metrics["tasks"]), ""),
-        ("call accuracy", _pct(metrics["call_accuracy"]), f"{metrics['call_ok']} tasks: a candidate ran"),
-        ("exec accuracy", _pct(metrics["exec_accuracy"]), f"{metrics['exec_ok']} tasks: a candidate passed"),
-        ("speedup, geometric mean", _x(speedup["geomean"]),
+        ("call accuracy", percent_text(metrics["call_accuracy"]), f"{metrics['call_ok']} tasks: a candidate ran"),
+        ("exec accuracy", percent_text(metrics["exec_accuracy"]), f"{metrics['exec_ok']} tasks: a candidate passed"),
+        ("speedup, geometric mean", speedup_text(speedup["geomean"]),
          speedup["reason"] or f"over {speedup['tasks']} correct tasks with a measured speedup"),
-        ("speedup, arithmetic mean", _x(speedup["arithmetic_mean"]),
+        ("speedup, arithmetic mean", speedup_text(speedup["arithmetic_mean"]),
          "GEAK's “average speedup”: pulled up by a few large values; the geometric mean is the headline"),
     ]
     tuning = metrics["tuning"]
     if tuning:
         before, gain = tuning["speedup_before"], tuning["gain"]
         rows += [
-            ("speedup before tuning, geometric mean", _x(before["geomean"]),
+            ("speedup before tuning, geometric mean", speedup_text(before["geomean"]),
              before["reason"] or f"the same tasks' winners before the last stage tuned them ({before['tasks']} tasks)"),
             ("tasks tuned", f"{tuning['tuned_tasks']} of {tuning['attempted_tasks']}",
              "the tuned kernel replaced the winner; the others kept the untuned kernel"),
-            ("speedup from tuning, geometric mean", _x(gain["geomean"]),
+            ("speedup from tuning, geometric mean", speedup_text(gain["geomean"]),
              f"the tuner's own measurement over {gain['tasks']} tasks; 1× where the untuned kernel was kept"),
         ]
-    rows += [(f"fast_{p}", _pct(value), f"correct and more than {p}× the baseline, over all tasks")
+    rows += [(f"fast_{p}", percent_text(value), f"correct and more than {p}× the baseline, over all tasks")
              for p, value in metrics["fast_p"].items()]
-    rows += [(f"pass@{point['k']}", _pct(point["value"]),
+    rows += [(f"pass@{point['k']}", percent_text(point["value"]),
               f"{point['tasks_with_fewer_lineages']} tasks had fewer than {point['k']} lineages"
               if point["tasks_with_fewer_lineages"] else "unbiased estimator over each task's lineages")
              for point in metrics["pass_at_k"]]
-    for key, label, fmt in (("tokens", "tokens", _tokens), ("usd", "dollars", _usd), ("wall_s", "time", _duration)):
+    for key, label, fmt in (("tokens", "tokens", tokens_text), ("usd", "dollars", usd_text), ("wall_s", "time", duration_text)):
         spent = cost[key]
         note = spent.get("reason") or (f"{fmt(spent['per_task'])} per task, {fmt(spent['per_solved_task'])} per solved task"
                                        if spent["total"] is not None else "")
@@ -172,15 +172,15 @@ def _task_table(rows: list[dict[str, Any]], anchors: dict[str, str]) -> str:
         reason = row.get("error") or (row.get("speed_reason") if row["speedup"] is None and row["exec_ok"] else None)
         cells = [
             (row["task"], f'<a href="#{anchors[row["task"]]}">{escape(row["task"])}</a>', ""),
-            (row["status"], _pill(row["status"]), ""),
-            (_sortable(row["speedup"]), _x(row["speedup"]), _speed_class(row["speedup"])),
-            *([(_sortable(row["speedup_before_tuning"]), _x(row["speedup_before_tuning"]),
-                _speed_class(row["speedup_before_tuning"]))] if tuned else []),
-            (_sortable(row["speedup_vs_torch"]), _x(row["speedup_vs_torch"]), _speed_class(row["speedup_vs_torch"])),
+            (row["status"], status_pill(row["status"]), ""),
+            (sort_value(row["speedup"]), speedup_text(row["speedup"]), speed_class(row["speedup"])),
+            *([(sort_value(row["speedup_before_tuning"]), speedup_text(row["speedup_before_tuning"]),
+                speed_class(row["speedup_before_tuning"]))] if tuned else []),
+            (sort_value(row["speedup_vs_torch"]), speedup_text(row["speedup_vs_torch"]), speed_class(row["speedup_vs_torch"])),
             (row["lineages_passed"], f'{row["lineages_passed"]}/{row["lineages"]}', ""),
-            (row["tokens"], _tokens(row["tokens"]), ""),
-            (_sortable(row["usd"]), _usd(row["usd"]), ""),
-            (row["wall_s"], _duration(row["wall_s"]), ""),
+            (row["tokens"], tokens_text(row["tokens"]), ""),
+            (sort_value(row["usd"]), usd_text(row["usd"]), ""),
+            (row["wall_s"], duration_text(row["wall_s"]), ""),
         ]
         tds = "".join(f'<td data-v="{escape(str(value), quote=True)}" class="{"num " if i > 1 else ""}{extra}">{html}</td>'
                       for i, (value, html, extra) in enumerate(cells))

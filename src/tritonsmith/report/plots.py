@@ -6,47 +6,47 @@ import math
 from html import escape
 from typing import Any
 
-from tritonsmith.report.format import _x
+from tritonsmith.report.format import speedup_text
 
 
-def _plots(metrics: dict[str, Any], rows: list[dict[str, Any]], anchors: dict[str, str]) -> str:
-    charts = [_figure("Speedup per task (vs baseline, log scale)", _speedup_bars(rows, anchors),
-                      _unmeasured_note(rows), wide=True)]
+def plots_html(metrics: dict[str, Any], rows: list[dict[str, Any]], anchors: dict[str, str]) -> str:
+    charts = [figure_html("Speedup per task (vs baseline, log scale)", speedup_bars_svg(rows, anchors),
+                      unmeasured_note(rows), wide=True)]
     sequential, parallel = metrics["sequential"], metrics["parallel"]
     if len(sequential) > 1:
         xs = [p["round"] + 1 for p in sequential]
-        charts.append(_figure("Accuracy after each round (sequential scaling)",
-                              _line_chart(xs, _accuracy_series(sequential), "round", percent=True)))
-        charts.append(_figure("Speedup after each round (geomean over correct tasks)",
-                              _line_chart(xs, _speedup_series(sequential), "round")))
+        charts.append(figure_html("Accuracy after each round (sequential scaling)",
+                              line_chart_svg(xs, accuracy_series(sequential), "round", percent=True)))
+        charts.append(figure_html("Speedup after each round (geomean over correct tasks)",
+                              line_chart_svg(xs, speedup_series(sequential), "round")))
     if len(parallel) > 1:
         xs = [p["k"] for p in parallel]
-        charts.append(_figure("Accuracy with the first K lineages (parallel scaling)",
-                              _line_chart(xs, _accuracy_series(parallel), "lineages K", percent=True)))
-        charts.append(_figure("Speedup with the first K lineages",
-                              _line_chart(xs, _speedup_series(parallel), "lineages K")))
+        charts.append(figure_html("Accuracy with the first K lineages (parallel scaling)",
+                              line_chart_svg(xs, accuracy_series(parallel), "lineages K", percent=True)))
+        charts.append(figure_html("Speedup with the first K lineages",
+                              line_chart_svg(xs, speedup_series(parallel), "lineages K")))
     if len(sequential) <= 1 and len(parallel) <= 1:
         charts.append('<p class="muted">No scaling plots: every task had one lineage of one round.</p>')
     return f'<h2 id="plots">Plots</h2><div class="plots">{"".join(charts)}</div>'
 
 
-def _figure(title: str, svg: str, note: str = "", wide: bool = False) -> str:
+def figure_html(title: str, svg: str, note: str = "", wide: bool = False) -> str:
     caption = f'<figcaption>{escape(title)}</figcaption>'
     note_html = f'<p class="muted small">{escape(note)}</p>' if note else ""
     return f'<figure class="{"wide" if wide else ""}">{caption}{svg}{note_html}</figure>'
 
 
-def _accuracy_series(points: list[dict]) -> list[tuple[str, str, list[float | None]]]:
+def accuracy_series(points: list[dict]) -> list[tuple[str, str, list[float | None]]]:
     return [("exec accuracy", "var(--pass)", [p["exec_accuracy"] for p in points]),
             ("call accuracy", "var(--accent)", [p["call_accuracy"] for p in points])]
 
 
-def _speedup_series(points: list[dict]) -> list[tuple[str, str, list[float | None]]]:
+def speedup_series(points: list[dict]) -> list[tuple[str, str, list[float | None]]]:
     return [("geometric mean", "var(--accent)", [p["speedup_geomean"] for p in points]),
             ("arithmetic mean", "var(--warn)", [p["speedup_arithmetic_mean"] for p in points])]
 
 
-def _unmeasured_note(rows: list[dict[str, Any]]) -> str:
+def unmeasured_note(rows: list[dict[str, Any]]) -> str:
     failed = sum(not row["exec_ok"] for row in rows)
     untimed = sum(row["exec_ok"] and row["speedup"] is None for row in rows)
     parts = [f"{failed} failed" if failed else "", f"{untimed} correct but not timed" if untimed else ""]
@@ -54,7 +54,7 @@ def _unmeasured_note(rows: list[dict[str, Any]]) -> str:
     return f"Not shown: {' and '.join(parts)}." if parts else ""
 
 
-def _speedup_bars(rows: list[dict[str, Any]], anchors: dict[str, str]) -> str:
+def speedup_bars_svg(rows: list[dict[str, Any]], anchors: dict[str, str]) -> str:
     """One bar per timed correct task, fastest first, up from 1× or down below it; names when few."""
     timed = sorted((row for row in rows if row["speedup"]), key=lambda row: -row["speedup"])
     if not timed:
@@ -77,7 +77,7 @@ def _speedup_bars(rows: list[dict[str, Any]], anchors: dict[str, str]) -> str:
     for i, (row, value) in enumerate(zip(timed, logs)):
         y, x = y_of(value), left + i * step
         colour = "var(--pass)" if value >= 0 else "var(--fail)"
-        link = f'<a href="#{anchors[row["task"]]}"><title>{escape(row["task"])}: {_x(row["speedup"])}</title>'
+        link = f'<a href="#{anchors[row["task"]]}"><title>{escape(row["task"])}: {speedup_text(row["speedup"])}</title>'
         parts.append(f'{link}<rect x="{x + gap / 2:.1f}" y="{min(y, base):.1f}" width="{max(step - gap, 0.8):.1f}" '
                      f'height="{max(abs(base - y), 1):.1f}" fill="{colour}" rx="{min(2.0, step / 6):.1f}"/>')
         if named:
@@ -114,11 +114,11 @@ def _log_grid(low: float, high: float, y_of, left: float, right: float) -> str:
     for tick in _log_ticks(low, high):
         y = y_of(tick)
         lines.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                     f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_x(10 ** tick, short=True)}</text>')
+                     f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{speedup_text(10 ** tick, short=True)}</text>')
     return "".join(lines)
 
 
-def _line_chart(xs: list[int], series: list[tuple[str, str, list[float | None]]], x_label: str,
+def line_chart_svg(xs: list[int], series: list[tuple[str, str, list[float | None]]], x_label: str,
                 percent: bool = False) -> str:
     width, height, left, right, top, bottom = 460, 220, 48, 12, 14, 40
     values = [v for _, _, ys in series for v in ys if v is not None]
@@ -142,7 +142,7 @@ def _line_chart(xs: list[int], series: list[tuple[str, str, list[float | None]]]
 
     parts = []
     for tick in ticks:
-        label = f"{tick * 100:.0f}%" if percent else _x(tick, short=True)
+        label = f"{tick * 100:.0f}%" if percent else speedup_text(tick, short=True)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y_of(tick):.1f}" y2="{y_of(tick):.1f}" '
                      f'class="grid{" one" if not percent and tick == 1 else ""}"/>'
                      f'<text x="{left - 6}" y="{y_of(tick) + 4:.1f}" class="tick" text-anchor="end">{label}</text>')
@@ -159,7 +159,7 @@ def _line_chart(xs: list[int], series: list[tuple[str, str, list[float | None]]]
         path = " ".join(f"{'M' if i == 0 else 'L'}{px:.1f},{py:.1f}" for i, (px, py, _) in enumerate(points))
         parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.2"/>')
         for (px, py, y), x in zip(points, [x for x, y in zip(xs, ys) if y is not None]):
-            value = f"{y * 100:.1f}%" if percent else _x(y)
+            value = f"{y * 100:.1f}%" if percent else speedup_text(y)
             parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.2" fill="{colour}">'
                          f'<title>{escape(name)} at {escape(x_label)} {x}: {value}</title></circle>')
         legend.append(f'<span><i style="background:{colour}"></i>{escape(name)}</span>')

@@ -7,23 +7,23 @@ from pathlib import Path
 from typing import Any
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
 
 
-def _read_text(path: Path) -> str | None:
+def read_text(path: Path) -> str | None:
     try:
         return path.read_text()
     except OSError:
         return None
 
 
-def _read_trajectory(path: Path) -> list[dict[str, Any]]:
+def read_trajectory(path: Path) -> list[dict[str, Any]]:
     events = []
-    text = _read_text(path) or ""
+    text = read_text(path) or ""
     for line in text.splitlines():
         try:
             events.append(json.loads(line))

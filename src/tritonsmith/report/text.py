@@ -9,25 +9,25 @@ from html import escape
 CLIP_LINES, CLIP_CHARS = 40, 4000  # longer texts start clipped, with a "show all" button
 
 
-def _diff(before: str, after: str, before_name: str, after_name: str) -> str:
+def diff_html(before: str, after: str, before_name: str, after_name: str) -> str:
     lines = []
     for line in difflib.unified_diff(before.splitlines(), after.splitlines(), before_name, after_name, lineterm="", n=3):
         kind = ("head" if line.startswith(("---", "+++")) else "hunk" if line.startswith("@@")
                 else "add" if line.startswith("+") else "del" if line.startswith("-") else "ctx")
         lines.append(f'<span class="d-{kind}">{escape(line)}</span>')
-    return _clip(f'<pre class="diff">{"".join(lines)}</pre>', len(lines), sum(map(len, lines)))
+    return clip_html(f'<pre class="diff">{"".join(lines)}</pre>', len(lines), sum(map(len, lines)))
 
 
-def _code(source: str, element_id: str | None = None) -> str:
+def code_html(source: str, element_id: str | None = None) -> str:
     attribute = f' id="{escape(element_id, quote=True)}"' if element_id else ""
-    return _clip(f'<pre class="code"{attribute}>{escape(source)}</pre>', source.count("\n") + 1, len(source))
+    return clip_html(f'<pre class="code"{attribute}>{escape(source)}</pre>', source.count("\n") + 1, len(source))
 
 
-def _text_block(text: str) -> str:
-    return _clip(f'<pre class="text">{escape(text)}</pre>', text.count("\n") + 1, len(text))
+def text_html(text: str) -> str:
+    return clip_html(f'<pre class="text">{escape(text)}</pre>', text.count("\n") + 1, len(text))
 
 
-def _blocks(text: str) -> list[str]:
+def text_blocks(text: str) -> list[str]:
     """Paragraphs split at blank lines, a ``` fenced block kept whole."""
     blocks: list[str] = []
     for piece in text.split("\n\n"):
@@ -38,7 +38,7 @@ def _blocks(text: str) -> list[str]:
     return blocks
 
 
-def _rich(text: str, clip: bool = True) -> str:
+def rich_html(text: str, clip: bool = True) -> str:
     """Prose in a readable font, ``` fenced code as code; everything escaped."""
     pieces = re.split(r"(```[^\n]*\n.*?(?:```|\Z))", text, flags=re.S)
     html = []
@@ -49,10 +49,10 @@ def _rich(text: str, clip: bool = True) -> str:
         elif piece.strip():
             html.append(f'<div class="prose">{escape(piece.strip())}</div>')
     html = "".join(html)
-    return _clip(html, text.count("\n") + 1, len(text)) if clip else html
+    return clip_html(html, text.count("\n") + 1, len(text)) if clip else html
 
 
-def _clip(html: str, lines: int, chars: int) -> str:
+def clip_html(html: str, lines: int, chars: int) -> str:
     if lines <= CLIP_LINES and chars <= CLIP_CHARS:
         return html
     return (f'<div class="clip">{html}</div><button class="more">show all '

@@ -16,19 +16,19 @@ from typing import Any
 
 from tritonsmith.report.format import (
     STATUS_LABELS,
-    _duration,
-    _ms,
-    _num,
-    _pct,
-    _pill,
-    _speed_class,
-    _tokens,
-    _usd,
-    _x,
-    _yes,
+    duration_text,
+    ms_text,
+    number_text,
+    percent_text,
+    speed_class,
+    speedup_text,
+    status_pill,
+    tokens_text,
+    usd_text,
+    yes_no,
 )
-from tritonsmith.report.run_files import _read_text, _read_trajectory
-from tritonsmith.report.text import _blocks, _clip, _code, _diff, _rich, _text_block
+from tritonsmith.report.run_files import read_text, read_trajectory
+from tritonsmith.report.text import clip_html, code_html, diff_html, rich_html, text_blocks, text_html
 from tritonsmith.runs.records import TaskRecord
 
 SHARED_MIN_CHARS = 300  # prompt blocks this long in all, shown earlier in the task, become a reference to them
@@ -36,19 +36,19 @@ SHARED_MIN_BLOCK = 40  # shorter blocks are never looked up
 FINAL_STAGE = ("final_measure", "tune")  # events after the search, outside any lineage
 
 
-def _task_page(bench: Path, record: TaskRecord, summary: dict[str, Any] | None, anchors: dict[str, str],
+def task_page_html(bench: Path, record: TaskRecord, summary: dict[str, Any] | None, anchors: dict[str, str],
                neighbours: tuple[str | None, str | None]) -> str:
     anchor = anchors[record.task]
     previous, following = neighbours
     nav = ('<nav class="pager"><a href="#tasks">← all tasks</a>'
            + (f'<a href="#{anchors[previous]}">‹ {escape(previous)}</a>' if previous else "")
            + (f'<a href="#{anchors[following]}">{escape(following)} ›</a>' if following else "") + "</nav>")
-    facts = [("status", _pill(record.status)), ("speedup vs baseline", escape(_x(record.speedup))),
-             ("vs torch", escape(_x(record.speedup_vs_torch))), ("tokens", escape(_tokens(record.tokens))),
-             ("cost", escape(_usd(record.usd))), ("time", escape(_duration(record.wall_s))),
+    facts = [("status", status_pill(record.status)), ("speedup vs baseline", escape(speedup_text(record.speedup))),
+             ("vs torch", escape(speedup_text(record.speedup_vs_torch))), ("tokens", escape(tokens_text(record.tokens))),
+             ("cost", escape(usd_text(record.usd))), ("time", escape(duration_text(record.wall_s))),
              ("solver", escape(record.solver))]
     if record.tuning:
-        facts.insert(2, ("speedup before tuning", escape(_x(record.speedup_before_tuning))))
+        facts.insert(2, ("speedup before tuning", escape(speedup_text(record.speedup_before_tuning))))
     if summary:
         facts += [("best candidate", escape(str(summary.get("best_candidate") or "none"))),
                   ("candidates", escape(str(summary.get("candidates", "")))),
@@ -66,8 +66,8 @@ def _task_page(bench: Path, record: TaskRecord, summary: dict[str, Any] | None, 
         notes.append(f'<p class="callout">Tuning kept the untuned kernel{": " + escape(why) if why else "."}</p>')
     if summary and summary.get("stop_reason"):
         notes.append(f'<p class="callout">Stopped because: {escape(str(summary["stop_reason"]))}</p>')
-    events = _read_trajectory(bench / record.run_dir / "trajectory.jsonl") if record.run_dir else []
-    best = _read_text(bench / record.run_dir / "best.py") if record.run_dir else None
+    events = read_trajectory(bench / record.run_dir / "trajectory.jsonl") if record.run_dir else []
+    best = read_text(bench / record.run_dir / "best.py") if record.run_dir else None
     head = (f'<section class="page task" id="{anchor}" hidden>{nav}<h1>{escape(record.task)}</h1>'
             f'<dl class="facts task-facts">{grid}</dl>{"".join(notes)}{_timeline(record, events, anchor)}')
     if not events:
@@ -77,7 +77,7 @@ def _task_page(bench: Path, record: TaskRecord, summary: dict[str, Any] | None, 
     body = _trajectory(events, anchor)
     if best:
         body = (f'<details class="best"><summary>best.py: the winning kernel</summary>'
-                f'{_code(best)}</details>') + body
+                f'{code_html(best)}</details>') + body
     blob = base64.b64encode(gzip.compress(body.encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
     return (head + '<div class="trajectory"><p class="muted">Loading the trajectory…</p></div>'
             f'<script type="application/gzip+base64" class="blob">{blob}</script></section>')
@@ -87,12 +87,12 @@ def _tuning_label(tuning: dict[str, Any]) -> str:
     """Applied with which launch configuration, or kept the untuned kernel; and the search's size."""
     gain = tuning.get("speedup_from_tuning")
     if tuning.get("tuned"):
-        label = f"applied: {_config_label(tuning.get('config'))}" + (f", {_x(gain)} over the untuned winner"
+        label = f"applied: {_config_label(tuning.get('config'))}" + (f", {speedup_text(gain)} over the untuned winner"
                                                                       if gain else "")
     else:
         label = "kept the untuned kernel"
     search = [f"{tuning['trials']} trials" if tuning.get("trials") is not None else "",
-              _duration(tuning["elapsed_s"]) if tuning.get("elapsed_s") is not None else ""]
+              duration_text(tuning["elapsed_s"]) if tuning.get("elapsed_s") is not None else ""]
     search = [part for part in search if part]
     return label + (f" ({' in '.join(search)})" if search else "")
 
@@ -101,15 +101,15 @@ def _tune_line(event: dict[str, Any]) -> str:
     """One tune event in words: what was chosen, the tuner's timings, and why it stopped."""
     if event.get("reason") and event.get("original_ms") is None:
         return f"kept the untuned kernel: {event['reason']}"
-    times = (f"{_ms(event['original_ms'])} → {_ms(event['tuned_ms'])}"
+    times = (f"{ms_text(event['original_ms'])} → {ms_text(event['tuned_ms'])}"
              if event.get("original_ms") is not None and event.get("tuned_ms") is not None else "")
     gain = event.get("speedup_from_tuning")
     if event.get("tuned"):  # decided after the tuned kernel's final full evaluation
-        head = f"applied {_config_label(event.get('config'))}" + (f": {_x(gain)} faster than the untuned winner"
+        head = f"applied {_config_label(event.get('config'))}" + (f": {speedup_text(gain)} faster than the untuned winner"
                                                                  if gain else "")
     else:
         head = "kept the untuned kernel" + (f": {event['reason']}" if event.get("reason") else "")
-    search = (f"{event['trials']} trials in {_duration(event.get('elapsed_s'))}"
+    search = (f"{event['trials']} trials in {duration_text(event.get('elapsed_s'))}"
               if event.get("trials") is not None else "")
     stop = f"stopped: {event['stop_reason']}" if event.get("stop_reason") else ""
     return " · ".join(part for part in (head, times, search, stop) if part)
@@ -138,7 +138,7 @@ def _timeline(record: TaskRecord, events: list[dict[str, Any]], anchor: str) -> 
     lines = []
     for lineage in sorted(rows, key=lambda k: -1 if k is None else k):
         outcome = outcomes.get(lineage)
-        tail = f'<span class="muted small">best {_x(outcome.speedup)}</span>' if outcome and outcome.speedup else ""
+        tail = f'<span class="muted small">best {speedup_text(outcome.speedup)}</span>' if outcome and outcome.speedup else ""
         label = "start" if lineage is None else f"L{lineage}"
         lines.append(f'<div class="tl-row"><span class="tl-label">{label}</span>{"".join(rows[lineage])}{tail}</div>')
     return f'<div class="timeline">{"".join(lines)}</div>'
@@ -189,12 +189,12 @@ class _EventRenderer:
             return self.evaluation(event)
         if kind == "format_error":
             return (f'<div class="event"><div class="ev-head"><span class="role r-error">format error</span></div>'
-                    f'{_text_block(str(event.get("message", "")))}</div>')
+                    f'{text_html(str(event.get("message", "")))}</div>')
         if kind == "final_measure":
             result = event.get("result") or {}
             return (f'<div class="event eval"><div class="ev-head"><span class="role r-evaluate">final measurement'
                     f'</span><span class="meta">candidate {escape(str(event.get("candidate", "?")))}, timed again'
-                    f'</span>{_pill(result.get("status", "error"))}</div>{_result(result)}</div>')
+                    f'</span>{status_pill(result.get("status", "error"))}</div>{_result(result)}</div>')
         if kind == "tune":
             return (f'<div class="event"><div class="ev-head"><span class="role r-optimize">tune</span>'
                     f'<span class="meta">launch parameters of the winner</span></div>'
@@ -203,14 +203,14 @@ class _EventRenderer:
             origin = event.get("restart_from")
             return (f'<div class="event trap"><span class="role r-trap">debugging trap</span> too many failed fixes '
                     f'in a row: the lineage restarts from {escape(origin) if origin else "scratch"}.</div>')
-        return f'<div class="event"><span class="role">{escape(kind)}</span>{_text_block(json.dumps(event, indent=1, default=str))}</div>'
+        return f'<div class="event"><span class="role">{escape(kind)}</span>{text_html(json.dumps(event, indent=1, default=str))}</div>'
 
     def llm_call(self, event: dict[str, Any]) -> str:
         kind = event["type"]
         where = f"{_round_label(event)} {kind}"
-        meta = [f"{_tokens(event.get('tokens_in'))} in", f"{_tokens(event.get('tokens_out'))} out"]
+        meta = [f"{tokens_text(event.get('tokens_in'))} in", f"{tokens_text(event.get('tokens_out'))} out"]
         if event.get("cost") is not None:
-            meta.append(_usd(event["cost"]))
+            meta.append(usd_text(event["cost"]))
         if event.get("latency_s") is not None:
             meta.append(f"{event['latency_s']:.1f} s")
         if event.get("cached"):
@@ -225,12 +225,12 @@ class _EventRenderer:
                 f'<details class="prompt"><summary>prompt <span class="muted">{len(messages)} messages, '
                 f'{size:,} characters</span></summary>{prompt}</details>'
                 f'<details class="reply"{reply_open}><summary>reply <span class="muted">{len(reply):,} characters'
-                f'</span></summary>{_rich(reply)}</details></div>')
+                f'</span></summary>{rich_html(reply)}</details></div>')
 
     def message(self, message: dict[str, Any], where: str) -> str:
         """A prompt message; a run of blocks shown earlier in the task becomes one 'same as' line."""
         parts, repeated, lines, chars = [], [], 0, 0
-        for block in _blocks(str(message.get("content", ""))):
+        for block in text_blocks(str(message.get("content", ""))):
             if len(block) >= SHARED_MIN_BLOCK and block in self.shown:
                 repeated.append(block)
                 continue
@@ -243,11 +243,11 @@ class _EventRenderer:
             element_id = f"{self.anchor}/p{len(self.shown)}"
             if len(block) >= SHARED_MIN_BLOCK:
                 self.shown[block] = (element_id, where)
-            parts.append(f'<div class="section" id="{element_id}">{_rich(block, clip=False)}</div>')
+            parts.append(f'<div class="section" id="{element_id}">{rich_html(block, clip=False)}</div>')
             lines, chars = lines + block.count("\n") + 2, chars + len(block)
         parts.append(self.repeated(repeated))
         return (f'<div class="message"><div class="msg-role">{escape(str(message.get("role", "")))}</div>'
-                f'{_clip("".join(parts), lines, chars)}</div>')
+                f'{clip_html("".join(parts), lines, chars)}</div>')
 
     def kernel_reference(self, block: str) -> str | None:
         """A '## heading' block holding only a candidate already shown: the heading and a reference to it."""
@@ -255,13 +255,13 @@ class _EventRenderer:
         known = self.kernels.get(match[2].strip()) if match else None
         if not known:
             return None
-        return (f'<div class="section">{_rich(match[1], clip=False)}<div class="shared"><span class="muted">the kernel '
+        return (f'<div class="section">{rich_html(match[1], clip=False)}<div class="shared"><span class="muted">the kernel '
                 f'of candidate {escape(known[1])} ({match[2].count(chr(10)) + 1} lines)</span> <button class="reveal" '
                 f'data-src="{escape(known[0], quote=True)}">show</button></div></div>')
 
     def repeated(self, blocks: list[str]) -> str:
         if sum(map(len, blocks)) < SHARED_MIN_CHARS:
-            return "".join(f'<div class="section">{_rich(block, clip=False)}</div>' for block in blocks)
+            return "".join(f'<div class="section">{rich_html(block, clip=False)}</div>' for block in blocks)
         first = self.shown[blocks[0]]
         head = blocks[0].split("\n", 1)[0]
         head = head if len(head) <= 80 else head[:79].rsplit(" ", 1)[0] + "…"
@@ -279,37 +279,37 @@ class _EventRenderer:
         previous = self.last_source.get(lineage)
         element_id = f"{self.anchor}/src-{candidate}"
         if previous is None:
-            code = f'<div class="code-title">{escape(candidate)} in full</div>{_code(source, element_id)}'
+            code = f'<div class="code-title">{escape(candidate)} in full</div>{code_html(source, element_id)}'
         elif previous[1] == source:
             code = f'<div class="code-title">{escape(candidate)}: identical to {escape(previous[0])}</div>'
         else:
             code = (f'<div class="code-title">{escape(candidate)}: changes from {escape(previous[0])} '
-                    f'<button class="whole">show whole file</button></div>{_diff(previous[1], source, previous[0], candidate)}'
-                    f'<div class="whole-file" hidden>{_code(source, element_id)}</div>')
+                    f'<button class="whole">show whole file</button></div>{diff_html(previous[1], source, previous[0], candidate)}'
+                    f'<div class="whole-file" hidden>{code_html(source, element_id)}</div>')
         self.last_source[lineage] = (candidate, source)
         if previous is None or previous[1] != source:
             self.kernels.setdefault(source.strip(), (element_id, candidate))
         result = event.get("result") or {}
         return (f'<div class="event eval"><div class="ev-head"><span class="role r-evaluate">evaluate</span>'
-                f'<span class="meta">candidate {escape(candidate)}</span>{_pill(result.get("status", "error"))}</div>'
+                f'<span class="meta">candidate {escape(candidate)}</span>{status_pill(result.get("status", "error"))}</div>'
                 f'<div class="candidate">{code}</div>{_result(result)}</div>')
 
 
 def _result(result: dict[str, Any]) -> str:
     status = result.get("status", "error")
-    facts = [f"call_ok {_yes(result.get('call_ok'))}", f"exec_ok {_yes(result.get('exec_ok'))}"]
+    facts = [f"call_ok {yes_no(result.get('call_ok'))}", f"exec_ok {yes_no(result.get('exec_ok'))}"]
     cases = result.get("cases") or []
     if cases:
         facts.append(f"{sum(bool(c.get('ok')) for c in cases)}/{len(cases)} checks passed")
     if result.get("speedup") is not None:
-        facts.append(f"speedup {_x(result['speedup'])}")
+        facts.append(f"speedup {speedup_text(result['speedup'])}")
     if result.get("speedup_vs_torch") is not None:
-        facts.append(f"vs torch {_x(result['speedup_vs_torch'])}")
+        facts.append(f"vs torch {speedup_text(result['speedup_vs_torch'])}")
     if result.get("wall_s") is not None:
         facts.append(f"evaluated in {result['wall_s']:.1f} s")
     parts = [f'<div class="result s-border-{escape(status)}"><div class="facts-line">{escape(" · ".join(facts))}</div>']
     if result.get("message"):
-        parts.append(_text_block(result["message"]))
+        parts.append(text_html(result["message"]))
     if result.get("speedup") is None and result.get("speedup_reason") and status == "passed":
         parts.append(f'<p class="muted small">speed not measured: {escape(result["speedup_reason"])}</p>')
     for violation in result.get("guard_violations") or []:
@@ -322,30 +322,30 @@ def _result(result: dict[str, Any]) -> str:
     for stream in ("stderr_tail", "stdout_tail"):
         if result.get(stream) and status != "passed":
             parts.append(f'<details><summary>{stream.replace("_tail", "")} (end)</summary>'
-                         f'{_text_block(result[stream])}</details>')
+                         f'{text_html(result[stream])}</details>')
     if result.get("evidence"):
         parts.append(f'<details><summary>evidence</summary>'
-                     f'{_text_block(json.dumps(result["evidence"], indent=1, default=str))}</details>')
+                     f'{text_html(json.dumps(result["evidence"], indent=1, default=str))}</details>')
     return "".join(parts) + "</div>"
 
 
 def _failing_case(case: dict[str, Any]) -> str:
     fields = [("case", case.get("label")), ("seed", case.get("seed")), ("phase", case.get("phase")),
-              ("max abs err", _num(case.get("max_abs_err"))), ("max rel err", _num(case.get("max_rel_err"))),
+              ("max abs err", number_text(case.get("max_abs_err"))), ("max rel err", number_text(case.get("max_rel_err"))),
               ("first bad index", case.get("first_bad_index")),
               ("mismatched", f"{case['mismatched']:,} of {case.get('elements') or 0:,}"
                if case.get("mismatched") is not None else None)]
     cells = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(str(v))}</dd></div>" for k, v in fields if v is not None)
-    message = _text_block(case["message"]) if case.get("message") else ""
+    message = text_html(case["message"]) if case.get("message") else ""
     return f'<div class="failing"><div class="sub">first failing check</div><dl class="facts">{cells}</dl>{message}</div>'
 
 
 def _timings(perf: list[dict[str, Any]]) -> str:
-    columns = [("case", "label", str), ("candidate", "candidate_ms", _ms), ("baseline", "baseline_ms", _ms),
-               ("torch", "reference_ms", _ms), ("speedup", "speedup", _x), ("vs torch", "speedup_vs_torch", _x),
+    columns = [("case", "label", str), ("candidate", "candidate_ms", ms_text), ("baseline", "baseline_ms", ms_text),
+               ("torch", "reference_ms", ms_text), ("speedup", "speedup", speedup_text), ("vs torch", "speedup_vs_torch", speedup_text),
                ("GB/s", "gbps", lambda v: f"{v:,.0f}"), ("TFLOP/s", "tflops", lambda v: f"{v:,.1f}"),
-               ("% measured BW", "measured_bandwidth_fraction", _pct), ("% datasheet BW", "bandwidth_fraction", _pct),
-               ("% measured FLOP/s", "measured_compute_fraction", _pct), ("% datasheet FLOP/s", "compute_fraction", _pct)]
+               ("% measured BW", "measured_bandwidth_fraction", percent_text), ("% datasheet BW", "bandwidth_fraction", percent_text),
+               ("% measured FLOP/s", "measured_compute_fraction", percent_text), ("% datasheet FLOP/s", "compute_fraction", percent_text)]
     used = [c for c in columns if c[1] == "label" or any(p.get(c[1]) is not None for p in perf)]
     head = "".join(f'<th class="{"text" if key == "label" else "num"}">{escape(name)}</th>' for name, key, _ in used)
     rows = []
@@ -354,7 +354,7 @@ def _timings(perf: list[dict[str, Any]]) -> str:
         for _, key, fmt in used:
             value = p.get(key)
             shown = "—" if value is None else fmt(value)
-            extra = _speed_class(value) if key in ("speedup", "speedup_vs_torch") else ""
+            extra = speed_class(value) if key in ("speedup", "speedup_vs_torch") else ""
             cells.append(f'<td class="{"text" if key == "label" else "num"} {extra}">{escape(shown)}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return f'<table class="timings"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
