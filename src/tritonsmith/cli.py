@@ -238,8 +238,16 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         raise UsageError("--budget-s must be positive.")
     if not args.device.startswith("cuda"):
         raise UsageError("tuning measures speed, which needs a GPU: run it with --device cuda on a GPU machine.")
+    def progress(trial, best_ms: float) -> None:
+        label = ", ".join(f"{k}={v}" for k, v in sorted(trial.config.items())) or "the original"
+        time = f"{trial.ms:.4g} ms" if trial.ms is not None else trial.status
+        best = f"best {best_ms:.4g} ms" if best_ms < float("inf") else "nothing timed yet"
+        print(f"[{trial.started_s + trial.duration_s:6.1f}/{args.budget_s:g} s] {trial.phase:<8} {label}: {time}  ({best})",
+              file=sys.stderr, flush=True)
+
     with WorkerPool(device=args.device) as pool:
-        result = tune_kernel(task, source, PoolMeasure(pool, task, original=source), args.budget_s, profile=profile_for(pool.device_name))
+        result = tune_kernel(task, source, PoolMeasure(pool, task, original=source), args.budget_s,
+                             profile=profile_for(pool.device_name), on_trial=progress)
     out = Path(args.out) if args.out else path.with_suffix(".tuned.py")
     out.write_text(result.tuned_source)
     print(result.summary())

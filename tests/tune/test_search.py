@@ -224,3 +224,13 @@ def test_a_configuration_that_runs_far_longer_than_the_original_is_cut_off(cpu_p
     status, ms = measure(stalls)
     assert status == "timeout" and ms is None
     assert measure.results[stalls].wall_s < measure.current_timeout() + 30
+
+
+def test_each_measurement_is_reported_as_it_happens(cpu_pool, clock):
+    task = resolve_task("vector_add")
+    seen = []
+    result = tune_kernel(task, task.baseline, timed(cpu_pool, task, best_at_4096_with_8_warps, clock), 3600, clock,
+                         profile=H100, on_trial=lambda trial, best: seen.append((trial, best)))
+    assert [trial for trial, _ in seen] == result.trials
+    bests = [best for _, best in seen]
+    assert bests == sorted(bests, reverse=True) and bests[-1] == pytest.approx(1.0)  # the best so far, never worse

@@ -196,14 +196,16 @@ class _Stop(Exception):
 def tune_kernel(task: Task, source: str, measure: Measure, budget_s: float,
                 clock: Callable[[], float] = time.monotonic, *, verify: Measure | None = None,
                 profile: HardwareProfile | None = None, config: TuneConfig | None = None,
-                space: Space | None = None) -> TuneResult:
-    """Search `source`'s launch parameters for `task` within `budget_s` seconds of `clock`."""
+                space: Space | None = None, on_trial: Callable[[Trial, float], None] | None = None) -> TuneResult:
+    """Search `source`'s launch parameters for `task` within `budget_s` seconds of `clock`.
+    `on_trial(trial, best_ms)` is called after each measurement (progress for a person watching)."""
     discovery = space.discovery if space is not None else discover(source)
     space = space or search_space(discovery, profile, task.kind, task.dtypes)
     config = config or TuneConfig()
     if config.strategy == "exhaustive" and space.size > GRID_LIMIT:  # refused before anything is measured
         raise ValueError(_too_large(space.size, GRID_LIMIT))
     search = _Search(task, source, discovery, space, measure, verify or measure, budget_s, clock, config, profile)
+    search.on_trial = on_trial
     return search.run()
 
 
@@ -227,6 +229,7 @@ class _Search:
         self.incumbent_ms = math.inf
         self.spread: dict[str, float] = {}
         self.frozen: set[str] = set()
+        self.on_trial: Callable[[Trial, float], None] | None = None
 
     # -- measuring -------------------------------------------------------------------------------
 
@@ -279,6 +282,9 @@ class _Search:
         trial = Trial({k: str(v) for k, v in config.items()}, phase, status, ms if status == "passed" else None,
                       round(started - self.start, 6), round(duration, 6), note)
         self.trials.append(trial)
+        if self.on_trial is not None:
+            best = min([t.ms for t in self.trials if t.passed and t.ms is not None], default=math.inf)
+            self.on_trial(trial, best)
         return trial
 
     def better(self, trial: Trial | None, than_ms: float) -> bool:
