@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.evaluate.peaks import PeaksError, peaks_for
-from tritonsmith.evaluate.result import EvalResult
+from tritonsmith.evaluate.peaks import PeaksError, fractions, peaks_for
+from tritonsmith.evaluate.result import EvalResult, geometric_mean
 from tritonsmith.task import Task, TaskError
 
 TAIL_BYTES = 4096
@@ -243,6 +243,7 @@ class WorkerPool:
         result.evidence.setdefault("device", host.info.get("name"))
         result.evidence["worker_overhead_s"] = _overhead(message, result)
         if result.perf:
+            add_measured_fractions(result, task, self.peaks)
             result.evidence["measured_peaks"] = (
                 {k: self.peaks.get(k) for k in ("copy_gbps", "tflops", "measured_at")} if self.peaks
                 else self.peaks_note or "not measured (EvalConfig.measured_peaks is off)")
@@ -263,7 +264,6 @@ class WorkerPool:
                        "processes": self.config.processes},
             "timing": {"rounds": self.config.timing_rounds, "warmup_ms": self.config.warmup_ms,
                        "rep_ms": self.config.rep_ms, "torch_compile": self.config.torch_compile},
-            "peaks": self.peaks,
         }
         if baseline_source is not None or task.baseline:
             baseline = job_dir / "baseline.py"
@@ -285,6 +285,17 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def add_measured_fractions(result: EvalResult, task: Task, peaks: dict[str, Any] | None) -> None:
+    """Each perf case's GB/s and TFLOP/s as fractions of the device's measured peaks, and their geometric
+    means. Computed here, in the caller, from peaks the worker never sees: candidate code cannot bend them."""
+    for p in result.perf:
+        case = task.perf_cases[p.index] if 0 <= p.index < len(task.perf_cases) else {}
+        p.measured_bandwidth_fraction, p.measured_compute_fraction = fractions(p.gbps, p.tflops, case.get("dtype"),
+                                                                               peaks)
+    result.measured_bandwidth_fraction = geometric_mean([p.measured_bandwidth_fraction for p in result.perf])
+    result.measured_compute_fraction = geometric_mean([p.measured_compute_fraction for p in result.perf])
 
 
 def with_harness(source: str, task: Task) -> str:

@@ -19,7 +19,6 @@ import torch
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs
 from tritonsmith.evaluate.errors import describe_exception, is_compile_error
 from tritonsmith.evaluate.guards import HEAVY_OPS, Guards
-from tritonsmith.evaluate.peaks import fractions
 from tritonsmith.evaluate.result import geometric_mean
 from tritonsmith.evaluate.timing import TIMER, time_interleaved
 from tritonsmith.knowledge.hardware import profile_for
@@ -49,7 +48,6 @@ class Evaluation:
         self.perf: list[dict[str, Any]] = []
         self.evidence: dict[str, Any] = {}
         self.speedup = self.speedup_vs_torch = self.bandwidth_fraction = self.compute_fraction = None
-        self.measured_bandwidth_fraction = self.measured_compute_fraction = None
         self.speedup_reason: str | None = None
         self.guards: Guards | None = None
 
@@ -242,7 +240,6 @@ class Evaluation:
         profile = profile_for(self.evidence.get("device"))
         timings = self.job.get("timing", {})
         speedups, torch_speedups, bandwidths, computes = [], [], [], []
-        measured_bandwidths, measured_computes = [], []
         for check, fresh in zip(self.perf_checks, self.after_timing_checks, strict=True):
             args = _clone(check["args"])
             last: dict[str, Any] = {}
@@ -299,14 +296,6 @@ class Evaluation:
                 if peak:
                     entry_perf["compute_fraction"] = entry_perf["tflops"] / peak
                     computes.append(entry_perf["compute_fraction"])
-            of_bandwidth, of_compute = fractions(entry_perf.get("gbps"), entry_perf.get("tflops"),
-                                                 check["case"].get("dtype"), self.job.get("peaks"))
-            if of_bandwidth is not None:
-                entry_perf["measured_bandwidth_fraction"] = of_bandwidth
-                measured_bandwidths.append(of_bandwidth)
-            if of_compute is not None:
-                entry_perf["measured_compute_fraction"] = of_compute
-                measured_computes.append(of_compute)
             self.perf.append(entry_perf)
         self.speedup = geometric_mean(speedups)
         if self.speedup is None and self.speedup_reason is None:
@@ -314,8 +303,6 @@ class Evaluation:
         self.speedup_vs_torch = geometric_mean(torch_speedups)
         self.bandwidth_fraction = geometric_mean(bandwidths)
         self.compute_fraction = geometric_mean(computes)
-        self.measured_bandwidth_fraction = geometric_mean(measured_bandwidths)
-        self.measured_compute_fraction = geometric_mean(measured_computes)
         self.evidence["timer"] = TIMER
         if profile is None:
             self.evidence["roofline"] = f"no hardware profile matches {self.evidence.get('device')!r}"
@@ -393,8 +380,6 @@ class Evaluation:
                 "speedup_vs_torch": self.speedup_vs_torch if status == "passed" else None,
                 "speedup_reason": self.speedup_reason if status == "passed" else f"not measured: status {status}",
                 "bandwidth_fraction": self.bandwidth_fraction, "compute_fraction": self.compute_fraction,
-                "measured_bandwidth_fraction": self.measured_bandwidth_fraction,
-                "measured_compute_fraction": self.measured_compute_fraction,
                 "guard_violations": list(violations), "evidence": self.evidence,
                 "kernels_launched": self.guards.kernel_names if self.guards else []}
 
