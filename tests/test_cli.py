@@ -51,6 +51,8 @@ def test_usage_errors_exit_2_with_one_sentence(tmp_path):
         (("tasks", "show"), "needs a task id"),
         (("tune", "vector_add", candidate, "--device", "cpu"), "needs a GPU"),
         (("tune", "vector_add", candidate), "no GPU is visible"),
+        (("peaks", "--device", "cpu"), "peaks are measured on a GPU"),
+        (("peaks",), "no GPU is visible"),
     ]:
         done = tritonsmith(*args)
         assert done.returncode == 2, (args, done.stderr)
