@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def markdown(path: str) -> int:
-    rows = [json.loads(line) for line in open(path)]
+    rows = list({row["task"]: row for row in map(json.loads, open(path))}.values())  # a retried task's last row
     failed = [r for r in rows if "error" in r or r.get("final_status") != "passed" or r.get("speedup") is None]
     rows = [r for r in rows if r not in failed]
     print("| task | kind | untuned (ms) | tuned (ms) | speedup | round spread | % measured BW untuned -> tuned "

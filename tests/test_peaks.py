@@ -37,14 +37,21 @@ def test_a_cached_measurement_is_used_without_measuring_again(cache_home):
 @pytest.mark.parametrize("bad", [
     {**PEAKS, "device": "NVIDIA A100-SXM4-80GB"},  # another device's file under this name
     {**PEAKS, "copy_gbps": 0},
-    {**PEAKS, "tflops": {"bfloat16": "fast"}},
     {**PEAKS, "copy_gbps": 9000.0},  # implausible for an H100 (3,350 GB/s on the datasheet): planted, not measured
-    {**PEAKS, "tflops": {"bfloat16": 100.0}},
+    {**PEAKS, "tflops": "fast"},
     "not a dict",
 ])
 def test_a_cache_entry_that_does_not_hold_up_is_ignored(bad):
     plant(bad)
     assert load_cached(H100) is None
+
+
+def test_an_implausible_matmul_figure_is_dropped_alone():
+    # e.g. ROCm runs "tf32" as plain fp32 unless told otherwise: that figure goes, the rest stays
+    plant({**PEAKS, "tflops": {"bfloat16": 750.0, "tf32": 60.0, "float16": "fast"}})
+    loaded = load_cached(H100)
+    assert loaded["copy_gbps"] == 3000.0 and loaded["tflops"] == {"bfloat16": 750.0}
+    assert loaded["tflops_dropped"] == {"tf32": 60.0, "float16": "fast"}
 
 
 def test_measuring_without_a_gpu_says_so_in_one_sentence():

@@ -275,11 +275,14 @@ def _cmd_peaks(args: argparse.Namespace) -> int:
     profile = profile_for(peaks["device"])
     def of_sheet(value: float, sheet: float | None) -> str:
         return f" ({value / sheet:.0%} of the datasheet's {sheet:g})" if sheet else ""
-    print(f"{peaks['device']} (measured {peaks['measured_at']}, torch {peaks['torch']}, triton {peaks['triton']})")
+    print(f"{peaks['device']} (measured {peaks.get('measured_at', '?')}, torch {peaks.get('torch', '?')}, "
+          f"triton {peaks.get('triton', '?')})")
     print(f"copy: {peaks['copy_gbps']:.0f} GB/s read+write{of_sheet(peaks['copy_gbps'], profile and profile.bandwidth_gbps)}"
-          f", best of {len(peaks['copy_all_gbps'])} ({peaks['copy_best']})")
+          + (f", best of {len(peaks['copy_all_gbps'])} ({peaks.get('copy_best')})" if peaks.get("copy_all_gbps") else ""))
     for dtype, value in peaks["tflops"].items():
         print(f"matmul {dtype}: {value:.1f} TFLOP/s{of_sheet(value, profile and profile.peak_tflops(dtype))}")
+    for dtype, value in peaks.get("tflops_dropped", {}).items():
+        print(f"matmul {dtype}: {value} not used (implausible against the datasheet)")
     print(f"cached in {cache_path(peaks['device'])}", file=sys.stderr)
     return EXIT_PASSED
 

@@ -59,3 +59,19 @@ def test_a_tuned_kernel_that_fails_its_final_evaluation_is_not_used(cpu_pool, tm
     assert record["speedup_from_tuning"] is None and record["speedup_before_tuning"] == 1.0
     assert [e["type"] for e in store.trajectory()] == ["final_measure", "tune"]
     assert not (tmp_path / "candidates" / "tuned.py").exists()  # best.py stays the untuned winner
+
+
+def test_the_tuned_kernel_is_judged_on_the_same_yardstick_as_the_winner():
+    from tritonsmith.agent.run import _tuning_verdict
+    passed = {"status": "passed"}
+    verdict = _tuning_verdict({**passed, "speedup": 1.5, "speedup_vs_torch": 3.0}, {"speedup": 1.2}, 1.4, measured=True)
+    assert verdict["tuned"] and verdict["speedup_from_tuning"] == 1.25 and "(speedup)" in verdict["speedup_basis"]
+    # the tuned kernel's worker lost its baseline: vs PyTorch for both, never vs baseline against vs PyTorch
+    verdict = _tuning_verdict({**passed, "speedup_vs_torch": 3.0}, {"speedup": 1.2, "speedup_vs_torch": 2.4}, 1.4,
+                              measured=True)
+    assert verdict["tuned"] and verdict["speedup_from_tuning"] == 1.25
+    assert not _tuning_verdict({**passed, "speedup_vs_torch": 3.0}, {"speedup": 1.2}, 1.4, measured=True)["tuned"]
+    slower = _tuning_verdict({**passed, "speedup": 1.19}, {"speedup": 1.2}, 1.4, measured=True)
+    assert not slower["tuned"] and "not faster (1.190x vs 1.200x)" in slower["reason"]
+    broken = _tuning_verdict({"status": "not evaluated: DeviceError: gone"}, {"speedup": 1.2}, 1.4, measured=True)
+    assert not broken["tuned"] and "failed its final evaluation (not evaluated: DeviceError: gone)" in broken["reason"]

@@ -153,8 +153,11 @@ def tune_winner(task: Task, source: str, config: RunConfig, store: RunStore, unt
             found = next((r for src, r in results.items() if result.tuned_source.rstrip().endswith(src.strip())), None)
             evaluated = found.to_dict() if found is not None else None
         else:
-            evaluated = pool.evaluate(task, result.tuned_source, timeout_s=config.eval_timeout_s,
-                                      timing={"rounds": config.final_timing_rounds}).to_dict()
+            try:
+                evaluated = pool.evaluate(task, result.tuned_source, timeout_s=config.eval_timeout_s,
+                                          timing={"rounds": config.final_timing_rounds}).to_dict()
+            except Exception as err:  # noqa: BLE001 - e.g. a worker that will not restart: the untuned winner stands
+                evaluated = {"status": f"not evaluated: {type(err).__name__}: {err}"}
             store.append({"type": "final_measure", "candidate": "tuned", "result": evaluated})
         record.update(_tuning_verdict(evaluated, untuned, result.speedup, measured=pool is not None))
     if record["tuned"]:
@@ -172,11 +175,16 @@ def _tuning_verdict(evaluated: dict[str, Any] | None, untuned: dict[str, Any] | 
         return {"tuned": False, "reason": f"the tuned kernel failed its final evaluation ({status})"}
     if not measured:
         return {"tuned": True, "speedup_from_tuning": search_speedup, "speedup_basis": "search"}
-    after, before = _score(evaluated), _score(untuned or {})
-    if not before or after <= before:
+    untuned = untuned or {}
+    # the same yardstick for both: vs the task's baseline if both have it, else vs PyTorch if both have that
+    key = next((k for k in ("speedup", "speedup_vs_torch") if evaluated.get(k) and untuned.get(k)), None)
+    if key is None:
+        return {"tuned": False, "reason": "the tuned and untuned kernels have no speedup measured the same way"}
+    after, before = evaluated[key], untuned[key]
+    if after <= before:
         return {"tuned": False, "reason": f"re-measured with full timing, the tuned kernel was not faster "
                 f"({after:.3f}x vs {before:.3f}x)"}
-    return {"tuned": True, "speedup_from_tuning": after / before, "speedup_basis": "final measurements"}
+    return {"tuned": True, "speedup_from_tuning": after / before, "speedup_basis": f"final measurements ({key})"}
 
 
 def write_summary(task: Task, config: RunConfig, agent: Agent, store: RunStore, budget: Any,

@@ -50,25 +50,33 @@ def load_cached(device_name: str) -> dict[str, Any] | None:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("device") != device_name or not _valid(data):
+    if not isinstance(data, dict) or data.get("device") != device_name:
         return None
-    return data
+    return plausible(data)
 
 
-def _valid(data: dict[str, Any]) -> bool:
-    """Well formed, and plausible against the datasheet where there is a profile (0.3x to 1.1x of it): the
-    cache is a file any process of the user can write, generated kernels included."""
+def plausible(data: dict[str, Any]) -> dict[str, Any] | None:
+    """`data` with every figure checked against the datasheet where there is a profile (0.3x to 1.1x of it):
+    None if the copy bandwidth is off, else without the matmul figures that are (listed in `tflops_dropped`;
+    e.g. ROCm runs "tf32" as fp32 unless told otherwise). The cache is a file any process of the user can
+    write, generated kernels included."""
     from tritonsmith.knowledge.hardware import profile_for
 
     copy, tflops = data.get("copy_gbps"), data.get("tflops")
-    if not (isinstance(copy, (int, float)) and copy > 0 and isinstance(tflops, dict)
-            and all(isinstance(v, (int, float)) and v > 0 for v in tflops.values())):
-        return False
+    if not (isinstance(copy, (int, float)) and copy > 0 and isinstance(tflops, dict)):
+        return None
     profile = profile_for(data.get("device"))
-    if profile is None:
-        return True
-    pairs = [(copy, profile.bandwidth_gbps)] + [(v, profile.peak_tflops(k)) for k, v in tflops.items()]
-    return all(0.3 * sheet <= value <= 1.1 * sheet for value, sheet in pairs if sheet)
+
+    def off(value: Any, sheet: float | None) -> bool:
+        return not (isinstance(value, (int, float)) and value > 0) or bool(sheet and not 0.3 * sheet <= value <= 1.1 * sheet)
+
+    if off(copy, profile.bandwidth_gbps if profile else None):
+        return None
+    dropped = {k: v for k, v in tflops.items() if off(v, profile.peak_tflops(k) if profile else None)}
+    if not dropped:
+        return data
+    kept = {k: v for k, v in tflops.items() if k not in dropped}
+    return {**data, "tflops": kept, "tflops_dropped": {**data.get("tflops_dropped", {}), **dropped}}
 
 
 def peaks_for(device_name: str, env: dict[str, str] | None = None, refresh: bool = False,
@@ -79,8 +87,9 @@ def peaks_for(device_name: str, env: dict[str, str] | None = None, refresh: bool
         cached = load_cached(device_name)
         if cached is not None:
             return cached
-        if device_name in _failed:
-            raise PeaksError(_failed[device_name])
+        failure = _failed.get(device_name)
+        if failure is not None:
+            raise PeaksError(failure)
     try:
         data = _measure_in_child(device_name, env, timeout_s)
     except PeaksError as err:
@@ -111,9 +120,11 @@ def _measure_in_child(device_name: str, env: dict[str, str] | None, timeout_s: f
         raise PeaksError(data["error"])
     if data.get("device") != device_name:
         raise PeaksError(f"peaks were measured on {data.get('device')!r}, not on {device_name!r}")
-    if not _valid(data):
-        raise PeaksError(f"the measured peaks are implausible for a {device_name} (copy {data.get('copy_gbps')} GB/s, "
-                         f"matmul {data.get('tflops')} TFLOP/s): not used")
+    checked = plausible(data)
+    if checked is None:
+        raise PeaksError(f"the measured copy bandwidth, {data.get('copy_gbps')} GB/s, is implausible for a "
+                         f"{device_name}: peaks not used")
+    data = checked
     return data
 
 

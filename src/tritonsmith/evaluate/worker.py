@@ -111,7 +111,7 @@ class Evaluation:
         try:
             module = _import_file(self.job["baseline_path"], "tritonsmith_baseline")
             self.baseline = getattr(module, self.job["entry_point"])
-        except Exception as exc:  # noqa: BLE001 - no baseline: no speedup, the candidate is still judged
+        except BaseException as exc:  # noqa: B036 - untrusted code may raise anything, SystemExit included
             self.speedup_reason = f"the baseline failed to import: {type(exc).__name__}: {exc}"
 
     # --- the candidate --------------------------------------------------------------------------------
