@@ -88,19 +88,26 @@ def test_the_summary_states_both_fractions():
     assert "2700 GB/s (90% of measured peak, 81% of datasheet peak)" in result.summary()
 
 
-def test_the_caller_computes_the_measured_fractions_from_its_own_peaks():
-    from tritonsmith.evaluate.pool import add_measured_fractions
+def test_the_caller_computes_the_roofline_fractions_from_its_own_peaks():
+    from tritonsmith.evaluate.pool import add_roofline
     from tritonsmith.evaluate.result import EvalResult, PerfResult
     from tritonsmith.suites import resolve_task
     task = resolve_task("matmul")
     dtypes = [case["dtype"] for case in task.perf_cases]
     perf = [PerfResult(i, "case", 1.0, gbps=1500.0, tflops=0.5 * PEAKS["tflops"].get(d, 1.0))
             for i, d in enumerate(dtypes)]
-    result = EvalResult("passed", True, True, perf=perf)
-    add_measured_fractions(result, task, PEAKS)
+    result = EvalResult("passed", True, True, perf=perf, evidence={"device": H100})
+    add_roofline(result, task, PEAKS)
     for p, dtype in zip(result.perf, dtypes, strict=True):
         assert p.measured_bandwidth_fraction == pytest.approx(0.5)
         assert p.measured_compute_fraction == (pytest.approx(0.5) if dtype in PEAKS["tflops"] else None)
+        assert p.bandwidth_fraction == pytest.approx(1500 / 3350)  # the H100 datasheet
+        assert p.compute_fraction == pytest.approx(p.tflops / 989.4)
     assert result.measured_bandwidth_fraction == pytest.approx(0.5)
-    add_measured_fractions(result, task, None)  # no peaks measured: nothing claimed
+    assert result.bandwidth_fraction == pytest.approx(1500 / 3350) and "roofline" not in result.evidence
+    add_roofline(result, task, None)  # no peaks measured: nothing claimed
     assert result.measured_bandwidth_fraction is None and all(p.measured_compute_fraction is None for p in result.perf)
+    result.evidence["device"] = "Some Future GPU"  # no profile: no datasheet fractions, and the reason
+    add_roofline(result, task, None)
+    assert result.bandwidth_fraction is None and all(p.compute_fraction is None for p in result.perf)
+    assert result.evidence["roofline"] == "no hardware profile matches 'Some Future GPU'"

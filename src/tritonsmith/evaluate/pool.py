@@ -22,6 +22,7 @@ from typing import Any
 
 from tritonsmith.evaluate.peaks import PeaksError, fractions, peaks_for
 from tritonsmith.evaluate.result import EvalResult, geometric_mean
+from tritonsmith.knowledge.hardware import profile_for
 from tritonsmith.task import Task, TaskError
 
 TAIL_BYTES = 4096
@@ -243,7 +244,7 @@ class WorkerPool:
         result.evidence.setdefault("device", host.info.get("name"))
         result.evidence["worker_overhead_s"] = _overhead(message, result)
         if result.perf:
-            add_measured_fractions(result, task, self.peaks)
+            add_roofline(result, task, self.peaks)
             result.evidence["measured_peaks"] = (
                 {k: self.peaks.get(k) for k in ("copy_gbps", "tflops", "measured_at")} if self.peaks
                 else self.peaks_note or "not measured (EvalConfig.measured_peaks is off)")
@@ -287,15 +288,22 @@ class WorkerPool:
         self.close()
 
 
-def add_measured_fractions(result: EvalResult, task: Task, peaks: dict[str, Any] | None) -> None:
-    """Each perf case's GB/s and TFLOP/s as fractions of the device's measured peaks, and their geometric
-    means. Computed here, in the caller, from peaks the worker never sees: candidate code cannot bend them."""
+def add_roofline(result: EvalResult, task: Task, peaks: dict[str, Any] | None) -> None:
+    """Each perf case's GB/s and TFLOP/s as fractions of the datasheet peaks of the device's hardware profile
+    and of its measured peaks, and their geometric means. Computed here, in the caller, from figures the
+    worker never sees: candidate code cannot bend them."""
+    device = result.evidence.get("device")
+    profile = profile_for(device)
+    if profile is None:
+        result.evidence["roofline"] = f"no hardware profile matches {device!r}"
     for p in result.perf:
-        case = task.perf_cases[p.index] if 0 <= p.index < len(task.perf_cases) else {}
-        p.measured_bandwidth_fraction, p.measured_compute_fraction = fractions(p.gbps, p.tflops, case.get("dtype"),
-                                                                               peaks)
-    result.measured_bandwidth_fraction = geometric_mean([p.measured_bandwidth_fraction for p in result.perf])
-    result.measured_compute_fraction = geometric_mean([p.measured_compute_fraction for p in result.perf])
+        dtype = (task.perf_cases[p.index] if 0 <= p.index < len(task.perf_cases) else {}).get("dtype")
+        sheet_tflops = profile.peak_tflops(dtype) if profile and dtype else None
+        p.bandwidth_fraction = p.gbps / profile.bandwidth_gbps if p.gbps and profile else None
+        p.compute_fraction = p.tflops / sheet_tflops if p.tflops and sheet_tflops else None
+        p.measured_bandwidth_fraction, p.measured_compute_fraction = fractions(p.gbps, p.tflops, dtype, peaks)
+    for name in ("bandwidth_fraction", "compute_fraction", "measured_bandwidth_fraction", "measured_compute_fraction"):
+        setattr(result, name, geometric_mean([getattr(p, name) for p in result.perf]))
 
 
 def with_harness(source: str, task: Task) -> str:

@@ -21,7 +21,6 @@ from tritonsmith.evaluate.errors import describe_exception, is_compile_error
 from tritonsmith.evaluate.guards import HEAVY_OPS, Guards
 from tritonsmith.evaluate.result import geometric_mean
 from tritonsmith.evaluate.timing import TIMER, time_interleaved
-from tritonsmith.knowledge.hardware import profile_for
 from tritonsmith.task import case_label
 
 CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and after-timing checks
@@ -47,7 +46,7 @@ class Evaluation:
         self.cases: list[dict[str, Any]] = []
         self.perf: list[dict[str, Any]] = []
         self.evidence: dict[str, Any] = {}
-        self.speedup = self.speedup_vs_torch = self.bandwidth_fraction = self.compute_fraction = None
+        self.speedup = self.speedup_vs_torch = None
         self.speedup_reason: str | None = None
         self.guards: Guards | None = None
 
@@ -237,9 +236,10 @@ class Evaluation:
         if not self.perf_checks:
             self.speedup_reason = "the task has no perf cases"
             return
-        profile = profile_for(self.evidence.get("device"))
         timings = self.job.get("timing", {})
-        speedups, torch_speedups, bandwidths, computes = [], [], [], []
+        speedups, torch_speedups = [], []
+        if not timings.get("reference", True):
+            self.evidence["speedup_vs_torch"] = "not measured: the PyTorch reference was not timed (timing.reference off)"
         for check, fresh in zip(self.perf_checks, self.after_timing_checks, strict=True):
             args = _clone(check["args"])
             last: dict[str, Any] = {}
@@ -249,8 +249,6 @@ class Evaluation:
             functions: dict[str, Callable[[], Any]] = {"candidate": run_candidate}
             if timings.get("reference", True):
                 functions["reference"] = lambda args=args: self.task.reference(*args)
-            else:
-                self.evidence["speedup_vs_torch"] = "not measured: the PyTorch reference was not timed (timing.reference off)"
             if self.baseline is not None:
                 functions["baseline"] = lambda args=args: self.baseline(*args)
             if timings.get("torch_compile"):
@@ -285,27 +283,16 @@ class Evaluation:
                 entry_perf["speedup"] = entry_perf["baseline_ms"] / cand_ms
                 speedups.append(entry_perf["speedup"])
             flops, nbytes = self.task.flops(dict(check["case"])), self.task.bytes_moved(dict(check["case"]))
-            if nbytes:
+            if nbytes:  # fractions of the roofs are computed by the caller (pool.add_roofline)
                 entry_perf["gbps"] = nbytes / cand_ms / 1e6
-                if profile:
-                    entry_perf["bandwidth_fraction"] = entry_perf["gbps"] / profile.bandwidth_gbps
-                    bandwidths.append(entry_perf["bandwidth_fraction"])
             if flops:
                 entry_perf["tflops"] = flops / cand_ms / 1e9
-                peak = profile.peak_tflops(check["case"]["dtype"]) if profile else None
-                if peak:
-                    entry_perf["compute_fraction"] = entry_perf["tflops"] / peak
-                    computes.append(entry_perf["compute_fraction"])
             self.perf.append(entry_perf)
         self.speedup = geometric_mean(speedups)
         if self.speedup is None and self.speedup_reason is None:
             self.speedup_reason = "the task has no baseline kernel"
         self.speedup_vs_torch = geometric_mean(torch_speedups)
-        self.bandwidth_fraction = geometric_mean(bandwidths)
-        self.compute_fraction = geometric_mean(computes)
         self.evidence["timer"] = TIMER
-        if profile is None:
-            self.evidence["roofline"] = f"no hardware profile matches {self.evidence.get('device')!r}"
 
     def run(self) -> None:
         with self.phase("setup"):
@@ -379,7 +366,6 @@ class Evaluation:
                 "speedup": self.speedup if status == "passed" else None,
                 "speedup_vs_torch": self.speedup_vs_torch if status == "passed" else None,
                 "speedup_reason": self.speedup_reason if status == "passed" else f"not measured: status {status}",
-                "bandwidth_fraction": self.bandwidth_fraction, "compute_fraction": self.compute_fraction,
                 "guard_violations": list(violations), "evidence": self.evidence,
                 "kernels_launched": self.guards.kernel_names if self.guards else []}
 
