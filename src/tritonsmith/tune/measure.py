@@ -80,7 +80,7 @@ class PoolMeasure:
             return result.status, None
         if self.anchor_ms is None:
             self.anchor_ms = geometric_mean_ms(result)
-        ratio = relative_time(result) if self.original is not None or self.task.baseline else None
-        if ratio is None or self.anchor_ms is None:  # no baseline to compare with in the same rounds
+        ratio = relative_time(result)
+        if ratio is None or self.anchor_ms is None:  # no baseline timed in the same rounds
             return result.status, geometric_mean_ms(result)
         return result.status, self.anchor_ms * ratio
