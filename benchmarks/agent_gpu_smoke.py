@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class ScriptedLLM:
-    """Generations alternate between two correct softmax kernels; plans are fixed text."""
+    """Generations cycle through correct kernels given in advance; plans are fixed text."""
 
     def __init__(self, kernels: list[str]):
         self.kernels = kernels
@@ -48,9 +48,12 @@ def main() -> int:
     parser.add_argument("--out", default="/tmp/agent-smoke")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tune-budget-s", type=float, default=30, help="the last stage's tuning budget (0: off)")
+    parser.add_argument("--task", default="softmax", help="a built-in task; other than softmax, the model offers its baseline")
     args = parser.parse_args()
-    task = resolve_task("softmax")
-    kernels = [(ROOT / "examples/softmax_candidate.py").read_text(), task.baseline]
+    task = resolve_task(args.task)
+    kernels = [task.baseline]
+    if args.task == "softmax":
+        kernels.insert(0, (ROOT / "examples/softmax_candidate.py").read_text())
     config = RunConfig(model="scripted", device=args.device, rounds=2, parallel=2, final_candidates=2,
                        final_timing_rounds=6, tune_budget_s=args.tune_budget_s)
     summary = run_task(task, config, args.out, llm=ScriptedLLM(kernels), quiet=False)

@@ -37,8 +37,8 @@ from tritonsmith.tune import PoolMeasure, TuneConfig, tune_kernel
 def tune_one(pool: WorkerPool, gpu: int, task, args: argparse.Namespace) -> dict:
     measure = PoolMeasure(pool, task)
     started = time.perf_counter()
-    result = tune_kernel(task, task.baseline, measure, args.budget_s, profile=profile_for(pool.device_name),
-                         config=TuneConfig(strategy=args.strategy))
+    result = tune_kernel(task, task.baseline, measure, args.budget_s, verify=measure.verifier(),
+                         profile=profile_for(pool.device_name), config=TuneConfig(strategy=args.strategy))
     tune_s = time.perf_counter() - started
     final = pool.evaluate(task, result.tuned_source if result.changed else task.baseline,
                           timing={"rounds": args.final_rounds})

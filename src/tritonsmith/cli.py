@@ -246,7 +246,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     with WorkerPool(device=args.device) as pool:
-        result = tune_kernel(task, source, PoolMeasure(pool, task, original=source), args.budget_s,
+        measure = PoolMeasure(pool, task, original=source)
+        result = tune_kernel(task, source, measure, args.budget_s, verify=measure.verifier(),
                              profile=profile_for(pool.device_name), on_trial=progress)
     out = Path(args.out) if args.out else path.with_suffix(".tuned.py")
     out.write_text(result.tuned_source)

@@ -15,7 +15,7 @@ def scripted_measure(cpu_pool):
     class Measure:
         results = {}
 
-        def __call__(self, source):
+        def __call__(self, source, limit_s=None):
             result = cpu_pool.evaluate(TASK, source)
             self.results[source] = result
             block = 2048 if "BLOCK = 2048" in source else 4096 if "BLOCK = 4096" in source else 1024
@@ -34,7 +34,7 @@ def test_the_winner_is_tuned_and_saved(cpu_pool, tmp_path):
 
 
 def test_a_failing_tuner_keeps_the_untuned_winner(tmp_path):
-    def broken(source):
+    def broken(source, limit_s=None):
         raise RuntimeError("the device went away")
     record, evaluated = tune_winner(TASK, TASK.baseline, RunConfig(model="m", device="cpu"), RunStore(tmp_path),
                                     measure=broken)
@@ -46,7 +46,7 @@ def test_a_tuned_kernel_that_fails_its_final_evaluation_is_not_used(cpu_pool, tm
     fragile = TASK.baseline.replace("mask = offsets < n", "mask = (offsets < n) & (tl.arange(0, BLOCK) < 1024)")
     assert fragile != TASK.baseline and cpu_pool.evaluate(TASK, fragile).passed
 
-    def flattering(source):  # a search whose short checks call every configuration fine, bigger blocks faster
+    def flattering(source, limit_s=None):  # a search whose short checks call every configuration fine, bigger blocks faster
         block = 2048 if "BLOCK = 2048" in source else 4096 if "BLOCK = 4096" in source else 1024
         return "passed", 1000.0 / block
 

@@ -32,7 +32,7 @@ def timed(pool, task, timing, clock, seconds: float = 10.0):
     """measure(source): the evaluator's real verdict on the CPU; the time from `timing`; the clock moves on."""
     calls: list[str] = []
 
-    def measure(source: str):
+    def measure(source: str, limit_s: float | None = None):
         result = pool.evaluate(task, source)
         clock.now += seconds
         calls.append(source)
@@ -234,3 +234,106 @@ def test_each_measurement_is_reported_as_it_happens(cpu_pool, clock):
     assert [trial for trial, _ in seen] == result.trials
     bests = [best for _, best in seen]
     assert bests == sorted(bests, reverse=True) and bests[-1] == pytest.approx(1.0)  # the best so far, never worse
+
+
+def hangs_at_block_512(clock, verify_s: float | None = None):
+    """measure(source, limit_s): 4 s a configuration, BLOCK = 512's compile never ends (cut off at `limit_s`);
+    with `verify_s`, also a verify(source, limit_s) that takes that long. Each records the limits it was given."""
+    def make(seconds):
+        def measure(source: str, limit_s: float | None = None):
+            measure.limits.append(limit_s)
+            takes = 600.0 if vector_add_launch(source)[0] == 512 else seconds
+            if limit_s is not None and takes > limit_s:
+                clock.now += limit_s
+                return "timeout", None
+            clock.now += takes
+            return "passed", best_at_4096_with_8_warps(source)
+        measure.limits = []
+        return measure
+    return make(4.0), (make(verify_s) if verify_s else None)
+
+
+def test_a_configuration_that_hangs_is_cut_off_and_the_budget_holds(clock):
+    task = resolve_task("vector_add")
+    measure, _ = hangs_at_block_512(clock)
+    result = tune_kernel(task, task.baseline, measure, budget_s=40, clock=clock, profile=H100)
+    # original, BLOCK 2048, 4096, 8192 (slower): 16 s; 512 may take what leaves one verification (4 s): 20 s
+    hung = [t for t in result.trials if t.status == "timeout"]
+    assert len(hung) == 1 and hung[0].started_s == 16 and hung[0].duration_s == 20
+    assert measure.limits[:5] == [40, 32, 28, 24, 20]  # the time left less one verification
+    assert [t.phase for t in result.trials][-1] == "verify" and measure.limits[-1] == 4  # what was left
+    assert clock.now == result.elapsed_s == 40 <= result.budget_s
+    assert list(result.config.values()) == ["4096"] and result.verified and result.speedup > 1
+
+
+def test_a_longer_verification_is_reserved_for(clock):
+    task = resolve_task("vector_add")
+    measure, verify = hangs_at_block_512(clock, verify_s=6.0)
+    config = TuneConfig(coarse_passes=1)
+    result = tune_kernel(task, task.baseline, measure, budget_s=30, clock=clock, verify=verify, profile=H100,
+                         config=config)
+    # before any verification has run it is expected to take verify_factor (1.5) measurements: 6 s is kept
+    # free, so BLOCK 512, started at 16 s, is cut off at 24 s, and the verification has the 6 s it needs
+    assert [t.phase for t in result.trials] == ["original", "coarse", "coarse", "coarse", "coarse", "verify"]
+    assert [t.duration_s for t in result.trials if t.status == "timeout"] == [8]
+    assert verify.limits == [6] and clock.now == result.elapsed_s == 30 <= result.budget_s
+    assert result.trials[-1].status == "passed" and result.verified and result.changed
+
+
+def test_a_verification_the_budget_cuts_off_keeps_the_original(clock):
+    task = resolve_task("vector_add")
+    measure, verify = hangs_at_block_512(clock, verify_s=8.0)  # longer than the 6 s expected
+    result = tune_kernel(task, task.baseline, measure, budget_s=30, clock=clock, verify=verify, profile=H100,
+                         config=TuneConfig(coarse_passes=1))
+    assert [(t.phase, t.status) for t in result.trials][-1] == ("verify", "timeout") and verify.limits == [6]
+    assert clock.now == result.elapsed_s == 30 and result.config == {} and result.verified
+    assert "the budget ended during the verification of" in result.stop_reason
+
+
+def test_an_original_that_cannot_be_measured_within_the_budget_says_so(clock):
+    task = resolve_task("vector_add")
+    measure, _ = hangs_at_block_512(clock)
+    slow = task.baseline.replace("BLOCK = 1024", "BLOCK = 512")
+    result = tune_kernel(task, slow, measure, budget_s=30, clock=clock, profile=H100)
+    assert measure.limits == [30] and clock.now == 30 and not result.verified and result.config == {}
+    assert result.stop_reason == "the original could not be measured within the 30 s budget: give the tuner more time"
+
+
+class GpuAnswers:
+    """A pool's `evaluate` as a GPU answers it (a CPU gives no timings): each source's time and the
+    original's, measured in the same rounds, are given in advance; every call's timeout and timing are kept."""
+
+    def __init__(self, times: dict[str, tuple[float, float]]):
+        self.times = times
+        self.calls: list[tuple[str, float | None, dict | None]] = []
+
+    def evaluate(self, task, source, timeout_s=None, timing=None, baseline=None):
+        self.calls.append((source, timeout_s, timing))
+        candidate, original = self.times[source]
+        return EvalResult("passed", True, True, perf=[PerfResult(0, "a", candidate, baseline_ms=original)],
+                          wall_s=10.0)
+
+
+def test_the_verifier_times_longer_on_the_search_scale():
+    from tritonsmith.tune import TUNE_TIMING, VERIFY_TIMING
+    task = resolve_task("vector_add")
+    # the original first (2.0 ms, the anchor), then a configuration 0.75x the original in a slower moment,
+    # then the same configuration verified at 0.8x in a faster one
+    pool = GpuAnswers({"original": (2.0, 2.0), "config": (3.0, 4.0), "again": (1.6, 2.0)})
+    measure = PoolMeasure(pool, task, original="original", timeout_factor=5.0, min_timeout_s=20.0)
+    verify = measure.verifier()
+    assert measure("original") == ("passed", 2.0)
+    assert measure("config", 30.0) == ("passed", pytest.approx(1.5))
+    assert verify("again", 100.0) == ("passed", pytest.approx(1.6))  # 0.8 of the search's original
+    assert [(timeout, timing) for _, timeout, timing in pool.calls] == [
+        (None, TUNE_TIMING), (30.0, TUNE_TIMING), (50.0, VERIFY_TIMING)]  # 5 x the first 10 s, under the limit
+    assert set(measure.results) == {"original", "config", "again"} and verify.results is measure.results
+    assert VERIFY_TIMING["rounds"] % 2 == 0  # rotating order with two functions: each first equally often
+
+
+def test_the_time_left_cuts_off_a_measurement_on_the_real_evaluator(cpu_pool):
+    task = resolve_task("vector_add")
+    measure = PoolMeasure(cpu_pool, task)
+    stalls = "import time\ntime.sleep(600)\n" + task.baseline
+    status, ms = measure(stalls, 3.0)
+    assert status == "timeout" and ms is None and measure.results[stalls].wall_s < 3.0 + 30

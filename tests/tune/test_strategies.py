@@ -36,7 +36,7 @@ def scripted(timing, clock, duration=lambda source: 10.0):
     """measure(source): passes, takes `timing(source)` ms, and `duration(source)` seconds of `clock`."""
     calls: list[str] = []
 
-    def measure(source: str):
+    def measure(source: str, limit_s: float | None = None):
         calls.append(source)
         clock.now += duration(source)
         return "passed", timing(source)
@@ -210,6 +210,18 @@ def test_a_configuration_the_table_lacks_is_counted_not_invented(vector_add):
     assert statuses == ["passed", "passed"] + ["not_recorded"] * 4 + ["passed"] and len(table.missing) == 4
     assert result.config == {"BLOCK@19:12": "2048"} and result.tuned_ms == 1.0
     assert table.clock.now == 70.0  # a source not in the table costs the mean recorded duration
+
+
+def test_a_recorded_measurement_longer_than_the_time_left_is_cut_off(vector_add):
+    task, space = vector_add
+    table = TableMeasure(task.baseline, space, {"the original": Record("passed", 2.0, 10.0),
+                                                "BLOCK@19:12=2048": ("passed", 1.0, 300.0)})  # a stalled compile
+    source = next(src for src, label in table.labels.items() if label != "the original")
+    assert table(source, 25.0) == ("timeout", None) and table.clock.now == 25.0
+    assert table(source) == ("passed", 1.0) and table.clock.now == 325.0  # no limit: as recorded
+    table.reset()
+    result = tune_kernel(task, task.baseline, table, 60, table.clock, space=space)
+    assert result.trials[1].status == "timeout" and result.elapsed_s <= 60 and result.config == {}
 
 
 def synthetic_table(space) -> dict[str, tuple[str, float | None, float]]:

@@ -136,8 +136,9 @@ def tune_winner(task: Task, source: str, config: RunConfig, store: RunStore, unt
     try:
         if measure is None:
             measure = PoolMeasure(pool, task, timeout_s=config.eval_timeout_s, original=source)
+        verify = measure.verifier() if isinstance(measure, PoolMeasure) else None  # finalists: longer timing
         profile = profile_for(pool.device_name) if pool else None
-        result = tune_kernel(task, source, measure, config.tune_budget_s, profile=profile)
+        result = tune_kernel(task, source, measure, config.tune_budget_s, verify=verify, profile=profile)
     except Exception as err:  # noqa: BLE001 - tuning is an extra: the untuned winner stands
         record = {"tuned": False, "reason": f"tuning failed: {type(err).__name__}: {err}",
                   "speedup_before_tuning": before}

@@ -10,7 +10,7 @@ from tritonsmith.tune.discover import (
            Use,
            discover,
 )
-from tritonsmith.tune.measure import TUNE_TIMING, PoolMeasure, geometric_mean_ms, relative_time
+from tritonsmith.tune.measure import TUNE_TIMING, VERIFY_TIMING, PoolMeasure, geometric_mean_ms, relative_time
 from tritonsmith.tune.replay import (
            Record,
            StrategyRow,
@@ -35,7 +35,7 @@ from tritonsmith.tune.search import (
 )
 from tritonsmith.tune.space import ConfigList, Limits, Scaled, Space, search_space
 
-__all__ = ["GRID_LIMIT", "STRATEGIES", "TUNE_TIMING", "Autotune", "ConfigList", "Discovery", "DiscoveryError", "Grid",
+__all__ = ["GRID_LIMIT", "STRATEGIES", "TUNE_TIMING", "VERIFY_TIMING", "Autotune", "ConfigList", "Discovery", "DiscoveryError", "Grid",
            "KernelInfo", "Knob", "Limits", "Measure", "PoolMeasure", "Record", "RewriteError", "Scaled", "Space",
            "Span", "StrategyRow", "TableMeasure", "Trial", "TuneConfig", "TuneResult", "Use", "compare_strategies",
            "discover", "geometric_mean_ms", "grid", "grid_point", "parse_label", "relative_time", "render",

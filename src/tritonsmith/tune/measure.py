@@ -1,4 +1,4 @@
-"""A `measure(source) -> (status, ms)` callable on the guarded evaluator, for tune_kernel.
+"""A `measure(source, limit_s) -> (status, ms)` callable on the guarded evaluator, for tune_kernel.
 
 Every configuration is timed in the same interleaved rounds as the kernel being tuned (it stands in
 for the task's baseline in the evaluation), so a configuration is compared with the original on the
@@ -35,7 +35,13 @@ def relative_time(result: EvalResult) -> float | None:
 
 TUNE_TIMING = {"rounds": 3, "warmup_ms": 10, "rep_ms": 50, "reference": False}
 """Timing of one configuration while searching: the configuration and the original, 3 interleaved
-rounds of 50 ms each; the PyTorch reference is not timed. A winner is re-measured with full settings."""
+rounds of 50 ms each; the PyTorch reference is not timed. A winner is re-measured with VERIFY_TIMING."""
+
+VERIFY_TIMING = {"rounds": 6, "warmup_ms": 25, "rep_ms": 100, "reference": False}
+"""Timing of a finalist's verification (`PoolMeasure.verifier()`): 6 interleaved rounds of 100 ms, an even
+count so that with two functions in rotating order each is timed first as often as second. On a 4x H200
+tuning run the search's short timing gave a 1.135x gain that a full evaluation put at 0.962x
+(online_softmax_long, docs/benchmarks.md); the search ranks, the verification decides."""
 
 
 class PoolMeasure:
@@ -45,9 +51,10 @@ class PoolMeasure:
 
     The latest EvalResult per source is kept in `results`. `timing` overrides the pool's timing
     settings (default TUNE_TIMING; None: the pool's own). A measurement may take at most `timeout_s`
-    (default: the pool's); after the first one (the original, with cold compile caches), at most
-    `timeout_factor` times as long as it took, and never under `min_timeout_s`: a configuration whose
-    compile runs for minutes is skipped as a timeout instead of eating the budget.
+    (default: the pool's) and at most the `limit_s` of the call (the tuner's time left); after the first
+    one (the original, with cold compile caches), at most `timeout_factor` times as long as it took, and
+    never under `min_timeout_s`: a configuration whose compile runs for minutes is skipped as a timeout
+    instead of eating the budget.
     """
 
     def __init__(self, pool: WorkerPool, task: Task, timeout_s: float | None = None,
@@ -63,24 +70,38 @@ class PoolMeasure:
         self.first_wall_s: float | None = None
         self.anchor_ms: float | None = None
         self.results: dict[str, EvalResult] = {}
+        self.scale: PoolMeasure = self
+        """Whose first measurement anchors the times returned (a verifier's: the search measure's)."""
 
-    def current_timeout(self) -> float | None:
-        if self.first_wall_s is None:
-            return self.timeout_s
-        adaptive = max(self.min_timeout_s, self.timeout_factor * self.first_wall_s)
-        return min(adaptive, self.timeout_s) if self.timeout_s else adaptive
+    def verifier(self, timing: dict | None = VERIFY_TIMING) -> PoolMeasure:
+        """The same evaluation with longer timing, for tune_kernel's `verify`: its times are on this
+        measure's scale (this one's first time, scaled by each source's ratio to the original), and it
+        shares this one's `results` and timeouts."""
+        other = PoolMeasure(self.pool, self.task, self.timeout_s, timing, self.original, self.timeout_factor,
+                            self.min_timeout_s)
+        other.results = self.results
+        other.scale = self
+        return other
 
-    def __call__(self, source: str) -> tuple[str, float | None]:
-        result = self.pool.evaluate(self.task, source, timeout_s=self.current_timeout(), timing=self.timing,
+    def current_timeout(self, limit_s: float | None = None) -> float | None:
+        first = self.scale.first_wall_s
+        limits = [t for t in (self.timeout_s, limit_s) if t is not None]
+        if first is not None:
+            limits.append(max(self.min_timeout_s, self.timeout_factor * first))
+        return max(1.0, min(limits)) if limits else None
+
+    def __call__(self, source: str, limit_s: float | None = None) -> tuple[str, float | None]:
+        result = self.pool.evaluate(self.task, source, timeout_s=self.current_timeout(limit_s), timing=self.timing,
                                     baseline=self.original)
-        if self.first_wall_s is None and result.wall_s:
-            self.first_wall_s = result.wall_s
+        scale = self.scale
+        if scale.first_wall_s is None and result.wall_s:
+            scale.first_wall_s = result.wall_s
         self.results[source] = result
         if not result.passed:
             return result.status, None
-        if self.anchor_ms is None:
-            self.anchor_ms = geometric_mean_ms(result)
+        if scale.anchor_ms is None:
+            scale.anchor_ms = geometric_mean_ms(result)
         ratio = relative_time(result)
-        if ratio is None or self.anchor_ms is None:  # no baseline timed in the same rounds
+        if ratio is None or scale.anchor_ms is None:  # no baseline timed in the same rounds
             return result.status, geometric_mean_ms(result)
-        return result.status, self.anchor_ms * ratio
+        return result.status, scale.anchor_ms * ratio

@@ -2,7 +2,7 @@
 
 The table is recorded once on a GPU by an exhaustive search (`TuneConfig(strategy="exhaustive")`, an
 unlimited budget): each trial holds a configuration, its status, its time and how long measuring it took.
-`TableMeasure` answers `measure(source)` from that table and moves its own clock on by the recorded
+`TableMeasure` answers `measure(source, limit_s)` from that table and moves its own clock on by the recorded
 duration, so `tune_kernel(task, source, table, budget_s, table.clock, space=space)` replays any strategy at
 any budget, deterministically and without a GPU. Noise is not replayed: each configuration keeps the one time
 it was recorded with, so a replay compares the strategies' choices, not their luck.
@@ -70,7 +70,8 @@ class TableClock:
 
 
 class TableMeasure:
-    """`measure(source)` from a recorded table: its status and time, after its recorded duration on `clock`.
+    """`measure(source, limit_s)` from a recorded table: its status and time, after its recorded duration on
+    `clock` (a duration over `limit_s`: "timeout" after `limit_s`, as a live measurement is cut off).
 
     A source the table lacks (a configuration the recording never measured, such as another pruned autotune
     list) answers "not_recorded" with no time, after the mean recorded duration, and is counted in `missing`.
@@ -99,13 +100,16 @@ class TableMeasure:
         self.clock.now = 0.0
         self.missing = []
 
-    def __call__(self, source: str) -> tuple[str, float | None]:
+    def __call__(self, source: str, limit_s: float | None = None) -> tuple[str, float | None]:
         label = self.labels.get(source)
         if label is None:
             self.missing.append(source)
             self.clock.now += self.missing_duration_s
             return NOT_RECORDED, None
         record = self.records[label]
+        if limit_s is not None and record.duration_s > limit_s:  # cut off, as the live measure would be
+            self.clock.now += limit_s
+            return "timeout", None
         self.clock.now += record.duration_s
         return record.status, record.ms
 

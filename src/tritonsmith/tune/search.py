@@ -1,8 +1,8 @@
 """tune_kernel: a coarse-to-fine search over a verified kernel's launch parameters, within a time budget.
 
-`measure(source) -> (status, ms | None)` evaluates one rewritten source (on a GPU: the worker pool's
-full evaluation, ms the geometric mean over the perf cases; see tune/measure.py). Configurations that
-do not pass are skipped. The phases (docs/tune.md says why):
+`measure(source, limit_s) -> (status, ms | None)` evaluates one rewritten source in at most `limit_s`
+seconds (None: no limit; one cut off answers "timeout"). On a GPU it is the worker pool's full evaluation,
+ms the geometric mean over the perf cases (tune/measure.py). Configurations that do not pass are skipped. The phases (docs/tune.md says why):
 
 1. the original, as given: the incumbent;
 2. seeds: each existing @triton.autotune config alone;
@@ -11,8 +11,12 @@ do not pass are skipped. The phases (docs/tune.md says why):
 5. finish: the best few, fastest first, re-verified by `verify` (default: `measure`) until one passes.
 
 Time is read from an injectable clock; a measurement starts only if it, and one verification after
-it, fit in what is left of the budget (each assumed to last as long as the longest so far, the first
-measurement left out once there are others: it pays for cold compile caches, 2-4x a later one on an H100).
+it, fit in what is left of the budget (a measurement is assumed to last as long as the longest that passed
+so far, the first left out once there are others: it pays for cold compile caches, 2-4x a later one on an
+H100; a verification as long as the longest so far, or before the first, `verify_factor` measurements when
+`verify` is not `measure`). Each search measurement is limited to the time that leaves room for one
+verification, and a verification to what is left, which it is always given a try in: a configuration that
+hangs is cut off, and the budget holds.
 
 Two baselines replace phases 2-4 under the same budget and finish, to compare the search with
 (`TuneConfig.strategy`, tune/replay.py): "random", uniformly random feasible points of the whole grid,
@@ -35,7 +39,7 @@ from tritonsmith.tune.discover import Discovery, Knob, discover
 from tritonsmith.tune.rewrite import CONFIGS_SUFFIX, RewriteError, render
 from tritonsmith.tune.space import Config, ConfigList, Space, config_label, search_space
 
-Measure = Callable[[str], tuple[str, float | None]]
+Measure = Callable[[str, float | None], tuple[str, float | None]]
 STRATEGIES = ("coarse-to-fine", "random", "exhaustive")
 GRID_LIMIT = 100_000
 """Most grid points enumerated at once: checking one costs about 30 us, so 3 s for the whole grid."""
@@ -56,6 +60,10 @@ class TuneConfig:
     fine_moves: int = 4
     """Most moves of the hill climb in the fine phase."""
     finalists: int = 3
+    verify_factor: float = 1.5
+    """A verification's expected duration, in search measurements, until one has run, when `verify` is a
+    longer evaluation than `measure`: with VERIFY_TIMING, 1.2-1.5x the longest search measurement on an H100
+    (layernorm, logsumexp, topk; docs/benchmarks.md)."""
     """Best configurations re-verified, fastest first, until one passes."""
     autotune_keep: int = 3
     """Best points of an autotuned kernel kept in a pruned config list, tried as one more finalist."""
@@ -224,7 +232,8 @@ class _Search:
         self.measured: dict[str, Trial | None] = {}  # rendered source -> its search trial (None: pruned)
         self.pruned: list[tuple[str, str]] = []
         self.pruned_seen: set[tuple[str, str]] = set()  # a grid can prune thousands: no scan of the list
-        self.durations: list[float] = []
+        self.durations: list[float] = []  # of search measurements that passed
+        self.verify_durations: list[float] = []
         self.incumbent: Config = {}
         self.incumbent_ms = math.inf
         self.spread: dict[str, float] = {}
@@ -236,10 +245,28 @@ class _Search:
     def elapsed(self) -> float:
         return self.clock() - self.start
 
-    def fits(self, reserve: int) -> bool:
-        """Whether one more measurement, and `reserve` more after it, end within the budget."""
-        expected = max(self.durations[1:] or self.durations, default=0.0)
-        return self.elapsed() + expected * (1 + reserve) <= self.budget_s
+    def expected_measure(self) -> float:
+        return max(self.durations[1:] or self.durations, default=0.0)
+
+    def expected_verify(self) -> float:
+        factor = 1.0 if self.verify is self.measure else self.config.verify_factor
+        return max(self.verify_durations, default=factor * self.expected_measure())
+
+    def fits(self) -> bool:
+        """Whether one more search measurement and one verification after it end within the budget."""
+        return self.elapsed() + self.expected_measure() + self.expected_verify() <= self.budget_s
+
+    def limit(self, phase: str) -> float | None:
+        """The most a measurement in `phase` may take (None: no budget): a search measurement leaves room
+        for one verification; a verification may take what is left."""
+        if math.isinf(self.budget_s):
+            return None
+        reserve = 0.0 if phase == "verify" else self.expected_verify()
+        return max(0.0, self.budget_s - self.elapsed() - reserve)
+
+    def out_of_time(self) -> bool:
+        left = self.limit("verify")
+        return left is not None and left < 1.0
 
     def attempt(self, config: Config, phase: str) -> Trial | None:
         """The trial of `config` (measured now, or earlier for the same source), or None if pruned."""
@@ -258,7 +285,7 @@ class _Search:
             return None
         if self.config.max_trials is not None and len(self.trials) >= self.config.max_trials:
             raise _Stop(f"the limit of {self.config.max_trials} measurements")
-        if not self.fits(reserve=1):
+        if not self.fits():
             raise _Stop("the time budget")
         trial = self._run(self.measure, source, config, phase)
         self.measured[source] = trial
@@ -275,9 +302,12 @@ class _Search:
 
     def _run(self, measure: Measure, source: str, config: Config, phase: str) -> Trial:
         started = self.clock()
-        status, ms = measure(source)
+        status, ms = measure(source, self.limit(phase))
         duration = self.clock() - started
-        self.durations.append(duration)
+        if phase == "verify":
+            self.verify_durations.append(duration)
+        elif status == "passed":  # a cut-off or failed one says nothing of how long the next will take
+            self.durations.append(duration)
         note = "" if status != "passed" or ms is not None else "no timing"
         trial = Trial({k: str(v) for k, v in config.items()}, phase, status, ms if status == "passed" else None,
                       round(started - self.start, 6), round(duration, 6), note)
@@ -297,6 +327,9 @@ class _Search:
             original = self.attempt({}, "original")
         except _Stop as stop:
             return self.result({}, None, None, False, f"{stop.reason}: not even the original could be measured")
+        if original.status == "timeout" and original.duration_s >= 0.9 * self.budget_s:
+            return self.result({}, None, None, False, f"the original could not be measured within the "
+                               f"{self.budget_s:g} s budget: give the tuner more time")
         if not original.passed:
             return self.result({}, None, None, False, f"the original does not pass ({original.status}): "
                                "the tuner tunes verified kernels only")
@@ -333,7 +366,7 @@ class _Search:
 
     def grid_trial(self, config: Config, phase: str) -> None:
         """Measure one grid point (unless pruned) and keep it as the incumbent if it is faster by the margin."""
-        if not self.fits(reserve=1):  # also between pruned points: a huge grid can be mostly infeasible
+        if not self.fits():  # also between pruned points: a huge grid can be mostly infeasible
             raise _Stop("the time budget")
         reason = self.space.feasible(config) if config else None
         if reason:
@@ -443,7 +476,7 @@ class _Search:
             config = self.configs[source]
             if not config or ms >= original.ms * (1 - self.min_gain):
                 break
-            if not self.fits(reserve=0):
+            if self.out_of_time():
                 notes.append("no time left to verify the best configuration")
                 break
             check = self._run(self.verify, source, config, "verify")
@@ -451,6 +484,9 @@ class _Search:
                 return self.result(config, original.ms, check.ms, True, stop_reason)
             if check.passed:
                 notes.append(f"the best configuration's verified time {_ms(check.ms)} does not beat the original's")
+                break
+            if check.status == "timeout" and self.out_of_time():
+                notes.append(f"the budget ended during the verification of {config_label(config)}")
                 break
             notes.append(f"{config_label(config)} failed its verification ({check.status})")
         if not notes:
