@@ -269,7 +269,7 @@ def test_a_configuration_that_hangs_is_cut_off_and_the_budget_holds(clock):
 def test_a_longer_verification_is_reserved_for(clock):
     task = resolve_task("vector_add")
     measure, verify = hangs_at_block_512(clock, verify_s=6.0)
-    config = TuneConfig(coarse_passes=1)
+    config = TuneConfig(coarse_passes=1, verify_factor=1.5)
     result = tune_kernel(task, task.baseline, measure, budget_s=30, clock=clock, verify=verify, profile=H100,
                          config=config)
     # before any verification has run it is expected to take verify_factor (1.5) measurements: 6 s is kept
@@ -284,7 +284,7 @@ def test_a_verification_the_budget_cuts_off_keeps_the_original(clock):
     task = resolve_task("vector_add")
     measure, verify = hangs_at_block_512(clock, verify_s=8.0)  # longer than the 6 s expected
     result = tune_kernel(task, task.baseline, measure, budget_s=30, clock=clock, verify=verify, profile=H100,
-                         config=TuneConfig(coarse_passes=1))
+                         config=TuneConfig(coarse_passes=1, verify_factor=1.5))
     assert [(t.phase, t.status) for t in result.trials][-1] == ("verify", "timeout") and verify.limits == [6]
     assert clock.now == result.elapsed_s == 30 and result.config == {} and result.verified
     assert "the budget ended during the verification of" in result.stop_reason
