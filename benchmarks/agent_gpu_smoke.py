@@ -1,7 +1,10 @@
 """The agent's GPU path end to end, with a scripted model in-process (no LLM, no network): timed
-candidates, Optimizer prompts with real measurements, and the final re-measurement of finalists.
+candidates, Optimizer prompts with real measurements, the final re-measurement of finalists, and tuning.
 
-    PYTHONPATH=src python benchmarks/agent_gpu_smoke.py --out /tmp/agent-smoke
+    PYTHONPATH=src python benchmarks/agent_gpu_smoke.py --out /tmp/agent-smoke [--tune-budget-s 20]
+    PYTHONPATH=src python benchmarks/agent_gpu_smoke.py --out /tmp/agent-smoke --task layernorm  # the tuner's gain
+
+With --task other than softmax the model offers only the task's baseline, so any speedup is the tuner's.
 """
 
 from __future__ import annotations

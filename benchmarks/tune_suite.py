@@ -1,7 +1,7 @@
 """Tune every built-in task's baseline on the GPU and measure what tuning bought.
 
 For each task: the tuner searches the baseline's launch parameters within --budget-s (short timings,
-tune/measure.py), then the tuned kernel is evaluated once more with full timing (--final-rounds
+finalists verified with longer ones; tune/measure.py), then the tuned kernel is evaluated once more with full timing (--final-rounds
 interleaved rounds against the untuned baseline, in one process): that evaluation gives the speedup,
 the untuned and tuned times, and both kernels' fractions of the device's measured peaks. Where the
 tuner kept the original, the baseline is evaluated against itself the same way (speedup ~1: the noise).

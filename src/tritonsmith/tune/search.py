@@ -208,12 +208,14 @@ def tune_kernel(task: Task, source: str, measure: Measure, budget_s: float,
                 space: Space | None = None, on_trial: Callable[[Trial, float], None] | None = None) -> TuneResult:
     """Search `source`'s launch parameters for `task` within `budget_s` seconds of `clock`.
     `on_trial(trial, best_ms)` is called after each measurement (progress for a person watching)."""
+    start = clock()  # the budget covers discovery too
     discovery = space.discovery if space is not None else discover(source)
     space = space or search_space(discovery, profile, task.kind, task.dtypes)
     config = config or TuneConfig()
     if config.strategy == "exhaustive" and space.size > GRID_LIMIT:  # refused before anything is measured
         raise ValueError(_too_large(space.size, GRID_LIMIT))
-    search = _Search(task, source, discovery, space, measure, verify or measure, budget_s, clock, config, profile)
+    search = _Search(task, source, discovery, space, measure, verify or measure, budget_s, clock, config, profile,
+                     start)
     search.on_trial = on_trial
     return search.run()
 
@@ -221,13 +223,13 @@ def tune_kernel(task: Task, source: str, measure: Measure, budget_s: float,
 class _Search:
     def __init__(self, task: Task, source: str, discovery: Discovery, space: Space, measure: Measure,
                  verify: Measure, budget_s: float, clock: Callable[[], float], config: TuneConfig,
-                 profile: HardwareProfile | None):
+                 profile: HardwareProfile | None, start: float):
         self.task, self.source, self.discovery, self.space = task, source, discovery, space
         self.measure, self.verify, self.budget_s, self.clock, self.config = measure, verify, budget_s, clock, config
         self.device = profile.name if profile else None
         dot = any(kernel.uses_dot for kernel in discovery.kernels)
         self.min_gain = config.min_gain_compute if dot else config.min_gain
-        self.start = clock()
+        self.start = start
         self.trials: list[Trial] = []
         self.configs: dict[str, Config] = {}  # rendered source -> its configuration
         self.measured: dict[str, Trial | None] = {}  # rendered source -> its search trial (None: pruned)
