@@ -2,7 +2,8 @@
 
 `measure(source, limit_s) -> (status, ms | None)` evaluates one rewritten source in at most `limit_s`
 seconds (None: no limit; one cut off answers "timeout"). On a GPU it is the worker pool's full evaluation,
-ms the geometric mean over the perf cases (tune/measure.py). Configurations that do not pass are skipped. The phases (docs/tune.md says why):
+ms the geometric mean over the perf cases (tune/measure.py). Configurations that do not pass are skipped.
+The phases (docs/tune.md says why):
 
 1. the original, as given: the incumbent;
 2. seeds: each existing @triton.autotune config alone;
@@ -10,13 +11,12 @@ ms the geometric mean over the perf cases (tune/measure.py). Configurations that
 4. fine: first-improvement hill climbing over pairs of one-step moves among the most sensitive knobs;
 5. finish: the best few, fastest first, re-verified by `verify` (default: `measure`) until one passes.
 
-Time is read from an injectable clock; a measurement starts only if it, and one verification after
-it, fit in what is left of the budget (a measurement is assumed to last as long as the longest that passed
-so far, the first left out once there are others: it pays for cold compile caches, 2-4x a later one on an
-H100; a verification as long as the longest so far, or before the first, `verify_factor` measurements when
-`verify` is not `measure`). Each search measurement is limited to the time that leaves room for one
-verification, and a verification to what is left, which it is always given a try in: a configuration that
-hangs is cut off, and the budget holds.
+Time is read from an injectable clock; a measurement starts only if it, and one verification after it,
+fit in what is left of the budget (a measurement is assumed to last as long as the longest that passed so
+far, the first left out once there are others: it pays for cold compile caches; a verification as long as
+the longest so far or, before the first, `verify_factor` measurements when `verify` is not `measure`). Each
+search measurement is limited to the time that leaves room for one verification, and a verification, always
+tried, to what is left: a configuration that hangs is cut off, and the budget holds.
 
 Two baselines replace phases 2-4 under the same budget and finish, to compare the search with
 (`TuneConfig.strategy`, tune/replay.py): "random", uniformly random feasible points of the whole grid,
@@ -60,12 +60,12 @@ class TuneConfig:
     fine_moves: int = 4
     """Most moves of the hill climb in the fine phase."""
     finalists: int = 3
+    """Best configurations re-verified, fastest first, until one passes."""
     verify_factor: float = 1.75
     """A verification's expected duration, in search measurements (the longest so far), until one has run,
     when `verify` is a longer evaluation than `measure`: with VERIFY_TIMING, 0.93-1.63x on the whole built-in
     suite on an H200, and 1.5 cut off rmsnorm_backward's verification (docs/benchmarks.md). Too low, and a
     verification the budget cuts off loses the search's find; too high, and the search stops early."""
-    """Best configurations re-verified, fastest first, until one passes."""
     autotune_keep: int = 3
     """Best points of an autotuned kernel kept in a pruned config list, tried as one more finalist."""
     max_trials: int | None = None
