@@ -1,10 +1,11 @@
 """Tune every built-in task's baseline on the GPU and measure what tuning bought.
 
 For each task: the tuner searches the baseline's launch parameters within --budget-s (short timings,
-finalists verified with longer ones; tune/measure.py), then the tuned kernel is evaluated once more with full timing (--final-rounds
-interleaved rounds against the untuned baseline, in one process): that evaluation gives the speedup,
-the untuned and tuned times, and both kernels' fractions of the device's measured peaks. Where the
-tuner kept the original, the baseline is evaluated against itself the same way (speedup ~1: the noise).
+finalists verified with longer ones; tune/measure.py), then the tuned kernel is evaluated once more with
+full timing (--final-rounds interleaved rounds against the untuned baseline, in one process): that
+evaluation gives the speedup, the untuned and tuned times, and both kernels' fractions of the device's
+measured peaks. Where the tuner kept the original, the baseline is evaluated against itself the same way
+(speedup ~1: the noise).
 With several GPUs, one thread per GPU takes tasks from a queue, each with its own workers.
 
     PYTHONPATH=src python benchmarks/tune_suite.py --out tune.jsonl [--gpus 0,1,2,3] [--budget-s 40]

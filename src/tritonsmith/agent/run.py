@@ -134,9 +134,10 @@ def tune_winner(task: Task, source: str, config: RunConfig, store: RunStore, unt
 
     before = untuned.get("speedup") if untuned else None
     try:
+        verify = None  # a scripted measure (tests) verifies with itself
         if measure is None:
             measure = PoolMeasure(pool, task, timeout_s=config.eval_timeout_s, original=source)
-        verify = measure.verifier() if isinstance(measure, PoolMeasure) else None  # finalists: longer timing
+            verify = measure.verifier()  # the finalists: longer timing
         profile = profile_for(pool.device_name) if pool else None
         result = tune_kernel(task, source, measure, config.tune_budget_s, verify=verify, profile=profile)
     except Exception as err:  # noqa: BLE001 - tuning is an extra: the untuned winner stands

@@ -9,6 +9,7 @@ immune to drift between them.
 
 from __future__ import annotations
 
+import copy
 import math
 
 from tritonsmith.evaluate.pool import WorkerPool
@@ -77,10 +78,8 @@ class PoolMeasure:
         """The same evaluation with longer timing, for tune_kernel's `verify`: its times are on this
         measure's scale (this one's first time, scaled by each source's ratio to the original), and it
         shares this one's `results` and timeouts."""
-        other = PoolMeasure(self.pool, self.task, self.timeout_s, timing, self.original, self.timeout_factor,
-                            self.min_timeout_s)
-        other.results = self.results
-        other.scale = self
+        other = copy.copy(self)  # shallow: the same pool, task, original, timeouts and `results`
+        other.timing, other.scale = timing, self
         return other
 
     def current_timeout(self, limit_s: float | None = None) -> float | None:

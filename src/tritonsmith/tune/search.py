@@ -330,7 +330,7 @@ class _Search:
             original = self.attempt({}, "original")
         except _Stop as stop:
             return self.result({}, None, None, False, f"{stop.reason}: not even the original could be measured")
-        if original.status == "timeout" and original.duration_s >= 0.9 * self.budget_s:
+        if original.status == "timeout" and self.out_of_time():  # cut off by the budget, not its own timeout
             return self.result({}, None, None, False, f"the original could not be measured within the "
                                f"{self.budget_s:g} s budget: give the tuner more time")
         if not original.passed:
