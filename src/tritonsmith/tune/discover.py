@@ -238,12 +238,10 @@ class _Analysis:
         self.source = source
         self.tree = tree
         self.lines = io.StringIO(source).readlines()
-        self.functions: dict[str, ast.FunctionDef] = {}
         self.jit: dict[str, ast.FunctionDef] = {}
         self.decorators: dict[str, dict[str, ast.AST]] = {}
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self.functions[node.name] = node
                 names = {_decorator_name(d): d for d in node.decorator_list}
                 if "jit" in names:
                     self.jit[node.name] = node
@@ -368,7 +366,7 @@ class _Analysis:
         given = {k.arg: k.value for k in call.keywords if k.arg in LAUNCH_OPTIONS}
         has_star_kwargs = any(k.arg is None for k in call.keywords)
         params = [(p, bound.get(p)) for p in constexprs] + [(o, given.get(o)) for o in LAUNCH_OPTIONS]
-        defaults = _kernel_defaults(fn)
+        defaults = _defaults(fn)
         for param, expr in params:
             if param in provided:
                 continue
@@ -447,15 +445,8 @@ class _Analysis:
         if fn is None:
             return self.module_scope
         if id(fn) not in self.scopes:
-            arguments: dict[str, ast.AST | None] = {}
-            args = fn.args
-            positional = args.posonlyargs + args.args
-            defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-            for arg, default in zip(positional, defaults):
-                arguments[arg.arg] = default
-            for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-                arguments[arg.arg] = default
-            for arg in (args.vararg, args.kwarg):
+            arguments = _defaults(fn)
+            for arg in (fn.args.vararg, fn.args.kwarg):
                 if arg is not None:
                     arguments[arg.arg] = None
             self.scopes[id(fn)] = self._scope(fn.body, arguments)
@@ -693,7 +684,8 @@ def _constexprs(fn: ast.FunctionDef) -> list[str]:
     return [a.arg for a in args if a.annotation is not None and ast.unparse(a.annotation).endswith("constexpr")]
 
 
-def _kernel_defaults(fn: ast.FunctionDef) -> dict[str, ast.AST | None]:
+def _defaults(fn: ast.FunctionDef) -> dict[str, ast.AST | None]:
+    """Parameter name -> its default expression (None: no default), positional then keyword-only."""
     positional = fn.args.posonlyargs + fn.args.args
     defaults = [None] * (len(positional) - len(fn.args.defaults)) + list(fn.args.defaults)
     found = {a.arg: d for a, d in zip(positional, defaults)}

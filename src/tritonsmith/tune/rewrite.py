@@ -12,7 +12,7 @@ import ast
 import io
 from collections.abc import Iterable
 
-from tritonsmith.tune.discover import Autotune, Discovery, Knob, Span
+from tritonsmith.tune.discover import LAUNCH_OPTIONS, Autotune, Discovery, Knob, Span
 from tritonsmith.tune.space import Config, ConfigList, Scaled, Value
 
 CONFIGS_SUFFIX = ".configs"
@@ -83,8 +83,8 @@ def _config_list(autotune: Autotune, points: list[dict]) -> str:
     configs = []
     for point in points:
         params = ", ".join(f"{name!r}: {point[name]!r}" for name in autotune.params
-                           if name in point and name not in ("num_warps", "num_stages"))
-        options = [f"{name}={point[name]}" for name in ("num_warps", "num_stages") if point.get(name) is not None]
+                           if name in point and name not in LAUNCH_OPTIONS)
+        options = [f"{name}={point[name]}" for name in LAUNCH_OPTIONS if point.get(name) is not None]
         if autotune.extras:
             options.append(autotune.extras)
         configs.append(f"{autotune.config_call}({{{params}}}{''.join(', ' + o for o in options)})")

@@ -7,6 +7,7 @@ measurement. A configuration maps knob ids to values; a knob it leaves out keeps
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ class Space:
 
     def feasible(self, config: Config) -> str | None:
         """None, or why the configuration cannot work (or can only waste) on this device."""
-        for kernel, params in self._launch_params().items():
+        for kernel, params in self._launch_params.items():
             info = self.discovery.kernel(kernel)
             branches = sorted({k.branch for knobs in params.values() for k in knobs if k.branch}) or [None]
             for branch in branches:
@@ -123,7 +124,9 @@ class Space:
                     return f"{kernel}: {reason}"
         return None
 
+    @functools.cached_property
     def _launch_params(self) -> dict[str, dict[str, list[Knob]]]:
+        """Kernel -> launch parameter -> the knobs that set it: fixed for the space, read per configuration."""
         params: dict[str, dict[str, list[Knob]]] = {}
         for knob in self.discovery.knobs:
             for use in knob.uses:
