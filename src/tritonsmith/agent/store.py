@@ -61,17 +61,21 @@ class RunStore:
 
     def trajectory(self) -> list[dict[str, Any]]:
         path = self.folder / "trajectory.jsonl"
-        events = []
-        if path.exists():
-            for line in path.read_text().splitlines():
-                try:
-                    events.append(json.loads(line))
-                except ValueError:
-                    break  # a torn last line from a killed run
-        return events
+        return parse_events(path.read_text()) if path.exists() else []
 
     def _write_atomic(self, name: str, text: str) -> None:
         path = self.folder / name
         temporary = path.with_suffix(path.suffix + ".tmp")
         temporary.write_text(text)
         os.replace(temporary, path)
+
+
+def parse_events(text: str) -> list[dict[str, Any]]:
+    """The events of a trajectory.jsonl's text, up to a torn last line from a killed run."""
+    events = []
+    for line in text.splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            break
+    return events

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tritonsmith.runs.records import LineageOutcome, TaskRecord
+from tritonsmith.runs.records import LineageOutcome, TaskRecord, latest
 
 FAST_P = (1.0, 1.5, 2.0)
 
@@ -32,7 +32,7 @@ def suite_metrics(records: Iterable[TaskRecord]) -> dict:
     return {
         "tasks": len(records),
         "statuses": dict(sorted(Counter(record.status for record in records).items())),
-        **summarize(finals, speed_reasons=[r.speed_reason for r in records if final_outcome(r).exec_ok]),
+        **summarize(finals, speed_reasons=[r.speed_reason for r, o in zip(records, finals) if o.exec_ok]),
         "pass_at_k": pass_at_k(records),
         "sequential": sequential_scaling(records),
         "parallel": parallel_scaling(records),
@@ -56,14 +56,6 @@ def task_rows(records: Iterable[TaskRecord]) -> list[dict]:
             "tuned": bool(record.tuning.get("tuned")) if record.tuning else None,
         })
     return rows
-
-
-def latest(records: Iterable[TaskRecord]) -> list[TaskRecord]:
-    """The last record of each task, in the order the tasks first appear."""
-    by_task: dict[str, TaskRecord] = {}
-    for record in records:
-        by_task[record.task] = record
-    return list(by_task.values())
 
 
 def final_outcome(record: TaskRecord) -> Outcome:
@@ -166,10 +158,10 @@ def sequential_scaling(records: list[TaskRecord]) -> list[dict]:
     A lineage that ended before round r keeps its last point; one that recorded no points counts its
     final outcome throughout. Speedups here were measured during the search, not re-measured.
     """
-    rounds = max((point.round + 1 for record in records for lin in lineage_outcomes(record)
-                  for point in lin.rounds), default=0)
-    return [{"round": r, **_scaling_point([_best(_at_round(lin, r) for lin in lineage_outcomes(record))
-                                           for record in records])} for r in range(rounds)]
+    lineages = [lineage_outcomes(record) for record in records]
+    rounds = max((point.round + 1 for lins in lineages for lin in lins for point in lin.rounds), default=0)
+    return [{"round": r, **_scaling_point([_best(_at_round(lin, r) for lin in lins) for lins in lineages])}
+            for r in range(rounds)]
 
 
 def parallel_scaling(records: list[TaskRecord]) -> list[dict]:

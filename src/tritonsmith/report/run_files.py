@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.agent.store import parse_events
+
 
 def read_json(path: Path) -> dict[str, Any] | None:
     try:
@@ -22,11 +24,5 @@ def read_text(path: Path) -> str | None:
 
 
 def read_trajectory(path: Path) -> list[dict[str, Any]]:
-    events = []
-    text = read_text(path) or ""
-    for line in text.splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            break  # a torn last line from a killed run
-    return events
+    """A run's events; [] where the file cannot be read (a report shows what there is)."""
+    return parse_events(read_text(path) or "")

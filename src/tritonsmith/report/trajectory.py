@@ -30,6 +30,7 @@ from tritonsmith.report.format import (
 from tritonsmith.report.run_files import read_text, read_trajectory
 from tritonsmith.report.text import clip_html, code_html, diff_html, rich_html, text_blocks, text_html
 from tritonsmith.runs.records import TaskRecord
+from tritonsmith.tune.space import config_label
 
 SHARED_MIN_CHARS = 300  # prompt blocks this long in all, shown earlier in the task, become a reference to them
 SHARED_MIN_BLOCK = 40  # shorter blocks are never looked up
@@ -87,7 +88,7 @@ def _tuning_label(tuning: dict[str, Any]) -> str:
     """Applied with which launch configuration, or kept the untuned kernel; and the search's size."""
     gain = tuning.get("speedup_from_tuning")
     if tuning.get("tuned"):
-        label = f"applied: {_config_label(tuning.get('config'))}" + (f", {speedup_text(gain)} over the untuned winner"
+        label = f"applied: {config_label(tuning.get('config') or {})}" + (f", {speedup_text(gain)} over the untuned winner"
                                                                       if gain else "")
     else:
         label = "kept the untuned kernel"
@@ -105,7 +106,7 @@ def _tune_line(event: dict[str, Any]) -> str:
              if event.get("original_ms") is not None and event.get("tuned_ms") is not None else "")
     gain = event.get("speedup_from_tuning")
     if event.get("tuned"):  # decided after the tuned kernel's final full evaluation
-        head = f"applied {_config_label(event.get('config'))}" + (f": {speedup_text(gain)} faster than the untuned winner"
+        head = f"applied {config_label(event.get('config') or {})}" + (f": {speedup_text(gain)} faster than the untuned winner"
                                                                  if gain else "")
     else:
         head = "kept the untuned kernel" + (f": {event['reason']}" if event.get("reason") else "")
@@ -113,10 +114,6 @@ def _tune_line(event: dict[str, Any]) -> str:
               if event.get("trials") is not None else "")
     stop = f"stopped: {event['stop_reason']}" if event.get("stop_reason") else ""
     return " · ".join(part for part in (head, times, search, stop) if part)
-
-
-def _config_label(config: dict[str, Any] | None) -> str:
-    return ", ".join(f"{knob}={value}" for knob, value in sorted((config or {}).items())) or "the original"
 
 
 def _timeline(record: TaskRecord, events: list[dict[str, Any]], anchor: str) -> str:

@@ -55,9 +55,10 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
         raise ConfigError(str(err)) from None
     if solver.startswith("dir:") and not Path(solver[4:]).is_dir():
         raise ConfigError(f"--solver {solver}: no such folder of candidates.")
-    done = store.finished()
+    finished = store.records()  # read once: the tasks a resume skips, and the progress so far
+    done = {record.task for record in finished}
     todo = [t for t in tasks if t.name not in done]
-    progress = BenchProgress(len(tasks), store.records(), stream)
+    progress = BenchProgress(len(tasks), finished, stream)
     eval_config = EvalConfig(timeout_s=config.eval_timeout_s)
     workers = (config.parallel if solver == "agent" else jobs or None) if config.device == "cpu" else None
     with WorkerPool(device=config.device, gpus=config.gpus, config=eval_config, workers=workers) as pool:

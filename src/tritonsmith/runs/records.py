@@ -9,6 +9,7 @@ winner's as the search left it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -67,3 +68,11 @@ class TaskRecord:
         data["lineages"] = [LineageOutcome(**{**lin, "rounds": [RoundPoint(**p) for p in lin.get("rounds", [])]})
                             for lin in data.get("lineages", [])]
         return cls(**data)
+
+
+def latest(records: Iterable[TaskRecord]) -> list[TaskRecord]:
+    """The last record of each task, in the order the tasks first appear."""
+    by_task: dict[str, TaskRecord] = {}
+    for record in records:
+        by_task[record.task] = record
+    return list(by_task.values())

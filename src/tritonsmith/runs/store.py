@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.runs.records import TaskRecord
+from tritonsmith.runs.records import TaskRecord, latest
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +67,11 @@ class ResultsStore:
 
     def records(self) -> list[TaskRecord]:
         """Every finished task, in the order first finished; a task run again keeps its last record."""
-        latest: dict[str, TaskRecord] = {}
-        for record in self._read():
-            latest[record.task] = record
-        return list(latest.values())
+        return latest(self._read())
 
     def finished(self) -> set[str]:
         """The tasks that have a record (errors included): a resume skips them."""
-        return {record.task for record in self._read()}
+        return {record.task for record in self.records()}
 
     def save_settings(self, settings: dict[str, Any], identity: Iterable[str] = IDENTITY_KEYS) -> dict[str, Any]:
         """Write bench.json the first time; on a resume, check the identity settings and keep the file.
