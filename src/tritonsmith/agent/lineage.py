@@ -24,12 +24,16 @@ class Candidate:
         return self.status == "passed"
 
     def score(self) -> float:
-        """What 'faster' means when choosing: speedup vs baseline, else vs PyTorch, else verified at all."""
-        if self.speedup is not None:
-            return self.speedup
-        if self.speedup_vs_torch is not None:
-            return self.speedup_vs_torch
-        return 0.0
+        return speed_score(self.speedup, self.speedup_vs_torch)
+
+
+def speed_score(speedup: float | None, speedup_vs_torch: float | None) -> float:
+    """What 'faster' means when choosing: speedup vs baseline, else vs PyTorch, else verified at all."""
+    if speedup is not None:
+        return speedup
+    if speedup_vs_torch is not None:
+        return speedup_vs_torch
+    return 0.0
 
 
 @dataclass

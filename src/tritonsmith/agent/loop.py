@@ -55,8 +55,7 @@ class Agent:
             try:
                 self.start = self.evaluate_start()
             except RunStopped as stop:
-                self.stop_reason, self.stop_kind = str(stop), stop.kind
-                self.save()
+                self.stopped(stop)
                 return
         with ThreadPoolExecutor(max_workers=len(self.lineages)) as pool:
             for future in [pool.submit(self.run_lineage, lineage) for lineage in self.lineages]:
@@ -69,11 +68,15 @@ class Agent:
                 self.step(lineage)
                 self.save()
         except RunStopped as stop:
-            with self._lock:
-                if self.stop_reason is None:
-                    self.stop_reason, self.stop_kind = str(stop), stop.kind
-            self._stop.set()
-            self.save()
+            self.stopped(stop)
+
+    def stopped(self, stop: RunStopped) -> None:
+        """The first stop's reason is the run's; every lineage ends at its next step."""
+        with self._lock:
+            if self.stop_reason is None:
+                self.stop_reason, self.stop_kind = str(stop), stop.kind
+        self._stop.set()
+        self.save()
 
     def step(self, lineage: Lineage) -> None:
         started, waited = time.perf_counter(), 0.0
@@ -116,17 +119,25 @@ class Agent:
     def evaluate(self, lineage: Lineage, source: str) -> tuple[Candidate, EvalResult, float]:
         candidate_id = f"L{lineage.index}-R{lineage.round}"
         started = time.perf_counter()
-        result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
+        candidate, result = self.judge(candidate_id, lineage, source)
         spent = time.perf_counter() - started
-        candidate = Candidate(candidate_id, lineage.index, lineage.round, result.status, result.speedup,
-                              result.speedup_vs_torch, timed=bool(result.perf), call_ok=result.call_ok)
-        self.store.save_candidate(candidate_id, source)
         with self._lock:
             self.candidates[candidate_id] = candidate
-            self.results[candidate_id] = result
         lineage.history.append(candidate_id)
-        self.record(lineage, "evaluate", {"candidate": candidate_id, "source": source, "result": result.to_dict()})
         return candidate, result, spent
+
+    def judge(self, candidate_id: str, lineage: Lineage | None, source: str) -> tuple[Candidate, EvalResult]:
+        """Evaluate `source` as candidate `candidate_id` (of no lineage: the start kernel): its source saved,
+        its result kept and recorded."""
+        result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
+        index, round_ = (lineage.index, lineage.round) if lineage else (-1, -1)
+        candidate = Candidate(candidate_id, index, round_, result.status, result.speedup, result.speedup_vs_torch,
+                              timed=bool(result.perf), call_ok=result.call_ok)
+        self.store.save_candidate(candidate_id, source)
+        with self._lock:
+            self.results[candidate_id] = result
+        self.record(lineage, "evaluate", {"candidate": candidate_id, "source": source, "result": result.to_dict()})
+        return candidate, result
 
     def reflect(self, lineage: Lineage, source: str, result: EvalResult) -> float:
         messages = prompts.reflection(self.context, source, result, self.error_guide(result.message))
@@ -165,6 +176,11 @@ class Agent:
 
     def passed(self, lineage: Lineage, candidate: Candidate) -> None:
         lineage.failures_in_a_row = 0
+        self.offer_best(lineage, candidate)
+
+    @staticmethod
+    def offer_best(lineage: Lineage, candidate: Candidate) -> None:
+        """The lineage's best becomes `candidate` only if that is strictly faster."""
         if lineage.best is None or candidate.score() > lineage.best.score():
             lineage.best = candidate
 
@@ -180,7 +196,7 @@ class Agent:
             lineage.done = "stopped: a verified kernel exists and without a GPU there is no speed to improve"
         elif best is not None:  # the next step asks the Optimizer about the best kernel first
             lineage.previous, lineage.feedback = self.store.candidate_source(best.id), None
-            lineage.best = lineage.best if lineage.best and lineage.best.score() >= best.score() else best
+            self.offer_best(lineage, best)
         else:
             lineage.previous, lineage.feedback = None, None
         self.record(lineage, "trap", {"restart_from": best.id if best else None})
@@ -199,13 +215,7 @@ class Agent:
         raise KeyError(candidate_id)
 
     def evaluate_start(self) -> Candidate:
-        source = self.start_source
-        result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
-        candidate = Candidate("start", -1, -1, result.status, result.speedup, result.speedup_vs_torch,
-                              timed=bool(result.perf), call_ok=result.call_ok)
-        self.store.save_candidate("start", source)
-        self.results["start"] = result
-        self.record(None, "evaluate", {"candidate": "start", "source": source, "result": result.to_dict()})
+        candidate, result = self.judge("start", None, self.start_source)
         if not result.passed:
             raise RunStopped(f"the kernel to optimise does not pass the evaluator ({result.status}): "
                              f"{result.message.splitlines()[0] if result.message else ''}", "start")

@@ -51,8 +51,7 @@ def task_description(task: Task) -> str:
             f"```python\n{reference}\n```\n\nChecked on shapes such as {awkward}; timed on {shapes}.")
 
 
-def generation(context: Context, previous: str | None = None, feedback: str | None = None,
-               start_from: str | None = None) -> Messages:
+def generation(context: Context, previous: str | None = None, feedback: str | None = None) -> Messages:
     parts = [context.task_text]
     if context.hardware:
         parts.append(f"## Target hardware\n{context.hardware}")
@@ -60,13 +59,11 @@ def generation(context: Context, previous: str | None = None, feedback: str | No
         parts.append(f"## Triton guide (relevant sections)\n{context.guide}")
     if context.example:
         parts.append(f"## Example: a verified Triton kernel for a related task\n{context.example}")
-    if start_from is not None and previous is None:
-        parts.append(f"## Kernel to start from (verified correct)\n```python\n{start_from.strip()}\n```")
     if previous is not None:
         parts.append(f"## Your previous kernel\n```python\n{previous.strip()}\n```")
     if feedback:
         parts.append(f"## Feedback on it\n{feedback.strip()}")
-    if previous is None and start_from is None:
+    if previous is None:
         ask = "Write the kernel."
     elif feedback and "FAILED" in feedback:
         ask = "Write the corrected kernel, following the fix plan."

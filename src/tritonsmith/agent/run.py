@@ -12,7 +12,7 @@ from typing import Any
 
 from tritonsmith.agent import prompts
 from tritonsmith.agent.config import RunConfig
-from tritonsmith.agent.lineage import Candidate
+from tritonsmith.agent.lineage import Candidate, speed_score
 from tritonsmith.agent.loop import Agent
 from tritonsmith.agent.progress import Progress
 from tritonsmith.agent.store import RunStore
@@ -110,14 +110,8 @@ def select_winner(task: Task, agent: Agent, store: RunStore, config: RunConfig, 
     passing = [c for c in finalists if measured[c.id].passed]
     if not passing:
         return None, None
-    winner = max(passing, key=lambda c: _score(measured[c.id].to_dict()))
+    winner = max(passing, key=lambda c: speed_score(measured[c.id].speedup, measured[c.id].speedup_vs_torch))
     return winner, measured[winner.id].to_dict()
-
-
-def _score(result: dict[str, Any]) -> float:
-    """What finalists are ranked by: the speedup vs the task's baseline, else vs PyTorch."""
-    speedup = result.get("speedup")
-    return speedup if speedup is not None else (result.get("speedup_vs_torch") or 0.0)
 
 
 def tune_winner(task: Task, source: str, config: RunConfig, store: RunStore, untuned: dict[str, Any] | None = None,

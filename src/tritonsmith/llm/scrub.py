@@ -21,9 +21,7 @@ def _secrets(extra: tuple[str | None, ...]) -> list[str]:
 def scrub(text: str, *secrets: str | None) -> str:
     """`text` with the given secrets, every *KEY/*TOKEN/*SECRET environment value and
     key-shaped strings replaced by [redacted]."""
-    for secret in _secrets(secrets):
-        text = text.replace(secret, REDACTED)
-    return _SECRET_SHAPES.sub(lambda m: (m.group(1) or "") + REDACTED, text)
+    return _SECRET_SHAPES.sub(lambda m: (m.group(1) or "") + REDACTED, scrub_literal(text, *secrets))
 
 
 def scrub_literal(text: str, *secrets: str | None) -> str:
