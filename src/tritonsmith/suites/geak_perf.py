@@ -124,6 +124,7 @@ class ScriptInfo:
     dtype: str
     stem_names: tuple[str, ...]  # names imported from the bare stem: the code under test must define them
     gold_imports: dict[str, str] = field(default_factory=dict)  # import name -> the task stem whose gold code it is
+    text: str = ""  # the script itself
 
 
 def read_script(path: Path, stem: str, stems: set[str], gold_names: set[str]) -> ScriptInfo:
@@ -164,7 +165,7 @@ def read_script(path: Path, stem: str, stems: set[str], gold_names: set[str]) ->
                     gold_imports[alias.name] = last
     count, problem = _count_inputs(methods["get_input_tensors"])
     return ScriptInfo(cls.name, count, problem, _input_dtype(methods["get_input_tensors"]), tuple(stem_names),
-                      gold_imports)
+                      gold_imports, text)
 
 
 def _metrics_class(tree: ast.Module) -> ast.ClassDef | None:
@@ -375,7 +376,7 @@ class PerfScript:
         """get_input_tensors() on a fresh instance, with random, numpy and torch seeded from `seed`."""
         if self._inputs is None or self._inputs[0] != seed:
             self._inputs = None  # let the previous seed's inputs go first
-            _seed_all(seed)
+            seed_all(seed)
             metrics = self.cls()
             metrics.get_input_tensors()
             self._inputs = (seed, list(metrics.input_tensors))
@@ -429,7 +430,7 @@ class PerfScript:
             return {"returned": _map_tensors(returned, lambda path, t: state.kept.get(path, t)),
                     "written": dict(state.written)}
         work = _copy(perf_input.value, {})
-        _seed_all(perf_input.index)
+        seed_all(perf_input.index)
         returned = method(work)
         before = dict(_tensors(perf_input.value, "input"))
         written = {path: t.detach().clone() for path, t in _tensors(work, "input")
@@ -475,7 +476,8 @@ def load_gold(name: str, path: str) -> types.ModuleType:
     return module
 
 
-def _seed_all(seed: int) -> None:
+def seed_all(seed: int) -> None:
+    """Python's, NumPy's and torch's generators seeded alike (imports inside: this module stays torch-free)."""
     import random
 
     import numpy

@@ -353,10 +353,7 @@ def check_defined(namespace: dict[str, Any], names: list[str]) -> None:
 def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: dict[str, str] | None = None,
               autouse: list[str] | None = None) -> dict[str, Any]:
     """Run every parametrisation of `tests` (functions in `namespace`) and return the result_gold they fill."""
-    import random
-
-    import numpy
-    import torch
+    from tritonsmith.suites.geak_perf import seed_all
 
     skipped, failed = _outcomes()
     namespace["result_gold"] = {}
@@ -364,9 +361,7 @@ def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: 
     for call in planned_calls(namespace, tests):
         if call.skip:
             continue
-        random.seed(seed)
-        numpy.random.seed(seed)
-        torch.manual_seed(seed)
+        seed_all(seed)
         resolver = _Fixtures(namespace, fixtures or {}, call)
         try:
             for name in list(autouse or ()) + call.usefixtures:
