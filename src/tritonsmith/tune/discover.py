@@ -76,8 +76,6 @@ class Knob:
     """The wrapper variable that carries it to the launch."""
     branch: str | None = None
     """The if-branch that assigns it (LINE:body or LINE:else), None outside any branch."""
-    power_of_two: bool = False
-    """It is a block extent, so every value must be a power of two."""
     dot: bool = False
     """A kernel it feeds calls tl.dot: tiles of at least 16, bounded by shared memory."""
     loop: bool = False
@@ -91,6 +89,11 @@ class Knob:
     @property
     def param(self) -> str:
         return self.uses[0].param
+
+    @property
+    def power_of_two(self) -> bool:
+        """Every value must be a power of two: a block extent (tl.arange), or num_warps."""
+        return self.role in ("block", "num_warps")
 
     @property
     def kernels(self) -> tuple[str, ...]:
@@ -247,6 +250,7 @@ class _Analysis:
                     self.jit[node.name] = node
                     self.decorators[node.name] = names
         self.module_scope = self._scope(tree.body, arguments=None)
+        self.autotunes: dict[str, Autotune] = {}  # kernel -> its parsed @triton.autotune (run() fills it)
         self.scopes: dict[int, _Scope] = {}
 
     # -- positions -------------------------------------------------------------------------------
@@ -266,6 +270,8 @@ class _Analysis:
 
     def run(self) -> Discovery:
         block, dot, loop = self._kernel_facts()
+        self.autotunes = {name: self._autotune(found["autotune"])  # parsed once, read at every launch
+                          for name, found in self.decorators.items() if "autotune" in found}
         sites: dict[tuple, tuple[_Site, list[Use], list[str]]] = {}  # key -> site, uses, roles
         launches: dict[str, list[int]] = {name: [] for name in self.jit}
         grid_meta: dict[str, set[str]] = {name: set() for name in self.jit}
@@ -277,8 +283,8 @@ class _Analysis:
         kernels = []
         for name, fn in self.jit.items():
             autotune = heuristics = None
-            if "autotune" in self.decorators[name]:
-                autotune = self._autotune(self.decorators[name]["autotune"])
+            if name in self.autotunes:
+                autotune = self.autotunes[name]
                 knobs.extend(self._autotune_knobs(name, autotune, block[name], dot[name], loop[name], grid_meta[name]))
             if "heuristics" in self.decorators[name]:
                 heuristics = self._heuristic_knobs(name, self.decorators[name]["heuristics"], block, dot, loop,
@@ -291,14 +297,14 @@ class _Analysis:
 
     def _kernel_facts(self) -> tuple[dict[str, set[str]], dict[str, bool], dict[str, bool]]:
         """Per jit function: its block-extent constexprs, whether it (or a helper) calls tl.dot or loops."""
-        block = {name: self._local_block_params(fn) for name, fn in self.jit.items()}
+        scopes = {name: (set(_constexprs(fn)), _local_values(fn)) for name, fn in self.jit.items()}
+        block = {name: self._local_block_params(fn, *scopes[name]) for name, fn in self.jit.items()}
         dot = {name: _calls(fn, ("dot", "dot_scaled")) for name, fn in self.jit.items()}
         loop = {name: any(isinstance(n, (ast.For, ast.While)) for n in ast.walk(fn)) for name, fn in self.jit.items()}
         for _ in range(10):  # fixpoint over helper calls
             changed = False
             for name, fn in self.jit.items():
-                constexprs = set(_constexprs(fn))
-                local = _local_values(fn)
+                constexprs, local = scopes[name]
                 for call in ast.walk(fn):
                     callee = call.func.id if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) else None
                     if callee not in self.jit or callee == name:
@@ -317,9 +323,8 @@ class _Analysis:
                 break
         return block, dot, loop
 
-    def _local_block_params(self, fn: ast.FunctionDef) -> set[str]:
-        constexprs = set(_constexprs(fn))
-        local = _local_values(fn)
+    def _local_block_params(self, fn: ast.FunctionDef, constexprs: set[str],
+                            local: dict[str, list[ast.AST]]) -> set[str]:
         found: set[str] = set()
         for call in ast.walk(fn):
             if not isinstance(call, ast.Call):
@@ -357,8 +362,8 @@ class _Analysis:
         grid_meta[kernel] |= meta
         provided = set()
         decorators = self.decorators[kernel]
-        if "autotune" in decorators:  # its configs set num_warps and num_stages too
-            provided |= set(self._autotune(decorators["autotune"]).params) | set(LAUNCH_OPTIONS)
+        if kernel in self.autotunes:  # its configs set num_warps and num_stages too
+            provided |= set(self.autotunes[kernel].params) | set(LAUNCH_OPTIONS)
         if "heuristics" in decorators:
             provided |= set(_heuristic_entries(decorators["heuristics"]))
         bound = _bind(fn, call)
@@ -573,7 +578,7 @@ class _Analysis:
             expression = self.text(site.node)
             origin = site.origin or {"literal": "literal", "input": "input", "constant": "constant"}.get(site.kind, "rule")
         return Knob(knob_id, role, origin, expression, site.value, spans, tuple(uses), site.variable, site.branch,
-                    power_of_two=role in ("block", "num_warps"), dot=has_dot, loop=has_loop,
+                    dot=has_dot, loop=has_loop,
                     tunable=not reason, reason=reason)
 
     def _autotune(self, decorator: ast.AST) -> Autotune:
@@ -632,7 +637,7 @@ class _Analysis:
                 reason = "not an integer in the configs"
             knobs.append(Knob(f"{kernel}.{param}", role, "autotune", "", None,
                               (autotune.span,) if autotune.span else (), (Use(kernel, param, line, param in meta),),
-                              power_of_two=role in ("block", "num_warps"), dot=dot, loop=loop,
+                              dot=dot, loop=loop,
                               tunable=not reason, reason=reason, choices=choices))
         return knobs
 
