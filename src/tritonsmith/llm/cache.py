@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from pathlib import Path
+
+from tritonsmith.durable import append_line
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ class ReplyCache:
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._replies: dict[str, dict] = {}
-        self._needs_newline = False
         self._load()
 
     def __len__(self) -> int:
@@ -47,7 +47,6 @@ class ReplyCache:
         if not self.path.exists():
             return
         data = self.path.read_bytes()
-        self._needs_newline = bool(data) and not data.endswith(b"\n")
         for number, line in enumerate(data.split(b"\n"), start=1):
             if not line.strip():
                 continue
@@ -77,14 +76,5 @@ class ReplyCache:
         line = scrub(json.dumps(record, ensure_ascii=False, default=str)) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One write per line with O_APPEND, so processes sharing the file interleave whole lines.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                data = (("\n" if self._needs_newline else "") + line).encode()
-                while data:
-                    data = data[os.write(fd, data):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._needs_newline = False
+            append_line(self.path, line, mode=0o600)  # prompts and replies: the owner's only
             self._replies.setdefault(key, json.loads(line)["reply"])

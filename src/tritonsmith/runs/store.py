@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.durable import append_line
 from tritonsmith.runs.records import TaskRecord, latest
 
 log = logging.getLogger(__name__)
@@ -53,17 +54,7 @@ class ResultsStore:
         line = json.dumps(record.to_dict(), ensure_ascii=False, default=str) + "\n"
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
-            # One write per line with O_APPEND, so processes sharing the file interleave whole lines.
-            fd = os.open(self.results_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                size = os.fstat(fd).st_size
-                torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
-                data = (("\n" if torn else "") + line).encode()  # a torn line stays alone on its line
-                while data:
-                    data = data[os.write(fd, data):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_line(self.results_path, line)
 
     def records(self) -> list[TaskRecord]:
         """Every finished task, in the order first finished; a task run again keeps its last record."""
