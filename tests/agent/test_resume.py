@@ -54,3 +54,15 @@ def test_sigkill_then_rerun_resumes_without_repeating_calls(scripted, tmp_path):
     assert server.calls - calls_before == len(keys) - recorded_before, "the resumed run repeated a call"
     rounds = sorted(e["round"] for e in RunStore(out).trajectory() if e["type"] == "evaluate")
     assert set(rounds) == set(range(6))
+
+
+def test_events_after_a_torn_trajectory_line_are_kept(tmp_path):
+    store = RunStore(tmp_path)
+    store.append({"type": "evaluate", "candidate": "L0-R0"})
+    with open(tmp_path / "trajectory.jsonl", "a") as file:
+        file.write('{"type": "evaluate", "candidate": "L0-R1", "sour')  # killed mid-write
+    resumed = RunStore(tmp_path)
+    resumed.append({"type": "evaluate", "candidate": "L0-R1"})  # the resumed run evaluates it again
+    lines = (tmp_path / "trajectory.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and lines[1].endswith('"sour')  # the torn line stays, alone on its line
+    assert [e["candidate"] for e in resumed.trajectory()] == ["L0-R0", "L0-R1"]

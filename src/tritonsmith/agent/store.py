@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.durable import append_line
+
 
 class RunStore:
     def __init__(self, folder: str | Path):
@@ -45,10 +47,8 @@ class RunStore:
 
     def append(self, event: dict[str, Any]) -> None:
         line = json.dumps(event, default=str) + "\n"
-        with self._lock, open(self.folder / "trajectory.jsonl", "a") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        with self._lock:
+            append_line(self.folder / "trajectory.jsonl", line)
 
     def save_candidate(self, candidate_id: str, source: str) -> None:
         (self.folder / "candidates" / f"{candidate_id}.py").write_text(source)
@@ -71,11 +71,12 @@ class RunStore:
 
 
 def parse_events(text: str) -> list[dict[str, Any]]:
-    """The events of a trajectory.jsonl's text, up to a torn last line from a killed run."""
+    """The events of a trajectory.jsonl's text; a line torn by a killed run is skipped (a resumed run's
+    events follow it on lines of their own)."""
     events = []
     for line in text.splitlines():
         try:
             events.append(json.loads(line))
         except ValueError:
-            break
+            continue
     return events
