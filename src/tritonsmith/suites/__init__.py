@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -11,11 +12,28 @@ from tritonsmith.task import Task, TaskError, load_task
 SUITES = ("builtin", "dir:PATH", "tritonbench-g:PATH", "kernelbench:PATH", "geak-rocm:PATH")
 
 
+@dataclass(frozen=True)
+class Unsupported:
+    """A file of a benchmark on disk that cannot become a task, and why, in one line."""
+
+    path: Path
+    reason: str
+
+
+class Suite(list):
+    """The tasks of a suite in order (a list of Task), and `unsupported`: the files of the benchmark that
+    could not be read as tasks, each with its reason. A suite never fails whole for one bad file."""
+
+    def __init__(self, tasks: list[Task] = (), unsupported: list[Unsupported] = ()):
+        super().__init__(tasks)
+        self.unsupported = list(unsupported)
+
+
 def builtin_dir() -> Path:
     return Path(str(resources.files("tritonsmith.suites.builtin")))
 
 
-def load_suite(name: str, instructions: str | None = None, perf_scripts: str | None = None) -> list[Task]:
+def load_suite(name: str, instructions: str | None = None, perf_scripts: str | None = None) -> Suite:
     kind, _, where = name.partition(":")
     if kind == "tritonbench-g" and where:
         from tritonsmith.suites.tritonbench import load_tritonbench_g
@@ -43,7 +61,7 @@ def load_suite(name: str, instructions: str | None = None, perf_scripts: str | N
         if task.id in seen:
             raise TaskError(f"{task.path}: field ID {task.id!r} is already used by {seen[task.id]}.")
         seen[task.id] = task.path
-    return tasks
+    return Suite(tasks)
 
 
 def resolve_task(spec: str) -> Task:
