@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--parallel", type=int)
     bench.add_argument("--trap", type=int)
     bench.add_argument("--budget-usd", type=float, help="per task")
+    bench.add_argument("--workers-per-gpu", type=int, help="evaluations at once on each GPU (they take turns to "
+                       "time; default 1)")
     bench.add_argument("--json", action="store_true", help="print the suite metrics as JSON")
     bench.set_defaults(handler=_cmd_bench)
 
@@ -204,7 +206,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from tritonsmith.runs.store import ResultsStore
 
     overrides = {name: getattr(args, name) for name in (
-        "model", "api_base", "api_key_env", "mode", "rounds", "parallel", "trap", "budget_usd", "device", "gpus")}
+        "model", "api_base", "api_key_env", "mode", "rounds", "parallel", "trap", "budget_usd", "device", "gpus",
+        "workers_per_gpu")}
     config = load_config(RunConfig, args.config, overrides)
     if args.solver == "agent" and not config.model:
         raise UsageError("the agent solver needs --model (or use --solver baseline or --solver dir:PATH).")
@@ -213,6 +216,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"{out} already holds a bench: pass --resume to continue it, or choose another --out.")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1.")
+    if config.workers_per_gpu < 1:
+        raise UsageError("--workers-per-gpu must be at least 1.")
     records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions,
                         perf_scripts=args.perf_scripts, jobs=args.jobs)
     from tritonsmith.report.metrics import suite_metrics
@@ -291,8 +296,16 @@ def _cmd_peaks(args: argparse.Namespace) -> int:
 def _metrics_text(m: dict) -> str:
     speed = m["speedup"]
     usd = m["cost"]["usd"]["total"]
-    lines = [f"tasks {m['tasks']}: call accuracy {m['call_accuracy']:.1%} ({m['call_ok']}), "
-             f"execution accuracy {m['exec_accuracy']:.1%} ({m['exec_ok']})"]
+    lines = [f"tasks {m['tasks']} (all tasks, as GEAK-eval counts): call accuracy {m['call_accuracy']:.1%} "
+             f"({m['call_ok']}), execution accuracy {m['exec_accuracy']:.1%} ({m['exec_ok']})"]
+    qualified = m.get("qualified")
+    if qualified:
+        speed = qualified["speedup"]["geomean"]
+        lines.append(f"qualified tasks {qualified['tasks']} (unqualified {qualified['unqualified']}, unknown "
+                     f"{qualified['unknown']}): call accuracy {qualified['call_accuracy'] or 0:.1%}, execution accuracy "
+                     f"{qualified['exec_accuracy'] or 0:.1%}" + (f", speedup geometric mean {speed:.3f}x" if speed else ""))
+        for task, reason in qualified["unqualified_reasons"].items():
+            lines.append(f"  unqualified {task}: {reason}")
     if speed["geomean"] is not None:
         lines.append(f"speedup vs baseline over {speed['tasks']} correct tasks: geometric mean {speed['geomean']:.3f}x, "
                      f"arithmetic mean {speed['arithmetic_mean']:.3f}x (as GEAK reports)")

@@ -43,7 +43,9 @@ class RunConfig:
     device: str = "auto"
     """auto, cpu (Triton interpreter: correctness only), cuda or cuda:N."""
     gpus: list[int] | None = None
-    """GPU indices to evaluate on, one warm worker each (default: the visible ones)."""
+    """GPU indices to evaluate on (default: the visible ones)."""
+    workers_per_gpu: int = 1
+    """Evaluations at once on each GPU: they check correctness side by side and take turns to time."""
     hardware_knowledge: bool = True
     """Put the detected device's hardware profile into the prompts."""
     guide_knowledge: bool = True

@@ -6,6 +6,7 @@ hands the job to a host process, and turns what comes back, or the lack of it, i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -45,11 +46,25 @@ class EvalConfig:
     processes: int = 4096
     """RLIMIT_NPROC for the worker (not enforced for root; leftovers are killed either way)."""
     timing_rounds: int = 5
-    """Interleaved rounds of candidate, baseline and reference timing."""
-    warmup_ms: int = 25
-    """Milliseconds of warm-up per do_bench call (discarded)."""
-    rep_ms: int = 100
-    """Milliseconds of timed repetitions per do_bench call."""
+    """Interleaved rounds of candidate, baseline and reference timing, at least (evaluate/timing.py)."""
+    timing_max_rounds: int = 40
+    """Rounds at most, if the speedup's 95% interval has not reached `timing_ci` before."""
+    timing_ci: float = 0.01
+    """Timing of a perf case stops once the speedup's 95% confidence interval is within ±timing_ci."""
+    timing_budget_ms: float = 3000.0
+    """Milliseconds of timing per perf case at most, whatever the interval."""
+    warmup_ms: float = 10.0
+    """Milliseconds of warm-up calls per function and perf case (discarded)."""
+    batch_ms: float = 1.0
+    """GPU milliseconds per timing sample: short kernels are timed in batches of calls this long."""
+    workers_per_gpu: int = 1
+    """Evaluations at once on each GPU: they check correctness side by side, and take turns to time."""
+    reproducibility_check: str = "gpu"
+    """Run the reference twice per check and drop the cases where the two runs disagree: "gpu" (on a GPU,
+    where kernels read uninitialised memory or race), "always" or "never"."""
+    reuse_references: bool = True
+    """Compute each task's inputs and reference outputs once per worker and reuse them, read-only, for
+    every later candidate of the task (each candidate still gets its own clones)."""
     torch_compile: bool = False
     """Also time torch.compile(reference) in the same interleaved rounds (slow: compiles every perf shape)."""
     measured_peaks: bool = True
@@ -142,11 +157,13 @@ class WorkerPool:
         self._slots: queue.Queue[int] = queue.Queue()
         self._hosts: list[_Host | None] = []
         self._env: list[dict[str, str]] = []
+        self._gpu_of: list[int | None] = []
         self._counter = 0
         self._lock = threading.Lock()
         slots = self._plan(device, workers, gpus)
-        for env in slots:
+        for env, gpu in slots:
             self._env.append(env)
+            self._gpu_of.append(gpu)
             self._hosts.append(None)
             self._slots.put(len(self._hosts) - 1)
         first = self._hosts[0] = self._start(0)  # fail early, with the device's own error, before any job
@@ -161,7 +178,8 @@ class WorkerPool:
             except PeaksError as err:  # fractions of the datasheet peak are still reported
                 self.peaks_note = str(err)
 
-    def _plan(self, device: str, workers: int | None, gpus: list[int] | None) -> list[dict[str, str]]:
+    def _plan(self, device: str, workers: int | None, gpus: list[int] | None) -> list[tuple[dict[str, str], int | None]]:
+        """(environment, GPU index or None) of each worker: `workers` on the CPU, `workers_per_gpu` per GPU."""
         base = dict(os.environ)
         package_root = str(Path(__file__).resolve().parents[2])
         base["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, base.get("PYTHONPATH")) if p)
@@ -169,7 +187,7 @@ class WorkerPool:
         base.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # torch.compile in-process: no worker pool to outlive a job
         base.pop("TRITON_INTERPRET", None)
         if device == "cpu":
-            return [dict(base)] * (workers or 1)
+            return [(dict(base), None)] * (workers or 1)
         if gpus is None:
             visible = base.get("CUDA_VISIBLE_DEVICES") or base.get("HIP_VISIBLE_DEVICES")
             gpus = [int(g) for g in visible.split(",") if g.strip().isdigit()] if visible else None
@@ -177,7 +195,9 @@ class WorkerPool:
             gpus = [int(device.split(":", 1)[1])]
         if not gpus:
             gpus = [0]
-        return [dict(base, CUDA_VISIBLE_DEVICES=str(g), HIP_VISIBLE_DEVICES=str(g)) for g in gpus]
+        per_gpu = max(1, self.config.workers_per_gpu)
+        return [(dict(base, CUDA_VISIBLE_DEVICES=str(g), HIP_VISIBLE_DEVICES=str(g)), g)
+                for g in gpus for _ in range(per_gpu)]
 
     def _start_rest(self) -> None:
         """Warm every other worker now, in parallel, so that no evaluation pays for a start."""
@@ -209,7 +229,8 @@ class WorkerPool:
     def evaluate(self, task: Task, source: str, timeout_s: float | None = None,
                  timing: dict[str, Any] | None = None, baseline: str | None = None) -> EvalResult:
         """Evaluate one candidate on the next free worker. `timing` overrides the pool's timing settings
-        for this job: rounds, warmup_ms, rep_ms, reference (False: the PyTorch reference is not timed).
+        for this job: rounds, max_rounds, ci, budget_ms, warmup_ms, batch_ms (evaluate/timing.TimingSettings),
+        reference (False: the PyTorch reference is not timed).
         Finalists are re-measured, and the tuner measures, on the same workers with other settings,
         so that no two timings ever share a GPU. `baseline`: time against this source instead of the
         task's baseline (the tuner's original); it is treated as untrusted, imported under the guards."""
@@ -228,7 +249,7 @@ class WorkerPool:
             self._counter += 1
             job_dir = self.work_dir / f"job-{self._counter:06d}"
         job_dir.mkdir()
-        job = self._job(task, source, job_dir, baseline)
+        job = self._job(task, source, job_dir, slot, baseline)
         job["timing"].update(timing or {})
         on_gpu = host.info["device"] != "cpu"
         timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)
@@ -251,7 +272,8 @@ class WorkerPool:
         shutil.rmtree(job_dir, ignore_errors=True)
         return result
 
-    def _job(self, task: Task, source: str, job_dir: Path, baseline_source: str | None = None) -> dict[str, Any]:
+    def _job(self, task: Task, source: str, job_dir: Path, slot: int = 0,
+             baseline_source: str | None = None) -> dict[str, Any]:
         candidate = job_dir / "candidate.py"
         candidate.write_text(with_harness(source, task))
         job: dict[str, Any] = {
@@ -263,9 +285,16 @@ class WorkerPool:
             "required_names": list(task.required_names),
             "limits": {"memory_bytes": int(self.config.memory_gb * 2**30), "file_bytes": self.config.file_mb * 2**20,
                        "processes": self.config.processes},
-            "timing": {"rounds": self.config.timing_rounds, "warmup_ms": self.config.warmup_ms,
-                       "rep_ms": self.config.rep_ms, "torch_compile": self.config.torch_compile},
+            "timing": {"rounds": self.config.timing_rounds, "max_rounds": self.config.timing_max_rounds,
+                       "ci": self.config.timing_ci, "budget_ms": self.config.timing_budget_ms,
+                       "warmup_ms": self.config.warmup_ms, "batch_ms": self.config.batch_ms,
+                       "torch_compile": self.config.torch_compile},
         }
+        job["reproducibility_check"] = self.config.reproducibility_check
+        if self.config.reuse_references:
+            job["task_key"] = task_key(task, self.config.seeds)
+        if self._gpu_of[slot] is not None:
+            job["gpu_lock"] = str(self.work_dir / f"gpu{self._gpu_of[slot]}.lock")
         if baseline_source is not None or task.baseline:
             baseline = job_dir / "baseline.py"
             baseline.write_text(with_harness(baseline_source if baseline_source is not None else task.baseline, task))
@@ -304,6 +333,16 @@ def add_roofline(result: EvalResult, task: Task, peaks: dict[str, Any] | None) -
         p.measured_bandwidth_fraction, p.measured_compute_fraction = fractions(p.gbps, p.tflops, dtype, peaks)
     for name in ("bandwidth_fraction", "compute_fraction", "measured_bandwidth_fraction", "measured_compute_fraction"):
         setattr(result, name, geometric_mean([getattr(p, name) for p in result.perf]))
+
+
+def task_key(task: Task, seeds: list[int]) -> str:
+    """What a task's inputs and reference outputs depend on: the task file (a suite's generated file holds
+    its gold code), its cases (a caller may narrow them) and the seeds. A worker reuses references only
+    under the same key."""
+    digest = hashlib.sha256(task.path.read_bytes())
+    digest.update(json.dumps([str(task.path), list(seeds), task.correctness_cases, task.perf_cases],
+                             sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 def with_harness(source: str, task: Task) -> str:

@@ -31,7 +31,7 @@ class CaseResult:
 
 @dataclass
 class PerfResult:
-    """Timings of one perf case, in milliseconds (median over interleaved rounds)."""
+    """Timings of one perf case, in milliseconds (median of the interleaved samples, evaluate/timing.py)."""
 
     index: int
     label: str
@@ -50,6 +50,14 @@ class PerfResult:
     candidate_spread: float | None = None
     compiled_ms: float | None = None
     speedup_vs_compile: float | None = None
+    rounds: int | None = None
+    """Interleaved rounds timed (one sample of each function per round)."""
+    ratio_ci: float | None = None
+    """Relative half-width of the 95% interval of the speedup on this case (0.01: ±1%)."""
+    timing_stopped: str | None = None
+    """Why timing stopped: converged (within the target interval), max_rounds or budget."""
+    calls_per_sample: int | None = None
+    """Calls of the candidate averaged in each sample (a batch, for short kernels)."""
 
 
 @dataclass
@@ -89,7 +97,8 @@ class EvalResult:
     def from_dict(cls, data: dict[str, Any]) -> EvalResult:
         data = dict(data)
         data["cases"] = [CaseResult(**c) for c in data.get("cases", [])]
-        data["perf"] = [PerfResult(**p) for p in data.get("perf", [])]
+        perf_fields = {f.name for f in fields(PerfResult)}  # tolerate records written by other versions
+        data["perf"] = [PerfResult(**{k: v for k, v in p.items() if k in perf_fields}) for p in data.get("perf", [])]
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -119,6 +128,8 @@ class EvalResult:
             if p.tflops is not None and p.tflops >= 0.01:
                 parts.append(f"{p.tflops:.1f} TFLOP/s" + _of_peaks(p.measured_compute_fraction, p.compute_fraction))
             lines.append(", ".join(parts))
+        for dropped in self.evidence.get("unreproducible_cases", []):
+            lines.append(f"dropped: {dropped}")
         skipped = self.evidence.get("skipped_cases")
         if skipped:
             lines.append(f"not checked: cases {skipped['cases']} ({skipped['reason']})")

@@ -1,35 +1,205 @@
-"""Interleaved GPU timing of candidate, baseline and PyTorch reference (runs in the worker).
+"""GPU timing of candidate, baseline and reference: interleaved, adaptive, on the kernel (runs in the worker).
 
-Timer: triton.testing.do_bench (CUDA events around each call, L2 flushed by zeroing a 256 MB buffer
-before every call, warm-up discarded, median of the reps). The three functions are timed in
-rotating order for several rounds in one process, and each one's time is the median of its round
-medians, so clock and thermal drift hit all three alike.
+Timer ("events, queued behind a spin"): a CUDA event pair around each call, the L2 cache flushed
+before each call by zeroing a 256 MB buffer (as triton.testing.do_bench does), and the GPU held by a
+spin kernel (torch.cuda._sleep) while the host queues a whole batch of calls behind it. The GPU
+therefore never waits on Python between the events, so a 4 µs kernel is timed on the GPU and not on
+its launch path; this is what CUDA-graph timing buys, without capturing candidate code (which can
+tell it is being captured). A sample is the mean of one batch of calls (the batch long enough to
+average out the events' sub-microsecond resolution); the functions take turns, one batch each per
+round in rotating order, so drift in clocks and temperature hits all alike. Each function's time is
+the median of its samples. Sampling stops once the 95% confidence interval of the candidate/baseline
+ratio (Student's t on the log of the per-round ratios) is within ±`ci`, after `rounds` rounds at
+least and `max_rounds` at most, or when the case's time budget is spent.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-import triton.testing
+TIMER = ("CUDA events per call, queued behind a GPU spin (torch.cuda._sleep) so launch overhead is not timed, "
+         "L2 flushed before each call; batch means, interleaved rounds, median of samples, adaptive until the "
+         "candidate/baseline ratio's 95% interval is within the target")
+FLUSH_BYTES = 256 * 1024 * 1024  # triton.testing.do_bench's L2 flush: larger than any current GPU's L2
+_T975 = (12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045)
 
-TIMER = "triton.testing.do_bench(return_mode='median'), L2 flushed, interleaved rounds, median of round medians"
-_do_bench = triton.testing.do_bench
+
+@dataclass
+class TimingSettings:
+    rounds: int = 5
+    """Rounds at least (one batch per function per round)."""
+    max_rounds: int = 40
+    """Rounds at most."""
+    ci: float = 0.01
+    """Stop when the candidate/baseline ratio's 95% confidence interval is within ±ci."""
+    budget_ms: float = 3000.0
+    """Wall-clock milliseconds of sampling per perf case at most (after warm-up)."""
+    warmup_ms: float = 10.0
+    """Milliseconds of warm-up calls per function (after a first call that compiles and autotunes)."""
+    batch_ms: float = 1.0
+    """GPU milliseconds per sample: a batch holds as many calls as fit, at least one, at most 100."""
+
+    @classmethod
+    def from_job(cls, timing: dict) -> TimingSettings:
+        known = {k: timing[k] for k in cls.__dataclass_fields__ if k in timing}
+        return cls(**known)
 
 
-def time_interleaved(functions: dict[str, Callable[[], object]], rounds: int = 5, warmup_ms: int = 25,
-                     rep_ms: int = 100) -> dict[str, tuple[float, float]]:
-    """name -> (median ms, relative spread of the round medians)."""
-    names = list(functions)
+@dataclass
+class Timed:
+    """One function's time on one perf case."""
+    median_ms: float
+    spread: float
+    """(max - min) / median of the samples."""
+    samples: list[float] = field(default_factory=list)
+    calls_per_sample: int = 1
+
+
+@dataclass
+class Measurement:
+    times: dict[str, Timed]
+    rounds: int
+    ratio_ci: float | None
+    """Half-width of the 95% interval of candidate/baseline, relative (0.01 = ±1%); None without a baseline."""
+    stopped: str
+    """Why sampling stopped: "converged", "max_rounds" or "budget"."""
+
+
+def ratio_interval(numerators: list[float], denominators: list[float]) -> float | None:
+    """Relative half-width of the 95% interval of the geometric-mean ratio of paired samples."""
+    logs = [math.log(d / n) for n, d in zip(numerators, denominators, strict=True) if n > 0 and d > 0]
+    if len(logs) < 2:
+        return None
+    t = _T975[len(logs) - 2] if len(logs) - 2 < len(_T975) else 1.96
+    half = t * statistics.stdev(logs) / math.sqrt(len(logs))
+    return math.exp(half) - 1
+
+
+def relative_interval(samples: list[float]) -> float | None:
+    """Relative half-width of the 95% interval of the mean of one function's samples."""
+    if len(samples) < 2 or statistics.fmean(samples) <= 0:
+        return None
+    t = _T975[len(samples) - 2] if len(samples) - 2 < len(_T975) else 1.96
+    return t * statistics.stdev(samples) / math.sqrt(len(samples)) / statistics.fmean(samples)
+
+
+def sample_rounds(sample: Callable[[str], float], names: list[str], settings: TimingSettings,
+                  clock: Callable[[], float] = time.perf_counter, pair: tuple[str, str] = ("candidate", "baseline"),
+                  ) -> tuple[dict[str, list[float]], int, float | None, str]:
+    """The adaptive loop, apart from the GPU: `sample(name)` measures one batch of one function.
+    Returns (samples per name, rounds, the final interval, why it stopped)."""
     samples: dict[str, list[float]] = {name: [] for name in names}
-    for round_index in range(rounds):
-        shift = round_index % len(names)
+    started = clock()
+    rounds, interval, stopped = 0, None, "max_rounds"
+    while rounds < max(settings.max_rounds, settings.rounds):
+        shift = rounds % len(names)
         for name in names[shift:] + names[:shift]:
-            samples[name].append(float(_do_bench(functions[name], warmup=warmup_ms, rep=rep_ms,
-                                                 return_mode="median")))
-    result = {}
-    for name, values in samples.items():
-        median = statistics.median(values)
-        spread = (max(values) - min(values)) / median if median > 0 else 0.0
-        result[name] = (median, spread)
-    return result
+            samples[name].append(sample(name))
+        rounds += 1
+        if pair[0] in samples and pair[1] in samples:
+            interval = ratio_interval(samples[pair[0]], samples[pair[1]])
+        else:
+            interval = relative_interval(samples[names[0]])
+        if rounds >= settings.rounds:
+            if interval is not None and interval <= settings.ci:
+                stopped = "converged"
+                break
+            if (clock() - started) * 1000 >= settings.budget_ms:
+                stopped = "budget"
+                break
+    return samples, rounds, interval if pair[1] in samples else None, stopped
+
+
+class GpuTimer:
+    """Times functions on the current CUDA device. Made once per evaluation (the flush buffer, the spin's
+    calibration), then `measure`d per perf case."""
+
+    def __init__(self):
+        import torch
+
+        self.torch = torch
+        self.flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
+        self.spin = hasattr(torch.cuda, "_sleep")
+        self.cycles_per_ms = self._calibrate() if self.spin else 0.0
+
+    def _calibrate(self) -> float:
+        torch = self.torch
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        cycles = 1_000_000
+        torch.cuda._sleep(cycles)  # the first spin loads its kernel
+        start.record()
+        torch.cuda._sleep(cycles)
+        end.record()
+        end.synchronize()
+        elapsed = start.elapsed_time(end)
+        return cycles / elapsed if elapsed > 0 else 1e6
+
+    def _events(self, count: int) -> list:
+        return [self.torch.cuda.Event(enable_timing=True) for _ in range(count)]
+
+    def _prepare(self, fn: Callable[[], object], warmup_ms: float, batch_ms: float) -> dict:
+        """A first call (compiles, autotunes), warm-up, and an estimate of the call's GPU and host time."""
+        torch = self.torch
+        fn()
+        torch.cuda.synchronize()
+        start, end = self._events(2)
+        calls, host_s, gpu_ms = 0, 0.0, 0.0
+        began = time.perf_counter()
+        while calls < 3 or (time.perf_counter() - began) * 1000 < warmup_ms:
+            self.flush.zero_()
+            start.record()
+            issued = time.perf_counter()
+            fn()
+            host_s += time.perf_counter() - issued
+            end.record()
+            end.synchronize()
+            gpu_ms += start.elapsed_time(end)
+            calls += 1
+            if calls >= 1000:
+                break
+        per_call_ms = gpu_ms / calls
+        batch = max(1, min(100, int(batch_ms / per_call_ms) if per_call_ms > 0 else 100))
+        return {"fn": fn, "batch": batch, "host_ms": host_s * 1000 / calls}
+
+    def _sample(self, state: dict, shared: dict) -> float:
+        """One batch of one function. `shared` holds what every function of the case is timed with alike:
+        the batch size and the spin's length (a longer spin lets the GPU clock down: it must not differ)."""
+        torch = self.torch
+        fn, batch, events = state["fn"], shared["batch"], shared["events"]
+        spin_ms = shared["spin_ms"]
+        while True:
+            if self.spin:
+                torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
+            queued = time.perf_counter()
+            for index in range(batch):
+                self.flush.zero_()
+                events[2 * index].record()
+                fn()
+                events[2 * index + 1].record()
+            queue_ms = (time.perf_counter() - queued) * 1000
+            events[-1].synchronize()
+            if not self.spin or queue_ms <= spin_ms or spin_ms >= 50.0:
+                break
+            spin_ms = min(50.0, 2 * queue_ms)  # the GPU may have waited on the host: take the sample again
+        shared["spin_ms"] = spin_ms
+        return statistics.fmean(events[2 * i].elapsed_time(events[2 * i + 1]) for i in range(batch))
+
+    def measure(self, functions: dict[str, Callable[[], object]], settings: TimingSettings) -> Measurement:
+        states = {name: self._prepare(fn, settings.warmup_ms, settings.batch_ms) for name, fn in functions.items()}
+        batch = min(state["batch"] for state in states.values())
+        # the spin must outlast queueing a batch of the slowest-to-launch function; grown if it does not
+        spin_ms = min(50.0, 0.05 + 1.5 * batch * max(state["host_ms"] for state in states.values()))
+        shared = {"batch": batch, "spin_ms": spin_ms, "events": self._events(2 * batch)}
+        samples, rounds, interval, stopped = sample_rounds(lambda name: self._sample(states[name], shared),
+                                                           list(functions), settings)
+        times = {}
+        for name, values in samples.items():
+            median = statistics.median(values)
+            spread = (max(values) - min(values)) / median if median > 0 else 0.0
+            times[name] = Timed(median, spread, values, batch)
+        return Measurement(times, rounds, interval, stopped)

@@ -7,7 +7,9 @@ the evaluator's functions snapshotted before a line of candidate code is importe
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
+import io
 import os
 import sys
 import time
@@ -18,13 +20,20 @@ import torch
 
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs
 from tritonsmith.evaluate.errors import describe_exception, is_compile_error
+from tritonsmith.evaluate.gpu_lock import GpuLock
 from tritonsmith.evaluate.guards import HEAVY_OPS, Guards
 from tritonsmith.evaluate.result import geometric_mean
-from tritonsmith.evaluate.timing import TIMER, time_interleaved
+from tritonsmith.evaluate.timing import TIMER, GpuTimer, TimingSettings
 from tritonsmith.task import case_label
 
 CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and after-timing checks
 PERF_SEED = 7
+SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+REFERENCE_TIMINGS = ("separate", "baseline", "none")
+
+
+_REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
+                       "reference_reproducible")
 
 
 class TaskFailure(Exception):
@@ -49,6 +58,7 @@ class Evaluation:
         self.speedup = self.speedup_vs_torch = None
         self.speedup_reason: str | None = None
         self.guards: Guards | None = None
+        self.gpu_lock = GpuLock(job.get("gpu_lock") if self.device != "cpu" else None)
 
     def fail(self, status: str, message: str) -> _Stop:
         if self.status is None:
@@ -74,10 +84,26 @@ class Evaluation:
         return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected}
 
     def prepare(self) -> None:
+        """Inputs and reference outputs of every check, before any candidate code: loaded from the host's
+        sealed copy when an earlier job of this task made one, else computed (and, on a GPU, computed
+        twice to drop the cases whose reference is not reproducible), then sealed for later jobs."""
         job = self.job
         self.on_gpu = self.device != "cpu"
         if not self.on_gpu:
             _autotune_on_interpreter()
+            if getattr(self.task, "CPU_SIZES_NOTE", None):
+                self.evidence["cpu_sizes"] = self.task.CPU_SIZES_NOTE
+        cached = job.get("references")
+        if not (cached and cached["mode"] == "load" and self.load_references(cached["fd"])):
+            self.compute_references()
+            if cached and cached["mode"] == "save":
+                self.save_references(cached["fd"])
+        self.baseline = None
+        if self.on_gpu and job.get("baseline_path") and not job.get("baseline_untrusted"):
+            self.import_baseline()
+
+    def compute_references(self) -> None:
+        job = self.job
         cases = list(enumerate(job["correctness_cases"]))
         if not self.on_gpu:  # the interpreter computes bfloat16 arithmetic wrongly (triton 3.x, numpy has no bf16)
             skipped = [i for i, case in cases if case["dtype"] == "bfloat16"]
@@ -89,9 +115,7 @@ class Evaluation:
                 raise TaskFailure("every correctness case of this task is bfloat16, which the Triton CPU "
                                   "interpreter cannot check: evaluate it on a GPU (--device cuda)")
         self.checks = [self.make_check(case, i, seed, "correctness") for i, case in cases for seed in self.seeds]
-        largest = max(self.checks, key=lambda check: _numel(check["expected"]))
-        self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
-        self.perf_checks = []
+        self.perf_checks, self.after_timing_checks = [], []
         if self.on_gpu:
             self.perf_checks = [self.make_check(case, i, PERF_SEED, "perf_shape")
                                 for i, case in enumerate(job["perf_cases"])]
@@ -100,9 +124,77 @@ class Evaluation:
         elif job["perf_cases"]:
             self.evidence["perf_shapes_checked"] = False
             self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
-        self.baseline = None
-        if self.on_gpu and job.get("baseline_path") and not job.get("baseline_untrusted"):
-            self.import_baseline()
+        check = job.get("reproducibility_check", "gpu")
+        if check == "always" or (check == "gpu" and self.on_gpu):
+            self.drop_unreproducible()
+        if not self.checks:
+            raise TaskFailure("the task's reference is not reproducible on any correctness case: "
+                              + "; ".join(self.evidence.get("unreproducible_cases", [])))
+        largest = max(self.checks, key=lambda check: _numel(check["expected"]))
+        self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
+
+    def drop_unreproducible(self) -> None:
+        """Run the reference again on fresh inputs, from memory pre-filled with NaN (so that reading memory it
+        never wrote shows), and drop every case whose two outputs disagree: no candidate can match it."""
+        if self.on_gpu:
+            import torch
+            free, _ = torch.cuda.mem_get_info()
+            size = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
+            poison = torch.full((size // 4,), float("nan"), dtype=torch.float32, device="cuda")
+            del poison  # its memory stays in the caching allocator, NaN-filled, for what the reference allocates next
+        dropped, total = [], len(self.checks) + len(self.perf_checks)
+        for group in ("checks", "perf_checks"):
+            kept = []
+            for check in getattr(self, group):
+                again = self.make_check(check["case"], check["index"], check["seed"], check["phase"])
+                problem = self.problem(again["expected"], check, again["args"])
+                if problem is None:
+                    kept.append(check)
+                else:
+                    dropped.append(f"{_where(check)}: two runs of the reference differ ({problem['message']})")
+            setattr(self, group, kept)
+        kept_perf = {check["index"] for check in self.perf_checks}
+        self.after_timing_checks = [c for c in self.after_timing_checks if c["index"] in kept_perf]
+        self.evidence["reference_reproducible"] = f"{total - len(dropped)} of {total} checks (the reference run twice)"
+        if dropped:
+            self.evidence["unreproducible_cases"] = dropped
+
+    def save_references(self, fd: int) -> None:
+        """Into the host's memfd, then sealed against writes before a line of candidate code runs."""
+        import torch
+        state = {"checks": self.checks, "fresh_check": self.fresh_check, "perf_checks": self.perf_checks,
+                 "after_timing_checks": self.after_timing_checks,
+                 "evidence": {k: self.evidence[k] for k in _REFERENCE_EVIDENCE if k in self.evidence}}
+        buffer = io.BytesIO()
+        try:
+            torch.save(state, buffer)
+        except Exception as exc:  # noqa: BLE001 - an input that cannot be pickled: every job computes its own
+            self.evidence["references"] = f"computed (not kept for later jobs: {type(exc).__name__}: {exc})"
+            return
+        view = memoryview(buffer.getbuffer())
+        while view:
+            view = view[os.write(fd, view):]
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
+        os.close(fd)
+        self.evidence["references"] = "computed, and kept for later jobs of this task"
+
+    def load_references(self, fd: int) -> bool:
+        import torch
+        try:
+            if fcntl.fcntl(fd, fcntl.F_GET_SEALS) & SEALS != SEALS:
+                raise ValueError("the copy is not sealed")
+            data = os.pread(fd, os.fstat(fd).st_size, 0)
+            state = torch.load(io.BytesIO(data), map_location=self.device, weights_only=False)
+        except Exception as exc:  # noqa: BLE001 - compute afresh rather than fail
+            self.evidence["references"] = f"computed (the kept copy could not be read: {type(exc).__name__}: {exc})"
+            return False
+        finally:
+            os.close(fd)
+        for name in ("checks", "fresh_check", "perf_checks", "after_timing_checks"):
+            setattr(self, name, state[name])
+        self.evidence.update(state["evidence"])
+        self.evidence["references"] = "loaded: computed by an earlier job of this task on this worker"
+        return True
 
     def import_baseline(self) -> None:
         """The kernel the candidate is timed against: the task's (trusted, imported before the guards), or
@@ -157,12 +249,16 @@ class Evaluation:
         self.cases.append({"index": check["index"], "label": case_label(check["case"]), "seed": check["seed"],
                            "phase": check["phase"], "ok": ok, "message": message, **details})
 
-    def verify(self, check: dict[str, Any], output: Any, args: tuple) -> bool:
+    def problem(self, output: Any, check: dict[str, Any], args: tuple) -> dict[str, Any] | None:
+        """What is wrong with `output` as the answer to `check` (None: nothing), by the task's own check or
+        the scale-aware comparison."""
         if self.checker is not None:
-            problem = self.checker(output, check["expected"], args, dict(check["case"]))
-            problem = None if problem is None else {"message": str(problem)}
-        else:
-            problem = compare_outputs(output, check["expected"], self.tolerances)
+            found = self.checker(output, check["expected"], args, dict(check["case"]))
+            return None if found is None else {"message": str(found)}
+        return compare_outputs(output, check["expected"], self.tolerances)
+
+    def verify(self, check: dict[str, Any], output: Any, args: tuple) -> bool:
+        problem = self.problem(output, check, args)
         if problem is None:
             self.record(check, True)
             return True
@@ -234,75 +330,96 @@ class Evaluation:
         if self.status is not None or self.guards.violations:
             return
         if not self.perf_checks:
-            self.speedup_reason = "the task has no perf cases"
+            self.speedup_reason = ("every perf case was dropped: its reference is not reproducible"
+                                   if self.job["perf_cases"] else "the task has no perf cases")
             return
         timings = self.job.get("timing", {})
-        speedups, torch_speedups = [], []
+        settings = TimingSettings.from_job(timings)
+        mode = getattr(self.task, "REFERENCE_TIMING", "separate")
+        time_reference = timings.get("reference", True) and mode == "separate"
         if not timings.get("reference", True):
             self.evidence["speedup_vs_torch"] = "not measured: the PyTorch reference was not timed (timing.reference off)"
-        for check, fresh in zip(self.perf_checks, self.after_timing_checks, strict=True):
-            args = _clone(check["args"])
-            last: dict[str, Any] = {}
-
-            def run_candidate(args=args, last=last):
-                last["out"] = entry(*args)
-            functions: dict[str, Callable[[], Any]] = {"candidate": run_candidate}
-            if timings.get("reference", True):
-                functions["reference"] = lambda args=args: self.task.reference(*args)
-            if self.baseline is not None:
-                functions["baseline"] = lambda args=args: self.baseline(*args)
-            if timings.get("torch_compile"):
-                # one static-shape compile per perf case: reusing one compiled function across shapes makes
-                # torch.compile fall back to dynamic-shape kernels from the second shape on, which is unfair to it
-                torch._dynamo.reset()
-                compiled_reference = torch.compile(self.task.reference, dynamic=False)
-                compiled_reference(*args)  # compile outside the guarded, timed region
-                functions["compiled"] = lambda args=args, fn=compiled_reference: fn(*args)
-            self.guards.active = True
-            try:
-                measured = time_interleaved(functions, rounds=timings.get("rounds", 5),
-                                            warmup_ms=timings.get("warmup_ms", 25), rep_ms=timings.get("rep_ms", 100))
-            finally:
-                self.guards.active = False
-            last_check = dict(check, phase="last_timed_call")
-            self.verify(last_check, last.get("out"), args)
-            output, args = self.call(entry, fresh, record_ops=False)
-            self.verify(fresh, output, args)
-            cand_ms, spread = measured["candidate"]
-            entry_perf = {"index": check["index"], "label": case_label(check["case"]), "candidate_ms": cand_ms,
-                          "candidate_spread": spread}
-            if "reference" in measured:
-                entry_perf["reference_ms"] = measured["reference"][0]
-                entry_perf["speedup_vs_torch"] = entry_perf["reference_ms"] / cand_ms
-                torch_speedups.append(entry_perf["speedup_vs_torch"])
-            if "compiled" in measured:
-                entry_perf["compiled_ms"] = measured["compiled"][0]
-                entry_perf["speedup_vs_compile"] = entry_perf["compiled_ms"] / cand_ms
-            if "baseline" in measured:
-                entry_perf["baseline_ms"] = measured["baseline"][0]
-                entry_perf["speedup"] = entry_perf["baseline_ms"] / cand_ms
-                speedups.append(entry_perf["speedup"])
-            flops, nbytes = self.task.flops(dict(check["case"])), self.task.bytes_moved(dict(check["case"]))
-            if nbytes:  # fractions of the roofs are computed by the caller (pool.add_roofline)
-                entry_perf["gbps"] = nbytes / cand_ms / 1e6
-            if flops:
-                entry_perf["tflops"] = flops / cand_ms / 1e9
-            self.perf.append(entry_perf)
+        elif mode == "none":
+            self.evidence["speedup_vs_torch"] = ("not measured: this task's reference is the suite's own kernel, "
+                                                 "timed as the baseline, not PyTorch")
+        elif mode == "baseline":
+            self.evidence["speedup_vs_torch"] = "the baseline is the PyTorch reference itself: timed once, as the baseline"
+        speedups, torch_speedups = [], []
+        with self.gpu_lock.exclusive():  # no other evaluation uses this GPU while this one is timed
+            timer = GpuTimer()
+            for check, fresh in zip(self.perf_checks, self.after_timing_checks, strict=True):
+                self.time_case(entry, check, fresh, timer, settings, time_reference, mode, speedups, torch_speedups)
         self.speedup = geometric_mean(speedups)
         if self.speedup is None and self.speedup_reason is None:
             self.speedup_reason = "the task has no baseline kernel"
         self.speedup_vs_torch = geometric_mean(torch_speedups)
         self.evidence["timer"] = TIMER
 
+    def time_case(self, entry: Callable[..., Any], check: dict[str, Any], fresh: dict[str, Any], timer: GpuTimer,
+                  settings: TimingSettings, time_reference: bool, mode: str, speedups: list[float],
+                  torch_speedups: list[float]) -> None:
+        import torch
+        args = _clone(check["args"])
+        last: dict[str, Any] = {}
+
+        def run_candidate(args=args, last=last):
+            last["out"] = entry(*args)
+        functions: dict[str, Callable[[], Any]] = {"candidate": run_candidate}
+        if self.baseline is not None:
+            functions["baseline"] = lambda args=args: self.baseline(*args)
+        if time_reference:
+            functions["reference"] = lambda args=args: self.task.reference(*args)
+        if self.job.get("timing", {}).get("torch_compile"):
+            # one static-shape compile per perf case: reusing one compiled function across shapes makes
+            # torch.compile fall back to dynamic-shape kernels from the second shape on, which is unfair to it
+            torch._dynamo.reset()
+            compiled_reference = torch.compile(self.task.reference, dynamic=False)
+            compiled_reference(*args)  # compile outside the guarded, timed region
+            functions["compiled"] = lambda args=args, fn=compiled_reference: fn(*args)
+        self.guards.active = True
+        try:
+            measured = timer.measure(functions, settings)
+        finally:
+            self.guards.active = False
+        self.verify(dict(check, phase="last_timed_call"), last.get("out"), args)
+        output, args = self.call(entry, fresh, record_ops=False)
+        self.verify(fresh, output, args)
+        times = measured.times
+        cand_ms = times["candidate"].median_ms
+        entry_perf = {"index": check["index"], "label": case_label(check["case"]), "candidate_ms": cand_ms,
+                      "candidate_spread": times["candidate"].spread, "rounds": measured.rounds,
+                      "ratio_ci": measured.ratio_ci, "timing_stopped": measured.stopped,
+                      "calls_per_sample": times["candidate"].calls_per_sample}
+        if "baseline" in times:
+            entry_perf["baseline_ms"] = times["baseline"].median_ms
+            entry_perf["speedup"] = entry_perf["baseline_ms"] / cand_ms
+            speedups.append(entry_perf["speedup"])
+        reference = times.get("reference") or (times.get("baseline") if mode == "baseline" else None)
+        if reference is not None:
+            entry_perf["reference_ms"] = reference.median_ms
+            entry_perf["speedup_vs_torch"] = reference.median_ms / cand_ms
+            torch_speedups.append(entry_perf["speedup_vs_torch"])
+        if "compiled" in times:
+            entry_perf["compiled_ms"] = times["compiled"].median_ms
+            entry_perf["speedup_vs_compile"] = entry_perf["compiled_ms"] / cand_ms
+        flops, nbytes = self.task.flops(dict(check["case"])), self.task.bytes_moved(dict(check["case"]))
+        if nbytes:  # fractions of the roofs are computed by the caller (pool.add_roofline)
+            entry_perf["gbps"] = nbytes / cand_ms / 1e6
+        if flops:
+            entry_perf["tflops"] = flops / cand_ms / 1e9
+        self.perf.append(entry_perf)
+
     def run(self) -> None:
         with self.phase("setup"):
             self.load_task()
             self.collect_evidence()
         with self.phase("references"):
+            self.gpu_lock.share()  # several evaluations may share this GPU until one of them times
             self.prepare()
         allowed = set(self.job.get("allowed_ops", []))  # "*": a suite whose gold code itself uses torch freely
         forbidden = set() if "*" in allowed else (HEAVY_OPS | set(self.job.get("forbidden_ops", []))) - allowed
         with self.phase("guards"):
+            _limit_file_size(self.job.get("limits", {}).get("file_bytes"))
             self.guards = Guards(forbidden, "cuda" if self.on_gpu else "cpu")
             self.guards.install()
         record_replaced = self.guards.record_replaced  # held by this frame, out of reach of patched classes
@@ -386,6 +503,14 @@ def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None
         evaluation.fail("crashed", f"the evaluation failed unexpectedly: {type(exc).__name__}: {exc}")
     evaluation.evidence["worker_s"] = round(time.perf_counter() - started, 3)
     send(verdict(evaluation))
+
+
+def _limit_file_size(file_bytes: int | None) -> None:
+    """From here on no file written may grow past the limit: set after the references are kept (their
+    memfd may be larger) and before candidate code runs."""
+    if file_bytes:
+        import resource
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
 
 
 def _autotune_on_interpreter() -> None:

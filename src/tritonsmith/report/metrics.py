@@ -38,7 +38,22 @@ def suite_metrics(records: Iterable[TaskRecord]) -> dict:
         "parallel": parallel_scaling(records),
         "cost": cost(records),
         "tuning": tuning_metrics(records),
+        "qualified": qualified_metrics(records),
     }
+
+
+def qualified_metrics(records: list[TaskRecord]) -> dict | None:
+    """The headline metrics again over the qualified tasks only (whose gold passes its own evaluation on the
+    device, runs/qualify.py), with the counts and the reasons of the others; None when no task's
+    qualification is known. The metrics above stay over all tasks, as GEAK-eval reports them."""
+    known = [r for r in records if r.qualified is not None]
+    if not known:
+        return None
+    qualified = [r for r in known if r.qualified]
+    finals = [final_outcome(r) for r in qualified]
+    return {"tasks": len(qualified), "unqualified": len(known) - len(qualified), "unknown": len(records) - len(known),
+            "unqualified_reasons": {r.task: r.qualification for r in known if not r.qualified},
+            **summarize(finals, speed_reasons=[r.speed_reason for r, o in zip(qualified, finals) if o.exec_ok])}
 
 
 def task_rows(records: Iterable[TaskRecord]) -> list[dict]:

@@ -20,6 +20,8 @@ from typing import Any
 from tritonsmith.agent.config import RunConfig
 from tritonsmith.config import ConfigError
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
+from tritonsmith.evaluate.pool import task_key
+from tritonsmith.runs.qualify import Qualification, QualificationStore, classify
 from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord
 from tritonsmith.runs.store import ResultsStore, SettingsMismatch
 from tritonsmith.suites import load_suite
@@ -59,17 +61,28 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
     done = {record.task for record in finished}
     todo = [t for t in tasks if t.name not in done]
     progress = BenchProgress(len(tasks), finished, stream)
-    eval_config = EvalConfig(timeout_s=config.eval_timeout_s)
+    eval_config = EvalConfig(timeout_s=config.eval_timeout_s, workers_per_gpu=config.workers_per_gpu)
     workers = (config.parallel if solver == "agent" else jobs or None) if config.device == "cpu" else None
     with WorkerPool(device=config.device, gpus=config.gpus, config=eval_config, workers=workers) as pool:
+        qualifications = QualificationStore(pool.device_name or pool.device_kind)
+        known = qualifications.load()
+
         def attempt(task: Task) -> None:
             started = time.perf_counter()
+            key = task_key(task, eval_config.seeds)
             try:
                 record = solve(task, solver, config, pool, Path(out))
             except TaskError as err:
                 record = TaskRecord(task.name, task.suite or "", solver_name(solver), "error", False, False,
                                     error=str(err))
+                if solver == "baseline":  # the task's make_inputs or reference failed: it cannot qualify
+                    found = classify(task.name, "error", str(err), qualifications.device, task_error=True)
+                    record.qualified, record.qualification = found.qualified, found.reason
             record.wall_s = round(time.perf_counter() - started, 2)
+            if solver == "baseline" and record.qualified is not None:  # the gold against itself decides
+                qualifications.save(key, Qualification(task.name, record.qualified, record.qualification or ""))
+            elif key in known:
+                record.qualified, record.qualification = known[key].qualified, known[key].reason
             store.append(record)
             progress.add(record)
 
@@ -89,7 +102,12 @@ def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Pat
         if not task.baseline:
             return TaskRecord(task.name, task.suite or "", "baseline", "error", False, False,
                               error=f"task {task.name} has no baseline kernel")
-        return from_result(task, "baseline", pool.evaluate(task, task.baseline, timeout_s=config.eval_timeout_s))
+        result = pool.evaluate(task, task.baseline, timeout_s=config.eval_timeout_s)
+        record = from_result(task, "baseline", result)
+        found = classify(task.name, result.status, result.message, pool.device_name or pool.device_kind,
+                         dropped=result.evidence.get("unreproducible_cases"))
+        record.qualified, record.qualification = found.qualified, found.reason
+        return record
     if solver.startswith("dir:"):
         path = Path(solver[4:]) / f"{task.id}.py"
         if not path.exists():
@@ -104,6 +122,7 @@ def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Pat
 def from_result(task: Task, solver: str, result: EvalResult) -> TaskRecord:
     point = RoundPoint(0, result.call_ok, result.exec_ok, result.speedup)
     return TaskRecord(task.name, task.suite or "", solver, result.status, result.call_ok, result.exec_ok,
+                      error=None if result.passed else result.message or f"status {result.status}",
                       speedup=result.speedup, speedup_vs_torch=result.speedup_vs_torch,
                       speed_reason=None if result.speedup is not None else result.speedup_reason,
                       lineages=[LineageOutcome(0, result.call_ok, result.exec_ok, result.speedup, [point])])

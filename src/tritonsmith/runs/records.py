@@ -55,9 +55,11 @@ class TaskRecord:
     usd: float | None = 0.0  # None when some call's price was unknown
     wall_s: float = 0.0
     run_dir: str | None = None  # relative to the bench folder: the task's run folder (trajectory)
-    error: str | None = None  # why the task could not be attempted (bad task, ...), one sentence
+    error: str | None = None  # why the task failed or could not be attempted (bad task, the verdict's message)
     speedup_before_tuning: float | None = None  # the winner's re-measured speedup before the tuner ran
     tuning: dict[str, Any] | None = None  # the tuning stage's outcome (TUNING_KEYS); None when it did not run
+    qualified: bool | None = None  # the task's gold passes its own evaluation on this device (runs/qualify.py)
+    qualification: str | None = None  # why it does not, or what was dropped; None: not known on this device
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,147 @@
+"""Seconds per evaluation, for a passing and a failing candidate, and candidates per minute per GPU.
+
+For each task of a suite, two candidates: the task's own gold/baseline kernel (it should pass, timed
+against itself: speedup 1) and the same code with every `tl.store` value changed by +1 (it should fail:
+wrong output, or a compile error where +1 changes the stored type). Every evaluation's wall time in
+the caller and the worker's phases are written as JSON lines. It uses only the evaluator's public API,
+so the same script measures an older checkout (PYTHONPATH=that/src) for a before/after comparison.
+
+    PYTHONPATH=src python benchmarks/eval_throughput.py --suite builtin --label after --json-out a.jsonl
+    python benchmarks/eval_throughput.py --summarize a.jsonl b.jsonl      # the Markdown tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import fnmatch
+import json
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+
+def perturbed(source: str) -> str:
+    """The source with every tl.store(pointer, value, ...) storing value + 1."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "store"
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "tl" and len(node.args) >= 2):
+            node.args[1] = ast.BinOp(node.args[1], ast.Add(), ast.Constant(1))
+    return ast.unparse(tree)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run(args: argparse.Namespace) -> int:
+    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    from tritonsmith.suites import load_suite
+
+    tasks = [t for t in load_suite(args.suite) if t.baseline]
+    if args.tasks:
+        patterns = args.tasks.split(",")
+        tasks = [t for t in tasks if any(fnmatch.fnmatch(t.id, p) for p in patterns)]
+    if args.limit:
+        tasks = tasks[:args.limit]
+    config = EvalConfig(timeout_s=args.timeout_s)
+    if hasattr(config, "workers_per_gpu"):
+        config.workers_per_gpu = args.workers_per_gpu
+    jobs = []
+    for task in tasks:
+        jobs.append((task, "pass", task.baseline))
+        bad = perturbed(task.baseline)
+        if bad != ast.unparse(ast.parse(task.baseline)):
+            jobs.append((task, "fail", bad))
+    out = open(args.json_out, "a") if args.json_out else None
+    started = time.perf_counter()
+    with WorkerPool(device=args.device, config=config) as pool:
+        ready = time.perf_counter()
+
+        def one(job):
+            task, intent, source = job
+            began = time.perf_counter()
+            try:
+                result = pool.evaluate(task, source)
+                row = {"status": result.status, "wall_s": result.wall_s, "speedup": result.speedup,
+                       "phases": result.evidence.get("phases_s"), "message": result.message[:300],
+                       "references": result.evidence.get("references"),
+                       "spreads": [p.candidate_spread for p in result.perf],
+                       "case_speedups": [p.speedup for p in result.perf],
+                       "rounds": [getattr(p, "rounds", None) for p in result.perf]}
+            except Exception as exc:  # noqa: BLE001 - a task error is a row too
+                row = {"status": "task_error", "wall_s": round(time.perf_counter() - began, 3), "message": str(exc)[:300]}
+            row.update({"label": args.label, "suite": args.suite.split(":")[0], "task": task.id, "intent": intent,
+                        "device": pool.device_name})
+            print(json.dumps(row), flush=True)
+            if out:
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+            return row
+        with ThreadPoolExecutor(max_workers=pool.size) as executor:
+            rows = list(executor.map(one, jobs))
+    total = time.perf_counter() - ready
+    summary = {"label": args.label, "suite": args.suite.split(":")[0], "summary": True, "evaluations": len(rows),
+               "wall_s": round(total, 1), "pool_start_s": round(ready - started, 1), "workers": pool.size,
+               "per_minute_per_gpu": round(60 * len(rows) / total, 1)}
+    print(json.dumps(summary), flush=True)
+    if out:
+        out.write(json.dumps(summary) + "\n")
+    return 0
+
+
+def summarize(paths: list[str]) -> int:
+    rows = [json.loads(line) for path in paths for line in open(path) if line.strip()]
+    print("| label | suite | candidate | evaluations | median s | p90 s |")
+    print("| --- | --- | --- | ---: | ---: | ---: |")
+    groups: dict[tuple, list[float]] = {}
+    errors = [r for r in rows if r.get("status") == "task_error"]
+    for r in rows:
+        if r.get("summary") or r["status"] == "task_error":  # the task itself failed: no candidate was judged
+            continue
+        kind = "passing" if r["status"] == "passed" else "failing"
+        groups.setdefault((r["label"], r["suite"], kind), []).append(r["wall_s"])
+    for (label, suite, kind), walls in sorted(groups.items()):
+        print(f"| {label} | {suite} | {kind} | {len(walls)} | {statistics.median(walls):.1f} | "
+              f"{percentile(walls, 0.9):.1f} |")
+    print("\n| label | suite | evaluations | workers | wall s | candidates per minute per GPU |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        if r.get("summary"):
+            print(f"| {r['label']} | {r['suite']} | {r['evaluations']} | {r['workers']} | {r['wall_s']} | "
+                  f"{r['per_minute_per_gpu']} |")
+    if errors:
+        print(f"\n{len(errors)} evaluations ended in a task error (not counted above): "
+              + ", ".join(sorted({f"{r['task']}" for r in errors})))
+    speedups = [r["speedup"] for r in rows if not r.get("summary") and r["intent"] == "pass" and r.get("speedup")]
+    if speedups:
+        inside = sum(0.98 <= s <= 1.02 for s in speedups)
+        print(f"\ngold against itself: {inside} of {len(speedups)} within 0.98-1.02 "
+              f"(min {min(speedups):.3f}, median {statistics.median(speedups):.3f}, max {max(speedups):.3f})")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", default="builtin")
+    parser.add_argument("--tasks", help="comma-separated glob patterns of task ids")
+    parser.add_argument("--limit", type=int, help="the first N tasks only")
+    parser.add_argument("--label", default="after")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--workers-per-gpu", type=int, default=1)
+    parser.add_argument("--timeout-s", type=float, default=300)
+    parser.add_argument("--json-out")
+    parser.add_argument("--summarize", nargs="+", metavar="JSONL")
+    args = parser.parse_args()
+    if args.summarize:
+        return summarize(args.summarize)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

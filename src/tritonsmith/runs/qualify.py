@@ -1,0 +1,103 @@
+"""Which tasks can measure a solver on a device: a task qualifies when its own gold (baseline) kernel
+passes its own evaluation there.
+
+`tritonsmith bench --solver baseline` evaluates every gold against itself; each outcome is classified
+here (qualified, or unqualified with a reason a reader can check: the reference fails, the gold needs
+another GPU vendor, the gold exceeds the time limit, the gold fails its own checks) and kept per device
+model in $XDG_CACHE_HOME/tritonsmith/qualification/<device>.jsonl, so that later benches with any solver
+on that device label their tasks without evaluating the golds again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tritonsmith.durable import append_line
+
+# what a kernel written for one vendor's GPUs uses that the other's Triton backend rejects
+AMD_ONLY = ("waves_per_eu", "fp8e4b8", "fp8e5b16", "matrix_instr_nonkdim", "kpack", "amdgcn", "rocm", "hip",
+            "instruction_sched_variant")
+NVIDIA_ONLY = ("ptx", "nvvm", "wgmma", "tcgen05", "sm_90", "sm_100", "nvidia", "cuda-only", "fp8e4nv")
+
+
+@dataclass
+class Qualification:
+    task: str
+    qualified: bool
+    reason: str
+    """Why not, in one line; for a qualified task, what was dropped or noted (may be empty)."""
+    device: str | None = None
+    at: str | None = None
+
+
+def classify(task: str, status: str, message: str, device: str | None, task_error: bool = False,
+             dropped: list[str] | None = None) -> Qualification:
+    """The qualification of a task from its gold's evaluation against itself on `device`."""
+    first = next((line.strip() for line in (message or "").splitlines() if line.strip()), "")
+
+    def unqualified(reason: str) -> Qualification:
+        return Qualification(task, False, reason, device)
+    if status == "passed":
+        note = f"{len(dropped)} check(s) dropped: the reference is not reproducible there" if dropped else ""
+        return Qualification(task, True, note, device)
+    vendor = other_vendor(message, device)
+    if vendor:
+        return unqualified(f"the gold needs {vendor} GPUs: {first}")
+    if task_error:
+        if "not reproducible" in message:
+            return unqualified(f"the reference is not reproducible: {first}")
+        return unqualified(f"the reference fails on this device: {first}")
+    if status == "timeout":
+        return unqualified(f"the gold exceeds the time limit: {first}")
+    if status == "crashed":
+        return unqualified(f"the gold crashes: {first}")
+    return unqualified(f"the gold fails its own evaluation ({status}): {first}")
+
+
+def other_vendor(message: str, device: str | None) -> str | None:
+    """'AMD' or 'NVIDIA' when the failure names a feature of the other vendor's GPUs than `device`'s."""
+    if not device:
+        return None
+    on_amd = any(word in device for word in ("AMD", "Instinct", "Radeon", "MI2", "MI3"))
+    text = (message or "").lower()
+    words = NVIDIA_ONLY if on_amd else AMD_ONLY
+    found = [w for w in words if re.search(rf"\b{re.escape(w)}\b", text)]
+    return ("NVIDIA" if on_amd else "AMD") if found else None
+
+
+class QualificationStore:
+    """The qualifications found on one device model, by task key (the task file's content)."""
+
+    def __init__(self, device: str, folder: str | Path | None = None):
+        base = Path(folder) if folder else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
+            "tritonsmith" / "qualification"
+        slug = re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-") or "device"
+        self.device = device
+        self.path = base / f"{slug}.jsonl"
+
+    def save(self, key: str, qualification: Qualification) -> None:
+        qualification.device = qualification.device or self.device
+        qualification.at = qualification.at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        append_line(self.path, json.dumps({"key": key, **asdict(qualification)}) + "\n")
+
+    def load(self) -> dict[str, Qualification]:
+        """key -> the latest qualification; unreadable lines are skipped (the file is a cache)."""
+        found: dict[str, Qualification] = {}
+        try:
+            lines = self.path.read_text().splitlines()
+        except OSError:
+            return found
+        for line in lines:
+            try:
+                data = json.loads(line)
+                key = data.pop("key")
+                found[key] = Qualification(**data)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue
+        return found

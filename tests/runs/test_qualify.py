@@ -1,0 +1,89 @@
+"""Qualification: a task counts when its gold passes its own evaluation on the device."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tritonsmith.runs.qualify import Qualification, QualificationStore, classify, other_vendor
+from tritonsmith.suites import builtin_dir, resolve_task
+
+
+@pytest.mark.parametrize("status, message, task_error, expected", [
+    ("passed", "", False, ""),
+    ("compile_error", "TypeError: kernel() got an unexpected keyword argument 'waves_per_eu'", False,
+     "the gold needs AMD GPUs: TypeError: kernel() got an unexpected keyword argument 'waves_per_eu'"),
+    ("compile_error", "AttributeError: module 'triton.language' has no attribute 'float8e4b8'", False,
+     "the gold fails its own evaluation (compile_error): AttributeError: module 'triton.language' has no "
+     "attribute 'float8e4b8'"),
+    ("error", "the task's make_inputs/reference failed on case 1: AcceleratorError: illegal memory access", True,
+     "the reference fails on this device: the task's make_inputs/reference failed on case 1: AcceleratorError: "
+     "illegal memory access"),
+    ("error", "the task's reference is not reproducible on any correctness case: ...", True,
+     "the reference is not reproducible: the task's reference is not reproducible on any correctness case: ..."),
+    ("timeout", "the candidate did not finish within 600 s and was killed", False,
+     "the gold exceeds the time limit: the candidate did not finish within 600 s and was killed"),
+    ("wrong_output", "case 0 (dtype=float16 input=0, seed 7): output differs\nmore", False,
+     "the gold fails its own evaluation (wrong_output): case 0 (dtype=float16 input=0, seed 7): output differs"),
+])
+def test_classify(status, message, task_error, expected):
+    found = classify("s:t", status, message, "NVIDIA H200", task_error=task_error)
+    assert found.qualified is (status == "passed")
+    assert found.reason == expected
+
+
+def test_vendor_features_are_told_apart_by_the_device():
+    assert other_vendor("unexpected keyword argument 'waves_per_eu'", "NVIDIA H200") == "AMD"
+    assert other_vendor("unexpected keyword argument 'waves_per_eu'", "AMD Instinct MI300X") is None
+    assert other_vendor("ptx assembly failed", "AMD Instinct MI300X") == "NVIDIA"
+    assert other_vendor("is_hip() is false", "NVIDIA H200") is None  # a word inside a name is no evidence
+
+
+def test_dropped_checks_are_noted_on_a_qualified_task():
+    found = classify("s:t", "passed", "", "NVIDIA H200", dropped=["case 1 ...", "case 2 ..."])
+    assert found.qualified and found.reason == "2 check(s) dropped: the reference is not reproducible there"
+
+
+def test_the_store_keeps_the_latest_per_task_and_skips_torn_lines(tmp_path):
+    store = QualificationStore("NVIDIA H200", folder=tmp_path)
+    store.save("k1", Qualification("s:a", False, "the gold crashes: x"))
+    store.save("k1", Qualification("s:a", True, ""))
+    store.save("k2", Qualification("s:b", False, "why"))
+    with open(store.path, "a") as handle:
+        handle.write('{"key": "k3", "task"')
+    loaded = QualificationStore("NVIDIA H200", folder=tmp_path).load()
+    assert {k: (q.qualified, q.reason) for k, q in loaded.items()} == {"k1": (True, ""), "k2": (False, "why")}
+    assert loaded["k1"].device == "NVIDIA H200" and loaded["k1"].at
+    assert store.path.name == "nvidia-h200.jsonl"
+
+
+def test_bench_baseline_qualifies_and_a_later_bench_reads_it(tmp_path):
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    good = (builtin_dir() / "vector_add.py").read_text()
+    (suite / "vector_add.py").write_text(good)
+    broken = good.replace("ID = \"vector_add\"", "ID = \"broken\"").replace(
+        "def reference(x, y):\n    return x + y\n", "def reference(x, y):\n    raise ValueError(\"no\")\n")
+    assert "raise ValueError" in broken
+    (suite / "broken.py").write_text(broken)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def bench(*args):
+        return subprocess.run([sys.executable, "-m", "tritonsmith", "bench", "--suite", f"dir:{suite}", "--device",
+                               "cpu", "--json", *args], capture_output=True, text=True, timeout=600, env=env)
+    done = bench("--solver", "baseline", "--out", str(tmp_path / "b1"))
+    metrics = json.loads(done.stdout)
+    assert metrics["tasks"] == 2 and metrics["exec_ok"] == 1
+    qualified = metrics["qualified"]
+    assert (qualified["tasks"], qualified["unqualified"], qualified["exec_ok"]) == (1, 1, 1)
+    assert qualified["unqualified_reasons"]["dir:broken"].startswith("the reference fails on this device:")
+    candidates = tmp_path / "cands"
+    candidates.mkdir()
+    (candidates / "vector_add.py").write_text(resolve_task("vector_add").baseline)
+    later = json.loads(bench("--solver", f"dir:{candidates}", "--out", str(tmp_path / "b2")).stdout)
+    assert later["qualified"]["tasks"] == 1 and later["qualified"]["exec_ok"] == 1
+    assert later["qualified"]["unqualified"] == 1

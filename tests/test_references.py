@@ -1,0 +1,115 @@
+"""Each task's inputs and reference outputs computed once per worker and reused, read-only, by later
+candidates; cases whose reference does not reproduce are dropped."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CANDIDATES
+
+from tritonsmith.evaluate import EvalConfig, WorkerPool
+from tritonsmith.suites import resolve_task
+from tritonsmith.task import TaskError, load_task
+
+
+def candidate(name: str) -> str:
+    return (CANDIDATES / name).read_text()
+
+
+@pytest.fixture
+def fresh_pool():
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
+        yield pool
+
+
+def test_references_are_computed_once_then_loaded(fresh_pool):
+    task = resolve_task("vector_add")
+    first = fresh_pool.evaluate(task, task.baseline)
+    second = fresh_pool.evaluate(task, task.baseline)
+    assert first.status == second.status == "passed"
+    assert first.evidence["references"].startswith("computed, and kept")
+    assert second.evidence["references"].startswith("loaded")
+    assert [c.label for c in first.cases] == [c.label for c in second.cases]
+
+
+def test_no_reuse_when_switched_off():
+    task = resolve_task("vector_add")
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, reuse_references=False)) as pool:
+        pool.evaluate(task, task.baseline)
+        again = pool.evaluate(task, task.baseline)
+    assert "references" not in again.evidence
+
+
+def test_a_candidate_cannot_change_the_kept_references_for_the_next(fresh_pool):
+    task = resolve_task("vector_add")
+    assert fresh_pool.evaluate(task, task.baseline).status == "passed"  # the copy is made and sealed
+    attack = fresh_pool.evaluate(task, candidate("adversarial/overwrite_kept_references.py"))
+    assert attack.status == "wrong_output"
+    zeros = fresh_pool.evaluate(task, candidate("adversarial/zeros.py"))  # would pass had the copy been zeroed
+    assert zeros.evidence["references"].startswith("loaded")
+    assert zeros.status == "wrong_output"
+    assert fresh_pool.evaluate(task, task.baseline).status == "passed"
+
+
+def test_a_candidate_that_mutates_a_shared_input_is_caught_and_the_next_sees_it_intact(fresh_pool):
+    task = resolve_task("vector_add")
+    fresh_pool.evaluate(task, task.baseline)
+    mutated = fresh_pool.evaluate(task, candidate("adversarial/mutate_input.py"))
+    assert mutated.evidence["references"].startswith("loaded")
+    assert mutated.status == "rejected"
+    assert any("modified input 0 in place" in v for v in mutated.guard_violations)
+    after = fresh_pool.evaluate(task, task.baseline)
+    assert after.status == "passed" and after.evidence["references"].startswith("loaded")
+
+
+def test_each_task_has_its_own_references(fresh_pool):
+    add, relu = resolve_task("vector_add"), resolve_task("silu")
+    fresh_pool.evaluate(add, add.baseline)
+    first_relu = fresh_pool.evaluate(relu, relu.baseline)
+    assert first_relu.status == "passed"
+    assert first_relu.evidence["references"].startswith("computed")
+    assert fresh_pool.evaluate(add, add.baseline).evidence["references"].startswith("loaded")
+
+
+def flaky_task(tmp_path, every_case: bool):
+    """vector_add whose reference adds noise from the global RNG on an added case of 999 elements (or on every case)."""
+    source = resolve_task("vector_add").source()
+    noisy = "True" if every_case else "x.shape[0] == 999"
+    source = source.replace("def reference(x, y):\n    return x + y\n",
+                            f"def reference(x, y):\n    if {noisy}:\n        return x + y + torch.rand_like(x)\n"
+                            "    return x + y\n")
+    assert "rand_like" in source
+    path = tmp_path / "flaky.py"
+    path.write_text(source.replace('CORRECTNESS_CASES = [', 'CORRECTNESS_CASES = [{"shape": [999], "dtype": "float32"}, ', 1))
+    return load_task(path)
+
+
+def test_cases_whose_reference_does_not_reproduce_are_dropped(tmp_path):
+    task = flaky_task(tmp_path, every_case=False)
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, reproducibility_check="always")) as pool:
+        result = pool.evaluate(task, resolve_task("vector_add").baseline)
+    assert result.status == "passed"
+    dropped = result.evidence["unreproducible_cases"]
+    assert len(dropped) == 3 and all("shape=[999]" in d and "two runs of the reference differ" in d for d in dropped)
+    assert all("shape=[999]" not in c.label for c in result.cases)
+    assert "dropped:" in result.summary()
+
+
+def test_a_task_whose_reference_never_reproduces_is_a_task_error(tmp_path):
+    task = flaky_task(tmp_path, every_case=True)
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, reproducibility_check="always")) as pool:
+        with pytest.raises(TaskError, match="not reproducible on any correctness case"):
+            pool.evaluate(task, resolve_task("vector_add").baseline)
+
+
+def test_references_larger_than_the_file_size_limit_are_kept(tmp_path):
+    """The worker's file-size limit is for candidate code; the kept references (a memfd) may be larger."""
+    source = resolve_task("vector_add").source().replace(
+        'CORRECTNESS_CASES = [', 'CORRECTNESS_CASES = [{"shape": [1 << 19], "dtype": "float32"}, ', 1)
+    path = tmp_path / "big_references.py"
+    path.write_text(source)
+    task = load_task(path)
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, file_mb=1)) as pool:
+        first = pool.evaluate(task, resolve_task("vector_add").baseline)
+        second = pool.evaluate(task, resolve_task("vector_add").baseline)
+    assert first.status == second.status == "passed", first.message
+    assert second.evidence["references"].startswith("loaded")

@@ -1,0 +1,116 @@
+"""The timer's adaptive loop (statistics only: the GPU part runs on the GPU machine) and the per-GPU lock."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import time
+
+import pytest
+
+from tritonsmith.evaluate.gpu_lock import GpuLock
+from tritonsmith.evaluate.timing import TimingSettings, ratio_interval, sample_rounds
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_identical_steady_functions_stop_at_the_minimum_rounds():
+    samples, rounds, interval, stopped = sample_rounds(lambda name: 1.0, ["candidate", "baseline"],
+                                                       TimingSettings(rounds=5))
+    assert (rounds, stopped) == (5, "converged")
+    assert interval == pytest.approx(0.0)
+    assert len(samples["candidate"]) == len(samples["baseline"]) == 5
+
+
+def test_noise_needs_more_rounds_and_the_interval_shrinks_below_the_target():
+    rng = random.Random(1)
+    settings = TimingSettings(rounds=5, max_rounds=200, ci=0.01, budget_ms=1e9)
+    samples, rounds, interval, stopped = sample_rounds(lambda name: 1.0 + rng.gauss(0, 0.03),
+                                                       ["candidate", "baseline"], settings)
+    assert stopped == "converged" and 5 < rounds < 200
+    assert interval <= 0.01
+    assert ratio_interval(samples["candidate"], samples["baseline"]) == pytest.approx(interval)
+
+
+def test_the_round_cap_and_the_time_budget_stop_a_noisy_case():
+    rng = random.Random(2)
+    noisy = lambda name: 1.0 + rng.random()  # noqa: E731
+    _, rounds, _, stopped = sample_rounds(noisy, ["candidate", "baseline"],
+                                          TimingSettings(rounds=3, max_rounds=8, budget_ms=1e9))
+    assert (rounds, stopped) == (8, "max_rounds")
+    clock = FakeClock()
+
+    def slow(name):
+        clock.now += 0.125  # 125 ms a sample
+        return noisy(name)
+    _, rounds, _, stopped = sample_rounds(slow, ["candidate", "baseline"],
+                                          TimingSettings(rounds=3, max_rounds=100, budget_ms=1250), clock=clock)
+    assert stopped == "budget" and rounds == 5  # 250 ms a round: the budget is spent after the 5th
+
+
+def test_rounds_rotate_which_function_goes_first():
+    order = []
+    sample_rounds(lambda name: order.append(name) or 1.0, ["candidate", "baseline", "reference"],
+                  TimingSettings(rounds=3, max_rounds=3))
+    assert [order[i] for i in (0, 3, 6)] == ["candidate", "baseline", "reference"]
+
+
+def test_without_a_baseline_the_candidates_own_interval_decides():
+    samples, rounds, interval, stopped = sample_rounds(lambda name: 2.0, ["candidate"], TimingSettings(rounds=4))
+    assert (rounds, stopped, interval) == (4, "converged", None)
+
+
+def _hold(path: str, mode: str, seconds: float, log, ready) -> None:
+    lock = GpuLock(path)
+    if mode == "shared":
+        lock.share()
+        log.put(("shared-in", time.monotonic()))
+        ready.set()
+        time.sleep(seconds)
+        log.put(("shared-out", time.monotonic()))
+    else:
+        with lock.exclusive():
+            log.put(("exclusive-in", time.monotonic()))
+            time.sleep(seconds)
+            log.put(("exclusive-out", time.monotonic()))
+
+
+def test_shared_holders_overlap_and_the_timer_waits_for_them_alone(tmp_path):
+    path = str(tmp_path / "gpu0.lock")
+    context = multiprocessing.get_context("fork")
+    log, ready = context.Queue(), context.Event()
+    first = context.Process(target=_hold, args=(path, "shared", 1.0, log, ready))
+    second = context.Process(target=_hold, args=(path, "shared", 1.0, log, context.Event()))
+    first.start()
+    second.start()
+    ready.wait(10)
+    time.sleep(0.2)
+    timer = context.Process(target=_hold, args=(path, "exclusive", 0.5, log, context.Event()))
+    timer.start()
+    time.sleep(0.2)
+    late = context.Process(target=_hold, args=(path, "shared", 0.1, log, context.Event()))  # arrives while the timer waits
+    late.start()
+    for process in (first, second, timer, late):
+        process.join(20)
+    events = sorted((log.get(timeout=5) for _ in range(8)), key=lambda e: e[1])
+    names = [name for name, _ in events]
+    assert names[:2] == ["shared-in", "shared-in"]  # two evaluations shared the GPU at once
+    times = dict((name, t) for name, t in events if name.startswith("exclusive"))
+    shared_out = [t for name, t in events if name == "shared-out"]
+    shared_in = [t for name, t in events if name == "shared-in"]
+    assert times["exclusive-in"] >= max(shared_out[:2])  # the timer waited for both
+    assert shared_in[-1] >= times["exclusive-out"]  # the late reader waited for the timer (no starvation)
+
+
+def test_no_lock_file_means_no_locking():
+    lock = GpuLock(None)
+    lock.share()
+    with lock.exclusive():
+        pass
+    assert lock.held is None
