@@ -51,12 +51,12 @@ class EvalConfig:
     """Rounds at most, if the speedup's 95% interval has not reached `timing_ci` before."""
     timing_ci: float = 0.01
     """Timing of a perf case stops once the speedup's 95% confidence interval is within ±timing_ci."""
-    timing_budget_ms: float = 3000.0
+    timing_budget_ms: float = 1500.0
     """Milliseconds of timing per perf case at most, whatever the interval."""
     warmup_ms: float = 10.0
     """Milliseconds of warm-up calls per function and perf case (discarded)."""
-    batch_ms: float = 1.0
-    """GPU milliseconds per timing sample: short kernels are timed in batches of calls this long."""
+    batch_ms: float = 0.2
+    """GPU milliseconds per timing sample of a launch-bound kernel (timed in a batch of back-to-back calls)."""
     workers_per_gpu: int = 1
     """Evaluations at once on each GPU: they check correctness side by side, and take turns to time."""
     reproducibility_check: str = "gpu"

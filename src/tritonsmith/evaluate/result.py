@@ -57,7 +57,10 @@ class PerfResult:
     timing_stopped: str | None = None
     """Why timing stopped: converged (within the target interval), max_rounds or budget."""
     calls_per_sample: int | None = None
-    """Calls of the candidate averaged in each sample (a batch, for short kernels)."""
+    """Calls of the candidate averaged in each sample."""
+    timer: str | None = None
+    """"per call" (an event pair around each call, L2 flushed) or "batched" (one pair around back-to-back
+    calls, L2 warm after the first): launch-bound kernels are timed in batches (evaluate/timing.py)."""
 
 
 @dataclass

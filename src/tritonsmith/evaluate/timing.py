@@ -1,16 +1,19 @@
 """GPU timing of candidate, baseline and reference: interleaved, adaptive, on the kernel (runs in the worker).
 
-Timer ("events, queued behind a spin"): a CUDA event pair around each call, the L2 cache flushed
-before each call by zeroing a 256 MB buffer (as triton.testing.do_bench does), and the GPU held by a
-spin kernel (torch.cuda._sleep) while the host queues a whole batch of calls behind it. The GPU
-therefore never waits on Python between the events, so a 4 µs kernel is timed on the GPU and not on
-its launch path; this is what CUDA-graph timing buys, without capturing candidate code (which can
-tell it is being captured). A sample is the mean of one batch of calls (the batch long enough to
-average out the events' sub-microsecond resolution); the functions take turns, one batch each per
-round in rotating order, so drift in clocks and temperature hits all alike. Each function's time is
-the median of its samples. Sampling stops once the 95% confidence interval of the candidate/baseline
-ratio (Student's t on the log of the per-round ratios) is within ±`ci`, after `rounds` rounds at
-least and `max_rounds` at most, or when the case's time budget is spent.
+Two timers, picked per perf case (the same for every function of the case, said in the evidence):
+- "per call" for kernels of `launch_bound_ms` or more: a CUDA event pair around each call, the L2 cache
+  flushed before each call by zeroing a 256 MB buffer (as triton.testing.do_bench does);
+- "batched" for shorter ones: one event pair around a batch of back-to-back calls (L2 flushed once
+  before the batch, so it is warm after the first call), as triton.testing.do_bench_cudagraph times a
+  graph of many calls, without capturing candidate code (which can tell it is being captured). A 4 us
+  kernel is then timed over ~0.2 ms, not at the events' sub-microsecond resolution.
+Both keep the GPU held by a spin kernel (torch.cuda._sleep) while the host queues the sample's calls
+behind it, so the GPU never waits on Python between the events: a kernel is timed on the GPU, not on
+its launch path. A sample is the mean time of one call in it; the functions take turns, one sample
+each per round in rotating order, so drift in clocks and temperature hits all alike. Each function's
+time is the median of its samples. Sampling stops once the 95% confidence interval of the
+candidate/baseline ratio (Student's t on the log of the per-round ratios) is within ±`ci`, after
+`rounds` rounds at least and `max_rounds` at most, or when the case's time budget is spent.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-TIMER = ("CUDA events per call, queued behind a GPU spin (torch.cuda._sleep) so launch overhead is not timed, "
-         "L2 flushed before each call; batch means, interleaved rounds, median of samples, adaptive until the "
-         "candidate/baseline ratio's 95% interval is within the target")
+TIMER = ("CUDA events, queued behind a GPU spin (torch.cuda._sleep) so launch overhead is not timed: per call "
+         "with L2 flushed, or per batch of back-to-back calls for launch-bound kernels (perf[].timer); "
+         "interleaved rounds, median of samples, adaptive until the candidate/baseline ratio's 95% interval "
+         "is within the target")
 FLUSH_BYTES = 256 * 1024 * 1024  # triton.testing.do_bench's L2 flush: larger than any current GPU's L2
 _T975 = (12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045)
@@ -37,12 +41,14 @@ class TimingSettings:
     """Rounds at most."""
     ci: float = 0.01
     """Stop when the candidate/baseline ratio's 95% confidence interval is within ±ci."""
-    budget_ms: float = 3000.0
+    budget_ms: float = 1500.0
     """Wall-clock milliseconds of sampling per perf case at most (after warm-up)."""
     warmup_ms: float = 10.0
     """Milliseconds of warm-up calls per function (after a first call that compiles and autotunes)."""
-    batch_ms: float = 1.0
-    """GPU milliseconds per sample: a batch holds as many calls as fit, at least one, at most 100."""
+    batch_ms: float = 0.2
+    """GPU milliseconds per sample of a launch-bound kernel: its batch holds as many calls, at most 100."""
+    launch_bound_ms: float = 0.05
+    """Kernels shorter than this (with L2 flushed) are timed in batches; longer ones one call at a time."""
 
     @classmethod
     def from_job(cls, timing: dict) -> TimingSettings:
@@ -58,6 +64,8 @@ class Timed:
     """(max - min) / median of the samples."""
     samples: list[float] = field(default_factory=list)
     calls_per_sample: int = 1
+    timer: str = "per call"
+    """"per call" (L2 flushed before each) or "batched" (back-to-back calls per event pair, L2 warm)."""
 
 
 @dataclass
@@ -142,7 +150,7 @@ class GpuTimer:
     def _events(self, count: int) -> list:
         return [self.torch.cuda.Event(enable_timing=True) for _ in range(count)]
 
-    def _prepare(self, fn: Callable[[], object], warmup_ms: float, batch_ms: float) -> dict:
+    def _prepare(self, fn: Callable[[], object], warmup_ms: float) -> dict:
         """A first call (compiles, autotunes), warm-up, and an estimate of the call's GPU and host time."""
         torch = self.torch
         fn()
@@ -162,44 +170,53 @@ class GpuTimer:
             calls += 1
             if calls >= 1000:
                 break
-        per_call_ms = gpu_ms / calls
-        batch = max(1, min(100, int(batch_ms / per_call_ms) if per_call_ms > 0 else 100))
-        return {"fn": fn, "batch": batch, "host_ms": host_s * 1000 / calls}
+        return {"fn": fn, "gpu_ms": gpu_ms / calls, "host_ms": host_s * 1000 / calls}
 
     def _sample(self, state: dict, shared: dict) -> float:
-        """One batch of one function. `shared` holds what every function of the case is timed with alike:
-        the batch size and the spin's length (a longer spin lets the GPU clock down: it must not differ)."""
+        """One sample of one function. `shared` holds what every function of the case is timed with alike:
+        the timer, the calls per sample and the spin's length (a longer spin may let the GPU clock down)."""
         torch = self.torch
-        fn, batch, events = state["fn"], shared["batch"], shared["events"]
+        fn, batch, events, batched = state["fn"], shared["batch"], shared["events"], shared["batched"]
         spin_ms = shared["spin_ms"]
         while True:
             if self.spin:
                 torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
             queued = time.perf_counter()
-            for index in range(batch):
+            if batched:
                 self.flush.zero_()
-                events[2 * index].record()
-                fn()
-                events[2 * index + 1].record()
+                events[0].record()
+                for _ in range(batch):
+                    fn()
+                events[1].record()
+            else:
+                for index in range(batch):
+                    self.flush.zero_()
+                    events[2 * index].record()
+                    fn()
+                    events[2 * index + 1].record()
             queue_ms = (time.perf_counter() - queued) * 1000
             events[-1].synchronize()
             if not self.spin or queue_ms <= spin_ms or spin_ms >= 50.0:
                 break
             spin_ms = min(50.0, 2 * queue_ms)  # the GPU may have waited on the host: take the sample again
         shared["spin_ms"] = spin_ms
+        if batched:
+            return events[0].elapsed_time(events[1]) / batch
         return statistics.fmean(events[2 * i].elapsed_time(events[2 * i + 1]) for i in range(batch))
 
     def measure(self, functions: dict[str, Callable[[], object]], settings: TimingSettings) -> Measurement:
-        states = {name: self._prepare(fn, settings.warmup_ms, settings.batch_ms) for name, fn in functions.items()}
-        batch = min(state["batch"] for state in states.values())
-        # the spin must outlast queueing a batch of the slowest-to-launch function; grown if it does not
+        states = {name: self._prepare(fn, settings.warmup_ms) for name, fn in functions.items()}
+        longest = max(state["gpu_ms"] for state in states.values())
+        batched = longest < settings.launch_bound_ms
+        batch = max(1, min(100, int(settings.batch_ms / longest))) if batched and longest > 0 else 1
+        # the spin must outlast queueing a sample of the slowest-to-launch function; grown if it does not
         spin_ms = min(50.0, 0.05 + 1.5 * batch * max(state["host_ms"] for state in states.values()))
-        shared = {"batch": batch, "spin_ms": spin_ms, "events": self._events(2 * batch)}
+        shared = {"batch": batch, "spin_ms": spin_ms, "events": self._events(2 * batch), "batched": batched}
         samples, rounds, interval, stopped = sample_rounds(lambda name: self._sample(states[name], shared),
                                                            list(functions), settings)
         times = {}
         for name, values in samples.items():
             median = statistics.median(values)
             spread = (max(values) - min(values)) / median if median > 0 else 0.0
-            times[name] = Timed(median, spread, values, batch)
+            times[name] = Timed(median, spread, values, batch, "batched" if batched else "per call")
         return Measurement(times, rounds, interval, stopped)

@@ -30,6 +30,7 @@ CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and a
 PERF_SEED = 7
 SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
+KEEP_LIMIT_BYTES = 256 << 20  # larger references are made again by each job: faster than a copy through host memory
 
 
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
@@ -125,7 +126,7 @@ class Evaluation:
             self.evidence["perf_shapes_checked"] = False
             self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
         check = job.get("reproducibility_check", "gpu")
-        if check == "always" or (check == "gpu" and self.on_gpu):
+        if check == "always" or (check == "gpu" and self.on_gpu):  # kept references were checked when made
             self.drop_unreproducible()
         if not self.checks:
             raise TaskFailure("the task's reference is not reproducible on any correctness case: "
@@ -165,6 +166,11 @@ class Evaluation:
         state = {"checks": self.checks, "fresh_check": self.fresh_check, "perf_checks": self.perf_checks,
                  "after_timing_checks": self.after_timing_checks,
                  "evidence": {k: self.evidence[k] for k in _REFERENCE_EVIDENCE if k in self.evidence}}
+        size = _tensor_bytes(state)
+        if size > KEEP_LIMIT_BYTES:
+            self.evidence["references"] = (f"computed (not kept for later jobs: {size / 2**20:.0f} MiB of inputs and "
+                                           f"outputs, more than the {KEEP_LIMIT_BYTES >> 20} MiB kept per task)")
+            return
         buffer = io.BytesIO()
         try:
             torch.save(state, buffer)
@@ -183,8 +189,13 @@ class Evaluation:
         try:
             if fcntl.fcntl(fd, fcntl.F_GET_SEALS) & SEALS != SEALS:
                 raise ValueError("the copy is not sealed")
-            data = os.pread(fd, os.fstat(fd).st_size, 0)
-            state = torch.load(io.BytesIO(data), map_location=self.device, weights_only=False)
+            size, chunks = os.fstat(fd).st_size, []
+            while sum(map(len, chunks)) < size:  # one pread returns at most 2 GiB
+                chunk = os.pread(fd, size - sum(map(len, chunks)), sum(map(len, chunks)))
+                if not chunk:
+                    raise ValueError("the copy ended early")
+                chunks.append(chunk)
+            state = torch.load(io.BytesIO(b"".join(chunks)), map_location=self.device, weights_only=False)
         except Exception as exc:  # noqa: BLE001 - compute afresh rather than fail
             self.evidence["references"] = f"computed (the kept copy could not be read: {type(exc).__name__}: {exc})"
             return False
@@ -389,7 +400,7 @@ class Evaluation:
         entry_perf = {"index": check["index"], "label": case_label(check["case"]), "candidate_ms": cand_ms,
                       "candidate_spread": times["candidate"].spread, "rounds": measured.rounds,
                       "ratio_ci": measured.ratio_ci, "timing_stopped": measured.stopped,
-                      "calls_per_sample": times["candidate"].calls_per_sample}
+                      "calls_per_sample": times["candidate"].calls_per_sample, "timer": times["candidate"].timer}
         if "baseline" in times:
             entry_perf["baseline_ms"] = times["baseline"].median_ms
             entry_perf["speedup"] = entry_perf["baseline_ms"] / cand_ms
@@ -550,6 +561,21 @@ def _storage_ptr(tensor: torch.Tensor) -> int:
 def _synchronize(device: str) -> None:
     if device != "cpu":
         torch.cuda.synchronize()
+
+
+def _tensor_bytes(value: Any, depth: int = 0) -> int:
+    """Bytes of the tensors in nested containers and plain objects (a perf script's inputs)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if depth > 8:
+        return 0
+    if isinstance(value, dict):
+        return sum(_tensor_bytes(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple, set)):
+        return sum(_tensor_bytes(v, depth + 1) for v in value)
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return sum(_tensor_bytes(v, depth + 1) for v in vars(value).values())
+    return 0
 
 
 def _numel(value: Any) -> int:
