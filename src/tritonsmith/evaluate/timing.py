@@ -195,7 +195,7 @@ class GpuTimer:
                     fn()
                     events[2 * index + 1].record()
             queue_ms = (time.perf_counter() - queued) * 1000
-            events[-1].synchronize()
+            events[1 if batched else 2 * batch - 1].synchronize()
             if not self.spin or queue_ms <= spin_ms or spin_ms >= 50.0:
                 break
             spin_ms = min(50.0, 2 * queue_ms)  # the GPU may have waited on the host: take the sample again
