@@ -69,11 +69,11 @@ def test_without_a_baseline_the_candidates_own_interval_decides():
 def _hold(path: str, mode: str, seconds: float, log, ready) -> None:
     lock = GpuLock(path)
     if mode == "shared":
-        lock.share()
-        log.put(("shared-in", time.monotonic()))
-        ready.set()
-        time.sleep(seconds)
-        log.put(("shared-out", time.monotonic()))
+        with lock.shared():
+            log.put(("shared-in", time.monotonic()))
+            ready.set()
+            time.sleep(seconds)
+            log.put(("shared-out", time.monotonic()))
     else:
         with lock.exclusive():
             log.put(("exclusive-in", time.monotonic()))
@@ -110,7 +110,16 @@ def test_shared_holders_overlap_and_the_timer_waits_for_them_alone(tmp_path):
 
 def test_no_lock_file_means_no_locking():
     lock = GpuLock(None)
-    lock.share()
+    with lock.shared(), lock.exclusive():
+        assert lock.held is None
+
+
+def test_work_inside_a_timing_is_covered_and_a_shared_section_cannot_become_exclusive(tmp_path):
+    lock = GpuLock(str(tmp_path / "gpu0.lock"))
     with lock.exclusive():
-        pass
+        with lock.shared():  # a check made while timing: already alone on the GPU
+            assert lock.held is not None
     assert lock.held is None
+    with lock.shared(), pytest.raises(RuntimeError, match="cannot be upgraded"):
+        with lock.exclusive():
+            pass

@@ -1,9 +1,11 @@
-"""Sharing one GPU between several evaluations (runs in the worker): many may check correctness at once,
-one alone may time.
+"""Sharing one GPU between several evaluations (runs in the worker): many may run checks at once, one
+alone may time.
 
-A readers-writer lock on two files with flock: `shared()` for work that may overlap other work
-(references, correctness), `exclusive()` for timing. The turnstile keeps a waiting timer from being
-starved by a stream of new readers. A lock held by a process that dies is released by the kernel.
+A readers-writer lock on two files with flock. `shared()` wraps each piece of GPU work that may overlap
+other evaluations' (making one check's inputs and reference, one call of the candidate), so a timer
+waits at most for the pieces in flight; `exclusive()` wraps timing. The turnstile keeps a waiting timer
+from being starved by a stream of new readers. A lock held by a process that dies is released by the
+kernel.
 """
 
 from __future__ import annotations
@@ -38,24 +40,29 @@ class GpuLock:
         if held == fcntl.LOCK_EX:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
 
-    def share(self) -> None:
-        """Take the lock shared, for the rest of the evaluation (until `exclusive` trades it)."""
-        if self.fds and self.held is None:
-            self._take(fcntl.LOCK_SH)
+    @contextlib.contextmanager
+    def shared(self):
+        """GPU work that may overlap other evaluations' checks, never a timing. Within `exclusive` or another
+        `shared`, it is already covered."""
+        if not self.fds or self.held is not None:
+            yield
+            return
+        self._take(fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            self._release()
 
     @contextlib.contextmanager
     def exclusive(self):
-        """Alone on the GPU: every other evaluation's shared work has finished, and new work waits."""
-        if not self.fds:
+        """Alone on the GPU: every other evaluation's work in flight has finished, and new work waits."""
+        if not self.fds or self.held == fcntl.LOCK_EX:
             yield
             return
-        had = self.held
-        if had is not None:
-            self._release()
+        if self.held is not None:
+            raise RuntimeError("exclusive() inside shared(): the lock cannot be upgraded in place")
         self._take(fcntl.LOCK_EX)
         try:
             yield
         finally:
             self._release()
-            if had is not None:
-                self._take(fcntl.LOCK_SH)

@@ -74,6 +74,10 @@ class Evaluation:
         self.checker = getattr(self.task, "check", None)
 
     def make_check(self, case: dict[str, Any], index: int, seed: int, phase: str) -> dict[str, Any]:
+        with self.gpu_lock.shared():
+            return self._make_check(case, index, seed, phase)
+
+    def _make_check(self, case: dict[str, Any], index: int, seed: int, phase: str) -> dict[str, Any]:
         try:
             generator = torch.Generator(device=self.device).manual_seed(seed)
             args = tuple(self.task.make_inputs(dict(case), generator, self.device))
@@ -240,7 +244,7 @@ class Evaluation:
     def call(self, entry: Callable[..., Any], check: dict[str, Any], record_ops: bool = True) -> Any:
         args = _clone(check["args"])
         try:
-            with self.guards.watching(record_ops=record_ops):
+            with self.gpu_lock.shared(), self.guards.watching(record_ops=record_ops):
                 output = entry(*args)
                 _synchronize(self.device)
         except SystemExit as exc:
@@ -425,7 +429,6 @@ class Evaluation:
             self.load_task()
             self.collect_evidence()
         with self.phase("references"):
-            self.gpu_lock.share()  # several evaluations may share this GPU until one of them times
             self.prepare()
         allowed = set(self.job.get("allowed_ops", []))  # "*": a suite whose gold code itself uses torch freely
         forbidden = set() if "*" in allowed else (HEAVY_OPS | set(self.job.get("forbidden_ops", []))) - allowed
@@ -447,7 +450,7 @@ class Evaluation:
                 self.check_correctness(entry)
                 self.guards.check_after_candidate()
             if self.status is None and not self.guards.violations:
-                with self.phase("kernels_off"):
+                with self.phase("kernels_off"), self.gpu_lock.shared():
                     self.check_kernels_matter(entry)
             if self.status is None and not self.guards.violations and self.on_gpu:
                 with self.phase("timing"):
