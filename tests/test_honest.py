@@ -36,3 +36,18 @@ def test_honest_candidate_passes(run_candidate, name, task_id):
     assert result.guard_violations == []
     assert result.exec_ok and result.call_ok
     assert result.cases and all(case.ok for case in result.cases)
+
+
+def test_outputs_of_one_call_may_share_memory(cpu_pool, tmp_path):
+    """A test that returns one buffer under two keys (TritonBench-G's kldiv_ops writes two backward results
+    into one grads tensor) is no cached output: only memory shared with an earlier call's output is."""
+    source = (BUILTIN / "vector_add.py").read_text().replace(
+        "def reference(x, y):\n    return x + y\n", "def reference(x, y):\n    out = x + y\n    return out, out\n")
+    assert "return out, out" in source
+    path = tmp_path / "twice.py"
+    path.write_text(source)
+    task = load_task(path)
+    twice = task.baseline.rstrip() + "\n\n\n_single = vector_add\n\n\ndef vector_add(x, y):\n    out = _single(x, y)\n" \
+                                      "    return out, out\n"
+    result = cpu_pool.evaluate(task, twice)
+    assert result.status == "passed", result.summary()

@@ -290,6 +290,7 @@ class Evaluation:
             output, args = self.call(entry, check)
             self.verify(check, output, args)
             input_ptrs = {_storage_ptr(a) for a in args if isinstance(a, torch.Tensor)}
+            this_call = set()  # outputs of one call may share memory (a test returning one buffer twice)
             for tensor in as_outputs(output):
                 if not isinstance(tensor, torch.Tensor) or tensor.numel() == 0:
                     continue
@@ -298,7 +299,8 @@ class Evaluation:
                     self.guards.violate("an output aliases an input instead of being a new tensor")
                 elif pointer in storages:
                     self.guards.violate(f"an output reuses the memory of an earlier call's output ({storages[pointer]})")
-                storages[pointer] = _where(check)
+                this_call.add(pointer)
+            storages.update(dict.fromkeys(this_call, _where(check)))
             live.append((check, output))
         self.call_ok = True
         for check, output in live:  # an output overwritten by a later call means buffers are shared or cached
