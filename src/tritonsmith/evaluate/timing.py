@@ -2,7 +2,8 @@
 
 Two timers, picked per perf case (the same for every function of the case, said in the evidence):
 - "per call" for kernels of `launch_bound_ms` or more: a CUDA event pair around each call, the L2 cache
-  flushed before each call by zeroing a 256 MB buffer (as triton.testing.do_bench does);
+  flushed before each call by zeroing a 256 MB buffer (as triton.testing.do_bench does); a sample is the
+  mean of a few such calls (`sample_ms` of GPU time);
 - "batched" for shorter ones: one event pair around a batch of back-to-back calls (L2 flushed once
   before the batch, so it is warm after the first call), as triton.testing.do_bench_cudagraph times a
   graph of many calls, without capturing candidate code (which can tell it is being captured). A 4 us
@@ -47,6 +48,9 @@ class TimingSettings:
     """Milliseconds of warm-up calls per function (after a first call that compiles and autotunes)."""
     batch_ms: float = 0.2
     """GPU milliseconds per sample of a launch-bound kernel: its batch holds as many calls, at most 100."""
+    sample_ms: float = 1.0
+    """GPU milliseconds per sample of a longer kernel: the mean of as many flushed calls, at most 20 (the
+    jitter of a call that synchronises, or that launches many kernels, averages out over a few)."""
     launch_bound_ms: float = 0.05
     """Kernels shorter than this (with L2 flushed) are timed in batches; longer ones one call at a time."""
 
@@ -208,7 +212,12 @@ class GpuTimer:
         states = {name: self._prepare(fn, settings.warmup_ms) for name, fn in functions.items()}
         longest = max(state["gpu_ms"] for state in states.values())
         batched = longest < settings.launch_bound_ms
-        batch = max(1, min(100, int(settings.batch_ms / longest))) if batched and longest > 0 else 1
+        if longest <= 0:
+            batch = 1
+        elif batched:
+            batch = max(1, min(100, int(settings.batch_ms / longest)))
+        else:
+            batch = max(1, min(20, int(settings.sample_ms / longest)))
         # the spin must outlast queueing a sample of the slowest-to-launch function; grown if it does not
         spin_ms = min(50.0, 0.05 + 1.5 * batch * max(state["host_ms"] for state in states.values()))
         shared = {"batch": batch, "spin_ms": spin_ms, "events": self._events(2 * batch), "batched": batched}
