@@ -9,7 +9,6 @@ behind is reparented to it and killed after the job.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import json
 import os
 import secrets
@@ -21,39 +20,6 @@ from typing import Any
 
 PR_SET_CHILD_SUBREAPER = 36
 RESULT_LIMIT = 64 * 1024 * 1024
-SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
-
-
-class ReferenceCopies:
-    """Each task's inputs and reference outputs as the first job of the task computed them, kept in sealed
-    memfds (read-only for everyone once sealed: no later candidate can change them), least recently used
-    dropped beyond `limit_bytes`. A job gets its task's copy to load, or an empty memfd to fill and seal."""
-
-    def __init__(self, limit_bytes: int = 8 << 30):
-        self.limit_bytes = limit_bytes
-        self.fds: dict[str, int] = {}  # task key -> memfd, least recently used first
-
-    def for_job(self, key: str | None) -> dict[str, Any] | None:
-        if not key:
-            return None
-        if key in self.fds:
-            self.fds[key] = self.fds.pop(key)
-            return {"fd": self.fds[key], "mode": "load"}
-        return {"fd": os.memfd_create("tritonsmith-references", os.MFD_ALLOW_SEALING), "mode": "save"}
-
-    def after_job(self, key: str | None, references: dict[str, Any] | None) -> None:
-        if not references or references["mode"] != "save":
-            return
-        fd = references["fd"]
-        if fcntl.fcntl(fd, fcntl.F_GET_SEALS) & SEALS != SEALS or os.fstat(fd).st_size == 0:
-            os.close(fd)  # the job never sealed a copy (the task failed, or its inputs cannot be pickled)
-            return
-        self.fds[key] = fd
-        while len(self.fds) > 1 and sum(os.fstat(f).st_size for f in self.fds.values()) > self.limit_bytes:
-            os.close(self.fds.pop(next(iter(self.fds))))
-
-    def others(self, fd: int | None) -> list[int]:
-        return [f for f in self.fds.values() if f != fd]
 
 
 def main(argv: list[str]) -> int:
@@ -84,7 +50,6 @@ def main(argv: list[str]) -> int:
 
     from tritonsmith.evaluate import worker  # noqa: F401 - pre-import the worker's own modules
     send({"event": "ready", **info, "pid": os.getpid()})
-    copies = ReferenceCopies()
 
     for line in proto_in:
         if not line.strip():
@@ -93,17 +58,11 @@ def main(argv: list[str]) -> int:
         if job.get("event") == "shutdown":
             break
         job["device"] = info["device"]
-        key = job.get("task_key")
-        job["references"] = copies.for_job(key)
-        fd = job["references"] and job["references"]["fd"]
-        try:
-            send(_run(job, send, (proto_in, proto_out), copies.others(fd)))
-        finally:
-            copies.after_job(key, job["references"])
+        send(_run(job, send, (proto_in, proto_out)))
     return 0
 
 
-def _run(job: dict[str, Any], send, protocol_files, other_fds: list[int]) -> dict[str, Any]:
+def _run(job: dict[str, Any], send, protocol_files) -> dict[str, Any]:
     read_end, write_end = os.pipe()
     nonce = secrets.token_hex(16)
     started = time.perf_counter()
@@ -113,8 +72,6 @@ def _run(job: dict[str, Any], send, protocol_files, other_fds: list[int]) -> dic
             os.close(read_end)
             for handle in protocol_files:
                 os.close(handle.fileno())
-            for fd in other_fds:  # other tasks' references are none of this job's business
-                os.close(fd)
             _isolate(job)
             from tritonsmith.evaluate.worker import run_job
 
@@ -176,7 +133,7 @@ def _isolate(job: dict[str, Any]) -> None:
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     limits = job.get("limits", {})
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the file-size limit is the worker's, once references are kept
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the file-size limit is the worker's, set before candidate code
     memory = limits.get("memory_bytes")
     if memory and job["device"] == "cpu":  # a GPU process needs a huge virtual address space
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))

@@ -63,8 +63,8 @@ class EvalConfig:
     """Run the reference twice per check and drop the cases where the two runs disagree: "gpu" (on a GPU,
     where kernels read uninitialised memory or race), "always" or "never"."""
     reuse_references: bool = True
-    """Compute each task's inputs and reference outputs once per worker and reuse them, read-only, for
-    every later candidate of the task (each candidate still gets its own clones)."""
+    """Make each task's inputs and reference outputs once per device, in a keeper process, and lend them to
+    every later candidate of the task (each job copies them into its own memory before candidate code)."""
     torch_compile: bool = False
     """Also time torch.compile(reference) in the same interleaved rounds (slow: compiles every perf shape)."""
     measured_peaks: bool = True
@@ -144,6 +144,37 @@ class _Host:
         self.log.close()
 
 
+class _Keeper:
+    """The reference keeper of one device (evaluate/keeper.py): started beside the hosts, asked by their
+    workers. If it cannot start, jobs make their own references."""
+
+    def __init__(self, socket_path: Path, device: str, env: dict[str, str], log_path: Path):
+        self.socket_path = socket_path
+        self.log = open(log_path, "ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "tritonsmith.evaluate.keeper", str(socket_path), device],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
+                                        start_new_session=True)
+        self.ready = threading.Event()
+        threading.Thread(target=self._await_ready, daemon=True).start()
+
+    def _await_ready(self) -> None:
+        for line in self.process.stdout:
+            if line.strip() == b"ready":
+                self.ready.set()
+                return
+
+    def path(self, wait_s: float = 300) -> str | None:
+        """The socket to ask, once the keeper is ready; None if it died or never became ready."""
+        if self.process.poll() is None and self.ready.wait(wait_s) and self.process.poll() is None:
+            return str(self.socket_path)
+        return None
+
+    def close(self) -> None:
+        _kill_group(self.process.pid)
+        self.process.wait()
+        self.log.close()
+
+
 class WorkerPool:
     """Warm workers for one device kind. `devices` lists GPU indices (one host each) or None for CPU."""
 
@@ -166,7 +197,14 @@ class WorkerPool:
             self._gpu_of.append(gpu)
             self._hosts.append(None)
             self._slots.put(len(self._hosts) - 1)
+        self._keepers: dict[int | None, _Keeper] = {}
         first = self._hosts[0] = self._start(0)  # fail early, with the device's own error, before any job
+        if self.config.reuse_references:
+            for gpu in dict.fromkeys(self._gpu_of):  # one keeper per GPU (or one for the CPU workers)
+                env = self._env[self._gpu_of.index(gpu)]
+                name = "cpu" if gpu is None else f"gpu{gpu}"
+                self._keepers[gpu] = _Keeper(self.work_dir / f"keeper-{name}.sock",
+                                             first.info["device"], env, self.work_dir / f"keeper-{name}.log")
         self._start_rest()
         self.device_kind = first.info["device"]
         self.device_name = first.info.get("name")
@@ -291,8 +329,10 @@ class WorkerPool:
                        "torch_compile": self.config.torch_compile},
         }
         job["reproducibility_check"] = self.config.reproducibility_check
-        if self.config.reuse_references:
+        keeper = self._keepers.get(self._gpu_of[slot])
+        if keeper is not None:
             job["task_key"] = task_key(task, self.config.seeds)
+            job["keeper"] = keeper.path()
         if self._gpu_of[slot] is not None:
             job["gpu_lock"] = str(self.work_dir / f"gpu{self._gpu_of[slot]}.lock")
         if baseline_source is not None or task.baseline:
@@ -307,6 +347,9 @@ class WorkerPool:
             if host is not None:
                 host.close()
                 self._hosts[index] = None
+        for keeper in self._keepers.values():
+            keeper.close()
+        self._keepers = {}
         if self._owns_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 

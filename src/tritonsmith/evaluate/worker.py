@@ -7,10 +7,12 @@ the evaluator's functions snapshotted before a line of candidate code is importe
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import copy
 import importlib.util
-import io
+import json
 import os
+import pickle
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -22,15 +24,16 @@ from tritonsmith.evaluate.compare import as_outputs, compare_outputs
 from tritonsmith.evaluate.errors import describe_exception, is_compile_error
 from tritonsmith.evaluate.gpu_lock import GpuLock
 from tritonsmith.evaluate.guards import HEAVY_OPS, Guards
+from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.result import geometric_mean
 from tritonsmith.evaluate.timing import TIMER, GpuTimer, TimingSettings
 from tritonsmith.task import case_label
 
 CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and after-timing checks
 PERF_SEED = 7
-SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
-KEEP_LIMIT_BYTES = 256 << 20  # larger references are made again by each job: faster than a copy through host memory
+KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
+                 "reproducibility_check", "gpu_lock")  # what the keeper needs of a job to make its references
 
 
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
@@ -69,7 +72,10 @@ class Evaluation:
     # --- the task, before any candidate code -------------------------------------------------------
 
     def load_task(self) -> None:
-        self.task = _import_file(self.job["task_path"], "tritonsmith_task")
+        self.task = import_file(self.job["task_path"], "tritonsmith_task")
+        self.configure_task()
+
+    def configure_task(self) -> None:
         self.tolerances = {k: (v["atol"], v["rtol"]) for k, v in self.job.get("tolerances", {}).items()}
         self.checker = getattr(self.task, "check", None)
 
@@ -89,23 +95,59 @@ class Evaluation:
         return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected}
 
     def prepare(self) -> None:
-        """Inputs and reference outputs of every check, before any candidate code: loaded from the host's
-        sealed copy when an earlier job of this task made one, else computed (and, on a GPU, computed
-        twice to drop the cases whose reference is not reproducible), then sealed for later jobs."""
+        """Inputs and reference outputs of every check, before any candidate code: borrowed from the device's
+        reference keeper (made once per task there), or made here when there is none."""
         job = self.job
         self.on_gpu = self.device != "cpu"
         if not self.on_gpu:
-            _autotune_on_interpreter()
+            autotune_on_interpreter()
             if getattr(self.task, "CPU_SIZES_NOTE", None):
                 self.evidence["cpu_sizes"] = self.task.CPU_SIZES_NOTE
-        cached = job.get("references")
-        if not (cached and cached["mode"] == "load" and self.load_references(cached["fd"])):
+        if not (job.get("keeper") and self.borrow_references(job["keeper"])):
             self.compute_references()
-            if cached and cached["mode"] == "save":
-                self.save_references(cached["fd"])
         self.baseline = None
         if self.on_gpu and job.get("baseline_path") and not job.get("baseline_untrusted"):
             self.import_baseline()
+
+    def borrow_references(self, path: str) -> bool:
+        """The keeper's references, copied into this process's own memory; False (made here instead) if the
+        keeper cannot be reached. A task failure the keeper found is this job's too."""
+        import torch.multiprocessing  # noqa: F401 - the reductions that rebuild shared tensors
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.connect(path)
+                send_blob(connection, json.dumps({k: self.job.get(k) for k in KEEPER_FIELDS}).encode())
+                reply = pickle.loads(receive_blob(connection))
+                if "error" in reply:
+                    raise TaskFailure(reply["error"])
+                if "unavailable" in reply:
+                    raise RuntimeError(reply["unavailable"])
+                state = copy.deepcopy(reply["state"])  # our own memory: the keeper's is never lent to the candidate
+                made = reply["made"]
+                del reply
+        except TaskFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a keeper that cannot be reached or read: make them here
+            self.evidence["references"] = (f"made by this job (the reference keeper could not be used: "
+                                           f"{type(exc).__name__}: {exc})")
+            return False
+        if self.on_gpu:
+            torch.cuda.ipc_collect()
+        self.use_reference_state(state)
+        self.evidence["references"] = {"kept": "lent by the reference keeper: made for an earlier job of this task",
+                                       "now": "made by the reference keeper for this job, and kept for later ones"
+                                       }.get(made, f"made by the reference keeper {made}")
+        return True
+
+    def reference_state(self) -> dict[str, Any]:
+        return {"checks": self.checks, "fresh_check": self.fresh_check, "perf_checks": self.perf_checks,
+                "after_timing_checks": self.after_timing_checks,
+                "evidence": {k: self.evidence[k] for k in _REFERENCE_EVIDENCE if k in self.evidence}}
+
+    def use_reference_state(self, state: dict[str, Any]) -> None:
+        for name in ("checks", "fresh_check", "perf_checks", "after_timing_checks"):
+            setattr(self, name, state[name])
+        self.evidence.update(state["evidence"])
 
     def compute_references(self) -> None:
         job = self.job
@@ -164,58 +206,11 @@ class Evaluation:
         if dropped:
             self.evidence["unreproducible_cases"] = dropped
 
-    def save_references(self, fd: int) -> None:
-        """Into the host's memfd, then sealed against writes before a line of candidate code runs."""
-        import torch
-        state = {"checks": self.checks, "fresh_check": self.fresh_check, "perf_checks": self.perf_checks,
-                 "after_timing_checks": self.after_timing_checks,
-                 "evidence": {k: self.evidence[k] for k in _REFERENCE_EVIDENCE if k in self.evidence}}
-        size = _tensor_bytes(state)
-        if size > KEEP_LIMIT_BYTES:
-            self.evidence["references"] = (f"computed (not kept for later jobs: {size / 2**20:.0f} MiB of inputs and "
-                                           f"outputs, more than the {KEEP_LIMIT_BYTES >> 20} MiB kept per task)")
-            return
-        buffer = io.BytesIO()
-        try:
-            torch.save(state, buffer)
-        except Exception as exc:  # noqa: BLE001 - an input that cannot be pickled: every job computes its own
-            self.evidence["references"] = f"computed (not kept for later jobs: {type(exc).__name__}: {exc})"
-            return
-        view = memoryview(buffer.getbuffer())
-        while view:
-            view = view[os.write(fd, view):]
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
-        os.close(fd)
-        self.evidence["references"] = "computed, and kept for later jobs of this task"
-
-    def load_references(self, fd: int) -> bool:
-        import torch
-        try:
-            if fcntl.fcntl(fd, fcntl.F_GET_SEALS) & SEALS != SEALS:
-                raise ValueError("the copy is not sealed")
-            size, chunks = os.fstat(fd).st_size, []
-            while sum(map(len, chunks)) < size:  # one pread returns at most 2 GiB
-                chunk = os.pread(fd, size - sum(map(len, chunks)), sum(map(len, chunks)))
-                if not chunk:
-                    raise ValueError("the copy ended early")
-                chunks.append(chunk)
-            state = torch.load(io.BytesIO(b"".join(chunks)), map_location=self.device, weights_only=False)
-        except Exception as exc:  # noqa: BLE001 - compute afresh rather than fail
-            self.evidence["references"] = f"computed (the kept copy could not be read: {type(exc).__name__}: {exc})"
-            return False
-        finally:
-            os.close(fd)
-        for name in ("checks", "fresh_check", "perf_checks", "after_timing_checks"):
-            setattr(self, name, state[name])
-        self.evidence.update(state["evidence"])
-        self.evidence["references"] = "loaded: computed by an earlier job of this task on this worker"
-        return True
-
     def import_baseline(self) -> None:
         """The kernel the candidate is timed against: the task's (trusted, imported before the guards), or
         generated code such as the tuner's original (imported after the candidate, under the guards)."""
         try:
-            module = _import_file(self.job["baseline_path"], "tritonsmith_baseline")
+            module = import_file(self.job["baseline_path"], "tritonsmith_baseline")
             self.baseline = getattr(module, self.job["entry_point"])
         except BaseException as exc:  # noqa: B036 - untrusted code may raise anything, SystemExit included
             self.speedup_reason = f"the baseline failed to import: {type(exc).__name__}: {exc}"
@@ -226,7 +221,7 @@ class Evaluation:
         path = self.job["candidate_path"]
         try:
             with self.guards.watching(record_ops=False):
-                module = _import_file(path, "candidate")
+                module = import_file(path, "candidate")
         except SystemExit as exc:
             self.guards.violate(f"the candidate called sys.exit({exc.code}) while being imported")
             raise self.fail("rejected", "the candidate tried to exit the evaluator") from None
@@ -522,14 +517,14 @@ def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None
 
 
 def _limit_file_size(file_bytes: int | None) -> None:
-    """From here on no file written may grow past the limit: set after the references are kept (their
-    memfd may be larger) and before candidate code runs."""
+    """From here on no file written may grow past the limit: set before candidate code runs, after the
+    references (which the task's own code may have written files for) are made."""
     if file_bytes:
         import resource
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
 
 
-def _autotune_on_interpreter() -> None:
+def autotune_on_interpreter() -> None:
     """@triton.autotune benchmarks through the GPU driver, which interpreter mode lacks: run each config once."""
     from triton.runtime.autotuner import Autotuner
 
@@ -539,7 +534,7 @@ def _autotune_on_interpreter() -> None:
     Autotuner.do_bench = property(lambda self: self._do_bench or run_once)
 
 
-def _import_file(path: str, name: str) -> Any:
+def import_file(path: str, name: str) -> Any:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -566,21 +561,6 @@ def _storage_ptr(tensor: torch.Tensor) -> int:
 def _synchronize(device: str) -> None:
     if device != "cpu":
         torch.cuda.synchronize()
-
-
-def _tensor_bytes(value: Any, depth: int = 0) -> int:
-    """Bytes of the tensors in nested containers and plain objects (a perf script's inputs)."""
-    if isinstance(value, torch.Tensor):
-        return value.numel() * value.element_size()
-    if depth > 8:
-        return 0
-    if isinstance(value, dict):
-        return sum(_tensor_bytes(v, depth + 1) for v in value.values())
-    if isinstance(value, (list, tuple, set)):
-        return sum(_tensor_bytes(v, depth + 1) for v in value)
-    if hasattr(value, "__dict__") and not isinstance(value, type):
-        return sum(_tensor_bytes(v, depth + 1) for v in vars(value).values())
-    return 0
 
 
 def _numel(value: Any) -> int:

