@@ -76,6 +76,10 @@ class Evaluation:
         self.configure_task()
 
     def configure_task(self) -> None:
+        self.reference_timing = getattr(self.task, "REFERENCE_TIMING", "separate")
+        if self.reference_timing not in REFERENCE_TIMINGS:
+            raise TaskFailure(f"the task's REFERENCE_TIMING is {self.reference_timing!r}; it must be one of "
+                              f"{', '.join(REFERENCE_TIMINGS)}")
         self.tolerances = {k: (v["atol"], v["rtol"]) for k, v in self.job.get("tolerances", {}).items()}
         self.checker = getattr(self.task, "check", None)
 
@@ -347,7 +351,7 @@ class Evaluation:
             return
         timings = self.job.get("timing", {})
         settings = TimingSettings.from_job(timings)
-        mode = getattr(self.task, "REFERENCE_TIMING", "separate")
+        mode = self.reference_timing
         time_reference = timings.get("reference", True) and mode == "separate"
         if not timings.get("reference", True):
             self.evidence["speedup_vs_torch"] = "not measured: the PyTorch reference was not timed (timing.reference off)"
