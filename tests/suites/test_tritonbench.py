@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -14,13 +15,15 @@ from fakellm import FakeLLMServer
 
 from tritonsmith.runs.store import ResultsStore
 from tritonsmith.suites import geak_perf, load_suite, resolve_task
-from tritonsmith.suites.tritonbench import SEPARATOR, load_tritonbench_g, perf_scripts_dir
+from tritonsmith.suites.parts import SEPARATOR
+from tritonsmith.suites.tritonbench import load_tritonbench_g, perf_scripts_dir
 from tritonsmith.task import TaskError, load_task
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "tritonbench_g"
 SUITE = f"tritonbench-g:{FIXTURES / 'tasks'}"
 PERF_SCRIPTS = FIXTURES / "performance_metrics" / "perf_G" / "golden_metrics"  # named with perf_scripts=
 GEAK_TASKS = FIXTURES / "TritonBench" / "data" / "TritonBench_G_v1"  # GEAK-eval's layout: scripts two levels up
+FORMS = f"tritonbench-g:{FIXTURES / 'forms'}"  # one small file per form of GEAK-eval's real files, and unsupported ones
 WRONG_RELU = (FIXTURES / "tasks" / "row_relu.py").read_text().split(SEPARATOR)[0].replace(
     "tl.maximum(x, 0.0)", "tl.abs(x)")
 TORCH_RELU = "import torch\n\n\ndef row_relu(x):\n    return torch.relu(x)\n"
@@ -44,18 +47,77 @@ def test_fixture_tasks_load_with_their_instructions():
 
 def test_malformed_suites_fail_with_one_sentence(tmp_path):
     folder = tmp_path / "tasks"
+    with pytest.raises(TaskError, match="no such folder of TritonBench-G task files"):
+        load_suite(f"tritonbench-g:{folder}")
     folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    with pytest.raises(TaskError, match="holds no task files"):
+        load_suite(f"tritonbench-g:{folder}")
     shutil.copy(FIXTURES / "tasks" / "row_relu.py", folder / "row_relu.py")
     with pytest.raises(TaskError, match="no instructions JSON"):
         load_suite(f"tritonbench-g:{folder}")
+
+
+def test_a_file_that_cannot_be_read_is_listed_with_its_reason_and_the_rest_loads(tmp_path):
+    folder = tmp_path / "tasks"
+    shutil.copytree(FIXTURES / "tasks", folder)
     shutil.copy(FIXTURES / "instructions.json", tmp_path / "instructions.json")
     (folder / "row_relu.py").write_text((FIXTURES / "tasks" / "row_relu.py").read_text().replace(SEPARATOR, "#" * 20))
-    with pytest.raises(TaskError, match="no separator line of 146"):
-        load_suite(f"tritonbench-g:{folder}")
-    (folder / "extra.py").write_text("x = 1\n")
-    shutil.copy(FIXTURES / "tasks" / "row_relu.py", folder / "row_relu.py")
-    with pytest.raises(TaskError, match="no entry with file 'extra.py'"):
-        load_suite(f"tritonbench-g:{folder}")
+    (folder / "extra.py").write_text("x = 1\n")  # no separator, no instruction: a helper module, skipped
+    suite = load_suite(f"tritonbench-g:{folder}")
+    assert [t.id for t in suite] == ["scale_add"]
+    assert [(u.path, u.reason) for u in suite.unsupported] == [
+        (folder / "row_relu.py", "no separator line of 146 '#' between the kernels and the tests.")]
+
+
+def test_the_forms_of_geak_evals_files_load():
+    suite = load_suite(FORMS)  # its own instructions.json, which names more of its files than the one above it
+    tasks = {t.id: t for t in suite}
+    assert sorted(tasks) == ["autograd_apply", "module_class", "private_wrapper", "repeated_copy"]
+    assert {u.path.name: u.reason for u in suite.unsupported} == {  # __init__.py and helpers.py are skipped
+        "no_entry.py": "no entry with file 'no_entry.py' in the instructions JSON.",
+        "untested.py": "the test part uses nothing that the kernel part defines, so it would pass any candidate."}
+    assert tasks["private_wrapper"].required_names == ("_double",)
+    assert tasks["autograd_apply"].required_names == ("SIZES", "square")  # module-level objects the test reads
+    assert tasks["autograd_apply"].signature == "SIZES = [1, 33]\n    square = _Square.apply"
+    assert "# the kernel part's imports that the test uses\nimport numpy as np\n" in tasks["autograd_apply"].harness
+    assert tasks["module_class"].required_names == ("RowScale",)
+    assert tasks["module_class"].signature == ("class RowScale(torch.nn.Module):\n"
+                                               "        def __init__(self, scale: float):\n"
+                                               "        def forward(self, x: torch.Tensor) -> torch.Tensor:")
+    repeated = tasks["repeated_copy"]
+    assert repeated.required_names == ("negate",) and "def negate" not in repeated.harness
+    assert "dropped this test part's own copies of negate_kernel, negate" in repeated.harness
+
+
+FORM_GOLD = {name: (FIXTURES / "forms" / f"{name}.py").read_text().split(SEPARATOR)[0]
+             for name in ("private_wrapper", "autograd_apply", "module_class", "repeated_copy")}
+
+
+@pytest.mark.parametrize("task_id", sorted(FORM_GOLD))
+def test_the_gold_code_of_each_form_passes_as_a_candidate(cpu_pool, task_id):
+    result = cpu_pool.evaluate(resolve_task(f"{FORMS}:{task_id}"), FORM_GOLD[task_id])
+    assert result.status == "passed", result.summary()
+
+
+@pytest.mark.parametrize("task_id, change, status, words", [
+    ("repeated_copy", ("-tl.load(x_ptr + offsets, mask=mask)", "tl.load(x_ptr + offsets, mask=mask)"),
+     "wrong_output", "output['test_case_1'] differs"),  # the test ran the candidate, not its own copy
+    ("module_class", ("x * scale, mask=mask", "x + scale, mask=mask"), "wrong_output", "output['test_case_1']"),
+    ("autograd_apply", ("square = _Square.apply", "square_fn = _Square.apply"), "compile_error",
+     "does not define `square`"),
+    ("autograd_apply", ("import numpy as np\n", ""), "passed", ""),  # the harness imports what its test uses
+    ("private_wrapper", ("def _double(x):", "def double(x):"), "compile_error", "does not define `_double`"),
+])
+def test_candidates_of_the_new_forms_are_judged(cpu_pool, task_id, change, status, words):
+    assert change[0] in FORM_GOLD[task_id]
+    result = cpu_pool.evaluate(resolve_task(f"{FORMS}:{task_id}"), FORM_GOLD[task_id].replace(*change))
+    assert result.status == status and words in result.message, result.summary()
+
+
+def test_an_unsupported_task_named_by_id_says_why():
+    with pytest.raises(TaskError, match="untested.py is not supported: the test part uses nothing"):
+        resolve_task(f"{FORMS}:untested")
 
 
 @pytest.mark.parametrize("task_id", ["scale_add", "row_relu"])
@@ -330,7 +392,7 @@ def test_names_the_perf_script_imports_from_the_stem_are_required(tmp_path):
                                                             "from scale_add import scale_add, scale_add_kernel "))
     task = {t.id: t for t in load_tritonbench_g(FIXTURES / "tasks", perf_scripts=scripts)}["scale_add"]
     assert task.required_names == ("scale_add", "scale_add_kernel")
-    assert task.signature.startswith("def scale_add_kernel(x_ptr, y_ptr, out_ptr, alpha, n, BLOCK: tl.constexpr):")
+    assert task.signature.endswith("\n    def scale_add_kernel(x_ptr, y_ptr, out_ptr, alpha, n, BLOCK: tl.constexpr):")
 
 
 @pytest.mark.parametrize("change, words", [
@@ -340,14 +402,16 @@ def test_names_the_perf_script_imports_from_the_stem_are_required(tmp_path):
     (("import scale_add as scale_add_ref", "import scale_add_v2 as scale_add_ref"),
      "imports scale_add_v2 from TritonBench_G_v1.scale_add, which the task file scale_add.py does not define"),
 ])
-def test_malformed_perf_scripts_fail_the_load_with_one_sentence(tmp_path, change, words):
+def test_malformed_perf_scripts_leave_their_task_unsupported_with_one_sentence(tmp_path, change, words):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     text = (PERF_SCRIPTS / "scale_add_perf.py").read_text()
     assert change[0] in text
     path = write_script(scripts, "scale_add_perf.py", text.replace(*change))
-    with pytest.raises(TaskError, match=f"^{path}: .*{words}"):
-        load_tritonbench_g(FIXTURES / "tasks", perf_scripts=scripts)
+    suite = load_tritonbench_g(FIXTURES / "tasks", perf_scripts=scripts)
+    assert [t.id for t in suite] == ["row_relu"] and len(suite.unsupported) == 1
+    assert suite.unsupported[0].path.name == "scale_add.py"
+    assert re.match(f"^{re.escape(str(path))}: .*{words}", suite.unsupported[0].reason), suite.unsupported[0].reason
 
 
 def _cuda() -> bool:
