@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -409,3 +410,29 @@ def test_the_runner_gives_tests_a_monkeypatch_and_undoes_it(tmp_path):
 def test_candidates_of_the_new_forms_are_judged(cpu_pool, task_id, source, status, words):
     result = cpu_pool.evaluate(resolve_task(f"{FORMS}:{task_id}"), source)
     assert result.status == status and words in result.message, result.summary()
+
+
+# --- the real benchmark: TRITONSMITH_GEAK_EVAL names a GEAK-eval checkout (the folder holding geak_eval/) ---
+
+GEAK_EVAL = Path(os.path.expanduser(os.environ["TRITONSMITH_GEAK_EVAL"])) if os.environ.get("TRITONSMITH_GEAK_EVAL") \
+    else None
+
+
+@pytest.mark.skipif(GEAK_EVAL is None, reason="set TRITONSMITH_GEAK_EVAL to a GEAK-eval checkout (the folder "
+                    "holding geak_eval/, with the instructions JSON of its geak-release-rocm branch) to test on it")
+def test_the_real_rocm_benchmark_loads_whole_in_seconds():
+    folder = GEAK_EVAL / "geak_eval" / "data" / "ROCm" / "data" / "ROCm_v1"
+    files = list(folder.glob("*.py"))
+    started = time.monotonic()
+    suite = load_suite(f"geak-rocm:{folder}")
+    seconds = time.monotonic() - started
+    listing = "\n".join(f"{u.path.name}: {u.reason}" for u in suite.unsupported)
+    assert len(files) == 31 and len(suite) + len(suite.unsupported) == len(files), listing
+    assert len(suite.unsupported) <= 3, listing
+    assert seconds < 30
+    tasks = {t.id: t for t in suite}
+    for task_id, targets in (("test_randn", ("randn_kernel_runtime_seed", "randn_kernel_const_seed")),
+                             ("test_matmul_MXFP", ("matmul_kernel", "mxfp_to_bf16_kernel"))):
+        assert task_id not in tasks or tasks[task_id].required_names[:2] == targets
+    for task in suite:  # every generated file is valid Python
+        compile(Path(generated_field(task, "GOLD_FILE")).read_text(), task.id, "exec")

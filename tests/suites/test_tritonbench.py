@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -439,3 +442,28 @@ def test_perf_cases_are_timed_and_checked_on_a_gpu():
             result = pool.evaluate(task, wrong)
             assert result.status == "wrong_output" and words in result.message, result.summary()
             assert any(c.phase == "perf_shape" and not c.ok for c in result.cases), result.summary()
+
+
+# --- the real benchmark: TRITONSMITH_GEAK_EVAL names a GEAK-eval checkout (the folder holding geak_eval/) ---
+
+GEAK_EVAL = Path(os.path.expanduser(os.environ["TRITONSMITH_GEAK_EVAL"])) if os.environ.get("TRITONSMITH_GEAK_EVAL") \
+    else None
+
+
+@pytest.mark.skipif(GEAK_EVAL is None, reason="set TRITONSMITH_GEAK_EVAL to a GEAK-eval checkout (the folder "
+                    "holding geak_eval/, with the instructions JSON of its geak-release-rocm branch) to test on it")
+def test_the_real_tritonbench_g_loads_whole_in_seconds():
+    folder = GEAK_EVAL / "geak_eval" / "data" / "TritonBench" / "data" / "TritonBench_G_v1"
+    files = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+    started = time.monotonic()
+    suite = load_suite(f"tritonbench-g:{folder}")
+    seconds = time.monotonic() - started
+    listing = "\n".join(f"{u.path.name}: {u.reason}" for u in suite.unsupported)
+    assert len(files) == 184 and len(suite) + len(suite.unsupported) == len(files), listing
+    assert len(suite.unsupported) <= 3, listing
+    assert seconds < 30
+    assert sum(bool(t.perf_cases) for t in suite) > 150  # GEAK-eval's perf scripts are found and counted
+    for task in suite:  # every generated file is valid Python and names what the test reads
+        gold = next(line for line in task.path.read_text().splitlines() if line.startswith("GOLD_FILE = "))
+        compile(Path(ast.literal_eval(gold.split(" = ", 1)[1])).read_text(), task.id, "exec")
+        assert task.required_names, task.id
