@@ -73,6 +73,23 @@ def test_a_file_that_cannot_be_read_is_listed_with_its_reason_and_the_rest_loads
         (folder / "row_relu.py", "no separator line of 146 '#' between the kernels and the tests.")]
 
 
+def test_files_python_cannot_compile_or_read_are_listed_too(tmp_path):
+    folder = tmp_path / "tasks"
+    shutil.copytree(FIXTURES / "tasks", folder)
+    shutil.copy(FIXTURES / "instructions.json", tmp_path / "instructions.json")
+    relu = (FIXTURES / "tasks" / "row_relu.py").read_text()
+    # parses, but the compiler rejects it: symtable raises
+    (folder / "row_relu.py").write_text(relu.replace("import torch\n\n\ndef test_row_relu", "x = 1\nglobal x\n\n\n"
+                                                     "def test_row_relu"))
+    (folder / "scale_add.py").write_bytes(b"\xff\xfe" + (FIXTURES / "tasks" / "scale_add.py").read_bytes())
+    suite = load_suite(f"tritonbench-g:{folder}")
+    reasons = {u.path.name: u.reason for u in suite.unsupported}
+    assert list(suite) == [] and sorted(reasons) == ["row_relu.py", "scale_add.py"]
+    assert reasons["row_relu.py"] == ("line 2 of the test part: not valid Python (name 'x' is assigned to before "
+                                      "global declaration).")
+    assert reasons["scale_add.py"].startswith("cannot read the file ('utf-8' codec can't decode")
+
+
 def test_the_forms_of_geak_evals_files_load():
     suite = load_suite(FORMS)  # its own instructions.json, which names more of its files than the one above it
     tasks = {t.id: t for t in suite}

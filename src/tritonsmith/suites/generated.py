@@ -47,6 +47,9 @@ def load_each(files: Iterable[Path], load_one: Callable[[Path], Task | None]) ->
         except TaskError as err:
             suite.unsupported.append(Unsupported(path, str(err).removeprefix(f"{path}: ")))
             continue
+        except (OSError, UnicodeDecodeError) as err:
+            suite.unsupported.append(Unsupported(path, f"cannot read the file ({err})."))
+            continue
         if task is not None:
             suite.append(task)
     return suite

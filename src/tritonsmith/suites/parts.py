@@ -86,7 +86,10 @@ def kind(node: ast.stmt) -> str:
 def free_names(source: str) -> set[str]:
     """The global names `source` reads anywhere (decorators, defaults and function bodies included) but
     never binds at its top level: what it takes from the code it is appended to."""
-    table = symtable.symtable(source, "<test part>", "exec")
+    try:
+        table = symtable.symtable(source, "<test part>", "exec")
+    except SyntaxError as err:  # what the parser accepts and the compiler does not (a misplaced `global`)
+        raise TaskError(f"line {err.lineno} of the test part: not valid Python ({err.msg}).") from None
     read: set[str] = set()
     bound = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
     tables = [table]

@@ -2,10 +2,13 @@
 
 Each task file holds Triton kernels and Python wrappers, then a line of 146 '#', then one
 `test_*()` that calls the wrappers on fixed inputs and returns a dict of results, then
-`result_gold = test_*()`. A candidate defines the same wrappers; it is correct when the test part,
-run once on the gold code and once on the candidate with the seeds fixed before each, returns the
-same results key by key. Instructions come from a JSON list of {instruction, input, output, file,
-difficulty} beside the task folder (or --instructions FILE).
+`result_gold = test_*()`. A candidate defines what the test (and the perf script) reads of the kernel
+part: wrappers under any name, classes (autograd Functions, nn.Modules), kernels and module-level
+objects (suites/parts.py). It is correct when the test part, run once on the gold code and once on the
+candidate with the seeds fixed before each, returns the same results key by key. Instructions come
+from a JSON list of {instruction, input, output, file, difficulty} beside the task folder (or
+--instructions FILE). A file that cannot be a task is listed in the Suite's `unsupported` with its
+reason; the rest loads.
 
 Each file becomes an ordinary task file of ours, generated into a cache folder: the gold code is
 its BASELINE and, run through the test, its reference; the test part is its HARNESS, appended to
