@@ -110,6 +110,32 @@ def test_the_forms_of_geak_evals_files_load():
     assert "dropped this test part's own copies of negate_kernel, negate" in repeated.harness
 
 
+def test_tasks_lists_the_unsupported_files_and_bench_names_them(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "tritonsmith", "tasks", "--suite", FORMS,
+               "--instructions", str(FIXTURES / "forms" / "instructions.json")]
+    listed = subprocess.run(command + ["--json"], capture_output=True, text=True, timeout=120, env=env)
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    assert [t["id"] for t in data["tasks"]] == ["autograd_apply", "module_class", "private_wrapper", "repeated_copy"]
+    assert data["unsupported"] == [
+        {"path": str(FIXTURES / "forms" / "no_entry.py"), "reason": "no entry with file 'no_entry.py' in the "
+         "instructions JSON."},
+        {"path": str(FIXTURES / "forms" / "untested.py"), "reason": "the test part uses nothing that the kernel part "
+         "defines, so it would pass any candidate."}]
+    text = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env).stdout
+    assert text.splitlines()[-3:] == [
+        "2 files not supported:", "  no_entry.py: no entry with file 'no_entry.py' in the instructions JSON.",
+        "  untested.py: the test part uses nothing that the kernel part defines, so it would pass any candidate."]
+    bench = subprocess.run([sys.executable, "-m", "tritonsmith", "bench", "--suite", FORMS, "--solver", "baseline",
+                            "--tasks", "private_wrapper,untested", "--device", "cpu", "--out", str(tmp_path / "bench")],
+                           capture_output=True, text=True, timeout=600, env=env)
+    assert bench.returncode == 0, bench.stderr
+    assert ("1 file of suite " + FORMS + " not supported, not run: untested.py (the test part uses nothing that "
+            "the kernel part defines, so it would pass any candidate)") in bench.stderr
+    assert [r.task for r in ResultsStore(tmp_path / "bench").records()] == ["tritonbench-g:private_wrapper"]
+
+
 FORM_GOLD = {name: (FIXTURES / "forms" / f"{name}.py").read_text().split(SEPARATOR)[0]
              for name in ("private_wrapper", "autograd_apply", "module_class", "repeated_copy")}
 

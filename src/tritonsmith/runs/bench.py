@@ -45,7 +45,8 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
     whose lineages already keep the workers busy)."""
     tasks = select_tasks(suite, pattern, instructions, perf_scripts)
     if tasks.unsupported:
-        stream.write(f"{len(tasks.unsupported)} unsupported files of suite {suite} are not run: "
+        count = len(tasks.unsupported)
+        stream.write(f"{count} {'file' if count == 1 else 'files'} of suite {suite} not supported, not run: "
                      + "; ".join(f"{u.path.name} ({u.reason.rstrip('.')})" for u in tasks.unsupported) + "\n")
     store = ResultsStore(out)
     settings = {"suite": suite, "tasks": pattern, "solver": solver,
