@@ -153,6 +153,7 @@ def test_the_gold_code_of_each_form_passes_as_a_candidate(cpu_pool, task_id):
     ("autograd_apply", ("square = _Square.apply", "square_fn = _Square.apply"), "compile_error",
      "does not define `square`"),
     ("autograd_apply", ("import numpy as np\n", ""), "passed", ""),  # the harness imports what its test uses
+    ("autograd_apply", ("x * x, mask=mask", "x * x + 1e-3, mask=mask"), "wrong_output", "differs"),
     ("private_wrapper", ("def _double(x):", "def double(x):"), "compile_error", "does not define `_double`"),
 ])
 def test_candidates_of_the_new_forms_are_judged(cpu_pool, task_id, change, status, words):

@@ -46,7 +46,7 @@ def check_defined(namespace: dict[str, Any], names: list[str]) -> None:
 def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: dict[str, str] | None = None,
               autouse: list[str] | None = None) -> dict[str, Any]:
     """Run every parametrisation of `tests` (functions in `namespace`) and return the result_gold they fill."""
-    from tritonsmith.suites.geak_perf import seed_all
+    from tritonsmith.suites.geak_perf import as_tensors, seed_all
 
     skipped, failed = _outcomes()
     namespace["result_gold"] = {}
@@ -74,7 +74,7 @@ def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: 
             resolver.finish()
     if not ran:
         raise RuntimeError(f"every call of the correctness tests {', '.join(tests)} was skipped: nothing was checked")
-    return dict(namespace["result_gold"])
+    return as_tensors(dict(namespace["result_gold"]))
 
 
 class Call:

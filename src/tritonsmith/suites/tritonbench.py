@@ -135,8 +135,8 @@ def _generate(path: Path, entry: dict, out: Path, script: Path | None = None,
                    "        from tritonsmith.suites.geak_perf import run_perf_case\n\n"
                    "        return run_perf_case(globals(), seed, perf_input)\n") if info else ""
     harness = (f"{test}\n\ndef {RUNNER}(seed{', perf_input=None' if info else ''}):\n{perf_branch}"
-               f"    from tritonsmith.suites.geak_perf import seed_all\n\n    seed_all(seed)\n"
-               f"    return {test_name}()\n")
+               f"    from tritonsmith.suites.geak_perf import as_tensors, seed_all\n\n    seed_all(seed)\n"
+               f"    return as_tensors({test_name}())\n")
     instruction = entry["instruction"].strip() + (f"\n\n{entry['input'].strip()}" if entry.get("input") else "")
     difficulty = entry.get("difficulty")
     difficulty = int(difficulty) if str(difficulty).isdigit() and 1 <= int(difficulty) <= 5 else None
