@@ -17,7 +17,7 @@ import pytest
 from fakellm import FakeLLMServer
 
 from tritonsmith.runs.store import ResultsStore
-from tritonsmith.suites import geak_perf, load_suite, resolve_task
+from tritonsmith.suites import geak_perf, load_suite, parts, resolve_task
 from tritonsmith.suites.parts import SEPARATOR
 from tritonsmith.suites.tritonbench import load_tritonbench_g, perf_scripts_dir
 from tritonsmith.task import TaskError, load_task
@@ -134,6 +134,17 @@ def test_tasks_lists_the_unsupported_files_and_bench_names_them(tmp_path):
     assert ("1 file of suite " + FORMS + " not supported, not run: untested.py (the test part uses nothing that "
             "the kernel part defines, so it would pass any candidate)") in bench.stderr
     assert [r.task for r in ResultsStore(tmp_path / "bench").records()] == ["tritonbench-g:private_wrapper"]
+
+
+def test_required_names_are_what_the_test_reads_of_the_kernel_part():
+    kernel = ast.parse("import math\nimport numpy as np\nfrom torch import matmul\nimport triton\n\n"
+                       "@triton.jit\ndef kernel(x):\n    pass\n\ndef matmul(a, b):\n    return a\n\n"
+                       "class Box:\n    pass\n\nSIZES = [1, 2]\nunused = 3\n")
+    test = ("import torch\n\n@decorate(SIZES)\ndef test_it(n=math.pi):\n    kernel[(1,)](Box())\n"
+            "    return [matmul(x, x) for x in np.ones(n)]\n\ndef decorate(sizes):\n    return lambda f: f\n")
+    required, imports = parts.used_by_tests(kernel, test)
+    assert required == ["matmul", "Box", "kernel", "SIZES"]  # the def that rebinds torch's matmul is required
+    assert [ast.unparse(node) for node in imports] == ["import math", "import numpy as np"]
 
 
 FORM_GOLD = {name: (FIXTURES / "forms" / f"{name}.py").read_text().split(SEPARATOR)[0]

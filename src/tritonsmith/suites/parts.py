@@ -51,11 +51,12 @@ def split_parts(path: Path) -> Parts:
 
 
 def top_level(tree: ast.Module) -> dict[str, ast.stmt]:
-    """Each name the module binds at its top level -> the statement that first binds it."""
+    """Each name the module binds at its top level -> the statement that binds it last, whose value the
+    module ends with (a `def matmul` after `from torch import matmul` is a function to define)."""
     names: dict[str, ast.stmt] = {}
     for node in tree.body:
         for name in bound_names(node):
-            names.setdefault(name, node)
+            names[name] = node
     return names
 
 
