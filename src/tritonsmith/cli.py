@@ -127,8 +127,12 @@ def _parser() -> argparse.ArgumentParser:
     tasks = commands.add_parser("tasks", help="list tasks, or show one with `tasks show ID`")
     tasks.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     tasks.add_argument("task_id", nargs="?", help="with show: the task")
-    tasks.add_argument("--suite", default="builtin")
-    tasks.add_argument("--json", action="store_true")
+    tasks.add_argument("--suite", default="builtin", help="builtin, dir:PATH (our task files), tritonbench-g:PATH, "
+                       "kernelbench:PATH or geak-rocm:PATH")
+    tasks.add_argument("--instructions", help="tritonbench-g/geak-rocm: the instructions JSON, if not beside PATH")
+    tasks.add_argument("--perf-scripts", help="tritonbench-g: the folder of <stem>_perf.py scripts, if not in "
+                       "GEAK-eval's layout two levels above PATH")
+    tasks.add_argument("--json", action="store_true", help="the tasks and the unsupported files as JSON")
     tasks.set_defaults(handler=_cmd_tasks)
     return parser
 
@@ -347,20 +351,25 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
         if not args.task_id:
             raise UsageError("`tritonsmith tasks show` needs a task id, e.g. `tritonsmith tasks show softmax`.")
         task = resolve_task(args.task_id if ":" in args.task_id or args.task_id.endswith(".py")
-                            else f"{args.suite}:{args.task_id}")
+                            else f"{args.suite}:{args.task_id}", args.instructions, args.perf_scripts)
         if args.json:
             print(json.dumps(_task_dict(task), indent=2))
         else:
             print(_task_text(task))
         return EXIT_PASSED
-    tasks = load_suite(args.suite)
+    tasks = load_suite(args.suite, instructions=args.instructions, perf_scripts=args.perf_scripts)
+    unsupported = [{"path": str(u.path), "reason": u.reason} for u in tasks.unsupported]
     if args.json:
-        print(json.dumps([_task_dict(t) for t in tasks], indent=2))
+        print(json.dumps({"tasks": [_task_dict(t) for t in tasks], "unsupported": unsupported}, indent=2))
         return EXIT_PASSED
     print(f"{'id':<28} {'kind':<14} {'level':<5} {'dtypes':<32} gpu-only")
     for t in tasks:
         print(f"{t.id:<28} {t.kind:<14} {t.difficulty or '-'!s:<5} {','.join(t.dtypes):<32} {'yes' if t.gpu_only else ''}")
     print(f"{len(tasks)} tasks in suite {args.suite}")
+    if unsupported:
+        print(f"{len(unsupported)} {'file' if len(unsupported) == 1 else 'files'} not supported:")
+        for u in tasks.unsupported:
+            print(f"  {u.path.name}: {u.reason}")
     return EXIT_PASSED
 
 

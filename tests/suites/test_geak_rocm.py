@@ -9,18 +9,21 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tritonsmith.runs.store import ResultsStore
 from tritonsmith.suites import load_suite, resolve_task
-from tritonsmith.suites.geak_rocm import is_skipped_test, planned_calls, run_tests
-from tritonsmith.suites.tritonbench import SEPARATOR
+from tritonsmith.suites.geak_rocm import is_skipped_test
+from tritonsmith.suites.parts import SEPARATOR
+from tritonsmith.suites.pytest_runner import MonkeyPatch, planned_calls, run_tests
 from tritonsmith.task import TaskError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "geak_rocm"
 SUITE = f"geak-rocm:{FIXTURES / 'tasks'}"
+FORMS = f"geak-rocm:{FIXTURES / 'forms'}"  # one small file per form of GEAK's real files, and unsupported ones
 GOLD_SCALE = (FIXTURES / "tasks" / "vector_scale.py").read_text().split(SEPARATOR)[0]
 GOLD_ROW_SUM = (FIXTURES / "tasks" / "row_sum.py").read_text().split(SEPARATOR)[0]
 WRONG_SCALE = GOLD_SCALE.replace("x * alpha, mask=mask", "x * alpha + 0.25, mask=mask")
@@ -44,7 +47,7 @@ def test_fixture_tasks_load_with_their_instructions():
     assert sorted(tasks) == ["row_sum", "vector_scale"]
     scale = tasks["vector_scale"]
     assert scale.suite == "geak-rocm" and scale.entry_point == "tritonsmith_run_tests"
-    assert scale.required_names == ("scale",)  # the wrapper; the harness itself checks for scale_kernel too
+    assert scale.required_names == ("scale_kernel", "scale")  # the target kernel, then what the tests call
     assert scale.signature == ("def scale_kernel(x_ptr, out_ptr, alpha, n_elements, BLOCK_SIZE: tl.constexpr):\n"
                                "    def scale(x: torch.Tensor, alpha: float) -> torch.Tensor:")
     assert "Complete the kernel" in scale.instruction and '"""out[i] = alpha * x[i]' in scale.instruction
@@ -53,7 +56,7 @@ def test_fixture_tasks_load_with_their_instructions():
     assert "def test_scale" in scale.harness and "def tritonsmith_run_tests(seed)" in scale.harness
     assert "How your code is tested" in scale.reference_source and "def test_scale" in scale.reference_source
     row_sum = tasks["row_sum"]
-    assert row_sum.required_names == ("row_sum",)
+    assert row_sum.required_names == ("row_sum_kernel", "row_sum")
     assert "['test_row_sum', 'test_row_sum_shape']" in row_sum.harness  # no perf test, no test_save* hook
     assert "except ImportError:" in row_sum.harness  # GEAK's perf helpers are optional
 
@@ -68,29 +71,59 @@ def test_malformed_suites_fail_with_one_sentence(tmp_path):
     folder = copy_suite(tmp_path)
     with pytest.raises(TaskError, match="no instructions JSON"):
         load_suite(f"geak-rocm:{folder}")
+    with pytest.raises(TaskError, match="no such folder of GEAK ROCm task files"):
+        load_suite(f"geak-rocm:{tmp_path / 'nowhere'}")
+
+
+@pytest.mark.parametrize("test_part, reason", [
+    (None, "no separator line of 146 '#' between the kernels and the tests."),
+    ("def test_scale(request, tmp_path):\n    scale(None, 1)\n",
+     "test test_scale() needs the pytest fixture 'tmp_path', which tritonsmith cannot provide (only request, device, "
+     "monkeypatch and simple fixtures defined in the file itself)."),
+    ("import pytest\n\n\n@pytest.fixture(params=[1, 2])\ndef size(request):\n    return request.param\n\n\n"
+     "def test_scale(size):\n    scale(None, size)\n",
+     "test test_scale() needs the fixture 'size', which has params=; tritonsmith runs only fixtures without params."),
+    ("def test_performance(request):\n    scale(None, 1)\n", "the test part has no correctness test_*() function"),
+])
+def test_a_file_that_cannot_be_read_is_listed_with_its_reason_and_the_rest_loads(tmp_path, test_part, reason):
+    folder = copy_suite(tmp_path)
     shutil.copy(FIXTURES / "instructions.json", tmp_path / "instructions.json")
     scale = folder / "vector_scale.py"
-    scale.write_text(GOLD_SCALE + "\n\ndef test_scale(request):\n    pass\n")
-    with pytest.raises(TaskError, match=r"vector_scale.py: no separator line of 146"):
-        load_suite(f"geak-rocm:{folder}")
-    scale.write_text(f"{GOLD_SCALE}\n{SEPARATOR}\ndef test_scale(request, tmp_path):\n    scale(None, 1)\n")
-    with pytest.raises(TaskError, match=r"vector_scale.py: test test_scale\(\) needs the pytest fixture 'tmp_path'"):
-        load_suite(f"geak-rocm:{folder}")
-    scale.write_text(f"{GOLD_SCALE}\n{SEPARATOR}\nimport pytest\n\n\n@pytest.fixture(params=[1, 2])\n"
-                     "def size(request):\n    return request.param\n\n\ndef test_scale(size):\n    scale(None, size)\n")
-    with pytest.raises(TaskError, match=r"vector_scale.py: test test_scale\(\) needs the fixture 'size', which has params"):
-        load_suite(f"geak-rocm:{folder}")
-    scale.write_text(f"{GOLD_SCALE}\n{SEPARATOR}\ndef test_performance(request):\n    scale(None, 1)\n")
-    with pytest.raises(TaskError, match=r"vector_scale.py: the test part has no correctness test"):
-        load_suite(f"geak-rocm:{folder}")
-    scale.write_text(f"{NO_WRAPPER.replace('def scale_kernel', 'def other_kernel')}\n{SEPARATOR}\n"
-                     "def test_scale(request):\n    other_kernel[(1,)]()\n")
-    with pytest.raises(TaskError, match=r"vector_scale.py: the instructions name target_kernel_name 'scale_kernel'"):
-        load_suite(f"geak-rocm:{folder}")
-    scale.unlink()
+    scale.write_text(GOLD_SCALE + "\n\ndef test_scale(request):\n    pass\n" if test_part is None
+                     else f"{GOLD_SCALE}\n{SEPARATOR}\n{test_part}")
+    suite = load_suite(f"geak-rocm:{folder}")
+    assert [t.id for t in suite] == ["row_sum"]
+    assert [u.path for u in suite.unsupported] == [scale]
+    assert suite.unsupported[0].reason.startswith(reason), suite.unsupported[0].reason
+
+
+def test_unknown_target_kernels_and_files_without_instructions_are_listed(tmp_path):
+    folder = copy_suite(tmp_path)
+    shutil.copy(FIXTURES / "instructions.json", tmp_path / "instructions.json")
+    (folder / "vector_scale.py").write_text(f"{NO_WRAPPER.replace('def scale_kernel', 'def other_kernel')}\n"
+                                            f"{SEPARATOR}\ndef test_scale(request):\n    other_kernel[(1,)]()\n")
     (folder / "extra.py").write_text(f"x = 1\n{SEPARATOR}\ndef test_x():\n    pass\n")
-    with pytest.raises(TaskError, match=r"extra.py: no entry with file 'extra.py'"):
-        load_suite(f"geak-rocm:{folder}")
+    (folder / "helper.py").write_text("x = 1\n")  # no separator, no instruction: a helper, skipped
+    suite = load_suite(f"geak-rocm:{folder}")
+    assert [t.id for t in suite] == ["row_sum"]
+    assert {u.path.name: u.reason for u in suite.unsupported} == {
+        "extra.py": "no entry with file 'extra.py' in the instructions JSON.",
+        "vector_scale.py": "the instructions name target_kernel_name 'scale_kernel', which the kernel part does not "
+                           "define."}
+
+
+def test_the_forms_of_geaks_files_load():
+    suite = load_suite(FORMS)
+    tasks = {t.id: t for t in suite}
+    assert sorted(tasks) == ["monkeypatched", "two_kernels"]  # __init__.py is skipped
+    assert [(u.path.name, u.reason.split(",")[0]) for u in suite.unsupported] == [
+        ("needs_tmp_path.py", "test test_noop() needs the pytest fixture 'tmp_path'")]
+    two = tasks["two_kernels"]
+    assert two.required_names == ("iota_kernel", "add_kernel", "SIZES")  # both targets, then the list the tests read
+    assert two.signature.endswith("\n    SIZES = [7, 130]")
+    patched = tasks["monkeypatched"]
+    assert patched.required_names == ("fill_kernel",)
+    assert "# the kernel part's imports that the tests use\nimport math\n" in patched.harness
 
 
 def generated_field(task, name: str):
@@ -302,3 +335,104 @@ def test_bench_with_a_folder_of_candidates_and_hand_checked_accuracy(tmp_path):
     metrics = json.loads(done.stdout)
     # both ran (call 2/2); only row_sum matched its gold results (exec 1/2)
     assert metrics["call_accuracy"] == 1.0 and metrics["exec_accuracy"] == 0.5
+
+
+# --- the forms of GEAK's real files (tests/fixtures/geak_rocm/forms) ---------------------------------
+
+FILL_GOLD = (FIXTURES / "forms" / "monkeypatched.py").read_text().split(SEPARATOR)[0]
+TWO_GOLD = (FIXTURES / "forms" / "two_kernels.py").read_text().split(SEPARATOR)[0]
+
+
+def test_monkeypatch_undoes_every_change(tmp_path):
+    import math
+    import types
+
+    target = types.SimpleNamespace(kept=1)
+    environ_before, path_before, cwd_before = dict(os.environ), list(sys.path), os.getcwd()
+    patch = MonkeyPatch()
+    patch.setattr(target, "kept", 2)
+    patch.setattr(target, "added", 3, raising=False)
+    patch.setattr("math.tau", 6.0)  # a dotted import path, as pytest allows
+    patch.delattr(math, "e")
+    mapping = {"a": 1}
+    patch.setitem(mapping, "a", 2)
+    patch.setitem(mapping, "b", 3)
+    patch.delitem(mapping, "a")
+    patch.setenv("TRITONSMITH_TEST_VAR", 5)
+    patch.setenv("PATH", "/first", prepend=os.pathsep)
+    patch.delenv("HOME", raising=False)
+    patch.syspath_prepend(str(tmp_path))
+    patch.chdir(tmp_path)
+    assert (target.kept, target.added, math.tau, hasattr(math, "e"), mapping) == (2, 3, 6.0, False, {"b": 3})
+    assert os.environ["TRITONSMITH_TEST_VAR"] == "5" and os.environ["PATH"].startswith("/first" + os.pathsep)
+    assert sys.path[0] == str(tmp_path) and os.getcwd() == str(tmp_path)
+    with pytest.raises(AttributeError):
+        patch.setattr(target, "missing", 1)
+    with pytest.raises(KeyError):
+        patch.delitem(mapping, "missing")
+    patch.undo()
+    assert (target.kept, hasattr(target, "added"), math.tau, math.e, mapping) == (1, False, 2 * math.pi,
+                                                                                   math.exp(1), {"a": 1})
+    assert dict(os.environ) == environ_before and sys.path == path_before and os.getcwd() == cwd_before
+    with MonkeyPatch.context() as inner:
+        inner.setattr(math, "pi", 3)
+        assert math.pi == 3
+    assert math.pi != 3
+
+
+def test_the_runner_gives_tests_a_monkeypatch_and_undoes_it(tmp_path):
+    gold = generated_field(resolve_task(f"{FORMS}:monkeypatched"), "GOLD_FILE")
+    script = ("import importlib.util, json, math, os, sys\n"
+              "spec = importlib.util.spec_from_file_location('gold', sys.argv[1])\n"
+              "module = importlib.util.module_from_spec(spec)\n"
+              "spec.loader.exec_module(module)\n"
+              "tau = math.tau\n"
+              "results = module.tritonsmith_run_tests(0)\n"
+              "print(json.dumps([sorted(results), results['test_fill_100'].tolist(), math.tau == tau,\n"
+              "                  sorted(k for k in os.environ if k.startswith('TRITONSMITH_FIXTURE'))]))\n")
+    done = subprocess.run([sys.executable, "-c", script, gold], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "TRITON_INTERPRET": "1"})
+    assert done.returncode == 0, done.stderr
+    keys, filled, tau_restored, variables_left = json.loads(done.stdout)
+    assert keys == ["_CALL_SUCCESS_", "test_fill_1", "test_fill_100"]
+    assert filled == [1.5] * 100  # the value the file's own fixture set with monkeypatch.setenv
+    assert tau_restored and variables_left == []
+
+
+@pytest.mark.parametrize("task_id, source, status, words", [
+    ("monkeypatched", FILL_GOLD.replace("import math\n", ""), "passed", ""),  # the harness imports math itself
+    ("monkeypatched", FILL_GOLD.replace("+ value", "+ value + 1"), "wrong_output", "output['test_fill_1'] differs"),
+    ("two_kernels", TWO_GOLD, "passed", ""),
+    ("two_kernels", TWO_GOLD.replace("SIZES = [7, 130]\n", ""), "compile_error", "does not define `SIZES`"),
+    ("two_kernels", TWO_GOLD.replace("def iota_kernel", "def arange_kernel"), "compile_error",
+     "does not define `iota_kernel`"),
+])
+def test_candidates_of_the_new_forms_are_judged(cpu_pool, task_id, source, status, words):
+    result = cpu_pool.evaluate(resolve_task(f"{FORMS}:{task_id}"), source)
+    assert result.status == status and words in result.message, result.summary()
+
+
+# --- the real benchmark: TRITONSMITH_GEAK_EVAL names a GEAK-eval checkout (the folder holding geak_eval/) ---
+
+GEAK_EVAL = Path(os.path.expanduser(os.environ["TRITONSMITH_GEAK_EVAL"])) if os.environ.get("TRITONSMITH_GEAK_EVAL") \
+    else None
+
+
+@pytest.mark.skipif(GEAK_EVAL is None, reason="set TRITONSMITH_GEAK_EVAL to a GEAK-eval checkout (the folder "
+                    "holding geak_eval/, with the instructions JSON of its geak-release-rocm branch) to test on it")
+def test_the_real_rocm_benchmark_loads_whole_in_seconds():
+    folder = GEAK_EVAL / "geak_eval" / "data" / "ROCm" / "data" / "ROCm_v1"
+    files = list(folder.glob("*.py"))
+    started = time.monotonic()
+    suite = load_suite(f"geak-rocm:{folder}")
+    seconds = time.monotonic() - started
+    listing = "\n".join(f"{u.path.name}: {u.reason}" for u in suite.unsupported)
+    assert len(files) == 31 and len(suite) + len(suite.unsupported) == len(files), listing
+    assert len(suite.unsupported) <= 3, listing
+    assert seconds < 30
+    tasks = {t.id: t for t in suite}
+    for task_id, targets in (("test_randn", ("randn_kernel_runtime_seed", "randn_kernel_const_seed")),
+                             ("test_matmul_MXFP", ("matmul_kernel", "mxfp_to_bf16_kernel"))):
+        assert task_id not in tasks or tasks[task_id].required_names[:2] == targets
+    for task in suite:  # every generated file is valid Python
+        compile(Path(generated_field(task, "GOLD_FILE")).read_text(), task.id, "exec")

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from fakellm import FakeLLMServer
 
 from tritonsmith.runs.store import ResultsStore
-from tritonsmith.suites import geak_perf, load_suite, resolve_task
-from tritonsmith.suites.tritonbench import SEPARATOR, load_tritonbench_g, perf_scripts_dir
+from tritonsmith.suites import geak_perf, load_suite, parts, resolve_task
+from tritonsmith.suites.parts import SEPARATOR
+from tritonsmith.suites.tritonbench import load_tritonbench_g, perf_scripts_dir
 from tritonsmith.task import TaskError, load_task
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "tritonbench_g"
 SUITE = f"tritonbench-g:{FIXTURES / 'tasks'}"
 PERF_SCRIPTS = FIXTURES / "performance_metrics" / "perf_G" / "golden_metrics"  # named with perf_scripts=
 GEAK_TASKS = FIXTURES / "TritonBench" / "data" / "TritonBench_G_v1"  # GEAK-eval's layout: scripts two levels up
+FORMS = f"tritonbench-g:{FIXTURES / 'forms'}"  # one small file per form of GEAK-eval's real files, and unsupported ones
 WRONG_RELU = (FIXTURES / "tasks" / "row_relu.py").read_text().split(SEPARATOR)[0].replace(
     "tl.maximum(x, 0.0)", "tl.abs(x)")
 TORCH_RELU = "import torch\n\n\ndef row_relu(x):\n    return torch.relu(x)\n"
@@ -44,18 +50,132 @@ def test_fixture_tasks_load_with_their_instructions():
 
 def test_malformed_suites_fail_with_one_sentence(tmp_path):
     folder = tmp_path / "tasks"
+    with pytest.raises(TaskError, match="no such folder of TritonBench-G task files"):
+        load_suite(f"tritonbench-g:{folder}")
     folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    with pytest.raises(TaskError, match="holds no task files"):
+        load_suite(f"tritonbench-g:{folder}")
     shutil.copy(FIXTURES / "tasks" / "row_relu.py", folder / "row_relu.py")
     with pytest.raises(TaskError, match="no instructions JSON"):
         load_suite(f"tritonbench-g:{folder}")
+
+
+def test_a_file_that_cannot_be_read_is_listed_with_its_reason_and_the_rest_loads(tmp_path):
+    folder = tmp_path / "tasks"
+    shutil.copytree(FIXTURES / "tasks", folder)
     shutil.copy(FIXTURES / "instructions.json", tmp_path / "instructions.json")
     (folder / "row_relu.py").write_text((FIXTURES / "tasks" / "row_relu.py").read_text().replace(SEPARATOR, "#" * 20))
-    with pytest.raises(TaskError, match="no separator line of 146"):
-        load_suite(f"tritonbench-g:{folder}")
-    (folder / "extra.py").write_text("x = 1\n")
-    shutil.copy(FIXTURES / "tasks" / "row_relu.py", folder / "row_relu.py")
-    with pytest.raises(TaskError, match="no entry with file 'extra.py'"):
-        load_suite(f"tritonbench-g:{folder}")
+    (folder / "extra.py").write_text("x = 1\n")  # no separator, no instruction: a helper module, skipped
+    suite = load_suite(f"tritonbench-g:{folder}")
+    assert [t.id for t in suite] == ["scale_add"]
+    assert [(u.path, u.reason) for u in suite.unsupported] == [
+        (folder / "row_relu.py", "no separator line of 146 '#' between the kernels and the tests.")]
+
+
+def test_files_python_cannot_compile_or_read_are_listed_too(tmp_path):
+    folder = tmp_path / "tasks"
+    shutil.copytree(FIXTURES / "tasks", folder)
+    shutil.copy(FIXTURES / "instructions.json", tmp_path / "instructions.json")
+    relu = (FIXTURES / "tasks" / "row_relu.py").read_text()
+    # parses, but the compiler rejects it: symtable raises
+    (folder / "row_relu.py").write_text(relu.replace("import torch\n\n\ndef test_row_relu", "x = 1\nglobal x\n\n\n"
+                                                     "def test_row_relu"))
+    (folder / "scale_add.py").write_bytes(b"\xff\xfe" + (FIXTURES / "tasks" / "scale_add.py").read_bytes())
+    suite = load_suite(f"tritonbench-g:{folder}")
+    reasons = {u.path.name: u.reason for u in suite.unsupported}
+    assert list(suite) == [] and sorted(reasons) == ["row_relu.py", "scale_add.py"]
+    assert reasons["row_relu.py"] == ("line 2 of the test part: not valid Python (name 'x' is assigned to before "
+                                      "global declaration).")
+    assert reasons["scale_add.py"].startswith("cannot read the file ('utf-8' codec can't decode")
+
+
+def test_the_forms_of_geak_evals_files_load():
+    suite = load_suite(FORMS)  # its own instructions.json, which names more of its files than the one above it
+    tasks = {t.id: t for t in suite}
+    assert sorted(tasks) == ["autograd_apply", "module_class", "private_wrapper", "repeated_copy"]
+    assert {u.path.name: u.reason for u in suite.unsupported} == {  # __init__.py and helpers.py are skipped
+        "no_entry.py": "no entry with file 'no_entry.py' in the instructions JSON.",
+        "untested.py": "the test part uses nothing that the kernel part defines, so it would pass any candidate."}
+    assert tasks["private_wrapper"].required_names == ("_double",)
+    assert tasks["autograd_apply"].required_names == ("SIZES", "square")  # module-level objects the test reads
+    assert tasks["autograd_apply"].signature == "SIZES = [1, 33]\n    square = _Square.apply"
+    assert "# the kernel part's imports that the test uses\nimport numpy as np\n" in tasks["autograd_apply"].harness
+    assert tasks["module_class"].required_names == ("RowScale",)
+    assert tasks["module_class"].signature == ("class RowScale(torch.nn.Module):\n"
+                                               "        def __init__(self, scale: float):\n"
+                                               "        def forward(self, x: torch.Tensor) -> torch.Tensor:")
+    repeated = tasks["repeated_copy"]
+    assert repeated.required_names == ("negate",) and "def negate" not in repeated.harness
+    assert "dropped this test part's own copies of negate_kernel, negate" in repeated.harness
+
+
+def test_tasks_lists_the_unsupported_files_and_bench_names_them(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "tritonsmith", "tasks", "--suite", FORMS,
+               "--instructions", str(FIXTURES / "forms" / "instructions.json")]
+    listed = subprocess.run(command + ["--json"], capture_output=True, text=True, timeout=120, env=env)
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    assert [t["id"] for t in data["tasks"]] == ["autograd_apply", "module_class", "private_wrapper", "repeated_copy"]
+    assert data["unsupported"] == [
+        {"path": str(FIXTURES / "forms" / "no_entry.py"), "reason": "no entry with file 'no_entry.py' in the "
+         "instructions JSON."},
+        {"path": str(FIXTURES / "forms" / "untested.py"), "reason": "the test part uses nothing that the kernel part "
+         "defines, so it would pass any candidate."}]
+    text = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env).stdout
+    assert text.splitlines()[-3:] == [
+        "2 files not supported:", "  no_entry.py: no entry with file 'no_entry.py' in the instructions JSON.",
+        "  untested.py: the test part uses nothing that the kernel part defines, so it would pass any candidate."]
+    bench = subprocess.run([sys.executable, "-m", "tritonsmith", "bench", "--suite", FORMS, "--solver", "baseline",
+                            "--tasks", "private_wrapper,untested", "--device", "cpu", "--out", str(tmp_path / "bench")],
+                           capture_output=True, text=True, timeout=600, env=env)
+    assert bench.returncode == 0, bench.stderr
+    assert ("1 file of suite " + FORMS + " not supported, not run: untested.py (the test part uses nothing that "
+            "the kernel part defines, so it would pass any candidate)") in bench.stderr
+    assert [r.task for r in ResultsStore(tmp_path / "bench").records()] == ["tritonbench-g:private_wrapper"]
+
+
+def test_required_names_are_what_the_test_reads_of_the_kernel_part():
+    kernel = ast.parse("import math\nimport numpy as np\nfrom torch import matmul\nimport triton\n\n"
+                       "@triton.jit\ndef kernel(x):\n    pass\n\ndef matmul(a, b):\n    return a\n\n"
+                       "class Box:\n    pass\n\nSIZES = [1, 2]\nunused = 3\n")
+    test = ("import torch\n\n@decorate(SIZES)\ndef test_it(n=math.pi):\n    kernel[(1,)](Box())\n"
+            "    return [matmul(x, x) for x in np.ones(n)]\n\ndef decorate(sizes):\n    return lambda f: f\n")
+    required, imports = parts.used_by_tests(kernel, test)
+    assert required == ["matmul", "Box", "kernel", "SIZES"]  # the def that rebinds torch's matmul is required
+    assert [ast.unparse(node) for node in imports] == ["import math", "import numpy as np"]
+
+
+FORM_GOLD = {name: (FIXTURES / "forms" / f"{name}.py").read_text().split(SEPARATOR)[0]
+             for name in ("private_wrapper", "autograd_apply", "module_class", "repeated_copy")}
+
+
+@pytest.mark.parametrize("task_id", sorted(FORM_GOLD))
+def test_the_gold_code_of_each_form_passes_as_a_candidate(cpu_pool, task_id):
+    result = cpu_pool.evaluate(resolve_task(f"{FORMS}:{task_id}"), FORM_GOLD[task_id])
+    assert result.status == "passed", result.summary()
+
+
+@pytest.mark.parametrize("task_id, change, status, words", [
+    ("repeated_copy", ("-tl.load(x_ptr + offsets, mask=mask)", "tl.load(x_ptr + offsets, mask=mask)"),
+     "wrong_output", "output['test_case_1'] differs"),  # the test ran the candidate, not its own copy
+    ("module_class", ("x * scale, mask=mask", "x + scale, mask=mask"), "wrong_output", "output['test_case_1']"),
+    ("autograd_apply", ("square = _Square.apply", "square_fn = _Square.apply"), "compile_error",
+     "does not define `square`"),
+    ("autograd_apply", ("import numpy as np\n", ""), "passed", ""),  # the harness imports what its test uses
+    ("autograd_apply", ("x * x, mask=mask", "x * x + 1e-3, mask=mask"), "wrong_output", "differs"),
+    ("private_wrapper", ("def _double(x):", "def double(x):"), "compile_error", "does not define `_double`"),
+])
+def test_candidates_of_the_new_forms_are_judged(cpu_pool, task_id, change, status, words):
+    assert change[0] in FORM_GOLD[task_id]
+    result = cpu_pool.evaluate(resolve_task(f"{FORMS}:{task_id}"), FORM_GOLD[task_id].replace(*change))
+    assert result.status == status and words in result.message, result.summary()
+
+
+def test_an_unsupported_task_named_by_id_says_why():
+    with pytest.raises(TaskError, match="untested.py is not supported: the test part uses nothing"):
+        resolve_task(f"{FORMS}:untested")
 
 
 @pytest.mark.parametrize("task_id", ["scale_add", "row_relu"])
@@ -330,7 +450,7 @@ def test_names_the_perf_script_imports_from_the_stem_are_required(tmp_path):
                                                             "from scale_add import scale_add, scale_add_kernel "))
     task = {t.id: t for t in load_tritonbench_g(FIXTURES / "tasks", perf_scripts=scripts)}["scale_add"]
     assert task.required_names == ("scale_add", "scale_add_kernel")
-    assert task.signature.startswith("def scale_add_kernel(x_ptr, y_ptr, out_ptr, alpha, n, BLOCK: tl.constexpr):")
+    assert task.signature.endswith("\n    def scale_add_kernel(x_ptr, y_ptr, out_ptr, alpha, n, BLOCK: tl.constexpr):")
 
 
 @pytest.mark.parametrize("change, words", [
@@ -340,14 +460,16 @@ def test_names_the_perf_script_imports_from_the_stem_are_required(tmp_path):
     (("import scale_add as scale_add_ref", "import scale_add_v2 as scale_add_ref"),
      "imports scale_add_v2 from TritonBench_G_v1.scale_add, which the task file scale_add.py does not define"),
 ])
-def test_malformed_perf_scripts_fail_the_load_with_one_sentence(tmp_path, change, words):
+def test_malformed_perf_scripts_leave_their_task_unsupported_with_one_sentence(tmp_path, change, words):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     text = (PERF_SCRIPTS / "scale_add_perf.py").read_text()
     assert change[0] in text
     path = write_script(scripts, "scale_add_perf.py", text.replace(*change))
-    with pytest.raises(TaskError, match=f"^{path}: .*{words}"):
-        load_tritonbench_g(FIXTURES / "tasks", perf_scripts=scripts)
+    suite = load_tritonbench_g(FIXTURES / "tasks", perf_scripts=scripts)
+    assert [t.id for t in suite] == ["row_relu"] and len(suite.unsupported) == 1
+    assert suite.unsupported[0].path.name == "scale_add.py"
+    assert re.match(f"^{re.escape(str(path))}: .*{words}", suite.unsupported[0].reason), suite.unsupported[0].reason
 
 
 def _cuda() -> bool:
@@ -375,3 +497,28 @@ def test_perf_cases_are_timed_and_checked_on_a_gpu():
             result = pool.evaluate(task, wrong)
             assert result.status == "wrong_output" and words in result.message, result.summary()
             assert any(c.phase == "perf_shape" and not c.ok for c in result.cases), result.summary()
+
+
+# --- the real benchmark: TRITONSMITH_GEAK_EVAL names a GEAK-eval checkout (the folder holding geak_eval/) ---
+
+GEAK_EVAL = Path(os.path.expanduser(os.environ["TRITONSMITH_GEAK_EVAL"])) if os.environ.get("TRITONSMITH_GEAK_EVAL") \
+    else None
+
+
+@pytest.mark.skipif(GEAK_EVAL is None, reason="set TRITONSMITH_GEAK_EVAL to a GEAK-eval checkout (the folder "
+                    "holding geak_eval/, with the instructions JSON of its geak-release-rocm branch) to test on it")
+def test_the_real_tritonbench_g_loads_whole_in_seconds():
+    folder = GEAK_EVAL / "geak_eval" / "data" / "TritonBench" / "data" / "TritonBench_G_v1"
+    files = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+    started = time.monotonic()
+    suite = load_suite(f"tritonbench-g:{folder}")
+    seconds = time.monotonic() - started
+    listing = "\n".join(f"{u.path.name}: {u.reason}" for u in suite.unsupported)
+    assert len(files) == 184 and len(suite) + len(suite.unsupported) == len(files), listing
+    assert len(suite.unsupported) <= 3, listing
+    assert seconds < 30
+    assert sum(bool(t.perf_cases) for t in suite) > 150  # GEAK-eval's perf scripts are found and counted
+    for task in suite:  # every generated file is valid Python and names what the test reads
+        gold = next(line for line in task.path.read_text().splitlines() if line.startswith("GOLD_FILE = "))
+        compile(Path(ast.literal_eval(gold.split(" = ", 1)[1])).read_text(), task.id, "exec")
+        assert task.required_names, task.id

@@ -24,16 +24,17 @@ from tritonsmith.evaluate.pool import task_key
 from tritonsmith.runs.qualify import Qualification, QualificationStore, classify
 from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord
 from tritonsmith.runs.store import ResultsStore, SettingsMismatch
-from tritonsmith.suites import load_suite
+from tritonsmith.suites import Suite, load_suite
 from tritonsmith.task import Task, TaskError
 
 
 def select_tasks(suite: str, pattern: str | None, instructions: str | None = None,
-                 perf_scripts: str | None = None) -> list[Task]:
+                 perf_scripts: str | None = None) -> Suite:
     tasks = load_suite(suite, instructions=instructions, perf_scripts=perf_scripts)
     if pattern:
         patterns = [p.strip() for p in pattern.split(",") if p.strip()]
-        tasks = [t for t in tasks if any(fnmatch.fnmatch(t.id, p) for p in patterns)]
+        tasks = Suite([t for t in tasks if any(fnmatch.fnmatch(t.id, p) for p in patterns)],
+                      [u for u in tasks.unsupported if any(fnmatch.fnmatch(u.path.stem, p) for p in patterns)])
         if not tasks:
             raise ConfigError(f"--tasks {pattern!r} matches no task of suite {suite}.")
     return tasks
@@ -45,6 +46,10 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
     """`jobs` tasks at once (default: one per evaluation worker for baseline/dir solvers, one for the agent,
     whose lineages already keep the workers busy)."""
     tasks = select_tasks(suite, pattern, instructions, perf_scripts)
+    if tasks.unsupported:
+        count = len(tasks.unsupported)
+        stream.write(f"{count} {'file' if count == 1 else 'files'} of suite {suite} not supported, not run: "
+                     + "; ".join(f"{u.path.name} ({u.reason.rstrip('.')})" for u in tasks.unsupported) + "\n")
     store = ResultsStore(out)
     settings = {"suite": suite, "tasks": pattern, "solver": solver,
                 "model": config.model if solver == "agent" else None, "mode": config.mode, "rounds": config.rounds,

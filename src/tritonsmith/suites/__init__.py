@@ -40,7 +40,8 @@ def load_suite(name: str, instructions: str | None = None, perf_scripts: str | N
         return load_tritonbench_g(where, instructions=instructions, perf_scripts=perf_scripts)
     if kind == "kernelbench" and where:
         from tritonsmith.suites.kernelbench import load_kernelbench
-        return load_kernelbench(where)
+        tasks = load_kernelbench(where)
+        return tasks if isinstance(tasks, Suite) else Suite(tasks)
     if kind == "geak-rocm" and where:
         from tritonsmith.suites.geak_rocm import load_geak_rocm
         return load_geak_rocm(where, instructions=instructions)
@@ -64,8 +65,9 @@ def load_suite(name: str, instructions: str | None = None, perf_scripts: str | N
     return Suite(tasks)
 
 
-def resolve_task(spec: str) -> Task:
-    """A task file path, `SUITE:ID`, or the id of a built-in task."""
+def resolve_task(spec: str, instructions: str | None = None, perf_scripts: str | None = None) -> Task:
+    """A task file path, `SUITE:ID`, or the id of a built-in task (`instructions` and `perf_scripts` as for
+    load_suite)."""
     path = Path(spec)
     if path.suffix == ".py" or path.exists():
         if not path.exists():
@@ -73,8 +75,12 @@ def resolve_task(spec: str) -> Task:
         return load_task(path)
     suite, _, task_id = spec.rpartition(":")
     suite = suite or "builtin"
-    for task in load_suite(suite):
+    tasks = load_suite(suite, instructions=instructions, perf_scripts=perf_scripts)
+    for task in tasks:
         if task.id == task_id:
             return task
+    for unsupported in tasks.unsupported:
+        if unsupported.path.stem.replace(".", "_") == task_id:
+            raise TaskError(f"{spec}: {unsupported.path.name} is not supported: {unsupported.reason}")
     raise TaskError(f"{spec}: no task with id {task_id!r} in suite {suite!r} "
                     "(list them with `tritonsmith tasks`).")

@@ -487,6 +487,21 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def as_tensors(value: Any) -> Any:
+    """A test's results with NumPy arrays as tensors, in the dicts, lists and tuples that hold them, so that
+    they are compared under tolerances like the tensors (several TritonBench-G tests return `.numpy()`).
+    Each is a copy, as `.cpu().numpy()` of a GPU tensor is: no two results share memory."""
+    import numpy
+    import torch
+    if isinstance(value, numpy.ndarray):
+        return torch.tensor(value) if value.dtype.kind in "biufc" else value.tolist()
+    if isinstance(value, dict):
+        return {key: as_tensors(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(as_tensors(item) for item in value)
+    return value
+
+
 def _copy(value: Any, memo: dict[int, Any]) -> Any:
     """Tensors cloned (detached, requires_grad kept), containers rebuilt, modules deep-copied."""
     import copy

@@ -2,10 +2,13 @@
 
 Each task file holds Triton kernels and Python wrappers, then a line of 146 '#', then one
 `test_*()` that calls the wrappers on fixed inputs and returns a dict of results, then
-`result_gold = test_*()`. A candidate defines the same wrappers; it is correct when the test part,
-run once on the gold code and once on the candidate with the seeds fixed before each, returns the
-same results key by key. Instructions come from a JSON list of {instruction, input, output, file,
-difficulty} beside the task folder (or --instructions FILE).
+`result_gold = test_*()`. A candidate defines what the test (and the perf script) reads of the kernel
+part: wrappers under any name, classes (autograd Functions, nn.Modules), kernels and module-level
+objects (suites/parts.py). It is correct when the test part, run once on the gold code and once on the
+candidate with the seeds fixed before each, returns the same results key by key. Instructions come
+from a JSON list of {instruction, input, output, file, difficulty} beside the task folder (or
+--instructions FILE). A file that cannot be a task is listed in the Suite's `unsupported` with its
+reason; the rest loads.
 
 Each file becomes an ordinary task file of ours, generated into a cache folder: the gold code is
 its BASELINE and, run through the test, its reference; the test part is its HARNESS, appended to
@@ -25,39 +28,57 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tritonsmith.suites import Suite
 from tritonsmith.suites.geak_perf import ScriptInfo, read_script
-from tritonsmith.suites.generated import find_instructions, generated_dir, write_if_changed
+from tritonsmith.suites.generated import (
+    find_instructions,
+    generated_dir,
+    load_each,
+    task_files,
+    write_if_changed,
+)
+from tritonsmith.suites.parts import (
+    SEPARATOR,
+    Parts,
+    signature,
+    split_parts,
+    top_level,
+    used_by_tests,
+    without_definitions,
+)
 from tritonsmith.task import Task, TaskError, load_task
 
-SEPARATOR = "#" * 146
 RUNNER = "tritonsmith_run_test"
 PERF_FOLDER = Path("performance_metrics") / "perf_G" / "golden_metrics"  # GEAK-eval's, two levels above the tasks
 
 
 def load_tritonbench_g(path: str | Path, instructions: str | Path | None = None,
-                       cache_dir: str | Path | None = None, perf_scripts: str | Path | None = None) -> list[Task]:
-    """The task files of folder `path`; `perf_scripts` names the folder of `<stem>_perf.py` scripts when
-    it is not GEAK-eval's `performance_metrics/perf_G/golden_metrics/` two levels above `path`."""
+                       cache_dir: str | Path | None = None, perf_scripts: str | Path | None = None) -> Suite:
+    """The task files of folder `path`, and the files that cannot be tasks with their reasons;
+    `perf_scripts` names the folder of `<stem>_perf.py` scripts when it is not GEAK-eval's
+    `performance_metrics/perf_G/golden_metrics/` two levels above `path`."""
     folder = Path(path)
     if not folder.is_dir():
         raise TaskError(f"{folder}: no such folder of TritonBench-G task files.")
-    sources = sorted(folder.glob("*.py"))
+    sources = task_files(folder)
+    if not sources:
+        raise TaskError(f"{folder}: the folder holds no task files (*.py).")
     entries = find_instructions(folder, sources, instructions, "{instruction, input, output, file, difficulty}")
     scripts = perf_scripts_dir(folder, perf_scripts)
     out = Path(cache_dir) if cache_dir else generated_dir(folder)
     out.mkdir(parents=True, exist_ok=True)
     stems = {p.stem for p in sources}
-    tasks = []
-    for source_path in sources:
+
+    def load_one(source_path: Path) -> Task | None:
         entry = entries.get(source_path.name)
         if entry is None:
+            if SEPARATOR not in source_path.read_text():
+                return None  # a helper module beside the tasks
             raise TaskError(f"{source_path}: no entry with file {source_path.name!r} in the instructions JSON.")
         script = scripts / f"{source_path.stem}_perf.py" if scripts else None
-        tasks.append(load_task(_generate(source_path, entry, out, script if script and script.is_file() else None,
-                                         stems), suite="tritonbench-g"))
-    if not tasks:
-        raise TaskError(f"{folder}: the folder holds no task files (*.py).")
-    return tasks
+        generated = _generate(source_path, entry, out, script if script and script.is_file() else None, stems)
+        return load_task(generated, suite="tritonbench-g")
+    return load_each(sources, load_one)
 
 
 def perf_scripts_dir(folder: Path, perf_scripts: str | Path | None = None) -> Path | None:
@@ -75,50 +96,47 @@ def perf_scripts_dir(folder: Path, perf_scripts: str | Path | None = None) -> Pa
     return found if found.is_dir() else None
 
 
-def split_task_file(path: Path) -> tuple[str, str, str, list[str]]:
-    """(gold code, test code without the result_gold line, test function name, wrapper names)."""
-    text = path.read_text()
-    lines = text.splitlines()
-    try:
-        cut = next(i for i, line in enumerate(lines) if line.strip() == SEPARATOR)
-    except StopIteration:
-        raise TaskError(f"{path}: no separator line of 146 '#' between the kernels and the test.") from None
-    gold = "\n".join(lines[:cut]) + "\n"
-    test_lines = lines[cut + 1:]
-    try:
-        test_tree = ast.parse("\n".join(test_lines))
-        gold_tree = ast.parse(gold)
-    except SyntaxError as err:
-        raise TaskError(f"{path}: line {err.lineno}: not valid Python ({err.msg}).") from None
-    tests = [n.name for n in test_tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+def harness_test_part(parts: Parts, defined: set[str]) -> tuple[str, str, list[str]]:
+    """(the test part as the harness runs it, its test function's name, the kernel-part definitions it
+    repeated): without `result_gold = ...`, and without its own copies of kernel-part functions and classes,
+    so that it calls the candidate's (GEAK-eval, appending the test part, would run the copies)."""
+    test, repeated = without_definitions(parts.test, defined)
+    tree = ast.parse(test)
+    tests = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
     if len(tests) != 1:
-        raise TaskError(f"{path}: the test part must define exactly one test_*() function (found {len(tests)}).")
-    drop = {n.lineno - 1 for n in test_tree.body if isinstance(n, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == "result_gold" for t in n.targets)}
-    test = "\n".join(line for i, line in enumerate(test_lines) if i not in drop).strip() + "\n"
-    wrappers = [n.name for n in gold_tree.body if isinstance(n, ast.FunctionDef) and not _is_jit(n)
-                and not n.name.startswith("_")]
-    if not wrappers:
-        raise TaskError(f"{path}: the kernel part defines no wrapper function for the test to call.")
-    return gold, test, tests[0], wrappers
+        raise TaskError(f"{parts.path}: the test part must define exactly one test_*() function (found {len(tests)}).")
+    drop = {i for n in tree.body if isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "result_gold" for t in n.targets)
+            for i in range(n.lineno - 1, n.end_lineno)}
+    kept = "\n".join(line for i, line in enumerate(test.splitlines()) if i not in drop).strip() + "\n"
+    return kept, tests[0], repeated
 
 
 def _generate(path: Path, entry: dict, out: Path, script: Path | None = None,
               stems: set[str] | None = None) -> Path:
-    gold, test, test_name, wrappers = split_task_file(path)
-    gold_tree = ast.parse(gold)
+    parts = split_parts(path)
+    gold, gold_tree = parts.kernel, parts.kernel_tree()
+    defined = top_level(gold_tree)
+    test, test_name, repeated = harness_test_part(parts, set(defined))
     task_id = path.stem.replace(".", "_")
-    info = (read_script(script, path.stem, (stems or set()) | {path.stem}, _defined_names(gold_tree))
-            if script else None)
-    required = wrappers + [n for n in (info.stem_names if info else ()) if n not in wrappers]
-    signatures = "\n    ".join(_signature(gold, n) for n in gold_tree.body
-                               if isinstance(n, ast.FunctionDef) and n.name in required)
+    info = (read_script(script, path.stem, (stems or set()) | {path.stem}, set(defined)) if script else None)
+    required, imports = used_by_tests(gold_tree, test, list(info.stem_names) if info else [])
+    if not required:
+        raise TaskError(f"{path}: the test part uses nothing that the kernel part defines, so it would pass "
+                        "any candidate.")
+    signatures = signature(gold_tree, required)
+    if imports:  # the kernel part's imports that the test relies on, so a candidate need not repeat them
+        test = ("# the kernel part's imports that the test uses\n"
+                + "".join(ast.unparse(node) + "\n" for node in imports) + "\n" + test)
+    if repeated:
+        test = (f"# tritonsmith dropped this test part's own copies of {', '.join(repeated)}: the test calls "
+                "the code under test's\n" + test)
     perf_branch = ("    if perf_input is not None:  # a perf case: the perf script's call_op on this module's code\n"
                    "        from tritonsmith.suites.geak_perf import run_perf_case\n\n"
                    "        return run_perf_case(globals(), seed, perf_input)\n") if info else ""
     harness = (f"{test}\n\ndef {RUNNER}(seed{', perf_input=None' if info else ''}):\n{perf_branch}"
-               f"    from tritonsmith.suites.geak_perf import seed_all\n\n    seed_all(seed)\n"
-               f"    return {test_name}()\n")
+               f"    from tritonsmith.suites.geak_perf import as_tensors, seed_all\n\n    seed_all(seed)\n"
+               f"    return as_tensors({test_name}())\n")
     instruction = entry["instruction"].strip() + (f"\n\n{entry['input'].strip()}" if entry.get("input") else "")
     difficulty = entry.get("difficulty")
     difficulty = int(difficulty) if str(difficulty).isdigit() and 1 <= int(difficulty) <= 5 else None
@@ -229,26 +247,3 @@ def bytes_moved(case):
 
 def _gold_module_name(task_id: str) -> str:
     return f"tritonsmith_gold_{task_id}"
-
-
-def _defined_names(tree: ast.Module) -> set[str]:
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return names
-
-
-def _is_jit(node: ast.FunctionDef) -> bool:
-    return any("jit" in ast.unparse(d) or "autotune" in ast.unparse(d) or "heuristics" in ast.unparse(d)
-               for d in node.decorator_list)
-
-
-def _signature(source: str, node: ast.FunctionDef) -> str:
-    header = ast.get_source_segment(source, node).split(":\n", 1)[0]
-    return " ".join(header.split()) + ":"
