@@ -302,19 +302,20 @@ def _metrics_text(m: dict) -> str:
     usd = m["cost"]["usd"]["total"]
     lines = [f"tasks {m['tasks']} (all tasks, as GEAK-eval counts): call accuracy {m['call_accuracy']:.1%} "
              f"({m['call_ok']}), execution accuracy {m['exec_accuracy']:.1%} ({m['exec_ok']})"]
-    qualified = m.get("qualified")
-    if qualified:
-        speed = qualified["speedup"]["geomean"]
-        lines.append(f"qualified tasks {qualified['tasks']} (unqualified {qualified['unqualified']}, unknown "
-                     f"{qualified['unknown']}): call accuracy {qualified['call_accuracy'] or 0:.1%}, execution accuracy "
-                     f"{qualified['exec_accuracy'] or 0:.1%}" + (f", speedup geometric mean {speed:.3f}x" if speed else ""))
-        for task, reason in qualified["unqualified_reasons"].items():
-            lines.append(f"  unqualified {task}: {reason}")
     if speed["geomean"] is not None:
         lines.append(f"speedup vs baseline over {speed['tasks']} correct tasks: geometric mean {speed['geomean']:.3f}x, "
                      f"arithmetic mean {speed['arithmetic_mean']:.3f}x (as GEAK reports)")
     else:
         lines.append(f"speedup: not measured ({speed['reason']})")
+    qualified = m.get("qualified")
+    if qualified:
+        mean = qualified["speedup"]["geomean"]
+        lines.append(f"qualified tasks {qualified['tasks']} (unqualified {qualified['unqualified']}, unknown "
+                     f"{qualified['unknown']}): call accuracy {qualified['call_accuracy'] or 0:.1%}, execution "
+                     f"accuracy {qualified['exec_accuracy'] or 0:.1%}"
+                     + (f", speedup geometric mean {mean:.3f}x" if mean is not None else ""))
+        for task, reason in qualified["unqualified_reasons"].items():
+            lines.append(f"  unqualified {task}: {reason}")
     lines.append("fast_p: " + ", ".join(f"p={p} {v:.1%}" for p, v in m["fast_p"].items()))
     if m["pass_at_k"]:
         lines.append("pass@k: " + ", ".join(f"k={p['k']} {p['value']:.1%}" for p in m["pass_at_k"]))

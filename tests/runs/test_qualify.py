@@ -87,3 +87,15 @@ def test_bench_baseline_qualifies_and_a_later_bench_reads_it(tmp_path):
     later = json.loads(bench("--solver", f"dir:{candidates}", "--out", str(tmp_path / "b2")).stdout)
     assert later["qualified"]["tasks"] == 1 and later["qualified"]["exec_ok"] == 1
     assert later["qualified"]["unqualified"] == 1
+
+
+def test_the_text_summary_shows_both_sets_of_metrics(tmp_path):
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "vector_add.py").write_text((builtin_dir() / "vector_add.py").read_text())
+    done = subprocess.run([sys.executable, "-m", "tritonsmith", "bench", "--suite", f"dir:{suite}", "--device", "cpu",
+                           "--solver", "baseline", "--out", str(tmp_path / "b")], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    assert "tasks 1 (all tasks, as GEAK-eval counts)" in done.stdout
+    assert "qualified tasks 1 (unqualified 0, unknown 0)" in done.stdout

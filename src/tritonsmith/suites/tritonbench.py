@@ -163,6 +163,7 @@ INSTRUCTION = {instruction!r}
 CORRECTNESS_CASES = [{{"dtype": "float32"}}]
 PERF_CASES = {perf["cases"]!r}
 ALLOWED_OPS = ["*"]
+REFERENCE_TIMING = "none"  # the reference is call_op_ref on the gold code: timed once, as the baseline
 SOURCE_FILE = {str(path.resolve())!r}
 GOLD_FILE = {str(gold_file.resolve())!r}
 GOLD_MODULE = {_gold_module_name(task_id)!r}
