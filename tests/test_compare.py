@@ -67,3 +67,13 @@ def test_dicts_of_results_are_compared_key_by_key():
     assert "missing ['small']" in compare_outputs({"meta": 7, "pair": same["pair"]}, ref, {})["message"]
     bad = {**same, "pair": (torch.zeros(2), torch.arange(3) + 1)}
     assert "['pair'][1]" in compare_outputs(bad, ref, {})["message"]
+
+
+def test_numpy_results_are_compared_as_tensors():
+    import numpy
+
+    expected = {"a": numpy.arange(4, dtype=numpy.float32)}
+    assert compare_outputs({"a": numpy.arange(4, dtype=numpy.float32)}, expected, {}) is None
+    wrong = compare_outputs({"a": numpy.arange(4, dtype=numpy.float32) + 1}, expected, {})
+    assert wrong is not None and "differs" in wrong["message"]
+    assert "dtype" in compare_outputs({"a": numpy.arange(4)}, expected, {})["message"]

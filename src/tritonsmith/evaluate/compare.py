@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
 import torch
 
 # Defaults per dtype, a few units of the dtype's rounding error (fp16 eps 9.8e-4, bf16 7.8e-3).
@@ -24,6 +25,12 @@ DEFAULT_TOLERANCES = {
 
 def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
+
+
+def _from_numpy(value: Any) -> Any:
+    if isinstance(value, numpy.ndarray) and value.dtype != object:
+        return torch.from_numpy(numpy.array(value))  # a copy: two results never share memory through it
+    return value
 
 
 def as_outputs(value: Any) -> list[Any]:
@@ -75,6 +82,7 @@ def _compare(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]]
 
 
 def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
+    got, expected = _from_numpy(got), _from_numpy(expected)  # a test may return .numpy() of its results
     if not isinstance(expected, torch.Tensor):
         if isinstance(got, torch.Tensor) or got != expected:
             return {"message": f"is {_short(got)}, expected {_short(expected)}"}
