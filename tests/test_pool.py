@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -90,3 +91,103 @@ def test_two_workers_evaluate_concurrently(tmp_path):
 def test_cuda_without_gpu_is_a_clear_device_error():
     with pytest.raises(DeviceError, match="no GPU is visible"):
         WorkerPool(device="cuda")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in "ZX"
+
+
+def _descendants(pid: int) -> set[int]:
+    found, frontier = set(), [pid]
+    while frontier:
+        parent = frontier.pop()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == parent:
+                        found.add(int(entry))
+                        frontier.append(int(entry))
+                except OSError:
+                    continue
+    return found
+
+
+def test_a_killed_caller_leaves_no_evaluator_behind(tmp_path):
+    """SIGKILL of the process that owns the pool, while a candidate spins: its hosts, keeper and the
+    spinning worker all go, although nobody is left to enforce the 300 s timeout."""
+    loop = HERE / "candidates/adversarial/infinite_loop.py"
+    code = ("import sys; from tritonsmith.evaluate import WorkerPool, EvalConfig; from tritonsmith.suites import "
+            "resolve_task; t = resolve_task('vector_add'); p = WorkerPool(device='cpu', config=EvalConfig(timeout_s=300)); "
+            f"print('ready', flush=True); p.evaluate(t, open({str(loop)!r}).read())")
+    caller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert caller.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 60
+    evaluator = set()
+    while time.monotonic() < deadline:  # the hosts, the keeper, and the forked worker that runs the candidate
+        evaluator = _descendants(caller.pid)
+        if len(evaluator) >= 3 and any("infinite" in _cmdline_or_cwd(p) for p in evaluator) or len(evaluator) >= 4:
+            break
+        time.sleep(0.2)
+    assert len(evaluator) >= 3, evaluator
+    time.sleep(2)  # the candidate is spinning now
+    caller.kill()
+    caller.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(p) for p in evaluator):
+        time.sleep(0.2)
+    assert not [p for p in evaluator if _alive(p)]
+
+
+def _cmdline_or_cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def test_the_host_kills_a_job_its_caller_did_not(tmp_path):
+    """A host given a job with a 1 s timeout kills it itself when the caller does not (the caller hung)."""
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent / "src"))
+    host = subprocess.Popen([sys.executable, "-m", "tritonsmith.evaluate.host", "cpu"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env)
+    assert b'"ready"' in host.stdout.readline()
+    task = resolve_task("vector_add")
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    (job_dir / "candidate.py").write_text((HERE / "candidates/adversarial/infinite_loop.py").read_text())
+    job = {"job_dir": str(job_dir), "task_path": str(task.path), "candidate_path": str(job_dir / "candidate.py"),
+           "entry_point": task.entry_point, "correctness_cases": list(task.correctness_cases), "perf_cases": [],
+           "timeout_s": 1, "host_grace_s": 1}
+    started = time.monotonic()
+    host.stdin.write((json.dumps(job) + "\n").encode())
+    host.stdin.flush()
+    assert json.loads(host.stdout.readline())["event"] == "started"
+    finished = json.loads(host.stdout.readline())
+    host.stdin.close()
+    host.wait(30)
+    assert finished["killed_by_host"] and finished["result"] is None
+    assert finished["phase"] == "correctness"  # the candidate's time ran out, not the task's
+    assert time.monotonic() - started < 30
+
+
+def test_a_task_too_slow_to_prepare_is_the_tasks_fault_not_the_candidates(tmp_path):
+    source = resolve_task("vector_add").source().replace(
+        "def make_inputs(case, generator, device):\n", "def make_inputs(case, generator, device):\n    import time\n"
+        "    time.sleep(120)\n")
+    assert "time.sleep(120)" in source
+    path = tmp_path / "slow_task.py"
+    path.write_text(source)
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=5)) as pool:
+        with pytest.raises(TaskError, match="were not ready within the 5 s limit"):
+            pool.evaluate(load_task(path), resolve_task("vector_add").baseline)
+
+
+def test_a_worker_whose_result_cannot_be_written_is_crashed_not_a_faked_exit(cpu_pool, tmp_path):
+    """Closing every inherited file (the result pipe among them) is no forged success."""
+    closer = resolve_task("vector_add").baseline + "\n\nimport os\nos.closerange(3, 4096)\n"
+    result = cpu_pool.evaluate(resolve_task("vector_add"), closer)
+    assert result.status == "crashed" and "without writing its result" in result.message

@@ -19,7 +19,10 @@ import time
 from typing import Any
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
 RESULT_LIMIT = 64 * 1024 * 1024
+HOST_GRACE_S = 10  # the host kills a job this long after its timeout if the caller has not (the caller died)
+NO_REPORT_EXIT = 3  # the worker's exit code when the evaluation ended without writing its result
 
 
 def main(argv: list[str]) -> int:
@@ -68,24 +71,34 @@ def _run(job: dict[str, Any], send, protocol_files) -> dict[str, Any]:
     started = time.perf_counter()
     pid = os.fork()
     if pid == 0:  # the child: never returns
+        reported = []
         try:
             os.close(read_end)
             for handle in protocol_files:
                 os.close(handle.fileno())
+            _die_with_parent()
             _isolate(job)
             from tritonsmith.evaluate.worker import run_job
 
-            def report(result: dict[str, Any], dumps=json.dumps, write=os.write) -> None:  # bound before candidate code
-                data = (nonce + dumps(result, default=_jsonable) + "\n").encode()
+            def write_line(message: dict[str, Any], dumps=json.dumps, write=os.write) -> None:  # bound before candidate code
+                data = (nonce + dumps(message, default=_jsonable) + "\n").encode()
                 view = memoryview(data)
                 while view:
                     view = view[write(write_end, view):]
-            run_job(job, report)
+
+            def report(result: dict[str, Any], append=reported.append) -> None:
+                write_line(result)
+                append(True)
+            run_job(job, report, lambda phase: write_line({"phase": phase}))
         finally:
-            os._exit(0)
+            os._exit(0 if reported else NO_REPORT_EXIT)
     os.close(write_end)
     send({"event": "started", "pid": pid})
-    chunks, size, status = [], 0, None
+    grace = job.get("host_grace_s", HOST_GRACE_S)
+    deadline = started + job["timeout_s"] + grace if job.get("timeout_s") else None
+    caller = select.poll()
+    caller.register(protocol_files[0].fileno(), 0)  # no events asked: only a hang-up (the caller died) is reported
+    chunks, size, status, killed_by_host, orphaned = [], 0, None, False, False
     while status is None:
         ready, _, _ = select.select([read_end], [], [], 0.05)
         if ready:
@@ -96,6 +109,10 @@ def _run(job: dict[str, Any], send, protocol_files) -> dict[str, Any]:
         done, wait_status = os.waitpid(pid, os.WNOHANG)
         if done:
             status = wait_status
+        elif not killed_by_host and ((deadline and time.perf_counter() > deadline) or caller.poll(0)):
+            orphaned = bool(caller.poll(0))
+            killed_by_host = True  # the caller is gone or did not enforce the timeout: nobody else will
+            kill_group(pid)
     os.set_blocking(read_end, False)
     try:
         while size < RESULT_LIMIT and (chunk := os.read(read_end, 1 << 20)):
@@ -105,17 +122,42 @@ def _run(job: dict[str, Any], send, protocol_files) -> dict[str, Any]:
         pass
     os.close(read_end)
     leftovers = _kill_leftovers(pid)
-    result, reports = None, 0
+    result, reports, phase = None, 0, None
     for text in b"".join(chunks).decode(errors="replace").splitlines():
         if text.startswith(nonce):
-            reports += 1
             try:
-                result = json.loads(text[len(nonce):])
+                message = json.loads(text[len(nonce):])
             except ValueError:
-                pass
+                reports += 1
+                continue
+            if isinstance(message, dict) and set(message) == {"phase"}:
+                phase = message["phase"]
+            else:
+                reports += 1
+                result = message
     exit_code = os.waitstatus_to_exitcode(status)
-    return {"event": "finished", "pid": pid, "exit_code": exit_code, "result": result,
-            "reports": reports, "leftover_processes": leftovers, "elapsed_s": round(time.perf_counter() - started, 3)}
+    if orphaned:
+        sys.exit(0)  # nobody to answer: the job is killed, and so is this host
+    return {"event": "finished", "pid": pid, "exit_code": exit_code, "result": result, "reports": reports,
+            "phase": phase, "killed_by_host": killed_by_host, "leftover_processes": leftovers,
+            "elapsed_s": round(time.perf_counter() - started, 3)}
+
+
+def _die_with_parent() -> None:
+    """The job is killed when its host dies, whoever killed the host (the host is single-threaded)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL a job's (or host's) process group and the process itself."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _isolate(job: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.evaluate.host import NO_REPORT_EXIT, kill_group
 from tritonsmith.evaluate.peaks import PeaksError, fractions, peaks_for
 from tritonsmith.evaluate.result import EvalResult, geometric_mean
 from tritonsmith.knowledge.hardware import profile_for
@@ -111,6 +112,7 @@ class _Host:
 
     def run(self, job: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any] | None, bool]:
         """(the host's 'finished' message or None if the host died, whether the job timed out)."""
+        job = dict(job, timeout_s=timeout_s)  # the host enforces it too, should this process die or hang
         try:
             self.process.stdin.write((json.dumps(job) + "\n").encode())
             self.process.stdin.flush()
@@ -126,10 +128,10 @@ class _Host:
             if message is not None and message.get("event") != "eof":
                 return message, timed_out
             if message is not None or timed_out:  # the host died, or did not answer after the kill
-                _kill_group(started["pid"])
+                kill_group(started["pid"])
                 return None, timed_out
             timed_out = True
-            _kill_group(started["pid"])
+            kill_group(started["pid"])
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -139,7 +141,7 @@ class _Host:
                 self.process.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 pass
-        _kill_group(self.process.pid)
+        kill_group(self.process.pid)
         self.process.wait()
         self.log.close()
 
@@ -170,7 +172,7 @@ class _Keeper:
         return None
 
     def close(self) -> None:
-        _kill_group(self.process.pid)
+        kill_group(self.process.pid)
         self.process.wait()
         self.log.close()
 
@@ -396,17 +398,6 @@ def with_harness(source: str, task: Task) -> str:
     return f"{source.rstrip()}\n\n\n# --- appended by tritonsmith: the suite's harness ---\n{task.harness.strip()}\n"
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
 def _tail(path: Path) -> str:
     try:
         with open(path, "rb") as handle:
@@ -424,8 +415,14 @@ def _to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, 
     payload = (message or {}).get("result")
     if payload and "task_error" in payload:
         raise TaskError(payload["task_error"])
+    phase = (message or {}).get("phase")
+    if timed_out and phase in ("setup", "references"):
+        raise TaskError(f"the task's inputs and references were not ready within the {timeout:g} s limit of one "
+                        "evaluation (before any candidate code ran): the task is too slow to prepare; give it "
+                        "more time (--timeout) or smaller cases")
     if timed_out:
-        result = EvalResult("timeout", False, False, f"the candidate did not finish within {timeout:g} s and was killed")
+        result = EvalResult("timeout", False, False, f"the candidate did not finish within {timeout:g} s and was "
+                            f"killed (during {phase or 'the evaluation'})")
     elif payload is not None:
         result = EvalResult.from_dict(payload)
         result.evidence["kernels_launched"] = payload.get("kernels_launched", [])
@@ -442,6 +439,9 @@ def _to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, 
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
             result = EvalResult("crashed", False, False, f"the worker was killed by signal {name} "
                                 "(a segfault or illegal memory access in the candidate, or the out-of-memory killer)")
+        elif code == NO_REPORT_EXIT:
+            result = EvalResult("crashed", False, False, "the evaluation ended without writing its result (the "
+                                "candidate may have closed or broken the evaluator's files)")
         else:
             result = EvalResult("crashed", False, False, f"the worker exited with status {code} without a result")
     if (message or {}).get("reports", 0) > 1:  # the worker reports once: another report was forged by candidate code

@@ -49,8 +49,9 @@ class _Stop(Exception):
 
 
 class Evaluation:
-    def __init__(self, job: dict[str, Any]):
+    def __init__(self, job: dict[str, Any], progress: Callable[[str], None] | None = None):
         self.job = job
+        self.progress = progress
         self.device = job["device"]
         self.seeds: list[int] = job.get("seeds", [0, 1, 2])
         self.status: str | None = None
@@ -466,6 +467,8 @@ class Evaluation:
     @contextlib.contextmanager
     def phase(self, name: str):
         """Wall time of each stage, in evidence['phases_s']: where the evaluator's overhead goes."""
+        if self.progress is not None:
+            self.progress(name)
         started = time.perf_counter()
         try:
             yield
@@ -502,8 +505,11 @@ class Evaluation:
                 "kernels_launched": self.guards.kernel_names if self.guards else []}
 
 
-def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
-    evaluation = Evaluation(job)
+def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None],
+            progress: Callable[[str], None] | None = None) -> None:
+    """Evaluate one job and `send` its result once; `progress(phase)` names each stage as it starts, so that
+    a job killed by its timeout tells whose time ran out (the task's references, or the candidate)."""
+    evaluation = Evaluation(job, progress)
     verdict = Evaluation.verdict  # taken before candidate code runs: a patched Evaluation.verdict is never called
     started = time.perf_counter()
     try:
