@@ -191,3 +191,27 @@ def test_a_worker_whose_result_cannot_be_written_is_crashed_not_a_faked_exit(cpu
     closer = resolve_task("vector_add").baseline + "\n\nimport os\nos.closerange(3, 4096)\n"
     result = cpu_pool.evaluate(resolve_task("vector_add"), closer)
     assert result.status == "crashed" and "without writing its result" in result.message
+
+
+def test_cancel_kills_the_evaluation_in_flight_and_refuses_new_ones():
+    from tritonsmith.evaluate import EvaluationCancelled
+
+    task = resolve_task("vector_add")
+    loop = (HERE / "candidates/adversarial/infinite_loop.py").read_text()
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=300)) as pool:
+        outcome = {}
+
+        def evaluate():
+            try:
+                pool.evaluate(task, loop)
+            except EvaluationCancelled as exc:
+                outcome["cancelled"] = str(exc)
+        thread = threading.Thread(target=evaluate)
+        thread.start()
+        time.sleep(5)
+        started = time.monotonic()
+        pool.cancel()
+        thread.join(60)
+        assert outcome.get("cancelled") and time.monotonic() - started < 30
+        with pytest.raises(EvaluationCancelled):
+            pool.evaluate(task, task.baseline)

@@ -34,6 +34,10 @@ class DeviceError(RuntimeError):
     """The requested device cannot be used; the message says why and what to do."""
 
 
+class EvaluationCancelled(RuntimeError):
+    """The pool was cancelled (`WorkerPool.cancel`, e.g. on Ctrl-C) while this evaluation ran or waited."""
+
+
 @dataclass
 class EvalConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -110,8 +114,10 @@ class _Host:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def run(self, job: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any] | None, bool]:
-        """(the host's 'finished' message or None if the host died, whether the job timed out)."""
+    def run(self, job: dict[str, Any], timeout_s: float,
+            cancelled: threading.Event | None = None) -> tuple[dict[str, Any] | None, bool]:
+        """(the host's 'finished' message or None if the host died, whether the job timed out). Raises
+        EvaluationCancelled, having killed the job, when `cancelled` is set meanwhile."""
         job = dict(job, timeout_s=timeout_s)  # the host enforces it too, should this process die or hang
         try:
             self.process.stdin.write((json.dumps(job) + "\n").encode())
@@ -124,7 +130,14 @@ class _Host:
         deadline = time.monotonic() + timeout_s
         timed_out = False
         while True:
-            message = self._next(30 if timed_out else max(deadline - time.monotonic(), 0.0))
+            wait = 30 if timed_out else max(deadline - time.monotonic(), 0.0)
+            message = self._next(min(wait, 0.25) if cancelled is not None else wait)
+            if message is None and cancelled is not None and cancelled.is_set():
+                kill_group(started["pid"])
+                self._next(30)  # the host's account of the killed job
+                raise EvaluationCancelled("the evaluation was cancelled")
+            if message is None and not timed_out and time.monotonic() < deadline:
+                continue
             if message is not None and message.get("event") != "eof":
                 return message, timed_out
             if message is not None or timed_out:  # the host died, or did not answer after the kill
@@ -193,6 +206,7 @@ class WorkerPool:
         self._gpu_of: list[int | None] = []
         self._counter = 0
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
         slots = self._plan(device, workers, gpus)
         for env, gpu in slots:
             self._env.append(env)
@@ -274,11 +288,20 @@ class WorkerPool:
         Finalists are re-measured, and the tuner measures, on the same workers with other settings,
         so that no two timings ever share a GPU. `baseline`: time against this source instead of the
         task's baseline (the tuner's original); it is treated as untrusted, imported under the guards."""
+        if self._cancelled.is_set():
+            raise EvaluationCancelled("the pool was cancelled: no new evaluations start")
         slot = self._slots.get()
         try:
+            if self._cancelled.is_set():
+                raise EvaluationCancelled("the pool was cancelled: no new evaluations start")
             return self._evaluate(slot, task, source, timeout_s, timing, baseline)
         finally:
             self._slots.put(slot)
+
+    def cancel(self) -> None:
+        """Stop: evaluations in flight are killed and raise EvaluationCancelled, and no new one starts (for a
+        first Ctrl-C). The pool stays usable for closing."""
+        self._cancelled.set()
 
     def _evaluate(self, slot: int, task: Task, source: str, timeout_s: float | None,
                   timing: dict[str, Any] | None = None, baseline: str | None = None) -> EvalResult:
@@ -294,7 +317,11 @@ class WorkerPool:
         on_gpu = host.info["device"] != "cpu"
         timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)
         started = time.perf_counter()
-        message, timed_out = host.run(job, timeout)
+        try:
+            message, timed_out = host.run(job, timeout, self._cancelled)
+        finally:
+            if self._cancelled.is_set():
+                shutil.rmtree(job_dir, ignore_errors=True)
         wall = time.perf_counter() - started
         if message is None:  # the host died or hung: replace it
             host.close()
