@@ -27,11 +27,11 @@ def input_sizes(source: str) -> list[int]:
 def test_kernelbench_relu_sizes_shrink_until_the_input_fits_and_the_source_says_so():
     source = problem("batch_size = 4096\ndim = 393216\n", "[torch.rand(batch_size, dim)]")
     scaled = scale_sizes(source)
-    assert scaled.changes == {"batch_size": (4096, 128), "dim": (393216, 384)}
-    assert scaled.note == "sizes scaled for the CPU interpreter: batch_size 4096→128, dim 393216→384"
-    assert "batch_size = 128\ndim = 384\n" in scaled.source
-    assert scaled.source.replace("= 128", "= 4096").replace("= 384", "= 393216") == source
-    assert input_sizes(scaled.source) == [128 * 384] and 128 * 384 <= LIMIT
+    assert scaled.changes == {"batch_size": (4096, 256), "dim": (393216, 192)}
+    assert scaled.note == "sizes scaled for the CPU interpreter: batch_size 4096→256, dim 393216→192"
+    assert "batch_size = 256\ndim = 192\n" in scaled.source
+    assert scaled.source.replace("= 256", "= 4096").replace("= 192", "= 393216") == source
+    assert input_sizes(scaled.source) == [256 * 192] and 256 * 192 <= LIMIT
 
 
 def test_the_forms_kernelbench_writes_sizes_in_are_all_rewritten():
@@ -44,11 +44,11 @@ def test_the_forms_kernelbench_writes_sizes_in_are_all_rewritten():
         """, "[torch.rand(M, rows), torch.randn(depth, height, width), torch.rand(cols, *input_shape)]",
         "[layers]")
     scaled = scale_sizes(source)
-    assert input_sizes(scaled.source) == [128 * 128, 16 * 64 * 64, 128 * 512]
+    assert input_sizes(scaled.source) == [256 * 256, 16 * 64 * 64, 256 * 128]
     assert {name: value for name, value in constants(scaled.source).items() if name in scaled.changes} == {
-        "M": 128, "height": 64, "width": 64, "rows": 128, "cols": 128, "input_shape": (512,), "layers": [128] * 4}
+        "M": 256, "height": 64, "width": 64, "rows": 256, "cols": 256, "input_shape": (128,), "layers": [256] * 4}
     assert "depth, height, width = 16, 64, 64\n" in scaled.source  # depth fits as it is; [...] * 4 is a count
-    assert "M = 128\n" in scaled.source and "layers = [128] * 4\n" in scaled.source
+    assert "M = 256\n" in scaled.source and "layers = [256] * 4\n" in scaled.source
 
 
 def test_what_must_not_change_does_not():
@@ -87,6 +87,24 @@ def test_a_scaled_size_that_divides_another_keeps_dividing_it():
                      "[channels, num_groups]")
     scaled = constants(scale_sizes(source).source)
     assert scaled["channels"] <= 256 and scaled["channels"] % scaled["num_groups"] == 0
+
+
+def test_a_matmul_keeps_m_n_and_k_distinct():
+    source = problem("M = 1024 * 2\nK = 4096 * 2\nN = 2048 * 2\n", "[torch.rand(M, K), torch.rand(K, N)]")
+    scaled = scale_sizes(source)
+    assert scaled.changes == {"M": (2048, 128), "K": (8192, 512), "N": (4096, 64)}
+
+
+def test_what_only_the_inputs_see_owes_nothing_to_the_constructor():
+    # batch_size equals out_channels and out_channels divides height: both coincidences; num_groups=256 divides
+    # out_features, which the constructor gets too: that one is kept
+    conv = problem("batch_size = 128\nin_channels = 64\nout_channels = 128\nheight = width = 128\n",
+                   "[torch.rand(batch_size, in_channels, height, width)]", "[in_channels, out_channels, 3]")
+    assert scale_sizes(conv).changes == {"batch_size": (128, 8), "in_channels": (64, 16), "height": (128, 8),
+                                         "width": (128, 8)}
+    gemm = problem("batch_size = 1024\nfeatures = 8192\nnum_groups = 256\n", "[torch.rand(batch_size, features)]",
+                   "[features, num_groups]")
+    assert scale_sizes(gemm).changes == {"batch_size": (1024, 128), "features": (8192, 512)}
 
 
 def test_odd_sizes_round_down_and_no_size_goes_below_small():

@@ -3,17 +3,18 @@
 KernelBench's sizes are for GPUs (ReLU over 4096 x 393216 floats); the interpreter checks thousands of elements
 in seconds. A problem's sizes are the int literals of its module-level assignments (`batch_size = 4096`,
 `M = 1024 * 2`, `depth, height, width = (16, 32, 32)`, `input_shape = (32768,)`, `[1024] * 16`). Those above
-SMALL that reach the shape of a tensor get_inputs() draws, or the names get_init_inputs() returns, are halved,
-largest first, until every input tensor has at most LIMIT elements and every constructor-only size is at most
-INIT_LIMIT. Halving keeps what a model may rely on:
+SMALL that reach the shape of a tensor get_inputs() draws, and those above INIT_LIMIT that only the names
+get_init_inputs() returns reach, are halved, the largest of the largest input first, until every input tensor
+has at most LIMIT elements and every constructor-only size is at most INIT_LIMIT. Halving keeps what a model
+may rely on (the rules in full: _Halving and docs/suites.md):
 
-- sizes equal before stay equal (in_features == out_features for a residual add), a smaller size stays
-  smaller (seq_len < max_seqlen), and no size drops below SMALL;
-- a size that another int of the file divides stays divisible by it (embed_dim by num_heads, channels by
-  groups, image_size by patch_size), and so does one that another scaled size divides (dim by batch_size).
+- sizes the constructor gets that are equal stay equal (in_features == out_features for a residual add);
+- a constructor-only size stays at least the input sizes it was at least (max_seqlen >= seq_len);
+- divisibility by a count of parts (embed_dim by num_heads, out_features by num_groups);
+- different sizes stay different where they can (a matmul's M, N and K), and none drops below SMALL.
 
-Sizes up to SMALL (kernel sizes, strides, groups, heads, most channel counts) never change, nor do literals
-written inside get_inputs() or the model. What cannot be evaluated statically is left as it is.
+Sizes up to SMALL never change, nor a size equal to a default argument of the model's code (Swin's
+img_size=224), nor literals written inside get_inputs() or the model. What cannot be read statically stays.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 LIMIT = 1 << 16  # elements per input tensor: the interpreter runs a kernel over them in seconds
-DIVISOR_LIMIT = 32  # an int of the model up to this may be a count of parts (heads, groups, patch size)
+DIVISOR_LIMIT = 32  # an int written in the model's code up to this may be a count of parts (heads)
 INIT_LIMIT = 256  # a size only the constructor sees (out_features, num_classes, max_seqlen)
 SMALL = 8  # sizes up to this stay as they are (kernel sizes, strides, heads, RGB channels), and no size drops below
 CREATORS = {"rand", "randn", "randint", "zeros", "ones", "empty", "full", "randperm", "arange", "eye",
@@ -145,79 +146,102 @@ class _Problem:
 
     def scale(self) -> dict[int, int]:
         """knob index -> scaled value, for the knobs that change."""
-        groups: dict[int, list[int]] = {}
-        for index, value in enumerate(self.real):
-            if type(value) is int and value > SMALL:
-                groups.setdefault(value, []).append(index)
         sizes, inits = self.input_sizes({}), self.init_values({})
-        data: dict[int, set[int]] = {}  # a size in the inputs' shapes -> the input tensors it changes
-        capacities: set[int] = set()  # a size only the constructor sees, above INIT_LIMIT
-        for real, members in groups.items():
-            doubled = {i: real * 2 for i in members}
-            grown = self.input_sizes(doubled)
+        by_value: dict[int, list[int]] = {}
+        alone: list[list[int]] = []
+        for index, value in enumerate(self.real):
+            if type(value) is int and value > 0 and self.init_values({index: value * 2}) != inits:
+                by_value.setdefault(value, []).append(index)
+            elif type(value) is int and value > 0:
+                alone.append([index])
+        # the sizes the constructor gets form one group per value (in_features == out_features stays so); one
+        # that only the inputs see is a group of its own (batch_size 128 need not stay out_channels 128)
+        groups = [*by_value.values(), *alone]
+        constructor = set(range(len(by_value)))
+        halving = _Halving([self.real[members[0]] for members in groups])
+        halving.constructor = constructor
+        data: dict[int, set[int]] = {}  # group -> the input tensors it changes
+        for key, members in enumerate(groups):
+            real = halving.real[key]
+            grown = self.input_sizes({i: real * 2 for i in members})
             tensors = {t for t, (a, b) in enumerate(zip(sizes, grown, strict=False)) if a != b}
             if len(grown) != len(sizes):
                 tensors = set(range(len(sizes)))
-            if tensors and real not in self.defaults:
-                data[real] = tensors
-            elif real > INIT_LIMIT and self.init_values(doubled) != inits:
-                capacities.add(real)
-        current = {real: real for real in [*data, *capacities]}
-        scaled = {id(inner) for real in current for i in groups[real] for inner in ast.walk(self.knobs[i])}
-        divisors = {value for node in ast.walk(self.tree) for value in [_int_literal(node)]
-                    if value is not None and 2 <= value <= DIVISOR_LIMIT and id(node) in self.model_literals
-                    and id(node) not in scaled}
-        halving = _Halving(current, capacities, divisors)
+            if tensors and real > SMALL and real not in self.defaults:
+                data[key] = tensors
+        halving.capacities = {key for key in halving.constructor if halving.real[key] > INIT_LIMIT and key not in data}
+        halving.current = {key: halving.real[key] for key in [*data, *halving.capacities]}
+        knobs = {id(inner) for knob in self.knobs for inner in ast.walk(knob)}
+        halving.literals = {value for node in ast.walk(self.tree) for value in [_int_literal(node)]
+                            if value is not None and 2 <= value <= DIVISOR_LIMIT and id(node) in self.model_literals
+                            and id(node) not in knobs}
+        halving.fixed = {halving.real[key] for key in halving.constructor if key not in halving.current} - {1}
+        current = halving.current
 
         def values() -> dict[int, int]:
-            return {i: current[real] for real in current for i in groups[real] if current[real] != real}
+            return {i: current[key] for key in current for i in groups[key] if current[key] != halving.real[key]}
         while True:
             now = self.input_sizes(values())
             over = sorted((t for t, n in enumerate(now) if n > LIMIT), key=lambda t: -now[t])
-            choices = [sorted((real for real in data if t in data[real]), key=lambda r: -current[r]) for t in over]
-            choices.append(sorted((r for r in capacities if current[r] > INIT_LIMIT), key=lambda r: -current[r]))
-            if not any(halving.shrink(real, ties) for owners in choices for ties in (False, True) for real in owners):
+            choices = [sorted((key for key in data if t in data[key]), key=lambda k: -current[k]) for t in over]
+            choices.append(sorted((k for k in halving.capacities if current[k] > INIT_LIMIT), key=lambda k: -current[k]))
+            if not any(halving.shrink(key, ties) for owners in choices for ties in (False, True) for key in owners):
                 return values()
 
 
 class _Halving:
-    """Halves one group of equal sizes at a time, under the rules of the module docstring. `capacities` are the
-    constructor-only sizes, `divisors` the other ints the model side of the file holds."""
+    """Halves one group of sizes at a time, under the rules of the module docstring. Groups are keys into `real`
+    (their real sizes) and `current` (the scaled sizes so far, of the groups being scaled).
 
-    def __init__(self, current: dict[int, int], capacities: set[int], divisors: set[int]):
-        self.current = current
-        self.capacities = capacities
-        self.divisors = divisors
+    `capacities` are the constructor-only groups; `constructor` all the groups the constructor gets. A scaled
+    size stays divisible by `literals` (ints up to DIVISOR_LIMIT written in the model's code: heads, a view's
+    last dimension); one the constructor gets also by the constructor's fixed sizes (`fixed`: num_heads=12 of
+    embed_dim, num_groups=256 of out_features) and by the constructor's scaled sizes that divided it. Sizes
+    only the inputs see (batch, height) are free of the latter two: that 1024 divides 8192 there, or 32 (the
+    out_channels) divides 64 (the height), is a coincidence.
+    """
 
-    def shrink(self, real: int, ties: bool, tried: set[int] | None = None) -> bool:
-        """Halve group `real` (an odd size rounds down), first shrinking the scaled sizes that must keep dividing
-        it; False if the rules forbid it. Unless `ties`, refuse to make two different sizes equal."""
+    def __init__(self, real: list[int]):
+        self.real = real
+        self.current: dict[int, int] = {}
+        self.capacities: set[int] = set()
+        self.constructor: set[int] = set()
+        self.literals: set[int] = set()
+        self.fixed: set[int] = set()
+
+    def shrink(self, key: int, ties: bool, tried: set[int] | None = None) -> bool:
+        """Halve group `key` (an odd size rounds down), first shrinking the scaled sizes that must keep dividing
+        it; False if the rules forbid it. Unless `ties`, never make two different sizes equal: where halving
+        would, quarter instead (M, N and K of a matmul stay distinct, so a transposed index still shows)."""
         tried = set() if tried is None else tried
-        if real in tried:
+        if key in tried:
             return False
-        tried.add(real)
-        value = self.current[real]
-        new = value // 2
-        if new < SMALL or not self._allows(real, value, new, ties, tried):
-            return False
-        self.current[real] = new
-        return True
+        tried.add(key)
+        value = self.current[key]
+        for new in (value // 2,) if ties else (value // 2, value // 4):
+            if new >= SMALL and self._allows(key, value, new, ties, tried):
+                self.current[key] = new
+                return True
+        return False
 
-    def _allows(self, real: int, value: int, new: int, ties: bool, tried: set[int]) -> bool:
-        exact = value % 2 == 0  # an odd size has no factor 2 to keep; its odd divisors cannot all survive anyway
-        if exact and any(real % c == 0 and new % c for c in self.divisors):
+    def _allows(self, key: int, value: int, new: int, ties: bool, tried: set[int]) -> bool:
+        real = self.real[key]
+        exact = value % (value // new) == 0  # an odd size has no factor 2 to keep, nor all its odd divisors
+        divisors = self.literals | (self.fixed if key in self.constructor else set())
+        if exact and any(real % c == 0 and new % c for c in divisors):
             return False
-        others = {other: size for other, size in self.current.items() if other != real}
-        if not ties and new in others.values():
+        others = {other: size for other, size in self.current.items() if other != key}
+        if not ties and any(size == new and self.real[other] != real for other, size in others.items()):
             return False
-        if real in self.capacities and any(other <= real and size > new for other, size in others.items()
-                                           if other not in self.capacities):
+        if key in self.capacities and any(self.real[other] <= real and size > new for other, size in others.items()
+                                          if other not in self.capacities):
             return False  # a capacity (max_seqlen) stays at least the sizes it held
-        for other, size in sorted(others.items(), key=lambda item: -item[1]) if exact else ():
-            if other < real and real % other == 0 and new % self.current[other] and \
+        related = [other for other in others if other in self.constructor] if key in self.constructor else []
+        for other in sorted(related, key=lambda k: -self.current[k]) if exact else ():
+            if self.real[other] < real and real % self.real[other] == 0 and new % self.current[other] and \
                     not (self.shrink(other, ties, tried) and new % self.current[other] == 0):
                 return False
-            if other > real and other % real == 0 and size % new:
+            if self.real[other] > real and self.real[other] % real == 0 and self.current[other] % new:
                 return False
         return True
 
