@@ -107,6 +107,16 @@ def test_what_only_the_inputs_see_owes_nothing_to_the_constructor():
     assert scale_sizes(gemm).changes == {"batch_size": (1024, 128), "features": (8192, 512)}
 
 
+def test_no_input_size_drops_below_the_window_a_kernel_slides():
+    # KernelBench's dilated convolution: a (5, 9) kernel dilated (2, 3) spans 9 x 25, so no size below 27
+    conv = problem("batch_size = 8\nwidth = height = 512\nkernel_size = (5, 9)\ndilation = (2, 3)\n",
+                   "[torch.rand(batch_size, 32, height, width)]", "[kernel_size, dilation]")
+    assert scale_sizes(conv).changes == {"width": (512, 32), "height": (512, 32)}
+    pool = problem("batch_size = 16\nsize = 2048\nkernel_size = 11\n", "[torch.rand(batch_size, 64, size, size)]",
+                   "[kernel_size]")
+    assert scale_sizes(pool).changes == {"size": (2048, 16)}
+
+
 def test_odd_sizes_round_down_and_no_size_goes_below_small():
     odd = scale_sizes(problem("batch_size = 32768\ndim = 65535\n", "[torch.rand(batch_size, dim)]"))
     assert odd.changes == {"batch_size": (32768, 256), "dim": (65535, 255)}

@@ -12,6 +12,7 @@ may rely on (the rules in full: _Halving and docs/suites.md):
 - a constructor-only size stays at least the input sizes it was at least (max_seqlen >= seq_len);
 - divisibility by a count of parts (embed_dim by num_heads, out_features by num_groups);
 - different sizes stay different where they can (a matmul's M, N and K), and none drops below SMALL.
+- no input size drops below the window a kernel slides (kernel_size times dilation, by KernelBench's names).
 
 Sizes up to SMALL never change, nor a size equal to a default argument of the model's code (Swin's
 img_size=224), nor literals written inside get_inputs() or the model. What cannot be read statically stays.
@@ -83,6 +84,14 @@ class _Problem:
                 self.knobs += _knob_nodes(node.value)
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 assignments.append(({n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}, node.value))
+        # the largest window a kernel slides over the inputs, by KernelBench's names: a kernel size
+        # times a dilation (conv (5, 9) dilated (2, 3) spans up to 27); a spatial size stays at least that
+        spans = {"kernel": [1], "dilation": [1]}
+        for names, value in assignments:
+            for kind in spans:
+                if any(kind in name.lower() for name in names):  # kernel_size, pool_kernel_size, dilation
+                    spans[kind] += [v for n in _knob_nodes(value) for v in [_evaluate(n, {}, {})] if type(v) is int]
+        self.window = max(spans["kernel"]) * max(spans["dilation"])
         # What the model sees: every definition but get_inputs, and the module-level names they read (through
         # other names too). Its ints may be structural (heads, groups, patch sizes); get_inputs' are not.
         model_side = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef,
@@ -176,6 +185,7 @@ class _Problem:
                             if value is not None and 2 <= value <= DIVISOR_LIMIT and id(node) in self.model_literals
                             and id(node) not in knobs}
         halving.fixed = {halving.real[key] for key in halving.constructor if key not in halving.current} - {1}
+        halving.window = self.window
         current = halving.current
 
         def values() -> dict[int, int]:
@@ -198,11 +208,13 @@ class _Halving:
     last dimension); one the constructor gets also by the constructor's fixed sizes (`fixed`: num_heads=12 of
     embed_dim, num_groups=256 of out_features) and by the constructor's scaled sizes that divided it. Sizes
     only the inputs see (batch, height) are free of the latter two: that 1024 divides 8192 there, or 32 (the
-    out_channels) divides 64 (the height), is a coincidence.
+    out_channels) divides 64 (the height), is a coincidence. An input size stays at least `window`, the largest
+    window a kernel of the problem slides (_Problem.window).
     """
 
     def __init__(self, real: list[int]):
         self.real = real
+        self.window = 1
         self.current: dict[int, int] = {}
         self.capacities: set[int] = set()
         self.constructor: set[int] = set()
@@ -226,6 +238,8 @@ class _Halving:
 
     def _allows(self, key: int, value: int, new: int, ties: bool, tried: set[int]) -> bool:
         real = self.real[key]
+        if key not in self.capacities and new < self.window <= real:
+            return False
         exact = value % (value // new) == 0  # an odd size has no factor 2 to keep, nor all its odd divisors
         divisors = self.literals | (self.fixed if key in self.constructor else set())
         if exact and any(real % c == 0 and new % c for c in divisors):
