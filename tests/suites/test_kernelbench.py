@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +13,30 @@ import pytest
 import torch
 
 from tritonsmith.runs.store import ResultsStore
-from tritonsmith.suites import load_suite, resolve_task
+from tritonsmith.suites import Suite, load_suite, resolve_task
+from tritonsmith.suites.kernelbench_sizes import LIMIT
 from tritonsmith.task import TaskError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "kernelbench"
 LEVEL = FIXTURES / "level1"
+FORMS = FIXTURES / "forms"  # what the real problems do that level1's fixtures do not: sizes to scale, globals, ...
 CANDIDATES = FIXTURES / "candidates"
 SUITE = f"kernelbench:{LEVEL}"
+CHECKOUT = os.environ.get("TRITONSMITH_KERNELBENCH")  # the folder holding KernelBench/level1, ...
+real_checkout = pytest.mark.skipif(not CHECKOUT, reason="TRITONSMITH_KERNELBENCH does not name a KernelBench "
+                                   "checkout (the folder holding KernelBench/level1)")
+
+
+def generated(task):
+    """The generated task file, imported as the evaluator's worker imports it."""
+    spec = importlib.util.spec_from_file_location(f"kernelbench_generated_{task.id}", task.path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def real_level(level: str) -> Path:
+    return Path(CHECKOUT).expanduser() / "KernelBench" / level
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +46,7 @@ def private_cache(tmp_path, monkeypatch):
 
 def test_problems_load_as_tasks_in_kernelbench_order(tmp_path):
     tasks = load_suite(SUITE)
+    assert isinstance(tasks, Suite) and tasks.unsupported == []
     assert [t.id for t in tasks] == ["1_ReLU", "2_Linear_ReLU", "10_Sum_over_a_dimension"]
     linear = tasks[1]
     assert linear.suite == "kernelbench" and linear.name == "kernelbench:2_Linear_ReLU"
@@ -37,6 +54,7 @@ def test_problems_load_as_tasks_in_kernelbench_order(tmp_path):
     assert linear.allowed_ops == ("*",) and linear.tolerances["float32"].atol == 1e-2
     assert linear.reference_source == (LEVEL / "2_Linear_ReLU.py").read_text()
     assert "as `ModelNew`" in linear.instruction and "torch.manual_seed(42)" in linear.instruction
+    assert "sizes scaled down" in linear.instruction and "not from constants" in linear.instruction
     assert linear.baseline.rstrip().endswith("ModelNew = Model") and "def tritonsmith_forward" not in linear.baseline
     assert "ModelNew(*init)" in linear.harness and str((LEVEL / "2_Linear_ReLU.py").resolve()) in linear.harness
     assert len(linear.correctness_cases) * 3 >= 5 and linear.perf_cases == ({"dtype": "float32", "trial": "perf"},)
@@ -45,9 +63,10 @@ def test_problems_load_as_tasks_in_kernelbench_order(tmp_path):
 
 def test_inputs_are_six_distinct_draws_and_repeatable():
     task = resolve_task(f"{SUITE}:1_ReLU")
-    spec = importlib.util.spec_from_file_location("kernelbench_generated_task", task.path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = generated(task)
+    assert module.REFERENCE_TIMING == "baseline" and module.CPU_PROBLEM_FILE == module.PROBLEM_FILE
+    assert module.CPU_SIZES_NOTE == ("the problem's own sizes on the CPU interpreter (no input tensor has more "
+                                     "than 65536 elements)")
 
     def draw(case, seed):
         return module.make_inputs(case, torch.Generator().manual_seed(seed), "cpu")[0]
@@ -58,7 +77,7 @@ def test_inputs_are_six_distinct_draws_and_repeatable():
     assert torch.equal(module.reference(draws[0]), torch.relu(draws[0]))
 
 
-def test_malformed_problems_fail_with_one_sentence_naming_the_file(tmp_path):
+def test_a_file_that_cannot_be_read_is_listed_with_its_reason_and_the_rest_loads(tmp_path):
     folder = tmp_path / "level1"
     folder.mkdir()
     with pytest.raises(TaskError, match="holds no KernelBench problem files"):
@@ -66,17 +85,27 @@ def test_malformed_problems_fail_with_one_sentence_naming_the_file(tmp_path):
     with pytest.raises(TaskError, match="no such folder"):
         load_suite(f"kernelbench:{tmp_path / 'missing'}")
     relu = (LEVEL / "1_ReLU.py").read_text()
-    broken = folder / "3_Broken.py"
-    for text, words in [(relu.replace("class Model(", "class Net("), "does not define Model"),
-                        (relu.replace("def get_inputs(", "def make_inputs("), "does not define get_inputs"),
-                        (relu + "\ndef oops(:\n", "is not valid Python")]:
-        broken.write_text(text)
-        with pytest.raises(TaskError, match=words) as raised:
-            load_suite(f"kernelbench:{folder}")
-        assert str(broken) in str(raised.value)
-    broken.unlink()
-    shutil.copy(LEVEL / "1_ReLU.py", folder / "7_Re.LU v2.py")
-    assert [t.id for t in load_suite(f"kernelbench:{folder}")] == ["7_Re_LU_v2"]
+    (folder / "1_ReLU.py").write_text(relu)
+    (folder / "2_Net.py").write_text(relu.replace("class Model(", "class Net("))
+    (folder / "3_No_Inputs.py").write_text(relu.replace("def get_inputs(", "def make_inputs("))
+    (folder / "4_Broken.py").write_text(relu + "\ndef oops(:\n")
+    (folder / "5_Latin1.py").write_bytes(relu.encode() + b"# caf\xe9\n")
+    (folder / "6_Re.LU.py").write_text(relu)
+    (folder / "6_Re_LU.py").write_text(relu)
+    (folder / "7_Unreadable.py").mkdir()  # a folder named like a problem file: reading it fails
+    suite = load_suite(f"kernelbench:{folder}")
+    assert [t.id for t in suite] == ["1_ReLU", "6_Re_LU"]
+    reasons = {entry.path.name: entry.reason for entry in suite.unsupported}
+    assert set(reasons) == {"2_Net.py", "3_No_Inputs.py", "4_Broken.py", "5_Latin1.py", "6_Re_LU.py",
+                            "7_Unreadable.py"}
+    needed = "(a KernelBench problem defines class Model(nn.Module), get_inputs() and get_init_inputs())."
+    assert reasons["2_Net.py"] == f"the problem file does not define Model {needed}"
+    assert reasons["3_No_Inputs.py"] == f"the problem file does not define get_inputs {needed}"
+    assert reasons["4_Broken.py"] == "line 28: the problem file is not valid Python (invalid syntax)."
+    assert reasons["5_Latin1.py"].startswith("cannot read the file ('utf-8' codec can't decode byte 0xe9")
+    assert reasons["6_Re_LU.py"] == "its task id '6_Re_LU' is already used by 6_Re.LU.py."
+    assert reasons["7_Unreadable.py"].startswith("cannot read the file ([Errno 21] Is a directory")
+    assert all("\n" not in reason and reason.endswith(".") for reason in reasons.values())
 
 
 @pytest.mark.parametrize("task_id, candidate, status, words", [
@@ -141,3 +170,86 @@ def test_the_agent_solves_a_kernelbench_problem_whose_answer_is_a_class(tmp_path
                            hardware_knowledge=False, guide_knowledge=False, one_shot=False)
         summary = run_task(task, config, tmp_path / "run", quiet=True)
     assert summary["solved"] and summary["statuses"] == {"passed": 1}
+
+
+def test_on_the_cpu_inputs_and_models_take_the_scaled_sizes_elsewhere_the_real_ones():
+    tasks = {t.id: t for t in load_suite(f"kernelbench:{FORMS}")}
+    assert list(tasks) == ["1_Scaled_ReLU", "2_Hidden_State", "3_Masked_Loss", "4_Dropout_Positions",
+                           "5_Attention_Heads", "6_Hard_Coded_Width"]
+    relu = generated(tasks["1_Scaled_ReLU"])
+    assert relu.CPU_SIZES_NOTE == ("sizes scaled for the CPU interpreter: batch_size 512→256, dim 3000→187, "
+                                   "width 3000→187")
+    scaled = Path(relu.CPU_PROBLEM_FILE).read_text()
+    assert scaled.startswith(f"# 1_Scaled_ReLU.py, {relu.CPU_SIZES_NOTE}\n")
+    assert "\nbatch_size = 256\ndim = width = 187\n" in scaled and relu.PROBLEM_FILE == str(FORMS / "1_Scaled_ReLU.py")
+    case = tasks["1_Scaled_ReLU"].correctness_cases[0]
+    assert relu.make_inputs(case, torch.Generator().manual_seed(0), "cpu")[0].shape == (256, 187)
+    real = relu.make_inputs(case, torch.Generator().manual_seed(0), "meta")[0]  # any device but the CPU
+    assert real.shape == (512, 3000) and real.device.type == "meta"
+    for task in list(tasks.values())[:5]:
+        module = generated(task)
+        inputs = module.make_inputs(case, torch.Generator().manual_seed(1), "cpu")
+        assert all(x.numel() <= LIMIT for x in inputs if isinstance(x, torch.Tensor)), task.id
+        first, again = module.reference(*inputs), module.reference(*inputs)  # dropout: the same mask each call
+        for a, b in zip(first if isinstance(first, tuple) else (first,), again if isinstance(again, tuple) else (again,)):
+            assert torch.equal(a, b), task.id
+    positions = generated(tasks["4_Dropout_Positions"]).HARNESS  # the table still covers every position
+    assert "'seq_len': (256, 128)" in positions and "'max_len': (1024, 256)" in positions
+
+
+@pytest.mark.parametrize("task_id", ["1_Scaled_ReLU", "2_Hidden_State", "3_Masked_Loss", "4_Dropout_Positions",
+                                     "5_Attention_Heads"])
+def test_model_matches_itself_at_the_scaled_sizes(cpu_pool, task_id):
+    # what `--solver baseline` runs: Model judged as a candidate matches on all 6 checks, and launches no Triton
+    # kernel, which alone rejects it
+    task = resolve_task(f"kernelbench:{FORMS}:{task_id}")
+    result = cpu_pool.evaluate(task, task.baseline)
+    assert result.call_ok and len(result.cases) == 6 and all(case.ok for case in result.cases), result.summary()
+    assert result.status == "rejected" and len(result.guard_violations) == 1
+    assert result.guard_violations[0].startswith("no Triton kernel was launched")
+    assert result.evidence["cpu_sizes"] == generated(task).CPU_SIZES_NOTE
+
+
+@pytest.mark.parametrize("task_id, candidate, status, words", [
+    ("1_Scaled_ReLU", "1_ReLU", "passed", ""),
+    ("2_Hidden_State", "hidden_state_copied_constants", "passed", ""),  # its copy of batch_size is scaled too
+    ("2_Hidden_State", "hidden_state_literal_size", "runtime_error", "must match the size of tensor b (1024)"),
+])
+def test_candidates_are_checked_at_the_scaled_sizes(cpu_pool, task_id, candidate, status, words):
+    result = cpu_pool.evaluate(resolve_task(f"kernelbench:{FORMS}:{task_id}"), (CANDIDATES / f"{candidate}.py").read_text())
+    assert result.status == status and words in result.message, result.summary()
+
+
+def test_a_model_that_fails_at_the_scaled_sizes_says_so_in_one_sentence(cpu_pool):
+    task = resolve_task(f"kernelbench:{FORMS}:6_Hard_Coded_Width")
+    with pytest.raises(TaskError) as raised:
+        cpu_pool.evaluate(task, task.baseline)
+    assert ("Model itself fails at the sizes scaled for the CPU interpreter (width 3000→750), so this problem is "
+            "checked on a GPU only: RuntimeError: Given normalized_shape=[3000]") in str(raised.value)
+
+
+@real_checkout
+@pytest.mark.parametrize("level, count", [("level1", 100), ("level2", 100), ("level3", 50), ("level4", 20)])
+def test_the_real_levels_load_whole(level, count):
+    suite = load_suite(f"kernelbench:{real_level(level)}")
+    assert len(suite) == count and suite.unsupported == []
+    assert all("CPU_SIZES_NOTE = " in task.source() for task in suite)
+
+
+@real_checkout
+def test_a_modelnew_written_like_kernelbench_examples_passes_the_real_relu_at_scaled_sizes(cpu_pool):
+    task = resolve_task(f"kernelbench:{real_level('level1')}:19_ReLU")
+    result = cpu_pool.evaluate(task, (CANDIDATES / "1_ReLU.py").read_text())
+    assert result.status == "passed", result.summary()
+    assert result.evidence["cpu_sizes"] == "sizes scaled for the CPU interpreter: batch_size 4096→256, dim 393216→192"
+
+
+@real_checkout
+@pytest.mark.parametrize("level, problem", [
+    ("level1", "23_Softmax"), ("level1", "95_CrossEntropyLoss"), ("level2", "76_Gemm_Add_ReLU"),
+    ("level2", "66_Matmul_Dropout_Softmax"), ("level3", "33_VanillaRNN"), ("level3", "43_MinGPTCausalAttention")])
+def test_real_models_match_themselves_at_scaled_sizes(cpu_pool, level, problem):
+    task = resolve_task(f"kernelbench:{real_level(level)}:{problem}")
+    result = cpu_pool.evaluate(task, task.baseline)
+    assert result.call_ok and len(result.cases) == 6 and all(case.ok for case in result.cases), result.summary()
+    assert result.evidence["cpu_sizes"].startswith("sizes scaled for the CPU interpreter: ")

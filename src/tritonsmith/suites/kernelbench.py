@@ -10,7 +10,10 @@ match when ModelNew creates the same parameters in the same order.
 Each problem becomes an ordinary task file of ours, generated into a cache folder: its HARNESS,
 appended to each candidate, builds ModelNew once per device and calls it; its BASELINE is the
 problem's own source with `ModelNew = Model`, so speedup is measured against Model as in KernelBench;
-its reference is that baseline run through the same harness.
+its reference is that baseline run through the same harness. On the CPU interpreter the problem's sizes
+are scaled down (suites/kernelbench_sizes.py): the task's inputs and the harness's model both come from a
+copy of the problem with smaller size constants, and the task file says which (CPU_SIZES_NOTE).
+A problem file that cannot be read is listed in the suite's `unsupported`, with its reason.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import ast
 import re
 from pathlib import Path
 
+from tritonsmith.suites import Suite, Unsupported
 from tritonsmith.suites.generated import generated_dir, write_if_changed
-from tritonsmith.task import Task, TaskError, load_task
+from tritonsmith.suites.kernelbench_sizes import scale_sizes
+from tritonsmith.task import TaskError, load_task
 
 ENTRY_POINT = "tritonsmith_forward"
-INIT_SEED = 42  # KernelBench's seed_num for weights and init inputs (src/eval.py, eval_kernel_against_ref)
+INIT_SEED = 42  # KernelBench's seed_num for weights and init inputs (src/kernelbench/eval.py, eval_kernel_against_ref)
 NEEDED = ("Model", "get_inputs", "get_init_inputs")
 SIGNATURE = "class ModelNew(nn.Module): same __init__ and forward as Model"
 
@@ -37,64 +42,165 @@ Create the same parameters and buffers as Model, in the same order and with the 
 initialisation (for example, keep its nn.Linear or nn.Conv2d submodules and read their weights in your \
 kernels): both models are built right after torch.manual_seed(42) and must start with identical weights.
 Constructor arguments come from get_init_inputs() and forward inputs from get_inputs(), both defined \
-in the problem below; its sizes are the ones timed. Outputs must match Model's \
+in the problem below; its sizes are the ones timed. On a machine without a GPU, correctness is checked \
+with the problem's module-level sizes scaled down, for Model and ModelNew alike: take every size from \
+the constructor arguments and the inputs' shapes, not from constants. Outputs must match Model's \
 within a tolerance of 1e-2 (float32). Speedup is measured against Model itself."""
 
-
-def harness(problem_file: Path) -> str:
-    """Appended to each candidate (and to the baseline): defines the entry point on top of ModelNew."""
-    return f'''\
+HARNESS = '''\
 def _tritonsmith_harness():
-    """Builds ModelNew as KernelBench does and calls it; the problem is its own module, so the
-    candidate's names (its own Model, get_inputs, ...) never shadow the problem's."""
+    """Builds ModelNew as KernelBench does and calls it. The problem is its own module, so the candidate's
+    names (its own Model, get_inputs, ...) never shadow the problem's. On the CPU the problem's sizes are
+    scaled down (the task's CPU_SIZES_NOTE), and so are the candidate's own copies of those constants."""
     import importlib.util
     import sys
 
     import torch
 
-    name = __name__ + ".tritonsmith_problem"
-    spec = importlib.util.spec_from_file_location(name, {str(problem_file.resolve())!r})
-    problem = importlib.util.module_from_spec(spec)
-    sys.modules[name] = problem
-    spec.loader.exec_module(problem)
+    problem_files = {files!r}
+    cpu_sizes = {cpu_sizes!r}
     models = {{}}
+
+    def build(device):
+        where = "cpu" if device.type == "cpu" else "gpu"
+        name = __name__ + ".tritonsmith_problem_" + where
+        spec = importlib.util.spec_from_file_location(name, problem_files[where])
+        problem = importlib.util.module_from_spec(spec)
+        sys.modules[name] = problem
+        spec.loader.exec_module(problem)
+        scope = globals()
+        for key, (real, scaled) in cpu_sizes.items() if where == "cpu" else ():
+            try:
+                if type(scope.get(key)) is type(real) and scope[key] == real:
+                    scope[key] = scaled
+            except Exception:  # noqa: BLE001 - a value of the candidate's that cannot be compared is no size
+                pass
+        torch.manual_seed({seed})
+        init = [x.to(device) if isinstance(x, torch.Tensor) else x for x in problem.get_init_inputs()]
+        with torch.no_grad():
+            torch.manual_seed({seed})
+            return ModelNew(*init).to(device)
 
     def forward(*inputs):
         device = next((x.device for x in inputs if isinstance(x, torch.Tensor)), torch.device("cpu"))
         model = models.get(str(device))
         if model is None:
-            torch.manual_seed({INIT_SEED})
-            init = [x.to(device) if isinstance(x, torch.Tensor) else x for x in problem.get_init_inputs()]
-            with torch.no_grad():
-                torch.manual_seed({INIT_SEED})
-                model = models[str(device)] = ModelNew(*init).to(device)
+            model = models[str(device)] = build(device)
         with torch.no_grad():
+            torch.manual_seed({seed})  # a forward that draws random numbers (dropout) draws the same ones
             return model(*inputs)
 
     return forward
 
 
-{ENTRY_POINT} = _tritonsmith_harness()
+{entry_point} = _tritonsmith_harness()
+'''
+
+TASK = '''\
+# Generated by tritonsmith from {name} (KernelBench format). Do not edit: regenerated on load.
+import importlib.util
+import sys
+
+import torch
+
+ID = {task_id!r}
+KIND = "other"
+ENTRY_POINT = {entry_point!r}
+REQUIRED_NAMES = ["ModelNew"]
+SIGNATURE = {signature!r}
+INSTRUCTION = {instruction!r}
+# 2 trials x the evaluator's 3 seeds = 6 random input sets (KernelBench checks 5)
+CORRECTNESS_CASES = [{{"dtype": "float32", "trial": 0}}, {{"dtype": "float32", "trial": 1}}]
+PERF_CASES = [{{"dtype": "float32", "trial": "perf"}}]
+# KernelBench's fp32 tolerance (v0, v0.1); our atol is in units of the output's RMS (evaluate/compare.py)
+TOLERANCES = {{"float32": {{"atol": 1e-2, "rtol": 1e-2}}}}
+ALLOWED_OPS = ["*"]
+REFERENCE_TIMING = "baseline"  # the baseline is Model, which is the PyTorch reference: timed once
+CPU_SIZES_NOTE = {note!r}
+PROBLEM_FILE = {problem_file!r}
+CPU_PROBLEM_FILE = {cpu_problem_file!r}
+REFERENCE_FILE = {reference_file!r}
+BASELINE = {baseline!r}
+HARNESS = {harness!r}
+REFERENCE_SOURCE = {source!r}
+
+_modules = {{}}
+
+
+def _module(name, path):
+    """The problem (with its CPU sizes on the CPU) or the reference, imported once."""
+    if name not in _modules:
+        spec = importlib.util.spec_from_file_location("tritonsmith_kernelbench_" + name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        _modules[name] = module
+    return _modules[name]
+
+
+def make_inputs(case, generator, device):
+    on_cpu = torch.device(device).type == "cpu"
+    problem = _module("cpu_problem", CPU_PROBLEM_FILE) if on_cpu else _module("problem", PROBLEM_FILE)
+    trial = 999 if case["trial"] == "perf" else int(case["trial"])
+    torch.manual_seed(int(generator.initial_seed()) * 1000 + trial)  # get_inputs() draws from the global RNG
+    return tuple(x.to(device) if isinstance(x, torch.Tensor) else x for x in problem.get_inputs())
+
+
+def reference(*inputs):
+    """Model as ModelNew, through the harness candidates get: the same seeding, sizes, device and no_grad."""
+    try:
+        return _module("reference", REFERENCE_FILE).{entry_point}(*inputs)
+    except Exception as exc:
+        if CPU_PROBLEM_FILE == PROBLEM_FILE or any(x.device.type != "cpu" for x in inputs if isinstance(x, torch.Tensor)):
+            raise
+        raise RuntimeError(f"Model itself fails at the sizes scaled for the CPU interpreter "
+                           f"({{CPU_SIZES_NOTE.partition(': ')[2]}}), so this problem is checked on a GPU only: "
+                           f"{{type(exc).__name__}}: {{exc}}") from exc
+
+
+def flops(case):
+    return 0
+
+
+def bytes_moved(case):
+    return 0
 '''
 
 
-def load_kernelbench(path: str | Path, cache_dir: str | Path | None = None) -> list[Task]:
+def harness(problem_file: Path, cpu_problem_file: Path, cpu_sizes: dict) -> str:
+    """Appended to each candidate (and to the baseline): defines the entry point on top of ModelNew."""
+    files = {"cpu": str(cpu_problem_file.resolve()), "gpu": str(problem_file.resolve())}
+    return HARNESS.format(files=files, cpu_sizes=cpu_sizes, seed=INIT_SEED, entry_point=ENTRY_POINT)
+
+
+def load_kernelbench(path: str | Path, cache_dir: str | Path | None = None) -> Suite:
+    """One task per problem file of the folder; a file that cannot be read is listed in `unsupported`."""
     folder = Path(path)
     if not folder.is_dir():
         raise TaskError(f"{folder}: no such folder of KernelBench problem files.")
+    problems = sorted((p for p in folder.glob("*.py") if not p.name.startswith("_")), key=_problem_order)
+    if not problems:
+        raise TaskError(f"{folder}: the folder holds no KernelBench problem files (*.py).")
     out = Path(cache_dir) if cache_dir else generated_dir(folder)
     out.mkdir(parents=True, exist_ok=True)
-    tasks: list[Task] = []
+    suite = Suite()
     seen: dict[str, Path] = {}
-    for problem in sorted((p for p in folder.glob("*.py") if not p.name.startswith("_")), key=_problem_order):
+    for problem in problems:
         task_id = re.sub(r"[^A-Za-z0-9_-]", "_", problem.stem)
         if task_id in seen:
-            raise TaskError(f"{problem}: its task id {task_id!r} is already used by {seen[task_id]}.")
+            suite.unsupported.append(Unsupported(problem, f"its task id {task_id!r} is already used by "
+                                                          f"{seen[task_id].name}."))
+            continue
+        try:
+            suite.append(load_task(_generate(problem, check_problem(problem), task_id, out), suite="kernelbench"))
+        except TaskError as err:
+            suite.unsupported.append(Unsupported(problem, str(err).removeprefix(f"{problem}: ")))
+            continue
+        except (OSError, UnicodeDecodeError) as err:
+            suite.unsupported.append(Unsupported(problem, f"cannot read the file ({err})."))
+            continue
         seen[task_id] = problem
-        tasks.append(load_task(_generate(problem, task_id, out), suite="kernelbench"))
-    if not tasks:
-        raise TaskError(f"{folder}: the folder holds no KernelBench problem files (*.py).")
-    return tasks
+    return suite
 
 
 def _problem_order(path: Path) -> tuple[int, str]:
@@ -125,68 +231,20 @@ def check_problem(path: Path) -> str:
     return source
 
 
-def _generate(path: Path, task_id: str, out: Path) -> Path:
-    source = check_problem(path)
-    appended = harness(path)
+def _generate(path: Path, source: str, task_id: str, out: Path) -> Path:
+    sizes = scale_sizes(source)
+    cpu_problem = path
+    if sizes.changes:
+        cpu_problem = out / f"{task_id}__cpu_problem.py"
+        write_if_changed(cpu_problem, f"# {path.name}, {sizes.note}\n{sizes.source}")
+    appended = harness(path, cpu_problem, sizes.changes)
     baseline = (f"# KernelBench's Model itself, as ModelNew: the program whose time speedup is measured against.\n"
                 f"{source.rstrip()}\n\n\nModelNew = Model\n")
     reference_file = out / f"{task_id}__reference.py"
     write_if_changed(reference_file, f"{baseline}\n\n{appended}")
-    generated = f'''# Generated by tritonsmith from {path.name} (KernelBench format). Do not edit: regenerated on load.
-import importlib.util
-
-import torch
-
-ID = {task_id!r}
-KIND = "other"
-ENTRY_POINT = {ENTRY_POINT!r}
-REQUIRED_NAMES = ["ModelNew"]
-SIGNATURE = {SIGNATURE!r}
-INSTRUCTION = {INSTRUCTION!r}
-# 2 trials x the evaluator's 3 seeds = 6 random input sets (KernelBench checks 5)
-CORRECTNESS_CASES = [{{"dtype": "float32", "trial": 0}}, {{"dtype": "float32", "trial": 1}}]
-PERF_CASES = [{{"dtype": "float32", "trial": "perf"}}]
-# KernelBench's fp32 tolerance (v0, v0.1); our atol is in units of the output's RMS (evaluate/compare.py)
-TOLERANCES = {{"float32": {{"atol": 1e-2, "rtol": 1e-2}}}}
-ALLOWED_OPS = ["*"]
-PROBLEM_FILE = {str(path.resolve())!r}
-REFERENCE_FILE = {str(reference_file.resolve())!r}
-BASELINE = {baseline!r}
-HARNESS = {appended!r}
-REFERENCE_SOURCE = {source!r}
-
-_reference = []
-
-
-def _reference_module():
-    """Model as ModelNew, through the harness candidates get: the same seeding, device and no_grad."""
-    if not _reference:
-        spec = importlib.util.spec_from_file_location("tritonsmith_kernelbench_reference", REFERENCE_FILE)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _reference.append(module)
-    return _reference[0]
-
-
-def make_inputs(case, generator, device):
-    trial = 999 if case["trial"] == "perf" else int(case["trial"])
-    torch.manual_seed(int(generator.initial_seed()) * 1000 + trial)  # get_inputs() draws from the global RNG
-    return tuple(x.to(device) if isinstance(x, torch.Tensor) else x for x in _reference_module().get_inputs())
-
-
-def reference(*inputs):
-    return _reference_module().{ENTRY_POINT}(*inputs)
-
-
-def flops(case):
-    return 0
-
-
-def bytes_moved(case):
-    return 0
-'''
     target = out / f"{task_id}.py"
-    write_if_changed(target, generated)
+    write_if_changed(target, TASK.format(
+        name=path.name, task_id=task_id, entry_point=ENTRY_POINT, signature=SIGNATURE, instruction=INSTRUCTION,
+        note=sizes.note, problem_file=str(path.resolve()), cpu_problem_file=str(cpu_problem.resolve()),
+        reference_file=str(reference_file.resolve()), baseline=baseline, harness=appended, source=source))
     return target
-
-
