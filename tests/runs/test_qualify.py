@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,25 @@ def test_the_text_summary_shows_both_sets_of_metrics(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "tasks 1 (all tasks, as GEAK-eval counts)" in done.stdout
     assert "qualified tasks 1 (unqualified 0, unknown 0)" in done.stdout
+
+
+def test_kernelbench_models_qualify_against_themselves(tmp_path):
+    """KernelBench's gold is Model, PyTorch code that launches no Triton kernel: evaluated against itself to
+    qualify the task, the guards that require Triton kernels do not apply (they still do to candidates)."""
+    level = Path(__file__).parents[1] / "fixtures/kernelbench/level1"
+    done = subprocess.run([sys.executable, "-m", "tritonsmith", "bench", "--suite", f"kernelbench:{level}",
+                           "--tasks", "1_ReLU,2_Linear_ReLU", "--device", "cpu", "--solver", "baseline", "--json",
+                           "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads(done.stdout)
+    assert metrics["exec_ok"] == 2 and metrics["qualified"]["tasks"] == 2, metrics
+
+
+def test_a_candidate_that_submits_the_pytorch_model_is_still_rejected(cpu_pool):
+    from tritonsmith.suites import load_suite
+
+    level = Path(__file__).parents[1] / "fixtures/kernelbench/level1"
+    task = next(t for t in load_suite(f"kernelbench:{level}") if t.id == "1_ReLU")
+    result = cpu_pool.evaluate(task, task.baseline)  # not as the gold: an ordinary candidate
+    assert result.status == "rejected" and "no Triton kernel was launched" in result.message

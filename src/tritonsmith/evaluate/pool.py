@@ -281,20 +281,25 @@ class WorkerPool:
         return len(self._hosts)
 
     def evaluate(self, task: Task, source: str, timeout_s: float | None = None,
-                 timing: dict[str, Any] | None = None, baseline: str | None = None) -> EvalResult:
+                 timing: dict[str, Any] | None = None, baseline: str | None = None, gold: bool = False) -> EvalResult:
         """Evaluate one candidate on the next free worker. `timing` overrides the pool's timing settings
         for this job: rounds, max_rounds, ci, budget_ms, warmup_ms, batch_ms (evaluate/timing.TimingSettings),
         reference (False: the PyTorch reference is not timed).
         Finalists are re-measured, and the tuner measures, on the same workers with other settings,
         so that no two timings ever share a GPU. `baseline`: time against this source instead of the
-        task's baseline (the tuner's original); it is treated as untrusted, imported under the guards."""
+        task's baseline (the tuner's original); it is treated as untrusted, imported under the guards.
+        `gold`: `source` is the task's own baseline, evaluated against itself to qualify the task; when that
+        baseline is the PyTorch reference (REFERENCE_TIMING "baseline", as KernelBench's Model), it need not
+        launch Triton kernels."""
+        if gold and source != task.baseline:
+            raise ValueError("gold=True evaluates the task's own baseline: pass task.baseline as the source")
         if self._cancelled.is_set():
             raise EvaluationCancelled("the pool was cancelled: no new evaluations start")
         slot = self._slots.get()
         try:
             if self._cancelled.is_set():
                 raise EvaluationCancelled("the pool was cancelled: no new evaluations start")
-            return self._evaluate(slot, task, source, timeout_s, timing, baseline)
+            return self._evaluate(slot, task, source, timeout_s, timing, baseline, gold)
         finally:
             self._slots.put(slot)
 
@@ -304,7 +309,7 @@ class WorkerPool:
         self._cancelled.set()
 
     def _evaluate(self, slot: int, task: Task, source: str, timeout_s: float | None,
-                  timing: dict[str, Any] | None = None, baseline: str | None = None) -> EvalResult:
+                  timing: dict[str, Any] | None = None, baseline: str | None = None, gold: bool = False) -> EvalResult:
         host = self._hosts[slot]
         if host is None or not host.alive():
             host = self._hosts[slot] = self._start(slot)
@@ -313,6 +318,7 @@ class WorkerPool:
             job_dir = self.work_dir / f"job-{self._counter:06d}"
         job_dir.mkdir()
         job = self._job(task, source, job_dir, slot, baseline)
+        job["gold"] = gold
         job["timing"].update(timing or {})
         on_gpu = host.info["device"] != "cpu"
         timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)

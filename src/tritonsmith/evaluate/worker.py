@@ -81,6 +81,11 @@ class Evaluation:
         if self.reference_timing not in REFERENCE_TIMINGS:
             raise TaskFailure(f"the task's REFERENCE_TIMING is {self.reference_timing!r}; it must be one of "
                               f"{', '.join(REFERENCE_TIMINGS)}")
+        # the task's own baseline against itself, to qualify the task, when that baseline is PyTorch code
+        self.pytorch_gold = bool(self.job.get("gold")) and self.reference_timing == "baseline"
+        if self.pytorch_gold:
+            self.evidence["gold"] = ("the task's baseline is its PyTorch reference, evaluated against itself: the "
+                                     "guards that require Triton kernels do not apply")
         self.tolerances = {k: (v["atol"], v["rtol"]) for k, v in self.job.get("tolerances", {}).items()}
         self.checker = getattr(self.task, "check", None)
 
@@ -307,7 +312,7 @@ class Evaluation:
             if compare_outputs(output, check["expected"], self.tolerances) is not None and self.checker is None:
                 if all(c["ok"] for c in self.cases if c["seed"] == check["seed"] and c["index"] == check["index"]):
                     self.guards.violate(f"the output of {_where(check)} changed after later calls (reused or cached buffers)")
-        if self.guards.launches == 0:
+        if self.guards.launches == 0 and not self.pytorch_gold:
             self.guards.violate("no Triton kernel was launched: the entry point must launch @triton.jit kernels")
 
     def check_kernels_matter(self, entry: Callable[..., Any]) -> None:
@@ -451,7 +456,7 @@ class Evaluation:
             with self.phase("correctness"):  # includes compiling the candidate's kernels
                 self.check_correctness(entry)
                 self.guards.check_after_candidate()
-            if self.status is None and not self.guards.violations:
+            if self.status is None and not self.guards.violations and not self.pytorch_gold:
                 with self.phase("kernels_off"), self.gpu_lock.shared():
                     self.check_kernels_matter(entry)
             if self.status is None and not self.guards.violations and self.on_gpu:

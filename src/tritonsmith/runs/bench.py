@@ -107,7 +107,7 @@ def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Pat
         if not task.baseline:
             return TaskRecord(task.name, task.suite or "", "baseline", "error", False, False,
                               error=f"task {task.name} has no baseline kernel")
-        result = pool.evaluate(task, task.baseline, timeout_s=config.eval_timeout_s)
+        result = pool.evaluate(task, task.baseline, timeout_s=config.eval_timeout_s, gold=True)
         record = from_result(task, "baseline", result)
         found = classify(task.name, result.status, result.message, pool.device_name or pool.device_kind,
                          dropped=result.evidence.get("unreproducible_cases"))
