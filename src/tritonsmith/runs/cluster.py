@@ -36,11 +36,11 @@ class ClusterPool:
     `workers`: CPU actors to keep (default: one per CPU of the cluster); GPU actors are one per GPU."""
 
     def __init__(self, address: str | None = None, device: str = "auto", workers: int | None = None,
-                 config: EvalConfig | None = None, stream: Any = sys.stderr, watch_s: float = 2.0,
+                 config: EvalConfig | None = None, stream: Any = None, watch_s: float = 2.0,
                  start_timeout_s: float = 600, no_actor_timeout_s: float = 600):
         self.ray, self._owns_ray = connect(address)
         self.config = config or EvalConfig()
-        self.stream = stream
+        self.stream = stream or sys.stderr
         self.address = address or os.environ.get("RAY_ADDRESS") or "a local Ray"
         self.gpu = self._uses_gpus(device)
         self.workers = workers
@@ -59,10 +59,7 @@ class ClusterPool:
         self._actor_class = self.ray.remote(EvaluationActor)
         self.device_kind = self.device_name = self.peaks = self.peaks_note = None
         try:
-            self._grow()
-            deadline = time.monotonic() + start_timeout_s
-            while self._pending and time.monotonic() < deadline:
-                self._collect(timeout=min(1.0, max(deadline - time.monotonic(), 0)), first_start=True)
+            self._start_actors(start_timeout_s)
             if not self._members:
                 raise DeviceError(f"no evaluation actor started on the Ray cluster at {self.address} within "
                                   f"{start_timeout_s:g} s: it has no free {'GPU' if self.gpu else 'CPU'}.")
@@ -242,6 +239,23 @@ class ClusterPool:
                 max_restarts=0).remote("cuda" if self.gpu else "cpu", None if self.gpu else 1, self.config)
             with self._lock:
                 self._pending[number] = (handle, handle.info.remote())
+
+    def _start_actors(self, timeout_s: float, settle_s: float = 5.0) -> None:
+        """Start the first actors: until the target is reached, or `settle_s` after the last one joined with no
+        other starting (resources that Ray frees late, or that never come, are the watcher's then)."""
+        deadline = time.monotonic() + timeout_s
+        last_join = None
+        while time.monotonic() < deadline:
+            self._grow()
+            before = len(self._members)
+            self._collect(timeout=0.5, first_start=True)
+            if len(self._members) > before:
+                last_join = time.monotonic()
+            if self._pending:
+                continue
+            if len(self._members) >= self._target() or (last_join and time.monotonic() - last_join > settle_s):
+                return
+            time.sleep(0.5)
 
     def _collect(self, timeout: float, first_start: bool = False) -> None:
         """Take in the actors that finished starting."""

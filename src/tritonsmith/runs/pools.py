@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from tritonsmith.agent.config import RunConfig
@@ -10,7 +9,7 @@ from tritonsmith.config import ConfigError
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 
 
-def make_pool(config: RunConfig, eval_config: EvalConfig, workers: int | None = None, stream: Any = sys.stderr) -> Any:
+def make_pool(config: RunConfig, eval_config: EvalConfig, workers: int | None = None, stream: Any = None) -> Any:
     """A WorkerPool, or with `config.cluster` a ClusterPool (same interface; Ray is imported only then)."""
     if not config.cluster:
         return WorkerPool(device=config.device, gpus=config.gpus, config=eval_config, workers=workers)
