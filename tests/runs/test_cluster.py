@@ -198,3 +198,12 @@ def test_an_unreachable_cluster_is_one_sentence(tmp_path, closed_port):
     assert last.endswith("start it with `ray start --head` on that machine, or check the address.")
     bad = tritonsmith("run", "vector_add", "--model", "openai/x", "--cluster", "slurm", "--out", str(tmp_path / "r2"))
     assert bad.returncode == 2 and "the cluster must be ray or ray:ADDRESS" in bad.stderr
+
+
+def test_a_bench_without_cluster_never_imports_ray(tmp_path):
+    code = ("import io, sys\nfrom tritonsmith.agent.config import RunConfig\nfrom tritonsmith.runs.bench import run_bench\n"
+            f"run_bench('builtin', 'baseline', RunConfig(device='cpu'), {str(tmp_path / 'bench')!r}, 'vector_add', "
+            "stream=io.StringIO())\nassert 'ray' not in sys.modules, 'Ray was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [r.status for r in ResultsStore(tmp_path / "bench").records()] == ["passed"]
