@@ -207,3 +207,30 @@ def test_a_bench_without_cluster_never_imports_ray(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert [r.status for r in ResultsStore(tmp_path / "bench").records()] == ["passed"]
+
+
+def test_cancel_stops_the_evaluation_in_flight_on_its_actor(ray, tmp_path):
+    from tritonsmith.evaluate import EvaluationCancelled
+    from tritonsmith.runs.cluster import ClusterPool
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    task = resolve_task("vector_add")
+    with ClusterPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120), stream=io.StringIO()) as pool:
+        outcome = {}
+
+        def evaluate():
+            try:
+                pool.evaluate(task, slow(GOOD_ADD, markers, seconds=60))
+            except EvaluationCancelled as err:
+                outcome["cancelled"] = str(err)
+
+        evaluation = threading.Thread(target=evaluate)
+        evaluation.start()
+        wait_for(lambda: any(markers.iterdir()))
+        started = time.monotonic()
+        pool.cancel()
+        evaluation.join(timeout=30)
+        assert "cancelled" in outcome and time.monotonic() - started < 30
+        with pytest.raises(EvaluationCancelled):
+            pool.evaluate(task, GOOD_ADD)
