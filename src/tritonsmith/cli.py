@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--budget-wall-s", type=float)
     run.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--gpus", help="comma-separated GPU indices, one evaluation worker each")
+    run.add_argument("--cluster", help="evaluate on a Ray cluster, one actor per GPU: ray, ray:auto or ray:HOST:PORT (docs/cluster.md)")
     run.add_argument("--corpus", action="append", help="extra example corpus: a folder of .py files or a JSON list")
     run.add_argument("--no-hardware", dest="hardware_knowledge", action="store_false", default=None)
     run.add_argument("--no-guide", dest="guide_knowledge", action="store_false", default=None)
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--parallel", type=int)
     bench.add_argument("--trap", type=int)
     bench.add_argument("--budget-usd", type=float, help="per task")
+    bench.add_argument("--cluster", help="evaluate on a Ray cluster, one actor per GPU: ray, ray:auto or ray:HOST:PORT (docs/cluster.md)")
     bench.add_argument("--workers-per-gpu", type=int, help="evaluations at once on each GPU (they take turns to "
                        "time; default 1)")
     bench.add_argument("--json", action="store_true", help="print the suite metrics as JSON")
@@ -183,7 +185,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, name) for name in (
         "model", "api_base", "api_key_env", "mode", "start_from", "rounds", "parallel", "trap", "temperature",
         "budget_usd", "budget_tokens", "budget_wall_s", "device", "gpus", "corpus", "hardware_knowledge",
-        "guide_knowledge", "one_shot", "replay")}
+        "guide_knowledge", "one_shot", "replay", "cluster")}
     config = load_config(RunConfig, args.config, overrides)
     if not config.model:
         raise UsageError("name a model with --model (e.g. openai/gpt-4o, or hosted_vllm/NAME with --api-base).")
@@ -211,7 +213,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     overrides = {name: getattr(args, name) for name in (
         "model", "api_base", "api_key_env", "mode", "rounds", "parallel", "trap", "budget_usd", "device", "gpus",
-        "workers_per_gpu")}
+        "workers_per_gpu", "cluster")}
     config = load_config(RunConfig, args.config, overrides)
     if args.solver == "agent" and not config.model:
         raise UsageError("the agent solver needs --model (or use --solver baseline or --solver dir:PATH).")

@@ -46,6 +46,9 @@ class RunConfig:
     """GPU indices to evaluate on (default: the visible ones)."""
     workers_per_gpu: int = 1
     """Evaluations at once on each GPU: they check correctness side by side and take turns to time."""
+    cluster: str | None = None
+    """Evaluate on a Ray cluster, one actor per GPU: `ray` (RAY_ADDRESS, or a new Ray on this machine), `ray:auto`
+    (the cluster this machine is part of), `ray:HOST:PORT` or `ray:ray://HOST:10001`; None: this machine only."""
     hardware_knowledge: bool = True
     """Put the detected device's hardware profile into the prompts."""
     guide_knowledge: bool = True

@@ -46,8 +46,8 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
     own_pool = pool is None
     if own_pool:
         eval_config = EvalConfig(timeout_s=config.eval_timeout_s, workers_per_gpu=config.workers_per_gpu)
-        pool = WorkerPool(device=config.device, gpus=config.gpus, config=eval_config,
-                          workers=config.parallel if config.device == "cpu" else None)
+        from tritonsmith.runs.pools import make_pool
+        pool = make_pool(config, eval_config, workers=config.parallel if config.device == "cpu" else None)
     try:
         context = build_context(task, config, pool.device_name if pool.device_kind != "cpu" else None)
         progress = Progress(config, quiet=quiet)

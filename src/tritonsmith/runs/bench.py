@@ -21,6 +21,7 @@ from tritonsmith.agent.config import RunConfig
 from tritonsmith.config import ConfigError
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
 from tritonsmith.evaluate.pool import task_key
+from tritonsmith.runs.pools import make_pool
 from tritonsmith.runs.qualify import Qualification, QualificationStore, classify
 from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord
 from tritonsmith.runs.store import ResultsStore, SettingsMismatch
@@ -68,7 +69,7 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
     progress = BenchProgress(len(tasks), finished, stream)
     eval_config = EvalConfig(timeout_s=config.eval_timeout_s, workers_per_gpu=config.workers_per_gpu)
     workers = (config.parallel if solver == "agent" else jobs or None) if config.device == "cpu" else None
-    with WorkerPool(device=config.device, gpus=config.gpus, config=eval_config, workers=workers) as pool:
+    with make_pool(config, eval_config, workers, stream) as pool:
         qualifications = QualificationStore(pool.device_name or pool.device_kind)
         known = qualifications.load()
 
