@@ -78,15 +78,17 @@ class ClusterPool:
             return sum(member.size for member in self._members.values())
 
     def evaluate(self, task: Task, source: str, timeout_s: float | None = None,
-                 timing: dict[str, Any] | None = None, baseline: str | None = None) -> EvalResult:
+                 timing: dict[str, Any] | None = None, baseline: str | None = None, gold: bool = False) -> EvalResult:
         """As WorkerPool.evaluate, on the next free actor; retried once on another if that actor is lost."""
+        if gold and source != task.baseline:
+            raise ValueError("gold=True evaluates the task's own baseline: pass task.baseline as the source")
         bundle = self._bundle(task)
         timeout = timeout_s or self.config.timeout_s or (600 if self.gpu else 300)
         losses: list[str] = []
         while True:
             member = self._take_slot()
             try:
-                kind, value = self._call(member, bundle, source, timeout_s, timing, baseline, timeout)
+                kind, value = self._call(member, bundle, source, timeout_s, timing, baseline, timeout, gold)
             except _ActorLost as lost:
                 self._drop(member, str(lost), f"{task.name}'s evaluation is "
                            + ("retried on another actor" if not losses else "given up: crashed"))
@@ -178,9 +180,9 @@ class ClusterPool:
             self._slots.put(member.id)
 
     def _call(self, member: _Member, bundle: Any, source: str, timeout_s: float | None,
-              timing: dict[str, Any] | None, baseline: str | None, timeout: float) -> tuple[str, Any]:
+              timing: dict[str, Any] | None, baseline: str | None, timeout: float, gold: bool = False) -> tuple[str, Any]:
         ray = self.ray
-        reference = member.handle.evaluate.remote(bundle, source, timeout_s, timing, baseline)
+        reference = member.handle.evaluate.remote(bundle, source, timeout_s, timing, baseline, gold)
         deadline = time.monotonic() + timeout + ANSWER_MARGIN_S
         cancel_sent = False
         while True:
@@ -424,13 +426,15 @@ class EvaluationActor:
                 "peaks": self.pool.peaks, "peaks_note": self.pool.peaks_note}
 
     def evaluate(self, bundle: TaskBundle, source: str, timeout_s: float | None, timing: dict[str, Any] | None,
-                 baseline: str | None) -> tuple[str, Any]:
+                 baseline: str | None, gold: bool = False) -> tuple[str, Any]:
         try:
             with self.lock:
                 task = self.tasks.get(bundle.digest)
                 if task is None:
                     task = self.tasks[bundle.digest] = unpack_task(bundle, self.cache_dir)
-            return "result", self.pool.evaluate(task, source, timeout_s=timeout_s, timing=timing, baseline=baseline)
+            source = task.baseline if gold else source  # its paths rewritten for this node, as the task's
+            return "result", self.pool.evaluate(task, source, timeout_s=timeout_s, timing=timing, baseline=baseline,
+                                                gold=gold)
         except TaskError as err:
             return "task_error", str(err)
         except EvaluationCancelled as err:
