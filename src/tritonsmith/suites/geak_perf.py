@@ -50,7 +50,7 @@ REQUIRED_METHODS = ("get_input_tensors", "to_cuda", "call_op")
 _FLOAT_DTYPES = {"float8_e4m3fn": "float8_e4m3fn", "float8_e5m2": "float8_e5m2", "bfloat16": "bfloat16",
                  "float16": "float16", "half": "float16", "float32": "float32", "float": "float32",
                  "float64": "float64", "double": "float64"}
-_NARROWEST_FIRST = ("float8_e4m3fn", "float8_e5m2", "float16", "bfloat16", "float32", "float64")
+NARROWEST_FIRST = ("float8_e4m3fn", "float8_e5m2", "float16", "bfloat16", "float32", "float64")
 
 
 # --- the base class that scripts import as geak_eval.perf.performance_utils ---------------------------
@@ -181,7 +181,7 @@ def _metrics_class(tree: ast.Module) -> ast.ClassDef | None:
 def _input_dtype(function: ast.FunctionDef) -> str:
     seen = {_FLOAT_DTYPES[n.attr] for n in ast.walk(function) if isinstance(n, ast.Attribute)
             and isinstance(n.value, ast.Name) and n.value.id == "torch" and n.attr in _FLOAT_DTYPES}
-    return next((d for d in _NARROWEST_FIRST if d in seen), "float32")  # float32: torch's default dtype
+    return next((d for d in NARROWEST_FIRST if d in seen), "float32")  # float32: torch's default dtype
 
 
 class _Uncountable(Exception):
