@@ -9,17 +9,15 @@ import importlib.util
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from suites.test_geak_rocm import TRICKY_IDS, collected_by_pytest
 from tritonsmith.evaluate.compare import compare_outputs
-from tritonsmith.suites import load_suite, resolve_task
-from tritonsmith.suites import rocm_perf
+from tritonsmith.suites import load_suite, resolve_task, rocm_perf
 from tritonsmith.suites.parametrize import Unreadable, parametrisations
 from tritonsmith.suites.parts import SEPARATOR, split_parts
 from tritonsmith.task import CaseSkipped, load_task
@@ -55,13 +53,6 @@ def import_module(path: Path | str, name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def collected_by_pytest(folder: Path, *files: str) -> list[str]:
-    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *files],
-                          cwd=folder, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return [line.split("::", 1)[1] for line in done.stdout.splitlines() if "::" in line]
 
 
 # --- reading the parametrisations when the suite is loaded -----------------------------------------------------
@@ -158,15 +149,12 @@ def test_the_parameters_are_read_without_importing_anything(tmp_path):
     assert not never.exists()
 
 
-def test_the_real_files_ids_are_pytests_own():
-    tricky = (Path(__file__).parent / "test_geak_rocm.py").read_text().split("TRICKY_IDS = '''", 1)[1].split("'''")[0]
-    tricky = tricky.replace("\\\\", "\\")
-    expected = ["test_values[first-1_0]", "test_values[first-1_1]", "test_values[first-10_0]",
-                "test_values[first-10_1]", "test_values[first-x y]", "test_values[first-\\xe9]",
-                "test_values[first-\\x01]", "test_values[first-None]", "test_values[first-2.5]",
-                "test_values[first-True]", "test_values[first-Color.RED]", "test_values[first-make]",
-                "test_values[first-a+]", "test_values[first-a13]", "test_values[first-three]"]
-    assert [name for name, _ in parametrisations("tricky.py", [(tricky, 0)], "test_values")] == expected
+def test_ids_are_pytests_own_for_tricky_values(tmp_path):
+    (tmp_path / "tricky.py").write_text(TRICKY_IDS)
+    collected = collected_by_pytest(tmp_path, "tricky.py")
+    expected = [name for name in collected if name.startswith("test_values[first-")]  # the rest skip by marks
+    assert len(expected) == 15 and "test_values[first-a13]" in expected  # torch.float16: argname and index
+    assert [name for name, _ in parametrisations("tricky.py", [(TRICKY_IDS, 0)], "test_values")] == expected
 
 
 # --- capturing the op, and running it on other code -------------------------------------------------------------
@@ -190,7 +178,7 @@ def test_the_op_is_captured_from_the_gold_code_and_run_on_any_code():
     # what the gold code's run noted: GEAK's calculators at 1 ms, and how the inputs were made
     assert (module.flops({"test": ADD_CASES[4]}), module.bytes_moved({"test": ADD_CASES[4]})) == (4096, 3 * 4096 * 4)
     assert module.perf_evidence({"test": ADD_CASES[4]}) == {
-        "inputs": f"made by {ADD_CASES[4]} on the gold code, seeded with 7, before any candidate code"}
+        "inputs": f"made by {ADD_CASES[4]} on the gold code, before any candidate code"}
     expected = module.reference(marker.clone(), op)
     assert expected["returned"] is None  # the launch handle, which is not compared
     assert torch.allclose(expected["written"]["kernel_args[2]"], x + y)
@@ -294,6 +282,31 @@ def test_perf_cases_are_checked_through_the_harness_in_the_evaluator(cpu_pool, t
     assert result.status == "wrong_output" and words in result.message, result.summary()
 
 
+def _cuda() -> bool:
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _cuda(), reason="needs a GPU: perf cases are timed only there")
+def test_perf_cases_are_timed_and_checked_on_a_gpu():
+    """Needs the worker to drop a case whose make_inputs raises CaseSkipped (vector_add's cfg3 skips itself)."""
+    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    loaded = tasks()
+    with WorkerPool(device="cuda", workers=1, config=EvalConfig(timing_rounds=3)) as pool:
+        for task in (loaded["row_scale"], loaded["vector_add"]):
+            result = pool.evaluate(task, task.baseline)
+            assert result.status == "passed" and result.speedup is not None, result.summary()
+            timed = [case["test"] for case in task.perf_cases if not case["test"].startswith("test_performance[cfg3")]
+            assert [p.label.split("test=")[1] for p in result.perf] == timed, result.summary()
+            assert 0.5 < result.speedup < 2, result.summary()  # the gold code against itself
+        assert "cfg3-float32] skipped itself" in str(result.evidence.get("skipped_perf_cases")), result.evidence
+        assert all(p.gbps and p.tflops for p in result.perf), result.summary()
+        for task, wrong, words in ((loaded["vector_add"], ADD_WRONG_WHEN_LARGE, "['kernel_args[2]'] differs"),
+                                   (loaded["row_scale"], SCALE_WRONG_ROW, "output['returned'] differs")):
+            result = pool.evaluate(task, wrong)
+            assert result.status == "wrong_output" and words in result.message, result.summary()
+            assert any(c.phase == "perf_shape" and not c.ok for c in result.cases), result.summary()
+
+
 # --- the real benchmark: TRITONSMITH_GEAK_EVAL names a GEAK-eval checkout (the folder holding geak_eval/) ---
 
 GEAK_EVAL = Path(os.path.expanduser(os.environ["TRITONSMITH_GEAK_EVAL"])) if os.environ.get("TRITONSMITH_GEAK_EVAL") \
@@ -334,3 +347,15 @@ def test_the_real_rocm_benchmarks_perf_cases_are_found():
     parts = split_parts(folder / "test_add_kernel.py")
     assert len(parametrisations(str(folder), [(parts.kernel, 0), (parts.test, parts.test_line)],
                                 "test_performance")) == 4
+
+
+
+@pytest.mark.skipif(GEAK_EVAL is None or not _cuda(), reason="needs a GPU and TRITONSMITH_GEAK_EVAL")
+def test_the_real_gold_code_is_timed_against_itself_on_a_gpu():
+    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    folder = GEAK_EVAL / "geak_eval" / "data" / "ROCm" / "data" / "ROCm_v1"
+    suite = {t.id: t for t in load_suite(f"geak-rocm:{folder}")}
+    with WorkerPool(device="cuda", workers=1, config=EvalConfig(timing_rounds=3)) as pool:
+        for task_id in ("test_add_kernel", "softmax"):
+            result = pool.evaluate(suite[task_id], suite[task_id].baseline)
+            assert result.status == "passed" and 0.5 < result.speedup < 2, result.summary()

@@ -24,8 +24,14 @@ not used: the harness calls suites/pytest_runner.py, which runs the test functio
   the tests use are the harness's own.
 - A test that needs a fixture the runner cannot provide makes its file unsupported: loading it raises
   a TaskError naming the file and the fixture, and the suite lists the file with that reason.
-- Top-level imports of GEAK's own `geak_eval` package (perf helpers used only by perf tests) become
-  optional: the names are None where geak_eval is not installed.
+- Top-level imports of GEAK's own `geak_eval` package become optional (the names are None where geak_eval is
+  not installed), except GEAK-eval's benchmark helpers (PytestBenchmarker, do_bench_config, ...), which are
+  tritonsmith's stand-ins (suites/rocm_perf.py).
+- Speed: each call of a perf test that hands an op to PytestBenchmarker and calls run_benchmark once is a perf
+  case, {"dtype", "test": pytest's id}. The calls are read when the file is loaded (suites/parametrize.py);
+  where they depend on the device or anything else known only when the file runs, the task is correctness
+  only, and its PERF_CASES line says why. The op is captured from a run of the call on the gold code, run on
+  the candidate's code over copies of the inputs that run made, and timed against the gold code's op.
 """
 
 from __future__ import annotations

@@ -310,7 +310,7 @@ def capture(namespace: dict[str, Any], test: str, seed: int, fixtures: dict[str,
                                f"{type(captured.op).__name__}") from None
         facts = {"flops": _count(captured.tflops, captured.params, 1e9),
                  "bytes": _count(captured.gbps, captured.params, 1e6),
-                 "inputs": f"made by {test} on the gold code, seeded with {seed}, before any candidate code"}
+                 "inputs": f"made by {test} on the gold code, before any candidate code"}
         return torch.tensor([seed]), PerfOp(source, test, freeze(captured.op, namespace), seed, facts)
     raise RuntimeError(f"{test} ran to its end without timing anything: it never called "
                        "PytestBenchmarker(...).run_benchmark()")
