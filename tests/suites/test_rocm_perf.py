@@ -10,6 +10,7 @@ import os
 import pickle
 import shutil
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -247,6 +248,40 @@ def test_ops_are_rebuilt_on_the_code_they_run_on():
     del other["kernel"]
     with pytest.raises(NameError, match="the perf op uses 'kernel', which this code does not define"):
         rocm_perf.thaw(frozen, other, {})
+
+
+class Kernel:
+    """Stands in for a Triton kernel: kernel[grid] is a lambda of this module closing over the kernel and grid."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def __getitem__(self, grid):
+        return lambda *args, **kwargs: self.run(*args, grid=grid, **kwargs)
+
+    def run(self, x, grid):
+        return x * self.factor + grid[0]
+
+
+class Executor:  # holds a function of the module it was made from, as the interpreter's kernel[grid] does
+    def __init__(self, fn):
+        self.fn = fn
+
+
+def test_a_launcher_held_as_a_value_is_rebuilt_and_anything_else_of_the_gold_code_is_refused():
+    source = "def make(t):\n    launch = kernel[(3,)]\n    return lambda: launch(t)\n"
+    gold = {"kernel": Kernel(2)}
+    exec(compile(source, "gold.py", "exec"), gold)
+    frozen = rocm_perf.freeze(gold["make"](torch.ones(2)), gold)
+    assert isinstance(frozen.closure["launch"], rocm_perf.Launcher)
+    other = {"kernel": Kernel(10)}
+    exec(compile(source, "candidate.py", "exec"), other)
+    assert torch.equal(rocm_perf.thaw(frozen, other, {})(), torch.full((2,), 13.0))  # the candidate's kernel
+    gold.update(helper=lambda t: t, library=types.SimpleNamespace(Executor=Executor))
+    exec(compile("def make_held(t):\n    held = library.Executor(helper)\n    return lambda: held.fn(t)\n", "gold.py",
+                 "exec"), gold)
+    with pytest.raises(RuntimeError, match=r"the perf op holds an object \(Executor\) made from helper of the gold code"):
+        rocm_perf.freeze(gold["make_held"](torch.ones(2)), gold)
 
 
 def _gold_file_with(task, kernel_part: str) -> Path:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,14 @@ class Function:
 
 
 @dataclass(eq=False)
+class Launcher:
+    """`kernel[grid]` held as a value: Triton's launcher of a kernel the module binds."""
+
+    kernel: Any
+    grid: Any
+
+
+@dataclass(eq=False)
 class Partial:
     function: Any
     args: tuple
@@ -164,6 +173,10 @@ def freeze(value: Any, namespace: dict[str, Any], memo: dict[int, Any] | None = 
         frozen.defaults = freeze(value.__defaults__, namespace, memo)
         frozen.kwdefaults = freeze(value.__kwdefaults__, namespace, memo)
         return frozen
+    if _launches(value, namespace):
+        cells = dict(zip(value.__code__.co_freevars, value.__closure__))
+        return Launcher(freeze(cells["self"].cell_contents, namespace, memo),
+                        freeze(cells["grid"].cell_contents, namespace, memo))
     if isinstance(value, functools.partial):
         return Partial(freeze(value.func, namespace, memo), freeze(value.args, namespace, memo),
                        freeze(value.keywords, namespace, memo))
@@ -177,6 +190,10 @@ def freeze(value: Any, namespace: dict[str, Any], memo: dict[int, Any] | None = 
         memo[id(value)] = frozen
         frozen.state.update({k: freeze(v, namespace, memo) for k, v in vars(value).items()})
         return frozen
+    held = _gold_object_in(value, namespace)
+    if held is not None:
+        raise RuntimeError(f"the perf op holds an object ({type(value).__name__}) made from {held} of the gold code, which "
+                           "tritonsmith cannot rebuild on other code")
     return value  # a value of a library (a torch module, a Triton dtype): pickled and copied as it is
 
 
@@ -206,6 +223,8 @@ def thaw(value: Any, namespace: dict[str, Any], memo: dict[int, Any]) -> Any:
         result.__defaults__ = thaw(value.defaults, namespace, memo)
         result.__kwdefaults__ = thaw(value.kwdefaults, namespace, memo)
         return result
+    elif isinstance(value, Launcher):
+        result = thaw(value.kernel, namespace, memo)[thaw(value.grid, namespace, memo)]
     elif isinstance(value, Partial):
         result = functools.partial(thaw(value.function, namespace, memo), *thaw(value.args, namespace, memo),
                                    **thaw(value.keywords, namespace, memo))
@@ -247,9 +266,38 @@ def tensors_of(value: Any, path: str, seen: set[int] | None = None):
     elif isinstance(value, Instance):
         for key, item in value.state.items():
             yield from tensors_of(item, f"{path}.{key}", seen)
-    elif isinstance(value, (Partial, Method)):
+    elif isinstance(value, (Partial, Method, Launcher)):
         for key, item in vars(value).items():
             yield from tensors_of(item, f"{path}.{key}", seen)
+
+
+def _launches(value: Any, namespace: dict[str, Any]) -> bool:
+    """Triton's `kernel[grid]`: a lambda of Triton's (KernelInterface.__getitem__) closing over the kernel as
+    `self`, and `grid`."""
+    if not isinstance(value, types.FunctionType) or value.__globals__ is namespace:
+        return False
+    if sorted(value.__code__.co_freevars) != ["grid", "self"] or not all(map(_filled, value.__closure__)):
+        return False
+    kernel = value.__closure__[value.__code__.co_freevars.index("self")].cell_contents
+    return any(v is kernel for v in namespace.values())
+
+
+def _gold_object_in(value: Any, namespace: dict[str, Any]) -> str | None:
+    """The name of what the module binds (or a function of its own) that a library object holds, if any: such
+    an object would run the gold code whatever code the op is rebuilt on."""
+    if isinstance(value, types.FunctionType):
+        parts = [cell.cell_contents for cell in value.__closure__ or () if _filled(cell)]
+    elif hasattr(value, "__dict__") and not isinstance(value, type):
+        parts = list(vars(value).values())
+    else:
+        return None
+    for part in parts:
+        name = next((k for k, v in namespace.items() if v is part and not k.startswith("__")), None)
+        if name is not None:
+            return name
+        if isinstance(part, types.FunctionType) and part.__globals__ is namespace:
+            return part.__name__
+    return None
 
 
 def _filled(cell: types.CellType) -> bool:
@@ -263,6 +311,7 @@ def _filled(cell: types.CellType) -> bool:
 def _find_code(code: types.CodeType, namespace: dict[str, Any]) -> tuple[str, tuple[int, ...]]:
     """(a module-level function of the namespace, the path to `code` through its nested code constants)."""
     for name, owner in namespace.items():
+        owner = inspect.unwrap(owner) if callable(owner) else owner  # a test wrapped by a decorator
         if isinstance(owner, types.FunctionType) and owner.__globals__ is namespace:
             path = _path_to(owner.__code__, code)
             if path is not None:
@@ -284,6 +333,7 @@ def _path_to(within: types.CodeType, code: types.CodeType) -> tuple[int, ...] | 
 
 def _code_at(namespace: dict[str, Any], owner: str, path: tuple[int, ...]) -> types.CodeType:
     function = namespace.get(owner)
+    function = inspect.unwrap(function) if callable(function) else function
     if not isinstance(function, types.FunctionType):
         raise NameError(f"the perf op is made by {owner}(), which this code does not define")
     code = function.__code__
