@@ -25,6 +25,11 @@ class TaskError(ValueError):
     """A task file that does not follow the contract; the message names the file and the field."""
 
 
+class CaseSkipped(Exception):
+    """Raised by a task's make_inputs for a case that does not apply here: a benchmark's test that pytest would
+    skip for these parameters or on this device. The message says why."""
+
+
 @dataclass(frozen=True)
 class Tolerance:
     """Allowed error for one dtype: |out - ref| <= atol * scale + rtol * |ref|, scale = rms(ref)."""

@@ -58,7 +58,8 @@ def test_fixture_tasks_load_with_their_instructions():
     row_sum = tasks["row_sum"]
     assert row_sum.required_names == ("row_sum_kernel", "row_sum")
     assert "['test_row_sum', 'test_row_sum_shape']" in row_sum.harness  # no perf test, no test_save* hook
-    assert "except ImportError:" in row_sum.harness  # GEAK's perf helpers are optional
+    # GEAK-eval's benchmark helpers are tritonsmith's stand-ins (tests/suites/test_rocm_perf.py)
+    assert "from tritonsmith.suites.rocm_perf import PytestBenchmarker, do_bench_config  #" in row_sum.harness
 
 
 def copy_suite(tmp_path: Path) -> Path:

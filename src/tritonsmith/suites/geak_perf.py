@@ -32,13 +32,16 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import importlib.util
 import sys
 import types
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.suites.perf_call import call_on_copy, copy_value, facts_of, note_facts, tensors_in
 from tritonsmith.task import TaskError
 
 REQUIRED_METHODS = ("get_input_tensors", "to_cuda", "call_op")
@@ -47,7 +50,7 @@ REQUIRED_METHODS = ("get_input_tensors", "to_cuda", "call_op")
 _FLOAT_DTYPES = {"float8_e4m3fn": "float8_e4m3fn", "float8_e5m2": "float8_e5m2", "bfloat16": "bfloat16",
                  "float16": "float16", "half": "float16", "float32": "float32", "float": "float32",
                  "float64": "float64", "double": "float64"}
-_NARROWEST_FIRST = ("float8_e4m3fn", "float8_e5m2", "float16", "bfloat16", "float32", "float64")
+NARROWEST_FIRST = ("float8_e4m3fn", "float8_e5m2", "float16", "bfloat16", "float32", "float64")
 
 
 # --- the base class that scripts import as geak_eval.perf.performance_utils ---------------------------
@@ -178,7 +181,7 @@ def _metrics_class(tree: ast.Module) -> ast.ClassDef | None:
 def _input_dtype(function: ast.FunctionDef) -> str:
     seen = {_FLOAT_DTYPES[n.attr] for n in ast.walk(function) if isinstance(n, ast.Attribute)
             and isinstance(n.value, ast.Name) and n.value.id == "torch" and n.attr in _FLOAT_DTYPES}
-    return next((d for d in _NARROWEST_FIRST if d in seen), "float32")  # float32: torch's default dtype
+    return next((d for d in NARROWEST_FIRST if d in seen), "float32")  # float32: torch's default dtype
 
 
 class _Uncountable(Exception):
@@ -292,11 +295,21 @@ class PerfSpec:
 
 
 class PerfInput:
-    """One input of a perf script, as get_input_tensors (and to_cuda, on a GPU) made it. Never
-    modified: every call runs on its own copy (see PerfScript.call)."""
+    """One input of a perf script, as get_input_tensors (and to_cuda, on a GPU) made it, with what its maker
+    noted: its flops and bytes (from get_tflops and get_gbps) and where it was made. Never modified: every
+    call runs on its own copy (see PerfScript.call)."""
 
-    def __init__(self, index: int, value: Any, spec: PerfSpec):
+    def __init__(self, index: int, value: Any, spec: PerfSpec, facts: dict[str, Any] | None = None):
         self.index, self.value, self.spec = index, value, spec
+        self.facts = dict(facts or {})
+        if self.facts:
+            note_facts(spec.path, index, self.facts)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Lent by the reference keeper: what its maker noted serves this process's flops and bytes too."""
+        self.__dict__.update(state)
+        if self.facts:
+            note_facts(self.spec.path, self.index, self.facts)
 
     def __repr__(self) -> str:
         return f"<perf input {self.index} of {Path(self.spec.path).name}>"
@@ -315,11 +328,6 @@ class _CodeUnderTest(types.ModuleType):
         except KeyError:
             raise AttributeError(f"the code under test does not define {name!r}, which the perf script imports "
                                  f"from {self.__name__}") from None
-
-
-class _CallState:
-    def __init__(self, work: Any, written: dict[str, Any], kept: dict[str, Any]):
-        self.work, self.written, self.kept = work, written, kept
 
 
 class PerfScript:
@@ -346,8 +354,9 @@ class PerfScript:
         overridden = getattr(self.cls, "call_op_ref", None) is not Performance_Metrics.call_op_ref
         self.reference_method = self.metrics.call_op_ref if overridden else self.metrics.call_op
         self._key = f"_tritonsmith_perf_state_{id(self)}"
-        self._inputs: tuple[int, list[Any]] | None = None
-        self.latest: dict[int, Any] = {}
+        # (seed, device, the inputs not yet handed out, None for those that were, how they were made)
+        self._inputs: tuple[int, str, list[Any], str] | None = None
+        self._handed: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # (seed, device, index) -> PerfInput
 
     def _import(self, name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
         module = None
@@ -372,37 +381,82 @@ class PerfScript:
 
     # inputs: made by the task module only, before any candidate code runs
 
-    def inputs(self, seed: int) -> list[Any]:
-        """get_input_tensors() on a fresh instance, with random, numpy and torch seeded from `seed`."""
-        if self._inputs is None or self._inputs[0] != seed:
+    def inputs(self, seed: int, device: str = "cpu") -> list[Any]:
+        """get_input_tensors() on a fresh instance, with random, numpy and torch seeded from `seed`. For a GPU
+        `device` it runs with torch's default device set to it, so `torch.rand(n)` is made there at once
+        (GEAK-eval makes every input on the CPU, then moves it with to_cuda: slow for large inputs); if that
+        raises (NumPy on tensors, a CPU-only op, the GPU's memory), it runs again on the CPU. The list is kept
+        for that seed; the entries that make_inputs hands out are None."""
+        if self._inputs is None or self._inputs[:2] != (seed, device):
             self._inputs = None  # let the previous seed's inputs go first
-            seed_all(seed)
-            metrics = self.cls()
+            made = problem = None
+            if device != "cpu":
+                try:
+                    inputs = self._make(seed, device)
+                    made = f"on {device}, by get_input_tensors() with torch's default device set to {device}"
+                except Exception as exc:  # noqa: BLE001 - the script's own code: the CPU way, as GEAK-eval's
+                    problem = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+            if made is None:
+                inputs = self._make(seed, "cpu")
+                made = "on the CPU by get_input_tensors(), as GEAK-eval makes them"
+                if problem:
+                    made += f" (with the default device {device} it raised {problem})"
+            self._inputs = (seed, device, inputs, made)
+        return self._inputs[2]
+
+    def _make(self, seed: int, device: str) -> list[Any]:
+        import torch
+        seed_all(seed)
+        metrics = self.cls()
+        with torch.device(device) if device != "cpu" else contextlib.nullcontext():  # this thread only
             metrics.get_input_tensors()
-            self._inputs = (seed, list(metrics.input_tensors))
-        return self._inputs[1]
+        return list(metrics.input_tensors)
 
     def make_inputs(self, index: int, seed: int, device: str, expected_count: int | None = None) -> tuple:
-        """The entry point's arguments for perf case `index`: a marker tensor and the PerfInput."""
+        """The entry point's arguments for perf case `index`: a marker tensor and the PerfInput. The script makes
+        all its inputs at once; each is handed out once per seed and then held only by its PerfInput, which is
+        handed out again while it lives (the evaluator asks twice for the same case: check, reproducibility)."""
         import torch
-        inputs = self.inputs(seed)
-        if expected_count is not None and len(inputs) != expected_count:
-            raise RuntimeError(f"get_input_tensors() made {len(inputs)} inputs, but the adapter read "
-                               f"{expected_count} from the script: regenerate the suite")
-        value = inputs[index] if device == "cpu" else self.metrics.to_cuda(inputs[index])
-        self.latest[index] = value
-        return torch.tensor([index]), PerfInput(index, value, self.spec)
+        perf_input = self._handed.get((seed, device, index))
+        if perf_input is None:
+            inputs = self.inputs(seed, device)
+            if expected_count is not None and len(inputs) != expected_count:
+                raise RuntimeError(f"get_input_tensors() made {len(inputs)} inputs, but the adapter read "
+                                   f"{expected_count} from the script: regenerate the suite")
+            if inputs[index] is None:  # handed out and let go since: make this seed's inputs again
+                self._inputs = None
+                inputs = self.inputs(seed, device)
+            made = self._inputs[3]
+            value = inputs[index] if device == "cpu" else self.metrics.to_cuda(inputs[index])
+            inputs[index] = None  # no second copy kept alive (on the CPU way, the CPU tensor)
+            if all(item is None for item in inputs):
+                self._inputs = None
+            perf_input = PerfInput(index, value, self.spec, {"flops": self._rate(value, "get_tflops", 1e9),
+                                                            "bytes": self._rate(value, "get_gbps", 1e6),
+                                                            "inputs": made})
+            self._handed[(seed, device, index)] = perf_input
+        return torch.tensor([index]), perf_input
 
     def flops(self, index: int) -> int:
         """get_tflops(input, 1 ms) * 1e9: the script's TFLOP/s are FLOP / (ms / 1000) / 1e12."""
-        return self._count(index, "get_tflops", 1e9)
+        return self._count(index, "flops", "get_tflops", 1e9)
 
     def bytes_moved(self, index: int) -> int:
         """get_gbps(input, 1 ms) * 1e6: the script's GB/s are bytes / (ms / 1000) / 1e9."""
-        return self._count(index, "get_gbps", 1e6)
+        return self._count(index, "bytes", "get_gbps", 1e6)
 
-    def _count(self, index: int, method: str, scale: float) -> int:
-        value = self.latest[index] if index in self.latest else self.inputs(0)[index]
+    def evidence(self, index: int) -> dict[str, Any]:
+        """Where perf input `index` was made, for the perf case's evidence; {} if it was not made here."""
+        facts = facts_of(self.spec.path, index)
+        return {"inputs": facts["inputs"]} if facts else {}
+
+    def _count(self, index: int, fact: str, method: str, scale: float) -> int:
+        facts = facts_of(self.spec.path, index)  # noted where the input was made (here, or by the keeper)
+        if facts is not None:
+            return facts[fact]
+        return self._rate(self._make(0, "cpu")[index], method, scale)  # made nowhere in this process
+
+    def _rate(self, value: Any, method: str, scale: float) -> int:
         try:
             rate = float(getattr(self.metrics, method)(value, 1.0))
         except Exception:  # noqa: BLE001 - a script without the method, or one that fails: no roofline figure
@@ -412,43 +466,18 @@ class PerfScript:
     # calls: the candidate's or the baseline's harness (call_op), the task's reference (call_op_ref)
 
     def call(self, marker: Any, perf_input: PerfInput, reference: bool = False) -> dict[str, Any]:
-        """{'returned': what the call returned, 'written': the inputs it changed, by path}.
-
-        The first call with a given marker tensor runs on a fresh copy of the input, made before the
-        call, and records which input tensors the call changed. The evaluator clones its arguments
-        for each checked call (a new marker, so a fresh copy) and passes the same arguments to every
-        timed call (the same marker: the copy is reused, and no copying is timed, as GEAK-eval times
-        call_op on one input). Calls on a reused copy return the 'written' tensors of the first call,
-        and in place of any returned tensor that shares memory with the input, its value after the
-        first call: an op that updates its input in place (an optimizer step) drifts from one timed
-        call to the next, and only its first call can match the reference's single call.
-        """
+        """{'returned': what the call returned, 'written': the inputs it changed, by path}, each checked call
+        on its own copy of the input and the timed calls on one (suites/perf_call.py). The evaluator clones
+        its arguments for each checked call (a new marker, so a fresh copy) and passes the same arguments to
+        every timed call (the same marker), as GEAK-eval times call_op on one input."""
         method = self.reference_method if reference else self.metrics.call_op
-        state = getattr(marker, self._key, None)
-        if state is not None:
-            returned = method(state.work)
-            return {"returned": _map_tensors(returned, lambda path, t: state.kept.get(path, t)),
-                    "written": dict(state.written)}
-        work = _copy(perf_input.value, {})
-        seed_all(perf_input.index)
-        returned = method(work)
-        before = dict(_tensors(perf_input.value, "input"))
-        written = {path: t.detach().clone() for path, t in _tensors(work, "input")
-                   if path in before and not _same(t, before[path])}
-        storages = {_storage(t) for _, t in _tensors(work, "input") if t.numel()}
-        kept: dict[str, Any] = {}
 
-        def keep(path: str, tensor: Any) -> Any:
-            if tensor.numel() and _storage(tensor) in storages:
-                kept[path] = tensor.detach().clone()
-                return kept[path]
-            return tensor
-        returned = _map_tensors(returned, keep)
-        try:
-            setattr(marker, self._key, _CallState(work, written, kept))
-        except (AttributeError, TypeError):  # not a tensor: every call gets a fresh copy
-            pass
-        return {"returned": returned, "written": dict(written)}
+        def prepare() -> tuple[Any, list[tuple[str, Any, Any]]]:
+            memo: dict[int, Any] = {}
+            work = copy_value(perf_input.value, memo)
+            seed_all(perf_input.index)
+            return work, [(path, t, memo[id(t)]) for path, t in tensors_in(perf_input.value, "input")]
+        return call_on_copy(marker, self._key, prepare, method)
 
 
 def run_perf_case(namespace: dict[str, Any], marker: Any, perf_input: PerfInput) -> dict[str, Any]:
@@ -500,68 +529,3 @@ def as_tensors(value: Any) -> Any:
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return type(value)(as_tensors(item) for item in value)
     return value
-
-
-def _copy(value: Any, memo: dict[int, Any]) -> Any:
-    """Tensors cloned (detached, requires_grad kept), containers rebuilt, modules deep-copied."""
-    import copy
-
-    import torch
-    if id(value) in memo:
-        return memo[id(value)]
-    if isinstance(value, torch.Tensor):
-        result = value.detach().clone()
-        if value.requires_grad:
-            result.requires_grad_(True)
-    elif isinstance(value, list):
-        result = [_copy(v, memo) for v in value]
-    elif isinstance(value, tuple):
-        items = [_copy(v, memo) for v in value]
-        result = type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    elif isinstance(value, dict):
-        result = {k: _copy(v, memo) for k, v in value.items()}
-    elif isinstance(value, torch.nn.Module):
-        result = copy.deepcopy(value)
-    else:
-        return value
-    memo[id(value)] = result
-    return result
-
-
-def _tensors(value: Any, path: str):
-    import torch
-    if isinstance(value, torch.Tensor):
-        yield path, value
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            yield from _tensors(item, f"{path}[{index}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _tensors(item, f"{path}[{key!r}]")
-
-
-def _map_tensors(value: Any, function: Any, path: str = "returned") -> Any:
-    import torch
-    if isinstance(value, torch.Tensor):
-        return function(path, value)
-    if isinstance(value, list):
-        return [_map_tensors(v, function, f"{path}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, tuple):
-        items = [_map_tensors(v, function, f"{path}[{i}]") for i, v in enumerate(value)]
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    if isinstance(value, dict):
-        return {k: _map_tensors(v, function, f"{path}[{k!r}]") for k, v in value.items()}
-    return value
-
-
-def _storage(tensor: Any) -> int:
-    return tensor.untyped_storage().data_ptr()
-
-
-def _same(after: Any, before: Any) -> bool:
-    import torch
-    if after.shape != before.shape or after.dtype != before.dtype:
-        return False
-    if after.is_floating_point() or after.is_complex():
-        return bool(((after == before) | (after.isnan() & before.isnan())).all())
-    return bool(torch.equal(after, before))

@@ -41,7 +41,9 @@ def split_parts(path: Path) -> Parts:
         cut = next(i for i, line in enumerate(lines) if line.strip() == SEPARATOR)
     except StopIteration:
         raise TaskError(f"{path}: no separator line of 146 '#' between the kernels and the tests.") from None
-    parts = Parts(path, "\n".join(lines[:cut]).rstrip() + "\n", "\n".join(lines[cut + 1:]).strip("\n") + "\n", cut + 1)
+    rest = lines[cut + 1:]
+    blank = next((i for i, line in enumerate(rest) if line), len(rest))  # empty lines that strip("\n") drops
+    parts = Parts(path, "\n".join(lines[:cut]).rstrip() + "\n", "\n".join(rest).strip("\n") + "\n", cut + 1 + blank)
     for source, offset in ((parts.kernel, 0), (parts.test, parts.test_line)):
         try:
             ast.parse(source)

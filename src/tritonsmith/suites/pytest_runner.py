@@ -77,6 +77,33 @@ def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: 
     return as_tensors(dict(namespace["result_gold"]))
 
 
+def run_call(namespace: dict[str, Any], name: str, seed: int, fixtures: dict[str, str] | None = None,
+             autouse: list[str] | None = None) -> None:
+    """Run one call of a test function, named by pytest's id (`test_performance[98432-1024-float16]`), seeded
+    and given its fixtures as run_tests runs each call. CaseSkipped if its marks or its own pytest.skip skip
+    it; anything else it raises (a perf op's capture included, suites/rocm_perf.py) goes to the caller."""
+    from tritonsmith.suites.geak_perf import seed_all
+    from tritonsmith.task import CaseSkipped
+
+    test = name.split("[", 1)[0]
+    call = next((c for c in planned_calls(namespace, [test]) if c.name == name), None) if test in namespace else None
+    if call is None:
+        raise RuntimeError(f"the test file has no call {name}: it changed since the suite was loaded; load it again")
+    if call.skip:
+        raise CaseSkipped(f"{name} is skipped by its marks")
+    skipped, _ = _outcomes()
+    seed_all(seed)
+    resolver = _Fixtures(namespace, fixtures or {}, call)
+    try:
+        for fixture in list(autouse or ()) + call.usefixtures:
+            resolver.value(fixture)
+        call.function(**resolver.arguments(call.function, call.params))
+    except skipped as exc:
+        raise CaseSkipped(f"{name} skipped itself: {exc}") from None
+    finally:
+        resolver.finish()
+
+
 class Call:
     """One test function with one combination of parameters, named as pytest names it."""
 
@@ -87,17 +114,20 @@ class Call:
         return f"Call({self.name!r}{', skip' if self.skip else ''})"
 
 
-def planned_calls(namespace: dict[str, Any], tests: list[str]) -> list[Call]:
+def planned_calls(namespace: dict[str, Any], tests: list[str], skips: Any = None) -> list[Call]:
+    """Every call of `tests`, in pytest's order; `skips(marks, namespace)` decides which its marks skip (by
+    default as pytest does; suites/parametrize.py, at load time, decides only what is known without running)."""
+    skips = skips or _skips
     calls = []
     for test in tests:
         function = namespace[test]
         marks = _marks(function)
-        combos: list[tuple[list[Any], dict[str, Any], bool]] = [([], {}, _skips(marks, namespace))]
+        combos: list[tuple[list[Any], dict[str, Any], bool]] = [([], {}, skips(marks, namespace))]
         for mark in marks:  # in the order applied: the decorator nearest the function first, as pytest
             if mark.name != "parametrize":
                 continue
             argnames, sets = _parameter_sets(mark)
-            combos = [(ids + [set_id], {**params, **dict(zip(argnames, values))}, skip or _skips(set_marks, namespace))
+            combos = [(ids + [set_id], {**params, **dict(zip(argnames, values))}, skip or skips(set_marks, namespace))
                       for ids, params, skip in combos for set_id, values, set_marks in sets]
         usefixtures = [n for m in marks if m.name == "usefixtures" for n in m.args]
         for ids, params, skip in combos:

@@ -242,6 +242,11 @@ def flops(case):
 
 def bytes_moved(case):
     return _perf_script().bytes_moved(case["input"]) if "input" in case else 0
+
+
+def perf_evidence(case):
+    """Where the perf case's input was made (the GPU, or the CPU and why), for the perf case's evidence."""
+    return _perf_script().evidence(case["input"]) if "input" in case else {{}}
 '''
     return {"cases": cases, "fields": fields, "functions": functions}
 

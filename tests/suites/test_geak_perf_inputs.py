@@ -1,0 +1,127 @@
+"""How a GEAK-eval perf script's inputs are made (suites/geak_perf.py): on the evaluation's GPU directly, else on
+the CPU as GEAK-eval makes them; each handed out once and not kept twice. On a machine without a GPU, torch's
+"meta" device stands in for the GPU: get_input_tensors runs under it as under "cuda", and a script that needs
+real values (NumPy, .item()) fails there as it would for a CPU-only op on the GPU."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import weakref
+
+import pytest
+import torch
+
+from tritonsmith.suites import geak_perf, perf_call
+
+SCRIPT = """
+import torch
+from geak_eval.perf.performance_utils import Performance_Metrics
+
+MADE = []  # one entry per get_input_tensors() run
+
+
+class performance_metrics(Performance_Metrics):
+    def __init__(self):
+        super().__init__("double")
+
+    def get_input_tensors(self):
+        MADE.append(1)
+        self.input_tensors = []
+        for exponent in (4, 6, 8):
+            x = torch.rand(2 ** exponent, dtype=torch.float16)
+            {extra}
+            self.input_tensors.append((x, 3))
+
+    def to_cuda(self, input_tensor):
+        return input_tensor  # as five of GEAK-eval's scripts: the inputs are where get_input_tensors made them
+
+    def call_op(self, input_tensor):
+        return input_tensor[0] * 2
+
+    def get_gbps(self, input_tensor, runtime):
+        x = input_tensor[0]
+        return 2 * x.numel() * x.element_size() / (runtime / 1000) / 1e9
+
+    def get_tflops(self, input_tensor, runtime):
+        return input_tensor[0].numel() / (runtime / 1000) / 1e12
+"""
+PLAIN = SCRIPT.format(extra="pass")
+NEEDS_VALUES = SCRIPT.format(extra="assert float(x.numpy().max()) < 1  # NumPy on a tensor: only where it has values")
+
+
+def script_of(source: str, tmp_path, name: str = "double") -> geak_perf.PerfScript:
+    path = tmp_path / f"{name}_perf.py"
+    path.write_text(source)  # a real file: its path keys what the inputs' makers noted
+    return geak_perf.PerfScript(geak_perf.PerfSpec(source, str(path), "performance_metrics", name, {}), {})
+
+
+def test_inputs_are_made_on_the_evaluation_device_where_the_script_allows(tmp_path):
+    script = script_of(PLAIN, tmp_path)
+    marker, perf_input = script.make_inputs(1, 7, "meta", expected_count=3)
+    x, scale = perf_input.value
+    assert x.device.type == "meta" and x.shape == (64,) and x.dtype == torch.float16 and scale == 3
+    assert marker.tolist() == [1]
+    assert perf_input.facts == {"flops": 64, "bytes": 2 * 64 * 2,
+                                "inputs": "on meta, by get_input_tensors() with torch's default device set to meta"}
+    assert script.evidence(1) == {"inputs": perf_input.facts["inputs"]}
+    assert script.flops(1) == 64 and script.bytes_moved(1) == 256
+    assert torch.rand(1).device.type == "cpu"  # the default device is the CPU again afterwards
+
+
+def test_a_script_that_fails_on_the_device_makes_its_inputs_on_the_cpu_as_geak_eval_does(tmp_path):
+    script = script_of(NEEDS_VALUES, tmp_path)
+    _, perf_input = script.make_inputs(2, 7, "meta", expected_count=3)
+    x, _ = perf_input.value
+    assert x.device.type == "cpu"
+    made = perf_input.facts["inputs"]
+    assert made.startswith("on the CPU by get_input_tensors(), as GEAK-eval makes them (with the default device "
+                           "meta it raised TypeError: can't convert meta device type tensor to numpy")
+    # seeded as GEAK-eval's CPU way: the values are what the same seed gives with no device set
+    geak_perf.seed_all(7)
+    expected = [torch.rand(2 ** e, dtype=torch.float16) for e in (4, 6, 8)]
+    assert torch.equal(x, expected[2])
+    assert script.namespace["MADE"] == [1, 1]  # one failed run under the device, one on the CPU
+    cpu = script_of(NEEDS_VALUES, tmp_path, "double_cpu")
+    _, on_cpu = cpu.make_inputs(2, 7, "cpu")  # the CPU evaluation: the CPU way, tried once
+    assert torch.equal(on_cpu.value[0], expected[2]) and cpu.namespace["MADE"] == [1]
+    assert on_cpu.facts["inputs"] == "on the CPU by get_input_tensors(), as GEAK-eval makes them"
+
+
+def test_each_input_is_handed_out_once_and_held_only_by_its_perf_input(tmp_path):
+    script = script_of(PLAIN, tmp_path)
+    _, first = script.make_inputs(0, 7, "meta", expected_count=3)
+    _, again = script.make_inputs(0, 7, "meta", expected_count=3)  # the reproducibility check asks again
+    assert again is first and script.namespace["MADE"] == [1]
+    watched = weakref.ref(first.value[0])
+    assert script._inputs[2][0] is None  # the list no longer holds what it handed out
+    del first, again
+    gc.collect()
+    assert watched() is None  # ... so the input goes with the last check that held it
+    _, other = script.make_inputs(1, 7, "meta")
+    _, last = script.make_inputs(2, 7, "meta")
+    assert script._inputs is None and script.namespace["MADE"] == [1]  # all handed out: the list is gone
+    _, remade = script.make_inputs(0, 7, "meta")  # asked again after it was let go: made again, same seed
+    assert remade.value[0].shape == (16,) and script.namespace["MADE"] == [1, 1]
+    _, next_seed = script.make_inputs(0, 8, "meta")  # another seed: its own list
+    assert next_seed is not remade and script.namespace["MADE"] == [1, 1, 1]
+
+
+def test_what_an_inputs_maker_noted_travels_with_it_through_the_reference_keeper(tmp_path):
+    script = script_of(PLAIN, tmp_path)
+    _, perf_input = script.make_inputs(2, 7, "cpu")
+    path = script.spec.path
+    lent = pickle.dumps(perf_input)  # the keeper pickles its references; the worker unpickles them
+    perf_call._FACTS.clear()  # a worker that made no inputs itself
+    assert script.evidence(2) == {}
+    borrowed = pickle.loads(lent)
+    assert perf_call.facts_of(path, 2) == perf_input.facts and script.evidence(2) == {"inputs": perf_input.facts["inputs"]}
+    assert script.flops(2) == 256 and script.bytes_moved(2) == 1024 and borrowed.index == 2
+    perf_call._FACTS.clear()
+    assert script.flops(2) == 256  # noted nowhere in this process: made on the CPU again to read it
+
+
+def test_a_script_that_fails_on_the_cpu_too_says_so(tmp_path):
+    script = script_of(SCRIPT.format(extra="raise ValueError('no inputs today')"), tmp_path)
+    with pytest.raises(ValueError, match="no inputs today"):
+        script.make_inputs(0, 7, "meta")
