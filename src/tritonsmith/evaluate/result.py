@@ -58,6 +58,8 @@ class PerfResult:
     """Why timing stopped: converged (within the target interval), max_rounds or budget."""
     calls_per_sample: int | None = None
     """Calls of the candidate averaged in each sample."""
+    evidence: dict | None = None
+    """What the task says of this case's inputs (a suite's perf_evidence: where they were made)."""
     timer: str | None = None
     """"per call" (an event pair around each call, L2 flushed) or "batched" (one pair around back-to-back
     calls, L2 warm after the first): launch-bound kernels are timed in batches (evaluate/timing.py)."""

@@ -27,7 +27,7 @@ from tritonsmith.evaluate.guards import HEAVY_OPS, Guards
 from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.result import geometric_mean
 from tritonsmith.evaluate.timing import TIMER, GpuTimer, TimingSettings
-from tritonsmith.task import case_label
+from tritonsmith.task import CaseSkipped, case_label
 
 CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and after-timing checks
 PERF_SEED = 7
@@ -37,7 +37,7 @@ KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "se
 
 
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
-                       "reference_reproducible")
+                       "reference_reproducible", "skipped_perf_cases")
 
 
 class TaskFailure(Exception):
@@ -99,6 +99,8 @@ class Evaluation:
             args = tuple(self.task.make_inputs(dict(case), generator, self.device))
             expected = self.task.reference(*_clone(args))
             _synchronize(self.device)
+        except CaseSkipped:
+            raise
         except Exception as exc:
             raise TaskFailure(f"the task's make_inputs/reference failed on case {index} ({case_label(case)}): "
                               f"{type(exc).__name__}: {exc}") from exc
@@ -174,8 +176,11 @@ class Evaluation:
         self.checks = [self.make_check(case, i, seed, "correctness") for i, case in cases for seed in self.seeds]
         self.perf_checks, self.after_timing_checks = [], []
         if self.on_gpu:
-            self.perf_checks = [self.make_check(case, i, PERF_SEED, "perf_shape")
-                                for i, case in enumerate(job["perf_cases"])]
+            for i, case in enumerate(job["perf_cases"]):
+                try:
+                    self.perf_checks.append(self.make_check(case, i, PERF_SEED, "perf_shape"))
+                except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
+                    self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
         elif job["perf_cases"]:
             self.evidence["perf_shapes_checked"] = False
             self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
@@ -352,8 +357,9 @@ class Evaluation:
         if self.status is not None or self.guards.violations:
             return
         if not self.perf_checks:
-            self.speedup_reason = ("every perf case was dropped: its reference is not reproducible"
-                                   if self.job["perf_cases"] else "the task has no perf cases")
+            self.speedup_reason = ("the task has no perf cases" if not self.job["perf_cases"] else
+                                   "every perf case was skipped or dropped (evidence: skipped_perf_cases, "
+                                   "unreproducible_cases)")
             return
         timings = self.job.get("timing", {})
         settings = TimingSettings.from_job(timings)
@@ -429,6 +435,9 @@ class Evaluation:
             entry_perf["gbps"] = nbytes / cand_ms / 1e6
         if flops:
             entry_perf["tflops"] = flops / cand_ms / 1e9
+        describe = getattr(self.task, "perf_evidence", None)  # how a suite's perf inputs were made
+        if describe is not None:
+            entry_perf["evidence"] = describe(dict(check["case"])) or None
         self.perf.append(entry_perf)
 
     def run(self) -> None:

@@ -178,8 +178,12 @@ def _benchmarks(node: ast.FunctionDef) -> bool:
     return any(c.endswith("PytestBenchmarker") for c in callees) and any(c.endswith(".run_benchmark") for c in callees)
 
 
+MAX_PERF_CASES = 24  # test_iv_dependent_matmul has 2,100 calls: timing them all would take an hour per candidate
+
+
 def _perf_cases(path: Path, parts: Any, tests: _TestPart) -> tuple[list[dict], str | None]:
-    """One perf case per call of each GEAK perf test, {"dtype", "test": pytest's id}; or none, and why."""
+    """One perf case per call of each GEAK perf test, {"dtype", "test": pytest's id}, at most MAX_PERF_CASES
+    of them spread evenly over the calls in pytest's order; or none, and why."""
     cases: list[dict] = []
     for test in tests.perf_tests:
         node = tests.functions[test]
@@ -195,6 +199,8 @@ def _perf_cases(path: Path, parts: Any, tests: _TestPart) -> tuple[list[dict], s
         except (TaskError, Unreadable) as exc:
             return [], str(exc).removeprefix(f"{path}: ")
         cases += [{"dtype": _case_dtype(params), "test": name} for name, params in calls]
+    if len(cases) > MAX_PERF_CASES:
+        cases = [cases[round(i * (len(cases) - 1) / (MAX_PERF_CASES - 1))] for i in range(MAX_PERF_CASES)]
     return cases, None
 
 
