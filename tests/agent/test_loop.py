@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from tritonsmith.agent.run import run_task
 from tritonsmith.agent.store import RunStore
 from tritonsmith.suites import resolve_task
@@ -40,8 +42,9 @@ def test_compile_error_then_wrong_output_then_fix(scripted, tmp_path):
     assert "Best kernel: L0-R2" in (tmp_path / "summary.md").read_text()
 
 
-def test_a_reply_without_code_is_fed_back_as_a_format_error(scripted, tmp_path):
-    server, _ = scripted(["I would use a Triton kernel with a mask.", fenced(GOOD)])
+@pytest.mark.parametrize("prose", ["I would use a Triton kernel with a mask.", "the " * 2000])
+def test_a_reply_without_code_is_fed_back_as_a_format_error(scripted, tmp_path, prose):
+    server, _ = scripted([prose, fenced(GOOD)])
     summary = run_task(TASK, run_config(server), tmp_path, quiet=True)
     assert summary["solved"]
     assert [e["type"] for e in events(tmp_path) if e["type"] in ("format_error", "evaluate")] == [

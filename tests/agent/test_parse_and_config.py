@@ -27,6 +27,12 @@ def test_kernels_and_wrapper_in_separate_blocks_are_joined():
     assert code.index("@triton.jit") < code.index("def softmax")
 
 
+@pytest.mark.parametrize("reply", ["the " * 2000, "-" * 100_000 + "1", "a." * 100_000 + "b", "def f():\x00"])
+def test_text_that_python_cannot_parse_is_a_format_error_not_a_crash(reply):
+    with pytest.raises(FormatError, match="no code block"):  # MemoryError, RecursionError, ValueError in ast.parse
+        extract_code(reply, "vector_add")
+
+
 def test_unfenced_code_and_unterminated_fence_are_accepted():
     assert extract_code(KERNEL, "softmax") == KERNEL
     assert "def softmax" in extract_code(f"```python\n{KERNEL}", "softmax")
