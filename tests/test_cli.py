@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,33 @@ def test_help_lists_commands_without_heavy_imports():
                            capture_output=True, text=True, timeout=60)
     imported = {line.split("|")[-1].strip() for line in check.stderr.splitlines() if line.startswith("import time:")}
     assert not {"torch", "litellm", "triton"} & imported
+
+
+def test_a_binary_candidate_is_one_sentence_and_json_stays_json(tmp_path):
+    binary = tmp_path / "kernel.py"
+    binary.write_bytes(b"import torch\n\xff\xfe\x00garbage")
+    done = tritonsmith("eval", "vector_add", str(binary), "--device", "cpu", "--json")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "is not UTF-8 text (byte 0xff at offset 13)" in json.loads(done.stdout)["error"]
+    assert done.stderr.startswith("tritonsmith: error: the candidate") and done.stderr.count("\n") == 1
+
+
+def test_a_closed_stdout_pipe_ends_quietly():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` once head has exited: every write is EPIPE
+    done = subprocess.run([sys.executable, "-m", "tritonsmith", "tasks"], stdout=write_end, stderr=subprocess.PIPE,
+                          text=True, timeout=60)
+    os.close(write_end)
+    assert done.returncode == 141 and done.stderr == "", done.stderr
+
+
+def test_out_naming_an_existing_file_is_one_sentence(tmp_path):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    for args in (("run", "vector_add", "--model", "openai/m", "--api-base", "http://127.0.0.1:9/v1", "--device", "cpu"),
+                 ("bench", "--solver", "baseline", "--device", "cpu")):
+        for out in (taken, taken / "inside"):
+            done = tritonsmith(*args, "--out", str(out))
+            assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+            assert done.stderr == f"tritonsmith: error: --out {out}: {taken} is a file, not a folder; choose another --out.\n"
+    assert taken.read_text() == "mine"

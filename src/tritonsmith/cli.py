@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command SIGPIPE ended
 
 
 class UsageError(Exception):
@@ -21,13 +23,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     from tritonsmith.config import ConfigError
+    from tritonsmith.durable import FileError
     from tritonsmith.evaluate.pool import DeviceError
     from tritonsmith.task import TaskError
     try:
-        return args.handler(args)
-    except (UsageError, TaskError, DeviceError, ConfigError) as err:
+        status = args.handler(args)
+        sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
+        return status
+    except (UsageError, TaskError, DeviceError, ConfigError, FileError) as err:
+        if getattr(args, "json", False):  # a JSON reader gets JSON, whatever happened
+            print(json.dumps({"error": str(err)}))
         print(f"tritonsmith: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `tritonsmith tasks | head -1`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush is quiet
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("tritonsmith: interrupted", file=sys.stderr)
         return 130
@@ -132,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from tritonsmith.durable import read_text
     from tritonsmith.evaluate import EvalConfig, evaluate
     from tritonsmith.suites import resolve_task
 
@@ -144,10 +155,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         source, path = task.baseline, Path(f"{task.id} baseline")
     else:
         path = Path(args.candidate)
-        try:
-            source = path.read_text()
-        except OSError as err:
-            raise UsageError(f"cannot read the candidate {path} ({err.strerror or err}).") from None
+        source = read_text(path, "candidate")
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
@@ -184,7 +192,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for name in ("rounds", "parallel", "trap"):
         if getattr(config, name) < 1:
             raise UsageError(f"--{name} must be at least 1.")
-    out = Path(args.out or Path("runs") / task.id / config.model.replace("/", "_"))
+    out = _out_folder(args.out or Path("runs") / task.id / config.model.replace("/", "_"))
     print(f"run folder: {out} (rerun the same command to resume)", file=sys.stderr, flush=True)
     try:
         summary = run_task(task, config, out, quiet=args.quiet)
@@ -208,7 +216,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     config = load_config(RunConfig, args.config, overrides)
     if args.solver == "agent" and not config.model:
         raise UsageError("the agent solver needs --model (or use --solver baseline or --solver dir:PATH).")
-    out = Path(args.out)
+    out = _out_folder(args.out)
     if ResultsStore(out).load_settings() is not None and not args.resume:
         raise UsageError(f"{out} already holds a bench: pass --resume to continue it, or choose another --out.")
     if args.jobs is not None and args.jobs < 1:
@@ -222,7 +230,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_PASSED if all(r.status != "error" for r in records) else EXIT_FAILED
 
 
+def _out_folder(path: str | Path) -> Path:
+    """`--out` as a folder; a UsageError if it, or a folder above it, is an existing file."""
+    path = Path(path)
+    for folder in (path, *path.parents):
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"--out {path}: {folder} is a file, not a folder; choose another --out.")
+    return path
+
+
 def _cmd_tune(args: argparse.Namespace) -> int:
+    from tritonsmith.durable import read_text
     from tritonsmith.evaluate import WorkerPool
     from tritonsmith.knowledge.hardware import profile_for
     from tritonsmith.suites import resolve_task
@@ -230,10 +248,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
     task = resolve_task(args.task)
     path = Path(args.kernel)
-    try:
-        source = path.read_text()
-    except OSError as err:
-        raise UsageError(f"cannot read the kernel {path} ({err.strerror or err}).") from None
+    source = read_text(path, "kernel")
     if args.budget_s <= 0:
         raise UsageError("--budget-s must be positive.")
     if not args.device.startswith("cuda"):

@@ -51,3 +51,16 @@ def test_run_usage_errors(tmp_path):
     bad.write_text("model: m\nrondus: 3\n")
     done = tritonsmith("run", "vector_add", "--config", str(bad))
     assert done.returncode == 2 and "unknown key 'rondus'" in done.stderr
+
+
+def test_a_damaged_state_or_config_file_is_one_sentence_naming_it(tmp_path, closed_port):
+    for name in ("state.json", "config.json"):
+        out = tmp_path / name
+        out.mkdir()
+        (out / name).write_text('{"lineages": [')
+        done = tritonsmith("run", "vector_add", "--model", "openai/m", "--api-base", f"http://127.0.0.1:{closed_port}/v1",
+                           "--device", "cpu", "--out", str(out))
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == (f"tritonsmith: error: the run {'state' if name == 'state.json' else 'configuration'} "
+                                       f"{out / name} is damaged (not valid JSON at line 1 column 15): restore it, "
+                                       "or start again in another folder.")

@@ -150,3 +150,32 @@ def test_a_record_keeps_the_tuning_outcome_and_old_records_still_load():
     old = {key: value for key, value in record.to_dict().items() if key not in ("speedup_before_tuning", "tuning")}
     loaded = TaskRecord.from_dict(old)  # a results.jsonl line written before tuning was recorded
     assert (loaded.speedup_before_tuning, loaded.tuning) == (None, None)
+
+
+def test_a_binary_candidate_fails_its_task_and_the_bench_goes_on(tmp_path, two_task_suite):
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    (candidates / "vector_add.py").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (candidates / "flip.py").write_text(GOOD_FLIP)
+    out = tmp_path / "bench"
+    command = ("bench", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}", "--device", "cpu",
+               "--out", str(out))
+    done = tritonsmith(*command)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    by_task = {r.task: r for r in ResultsStore(out).records()}
+    assert by_task["dir:flip"].status == "passed" and by_task["dir:vector_add"].status == "error"
+    assert "is not UTF-8 text (byte 0x89 at offset 0)" in by_task["dir:vector_add"].error
+    assert tritonsmith(*command, "--resume").returncode == 1  # the resume skips it, and does not crash
+
+
+def test_a_damaged_bench_json_is_one_sentence_naming_it(tmp_path):
+    out = tmp_path / "bench"
+    out.mkdir()
+    (out / "bench.json").write_text("{\n  \"suite\": buil")
+    (out / "results.jsonl").write_text("")
+    for args in (("bench", "--solver", "baseline", "--device", "cpu", "--out", str(out), "--resume"),
+                 ("report", str(out)), ("compare", str(out), str(out))):
+        done = tritonsmith(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip() == (f"tritonsmith: error: the bench settings {out / 'bench.json'} is damaged (not "
+                                       "valid JSON at line 2 column 12): restore it, or start again in another folder.")

@@ -17,6 +17,7 @@ from tritonsmith.agent.loop import Agent
 from tritonsmith.agent.progress import Progress
 from tritonsmith.agent.store import RunStore
 from tritonsmith.config import ConfigError
+from tritonsmith.durable import read_text
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.task import Task
 
@@ -253,10 +254,7 @@ def _start_source(task: Task, config: RunConfig) -> str | None:
     if config.mode != "optimize":
         return None
     if config.start_from:
-        try:
-            return Path(config.start_from).read_text()
-        except OSError as err:
-            raise ConfigError(f"start_from: cannot read {config.start_from} ({err.strerror or err}).") from None
+        return read_text(config.start_from, "kernel to start from (start_from)")
     if not task.baseline:
         raise ConfigError(f"optimize mode needs a kernel to start from: task {task.name} has no baseline, "
                           "so pass --start-from FILE.")

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.durable import append_line
+from tritonsmith.durable import append_line, read_json
 
 
 class RunStore:
@@ -31,12 +31,10 @@ class RunStore:
         return self.folder / "llm_cache.jsonl"
 
     def load_state(self) -> dict[str, Any] | None:
-        path = self.folder / "state.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        return read_json(self.folder / "state.json", "run state")
 
     def load_config(self) -> dict[str, Any] | None:
-        path = self.folder / "config.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        return read_json(self.folder / "config.json", "run configuration")
 
     def save_config(self, config: dict[str, Any]) -> None:
         self._write_atomic("config.json", json.dumps(config, indent=2))

@@ -19,6 +19,7 @@ from typing import Any
 
 from tritonsmith.agent.config import RunConfig
 from tritonsmith.config import ConfigError
+from tritonsmith.durable import FileError, read_text
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
 from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord
 from tritonsmith.runs.store import ResultsStore, SettingsMismatch
@@ -95,7 +96,11 @@ def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Pat
         if not path.exists():
             return TaskRecord(task.name, task.suite or "", "dir", "error", False, False,
                               error=f"no candidate file {path}")
-        return from_result(task, "dir", pool.evaluate(task, path.read_text(), timeout_s=config.eval_timeout_s))
+        try:
+            source = read_text(path, "candidate")
+        except FileError as err:
+            return TaskRecord(task.name, task.suite or "", "dir", "error", False, False, error=str(err).rstrip("."))
+        return from_result(task, "dir", pool.evaluate(task, source, timeout_s=config.eval_timeout_s))
     if solver == "agent":
         return solve_with_agent(task, config, pool, out)
     raise ConfigError(f"unknown --solver {solver!r}: use agent, baseline or dir:PATH.")

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.durable import append_line
+from tritonsmith.durable import append_line, read_json
 from tritonsmith.runs.records import TaskRecord, latest
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,7 @@ class ResultsStore:
             return self._load_settings()
 
     def _load_settings(self) -> dict[str, Any] | None:
-        if not self.settings_path.exists():
-            return None
-        return json.loads(self.settings_path.read_text())
+        return read_json(self.settings_path, "bench settings")
 
     def _read(self) -> list[TaskRecord]:
         with self._lock:
