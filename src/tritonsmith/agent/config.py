@@ -31,7 +31,7 @@ class RunConfig:
     llm_retries: int = 5
     """Retries of one LLM call on rate limits, timeouts and server errors (exponential backoff)."""
     llm_timeout_s: float = 600
-    """Seconds before one LLM call is given up (then retried)."""
+    """Seconds before one LLM call is given up (then retried): the whole call, not each read."""
     budget_usd: float | None = None
     """Stop before spending more than this many dollars (calls of unknown price count as 0 and are flagged)."""
     budget_tokens: int | None = None

@@ -135,12 +135,12 @@ class LiteLLMClient:
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
             try:
-                response = litellm.completion(
+                response = _within(self.timeout_s, lambda: litellm.completion(
                     model=self.model, messages=messages, api_base=self.api_base, api_key=self._api_key,
                     timeout=self.timeout_s, num_retries=0, max_retries=0,  # the retrying is ours
-                    drop_params=True, **params)
+                    drop_params=True, **params))
             except Exception as exc:
-                failure = _Failure.of(exc, litellm)
+                failure = _Failure.of(exc, litellm, local=_is_local(self.api_base))
                 if not failure.retryable or attempt == attempts:
                     raise LLMError(self._scrub(failure.sentence(self, attempt)),
                                    detail=self._scrub(str(exc))) from None
@@ -193,12 +193,15 @@ class _Failure:
         self.status, self.message, self.retry_after_s = status, message, retry_after_s
 
     @classmethod
-    def of(cls, exc: Exception, litellm) -> _Failure:
+    def of(cls, exc: Exception, litellm, local: bool = False) -> _Failure:
         status = getattr(exc, "status_code", None)
         status = status if isinstance(status, int) else None
         message = _provider_message(exc) or "no reason given"
-        if isinstance(exc, litellm.Timeout) or _caused_by(exc, ("APITimeoutError", "TimeoutException")):
+        if isinstance(exc, litellm.Timeout) or _caused_by(exc, ("APITimeoutError", "TimeoutException",
+                                                               "_DeadlinePassed")):
             return cls("timeout", True, "timed out", status)
+        if local and _caused_by(exc, ("ConnectionRefusedError",)):  # nothing listens here: waiting will not help
+            return cls("refused", False, "connection refused", status)
         # The transport's own errors, not LiteLLM's APIConnectionError, which also wraps its parsing bugs.
         if _caused_by(exc, ("ConnectError", "NetworkError", "RemoteProtocolError", "ConnectionError", "gaierror")):
             return cls("unreachable", True, "unreachable", status)
@@ -219,6 +222,9 @@ class _Failure:
     def sentence(self, client: LiteLLMClient, attempts: int) -> str:
         model, where = client.model, client.where
         tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
+        if self.kind == "refused":
+            return (f"Could not reach {model} at {where}: nothing is listening there (connection refused): "
+                    "start the server, or check api_base.")
         if self.kind == "unreachable":
             fix = ("check that the server is running and that api_base is right" if client.api_base
                    else "check this machine's network connection")
@@ -244,6 +250,49 @@ class _Failure:
         if self.kind == "bad_request":
             return f"{model} at {where} rejected the request (HTTP {self.status}): {self.message}."
         return f"Calling {model} at {where} failed ({self.what}): {self.message}."
+
+
+class _DeadlinePassed(Exception):
+    """A call that did not finish within its whole timeout (a server may answer each read in time and
+    still never finish)."""
+
+
+def _within(timeout_s: float, call):
+    """`call()`, given up after `timeout_s` seconds in all. The call runs in a daemon thread that is left
+    behind at the deadline (LiteLLM cannot be cancelled); its own per-read timeout ends it later."""
+    outcome: dict = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="llm-call", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise _DeadlinePassed(f"no complete reply within {timeout_s:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _is_local(api_base: str | None) -> bool:
+    """Whether `api_base` is this machine (a refused connection there means no server is running)."""
+    if not api_base:
+        return False
+    import ipaddress
+    from urllib.parse import urlsplit
+    host = urlsplit(api_base).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+        return address.is_loopback or address.is_unspecified
+    except ValueError:
+        return False
 
 
 def _caused_by(exc: BaseException, names: tuple[str, ...]) -> bool:
@@ -284,8 +333,10 @@ def make_llm(model: str, *, api_base: str | None = None, api_key: str | None = N
     cache_path: JSONL file of recorded replies. mode: "record" (hits served from the cache, misses
     called and recorded), "replay" (misses raise ReplayMiss; no provider calls), "off" (no cache).
     price_per_mtok: (input, output) USD per million tokens; wins over LiteLLM's price map.
-    timeout_s: per attempt. max_retries: retries after the first attempt, with exponential backoff
-    from retry_base_s (and jitter), on 429, timeouts, 5xx and connection errors only.
+    timeout_s: per attempt, in all (a server that trickles its reply is given up on too).
+    max_retries: retries after the first attempt, with exponential backoff from retry_base_s (and
+    jitter), on 429, timeouts, 5xx and connection errors only; a refused connection to this machine's
+    own address (no server running) is not retried.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
