@@ -17,7 +17,7 @@ from tritonsmith.agent.loop import Agent
 from tritonsmith.agent.progress import Progress
 from tritonsmith.agent.store import RunStore
 from tritonsmith.config import ConfigError
-from tritonsmith.durable import read_text
+from tritonsmith.durable import folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.task import Task
 
@@ -27,7 +27,14 @@ IDENTITY = ("model", "mode", "start_from", "temperature")
 
 def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, quiet: bool = False,
              pool: WorkerPool | None = None) -> dict[str, Any]:
-    """One agent run in folder `out`. `pool`: warm workers to share across runs (a bench); else one is made."""
+    """One agent run in folder `out`, which no other process may use meanwhile (FolderInUse).
+    `pool`: warm workers to share across runs (a bench); else one is made."""
+    with folder_lock(out, "run folder"):
+        return _run_locked(task, config, out, llm, quiet, pool)
+
+
+def _run_locked(task: Task, config: RunConfig, out: str | Path, llm: Any, quiet: bool,
+                pool: WorkerPool | None) -> dict[str, Any]:
     from tritonsmith.llm import Budget, make_llm
 
     store = RunStore(out)

@@ -6,6 +6,7 @@
     llm_cache.jsonl    the record/replay cache of LLM calls
     candidates/        every candidate as a .py file
     best.py, summary.json, summary.md   written when the run ends
+    .lock              held while a process runs in the folder (who: pid, host, since)
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 
 from tritonsmith.agent.config import RunConfig
 from tritonsmith.config import ConfigError
-from tritonsmith.durable import FileError, read_text
+from tritonsmith.durable import FileError, folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
 from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord
 from tritonsmith.runs.store import ResultsStore, SettingsMismatch
@@ -42,7 +42,14 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
               instructions: str | None = None, perf_scripts: str | None = None, jobs: int | None = None,
               stream: Any = sys.stderr) -> list[TaskRecord]:
     """`jobs` tasks at once (default: one per evaluation worker for baseline/dir solvers, one for the agent,
-    whose lineages already keep the workers busy)."""
+    whose lineages already keep the workers busy). No other process may use `out` meanwhile (FolderInUse)."""
+    with folder_lock(out, "bench folder"):
+        return _run_bench_locked(suite, solver, config, out, pattern, instructions, perf_scripts, jobs, stream)
+
+
+def _run_bench_locked(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None,
+                      instructions: str | None, perf_scripts: str | None, jobs: int | None,
+                      stream: Any) -> list[TaskRecord]:
     tasks = select_tasks(suite, pattern, instructions, perf_scripts)
     store = ResultsStore(out)
     settings = {"suite": suite, "tasks": pattern, "solver": solver,

@@ -3,6 +3,7 @@
     bench.json      the bench's settings (suite, solver, model, rounds, ...), written once;
                     a resume with other identity settings is refused
     results.jsonl   one TaskRecord per finished task, appended, flushed and fsynced
+    .lock           held while a bench runs in the folder (who: pid, host, since)
 
 A killed bench loses at most the tasks in flight: every finished task is on disk before the
 next one is reported, and a torn last line (the kill hit mid-write) is skipped on load.
