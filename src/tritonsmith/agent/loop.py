@@ -157,12 +157,17 @@ class Agent:
         if self._stop.is_set():
             raise RunStopped(self.stop_reason or "stopped", self.stop_kind or "llm")
         started = time.perf_counter()
+        params = {"temperature": self.config.temperature, "max_tokens": self.config.max_reply_tokens,
+                  "cache_salt": f"lineage={lineage.index};round={lineage.round};role={role}"}
+        worst = self.llm.worst_case_usd(messages, **params) if hasattr(self.llm, "worst_case_usd") else None
         try:
-            self.budget.check()
-            reply = self.llm.complete(messages, temperature=self.config.temperature,
-                                      max_tokens=self.config.max_reply_tokens,
-                                      cache_salt=f"lineage={lineage.index};round={lineage.round};role={role}")
-            self.budget.charge(reply)
+            self.budget.reserve(worst, self.config.model)
+            try:
+                reply = self.llm.complete(messages, **params)
+            except BaseException:
+                self.budget.release(worst)
+                raise
+            self.budget.charge(reply, reserved_usd=worst)
         except BudgetExceeded as err:
             raise RunStopped(str(err), "budget") from None
         except LLMError as err:

@@ -49,6 +49,8 @@ def _run_locked(task: Task, config: RunConfig, out: str | Path, llm: Any, quiet:
                        cache_path=store.cache_path, mode="replay" if config.replay else "record",
                        price_per_mtok=tuple(config.price_per_mtok) if config.price_per_mtok else None,
                        max_retries=config.llm_retries, timeout_s=config.llm_timeout_s)
+        if not config.replay:  # what every call recorded here cost, also those after the last save or cut off
+            budget.restore_spending(llm.cache.recorded_spend())
     start_source = _start_source(task, config)
     started = time.perf_counter()
     own_pool = pool is None
@@ -249,6 +251,8 @@ def summary_text(summary: dict[str, Any]) -> str:
     spent = summary["budget"]["spent"]
     cost = f"${spent['usd']:.4f}" + (f" (+{spent['unpriced_calls']} calls of unknown price)"
                                      if spent.get("unpriced_calls") else "")
+    if spent.get("interrupted_calls"):
+        cost += f"; {spent['interrupted_calls']} calls were cut off by a stop (their tokens are unknown)"
     tally = ", ".join(f"{k} {v}" for k, v in summary["statuses"].items())
     lines += ["", f"Candidates: {summary['candidates']}" + (f" ({tally})" if tally else "")
               + f"; trap restarts: {summary['restarts']}.",

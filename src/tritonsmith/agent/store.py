@@ -3,7 +3,7 @@
     config.json        the run's configuration (never an API key)
     state.json         lineages, budget and candidates; rewritten atomically after every step
     trajectory.jsonl   every prompt, reply, candidate and EvalResult, appended in order
-    llm_cache.jsonl    the record/replay cache of LLM calls
+    llm_cache.jsonl    the record/replay cache of LLM calls (and llm_cache.pending.jsonl: calls started)
     candidates/        every candidate as a .py file
     best.py, summary.json, summary.md   written when the run ends
     .lock              held while a process runs in the folder (who: pid, host, since)

@@ -91,11 +91,43 @@ class LiteLLMClient:
                 raise ReplayMiss(f"No recorded reply to this request for {self.model} in {self.cache.path} "
                                  "(replay makes no provider calls): record it first with mode='record'.",
                                  key=key)
-            reply = self._call(messages, params)
+            self.cache.begin(key, self._worst_case(messages, params))
+            try:
+                reply = self._call(messages, params)
+            except LLMError:
+                self.cache.failed(key)
+                raise
             request = {"model": self.model, "messages": messages, "params": params, "cache_salt": cache_salt}
             recorded = {k: v for k, v in reply.to_dict().items() if k != "cached"}
             self.cache.append(key, request, recorded, scrub=self._scrub_literal)
             return reply
+
+    def worst_case_usd(self, messages: list[dict[str, str]], **params) -> float | None:
+        """The most this request can cost now: 0 if it is recorded (served from the cache), else the prompt
+        priced at one token per byte (no tokenizer makes more) plus `max_tokens` of reply; None when the
+        price or `max_tokens` is unknown."""
+        cache_salt = params.pop("cache_salt", None)
+        if self.cache is not None and self.cache.get(request_key(self.model, messages, params, cache_salt)):
+            return 0.0
+        return self._worst_case(messages, params)
+
+    def _worst_case(self, messages: list[dict[str, str]], params: dict) -> float | None:
+        prices, max_tokens = self._prices(), params.get("max_tokens")
+        if prices is None or not max_tokens:
+            return None
+        prompt_bytes = sum(len(str(m.get("content", "")).encode()) + 16 for m in messages)  # 16: role, framing
+        return prompt_bytes * prices[0] + int(max_tokens) * prices[1]
+
+    def _prices(self) -> tuple[float, float] | None:
+        """USD per input and per output token: the caller's, else LiteLLM's price map, else None."""
+        if self.price_per_mtok is not None:
+            return self.price_per_mtok[0] / 1e6, self.price_per_mtok[1] / 1e6
+        try:
+            info = _litellm().get_model_info(self.model)
+            prices = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+        except Exception:  # not in the map
+            return None
+        return None if None in prices else (float(prices[0]), float(prices[1]))
 
     def _scrub(self, text: str) -> str:
         return scrub(text, self._api_key)
