@@ -179,3 +179,18 @@ def test_a_damaged_bench_json_is_one_sentence_naming_it(tmp_path):
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert done.stderr.strip() == (f"tritonsmith: error: the bench settings {out / 'bench.json'} is damaged (not "
                                        "valid JSON at line 2 column 12): restore it, or start again in another folder.")
+
+
+def test_results_whose_bench_json_was_deleted_are_never_taken_for_another_solvers(tmp_path):
+    out = tmp_path / "bench"
+    first = ("bench", "--solver", "baseline", "--tasks", "vector_add", "--device", "cpu", "--out", str(out))
+    assert tritonsmith(*first).returncode == 0
+    (out / "bench.json").unlink()
+    for resume in ((), ("--resume",)):
+        done = tritonsmith("bench", "--solver", f"dir:{tmp_path}", "--tasks", "flip,vector_add", "--device", "cpu",
+                           "--out", str(out), *resume)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().endswith(f"The bench folder {out} holds results but no bench.json, so nothing "
+                                            "says which solver and settings they came from: restore it, or use "
+                                            "another folder.")
+    assert [r.solver for r in ResultsStore(out).records()] == ["baseline"] and not (out / "bench.json").exists()

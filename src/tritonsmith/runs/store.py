@@ -67,12 +67,17 @@ class ResultsStore:
 
     def save_settings(self, settings: dict[str, Any], identity: Iterable[str] = IDENTITY_KEYS) -> dict[str, Any]:
         """Write bench.json the first time; on a resume, check the identity settings and keep the file.
+        Results without a bench.json (it was deleted) are refused: they could be any solver's.
 
         Returns the settings in force (the stored ones on a resume). Raises SettingsMismatch, with one
         sentence naming the differences, when an identity setting differs from the stored one.
         """
         with self._lock:
             stored = self._load_settings()
+            if stored is None and self.results_path.exists() and self.results_path.stat().st_size:
+                raise SettingsMismatch(
+                    f"The bench folder {self.folder} holds results but no {SETTINGS_FILE}, so nothing says which "
+                    "solver and settings they came from: restore it, or use another folder.")
             if stored is None:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 temporary = self.settings_path.with_suffix(".json.tmp")
