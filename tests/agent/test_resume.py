@@ -76,7 +76,7 @@ def recorded_tokens(folder) -> int:
     return total
 
 
-def test_spend_after_a_resume_counts_the_calls_made_after_the_last_save(scripted, tmp_path):
+def test_a_resume_after_a_kill_counts_the_spend_and_records_the_interrupted_round_once(scripted, tmp_path):
     server, _ = scripted([fenced(WRONG)])
     out = tmp_path / "run"
     command = [sys.executable, "-m", "tritonsmith", "run", "vector_add", "--model", "openai/scripted-model",
@@ -92,6 +92,8 @@ def test_spend_after_a_resume_counts_the_calls_made_after_the_last_save(scripted
     summary = run_task(resolve_task("vector_add"), run_config(server, rounds=2), out, quiet=True)
     spent = summary["budget"]["spent"]
     assert spent["tokens"] == recorded_tokens(out) and spent["calls"] == len(cache_keys(out)) == server.calls
+    steps = [(e["lineage"], e["round"], e["type"]) for e in RunStore(out).trajectory()]
+    assert len(steps) == len(set(steps)) and steps[:2] == [(0, 0, "generate"), (0, 0, "evaluate")], steps
 
 
 def test_a_dollar_budget_is_never_overrun_by_lineages_calling_at_once(scripted, tmp_path):

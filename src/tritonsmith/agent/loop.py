@@ -232,15 +232,20 @@ class Agent:
                            "round": lineage.round if lineage else None, **payload})
 
     def restore(self) -> None:
-        state = self.store.load_state()
-        if state is None:
-            self.lineages = [Lineage(index) for index in range(self.config.parallel)]
-            return
+        state = self.store.load_state() or {"lineages": [], "candidates": {}}
         self.lineages = [Lineage.from_dict(data) for data in state["lineages"]]
         self.lineages += [Lineage(index) for index in range(len(self.lineages), self.config.parallel)]
         self.candidates = {cid: Candidate(**data) for cid, data in state["candidates"].items()}
         self.start = self.candidates.get("start")
         self.overhead_s, self.steps = state.get("overhead_s", 0.0), state.get("steps", 0)
+        self.store.keep_events(self.saved)  # the steps a kill interrupted run again: record them once
+
+    def saved(self, event: dict[str, Any]) -> bool:
+        """Whether a trajectory event belongs to a step the state saved (a step the kill interrupted did not)."""
+        if event.get("lineage") is None:
+            return event.get("candidate") != "start" or self.start is not None
+        saved_rounds = {lineage.index: lineage.round for lineage in self.lineages}
+        return event.get("round", 0) < saved_rounds.get(event["lineage"], 0)
 
     def save(self) -> None:
         with self._lock:

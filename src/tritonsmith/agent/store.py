@@ -62,6 +62,16 @@ class RunStore:
         path = self.folder / "trajectory.jsonl"
         return parse_events(path.read_text()) if path.exists() else []
 
+    def keep_events(self, keep) -> int:
+        """Rewrite the trajectory (atomically) with only the events `keep(event)` accepts; returns how many
+        were dropped. For a resume: the steps a kill interrupted are run again and must not appear twice."""
+        with self._lock:
+            events = self.trajectory()
+            kept = [event for event in events if keep(event)]
+            if len(kept) < len(events):
+                self._write_atomic("trajectory.jsonl", "".join(json.dumps(e, default=str) + "\n" for e in kept))
+            return len(events) - len(kept)
+
     def _write_atomic(self, name: str, text: str) -> None:
         path = self.folder / name
         temporary = path.with_suffix(path.suffix + ".tmp")
