@@ -111,3 +111,15 @@ def test_out_naming_an_existing_file_is_one_sentence(tmp_path):
             assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
             assert done.stderr == f"tritonsmith: error: --out {out}: {taken} is a file, not a folder; choose another --out.\n"
     assert taken.read_text() == "mine"
+
+
+def test_numbers_out_of_range_are_one_sentence_naming_the_option():
+    for args, expected in [
+        (("eval", "vector_add", "--baseline", "--timeout", "-5"), "--timeout must be positive (got -5)."),
+        (("run", "vector_add", "--model", "openai/m", "--budget-usd", "-3"), "--budget-usd must be positive (got -3.0)."),
+        (("run", "vector_add", "--model", "openai/m", "--temperature", "9"), "--temperature must be from 0 to 2 (got 9.0)."),
+        (("run", "vector_add", "--model", "openai/m", "--parallel", "0"), "--parallel must be at least 1 (got 0)."),
+        (("bench", "--solver", "baseline", "--rounds", "-1", "--out", "unused"), "--rounds must be at least 1 (got -1)."),
+    ]:
+        done = tritonsmith(*args)
+        assert (done.returncode, done.stderr) == (2, f"tritonsmith: error: {expected}\n"), args

@@ -162,6 +162,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"--seeds takes comma-separated whole numbers (got {args.seeds!r}).") from None
     if len(seeds) < 3:
         raise UsageError("--seeds needs at least 3 seeds, so that one lucky input cannot pass a wrong kernel.")
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout must be positive (got {args.timeout:g}).")
     if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
         raise UsageError(f"--device must be auto, cpu, cuda or cuda:N (got {args.device!r}).")
     if not args.json:
@@ -189,9 +191,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(RunConfig, args.config, overrides)
     if not config.model:
         raise UsageError("name a model with --model (e.g. openai/gpt-4o, or hosted_vllm/NAME with --api-base).")
-    for name in ("rounds", "parallel", "trap"):
-        if getattr(config, name) < 1:
-            raise UsageError(f"--{name} must be at least 1.")
     out = _out_folder(args.out or Path("runs") / task.id / config.model.replace("/", "_"))
     print(f"run folder: {out} (rerun the same command to resume)", file=sys.stderr, flush=True)
     try:

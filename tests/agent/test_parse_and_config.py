@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tritonsmith.agent.config import RunConfig
@@ -65,6 +67,9 @@ def test_config_from_yaml_with_overrides_and_variables(tmp_path, monkeypatch):
     ("model: m\nrounds: many\n", "key 'rounds' must be a number"),
     ("model: m\nmode: fastest\n", "key 'mode' must be one of generate, optimize"),
     ("- just\n- a list\n", "must be a mapping"),
+    ("model: m\nrounds: 3\n  parallel: 2\n", r"not valid YAML at line 3 column 11 \(mapping values are not allowed here\)"),
+    ("model: m\ntemperature: 9\n", r"key 'temperature' must be from 0 to 2 \(got 9.0\)"),
+    ("model: m\nprice_per_mtok: [3, -1]\n", r"key 'price_per_mtok' must be at least 0 \(got \[3.0, -1.0\]\)"),
 ])
 def test_config_errors_name_the_file_and_key(tmp_path, text, message):
     path = tmp_path / "run.yaml"
@@ -76,7 +81,7 @@ def test_config_errors_name_the_file_and_key(tmp_path, text, message):
 
 def test_every_config_field_is_documented():
     docs = field_docs(RunConfig)
-    missing = [name for name in RunConfig.__dataclass_fields__ if not docs.get(name)]
+    missing = [f.name for f in dataclasses.fields(RunConfig) if not docs.get(f.name)]
     assert not missing, missing
 
 

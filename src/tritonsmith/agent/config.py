@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
+
+from tritonsmith.config import Range
 
 
 @dataclass
@@ -62,3 +64,10 @@ class RunConfig:
     """Wall-clock limit of one evaluation (default 300 s on CPU, 600 s on a GPU)."""
     replay: bool = False
     """Replay a recorded run offline from its LLM cache; a request not in the cache is an error."""
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "rounds": Range(1), "parallel": Range(1), "trap": Range(1), "temperature": Range(0, 2),
+        "max_reply_tokens": Range(1), "llm_retries": Range(0), "llm_timeout_s": Range(0, above=True),
+        "budget_usd": Range(0, above=True), "budget_tokens": Range(1), "budget_wall_s": Range(0, above=True),
+        "price_per_mtok": Range(0), "gpus": Range(0), "final_candidates": Range(1), "final_timing_rounds": Range(1),
+        "tune_budget_s": Range(0), "eval_timeout_s": Range(0, above=True)}

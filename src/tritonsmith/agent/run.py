@@ -16,7 +16,7 @@ from tritonsmith.agent.lineage import Candidate, speed_score
 from tritonsmith.agent.loop import Agent
 from tritonsmith.agent.progress import Progress
 from tritonsmith.agent.store import RunStore
-from tritonsmith.config import ConfigError
+from tritonsmith.config import ConfigError, check_ranges
 from tritonsmith.durable import folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.task import Task
@@ -29,6 +29,7 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
              pool: WorkerPool | None = None) -> dict[str, Any]:
     """One agent run in folder `out`, which no other process may use meanwhile (FolderInUse).
     `pool`: warm workers to share across runs (a bench); else one is made."""
+    check_ranges(config)
     with folder_lock(out, "run folder"):
         return _run_locked(task, config, out, llm, quiet, pool)
 
