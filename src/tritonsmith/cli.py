@@ -192,6 +192,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not config.model:
         raise UsageError("name a model with --model (e.g. openai/gpt-4o, or hosted_vllm/NAME with --api-base).")
     out = _out_folder(args.out or Path("runs") / task.id / config.model.replace("/", "_"))
+    _check_model(config)
     print(f"run folder: {out} (rerun the same command to resume)", file=sys.stderr, flush=True)
     try:
         summary = run_task(task, config, out, quiet=args.quiet)
@@ -216,6 +217,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.solver == "agent" and not config.model:
         raise UsageError("the agent solver needs --model (or use --solver baseline or --solver dir:PATH).")
     out = _out_folder(args.out)
+    if args.solver == "agent":
+        _check_model(config)
     if ResultsStore(out).load_settings() is not None and not args.resume:
         raise UsageError(f"{out} already holds a bench: pass --resume to continue it, or choose another --out.")
     if args.jobs is not None and args.jobs < 1:
@@ -227,6 +230,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(json.dumps(metrics, indent=2, default=str) if args.json else _metrics_text(metrics))
     print(f"results: {out / 'results.jsonl'}  (report: tritonsmith report {out})", file=sys.stderr)
     return EXIT_PASSED if all(r.status != "error" for r in records) else EXIT_FAILED
+
+
+def _check_model(config) -> None:
+    """Before anything is made: the model's provider is known and its API key is there."""
+    from tritonsmith.llm import LLMError, MissingKey, make_llm
+
+    if config.replay:
+        return
+    key = None
+    if config.api_key_env:
+        key = os.environ.get(config.api_key_env)
+        if not key:
+            raise UsageError(f"--api-key-env {config.api_key_env}: the environment variable {config.api_key_env} "
+                             "is not set.")
+    try:
+        make_llm(config.model, api_base=config.api_base, api_key=key, mode="off").prepare()
+    except MissingKey as err:
+        raise UsageError(f"no API key for {config.model}: set {' or '.join(err.variables)}, or name the variable "
+                         "that holds it with --api-key-env (for a local server, give its --api-base).") from None
+    except LLMError as err:
+        raise UsageError(str(err)) from None
 
 
 def _out_folder(path: str | Path) -> Path:

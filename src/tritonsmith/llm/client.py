@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .cache import ReplyCache, request_key
-from .errors import LLMError, ReplayMiss
+from .errors import LLMError, MissingKey, ReplayMiss
 from .reply import Reply
 from .scrub import scrub, scrub_literal
 
@@ -135,6 +135,11 @@ class LiteLLMClient:
     def _scrub_literal(self, text: str) -> str:
         return scrub_literal(text, self._api_key)
 
+    def prepare(self) -> None:
+        """Know the provider and have its key now, before anything else is done: LLMError (MissingKey for a
+        hosted provider without its key) otherwise. Calls make no network attempt; `complete` calls it."""
+        self._prepare(_litellm())
+
     def _prepare(self, litellm) -> None:
         """Once: know the provider and have its key, before any network attempt."""
         with self._ready_lock:
@@ -154,8 +159,9 @@ class LiteLLMClient:
             self._key_env = missing
             if self._api_key is None and missing:
                 if self.api_base is None:
-                    raise LLMError(f"No API key for {self.model}: set {' and '.join(missing)} in the "
-                                   "environment or pass api_key (for a local server, pass api_base).")
+                    raise MissingKey(f"No API key for {self.model}: set {' and '.join(missing)} in the "
+                                     "environment or pass api_key (for a local server, pass api_base).",
+                                     variables=missing)
                 self._api_key = LOCAL_SERVER_KEY  # a local OpenAI-compatible server that checks no key
             self._ready = True
 
