@@ -50,16 +50,17 @@ def test_usage_errors_exit_2_with_one_sentence(tmp_path):
         (("eval", "vector_add", candidate, "--device", "tpu"), "--device must be"),
         (("eval", "vector_add", candidate, "--device", "cuda"), "no GPU is visible"),
         (("tasks", "show"), "needs a task id"),
-        (("tune", "vector_add", candidate, "--device", "cpu"), "needs a GPU"),
-        (("tune", "vector_add", candidate), "no GPU is visible"),
+        (("tune", "vector_add", candidate, "--device", "cpu"), "tuning measures speed on a GPU"),
+        (("tune", "vector_add", candidate), "no GPU is visible: tuning measures speed on a GPU"),
         (("peaks", "--device", "cpu"), "peaks are measured on a GPU"),
-        (("peaks",), "no GPU is visible"),
+        (("peaks",), "no GPU is visible: peaks are measured on a GPU"),
     ]:
         done = tritonsmith(*args)
         assert done.returncode == 2, (args, done.stderr)
         errors = [line for line in done.stderr.splitlines() if line.startswith("tritonsmith: error:")]
         assert len(errors) == 1 and expected in errors[0] and "Traceback" not in done.stderr, (args, done.stderr)
         assert done.stderr.strip().endswith(errors[0])
+        assert "--device" not in errors[0] or args[0] not in ("tune", "peaks"), errors[0]  # advice that works
 
 
 def test_tasks_list_and_show_need_no_torch():
@@ -123,3 +124,12 @@ def test_numbers_out_of_range_are_one_sentence_naming_the_option():
     ]:
         done = tritonsmith(*args)
         assert (done.returncode, done.stderr) == (2, f"tritonsmith: error: {expected}\n"), args
+
+
+def test_version():
+    from tritonsmith import __version__
+
+    done = tritonsmith("--version")
+    assert (done.returncode, done.stdout) == (0, f"tritonsmith {__version__}\n")
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert f'version = "{__version__}"' in pyproject

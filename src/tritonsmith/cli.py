@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tritonsmith", description="LLM agents that write correct, fast Triton kernels, measured honestly.")
+    from tritonsmith import __version__
+    parser.add_argument("--version", action="version", version=f"tritonsmith {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND")
 
     ev = commands.add_parser("eval", help="evaluate one candidate kernel against one task")
@@ -264,7 +266,6 @@ def _out_folder(path: str | Path) -> Path:
 
 def _cmd_tune(args: argparse.Namespace) -> int:
     from tritonsmith.durable import read_text
-    from tritonsmith.evaluate import WorkerPool
     from tritonsmith.knowledge.hardware import profile_for
     from tritonsmith.suites import resolve_task
     from tritonsmith.tune import PoolMeasure, tune_kernel
@@ -274,8 +275,6 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     source = read_text(path, "kernel")
     if args.budget_s <= 0:
         raise UsageError("--budget-s must be positive.")
-    if not args.device.startswith("cuda"):
-        raise UsageError("tuning measures speed, which needs a GPU: run it with --device cuda on a GPU machine.")
     def progress(trial, best_ms: float) -> None:
         label = ", ".join(f"{k}={v}" for k, v in sorted(trial.config.items())) or "the original"
         time = f"{trial.ms:.4g} ms" if trial.ms is not None else trial.status
@@ -283,7 +282,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         print(f"[{trial.started_s + trial.duration_s:6.1f}/{args.budget_s:g} s] {trial.phase:<8} {label}: {time}  ({best})",
               file=sys.stderr, flush=True)
 
-    with WorkerPool(device=args.device) as pool:
+    with _gpu_pool("tune", "tuning measures speed", args.device) as pool:
         measure = PoolMeasure(pool, task, original=source)
         result = tune_kernel(task, source, measure, args.budget_s, verify=measure.verifier(),
                              profile=profile_for(pool.device_name), on_trial=progress)
@@ -294,16 +293,32 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return EXIT_PASSED if result.verified else EXIT_FAILED
 
 
+def _gpu_pool(command: str, what: str, device: str, **options):
+    """Warm workers on `device` for a command only a GPU can do; where there is none, advice that works
+    (not `--device cpu`, which cannot time kernels)."""
+    from tritonsmith.evaluate import WorkerPool
+    from tritonsmith.evaluate.pool import DeviceError
+
+    advice = (f"{what} on a GPU, and the CPU interpreter cannot time kernels: run `tritonsmith {command}` on a "
+              "machine with a GPU and a CUDA or ROCm build of torch.")
+    if not device.startswith("cuda"):
+        raise UsageError(advice)
+    try:
+        pool = WorkerPool(device=device, **options)
+    except DeviceError:
+        raise UsageError(f"no GPU is visible: {advice}") from None
+    if pool.device_kind == "cpu":
+        pool.close()
+        raise UsageError(f"no GPU is visible: {advice}")
+    return pool
+
+
 def _cmd_peaks(args: argparse.Namespace) -> int:
-    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    from tritonsmith.evaluate import EvalConfig
     from tritonsmith.evaluate.peaks import PeaksError, cache_path
     from tritonsmith.knowledge.hardware import profile_for
 
-    if not args.device.startswith("cuda"):
-        raise UsageError("peaks are measured on a GPU: run it with --device cuda on a GPU machine.")
-    with WorkerPool(device=args.device, config=EvalConfig(measured_peaks=False)) as pool:
-        if pool.device_kind == "cpu":
-            raise UsageError("no GPU is visible: peaks are measured on a GPU.")
+    with _gpu_pool("peaks", "peaks are measured", args.device, config=EvalConfig(measured_peaks=False)) as pool:
         try:
             peaks = pool.measure_peaks(refresh=args.refresh)
         except PeaksError as err:
