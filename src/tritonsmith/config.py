@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_COMMENT = re.compile(r"(^|\s)#")
 
 
 class ConfigError(ValueError):
@@ -64,7 +65,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[st
             text = Path(path).read_text()
         except OSError as err:
             raise ConfigError(f"{path}: cannot read the config file ({err.strerror or err}).") from None
-        text = _VARIABLE.sub(lambda m: _variable(m.group(1), where), text)
+        text = "".join(_substitute(line, where) for line in text.splitlines(keepends=True))
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as err:
@@ -108,6 +109,13 @@ def field_docs(cls: type) -> dict[str, str]:
         if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
             docs[node.target.id] = " ".join(str(after.value.value).split())
     return docs
+
+
+def _substitute(line: str, where: str) -> str:
+    """`line` with its ${VARIABLES} replaced, except in a comment (which may show the syntax)."""
+    comment = _COMMENT.search(line)
+    code, rest = (line[:comment.start()], line[comment.start():]) if comment else (line, "")
+    return _VARIABLE.sub(lambda m: _variable(m.group(1), where), code) + rest
 
 
 def _variable(name: str, where: str) -> str:

@@ -88,3 +88,15 @@ def test_every_config_field_is_documented():
 def test_a_class_entry_point_is_found():
     reply = "```python\nimport torch.nn as nn\n\nclass ModelNew(nn.Module):\n    pass\n```"
     assert "class ModelNew" in extract_code(reply, "ModelNew")
+
+
+def test_the_example_config_loads_and_shows_every_key():
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "examples" / "run.yaml"
+    config = load_config(RunConfig, example)
+    assert config.model == "openai/gpt-4o" and config.budget_usd == 5.0
+    defaults = RunConfig(model="openai/gpt-4o", budget_usd=5.0, budget_wall_s=3600)
+    assert config == defaults  # it shows the defaults, not other values
+    text = example.read_text()
+    assert all(f"\n{f.name}:" in text for f in dataclasses.fields(RunConfig))

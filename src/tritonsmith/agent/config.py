@@ -35,7 +35,8 @@ class RunConfig:
     llm_timeout_s: float = 600
     """Seconds before one LLM call is given up (then retried): the whole call, not each read."""
     budget_usd: float | None = None
-    """Stop before spending more than this many dollars (calls of unknown price count as 0 and are flagged)."""
+    """Stop before spending more than this many dollars: each call holds its worst-case price while in flight,
+    so the run never passes it. Needs the model's price (LiteLLM's table, or price_per_mtok)."""
     budget_tokens: int | None = None
     """Stop after this many tokens, prompt and reply together."""
     budget_wall_s: float | None = None
