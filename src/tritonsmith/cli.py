@@ -351,7 +351,10 @@ def _metrics_text(m: dict) -> str:
                      f"arithmetic mean {speed['arithmetic_mean']:.3f}x (as GEAK reports)")
     else:
         lines.append(f"speedup: not measured ({speed['reason']})")
-    lines.append("fast_p: " + ", ".join(f"p={p} {v:.1%}" for p, v in m["fast_p"].items()))
+    if m["fast_p_reason"]:
+        lines.append(f"fast_p: n/a ({m['fast_p_reason']})")
+    else:
+        lines.append("fast_p (beyond the timing noise): " + ", ".join(f"p={p} {v:.1%}" for p, v in m["fast_p"].items()))
     if m["pass_at_k"]:
         lines.append("pass@k: " + ", ".join(f"k={p['k']} {p['value']:.1%}" for p in m["pass_at_k"]))
     lines.append(f"spent: {m['cost']['tokens']['total']} tokens, " + ("$ unknown" if usd is None else f"${usd:.2f}")

@@ -21,7 +21,7 @@ from tritonsmith.agent.config import RunConfig
 from tritonsmith.config import ConfigError
 from tritonsmith.durable import FileError, folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
-from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord
+from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord, timing_noise
 from tritonsmith.runs.store import ResultsStore, SettingsMismatch
 from tritonsmith.suites import load_suite
 from tritonsmith.task import Task, TaskError
@@ -118,6 +118,7 @@ def from_result(task: Task, solver: str, result: EvalResult) -> TaskRecord:
     return TaskRecord(task.name, task.suite or "", solver, result.status, result.call_ok, result.exec_ok,
                       speedup=result.speedup, speedup_vs_torch=result.speedup_vs_torch,
                       speed_reason=None if result.speedup is not None else result.speedup_reason,
+                      speedup_noise=timing_noise(result.to_dict()),
                       lineages=[LineageOutcome(0, result.call_ok, result.exec_ok, result.speedup, [point])])
 
 
@@ -144,7 +145,7 @@ def solve_with_agent(task: Task, config: RunConfig, pool: WorkerPool, out: Path)
         usd=None if spent.get("unpriced_calls") else spent.get("usd", 0.0), run_dir=str(run_dir),
         error=summary.get("stop_reason") if summary.get("stop_kind") in ("llm", "start") else None,
         speedup_before_tuning=tuning.get("speedup_before_tuning") if tuning else None,
-        tuning=tuning_outcome(tuning))
+        tuning=tuning_outcome(tuning), speedup_noise=timing_noise(final))
 
 
 def tuning_outcome(tuning: dict[str, Any] | None) -> dict[str, Any] | None:
