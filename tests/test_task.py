@@ -135,3 +135,10 @@ def test_a_binary_task_file_is_one_sentence(tmp_path):
     path.write_bytes(b"ID = '\xff'\n")
     with pytest.raises(TaskError, match="not UTF-8 text"):
         load_task(path)
+
+
+def test_in_place_is_an_optional_flag(tmp_path):
+    assert load_task(write(tmp_path, VALID)).in_place is False
+    assert load_task(write(tmp_path, VALID + "\nIN_PLACE = True\n")).in_place is True
+    with pytest.raises(TaskError, match="field IN_PLACE must be True or False"):
+        load_task(write(tmp_path, VALID + "\nIN_PLACE = 'yes'\n"))

@@ -54,6 +54,7 @@ class Task:
     harness: str | None = None  # trusted code a suite adapter appends to each candidate (defines the entry point)
     required_names: tuple[str, ...] = ()  # what the candidate itself must define, when a harness is the entry
     reference_source: str | None = None  # what prompts show as the reference (default: make_inputs + reference)
+    in_place: bool = False  # the entry point updates some of its arguments in place (what it writes is checked)
 
     @property
     def dtypes(self) -> list[str]:
@@ -168,6 +169,9 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
     kind = fields.get("KIND", "other")
     if kind not in KINDS:
         raise fail("KIND", f"must be one of {', '.join(KINDS)} (got {kind!r})")
+    in_place = fields.get("IN_PLACE", False)
+    if not isinstance(in_place, bool):
+        raise fail("IN_PLACE", f"must be True or False (got {in_place!r})")
     difficulty = fields.get("DIFFICULTY")
     if difficulty is not None and (not isinstance(difficulty, int) or not 1 <= difficulty <= 5):
         raise fail("DIFFICULTY", f"must be a whole number from 1 to 5 (got {difficulty!r})")
@@ -219,6 +223,7 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
         gpu_only=text_field("GPU_ONLY", required=False),
         has_check="check" in functions,
         suite=suite,
+        in_place=in_place,
     )
 
 

@@ -142,14 +142,15 @@ class Agent:
     def reflect(self, lineage: Lineage, source: str, result: EvalResult) -> float:
         messages = prompts.reflection(self.context, source, result, self.error_guide(result.message))
         reply, spent = self.ask(lineage, "reflect", messages)
-        lineage.feedback = f"FAILED ({result.status}).\n{prompts.failure_report(result)}\n\nAnalysis and fix plan:\n{reply.text}"
+        lineage.feedback = (f"FAILED ({result.status}).\n{prompts.failure_report(result)}\n\n"
+                            f"{prompts.REFLECTION_HEADING}\n{reply.text}")
         return spent
 
     def optimize(self, lineage: Lineage, source: str, result: EvalResult) -> float:
         reply, spent = self.ask(lineage, "optimize", prompts.optimization(self.context, source, result))
         lineage.previous = source
         lineage.feedback = (f"PASSED. Measurements:\n{prompts.performance_report(result)}\n\n"
-                            f"Optimisation plan:\n{reply.text}")
+                            f"{prompts.OPTIMIZATION_HEADING}\n{reply.text}")
         return spent
 
     def ask(self, lineage: Lineage, role: str, messages: list[dict[str, str]]) -> tuple[Any, float]:

@@ -84,7 +84,8 @@ def _run_locked(task: Task, config: RunConfig, out: str | Path, llm: Any, quiet:
 def build_context(task: Task, config: RunConfig, device_name: str | None) -> prompts.Context:
     from tritonsmith.knowledge.hardware import describe, profile_for
 
-    context = prompts.Context(task=task, task_text=prompts.task_description(task))
+    context = prompts.Context(task=task, task_text=prompts.task_description(task),
+                              environment=prompts.environment(device_name, stack_versions()))
     profile = profile_for(device_name) if config.hardware_knowledge else None
     if profile is not None:
         context.hardware = describe(profile)
@@ -101,6 +102,21 @@ def build_context(task: Task, config: RunConfig, device_name: str | None) -> pro
             example = found[0]
             context.example = f"{example.description.strip()}\n```python\n{example.code.strip()}\n```"
     return context
+
+
+def stack_versions() -> str:
+    """torch's and Triton's versions as installed, read from their package metadata (neither is imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for label, names in (("torch", ("torch",)), ("Triton", ("triton", "pytorch-triton-rocm", "pytorch-triton"))):
+        for name in names:
+            try:
+                found.append(f"{label} {version(name)}")
+                break
+            except PackageNotFoundError:
+                continue
+    return ", ".join(found) or "torch and Triton versions unknown"
 
 
 def select_winner(task: Task, agent: Agent, store: RunStore, config: RunConfig, on_gpu: bool,
