@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     from tritonsmith.durable import FileError
     from tritonsmith.evaluate.pool import DeviceError
     from tritonsmith.task import TaskError
+    if threading.current_thread() is threading.main_thread():
+        from tritonsmith import interrupt
+        interrupt.STOP.clear()
+        interrupt.install()  # Ctrl-C: stop starting work and save; again: exit at once
     try:
         status = args.handler(args)
         sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
@@ -41,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tritonsmith: interrupted", file=sys.stderr)
         return 130
+    except _Interrupted as stop:
+        print(f"tritonsmith: interrupted: {stop}", file=sys.stderr)
+        return 130
+
+
+class _Interrupted(Exception):
+    """A command stopped at Ctrl-C with its finished work saved; the message says how to go on."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -196,10 +208,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = _out_folder(args.out or Path("runs") / task.id / config.model.replace("/", "_"))
     _check_model(config)
     print(f"run folder: {out} (rerun the same command to resume)", file=sys.stderr, flush=True)
+    from tritonsmith.interrupt import Interrupted
     try:
         summary = run_task(task, config, out, quiet=args.quiet)
     except LLMError as err:
         raise UsageError(str(err)) from None
+    except (Interrupted, KeyboardInterrupt):
+        raise _Interrupted(f"finished work is saved in {out}: rerun the same command to resume.") from None
     print((out / "summary.md").read_text())
     if summary["stop_kind"] in ("llm", "start"):
         raise UsageError(f"{summary['stop_reason']} Finished work is saved in {out}: fix this and rerun the same "
@@ -225,8 +240,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"{out} already holds a bench: pass --resume to continue it, or choose another --out.")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1.")
-    records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions,
-                        perf_scripts=args.perf_scripts, jobs=args.jobs)
+    from tritonsmith.interrupt import Interrupted
+    try:
+        records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions,
+                            perf_scripts=args.perf_scripts, jobs=args.jobs)
+    except (Interrupted, KeyboardInterrupt):
+        raise _Interrupted(f"the finished tasks are saved in {out}: rerun the same command with --resume to go "
+                           "on.") from None
     from tritonsmith.report.metrics import suite_metrics
     metrics = suite_metrics(records)
     print(json.dumps(metrics, indent=2, default=str) if args.json else _metrics_text(metrics))

@@ -194,3 +194,27 @@ def test_results_whose_bench_json_was_deleted_are_never_taken_for_another_solver
                                             "says which solver and settings they came from: restore it, or use "
                                             "another folder.")
     assert [r.solver for r in ResultsStore(out).records()] == ["baseline"] and not (out / "bench.json").exists()
+
+
+def test_ctrl_c_stops_a_bench_from_starting_tasks_and_it_resumes(tmp_path):
+    out = tmp_path / "bench"
+    tasks = "vector_add,flip,gelu,silu,swiglu,concat"
+    command = [sys.executable, "-m", "tritonsmith", "bench", "--suite", "builtin", "--solver", "baseline", "--tasks",
+               tasks, "--device", "cpu", "--jobs", "1", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 180
+    while not ResultsStore(out).records() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGINT)
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert time.monotonic() - started < 15
+    finished = ResultsStore(out).records()
+    assert 1 <= len(finished) <= 2 and all(r.status == "passed" for r in finished)  # no task started after it
+    assert stderr.strip().splitlines()[-1] == (f"tritonsmith: interrupted: the finished tasks are saved in {out}: "
+                                               "rerun the same command with --resume to go on.")
+    done = tritonsmith(*command[3:], "--resume")
+    assert done.returncode == 0, done.stderr
+    assert len(ResultsStore(out).records()) == 6

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tritonsmith.agent import prompts
@@ -17,11 +16,15 @@ from tritonsmith.agent.lineage import Candidate, Lineage
 from tritonsmith.agent.parse import FormatError, extract_code
 from tritonsmith.agent.store import RunStore
 from tritonsmith.evaluate.result import EvalResult
+from tritonsmith.interrupt import STOP
 from tritonsmith.task import Task
+
+INTERRUPTED = "interrupted by Ctrl-C: the steps in flight were dropped and run again on resume"
 
 
 class RunStopped(Exception):
-    """The whole run stops here; finished work is saved and the run can resume. kind: budget | llm | start."""
+    """The whole run stops here; finished work is saved and the run can resume.
+    kind: budget | llm | start | interrupted."""
 
     def __init__(self, message: str, kind: str):
         super().__init__(message)
@@ -45,27 +48,56 @@ class Agent:
         self.overhead_s = 0.0
         self.steps = 0
         self._stop = threading.Event()
+        self._interrupted = threading.Event()
         self._lock = threading.Lock()
 
     # --- the loop --------------------------------------------------------------------------------
 
     def run(self) -> None:
+        """The lineages, side by side, until each ends or the run stops. Ctrl-C (a KeyboardInterrupt here, or
+        the command's handler setting STOP) stops it without waiting for the steps in flight."""
         self.restore()
-        if self.start_source is not None and self.start is None:
-            try:
-                self.start = self.evaluate_start()
-            except RunStopped as stop:
-                self.stopped(stop)
-                return
-        with ThreadPoolExecutor(max_workers=len(self.lineages)) as pool:
-            for future in [pool.submit(self.run_lineage, lineage) for lineage in self.lineages]:
-                future.result()
+        try:
+            if self.start_source is not None and self.start is None:
+                try:
+                    self.start = self.evaluate_start()
+                except RunStopped as stop:
+                    self.stopped(stop)
+                    return
+            self.run_lineages()
+        except KeyboardInterrupt:
+            self._interrupted.set()
+        if self.interrupted:
+            self.stopped(RunStopped(INTERRUPTED, "interrupted"))
+            return
         self.save()
+
+    def run_lineages(self) -> None:
+        errors: list[BaseException] = []
+
+        def run(lineage: Lineage) -> None:
+            try:
+                self.run_lineage(lineage)
+            except BaseException as err:  # noqa: BLE001 - handed to the caller below
+                errors.append(err)
+
+        # daemon threads: a stop leaves a step in flight (an LLM call, an evaluation) instead of waiting for it
+        threads = [threading.Thread(target=run, args=(lineage,), name=f"lineage-{lineage.index}", daemon=True)
+                   for lineage in self.lineages]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive() and not self.interrupted:
+                thread.join(0.1)  # short waits, so that Ctrl-C is handled at once
+        if errors and not self.interrupted:
+            raise errors[0]
 
     def run_lineage(self, lineage: Lineage) -> None:
         try:
             while lineage.round < self.config.rounds and not lineage.done and not self._stop.is_set():
                 self.step(lineage)
+                if self.interrupted:
+                    return  # a step finished after Ctrl-C is not saved: the state stays as the stop left it
                 self.save()
         except RunStopped as stop:
             self.stopped(stop)
@@ -129,6 +161,7 @@ class Agent:
     def judge(self, candidate_id: str, lineage: Lineage | None, source: str) -> tuple[Candidate, EvalResult]:
         """Evaluate `source` as candidate `candidate_id` (of no lineage: the start kernel): its source saved,
         its result kept and recorded."""
+        self.check_stop()
         result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
         index, round_ = (lineage.index, lineage.round) if lineage else (-1, -1)
         candidate = Candidate(candidate_id, index, round_, result.status, result.speedup, result.speedup_vs_torch,
@@ -155,8 +188,7 @@ class Agent:
 
     def ask(self, lineage: Lineage, role: str, messages: list[dict[str, str]]) -> tuple[Any, float]:
         from tritonsmith.llm import BudgetExceeded, LLMError
-        if self._stop.is_set():
-            raise RunStopped(self.stop_reason or "stopped", self.stop_kind or "llm")
+        self.check_stop()
         started = time.perf_counter()
         params = {"temperature": self.config.temperature, "max_tokens": self.config.max_reply_tokens,
                   "cache_salt": f"lineage={lineage.index};round={lineage.round};role={role}"}
@@ -177,6 +209,18 @@ class Agent:
                                     "tokens_out": reply.tokens_out, "cost": reply.cost, "cached": reply.cached,
                                     "latency_s": round(reply.latency_s, 3)})
         return reply, time.perf_counter() - started
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C: this process's (the command's handler set STOP) or a KeyboardInterrupt this run caught."""
+        return STOP.is_set() or self._interrupted.is_set()
+
+    def check_stop(self) -> None:
+        """Nothing new starts once the run is stopping."""
+        if self.interrupted:
+            raise RunStopped(INTERRUPTED, "interrupted")
+        if self._stop.is_set():
+            raise RunStopped(self.stop_reason or "stopped", self.stop_kind or "llm")
 
     # --- the trap and the books ------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from tritonsmith.agent.store import RunStore
 from tritonsmith.config import ConfigError, check_ranges
 from tritonsmith.durable import folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, WorkerPool
+from tritonsmith.interrupt import Interrupted
 from tritonsmith.task import Task
 
 # what must match for a folder to be resumed rather than refused
@@ -65,6 +66,8 @@ def _run_locked(task: Task, config: RunConfig, out: str | Path, llm: Any, quiet:
                       progress=progress, error_guide=_error_guide(config))
         agent.run()
         progress.close()
+        if agent.stop_kind == "interrupted":
+            raise Interrupted(f"finished work is saved in {out}")
         on_gpu = pool.device_kind != "cpu"
         device_name = pool.device_name
         # the same workers re-measure and tune: no two timings ever share a GPU, also in a bench of many tasks

@@ -21,6 +21,7 @@ from tritonsmith.agent.config import RunConfig
 from tritonsmith.config import ConfigError
 from tritonsmith.durable import FileError, folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
+from tritonsmith.interrupt import interrupted
 from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord, timing_noise
 from tritonsmith.runs.store import ResultsStore, SettingsMismatch
 from tritonsmith.suites import load_suite
@@ -71,20 +72,27 @@ def _run_bench_locked(suite: str, solver: str, config: RunConfig, out: str | Pat
     workers = (config.parallel if solver == "agent" else jobs or None) if config.device == "cpu" else None
     with WorkerPool(device=config.device, gpus=config.gpus, config=eval_config, workers=workers) as pool:
         def attempt(task: Task) -> None:
+            if interrupted():  # Ctrl-C: no new task starts
+                return
             started = time.perf_counter()
             try:
                 record = solve(task, solver, config, pool, Path(out))
             except TaskError as err:
                 record = TaskRecord(task.name, task.suite or "", solver_name(solver), "error", False, False,
                                     error=str(err))
+            if interrupted():  # not finished but cut short (its pool closed under it): a resume runs it again
+                return
             record.wall_s = round(time.perf_counter() - started, 2)
             store.append(record)
             progress.add(record)
 
         at_once = jobs or (1 if solver == "agent" else pool.size)
-        with ThreadPoolExecutor(max_workers=at_once) as executor:
+        executor = ThreadPoolExecutor(max_workers=at_once)
+        try:
             for future in [executor.submit(attempt, task) for task in todo]:
                 future.result()
+        finally:  # at Ctrl-C: queued tasks are dropped and the pool is closed under those in flight
+            executor.shutdown(wait=not interrupted(), cancel_futures=True)
     return store.records()
 
 
