@@ -59,7 +59,7 @@ def test_ctrl_c_does_not_wait_for_an_evaluation_and_twice_exits_at_once(scripted
     out = tmp_path / "run"
     for presses in (1, 2):
         process = start_run(server, out / str(presses), rounds=2)
-        wait_for(lambda process=process: server.calls >= presses and (out / str(presses) / "candidates").exists(),
+        wait_for(lambda n=presses: server.calls >= n and (out / str(n) / "candidates").exists(),
                  process)
         time.sleep(3)  # the candidate is being evaluated: it sleeps 40 s
         started = time.monotonic()
