@@ -13,7 +13,7 @@ network path a user's vLLM or SGLang server would see::
 
 The script is a list whose items are consumed one per request: a string is a reply, a
 `Fail` is an HTTP error (or a hang) for that request, a `Trickle` a reply sent one byte at
-a time. Or it is a callable
+a time, a `Garbage` an HTTP 200 whose body is not a completion. Or it is a callable
 `(messages) -> str` that answers every request. `fail_next(n, ...)` puts n failures in
 front of whatever comes next. Usage counts are whitespace-separated words: prompt_tokens
 over every message's content, completion_tokens over the reply. A script that runs out
@@ -50,6 +50,13 @@ class Trickle:
     interval_s: float = 1.0
 
 
+@dataclass(frozen=True)
+class Garbage:
+    """One answer of HTTP 200 whose body is not a chat completion (a proxy's error page, a broken server)."""
+
+    body: bytes = b"<html><body>502 Bad Gateway</body></html>"
+
+
 @dataclass
 class RecordedRequest:
     """One request the server received: its path, headers (lower-cased names) and JSON body."""
@@ -59,7 +66,7 @@ class RecordedRequest:
     body: dict = field(default_factory=dict)
 
 
-Script = Iterable["str | Fail | Trickle"] | Callable[[list[dict]], str]
+Script = Iterable["str | Fail | Trickle | Garbage"] | Callable[[list[dict]], str]
 
 
 class FakeLLMServer:
@@ -169,6 +176,9 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 kind = "rate_limit_error" if answer.status == 429 else "server_error"
                 self._send(answer.status, _error(answer.message, kind))
                 return
+            if isinstance(answer, Garbage):
+                self._send_raw(200, answer.body)
+                return
             if isinstance(answer, Trickle):
                 self._trickle(answer, body)
                 return
@@ -193,7 +203,9 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 pass  # the client gave up
 
         def _send(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload).encode()
+            self._send_raw(status, json.dumps(payload).encode())
+
+        def _send_raw(self, status: int, data: bytes) -> None:
             try:
                 self.send_response(status)
                 self.send_header("content-type", "application/json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from fakellm import Fail, Trickle
+from fakellm import Fail, Garbage, Trickle
 
 from tritonsmith.llm import LLM, LLMError, make_llm
 from tritonsmith.llm.client import _litellm
@@ -158,3 +158,16 @@ def test_bad_arguments_fail_loudly(tmp_path):
         make_llm("openai/x", mode="replay")
     with pytest.raises(LLMError, match="Nothing to replay"):
         make_llm("openai/x", mode="replay", cache_path=tmp_path / "missing.jsonl")
+
+
+def test_a_200_that_is_not_a_completion_is_said_as_such_not_as_http_500(fake_llm, client):
+    fake_llm.add(Garbage(), Garbage(b'{"id": "x"}'), Garbage(), "fine")
+    for what in ("a body that is not JSON", "JSON without 'choices'"):
+        with pytest.raises(LLMError) as error:
+            client(max_retries=0).complete(USER)
+        message = str(error.value)
+        assert_one_sentence(message)
+        assert "HTTP 500" not in message and message.startswith(
+            f"openai/scripted-model at {fake_llm.url} answered with something that is not a chat completion "
+            f"({what}) after 1 attempt")
+    assert client(max_retries=1).complete(USER).text == "fine"  # retried: a proxy's error page may pass

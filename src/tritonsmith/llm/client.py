@@ -238,6 +238,10 @@ class _Failure:
         if isinstance(exc, litellm.Timeout) or _caused_by(exc, ("APITimeoutError", "TimeoutException",
                                                                "_DeadlinePassed")):
             return cls("timeout", True, "timed out", status)
+        text = str(exc)
+        if _caused_by(exc, ("JSONDecodeError",)) or "no 'choices'" in text:  # LiteLLM calls these HTTP 500
+            what = "a body that is not JSON" if _caused_by(exc, ("JSONDecodeError",)) else "JSON without 'choices'"
+            return cls("malformed", True, f"not a chat completion ({what})", None, what)
         if local and _caused_by(exc, ("ConnectionRefusedError",)):  # nothing listens here: waiting will not help
             return cls("refused", False, "connection refused", status)
         # The transport's own errors, not LiteLLM's APIConnectionError, which also wraps its parsing bugs.
@@ -260,6 +264,10 @@ class _Failure:
     def sentence(self, client: LiteLLMClient, attempts: int) -> str:
         model, where = client.model, client.where
         tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
+        if self.kind == "malformed":
+            return (f"{model} at {where} answered with something that is not a chat completion ({self.message}) "
+                    f"after {tries}: check that it is an OpenAI-compatible server (api_base ends in /v1) and "
+                    "that no proxy is answering in its place.")
         if self.kind == "refused":
             return (f"Could not reach {model} at {where}: nothing is listening there (connection refused): "
                     "start the server, or check api_base.")
