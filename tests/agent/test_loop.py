@@ -95,3 +95,12 @@ def test_replay_of_a_recorded_run_reproduces_it_offline(scripted, tmp_path, clos
                       for e in events(folder, "evaluate"))
     assert per_lineage(replayed) == per_lineage(recorded)
     assert all(e["cached"] for e in events(replayed) if e["type"] in ("generate", "reflect"))
+
+
+def test_an_unsolved_run_says_why_in_its_summary(scripted, tmp_path):
+    server, _ = scripted(["I would use a Triton kernel with a mask."])
+    summary = run_task(TASK, run_config(server, rounds=2, trap=5), tmp_path, quiet=True)
+    assert not summary["solved"] and summary["last_failure"].startswith(
+        "the model's reply had no usable code: Your reply contained no code block.")
+    assert ("No candidate passed the evaluator; the last attempt: the model's reply had no usable code: Your reply "
+            "contained no code block.") in (tmp_path / "summary.md").read_text()

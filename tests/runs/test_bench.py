@@ -218,3 +218,15 @@ def test_ctrl_c_stops_a_bench_from_starting_tasks_and_it_resumes(tmp_path):
     done = tritonsmith(*command[3:], "--resume")
     assert done.returncode == 0, done.stderr
     assert len(ResultsStore(out).records()) == 6
+
+
+def test_an_agent_task_that_is_not_solved_records_why(tmp_path, two_task_suite):
+    out = tmp_path / "bench"
+    with FakeLLMServer(lambda messages: "PLAN: think harder." if "expert GPU kernel engineer" not in
+                       messages[0]["content"] else f"```python\n{WRONG_ADD}\n```") as server:
+        done = tritonsmith("bench", "--suite", f"dir:{two_task_suite}", "--tasks", "vector_add", "--solver", "agent",
+                           "--model", "openai/scripted-model", "--api-base", server.url, "--device", "cpu",
+                           "--rounds", "1", "--parallel", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    (record,) = ResultsStore(out).records()
+    assert record.status == "wrong_output" and record.error.startswith("candidate L0-R0: wrong_output: ")

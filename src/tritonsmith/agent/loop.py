@@ -45,6 +45,7 @@ class Agent:
         self.start: Candidate | None = None
         self.stop_reason: str | None = None
         self.stop_kind: str | None = None
+        self.last_failure: str | None = None  # why the last failed attempt failed, for a run that solves nothing
         self.overhead_s = 0.0
         self.steps = 0
         self._stop = threading.Event()
@@ -122,6 +123,7 @@ class Agent:
         try:
             source = extract_code(reply.text, (self.task.required_names or (self.task.entry_point,))[0])
         except FormatError as err:
+            self.last_failure = f"the model's reply had no usable code: {err}"
             self.record(lineage, "format_error", {"message": str(err)})
             lineage.feedback = f"FAILED: your reply could not be used. {err}"
             self.failed(lineage)
@@ -135,6 +137,8 @@ class Agent:
                 else:
                     waited += self.optimize(lineage, source, result)
             else:
+                first_line = result.message.strip().splitlines()[0] if result.message.strip() else "no message"
+                self.last_failure = f"candidate {candidate.id}: {result.status}: {first_line}"
                 lineage.previous = source
                 waited += self.reflect(lineage, source, result)
                 self.failed(lineage)
@@ -283,6 +287,7 @@ class Agent:
         self.candidates = {cid: Candidate(**data) for cid, data in state["candidates"].items()}
         self.start = self.candidates.get("start")
         self.overhead_s, self.steps = state.get("overhead_s", 0.0), state.get("steps", 0)
+        self.last_failure = state.get("last_failure")
         self.store.keep_events(self.saved)  # the steps a kill interrupted run again: record them once
 
     def saved(self, event: dict[str, Any]) -> bool:
@@ -297,5 +302,6 @@ class Agent:
             state = {"task": self.task.name, "lineages": [lin.to_dict() for lin in self.lineages],
                      "candidates": {cid: c.__dict__ for cid, c in self.candidates.items()},
                      "budget": self.budget.snapshot(), "stop_reason": self.stop_reason,
+                     "last_failure": self.last_failure,
                      "overhead_s": self.overhead_s, "steps": self.steps}
         self.store.save_state(state)

@@ -235,6 +235,7 @@ def write_summary(task: Task, config: RunConfig, agent: Agent, store: RunStore, 
         "restarts": sum(lin.restarts for lin in agent.lineages),
         "candidates": len(agent.candidates), "statuses": statuses,
         "stop_reason": agent.stop_reason, "stop_kind": agent.stop_kind, "budget": budget.snapshot(), "wall_s": round(wall_s, 1),
+        "last_failure": None if winner is not None else agent.last_failure,
         "agent_overhead_per_round_s": round(agent.overhead_s / agent.steps, 4) if agent.steps else None,
         "final_result": final,
         "tuning": tuning,
@@ -254,6 +255,8 @@ def summary_text(summary: dict[str, Any]) -> str:
     lines = [f"# {summary['task']} with {summary['model']}", ""]
     if summary["solved"]:
         lines.append(f"Best kernel: {summary['best_candidate']} (best.py).")
+    elif summary.get("last_failure"):
+        lines.append(f"No candidate passed the evaluator; the last attempt: {summary['last_failure'].rstrip('.')}.")
     else:
         lines.append("No candidate passed the evaluator.")
     if summary["speed_measured"]:

@@ -151,7 +151,7 @@ def solve_with_agent(task: Task, config: RunConfig, pool: WorkerPool, out: Path)
         speedup=summary.get("speedup"), speedup_vs_torch=summary.get("speedup_vs_torch"),
         speed_reason=summary.get("speed_reason"), lineages=lineages, tokens=spent.get("tokens", 0),
         usd=None if spent.get("unpriced_calls") else spent.get("usd", 0.0), run_dir=str(run_dir),
-        error=summary.get("stop_reason") if summary.get("stop_kind") in ("llm", "start") else None,
+        error=summary.get("stop_reason") if summary.get("stop_kind") in ("llm", "start") else summary.get("last_failure"),
         speedup_before_tuning=tuning.get("speedup_before_tuning") if tuning else None,
         tuning=tuning_outcome(tuning), speedup_noise=timing_noise(final))
 

@@ -55,7 +55,7 @@ class TaskRecord:
     usd: float | None = 0.0  # None when some call's price was unknown
     wall_s: float = 0.0
     run_dir: str | None = None  # relative to the bench folder: the task's run folder (trajectory)
-    error: str | None = None  # why the task could not be attempted (bad task, ...), one sentence
+    error: str | None = None  # why the task could not be attempted (bad task, ...), or why it was not solved, one sentence
     speedup_before_tuning: float | None = None  # the winner's re-measured speedup before the tuner ran
     tuning: dict[str, Any] | None = None  # the tuning stage's outcome (TUNING_KEYS); None when it did not run
     speedup_noise: float | None = None  # timing_noise() of the measurement behind `speedup`; None: not recorded
