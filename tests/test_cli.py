@@ -133,3 +133,10 @@ def test_version():
     assert (done.returncode, done.stdout) == (0, f"tritonsmith {__version__}\n")
     pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
     assert f'version = "{__version__}"' in pyproject
+
+
+def test_main_called_from_python_gives_back_the_callers_ctrl_c_handler():
+    code = ("import signal; from tritonsmith.cli import main; before = signal.getsignal(signal.SIGINT); "
+            "main(['tasks']); print(signal.getsignal(signal.SIGINT) is before)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().endswith("True"), done.stderr

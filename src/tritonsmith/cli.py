@@ -23,14 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    from tritonsmith import interrupt
     from tritonsmith.config import ConfigError
     from tritonsmith.durable import FileError
     from tritonsmith.evaluate.pool import DeviceError
     from tritonsmith.task import TaskError
+    previous = None
     if threading.current_thread() is threading.main_thread():
-        from tritonsmith import interrupt
         interrupt.STOP.clear()
-        interrupt.install()  # Ctrl-C: stop starting work and save; again: exit at once
+        previous = interrupt.install()  # Ctrl-C: stop starting work and save; again: exit at once
     try:
         status = args.handler(args)
         sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
@@ -45,10 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("tritonsmith: interrupted", file=sys.stderr)
-        return 130
+        return interrupt.EXIT_INTERRUPTED
     except _Interrupted as stop:
         print(f"tritonsmith: interrupted: {stop}", file=sys.stderr)
-        return 130
+        return interrupt.EXIT_INTERRUPTED
+    finally:
+        if previous is not None:  # main() called from Python: its caller's handler again
+            interrupt.restore(previous)
 
 
 class _Interrupted(Exception):

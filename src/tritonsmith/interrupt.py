@@ -26,9 +26,13 @@ def interrupted() -> bool:
     return STOP.is_set()
 
 
-def install() -> None:
-    """Handle SIGINT as above (main thread only)."""
-    signal.signal(signal.SIGINT, _first)
+def install():
+    """Handle SIGINT as above (main thread only); returns the handler it replaced, for `restore`."""
+    return signal.signal(signal.SIGINT, _first)
+
+
+def restore(previous) -> None:
+    signal.signal(signal.SIGINT, previous)
 
 
 def _first(signum, frame) -> None:
