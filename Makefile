@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# PyTorch's CPU build (a 190 MB download; PyPI's default Linux build is the CUDA one, several GB). Override
+# with TORCH_INDEX=https://pypi.org/simple for PyPI's default build.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: setup demo test lint clean
 
@@ -11,7 +14,10 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "torch==2.13.0"
+	$(BIN)/python -c "import torch" 2>/dev/null || { \
+		$(BIN)/python -m pip install -q --no-deps "torch==2.13.0" --index-url $(TORCH_INDEX) \
+		|| echo "PyTorch's CPU index could not be used: installing PyPI's default torch build (on Linux, the CUDA build: several GB)"; \
+		$(BIN)/python -m pip install -q "torch==2.13.0"; }  # its dependencies (or, failing the above, torch itself)
 	$(BIN)/python -c "import triton" 2>/dev/null || $(BIN)/python -m pip install -q triton
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@

@@ -12,7 +12,8 @@ network path a user's vLLM or SGLang server would see::
         server.calls                                         # how many requests arrived
 
 The script is a list whose items are consumed one per request: a string is a reply, a
-`Fail` is an HTTP error (or a hang) for that request. Or it is a callable
+`Fail` is an HTTP error (or a hang) for that request, a `Trickle` a reply sent one byte at
+a time, a `Garbage` an HTTP 200 whose body is not a completion. Or it is a callable
 `(messages) -> str` that answers every request. `fail_next(n, ...)` puts n failures in
 front of whatever comes next. Usage counts are whitespace-separated words: prompt_tokens
 over every message's content, completion_tokens over the reply. A script that runs out
@@ -41,6 +42,21 @@ class Fail:
     hang_s: float = 0.0
 
 
+@dataclass(frozen=True)
+class Trickle:
+    """One reply sent one byte every `interval_s` seconds: each read succeeds, the whole never arrives in time."""
+
+    text: str = "a reply that trickles in"
+    interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class Garbage:
+    """One answer of HTTP 200 whose body is not a chat completion (a proxy's error page, a broken server)."""
+
+    body: bytes = b"<html><body>502 Bad Gateway</body></html>"
+
+
 @dataclass
 class RecordedRequest:
     """One request the server received: its path, headers (lower-cased names) and JSON body."""
@@ -50,7 +66,7 @@ class RecordedRequest:
     body: dict = field(default_factory=dict)
 
 
-Script = Iterable["str | Fail"] | Callable[[list[dict]], str]
+Script = Iterable["str | Fail | Trickle | Garbage"] | Callable[[list[dict]], str]
 
 
 class FakeLLMServer:
@@ -160,30 +176,36 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 kind = "rate_limit_error" if answer.status == 429 else "server_error"
                 self._send(answer.status, _error(answer.message, kind))
                 return
+            if isinstance(answer, Garbage):
+                self._send_raw(200, answer.body)
+                return
+            if isinstance(answer, Trickle):
+                self._trickle(answer, body)
+                return
             if body.get("stream"):
                 self._send(400, _error("the fake LLM server does not stream", "invalid_request_error"))
                 return
-            prompt_tokens = sum(_words(m.get("content")) for m in body.get("messages", []))
-            completion_tokens = _words(answer)
-            self._send(200, {
-                "id": f"chatcmpl-fake-{server.calls}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", server.model),
-                "choices": [{
-                    "index": 0,
-                    "message": {"role": "assistant", "content": answer},
-                    "finish_reason": "stop",
-                }],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            })
+            self._send(200, _completion(body, answer))
+
+        def _trickle(self, answer: Trickle, body: dict) -> None:
+            data = json.dumps(_completion(body, answer.text)).encode()
+            try:
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                for index in range(len(data)):
+                    if server._stopping.wait(answer.interval_s):
+                        return
+                    self.wfile.write(data[index:index + 1])
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up
 
         def _send(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload).encode()
+            self._send_raw(status, json.dumps(payload).encode())
+
+        def _send_raw(self, status: int, data: bytes) -> None:
             try:
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -194,6 +216,20 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 pass  # the client gave up (its timeout): nothing to answer
 
     return Handler
+
+
+def _completion(body: dict, answer: str) -> dict:
+    prompt_tokens = sum(_words(m.get("content")) for m in body.get("messages", []))
+    completion_tokens = _words(answer)
+    return {
+        "id": f"chatcmpl-fake-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "scripted-model"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    }
 
 
 def _error(message: str, kind: str) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,16 +50,17 @@ def test_usage_errors_exit_2_with_one_sentence(tmp_path):
         (("eval", "vector_add", candidate, "--device", "tpu"), "--device must be"),
         (("eval", "vector_add", candidate, "--device", "cuda"), "no GPU is visible"),
         (("tasks", "show"), "needs a task id"),
-        (("tune", "vector_add", candidate, "--device", "cpu"), "needs a GPU"),
-        (("tune", "vector_add", candidate), "no GPU is visible"),
+        (("tune", "vector_add", candidate, "--device", "cpu"), "tuning measures speed on a GPU"),
+        (("tune", "vector_add", candidate), "no GPU is visible: tuning measures speed on a GPU"),
         (("peaks", "--device", "cpu"), "peaks are measured on a GPU"),
-        (("peaks",), "no GPU is visible"),
+        (("peaks",), "no GPU is visible: peaks are measured on a GPU"),
     ]:
         done = tritonsmith(*args)
         assert done.returncode == 2, (args, done.stderr)
         errors = [line for line in done.stderr.splitlines() if line.startswith("tritonsmith: error:")]
         assert len(errors) == 1 and expected in errors[0] and "Traceback" not in done.stderr, (args, done.stderr)
         assert done.stderr.strip().endswith(errors[0])
+        assert "--device" not in errors[0] or args[0] not in ("tune", "peaks"), errors[0]  # advice that works
 
 
 def test_tasks_list_and_show_need_no_torch():
@@ -80,3 +82,61 @@ def test_help_lists_commands_without_heavy_imports():
                            capture_output=True, text=True, timeout=60)
     imported = {line.split("|")[-1].strip() for line in check.stderr.splitlines() if line.startswith("import time:")}
     assert not {"torch", "litellm", "triton"} & imported
+
+
+def test_a_binary_candidate_is_one_sentence_and_json_stays_json(tmp_path):
+    binary = tmp_path / "kernel.py"
+    binary.write_bytes(b"import torch\n\xff\xfe\x00garbage")
+    done = tritonsmith("eval", "vector_add", str(binary), "--device", "cpu", "--json")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "is not UTF-8 text (byte 0xff at offset 13)" in json.loads(done.stdout)["error"]
+    assert done.stderr.startswith("tritonsmith: error: the candidate") and done.stderr.count("\n") == 1
+
+
+def test_a_closed_stdout_pipe_ends_quietly():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -1` once head has exited: every write is EPIPE
+    done = subprocess.run([sys.executable, "-m", "tritonsmith", "tasks"], stdout=write_end, stderr=subprocess.PIPE,
+                          text=True, timeout=60)
+    os.close(write_end)
+    assert done.returncode == 141 and done.stderr == "", done.stderr
+
+
+def test_out_naming_an_existing_file_is_one_sentence(tmp_path):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    for args in (("run", "vector_add", "--model", "openai/m", "--api-base", "http://127.0.0.1:9/v1", "--device", "cpu"),
+                 ("bench", "--solver", "baseline", "--device", "cpu")):
+        for out in (taken, taken / "inside"):
+            done = tritonsmith(*args, "--out", str(out))
+            assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+            assert done.stderr == f"tritonsmith: error: --out {out}: {taken} is a file, not a folder; choose another --out.\n"
+    assert taken.read_text() == "mine"
+
+
+def test_numbers_out_of_range_are_one_sentence_naming_the_option():
+    for args, expected in [
+        (("eval", "vector_add", "--baseline", "--timeout", "-5"), "--timeout must be positive (got -5)."),
+        (("run", "vector_add", "--model", "openai/m", "--budget-usd", "-3"), "--budget-usd must be positive (got -3.0)."),
+        (("run", "vector_add", "--model", "openai/m", "--temperature", "9"), "--temperature must be from 0 to 2 (got 9.0)."),
+        (("run", "vector_add", "--model", "openai/m", "--parallel", "0"), "--parallel must be at least 1 (got 0)."),
+        (("bench", "--solver", "baseline", "--rounds", "-1", "--out", "unused"), "--rounds must be at least 1 (got -1)."),
+    ]:
+        done = tritonsmith(*args)
+        assert (done.returncode, done.stderr) == (2, f"tritonsmith: error: {expected}\n"), args
+
+
+def test_version():
+    from tritonsmith import __version__
+
+    done = tritonsmith("--version")
+    assert (done.returncode, done.stdout) == (0, f"tritonsmith {__version__}\n")
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert f'version = "{__version__}"' in pyproject
+
+
+def test_main_called_from_python_gives_back_the_callers_ctrl_c_handler():
+    code = ("import signal; from tritonsmith.cli import main; before = signal.getsignal(signal.SIGINT); "
+            "main(['tasks']); print(signal.getsignal(signal.SIGINT) is before)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().endswith("True"), done.stderr

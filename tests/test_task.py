@@ -114,3 +114,31 @@ def test_builtin_suite_ids_are_unique_and_match_files():
     ids = [t.id for t in tasks]
     assert len(ids) == len(set(ids))
     assert all(t.path.stem == t.id for t in tasks)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("literal", ["((((10**64)**64)**64)**64)**64", "(1 << 200) * (1 << 200)", "2 ** 10000",
+                                     "1 / 0", "10.0 ** 400", "(-8) ** 0.5", "{[1]: 2}", "'ab' * 3"])
+def test_a_literal_too_big_or_without_a_value_fails_at_once(tmp_path, literal):
+    path = write(tmp_path, VALID + f"\nBIG = {literal}\n")
+    with pytest.raises(TaskError, match="field BIG .* must be a literal"):
+        load_task(path)
+
+
+def test_arithmetic_on_shapes_still_works(tmp_path):
+    path = write(tmp_path, VALID.replace("[1 << 24]", "[2 ** 20 * 16 // 4 + (1 << 3) - 8]"))
+    assert load_task(path).perf_cases[0]["shape"] == [1 << 22]
+
+
+def test_a_binary_task_file_is_one_sentence(tmp_path):
+    path = tmp_path / "task.py"
+    path.write_bytes(b"ID = '\xff'\n")
+    with pytest.raises(TaskError, match="not UTF-8 text"):
+        load_task(path)
+
+
+def test_in_place_is_an_optional_flag(tmp_path):
+    assert load_task(write(tmp_path, VALID)).in_place is False
+    assert load_task(write(tmp_path, VALID + "\nIN_PLACE = True\n")).in_place is True
+    with pytest.raises(TaskError, match="field IN_PLACE must be True or False"):
+        load_task(write(tmp_path, VALID + "\nIN_PLACE = 'yes'\n"))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 from pathlib import Path
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command SIGPIPE ended
 
 
 class UsageError(Exception):
@@ -20,22 +23,47 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    from tritonsmith import interrupt
     from tritonsmith.config import ConfigError
+    from tritonsmith.durable import FileError
     from tritonsmith.evaluate.pool import DeviceError
     from tritonsmith.task import TaskError
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        interrupt.STOP.clear()
+        previous = interrupt.install()  # Ctrl-C: stop starting work and save; again: exit at once
     try:
-        return args.handler(args)
-    except (UsageError, TaskError, DeviceError, ConfigError) as err:
+        status = args.handler(args)
+        sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
+        return status
+    except (UsageError, TaskError, DeviceError, ConfigError, FileError) as err:
+        if getattr(args, "json", False):  # a JSON reader gets JSON, whatever happened
+            print(json.dumps({"error": str(err)}))
         print(f"tritonsmith: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `tritonsmith tasks | head -1`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush is quiet
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("tritonsmith: interrupted", file=sys.stderr)
-        return 130
+        return interrupt.EXIT_INTERRUPTED
+    except _Interrupted as stop:
+        print(f"tritonsmith: interrupted: {stop}", file=sys.stderr)
+        return interrupt.EXIT_INTERRUPTED
+    finally:
+        if previous is not None:  # main() called from Python: its caller's handler again
+            interrupt.restore(previous)
+
+
+class _Interrupted(Exception):
+    """A command stopped at Ctrl-C with its finished work saved; the message says how to go on."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tritonsmith", description="LLM agents that write correct, fast Triton kernels, measured honestly.")
+    from tritonsmith import __version__
+    parser.add_argument("--version", action="version", version=f"tritonsmith {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND")
 
     ev = commands.add_parser("eval", help="evaluate one candidate kernel against one task")
@@ -140,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from tritonsmith.durable import read_text
     from tritonsmith.evaluate import EvalConfig, evaluate
     from tritonsmith.suites import resolve_task
 
@@ -152,16 +181,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         source, path = task.baseline, Path(f"{task.id} baseline")
     else:
         path = Path(args.candidate)
-        try:
-            source = path.read_text()
-        except OSError as err:
-            raise UsageError(f"cannot read the candidate {path} ({err.strerror or err}).") from None
+        source = read_text(path, "candidate")
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         raise UsageError(f"--seeds takes comma-separated whole numbers (got {args.seeds!r}).") from None
     if len(seeds) < 3:
         raise UsageError("--seeds needs at least 3 seeds, so that one lucky input cannot pass a wrong kernel.")
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout must be positive (got {args.timeout:g}).")
     if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
         raise UsageError(f"--device must be auto, cpu, cuda or cuda:N (got {args.device!r}).")
     if not args.json:
@@ -189,15 +217,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(RunConfig, args.config, overrides)
     if not config.model:
         raise UsageError("name a model with --model (e.g. openai/gpt-4o, or hosted_vllm/NAME with --api-base).")
-    for name in ("rounds", "parallel", "trap"):
-        if getattr(config, name) < 1:
-            raise UsageError(f"--{name} must be at least 1.")
-    out = Path(args.out or Path("runs") / task.id / config.model.replace("/", "_"))
+    out = _out_folder(args.out or Path("runs") / task.id / config.model.replace("/", "_"))
+    _check_model(config)
     print(f"run folder: {out} (rerun the same command to resume)", file=sys.stderr, flush=True)
+    from tritonsmith.interrupt import Interrupted
     try:
         summary = run_task(task, config, out, quiet=args.quiet)
     except LLMError as err:
         raise UsageError(str(err)) from None
+    except (Interrupted, KeyboardInterrupt):
+        raise _Interrupted(f"finished work is saved in {out}: rerun the same command to resume.") from None
     print((out / "summary.md").read_text())
     if summary["stop_kind"] in ("llm", "start"):
         raise UsageError(f"{summary['stop_reason']} Finished work is saved in {out}: fix this and rerun the same "
@@ -217,15 +246,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     config = load_config(RunConfig, args.config, overrides)
     if args.solver == "agent" and not config.model:
         raise UsageError("the agent solver needs --model (or use --solver baseline or --solver dir:PATH).")
-    out = Path(args.out)
+    out = _out_folder(args.out)
+    if args.solver == "agent":
+        _check_model(config)
     if ResultsStore(out).load_settings() is not None and not args.resume:
         raise UsageError(f"{out} already holds a bench: pass --resume to continue it, or choose another --out.")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1.")
-    if config.workers_per_gpu < 1:
-        raise UsageError("--workers-per-gpu must be at least 1.")
-    records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions,
-                        perf_scripts=args.perf_scripts, jobs=args.jobs)
+    from tritonsmith.interrupt import Interrupted
+    try:
+        records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions,
+                            perf_scripts=args.perf_scripts, jobs=args.jobs)
+    except (Interrupted, KeyboardInterrupt):
+        raise _Interrupted(f"the finished tasks are saved in {out}: rerun the same command with --resume to go "
+                           "on.") from None
     from tritonsmith.report.metrics import suite_metrics
     metrics = suite_metrics(records)
     print(json.dumps(metrics, indent=2, default=str) if args.json else _metrics_text(metrics))
@@ -233,22 +267,47 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_PASSED if all(r.status != "error" for r in records) else EXIT_FAILED
 
 
+def _check_model(config) -> None:
+    """Before anything is made: the model's provider is known and its API key is there."""
+    from tritonsmith.llm import LLMError, MissingKey, make_llm
+
+    if config.replay:
+        return
+    key = None
+    if config.api_key_env:
+        key = os.environ.get(config.api_key_env)
+        if not key:
+            raise UsageError(f"--api-key-env {config.api_key_env}: the environment variable {config.api_key_env} "
+                             "is not set.")
+    try:
+        make_llm(config.model, api_base=config.api_base, api_key=key, mode="off").prepare()
+    except MissingKey as err:
+        raise UsageError(f"no API key for {config.model}: set {' or '.join(err.variables)}, or name the variable "
+                         "that holds it with --api-key-env (for a local server, give its --api-base).") from None
+    except LLMError as err:
+        raise UsageError(str(err)) from None
+
+
+def _out_folder(path: str | Path) -> Path:
+    """`--out` as a folder; a UsageError if it, or a folder above it, is an existing file."""
+    path = Path(path)
+    for folder in (path, *path.parents):
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"--out {path}: {folder} is a file, not a folder; choose another --out.")
+    return path
+
+
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from tritonsmith.evaluate import WorkerPool
+    from tritonsmith.durable import read_text
     from tritonsmith.knowledge.hardware import profile_for
     from tritonsmith.suites import resolve_task
     from tritonsmith.tune import PoolMeasure, tune_kernel
 
     task = resolve_task(args.task)
     path = Path(args.kernel)
-    try:
-        source = path.read_text()
-    except OSError as err:
-        raise UsageError(f"cannot read the kernel {path} ({err.strerror or err}).") from None
+    source = read_text(path, "kernel")
     if args.budget_s <= 0:
         raise UsageError("--budget-s must be positive.")
-    if not args.device.startswith("cuda"):
-        raise UsageError("tuning measures speed, which needs a GPU: run it with --device cuda on a GPU machine.")
     def progress(trial, best_ms: float) -> None:
         label = ", ".join(f"{k}={v}" for k, v in sorted(trial.config.items())) or "the original"
         time = f"{trial.ms:.4g} ms" if trial.ms is not None else trial.status
@@ -256,7 +315,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         print(f"[{trial.started_s + trial.duration_s:6.1f}/{args.budget_s:g} s] {trial.phase:<8} {label}: {time}  ({best})",
               file=sys.stderr, flush=True)
 
-    with WorkerPool(device=args.device) as pool:
+    with _gpu_pool("tune", "tuning measures speed", args.device) as pool:
         measure = PoolMeasure(pool, task, original=source)
         result = tune_kernel(task, source, measure, args.budget_s, verify=measure.verifier(),
                              profile=profile_for(pool.device_name), on_trial=progress)
@@ -267,16 +326,32 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return EXIT_PASSED if result.verified else EXIT_FAILED
 
 
+def _gpu_pool(command: str, what: str, device: str, **options):
+    """Warm workers on `device` for a command only a GPU can do; where there is none, advice that works
+    (not `--device cpu`, which cannot time kernels)."""
+    from tritonsmith.evaluate import WorkerPool
+    from tritonsmith.evaluate.pool import DeviceError
+
+    advice = (f"{what} on a GPU, and the CPU interpreter cannot time kernels: run `tritonsmith {command}` on a "
+              "machine with a GPU and a CUDA or ROCm build of torch.")
+    if not device.startswith("cuda"):
+        raise UsageError(advice)
+    try:
+        pool = WorkerPool(device=device, **options)
+    except DeviceError:
+        raise UsageError(f"no GPU is visible: {advice}") from None
+    if pool.device_kind == "cpu":
+        pool.close()
+        raise UsageError(f"no GPU is visible: {advice}")
+    return pool
+
+
 def _cmd_peaks(args: argparse.Namespace) -> int:
-    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    from tritonsmith.evaluate import EvalConfig
     from tritonsmith.evaluate.peaks import PeaksError, cache_path
     from tritonsmith.knowledge.hardware import profile_for
 
-    if not args.device.startswith("cuda"):
-        raise UsageError("peaks are measured on a GPU: run it with --device cuda on a GPU machine.")
-    with WorkerPool(device=args.device, config=EvalConfig(measured_peaks=False)) as pool:
-        if pool.device_kind == "cpu":
-            raise UsageError("no GPU is visible: peaks are measured on a GPU.")
+    with _gpu_pool("peaks", "peaks are measured", args.device, config=EvalConfig(measured_peaks=False)) as pool:
         try:
             peaks = pool.measure_peaks(refresh=args.refresh)
         except PeaksError as err:
@@ -318,7 +393,10 @@ def _metrics_text(m: dict) -> str:
                      + (f", speedup geometric mean {mean:.3f}x" if mean is not None else ""))
         for task, reason in qualified["unqualified_reasons"].items():
             lines.append(f"  unqualified {task}: {reason}")
-    lines.append("fast_p: " + ", ".join(f"p={p} {v:.1%}" for p, v in m["fast_p"].items()))
+    if m["fast_p_reason"]:
+        lines.append(f"fast_p: n/a ({m['fast_p_reason']})")
+    else:
+        lines.append("fast_p (beyond the timing noise): " + ", ".join(f"p={p} {v:.1%}" for p, v in m["fast_p"].items()))
     if m["pass_at_k"]:
         lines.append("pass@k: " + ", ".join(f"k={p['k']} {p['value']:.1%}" for p in m["pass_at_k"]))
     lines.append(f"spent: {m['cost']['tokens']['total']} tokens, " + ("$ unknown" if usd is None else f"${usd:.2f}")

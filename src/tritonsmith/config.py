@@ -1,6 +1,7 @@
 """Typed configuration: dataclasses with a docstring per field, YAML on disk, command-line overrides.
 
-Unknown keys and unset `${VARIABLES}` fail loudly, naming the file and the key.
+Unknown keys, unset `${VARIABLES}` and numbers out of range fail loudly, naming the file and the key
+(or the command-line option).
 """
 
 from __future__ import annotations
@@ -15,10 +16,42 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_COMMENT = re.compile(r"(^|\s)#")
 
 
 class ConfigError(ValueError):
     """A configuration the user must fix; the message names the file and the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The values a number field may take: at least `low` (above it, if `above`), at most `high`."""
+
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+
+    def allows(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.above else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def __str__(self) -> str:
+        if self.above and self.low == 0 and self.high is None:
+            return "positive"
+        if self.high is None:
+            return f"{'above' if self.above else 'at least'} {self.low:g}"
+        return f"from {self.low:g} to {self.high:g}"
+
+
+def check_ranges(config: Any, name_of=lambda field: f"key {field!r}") -> None:
+    """ConfigError for the first field of `config` outside its class's RANGES (lists: each item);
+    `name_of(field)` says where the value came from."""
+    for field, allowed in getattr(type(config), "RANGES", {}).items():
+        value = getattr(config, field)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None and not allowed.allows(item):
+                raise ConfigError(f"{name_of(field)} must be {allowed} (got {value!r}).")
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> T:
@@ -32,16 +65,22 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[st
             text = Path(path).read_text()
         except OSError as err:
             raise ConfigError(f"{path}: cannot read the config file ({err.strerror or err}).") from None
-        text = _VARIABLE.sub(lambda m: _variable(m.group(1), where), text)
+        text = "".join(_substitute(line, where) for line in text.splitlines(keepends=True))
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]}).") from None
+            mark = getattr(err, "problem_mark", None)
+            at = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ConfigError(f"{path}: not valid YAML{at} ({problem}).") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the config must be a mapping of keys to values.")
         data.update(loaded or {})
-    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return from_dict(cls, data, where)
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    data.update(given)
+    config = from_dict(cls, data, where)
+    check_ranges(config, lambda field: f"--{field.replace('_', '-')}" if field in given else f"{where}: key {field!r}")
+    return config
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "the config") -> T:
@@ -70,6 +109,13 @@ def field_docs(cls: type) -> dict[str, str]:
         if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
             docs[node.target.id] = " ".join(str(after.value.value).split())
     return docs
+
+
+def _substitute(line: str, where: str) -> str:
+    """`line` with its ${VARIABLES} replaced, except in a comment (which may show the syntax)."""
+    comment = _COMMENT.search(line)
+    code, rest = (line[:comment.start()], line[comment.start():]) if comment else (line, "")
+    return _VARIABLE.sub(lambda m: _variable(m.group(1), where), code) + rest
 
 
 def _variable(name: str, where: str) -> str:

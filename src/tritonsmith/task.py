@@ -59,6 +59,7 @@ class Task:
     harness: str | None = None  # trusted code a suite adapter appends to each candidate (defines the entry point)
     required_names: tuple[str, ...] = ()  # what the candidate itself must define, when a harness is the entry
     reference_source: str | None = None  # what prompts show as the reference (default: make_inputs + reference)
+    in_place: bool = False  # the entry point updates some of its arguments in place (what it writes is checked)
 
     @property
     def dtypes(self) -> list[str]:
@@ -84,13 +85,17 @@ def load_task(path: str | Path, suite: str | None = None) -> Task:
     """Read and validate a task file without executing it."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise TaskError(f"{path}: cannot read the task file ({err.strerror or err}).") from None
+    except UnicodeDecodeError as err:
+        raise TaskError(f"{path}: the task file is not UTF-8 text (byte offset {err.start}).") from None
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as err:
         raise TaskError(f"{path}: line {err.lineno}: the task file is not valid Python ({err.msg}).") from None
+    except (ValueError, MemoryError, RecursionError):  # CPython's parser gives up on some text
+        raise TaskError(f"{path}: the task file is not Python that can be parsed.") from None
 
     fields: dict[str, Any] = {}
     functions: set[str] = set()
@@ -102,7 +107,7 @@ def load_task(path: str | Path, suite: str | None = None) -> Task:
             if name.isupper():
                 try:
                     fields[name] = _literal(node.value)
-                except ValueError:
+                except (ValueError, TypeError, RecursionError, MemoryError):
                     raise TaskError(f"{path}: field {name} (line {node.lineno}) must be a literal "
                                     "(string, number, list or dict; arithmetic on numbers is allowed).") from None
     return _validate(path, fields, functions, suite)
@@ -111,16 +116,26 @@ def load_task(path: str | Path, suite: str | None = None) -> Task:
 _ARITHMETIC = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
                ast.FloorDiv: lambda a, b: a // b, ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b,
                ast.LShift: lambda a, b: a << b}
+_MAX_BITS = 256  # shapes and byte counts are far below; a bigger number in a task file is a mistake or an attack
 
 
 def _literal(node: ast.AST):
-    """ast.literal_eval, plus arithmetic on numbers (`1 << 24`, `4096 * 4096`) for shapes."""
+    """ast.literal_eval, plus arithmetic on numbers (`1 << 24`, `4096 * 4096`) for shapes. Operands and
+    results are bounded before anything big is computed, so `((10**64)**64)**64` fails at once."""
     if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
         left, right = _literal(node.left), _literal(node.right)
-        if isinstance(left, (int, float)) and isinstance(right, (int, float)) and not (
-                isinstance(node.op, (ast.Pow, ast.LShift)) and right > 64):
-            return _ARITHMETIC[type(node.op)](left, right)
-        raise ValueError("arithmetic only on small numbers")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
+            raise ValueError("arithmetic only on numbers")
+        if isinstance(node.op, (ast.Pow, ast.LShift)) and isinstance(left, int) and isinstance(right, int) and (
+                right > _MAX_BITS or (isinstance(node.op, ast.Pow) and abs(left).bit_length() * right > _MAX_BITS)):
+            raise ValueError("arithmetic only on small numbers")
+        try:
+            result = _ARITHMETIC[type(node.op)](left, right)
+        except (ArithmeticError, ValueError):  # 1 / 0, 10.0 ** 400, 1 << -1
+            raise ValueError("arithmetic that has no value") from None
+        if isinstance(result, complex) or (isinstance(result, int) and result.bit_length() > _MAX_BITS):
+            raise ValueError("arithmetic only on small numbers")
+        return result
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_literal(item) for item in node.elts]
     if isinstance(node, ast.Dict) and None not in node.keys:
@@ -159,6 +174,9 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
     kind = fields.get("KIND", "other")
     if kind not in KINDS:
         raise fail("KIND", f"must be one of {', '.join(KINDS)} (got {kind!r})")
+    in_place = fields.get("IN_PLACE", False)
+    if not isinstance(in_place, bool):
+        raise fail("IN_PLACE", f"must be True or False (got {in_place!r})")
     difficulty = fields.get("DIFFICULTY")
     if difficulty is not None and (not isinstance(difficulty, int) or not 1 <= difficulty <= 5):
         raise fail("DIFFICULTY", f"must be a whole number from 1 to 5 (got {difficulty!r})")
@@ -210,6 +228,7 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
         gpu_only=text_field("GPU_ONLY", required=False),
         has_check="check" in functions,
         suite=suite,
+        in_place=in_place,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -51,3 +52,34 @@ def test_run_usage_errors(tmp_path):
     bad.write_text("model: m\nrondus: 3\n")
     done = tritonsmith("run", "vector_add", "--config", str(bad))
     assert done.returncode == 2 and "unknown key 'rondus'" in done.stderr
+
+
+def test_a_damaged_state_or_config_file_is_one_sentence_naming_it(tmp_path, closed_port):
+    for name in ("state.json", "config.json"):
+        out = tmp_path / name
+        out.mkdir()
+        (out / name).write_text('{"lineages": [')
+        done = tritonsmith("run", "vector_add", "--model", "openai/m", "--api-base", f"http://127.0.0.1:{closed_port}/v1",
+                           "--device", "cpu", "--out", str(out))
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == (f"tritonsmith: error: the run {'state' if name == 'state.json' else 'configuration'} "
+                                       f"{out / name} is damaged (not valid JSON at line 1 column 15): restore it, "
+                                       "or start again in another folder.")
+
+
+def test_a_missing_api_key_is_said_once_before_anything_is_made(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    for args in (("run", "vector_add"), ("bench", "--tasks", "vector_add")):
+        out = tmp_path / args[0]
+        done = subprocess.run([sys.executable, "-m", "tritonsmith", *args, "--model", "openai/gpt-4o-mini", "--device",
+                               "cpu", "--out", str(out)], capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 2 and not out.exists(), done.stderr
+        assert done.stderr.splitlines()[-1] == (
+            "tritonsmith: error: no API key for openai/gpt-4o-mini: set OPENAI_API_KEY, or name the variable that "
+            "holds it with --api-key-env (for a local server, give its --api-base).")
+        assert done.stderr.count("API key") == 1 and done.stdout == ""
+    done = subprocess.run([sys.executable, "-m", "tritonsmith", "run", "vector_add", "--model", "openai/gpt-4o-mini",
+                           "--api-key-env", "MY_UNSET_KEY", "--out", str(tmp_path / "k")], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.stderr.splitlines()[-1] == ("tritonsmith: error: --api-key-env MY_UNSET_KEY: the environment variable "
+                                            "MY_UNSET_KEY is not set.") and not (tmp_path / "k").exists()

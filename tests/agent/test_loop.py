@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from tritonsmith.agent.run import run_task
 from tritonsmith.agent.store import RunStore
 from tritonsmith.suites import resolve_task
@@ -40,8 +42,9 @@ def test_compile_error_then_wrong_output_then_fix(scripted, tmp_path):
     assert "Best kernel: L0-R2" in (tmp_path / "summary.md").read_text()
 
 
-def test_a_reply_without_code_is_fed_back_as_a_format_error(scripted, tmp_path):
-    server, _ = scripted(["I would use a Triton kernel with a mask.", fenced(GOOD)])
+@pytest.mark.parametrize("prose", ["I would use a Triton kernel with a mask.", "the " * 2000])
+def test_a_reply_without_code_is_fed_back_as_a_format_error(scripted, tmp_path, prose):
+    server, _ = scripted([prose, fenced(GOOD)])
     summary = run_task(TASK, run_config(server), tmp_path, quiet=True)
     assert summary["solved"]
     assert [e["type"] for e in events(tmp_path) if e["type"] in ("format_error", "evaluate")] == [
@@ -92,3 +95,12 @@ def test_replay_of_a_recorded_run_reproduces_it_offline(scripted, tmp_path, clos
                       for e in events(folder, "evaluate"))
     assert per_lineage(replayed) == per_lineage(recorded)
     assert all(e["cached"] for e in events(replayed) if e["type"] in ("generate", "reflect"))
+
+
+def test_an_unsolved_run_says_why_in_its_summary(scripted, tmp_path):
+    server, _ = scripted(["I would use a Triton kernel with a mask."])
+    summary = run_task(TASK, run_config(server, rounds=2, trap=5), tmp_path, quiet=True)
+    assert not summary["solved"] and summary["last_failure"].startswith(
+        "the model's reply had no usable code: Your reply contained no code block.")
+    assert ("No candidate passed the evaluator; the last attempt: the model's reply had no usable code: Your reply "
+            "contained no code block.") in (tmp_path / "summary.md").read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tritonsmith.agent.config import RunConfig
@@ -25,6 +27,12 @@ def test_kernels_and_wrapper_in_separate_blocks_are_joined():
              "```python\ndef softmax(x):\n    _k[(1,)](x)\n    return x\n```")
     code = extract_code(reply, "softmax")
     assert code.index("@triton.jit") < code.index("def softmax")
+
+
+@pytest.mark.parametrize("reply", ["the " * 2000, "-" * 100_000 + "1", "a." * 100_000 + "b", "def f():\x00"])
+def test_text_that_python_cannot_parse_is_a_format_error_not_a_crash(reply):
+    with pytest.raises(FormatError, match="no code block"):  # MemoryError, RecursionError, ValueError in ast.parse
+        extract_code(reply, "vector_add")
 
 
 def test_unfenced_code_and_unterminated_fence_are_accepted():
@@ -59,6 +67,9 @@ def test_config_from_yaml_with_overrides_and_variables(tmp_path, monkeypatch):
     ("model: m\nrounds: many\n", "key 'rounds' must be a number"),
     ("model: m\nmode: fastest\n", "key 'mode' must be one of generate, optimize"),
     ("- just\n- a list\n", "must be a mapping"),
+    ("model: m\nrounds: 3\n  parallel: 2\n", r"not valid YAML at line 3 column 11 \(mapping values are not allowed here\)"),
+    ("model: m\ntemperature: 9\n", r"key 'temperature' must be from 0 to 2 \(got 9.0\)"),
+    ("model: m\nprice_per_mtok: [3, -1]\n", r"key 'price_per_mtok' must be at least 0 \(got \[3.0, -1.0\]\)"),
 ])
 def test_config_errors_name_the_file_and_key(tmp_path, text, message):
     path = tmp_path / "run.yaml"
@@ -70,10 +81,22 @@ def test_config_errors_name_the_file_and_key(tmp_path, text, message):
 
 def test_every_config_field_is_documented():
     docs = field_docs(RunConfig)
-    missing = [name for name in RunConfig.__dataclass_fields__ if not docs.get(name)]
+    missing = [f.name for f in dataclasses.fields(RunConfig) if not docs.get(f.name)]
     assert not missing, missing
 
 
 def test_a_class_entry_point_is_found():
     reply = "```python\nimport torch.nn as nn\n\nclass ModelNew(nn.Module):\n    pass\n```"
     assert "class ModelNew" in extract_code(reply, "ModelNew")
+
+
+def test_the_example_config_loads_and_shows_every_key():
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "examples" / "run.yaml"
+    config = load_config(RunConfig, example)
+    assert config.model == "openai/gpt-4o" and config.budget_usd == 5.0
+    defaults = RunConfig(model="openai/gpt-4o", budget_usd=5.0, budget_wall_s=3600)
+    assert config == defaults  # it shows the defaults, not other values
+    text = example.read_text()
+    assert all(f"\n{f.name}:" in text for f in dataclasses.fields(RunConfig))

@@ -36,3 +36,51 @@ def test_measured_peaks_are_the_roof_when_the_device_has_them():
                       measured_bandwidth_fraction=0.1)
     assert "compute-bound: at 45% of the datasheet compute roof" in performance_report(
         EvalResult("passed", True, True, perf=[int8]))
+
+
+def test_the_prompts_say_where_the_kernel_is_checked_and_how_it_is_timed():
+    from tritonsmith.agent.prompts import Context, environment, generation, optimization, reflection
+    from tritonsmith.agent.run import stack_versions
+    from tritonsmith.suites import resolve_task
+
+    versions = stack_versions()
+    assert versions.startswith("torch 2.") and ", Triton " in versions
+    task = resolve_task("vector_add")
+    cpu = Context(task, "## Task: vector_add", environment=environment(None, versions))
+    text = generation(cpu)[1]["content"]
+    assert f"Triton's interpreter (TRITON_INTERPRET=1, {versions})" in text and "Nothing is timed" in text
+    assert "has no .to()" in text and "combined with a block mask" in text
+    gpu = environment("NVIDIA H100 80GB HBM3", versions)
+    assert "on NVIDIA H100 80GB HBM3" in gpu and "do_bench" in gpu and "launch overhead" in gpu
+    failed = EvalResult("wrong_output", True, False, message="max abs err 1.0")
+    assert "Nothing is timed" in reflection(cpu, "src", failed)[1]["content"]
+    assert "which are your guesses" in reflection(cpu, "src", failed)[1]["content"]
+    assert "Nothing is timed" in optimization(cpu, "src", failed)[1]["content"]
+
+
+def test_the_rule_on_inputs_follows_the_tasks_contract():
+    import dataclasses
+
+    from tritonsmith.agent.prompts import Context, generation
+    from tritonsmith.suites import resolve_task
+
+    own = resolve_task("vector_add")
+    external = dataclasses.replace(own, harness="def vector_add(x, y): ...")
+    in_place = dataclasses.replace(external, in_place=True)
+    rules = [generation(Context(task, "## Task"))[0]["content"] for task in (own, external, in_place)]
+    assert "never modify the inputs in place" in rules[0]
+    assert "never modify" not in rules[1] and "exactly where the reference or its test does" in rules[1]
+    assert "never modify" not in rules[2] and "updates some of its arguments in place" in rules[2]
+
+
+def test_the_reflectors_reading_reaches_the_next_generation_as_unverified(scripted, tmp_path):
+    from tritonsmith.agent.run import run_task
+    from tritonsmith.agent.store import RunStore
+    from tritonsmith.suites import resolve_task
+
+    from .conftest import GOOD, WRONG, fenced, run_config
+
+    server, _ = scripted([fenced(WRONG), fenced(GOOD)])
+    run_task(resolve_task("vector_add"), run_config(server), tmp_path, quiet=True)
+    second = [e for e in RunStore(tmp_path).trajectory() if e["type"] == "generate"][1]["messages"][1]["content"]
+    assert "a reviewer's reading of the error above, not verified" in second and "PLAN-1" in second

@@ -91,3 +91,32 @@ def test_concurrent_charges_add_up():
         thread.join()
     spent = budget.snapshot()["spent"]
     assert (spent["calls"], spent["rounds"], spent["tokens"], spent["usd"]) == (8000, 8000, 40_000, 4000.0)
+
+
+def test_calls_in_flight_together_never_take_the_spend_past_the_dollar_limit():
+    budget = Budget(max_usd=1.0)
+    budget.reserve(0.4)
+    budget.reserve(0.4)  # two calls in flight: at most $0.80
+    with pytest.raises(BudgetExceeded, match=r"\$0.0000 spent \(\+\$0.8000 in flight\), and the next call could "
+                                             r"cost up to \$0.4000, which the limit of \$1.00 does not leave"):
+        budget.reserve(0.4)
+    budget.charge(reply(cost=0.1), reserved_usd=0.4)  # one answered, cheaper than its worst case
+    budget.release(0.4)  # the other failed
+    budget.reserve(0.9)  # $0.10 spent: $0.90 more may be risked
+    assert budget.snapshot()["spent"]["usd"] == pytest.approx(0.1)
+
+
+def test_a_dollar_limit_with_an_unknown_price_is_refused_before_the_first_call():
+    budget = Budget(max_usd=1.0)
+    with pytest.raises(LLMError, match="price of openai/local-coder is unknown") as error:
+        budget.reserve(None, "openai/local-coder")
+    assert not isinstance(error.value, BudgetExceeded)
+    Budget().reserve(None)  # no dollar limit: nothing to enforce
+
+
+def test_spending_restored_from_the_ledger_wins_over_an_older_snapshot():
+    budget = Budget.from_snapshot(Budget(max_usd=5.0).snapshot())
+    budget.restore_spending({"calls": 3, "tokens_in": 30, "tokens_out": 12, "usd": 0.5, "unpriced_calls": 0,
+                             "unpriced_models": [], "interrupted_calls": 1})
+    spent = budget.snapshot()["spent"]
+    assert (spent["calls"], spent["tokens"], spent["usd"], spent["interrupted_calls"]) == (3, 42, 0.5, 1)

@@ -10,9 +10,9 @@ import threading
 import time
 
 import pytest
-from fakellm import FakeLLMServer
+from fakellm import Fail, FakeLLMServer
 
-from tritonsmith.llm import ReplayMiss, make_llm
+from tritonsmith.llm import LLMError, ReplayMiss, make_llm
 from tritonsmith.llm.cache import ReplyCache
 
 USER = [{"role": "user", "content": "fuse these two kernels"}]
@@ -113,3 +113,26 @@ def test_sigkill_mid_recording_loses_at_most_the_line_in_flight(tmp_path):
     writer.stdout.close()
     loaded = ReplyCache(cache)
     assert len(loaded) >= done + 1 and all(loaded.get(f"key-{i}") for i in range(done + 1))
+
+
+def test_the_ledger_counts_every_recorded_call_and_the_calls_a_kill_cut_off(fake_llm, client, tmp_path):
+    fake_llm.add("one two", Fail(400, "bad"), Fail(500, hang_s=30))
+    cache = tmp_path / "llm.jsonl"
+    llm = client(cache_path=cache, price_per_mtok=(1.0, 1.0), max_retries=0)
+    llm.complete(USER, max_tokens=10)  # answered: 4 tokens in, 2 out
+    with pytest.raises(LLMError):
+        llm.complete(USER, max_tokens=10, cache_salt="failed")  # failed: not paid for
+    killed = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from tritonsmith.llm import make_llm\n"
+        "make_llm('openai/scripted-model', api_base=sys.argv[1], api_key='k', cache_path=sys.argv[2],\n"
+        "         price_per_mtok=(1.0, 1.0)).complete([{'role': 'user', 'content': 'hi'}], max_tokens=10)\n"),
+        fake_llm.url, str(cache)])
+    deadline = time.monotonic() + 60
+    while fake_llm.calls < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)  # while its call hangs
+    killed.wait(timeout=10)
+    spent = ReplyCache(cache).recorded_spend()
+    worst_cut_off = ((len("hi") + 16) + 10) / 1e6  # one token per prompt byte (and framing) plus max_tokens
+    assert (spent["calls"], spent["tokens_in"], spent["tokens_out"], spent["interrupted_calls"]) == (2, 4, 2, 1)
+    assert spent["usd"] == pytest.approx(6 / 1e6 + worst_cut_off)

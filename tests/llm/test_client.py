@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from fakellm import Fail
+from fakellm import Fail, Garbage, Trickle
 
 from tritonsmith.llm import LLM, LLMError, make_llm
 from tritonsmith.llm.client import _litellm
@@ -108,18 +108,29 @@ def test_no_retry_on_auth_or_bad_request(fake_llm, client, status):
     assert expected in str(error.value)
 
 
-def test_connection_refused_is_one_sentence_and_quick(closed_port):
-    llm = make_llm("openai/scripted-model", api_base=f"http://127.0.0.1:{closed_port}/v1", api_key="x",
-                   max_retries=2, retry_base_s=0.01, timeout_s=5)
+def test_a_server_that_trickles_is_timed_out_as_a_whole(fake_llm, client):
+    fake_llm.add(Trickle(interval_s=0.5), "on time")  # each read within the timeout, the reply never in time
+    started = time.monotonic()
+    assert client(timeout_s=2, max_retries=1).complete(USER).text == "on time"
+    assert fake_llm.calls == 2 and time.monotonic() - started < 6
+    fake_llm.add(Trickle(interval_s=0.5))
+    with pytest.raises(LLMError, match=r"did not answer within 1 s \(1 attempt\)") as error:
+        client(timeout_s=1, max_retries=0).complete(USER)
+    assert_one_sentence(str(error.value))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_refused_local_connection_fails_at_once(closed_port, host):
+    llm = make_llm("openai/scripted-model", api_base=f"http://{host}:{closed_port}/v1", api_key="x", timeout_s=5)
     _litellm()  # the one-off import is not what is timed
     started = time.monotonic()
     with pytest.raises(LLMError) as error:
-        llm.complete(USER)
+        llm.complete(USER)  # default retries: 5, from 1 s doubling (about 30 s if they were made)
     assert time.monotonic() - started < 3
     message = str(error.value)
     assert_one_sentence(message)
-    assert message.startswith(f"Could not reach openai/scripted-model at http://127.0.0.1:{closed_port}/v1 "
-                              "after 3 attempts")
+    assert message == (f"Could not reach openai/scripted-model at http://{host}:{closed_port}/v1: nothing is listening "
+                       "there (connection refused): start the server, or check api_base.")
 
 
 def test_missing_key_for_hosted_provider_names_the_variable(monkeypatch):
@@ -147,3 +158,16 @@ def test_bad_arguments_fail_loudly(tmp_path):
         make_llm("openai/x", mode="replay")
     with pytest.raises(LLMError, match="Nothing to replay"):
         make_llm("openai/x", mode="replay", cache_path=tmp_path / "missing.jsonl")
+
+
+def test_a_200_that_is_not_a_completion_is_said_as_such_not_as_http_500(fake_llm, client):
+    fake_llm.add(Garbage(), Garbage(b'{"id": "x"}'), Garbage(), "fine")
+    for what in ("a body that is not JSON", "JSON without 'choices'"):
+        with pytest.raises(LLMError) as error:
+            client(max_retries=0).complete(USER)
+        message = str(error.value)
+        assert_one_sentence(message)
+        assert "HTTP 500" not in message and message.startswith(
+            f"openai/scripted-model at {fake_llm.url} answered with something that is not a chat completion "
+            f"({what}) after 1 attempt")
+    assert client(max_retries=1).complete(USER).text == "fine"  # retried: a proxy's error page may pass

@@ -277,7 +277,31 @@ def test_the_report_needs_no_network(report):
 def test_an_empty_bench_still_reports(tmp_path):
     ResultsStore(tmp_path).save_settings({"suite": "builtin", "solver": "baseline"})
     page = write_report(tmp_path, tmp_path / "out" / "r.html").read_text()
-    assert "No task has a measured speedup" in page
+    assert "No speedup plots: no task passed, so there is no speedup to average" in page
+
+
+def test_a_run_with_nothing_timed_says_why_instead_of_empty_speedup_charts(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.save_settings({"suite": "builtin", "solver": "agent", "device": "cpu"})
+    why = "no GPU, so candidates were verified on the Triton CPU interpreter only"
+    for name in ("add", "mul"):
+        points = [RoundPoint(0, True, False), RoundPoint(1, True, True)]
+        store.append(TaskRecord(f"builtin:{name}", "builtin", "agent", "passed", True, True, speed_reason=why,
+                                lineages=[LineageOutcome(0, True, True, None, points)] * 2))
+    page = write_report(tmp_path).read_text()
+    assert f"No speedup plots: none of the 2 correct tasks has a measured speedup: {why}" in page
+    assert "Speedup per task" not in page and "Speedup after each round" not in page
+    assert "Accuracy after each round" in page and 'stroke-dasharray="7 5"' in page  # call drawn dashed over exec
+
+
+def test_long_task_names_stay_readable_in_the_speedup_chart(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.save_settings({"suite": "tritonbench-g", "solver": "baseline"})
+    long = "fused_recurrent_retention_forward_kernel_with_state"
+    store.append(TaskRecord(f"tritonbench-g:{long}", "tritonbench-g", "baseline", "passed", True, True, speedup=1.2))
+    page = write_report(tmp_path).read_text()
+    assert f"<title>tritonbench-g:{long}: " in page  # the whole name on hover
+    assert ">fused_recurrent…ernel_with_state</text>" in page  # both ends, not "fused_recurrent_r…"
 
 
 def _browser():

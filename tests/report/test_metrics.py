@@ -177,7 +177,8 @@ def test_no_measured_speedup_is_none_with_the_reason_never_zero_or_one():
     assert metrics["speedup"] == {"geomean": None, "arithmetic_mean": None, "tasks": 0, "correct_tasks": 1,
                                   "reason": "none of the 1 correct tasks has a measured speedup: "
                                             "Timings need a GPU; this ran on Triton's CPU interpreter."}
-    assert metrics["fast_p"] == {"1.0": 0.0, "1.5": 0.0, "2.0": 0.0}  # unmeasured is not fast
+    assert metrics["fast_p"] == {"1.0": None, "1.5": None, "2.0": None}  # nothing timed: n/a, not 0%
+    assert metrics["fast_p_reason"] == metrics["speedup"]["reason"]
     assert metrics["sequential"][0]["speedup_geomean"] is None
     nothing = suite_metrics([task("mul", "wrong_output", True, False, None, [], 10, 0.0, 1.0)])
     assert nothing["speedup"]["reason"].startswith("no task passed")
@@ -340,3 +341,20 @@ def test_compare_rows_data_of_metrics_and_unknown_dollars(tmp_path):
     assert any(line.split()[:3] == ["$", "$0.1000", "unknown"] for line in compare(a, b).splitlines())
     with pytest.raises(FileNotFoundError, match="not a bench folder"):
         compare(a, tmp_path / "nowhere")
+
+
+def test_fast_p_counts_a_speedup_only_beyond_the_timing_noise():
+    from tritonsmith.runs.records import timing_noise
+
+    def timed(name, speedup, noise):
+        record = task(name, "passed", True, True, speedup, [lineage(0, ok(speedup))], 10, 0.0, 1.0)
+        record.speedup_noise = noise
+        return record
+
+    itself = [timed(f"t{i}", s, 0.004) for i, s in enumerate((1.001, 0.999, 1.004, 1.009, 0.996))]
+    assert suite_metrics(itself)["fast_p"]["1.0"] == 0.0  # a baseline against itself is not faster
+    mixed = [timed("a", 1.05, 0.02), timed("b", 1.015, 0.02), timed("c", 1.015, None), timed("d", 1.6, 0.2)]
+    # margins: a 2% (1.05 > 1.02), b 2% (1.015 is not), c the 1% floor (1.015 > 1.01), d 20% (1.6 > 1.2, not > 1.8)
+    assert suite_metrics(mixed)["fast_p"] == pytest.approx({"1.0": 3 / 4, "1.5": 0.0, "2.0": 0.0})
+    result = {"perf": [{"candidate_spread": 0.03}, {"candidate_spread": 0.01}, {"candidate_spread": 0.2}]}
+    assert timing_noise(result) == 0.03 and timing_noise({"perf": []}) is None and timing_noise(None) is None

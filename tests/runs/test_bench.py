@@ -150,3 +150,83 @@ def test_a_record_keeps_the_tuning_outcome_and_old_records_still_load():
     old = {key: value for key, value in record.to_dict().items() if key not in ("speedup_before_tuning", "tuning")}
     loaded = TaskRecord.from_dict(old)  # a results.jsonl line written before tuning was recorded
     assert (loaded.speedup_before_tuning, loaded.tuning) == (None, None)
+
+
+def test_a_binary_candidate_fails_its_task_and_the_bench_goes_on(tmp_path, two_task_suite):
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    (candidates / "vector_add.py").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (candidates / "flip.py").write_text(GOOD_FLIP)
+    out = tmp_path / "bench"
+    command = ("bench", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}", "--device", "cpu",
+               "--out", str(out))
+    done = tritonsmith(*command)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    by_task = {r.task: r for r in ResultsStore(out).records()}
+    assert by_task["dir:flip"].status == "passed" and by_task["dir:vector_add"].status == "error"
+    assert "is not UTF-8 text (byte 0x89 at offset 0)" in by_task["dir:vector_add"].error
+    assert tritonsmith(*command, "--resume").returncode == 1  # the resume skips it, and does not crash
+
+
+def test_a_damaged_bench_json_is_one_sentence_naming_it(tmp_path):
+    out = tmp_path / "bench"
+    out.mkdir()
+    (out / "bench.json").write_text("{\n  \"suite\": buil")
+    (out / "results.jsonl").write_text("")
+    for args in (("bench", "--solver", "baseline", "--device", "cpu", "--out", str(out), "--resume"),
+                 ("report", str(out)), ("compare", str(out), str(out))):
+        done = tritonsmith(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip() == (f"tritonsmith: error: the bench settings {out / 'bench.json'} is damaged (not "
+                                       "valid JSON at line 2 column 12): restore it, or start again in another folder.")
+
+
+def test_results_whose_bench_json_was_deleted_are_never_taken_for_another_solvers(tmp_path):
+    out = tmp_path / "bench"
+    first = ("bench", "--solver", "baseline", "--tasks", "vector_add", "--device", "cpu", "--out", str(out))
+    assert tritonsmith(*first).returncode == 0
+    (out / "bench.json").unlink()
+    for resume in ((), ("--resume",)):
+        done = tritonsmith("bench", "--solver", f"dir:{tmp_path}", "--tasks", "flip,vector_add", "--device", "cpu",
+                           "--out", str(out), *resume)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().endswith(f"The bench folder {out} holds results but no bench.json, so nothing "
+                                            "says which solver and settings they came from: restore it, or use "
+                                            "another folder.")
+    assert [r.solver for r in ResultsStore(out).records()] == ["baseline"] and not (out / "bench.json").exists()
+
+
+def test_ctrl_c_stops_a_bench_from_starting_tasks_and_it_resumes(tmp_path):
+    out = tmp_path / "bench"
+    tasks = "vector_add,flip,gelu,silu,swiglu,concat"
+    command = [sys.executable, "-m", "tritonsmith", "bench", "--suite", "builtin", "--solver", "baseline", "--tasks",
+               tasks, "--device", "cpu", "--jobs", "1", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 180
+    while not ResultsStore(out).records() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGINT)
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert time.monotonic() - started < 15
+    finished = ResultsStore(out).records()
+    assert 1 <= len(finished) <= 2 and all(r.status == "passed" for r in finished)  # no task started after it
+    assert stderr.strip().splitlines()[-1] == (f"tritonsmith: interrupted: the finished tasks are saved in {out}: "
+                                               "rerun the same command with --resume to go on.")
+    done = tritonsmith(*command[3:], "--resume")
+    assert done.returncode == 0, done.stderr
+    assert len(ResultsStore(out).records()) == 6
+
+
+def test_an_agent_task_that_is_not_solved_records_why(tmp_path, two_task_suite):
+    out = tmp_path / "bench"
+    with FakeLLMServer(lambda messages: "PLAN: think harder." if "expert GPU kernel engineer" not in
+                       messages[0]["content"] else f"```python\n{WRONG_ADD}\n```") as server:
+        done = tritonsmith("bench", "--suite", f"dir:{two_task_suite}", "--tasks", "vector_add", "--solver", "agent",
+                           "--model", "openai/scripted-model", "--api-base", server.url, "--device", "cpu",
+                           "--rounds", "1", "--parallel", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    (record,) = ResultsStore(out).records()
+    assert record.status == "wrong_output" and record.error.startswith("candidate L0-R0: wrong_output: ")

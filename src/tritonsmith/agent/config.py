@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
+
+from tritonsmith.config import Range
 
 
 @dataclass
@@ -31,9 +33,10 @@ class RunConfig:
     llm_retries: int = 5
     """Retries of one LLM call on rate limits, timeouts and server errors (exponential backoff)."""
     llm_timeout_s: float = 600
-    """Seconds before one LLM call is given up (then retried)."""
+    """Seconds before one LLM call is given up (then retried): the whole call, not each read."""
     budget_usd: float | None = None
-    """Stop before spending more than this many dollars (calls of unknown price count as 0 and are flagged)."""
+    """Stop before spending more than this many dollars: each call holds its worst-case price while in flight,
+    so the run never passes it. Needs the model's price (LiteLLM's table, or price_per_mtok)."""
     budget_tokens: int | None = None
     """Stop after this many tokens, prompt and reply together."""
     budget_wall_s: float | None = None
@@ -67,3 +70,10 @@ class RunConfig:
     """Wall-clock limit of one evaluation (default 300 s on CPU, 600 s on a GPU)."""
     replay: bool = False
     """Replay a recorded run offline from its LLM cache; a request not in the cache is an error."""
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "rounds": Range(1), "parallel": Range(1), "trap": Range(1), "temperature": Range(0, 2),
+        "max_reply_tokens": Range(1), "llm_retries": Range(0), "llm_timeout_s": Range(0, above=True),
+        "budget_usd": Range(0, above=True), "budget_tokens": Range(1), "budget_wall_s": Range(0, above=True),
+        "price_per_mtok": Range(0), "gpus": Range(0), "final_candidates": Range(1), "final_timing_rounds": Range(1),
+        "tune_budget_s": Range(0), "eval_timeout_s": Range(0, above=True), "workers_per_gpu": Range(1)}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tritonsmith.agent import prompts
@@ -17,11 +16,15 @@ from tritonsmith.agent.lineage import Candidate, Lineage
 from tritonsmith.agent.parse import FormatError, extract_code
 from tritonsmith.agent.store import RunStore
 from tritonsmith.evaluate.result import EvalResult
+from tritonsmith.interrupt import STOP
 from tritonsmith.task import Task
+
+INTERRUPTED = "interrupted by Ctrl-C: the steps in flight were dropped and run again on resume"
 
 
 class RunStopped(Exception):
-    """The whole run stops here; finished work is saved and the run can resume. kind: budget | llm | start."""
+    """The whole run stops here; finished work is saved and the run can resume.
+    kind: budget | llm | start | interrupted."""
 
     def __init__(self, message: str, kind: str):
         super().__init__(message)
@@ -42,30 +45,60 @@ class Agent:
         self.start: Candidate | None = None
         self.stop_reason: str | None = None
         self.stop_kind: str | None = None
+        self.last_failure: str | None = None  # why the last failed attempt failed, for a run that solves nothing
         self.overhead_s = 0.0
         self.steps = 0
         self._stop = threading.Event()
+        self._interrupted = threading.Event()
         self._lock = threading.Lock()
 
     # --- the loop --------------------------------------------------------------------------------
 
     def run(self) -> None:
+        """The lineages, side by side, until each ends or the run stops. Ctrl-C (a KeyboardInterrupt here, or
+        the command's handler setting STOP) stops it without waiting for the steps in flight."""
         self.restore()
-        if self.start_source is not None and self.start is None:
-            try:
-                self.start = self.evaluate_start()
-            except RunStopped as stop:
-                self.stopped(stop)
-                return
-        with ThreadPoolExecutor(max_workers=len(self.lineages)) as pool:
-            for future in [pool.submit(self.run_lineage, lineage) for lineage in self.lineages]:
-                future.result()
+        try:
+            if self.start_source is not None and self.start is None:
+                try:
+                    self.start = self.evaluate_start()
+                except RunStopped as stop:
+                    self.stopped(stop)
+                    return
+            self.run_lineages()
+        except KeyboardInterrupt:
+            self._interrupted.set()
+        if self.interrupted:
+            self.stopped(RunStopped(INTERRUPTED, "interrupted"))
+            return
         self.save()
+
+    def run_lineages(self) -> None:
+        errors: list[BaseException] = []
+
+        def run(lineage: Lineage) -> None:
+            try:
+                self.run_lineage(lineage)
+            except BaseException as err:  # noqa: BLE001 - handed to the caller below
+                errors.append(err)
+
+        # daemon threads: a stop leaves a step in flight (an LLM call, an evaluation) instead of waiting for it
+        threads = [threading.Thread(target=run, args=(lineage,), name=f"lineage-{lineage.index}", daemon=True)
+                   for lineage in self.lineages]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive() and not self.interrupted:
+                thread.join(0.1)  # short waits, so that Ctrl-C is handled at once
+        if errors and not self.interrupted:
+            raise errors[0]
 
     def run_lineage(self, lineage: Lineage) -> None:
         try:
             while lineage.round < self.config.rounds and not lineage.done and not self._stop.is_set():
                 self.step(lineage)
+                if self.interrupted:
+                    return  # a step finished after Ctrl-C is not saved: the state stays as the stop left it
                 self.save()
         except RunStopped as stop:
             self.stopped(stop)
@@ -90,6 +123,7 @@ class Agent:
         try:
             source = extract_code(reply.text, (self.task.required_names or (self.task.entry_point,))[0])
         except FormatError as err:
+            self.last_failure = f"the model's reply had no usable code: {err}"
             self.record(lineage, "format_error", {"message": str(err)})
             lineage.feedback = f"FAILED: your reply could not be used. {err}"
             self.failed(lineage)
@@ -103,6 +137,8 @@ class Agent:
                 else:
                     waited += self.optimize(lineage, source, result)
             else:
+                first_line = result.message.strip().splitlines()[0] if result.message.strip() else "no message"
+                self.last_failure = f"candidate {candidate.id}: {result.status}: {first_line}"
                 lineage.previous = source
                 waited += self.reflect(lineage, source, result)
                 self.failed(lineage)
@@ -129,6 +165,7 @@ class Agent:
     def judge(self, candidate_id: str, lineage: Lineage | None, source: str) -> tuple[Candidate, EvalResult]:
         """Evaluate `source` as candidate `candidate_id` (of no lineage: the start kernel): its source saved,
         its result kept and recorded."""
+        self.check_stop()
         result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
         index, round_ = (lineage.index, lineage.round) if lineage else (-1, -1)
         candidate = Candidate(candidate_id, index, round_, result.status, result.speedup, result.speedup_vs_torch,
@@ -142,27 +179,32 @@ class Agent:
     def reflect(self, lineage: Lineage, source: str, result: EvalResult) -> float:
         messages = prompts.reflection(self.context, source, result, self.error_guide(result.message))
         reply, spent = self.ask(lineage, "reflect", messages)
-        lineage.feedback = f"FAILED ({result.status}).\n{prompts.failure_report(result)}\n\nAnalysis and fix plan:\n{reply.text}"
+        lineage.feedback = (f"FAILED ({result.status}).\n{prompts.failure_report(result)}\n\n"
+                            f"{prompts.REFLECTION_HEADING}\n{reply.text}")
         return spent
 
     def optimize(self, lineage: Lineage, source: str, result: EvalResult) -> float:
         reply, spent = self.ask(lineage, "optimize", prompts.optimization(self.context, source, result))
         lineage.previous = source
         lineage.feedback = (f"PASSED. Measurements:\n{prompts.performance_report(result)}\n\n"
-                            f"Optimisation plan:\n{reply.text}")
+                            f"{prompts.OPTIMIZATION_HEADING}\n{reply.text}")
         return spent
 
     def ask(self, lineage: Lineage, role: str, messages: list[dict[str, str]]) -> tuple[Any, float]:
         from tritonsmith.llm import BudgetExceeded, LLMError
-        if self._stop.is_set():
-            raise RunStopped(self.stop_reason or "stopped", self.stop_kind or "llm")
+        self.check_stop()
         started = time.perf_counter()
+        params = {"temperature": self.config.temperature, "max_tokens": self.config.max_reply_tokens,
+                  "cache_salt": f"lineage={lineage.index};round={lineage.round};role={role}"}
+        worst = self.llm.worst_case_usd(messages, **params) if hasattr(self.llm, "worst_case_usd") else None
         try:
-            self.budget.check()
-            reply = self.llm.complete(messages, temperature=self.config.temperature,
-                                      max_tokens=self.config.max_reply_tokens,
-                                      cache_salt=f"lineage={lineage.index};round={lineage.round};role={role}")
-            self.budget.charge(reply)
+            self.budget.reserve(worst, self.config.model)
+            try:
+                reply = self.llm.complete(messages, **params)
+            except BaseException:
+                self.budget.release(worst)
+                raise
+            self.budget.charge(reply, reserved_usd=worst)
         except BudgetExceeded as err:
             raise RunStopped(str(err), "budget") from None
         except LLMError as err:
@@ -171,6 +213,18 @@ class Agent:
                                     "tokens_out": reply.tokens_out, "cost": reply.cost, "cached": reply.cached,
                                     "latency_s": round(reply.latency_s, 3)})
         return reply, time.perf_counter() - started
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C: this process's (the command's handler set STOP) or a KeyboardInterrupt this run caught."""
+        return STOP.is_set() or self._interrupted.is_set()
+
+    def check_stop(self) -> None:
+        """Nothing new starts once the run is stopping."""
+        if self.interrupted:
+            raise RunStopped(INTERRUPTED, "interrupted")
+        if self._stop.is_set():
+            raise RunStopped(self.stop_reason or "stopped", self.stop_kind or "llm")
 
     # --- the trap and the books ------------------------------------------------------------------
 
@@ -227,20 +281,27 @@ class Agent:
                            "round": lineage.round if lineage else None, **payload})
 
     def restore(self) -> None:
-        state = self.store.load_state()
-        if state is None:
-            self.lineages = [Lineage(index) for index in range(self.config.parallel)]
-            return
+        state = self.store.load_state() or {"lineages": [], "candidates": {}}
         self.lineages = [Lineage.from_dict(data) for data in state["lineages"]]
         self.lineages += [Lineage(index) for index in range(len(self.lineages), self.config.parallel)]
         self.candidates = {cid: Candidate(**data) for cid, data in state["candidates"].items()}
         self.start = self.candidates.get("start")
         self.overhead_s, self.steps = state.get("overhead_s", 0.0), state.get("steps", 0)
+        self.last_failure = state.get("last_failure")
+        self.store.keep_events(self.saved)  # the steps a kill interrupted run again: record them once
+
+    def saved(self, event: dict[str, Any]) -> bool:
+        """Whether a trajectory event belongs to a step the state saved (a step the kill interrupted did not)."""
+        if event.get("lineage") is None:
+            return event.get("candidate") != "start" or self.start is not None
+        saved_rounds = {lineage.index: lineage.round for lineage in self.lineages}
+        return event.get("round", 0) < saved_rounds.get(event["lineage"], 0)
 
     def save(self) -> None:
         with self._lock:
             state = {"task": self.task.name, "lineages": [lin.to_dict() for lin in self.lineages],
                      "candidates": {cid: c.__dict__ for cid, c in self.candidates.items()},
                      "budget": self.budget.snapshot(), "stop_reason": self.stop_reason,
+                     "last_failure": self.last_failure,
                      "overhead_s": self.overhead_s, "steps": self.steps}
         self.store.save_state(state)

@@ -41,7 +41,7 @@ def extract_code(reply: str, entry_point: str) -> str:
 def _defines(source: str, entry_point: str) -> bool:
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # CPython's parser gives up on some text
         return bool(re.search(rf"^(def|class) {re.escape(entry_point)}\b", source, re.MULTILINE))
     return any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == entry_point for node in tree.body)
 

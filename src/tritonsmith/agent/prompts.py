@@ -22,10 +22,53 @@ Rules for every kernel you write:
 - The entry point must do the task's computation in Triton kernels that it launches. Plain PyTorch is
   allowed only for glue: allocating outputs, views, .contiguous(), reading shapes and strides. Calling
   PyTorch's implementation of the operation itself is rejected.
-- Return new tensors; never modify the inputs in place; no threads, streams, subprocesses or caching of
-  outputs between calls.
+- {inputs}; no threads, streams, subprocesses or caching of outputs between calls.
 - Inputs can have any size allowed by the task, including sizes that are not powers of two and size 1:
   mask every load and store."""
+
+# What the rule on inputs says, by the task's contract: the evaluator rejects a change to an input unless
+# the task updates its arguments in place; an external suite's test (a harness) checks what the original did.
+INPUTS_RULE = {
+    "new": "Return new tensors; never modify the inputs in place (the evaluator checks them afterwards)",
+    "in_place": ("This task updates some of its arguments in place, as its reference does: write the results "
+                 "into those tensors (what is written into them is checked), and return what the signature "
+                 "returns"),
+    "as_reference": ("Treat the inputs as the reference does: update an argument in place exactly where the "
+                     "reference or its test does (what is written into it is checked), and otherwise leave "
+                     "the inputs unchanged and return new tensors"),
+}
+
+
+# The Reflector's and Optimizer's words reach the next generation as what they are: a reading, not a fact.
+REFLECTION_HEADING = ("Analysis and fix plan (a reviewer's reading of the error above, not verified: where it "
+                      "disagrees with the error, trust the error):")
+OPTIMIZATION_HEADING = "Optimisation plan (a suggestion, not measured: keep the kernel correct first):"
+
+
+def system_prompt(task: Task) -> str:
+    """The Generator's rules; the one on inputs follows the task's contract."""
+    contract = "in_place" if task.in_place else "as_reference" if task.harness else "new"
+    return SYSTEM.format(inputs=INPUTS_RULE[contract])
+
+
+def environment(device_name: str | None, versions: str) -> str:
+    """Where a candidate is checked and how it is timed, for every role: both decide what works and what pays."""
+    constexpr = ("An int argument equal to 1 is specialised by Triton into a tl.constexpr, which is not a tensor "
+                 "and has no .to(): do not call tensor methods on scalar arguments.")
+    if device_name is None:
+        return (f"Correctness is checked on this machine's CPU with Triton's interpreter (TRITON_INTERPRET=1, "
+                f"{versions}), against the PyTorch reference on every correctness case at 3 seeds. The "
+                "interpreter runs each program with NumPy: some constructs that compile on a GPU fail here, "
+                "e.g. a Python scalar condition combined with a block mask (`mask = offs < n and flag`): build "
+                f"masks from tensors with `&`. {constexpr} Nothing is timed on this run: speed is not measured, "
+                "so write the clearest correct kernel.")
+    return (f"Correctness is checked on {device_name} ({versions}) against the PyTorch reference on every "
+            "correctness case at 3 seeds, then on the perf shapes, and again after timing. Speed is measured "
+            "with triton.testing.do_bench (CUDA events, L2 cache flushed between runs, warm-up discarded): the "
+            "median of 5 rounds in which your entry point, the baseline and the PyTorch reference are timed "
+            "interleaved on the same inputs; a task's speedup is the geometric mean over its perf shapes. The "
+            "whole entry point is timed, every launch and allocation included, so fusing small kernels saves "
+            f"their launch overhead (a few microseconds each). {constexpr}")
 
 
 @dataclass
@@ -34,6 +77,7 @@ class Context:
 
     task: Task
     task_text: str
+    environment: str = ""
     hardware: str = ""
     guide: str = ""
     example: str = ""
@@ -53,6 +97,8 @@ def task_description(task: Task) -> str:
 
 def generation(context: Context, previous: str | None = None, feedback: str | None = None) -> Messages:
     parts = [context.task_text]
+    if context.environment:
+        parts.append(f"## How your kernel is checked and timed\n{context.environment}")
     if context.hardware:
         parts.append(f"## Target hardware\n{context.hardware}")
     if context.guide:
@@ -70,15 +116,17 @@ def generation(context: Context, previous: str | None = None, feedback: str | No
     else:
         ask = "Write a faster kernel that stays correct, following the optimisation plan."
     parts.append(f"{ask} Reply with one ```python block holding the whole module.")
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+    return [{"role": "system", "content": system_prompt(context.task)}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
 def reflection(context: Context, source: str, result: EvalResult, error_guide: str = "") -> Messages:
     """The Reflector: a failed candidate becomes an analysis and a fix plan (no code)."""
     report = failure_report(result)
     guide = f"\n\n## Guide notes that may apply\n{error_guide}" if error_guide else ""
-    user = (f"{context.task_text}\n\n## Candidate kernel\n```python\n{source.strip()}\n```\n\n## Evaluation: FAILED\n"
-            f"{report}{guide}\n\nExplain the root cause in a few sentences, then give a concrete, numbered fix plan. "
+    where = f"## How the kernel was checked\n{context.environment}\n\n" if context.environment else ""
+    user = (f"{context.task_text}\n\n{where}## Candidate kernel\n```python\n{source.strip()}\n```\n\n"
+            f"## Evaluation: FAILED\n{report}{guide}\n\nExplain the root cause in a few sentences, then give a "
+            "concrete, numbered fix plan. Say which parts the error shows for certain and which are your guesses. "
             "Do not write the full kernel.")
     return [{"role": "system", "content": "You are an expert Triton kernel debugger."},
             {"role": "user", "content": user}]
@@ -87,6 +135,7 @@ def reflection(context: Context, source: str, result: EvalResult, error_guide: s
 def optimization(context: Context, source: str, result: EvalResult) -> Messages:
     """The Optimizer: a passing candidate's timings become a strategy to make it faster (no code)."""
     user = (f"{context.task_text}\n\n"
+            + (f"## How the kernel is timed\n{context.environment}\n\n" if context.environment else "")
             + (f"## Target hardware\n{context.hardware}\n\n" if context.hardware else "")
             + f"## Current kernel (verified correct)\n```python\n{source.strip()}\n```\n\n## Measurements\n"
             f"{performance_report(result)}\n\nSay whether the kernel is memory- or compute-bound and how far from the "

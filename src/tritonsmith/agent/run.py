@@ -16,8 +16,10 @@ from tritonsmith.agent.lineage import Candidate, speed_score
 from tritonsmith.agent.loop import Agent
 from tritonsmith.agent.progress import Progress
 from tritonsmith.agent.store import RunStore
-from tritonsmith.config import ConfigError
+from tritonsmith.config import ConfigError, check_ranges
+from tritonsmith.durable import folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, WorkerPool
+from tritonsmith.interrupt import Interrupted
 from tritonsmith.task import Task
 
 # what must match for a folder to be resumed rather than refused
@@ -26,7 +28,15 @@ IDENTITY = ("model", "mode", "start_from", "temperature")
 
 def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, quiet: bool = False,
              pool: WorkerPool | None = None) -> dict[str, Any]:
-    """One agent run in folder `out`. `pool`: warm workers to share across runs (a bench); else one is made."""
+    """One agent run in folder `out`, which no other process may use meanwhile (FolderInUse).
+    `pool`: warm workers to share across runs (a bench); else one is made."""
+    check_ranges(config)
+    with folder_lock(out, "run folder"):
+        return _run_locked(task, config, out, llm, quiet, pool)
+
+
+def _run_locked(task: Task, config: RunConfig, out: str | Path, llm: Any, quiet: bool,
+                pool: WorkerPool | None) -> dict[str, Any]:
     from tritonsmith.llm import Budget, make_llm
 
     store = RunStore(out)
@@ -41,6 +51,8 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
                        cache_path=store.cache_path, mode="replay" if config.replay else "record",
                        price_per_mtok=tuple(config.price_per_mtok) if config.price_per_mtok else None,
                        max_retries=config.llm_retries, timeout_s=config.llm_timeout_s)
+        if not config.replay:  # what every call recorded here cost, also those after the last save or cut off
+            budget.restore_spending(llm.cache.recorded_spend())
     start_source = _start_source(task, config)
     started = time.perf_counter()
     own_pool = pool is None
@@ -55,6 +67,8 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
                       progress=progress, error_guide=_error_guide(config))
         agent.run()
         progress.close()
+        if agent.stop_kind == "interrupted":
+            raise Interrupted(f"finished work is saved in {out}")
         on_gpu = pool.device_kind != "cpu"
         device_name = pool.device_name
         # the same workers re-measure and tune: no two timings ever share a GPU, also in a bench of many tasks
@@ -74,7 +88,8 @@ def run_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, qu
 def build_context(task: Task, config: RunConfig, device_name: str | None) -> prompts.Context:
     from tritonsmith.knowledge.hardware import describe, profile_for
 
-    context = prompts.Context(task=task, task_text=prompts.task_description(task))
+    context = prompts.Context(task=task, task_text=prompts.task_description(task),
+                              environment=prompts.environment(device_name, stack_versions()))
     profile = profile_for(device_name) if config.hardware_knowledge else None
     if profile is not None:
         context.hardware = describe(profile)
@@ -91,6 +106,21 @@ def build_context(task: Task, config: RunConfig, device_name: str | None) -> pro
             example = found[0]
             context.example = f"{example.description.strip()}\n```python\n{example.code.strip()}\n```"
     return context
+
+
+def stack_versions() -> str:
+    """torch's and Triton's versions as installed, read from their package metadata (neither is imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for label, names in (("torch", ("torch",)), ("Triton", ("triton", "pytorch-triton-rocm", "pytorch-triton"))):
+        for name in names:
+            try:
+                found.append(f"{label} {version(name)}")
+                break
+            except PackageNotFoundError:
+                continue
+    return ", ".join(found) or "torch and Triton versions unknown"
 
 
 def select_winner(task: Task, agent: Agent, store: RunStore, config: RunConfig, on_gpu: bool,
@@ -206,6 +236,7 @@ def write_summary(task: Task, config: RunConfig, agent: Agent, store: RunStore, 
         "restarts": sum(lin.restarts for lin in agent.lineages),
         "candidates": len(agent.candidates), "statuses": statuses,
         "stop_reason": agent.stop_reason, "stop_kind": agent.stop_kind, "budget": budget.snapshot(), "wall_s": round(wall_s, 1),
+        "last_failure": None if winner is not None else agent.last_failure,
         "agent_overhead_per_round_s": round(agent.overhead_s / agent.steps, 4) if agent.steps else None,
         "final_result": final,
         "tuning": tuning,
@@ -225,6 +256,8 @@ def summary_text(summary: dict[str, Any]) -> str:
     lines = [f"# {summary['task']} with {summary['model']}", ""]
     if summary["solved"]:
         lines.append(f"Best kernel: {summary['best_candidate']} (best.py).")
+    elif summary.get("last_failure"):
+        lines.append(f"No candidate passed the evaluator; the last attempt: {summary['last_failure'].rstrip('.')}.")
     else:
         lines.append("No candidate passed the evaluator.")
     if summary["speed_measured"]:
@@ -242,6 +275,8 @@ def summary_text(summary: dict[str, Any]) -> str:
     spent = summary["budget"]["spent"]
     cost = f"${spent['usd']:.4f}" + (f" (+{spent['unpriced_calls']} calls of unknown price)"
                                      if spent.get("unpriced_calls") else "")
+    if spent.get("interrupted_calls"):
+        cost += f"; {spent['interrupted_calls']} calls were cut off by a stop (their tokens are unknown)"
     tally = ", ".join(f"{k} {v}" for k, v in summary["statuses"].items())
     lines += ["", f"Candidates: {summary['candidates']}" + (f" ({tally})" if tally else "")
               + f"; trap restarts: {summary['restarts']}.",
@@ -254,10 +289,7 @@ def _start_source(task: Task, config: RunConfig) -> str | None:
     if config.mode != "optimize":
         return None
     if config.start_from:
-        try:
-            return Path(config.start_from).read_text()
-        except OSError as err:
-            raise ConfigError(f"start_from: cannot read {config.start_from} ({err.strerror or err}).") from None
+        return read_text(config.start_from, "kernel to start from (start_from)")
     if not task.baseline:
         raise ConfigError(f"optimize mode needs a kernel to start from: task {task.name} has no baseline, "
                           "so pass --start-from FILE.")

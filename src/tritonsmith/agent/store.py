@@ -3,9 +3,10 @@
     config.json        the run's configuration (never an API key)
     state.json         lineages, budget and candidates; rewritten atomically after every step
     trajectory.jsonl   every prompt, reply, candidate and EvalResult, appended in order
-    llm_cache.jsonl    the record/replay cache of LLM calls
+    llm_cache.jsonl    the record/replay cache of LLM calls (and llm_cache.pending.jsonl: calls started)
     candidates/        every candidate as a .py file
     best.py, summary.json, summary.md   written when the run ends
+    .lock              held while a process runs in the folder (who: pid, host, since)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.durable import append_line
+from tritonsmith.durable import append_line, read_json
 
 
 class RunStore:
@@ -31,12 +32,10 @@ class RunStore:
         return self.folder / "llm_cache.jsonl"
 
     def load_state(self) -> dict[str, Any] | None:
-        path = self.folder / "state.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        return read_json(self.folder / "state.json", "run state")
 
     def load_config(self) -> dict[str, Any] | None:
-        path = self.folder / "config.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        return read_json(self.folder / "config.json", "run configuration")
 
     def save_config(self, config: dict[str, Any]) -> None:
         self._write_atomic("config.json", json.dumps(config, indent=2))
@@ -62,6 +61,16 @@ class RunStore:
     def trajectory(self) -> list[dict[str, Any]]:
         path = self.folder / "trajectory.jsonl"
         return parse_events(path.read_text()) if path.exists() else []
+
+    def keep_events(self, keep) -> int:
+        """Rewrite the trajectory (atomically) with only the events `keep(event)` accepts; returns how many
+        were dropped. For a resume: the steps a kill interrupted are run again and must not appear twice."""
+        with self._lock:
+            events = self.trajectory()
+            kept = [event for event in events if keep(event)]
+            if len(kept) < len(events):
+                self._write_atomic("trajectory.jsonl", "".join(json.dumps(e, default=str) + "\n" for e in kept))
+            return len(events) - len(kept)
 
     def _write_atomic(self, name: str, text: str) -> None:
         path = self.folder / name

@@ -5,7 +5,7 @@ Importing this package imports no provider SDK: LiteLLM loads on the first provi
 
 from .budget import Budget
 from .client import make_llm
-from .errors import BudgetExceeded, LLMError, ReplayMiss
+from .errors import BudgetExceeded, LLMError, MissingKey, ReplayMiss
 from .reply import LLM, Reply
 
-__all__ = ["LLM", "Budget", "BudgetExceeded", "LLMError", "Reply", "ReplayMiss", "make_llm"]
+__all__ = ["LLM", "Budget", "BudgetExceeded", "LLMError", "MissingKey", "Reply", "ReplayMiss", "make_llm"]

@@ -13,8 +13,11 @@ class Budget:
     """What a run may spend and what it has spent. Thread-safe: lineages charge it concurrently.
 
     `charge` records a reply (a cached reply spends nothing and is only counted), `count_round`
-    a round, `check` raises BudgetExceeded once any limit is reached. The wall clock runs from
-    construction; `snapshot()` and `Budget.from_snapshot()` carry everything across a resume.
+    a round, `check` raises BudgetExceeded once any limit is reached. `reserve` checks and holds a
+    call's worst-case price until `charge` or `release`, so calls in flight together never take
+    the spend past the dollar limit. The wall clock runs from construction; `snapshot()` and
+    `Budget.from_snapshot()` carry everything across a resume, and `restore_spending` takes what
+    was spent from the run's ledger (the reply cache), which also knows the calls a kill cut off.
     """
 
     def __init__(self, max_rounds: int | None = None, max_tokens: int | None = None,
@@ -34,6 +37,8 @@ class Budget:
         self.usd = 0.0
         self.unpriced_calls = 0  # calls whose price was unknown: `usd` is then a lower bound
         self.unpriced_models: set[str] = set()
+        self.interrupted_calls = 0  # calls a kill cut off: tokens unknown, counted at their worst-case price
+        self.reserved_usd = 0.0  # worst-case prices of the calls in flight
 
     @property
     def tokens(self) -> int:
@@ -43,9 +48,47 @@ class Budget:
     def wall_s(self) -> float:
         return self._wall_before + (time.monotonic() - self._started)
 
-    def charge(self, reply: Reply) -> None:
-        """Record one reply's tokens and cost; a cached reply costs nothing."""
+    def reserve(self, worst_case_usd: float | None, model: str = "the model") -> None:
+        """`check`, then hold a call's worst-case price (None: unknown) until `charge` or `release`.
+        Raises BudgetExceeded if the call could take the spend past the dollar limit."""
         with self._lock:
+            if self.max_usd is not None:
+                if worst_case_usd is None:
+                    raise LLMError(f"The dollar limit cannot be enforced because the price of {model} is "
+                                   "unknown: pass price_per_mtok=(input, output) to make_llm, or drop max_usd.")
+                if self.usd + self.reserved_usd + worst_case_usd > self.max_usd:
+                    in_flight = f" (+${self.reserved_usd:.4f} in flight)" if self.reserved_usd else ""
+                    raise BudgetExceeded(
+                        f"dollar limit reached: ${self.usd:.4f} spent{in_flight}, and the next call could cost up "
+                        f"to ${worst_case_usd:.4f}, which the limit of ${self.max_usd:.2f} does not leave",
+                        limit="usd")
+            self.reserved_usd += worst_case_usd or 0.0
+        try:
+            self.check()
+        except LLMError:
+            self.release(worst_case_usd)
+            raise
+
+    def release(self, worst_case_usd: float | None) -> None:
+        """Give back a reservation whose call ended without a reply."""
+        with self._lock:
+            self.reserved_usd = max(0.0, self.reserved_usd - (worst_case_usd or 0.0))
+
+    def restore_spending(self, ledger: dict) -> None:
+        """Take calls, tokens and dollars from the run's ledger (`ReplyCache.recorded_spend()`), which knows
+        calls a snapshot taken before a kill does not: those recorded after it, and those cut off."""
+        with self._lock:
+            self.calls = ledger["calls"]
+            self.tokens_in, self.tokens_out = ledger["tokens_in"], ledger["tokens_out"]
+            self.usd = ledger["usd"]
+            self.unpriced_calls = ledger["unpriced_calls"]
+            self.unpriced_models = set(ledger["unpriced_models"])
+            self.interrupted_calls = ledger.get("interrupted_calls", 0)
+
+    def charge(self, reply: Reply, reserved_usd: float | None = None) -> None:
+        """Record one reply's tokens and cost, releasing its reservation; a cached reply costs nothing."""
+        with self._lock:
+            self.reserved_usd = max(0.0, self.reserved_usd - (reserved_usd or 0.0))
             if reply.cached:
                 self.cached_calls += 1
                 return
@@ -92,7 +135,8 @@ class Budget:
                 "spent": {"rounds": self.rounds, "calls": self.calls, "cached_calls": self.cached_calls,
                           "tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "tokens": self.tokens,
                           "usd": self.usd, "unpriced_calls": self.unpriced_calls,
-                          "unpriced_models": sorted(self.unpriced_models), "wall_s": self.wall_s},
+                          "unpriced_models": sorted(self.unpriced_models),
+                          "interrupted_calls": self.interrupted_calls, "wall_s": self.wall_s},
             }
 
     @classmethod
@@ -109,5 +153,6 @@ class Budget:
         budget.usd = spent.get("usd", 0.0)
         budget.unpriced_calls = spent.get("unpriced_calls", 0)
         budget.unpriced_models = set(spent.get("unpriced_models", ()))
+        budget.interrupted_calls = spent.get("interrupted_calls", 0)
         budget._wall_before = spent.get("wall_s", 0.0)
         return budget

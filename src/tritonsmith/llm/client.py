@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .cache import ReplyCache, request_key
-from .errors import LLMError, ReplayMiss
+from .errors import LLMError, MissingKey, ReplayMiss
 from .reply import Reply
 from .scrub import scrub, scrub_literal
 
@@ -91,17 +91,54 @@ class LiteLLMClient:
                 raise ReplayMiss(f"No recorded reply to this request for {self.model} in {self.cache.path} "
                                  "(replay makes no provider calls): record it first with mode='record'.",
                                  key=key)
-            reply = self._call(messages, params)
+            self.cache.begin(key, self._worst_case(messages, params))
+            try:
+                reply = self._call(messages, params)
+            except LLMError:
+                self.cache.failed(key)
+                raise
             request = {"model": self.model, "messages": messages, "params": params, "cache_salt": cache_salt}
             recorded = {k: v for k, v in reply.to_dict().items() if k != "cached"}
             self.cache.append(key, request, recorded, scrub=self._scrub_literal)
             return reply
+
+    def worst_case_usd(self, messages: list[dict[str, str]], **params) -> float | None:
+        """The most this request can cost now: 0 if it is recorded (served from the cache), else the prompt
+        priced at one token per byte (no tokenizer makes more) plus `max_tokens` of reply; None when the
+        price or `max_tokens` is unknown."""
+        cache_salt = params.pop("cache_salt", None)
+        if self.cache is not None and self.cache.get(request_key(self.model, messages, params, cache_salt)):
+            return 0.0
+        return self._worst_case(messages, params)
+
+    def _worst_case(self, messages: list[dict[str, str]], params: dict) -> float | None:
+        prices, max_tokens = self._prices(), params.get("max_tokens")
+        if prices is None or not max_tokens:
+            return None
+        prompt_bytes = sum(len(str(m.get("content", "")).encode()) + 16 for m in messages)  # 16: role, framing
+        return prompt_bytes * prices[0] + int(max_tokens) * prices[1]
+
+    def _prices(self) -> tuple[float, float] | None:
+        """USD per input and per output token: the caller's, else LiteLLM's price map, else None."""
+        if self.price_per_mtok is not None:
+            return self.price_per_mtok[0] / 1e6, self.price_per_mtok[1] / 1e6
+        try:
+            info = _litellm().get_model_info(self.model)
+            prices = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+        except Exception:  # not in the map
+            return None
+        return None if None in prices else (float(prices[0]), float(prices[1]))
 
     def _scrub(self, text: str) -> str:
         return scrub(text, self._api_key)
 
     def _scrub_literal(self, text: str) -> str:
         return scrub_literal(text, self._api_key)
+
+    def prepare(self) -> None:
+        """Know the provider and have its key now, before anything else is done: LLMError (MissingKey for a
+        hosted provider without its key) otherwise. Calls make no network attempt; `complete` calls it."""
+        self._prepare(_litellm())
 
     def _prepare(self, litellm) -> None:
         """Once: know the provider and have its key, before any network attempt."""
@@ -122,8 +159,9 @@ class LiteLLMClient:
             self._key_env = missing
             if self._api_key is None and missing:
                 if self.api_base is None:
-                    raise LLMError(f"No API key for {self.model}: set {' and '.join(missing)} in the "
-                                   "environment or pass api_key (for a local server, pass api_base).")
+                    raise MissingKey(f"No API key for {self.model}: set {' and '.join(missing)} in the "
+                                     "environment or pass api_key (for a local server, pass api_base).",
+                                     variables=missing)
                 self._api_key = LOCAL_SERVER_KEY  # a local OpenAI-compatible server that checks no key
             self._ready = True
 
@@ -135,12 +173,12 @@ class LiteLLMClient:
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
             try:
-                response = litellm.completion(
+                response = _within(self.timeout_s, lambda: litellm.completion(
                     model=self.model, messages=messages, api_base=self.api_base, api_key=self._api_key,
                     timeout=self.timeout_s, num_retries=0, max_retries=0,  # the retrying is ours
-                    drop_params=True, **params)
+                    drop_params=True, **params))
             except Exception as exc:
-                failure = _Failure.of(exc, litellm)
+                failure = _Failure.of(exc, litellm, local=_is_local(self.api_base))
                 if not failure.retryable or attempt == attempts:
                     raise LLMError(self._scrub(failure.sentence(self, attempt)),
                                    detail=self._scrub(str(exc))) from None
@@ -193,12 +231,19 @@ class _Failure:
         self.status, self.message, self.retry_after_s = status, message, retry_after_s
 
     @classmethod
-    def of(cls, exc: Exception, litellm) -> _Failure:
+    def of(cls, exc: Exception, litellm, local: bool = False) -> _Failure:
         status = getattr(exc, "status_code", None)
         status = status if isinstance(status, int) else None
         message = _provider_message(exc) or "no reason given"
-        if isinstance(exc, litellm.Timeout) or _caused_by(exc, ("APITimeoutError", "TimeoutException")):
+        if isinstance(exc, litellm.Timeout) or _caused_by(exc, ("APITimeoutError", "TimeoutException",
+                                                               "_DeadlinePassed")):
             return cls("timeout", True, "timed out", status)
+        text = str(exc)
+        if _caused_by(exc, ("JSONDecodeError",)) or "no 'choices'" in text:  # LiteLLM calls these HTTP 500
+            what = "a body that is not JSON" if _caused_by(exc, ("JSONDecodeError",)) else "JSON without 'choices'"
+            return cls("malformed", True, f"not a chat completion ({what})", None, what)
+        if local and _caused_by(exc, ("ConnectionRefusedError",)):  # nothing listens here: waiting will not help
+            return cls("refused", False, "connection refused", status)
         # The transport's own errors, not LiteLLM's APIConnectionError, which also wraps its parsing bugs.
         if _caused_by(exc, ("ConnectError", "NetworkError", "RemoteProtocolError", "ConnectionError", "gaierror")):
             return cls("unreachable", True, "unreachable", status)
@@ -219,6 +264,13 @@ class _Failure:
     def sentence(self, client: LiteLLMClient, attempts: int) -> str:
         model, where = client.model, client.where
         tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
+        if self.kind == "malformed":
+            return (f"{model} at {where} answered with something that is not a chat completion ({self.message}) "
+                    f"after {tries}: check that it is an OpenAI-compatible server (api_base ends in /v1) and "
+                    "that no proxy is answering in its place.")
+        if self.kind == "refused":
+            return (f"Could not reach {model} at {where}: nothing is listening there (connection refused): "
+                    "start the server, or check api_base.")
         if self.kind == "unreachable":
             fix = ("check that the server is running and that api_base is right" if client.api_base
                    else "check this machine's network connection")
@@ -244,6 +296,49 @@ class _Failure:
         if self.kind == "bad_request":
             return f"{model} at {where} rejected the request (HTTP {self.status}): {self.message}."
         return f"Calling {model} at {where} failed ({self.what}): {self.message}."
+
+
+class _DeadlinePassed(Exception):
+    """A call that did not finish within its whole timeout (a server may answer each read in time and
+    still never finish)."""
+
+
+def _within(timeout_s: float, call):
+    """`call()`, given up after `timeout_s` seconds in all. The call runs in a daemon thread that is left
+    behind at the deadline (LiteLLM cannot be cancelled); its own per-read timeout ends it later."""
+    outcome: dict = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="llm-call", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise _DeadlinePassed(f"no complete reply within {timeout_s:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _is_local(api_base: str | None) -> bool:
+    """Whether `api_base` is this machine (a refused connection there means no server is running)."""
+    if not api_base:
+        return False
+    import ipaddress
+    from urllib.parse import urlsplit
+    host = urlsplit(api_base).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+        return address.is_loopback or address.is_unspecified
+    except ValueError:
+        return False
 
 
 def _caused_by(exc: BaseException, names: tuple[str, ...]) -> bool:
@@ -284,8 +379,10 @@ def make_llm(model: str, *, api_base: str | None = None, api_key: str | None = N
     cache_path: JSONL file of recorded replies. mode: "record" (hits served from the cache, misses
     called and recorded), "replay" (misses raise ReplayMiss; no provider calls), "off" (no cache).
     price_per_mtok: (input, output) USD per million tokens; wins over LiteLLM's price map.
-    timeout_s: per attempt. max_retries: retries after the first attempt, with exponential backoff
-    from retry_base_s (and jitter), on 429, timeouts, 5xx and connection errors only.
+    timeout_s: per attempt, in all (a server that trickles its reply is given up on too).
+    max_retries: retries after the first attempt, with exponential backoff from retry_base_s (and
+    jitter), on 429, timeouts, 5xx and connection errors only; a refused connection to this machine's
+    own address (no server running) is not retried.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")

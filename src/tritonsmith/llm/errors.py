@@ -14,6 +14,14 @@ class LLMError(RuntimeError):
         self.detail = detail
 
 
+class MissingKey(LLMError):
+    """No API key for a hosted provider; `variables` are the environment variables that would hold it."""
+
+    def __init__(self, message: str, *, variables: list[str]):
+        super().__init__(message)
+        self.variables = variables
+
+
 class BudgetExceeded(LLMError):
     """A budget limit is reached; `limit` names it (rounds, tokens, usd, wall_s)."""
 

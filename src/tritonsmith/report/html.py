@@ -104,7 +104,8 @@ def _headline(metrics: dict[str, Any]) -> str:
         ("speedup (geomean)", speedup_text(speedup["geomean"]),
          (f"over {speedup['tasks']} timed correct tasks" + _before_note(metrics["tuning"]))
          if speedup["geomean"] else speedup["reason"]),
-        ("fast_1.0", percent_text(fast.get("1.0")), "correct and faster than the baseline"),
+        ("fast_1.0", "n/a" if metrics["fast_p_reason"] else percent_text(fast.get("1.0")),
+         metrics["fast_p_reason"] or "correct and faster than the baseline, beyond the timing noise"),
         ("spent", usd_text(usd) if usd is not None else "$?",
          f"{tokens_text(metrics['cost']['tokens']['total'])} tokens · {duration_text(metrics['cost']['wall_s']['total'])}"),
     ]
@@ -142,8 +143,9 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
             ("speedup from tuning, geometric mean", speedup_text(gain["geomean"]),
              f"the tuner's own measurement over {gain['tasks']} tasks; 1× where the untuned kernel was kept"),
         ]
-    rows += [(f"fast_{p}", percent_text(value), f"correct and more than {p}× the baseline, over all tasks")
-             for p, value in metrics["fast_p"].items()]
+    rows += [(f"fast_{p}", "n/a" if value is None else percent_text(value),
+              metrics["fast_p_reason"] or f"correct and more than {p}× the baseline beyond the timing noise, "
+              "over all tasks") for p, value in metrics["fast_p"].items()]
     rows += [(f"pass@{point['k']}", percent_text(point["value"]),
               f"{point['tasks_with_fewer_lineages']} tasks had fewer than {point['k']} lineages"
               if point["tasks_with_fewer_lineages"] else "unbiased estimator over each task's lineages")

@@ -10,21 +10,25 @@ from tritonsmith.report.format import speedup_text
 
 
 def plots_html(metrics: dict[str, Any], rows: list[dict[str, Any]], anchors: dict[str, str]) -> str:
+    timed = metrics["speedup"]["tasks"] > 0  # else every speedup chart would be an empty box: say why once
     charts = [figure_html("Speedup per task (vs baseline, log scale)", speedup_bars_svg(rows, anchors),
-                      unmeasured_note(rows), wide=True)]
+                          unmeasured_note(rows), wide=True) if timed else
+              f'<p class="muted" id="no-speedup">No speedup plots: {escape(metrics["speedup"]["reason"])}</p>']
     sequential, parallel = metrics["sequential"], metrics["parallel"]
     if len(sequential) > 1:
         xs = [p["round"] + 1 for p in sequential]
         charts.append(figure_html("Accuracy after each round (sequential scaling)",
-                              line_chart_svg(xs, accuracy_series(sequential), "round", percent=True)))
-        charts.append(figure_html("Speedup after each round (geomean over correct tasks)",
-                              line_chart_svg(xs, speedup_series(sequential), "round")))
+                                  line_chart_svg(xs, accuracy_series(sequential), "round", percent=True)))
+        if timed:
+            charts.append(figure_html("Speedup after each round (geomean over correct tasks)",
+                                      line_chart_svg(xs, speedup_series(sequential), "round")))
     if len(parallel) > 1:
         xs = [p["k"] for p in parallel]
         charts.append(figure_html("Accuracy with the first K lineages (parallel scaling)",
-                              line_chart_svg(xs, accuracy_series(parallel), "lineages K", percent=True)))
-        charts.append(figure_html("Speedup with the first K lineages",
-                              line_chart_svg(xs, speedup_series(parallel), "lineages K")))
+                                  line_chart_svg(xs, accuracy_series(parallel), "lineages K", percent=True)))
+        if timed:
+            charts.append(figure_html("Speedup with the first K lineages",
+                                      line_chart_svg(xs, speedup_series(parallel), "lineages K")))
     if len(sequential) <= 1 and len(parallel) <= 1:
         charts.append('<p class="muted">No scaling plots: every task had one lineage of one round.</p>')
     return f'<h2 id="plots">Plots</h2><div class="plots">{"".join(charts)}</div>'
@@ -60,8 +64,9 @@ def speedup_bars_svg(rows: list[dict[str, Any]], anchors: dict[str, str]) -> str
     if not timed:
         return '<p class="muted">No task has a measured speedup.</p>'
     named = len(timed) <= 40
+    names = [_short(row["task"].split(":")[-1]) for row in timed]
     width, top, left, right = 960, 12, 52, 8
-    bottom = 96 if named else 26
+    bottom = 20 + 4.6 * max(map(len, names)) if named else 26  # room for the longest name at -40 degrees
     height = 240 + bottom
     logs = [math.log10(row["speedup"]) for row in timed]
     low, high = _log_range(min(logs + [0.0]), max(logs + [0.0]))
@@ -81,8 +86,7 @@ def speedup_bars_svg(rows: list[dict[str, Any]], anchors: dict[str, str]) -> str
         parts.append(f'{link}<rect x="{x + gap / 2:.1f}" y="{min(y, base):.1f}" width="{max(step - gap, 0.8):.1f}" '
                      f'height="{max(abs(base - y), 1):.1f}" fill="{colour}" rx="{min(2.0, step / 6):.1f}"/>')
         if named:
-            name = row["task"].split(":")[-1]
-            name = name if len(name) <= 18 else name[:17] + "…"
+            name = names[i]
             parts.append(f'<text x="{x + step / 2:.1f}" y="{height - bottom + 12}" class="tick name" '
                          f'transform="rotate(-40 {x + step / 2:.1f} {height - bottom + 12})" text-anchor="end">'
                          f'{escape(name)}</text>')
@@ -95,6 +99,11 @@ def speedup_bars_svg(rows: list[dict[str, Any]], anchors: dict[str, str]) -> str
     cap = f' style="max-width:{used:.0f}px"' if named else ""  # a few bars are not stretched across the page
     return (f'<svg viewBox="0 0 {used:.0f} {height}"{cap} role="img" '
             f'aria-label="speedup per task">{"".join(parts)}</svg>')
+
+
+def _short(name: str, most: int = 32) -> str:
+    """`name` cut in the middle when long, so both ends stay readable (the full name is the bar's tooltip)."""
+    return name if len(name) <= most else name[:most // 2 - 1] + "…" + name[-(most // 2):]
 
 
 def _log_range(low: float, high: float) -> tuple[float, float]:
@@ -152,12 +161,13 @@ def line_chart_svg(xs: list[int], series: list[tuple[str, str, list[float | None
     parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{height - 6}" class="label" text-anchor="middle">'
                  f'{escape(x_label)}</text>')
     legend = []
-    for name, colour, ys in series:
+    for index, (name, colour, ys) in enumerate(series):
         points = [(x_of(x), y_of(y), y) for x, y in zip(xs, ys) if y is not None]
         if not points:
             continue
         path = " ".join(f"{'M' if i == 0 else 'L'}{px:.1f},{py:.1f}" for i, (px, py, _) in enumerate(points))
-        parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.2"/>')
+        dashes = ' stroke-dasharray="7 5"' if index else ""  # a line drawn over an equal one leaves it visible
+        parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.2"{dashes}/>')
         for (px, py, y), x in zip(points, [x for x, y in zip(xs, ys) if y is not None]):
             value = f"{y * 100:.1f}%" if percent else speedup_text(y)
             parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.2" fill="{colour}">'

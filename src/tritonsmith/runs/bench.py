@@ -19,11 +19,13 @@ from typing import Any
 
 from tritonsmith.agent.config import RunConfig
 from tritonsmith.config import ConfigError
+from tritonsmith.durable import FileError, folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
 from tritonsmith.evaluate.pool import task_key
+from tritonsmith.interrupt import interrupted
 from tritonsmith.runs.pools import make_pool
 from tritonsmith.runs.qualify import Qualification, QualificationStore, classify
-from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord
+from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord, timing_noise
 from tritonsmith.runs.store import ResultsStore, SettingsMismatch
 from tritonsmith.suites import Suite, load_suite
 from tritonsmith.task import Task, TaskError
@@ -45,7 +47,14 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
               instructions: str | None = None, perf_scripts: str | None = None, jobs: int | None = None,
               stream: Any = sys.stderr) -> list[TaskRecord]:
     """`jobs` tasks at once (default: one per evaluation worker for baseline/dir solvers, one for the agent,
-    whose lineages already keep the workers busy)."""
+    whose lineages already keep the workers busy). No other process may use `out` meanwhile (FolderInUse)."""
+    with folder_lock(out, "bench folder"):
+        return _run_bench_locked(suite, solver, config, out, pattern, instructions, perf_scripts, jobs, stream)
+
+
+def _run_bench_locked(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None,
+                      instructions: str | None, perf_scripts: str | None, jobs: int | None,
+                      stream: Any) -> list[TaskRecord]:
     tasks = select_tasks(suite, pattern, instructions, perf_scripts)
     if tasks.unsupported:
         count = len(tasks.unsupported)
@@ -74,6 +83,8 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
         known = qualifications.load()
 
         def attempt(task: Task) -> None:
+            if interrupted():  # Ctrl-C: no new task starts
+                return
             started = time.perf_counter()
             key = task_key(task, eval_config.seeds)
             try:
@@ -84,6 +95,8 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
                 if solver == "baseline":  # the task's make_inputs or reference failed: it cannot qualify
                     found = classify(task.name, "error", str(err), qualifications.device, task_error=True)
                     record.qualified, record.qualification = found.qualified, found.reason
+            if interrupted():  # not finished but cut short (its pool closed under it): a resume runs it again
+                return
             record.wall_s = round(time.perf_counter() - started, 2)
             if solver == "baseline" and record.qualified is not None:  # the gold against itself decides
                 qualifications.save(key, Qualification(task.name, record.qualified, record.qualification or ""))
@@ -93,9 +106,12 @@ def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, patte
             progress.add(record)
 
         at_once = jobs or (1 if solver == "agent" else pool.size)
-        with ThreadPoolExecutor(max_workers=at_once) as executor:
+        executor = ThreadPoolExecutor(max_workers=at_once)
+        try:
             for future in [executor.submit(attempt, task) for task in todo]:
                 future.result()
+        finally:  # at Ctrl-C: queued tasks are dropped and the pool is closed under those in flight
+            executor.shutdown(wait=not interrupted(), cancel_futures=True)
     return store.records()
 
 
@@ -119,7 +135,11 @@ def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Pat
         if not path.exists():
             return TaskRecord(task.name, task.suite or "", "dir", "error", False, False,
                               error=f"no candidate file {path}")
-        return from_result(task, "dir", pool.evaluate(task, path.read_text(), timeout_s=config.eval_timeout_s))
+        try:
+            source = read_text(path, "candidate")
+        except FileError as err:
+            return TaskRecord(task.name, task.suite or "", "dir", "error", False, False, error=str(err).rstrip("."))
+        return from_result(task, "dir", pool.evaluate(task, source, timeout_s=config.eval_timeout_s))
     if solver == "agent":
         return solve_with_agent(task, config, pool, out)
     raise ConfigError(f"unknown --solver {solver!r}: use agent, baseline or dir:PATH.")
@@ -131,6 +151,7 @@ def from_result(task: Task, solver: str, result: EvalResult) -> TaskRecord:
                       error=None if result.passed else result.message or f"status {result.status}",
                       speedup=result.speedup, speedup_vs_torch=result.speedup_vs_torch,
                       speed_reason=None if result.speedup is not None else result.speedup_reason,
+                      speedup_noise=timing_noise(result.to_dict()),
                       lineages=[LineageOutcome(0, result.call_ok, result.exec_ok, result.speedup, [point])])
 
 
@@ -155,9 +176,9 @@ def solve_with_agent(task: Task, config: RunConfig, pool: WorkerPool, out: Path)
         speedup=summary.get("speedup"), speedup_vs_torch=summary.get("speedup_vs_torch"),
         speed_reason=summary.get("speed_reason"), lineages=lineages, tokens=spent.get("tokens", 0),
         usd=None if spent.get("unpriced_calls") else spent.get("usd", 0.0), run_dir=str(run_dir),
-        error=summary.get("stop_reason") if summary.get("stop_kind") in ("llm", "start") else None,
+        error=summary.get("stop_reason") if summary.get("stop_kind") in ("llm", "start") else summary.get("last_failure"),
         speedup_before_tuning=tuning.get("speedup_before_tuning") if tuning else None,
-        tuning=tuning_outcome(tuning))
+        tuning=tuning_outcome(tuning), speedup_noise=timing_noise(final))
 
 
 def tuning_outcome(tuning: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -58,6 +58,7 @@ class TaskRecord:
     error: str | None = None  # why the task failed or could not be attempted (bad task, the verdict's message)
     speedup_before_tuning: float | None = None  # the winner's re-measured speedup before the tuner ran
     tuning: dict[str, Any] | None = None  # the tuning stage's outcome (TUNING_KEYS); None when it did not run
+    speedup_noise: float | None = None  # timing_noise() of the measurement behind `speedup`; None: not recorded
     qualified: bool | None = None  # the task's gold passes its own evaluation on this device (runs/qualify.py)
     qualification: str | None = None  # why it does not, or what was dropped; None: not known on this device
 
@@ -70,6 +71,14 @@ class TaskRecord:
         data["lineages"] = [LineageOutcome(**{**lin, "rounds": [RoundPoint(**p) for p in lin.get("rounds", [])]})
                             for lin in data.get("lineages", [])]
         return cls(**data)
+
+
+def timing_noise(result: dict[str, Any] | None) -> float | None:
+    """How much the kernel's own time moved while it was measured: over its perf cases, the median of the
+    relative spread of its round medians ((max - min) / median across the interleaved timing rounds)."""
+    spreads = sorted(p["candidate_spread"] for p in (result or {}).get("perf") or []
+                     if p.get("candidate_spread") is not None)
+    return spreads[len(spreads) // 2] if spreads else None
 
 
 def latest(records: Iterable[TaskRecord]) -> list[TaskRecord]:

@@ -3,6 +3,7 @@
     bench.json      the bench's settings (suite, solver, model, rounds, ...), written once;
                     a resume with other identity settings is refused
     results.jsonl   one TaskRecord per finished task, appended, flushed and fsynced
+    .lock           held while a bench runs in the folder (who: pid, host, since)
 
 A killed bench loses at most the tasks in flight: every finished task is on disk before the
 next one is reported, and a torn last line (the kill hit mid-write) is skipped on load.
@@ -18,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.durable import append_line
+from tritonsmith.durable import append_line, read_json
 from tritonsmith.runs.records import TaskRecord, latest
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,17 @@ class ResultsStore:
 
     def save_settings(self, settings: dict[str, Any], identity: Iterable[str] = IDENTITY_KEYS) -> dict[str, Any]:
         """Write bench.json the first time; on a resume, check the identity settings and keep the file.
+        Results without a bench.json (it was deleted) are refused: they could be any solver's.
 
         Returns the settings in force (the stored ones on a resume). Raises SettingsMismatch, with one
         sentence naming the differences, when an identity setting differs from the stored one.
         """
         with self._lock:
             stored = self._load_settings()
+            if stored is None and self.results_path.exists() and self.results_path.stat().st_size:
+                raise SettingsMismatch(
+                    f"The bench folder {self.folder} holds results but no {SETTINGS_FILE}, so nothing says which "
+                    "solver and settings they came from: restore it, or use another folder.")
             if stored is None:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 temporary = self.settings_path.with_suffix(".json.tmp")
@@ -91,9 +97,7 @@ class ResultsStore:
             return self._load_settings()
 
     def _load_settings(self) -> dict[str, Any] | None:
-        if not self.settings_path.exists():
-            return None
-        return json.loads(self.settings_path.read_text())
+        return read_json(self.settings_path, "bench settings")
 
     def _read(self) -> list[TaskRecord]:
         with self._lock:
