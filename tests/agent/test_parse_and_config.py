@@ -100,3 +100,13 @@ def test_the_example_config_loads_and_shows_every_key():
     assert config == defaults  # it shows the defaults, not other values
     text = example.read_text()
     assert all(f"\n{f.name}:" in text for f in dataclasses.fields(RunConfig))
+
+
+def test_an_entry_point_bound_by_assignment_is_found():
+    """Six TritonBench-G tasks require a module-level object (`chunk_gate_recurrent = ChunkGateRecurrent.apply`)."""
+    reply = "```python\nimport torch\n\nclass F(torch.autograd.Function):\n    pass\n\nchunk_gate = F.apply\n```"
+    assert "chunk_gate = F.apply" in extract_code(reply, "chunk_gate")
+    typed = "```python\nnorm: object = object()\n```"
+    assert extract_code(typed, "norm").startswith("norm: object")
+    with pytest.raises(FormatError):
+        extract_code("```python\nif chunk_gate == 1:\n    pass\n```", "chunk_gate")

@@ -39,9 +39,18 @@ def extract_code(reply: str, entry_point: str) -> str:
 
 
 def _defines(source: str, entry_point: str) -> bool:
+    """Whether `source` binds `entry_point` at top level: a def, a class, or an assignment (a TritonBench-G
+    task may ask for `chunk_gate_recurrent = ChunkGateRecurrent.apply`)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError):  # CPython's parser gives up on some text
-        return bool(re.search(rf"^(def|class) {re.escape(entry_point)}\b", source, re.MULTILINE))
-    return any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == entry_point for node in tree.body)
+        name = re.escape(entry_point)
+        return bool(re.search(rf"^(def {name}\b|class {name}\b|{name}\s*(:[^=\n]*)?=(?!=))", source, re.MULTILINE))
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == entry_point:
+            return True
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == entry_point for target in targets for t in ast.walk(target)):
+            return True
+    return False
 
