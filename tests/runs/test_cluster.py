@@ -5,6 +5,7 @@ and one-sentence errors when Ray is missing or the cluster cannot be reached."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -190,13 +191,15 @@ def test_missing_ray_is_one_sentence(tmp_path):
 
 def test_an_unreachable_cluster_is_one_sentence(tmp_path, closed_port):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'tritonsmith[ray]')")
+    keyed = {**os.environ, "OPENAI_API_KEY": "unused"}  # the key is checked first; the cluster is what is tested
     done = tritonsmith("run", "vector_add", "--model", "openai/x", "--device", "cpu", "--cluster",
-                       f"ray:127.0.0.1:{closed_port}", "--out", str(tmp_path / "run"))
+                       f"ray:127.0.0.1:{closed_port}", "--out", str(tmp_path / "run"), env=keyed)
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"tritonsmith: error: cannot reach the Ray cluster at 127.0.0.1:{closed_port} (")
     assert last.endswith("start it with `ray start --head` on that machine, or check the address.")
-    bad = tritonsmith("run", "vector_add", "--model", "openai/x", "--cluster", "slurm", "--out", str(tmp_path / "r2"))
+    bad = tritonsmith("run", "vector_add", "--model", "openai/x", "--cluster", "slurm", "--out", str(tmp_path / "r2"),
+                      env=keyed)
     assert bad.returncode == 2 and "the cluster must be ray or ray:ADDRESS" in bad.stderr
 
 
