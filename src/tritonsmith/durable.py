@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -100,3 +101,14 @@ def append_line(path: Path, line: str, mode: int = 0o644) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def cache_folder(*parts: str) -> Path:
+    """$XDG_CACHE_HOME/tritonsmith/PARTS (default ~/.cache/tritonsmith/PARTS): what tritonsmith can make again."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "tritonsmith", *parts)
+
+
+def device_file(folder: str, device_name: str, suffix: str) -> Path:
+    """The cache file of one device model in `folder`, named from the device's name (`nvidia-h200.json`)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", device_name.lower()).strip("-") or "device"
+    return cache_folder(folder) / f"{slug}{suffix}"

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from tritonsmith.durable import device_file
 
 MATMUL_N = 8192
 MATMUL_DTYPES = ("bfloat16", "float16", "float32", "tf32")
@@ -36,9 +37,7 @@ class PeaksError(RuntimeError):
 
 
 def cache_path(device_name: str) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tritonsmith" / "peaks"
-    slug = re.sub(r"[^a-z0-9]+", "-", device_name.lower()).strip("-") or "device"
-    return base / f"{slug}.json"
+    return device_file("peaks", device_name, ".json")
 
 
 _failed: dict[str, str] = {}  # device name -> why measuring failed in this process: not retried by every pool

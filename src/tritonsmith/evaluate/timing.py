@@ -82,13 +82,17 @@ class Measurement:
     """Why sampling stopped: "converged", "max_rounds" or "budget"."""
 
 
+def _t975(dof: int) -> float:
+    """Student's t for a two-sided 95% interval with `dof` degrees of freedom (normal beyond the table)."""
+    return _T975[dof - 1] if dof - 1 < len(_T975) else 1.96
+
+
 def ratio_interval(numerators: list[float], denominators: list[float]) -> float | None:
     """Relative half-width of the 95% interval of the geometric-mean ratio of paired samples."""
     logs = [math.log(d / n) for n, d in zip(numerators, denominators, strict=True) if n > 0 and d > 0]
     if len(logs) < 2:
         return None
-    t = _T975[len(logs) - 2] if len(logs) - 2 < len(_T975) else 1.96
-    half = t * statistics.stdev(logs) / math.sqrt(len(logs))
+    half = _t975(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
     return math.exp(half) - 1
 
 
@@ -96,8 +100,7 @@ def relative_interval(samples: list[float]) -> float | None:
     """Relative half-width of the 95% interval of the mean of one function's samples."""
     if len(samples) < 2 or statistics.fmean(samples) <= 0:
         return None
-    t = _T975[len(samples) - 2] if len(samples) - 2 < len(_T975) else 1.96
-    return t * statistics.stdev(samples) / math.sqrt(len(samples)) / statistics.fmean(samples)
+    return _t975(len(samples) - 1) * statistics.stdev(samples) / math.sqrt(len(samples)) / statistics.fmean(samples)
 
 
 def sample_rounds(sample: Callable[[str], float], names: list[str], settings: TimingSettings,

@@ -11,13 +11,12 @@ on that device label their tasks without evaluating the golds again.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tritonsmith.durable import append_line
+from tritonsmith.durable import append_line, device_file
 
 # what a kernel written for one vendor's GPUs uses that the other's Triton backend rejects
 AMD_ONLY = ("waves_per_eu", "fp8e4b8", "fp8e5b16", "matrix_instr_nonkdim", "kpack", "amdgcn", "rocm", "hip",
@@ -74,11 +73,10 @@ class QualificationStore:
     """The qualifications found on one device model, by task key (the task file's content)."""
 
     def __init__(self, device: str, folder: str | Path | None = None):
-        base = Path(folder) if folder else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
-            "tritonsmith" / "qualification"
-        slug = re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-") or "device"
         self.device = device
-        self.path = base / f"{slug}.jsonl"
+        self.path = device_file("qualification", device, ".jsonl")
+        if folder:
+            self.path = Path(folder) / self.path.name
 
     def save(self, key: str, qualification: Qualification) -> None:
         qualification.device = qualification.device or self.device

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from tritonsmith.durable import cache_folder
 from tritonsmith.suites import Suite, Unsupported
 from tritonsmith.task import Task, TaskError
 
@@ -26,7 +26,7 @@ def task_files(folder: Path) -> list[Path]:
 
 def generated_dir(folder: Path) -> Path:
     """Where the generated task files of a suite folder live: the user's cache, never the checkout."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tritonsmith" / "suites"
+    base = cache_folder("suites")
     key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
     return base / f"{folder.name}-{key}"
 
