@@ -1,0 +1,79 @@
+"""The sandbox: a candidate cannot write its verdict, read the expected outputs, blind the comparison, write
+outside its job, or leave a process behind (issue 15). One adversarial candidate per class."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tritonsmith.evaluate import EvalConfig, WorkerPool
+from tritonsmith.task import load_task
+
+CANDIDATES = Path(__file__).parent / "candidates"
+BUILTIN = Path(__file__).parents[1] / "src/tritonsmith/suites/builtin"
+pytestmark = pytest.mark.xfail(strict=True, reason="issue 15: these holes are open in the in-process evaluator")
+
+
+def softmax():
+    return load_task(BUILTIN / "softmax.py", suite="builtin")
+
+
+@pytest.mark.parametrize("name", ["forge_host_verdict", "steal_expected", "blind_tensor_item", "blind_snapshot_closure"])
+def test_a_wrong_kernel_cannot_claim_or_fake_its_verdict(run_candidate, name):
+    result = run_candidate(softmax(), f"adversarial/{name}.py", timeout_s=60)
+    assert result.status in ("wrong_output", "rejected"), result.summary()
+    assert result.speedup is None and not result.exec_ok
+
+
+def test_a_candidate_writes_only_its_job(cpu_pool, tmp_path):
+    marker = f"tritonsmith-sandbox-test-{random.randrange(1 << 30)}"
+    results = tmp_path / "results.jsonl"
+    results.write_text('{"task": "softmax", "status": "wrong_output"}\n')
+    task_file = tmp_path / "softmax.py"
+    task_file.write_text((BUILTIN / "softmax.py").read_text())
+    before = (results.read_text(), task_file.read_text())
+    source = (CANDIDATES / "adversarial/write_outside_job.py").read_text()
+    source = source.replace("@MARKER@", marker).replace("@RESULTS@", str(results)).replace("@TASK@", str(task_file))
+    cache = Path.home() / ".cache/tritonsmith" / marker
+    try:
+        result = cpu_pool.evaluate(load_task(task_file, suite="builtin"), source, timeout_s=60)
+        assert result.status == "passed", result.summary()  # its kernel is honest: only its writes failed
+        assert (results.read_text(), task_file.read_text()) == before
+        assert not cache.exists()
+        assert not Path("/dev/shm", marker).exists()
+    finally:
+        Path("/dev/shm", marker).unlink(missing_ok=True)
+        if cache.exists():
+            cache.rmdir()
+
+
+def test_nothing_a_candidate_starts_outlives_its_job(tmp_path):
+    marker = f"{random.randrange(900, 999)}.{random.randrange(1 << 20)}"  # `sleep` seconds, unique to this test
+    source = (CANDIDATES / "adversarial/daemon_kills_host.py").read_text().replace("@MARKER@", marker)
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
+        result = pool.evaluate(softmax(), source, timeout_s=60)
+    try:
+        deadline = time.monotonic() + 10
+        while (alive := _sleeping(marker)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive, f"the candidate's daemon survived its job ({result.status}): {alive}"
+        assert result.status == "rejected", result.summary()
+    finally:
+        for pid in _sleeping(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _sleeping(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes() == f"sleep\0{marker}\0".encode():
+                found.append(int(entry))
+        except OSError:
+            pass
+    return found
