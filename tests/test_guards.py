@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -40,13 +42,18 @@ CASES = [
     ("patch_do_bench", "vector_add", REJECTED, "replaced triton.testing.do_bench"),
     ("patch_allclose", "vector_add", REJECTED, "replaced torch.allclose"),
     ("patch_synchronize", "vector_add", REJECTED, "replaced torch.cuda.synchronize"),
-    ("patch_compare", "vector_add", REJECTED, "replaced worker.compare_outputs"),
+    ("patch_compare", "vector_add", REJECTED, "no Triton kernel was launched"),  # its patches reach no comparison
     ("patch_guard_methods", "vector_add", REJECTED, "replaced Guards.violate"),
     ("sys_exit", "vector_add", REJECTED, "sys.exit(0)"),
     ("os_exit", "vector_add", REJECTED, "faked a successful exit"),
     ("fake_result_stdout", "vector_add", WRONG, "differs from the reference"),
     ("forked_fake_result", "vector_add", REJECTED, "forked a process"),
-    ("forge_report", "vector_add", REJECTED, "forged a report"),
+    ("forge_report", "vector_add", REJECTED, "no Triton kernel was launched"),  # no report function to find
+    ("forge_report_exit", "vector_add", REJECTED, "no Triton kernel was launched"),
+    ("forge_host_verdict", "softmax", WRONG, "differs from the reference"),  # no nonce nor host pipe to find
+    ("steal_expected", "softmax", WRONG, "differs from the reference"),  # no expected output in its process
+    ("blind_tensor_item", "softmax", WRONG, "differs from the reference"),  # compared in another process
+    ("blind_snapshot_closure", "softmax", WRONG, "differs from the reference"),
     ("posix_fork_daemon", "vector_add", REJECTED, "process(es) running after it finished"),
     ("segfault", "vector_add", {"crashed"}, "SIGSEGV"),
     ("huge_alloc", "vector_add", {"runtime_error"}, "torch.empty(2**40"),
@@ -57,8 +64,6 @@ CASES = [
 KNOWN_HOLES = [
     ("detect_kernels_off", "a sentinel kernel tells the candidate when launches are skipped, so torch computes "
                            "with ops not on the forbidden list only when kernels run"),
-    ("forge_report_exit", "candidate code runs in the worker's process and can reach its report channel through "
-                          "the stack; only a verdict computed outside that process could be trusted"),
 ]
 
 
@@ -81,7 +86,8 @@ def test_known_hole(run_candidate, name, reason):
 
 
 def test_every_adversarial_file_is_in_a_table():
-    elsewhere = {"fork_storm", "big_stdout", "overwrite_kept_references"}  # tested on their own (test_references.py)
+    elsewhere = {"fork_storm", "big_stdout", "overwrite_kept_references",  # tested on their own (test_references.py)
+                 "write_outside_job", "daemon_kills_host"}  # test_sandbox.py
     listed = {case[0] for case in CASES} | {hole[0] for hole in KNOWN_HOLES} | elsewhere
     on_disk = {path.stem for path in (CANDIDATES / "adversarial").glob("*.py")}
     assert on_disk == listed
@@ -89,28 +95,33 @@ def test_every_adversarial_file_is_in_a_table():
         assert path.read_text().startswith("# "), f"{path.name} must start with a one-line comment of what it tries"
 
 
-def test_fork_storm_is_rejected_and_leaves_no_process(cpu_pool, tmp_path):
-    pid_file = tmp_path / "pids"
-    source = (CANDIDATES / "adversarial/fork_storm.py").read_text().replace("@PID_FILE@", str(pid_file))
+def test_fork_storm_is_rejected_and_leaves_no_process(cpu_pool):
+    marker = f"{random.randrange(900, 999)}.{random.randrange(1 << 20)}"  # `sleep` seconds, unique to this test
+    source = (CANDIDATES / "adversarial/fork_storm.py").read_text().replace("@MARKER@", marker)
     result = cpu_pool.evaluate(builtin("vector_add"), source, timeout_s=60)
-    assert result.status == "rejected", result.summary()
-    assert "forked a process" in result.message
-    pids = [int(line) for line in pid_file.read_text().split()]
-    assert len(pids) >= 32
-    deadline = time.monotonic() + 10
-    while (alive := [pid for pid in pids if _sleeping_fork(pid)]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not alive, f"{len(alive)} forked children survived the evaluation"
-
-
-def _sleeping_fork(pid: int) -> bool:
-    """Whether `pid` is still one of the storm's children (running, not a zombie, not a reused pid)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in "ZX" and b"tritonsmith.evaluate.host" in cmdline
+        assert result.status == "rejected", result.summary()
+        assert "forked a process" in result.message
+        assert result.stdout_tail.count("forked ") >= 32
+        deadline = time.monotonic() + 10
+        while (alive := sleeping(marker)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive, f"{len(alive)} forked children survived the evaluation"
+    finally:
+        for pid in sleeping(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def sleeping(marker: str) -> list[int]:
+    """The `sleep MARKER` processes running on this machine."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes() == f"sleep\0{marker}\0".encode():
+                found.append(int(entry))
+        except OSError:
+            pass
+    return found
 
 
 def test_big_stdout_passes_with_a_bounded_tail(run_candidate):
@@ -120,11 +131,10 @@ def test_big_stdout_passes_with_a_bounded_tail(run_candidate):
     assert "earlier bytes not shown" in result.stdout_tail
 
 
-def test_candidate_code_never_runs_in_the_caller(run_candidate, cpu_pool, tmp_path):
-    marker = tmp_path / "imported_in"
-    source = (CANDIDATES / "honest/vector_add_import_marker.py").read_text().replace("@MARKER_FILE@", str(marker))
+def test_candidate_code_never_runs_in_the_caller(cpu_pool):
+    source = (CANDIDATES / "honest/vector_add_import_marker.py").read_text()
     result = cpu_pool.evaluate(builtin("vector_add"), source, timeout_s=60)
     assert result.status == "passed", result.summary()
-    pids = {int(line) for line in marker.read_text().split()}
+    pids = {int(line.split()[3]) for line in result.stdout_tail.splitlines() if line.startswith("imported in pid")}
     assert pids and os.getpid() not in pids
     assert "candidate" not in sys.modules

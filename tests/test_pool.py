@@ -65,14 +65,11 @@ def test_pool_survives_its_host_being_killed():
         assert again.status == "passed"
 
 
-def test_two_workers_evaluate_concurrently(tmp_path):
+def test_two_workers_evaluate_concurrently():
     task = resolve_task("vector_add")
-    stamps = tmp_path / "stamps"
-    stamps.mkdir()
-    # each candidate notes when its slow import starts and ends; concurrent runs have overlapping windows
-    source = SLOW.replace("time.sleep(3)", f"import os\nopen({str(stamps)!r} + f'/{{os.getpid()}}.start', 'w')"
-                          f".write(str(time.time()))\ntime.sleep(3)\nopen({str(stamps)!r} + f'/{{os.getpid()}}.end',"
-                          " 'w').write(str(time.time()))")
+    # each candidate prints when its slow import starts and ends; concurrent runs have overlapping windows
+    source = SLOW.replace("time.sleep(3)", "print('start', time.time(), flush=True)\ntime.sleep(3)\n"
+                          "print('end', time.time(), flush=True)")
     assert source != SLOW
     results = []
     with WorkerPool(device="cpu", workers=2) as pool:
@@ -82,8 +79,9 @@ def test_two_workers_evaluate_concurrently(tmp_path):
         for thread in threads:
             thread.join()
     assert [r.status for r in results] == ["passed", "passed"]
-    starts = [float(p.read_text()) for p in stamps.glob("*.start")]
-    ends = [float(p.read_text()) for p in stamps.glob("*.end")]
+    stamps = [line.split() for r in results for line in r.stdout_tail.splitlines()]
+    starts = [float(t) for word, t in stamps if word == "start"]
+    ends = [float(t) for word, t in stamps if word == "end"]
     assert len(starts) == len(ends) == 2
     assert max(starts) < min(ends), "the two evaluations did not overlap"
 

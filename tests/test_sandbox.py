@@ -1,5 +1,6 @@
-"""The sandbox: a candidate cannot write its verdict, read the expected outputs, blind the comparison, write
-outside its job, or leave a process behind (issue 15). One adversarial candidate per class."""
+"""The sandbox: a candidate cannot write outside its job, or leave a process behind (issue 15). That it cannot
+write its verdict, read the expected outputs or blind the comparison is in test_guards.py (forge_host_verdict,
+steal_expected, blind_tensor_item, blind_snapshot_closure)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,17 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
+from test_guards import sleeping
 
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.task import load_task
 
 CANDIDATES = Path(__file__).parent / "candidates"
 BUILTIN = Path(__file__).parents[1] / "src/tritonsmith/suites/builtin"
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 15: these holes are open in the in-process evaluator")
 
 
 def softmax():
     return load_task(BUILTIN / "softmax.py", suite="builtin")
-
-
-@pytest.mark.parametrize("name", ["forge_host_verdict", "steal_expected", "blind_tensor_item", "blind_snapshot_closure"])
-def test_a_wrong_kernel_cannot_claim_or_fake_its_verdict(run_candidate, name):
-    result = run_candidate(softmax(), f"adversarial/{name}.py", timeout_s=60)
-    assert result.status in ("wrong_output", "rejected"), result.summary()
-    assert result.speedup is None and not result.exec_ok
 
 
 def test_a_candidate_writes_only_its_job(cpu_pool, tmp_path):
@@ -59,21 +52,10 @@ def test_nothing_a_candidate_starts_outlives_its_job(tmp_path):
         result = pool.evaluate(softmax(), source, timeout_s=60)
     try:
         deadline = time.monotonic() + 10
-        while (alive := _sleeping(marker)) and time.monotonic() < deadline:
+        while (alive := sleeping(marker)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not alive, f"the candidate's daemon survived its job ({result.status}): {alive}"
         assert result.status == "rejected", result.summary()
     finally:
-        for pid in _sleeping(marker):
+        for pid in sleeping(marker):
             os.kill(pid, signal.SIGKILL)
-
-
-def _sleeping(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes() == f"sleep\0{marker}\0".encode():
-                found.append(int(entry))
-        except OSError:
-            pass
-    return found

@@ -1,7 +1,22 @@
-"""Running one candidate against one task in an isolated worker: call, exec, guards, timing."""
+"""Running one candidate against one task in an isolated worker: call, exec, guards, timing.
 
-from tritonsmith.evaluate.pool import DeviceError, EvalConfig, EvaluationCancelled, WorkerPool, evaluate
-from tritonsmith.evaluate.result import STATUSES, CaseResult, EvalResult, PerfResult
+Names are imported on first use, so that the processes beside a candidate (evaluate/checker.py,
+evaluate/worker.py) never import the pool.
+"""
 
-__all__ = ["STATUSES", "CaseResult", "DeviceError", "EvalConfig", "EvalResult", "EvaluationCancelled", "PerfResult",
-           "WorkerPool", "evaluate"]
+from __future__ import annotations
+
+from typing import Any
+
+_WHERE = {"DeviceError": "pool", "EvalConfig": "pool", "EvaluationCancelled": "pool", "WorkerPool": "pool",
+          "evaluate": "pool", "STATUSES": "result", "CaseResult": "result", "EvalResult": "result",
+          "PerfResult": "result"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'tritonsmith.evaluate' has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(f"tritonsmith.evaluate.{_WHERE[name]}"), name)

@@ -1,4 +1,4 @@
-"""Guards against the known ways a generated kernel games its evaluation (runs in the worker).
+"""Guards against the known ways a generated kernel games its evaluation (runs in the candidate's process).
 
 Each guard records what it sees in `Guards.violations`; none relies on an exception reaching us,
 since candidate code can catch exceptions. The verdict reads the record after the candidate ran.
@@ -177,7 +177,7 @@ class Guards:
             if threading.active_count() > threads_before:
                 self.violate("the candidate left a thread running")
             if os.getpid() != self._pid:
-                os._exit(0)  # a forked copy of the worker must never report
+                os._exit(0)  # a forked copy of the candidate's process must never answer the checker
 
     def check_after_candidate(self) -> None:
         forbidden = sorted(self.ops_seen & self.forbidden_ops)
@@ -210,13 +210,13 @@ def _namespaces() -> dict[str, Any]:
 
     from triton.runtime.jit import JITFunction
 
-    from tritonsmith.evaluate import compare, gpu_lock, guards, timing, worker
+    from tritonsmith.evaluate import gpu_lock, guards, runtime, timing, worker
     spaces = {
         "torch": torch, "torch.Tensor": torch.Tensor, "torch.cuda": torch.cuda, "torch.testing": torch.testing,
         "triton.testing": triton.testing, "JITFunction": JITFunction, "numpy": numpy, "numpy.testing": numpy.testing,
         "time": time, "os": os, "sys": sys, "builtins": builtins, "json": json, "threading": threading,
-        "torch.cuda.Event": torch.cuda.Event, "compare": compare, "timing": timing, "worker": worker,
-        "guards": guards, "Guards": Guards, "_OpRecorder": _OpRecorder, "Evaluation": worker.Evaluation,
+        "torch.cuda.Event": torch.cuda.Event, "runtime": runtime, "timing": timing, "worker": worker,
+        "guards": guards, "Guards": Guards, "_OpRecorder": _OpRecorder, "CandidateRun": worker.CandidateRun,
         "posix": posix, "timing.GpuTimer": timing.GpuTimer, "GpuLock": gpu_lock.GpuLock, "statistics": statistics,
         "math": math,
     }
@@ -239,8 +239,12 @@ def _snapshot() -> dict[str, tuple[Any, Any]]:
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as handle:
-            return [int(p) for p in handle.read().split()]
-    except OSError:
-        return []
+    """This process's children (`pid` is ours: /proc/self is right in a PID namespace with the parent's /proc)."""
+    found = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children") as handle:
+                found.extend(int(p) for p in handle.read().split())
+        except OSError:
+            pass
+    return found

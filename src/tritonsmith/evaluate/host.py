@@ -1,9 +1,14 @@
-"""A warm worker host: imports torch and triton once, then forks one isolated child per candidate.
+"""A warm worker host: imports torch and triton once, then forks two processes per job.
 
 Run as `python -m tritonsmith.evaluate.host DEVICE`. It speaks JSON lines on stdin/stdout with the
-pool (pool.py). The host itself never initialises CUDA (a forked child of a CUDA process cannot use
-the GPU) and never imports candidate code; it is a child subreaper, so anything a candidate leaves
-behind is reparented to it and killed after the job.
+pool (pool.py). Per job it forks
+- the checker (evaluate/checker.py), which makes the references, drives the candidate's process and
+  decides the verdict, which it sends here on a pipe only it holds;
+- the candidate's reaper, which enters new PID, network and mount namespaces where it can and forks the
+  candidate's process (PID 1 of its namespace), confined (evaluate/confine.py) before candidate code runs.
+The host never initialises CUDA (a forked child of a CUDA process cannot use the GPU), never imports
+candidate code, holds no secret, and is not dumpable; it is a child subreaper, so whatever a candidate
+outside a PID namespace leaves behind is reparented to it and killed after the job.
 """
 
 from __future__ import annotations
@@ -11,18 +16,18 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import secrets
 import select
 import signal
 import sys
 import time
 from typing import Any
 
+from tritonsmith.evaluate import confine
+
 PR_SET_CHILD_SUBREAPER = 36
-PR_SET_PDEATHSIG = 1
 RESULT_LIMIT = 64 * 1024 * 1024
 HOST_GRACE_S = 10  # the host kills a job this long after its timeout if the caller has not (the caller died)
-NO_REPORT_EXIT = 3  # the worker's exit code when the evaluation ended without writing its result
+NO_REPORT_EXIT = 3  # the candidate's process's exit code when it failed outside candidate code
 
 
 def main(argv: list[str]) -> int:
@@ -36,6 +41,7 @@ def main(argv: list[str]) -> int:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    confine.not_dumpable()  # nor, by inheritance, the checker: no candidate may read their memory
 
     def send(message: dict[str, Any]) -> None:
         proto_out.write(json.dumps(message).encode() + b"\n")
@@ -51,8 +57,9 @@ def main(argv: list[str]) -> int:
     import torch._dynamo  # noqa: F401 - the guards' dispatch mode imports it (~1 s): pay once, not per job
     import triton  # noqa: F401
 
-    from tritonsmith.evaluate import worker  # noqa: F401 - pre-import the worker's own modules
-    send({"event": "ready", **info, "pid": os.getpid()})
+    from tritonsmith.evaluate import checker, runtime, worker  # noqa: F401 - pre-import both sides' modules
+    sandbox = confine.detect()
+    send({"event": "ready", **info, "pid": os.getpid(), "sandbox": sandbox})
 
     for line in proto_in:
         if not line.strip():
@@ -61,94 +68,184 @@ def main(argv: list[str]) -> int:
         if job.get("event") == "shutdown":
             break
         job["device"] = info["device"]
-        send(_run(job, send, (proto_in, proto_out)))
+        send(_run(job, send, (proto_in, proto_out), sandbox))
     return 0
 
 
-def _run(job: dict[str, Any], send, protocol_files) -> dict[str, Any]:
-    read_end, write_end = os.pipe()
-    nonce = secrets.token_hex(16)
+def _run(job: dict[str, Any], send, protocol_files, sandbox: dict[str, Any]) -> dict[str, Any]:
+    """One job: the checker and the candidate's process forked side by side, joined by two pipes."""
+    to_host_r, to_host_w = os.pipe()  # checker -> host: phases, then the verdict
+    commands_r, commands_w = os.pipe()  # checker -> candidate: what to do next
+    events_r, events_w = os.pipe()  # candidate -> checker: replies, claims; outputs go through files
+    exit_r, exit_w = os.pipe()  # host -> checker: the candidate's process ended, with this status
+    protocol = [handle.fileno() for handle in protocol_files]
     started = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        reported = []
+    checker_pid = os.fork()
+    if checker_pid == 0:  # the checker: never returns
         try:
-            os.close(read_end)
-            for handle in protocol_files:
-                os.close(handle.fileno())
-            _die_with_parent()
-            _isolate(job)
-            from tritonsmith.evaluate.worker import run_job
+            _close(protocol + [to_host_r, commands_r, events_w, exit_w])
+            confine.die_with_parent()
+            os.setpgid(0, 0)
+            _quiet(job)
+            from tritonsmith.evaluate import runtime
+            from tritonsmith.evaluate.checker import run_checker
 
-            def write_line(message: dict[str, Any], dumps=json.dumps, write=os.write) -> None:  # bound before candidate code
-                data = (nonce + dumps(message, default=_jsonable) + "\n").encode()
-                view = memoryview(data)
-                while view:
-                    view = view[write(write_end, view):]
-
-            def report(result: dict[str, Any], append=reported.append) -> None:
-                write_line(result)
-                append(True)
-            run_job(job, report, lambda phase: write_line({"phase": phase}))
+            def connect(checker) -> None:
+                checker.connect(commands_w, runtime.LineReader(events_r), exit_r)
+            run_checker(job, lambda message: runtime.write_message(to_host_w, message), connect)
         finally:
-            os._exit(0 if reported else NO_REPORT_EXIT)
-    os.close(write_end)
-    send({"event": "started", "pid": pid})
+            os._exit(0)
+    _setpgid(checker_pid, checker_pid)
+    reaper_pid = os.fork()
+    if reaper_pid == 0:  # the candidate's side: never returns
+        try:
+            _close(protocol + [to_host_r, to_host_w, commands_w, events_r, exit_r, exit_w])
+            confine.die_with_parent()
+            _setpgid(0, checker_pid)
+            _reap_candidate(job, commands_r, events_w, sandbox)
+        finally:
+            os._exit(NO_REPORT_EXIT)
+    _setpgid(reaper_pid, checker_pid)
+    _close([to_host_w, commands_r, commands_w, events_r, events_w, exit_r])
+    send({"event": "started", "pid": checker_pid})
     grace = job.get("host_grace_s", HOST_GRACE_S)
     deadline = started + job["timeout_s"] + grace if job.get("timeout_s") else None
     caller = select.poll()
     caller.register(protocol_files[0].fileno(), 0)  # no events asked: only a hang-up (the caller died) is reported
-    chunks, size, status, killed_by_host, orphaned = [], 0, None, False, False
-    while status is None:
-        ready, _, _ = select.select([read_end], [], [], 0.05)
+    chunks, size, checker_status, candidate_status, killed_by_host, orphaned = [], 0, None, None, False, False
+    while checker_status is None:
+        ready, _, _ = select.select([to_host_r], [], [], 0.05)
         if ready:
-            chunk = os.read(read_end, 1 << 20)
+            chunk = os.read(to_host_r, 1 << 20)
             if chunk and size < RESULT_LIMIT:
                 chunks.append(chunk)
                 size += len(chunk)
-        done, wait_status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = wait_status
-        elif not killed_by_host and ((deadline and time.perf_counter() > deadline) or caller.poll(0)):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid == checker_pid:
+                checker_status = status
+            elif pid == reaper_pid:
+                candidate_status = status
+                _tell_exit(exit_w, status)
+        if checker_status is None and not killed_by_host and (
+                (deadline and time.perf_counter() > deadline) or caller.poll(0)):
             orphaned = bool(caller.poll(0))
             killed_by_host = True  # the caller is gone or did not enforce the timeout: nobody else will
-            kill_group(pid)
-    os.set_blocking(read_end, False)
+            kill_group(checker_pid)
+    os.set_blocking(to_host_r, False)
     try:
-        while size < RESULT_LIMIT and (chunk := os.read(read_end, 1 << 20)):
+        while size < RESULT_LIMIT and (chunk := os.read(to_host_r, 1 << 20)):
             chunks.append(chunk)
             size += len(chunk)
     except BlockingIOError:
         pass
-    os.close(read_end)
-    leftovers = _kill_leftovers(pid)
-    result, reports, phase = None, 0, None
+    _close([to_host_r, exit_w])
+    if candidate_status is None:  # the verdict is in (or the checker died): the candidate's side goes now
+        kill_group(reaper_pid)
+        kill_group(checker_pid)
+        try:
+            os.waitpid(reaper_pid, 0)
+        except ChildProcessError:
+            pass
+    leftovers = _kill_leftovers()
+    result, phase = None, None
     for text in b"".join(chunks).decode(errors="replace").splitlines():
-        if text.startswith(nonce):
-            try:
-                message = json.loads(text[len(nonce):])
-            except ValueError:
-                reports += 1
-                continue
-            if isinstance(message, dict) and set(message) == {"phase"}:
-                phase = message["phase"]
-            else:
-                reports += 1
-                result = message
-    exit_code = os.waitstatus_to_exitcode(status)
+        try:
+            message = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(message, dict):
+            continue
+        if "phase" in message:
+            phase = message["phase"]
+        elif "result" in message:
+            result = message["result"]
+        elif "task_error" in message:
+            result = {"task_error": message["task_error"]}
+    exit_code = os.waitstatus_to_exitcode(checker_status)
     if orphaned:
         sys.exit(0)  # nobody to answer: the job is killed, and so is this host
-    return {"event": "finished", "pid": pid, "exit_code": exit_code, "result": result, "reports": reports,
-            "phase": phase, "killed_by_host": killed_by_host, "leftover_processes": leftovers,
+    return {"event": "finished", "pid": checker_pid, "exit_code": exit_code, "result": result, "phase": phase,
+            "killed_by_host": killed_by_host, "leftover_processes": leftovers,
             "elapsed_s": round(time.perf_counter() - started, 3)}
 
 
-def _die_with_parent() -> None:
-    """The job is killed when its host dies, whoever killed the host (the host is single-threaded)."""
+def _reap_candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[str, Any]) -> None:
+    """The candidate's reaper: puts itself in new namespaces (its child is PID 1 of its own PID namespace, so
+    everything the candidate starts dies with it), forks the candidate's process, and exits with its status
+    (128 + N for a signal N)."""
+    namespace_error = confine.enter_namespaces() if sandbox.get("namespaces") else (
+        sandbox.get("namespaces_error") or "not available")
+    pid = os.fork()
+    if pid == 0:
+        code = NO_REPORT_EXIT
+        try:
+            confine.die_with_parent()
+            code = _candidate(job, commands, events, sandbox, namespace_error)
+        finally:
+            os._exit(code)
+    _close([commands, events])
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(code if code >= 0 else 128 - code)
+
+
+def _candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[str, Any],
+               namespace_error: str | None) -> int:
+    """The candidate's process: isolated and confined before it reads the checker's first command."""
+    from tritonsmith.evaluate.gpu_lock import GpuLock
+    gpu_lock = GpuLock(job.get("gpu_lock") if job["device"] != "cpu" else None)  # before the pool folder is hidden
+    _isolate(job)
+    if job["device"] != "cpu":
+        import torch
+        torch.cuda.init()  # the device files are opened before the filesystem is confined
+    confinement = confine.confine_candidate(job["job_dir"], sandbox, namespace_error)
+    keep = {0, 1, 2, commands, events, *(gpu_lock.fds or ())}
+    _close([int(fd) for fd in os.listdir("/proc/self/fd") if fd.isdigit() and int(fd) not in keep])
+    from tritonsmith.evaluate.worker import run_candidate_process
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
+        run_candidate_process(job, commands, events, gpu_lock, confinement)
+    except BaseException:  # noqa: B036 - the checker is told the status; the traceback goes to stderr.log
+        import traceback
+        traceback.print_exc()
+        return NO_REPORT_EXIT
+    return 0
+
+
+def _tell_exit(fd: int, status: int) -> None:
+    code = os.waitstatus_to_exitcode(status)
+    try:
+        os.write(fd, f"{code if code >= 0 else 128 - code}\n".encode())
+    except OSError:
         pass
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _setpgid(pid: int, group: int) -> None:
+    try:
+        os.setpgid(pid, group)
+    except OSError:  # the child has done it itself, or already exited
+        pass
+
+
+def _quiet(job: dict[str, Any]) -> None:
+    """The checker's stray output goes nowhere near the protocol."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def kill_group(pid: int) -> None:
@@ -185,13 +282,10 @@ def _isolate(job: dict[str, Any]) -> None:
     os.environ["TMPDIR"] = job["job_dir"]
 
 
-def _kill_leftovers(pid: int) -> int:
-    """Kill the job's process group and everything reparented to us; return how many were still running."""
-    running = len(_children(os.getpid(), live_only=True))  # the job's own process is reaped: these outlived it
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
+def _kill_leftovers() -> int:
+    """Kill everything reparented to us (what a candidate outside a PID namespace left); return how many were
+    still running."""
+    running = len(_children(os.getpid(), live_only=True))  # the job's own processes are reaped: these outlived it
     for _ in range(50):
         orphans = _children(os.getpid())
         if not orphans:
@@ -260,12 +354,6 @@ def _device_info(requested: str) -> dict[str, Any]:
     props = torch.cuda.get_device_properties(0)
     return {"device": "cuda", "name": props.name, "memory_gb": round(props.total_memory / 2**30, 1),
             "compute_capability": f"{props.major}.{props.minor}"}
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """The reference keeper: one process per device that computes each task's inputs and reference outputs
 once and lends them to every job of that task (runs beside the workers, never beside candidate code).
 
-Run as `python -m tritonsmith.evaluate.keeper SOCKET DEVICE` by the pool. A worker, before it imports
-its candidate, connects to SOCKET and sends its job (the task file, cases, seeds, tolerances); the keeper
+Run as `python -m tritonsmith.evaluate.keeper SOCKET DEVICE` by the pool. A job's checker (evaluate/checker.py,
+the process that never runs candidate code) connects to SOCKET and sends its job (the task file, cases, seeds, tolerances); the keeper
 answers with the references pickled so that GPU tensors travel as CUDA IPC handles (torch.multiprocessing's
-reduction) and everything else by value: the worker maps the GPU memory, copies it into its own, and
-lets the mapping go before any candidate code runs. No shared-memory manager is involved, so nothing a
+reduction) and everything else by value: the checker maps the GPU memory, copies it into its own, and
+lets the mapping go. A peer with no_new_privs set (every candidate's process, evaluate/confine.py) is refused. No shared-memory manager is involved, so nothing a
 candidate writes to an inherited file can break the keeper. Each kept tensor's checksum is taken when it
 is made and checked before it is lent again: if a candidate ever reached the keeper's memory through a
 leaked IPC handle and changed it, the task's references are made afresh rather than lent.
@@ -104,13 +104,15 @@ class Keeper:
 
     def serve(self, connection: socket.socket) -> None:
         with connection:
+            if _confined_peer(connection):
+                return  # a candidate's process: the expected outputs are never its to read
             try:
                 job = json.loads(receive_blob(connection))
             except (OSError, ConnectionError, ValueError):
                 return
             try:
                 reply = self.references(job)
-            except Exception as exc:  # noqa: BLE001 - the worker makes its own references instead
+            except Exception as exc:  # noqa: BLE001 - the checker makes its own references instead
                 reply = lend({"unavailable": f"{type(exc).__name__}: {exc}"})
             try:
                 send_blob(connection, reply)
@@ -140,9 +142,10 @@ class Keeper:
             return lend({"state": state, "made": "now" if kept is None else "again: changed"})
 
     def make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
-        from tritonsmith.evaluate.worker import Evaluation, TaskFailure, import_file
+        from tritonsmith.evaluate.checker import Checker
+        from tritonsmith.evaluate.runtime import TaskFailure, import_file
         job = dict(job, device=self.device)
-        evaluation = Evaluation(job)
+        evaluation = Checker(job)
         try:
             evaluation.task = import_file(job["task_path"], f"tritonsmith_task_{job['task_key'][:16]}")
             evaluation.configure_task()
@@ -155,6 +158,16 @@ class Keeper:
         return evaluation.reference_state(), None
 
 
+def _confined_peer(connection: socket.socket) -> bool:
+    """Whether the connecting process runs with no_new_privs, as only a candidate's process does (or is gone)."""
+    try:
+        pid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+        with open(f"/proc/{pid}/status") as handle:
+            return any(line.split() == ["NoNewPrivs:", "1"] for line in handle)
+    except (OSError, struct.error):
+        return True
+
+
 def main(argv: list[str]) -> int:
     path, requested = argv[0], argv[1] if len(argv) > 1 else "cuda"
     if requested == "cpu":
@@ -163,7 +176,7 @@ def main(argv: list[str]) -> int:
 
     device = "cuda" if requested != "cpu" and torch.cuda.is_available() else "cpu"
     if device == "cpu":
-        from tritonsmith.evaluate.worker import autotune_on_interpreter
+        from tritonsmith.evaluate.runtime import autotune_on_interpreter
         autotune_on_interpreter()
         limit = 4 << 30
     else:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import queue
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,13 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.evaluate.host import NO_REPORT_EXIT, kill_group
+from tritonsmith.evaluate.host import kill_group
 from tritonsmith.evaluate.peaks import PeaksError, fractions, peaks_for
 from tritonsmith.evaluate.result import EvalResult, geometric_mean
+from tritonsmith.evaluate.verdict import reject
 from tritonsmith.knowledge.hardware import profile_for
 from tritonsmith.task import Task, TaskError
 
 TAIL_BYTES = 4096
+PHYSICAL_MARGIN = 1.5  # a kernel timed above 1.5x its device's peak (per call, L2 flushed) was not measured
+log = logging.getLogger("tritonsmith.evaluate")
+_told: set[str] = set()  # what this process has already said about the sandbox
 
 
 class DeviceError(RuntimeError):
@@ -96,6 +100,7 @@ class _Host:
             self.close()
             raise DeviceError(ready["error"])
         self.info = ready
+        _tell_sandbox(ready.get("sandbox") or {})
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -332,13 +337,16 @@ class WorkerPool:
         if message is None:  # the host died or hung: replace it
             host.close()
             self._hosts[slot] = None
-        result = _to_result(message, timed_out, timeout, job_dir)
+        result = _to_result(message, timed_out, timeout, job_dir, host.info.get("sandbox") or {})
         result.task_id = task.id
         result.wall_s = round(wall, 3)
         result.evidence.setdefault("device", host.info.get("name"))
         result.evidence["worker_overhead_s"] = _overhead(message, result)
+        result.evidence.setdefault("confinement", {"not reported": "the candidate's process ended before it said",
+                                                   "detected": host.info.get("sandbox")})
         if result.perf:
             add_roofline(result, task, self.peaks)
+            check_physical(result)
             result.evidence["measured_peaks"] = (
                 {k: self.peaks.get(k) for k in ("copy_gbps", "tflops", "measured_at")} if self.peaks
                 else self.peaks_note or "not measured (EvalConfig.measured_peaks is off)")
@@ -443,7 +451,8 @@ def _tail(path: Path) -> str:
         return ""
 
 
-def _to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, job_dir: Path) -> EvalResult:
+def _to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, job_dir: Path,
+               sandbox: dict[str, Any]) -> EvalResult:
     stdout, stderr = _tail(job_dir / "stdout.log"), _tail(job_dir / "stderr.log")
     payload = (message or {}).get("result")
     if payload and "task_error" in payload:
@@ -457,47 +466,47 @@ def _to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, 
         result = EvalResult("timeout", False, False, f"the candidate did not finish within {timeout:g} s and was "
                             f"killed (during {phase or 'the evaluation'})")
     elif payload is not None:
-        result = EvalResult.from_dict(payload)
-        result.evidence["kernels_launched"] = payload.get("kernels_launched", [])
-        result.evidence.setdefault("guards", []).extend(["single_report", "leftover_processes"])  # host-side
+        result = EvalResult.from_dict(payload)  # the checker's verdict: built once, here
+        result.evidence.setdefault("guards", []).append("leftover_processes")  # host-side
     elif message is None:
         result = EvalResult("crashed", False, False, "the evaluator's worker host died during the evaluation")
+        if not sandbox.get("namespaces"):  # outside a PID namespace the candidate can signal its host
+            reject(result, "the evaluator's worker host was killed while the candidate ran, and without a PID "
+                           "namespace the candidate could have killed it")
     else:
-        code = message.get("exit_code")
-        if code == 0:
-            result = EvalResult("rejected", False, False, "the worker exited with status 0 before reporting a "
-                                "result: the candidate faked a successful exit (os._exit or similar)")
-            result.guard_violations.append("faked exit")
-        elif code is not None and code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-            result = EvalResult("crashed", False, False, f"the worker was killed by signal {name} "
-                                "(a segfault or illegal memory access in the candidate, or the out-of-memory killer)")
-        elif code == NO_REPORT_EXIT:
-            result = EvalResult("crashed", False, False, "the evaluation ended without writing its result (the "
-                                "candidate may have closed or broken the evaluator's files)")
-        else:
-            result = EvalResult("crashed", False, False, f"the worker exited with status {code} without a result")
-    if (message or {}).get("reports", 0) > 1:  # the worker reports once: another report was forged by candidate code
-        _reject(result, "the worker sent more than one result: candidate code forged a report")
+        result = EvalResult("crashed", False, False, f"the evaluator's checker died (exit status "
+                            f"{message.get('exit_code')}) without a verdict")
     leftovers = (message or {}).get("leftover_processes")
-    if leftovers:  # counted by the host, outside the candidate's reach: it outlived the worker
-        _reject(result, f"the candidate left {leftovers} process(es) running after it finished (the evaluator killed them)")
+    if leftovers:  # counted by the host, outside the candidate's reach: it outlived the candidate's process
+        reject(result, f"the candidate left {leftovers} process(es) running after it finished (the evaluator killed them)")
     result.stdout_tail, result.stderr_tail = stdout, stderr
     return result
 
 
-def _reject(result: EvalResult, violation: str) -> None:
-    """Add a violation seen on the caller's side, with the same verdict rule as the worker's."""
-    result.guard_violations.append(violation)
-    if result.status in ("compile_error", "timeout", "crashed"):
-        return
-    if result.status != "rejected":
-        result.message = "rejected by the evaluator's guards: " + "; ".join(result.guard_violations)
-    else:
-        result.message += "; " + violation
-    result.status, result.exec_ok = "rejected", False
-    result.speedup = result.speedup_vs_torch = None
-    result.speedup_reason = "not measured: status rejected"
+def _tell_sandbox(sandbox: dict[str, Any]) -> None:
+    """Say once per process what confinement this machine cannot give candidates (it is in every result too)."""
+    missing = []
+    if not sandbox.get("landlock_abi"):
+        missing.append("no Landlock (filesystem writes confined only by a mount namespace, if any)")
+    if not sandbox.get("namespaces"):
+        missing.append(f"no namespaces ({sandbox.get('namespaces_error')}): candidates keep the network, and a "
+                       "process one detaches can outlive its job if it kills its host")
+    text = "; ".join(missing)
+    if missing and text not in _told:
+        _told.add(text)
+        log.warning("the evaluator's sandbox is partial on this machine: %s", text)
+
+
+def check_physical(result: EvalResult) -> None:
+    """A candidate timed faster than its device's peak bandwidth or compute allows (per-call timer, L2 flushed)
+    was not measured: its timings are rejected. Computed here, from figures its process never sees."""
+    for p in result.perf:
+        if p.timer != "per call":
+            continue
+        for name, value in (("bandwidth", p.bandwidth_fraction), ("compute", p.compute_fraction)):
+            if value is not None and value > PHYSICAL_MARGIN:
+                reject(result, f"perf case {p.label}: the candidate's time implies {100 * value:.0f}% of the "
+                               f"device's datasheet peak {name}: the timings were not measured")
 
 
 def _overhead(message: dict[str, Any] | None, result: EvalResult) -> float | None:

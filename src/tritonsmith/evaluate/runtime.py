@@ -1,0 +1,157 @@
+"""What the checker's and the candidate's processes both need: loading files as modules, the interpreter's
+autotuning, and the hand-over of outputs from the candidate's process to the checker (torch, no candidate code).
+
+Outputs travel one way, in files the checker reads with torch.load(weights_only=True): tensors, numbers,
+strings and containers of them, nothing that runs code when loaded. A file that does not load, or holds
+something else, is a missing output.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from tritonsmith.task import case_label
+
+CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and after-timing checks
+PERF_SEED = 7
+LINE_LIMIT = 1 << 20  # the longest message a process takes from the candidate's process
+
+
+class TaskFailure(Exception):
+    """The task itself (not the candidate) is broken: its inputs or reference raised."""
+
+
+def import_file(path: str, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def autotune_on_interpreter() -> None:
+    """@triton.autotune benchmarks through the GPU driver, which interpreter mode lacks: run each config once."""
+    from triton.runtime.autotuner import Autotuner
+
+    def run_once(kernel_call: Callable[[], Any], quantiles: tuple[float, ...]) -> list[float]:
+        kernel_call()
+        return [0.0] * len(quantiles)  # equal times: the first config wins, so the choice is deterministic
+    Autotuner.do_bench = property(lambda self: self._do_bench or run_once)
+
+
+def clone(args: tuple) -> tuple:
+    return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+
+
+def synchronize(device: str) -> None:
+    if device != "cpu":
+        torch.cuda.synchronize()
+
+
+def where(check: dict[str, Any]) -> str:
+    return f"case {check['index']} ({case_label(check['case'])}, seed {check['seed']})"
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """`value` as what torch.load(weights_only=True) accepts: numpy arrays become tensors, unknown objects a
+    string that names their type (and compares unequal to any expected output)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value.detach()
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return value
+    if depth > 16:
+        return f"<output nested too deep: {type(value).__name__}>"
+    if isinstance(value, dict):
+        return {k if isinstance(k, (str, int)) else repr(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v, depth + 1) for v in value) if type(value) in (list, tuple) else \
+            [_plain(v, depth + 1) for v in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "dtype"):
+        import numpy
+        array = numpy.asarray(value)
+        if array.dtype != object:
+            return torch.from_numpy(array.copy()) if array.ndim else array.item()
+    return f"<output of type {type(value).__name__}>"
+
+
+def hand_over(path: str, value: Any) -> None:
+    """Write an output (or the arguments after a call) for the checker."""
+    torch.save({"value": _plain(value)}, path)
+
+
+def take_over(path: str) -> tuple[bool, Any]:
+    """(whether the file held an output, the output) as handed over by the candidate's process."""
+    try:
+        loaded = torch.load(path, weights_only=True)
+    except Exception:  # noqa: BLE001 - a missing, truncated or forged file is no output
+        return False, None
+    if not isinstance(loaded, dict) or set(loaded) != {"value"}:
+        return False, None
+    return True, loaded["value"]
+
+
+def read_message(handle: Any) -> dict[str, Any] | None:
+    """One JSON object from a line of the candidate's process, or None at the end; garbage lines are skipped."""
+    while True:
+        line = handle.readline(LINE_LIMIT)
+        if not line:
+            return None
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(message, dict):
+            return message
+
+
+class LineReader:
+    """JSON lines from a pipe the candidate's process writes, read without blocking past what is there."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buffer = b""
+        self.closed = False
+
+    def pop(self) -> dict[str, Any] | None:
+        """The next complete message already read, if any (garbage lines are skipped)."""
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict):
+                return message
+        if len(self.buffer) > LINE_LIMIT:
+            self.buffer = b""
+        return None
+
+    def fill(self, block: bool = True) -> bool:
+        """Read what the pipe holds (waiting for something if `block`); False at its end or when empty."""
+        if self.closed:
+            return False
+        os.set_blocking(self.fd, block)
+        try:
+            chunk = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return False
+        if not chunk:
+            self.closed = True
+            return False
+        self.buffer += chunk
+        return True
+
+
+def write_message(fd: int, message: dict[str, Any]) -> None:
+    """One JSON line, begun on a line of its own: bytes a candidate wrote before it cannot glue onto it."""
+    data = ("\n" + json.dumps(message, default=str) + "\n").encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
