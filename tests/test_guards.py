@@ -27,7 +27,9 @@ def builtin(task_id: str) -> Task:
 CASES = [
     ("torch_fallback", "vector_add", REJECTED, "aten ops: add"),
     ("kernel_never_launched", "vector_add", REJECTED, "no Triton kernel was launched"),
-    ("dummy_launch", "vector_add", REJECTED, "correct even with every Triton kernel launch disabled"),
+    ("dummy_launch", "vector_add", REJECTED, "does not derive from any memory a Triton kernel was given"),
+    ("dummy_launch_on_output", "vector_add", REJECTED, "correct even with every Triton kernel launch disabled"),
+    ("detect_kernels_off", "vector_add", REJECTED, "does not derive from any memory a Triton kernel was given"),
     ("softmax_torch_with_dummy", "softmax", REJECTED, "aten ops: _softmax"),
     ("mutate_input", "vector_add", REJECTED, "modified input 0 in place"),
     ("alias_output", "vector_add", REJECTED, "an output aliases an input"),
@@ -54,7 +56,7 @@ CASES = [
     ("steal_expected", "softmax", WRONG, "differs from the reference"),  # no expected output in its process
     ("blind_tensor_item", "softmax", WRONG, "differs from the reference"),  # compared in another process
     ("blind_snapshot_closure", "softmax", WRONG, "differs from the reference"),
-    ("posix_fork_daemon", "vector_add", REJECTED, "process(es) running after it finished"),
+    ("posix_fork_daemon", "vector_add", REJECTED, "process(es) running after it"),
     ("segfault", "vector_add", {"crashed"}, "SIGSEGV"),
     ("huge_alloc", "vector_add", {"runtime_error"}, "torch.empty(2**40"),
     ("infinite_loop", "vector_add", {"timeout"}, "did not finish within 10 s"),
@@ -62,8 +64,8 @@ CASES = [
 
 # Holes an in-process evaluator cannot close: reported as xfail while they stay open.
 KNOWN_HOLES = [
-    ("detect_kernels_off", "a sentinel kernel tells the candidate when launches are skipped, so torch computes "
-                           "with ops not on the forbidden list only when kernels run"),
+    ("detect_kernels_off_on_output", "a sentinel kernel tells the candidate when launches are skipped, and is handed "
+                                     "the buffer torch computed into, so that buffer counts as a kernel's memory"),
 ]
 
 

@@ -10,6 +10,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from test_guards import sleeping
 
 from tritonsmith.evaluate import EvalConfig, WorkerPool
@@ -23,7 +24,9 @@ def softmax():
     return load_task(BUILTIN / "softmax.py", suite="builtin")
 
 
-def test_a_candidate_writes_only_its_job(cpu_pool, tmp_path):
+@pytest.mark.parametrize("landlock", ["on", "off"])
+def test_a_candidate_writes_only_its_job(cpu_pool, tmp_path, monkeypatch, landlock):
+    """With Landlock, or without it (as under gVisor) by a mount namespace whose other mounts are read-only."""
     marker = f"tritonsmith-sandbox-test-{random.randrange(1 << 30)}"
     results = tmp_path / "results.jsonl"
     results.write_text('{"task": "softmax", "status": "wrong_output"}\n')
@@ -34,15 +37,29 @@ def test_a_candidate_writes_only_its_job(cpu_pool, tmp_path):
     source = source.replace("@MARKER@", marker).replace("@RESULTS@", str(results)).replace("@TASK@", str(task_file))
     cache = Path.home() / ".cache/tritonsmith" / marker
     try:
-        result = cpu_pool.evaluate(load_task(task_file, suite="builtin"), source, timeout_s=60)
+        if landlock == "on":
+            result = cpu_pool.evaluate(load_task(task_file, suite="builtin"), source, timeout_s=60)
+        else:
+            monkeypatch.setenv("TRITONSMITH_LANDLOCK", "0")
+            with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
+                result = pool.evaluate(load_task(task_file, suite="builtin"), source, timeout_s=60)
         assert result.status == "passed", result.summary()  # its kernel is honest: only its writes failed
         assert (results.read_text(), task_file.read_text()) == before
         assert not cache.exists()
         assert not Path("/dev/shm", marker).exists()
+        expected = "Landlock" if landlock == "on" else "mount namespace: every other mount read-only"
+        assert result.evidence["confinement"]["filesystem"].startswith(expected), result.evidence["confinement"]
     finally:
         Path("/dev/shm", marker).unlink(missing_ok=True)
         if cache.exists():
             cache.rmdir()
+
+
+def test_every_result_names_the_confinement_in_force(run_candidate):
+    for candidate in ("honest/vector_add_fixed_block.py", "wrong/vector_add_syntax.py", "adversarial/segfault.py"):
+        result = run_candidate("vector_add", candidate, timeout_s=60)
+        confinement = result.evidence["confinement"]
+        assert set(confinement) == {"filesystem", "network", "processes", "memory"}, (candidate, confinement)
 
 
 def test_nothing_a_candidate_starts_outlives_its_job(tmp_path):

@@ -87,21 +87,22 @@ def die_with_parent(signal_number: int = 9) -> None:
         pass
 
 
-def namespace_flags() -> int:
-    """The namespaces a job is put in: PID, network and mount (with a user namespace where we are not root)."""
-    flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS
-    return flags if os.geteuid() == 0 else flags | CLONE_NEWUSER
+def namespace_choices() -> list[int]:
+    """The namespaces a job is put in, best first: PID, mount and network; else PID and mount (a user namespace
+    too where we are not root, which owns the others)."""
+    user = 0 if os.geteuid() == 0 else CLONE_NEWUSER
+    return [CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | user, CLONE_NEWPID | CLONE_NEWNS | user]
 
 
-def enter_namespaces() -> str | None:
-    """In the job's reaper, before it forks the candidate's process: unshare PID, network and mount namespaces
-    (the next child is PID 1 of its own namespace). None if done, else why not."""
+def enter_namespaces(flags: int) -> str | None:
+    """In the job's reaper, before it forks the candidate's process: unshare `flags` (the next child is PID 1 of
+    its own PID namespace). None if done, else why not."""
     uid, gid = os.geteuid(), os.getegid()
     try:
-        _call(_libc.unshare, namespace_flags())
+        _call(_libc.unshare, flags)
     except OSError as exc:
         return f"unshare: {exc.strerror}"
-    if uid != 0:  # map ourselves to root of the new user namespace, which owns the others
+    if flags & CLONE_NEWUSER:  # map ourselves to root of the new user namespace
         try:
             for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
                 with open(f"/proc/self/{name}", "w") as handle:
@@ -112,21 +113,28 @@ def enter_namespaces() -> str | None:
 
 
 def detect() -> dict[str, Any]:
-    """What this machine allows, probed in a throwaway child: Landlock's ABI, and namespaces."""
-    abi = landlock_abi()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_end)
-            os.write(write_end, (enter_namespaces() or "").encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as handle:
-        error = handle.read().decode()
-    os.waitpid(pid, 0)
-    return {"landlock_abi": abi, "namespaces": not error, "namespaces_error": error or None,
+    """What this machine allows, probed in throwaway children: Landlock's ABI, and which namespaces."""
+    errors = []
+    for flags in namespace_choices():
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_end)
+                os.write(write_end, (enter_namespaces(flags) or "").encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as handle:
+            error = handle.read().decode()
+        os.waitpid(pid, 0)
+        if not error:
+            break
+        errors.append(error)
+    else:
+        flags = 0
+    return {"landlock_abi": landlock_abi(), "namespaces": bool(flags), "namespace_flags": flags,
+            "network_namespace": bool(flags & CLONE_NEWNET), "namespaces_error": "; ".join(errors) or None,
             "root": os.geteuid() == 0}
 
 
@@ -166,15 +174,15 @@ def private_mounts(job_dir: str, hidden_dir: str, writable: list[str], read_only
         for path in writable:
             if os.path.isdir(path):
                 _mount(path, path, None, MS_BIND | MS_REC)
-        failed = 0
+        failed = []
         for point in sorted(_mount_points(), key=len):
             if any(point == k or point.startswith(k.rstrip("/") + "/") for k in keep):
                 continue
             try:
                 _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-            except OSError:
-                failed += 1
-        done.append("every other mount read-only" + (f" ({failed} could not be remounted)" if failed else ""))
+            except OSError as exc:
+                failed.append(f"{point}: {exc.strerror}")
+        done.append("every other mount read-only" + (f" (but {', '.join(failed)})" if failed else ""))
     return done
 
 
@@ -292,7 +300,8 @@ def confine_candidate(job_dir: str, sandbox: dict[str, Any], namespace_error: st
     evidence = {}
     if abi:
         try:
-            evidence["filesystem"] = landlock(abi, writable, no_tcp=not in_namespaces)
+            evidence["filesystem"] = landlock(abi, writable,
+                                             no_tcp=not (in_namespaces and sandbox.get("network_namespace")))
         except OSError as exc:
             abi = 0
             evidence["filesystem"] = f"not confined: Landlock failed ({exc.strerror})"
@@ -304,13 +313,16 @@ def confine_candidate(job_dir: str, sandbox: dict[str, Any], namespace_error: st
         evidence["filesystem"] += "; " + ", ".join(m for m in mounts if not m.startswith("every other"))
     elif mount_error:
         evidence["filesystem"] += f"; private mounts failed ({mount_error})"
-    if in_namespaces:
+    if in_namespaces and sandbox.get("network_namespace"):
         evidence["network"] = "network namespace: no interface up"
+    elif abi >= 4:
+        evidence["network"] = "Landlock: no TCP bind or connect (UDP and other sockets remain)"
+    else:
+        evidence["network"] = "not confined: no network namespace and no Landlock network rules"
+    if in_namespaces:
         evidence["processes"] = ("PID namespace: the candidate's process is its PID 1, so every process it starts "
                                  "dies with it; it cannot see or signal the evaluator's processes")
     else:
-        evidence["network"] = ("Landlock: no TCP bind or connect (UDP and other sockets remain)" if abi >= 4
-                               else f"not confined: no network namespace ({namespace_error})")
         evidence["processes"] = (f"no PID namespace ({namespace_error}): the host, a child subreaper, kills what "
                                  "the candidate leaves when the job ends; a process it detaches survives if it "
                                  "kills its host first")

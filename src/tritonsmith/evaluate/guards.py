@@ -47,14 +47,26 @@ def _op_name(func: Any) -> str:
     return getattr(packet, "__name__", None) or str(func).split(".")[-2]
 
 
+def _storages(values: Any) -> set[int]:
+    """The storages of the tensors among `values` (nested in lists, tuples and dicts)."""
+    from torch.utils._pytree import tree_leaves
+    return {t.untyped_storage().data_ptr() for t in tree_leaves(values) if isinstance(t, torch.Tensor) and t.numel()}
+
+
 class _OpRecorder(TorchDispatchMode):
-    def __init__(self, seen: set[str]):
+    """Records the aten ops called, and which tensors derive from memory a Triton kernel was given."""
+
+    def __init__(self, seen: set[str], kernel_memory: set[int] | None = None):
         super().__init__()
         self.seen = seen
+        self.kernel_memory = kernel_memory
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.seen.add(_op_name(func))
-        return func(*args, **(kwargs or {}))
+        result = func(*args, **(kwargs or {}))
+        if self.kernel_memory and _storages((args, kwargs)) & self.kernel_memory:
+            self.kernel_memory |= _storages(result)
+        return result
 
 
 class Guards:
@@ -66,6 +78,7 @@ class Guards:
         self.kernel_names: list[str] = []
         self.skip_launches = False
         self.ops_seen: set[str] = set()
+        self.kernel_memory: set[int] = set()  # storages given to a Triton kernel, and what torch derived from them
         self.active = False
         self.autotuning = 0  # Triton's autotuner benchmarking configs: its own side stream (use_cuda_graph) is allowed
         self._pid = os.getpid()
@@ -87,6 +100,7 @@ class Guards:
                 if warmup or not guards.active:
                     return original(kernel_self, *args, grid=grid, warmup=warmup, **kwargs)
                 guards.launches += 1
+                guards.kernel_memory |= _storages((args, kwargs))
                 name = getattr(kernel_self, "__name__", None) or getattr(getattr(kernel_self, "fn", None), "__name__", "?")
                 if name not in guards.kernel_names:
                     guards.kernel_names.append(name)
@@ -168,7 +182,7 @@ class Guards:
         self.active = True
         try:
             if record_ops:
-                with _OpRecorder(self.ops_seen):
+                with _OpRecorder(self.ops_seen, self.kernel_memory):
                     yield
             else:
                 yield
@@ -179,6 +193,14 @@ class Guards:
             if os.getpid() != self._pid:
                 os._exit(0)  # a forked copy of the candidate's process must never answer the checker
 
+    def check_derived_from_kernels(self, output: Any) -> None:
+        """An output none of whose tensors derives from memory a Triton kernel was given was computed by torch
+        alone (a candidate that tells when launches are skipped would pass the kernels-off check)."""
+        outputs = [t for t in as_tensors(output) if t.numel() and t.dtype.is_floating_point]
+        if outputs and not _storages(outputs) & self.kernel_memory:
+            self.violate("the output does not derive from any memory a Triton kernel was given: PyTorch ops "
+                         "computed it (the work must be done by Triton kernels)")
+
     def check_after_candidate(self) -> None:
         forbidden = sorted(self.ops_seen & self.forbidden_ops)
         if forbidden:
@@ -187,6 +209,11 @@ class Guards:
         if _children(self._pid):
             self.violate("the candidate left child processes running")
         self.record_replaced()
+
+
+def as_tensors(value: Any) -> list[torch.Tensor]:
+    from torch.utils._pytree import tree_leaves
+    return [t for t in tree_leaves(value) if isinstance(t, torch.Tensor)]
 
 
 def _replacement_recorder(violations: list[str]) -> Any:

@@ -26,7 +26,8 @@ from tritonsmith.evaluate import confine
 
 PR_SET_CHILD_SUBREAPER = 36
 RESULT_LIMIT = 64 * 1024 * 1024
-HOST_GRACE_S = 10  # the host kills a job this long after its timeout if the caller has not (the caller died)
+HOST_GRACE_S = 10
+CANDIDATE_GRACE_S = 1.0  # how long the candidate's process has to end on its own after the verdict  # the host kills a job this long after its timeout if the caller has not (the caller died)
 NO_REPORT_EXIT = 3  # the candidate's process's exit code when it failed outside candidate code
 
 
@@ -145,13 +146,8 @@ def _run(job: dict[str, Any], send, protocol_files, sandbox: dict[str, Any]) -> 
     except BlockingIOError:
         pass
     _close([to_host_r, exit_w])
-    if candidate_status is None:  # the verdict is in (or the checker died): the candidate's side goes now
-        kill_group(reaper_pid)
-        kill_group(checker_pid)
-        try:
-            os.waitpid(reaper_pid, 0)
-        except ChildProcessError:
-            pass
+    if candidate_status is None:
+        _end_candidate(reaper_pid, checker_pid)
     leftovers = _kill_leftovers()
     result, phase = None, None
     for text in b"".join(chunks).decode(errors="replace").splitlines():
@@ -175,18 +171,44 @@ def _run(job: dict[str, Any], send, protocol_files, sandbox: dict[str, Any]) -> 
             "elapsed_s": round(time.perf_counter() - started, 3)}
 
 
+def _end_candidate(reaper_pid: int, checker_pid: int) -> None:
+    """The verdict is in (or the checker died): the candidate's process ends on its own once its commands pipe
+    closes, or is killed after a second, with its reaper; it is reaped here, so it is never counted a leftover."""
+    deadline = time.perf_counter() + CANDIDATE_GRACE_S
+    while time.perf_counter() < deadline:
+        if os.waitpid(reaper_pid, os.WNOHANG)[0]:
+            return
+        time.sleep(0.005)
+    candidate = _children(reaper_pid)
+    for pid in [reaper_pid, *candidate]:
+        kill_group(pid)
+    kill_group(checker_pid)
+    os.waitpid(reaper_pid, 0)
+    for pid in candidate:  # reparented to us (the subreaper) when its reaper died
+        for _ in range(200):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:
+                break
+            time.sleep(0.005)
+
+
 def _reap_candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[str, Any]) -> None:
     """The candidate's reaper: puts itself in new namespaces (its child is PID 1 of its own PID namespace, so
     everything the candidate starts dies with it), forks the candidate's process, and exits with its status
     (128 + N for a signal N)."""
-    namespace_error = confine.enter_namespaces() if sandbox.get("namespaces") else (
+    from tritonsmith.evaluate.gpu_lock import GpuLock
+    # opened before the namespaces: a file open for writing through the new mounts would keep them writable
+    gpu_lock = GpuLock(job.get("gpu_lock") if job["device"] != "cpu" else None)
+    namespace_error = confine.enter_namespaces(sandbox["namespace_flags"]) if sandbox.get("namespaces") else (
         sandbox.get("namespaces_error") or "not available")
     pid = os.fork()
     if pid == 0:
         code = NO_REPORT_EXIT
         try:
             confine.die_with_parent()
-            code = _candidate(job, commands, events, sandbox, namespace_error)
+            code = _candidate(job, commands, events, sandbox, namespace_error, gpu_lock)
         finally:
             os._exit(code)
     _close([commands, events])
@@ -196,15 +218,14 @@ def _reap_candidate(job: dict[str, Any], commands: int, events: int, sandbox: di
 
 
 def _candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[str, Any],
-               namespace_error: str | None) -> int:
+               namespace_error: str | None, gpu_lock: Any) -> int:
     """The candidate's process: isolated and confined before it reads the checker's first command."""
-    from tritonsmith.evaluate.gpu_lock import GpuLock
-    gpu_lock = GpuLock(job.get("gpu_lock") if job["device"] != "cpu" else None)  # before the pool folder is hidden
     _isolate(job)
     if job["device"] != "cpu":
         import torch
         torch.cuda.init()  # the device files are opened before the filesystem is confined
     confinement = confine.confine_candidate(job["job_dir"], sandbox, namespace_error)
+    _own_folder(job)
     keep = {0, 1, 2, commands, events, *(gpu_lock.fds or ())}
     _close([int(fd) for fd in os.listdir("/proc/self/fd") if fd.isdigit() and int(fd) not in keep])
     from tritonsmith.evaluate.worker import run_candidate_process
@@ -257,11 +278,8 @@ def kill_group(pid: int) -> None:
             pass
 
 
-def _isolate(job: dict[str, Any]) -> None:
-    """Own session and process group, own folder, output to files, resource limits."""
-    import resource
-    os.setsid()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+def _own_folder(job: dict[str, Any]) -> None:
+    """Into the job folder (as the confinement mounted it), output to files there."""
     os.chdir(job["job_dir"])
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -271,6 +289,13 @@ def _isolate(job: dict[str, Any]) -> None:
         os.close(out)
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
+
+
+def _isolate(job: dict[str, Any]) -> None:
+    """Own session and process group, resource limits."""
+    import resource
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     limits = job.get("limits", {})
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the file-size limit is the worker's, set before candidate code
     memory = limits.get("memory_bytes")

@@ -478,7 +478,8 @@ def _to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, 
                             f"{message.get('exit_code')}) without a verdict")
     leftovers = (message or {}).get("leftover_processes")
     if leftovers:  # counted by the host, outside the candidate's reach: it outlived the candidate's process
-        reject(result, f"the candidate left {leftovers} process(es) running after it finished (the evaluator killed them)")
+        reject(result, f"the candidate left {leftovers} process(es) running after its process ended (the evaluator "
+                       "killed them)")
     result.stdout_tail, result.stderr_tail = stdout, stderr
     return result
 
@@ -491,6 +492,8 @@ def _tell_sandbox(sandbox: dict[str, Any]) -> None:
     if not sandbox.get("namespaces"):
         missing.append(f"no namespaces ({sandbox.get('namespaces_error')}): candidates keep the network, and a "
                        "process one detaches can outlive its job if it kills its host")
+    elif not sandbox.get("network_namespace"):
+        missing.append(f"no network namespace ({sandbox.get('namespaces_error')}): candidates keep UDP")
     text = "; ".join(missing)
     if missing and text not in _told:
         _told.add(text)

@@ -92,6 +92,7 @@ class CandidateRun:
             self.import_baseline()
         allowed = set(job.get("allowed_ops", []))  # "*": a suite whose gold code itself uses torch freely
         forbidden = set() if "*" in allowed else (HEAVY_OPS | set(job.get("forbidden_ops", []))) - allowed
+        self.dataflow_checked = "*" not in allowed and not self.pytorch_gold
         import resource
         limit = command.get("file_bytes")
         if limit:  # no file the candidate writes grows past it; the hand-over of the largest output fits
@@ -180,6 +181,8 @@ class CandidateRun:
                 if command.get("keep"):
                     self.watch_memory(check, output, args)
                     self.kept[key] = output
+                    if self.dataflow_checked:
+                        self.guards.check_derived_from_kernels(output)
         finally:
             self.guards.skip_launches = False
         if command.get("keep"):

@@ -1,0 +1,55 @@
+"""The checker's side of timing: what the candidate's process claims is bounded by the checker's own clock."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from tritonsmith.evaluate.checker import Checker, _Stop
+
+
+def timed_case(tmp_path, times, wall_s=0.05):
+    """Run Checker.time_case on a reply the candidate's process would send, after `wall_s` of wall time."""
+    checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {}})
+    checker.task = SimpleNamespace(flops=lambda case: 2e9, bytes_moved=lambda case: 0)
+    checker.baseline_present = True
+    checker.all_checks = {1: {}}
+    checker.verify = lambda *args: True
+
+    def ask(command):
+        time.sleep(wall_s)
+        return {"done": "time", "rounds": 5, "stopped": "converged", "times": times}
+    checker.ask = ask
+    speedups: list[float] = []
+    check = {"index": 0, "case": {"shape": [4], "dtype": "float32"}, "seed": 7}
+    checker.time_case(0, 1, check, False, "separate", speedups, [])
+    return checker, speedups
+
+
+def samples(values, calls=1):
+    return {"samples": values, "calls_per_sample": calls, "timer": "per call"}
+
+
+def test_speedup_is_computed_by_the_checker_from_raw_samples(tmp_path):
+    checker, speedups = timed_case(tmp_path, {"candidate": samples([0.010, 0.011, 0.009]),
+                                              "baseline": samples([0.020, 0.022, 0.018])})
+    assert checker.violations == [] and speedups == [pytest.approx(2.0)]
+    perf = checker.perf[0]
+    assert perf["candidate_ms"] == pytest.approx(0.010) and perf["tflops"] == pytest.approx(200)
+    assert perf["ratio_ci"] is not None
+
+
+def test_timings_that_do_not_fit_in_the_wall_clock_are_rejected(tmp_path):
+    checker, speedups = timed_case(tmp_path, {"candidate": samples([0.001] * 5),
+                                              "baseline": samples([42.0] * 5, calls=20)})
+    assert speedups == [] and checker.perf == []
+    assert "more than the" in checker.violations[0] and "wall-clock time" in checker.violations[0]
+
+
+@pytest.mark.parametrize("times", [None, {"candidate": samples([-1.0])}, {"candidate": samples(["0.1"])},
+                                   {"baseline": samples([0.1])}, {"candidate": samples([0.1])}])
+def test_unusable_timings_are_a_crash_not_a_speedup(tmp_path, times):
+    with pytest.raises(_Stop):
+        timed_case(tmp_path, times)
