@@ -53,3 +53,19 @@ def test_timings_that_do_not_fit_in_the_wall_clock_are_rejected(tmp_path):
 def test_unusable_timings_are_a_crash_not_a_speedup(tmp_path, times):
     with pytest.raises(_Stop):
         timed_case(tmp_path, times)
+
+
+def test_a_time_beyond_the_devices_peak_is_rejected_by_the_caller():
+    from tritonsmith.evaluate.pool import check_physical
+    from tritonsmith.evaluate.result import EvalResult, PerfResult
+
+    def result(fraction, timer):
+        perf = PerfResult(0, "shape=[4096]", 0.001, baseline_ms=1.0, speedup=1000.0, bandwidth_fraction=fraction,
+                          timer=timer)
+        return EvalResult("passed", True, True, perf=[perf], speedup=1000.0)
+    forged = result(42.0, "per call")
+    check_physical(forged)
+    assert forged.status == "rejected" and forged.speedup is None and "datasheet peak bandwidth" in forged.message
+    for honest in (result(0.9, "per call"), result(42.0, "batched")):  # batched: L2 stays warm between calls
+        check_physical(honest)
+        assert honest.status == "passed" and honest.speedup == 1000.0

@@ -62,7 +62,12 @@ def test_every_result_names_the_confinement_in_force(run_candidate):
         assert set(confinement) == {"filesystem", "network", "processes", "memory"}, (candidate, confinement)
 
 
-def test_nothing_a_candidate_starts_outlives_its_job(tmp_path):
+@pytest.mark.parametrize("namespaces", ["on", "off"])
+def test_nothing_a_candidate_starts_outlives_its_job(monkeypatch, namespaces):
+    """In a PID namespace the daemon dies with the candidate's process, which cannot see its host; without one
+    (Landlock's scope keeps it from signalling the host) the host kills the daemon reparented to it."""
+    if namespaces == "off":
+        monkeypatch.setenv("TRITONSMITH_NAMESPACES", "0")
     marker = f"{random.randrange(900, 999)}.{random.randrange(1 << 20)}"  # `sleep` seconds, unique to this test
     source = (CANDIDATES / "adversarial/daemon_kills_host.py").read_text().replace("@MARKER@", marker)
     with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
@@ -73,6 +78,9 @@ def test_nothing_a_candidate_starts_outlives_its_job(tmp_path):
             time.sleep(0.1)
         assert not alive, f"the candidate's daemon survived its job ({result.status}): {alive}"
         assert result.status == "rejected", result.summary()
+        assert "process(es) running after it" in result.message
+        expected = "PID namespace" if namespaces == "on" else "no PID namespace"
+        assert result.evidence["confinement"]["processes"].startswith(expected)
     finally:
         for pid in sleeping(marker):
             os.kill(pid, signal.SIGKILL)

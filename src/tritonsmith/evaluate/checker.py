@@ -36,7 +36,7 @@ from tritonsmith.evaluate.runtime import (
     TaskFailure,
     autotune_on_interpreter,
     clone,
-    import_file,
+    import_task,
     synchronize,
     take_over,
     where,
@@ -93,7 +93,7 @@ class Checker:
     # --- the task, before the candidate's process is given anything ------------------------------------
 
     def load_task(self) -> None:
-        self.task = import_file(self.job["task_path"], "tritonsmith_task")
+        self.task = import_task(self.job)
         self.configure_task()
 
     def configure_task(self) -> None:

@@ -36,6 +36,15 @@ def import_file(path: str, name: str) -> Any:
     return module
 
 
+def import_task(job: dict[str, Any]) -> Any:
+    """The task's module, also under the name the reference keeper gave it, so that objects among the inputs it
+    lent (pickled by reference to their module) load here."""
+    module = import_file(job["task_path"], "tritonsmith_task")
+    if job.get("task_key"):
+        sys.modules.setdefault(f"tritonsmith_task_{job['task_key'][:16]}", module)
+    return module
+
+
 def autotune_on_interpreter() -> None:
     """@triton.autotune benchmarks through the GPU driver, which interpreter mode lacks: run each config once."""
     from triton.runtime.autotuner import Autotuner

@@ -31,6 +31,7 @@ from tritonsmith.evaluate.runtime import (
     clone,
     hand_over,
     import_file,
+    import_task,
     read_message,
     synchronize,
     where,
@@ -78,28 +79,33 @@ class CandidateRun:
 
     # --- before any candidate code ---------------------------------------------------------------------
 
-    def start(self, command: dict[str, Any]) -> None:
+    def prepare(self) -> None:
+        """The task, its trusted baseline and the guards, while the checker makes the references."""
         job = self.job
-        self.inputs = torch.load(command["inputs"], weights_only=False)  # made by the checker: trusted
-        self.meta = command["meta"]
-        self.pytorch_gold = command["pytorch_gold"]
         os.makedirs(self.out_dir, exist_ok=True)
         if self.device == "cpu":
             autotune_on_interpreter()
-        self.task = import_file(job["task_path"], "tritonsmith_task")
+        self.task = import_task(job)
         self.baseline = None
         if self.device != "cpu" and job.get("baseline_path") and not job.get("baseline_untrusted"):
             self.import_baseline()
         allowed = set(job.get("allowed_ops", []))  # "*": a suite whose gold code itself uses torch freely
         forbidden = set() if "*" in allowed else (HEAVY_OPS | set(job.get("forbidden_ops", []))) - allowed
-        self.dataflow_checked = "*" not in allowed and not self.pytorch_gold
+        self.torch_allowed = "*" in allowed
+        self.guards = Guards(forbidden, "cuda" if self.device != "cpu" else "cpu")
+        self.guards.install()
+        self.record_replaced = self.guards.record_replaced
+
+    def start(self, command: dict[str, Any]) -> None:
+        job = self.job
+        self.inputs = torch.load(command["inputs"], weights_only=False)  # made by the checker: trusted
+        self.meta = command["meta"]
+        self.pytorch_gold = command["pytorch_gold"]
+        self.dataflow_checked = not self.torch_allowed and not self.pytorch_gold
         import resource
         limit = command.get("file_bytes")
         if limit:  # no file the candidate writes grows past it; the hand-over of the largest output fits
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-        self.guards = Guards(forbidden, "cuda" if self.device != "cpu" else "cpu")
-        self.guards.install()
-        self.record_replaced = self.guards.record_replaced
         path = job["candidate_path"]
         try:
             with self.guards.watching(record_ops=False):
@@ -284,6 +290,8 @@ def _live_children() -> list[int]:
 def run_candidate_process(job: dict[str, Any], commands_fd: int, events_fd: int, gpu_lock: GpuLock,
                           confinement: dict[str, Any]) -> None:
     """The candidate's process after its confinement: say what is in force, then serve the checker."""
+    run = CandidateRun(job, os.fdopen(commands_fd, "rb"), events_fd, gpu_lock)
+    run.prepare()
     write_message(events_fd, {"done": "confined", "confined": confinement})  # no candidate code has run yet
-    CandidateRun(job, os.fdopen(commands_fd, "rb"), events_fd, gpu_lock).serve()
+    run.serve()
     sys.stdout.flush()
