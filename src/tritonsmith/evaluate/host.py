@@ -114,9 +114,10 @@ def _run(job: dict[str, Any], send, protocol_files, sandbox: dict[str, Any]) -> 
     caller = select.poll()
     caller.register(protocol_files[0].fileno(), 0)  # no events asked: only a hang-up (the caller died) is reported
     chunks, size, checker_status, candidate_status, killed_by_host, orphaned = [], 0, None, None, False, False
+    exits = _pidfds([checker_pid, reaper_pid])  # woken by an exit at once where pidfds exist, else by polling
     while checker_status is None:
-        ready, _, _ = select.select([to_host_r], [], [], 0.05)
-        if ready:
+        ready, _, _ = select.select([to_host_r, *exits], [], [], 0.5 if exits else 0.05)
+        if to_host_r in ready:
             chunk = os.read(to_host_r, 1 << 20)
             if chunk and size < RESULT_LIMIT:
                 chunks.append(chunk)
@@ -145,7 +146,7 @@ def _run(job: dict[str, Any], send, protocol_files, sandbox: dict[str, Any]) -> 
             size += len(chunk)
     except BlockingIOError:
         pass
-    _close([to_host_r, exit_w])
+    _close([to_host_r, exit_w, *exits])
     if candidate_status is None:
         _end_candidate(reaper_pid, checker_pid)
     leftovers = _kill_leftovers()
@@ -236,6 +237,18 @@ def _candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[st
         traceback.print_exc()
         return NO_REPORT_EXIT
     return 0
+
+
+def _pidfds(pids: list[int]) -> list[int]:
+    """A file descriptor per process that becomes readable when it exits (Linux 5.3; not under every sandbox)."""
+    fds = []
+    for pid in pids:
+        try:
+            fds.append(os.pidfd_open(pid))
+        except (OSError, AttributeError):
+            _close(fds)
+            return []
+    return fds
 
 
 def _tell_exit(fd: int, status: int) -> None:
