@@ -184,10 +184,13 @@ class GpuTimer:
         the timer, the calls per sample and the spin's length (a longer spin may let the GPU clock down)."""
         torch = self.torch
         fn, batch, events, batched = state["fn"], shared["batch"], shared["events"], shared["batched"]
+        spin_start, spin_end = shared["spin_events"]
         spin_ms = shared["spin_ms"]
         while True:
             if self.spin:
+                spin_start.record()
                 torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
+                spin_end.record()
             queued = time.perf_counter()
             if batched:
                 self.flush.zero_()
@@ -203,9 +206,17 @@ class GpuTimer:
                     events[2 * index + 1].record()
             queue_ms = (time.perf_counter() - queued) * 1000
             events[1 if batched else 2 * batch - 1].synchronize()
-            if not self.spin or queue_ms <= spin_ms or spin_ms >= 50.0:
+            if not self.spin:
                 break
-            spin_ms = min(50.0, 2 * queue_ms)  # the GPU may have waited on the host: take the sample again
+            # the spin counts clock cycles, so its length in time moves with the clock (idle 345 MHz, boost
+            # ~2 GHz on an H200): recalibrate on every spin, and take the sample again if the GPU ran out of
+            # queued work while the host was still queueing it (then Python time would be in the sample)
+            spun_ms = spin_start.elapsed_time(spin_end)
+            if spun_ms > 0:
+                self.cycles_per_ms = max(1, int(spin_ms * self.cycles_per_ms)) / spun_ms
+            if queue_ms <= 0.9 * spun_ms or spin_ms >= 50.0:
+                break
+            spin_ms = min(50.0, 2 * queue_ms)
         shared["spin_ms"] = spin_ms
         if batched:
             return events[0].elapsed_time(events[1]) / batch
@@ -223,7 +234,8 @@ class GpuTimer:
             batch = max(1, min(20, int(settings.sample_ms / longest)))
         # the spin must outlast queueing a sample of the slowest-to-launch function; grown if it does not
         spin_ms = min(50.0, 0.05 + 1.5 * batch * max(state["host_ms"] for state in states.values()))
-        shared = {"batch": batch, "spin_ms": spin_ms, "events": self._events(2 * batch), "batched": batched}
+        shared = {"batch": batch, "spin_ms": spin_ms, "events": self._events(2 * batch), "batched": batched,
+                  "spin_events": self._events(2)}
         samples, rounds, interval, stopped = sample_rounds(lambda name: self._sample(states[name], shared),
                                                            list(functions), settings)
         times = {}
