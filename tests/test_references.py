@@ -205,3 +205,30 @@ def test_the_pool_starts_another_keeper_when_one_exits():
         assert again.status == "passed"
         assert keeper.process is not first and keeper.restarts == 1
         assert again.evidence["references"].startswith("made by the reference keeper for this job")
+
+
+def test_elements_the_reference_leaves_unwritten_are_not_compared(tmp_path):
+    """A gold kernel that never writes part of its output (TritonBench-G has several): those elements are
+    whatever was in memory, so they differ between the two runs of the reference and are left out of every
+    comparison; the rest is still checked."""
+    source = resolve_task("vector_add").source()
+    source = source.replace("def reference(x, y):\n    return x + y\n",
+                            "CALLS = []\n\n\ndef reference(x, y):\n    out = x + y\n    CALLS.append(1)\n"
+                            "    out[3 * x.shape[0] // 4:] = 100.0 * len(CALLS)  # as if left from what ran before\n"
+                            "    return out\n")
+    assert "CALLS.append" in source
+    path = tmp_path / "half_unwritten.py"
+    path.write_text(source)
+    task = load_task(path)
+    wrong = resolve_task("vector_add").baseline.replace("x + y", "x - y")
+    assert wrong != resolve_task("vector_add").baseline
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, reproducibility_check="always")) as pool:
+        honest = pool.evaluate(task, resolve_task("vector_add").baseline)
+        broken = pool.evaluate(task, wrong)
+    assert honest.status == "passed", honest.message
+    unwritten = honest.evidence["reference_unwritten_elements"]["checks"]
+    assert unwritten and all("elements" in line for line in unwritten)
+    # a 1-element case is wholly unwritten: no comparison is left, so it is dropped
+    assert all("shape=[1] " in line for line in honest.evidence.get("unreproducible_cases", []))
+    assert broken.status == "wrong_output"
+    assert "that the reference leaves unwritten are not" in broken.message

@@ -108,6 +108,9 @@ class Keeper:
         self.kept: OrderedDict[str, tuple[Any, list[int], int]] = OrderedDict()  # key -> (state, checksum, bytes)
         self.locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
+        self.making = threading.Lock()
+        """References are made one task at a time: what a reference reads unwritten must be the memory its own
+        job filled, and several tasks' perf inputs at once can take the whole GPU."""
         self.broken: str | None = None
         """Why this keeper's CUDA context can no longer be used, once it cannot."""
 
@@ -143,7 +146,9 @@ class Keeper:
                     self.kept.move_to_end(key)
             if kept is not None and checksum(kept[0]) == kept[1]:
                 return lend({"state": kept[0], "made": "kept"})
-            state, error = self.make(job)
+            with self.making:
+                state, error = self.make(job)
+                self.release_cached()
             if error is not None:
                 self.check_context(error)
                 return lend({"error": error})
@@ -168,6 +173,13 @@ class Keeper:
         except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
             return None, f"the task's references could not be made: {type(exc).__name__}: {exc}"
         return evaluation.reference_state(), None
+
+    def release_cached(self) -> None:
+        """Give back the memory a task's making freed, and that of lent tensors the jobs have let go."""
+        if self.device != "cpu":
+            import torch
+            torch.cuda.ipc_collect()
+            torch.cuda.empty_cache()
 
     def check_context(self, error: str) -> None:
         """After a failure: is the CUDA context still usable? A sticky error (an illegal address in some

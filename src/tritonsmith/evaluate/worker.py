@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from tritonsmith.evaluate.compare import as_outputs, compare_outputs
+from tritonsmith.evaluate.compare import as_outputs, compare_outputs, undefined_elements
 from tritonsmith.evaluate.errors import describe_exception, is_compile_error
 from tritonsmith.evaluate.gpu_lock import GpuLock
 from tritonsmith.evaluate.guards import HEAVY_OPS, Guards
@@ -37,7 +37,7 @@ KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "se
 
 
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
-                       "reference_reproducible", "skipped_perf_cases")
+                       "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements")
 
 
 class TaskFailure(Exception):
@@ -173,11 +173,16 @@ class Evaluation:
             if not cases:
                 raise TaskFailure("every correctness case of this task is bfloat16, which the Triton CPU "
                                   "interpreter cannot check: evaluate it on a GPU (--device cuda)")
-        self.checks = [self.make_check(case, i, seed, "correctness") for i, case in cases for seed in self.seeds]
+        self.checks = []
+        for i, case in cases:
+            for seed in self.seeds:
+                self.fill_free_memory(0.0)  # as fresh memory usually is; the second run has NaN instead
+                self.checks.append(self.make_check(case, i, seed, "correctness"))
         self.perf_checks, self.after_timing_checks = [], []
         if self.on_gpu:
             for i, case in enumerate(job["perf_cases"]):
                 try:
+                    self.fill_free_memory(0.0)
                     self.perf_checks.append(self.make_check(case, i, PERF_SEED, "perf_shape"))
                 except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
                     self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
@@ -189,30 +194,36 @@ class Evaluation:
             self.evidence["reference_reproducible"] = "not checked: the task judges outputs with its own check"
         elif check == "always" or (check == "gpu" and self.on_gpu):
             self.drop_unreproducible()  # before the after-timing inputs: a perf script keeps one seed's inputs
-        self.after_timing_checks = [self.make_check(dict(c["case"]), c["index"], CHECK_SEED + 1, "after_timing")
+        self.after_timing_checks = [dict(self.make_check(dict(c["case"]), c["index"], CHECK_SEED + 1, "after_timing"),
+                                         **({"undefined": c["undefined"]} if "undefined" in c else {}))
                                     for c in self.perf_checks]
         if not self.checks:
             raise TaskFailure("the task's reference is not reproducible on any correctness case: "
                               + "; ".join(self.evidence.get("unreproducible_cases", [])))
         largest = max(self.checks, key=lambda check: _numel(check["expected"]))
         self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
+        if "undefined" in largest:
+            self.fresh_check["undefined"] = largest["undefined"]
 
     def drop_unreproducible(self) -> None:
-        """Run the reference again on fresh inputs, from memory pre-filled with NaN (so that reading memory it
-        never wrote shows), and drop every case whose two outputs disagree: no candidate can match it."""
-        if self.on_gpu:
-            import torch
-            free, _ = torch.cuda.mem_get_info()
-            size = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
-            poison = torch.full((size // 4,), float("nan"), dtype=torch.float32, device="cuda")
-            del poison  # its memory stays in the caching allocator, NaN-filled, for what the reference allocates next
-        dropped, total = [], len(self.checks) + len(self.perf_checks)
+        """Run the reference again on fresh inputs, from memory pre-filled with NaN where the first run had
+        zeros (so that memory it never wrote shows). Elements that differ are left out of every comparison
+        when they are at most half of each output (a gold that never writes part of its output); a case
+        whose outputs differ more, or in shape or structure, is dropped: no candidate can match it."""
+        dropped, undefined, total = [], [], len(self.checks) + len(self.perf_checks)
         for group in ("checks", "perf_checks"):
             kept = []
             for check in getattr(self, group):
+                self.fill_free_memory(float("nan"))
                 again = self.make_check(check["case"], check["index"], check["seed"], check["phase"])
                 problem = self.problem(again["expected"], check, again["args"])
+                differing = None if problem is None else undefined_elements(check["expected"], again["expected"],
+                                                                            self.tolerances)
                 if problem is None:
+                    kept.append(check)
+                elif differing is not None and all(mask.float().mean() <= 0.5 for mask in differing[0].values()):
+                    check["undefined"] = differing[0]
+                    undefined.append(f"{_where(check)}: {'; '.join(differing[1])}")
                     kept.append(check)
                 else:
                     dropped.append(f"{_where(check)}: two runs of the reference differ ({problem['message']})")
@@ -220,6 +231,20 @@ class Evaluation:
         self.evidence["reference_reproducible"] = f"{total - len(dropped)} of {total} checks (the reference run twice)"
         if dropped:
             self.evidence["unreproducible_cases"] = dropped
+        if undefined:
+            self.evidence["reference_unwritten_elements"] = {
+                "checks": undefined, "note": "elements that differ between two runs of the reference from memory "
+                "filled differently (it never writes them): not compared"}
+
+    def fill_free_memory(self, value: float) -> None:
+        """Fill the memory the caching allocator will hand out next with `value` (up to 4 GiB), so that what a
+        reference reads without having written is known."""
+        if not self.on_gpu:
+            return
+        free, _ = torch.cuda.mem_get_info()
+        size = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
+        filler = torch.full((size // 4,), value, dtype=torch.float32, device="cuda")
+        del filler  # its memory stays in the caching allocator, filled, for what the reference allocates next
 
     def import_baseline(self) -> None:
         """The kernel the candidate is timed against: the task's (trusted, imported before the guards), or
@@ -280,7 +305,7 @@ class Evaluation:
         if self.checker is not None:
             found = self.checker(output, check["expected"], args, dict(check["case"]))
             return None if found is None else {"message": str(found)}
-        return compare_outputs(output, check["expected"], self.tolerances)
+        return compare_outputs(output, check["expected"], self.tolerances, check.get("undefined"))
 
     def verify(self, check: dict[str, Any], output: Any, args: tuple) -> bool:
         problem = self.problem(output, check, args)
@@ -314,7 +339,8 @@ class Evaluation:
             live.append((check, output))
         self.call_ok = True
         for check, output in live:  # an output overwritten by a later call means buffers are shared or cached
-            if compare_outputs(output, check["expected"], self.tolerances) is not None and self.checker is None:
+            if self.checker is None and compare_outputs(output, check["expected"], self.tolerances,
+                                                        check.get("undefined")) is not None:
                 if all(c["ok"] for c in self.cases if c["seed"] == check["seed"] and c["index"] == check["index"]):
                     self.guards.violate(f"the output of {_where(check)} changed after later calls (reused or cached buffers)")
         if self.guards.launches == 0 and not self.pytorch_gold:
@@ -332,15 +358,15 @@ class Evaluation:
             launches = self.guards.launches
             with self.guards.watching(record_ops=False):  # a reference built on Triton kernels (a suite's gold
                 reference_off = self.task.reference(*_clone(check["args"]))  # code) may not depend on them
-            if self.guards.launches > launches and compare_outputs(reference_off, check["expected"],
-                                                                    self.tolerances) is None:
+            if self.guards.launches > launches and compare_outputs(reference_off, check["expected"], self.tolerances,
+                                                                    check.get("undefined")) is None:
                 self.evidence["kernels_off_check"] = "skipped: the task's own outputs do not change without kernels"
                 return
             args = _clone(check["args"])
             with self.guards.watching():
                 output = entry(*args)
                 _synchronize(self.device)
-            matched = compare_outputs(output, check["expected"], self.tolerances) is None
+            matched = compare_outputs(output, check["expected"], self.tolerances, check.get("undefined")) is None
         except BaseException:  # noqa: B036 - any failure with kernels off is the honest outcome
             matched = False
         finally:
