@@ -237,14 +237,17 @@ class Evaluation:
                 "filled differently (it never writes them): not compared"}
 
     def fill_free_memory(self, value: float) -> None:
-        """Fill the memory the caching allocator will hand out next with `value` (up to 4 GiB), so that what a
-        reference reads without having written is known."""
+        """Fill the memory the caching allocator will hand out next with `value`, so that what a reference
+        reads without having written is known: up to 4 GiB of its large-block pool, and 64 MiB of its pool
+        of blocks up to 1 MiB (PyTorch keeps the two apart: a small output never gets large-pool memory)."""
         if not self.on_gpu:
             return
         free, _ = torch.cuda.mem_get_info()
         size = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
-        filler = torch.full((size // 4,), value, dtype=torch.float32, device="cuda")
-        del filler  # its memory stays in the caching allocator, filled, for what the reference allocates next
+        fillers = [torch.full((size // 4,), value, dtype=torch.float32, device="cuda")]
+        fillers += [torch.full((1 << 18,), value, dtype=torch.float32, device="cuda") for _ in range(64)]
+        fillers += [torch.full((1 << 10,), value, dtype=torch.float32, device="cuda") for _ in range(256)]
+        del fillers  # their memory stays in the caching allocator, filled, for what the reference allocates next
 
     def import_baseline(self) -> None:
         """The kernel the candidate is timed against: the task's (trusted, imported before the guards), or

@@ -151,7 +151,7 @@ def from_result(task: Task, solver: str, result: EvalResult) -> TaskRecord:
                       error=None if result.passed else result.message or f"status {result.status}",
                       speedup=result.speedup, speedup_vs_torch=result.speedup_vs_torch,
                       speed_reason=None if result.speedup is not None else result.speedup_reason,
-                      speedup_noise=timing_noise(result.to_dict()),
+                      speedup_noise=timing_noise(result.to_dict()), phases_s=result.evidence.get("phases_s"),
                       lineages=[LineageOutcome(0, result.call_ok, result.exec_ok, result.speedup, [point])])
 
 
