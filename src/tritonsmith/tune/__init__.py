@@ -1,15 +1,7 @@
 """Searching the launch parameters of a verified kernel; never what it computes. See docs/tune.md."""
 
-from tritonsmith.tune.discover import (
-           Autotune,
-           Discovery,
-           DiscoveryError,
-           KernelInfo,
-           Knob,
-           Span,
-           Use,
-           discover,
-)
+from tritonsmith.tune.discovery import discover
+from tritonsmith.tune.knobs import Autotune, Discovery, DiscoveryError, KernelInfo, Knob, Span, Use
 from tritonsmith.tune.measure import TUNE_TIMING, VERIFY_TIMING, PoolMeasure, geometric_mean_ms, relative_time
 from tritonsmith.tune.replay import (
            Record,

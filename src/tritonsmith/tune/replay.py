@@ -17,7 +17,7 @@ from typing import Any
 
 from tritonsmith.knowledge.hardware import HardwareProfile
 from tritonsmith.task import Task
-from tritonsmith.tune.discover import discover
+from tritonsmith.tune.discovery import discover
 from tritonsmith.tune.rewrite import render
 from tritonsmith.tune.search import STRATEGIES, Trial, TuneConfig, TuneResult, tune_kernel
 from tritonsmith.tune.space import Config, ConfigList, Space, Value, config_label, search_space

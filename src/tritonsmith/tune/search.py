@@ -35,7 +35,8 @@ from typing import Any, NamedTuple
 
 from tritonsmith.knowledge.hardware import HardwareProfile
 from tritonsmith.task import Task
-from tritonsmith.tune.discover import Discovery, Knob, discover
+from tritonsmith.tune.discovery import discover
+from tritonsmith.tune.knobs import Discovery, Knob
 from tritonsmith.tune.rewrite import CONFIGS_SUFFIX, RewriteError, render
 from tritonsmith.tune.space import Config, ConfigList, Space, config_label, search_space
 

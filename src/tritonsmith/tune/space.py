@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from tritonsmith.knowledge.hardware import HardwareProfile
-from tritonsmith.tune.discover import Discovery, KernelInfo, Knob
+from tritonsmith.tune.knobs import Discovery, KernelInfo, Knob
 
 DOT_TILE = (16, 256)  # tl.dot needs every dimension >= 16; beyond 256 a tile no longer fits registers
 MAX_BLOCK = 65536
