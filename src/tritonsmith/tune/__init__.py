@@ -1,5 +1,6 @@
 """Searching the launch parameters of a verified kernel; never what it computes. See docs/tune.md."""
 
+from tritonsmith.tune.baselines import GRID_LIMIT, Grid, grid, grid_point
 from tritonsmith.tune.discovery import discover
 from tritonsmith.tune.knobs import Autotune, Discovery, DiscoveryError, KernelInfo, Knob, Span, Use
 from tritonsmith.tune.measure import TUNE_TIMING, VERIFY_TIMING, PoolMeasure, geometric_mean_ms, relative_time
@@ -12,20 +13,12 @@ from tritonsmith.tune.replay import (
            rows_table,
            table_from_trials,
 )
+from tritonsmith.tune.result import Trial, TuneResult
 from tritonsmith.tune.rewrite import RewriteError, render
-from tritonsmith.tune.search import (
-           GRID_LIMIT,
-           STRATEGIES,
-           Grid,
-           Measure,
-           Trial,
-           TuneConfig,
-           TuneResult,
-           grid,
-           grid_point,
-           tune_kernel,
-)
+from tritonsmith.tune.search import tune_kernel
+from tritonsmith.tune.settings import STRATEGIES, TuneConfig
 from tritonsmith.tune.space import ConfigList, Limits, Scaled, Space, search_space
+from tritonsmith.tune.trials import Measure
 
 __all__ = ["GRID_LIMIT", "STRATEGIES", "TUNE_TIMING", "VERIFY_TIMING", "Autotune", "ConfigList", "Discovery", "DiscoveryError", "Grid",
            "KernelInfo", "Knob", "Limits", "Measure", "PoolMeasure", "Record", "RewriteError", "Scaled", "Space",
