@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from itertools import product
 from typing import NamedTuple
 
-from tritonsmith.tune.space import Config, Space, config_label
+from tritonsmith.tune.label import config_label
+from tritonsmith.tune.space import Config, Space
 from tritonsmith.tune.trials import Incumbent, Stop, Trials
 
 GRID_LIMIT = 100_000

@@ -4,10 +4,11 @@ tuned source and a header saying what was measured."""
 
 from __future__ import annotations
 
+from tritonsmith.tune.label import config_label
 from tritonsmith.tune.result import Trial, TuneResult, ms_text
 from tritonsmith.tune.rewrite import CONFIGS_SUFFIX, render
 from tritonsmith.tune.settings import TuneConfig
-from tritonsmith.tune.space import Config, ConfigList, config_label
+from tritonsmith.tune.space import Config, ConfigList
 from tritonsmith.tune.trials import Incumbent, Measure, Stop, Trials
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tritonsmith.tune.space import config_label
+from tritonsmith.tune.label import config_label
 
 
 @dataclass

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from tritonsmith.tune.budget import Budget
 from tritonsmith.tune.knobs import Discovery
+from tritonsmith.tune.label import config_label
 from tritonsmith.tune.result import Trial
 from tritonsmith.tune.rewrite import RewriteError, render
-from tritonsmith.tune.space import Config, Space, config_label
+from tritonsmith.tune.space import Config, Space
 
 Measure = Callable[[str, float | None], tuple[str, float | None]]
 
