@@ -98,7 +98,8 @@ def build_context(task: Task, config: RunConfig, device_name: str | None) -> pro
         context.guide = guide_sections(kind=task.kind, vendor=profile.vendor if profile else "nvidia")
     if config.one_shot:
         from tritonsmith.knowledge.retrieval import ExampleCorpus
-        corpus = ExampleCorpus.builtin()
+        from tritonsmith.suites import load_suite
+        corpus = ExampleCorpus.from_tasks(load_suite("builtin"))
         for path in config.corpus:
             (corpus.add_folder if Path(path).is_dir() else corpus.add_json)(path)
         found = corpus.search(task.instruction, k=1, exclude={task.id})
