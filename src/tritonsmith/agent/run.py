@@ -69,6 +69,9 @@ def _run_locked(task: Task, config: RunConfig, out: str | Path, llm: Any, quiet:
         progress.close()
         if agent.stop_kind == "interrupted":
             raise Interrupted(f"finished work is saved in {out}")
+        if agent.waiting and agent.stop_kind is None:  # a queued model: the lineages went as far as they could
+            from tritonsmith.llm import RepliesPending
+            raise RepliesPending(agent.waiting)
         on_gpu = pool.device_kind != "cpu"
         device_name = pool.device_name
         # the same workers re-measure and tune: no two timings ever share a GPU, also in a bench of many tasks
