@@ -236,9 +236,11 @@ class Agent:
             raise RunStopped(str(err), "budget") from None
         except LLMError as err:
             raise RunStopped(str(err), "llm") from None
-        self.record(lineage, role, {"messages": messages, "reply": reply.text, "tokens_in": reply.tokens_in,
-                                    "tokens_out": reply.tokens_out, "cost": reply.cost, "cached": reply.cached,
-                                    "latency_s": round(reply.latency_s, 3)})
+        event = {"messages": messages, "reply": reply.text, "tokens_in": reply.tokens_in, "tokens_out": reply.tokens_out,
+                 "cost": reply.cost, "cached": reply.cached, "latency_s": round(reply.latency_s, 3)}
+        if getattr(reply, "estimate_reason", None):  # a reply written by hand into a queue
+            event["estimate_reason"] = reply.estimate_reason
+        self.record(lineage, role, event)
         return reply, time.perf_counter() - started
 
     @property

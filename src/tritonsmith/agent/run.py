@@ -278,6 +278,8 @@ def summary_text(summary: dict[str, Any]) -> str:
     spent = summary["budget"]["spent"]
     cost = f"${spent['usd']:.4f}" + (f" (+{spent['unpriced_calls']} calls of unknown price)"
                                      if spent.get("unpriced_calls") else "")
+    if spent.get("estimated_calls"):
+        cost += f"; the tokens of {spent['estimated_calls']} replies written by hand into the queue are estimates"
     if spent.get("interrupted_calls"):
         cost += f"; {spent['interrupted_calls']} calls were cut off by a stop (their tokens are unknown)"
     tally = ", ".join(f"{k} {v}" for k, v in summary["statuses"].items())
