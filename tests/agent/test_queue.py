@@ -173,3 +173,20 @@ def test_answering_without_a_model_or_a_key_is_one_sentence(tmp_path, monkeypatc
     assert main(["queue", "answer", str(tmp_path / "nothing"), "--model", MODEL]) == EXIT_USAGE
     assert main(["run", "vector_add", "--model", f"queue:{queue}", "--budget-usd", "1", "--device", "cpu",
                  "--out", str(tmp_path / "run")]) == EXIT_USAGE
+
+
+def test_a_lineage_waiting_for_its_reply_never_holds_back_one_that_has_it(tmp_path, capsys):
+    queue, out = tmp_path / "queue", tmp_path / "run"
+    command = ["run", "vector_add", "--model", f"queue:{queue}", "--device", "cpu", "--rounds", "1", "--parallel", "2",
+               *QUIET, "--out", str(out)]
+    assert main(command) == EXIT_PENDING
+    requests = sorted((queue / "pending").iterdir())
+    assert len(requests) == 2
+    salts = {json.loads(path.read_text())["cache_salt"]: path.stem for path in requests}
+    (queue / "replies" / f"{salts['lineage=1;round=0;role=generate']}.md").write_text(fenced(GOOD["vector_add"]))
+    capsys.readouterr()
+    assert main(command) == EXIT_PENDING
+    assert "1 prompt waits" in capsys.readouterr().err
+    lineages = RunStore(out).load_state()["lineages"]
+    assert lineages[1]["round"] == 1 and lineages[1]["history"] == ["L1-R0"]  # verified: done, on the CPU
+    assert lineages[0]["round"] == 0 and lineages[0]["history"] == []
