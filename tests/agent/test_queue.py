@@ -11,7 +11,7 @@ import pytest
 from fakellm import FakeLLMServer
 
 from tritonsmith.agent.store import RunStore
-from tritonsmith.cli import EXIT_PASSED, EXIT_PENDING, EXIT_USAGE, main
+from tritonsmith.cli import EXIT_FAILED, EXIT_PASSED, EXIT_PENDING, EXIT_USAGE, main
 from tritonsmith.evaluate import WorkerPool
 from tritonsmith.runs.store import ResultsStore
 from tritonsmith.suites import builtin_dir, resolve_task
@@ -190,3 +190,18 @@ def test_a_lineage_waiting_for_its_reply_never_holds_back_one_that_has_it(tmp_pa
     lineages = RunStore(out).load_state()["lineages"]
     assert lineages[1]["round"] == 1 and lineages[1]["history"] == ["L1-R0"]  # verified: done, on the CPU
     assert lineages[0]["round"] == 0 and lineages[0]["history"] == []
+
+
+def test_a_token_budget_counts_queued_replies(tmp_path, capsys):
+    queue, out = tmp_path / "queue", tmp_path / "run"
+    command = ["run", "vector_add", "--model", f"queue:{queue}", "--device", "cpu", "--rounds", "3", "--parallel", "1",
+               "--budget-tokens", "100", *QUIET, "--out", str(out)]
+    assert main(command) == EXIT_PENDING
+    (request,) = (queue / "pending").iterdir()
+    (queue / "replies" / f"{request.stem}.md").write_text(answer([{"role": "system", "content": "expert GPU kernel "
+                                                                  "engineer"}, {"role": "user", "content": ""}]))
+    assert main(command) == EXIT_FAILED  # the estimated tokens of the prompt and reply pass 100: no second call
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stop_kind"] == "budget" and "token limit reached" in summary["stop_reason"]
+    assert summary["budget"]["spent"]["estimated_calls"] == 1 and summary["budget"]["spent"]["calls"] == 1
+    assert not list((queue / "pending").iterdir())  # it stopped before asking the Reflector
