@@ -275,7 +275,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions,
                             perf_scripts=args.perf_scripts, jobs=args.jobs)
     except RepliesPending as pending:
-        return _waiting(pending, "run the same command again with --resume")
+        return _waiting(pending, "run the same command again with --resume", as_json=args.json)
     except (Interrupted, KeyboardInterrupt):
         raise _Interrupted(f"the finished tasks are saved in {out}: rerun the same command with --resume to go "
                            "on.") from None
@@ -318,12 +318,14 @@ def _model_client(model: str, api_base: str | None, api_key_env: str | None):
     return client
 
 
-def _waiting(pending, again: str) -> int:
+def _waiting(pending, again: str, as_json: bool = False) -> int:
     """A run or bench on a queued model stopped with prompts waiting: one sentence, exit status 3."""
     from tritonsmith.llm.queue import waiting_sentence
 
-    print(f"tritonsmith: {waiting_sentence(len(pending.waiting), pending.folder, pending.model, again)}",
-          file=sys.stderr)
+    sentence = waiting_sentence(len(pending.waiting), pending.folder, pending.model, again)
+    if as_json:  # a JSON reader gets JSON, whatever happened
+        print(json.dumps({"waiting": len(pending.waiting), "queue": pending.folder, "message": sentence}))
+    print(f"tritonsmith: {sentence}", file=sys.stderr)
     return EXIT_PENDING
 
 
