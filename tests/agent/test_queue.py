@@ -145,7 +145,7 @@ def test_the_exit_status_the_status_command_and_a_reply_left_empty(tmp_path):
     done = tritonsmith(*command)
     assert done.returncode == EXIT_PENDING == 3 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        f"tritonsmith: 1 prompt waits in {queue}/pending: answer them (tritonsmith queue answer {queue} --model "
+        f"tritonsmith: 1 prompt waits in {queue}/pending: answer it (tritonsmith queue answer {queue} --model "
         f"{MODEL}, or by hand as {queue}/replies/KEY.md) and run the same command again.")
     status = tritonsmith("queue", "status", str(queue))
     assert status.returncode == 0 and "1 prompt waits" in status.stdout and "0 answered" in status.stdout

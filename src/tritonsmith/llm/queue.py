@@ -49,8 +49,8 @@ def parse_model(model: str) -> tuple[Path, str | None]:
 
 def waiting_sentence(count: int, folder: str | Path, model: str | None, again: str) -> str:
     """The one sentence a run that stopped for replies ends with."""
-    prompts = "1 prompt waits" if count == 1 else f"{count} prompts wait"
-    return (f"{prompts} in {Path(folder) / 'pending'}: answer them (tritonsmith queue answer {folder} --model "
+    prompts, them = ("1 prompt waits", "it") if count == 1 else (f"{count} prompts wait", "them")
+    return (f"{prompts} in {Path(folder) / 'pending'}: answer {them} (tritonsmith queue answer {folder} --model "
             f"{model or 'MODEL'}, or by hand as {Path(folder) / 'replies'}/KEY.md) and {again}.")
 
 
