@@ -360,8 +360,10 @@ def _cmd_queue(args: argparse.Namespace) -> int:
             clients[model] = _model_client(model, args.api_base, args.api_key_env)
         return clients[model]
 
-    print(f"{len(waiting)} {'prompt waits' if len(waiting) == 1 else 'prompts wait'} in {queue.pending}; answering "
-          f"{min(args.jobs, len(waiting))} at once", file=sys.stderr, flush=True)
+    def start(total: int) -> None:
+        print(f"{total} {'prompt waits' if total == 1 else 'prompts wait'} in {queue.pending}; answering "
+              f"{min(args.jobs, total)} at once", file=sys.stderr, flush=True)
+
     answered_now = []
 
     def progress(done: int, total: int, name: str, reply) -> None:
@@ -371,7 +373,7 @@ def _cmd_queue(args: argparse.Namespace) -> int:
               f"{reply.tokens_out} out, {cost}", file=sys.stderr, flush=True)
 
     try:
-        answer_waiting(queue.folder, client_for, jobs=args.jobs, on_answer=progress)
+        answer_waiting(queue.folder, client_for, jobs=args.jobs, on_answer=progress, on_start=start)
     except LLMError as err:
         kept = f" ({len(answered_now)} answered before it are kept in {queue.replies})" if answered_now else ""
         raise UsageError(f"{str(err).rstrip('.')}{kept}.") from None

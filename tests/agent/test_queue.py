@@ -64,7 +64,8 @@ def cycles_until_done(command: list[str], queue, server, capsys) -> tuple[int, l
         if codes[-1] != EXIT_PENDING:
             return codes, messages
         assert main(["queue", "answer", str(queue), "--model", MODEL, "--api-base", server.url]) == EXIT_PASSED
-        capsys.readouterr()
+        shown = capsys.readouterr().err
+        assert "answered by openai/scripted-model" in shown and "run the command that asked for them again" in shown
         assert len(codes) < 12, messages
 
 
@@ -163,16 +164,38 @@ def test_the_exit_status_the_status_command_and_a_reply_left_empty(tmp_path):
     assert spent["estimated_calls"] == 1 and spent["unpriced_calls"] == 1 and spent["tokens"] > 0
 
 
-def test_answering_without_a_model_or_a_key_is_one_sentence(tmp_path, monkeypatch):
+def test_answering_without_a_model_or_a_key_is_one_sentence(tmp_path, monkeypatch, capsys):
     queue = tmp_path / "queue"
     (queue / "pending").mkdir(parents=True)
     (queue / "pending" / "abc.json").write_text(json.dumps({"model": None, "messages": [], "params": {}}))
-    assert main(["queue", "answer", str(queue)]) == EXIT_USAGE
+
+    def error(*args) -> str:
+        assert main(list(args)) == EXIT_USAGE
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        return line
+
+    assert error("queue", "answer", str(queue)) == (
+        f"tritonsmith: error: the prompts in {queue}/pending name no model: pass --model (e.g. openai/gpt-4o).")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    assert main(["queue", "answer", str(queue), "--model", "openai/gpt-4o-mini"]) == EXIT_USAGE
-    assert main(["queue", "answer", str(tmp_path / "nothing"), "--model", MODEL]) == EXIT_USAGE
-    assert main(["run", "vector_add", "--model", f"queue:{queue}", "--budget-usd", "1", "--device", "cpu",
-                 "--out", str(tmp_path / "run")]) == EXIT_USAGE
+    assert error("queue", "answer", str(queue), "--model", "openai/gpt-4o-mini") == (
+        "tritonsmith: error: no API key for openai/gpt-4o-mini: set OPENAI_API_KEY, or name the variable that holds "
+        "it with --api-key-env (for a local server, give its --api-base).")
+    assert "is not a queue folder" in error("queue", "answer", str(tmp_path / "nothing"), "--model", MODEL)
+    assert "drop --budget-usd" in error("run", "vector_add", "--model", f"queue:{queue}", "--budget-usd", "1",
+                                        "--device", "cpu", "--out", str(tmp_path / "run"))
+    assert list((queue / "pending").iterdir()) == [queue / "pending" / "abc.json"]  # nothing answered, nothing lost
+
+
+def test_the_yaml_configs_model_picks_the_queue_too(tmp_path):
+    from tritonsmith.agent.config import RunConfig
+    from tritonsmith.config import load_config
+    from tritonsmith.llm import make_llm
+    from tritonsmith.llm.queue import QueueClient
+
+    path = tmp_path / "run.yaml"
+    path.write_text(f"model: queue:{tmp_path / 'queue'}@{MODEL}\ndevice: cpu\n")
+    llm = make_llm(load_config(RunConfig, path).model)
+    assert isinstance(llm, QueueClient) and llm.folder == tmp_path / "queue" and llm.wanted == MODEL
 
 
 def test_a_lineage_waiting_for_its_reply_never_holds_back_one_that_has_it(tmp_path, capsys):

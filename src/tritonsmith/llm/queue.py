@@ -248,15 +248,19 @@ def make_client(model: str, cache: ReplyCache | None = None, mode: str = "record
 
 
 def answer_waiting(folder: str | Path, client_for: Callable[[str | None], object], jobs: int = 4,
-                   on_answer: Callable[[int, int, str, Reply], None] | None = None) -> int:
+                   on_answer: Callable[[int, int, str, Reply], None] | None = None,
+                   on_start: Callable[[int], None] | None = None) -> int:
     """Answer every request waiting in `folder` with `client_for(model wanted)` (a provider's client), `jobs`
     at once; returns how many were answered. Each reply is written as it comes, so an error (raised after
-    the calls in flight end) loses none of those answered. `on_answer(done, total, name, reply)` reports."""
+    the calls in flight end) loses none of those answered. `on_start(total)`, once every client is made, and
+    `on_answer(done, total, name, reply)` report."""
     from concurrent.futures import ThreadPoolExecutor
 
     queue = QueueFolder(folder)
     requests = [queue.request(path) for path in queue.waiting()]
     clients = {request.model: client_for(request.model) for request in requests}  # key checks before any call
+    if on_start is not None:
+        on_start(len(requests))
     failed = threading.Event()
     lock = threading.Lock()
     done = [0]
