@@ -220,7 +220,6 @@ class QueueClient:
             request = {"model": self.model, "messages": messages, "params": params, "cache_salt": cache_salt}
             self.cache.append(key, request, {k: v for k, v in reply.to_dict().items() if k != "cached"},
                               scrub=scrub_literal)
-            self.queue.done(_name(key))
             return reply
 
     def worst_case_usd(self, messages: list[dict[str, str]], **params) -> float | None:
@@ -238,7 +237,9 @@ class QueueClient:
                 self.queue.ask(name, key, self.wanted, messages, params, cache_salt)
             raise ReplyPending(f"the request {self.queue.pending / name}.json waits for its reply", key=key,
                                folder=str(self.folder), model=self.wanted)
-        return self.queue.read_reply(name, messages, self.model)
+        reply = self.queue.read_reply(name, messages, self.model)
+        self.queue.done(name)
+        return reply
 
 
 def make_client(model: str, cache: ReplyCache | None = None, mode: str = "record") -> QueueClient:
