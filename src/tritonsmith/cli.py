@@ -177,7 +177,22 @@ def _parser() -> argparse.ArgumentParser:
                        "GEAK-eval's layout two levels above PATH")
     tasks.add_argument("--json", action="store_true", help="the tasks and the unsupported files as JSON")
     tasks.set_defaults(handler=_cmd_tasks)
+
+    completion = commands.add_parser("completion", help="print a shell completion script: "
+                                      "eval \"$(tritonsmith completion bash)\"")
+    completion.add_argument("shell", choices=["bash", "zsh"])
+    completion.set_defaults(handler=_cmd_completion)
     return parser
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    from tritonsmith.completion import completion_script
+    from tritonsmith.suites import load_suite
+
+    ids = [task.id for task in load_suite("builtin")]
+    words = {"eval": ids, "run": ids, "tune": ids, "tasks": ids}
+    print(completion_script(_parser(), args.shell, words), end="")
+    return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
