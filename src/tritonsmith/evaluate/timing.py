@@ -143,10 +143,14 @@ class GpuTimer:
         self.cycles_per_ms = self._calibrate() if self.spin else 0.0
 
     def _calibrate(self) -> float:
+        """Clock cycles per millisecond of the spin, measured after a few milliseconds of spinning have
+        raised the clock (an idle H200 runs at 345 MHz, a busy one near 2 GHz); `_sample` corrects it on
+        every spin after that."""
         torch = self.torch
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         cycles = 1_000_000
-        torch.cuda._sleep(cycles)  # the first spin loads its kernel
+        for _ in range(10):  # the first spin loads its kernel; the rest bring the clock up
+            torch.cuda._sleep(cycles)
         start.record()
         torch.cuda._sleep(cycles)
         end.record()
@@ -158,19 +162,28 @@ class GpuTimer:
         return [self.torch.cuda.Event(enable_timing=True) for _ in range(count)]
 
     def _prepare(self, fn: Callable[[], object], warmup_ms: float) -> dict:
-        """A first call (compiles, autotunes), warm-up, and an estimate of the call's GPU and host time."""
+        """A first call (compiles, autotunes), warm-up, and an estimate of the call's GPU and host time. Each
+        warm-up call is queued behind a spin, so that its GPU time is the kernels' and not the host's time
+        to launch them (a wrapper's 50 us of Python would make a 3 us kernel look like a 50 us one and pick
+        the wrong timer)."""
         torch = self.torch
+        issued = time.perf_counter()
         fn()
+        host_ms = (time.perf_counter() - issued) * 1000  # with compiling: a generous first spin
         torch.cuda.synchronize()
         start, end = self._events(2)
         calls, host_s, gpu_ms = 0, 0.0, 0.0
         began = time.perf_counter()
         while calls < 3 or (time.perf_counter() - began) * 1000 < warmup_ms:
             self.flush.zero_()
+            if self.spin:
+                torch.cuda._sleep(max(1, int(min(50.0, 0.05 + 2 * host_ms) * self.cycles_per_ms)))
             start.record()
             issued = time.perf_counter()
             fn()
-            host_s += time.perf_counter() - issued
+            took = time.perf_counter() - issued
+            host_s += took
+            host_ms = took * 1000
             end.record()
             end.synchronize()
             gpu_ms += start.elapsed_time(end)
