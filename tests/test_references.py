@@ -152,3 +152,83 @@ def test_lent_state_keeps_values_and_leaf_gradients_and_drops_autograd_history()
     assert back["note"] == "kept by value"
     assert back["args"][0].requires_grad and back["args"][0].is_leaf
     assert torch.equal(back["expected"], torch.full((3,), 2.0)) and not back["expected"].requires_grad
+
+
+def test_a_keeper_whose_cuda_context_fails_says_unavailable_and_exits(tmp_path):
+    """A faulting reference kernel leaves a sticky CUDA error that would fail every later task's references:
+    the keeper must hand each job back to make its own, and stop. A "cuda" keeper on this CPU-only machine
+    has a context that fails in the same place (the probe after a failure)."""
+    import json
+    import pickle
+    import socket
+    import subprocess
+    import sys
+
+    import torch
+
+    from tritonsmith.evaluate.keeper import BROKEN_EXIT, receive_blob, send_blob
+
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine where CUDA cannot be used")
+    path = tmp_path / "keeper.sock"
+    code = ("import socket, sys, threading\n"
+            "from tritonsmith.evaluate.keeper import Keeper\n"
+            "keeper = Keeper('cuda', 1 << 20)\n"
+            "server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+            f"server.bind({str(path)!r}); server.listen(1); print('ready', flush=True)\n"
+            "connection, _ = server.accept(); keeper.serve(connection)\n")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        job = {"task_path": str(tmp_path / "missing_task.py"), "task_key": "k", "seeds": [0],
+               "correctness_cases": [{"dtype": "float32"}], "perf_cases": [], "tolerances": {}}
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.connect(str(path))
+            send_blob(connection, json.dumps(job).encode())
+            reply = pickle.loads(receive_blob(connection))
+        assert "error" not in reply  # not charged to the task: the job makes its own references
+        assert reply["unavailable"].startswith("the reference keeper's CUDA context failed")
+        assert process.wait(timeout=30) == BROKEN_EXIT
+    finally:
+        process.kill()
+
+
+def test_the_pool_starts_another_keeper_when_one_exits():
+    task = resolve_task("vector_add")
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
+        assert pool.evaluate(task, task.baseline).evidence["references"].startswith("made by the reference keeper")
+        keeper = next(iter(pool._keepers.values()))
+        first = keeper.process
+        first.kill()
+        first.wait()
+        again = pool.evaluate(task, task.baseline)
+        assert again.status == "passed"
+        assert keeper.process is not first and keeper.restarts == 1
+        assert again.evidence["references"].startswith("made by the reference keeper for this job")
+
+
+def test_elements_the_reference_leaves_unwritten_are_not_compared(tmp_path):
+    """A gold kernel that never writes part of its output (TritonBench-G has several): those elements are
+    whatever was in memory, so they differ between the two runs of the reference and are left out of every
+    comparison; the rest is still checked."""
+    source = resolve_task("vector_add").source()
+    source = source.replace("def reference(x, y):\n    return x + y\n",
+                            "CALLS = []\n\n\ndef reference(x, y):\n    out = x + y\n    CALLS.append(1)\n"
+                            "    out[3 * x.shape[0] // 4:] = 100.0 * len(CALLS)  # as if left from what ran before\n"
+                            "    return out\n")
+    assert "CALLS.append" in source
+    path = tmp_path / "half_unwritten.py"
+    path.write_text(source)
+    task = load_task(path)
+    wrong = resolve_task("vector_add").baseline.replace("x + y", "x - y")
+    assert wrong != resolve_task("vector_add").baseline
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, reproducibility_check="always")) as pool:
+        honest = pool.evaluate(task, resolve_task("vector_add").baseline)
+        broken = pool.evaluate(task, wrong)
+    assert honest.status == "passed", honest.message
+    unwritten = honest.evidence["reference_unwritten_elements"]["checks"]
+    assert unwritten and all("elements" in line for line in unwritten)
+    # a 1-element case is wholly unwritten: no comparison is left, so it is dropped
+    assert all("shape=[1] " in line for line in honest.evidence.get("unreproducible_cases", []))
+    assert broken.status == "wrong_output"
+    assert "that the reference leaves unwritten are not" in broken.message

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_PENDING = 3  # a run or bench on a queued model (queue:DIR) stopped with prompts waiting for replies
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command SIGPIPE ended
 
 
@@ -79,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="let an LLM agent write (or speed up) a kernel for a task")
     run.add_argument("task", help="a task file, SUITE:ID, or a built-in task id")
     run.add_argument("--config", help="a YAML file of run settings (command-line options override it)")
-    run.add_argument("--model", help="the model as LiteLLM names it, e.g. openai/gpt-4o or hosted_vllm/NAME")
+    run.add_argument("--model", help="the model as LiteLLM names it, e.g. openai/gpt-4o or hosted_vllm/NAME; or "
+                     "queue:DIR[@MODEL]: prompts written to DIR/pending, replies read from DIR/replies")
     run.add_argument("--api-base", help="base URL of an OpenAI-compatible server (vLLM, SGLang, Ollama)")
     run.add_argument("--api-key-env", help="environment variable holding the API key")
     run.add_argument("--mode", choices=["generate", "optimize"])
@@ -130,6 +132,17 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print the suite metrics as JSON")
     bench.set_defaults(handler=_cmd_bench)
 
+    queue = commands.add_parser("queue", help="answer the prompts a run on a queued model (queue:DIR) left waiting, "
+                                "or count them")
+    queue.add_argument("action", choices=["answer", "status"])
+    queue.add_argument("folder", help="the queue folder DIR of --model queue:DIR")
+    queue.add_argument("--model", help="answer: the model that answers, as for `run` (default: the one each prompt "
+                       "names, from queue:DIR@MODEL)")
+    queue.add_argument("--api-base", help="answer: base URL of an OpenAI-compatible server (vLLM, SGLang, Ollama)")
+    queue.add_argument("--api-key-env", help="answer: environment variable holding the API key")
+    queue.add_argument("--jobs", type=int, default=4, help="answer: prompts answered at once (default 4)")
+    queue.set_defaults(handler=_cmd_queue)
+
     tune = commands.add_parser("tune", help="search a verified kernel's launch parameters on the GPU")
     tune.add_argument("task", help="a task file, SUITE:ID, or a built-in task id")
     tune.add_argument("kernel", help="the kernel's Python source file")
@@ -164,7 +177,22 @@ def _parser() -> argparse.ArgumentParser:
                        "GEAK-eval's layout two levels above PATH")
     tasks.add_argument("--json", action="store_true", help="the tasks and the unsupported files as JSON")
     tasks.set_defaults(handler=_cmd_tasks)
+
+    completion = commands.add_parser("completion", help="print a shell completion script: "
+                                      "eval \"$(tritonsmith completion bash)\"")
+    completion.add_argument("shell", choices=["bash", "zsh"])
+    completion.set_defaults(handler=_cmd_completion)
     return parser
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    from tritonsmith.completion import completion_script
+    from tritonsmith.suites import load_suite
+
+    ids = [task.id for task in load_suite("builtin")]
+    words = {"eval": ids, "run": ids, "tune": ids, "tasks": ids}
+    print(completion_script(_parser(), args.shell, words), end="")
+    return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -221,10 +249,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_model(config)
     print(f"run folder: {out} (rerun the same command to resume)", file=sys.stderr, flush=True)
     from tritonsmith.interrupt import Interrupted
+    from tritonsmith.llm import RepliesPending
     try:
         summary = run_task(task, config, out, quiet=args.quiet)
     except LLMError as err:
         raise UsageError(str(err)) from None
+    except RepliesPending as pending:
+        return _waiting(pending, "run the same command again")
     except (Interrupted, KeyboardInterrupt):
         raise _Interrupted(f"finished work is saved in {out}: rerun the same command to resume.") from None
     print((out / "summary.md").read_text())
@@ -254,9 +285,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1.")
     from tritonsmith.interrupt import Interrupted
+    from tritonsmith.llm import RepliesPending
     try:
         records = run_bench(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions,
                             perf_scripts=args.perf_scripts, jobs=args.jobs)
+    except RepliesPending as pending:
+        return _waiting(pending, "run the same command again with --resume", as_json=args.json)
     except (Interrupted, KeyboardInterrupt):
         raise _Interrupted(f"the finished tasks are saved in {out}: rerun the same command with --resume to go "
                            "on.") from None
@@ -269,23 +303,98 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _check_model(config) -> None:
     """Before anything is made: the model's provider is known and its API key is there."""
-    from tritonsmith.llm import LLMError, MissingKey, make_llm
+    from tritonsmith.llm.queue import PREFIX
 
     if config.replay:
         return
+    if config.model.startswith(PREFIX) and config.budget_usd is not None:
+        raise UsageError(f"a dollar budget cannot be kept with {config.model}: what a queued reply costs is not "
+                         "known before it comes, so drop --budget-usd (a token or wall-time budget works).")
+    _model_client(config.model, config.api_base, config.api_key_env)
+
+
+def _model_client(model: str, api_base: str | None, api_key_env: str | None):
+    """A client of `model` (no record/replay cache) whose provider is known and whose API key is there."""
+    from tritonsmith.llm import LLMError, MissingKey, make_llm
+
     key = None
-    if config.api_key_env:
-        key = os.environ.get(config.api_key_env)
+    if api_key_env:
+        key = os.environ.get(api_key_env)
         if not key:
-            raise UsageError(f"--api-key-env {config.api_key_env}: the environment variable {config.api_key_env} "
-                             "is not set.")
+            raise UsageError(f"--api-key-env {api_key_env}: the environment variable {api_key_env} is not set.")
     try:
-        make_llm(config.model, api_base=config.api_base, api_key=key, mode="off").prepare()
+        client = make_llm(model, api_base=api_base, api_key=key, mode="off")
+        client.prepare()
     except MissingKey as err:
-        raise UsageError(f"no API key for {config.model}: set {' or '.join(err.variables)}, or name the variable "
+        raise UsageError(f"no API key for {model}: set {' or '.join(err.variables)}, or name the variable "
                          "that holds it with --api-key-env (for a local server, give its --api-base).") from None
     except LLMError as err:
         raise UsageError(str(err)) from None
+    return client
+
+
+def _waiting(pending, again: str, as_json: bool = False) -> int:
+    """A run or bench on a queued model stopped with prompts waiting: one sentence, exit status 3."""
+    from tritonsmith.llm.queue import waiting_sentence
+
+    sentence = waiting_sentence(len(pending.waiting), pending.folder, pending.model, again)
+    if as_json:  # a JSON reader gets JSON, whatever happened
+        print(json.dumps({"waiting": len(pending.waiting), "queue": pending.folder, "message": sentence}))
+    print(f"tritonsmith: {sentence}", file=sys.stderr)
+    return EXIT_PENDING
+
+
+def _cmd_queue(args: argparse.Namespace) -> int:
+    from tritonsmith.llm import LLMError
+    from tritonsmith.llm.queue import PREFIX, QueueFolder, answer_waiting
+
+    queue = QueueFolder(args.folder)
+    if not queue.folder.is_dir():
+        raise UsageError(f"{queue.folder} is not a queue folder (no such folder): give the DIR of --model queue:DIR.")
+    waiting, answered = queue.waiting(), queue.answered()
+    if args.action == "status":
+        by_hand = sum(not path.with_suffix(".json").exists() for path in answered)
+        print(f"{queue.folder}: {len(waiting)} {'prompt waits' if len(waiting) == 1 else 'prompts wait'} for a reply "
+              f"in {queue.pending}; {len(answered)} answered in {queue.replies}"
+              + (f" ({by_hand} by hand)" if by_hand else ""))
+        return EXIT_PASSED
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1.")
+    if args.model and args.model.startswith(PREFIX):
+        raise UsageError(f"--model {args.model} is a queue itself: name the model that answers, e.g. openai/gpt-4o.")
+    if not waiting:
+        print(f"no prompt waits in {queue.pending}: nothing to answer.", file=sys.stderr)
+        return EXIT_PASSED
+    clients: dict[str, object] = {}
+
+    def client_for(wanted: str | None):
+        model = args.model or wanted
+        if not model:
+            raise UsageError(f"the prompts in {queue.pending} name no model: pass --model (e.g. openai/gpt-4o).")
+        if model not in clients:
+            clients[model] = _model_client(model, args.api_base, args.api_key_env)
+        return clients[model]
+
+    def start(total: int) -> None:
+        print(f"{total} {'prompt waits' if total == 1 else 'prompts wait'} in {queue.pending}; answering "
+              f"{min(args.jobs, total)} at once", file=sys.stderr, flush=True)
+
+    answered_now = []
+
+    def progress(done: int, total: int, name: str, reply) -> None:
+        answered_now.append(name)
+        cost = "price unknown" if reply.cost is None else f"${reply.cost:.4f}"
+        print(f"[{done}/{total}] {name[:12]} answered by {reply.model}: {reply.tokens_in} tokens in, "
+              f"{reply.tokens_out} out, {cost}", file=sys.stderr, flush=True)
+
+    try:
+        answer_waiting(queue.folder, client_for, jobs=args.jobs, on_answer=progress, on_start=start)
+    except LLMError as err:
+        kept = f" ({len(answered_now)} answered before it are kept in {queue.replies})" if answered_now else ""
+        raise UsageError(f"{str(err).rstrip('.')}{kept}.") from None
+    print(f"answered {len(answered_now)} in {queue.replies}: run the command that asked for them again.",
+          file=sys.stderr)
+    return EXIT_PASSED
 
 
 def _out_folder(path: str | Path) -> Path:

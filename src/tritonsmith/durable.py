@@ -103,6 +103,18 @@ def append_line(path: Path, line: str, mode: int = 0o644) -> None:
         os.close(fd)
 
 
+def parse_events(text: str) -> list[dict[str, Any]]:
+    """The events of a JSON-lines file's text (a run's trajectory.jsonl); a line torn by a killed run is
+    skipped (a resumed run's events follow it on lines of their own)."""
+    events = []
+    for line in text.splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
+
+
 def cache_folder(*parts: str) -> Path:
     """$XDG_CACHE_HOME/tritonsmith/PARTS (default ~/.cache/tritonsmith/PARTS): what tritonsmith can make again."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "tritonsmith", *parts)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+import tritonsmith
 from tritonsmith.knowledge.retrieval import BM25, Example, ExampleCorpus, describe_source, tokenize
 from tritonsmith.suites import load_suite
 
@@ -66,7 +71,8 @@ def test_search_returns_copies_with_scores():
 
 @pytest.fixture(scope="module")
 def builtin():
-    return ExampleCorpus.builtin(), load_suite("builtin")
+    tasks = load_suite("builtin")
+    return ExampleCorpus.from_tasks(tasks), tasks
 
 
 def test_builtin_corpus_holds_the_baselines(builtin):
@@ -118,7 +124,7 @@ def test_user_corpus_from_json(tmp_path):
                {"description": "cumulative sum along rows", "code": "tl.cumsum(x, axis=1)"}]
     path = tmp_path / "kernels.json"
     path.write_text(json.dumps(records))
-    corpus = ExampleCorpus.builtin()
+    corpus = ExampleCorpus.from_tasks(load_suite("builtin"))
     assert corpus.add_json(path, prefix="mine:") == 2
     assert {"mine:flash", "mine:kernels-1"} <= set(corpus.ids)
     found = corpus.search("prefix cumulative sum tl.cumsum", k=5)
@@ -169,3 +175,12 @@ def test_embedding_fusion_finds_paraphrases(builtin):
     for task in tasks[::7]:
         found = corpus.search(task.instruction, k=3, exclude={task.id}, fuse_embeddings=True)
         assert len(found) == 3 and task.id not in [e.id for e in found]
+
+
+def test_retrieval_imports_no_suite(tmp_path):
+    code = ("import json, sys\nimport tritonsmith.knowledge.retrieval\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('tritonsmith'))))")
+    env = {**os.environ, "PYTHONPATH": str(Path(tritonsmith.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["tritonsmith", "tritonsmith.knowledge", "tritonsmith.knowledge.retrieval"]

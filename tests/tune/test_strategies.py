@@ -16,6 +16,7 @@ from tritonsmith.tune import (
     TableMeasure,
     TuneConfig,
     compare_strategies,
+    config_label,
     discover,
     grid,
     grid_point,
@@ -25,7 +26,6 @@ from tritonsmith.tune import (
     table_from_trials,
     tune_kernel,
 )
-from tritonsmith.tune.space import config_label
 
 from .test_search import best_at_4096_with_8_warps, timed, vector_add_launch
 

@@ -11,7 +11,9 @@ from tritonsmith.config import Range
 @dataclass
 class RunConfig:
     model: str = ""
-    """The model, as LiteLLM names it: `openai/gpt-4o`, `anthropic/claude-...`, `hosted_vllm/...`, `ollama/...`."""
+    """The model, as LiteLLM names it: `openai/gpt-4o`, `anthropic/claude-...`, `hosted_vllm/...`, `ollama/...`; or
+    `queue:DIR[@MODEL]`: prompts written to DIR/pending and replies read from DIR/replies, answered elsewhere
+    (`tritonsmith queue answer`), for a machine with no internet (docs/llm.md)."""
     api_base: str | None = None
     """Base URL of an OpenAI-compatible server (vLLM, SGLang, Ollama); None for the provider's own."""
     api_key_env: str | None = None

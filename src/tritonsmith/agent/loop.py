@@ -1,7 +1,8 @@
 """The agent loop: generate, evaluate, reflect or optimise, record; K lineages side by side.
 
 Every way out of a lineage is explicit: rounds used up, the lineage finished early (verified with no
-GPU to optimise on), or the run stopped (a budget reached, an LLM call that cannot be made).
+GPU to optimise on), the run stopped (a budget reached, an LLM call that cannot be made), or the lineage
+paused on a queued request with no reply yet (ReplyPending: its step is undone, the other lineages go on).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tritonsmith.agent.parse import FormatError, extract_code
 from tritonsmith.agent.store import RunStore
 from tritonsmith.evaluate.result import EvalResult
 from tritonsmith.interrupt import STOP
+from tritonsmith.llm.errors import ReplyPending
 from tritonsmith.task import Task
 
 INTERRUPTED = "interrupted by Ctrl-C: the steps in flight were dropped and run again on resume"
@@ -42,6 +44,8 @@ class Agent:
         self.lineages: list[Lineage] = []
         self.candidates: dict[str, Candidate] = {}
         self.results: dict[str, EvalResult] = {}  # this process's evaluations; older ones are in the trajectory
+        self.unsaved_results: dict[tuple[str, str], EvalResult] = {}  # of steps cut short: (id, source) -> result
+        self.waiting: list[ReplyPending] = []  # the requests paused lineages wait on
         self.start: Candidate | None = None
         self.stop_reason: str | None = None
         self.stop_kind: str | None = None
@@ -96,12 +100,33 @@ class Agent:
     def run_lineage(self, lineage: Lineage) -> None:
         try:
             while lineage.round < self.config.rounds and not lineage.done and not self._stop.is_set():
-                self.step(lineage)
+                before = self.checkpoint(lineage)
+                try:
+                    self.step(lineage)
+                except ReplyPending as pending:
+                    self.pause(lineage, before, pending)
+                    return
                 if self.interrupted:
                     return  # a step finished after Ctrl-C is not saved: the state stays as the stop left it
                 self.save()
         except RunStopped as stop:
             self.stopped(stop)
+
+    def checkpoint(self, lineage: Lineage) -> tuple[dict[str, Any], set[str], str | None]:
+        with self._lock:
+            return lineage.to_dict(), set(self.candidates), self.last_failure
+
+    def pause(self, lineage: Lineage, before: tuple[dict[str, Any], set[str], str | None],
+              pending: ReplyPending) -> None:
+        """A queued request has no reply yet: the step is undone (run again on resume, its evaluation kept for
+        it) and the lineage waits; the others go on."""
+        saved, candidate_ids, last_failure = before
+        with self._lock:
+            vars(lineage).update(vars(Lineage.from_dict(saved)))
+            for candidate_id in set(self.candidates) - candidate_ids:
+                del self.candidates[candidate_id]
+            self.last_failure = last_failure
+            self.waiting.append(pending)
 
     def stopped(self, stop: RunStopped) -> None:
         """The first stop's reason is the run's; every lineage ends at its next step."""
@@ -166,7 +191,9 @@ class Agent:
         """Evaluate `source` as candidate `candidate_id` (of no lineage: the start kernel): its source saved,
         its result kept and recorded."""
         self.check_stop()
-        result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
+        result = self.unsaved_results.pop((candidate_id, source), None)  # a step cut short after its evaluation
+        if result is None:
+            result = self.evaluator.evaluate(self.task, source, timeout_s=self.config.eval_timeout_s)
         index, round_ = (lineage.index, lineage.round) if lineage else (-1, -1)
         candidate = Candidate(candidate_id, index, round_, result.status, result.speedup, result.speedup_vs_torch,
                               timed=bool(result.perf), call_ok=result.call_ok)
@@ -209,9 +236,11 @@ class Agent:
             raise RunStopped(str(err), "budget") from None
         except LLMError as err:
             raise RunStopped(str(err), "llm") from None
-        self.record(lineage, role, {"messages": messages, "reply": reply.text, "tokens_in": reply.tokens_in,
-                                    "tokens_out": reply.tokens_out, "cost": reply.cost, "cached": reply.cached,
-                                    "latency_s": round(reply.latency_s, 3)})
+        event = {"messages": messages, "reply": reply.text, "tokens_in": reply.tokens_in, "tokens_out": reply.tokens_out,
+                 "cost": reply.cost, "cached": reply.cached, "latency_s": round(reply.latency_s, 3)}
+        if getattr(reply, "estimate_reason", None):  # a reply written by hand into a queue
+            event["estimate_reason"] = reply.estimate_reason
+        self.record(lineage, role, event)
         return reply, time.perf_counter() - started
 
     @property
@@ -288,7 +317,10 @@ class Agent:
         self.start = self.candidates.get("start")
         self.overhead_s, self.steps = state.get("overhead_s", 0.0), state.get("steps", 0)
         self.last_failure = state.get("last_failure")
-        self.store.keep_events(self.saved)  # the steps a kill interrupted run again: record them once
+        for event in self.store.trajectory():  # a step cut short after its evaluation does not evaluate again
+            if event.get("type") == "evaluate" and not self.saved(event) and "source" in event:
+                self.unsaved_results[(event["candidate"], event["source"])] = EvalResult.from_dict(event["result"])
+        self.store.keep_events(self.saved)  # the steps a kill or a pause interrupted run again: record them once
 
     def saved(self, event: dict[str, Any]) -> bool:
         """Whether a trajectory event belongs to a step the state saved (a step the kill interrupted did not)."""

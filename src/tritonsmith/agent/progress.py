@@ -30,7 +30,8 @@ class Progress:
     def line(self, agent: Any) -> str:
         lineages = []
         for lineage in agent.lineages:
-            last = agent.candidates.get(lineage.history[-1]).status if lineage.history else "-"
+            latest = agent.candidates.get(lineage.history[-1]) if lineage.history else None
+            last = latest.status if latest is not None else "-"  # None: a step a queued request just undid
             mark = "done" if lineage.done else f"r{lineage.round}/{self.config.rounds}"
             lineages.append(f"L{lineage.index} {mark} {last}")
         best = agent.best_candidate()

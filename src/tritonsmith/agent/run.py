@@ -69,6 +69,9 @@ def _run_locked(task: Task, config: RunConfig, out: str | Path, llm: Any, quiet:
         progress.close()
         if agent.stop_kind == "interrupted":
             raise Interrupted(f"finished work is saved in {out}")
+        if agent.waiting and agent.stop_kind is None:  # a queued model: the lineages went as far as they could
+            from tritonsmith.llm import RepliesPending
+            raise RepliesPending(agent.waiting)
         on_gpu = pool.device_kind != "cpu"
         device_name = pool.device_name
         # the same workers re-measure and tune: no two timings ever share a GPU, also in a bench of many tasks
@@ -98,7 +101,8 @@ def build_context(task: Task, config: RunConfig, device_name: str | None) -> pro
         context.guide = guide_sections(kind=task.kind, vendor=profile.vendor if profile else "nvidia")
     if config.one_shot:
         from tritonsmith.knowledge.retrieval import ExampleCorpus
-        corpus = ExampleCorpus.builtin()
+        from tritonsmith.suites import load_suite
+        corpus = ExampleCorpus.from_tasks(load_suite("builtin"))
         for path in config.corpus:
             (corpus.add_folder if Path(path).is_dir() else corpus.add_json)(path)
         found = corpus.search(task.instruction, k=1, exclude={task.id})
@@ -275,6 +279,8 @@ def summary_text(summary: dict[str, Any]) -> str:
     spent = summary["budget"]["spent"]
     cost = f"${spent['usd']:.4f}" + (f" (+{spent['unpriced_calls']} calls of unknown price)"
                                      if spent.get("unpriced_calls") else "")
+    if spent.get("estimated_calls"):
+        cost += f"; the tokens of {spent['estimated_calls']} replies written by hand into the queue are estimates"
     if spent.get("interrupted_calls"):
         cost += f"; {spent['interrupted_calls']} calls were cut off by a stop (their tokens are unknown)"
     tally = ", ".join(f"{k} {v}" for k, v in summary["statuses"].items())

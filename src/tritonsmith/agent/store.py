@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.durable import append_line, read_json
+from tritonsmith.durable import append_line, parse_events, read_json
 
 
 class RunStore:
@@ -77,15 +77,3 @@ class RunStore:
         temporary = path.with_suffix(path.suffix + ".tmp")
         temporary.write_text(text)
         os.replace(temporary, path)
-
-
-def parse_events(text: str) -> list[dict[str, Any]]:
-    """The events of a trajectory.jsonl's text; a line torn by a killed run is skipped (a resumed run's
-    events follow it on lines of their own)."""
-    events = []
-    for line in text.splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
-    return events

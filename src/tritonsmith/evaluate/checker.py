@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from tritonsmith.evaluate.compare import as_outputs, compare_outputs
+from tritonsmith.evaluate.compare import as_outputs, compare_outputs, undefined_elements
 from tritonsmith.evaluate.gpu_lock import GpuLock
 from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.result import geometric_mean
@@ -50,7 +50,7 @@ REFERENCE_TIMINGS = ("separate", "baseline", "none")
 KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
                  "reproducibility_check", "gpu_lock")  # what the keeper needs of a job to make its references
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
-                       "reference_reproducible", "skipped_perf_cases")
+                       "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements")
 WALL_MARGIN = 1.05  # claimed GPU time may exceed the wall-clock time around it by 5% (clock granularity) at most
 WALL_SLACK_MS = 5.0
 GUARDS = ["isolated_process", "verdict_outside_candidate", "launch_count", "kernels_off", "forbidden_aten_ops",
@@ -186,11 +186,16 @@ class Checker:
             if not cases:
                 raise TaskFailure("every correctness case of this task is bfloat16, which the Triton CPU "
                                   "interpreter cannot check: evaluate it on a GPU (--device cuda)")
-        self.checks = [self.make_check(case, i, seed, "correctness") for i, case in cases for seed in self.seeds]
+        self.checks = []
+        for i, case in cases:
+            for seed in self.seeds:
+                self.fill_free_memory(0.0)  # as fresh memory usually is; the second run has NaN instead
+                self.checks.append(self.make_check(case, i, seed, "correctness"))
         self.perf_checks, self.after_timing_checks = [], []
         if self.on_gpu:
             for i, case in enumerate(job["perf_cases"]):
                 try:
+                    self.fill_free_memory(0.0)
                     self.perf_checks.append(self.make_check(case, i, PERF_SEED, "perf_shape"))
                 except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
                     self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
@@ -202,29 +207,36 @@ class Checker:
             self.evidence["reference_reproducible"] = "not checked: the task judges outputs with its own check"
         elif check == "always" or (check == "gpu" and self.on_gpu):
             self.drop_unreproducible()  # before the after-timing inputs: a perf script keeps one seed's inputs
-        self.after_timing_checks = [self.make_check(dict(c["case"]), c["index"], CHECK_SEED + 1, "after_timing")
+        self.after_timing_checks = [dict(self.make_check(dict(c["case"]), c["index"], CHECK_SEED + 1, "after_timing"),
+                                         **({"undefined": c["undefined"]} if "undefined" in c else {}))
                                     for c in self.perf_checks]
         if not self.checks:
             raise TaskFailure("the task's reference is not reproducible on any correctness case: "
                               + "; ".join(self.evidence.get("unreproducible_cases", [])))
         largest = max(self.checks, key=lambda check: _numel(check["expected"]))
         self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
+        if "undefined" in largest:
+            self.fresh_check["undefined"] = largest["undefined"]
 
     def drop_unreproducible(self) -> None:
-        """Run the reference again on fresh inputs, from memory pre-filled with NaN (so that reading memory it
-        never wrote shows), and drop every case whose two outputs disagree: no candidate can match it."""
-        if self.on_gpu:
-            free, _ = torch.cuda.mem_get_info()
-            size = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
-            poison = torch.full((size // 4,), float("nan"), dtype=torch.float32, device="cuda")
-            del poison  # its memory stays in the caching allocator, NaN-filled, for what the reference allocates next
-        dropped, total = [], len(self.checks) + len(self.perf_checks)
+        """Run the reference again on fresh inputs, from memory pre-filled with NaN where the first run had
+        zeros (so that memory it never wrote shows). Elements that differ are left out of every comparison
+        when they are at most half of each output (a gold that never writes part of its output); a case
+        whose outputs differ more, or in shape or structure, is dropped: no candidate can match it."""
+        dropped, undefined, total = [], [], len(self.checks) + len(self.perf_checks)
         for group in ("checks", "perf_checks"):
             kept = []
             for check in getattr(self, group):
+                self.fill_free_memory(float("nan"))
                 again = self.make_check(check["case"], check["index"], check["seed"], check["phase"])
                 problem = self.problem(again["expected"], check, again["args"])
+                differing = None if problem is None else undefined_elements(check["expected"], again["expected"],
+                                                                            self.tolerances)
                 if problem is None:
+                    kept.append(check)
+                elif differing is not None and all(mask.float().mean() <= 0.5 for mask in differing[0].values()):
+                    check["undefined"] = differing[0]
+                    undefined.append(f"{where(check)}: {'; '.join(differing[1])}")
                     kept.append(check)
                 else:
                     dropped.append(f"{where(check)}: two runs of the reference differ ({problem['message']})")
@@ -232,6 +244,23 @@ class Checker:
         self.evidence["reference_reproducible"] = f"{total - len(dropped)} of {total} checks (the reference run twice)"
         if dropped:
             self.evidence["unreproducible_cases"] = dropped
+        if undefined:
+            self.evidence["reference_unwritten_elements"] = {
+                "checks": undefined, "note": "elements that differ between two runs of the reference from memory "
+                "filled differently (it never writes them): not compared"}
+
+    def fill_free_memory(self, value: float) -> None:
+        """Fill the memory the caching allocator will hand out next with `value`, so that what a reference
+        reads without having written is known: up to 4 GiB of its large-block pool, and 64 MiB of its pool
+        of blocks up to 1 MiB (PyTorch keeps the two apart: a small output never gets large-pool memory)."""
+        if not self.on_gpu:
+            return
+        free, _ = torch.cuda.mem_get_info()
+        size = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
+        fillers = [torch.full((size // 4,), value, dtype=torch.float32, device="cuda")]
+        fillers += [torch.full((1 << 18,), value, dtype=torch.float32, device="cuda") for _ in range(64)]
+        fillers += [torch.full((1 << 10,), value, dtype=torch.float32, device="cuda") for _ in range(256)]
+        del fillers  # their memory stays in the caching allocator, filled, for what the reference allocates next
 
     def write_inputs(self) -> dict[str, Any]:
         """Every check's inputs, numbered, in a file the candidate's process loads before candidate code; the
@@ -328,7 +357,7 @@ class Checker:
             except Exception as exc:  # noqa: BLE001 - a malformed output may break the task's check
                 return {"message": f"the task's check raised {type(exc).__name__}: {exc}"}
             return None if found is None else {"message": str(found)}
-        return compare_outputs(output, check["expected"], self.tolerances)
+        return compare_outputs(output, check["expected"], self.tolerances, check.get("undefined"))
 
     def taken(self, tag: str, key: int, check: dict[str, Any]) -> tuple[Any, tuple] | None:
         """The output and arguments the candidate's process handed over for one call; None (recorded as a
@@ -385,7 +414,7 @@ class Checker:
                 continue
             check = self.checks[key]
             ok, output = take_over(os.path.join(self.job["job_dir"], "out", f"late-{key}.pt"))
-            if not ok or compare_outputs(output, check["expected"], self.tolerances) is not None:
+            if not ok or compare_outputs(output, check["expected"], self.tolerances, check.get("undefined")) is not None:
                 self.violate(f"the output of {where(check)} changed after later calls (reused or cached buffers)")
 
     def check_kernels_matter(self) -> None:
@@ -398,7 +427,8 @@ class Checker:
         with self.gpu_lock.shared(), launches_skipped() as skipped:  # a reference built on Triton kernels (a
             reference_off = self.task.reference(*clone(check["args"]))  # suite's gold code) may not depend on them
             synchronize(self.device)
-        if skipped["launches"] and compare_outputs(reference_off, check["expected"], self.tolerances) is None:
+        if skipped["launches"] and compare_outputs(reference_off, check["expected"], self.tolerances,
+                                                   check.get("undefined")) is None:
             self.evidence["kernels_off_check"] = "skipped: the task's own outputs do not change without kernels"
             return
         key = len(self.checks)
@@ -407,7 +437,8 @@ class Checker:
         if key in (reply.get("handed") or []):
             ok, output = take_over(os.path.join(self.job["job_dir"], "out", f"off-{key}.pt"))
             with self.gpu_lock.shared():
-                matched = ok and compare_outputs(output, check["expected"], self.tolerances) is None
+                matched = ok and compare_outputs(output, check["expected"], self.tolerances,
+                                                 check.get("undefined")) is None
         self.evidence["kernels_off_check"] = "ran"
         if matched:
             self.violate("the outputs are correct even with every Triton kernel launch disabled: "

@@ -3,6 +3,11 @@
 An element passes when |out - ref| <= atol * scale + rtol * |ref|, where scale is the RMS of the
 reference: an absolute tolerance in units of the output's own magnitude, so a kernel that returns
 zeros cannot pass because the true values happen to be small (plain allclose would let it).
+
+Elements that the reference leaves unwritten (a benchmark's gold kernel that never stores part of its
+output: their values are whatever was in memory) are found by running the reference twice from memory
+filled differently (`undefined_elements`), and are not compared (`undefined=`): no kernel can be asked
+to reproduce them.
 """
 
 from __future__ import annotations
@@ -42,46 +47,77 @@ def as_outputs(value: Any) -> list[Any]:
     return [value]
 
 
-def compare_outputs(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
+def compare_outputs(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]],
+                    undefined: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """None when `got` matches `expected`; otherwise a dict describing the first bad output.
 
     Outputs are a tensor, a tuple/list of outputs, or a dict of outputs compared key by key (the
-    results of a suite's test function)."""
-    return _compare(got, expected, tolerances, "output", top=True)
+    results of a suite's test function). `undefined` maps an output's place (as named in messages) to a
+    boolean mask of its elements that are not compared."""
+    for where, problem, g, e in _pairs(got, expected, "output", top=True):
+        if problem is None:
+            problem = compare_tensor(g, e, tolerances, (undefined or {}).get(where))
+            if problem is not None:
+                problem["message"] = f"{where} {problem['message']}"
+        if problem is not None:
+            return problem
+    return None
 
 
-def _compare(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]], where: str,
-             top: bool = False) -> dict[str, Any] | None:
+def undefined_elements(first: Any, second: Any, tolerances: dict[str, tuple[float, float]],
+                       ) -> tuple[dict[str, Any], list[str]] | None:
+    """Two outputs of the reference on the same inputs, made from memory filled with different values:
+    the masks of the tensor elements that differ (output place -> bool tensor, for those with any) and a
+    line for each. None when they differ in more than elements (structure, shape, dtype, a plain value)."""
+    masks, notes = {}, []
+    for where, problem, a, b in _pairs(second, first, "output", top=True):
+        if problem is not None:
+            return None
+        a, b = _from_numpy(a), _from_numpy(b)
+        if not isinstance(b, torch.Tensor):
+            if compare_tensor(a, b, tolerances) is not None:
+                return None
+            continue
+        if compare_tensor(a, b, tolerances) is None:
+            continue
+        if not isinstance(a, torch.Tensor) or a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
+            return None
+        mask = _bad_elements(a.detach().reshape(-1), b.detach().reshape(-1), b.dtype, tolerances).reshape(b.shape)
+        masks[where] = mask
+        notes.append(f"{where}: {int(mask.sum())} of {b.numel()} elements")
+    return masks, notes
+
+
+def _pairs(got: Any, expected: Any, where: str, top: bool = False):
+    """(place, structural problem or None, got leaf, expected leaf), walking dicts, tuples and lists alike."""
     if isinstance(expected, dict):
         if not isinstance(got, dict):
-            return {"message": f"{where} is a {type(got).__name__}, expected a dict"}
+            yield where, {"message": f"{where} is a {type(got).__name__}, expected a dict"}, None, None
+            return
         missing, extra = sorted(set(expected) - set(got), key=str), sorted(set(got) - set(expected), key=str)
         if missing or extra:
-            return {"message": f"{where} has keys missing {missing} and unexpected {extra}"}
+            yield where, {"message": f"{where} has keys missing {missing} and unexpected {extra}"}, None, None
+            return
         for key in sorted(expected, key=str):
-            problem = _compare(got[key], expected[key], tolerances, f"{where}[{key!r}]")
-            if problem is not None:
-                return problem
-        return None
+            yield from _pairs(got[key], expected[key], f"{where}[{key!r}]")
+        return
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             count = len(got) if isinstance(got, (tuple, list)) else 1
-            return {"message": f"returned {count} outputs, expected {len(expected)}" if top
-                    else f"{where} has {count} items, expected {len(expected)}"}
+            yield where, {"message": f"returned {count} outputs, expected {len(expected)}" if top
+                          else f"{where} has {count} items, expected {len(expected)}"}, None, None
+            return
         for index, (g, e) in enumerate(zip(got, expected, strict=True)):
-            problem = _compare(g, e, tolerances, f"output {index}" if top else f"{where}[{index}]")
-            if problem is not None:
-                return problem
-        return None
+            yield from _pairs(g, e, f"output {index}" if top else f"{where}[{index}]")
+        return
     if top and isinstance(got, (tuple, list)):
-        return {"message": f"returned {len(got)} outputs, expected 1"}
-    problem = compare_tensor(got, expected, tolerances)
-    if problem is not None:
-        problem["message"] = f"{where} {problem['message']}"
-    return problem
+        yield where, {"message": f"returned {len(got)} outputs, expected 1"}, None, None
+        return
+    yield where, None, got, expected
 
 
-def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
+def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]],
+                   undefined: Any = None) -> dict[str, Any] | None:
     got, expected = _from_numpy(got), _from_numpy(expected)  # a test may return .numpy() of its results
     if not isinstance(expected, torch.Tensor):
         if isinstance(got, torch.Tensor) or got != expected:
@@ -100,39 +136,58 @@ def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, f
         return None
     g = got.detach().reshape(-1)
     e = expected.detach().reshape(-1)
-    if not expected.dtype.is_floating_point:
-        bad = g != e
-        abs_err = (g.double() - e.double()).abs()
-        rel_err = abs_err / e.double().abs().clamp_min(1)
-    else:
-        atol, rtol = tolerances.get(dtype_name(expected.dtype), DEFAULT_TOLERANCES.get(dtype_name(expected.dtype), (1e-4, 1e-4)))
-        g64, e64 = g.double(), e.double()
-        finite = torch.isfinite(e64)
-        scale = e64[finite].pow(2).mean().sqrt().item() if bool(finite.any()) else 0.0
-        scale = scale if scale > 0 else 1.0
-        abs_err = (g64 - e64).abs()
-        same_special = (torch.isnan(g64) & torch.isnan(e64)) | ((g64 == e64) & ~finite)
-        abs_err = torch.where(same_special, torch.zeros_like(abs_err), abs_err)
-        abs_err = torch.nan_to_num(abs_err, nan=float("inf"))
-        bad = abs_err > atol * scale + rtol * e64.abs().nan_to_num(0.0)
-        rel_err = abs_err / e64.abs().clamp_min(atol * scale)
+    places = None  # the flat index of each compared element, when some are not compared
+    if undefined is not None and tuple(undefined.shape) == tuple(expected.shape):
+        places = (~undefined.to(g.device).reshape(-1)).nonzero().squeeze(1)
+        g, e = g[places], e[places]  # nor do they count towards the output's scale
+        if g.numel() == 0:
+            return None
+    bad, abs_err, rel_err = _errors(g, e, expected.dtype, tolerances)
     mismatched = int(bad.sum().item())
     if mismatched == 0:
         return None
     worst = int(abs_err.argmax().item())
     first = int(bad.nonzero()[0].item())
     shape = list(expected.shape)
+    at_worst, at_first = (worst, first) if places is None else (int(places[worst]), int(places[first]))
     return {
-        "message": (f"differs from the reference in {mismatched} of {numel} elements: max abs err "
-                    f"{abs_err[worst].item():.4g} at index {_unravel(worst, shape)} (got {g[worst].item():.6g}, "
-                    f"expected {e[worst].item():.6g}); first bad index {_unravel(first, shape)} "
+        "message": (f"differs from the reference in {mismatched} of {g.numel()} "
+                    + ("elements" if places is None else
+                       f"compared elements ({numel - g.numel()} that the reference leaves unwritten are not)")
+                    + f": max abs err "
+                    f"{abs_err[worst].item():.4g} at index {_unravel(at_worst, shape)} (got {g[worst].item():.6g}, "
+                    f"expected {e[worst].item():.6g}); first bad index {_unravel(at_first, shape)} "
                     f"(got {g[first].item():.6g}, expected {e[first].item():.6g})"),
         "max_abs_err": float(abs_err.max().item()),
         "max_rel_err": float(rel_err.max().item()),
-        "first_bad_index": _unravel(first, shape),
+        "first_bad_index": _unravel(at_first, shape),
         "mismatched": mismatched,
         "elements": numel,
     }
+
+
+def _bad_elements(g: torch.Tensor, e: torch.Tensor, dtype: torch.dtype, tolerances: dict) -> torch.Tensor:
+    return _errors(g, e, dtype, tolerances)[0]
+
+
+def _errors(g: torch.Tensor, e: torch.Tensor, dtype: torch.dtype, tolerances: dict,
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per element of two flat tensors: out of tolerance, absolute error, relative error."""
+    if not dtype.is_floating_point:
+        bad = g != e
+        abs_err = (g.double() - e.double()).abs()
+        return bad, abs_err, abs_err / e.double().abs().clamp_min(1)
+    atol, rtol = tolerances.get(dtype_name(dtype), DEFAULT_TOLERANCES.get(dtype_name(dtype), (1e-4, 1e-4)))
+    g64, e64 = g.double(), e.double()
+    finite = torch.isfinite(e64)
+    scale = e64[finite].pow(2).mean().sqrt().item() if bool(finite.any()) else 0.0
+    scale = scale if scale > 0 else 1.0
+    abs_err = (g64 - e64).abs()
+    same_special = (torch.isnan(g64) & torch.isnan(e64)) | ((g64 == e64) & ~finite)
+    abs_err = torch.where(same_special, torch.zeros_like(abs_err), abs_err)
+    abs_err = torch.nan_to_num(abs_err, nan=float("inf"))
+    bad = abs_err > atol * scale + rtol * e64.abs().nan_to_num(0.0)
+    return bad, abs_err, abs_err / e64.abs().clamp_min(atol * scale)
 
 
 def _unravel(flat: int, shape: list[int]) -> list[int]:

@@ -9,6 +9,11 @@ lets the mapping go. A peer with no_new_privs set (every candidate's process, ev
 candidate writes to an inherited file can break the keeper. Each kept tensor's checksum is taken when it
 is made and checked before it is lent again: if a candidate ever reached the keeper's memory through a
 leaked IPC handle and changed it, the task's references are made afresh rather than lent.
+
+A benchmark's reference may be a Triton kernel that faults (an illegal address): CUDA errors are sticky, so
+one such fault would fail every later task's references here. After any failure the keeper checks its
+CUDA context; if that is broken it answers "unavailable" (each job then makes its own references, so the
+fault is charged to the task that has it) and exits, and the pool starts a new keeper.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from collections import OrderedDict
 from typing import Any
 
 HEADER = struct.Struct("!Q")
+BROKEN_EXIT = 3
+"""The keeper's exit status when its CUDA context failed (the pool starts another)."""
 
 
 def send_blob(sock: socket.socket, data: bytes) -> None:
@@ -101,6 +108,11 @@ class Keeper:
         self.kept: OrderedDict[str, tuple[Any, list[int], int]] = OrderedDict()  # key -> (state, checksum, bytes)
         self.locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
+        self.making = threading.Lock()
+        """References are made one task at a time: what a reference reads unwritten must be the memory its own
+        job filled, and several tasks' perf inputs at once can take the whole GPU."""
+        self.broken: str | None = None
+        """Why this keeper's CUDA context can no longer be used, once it cannot."""
 
     def serve(self, connection: socket.socket) -> None:
         with connection:
@@ -113,11 +125,16 @@ class Keeper:
             try:
                 reply = self.references(job)
             except Exception as exc:  # noqa: BLE001 - the checker makes its own references instead
-                reply = lend({"unavailable": f"{type(exc).__name__}: {exc}"})
+                reply = _unavailable(f"{type(exc).__name__}: {exc}")
+                self.check_context(str(exc))
+            if self.broken is not None:
+                reply = _unavailable(self.broken)
             try:
                 send_blob(connection, reply)
             except OSError:
-                return
+                pass
+            if self.broken is not None:
+                os._exit(BROKEN_EXIT)  # the jobs in flight lose their connection and make their own references
 
     def references(self, job: dict[str, Any]) -> bytes:
         """The pickled references of the job's task: kept ones if intact, else made now."""
@@ -131,8 +148,11 @@ class Keeper:
                     self.kept.move_to_end(key)
             if kept is not None and checksum(kept[0]) == kept[1]:
                 return lend({"state": kept[0], "made": "kept"})
-            state, error = self.make(job)
+            with self.making:
+                state, error = self.make(job)
+                self.release_cached()
             if error is not None:
+                self.check_context(error)
                 return lend({"error": error})
             size = sum(t.numel() * t.element_size() for t in tensors_of(state))
             with self.lock:
@@ -156,6 +176,32 @@ class Keeper:
         except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
             return None, f"the task's references could not be made: {type(exc).__name__}: {exc}"
         return evaluation.reference_state(), None
+
+    def release_cached(self) -> None:
+        """Give back the memory a task's making freed, and that of lent tensors the jobs have let go."""
+        if self.device != "cpu":
+            import torch
+            torch.cuda.ipc_collect()
+            torch.cuda.empty_cache()
+
+    def check_context(self, error: str) -> None:
+        """After a failure: is the CUDA context still usable? A sticky error (an illegal address in some
+        task's kernel, here or in another thread) fails every later call, so this keeper must stop."""
+        if self.device == "cpu":
+            return
+        import torch
+        try:
+            probe = torch.ones(16, device="cuda")
+            if float((probe + probe).sum()) != 32.0:
+                raise RuntimeError("a probe computation gave a wrong sum")
+            torch.cuda.synchronize()
+        except Exception as exc:  # noqa: BLE001 - anything here means the context is gone
+            self.broken = (f"the reference keeper's CUDA context failed ({type(exc).__name__}: {exc}; "
+                           f"first seen as: {error})")
+
+
+def _unavailable(reason: str) -> bytes:
+    return pickle.dumps({"unavailable": reason}, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _confined_peer(connection: socket.socket) -> bool:

@@ -167,26 +167,44 @@ class _Host:
 
 class _Keeper:
     """The reference keeper of one device (evaluate/keeper.py): started beside the hosts, asked by their
-    workers. If it cannot start, jobs make their own references."""
+    workers. If it cannot start, jobs make their own references; if it exits (its CUDA context failed on
+    some task's kernel), another is started, at most `MAX_RESTARTS` times."""
+
+    MAX_RESTARTS = 3
 
     def __init__(self, socket_path: Path, device: str, env: dict[str, str], log_path: Path):
-        self.socket_path = socket_path
+        self.socket_path, self.device, self.env = socket_path, device, env
         self.log = open(log_path, "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "tritonsmith.evaluate.keeper", str(socket_path), device],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
-                                        start_new_session=True)
-        self.ready = threading.Event()
-        threading.Thread(target=self._await_ready, daemon=True).start()
+        self.restarts = 0
+        self.lock = threading.Lock()
+        self._start()
 
-    def _await_ready(self) -> None:
-        for line in self.process.stdout:
+    def _start(self) -> None:
+        self.socket_path.unlink(missing_ok=True)
+        self.process = subprocess.Popen([sys.executable, "-m", "tritonsmith.evaluate.keeper", str(self.socket_path),
+                                         self.device], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, env=self.env, start_new_session=True)
+        self.ready = threading.Event()
+        threading.Thread(target=self._await_ready, args=(self.process, self.ready), daemon=True).start()
+
+    @staticmethod
+    def _await_ready(process: subprocess.Popen, ready: threading.Event) -> None:
+        for line in process.stdout:
             if line.strip() == b"ready":
-                self.ready.set()
+                ready.set()
                 return
 
     def path(self, wait_s: float = 300) -> str | None:
         """The socket to ask, once the keeper is ready; None if it died or never became ready."""
-        if self.process.poll() is None and self.ready.wait(wait_s) and self.process.poll() is None:
+        with self.lock:
+            if self.process.poll() is not None and self.ready.is_set() and self.restarts < self.MAX_RESTARTS:
+                self.restarts += 1
+                self.log.write(f"tritonsmith: the reference keeper exited with status {self.process.returncode}; "
+                               f"starting another ({self.restarts} of {self.MAX_RESTARTS})\n".encode())
+                self.log.flush()
+                self._start()
+            process, ready = self.process, self.ready
+        if process.poll() is None and ready.wait(wait_s) and process.poll() is None:
             return str(self.socket_path)
         return None
 

@@ -143,10 +143,14 @@ class GpuTimer:
         self.cycles_per_ms = self._calibrate() if self.spin else 0.0
 
     def _calibrate(self) -> float:
+        """Clock cycles per millisecond of the spin, measured after a few milliseconds of spinning have
+        raised the clock (an idle H200 runs at 345 MHz, a busy one near 2 GHz); `_sample` corrects it on
+        every spin after that."""
         torch = self.torch
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         cycles = 1_000_000
-        torch.cuda._sleep(cycles)  # the first spin loads its kernel
+        for _ in range(10):  # the first spin loads its kernel; the rest bring the clock up
+            torch.cuda._sleep(cycles)
         start.record()
         torch.cuda._sleep(cycles)
         end.record()
@@ -158,19 +162,28 @@ class GpuTimer:
         return [self.torch.cuda.Event(enable_timing=True) for _ in range(count)]
 
     def _prepare(self, fn: Callable[[], object], warmup_ms: float) -> dict:
-        """A first call (compiles, autotunes), warm-up, and an estimate of the call's GPU and host time."""
+        """A first call (compiles, autotunes), warm-up, and an estimate of the call's GPU and host time. Each
+        warm-up call is queued behind a spin, so that its GPU time is the kernels' and not the host's time
+        to launch them (a wrapper's 50 us of Python would make a 3 us kernel look like a 50 us one and pick
+        the wrong timer)."""
         torch = self.torch
+        issued = time.perf_counter()
         fn()
+        host_ms = (time.perf_counter() - issued) * 1000  # with compiling: a generous first spin
         torch.cuda.synchronize()
         start, end = self._events(2)
         calls, host_s, gpu_ms = 0, 0.0, 0.0
         began = time.perf_counter()
         while calls < 3 or (time.perf_counter() - began) * 1000 < warmup_ms:
             self.flush.zero_()
+            if self.spin:
+                torch.cuda._sleep(max(1, int(min(50.0, 0.05 + 2 * host_ms) * self.cycles_per_ms)))
             start.record()
             issued = time.perf_counter()
             fn()
-            host_s += time.perf_counter() - issued
+            took = time.perf_counter() - issued
+            host_s += took
+            host_ms = took * 1000
             end.record()
             end.synchronize()
             gpu_ms += start.elapsed_time(end)
@@ -184,10 +197,13 @@ class GpuTimer:
         the timer, the calls per sample and the spin's length (a longer spin may let the GPU clock down)."""
         torch = self.torch
         fn, batch, events, batched = state["fn"], shared["batch"], shared["events"], shared["batched"]
+        spin_start, spin_end = shared["spin_events"]
         spin_ms = shared["spin_ms"]
         while True:
             if self.spin:
+                spin_start.record()
                 torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
+                spin_end.record()
             queued = time.perf_counter()
             if batched:
                 self.flush.zero_()
@@ -203,9 +219,17 @@ class GpuTimer:
                     events[2 * index + 1].record()
             queue_ms = (time.perf_counter() - queued) * 1000
             events[1 if batched else 2 * batch - 1].synchronize()
-            if not self.spin or queue_ms <= spin_ms or spin_ms >= 50.0:
+            if not self.spin:
                 break
-            spin_ms = min(50.0, 2 * queue_ms)  # the GPU may have waited on the host: take the sample again
+            # the spin counts clock cycles, so its length in time moves with the clock (idle 345 MHz, boost
+            # ~2 GHz on an H200): recalibrate on every spin, and take the sample again if the GPU ran out of
+            # queued work while the host was still queueing it (then Python time would be in the sample)
+            spun_ms = spin_start.elapsed_time(spin_end)
+            if spun_ms > 0:
+                self.cycles_per_ms = max(1, int(spin_ms * self.cycles_per_ms)) / spun_ms
+            if queue_ms <= 0.9 * spun_ms or spin_ms >= 50.0:
+                break
+            spin_ms = min(50.0, 2 * queue_ms)
         shared["spin_ms"] = spin_ms
         if batched:
             return events[0].elapsed_time(events[1]) / batch
@@ -223,7 +247,8 @@ class GpuTimer:
             batch = max(1, min(20, int(settings.sample_ms / longest)))
         # the spin must outlast queueing a sample of the slowest-to-launch function; grown if it does not
         spin_ms = min(50.0, 0.05 + 1.5 * batch * max(state["host_ms"] for state in states.values()))
-        shared = {"batch": batch, "spin_ms": spin_ms, "events": self._events(2 * batch), "batched": batched}
+        shared = {"batch": batch, "spin_ms": spin_ms, "events": self._events(2 * batch), "batched": batched,
+                  "spin_events": self._events(2)}
         samples, rounds, interval, stopped = sample_rounds(lambda name: self._sample(states[name], shared),
                                                            list(functions), settings)
         times = {}

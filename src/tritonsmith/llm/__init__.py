@@ -5,7 +5,8 @@ Importing this package imports no provider SDK: LiteLLM loads on the first provi
 
 from .budget import Budget
 from .client import make_llm
-from .errors import BudgetExceeded, LLMError, MissingKey, ReplayMiss
+from .errors import BudgetExceeded, LLMError, MissingKey, ReplayMiss, RepliesPending, ReplyPending
 from .reply import LLM, Reply
 
-__all__ = ["LLM", "Budget", "BudgetExceeded", "LLMError", "MissingKey", "Reply", "ReplayMiss", "make_llm"]
+__all__ = ["LLM", "Budget", "BudgetExceeded", "LLMError", "MissingKey", "RepliesPending", "Reply", "ReplayMiss",
+           "ReplyPending", "make_llm"]

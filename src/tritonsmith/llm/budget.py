@@ -37,6 +37,7 @@ class Budget:
         self.usd = 0.0
         self.unpriced_calls = 0  # calls whose price was unknown: `usd` is then a lower bound
         self.unpriced_models: set[str] = set()
+        self.estimated_calls = 0  # replies whose tokens are estimates (written by hand into a queue)
         self.interrupted_calls = 0  # calls a kill cut off: tokens unknown, counted at their worst-case price
         self.reserved_usd = 0.0  # worst-case prices of the calls in flight
 
@@ -84,6 +85,7 @@ class Budget:
             self.unpriced_calls = ledger["unpriced_calls"]
             self.unpriced_models = set(ledger["unpriced_models"])
             self.interrupted_calls = ledger.get("interrupted_calls", 0)
+            self.estimated_calls = ledger.get("estimated_calls", 0)
 
     def charge(self, reply: Reply, reserved_usd: float | None = None) -> None:
         """Record one reply's tokens and cost, releasing its reservation; a cached reply costs nothing."""
@@ -95,6 +97,7 @@ class Budget:
             self.calls += 1
             self.tokens_in += reply.tokens_in
             self.tokens_out += reply.tokens_out
+            self.estimated_calls += reply.estimate_reason is not None
             if reply.cost is None:
                 self.unpriced_calls += 1
                 self.unpriced_models.add(reply.model)
@@ -136,7 +139,8 @@ class Budget:
                           "tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "tokens": self.tokens,
                           "usd": self.usd, "unpriced_calls": self.unpriced_calls,
                           "unpriced_models": sorted(self.unpriced_models),
-                          "interrupted_calls": self.interrupted_calls, "wall_s": self.wall_s},
+                          "estimated_calls": self.estimated_calls, "interrupted_calls": self.interrupted_calls,
+                          "wall_s": self.wall_s},
             }
 
     @classmethod
@@ -154,5 +158,6 @@ class Budget:
         budget.unpriced_calls = spent.get("unpriced_calls", 0)
         budget.unpriced_models = set(spent.get("unpriced_models", ()))
         budget.interrupted_calls = spent.get("interrupted_calls", 0)
+        budget.estimated_calls = spent.get("estimated_calls", 0)
         budget._wall_before = spent.get("wall_s", 0.0)
         return budget

@@ -79,7 +79,7 @@ class ReplyCache:
 
     def recorded_spend(self) -> dict:
         """What the calls recorded in these files cost, as loaded: calls, tokens_in, tokens_out, usd,
-        unpriced_calls, unpriced_models, and interrupted_calls (started, then cut off by a kill: their
+        unpriced_calls, unpriced_models, estimated_calls (whose tokens are estimates), and interrupted_calls (started, then cut off by a kill: their
         tokens are unknown; their worst-case price is in usd where it was known, else they are unpriced)."""
         return self._ledger.totals()
 
@@ -123,7 +123,7 @@ class _Ledger:
         self.replies: dict[str, int] = {}
         self.started: dict[str, list[float | None]] = {}
         self.failures: dict[str, int] = {}
-        self.calls = self.tokens_in = self.tokens_out = self.unpriced_calls = 0
+        self.calls = self.tokens_in = self.tokens_out = self.unpriced_calls = self.estimated_calls = 0
         self.usd = 0.0
         self.unpriced_models: set[str] = set()
 
@@ -132,6 +132,7 @@ class _Ledger:
         self.calls += 1
         self.tokens_in += int(reply.get("tokens_in") or 0)
         self.tokens_out += int(reply.get("tokens_out") or 0)
+        self.estimated_calls += bool(reply.get("estimate_reason"))
         if reply.get("cost") is None:
             self.unpriced_calls += 1
             self.unpriced_models.add(str(reply.get("model")))
@@ -156,4 +157,4 @@ class _Ledger:
                     usd += price
         return {"calls": self.calls + interrupted, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
                 "usd": usd, "unpriced_calls": unpriced, "unpriced_models": sorted(self.unpriced_models),
-                "interrupted_calls": interrupted}
+                "interrupted_calls": interrupted, "estimated_calls": self.estimated_calls}

@@ -6,6 +6,7 @@ import, and it would fetch a price table from the internet unless told to use it
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import random
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from .cache import ReplyCache, request_key
 from .errors import LLMError, MissingKey, ReplayMiss
-from .reply import Reply
+from .reply import LLM, Reply
 from .scrub import scrub, scrub_literal
 
 log = logging.getLogger(__name__)
@@ -368,12 +369,17 @@ def _retry_after(exc: Exception) -> float | None:
         return None
 
 
+# Providers of our own, by the prefix of the model's name (imported only when named); any other name is LiteLLM's.
+PROVIDERS = {"queue:": "tritonsmith.llm.queue"}
+
+
 def make_llm(model: str, *, api_base: str | None = None, api_key: str | None = None,
              cache_path: str | Path | None = None, mode: str = "record",
              price_per_mtok: tuple[float, float] | None = None, timeout_s: float = 600,
-             max_retries: int = 5, retry_base_s: float = 1.0) -> LiteLLMClient:
+             max_retries: int = 5, retry_base_s: float = 1.0) -> LLM:
     """A client for `model` (LiteLLM's provider/model name, e.g. anthropic/claude-sonnet-4-5, or
-    openai/NAME with `api_base` for a vLLM, SGLang or Ollama server).
+    openai/NAME with `api_base` for a vLLM, SGLang or Ollama server; or `queue:DIR[@MODEL]`, requests
+    written to a folder and replies read from it, for a machine with no internet: llm/queue.py).
 
     api_key: else the provider's environment variable (e.g. OPENAI_API_KEY); never written anywhere.
     cache_path: JSONL file of recorded replies. mode: "record" (hits served from the cache, misses
@@ -393,6 +399,9 @@ def make_llm(model: str, *, api_base: str | None = None, api_key: str | None = N
     if mode == "replay" and not Path(cache_path).exists():
         raise LLMError(f"Nothing to replay: {cache_path} does not exist (record it first with mode='record').")
     cache = ReplyCache(cache_path) if cache_path is not None and mode != "off" else None
+    prefix = next((prefix for prefix in PROVIDERS if model.startswith(prefix)), None)
+    if prefix is not None:
+        return importlib.import_module(PROVIDERS[prefix]).make_client(model, cache=cache, mode=mode)
     return LiteLLMClient(model, api_base=api_base, api_key=api_key, cache=cache, mode=mode,
                          price_per_mtok=price_per_mtok, timeout_s=timeout_s, max_retries=max_retries,
                          retry_base_s=retry_base_s)

@@ -36,3 +36,30 @@ class ReplayMiss(LLMError):
     def __init__(self, message: str, *, key: str):
         super().__init__(message)
         self.key = key
+
+
+class ReplyPending(Exception):
+    """A queued request (`queue:DIR`) has no reply yet: it waits in `path` for one. Not an LLMError: nothing
+    failed, so the agent pauses the lineage that asked and lets every other one go on."""
+
+    def __init__(self, message: str, *, key: str, folder: str, model: str | None = None):
+        super().__init__(message)
+        self.key, self.folder, self.model = key, folder, model
+
+
+class RepliesPending(Exception):
+    """A run (or a bench) went as far as it could and stopped because queued requests wait for replies;
+    everything finished is saved, and the same command goes on once they are answered."""
+
+    def __init__(self, waiting: list[ReplyPending]):
+        self.waiting = list(waiting)
+        folders = sorted({pending.folder for pending in self.waiting})
+        super().__init__(f"{len(self.waiting)} requests wait for replies in {', '.join(folders)}")
+
+    @property
+    def folder(self) -> str:
+        return self.waiting[0].folder
+
+    @property
+    def model(self) -> str | None:
+        return next((pending.model for pending in self.waiting if pending.model), None)

@@ -27,6 +27,9 @@ class Reply:
     """Wall time of the provider call that produced this reply (retries excluded)."""
     finish_reason: str | None = None
     """Why the model stopped, as the provider says ('stop', 'length', ...); None if it did not say."""
+    estimate_reason: str | None = None
+    """Why tokens_in and tokens_out are estimates rather than the provider's count (a reply written by
+    hand into a queue); None when they are the provider's count."""
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.agent.store import parse_events
+from tritonsmith.durable import parse_events
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

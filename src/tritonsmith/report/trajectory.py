@@ -30,7 +30,7 @@ from tritonsmith.report.format import (
 from tritonsmith.report.run_files import read_text, read_trajectory
 from tritonsmith.report.text import clip_html, code_html, diff_html, rich_html, text_blocks, text_html
 from tritonsmith.runs.records import TaskRecord
-from tritonsmith.tune.space import config_label
+from tritonsmith.tune.label import config_label
 
 SHARED_MIN_CHARS = 300  # prompt blocks this long in all, shown earlier in the task, become a reference to them
 SHARED_MIN_BLOCK = 40  # shorter blocks are never looked up

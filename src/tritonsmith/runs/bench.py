@@ -2,7 +2,9 @@
 
 Solvers: `agent` (the LLM agent, one run folder per task), `baseline` (each task's own baseline:
 a sanity run of a suite on a device), `dir:PATH` (pre-written candidates, PATH/<task id>.py).
-Each finished task is written at once; rerunning the same command skips finished tasks.
+Each finished task is written at once; rerunning the same command skips finished tasks. With a queued
+model (`queue:DIR`) a task whose lineages wait for replies is not finished: the bench goes on with the
+other tasks and then raises RepliesPending for all the requests that wait.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tritonsmith.durable import FileError, folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
 from tritonsmith.evaluate.pool import task_key
 from tritonsmith.interrupt import interrupted
+from tritonsmith.llm.errors import RepliesPending, ReplyPending
 from tritonsmith.runs.pools import make_pool
 from tritonsmith.runs.qualify import Qualification, QualificationStore, classify
 from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord, timing_noise
@@ -78,6 +81,7 @@ def _run_bench_locked(suite: str, solver: str, config: RunConfig, out: str | Pat
     progress = BenchProgress(len(tasks), finished, stream)
     eval_config = EvalConfig(timeout_s=config.eval_timeout_s, workers_per_gpu=config.workers_per_gpu)
     workers = (config.parallel if solver == "agent" else jobs or None) if config.device == "cpu" else None
+    waiting: list[ReplyPending] = []
     with make_pool(config, eval_config, workers, stream) as pool:
         qualifications = QualificationStore(pool.device_name or pool.device_kind)
         known = qualifications.load()
@@ -95,6 +99,10 @@ def _run_bench_locked(suite: str, solver: str, config: RunConfig, out: str | Pat
                 if solver == "baseline":  # the task's make_inputs or reference failed: it cannot qualify
                     found = classify(task.name, "error", str(err), qualifications.device, task_error=True)
                     record.qualified, record.qualification = found.qualified, found.reason
+            except RepliesPending as pending:  # not finished: the next pass goes on with it
+                waiting.extend(pending.waiting)
+                progress.wait(task.name, len(pending.waiting))
+                return
             if interrupted():  # not finished but cut short (its pool closed under it): a resume runs it again
                 return
             record.wall_s = round(time.perf_counter() - started, 2)
@@ -112,6 +120,8 @@ def _run_bench_locked(suite: str, solver: str, config: RunConfig, out: str | Pat
                 future.result()
         finally:  # at Ctrl-C: queued tasks are dropped and the pool is closed under those in flight
             executor.shutdown(wait=not interrupted(), cancel_futures=True)
+    if waiting and not interrupted():
+        raise RepliesPending(waiting)
     return store.records()
 
 
@@ -151,7 +161,7 @@ def from_result(task: Task, solver: str, result: EvalResult) -> TaskRecord:
                       error=None if result.passed else result.message or f"status {result.status}",
                       speedup=result.speedup, speedup_vs_torch=result.speedup_vs_torch,
                       speed_reason=None if result.speedup is not None else result.speedup_reason,
-                      speedup_noise=timing_noise(result.to_dict()),
+                      speedup_noise=timing_noise(result.to_dict()), phases_s=result.evidence.get("phases_s"),
                       lineages=[LineageOutcome(0, result.call_ok, result.exec_ok, result.speedup, [point])])
 
 
@@ -224,6 +234,12 @@ class BenchProgress:
     def add(self, record: TaskRecord) -> None:
         with self._lock:
             self._add(record)
+
+    def wait(self, task: str, requests: int) -> None:
+        with self._lock:
+            self.stream.write(f"[{len(self.records)}/{self.total}] {task}: waiting for {requests} "
+                              f"{'reply' if requests == 1 else 'replies'}\n")
+            self.stream.flush()
 
     def _add(self, record: TaskRecord) -> None:
         self.records.append(record)

@@ -61,6 +61,7 @@ class TaskRecord:
     speedup_noise: float | None = None  # timing_noise() of the measurement behind `speedup`; None: not recorded
     qualified: bool | None = None  # the task's gold passes its own evaluation on this device (runs/qualify.py)
     qualification: str | None = None  # why it does not, or what was dropped; None: not known on this device
+    phases_s: dict[str, float] | None = None  # baseline/dir solvers: the evaluation's seconds per stage
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,10 +17,13 @@ from typing import Any
 
 from tritonsmith.knowledge.hardware import HardwareProfile
 from tritonsmith.task import Task
-from tritonsmith.tune.discover import discover
+from tritonsmith.tune.discovery import discover
+from tritonsmith.tune.label import config_label
+from tritonsmith.tune.result import Trial, TuneResult
 from tritonsmith.tune.rewrite import render
-from tritonsmith.tune.search import STRATEGIES, Trial, TuneConfig, TuneResult, tune_kernel
-from tritonsmith.tune.space import Config, ConfigList, Space, Value, config_label, search_space
+from tritonsmith.tune.search import tune_kernel
+from tritonsmith.tune.settings import STRATEGIES, TuneConfig
+from tritonsmith.tune.space import Config, ConfigList, Space, Value, search_space
 
 NOT_RECORDED = "not_recorded"
 

@@ -12,7 +12,7 @@ import ast
 import io
 from collections.abc import Iterable
 
-from tritonsmith.tune.discover import LAUNCH_OPTIONS, Autotune, Discovery, Knob, Span
+from tritonsmith.tune.knobs import LAUNCH_OPTIONS, Autotune, Discovery, Knob, Span
 from tritonsmith.tune.space import Config, ConfigList, Scaled, Value
 
 CONFIGS_SUFFIX = ".configs"

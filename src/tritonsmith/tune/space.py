@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from tritonsmith.knowledge.hardware import HardwareProfile
-from tritonsmith.tune.discover import Discovery, KernelInfo, Knob
+from tritonsmith.tune.knobs import Discovery, KernelInfo, Knob
+from tritonsmith.tune.label import config_label as config_label  # its home before tune/label.py
 
 DOT_TILE = (16, 256)  # tl.dot needs every dimension >= 16; beyond 256 a tile no longer fits registers
 MAX_BLOCK = 65536
@@ -49,10 +50,6 @@ class ConfigList:
 
 Value = int | Scaled | ConfigList
 Config = dict  # knob id (or KERNEL.configs) -> Value
-
-
-def config_label(config: Config) -> str:
-    return ", ".join(f"{knob_id}={value}" for knob_id, value in sorted(config.items())) or "the original"
 
 
 @dataclass(frozen=True)
