@@ -31,11 +31,24 @@ CANDIDATES = Path(__file__).parents[1] / "candidates"
 
 
 @pytest.fixture(scope="module")
-def ray():
+def ray(tmp_path_factory):
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'tritonsmith[ray]')")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    markers = tmp_path_factory.mktemp("markers")  # the one folder outside their jobs the actors' candidates may write
+    os.environ["TRITONSMITH_SANDBOX_WRITABLE"] = str(markers)
+    try:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    finally:
+        del os.environ["TRITONSMITH_SANDBOX_WRITABLE"]
+    ray.markers = markers
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def markers(ray, tmp_path):
+    folder = ray.markers / tmp_path.name
+    folder.mkdir()
+    return folder
 
 
 @pytest.fixture
@@ -49,7 +62,7 @@ def suite(tmp_path):
 
 def slow(source: str, markers: Path, seconds: float = 6) -> str:
     """The candidate, made to leave a marker file when its evaluation imports it and then to take a while."""
-    return (f"import os as _os, time as _time\nopen(_os.path.join({str(markers)!r}, str(_os.getpid())), 'w').close()\n"
+    return (f"import os as _os, time as _time\nopen(_os.path.join({str(markers)!r}, _os.urandom(8).hex()), 'w').close()\n"
             f"_time.sleep({seconds})\n{source}")
 
 
@@ -123,9 +136,7 @@ def test_a_task_whose_files_the_actors_cannot_see_by_the_drivers_paths(ray, tmp_
         assert again.status == "passed", again.message
 
 
-def test_an_actor_killed_mid_evaluation_is_retried_once_and_nothing_is_lost(ray, tmp_path, suite):
-    markers = tmp_path / "markers"
-    markers.mkdir()
+def test_an_actor_killed_mid_evaluation_is_retried_once_and_nothing_is_lost(ray, tmp_path, suite, markers):
     candidates = tmp_path / "candidates"
     candidates.mkdir()
     (candidates / "vector_add.py").write_text(slow(GOOD_ADD, markers))
@@ -145,11 +156,9 @@ def test_an_actor_killed_mid_evaluation_is_retried_once_and_nothing_is_lost(ray,
     assert "killed by `ray.kill`" in text and "is retried on another actor" in text and "[2/2]" in text
 
 
-def test_a_second_loss_is_crashed_with_the_reason_and_a_crashing_candidate_is_not_retried(ray, tmp_path):
+def test_a_second_loss_is_crashed_with_the_reason_and_a_crashing_candidate_is_not_retried(ray, tmp_path, markers):
     from tritonsmith.runs.cluster import ClusterPool
 
-    markers = tmp_path / "markers"
-    markers.mkdir()
     task = resolve_task("vector_add")
     progress = io.StringIO()
     with ClusterPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120), stream=progress, watch_s=0.5) as pool:
@@ -212,12 +221,10 @@ def test_a_bench_without_cluster_never_imports_ray(tmp_path):
     assert [r.status for r in ResultsStore(tmp_path / "bench").records()] == ["passed"]
 
 
-def test_cancel_stops_the_evaluation_in_flight_on_its_actor(ray, tmp_path):
+def test_cancel_stops_the_evaluation_in_flight_on_its_actor(ray, tmp_path, markers):
     from tritonsmith.evaluate import EvaluationCancelled
     from tritonsmith.runs.cluster import ClusterPool
 
-    markers = tmp_path / "markers"
-    markers.mkdir()
     task = resolve_task("vector_add")
     with ClusterPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120), stream=io.StringIO()) as pool:
         outcome = {}

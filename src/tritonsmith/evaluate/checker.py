@@ -403,9 +403,9 @@ class Checker:
                     "the candidate raised an error:\n", 1)[-1])
                 break
         self.take_failure(reply)
+        self.call_ok = True  # every call returned, right or wrong
         if self.status is not None:
             return
-        self.call_ok = True
         late = self.ask({"do": "late"})
         if self.checker is not None:
             return
