@@ -221,14 +221,14 @@ def _reap_candidate(job: dict[str, Any], commands: int, events: int, sandbox: di
 def _candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[str, Any],
                namespace_error: str | None, gpu_lock: Any) -> int:
     """The candidate's process: isolated and confined before it reads the checker's first command."""
+    keep = {0, 1, 2, commands, events, *(gpu_lock.fds or ())}  # nothing else inherited stays open
+    _close([int(fd) for fd in os.listdir("/proc/self/fd") if fd.isdigit() and int(fd) not in keep])
     _isolate(job)
     if job["device"] != "cpu":
         import torch
         torch.cuda.init()  # the device files are opened before the filesystem is confined
     confinement = confine.confine_candidate(job["job_dir"], sandbox, namespace_error)
     _own_folder(job)
-    keep = {0, 1, 2, commands, events, *(gpu_lock.fds or ())}
-    _close([int(fd) for fd in os.listdir("/proc/self/fd") if fd.isdigit() and int(fd) not in keep])
     from tritonsmith.evaluate.worker import run_candidate_process
     try:
         run_candidate_process(job, commands, events, gpu_lock, confinement)
