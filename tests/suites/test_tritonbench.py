@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import os
 import re
@@ -17,10 +16,12 @@ import pytest
 from fakellm import FakeLLMServer
 
 from tritonsmith.runs.store import ResultsStore
-from tritonsmith.suites import geak_perf, load_suite, parts, resolve_task
+from tritonsmith.suites import load_suite, parts, perf_scripts, resolve_task
 from tritonsmith.suites.parts import SEPARATOR
+from tritonsmith.suites.runtime import geak_perf
 from tritonsmith.suites.tritonbench import load_tritonbench_g, perf_scripts_dir
 from tritonsmith.task import TaskError, load_task
+from tritonsmith.util.modules import load_module
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "tritonbench_g"
 SUITE = f"tritonbench-g:{FIXTURES / 'tasks'}"
@@ -247,10 +248,7 @@ def task_module():
     added = []
 
     def load(task):
-        name = f"tritonsmith_test_task_{task.id}"
-        spec = importlib.util.spec_from_file_location(name, task.path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_module(f"tritonsmith_test_task_{task.id}", str(task.path), register=False)
         added.append(module.GOLD_MODULE)
         return module
     yield load
@@ -413,7 +411,7 @@ def test_the_number_of_inputs_is_read_without_running_the_script(tmp_path):
         source = ("import torch\nfrom geak_eval.perf.performance_utils import Performance_Metrics\n\n\n"
                   "class performance_metrics(Performance_Metrics):\n" + get_input_tensors +
                   "    def to_cuda(self, x):\n        return x\n\n    def call_op(self, x):\n        return x\n")
-        return geak_perf.read_script(write_script(tmp_path, "t_perf.py", source), "t", {"t"}, set())
+        return perf_scripts.read_script(write_script(tmp_path, "t_perf.py", source), "t", {"t"}, set())
 
     loop = "        for i in range({}):\n            self.input_tensors.append(torch.rand(2 ** i, dtype={}))\n"
     head = "    def get_input_tensors(self):\n        self.input_tensors = []\n"
