@@ -53,12 +53,8 @@ def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: 
     for call in planned_calls(namespace, tests):
         if call.skip:
             continue
-        seed_all(seed)
-        resolver = _Fixtures(namespace, fixtures or {}, call)
         try:
-            for name in list(autouse or ()) + call.usefixtures:
-                resolver.value(name)
-            call.function(**resolver.arguments(call.function, call.params))
+            _invoke(namespace, call, seed, fixtures, autouse)
             ran += 1
         except skipped:
             pass
@@ -69,8 +65,6 @@ def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: 
             if hasattr(exc, "add_note"):
                 exc.add_note(f"(raised in test {call.name})")
             raise
-        finally:
-            resolver.finish()
     if not ran:
         raise RuntimeError(f"every call of the correctness tests {', '.join(tests)} was skipped: nothing was checked")
     return as_tensors(dict(namespace["result_gold"]))
@@ -90,14 +84,22 @@ def run_call(namespace: dict[str, Any], name: str, seed: int, fixtures: dict[str
     if call.skip:
         raise CaseSkipped(f"{name} is skipped by its marks")
     skipped, _ = _outcomes()
+    try:
+        _invoke(namespace, call, seed, fixtures, autouse)
+    except skipped as exc:
+        raise CaseSkipped(f"{name} skipped itself: {exc}") from None
+
+
+def _invoke(namespace: dict[str, Any], call: Call, seed: int, fixtures: dict[str, str] | None,
+            autouse: list[str] | None) -> None:
+    """One call, seeded, with the autouse fixtures and its usefixtures made first and its arguments filled from its
+    parameters and fixtures; every fixture is finalised afterwards, whatever the call raised."""
     seed_all(seed)
     resolver = _Fixtures(namespace, fixtures or {}, call)
     try:
         for fixture in list(autouse or ()) + call.usefixtures:
             resolver.value(fixture)
         call.function(**resolver.arguments(call.function, call.params))
-    except skipped as exc:
-        raise CaseSkipped(f"{name} skipped itself: {exc}") from None
     finally:
         resolver.finish()
 
