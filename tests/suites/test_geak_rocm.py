@@ -16,7 +16,7 @@ import pytest
 
 from tritonsmith.runs.store import ResultsStore
 from tritonsmith.suites import load_suite, resolve_task
-from tritonsmith.suites.parts import SEPARATOR
+from tritonsmith.suites.parts import SEPARATOR, split_parts
 from tritonsmith.suites.pytest_reader import is_skipped_test
 from tritonsmith.suites.runtime.monkeypatch import MonkeyPatch
 from tritonsmith.suites.runtime.pytest_runner import planned_calls, run_tests
@@ -26,8 +26,8 @@ from tritonsmith.util.modules import load_module
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "geak_rocm"
 SUITE = f"geak-rocm:{FIXTURES / 'tasks'}"
 FORMS = f"geak-rocm:{FIXTURES / 'forms'}"  # one small file per form of GEAK's real files, and unsupported ones
-GOLD_SCALE = (FIXTURES / "tasks" / "vector_scale.py").read_text().split(SEPARATOR)[0]
-GOLD_ROW_SUM = (FIXTURES / "tasks" / "row_sum.py").read_text().split(SEPARATOR)[0]
+GOLD_SCALE = split_parts(FIXTURES / "tasks" / "vector_scale.py").kernel
+GOLD_ROW_SUM = split_parts(FIXTURES / "tasks" / "row_sum.py").kernel
 WRONG_SCALE = GOLD_SCALE.replace("x * alpha, mask=mask", "x * alpha + 0.25, mask=mask")
 WRONG_ROW_SUM = GOLD_ROW_SUM.replace("tl.sum(x, axis=0)", "tl.max(x, axis=0)")
 TORCH_ROW_SUM = ("import torch\nimport triton\n\n\n@triton.jit\ndef row_sum_kernel(x_ptr, out_ptr, n_cols, stride_row, BLOCK):\n"
@@ -336,8 +336,8 @@ def test_bench_with_a_folder_of_candidates_and_hand_checked_accuracy(tmp_path):
 
 # --- the forms of GEAK's real files (tests/fixtures/geak_rocm/forms) ---------------------------------
 
-FILL_GOLD = (FIXTURES / "forms" / "monkeypatched.py").read_text().split(SEPARATOR)[0]
-TWO_GOLD = (FIXTURES / "forms" / "two_kernels.py").read_text().split(SEPARATOR)[0]
+FILL_GOLD = split_parts(FIXTURES / "forms" / "monkeypatched.py").kernel
+TWO_GOLD = split_parts(FIXTURES / "forms" / "two_kernels.py").kernel
 
 
 def test_monkeypatch_undoes_every_change(tmp_path):

@@ -20,7 +20,7 @@ from tritonsmith.evaluate.compare import compare_outputs
 from tritonsmith.suites import load_suite, resolve_task
 from tritonsmith.suites.geak_rocm import MAX_PERF_CASES
 from tritonsmith.suites.parametrize import Unreadable, parametrisations
-from tritonsmith.suites.parts import SEPARATOR, split_parts
+from tritonsmith.suites.parts import split_parts
 from tritonsmith.suites.runtime import rocm_perf
 from tritonsmith.task import CaseSkipped, load_task
 from tritonsmith.util.modules import load_module
@@ -29,9 +29,9 @@ from tritonsmith.util.tensors import same
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "geak_rocm"
 PERF = FIXTURES / "perf"
 SUITE = f"geak-rocm:{PERF}"
-ADD_GOLD = (PERF / "vector_add.py").read_text().split(SEPARATOR)[0]
+ADD_GOLD = split_parts(PERF / "vector_add.py").kernel
 ADD_WRONG_WHEN_LARGE = ADD_GOLD.replace("x + y, mask=mask", "tl.where(offsets < 2048, x + y, x), mask=mask")
-SCALE_GOLD = (PERF / "row_scale.py").read_text().split(SEPARATOR)[0]
+SCALE_GOLD = split_parts(PERF / "row_scale.py").kernel
 SCALE_WRONG_ROW = SCALE_GOLD.replace("x * scale, mask=mask", "tl.where(row == 6, x, x * scale), mask=mask")
 ADD_CASES = ["test_performance[cfg0-float32]", "test_performance[cfg1-float32]", "test_performance[cfg2-float32]",
              "test_performance[cfg3-float32]", "test_performance[cfg4-float32]"]

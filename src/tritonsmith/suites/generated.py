@@ -13,7 +13,7 @@ from typing import Any
 
 from tritonsmith.durable import cache_folder
 from tritonsmith.suites import Suite, Unsupported
-from tritonsmith.suites.parts import SEPARATOR
+from tritonsmith.suites.parts import separator_line
 from tritonsmith.task import Task, TaskError
 
 NOT_TASKS = ("__init__.py", "conftest.py")  # package and pytest plumbing beside the tasks, never a task
@@ -98,7 +98,7 @@ def load_described(files: list[Path], entries: dict[str, dict], make: Callable[[
     def load_one(path: Path) -> Task | None:
         entry = entries.get(path.name)
         if entry is None:
-            if SEPARATOR not in path.read_text():
+            if separator_line(path.read_text().splitlines()) is None:
                 return None
             raise TaskError(f"{path}: no entry with file {path.name!r} in the instructions JSON.")
         return make(path, entry)
