@@ -59,7 +59,7 @@ from tritonsmith.suites.parts import (
     without_definitions,
 )
 from tritonsmith.suites.perf_scripts import NARROWEST_FIRST
-from tritonsmith.suites.pytest_reader import TestPart
+from tritonsmith.suites.pytest_reader import PytestPart
 from tritonsmith.suites.runtime.rocm_perf import STAND_INS
 from tritonsmith.task import DTYPES, TaskError, load_task
 
@@ -96,7 +96,7 @@ def load_geak_rocm(path: str | Path, instructions: str | Path | None = None,
 MAX_PERF_CASES = 24  # test_iv_dependent_matmul has 2,100 calls: timing them all would take an hour per candidate
 
 
-def _perf_cases(path: Path, parts: Parts, tests: TestPart) -> tuple[list[dict], str | None]:
+def _perf_cases(path: Path, parts: Parts, tests: PytestPart) -> tuple[list[dict], str | None]:
     """One perf case per call of each GEAK perf test, {"dtype", "test": pytest's id}, at most MAX_PERF_CASES
     of them spread evenly over the calls in pytest's order; or none, and why."""
     cases: list[dict] = []
@@ -145,7 +145,7 @@ def _generate(path: Path, entry: dict, out: Path) -> Path:
     defined = top_level(gold_tree)
     # the test part's own copies of kernel-part functions and classes would replace the candidate's
     test, repeated = without_definitions(parts.test, set(defined))
-    tests = TestPart(path, test)
+    tests = PytestPart(path, test)
     if not tests.tests:
         raise TaskError(f"{path}: the test part has no correctness test_*() function (performance tests and "
                         "test_save* hooks are not run).")
@@ -192,7 +192,7 @@ def _required(path: Path, entry: dict, gold_tree: ast.Module, defined: set[str],
     return required, imports
 
 
-def _harness(test: str, tests: TestPart, required: list[str], imports: list[ast.stmt], repeated: list[str],
+def _harness(test: str, tests: PytestPart, required: list[str], imports: list[ast.stmt], repeated: list[str],
              perf: bool) -> str:
     """The test part plus its runner: appended to each candidate, and to the gold code as its reference."""
     prelude = "".join(ast.unparse(node) + "\n" for node in imports)

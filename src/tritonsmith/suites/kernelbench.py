@@ -25,6 +25,7 @@ from pathlib import Path
 from tritonsmith.suites import Suite
 from tritonsmith.suites.generated import Raw, generated_dir, load_each, render_task, write_if_changed
 from tritonsmith.suites.kernelbench_sizes import scale_sizes
+from tritonsmith.suites.parts import top_level
 from tritonsmith.task import Task, TaskError, load_task
 
 ENTRY_POINT = "tritonsmith_forward"
@@ -173,14 +174,7 @@ def check_problem(path: Path) -> str:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as err:
         raise TaskError(f"{path}: line {err.lineno}: the problem file is not valid Python ({err.msg}).") from None
-    defined: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
-            defined.add(node.name)
-        elif isinstance(node, ast.Assign):
-            defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+    defined = top_level(tree)
     missing = [name for name in NEEDED if name not in defined]
     if missing:
         raise TaskError(f"{path}: the problem file does not define {' or '.join(missing)} (a KernelBench problem "

@@ -14,7 +14,7 @@ from tritonsmith.task import TaskError
 PERF_WORDS = ("perf", "performance", "bench", "benchmark", "benchmarks", "benchmarking")
 
 
-class TestPart:
+class PytestPart:
     """What the generator learns from the test part of one file."""
 
     def __init__(self, path: Path, source: str):
