@@ -1,4 +1,4 @@
-"""How a GEAK-eval perf script's inputs are made (suites/geak_perf.py): on the evaluation's GPU directly, else on
+"""How a GEAK-eval perf script's inputs are made (suites/runtime/geak_perf.py): on the evaluation's GPU directly, else on
 the CPU as GEAK-eval makes them; each handed out once and not kept twice. On a machine without a GPU, torch's
 "meta" device stands in for the GPU: get_input_tensors runs under it as under "cuda", and a script that needs
 real values (NumPy, .item()) fails there as it would for a CPU-only op on the GPU."""
@@ -12,7 +12,7 @@ import weakref
 import pytest
 import torch
 
-from tritonsmith.suites import geak_perf, perf_call
+from tritonsmith.suites.runtime import geak_perf, perf_call, seed_all
 
 SCRIPT = """
 import torch
@@ -78,7 +78,7 @@ def test_a_script_that_fails_on_the_device_makes_its_inputs_on_the_cpu_as_geak_e
     assert made.startswith("on the CPU by get_input_tensors(), as GEAK-eval makes them (with the default device "
                            "meta it raised TypeError: can't convert meta device type tensor to numpy")
     # seeded as GEAK-eval's CPU way: the values are what the same seed gives with no device set
-    geak_perf.seed_all(7)
+    seed_all(7)
     expected = [torch.rand(2 ** e, dtype=torch.float16) for e in (4, 6, 8)]
     assert torch.equal(x, expected[2])
     assert script.namespace["MADE"] == [1, 1]  # one failed run under the device, one on the CPU
