@@ -125,3 +125,17 @@ def test_a_script_that_fails_on_the_cpu_too_says_so(tmp_path):
     script = script_of(SCRIPT.format(extra="raise ValueError('no inputs today')"), tmp_path)
     with pytest.raises(ValueError, match="no inputs today"):
         script.make_inputs(0, 7, "meta")
+
+
+def test_every_call_of_an_op_that_draws_its_own_inputs_is_seeded_alike(tmp_path):
+    """batched_vecmat_mult's call_op makes its matrices with torch.randn: the timed calls (one marker, one
+    working copy) must draw what the checked call drew, or the last timed call cannot match the reference."""
+    source = PLAIN.replace("return input_tensor[0] * 2", "return input_tensor[0] * 2 + torch.randn(input_tensor[0].shape)")
+    assert source != PLAIN
+    script = script_of(source, tmp_path)
+    marker, perf_input = script.make_inputs(0, 7, "cpu", expected_count=3)
+    first = script.call(marker, perf_input)["returned"]
+    torch.randn(100)  # whatever else draws from the generator between the calls
+    again = script.call(marker, perf_input)["returned"]
+    fresh = script.call(marker.clone(), perf_input)["returned"]
+    assert torch.equal(first, again) and torch.equal(first, fresh)

@@ -295,15 +295,20 @@ class PerfScript:
         """{'returned': what the call returned, 'written': the inputs it changed, by path}, each checked call
         on its own copy of the input and the timed calls on one (perf_call.py). The evaluator clones
         its arguments for each checked call (a new marker, so a fresh copy) and passes the same arguments to
-        every timed call (the same marker), as GEAK-eval times call_op on one input."""
+        every timed call (the same marker), as GEAK-eval times call_op on one input. Every call is seeded
+        alike: some ops draw their own random inputs (batched_vecmat_mult's call_op makes A and B with
+        torch.randn), so a timed call's output can match the reference only if its draws are the same."""
         method = self.reference_method if reference else self.metrics.call_op
 
         def prepare() -> tuple[Any, list[tuple[str, Any, Any]]]:
             memo: dict[int, Any] = {}
             work = copy_value(perf_input.value, memo)
-            seed_all(perf_input.index)
             return work, [(path, t, memo[id(t)]) for path, t in tensors_in(perf_input.value, "input")]
-        return call_on_copy(marker, self._key, prepare, method)
+
+        def seeded(work: Any) -> Any:
+            seed_all(perf_input.index)
+            return method(work)
+        return call_on_copy(marker, self._key, prepare, seeded)
 
 
 def run_perf_case(namespace: dict[str, Any], marker: Any, perf_input: PerfInput) -> dict[str, Any]:
