@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,17 @@ from tritonsmith.suites import resolve_task
 from tritonsmith.task import Task
 
 CANDIDATES = Path(__file__).parent / "candidates"
+
+
+def modules_loaded_after(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after running `statement` (what an import drags in)."""
+    import tritonsmith
+
+    code = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(Path(tritonsmith.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.splitlines()[-1]))
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.util.constants import constant
+
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
           "float8_e4m3fn", "float8_e5m2")
 KINDS = ("elementwise", "reduction", "softmax", "normalization", "matmul", "attention", "scan", "sort",
@@ -106,41 +108,11 @@ def load_task(path: str | Path, suite: str | None = None) -> Task:
             name = node.targets[0].id
             if name.isupper():
                 try:
-                    fields[name] = _literal(node.value)
+                    fields[name] = constant(node.value)
                 except (ValueError, TypeError, RecursionError, MemoryError):
                     raise TaskError(f"{path}: field {name} (line {node.lineno}) must be a literal "
                                     "(string, number, list or dict; arithmetic on numbers is allowed).") from None
     return _validate(path, fields, functions, suite)
-
-
-_ARITHMETIC = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-               ast.FloorDiv: lambda a, b: a // b, ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b,
-               ast.LShift: lambda a, b: a << b}
-_MAX_BITS = 256  # shapes and byte counts are far below; a bigger number in a task file is a mistake or an attack
-
-
-def _literal(node: ast.AST):
-    """ast.literal_eval, plus arithmetic on numbers (`1 << 24`, `4096 * 4096`) for shapes. Operands and
-    results are bounded before anything big is computed, so `((10**64)**64)**64` fails at once."""
-    if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-        left, right = _literal(node.left), _literal(node.right)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
-            raise ValueError("arithmetic only on numbers")
-        if isinstance(node.op, (ast.Pow, ast.LShift)) and isinstance(left, int) and isinstance(right, int) and (
-                right > _MAX_BITS or (isinstance(node.op, ast.Pow) and abs(left).bit_length() * right > _MAX_BITS)):
-            raise ValueError("arithmetic only on small numbers")
-        try:
-            result = _ARITHMETIC[type(node.op)](left, right)
-        except (ArithmeticError, ValueError):  # 1 / 0, 10.0 ** 400, 1 << -1
-            raise ValueError("arithmetic that has no value") from None
-        if isinstance(result, complex) or (isinstance(result, int) and result.bit_length() > _MAX_BITS):
-            raise ValueError("arithmetic only on small numbers")
-        return result
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return [_literal(item) for item in node.elts]
-    if isinstance(node, ast.Dict) and None not in node.keys:
-        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)}
-    return ast.literal_eval(node)
 
 
 def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: str | None) -> Task:

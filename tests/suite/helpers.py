@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import torch
 
 from tritonsmith.suites import builtin_dir
+from tritonsmith.util.modules import load_module
 
 
 def load(task_id: str):
     """The task file executed as a module (trusted code: tests only, never a candidate)."""
-    spec = importlib.util.spec_from_file_location(f"hand_checked_{task_id}", builtin_dir() / f"{task_id}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(f"hand_checked_{task_id}", str(builtin_dir() / f"{task_id}.py"), register=False)
 
 
 def close(got, want, tol=1e-5):

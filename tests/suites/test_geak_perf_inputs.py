@@ -1,4 +1,4 @@
-"""How a GEAK-eval perf script's inputs are made (suites/geak_perf.py): on the evaluation's GPU directly, else on
+"""How a GEAK-eval perf script's inputs are made (suites/runtime/geak_perf.py): on the evaluation's GPU directly, else on
 the CPU as GEAK-eval makes them; each handed out once and not kept twice. On a machine without a GPU, torch's
 "meta" device stands in for the GPU: get_input_tensors runs under it as under "cuda", and a script that needs
 real values (NumPy, .item()) fails there as it would for a CPU-only op on the GPU."""
@@ -12,7 +12,7 @@ import weakref
 import pytest
 import torch
 
-from tritonsmith.suites import geak_perf, perf_call
+from tritonsmith.suites.runtime import geak_perf, perf_call, seed_all
 
 SCRIPT = """
 import torch
@@ -78,7 +78,7 @@ def test_a_script_that_fails_on_the_device_makes_its_inputs_on_the_cpu_as_geak_e
     assert made.startswith("on the CPU by get_input_tensors(), as GEAK-eval makes them (with the default device "
                            "meta it raised TypeError: can't convert meta device type tensor to numpy")
     # seeded as GEAK-eval's CPU way: the values are what the same seed gives with no device set
-    geak_perf.seed_all(7)
+    seed_all(7)
     expected = [torch.rand(2 ** e, dtype=torch.float16) for e in (4, 6, 8)]
     assert torch.equal(x, expected[2])
     assert script.namespace["MADE"] == [1, 1]  # one failed run under the device, one on the CPU
@@ -125,3 +125,17 @@ def test_a_script_that_fails_on_the_cpu_too_says_so(tmp_path):
     script = script_of(SCRIPT.format(extra="raise ValueError('no inputs today')"), tmp_path)
     with pytest.raises(ValueError, match="no inputs today"):
         script.make_inputs(0, 7, "meta")
+
+
+def test_every_call_of_an_op_that_draws_its_own_inputs_is_seeded_alike(tmp_path):
+    """batched_vecmat_mult's call_op makes its matrices with torch.randn: the timed calls (one marker, one
+    working copy) must draw what the checked call drew, or the last timed call cannot match the reference."""
+    source = PLAIN.replace("return input_tensor[0] * 2", "return input_tensor[0] * 2 + torch.randn(input_tensor[0].shape)")
+    assert source != PLAIN
+    script = script_of(source, tmp_path)
+    marker, perf_input = script.make_inputs(0, 7, "cpu", expected_count=3)
+    first = script.call(marker, perf_input)["returned"]
+    torch.randn(100)  # whatever else draws from the generator between the calls
+    again = script.call(marker, perf_input)["returned"]
+    fresh = script.call(marker.clone(), perf_input)["returned"]
+    assert torch.equal(first, again) and torch.equal(first, fresh)

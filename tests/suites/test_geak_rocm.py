@@ -16,16 +16,18 @@ import pytest
 
 from tritonsmith.runs.store import ResultsStore
 from tritonsmith.suites import load_suite, resolve_task
-from tritonsmith.suites.geak_rocm import is_skipped_test
-from tritonsmith.suites.parts import SEPARATOR
-from tritonsmith.suites.pytest_runner import MonkeyPatch, planned_calls, run_tests
+from tritonsmith.suites.parts import SEPARATOR, split_parts
+from tritonsmith.suites.pytest_reader import is_skipped_test
+from tritonsmith.suites.runtime.monkeypatch import MonkeyPatch
+from tritonsmith.suites.runtime.pytest_runner import planned_calls, run_tests
 from tritonsmith.task import TaskError
+from tritonsmith.util.modules import load_module
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "geak_rocm"
 SUITE = f"geak-rocm:{FIXTURES / 'tasks'}"
 FORMS = f"geak-rocm:{FIXTURES / 'forms'}"  # one small file per form of GEAK's real files, and unsupported ones
-GOLD_SCALE = (FIXTURES / "tasks" / "vector_scale.py").read_text().split(SEPARATOR)[0]
-GOLD_ROW_SUM = (FIXTURES / "tasks" / "row_sum.py").read_text().split(SEPARATOR)[0]
+GOLD_SCALE = split_parts(FIXTURES / "tasks" / "vector_scale.py").kernel
+GOLD_ROW_SUM = split_parts(FIXTURES / "tasks" / "row_sum.py").kernel
 WRONG_SCALE = GOLD_SCALE.replace("x * alpha, mask=mask", "x * alpha + 0.25, mask=mask")
 WRONG_ROW_SUM = GOLD_ROW_SUM.replace("tl.sum(x, axis=0)", "tl.max(x, axis=0)")
 TORCH_ROW_SUM = ("import torch\nimport triton\n\n\n@triton.jit\ndef row_sum_kernel(x_ptr, out_ptr, n_cols, stride_row, BLOCK):\n"
@@ -59,7 +61,7 @@ def test_fixture_tasks_load_with_their_instructions():
     assert row_sum.required_names == ("row_sum_kernel", "row_sum")
     assert "['test_row_sum', 'test_row_sum_shape']" in row_sum.harness  # no perf test, no test_save* hook
     # GEAK-eval's benchmark helpers are tritonsmith's stand-ins (tests/suites/test_rocm_perf.py)
-    assert "from tritonsmith.suites.rocm_perf import PytestBenchmarker, do_bench_config  #" in row_sum.harness
+    assert "from tritonsmith.suites.runtime.rocm_perf import PytestBenchmarker, do_bench_config  #" in row_sum.harness
 
 
 def copy_suite(tmp_path: Path) -> Path:
@@ -133,15 +135,8 @@ def generated_field(task, name: str):
                 if isinstance(node, ast.Assign) and node.targets[0].id == name)
 
 
-def import_module(path: Path | str, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def import_gold(task):
-    return import_module(generated_field(task, "GOLD_FILE"), f"gold_{task.id}")
+    return load_module(f"gold_{task.id}", str(generated_field(task, "GOLD_FILE")), register=False)
 
 
 def test_performance_tests_and_result_hooks_are_not_run():
@@ -209,7 +204,8 @@ def collected_by_pytest(folder: Path, *files: str) -> list[str]:
 
 def test_test_ids_and_order_are_pytests_own(tmp_path):
     (tmp_path / "tricky.py").write_text(TRICKY_IDS)
-    calls = planned_calls(vars(import_module(tmp_path / "tricky.py", "tricky")), ["test_values", "test_callable_ids", "test_sequences"])
+    tricky = load_module("tricky", str(tmp_path / "tricky.py"), register=False)
+    calls = planned_calls(vars(tricky), ["test_values", "test_callable_ids", "test_sequences"])
     assert [c.name for c in calls] == collected_by_pytest(tmp_path, "tricky.py")
     assert [c.name for c in calls if c.skip] == [c.name for c in calls if c.params.get("b") == 3]
     assert calls[0].name == "test_values[first-1_0]" and calls[0].params == {"b": 1, "c": 2, "a": 1}
@@ -340,8 +336,8 @@ def test_bench_with_a_folder_of_candidates_and_hand_checked_accuracy(tmp_path):
 
 # --- the forms of GEAK's real files (tests/fixtures/geak_rocm/forms) ---------------------------------
 
-FILL_GOLD = (FIXTURES / "forms" / "monkeypatched.py").read_text().split(SEPARATOR)[0]
-TWO_GOLD = (FIXTURES / "forms" / "two_kernels.py").read_text().split(SEPARATOR)[0]
+FILL_GOLD = split_parts(FIXTURES / "forms" / "monkeypatched.py").kernel
+TWO_GOLD = split_parts(FIXTURES / "forms" / "two_kernels.py").kernel
 
 
 def test_monkeypatch_undoes_every_change(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ from tritonsmith.runs.store import ResultsStore
 from tritonsmith.suites import Suite, load_suite, resolve_task
 from tritonsmith.suites.kernelbench_sizes import LIMIT
 from tritonsmith.task import TaskError
+from tritonsmith.util.modules import load_module
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "kernelbench"
 LEVEL = FIXTURES / "level1"
@@ -29,10 +29,7 @@ real_checkout = pytest.mark.skipif(not CHECKOUT, reason="TRITONSMITH_KERNELBENCH
 
 def generated(task):
     """The generated task file, imported as the evaluator's worker imports it."""
-    spec = importlib.util.spec_from_file_location(f"kernelbench_generated_{task.id}", task.path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(f"kernelbench_generated_{task.id}", str(task.path), register=False)
 
 
 def real_level(level: str) -> Path:

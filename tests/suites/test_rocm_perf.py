@@ -1,11 +1,10 @@
-"""GEAK's ROCm perf tests as perf cases (suites/rocm_perf.py, suites/parametrize.py), on fixture files written in
+"""GEAK's ROCm perf tests as perf cases (suites/runtime/rocm_perf.py, suites/parametrize.py), on fixture files written in
 GEAK's format (tests/fixtures/geak_rocm/perf). GEAK's own files create their tensors on "cuda"; these create them
 on the GPU when there is one and on the CPU otherwise, so the whole path runs here on the Triton interpreter."""
 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import pickle
 import shutil
@@ -18,18 +17,21 @@ import torch
 
 from suites.test_geak_rocm import TRICKY_IDS, collected_by_pytest
 from tritonsmith.evaluate.compare import compare_outputs
-from tritonsmith.suites import load_suite, perf_call, resolve_task, rocm_perf
+from tritonsmith.suites import load_suite, resolve_task
 from tritonsmith.suites.geak_rocm import MAX_PERF_CASES
 from tritonsmith.suites.parametrize import Unreadable, parametrisations
-from tritonsmith.suites.parts import SEPARATOR, split_parts
+from tritonsmith.suites.parts import split_parts
+from tritonsmith.suites.runtime import rocm_perf
 from tritonsmith.task import CaseSkipped, load_task
+from tritonsmith.util.modules import load_module
+from tritonsmith.util.tensors import same
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "geak_rocm"
 PERF = FIXTURES / "perf"
 SUITE = f"geak-rocm:{PERF}"
-ADD_GOLD = (PERF / "vector_add.py").read_text().split(SEPARATOR)[0]
+ADD_GOLD = split_parts(PERF / "vector_add.py").kernel
 ADD_WRONG_WHEN_LARGE = ADD_GOLD.replace("x + y, mask=mask", "tl.where(offsets < 2048, x + y, x), mask=mask")
-SCALE_GOLD = (PERF / "row_scale.py").read_text().split(SEPARATOR)[0]
+SCALE_GOLD = split_parts(PERF / "row_scale.py").kernel
 SCALE_WRONG_ROW = SCALE_GOLD.replace("x * scale, mask=mask", "tl.where(row == 6, x, x * scale), mask=mask")
 ADD_CASES = ["test_performance[cfg0-float32]", "test_performance[cfg1-float32]", "test_performance[cfg2-float32]",
              "test_performance[cfg3-float32]", "test_performance[cfg4-float32]"]
@@ -48,13 +50,6 @@ def tasks() -> dict:
 def generated(task, name: str):
     return next(ast.literal_eval(node.value) for node in ast.parse(task.source()).body
                 if isinstance(node, ast.Assign) and node.targets[0].id == name)
-
-
-def import_module(path: Path | str, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- reading the parametrisations when the suite is loaded -----------------------------------------------------
@@ -79,7 +74,7 @@ def test_each_call_of_a_perf_test_is_a_perf_case_named_by_pytests_id(tmp_path):
     assert len(perf) == len(ADD_CASES) * 2 + 4  # the float16 calls, which their mark skips, are not perf cases
     # the prompt says how the op is timed; the harness imports tritonsmith's stand-ins for GEAK-eval's helpers
     assert "How your code is timed: each call of test_performance()" in add.reference_source
-    assert ("from tritonsmith.suites.rocm_perf import PytestBenchmarker, do_bench_config, save_all_benchmark_results"
+    assert ("from tritonsmith.suites.runtime.rocm_perf import PytestBenchmarker, do_bench_config, save_all_benchmark_results"
             in add.harness)
     assert "def tritonsmith_run_tests(seed, perf_input=None):" in add.harness
 
@@ -162,7 +157,7 @@ def test_ids_are_pytests_own_for_tricky_values(tmp_path):
 # --- capturing the op, and running it on other code -------------------------------------------------------------
 
 def perf_args(task, test: str, seed: int = 7):
-    module = import_module(task.path, f"task_{task.id}_{seed}")
+    module = load_module(f"task_{task.id}_{seed}", str(task.path), register=False)
     return module, module.make_inputs({"dtype": "float32", "test": test}, torch.Generator().manual_seed(seed), "cpu")
 
 
@@ -186,11 +181,11 @@ def test_the_op_is_captured_from_the_gold_code_and_run_on_any_code():
     assert expected["returned"] is None  # the launch handle, which is not compared
     assert torch.allclose(expected["written"]["kernel_args[2]"], x + y)
 
-    wrong = import_module(_gold_file_with(add, ADD_WRONG_WHEN_LARGE), "wrong_add")
+    wrong = load_module("wrong_add", str(_gold_file_with(add, ADD_WRONG_WHEN_LARGE)), register=False)
     got = wrong.tritonsmith_run_tests(marker.clone(), pickle.loads(pickle.dumps(op)))  # as lent by the keeper
     problem = compare_outputs(got, expected, {})
     assert problem and problem["message"].startswith("output['written']['kernel_args[2]'] differs"), problem
-    assert perf_call.same(out, before)  # the captured inputs themselves are never changed
+    assert same(out, before)  # the captured inputs themselves are never changed
 
 
 def test_a_call_pytest_would_skip_is_a_skipped_case_and_a_test_that_never_times_fails():
@@ -201,7 +196,7 @@ def test_a_call_pytest_would_skip_is_a_skipped_case_and_a_test_that_never_times_
         perf_args(add, "test_performance[cfg0-float16]")
     with pytest.raises(RuntimeError, match="has no call test_performance\\[cfg9-float32\\]: it changed since"):
         perf_args(add, "test_performance[cfg9-float32]")
-    module = import_module(tasks()["row_scale"].path, "task_row_scale_quiet")
+    module = load_module("task_row_scale_quiet", str(tasks()["row_scale"].path), register=False)
     gold = module._gold_module()  # a benchmarker that returns, as GEAK-eval's does, instead of the stand-in
     gold.PytestBenchmarker = lambda **kwargs: type("Quiet", (), {"run_benchmark": lambda self, *a: None})()
     with pytest.raises(RuntimeError, match=r"\[1-16\] ran to its end without timing anything: it never called "
@@ -212,7 +207,7 @@ def test_a_call_pytest_would_skip_is_a_skipped_case_and_a_test_that_never_times_
 def test_timed_calls_reuse_one_copy_and_checked_calls_get_their_own():
     scale = tasks()["row_scale"]
     module, (marker, op) = perf_args(scale, "test_performance[7-16]")
-    candidate = import_module(_gold_file_with(scale, SCALE_GOLD), "scale_candidate")
+    candidate = load_module("scale_candidate", str(_gold_file_with(scale, SCALE_GOLD)), register=False)
     first = candidate.tritonsmith_run_tests(marker, op)
     x = op.op.closure["x"]
     config = op.op.closure["config"]
@@ -227,7 +222,7 @@ def test_timed_calls_reuse_one_copy_and_checked_calls_get_their_own():
     fresh = candidate.tritonsmith_run_tests(marker.clone(), op)  # a checked call: a new marker, a fresh copy
     assert torch.equal(fresh["written"]["x"], first["written"]["x"])
     assert compare_outputs(fresh, module.reference(marker.clone(), op), {}) is None
-    wrong = import_module(_gold_file_with(scale, SCALE_WRONG_ROW), "scale_wrong")
+    wrong = load_module("scale_wrong", str(_gold_file_with(scale, SCALE_WRONG_ROW)), register=False)
     problem = compare_outputs(wrong.tritonsmith_run_tests(marker.clone(), op), module.reference(marker.clone(), op), {})
     assert problem["message"].startswith("output['returned'] differs"), problem
 

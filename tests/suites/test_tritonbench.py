@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import os
 import re
@@ -17,17 +16,19 @@ import pytest
 from fakellm import FakeLLMServer
 
 from tritonsmith.runs.store import ResultsStore
-from tritonsmith.suites import geak_perf, load_suite, parts, resolve_task
-from tritonsmith.suites.parts import SEPARATOR
+from tritonsmith.suites import load_suite, parts, perf_scripts, resolve_task
+from tritonsmith.suites.parts import SEPARATOR, split_parts
+from tritonsmith.suites.runtime import geak_perf
 from tritonsmith.suites.tritonbench import load_tritonbench_g, perf_scripts_dir
 from tritonsmith.task import TaskError, load_task
+from tritonsmith.util.modules import load_module
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "tritonbench_g"
 SUITE = f"tritonbench-g:{FIXTURES / 'tasks'}"
 PERF_SCRIPTS = FIXTURES / "performance_metrics" / "perf_G" / "golden_metrics"  # named with perf_scripts=
 GEAK_TASKS = FIXTURES / "TritonBench" / "data" / "TritonBench_G_v1"  # GEAK-eval's layout: scripts two levels up
 FORMS = f"tritonbench-g:{FIXTURES / 'forms'}"  # one small file per form of GEAK-eval's real files, and unsupported ones
-WRONG_RELU = (FIXTURES / "tasks" / "row_relu.py").read_text().split(SEPARATOR)[0].replace(
+WRONG_RELU = split_parts(FIXTURES / "tasks" / "row_relu.py").kernel.replace(
     "tl.maximum(x, 0.0)", "tl.abs(x)")
 TORCH_RELU = "import torch\n\n\ndef row_relu(x):\n    return torch.relu(x)\n"
 
@@ -67,6 +68,7 @@ def test_a_file_that_cannot_be_read_is_listed_with_its_reason_and_the_rest_loads
     shutil.copy(FIXTURES / "instructions.json", tmp_path / "instructions.json")
     (folder / "row_relu.py").write_text((FIXTURES / "tasks" / "row_relu.py").read_text().replace(SEPARATOR, "#" * 20))
     (folder / "extra.py").write_text("x = 1\n")  # no separator, no instruction: a helper module, skipped
+    (folder / "banner.py").write_text(f"{'#' * 160}\nx = 1\n")  # a longer line of '#' is no separator: skipped too
     suite = load_suite(f"tritonbench-g:{folder}")
     assert [t.id for t in suite] == ["scale_add"]
     assert [(u.path, u.reason) for u in suite.unsupported] == [
@@ -147,7 +149,7 @@ def test_required_names_are_what_the_test_reads_of_the_kernel_part():
     assert [ast.unparse(node) for node in imports] == ["import math", "import numpy as np"]
 
 
-FORM_GOLD = {name: (FIXTURES / "forms" / f"{name}.py").read_text().split(SEPARATOR)[0]
+FORM_GOLD = {name: split_parts(FIXTURES / "forms" / f"{name}.py").kernel
              for name in ("private_wrapper", "autograd_apply", "module_class", "repeated_copy")}
 
 
@@ -200,7 +202,7 @@ def answer(messages):
     if "expert GPU kernel engineer" not in system:
         return "PLAN: check the test's expectations."
     task = "row_relu" if "## Task: row_relu" in prompt else "scale_add"
-    gold = (FIXTURES / "tasks" / f"{task}.py").read_text().split(SEPARATOR)[0]
+    gold = split_parts(FIXTURES / "tasks" / f"{task}.py").kernel
     return f"```python\n{WRONG_RELU if task == 'row_relu' else gold}\n```"
 
 
@@ -226,11 +228,11 @@ def test_agent_bench_on_the_fixture_suite_with_hand_checked_metrics(tmp_path):
 
 # --- perf scripts (GEAK-eval's <stem>_perf.py) --------------------------------------------------------
 
-SCALE_ADD_GOLD = (FIXTURES / "tasks" / "scale_add.py").read_text().split(SEPARATOR)[0]
+SCALE_ADD_GOLD = split_parts(FIXTURES / "tasks" / "scale_add.py").kernel
 # right on the test's sizes (n <= 1000), wrong from 4096 elements on: only the perf shapes catch it
 WRONG_WHEN_LARGE = SCALE_ADD_GOLD + "\n\n_gold_scale_add = scale_add\n\n\ndef scale_add(x, y, alpha):\n" \
     "    return _gold_scale_add(x, y, -alpha if x.numel() >= 4096 else alpha)\n"
-AXPY_GOLD = (GEAK_TASKS / "axpy_inplace.py").read_text().split(SEPARATOR)[0]
+AXPY_GOLD = split_parts(GEAK_TASKS / "axpy_inplace.py").kernel
 AXPY_WRONG_WHEN_LARGE = AXPY_GOLD + "\n\n_gold_axpy_ = axpy_\n\n\ndef axpy_(x, y, alpha):\n" \
     "    _gold_axpy_(x, y, -alpha if x.numel() >= 4096 else alpha)\n"
 AXPY_SKIPS_WHEN_LARGE = AXPY_GOLD + "\n\n_gold_axpy_ = axpy_\n\n\ndef axpy_(x, y, alpha):\n" \
@@ -247,10 +249,7 @@ def task_module():
     added = []
 
     def load(task):
-        name = f"tritonsmith_test_task_{task.id}"
-        spec = importlib.util.spec_from_file_location(name, task.path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_module(f"tritonsmith_test_task_{task.id}", str(task.path), register=False)
         added.append(module.GOLD_MODULE)
         return module
     yield load
@@ -413,7 +412,7 @@ def test_the_number_of_inputs_is_read_without_running_the_script(tmp_path):
         source = ("import torch\nfrom geak_eval.perf.performance_utils import Performance_Metrics\n\n\n"
                   "class performance_metrics(Performance_Metrics):\n" + get_input_tensors +
                   "    def to_cuda(self, x):\n        return x\n\n    def call_op(self, x):\n        return x\n")
-        return geak_perf.read_script(write_script(tmp_path, "t_perf.py", source), "t", {"t"}, set())
+        return perf_scripts.read_script(write_script(tmp_path, "t_perf.py", source), "t", {"t"}, set())
 
     loop = "        for i in range({}):\n            self.input_tensors.append(torch.rand(2 ** i, dtype={}))\n"
     head = "    def get_input_tensors(self):\n        self.input_tensors = []\n"

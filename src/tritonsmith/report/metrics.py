@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tritonsmith.runs.records import LineageOutcome, TaskRecord, latest
+from tritonsmith.util.stats import geometric_mean
 
 FAST_P = (1.0, 1.5, 2.0)
 NOISE_FLOOR = 0.01  # the least timing noise assumed: self-speedups stayed within 0.990-1.007 (docs/benchmarks.md)
@@ -127,7 +128,7 @@ def speedup_stats(outcomes: list[Outcome], speed_reasons: Iterable[str | None] =
             reason = f"none of the {correct} correct tasks has a measured speedup{why}"
         return {"geomean": None, "arithmetic_mean": None, "tasks": 0, "correct_tasks": correct,
                 "reason": reason}
-    return {"geomean": math.exp(math.fsum(math.log(s) for s in speedups) / len(speedups)),
+    return {"geomean": geometric_mean(speedups),
             "arithmetic_mean": math.fsum(speedups) / len(speedups),
             "tasks": len(speedups), "correct_tasks": correct, "reason": None}
 
@@ -149,7 +150,7 @@ def tuning_metrics(records: list[TaskRecord]) -> dict | None:
         "attempted_tasks": len(attempted),
         "tuned_tasks": sum(bool(record.tuning.get("tuned")) for record in attempted),
         "speedup_before": speedup_stats(before),
-        "gain": {"geomean": math.exp(math.fsum(map(math.log, gains)) / len(gains)) if gains else None,
+        "gain": {"geomean": geometric_mean(gains),
                  "tasks": len(gains)},
     }
 

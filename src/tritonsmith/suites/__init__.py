@@ -40,8 +40,7 @@ def load_suite(name: str, instructions: str | None = None, perf_scripts: str | N
         return load_tritonbench_g(where, instructions=instructions, perf_scripts=perf_scripts)
     if kind == "kernelbench" and where:
         from tritonsmith.suites.kernelbench import load_kernelbench
-        tasks = load_kernelbench(where)
-        return tasks if isinstance(tasks, Suite) else Suite(tasks)
+        return load_kernelbench(where)
     if kind == "geak-rocm" and where:
         from tritonsmith.suites.geak_rocm import load_geak_rocm
         return load_geak_rocm(where, instructions=instructions)

@@ -12,7 +12,7 @@ comma-separated.
 Each file becomes an ordinary task file of ours, generated into a cache folder, as TritonBench-G's
 do (suites/tritonbench.py): the kernel part is its BASELINE and, run through the tests, its
 reference; the test part plus a runner is its HARNESS, appended to each candidate. pytest's runner is
-not used: the harness calls suites/pytest_runner.py, which runs the test functions directly.
+not used: the harness calls suites/runtime/pytest_runner.py, which runs the test functions directly.
 
 - Which tests run: every module-level `test_*` function except performance tests (one of the words
   of its name, or one of its marks, is perf, performance, bench, benchmark(s) or benchmarking, as in
@@ -26,7 +26,7 @@ not used: the harness calls suites/pytest_runner.py, which runs the test functio
   a TaskError naming the file and the fixture, and the suite lists the file with that reason.
 - Top-level imports of GEAK's own `geak_eval` package become optional (the names are None where geak_eval is
   not installed), except GEAK-eval's benchmark helpers (PytestBenchmarker, do_bench_config, ...), which are
-  tritonsmith's stand-ins (suites/rocm_perf.py).
+  tritonsmith's stand-ins (suites/runtime/rocm_perf.py).
 - Speed: each call of a perf test that hands an op to PytestBenchmarker and calls run_benchmark once is a perf
   case, {"dtype", "test": pytest's id}. The calls are read when the file is loaded (suites/parametrize.py);
   where they depend on the device or anything else known only when the file runs, the task is correctness
@@ -41,30 +41,31 @@ from pathlib import Path
 from typing import Any
 
 from tritonsmith.suites import Suite
-from tritonsmith.suites.geak_perf import NARROWEST_FIRST
 from tritonsmith.suites.generated import (
-    find_instructions,
+    Raw,
+    described_files,
     generated_dir,
-    load_each,
-    task_files,
+    load_described,
+    render_task,
     write_if_changed,
 )
 from tritonsmith.suites.parametrize import Opaque, Unreadable, parametrisations
 from tritonsmith.suites.parts import (
-    SEPARATOR,
+    Parts,
     signature,
     split_parts,
     top_level,
     used_by_tests,
     without_definitions,
 )
-from tritonsmith.suites.pytest_runner import FIXTURES
-from tritonsmith.suites.rocm_perf import STAND_INS
-from tritonsmith.task import DTYPES, Task, TaskError, load_task
+from tritonsmith.suites.perf_scripts import NARROWEST_FIRST
+from tritonsmith.suites.pytest_reader import PytestPart
+from tritonsmith.suites.runtime.rocm_perf import STAND_INS
+from tritonsmith.task import DTYPES, TaskError, load_task
 
 SUITE = "geak-rocm"
 RUNNER = "tritonsmith_run_tests"
-PERF_WORDS = ("perf", "performance", "bench", "benchmark", "benchmarks", "benchmarking")
+RUNTIME = "tritonsmith.suites.runtime"
 OPTIONAL_PACKAGES = ("geak_eval",)  # GEAK's own perf helpers, imported by the test part of every file
 BENCHMARK_MODULE = "performance_utils_pytest"  # GEAK-eval's PytestBenchmarker and do_bench_config: ours instead
 # the dtype names GEAK's tests parametrise with (strings, or torch's attributes), as tritonsmith's dtypes
@@ -84,104 +85,18 @@ PERF_NOTE = ("# How your code is timed: each call of {tests} builds its inputs a
 def load_geak_rocm(path: str | Path, instructions: str | Path | None = None,
                    cache_dir: str | Path | None = None) -> Suite:
     """The task files of folder `path`, and the files that cannot be tasks with their reasons."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise TaskError(f"{folder}: no such folder of GEAK ROCm task files.")
-    files = task_files(folder)
-    if not files:
-        raise TaskError(f"{folder}: the folder holds no task files (*.py).")
-    entries = find_instructions(folder, files, instructions, "{file, target_kernel_name, instruction, label}")
+    folder, files, entries = described_files(path, "GEAK ROCm task", instructions,
+                                             "{file, target_kernel_name, instruction, label}")
     default = generated_dir(folder)
     out = Path(cache_dir) if cache_dir else default.with_name(f"{SUITE}-{default.name}")
     out.mkdir(parents=True, exist_ok=True)
-
-    def load_one(source_path: Path) -> Task | None:
-        entry = entries.get(source_path.name)
-        if entry is None:
-            if SEPARATOR not in source_path.read_text():
-                return None  # a helper module beside the tasks
-            raise TaskError(f"{source_path}: no entry with file {source_path.name!r} in the instructions JSON.")
-        return load_task(_generate(source_path, entry, out), suite=SUITE)
-    return load_each(files, load_one)
-
-
-# --- reading a task file (no torch: runs wherever tasks are listed) --------------------------------
-
-
-class _TestPart:
-    """What the generator learns from the test part of one file."""
-
-    def __init__(self, path: Path, source: str):
-        self.path = path
-        self.tree = ast.parse(source)
-        self.functions = {n.name: n for n in self.tree.body if isinstance(n, ast.FunctionDef)}
-        self.fixtures: dict[str, ast.FunctionDef] = {}  # fixture name -> its function
-        self.autouse: list[str] = []
-        for node in self.functions.values():
-            decorator = next((d for d in node.decorator_list if _callee(d) in ("pytest.fixture", "fixture")), None)
-            if decorator is None:
-                continue
-            options = {k.arg: k.value for k in decorator.keywords} if isinstance(decorator, ast.Call) else {}
-            name = _constant(options.get("name"), node.name)
-            self.fixtures[name] = node
-            if _constant(options.get("autouse"), False) is True:
-                self.autouse.append(name)
-        fixture_functions = {f.name for f in self.fixtures.values()}
-        self.tests = [n.name for n in self.functions.values() if n.name.startswith("test_")
-                      and n.name not in fixture_functions and not is_skipped_test(n)]
-        self.perf_tests = [n.name for n in self.functions.values() if n.name.startswith("test_")
-                           and n.name not in fixture_functions and is_skipped_test(n) and _benchmarks(n)]
-
-    def fixture_functions(self) -> dict[str, str]:
-        return {name: node.name for name, node in self.fixtures.items()}
-
-    def check_fixtures(self, tests: list[str] | None = None) -> None:
-        """Every fixture a test asks for (of the correctness tests, or `tests`) must be one the runner provides."""
-        for test in self.tests if tests is None else tests:
-            node = self.functions[test]
-            argnames = _parametrized_names(self.path, node)
-            if argnames is None:  # computed argnames: the run itself will say what is missing
-                continue
-            needed = [a for a in _required_args(node) if a not in argnames]
-            needed += self.autouse + _usefixtures(node)
-            self._resolve(test, needed, set())
-
-    def _resolve(self, test: str, names: list[str], seen: set[str]) -> None:
-        for name in names:
-            if name in seen:
-                continue
-            seen.add(name)
-            fixture = self.fixtures.get(name)
-            if fixture is not None and name != "request":
-                decorator = next(d for d in fixture.decorator_list if _callee(d) in ("pytest.fixture", "fixture"))
-                if isinstance(decorator, ast.Call) and any(k.arg == "params" for k in decorator.keywords):
-                    raise TaskError(f"{self.path}: test {test}() needs the fixture {name!r}, which has params=; "
-                                    "tritonsmith runs only fixtures without params.")
-                self._resolve(test, _required_args(fixture), seen)
-            elif name not in FIXTURES:
-                raise TaskError(f"{self.path}: test {test}() needs the pytest fixture {name!r}, which tritonsmith "
-                                f"cannot provide (only {', '.join(FIXTURES)} and simple fixtures defined in "
-                                "the file itself).")
-
-
-def is_skipped_test(node: ast.FunctionDef) -> bool:
-    """Performance tests and GEAK's result-saving hooks: never run by the correctness check."""
-    if node.name.startswith("test_save"):
-        return True
-    words = set(node.name.lower().split("_")[1:]) | {_callee(d).rsplit(".", 1)[-1] for d in node.decorator_list}
-    return bool(words & set(PERF_WORDS)) or "benchmark" in _required_args(node)
-
-
-def _benchmarks(node: ast.FunctionDef) -> bool:
-    """A GEAK perf test: it hands an op to PytestBenchmarker and calls run_benchmark."""
-    callees = [ast.unparse(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)]
-    return any(c.endswith("PytestBenchmarker") for c in callees) and any(c.endswith(".run_benchmark") for c in callees)
+    return load_described(files, entries, lambda source, entry: load_task(_generate(source, entry, out), suite=SUITE))
 
 
 MAX_PERF_CASES = 24  # test_iv_dependent_matmul has 2,100 calls: timing them all would take an hour per candidate
 
 
-def _perf_cases(path: Path, parts: Any, tests: _TestPart) -> tuple[list[dict], str | None]:
+def _perf_cases(path: Path, parts: Parts, tests: PytestPart) -> tuple[list[dict], str | None]:
     """One perf case per call of each GEAK perf test, {"dtype", "test": pytest's id}, at most MAX_PERF_CASES
     of them spread evenly over the calls in pytest's order; or none, and why."""
     cases: list[dict] = []
@@ -226,15 +141,44 @@ def _case_dtype(params: dict[str, Any]) -> str:
 
 def _generate(path: Path, entry: dict, out: Path) -> Path:
     parts = split_parts(path)
-    gold, gold_tree = parts.kernel, parts.kernel_tree()
+    gold_tree = parts.kernel_tree()
     defined = top_level(gold_tree)
     # the test part's own copies of kernel-part functions and classes would replace the candidate's
     test, repeated = without_definitions(parts.test, set(defined))
-    tests = _TestPart(path, test)
+    tests = PytestPart(path, test)
     if not tests.tests:
         raise TaskError(f"{path}: the test part has no correctness test_*() function (performance tests and "
                         "test_save* hooks are not run).")
     tests.check_fixtures()
+    required, imports = _required(path, entry, gold_tree, set(defined), test)
+    perf_cases, perf_problem = _perf_cases(path, parts, tests)
+    harness = _harness(test, tests, required, imports, repeated, bool(perf_cases))
+    task_id = path.stem.replace(".", "_")
+    gold_file = out / f"{task_id}__gold.py"
+    write_if_changed(gold_file, parts.kernel + "\n\n" + harness)
+    shown = NOTE + test
+    if perf_cases:
+        shown += "\n\n" + PERF_NOTE.format(tests=", ".join(f"{t}()" for t in tests.perf_tests))
+    fields = {
+        "ID": task_id, "KIND": Raw('"other"'), "ENTRY_POINT": RUNNER, "REQUIRED_NAMES": required,
+        "SIGNATURE": signature(gold_tree, required), "INSTRUCTION": entry["instruction"].strip(),
+        "CORRECTNESS_CASES": Raw('[{"dtype": "float32"}]'),
+        "PERF_CASES": Raw(repr(perf_cases) if perf_cases or not perf_problem else f"[]  # {perf_problem}: correctness only"),
+        "ALLOWED_OPS": Raw('["*"]'),
+        "REFERENCE_TIMING": Raw('"none"  # the reference is the gold code\'s op: timed once, as the baseline'),
+        "SOURCE_FILE": str(path.resolve()), "GOLD_FILE": str(gold_file.resolve()), "TESTS": tests.tests,
+        "FIXTURES": tests.fixture_functions(), "AUTOUSE": tests.autouse, "BASELINE": parts.kernel,
+        "HARNESS": harness, "REFERENCE_SOURCE": shown}
+    target = out / f"{task_id}.py"
+    write_if_changed(target, render_task(path.name, "GEAK ROCm", f"from {RUNTIME} import load_module", fields,
+                                         TASK_CODE.replace("{task_id}", task_id)))
+    return target
+
+
+def _required(path: Path, entry: dict, gold_tree: ast.Module, defined: set[str],
+              test: str) -> tuple[list[str], list[ast.stmt]]:
+    """(what the candidate must define: the target kernels, then what the tests use of the kernel part; the
+    kernel part's imports that the tests use)."""
     targets = [name.strip() for name in str(entry.get("target_kernel_name") or "").split(",") if name.strip()]
     absent = [name for name in targets if name not in defined]
     if absent:
@@ -245,7 +189,12 @@ def _generate(path: Path, entry: dict, out: Path) -> Path:
     if not required:
         raise TaskError(f"{path}: the tests use nothing that the kernel part defines, and the instructions name no "
                         "target_kernel_name.")
-    perf_cases, perf_problem = _perf_cases(path, parts, tests)
+    return required, imports
+
+
+def _harness(test: str, tests: PytestPart, required: list[str], imports: list[ast.stmt], repeated: list[str],
+             perf: bool) -> str:
+    """The test part plus its runner: appended to each candidate, and to the gold code as its reference."""
     prelude = "".join(ast.unparse(node) + "\n" for node in imports)
     if prelude:  # the kernel part's imports that the tests rely on, so a candidate need not repeat them
         prelude = "# the kernel part's imports that the tests use\n" + prelude + "\n"
@@ -253,59 +202,30 @@ def _generate(path: Path, entry: dict, out: Path) -> Path:
         prelude += (f"# tritonsmith dropped the test part's own copies of {', '.join(repeated)}: the tests call the "
                     "code under test's\n")
     perf_branch = ("    if perf_input is not None:  # a perf case: the op its perf test times, rebuilt on this "
-                   "module's code\n        from tritonsmith.suites.rocm_perf import run_perf_op\n\n"
-                   "        return run_perf_op(globals(), seed, perf_input)\n") if perf_cases else ""
-    harness = (f"from tritonsmith.suites.pytest_runner import check_defined as _tritonsmith_check_defined\n\n"
-               f"_tritonsmith_check_defined(globals(), {required!r})\n\n{prelude}{_optional_imports(test)}\n\n"
-               f"# --- tritonsmith: run the correctness tests above (see tritonsmith/suites/pytest_runner.py) ---\n"
-               f"from tritonsmith.suites.pytest_runner import run_tests as _tritonsmith_run_tests\n\n\n"
-               f"def {RUNNER}(seed{', perf_input=None' if perf_cases else ''}):\n{perf_branch}"
-               f"    return _tritonsmith_run_tests(globals(), seed, {tests.tests!r}, {tests.fixture_functions()!r}, "
-               f"{tests.autouse!r})\n")
-    task_id = path.stem.replace(".", "_")
-    gold_file = out / f"{task_id}__gold.py"
-    write_if_changed(gold_file, gold + "\n\n" + harness)
-    shown = NOTE + test
-    if perf_cases:
-        shown += "\n\n" + PERF_NOTE.format(tests=", ".join(f"{t}()" for t in tests.perf_tests))
-    perf_field = (f"PERF_CASES = {perf_cases!r}\n" if perf_cases or not perf_problem
-                  else f"PERF_CASES = []  # {perf_problem}: correctness only\n")
-    generated = f'''# Generated by tritonsmith from {path.name} (GEAK ROCm format). Do not edit: regenerated on load.
-import importlib.util
+                   f"module's code\n        from {RUNTIME}.rocm_perf import run_perf_op\n\n"
+                   "        return run_perf_op(globals(), seed, perf_input)\n") if perf else ""
+    return (f"from {RUNTIME}.pytest_runner import check_defined as _tritonsmith_check_defined\n\n"
+            f"_tritonsmith_check_defined(globals(), {required!r})\n\n{prelude}{_optional_imports(test)}\n\n"
+            f"# --- tritonsmith: run the correctness tests above (see tritonsmith/suites/runtime/pytest_runner.py) ---\n"
+            f"from {RUNTIME}.pytest_runner import run_tests as _tritonsmith_run_tests\n\n\n"
+            f"def {RUNNER}(seed{', perf_input=None' if perf else ''}):\n{perf_branch}"
+            f"    return _tritonsmith_run_tests(globals(), seed, {tests.tests!r}, {tests.fixture_functions()!r}, "
+            f"{tests.autouse!r})\n")
 
-ID = {task_id!r}
-KIND = "other"
-ENTRY_POINT = {RUNNER!r}
-REQUIRED_NAMES = {required!r}
-SIGNATURE = {signature(gold_tree, required)!r}
-INSTRUCTION = {entry["instruction"].strip()!r}
-CORRECTNESS_CASES = [{{"dtype": "float32"}}]
-{perf_field}ALLOWED_OPS = ["*"]
-REFERENCE_TIMING = "none"  # the reference is the gold code's op: timed once, as the baseline
-SOURCE_FILE = {str(path.resolve())!r}
-GOLD_FILE = {str(gold_file.resolve())!r}
-TESTS = {tests.tests!r}
-FIXTURES = {tests.fixture_functions()!r}
-AUTOUSE = {tests.autouse!r}
-BASELINE = {gold!r}
-HARNESS = {harness!r}
-REFERENCE_SOURCE = {shown!r}
 
+TASK_CODE = '''
 _gold = []
 
 
 def _gold_module():
     if not _gold:
-        spec = importlib.util.spec_from_file_location("tritonsmith_gold_{task_id}", GOLD_FILE)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _gold.append(module)
+        _gold.append(load_module("tritonsmith_gold_{task_id}", GOLD_FILE, register=False))
     return _gold[0]
 
 
 def make_inputs(case, generator, device):
     if "test" in case:  # a perf case: (marker tensor, PerfOp), the op its perf test hands to PytestBenchmarker
-        from tritonsmith.suites.rocm_perf import capture
+        from tritonsmith.suites.runtime.rocm_perf import capture
 
         return capture(vars(_gold_module()), case["test"], int(generator.initial_seed()), FIXTURES, AUTOUSE,
                        SOURCE_FILE)
@@ -314,16 +234,16 @@ def make_inputs(case, generator, device):
 
 def reference(seed, perf_input=None):
     if perf_input is not None:
-        from tritonsmith.suites.rocm_perf import run_perf_op
+        from tritonsmith.suites.runtime.rocm_perf import run_perf_op
 
         return run_perf_op(vars(_gold_module()), seed, perf_input)
-    return _gold_module().{RUNNER}(seed)
+    return _gold_module().tritonsmith_run_tests(seed)
 
 
 def _perf_facts(case):
-    from tritonsmith.suites.rocm_perf import perf_facts
+    from tritonsmith.suites.runtime.rocm_perf import perf_facts
 
-    return perf_facts(SOURCE_FILE, case["test"]) if "test" in case else {{}}
+    return perf_facts(SOURCE_FILE, case["test"]) if "test" in case else {}
 
 
 def flops(case):
@@ -337,11 +257,8 @@ def bytes_moved(case):
 def perf_evidence(case):
     """How the perf case's inputs were made, for the perf case's evidence."""
     facts = _perf_facts(case)
-    return {{"inputs": facts["inputs"]}} if facts else {{}}
+    return {"inputs": facts["inputs"]} if facts else {}
 '''
-    target = out / f"{task_id}.py"
-    write_if_changed(target, generated)
-    return target
 
 
 def _optional_imports(test: str) -> str:
@@ -361,7 +278,7 @@ def _optional_imports(test: str) -> str:
         if isinstance(node, ast.ImportFrom) and (node.module or "").endswith(BENCHMARK_MODULE):
             ours = [a for a in node.names if a.name in STAND_INS]
             if ours:
-                replaced.append("from tritonsmith.suites.rocm_perf import "
+                replaced.append("from tritonsmith.suites.runtime.rocm_perf import "
                                 + ", ".join(a.name if not a.asname else f"{a.name} as {a.asname}" for a in ours)
                                 + "  # GEAK-eval's benchmark helpers: tritonsmith's stand-ins")
             names = [a.asname or a.name for a in node.names if a.name not in STAND_INS]
@@ -373,46 +290,3 @@ def _optional_imports(test: str) -> str:
                          f"    {' = '.join(names)} = None"]
         lines[node.lineno - 1:node.end_lineno] = replaced
     return "\n".join(lines).strip() + "\n"
-
-
-def _parametrized_names(path: Path, node: ast.FunctionDef) -> set[str] | None:
-    """The argnames of the test's parametrize decorators, or None where one is computed."""
-    names: set[str] = set()
-    for decorator in node.decorator_list:
-        if not isinstance(decorator, ast.Call) or not _callee(decorator).endswith("mark.parametrize"):
-            continue
-        options = {k.arg: k.value for k in decorator.keywords}
-        if _constant(options.get("indirect"), False) is not False:
-            raise TaskError(f"{path}: test {node.name}() uses parametrize(indirect=...), which tritonsmith does not "
-                            "support.")
-        argnames = decorator.args[0] if decorator.args else options.get("argnames")
-        try:
-            value = ast.literal_eval(argnames)
-        except (ValueError, TypeError, SyntaxError):
-            return None
-        names |= {n.strip() for n in value.split(",")} if isinstance(value, str) else set(value)
-    return names
-
-
-def _required_args(node: ast.FunctionDef) -> list[str]:
-    """Parameters without defaults: pytest fills them from parametrize or fixtures."""
-    args = node.args
-    positional = args.posonlyargs + args.args
-    without = positional[:len(positional) - len(args.defaults)]
-    return [a.arg for a in without] + [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
-
-
-def _usefixtures(node: ast.FunctionDef) -> list[str]:
-    names = []
-    for decorator in node.decorator_list:
-        if isinstance(decorator, ast.Call) and _callee(decorator).endswith("mark.usefixtures"):
-            names += [a.value for a in decorator.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-    return names
-
-
-def _callee(decorator: ast.expr) -> str:
-    return ast.unparse(decorator.func if isinstance(decorator, ast.Call) else decorator)
-
-
-def _constant(node: ast.expr | None, default: Any) -> Any:
-    return node.value if isinstance(node, ast.Constant) else default

@@ -25,6 +25,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from tritonsmith.util.constants import OPERATORS, arithmetic
+
+MAX_BITS = 64  # of a constant or a result: sizes and counts are far below
 LIMIT = 1 << 16  # elements per input tensor: the interpreter runs a kernel over them in seconds
 DIVISOR_LIMIT = 32  # an int written in the model's code up to this may be a count of parts (heads)
 INIT_LIMIT = 256  # a size only the constructor sees (out_features, num_classes, max_seqlen)
@@ -285,11 +288,6 @@ def _pure_int(node: ast.expr) -> bool:
     return _int_literal(node) is not None
 
 
-_OPERATORS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-              ast.FloorDiv: lambda a, b: a // b, ast.Div: lambda a, b: a / b, ast.Mod: lambda a, b: a % b,
-              ast.Pow: lambda a, b: a ** b, ast.LShift: lambda a, b: a << b}
-
-
 def _evaluate(node: ast.expr, env: dict[str, Any], knobs: dict[int, int]) -> Any:
     """The value of a constant expression (numbers, strings, tuples and lists of them, arithmetic, names
     bound in env), with the knob nodes in `knobs` replaced; UNKNOWN for anything else."""
@@ -317,14 +315,12 @@ def _evaluate(node: ast.expr, env: dict[str, Any], knobs: dict[int, int]) -> Any
         if isinstance(operand, (int, float)) and not isinstance(operand, bool):
             return -operand if isinstance(node.op, ast.USub) else operand
         return UNKNOWN
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+    if isinstance(node, ast.BinOp) and type(node.op) in OPERATORS:
         left, right = _evaluate(node.left, env, knobs), _evaluate(node.right, env, knobs)
-        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
-        if numbers and not (isinstance(node.op, (ast.Pow, ast.LShift)) and right > 64):
-            try:
-                return _OPERATORS[type(node.op)](left, right)
-            except ArithmeticError:
-                return UNKNOWN
+        try:
+            return arithmetic(node.op, left, right, MAX_BITS)
+        except ValueError:  # not two numbers, or no small value: sequences below, else unknown
+            pass
         if isinstance(node.op, ast.Mult) and isinstance(left, (list, tuple)) != isinstance(right, (list, tuple)):
             sequence, count = (left, right) if isinstance(left, (list, tuple)) else (right, left)
             if type(count) is int and 0 <= count * len(sequence) <= 10_000:

@@ -10,7 +10,7 @@ value (its truth, items or arithmetic), a name starting with `__`, or a builtin 
 are then unknown, and so is every name it may have changed half-way (`if torch.cuda.is_available():
 configs.append(...)`) or that a later statement computed from those; the other statements go on. A statement
 that runs for more than a million lines is stopped. The test's own decorators are then applied to an empty
-function, and its calls are planned as the runner plans them (suites/pytest_runner.py). Parameters that
+function, and its calls are planned as the runner plans them (suites/runtime/pytest_runner.py). Parameters that
 depend on anything unknown cannot be read, and say why (`Unreadable`).
 """
 
@@ -29,7 +29,7 @@ import types
 from typing import Any
 
 from tritonsmith.suites.parts import bound_names
-from tritonsmith.suites.pytest_runner import planned_calls
+from tritonsmith.suites.runtime.pytest_runner import planned_calls
 
 LINE_BUDGET = 1_000_000
 _SAFE_BUILTINS = ("abs", "all", "any", "bool", "dict", "divmod", "enumerate", "filter", "float", "frozenset", "int",

@@ -34,13 +34,17 @@ class Parts:
         return ast.parse(self.test)
 
 
+def separator_line(lines: list[str]) -> int | None:
+    """The index of the first line that is the separator (146 '#', spaces around allowed), or None."""
+    return next((i for i, line in enumerate(lines) if line.strip() == SEPARATOR), None)
+
+
 def split_parts(path: Path) -> Parts:
     """The kernel part and the test part, or a TaskError naming the file."""
     lines = path.read_text().splitlines()
-    try:
-        cut = next(i for i, line in enumerate(lines) if line.strip() == SEPARATOR)
-    except StopIteration:
-        raise TaskError(f"{path}: no separator line of 146 '#' between the kernels and the tests.") from None
+    cut = separator_line(lines)
+    if cut is None:
+        raise TaskError(f"{path}: no separator line of 146 '#' between the kernels and the tests.")
     rest = lines[cut + 1:]
     blank = next((i for i, line in enumerate(rest) if line), len(rest))  # empty lines that strip("\n") drops
     parts = Parts(path, "\n".join(lines[:cut]).rstrip() + "\n", "\n".join(rest).strip("\n") + "\n", cut + 1 + blank)

@@ -20,7 +20,8 @@ tasks in `TritonBench/data/TritonBench_G_v1/` and the scripts in
 `TritonBench/performance_metrics/perf_G/golden_metrics/`), or in the folder named by `perf_scripts`
 (--perf-scripts DIR). Each input its get_input_tensors() makes is a perf case, `{"dtype", "input": i}`;
 the harness runs the script's call_op on the candidate's code and the reference runs its call_op_ref
-on the gold code (suites/geak_perf.py). A task without a perf script is correctness-only (speedup null).
+on the gold code (read by suites/perf_scripts.py, run by suites/runtime/geak_perf.py). A task without a
+perf script is correctness-only (speedup null).
 """
 
 from __future__ import annotations
@@ -29,16 +30,15 @@ import ast
 from pathlib import Path
 
 from tritonsmith.suites import Suite
-from tritonsmith.suites.geak_perf import ScriptInfo, read_script
 from tritonsmith.suites.generated import (
-    find_instructions,
+    Raw,
+    described_files,
     generated_dir,
-    load_each,
-    task_files,
+    load_described,
+    render_task,
     write_if_changed,
 )
 from tritonsmith.suites.parts import (
-    SEPARATOR,
     Parts,
     signature,
     split_parts,
@@ -46,10 +46,18 @@ from tritonsmith.suites.parts import (
     used_by_tests,
     without_definitions,
 )
+from tritonsmith.suites.perf_scripts import ScriptInfo, read_script
 from tritonsmith.task import Task, TaskError, load_task
 
 RUNNER = "tritonsmith_run_test"
 PERF_FOLDER = Path("performance_metrics") / "perf_G" / "golden_metrics"  # GEAK-eval's, two levels above the tasks
+RUNTIME = "tritonsmith.suites.runtime"
+SHOWN_TEST = ("# How your code is tested: this runs on the reference code and on yours, and the results must "
+              "match key by key.\n")
+SHOWN_PERF = ("\n\n# How your code is timed ({script}, GEAK-eval's perf script): call_op runs your code "
+              "on each input\n# that get_input_tensors() makes (moved to the GPU by to_cuda). What it returns, "
+              "and whatever it writes\n# into its input, must match call_op_ref, which runs the reference code. "
+              "Your time is compared with\n# the reference code's on the same inputs.\n")
 
 
 def load_tritonbench_g(path: str | Path, instructions: str | Path | None = None,
@@ -57,28 +65,18 @@ def load_tritonbench_g(path: str | Path, instructions: str | Path | None = None,
     """The task files of folder `path`, and the files that cannot be tasks with their reasons;
     `perf_scripts` names the folder of `<stem>_perf.py` scripts when it is not GEAK-eval's
     `performance_metrics/perf_G/golden_metrics/` two levels above `path`."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise TaskError(f"{folder}: no such folder of TritonBench-G task files.")
-    sources = task_files(folder)
-    if not sources:
-        raise TaskError(f"{folder}: the folder holds no task files (*.py).")
-    entries = find_instructions(folder, sources, instructions, "{instruction, input, output, file, difficulty}")
+    folder, sources, entries = described_files(path, "TritonBench-G task", instructions,
+                                               "{instruction, input, output, file, difficulty}")
     scripts = perf_scripts_dir(folder, perf_scripts)
     out = Path(cache_dir) if cache_dir else generated_dir(folder)
     out.mkdir(parents=True, exist_ok=True)
     stems = {p.stem for p in sources}
 
-    def load_one(source_path: Path) -> Task | None:
-        entry = entries.get(source_path.name)
-        if entry is None:
-            if SEPARATOR not in source_path.read_text():
-                return None  # a helper module beside the tasks
-            raise TaskError(f"{source_path}: no entry with file {source_path.name!r} in the instructions JSON.")
+    def make(source_path: Path, entry: dict) -> Task:
         script = scripts / f"{source_path.stem}_perf.py" if scripts else None
         generated = _generate(source_path, entry, out, script if script and script.is_file() else None, stems)
         return load_task(generated, suite="tritonbench-g")
-    return load_each(sources, load_one)
+    return load_described(sources, entries, make)
 
 
 def perf_scripts_dir(folder: Path, perf_scripts: str | Path | None = None) -> Path | None:
@@ -115,7 +113,7 @@ def harness_test_part(parts: Parts, defined: set[str]) -> tuple[str, str, list[s
 def _generate(path: Path, entry: dict, out: Path, script: Path | None = None,
               stems: set[str] | None = None) -> Path:
     parts = split_parts(path)
-    gold, gold_tree = parts.kernel, parts.kernel_tree()
+    gold_tree = parts.kernel_tree()
     defined = top_level(gold_tree)
     test, test_name, repeated = harness_test_part(parts, set(defined))
     task_id = path.stem.replace(".", "_")
@@ -124,63 +122,53 @@ def _generate(path: Path, entry: dict, out: Path, script: Path | None = None,
     if not required:
         raise TaskError(f"{path}: the test part uses nothing that the kernel part defines, so it would pass "
                         "any candidate.")
-    signatures = signature(gold_tree, required)
-    if imports:  # the kernel part's imports that the test relies on, so a candidate need not repeat them
+    test = _with_notes(test, imports, repeated)
+    harness = _harness(test, test_name, info is not None)
+    gold_file = out / f"{task_id}__gold.py"
+    write_if_changed(gold_file, parts.kernel + "\n\n" + harness)
+    perf = _perf_part(script, info, path.stem, out) if info else _NO_PERF
+    shown = SHOWN_TEST + test + (SHOWN_PERF.format(script=script.name) + info.text if info else "")
+    difficulty = entry.get("difficulty")
+    fields = {
+        "ID": task_id, "KIND": Raw('"other"'),
+        "DIFFICULTY": int(difficulty) if str(difficulty).isdigit() and 1 <= int(difficulty) <= 5 else None,
+        "ENTRY_POINT": RUNNER, "REQUIRED_NAMES": required, "SIGNATURE": signature(gold_tree, required),
+        "INSTRUCTION": entry["instruction"].strip() + (f"\n\n{entry['input'].strip()}" if entry.get("input") else ""),
+        "CORRECTNESS_CASES": Raw('[{"dtype": "float32"}]'), "PERF_CASES": perf["cases"], "ALLOWED_OPS": Raw('["*"]'),
+        "REFERENCE_TIMING": Raw('"none"  # the reference is call_op_ref on the gold code: timed once, as the baseline'),
+        "SOURCE_FILE": str(path.resolve()), "GOLD_FILE": str(gold_file.resolve()),
+        "GOLD_MODULE": _gold_module_name(task_id), "BASELINE": parts.kernel, "HARNESS": harness,
+        "REFERENCE_SOURCE": shown, **perf["fields"]}
+    code = "\n\ndef _gold():\n    return load_gold(GOLD_MODULE, GOLD_FILE)\n" + perf["functions"]
+    target = out / f"{task_id}.py"
+    write_if_changed(target, render_task(path.name, "TritonBench-G", f"from {RUNTIME} import load_gold", fields, code))
+    return target
+
+
+def _with_notes(test: str, imports: list[ast.stmt], repeated: list[str]) -> str:
+    """The test part headed by the kernel part's imports it uses (so a candidate need not repeat them) and a note
+    naming the kernel-part definitions whose copies it dropped."""
+    if imports:
         test = ("# the kernel part's imports that the test uses\n"
                 + "".join(ast.unparse(node) + "\n" for node in imports) + "\n" + test)
     if repeated:
         test = (f"# tritonsmith dropped this test part's own copies of {', '.join(repeated)}: the test calls "
                 "the code under test's\n" + test)
+    return test
+
+
+def _harness(test: str, test_name: str, perf: bool) -> str:
+    """The test part plus its runner: appended to each candidate, and to the gold code as its reference."""
     perf_branch = ("    if perf_input is not None:  # a perf case: the perf script's call_op on this module's code\n"
-                   "        from tritonsmith.suites.geak_perf import run_perf_case\n\n"
-                   "        return run_perf_case(globals(), seed, perf_input)\n") if info else ""
-    harness = (f"{test}\n\ndef {RUNNER}(seed{', perf_input=None' if info else ''}):\n{perf_branch}"
-               f"    from tritonsmith.suites.geak_perf import as_tensors, seed_all\n\n    seed_all(seed)\n"
-               f"    return as_tensors({test_name}())\n")
-    instruction = entry["instruction"].strip() + (f"\n\n{entry['input'].strip()}" if entry.get("input") else "")
-    difficulty = entry.get("difficulty")
-    difficulty = int(difficulty) if str(difficulty).isdigit() and 1 <= int(difficulty) <= 5 else None
-    shown = ("# How your code is tested: this runs on the reference code and on yours, and the results must "
-             "match key by key.\n" + test)
-    gold_file = out / f"{task_id}__gold.py"
-    write_if_changed(gold_file, gold + "\n\n" + harness)
-    perf = _perf_part(script, info, path.stem, out) if info else _NO_PERF
-    if info:
-        shown += (f"\n\n# How your code is timed ({script.name}, GEAK-eval's perf script): call_op runs your code "
-                  "on each input\n# that get_input_tensors() makes (moved to the GPU by to_cuda). What it returns, "
-                  "and whatever it writes\n# into its input, must match call_op_ref, which runs the reference code. "
-                  "Your time is compared with\n# the reference code's on the same inputs.\n" + info.text)
-    generated = f'''# Generated by tritonsmith from {path.name} (TritonBench-G format). Do not edit: regenerated on load.
-from tritonsmith.suites.geak_perf import load_gold
-
-ID = {task_id!r}
-KIND = "other"
-DIFFICULTY = {difficulty!r}
-ENTRY_POINT = {RUNNER!r}
-REQUIRED_NAMES = {required!r}
-SIGNATURE = {signatures!r}
-INSTRUCTION = {instruction!r}
-CORRECTNESS_CASES = [{{"dtype": "float32"}}]
-PERF_CASES = {perf["cases"]!r}
-ALLOWED_OPS = ["*"]
-REFERENCE_TIMING = "none"  # the reference is call_op_ref on the gold code: timed once, as the baseline
-SOURCE_FILE = {str(path.resolve())!r}
-GOLD_FILE = {str(gold_file.resolve())!r}
-GOLD_MODULE = {_gold_module_name(task_id)!r}
-BASELINE = {gold!r}
-HARNESS = {harness!r}
-REFERENCE_SOURCE = {shown!r}
-{perf["fields"]}
-
-def _gold():
-    return load_gold(GOLD_MODULE, GOLD_FILE)
-{perf["functions"]}'''
-    target = out / f"{task_id}.py"
-    write_if_changed(target, generated)
-    return target
+                   f"        from {RUNTIME}.geak_perf import run_perf_case\n\n"
+                   "        return run_perf_case(globals(), seed, perf_input)\n") if perf else ""
+    return (f"{test}\n\ndef {RUNNER}(seed{', perf_input=None' if perf else ''}):\n{perf_branch}"
+            f"    from {RUNTIME} import as_tensors, seed_all\n\n    seed_all(seed)\n"
+            f"    return as_tensors({test_name}())\n")
 
 
-_NO_PERF = {"cases": [], "fields": "PERF_SCRIPT_FILE = None  # no perf script: correctness only\n", "functions": '''
+_NO_PERF = {"cases": [], "fields": {"PERF_SCRIPT_FILE": Raw("None  # no perf script: correctness only")},
+            "functions": '''
 
 def make_inputs(case, generator, device):
     return (int(generator.initial_seed()),)
@@ -206,8 +194,8 @@ def _perf_part(script: Path, info: ScriptInfo, stem: str, out: Path) -> dict:
             for name, other in sorted(info.gold_imports.items())}
     cases = [{"dtype": info.dtype, "input": i} for i in range(info.count or 0)]
     note = "" if info.count is not None else f"  # not counted ({info.count_problem}): correctness only"
-    fields = (f"PERF_SCRIPT_FILE = {str(script.resolve())!r}\nPERF_SCRIPT = {info.text!r}\n"
-              f"PERF_CLASS = {info.class_name!r}\nPERF_GOLD = {gold!r}\nPERF_INPUTS = {info.count!r}{note}\n")
+    fields = {"PERF_SCRIPT_FILE": str(script.resolve()), "PERF_SCRIPT": info.text, "PERF_CLASS": info.class_name,
+              "PERF_GOLD": gold, "PERF_INPUTS": Raw(f"{info.count!r}{note}")}
     functions = f'''
 
 _perf = []
@@ -216,7 +204,7 @@ _perf = []
 def _perf_script():
     """The perf script with the gold code as its code under test: inputs, reference, flops and bytes."""
     if not _perf:
-        from tritonsmith.suites.geak_perf import PerfScript, PerfSpec
+        from tritonsmith.suites.runtime.geak_perf import PerfScript, PerfSpec
 
         gold = {{name: tuple(where) for name, where in PERF_GOLD.items()}}
         spec = PerfSpec(PERF_SCRIPT, PERF_SCRIPT_FILE, PERF_CLASS, {stem!r}, gold)

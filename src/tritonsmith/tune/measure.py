@@ -10,11 +10,11 @@ immune to drift between them.
 from __future__ import annotations
 
 import copy
-import math
 
 from tritonsmith.evaluate.pool import WorkerPool
 from tritonsmith.evaluate.result import EvalResult
 from tritonsmith.task import Task
+from tritonsmith.util.stats import geometric_mean
 
 
 def geometric_mean_ms(result: EvalResult) -> float | None:
@@ -22,7 +22,7 @@ def geometric_mean_ms(result: EvalResult) -> float | None:
     times = [p.candidate_ms for p in result.perf]
     if not times or any(t is None or t <= 0 for t in times):
         return None
-    return math.exp(sum(math.log(t) for t in times) / len(times))
+    return geometric_mean(times)
 
 
 def relative_time(result: EvalResult) -> float | None:
@@ -31,7 +31,7 @@ def relative_time(result: EvalResult) -> float | None:
               if p.candidate_ms and p.baseline_ms and p.candidate_ms > 0 and p.baseline_ms > 0]
     if not ratios or len(ratios) != len(result.perf):
         return None
-    return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    return geometric_mean(ratios)
 
 
 TUNE_TIMING = {"rounds": 3, "max_rounds": 3, "warmup_ms": 5, "reference": False}

@@ -1,5 +1,5 @@
 """Calls of a suite's perf op on copies of its inputs, and what each perf input's maker noted about it:
-shared by GEAK-eval's perf scripts (suites/geak_perf.py) and GEAK's ROCm perf tests (suites/rocm_perf.py).
+shared by GEAK-eval's perf scripts (geak_perf.py) and GEAK's ROCm perf tests (rocm_perf.py).
 Runs in the evaluator's worker and its reference keeper; torch is imported inside the functions.
 
 A perf op is judged by `{"returned": what it returned, "written": the input tensors it changed, by path}`,
@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from tritonsmith.suites.runtime.tensors import map_tensors
+from tritonsmith.util.tensors import same, storage_ptr
 
 # (where the perf inputs come from, which input) -> what their maker noted: "flops", "bytes", "inputs". Filled
 # where an input is made and where one arrives from the reference keeper (PerfInput.__setstate__), read by
@@ -50,11 +53,11 @@ def call_on_copy(marker: Any, key: str, prepare: Callable[[], tuple[Any, list[tu
     work, inputs = prepare()
     returned = run(work)
     written = {path: copy.detach().clone() for path, original, copy in inputs if not same(copy, original)}
-    storages = {storage(copy) for _, _, copy in inputs if copy.numel()}
+    storages = {storage_ptr(copy) for _, _, copy in inputs if copy.numel()}
     kept: dict[str, Any] = {}
 
     def keep(path: str, tensor: Any) -> Any:
-        if tensor.numel() and storage(tensor) in storages:
+        if tensor.numel() and storage_ptr(tensor) in storages:
             kept[path] = tensor.detach().clone()
             return kept[path]
         return tensor
@@ -64,70 +67,3 @@ def call_on_copy(marker: Any, key: str, prepare: Callable[[], tuple[Any, list[tu
     except (AttributeError, TypeError):  # not a tensor: every call gets a fresh copy
         pass
     return {"returned": returned, "written": dict(written)}
-
-
-def copy_value(value: Any, memo: dict[int, Any]) -> Any:
-    """Tensors cloned (detached, requires_grad kept), containers rebuilt, modules deep-copied; a tensor met
-    twice is cloned once (memo: id of the original -> its copy)."""
-    import copy
-
-    import torch
-    if id(value) in memo:
-        return memo[id(value)]
-    if isinstance(value, torch.Tensor):
-        result = value.detach().clone()
-        if value.requires_grad:
-            result.requires_grad_(True)
-    elif isinstance(value, list):
-        result = [copy_value(v, memo) for v in value]
-    elif isinstance(value, tuple):
-        items = [copy_value(v, memo) for v in value]
-        result = type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    elif isinstance(value, dict):
-        result = {k: copy_value(v, memo) for k, v in value.items()}
-    elif isinstance(value, torch.nn.Module):
-        result = copy.deepcopy(value)
-    else:
-        return value
-    memo[id(value)] = result
-    return result
-
-
-def tensors_in(value: Any, path: str):
-    """(path, tensor) of every tensor in nested lists, tuples and dicts, e.g. ('input[1]', y)."""
-    import torch
-    if isinstance(value, torch.Tensor):
-        yield path, value
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            yield from tensors_in(item, f"{path}[{index}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from tensors_in(item, f"{path}[{key!r}]")
-
-
-def map_tensors(value: Any, function: Callable[[str, Any], Any], path: str = "returned") -> Any:
-    import torch
-    if isinstance(value, torch.Tensor):
-        return function(path, value)
-    if isinstance(value, list):
-        return [map_tensors(v, function, f"{path}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, tuple):
-        items = [map_tensors(v, function, f"{path}[{i}]") for i, v in enumerate(value)]
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    if isinstance(value, dict):
-        return {k: map_tensors(v, function, f"{path}[{k!r}]") for k, v in value.items()}
-    return value
-
-
-def storage(tensor: Any) -> int:
-    return tensor.untyped_storage().data_ptr()
-
-
-def same(after: Any, before: Any) -> bool:
-    import torch
-    if after.shape != before.shape or after.dtype != before.dtype:
-        return False
-    if after.is_floating_point() or after.is_complex():
-        return bool(((after == before) | (after.isnan() & before.isnan())).all())
-    return bool(torch.equal(after, before))

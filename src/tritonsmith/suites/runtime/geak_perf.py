@@ -23,35 +23,25 @@ import resolver in which
   `geak_eval.data....scale_add`) is that task's gold code (the part above the separator line);
 - `geak_eval.perf.performance_utils`, or any name ending in `performance_utils`, is our base class.
 
-The adapter (suites/tritonbench.py) reads a script without running it (`read_script`). The generated
-task and its harness run it in the evaluator's worker (`PerfScript`, `run_perf_case`). Torch is
-imported only there: listing tasks needs no torch.
+The adapter (suites/tritonbench.py) reads a script without running it (suites/perf_scripts.py). The
+generated task and its harness run it in the evaluator's worker, with this module (`PerfScript`,
+`run_perf_case`); torch is imported inside its functions.
 """
 
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
-import importlib.util
 import sys
 import types
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.suites.perf_call import call_on_copy, copy_value, facts_of, note_facts, tensors_in
-from tritonsmith.task import TaskError
-
-REQUIRED_METHODS = ("get_input_tensors", "to_cuda", "call_op")
-# dtype attributes of torch, narrowest first: the narrowest floating dtype an input uses names the
-# perf cases' dtype, which picks the peak of the compute roofline (a higher peak never overstates it)
-_FLOAT_DTYPES = {"float8_e4m3fn": "float8_e4m3fn", "float8_e5m2": "float8_e5m2", "bfloat16": "bfloat16",
-                 "float16": "float16", "half": "float16", "float32": "float32", "float": "float32",
-                 "float64": "float64", "double": "float64"}
-NARROWEST_FIRST = ("float8_e4m3fn", "float8_e5m2", "float16", "bfloat16", "float32", "float64")
-
+from tritonsmith.suites.runtime import load_gold, seed_all
+from tritonsmith.suites.runtime.perf_call import call_on_copy, facts_of, note_facts
+from tritonsmith.suites.runtime.tensors import copy_value, tensors_in
 
 # --- the base class that scripts import as geak_eval.perf.performance_utils ---------------------------
 
@@ -115,170 +105,6 @@ def _base_module() -> types.ModuleType:
     module.Performance_Metrics = Performance_Metrics
     module.do_bench_config = do_bench_config
     return module
-
-
-# --- reading a script without running it (the adapter, at load time) ----------------------------------
-
-@dataclass(frozen=True)
-class ScriptInfo:
-    class_name: str
-    count: int | None  # how many inputs get_input_tensors makes, where that can be read without running it
-    count_problem: str | None  # why not, otherwise
-    dtype: str
-    stem_names: tuple[str, ...]  # names imported from the bare stem: the code under test must define them
-    gold_imports: dict[str, str] = field(default_factory=dict)  # import name -> the task stem whose gold code it is
-    text: str = ""  # the script itself
-
-
-def read_script(path: Path, stem: str, stems: set[str], gold_names: set[str]) -> ScriptInfo:
-    """What the adapter needs from a perf script; a TaskError naming the script if it is unusable."""
-    try:
-        text = path.read_text()
-        tree = ast.parse(text, filename=str(path))
-    except OSError as err:
-        raise TaskError(f"{path}: cannot read the perf script ({err.strerror or err}).") from None
-    except SyntaxError as err:
-        raise TaskError(f"{path}: line {err.lineno}: the perf script is not valid Python ({err.msg}).") from None
-    cls = _metrics_class(tree)
-    if cls is None:
-        raise TaskError(f"{path}: the perf script defines no subclass of Performance_Metrics.")
-    methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
-    missing = [name for name in REQUIRED_METHODS if name not in methods]
-    if missing:
-        raise TaskError(f"{path}: the perf script's class {cls.name} does not define {', '.join(missing)}().")
-    stem_names: list[str] = []
-    gold_imports: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [alias.name for alias in node.names if alias.name != "*"]
-            last = node.module.rsplit(".", 1)[-1]
-            if node.module == stem:
-                stem_names += [n for n in names if n not in stem_names]
-            elif last in stems:
-                gold_imports[node.module] = last
-            if last == stem:  # from the code under test or from its gold code: the task file must define it
-                absent = [n for n in names if n not in gold_names]
-                if absent:
-                    raise TaskError(f"{path}: line {node.lineno}: the perf script imports {', '.join(absent)} from "
-                                    f"{node.module}, which the task file {stem}.py does not define.")
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                last = alias.name.rsplit(".", 1)[-1]
-                if alias.name != stem and last in stems:
-                    gold_imports[alias.name] = last
-    count, problem = _count_inputs(methods["get_input_tensors"])
-    return ScriptInfo(cls.name, count, problem, _input_dtype(methods["get_input_tensors"]), tuple(stem_names),
-                      gold_imports, text)
-
-
-def _metrics_class(tree: ast.Module) -> ast.ClassDef | None:
-    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)
-               and any(ast.unparse(base).rsplit(".", 1)[-1] == "Performance_Metrics" for base in n.bases)]
-    named = [n for n in classes if n.name == "performance_metrics"]
-    return (named or classes or [None])[-1]
-
-
-def _input_dtype(function: ast.FunctionDef) -> str:
-    seen = {_FLOAT_DTYPES[n.attr] for n in ast.walk(function) if isinstance(n, ast.Attribute)
-            and isinstance(n.value, ast.Name) and n.value.id == "torch" and n.attr in _FLOAT_DTYPES}
-    return next((d for d in NARROWEST_FIRST if d in seen), "float32")  # float32: torch's default dtype
-
-
-class _Uncountable(Exception):
-    pass
-
-
-def _count_inputs(function: ast.FunctionDef) -> tuple[int | None, str | None]:
-    """Inputs that get_input_tensors appends, read from loops over range() with literal bounds or over
-    literal lists; (None, why) for anything else, since the adapter never runs the script."""
-    try:
-        return _count_block(function.body, {}), None
-    except _Uncountable as exc:
-        return None, str(exc)
-
-
-def _is_inputs(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr == "input_tensors" and isinstance(node.value, ast.Name)
-            and node.value.id == "self")
-
-
-def _mentions_inputs(node: ast.AST) -> bool:
-    return any(_is_inputs(n) for n in ast.walk(node))
-
-
-def _count_block(statements: list[ast.stmt], env: dict[str, Any]) -> int:
-    total = 0
-    for stmt in statements:
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(
-                stmt.value.func, ast.Attribute) and stmt.value.func.attr == "append" and _is_inputs(stmt.value.func.value):
-            total += 1
-        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and _is_inputs(stmt.targets[0]):
-            value = stmt.value
-            if isinstance(value, (ast.List, ast.Tuple)):
-                total = len(value.elts)
-            elif isinstance(value, ast.ListComp) and all(not g.ifs for g in value.generators):
-                total = 1
-                for generator in value.generators:
-                    total *= _iterations(generator.iter, env)
-            else:
-                raise _Uncountable(f"line {stmt.lineno}: self.input_tensors is assigned something other than a list")
-        elif isinstance(stmt, ast.For) and not stmt.orelse:
-            inner = _count_block(stmt.body, env)
-            if inner:
-                if any(isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(stmt)):
-                    raise _Uncountable(f"line {stmt.lineno}: a loop that appends inputs has break or continue")
-                total += inner * _iterations(stmt.iter, env)
-        elif isinstance(stmt, ast.With):
-            total += _count_block(stmt.body, env)
-        elif _mentions_inputs(stmt):
-            raise _Uncountable(f"line {stmt.lineno}: inputs are added under a {type(stmt).__name__.lower()} "
-                               "statement, whose count is known only by running it")
-        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            try:
-                env[stmt.targets[0].id] = _evaluate(stmt.value, env)
-            except _Uncountable:
-                env.pop(stmt.targets[0].id, None)
-    return total
-
-
-def _iterations(node: ast.expr, env: dict[str, Any]) -> int:
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
-        args = [_evaluate(a, env) for a in node.args]
-        if node.func.id == "range" and all(isinstance(a, int) for a in args) and 1 <= len(args) <= 3:
-            return len(range(*args))
-        if node.func.id == "enumerate" and len(node.args) == 1:
-            return _iterations(node.args[0], env)
-        if node.func.id == "zip" and node.args:
-            return min(_iterations(a, env) for a in node.args)
-    value = _evaluate(node, env)
-    if isinstance(value, (list, tuple, dict, str)):
-        return len(value)
-    raise _Uncountable(f"line {node.lineno}: a loop over {ast.unparse(node)}, whose length is known only by running it")
-
-
-_INT_OPERATIONS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-                   ast.FloorDiv: lambda a, b: a // b, ast.Pow: lambda a, b: a ** b, ast.LShift: lambda a, b: a << b}
-
-
-def _evaluate(node: ast.expr, env: dict[str, Any]) -> Any:
-    """Literals, names bound to literals earlier in the function, and arithmetic on them."""
-    if isinstance(node, ast.Name) and node.id in env:
-        return env[node.id]
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return [_evaluate(e, env) for e in node.elts]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        value = _evaluate(node.operand, env)
-        if isinstance(value, (int, float)):
-            return -value
-    if isinstance(node, ast.BinOp) and type(node.op) in _INT_OPERATIONS:
-        left, right = _evaluate(node.left, env), _evaluate(node.right, env)
-        small = not isinstance(node.op, (ast.Pow, ast.LShift)) or (isinstance(right, int) and 0 <= right <= 64)
-        nonzero = not isinstance(node.op, ast.FloorDiv) or right != 0
-        if isinstance(left, int) and isinstance(right, int) and small and nonzero:
-            return _INT_OPERATIONS[type(node.op)](left, right)
-    raise _Uncountable(f"line {getattr(node, 'lineno', '?')}: {ast.unparse(node)} is known only by running the script")
 
 
 # --- running a script (the generated task and its harness, in the evaluator's worker) ------------------
@@ -467,17 +293,22 @@ class PerfScript:
 
     def call(self, marker: Any, perf_input: PerfInput, reference: bool = False) -> dict[str, Any]:
         """{'returned': what the call returned, 'written': the inputs it changed, by path}, each checked call
-        on its own copy of the input and the timed calls on one (suites/perf_call.py). The evaluator clones
+        on its own copy of the input and the timed calls on one (perf_call.py). The evaluator clones
         its arguments for each checked call (a new marker, so a fresh copy) and passes the same arguments to
-        every timed call (the same marker), as GEAK-eval times call_op on one input."""
+        every timed call (the same marker), as GEAK-eval times call_op on one input. Every call is seeded
+        alike: some ops draw their own random inputs (batched_vecmat_mult's call_op makes A and B with
+        torch.randn), so a timed call's output can match the reference only if its draws are the same."""
         method = self.reference_method if reference else self.metrics.call_op
 
         def prepare() -> tuple[Any, list[tuple[str, Any, Any]]]:
             memo: dict[int, Any] = {}
             work = copy_value(perf_input.value, memo)
-            seed_all(perf_input.index)
             return work, [(path, t, memo[id(t)]) for path, t in tensors_in(perf_input.value, "input")]
-        return call_on_copy(marker, self._key, prepare, method)
+
+        def seeded(work: Any) -> Any:
+            seed_all(perf_input.index)
+            return method(work)
+        return call_on_copy(marker, self._key, prepare, seeded)
 
 
 def run_perf_case(namespace: dict[str, Any], marker: Any, perf_input: PerfInput) -> dict[str, Any]:
@@ -487,45 +318,3 @@ def run_perf_case(namespace: dict[str, Any], marker: Any, perf_input: PerfInput)
     if script is None or script.spec is not perf_input.spec:
         script = namespace["_tritonsmith_perf_script"] = PerfScript(perf_input.spec, namespace)
     return script.call(marker, perf_input)
-
-
-def load_gold(name: str, path: str) -> types.ModuleType:
-    """A task's gold code (its generated gold file), imported once per process under `name`."""
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
-
-
-def seed_all(seed: int) -> None:
-    """Python's, NumPy's and torch's generators seeded alike (imports inside: this module stays torch-free)."""
-    import random
-
-    import numpy
-    import torch
-    random.seed(seed)
-    numpy.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def as_tensors(value: Any) -> Any:
-    """A test's results with NumPy arrays as tensors, in the dicts, lists and tuples that hold them, so that
-    they are compared under tolerances like the tensors (several TritonBench-G tests return `.numpy()`).
-    Each is a copy, as `.cpu().numpy()` of a GPU tensor is: no two results share memory."""
-    import numpy
-    import torch
-    if isinstance(value, numpy.ndarray):
-        return torch.tensor(value) if value.dtype.kind in "biufc" else value.tolist()
-    if isinstance(value, dict):
-        return {key: as_tensors(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return type(value)(as_tensors(item) for item in value)
-    return value

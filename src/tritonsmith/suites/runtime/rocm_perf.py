@@ -26,7 +26,10 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
-from tritonsmith.suites.perf_call import call_on_copy, copy_value, facts_of, note_facts
+from tritonsmith.suites.runtime import seed_all
+from tritonsmith.suites.runtime.perf_call import call_on_copy, facts_of, note_facts
+from tritonsmith.suites.runtime.pytest_runner import run_call
+from tritonsmith.suites.runtime.tensors import copy_value
 
 # --- GEAK-eval's benchmark helpers, as the tests import them --------------------------------------------------
 
@@ -351,7 +354,6 @@ def capture(namespace: dict[str, Any], test: str, seed: int, fixtures: dict[str,
     the call here."""
     import torch
 
-    from tritonsmith.suites.pytest_runner import run_call
     try:
         run_call(namespace, test, seed, fixtures, autouse)
     except OpCaptured as captured:
@@ -369,9 +371,7 @@ def capture(namespace: dict[str, Any], test: str, seed: int, fixtures: dict[str,
 def run_perf_op(namespace: dict[str, Any], marker: Any, perf_op: PerfOp) -> dict[str, Any]:
     """{'returned': what the op returned (tensors, numbers, strings; anything else as None), 'written': the
     tensors it changed, by path}: the op rebuilt on `namespace`, the first call with a marker on a fresh copy
-    of its values, the later ones (the timed calls) on the same copy (suites/perf_call.py)."""
-    from tritonsmith.suites.geak_perf import seed_all
-
+    of its values, the later ones (the timed calls) on the same copy (perf_call.py)."""
     def prepare() -> tuple[Any, list[tuple[str, Any, Any]]]:
         memo: dict[int, Any] = {}
         op = thaw(perf_op.op, namespace, memo)

@@ -21,8 +21,6 @@ Only the standard library here; pytest and torch are imported where a call needs
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import inspect
 import os
 import re
@@ -31,8 +29,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-FIXTURES = ("request", "device", "monkeypatch")  # what the runner provides besides the module's own fixtures
+from tritonsmith.suites.runtime import seed_all
+from tritonsmith.suites.runtime.monkeypatch import MonkeyPatch
+from tritonsmith.suites.runtime.tensors import as_tensors
 
+FIXTURES = ("request", "device", "monkeypatch")  # what the runner provides besides the module's own fixtures
 
 
 def check_defined(namespace: dict[str, Any], names: list[str]) -> None:
@@ -46,20 +47,14 @@ def check_defined(namespace: dict[str, Any], names: list[str]) -> None:
 def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: dict[str, str] | None = None,
               autouse: list[str] | None = None) -> dict[str, Any]:
     """Run every parametrisation of `tests` (functions in `namespace`) and return the result_gold they fill."""
-    from tritonsmith.suites.geak_perf import as_tensors, seed_all
-
     skipped, failed = _outcomes()
     namespace["result_gold"] = {}
     ran = 0
     for call in planned_calls(namespace, tests):
         if call.skip:
             continue
-        seed_all(seed)
-        resolver = _Fixtures(namespace, fixtures or {}, call)
         try:
-            for name in list(autouse or ()) + call.usefixtures:
-                resolver.value(name)
-            call.function(**resolver.arguments(call.function, call.params))
+            _invoke(namespace, call, seed, fixtures, autouse)
             ran += 1
         except skipped:
             pass
@@ -70,8 +65,6 @@ def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: 
             if hasattr(exc, "add_note"):
                 exc.add_note(f"(raised in test {call.name})")
             raise
-        finally:
-            resolver.finish()
     if not ran:
         raise RuntimeError(f"every call of the correctness tests {', '.join(tests)} was skipped: nothing was checked")
     return as_tensors(dict(namespace["result_gold"]))
@@ -81,8 +74,7 @@ def run_call(namespace: dict[str, Any], name: str, seed: int, fixtures: dict[str
              autouse: list[str] | None = None) -> None:
     """Run one call of a test function, named by pytest's id (`test_performance[98432-1024-float16]`), seeded
     and given its fixtures as run_tests runs each call. CaseSkipped if its marks or its own pytest.skip skip
-    it; anything else it raises (a perf op's capture included, suites/rocm_perf.py) goes to the caller."""
-    from tritonsmith.suites.geak_perf import seed_all
+    it; anything else it raises (a perf op's capture included, rocm_perf.py) goes to the caller."""
     from tritonsmith.task import CaseSkipped
 
     test = name.split("[", 1)[0]
@@ -92,14 +84,22 @@ def run_call(namespace: dict[str, Any], name: str, seed: int, fixtures: dict[str
     if call.skip:
         raise CaseSkipped(f"{name} is skipped by its marks")
     skipped, _ = _outcomes()
+    try:
+        _invoke(namespace, call, seed, fixtures, autouse)
+    except skipped as exc:
+        raise CaseSkipped(f"{name} skipped itself: {exc}") from None
+
+
+def _invoke(namespace: dict[str, Any], call: Call, seed: int, fixtures: dict[str, str] | None,
+            autouse: list[str] | None) -> None:
+    """One call, seeded, with the autouse fixtures and its usefixtures made first and its arguments filled from its
+    parameters and fixtures; every fixture is finalised afterwards, whatever the call raised."""
     seed_all(seed)
     resolver = _Fixtures(namespace, fixtures or {}, call)
     try:
         for fixture in list(autouse or ()) + call.usefixtures:
             resolver.value(fixture)
         call.function(**resolver.arguments(call.function, call.params))
-    except skipped as exc:
-        raise CaseSkipped(f"{name} skipped itself: {exc}") from None
     finally:
         resolver.finish()
 
@@ -353,113 +353,3 @@ def _unwrap_fixture(obj: Any) -> Any:
         return obj._get_wrapped_function()
     wrapped = getattr(obj, "__pytest_wrapped__", None)
     return wrapped.obj if wrapped is not None else obj
-
-
-_NOTSET = object()
-
-
-class MonkeyPatch:
-    """pytest's `monkeypatch` fixture, the part tests use: each change is recorded and `undo` reverts them
-    all, last first (the runner calls it after the test and its other fixtures are finalised)."""
-
-    def __init__(self) -> None:
-        self._attributes: list[tuple[Any, str, Any]] = []
-        self._items: list[tuple[Any, Any, Any]] = []
-        self._syspath: list[str] | None = None
-        self._cwd: str | None = None
-
-    @classmethod
-    @contextlib.contextmanager
-    def context(cls):
-        patch = cls()
-        try:
-            yield patch
-        finally:
-            patch.undo()
-
-    def setattr(self, target: Any, name: Any, value: Any = _NOTSET, raising: bool = True) -> None:
-        if value is _NOTSET:  # setattr("package.module.attribute", value)
-            target, name, value = *_resolve(target), name
-        old = target.__dict__.get(name, _NOTSET) if inspect.isclass(target) else getattr(target, name, _NOTSET)
-        if raising and old is _NOTSET:
-            raise AttributeError(f"{target!r} has no attribute {name!r}")
-        self._attributes.append((target, name, old))
-        setattr(target, name, value)
-
-    def delattr(self, target: Any, name: Any = _NOTSET, raising: bool = True) -> None:
-        if name is _NOTSET:
-            target, name = _resolve(target)
-        if not hasattr(target, name):
-            if raising:
-                raise AttributeError(name)
-            return
-        old = target.__dict__.get(name, _NOTSET) if inspect.isclass(target) else getattr(target, name, _NOTSET)
-        self._attributes.append((target, name, old))
-        delattr(target, name)
-
-    def setitem(self, mapping: Any, name: Any, value: Any) -> None:
-        self._items.append((mapping, name, mapping.get(name, _NOTSET)))
-        mapping[name] = value
-
-    def delitem(self, mapping: Any, name: Any, raising: bool = True) -> None:
-        if name not in mapping:
-            if raising:
-                raise KeyError(name)
-            return
-        self._items.append((mapping, name, mapping.get(name, _NOTSET)))
-        del mapping[name]
-
-    def setenv(self, name: str, value: Any, prepend: str | None = None) -> None:
-        value = str(value)
-        if prepend and name in os.environ:
-            value = value + prepend + os.environ[name]
-        self.setitem(os.environ, name, value)
-
-    def delenv(self, name: str, raising: bool = True) -> None:
-        self.delitem(os.environ, name, raising=raising)
-
-    def syspath_prepend(self, path: Any) -> None:
-        if self._syspath is None:
-            self._syspath = list(sys.path)
-        sys.path.insert(0, str(path))
-        importlib.invalidate_caches()
-
-    def chdir(self, path: Any) -> None:
-        if self._cwd is None:
-            self._cwd = os.getcwd()
-        os.chdir(path)
-
-    def undo(self) -> None:
-        for target, name, old in reversed(self._attributes):
-            if old is _NOTSET:
-                delattr(target, name)
-            else:
-                setattr(target, name, old)
-        for mapping, name, old in reversed(self._items):
-            if old is _NOTSET:
-                mapping.pop(name, None)
-            else:
-                mapping[name] = old
-        self._attributes.clear()
-        self._items.clear()
-        if self._syspath is not None:
-            sys.path[:] = self._syspath
-            self._syspath = None
-        if self._cwd is not None:
-            os.chdir(self._cwd)
-            self._cwd = None
-
-
-def _resolve(dotted: Any) -> tuple[Any, str]:
-    """("package.module.attribute") -> (the object holding it, "attribute"), importing modules on the way."""
-    if not isinstance(dotted, str) or "." not in dotted:
-        raise TypeError(f"monkeypatch needs an object and a name, or a dotted import path, not {dotted!r}")
-    path, name = dotted.rsplit(".", 1)
-    parts = path.split(".")
-    found = importlib.import_module(parts[0])
-    for index, part in enumerate(parts[1:], start=2):
-        try:
-            found = getattr(found, part)
-        except AttributeError:
-            found = importlib.import_module(".".join(parts[:index]))
-    return found, name

@@ -1,0 +1,94 @@
+"""A suite's golds against themselves: the tables of `bench --solver baseline` on a whole suite.
+
+The bench is run with the CLI (resumable, so a long pass can be made in pieces); this script turns its
+results.jsonl into the Markdown of docs/benchmarks.md: how many golds qualify, why the others do not
+(grouped), how close each timed gold is to itself (it should be 1), and where the evaluation's time goes.
+
+    PYTHONPATH=src python -m tritonsmith bench --suite tritonbench-g:PATH --solver baseline --out tbg  # --resume to go on
+    python benchmarks/gold_pass.py tbg/results.jsonl [more.jsonl ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from collections import Counter, defaultdict
+
+from _format import number
+
+
+def load(paths: list[str]) -> list[dict]:
+    records: dict[str, dict] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    record = json.loads(line)
+                    records[record["task"]] = record  # the latest record of a task wins, as on resume
+    return list(records.values())
+
+
+def reason_kind(record: dict) -> str:
+    """A short class of why a gold failed its own evaluation, for grouping."""
+    text = (record.get("qualification") or record.get("error") or record.get("status") or "").lower()
+    for pattern, kind in ((r"illegal memory access", "illegal memory access"),
+                          (r"address space", "invalid address space"),
+                          (r"out of memory", "out of memory"),
+                          (r"compilationerror|compile", "does not compile here"),
+                          (r"needs amd|waves_per_eu|fp8e4b8|hip", "needs an AMD GPU"),
+                          (r"not reproducible", "reference not reproducible"),
+                          (r"differs from the reference", "wrong output against its own reference"),
+                          (r"timed out|timeout", "timeout")):
+        if re.search(pattern, text):
+            return kind
+    return record.get("status") or "other"
+
+
+def summarize(records: list[dict]) -> str:
+    total = len(records)
+    qualified = [r for r in records if r.get("qualified")]
+    lines = [f"{len(qualified)} of {total} golds qualify (pass their own evaluation on this device).", ""]
+    statuses = Counter(r["status"] for r in records)
+    lines.append("Statuses: " + ", ".join(f"{status} {count}" for status, count in statuses.most_common()) + ".")
+    failing = defaultdict(list)
+    for record in records:
+        if not record.get("qualified"):
+            failing[reason_kind(record)].append(record["task"].split(":", 1)[-1])
+    if failing:
+        lines += ["", "| why a gold does not qualify | tasks |", "| --- | --- |"]
+        for kind, tasks in sorted(failing.items(), key=lambda item: -len(item[1])):
+            lines.append(f"| {kind} ({len(tasks)}) | {', '.join(sorted(tasks))} |")
+    ratios = sorted(r["speedup"] for r in records if r.get("speedup"))
+    if ratios:
+        within = sum(0.98 <= ratio <= 1.02 for ratio in ratios)
+        lines += ["", f"Gold against itself: {within} of {len(ratios)} timed golds within 0.98-1.02 "
+                      f"(min {ratios[0]:.3f}, median {statistics.median(ratios):.3f}, max {ratios[-1]:.3f})."]
+        outside = [r for r in records if r.get("speedup") and not 0.98 <= r["speedup"] <= 1.02]
+        for record in sorted(outside, key=lambda r: r["speedup"]):
+            lines.append(f"- {record['task'].split(':', 1)[-1]}: {record['speedup']:.3f} "
+                         f"(noise {number(record.get('speedup_noise'), 3)})")
+    walls = [r["wall_s"] for r in records if r.get("wall_s")]
+    if walls:
+        lines += ["", f"Seconds per task: median {statistics.median(walls):.1f}, "
+                      f"p90 {sorted(walls)[int(0.9 * (len(walls) - 1))]:.1f}, total {sum(walls):.0f}."]
+    phases = defaultdict(list)
+    for record in records:
+        for name, seconds in (record.get("phases_s") or {}).items():
+            phases[name].append(seconds)
+    if phases:
+        lines.append("Median seconds per stage: " + ", ".join(
+            f"{name} {statistics.median(values):.2f}" for name, values in phases.items()) + ".")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("results", nargs="+", help="results.jsonl of baseline benches (later files win)")
+    print(summarize(load(parser.parse_args().results)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

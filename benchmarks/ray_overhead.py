@@ -1,0 +1,68 @@
+"""The same evaluations through the local pool and through a Ray cluster: same verdicts, and Ray's cost.
+
+Each built-in task's baseline is evaluated once by a local WorkerPool, then once through a ClusterPool on
+a Ray cluster (a new one on this machine unless --address names one). Ray's overhead per evaluation is
+the driver's wall time around `ClusterPool.evaluate` minus the wall time the actor's own pool measured
+for that evaluation (shipping the task, the remote call and the result's way back).
+
+    PYTHONPATH=src python benchmarks/ray_overhead.py --tasks 10 --json-out ray.jsonl   # on the GPU machine
+    PYTHONPATH=src python benchmarks/ray_overhead.py --device cpu --tasks 3            # anywhere (interpreter)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+
+def evaluate_all(pool, tasks) -> list[dict]:
+    rows = []
+    for task in tasks:
+        began = time.perf_counter()
+        result = pool.evaluate(task, task.baseline, gold=True)
+        wall = time.perf_counter() - began
+        rows.append({"task": task.id, "status": result.status, "speedup": result.speedup, "driver_s": wall,
+                     "evaluation_s": result.wall_s, "overhead_s": wall - result.wall_s})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=10, help="the first N built-in tasks")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--address", help="a Ray cluster to join (default: start one here)")
+    parser.add_argument("--json-out")
+    args = parser.parse_args()
+
+    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    from tritonsmith.runs.cluster import ClusterPool
+    from tritonsmith.suites import load_suite
+
+    tasks = [task for task in load_suite("builtin") if task.baseline][:args.tasks]
+    config = EvalConfig()
+    with WorkerPool(device=args.device, workers=1, config=config) as pool:
+        device = pool.device_name or pool.device_kind
+        local = evaluate_all(pool, tasks)
+    with ClusterPool(address=args.address, device=args.device, workers=1, config=config) as pool:
+        evaluate_all(pool, tasks[:1])  # the actor's first evaluation starts its hosts: not Ray's cost
+        remote = evaluate_all(pool, tasks)
+    rows = [{"task": a["task"], "local": a["status"], "ray": b["status"], "same": a["status"] == b["status"],
+             "local_speedup": a["speedup"], "ray_speedup": b["speedup"], "overhead_s": b["overhead_s"],
+             "evaluation_s": b["evaluation_s"], "device": device} for a, b in zip(local, remote, strict=True)]
+    if args.json_out:
+        with open(args.json_out, "w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row) + "\n")
+    print(f"device: {device}\n\n| task | local | Ray | Ray's overhead s | evaluation s |\n| --- | --- | --- | ---: | ---: |")
+    for row in rows:
+        print(f"| {row['task']} | {row['local']} | {row['ray']} | {row['overhead_s']:.3f} | {row['evaluation_s']:.2f} |")
+    overheads = [row["overhead_s"] for row in rows]
+    print(f"\nsame verdict on {sum(row['same'] for row in rows)} of {len(rows)}; Ray's overhead per evaluation: "
+          f"median {statistics.median(overheads):.3f} s, max {max(overheads):.3f} s")
+    return 0 if all(row["same"] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
