@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from tritonsmith.agent.config import RunConfig
-from tritonsmith.agent.run import run_task
+from tritonsmith.agent.session import solve_task
 from tritonsmith.llm import Reply
 from tritonsmith.suites import resolve_task
 
@@ -59,16 +59,16 @@ def main() -> int:
         kernels.insert(0, (ROOT / "examples/softmax_candidate.py").read_text())
     config = RunConfig(model="scripted", device=args.device, rounds=2, parallel=2, final_candidates=2,
                        final_timing_rounds=6, tune_budget_s=args.tune_budget_s)
-    summary = run_task(task, config, args.out, llm=ScriptedLLM(kernels), quiet=False)
+    summary = solve_task(task, config, args.out, llm=ScriptedLLM(kernels), quiet=False)
     prompts = [json.loads(line) for line in open(Path(args.out) / "trajectory.jsonl")]
     optimizer_prompts = [e for e in prompts if e["type"] == "optimize"]
-    print(json.dumps({k: summary[k] for k in ("solved", "best_candidate", "speedup", "speedup_vs_torch",
+    print(json.dumps({k: getattr(summary, k) for k in ("solved", "best_candidate", "speedup", "speedup_vs_torch",
                                                "speed_measured", "statuses", "agent_overhead_per_round_s",
                                                "device", "tuning")}, indent=2, default=str))
     if optimizer_prompts:
         print("optimizer prompt measurements:" + optimizer_prompts[0]["messages"][1]["content"].split(
             "## Measurements")[1][:800])
-    return 0 if summary["speed_measured"] else 1
+    return 0 if summary.speed_measured else 1
 
 
 if __name__ == "__main__":

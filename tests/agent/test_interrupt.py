@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from tritonsmith.agent.run import run_task
+from tritonsmith.agent.session import solve_task
 from tritonsmith.agent.store import RunStore
 from tritonsmith.suites import resolve_task
 
@@ -48,8 +48,8 @@ def test_ctrl_c_stops_the_run_at_once_and_it_resumes(scripted, tmp_path):
                                                "same command to resume.")
     assert server.calls <= calls + 1 and stdout == ""  # no call started after the Ctrl-C
     assert RunStore(out).load_state()["stop_reason"].startswith("interrupted by Ctrl-C")
-    summary = run_task(resolve_task("vector_add"), run_config(server, rounds=6, trap=20), out, quiet=True)
-    assert summary["rounds"] == {0: 6}
+    summary = solve_task(resolve_task("vector_add"), run_config(server, rounds=6, trap=20), out, quiet=True)
+    assert summary.rounds == {0: 6}
     steps = [(e["lineage"], e["round"], e["type"]) for e in RunStore(out).trajectory()]
     assert len(steps) == len(set(steps)) == 6 * 3
 

@@ -39,8 +39,8 @@ def test_measured_peaks_are_the_roof_when_the_device_has_them():
 
 
 def test_the_prompts_say_where_the_kernel_is_checked_and_how_it_is_timed():
+    from tritonsmith.agent.context import stack_versions
     from tritonsmith.agent.prompts import Context, environment, generation, optimization, reflection
-    from tritonsmith.agent.run import stack_versions
     from tritonsmith.suites import resolve_task
 
     versions = stack_versions()
@@ -74,13 +74,13 @@ def test_the_rule_on_inputs_follows_the_tasks_contract():
 
 
 def test_the_reflectors_reading_reaches_the_next_generation_as_unverified(scripted, tmp_path):
-    from tritonsmith.agent.run import run_task
+    from tritonsmith.agent.session import solve_task
     from tritonsmith.agent.store import RunStore
     from tritonsmith.suites import resolve_task
 
     from .conftest import GOOD, WRONG, fenced, run_config
 
     server, _ = scripted([fenced(WRONG), fenced(GOOD)])
-    run_task(resolve_task("vector_add"), run_config(server), tmp_path, quiet=True)
+    solve_task(resolve_task("vector_add"), run_config(server), tmp_path, quiet=True)
     second = [e for e in RunStore(tmp_path).trajectory() if e["type"] == "generate"][1]["messages"][1]["content"]
     assert "a reviewer's reading of the error above, not verified" in second and "PLAN-1" in second

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from tritonsmith.agent.run import run_task
+from tritonsmith.agent.session import solve_task
 from tritonsmith.agent.store import RunStore
 from tritonsmith.suites import resolve_task
 
@@ -47,8 +47,8 @@ def test_sigkill_then_rerun_resumes_without_repeating_calls(scripted, tmp_path):
     calls_before = server.calls
     recorded_before = len(cache_keys(out))
     assert calls_before - recorded_before <= 1, "only the call in flight at the kill may be lost"
-    summary = run_task(resolve_task("vector_add"), run_config(server, rounds=6, trap=10), out, quiet=True)
-    assert summary["rounds"] == {0: 6}
+    summary = solve_task(resolve_task("vector_add"), run_config(server, rounds=6, trap=10), out, quiet=True)
+    assert summary.rounds == {0: 6}
     keys = cache_keys(out)
     assert len(keys) == len(set(keys)), "a request was sent to the model twice"
     assert server.calls - calls_before == len(keys) - recorded_before, "the resumed run repeated a call"
@@ -89,8 +89,8 @@ def test_a_resume_after_a_kill_counts_the_spend_and_records_the_interrupted_roun
     os.killpg(process.pid, signal.SIGKILL)  # the generation is recorded; its evaluation is running, unsaved
     process.wait()
     assert len(cache_keys(out)) == 1 and (RunStore(out).load_state() or {}).get("steps", 0) == 0
-    summary = run_task(resolve_task("vector_add"), run_config(server, rounds=2), out, quiet=True)
-    spent = summary["budget"]["spent"]
+    summary = solve_task(resolve_task("vector_add"), run_config(server, rounds=2), out, quiet=True)
+    spent = summary.budget["spent"]
     assert spent["tokens"] == recorded_tokens(out) and spent["calls"] == len(cache_keys(out)) == server.calls
     steps = [(e["lineage"], e["round"], e["type"]) for e in RunStore(out).trajectory()]
     assert len(steps) == len(set(steps)) and steps[:2] == [(0, 0, "generate"), (0, 0, "evaluate")], steps
@@ -100,6 +100,6 @@ def test_a_dollar_budget_is_never_overrun_by_lineages_calling_at_once(scripted, 
     server, _ = scripted([fenced(WRONG)], delay_s=0.3)
     config = run_config(server, rounds=10, parallel=2, trap=20, budget_usd=0.2, price_per_mtok=[20.0, 20.0],
                         max_reply_tokens=2000)
-    summary = run_task(resolve_task("vector_add"), config, tmp_path, quiet=True)
-    assert summary["stop_kind"] == "budget" and "the next call could cost up to" in summary["stop_reason"], summary
-    assert summary["budget"]["spent"]["calls"] >= 2 and 0 < summary["budget"]["spent"]["usd"] <= 0.2, summary["budget"]
+    summary = solve_task(resolve_task("vector_add"), config, tmp_path, quiet=True)
+    assert summary.stop_kind == "budget" and "the next call could cost up to" in summary.stop_reason, summary
+    assert summary.budget["spent"]["calls"] >= 2 and 0 < summary.budget["spent"]["usd"] <= 0.2, summary.budget

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tritonsmith.agent.config import RunConfig
-from tritonsmith.agent.run import tune_winner
 from tritonsmith.agent.store import RunStore
+from tritonsmith.agent.winner import tune_winner
 from tritonsmith.suites import resolve_task
 
 TASK = resolve_task("vector_add")
@@ -62,7 +62,7 @@ def test_a_tuned_kernel_that_fails_its_final_evaluation_is_not_used(cpu_pool, tm
 
 
 def test_the_tuned_kernel_is_judged_on_the_same_yardstick_as_the_winner():
-    from tritonsmith.agent.run import _tuning_verdict
+    from tritonsmith.agent.winner import _tuning_verdict
     passed = {"status": "passed"}
     verdict = _tuning_verdict({**passed, "speedup": 1.5, "speedup_vs_torch": 3.0}, {"speedup": 1.2}, 1.4, measured=True)
     assert verdict["tuned"] and verdict["speedup_from_tuning"] == 1.25 and "(speedup)" in verdict["speedup_basis"]

@@ -17,9 +17,14 @@ def reply(tokens_in=10, tokens_out=5, cost=0.001, cached=False, model="openai/m"
 
 def test_no_limits_never_raises():
     budget = Budget()
-    budget.charge(reply(cost=None))
-    budget.count_round()
+    budget.charge(reply(10**9, 10**9, cost=None))
+    budget.charge(reply(cost=10**6))
+    for _ in range(1000):
+        budget.count_round()
     budget.check()
+    spent = budget.snapshot()["spent"]
+    assert (spent["rounds"], spent["calls"], spent["tokens"], spent["usd"], spent["unpriced_calls"]) == (
+        1000, 2, 2 * 10**9 + 15, 10**6, 1)
 
 
 @pytest.mark.parametrize("limits, spend, message, limit", [
@@ -43,6 +48,10 @@ def test_just_under_the_limits_passes():
     budget.count_round()
     budget.charge(reply(50, 49, cost=0.5))
     budget.check()
+    assert budget.snapshot()["spent"]["tokens"] == 99
+    budget.charge(reply(1, 0, cost=0.0))  # exactly at the token limit: reached
+    with pytest.raises(BudgetExceeded, match="token limit reached: 100 of 100"):
+        budget.check()
 
 
 def test_cached_replies_cost_nothing_but_are_counted():

@@ -19,7 +19,7 @@ from fakellm import FakeLLMServer
 
 from tritonsmith.agent.config import RunConfig
 from tritonsmith.evaluate import EvalConfig
-from tritonsmith.runs.bench import run_bench
+from tritonsmith.runs.bench import solve_suite
 from tritonsmith.runs.store import ResultsStore
 from tritonsmith.suites import builtin_dir, load_suite, resolve_task
 
@@ -88,9 +88,9 @@ def test_a_bench_on_the_cluster_gives_the_local_verdicts(ray, tmp_path, suite):
     (candidates / "flip.py").write_text(GOOD_FLIP)
     for solver in (f"dir:{candidates}", "baseline"):
         local, remote = tmp_path / f"local-{solver[:3]}", tmp_path / f"cluster-{solver[:3]}"
-        run_bench(f"dir:{suite}", solver, RunConfig(device="cpu"), local, jobs=2, stream=io.StringIO())
+        solve_suite(f"dir:{suite}", solver, RunConfig(device="cpu"), local, jobs=2, stream=io.StringIO())
         progress = io.StringIO()
-        run_bench(f"dir:{suite}", solver, RunConfig(device="cpu", cluster="ray"), remote, jobs=2, stream=progress)
+        solve_suite(f"dir:{suite}", solver, RunConfig(device="cpu", cluster="ray"), remote, jobs=2, stream=progress)
         assert verdicts(remote) == verdicts(local), progress.getvalue()
         assert len(actor_names(progress.getvalue())) == 2 and "[2/2]" in progress.getvalue()
     assert verdicts(tmp_path / "cluster-dir") == {"dir:vector_add": ("wrong_output", True, False),
@@ -105,19 +105,19 @@ def answer_by_task(messages):
 
 
 def test_an_agent_bench_and_run_with_a_scripted_model_on_the_cluster(ray, tmp_path, suite, capsys):
-    from tritonsmith.agent.run import run_task
+    from tritonsmith.agent.session import solve_task
 
     progress = io.StringIO()
     with FakeLLMServer(answer_by_task) as server:
         config = RunConfig(model="openai/scripted-model", api_base=server.url, device="cpu", rounds=1, parallel=2,
                            cluster="ray", tune_budget_s=0)
-        run_bench(f"dir:{suite}", "agent", config, tmp_path / "bench", stream=progress)
-        summary = run_task(resolve_task("flip"), config, tmp_path / "run", quiet=True)
+        solve_suite(f"dir:{suite}", "agent", config, tmp_path / "bench", stream=progress)
+        summary = solve_task(resolve_task("flip"), config, tmp_path / "run", quiet=True)
     records = ResultsStore(tmp_path / "bench").records()
     assert sorted(r.task for r in records) == ["dir:flip", "dir:vector_add"]
     assert all(r.status == "passed" and r.exec_ok and len(r.lineages) == 2 for r in records)
     assert len(actor_names(progress.getvalue())) == 2
-    assert summary["solved"] and len(actor_names(capsys.readouterr().err)) == 2  # the run's own cluster pool
+    assert summary.solved and len(actor_names(capsys.readouterr().err)) == 2  # the run's own cluster pool
 
 
 def test_a_task_whose_files_the_actors_cannot_see_by_the_drivers_paths(ray, tmp_path, monkeypatch):
@@ -142,7 +142,7 @@ def test_an_actor_killed_mid_evaluation_is_retried_once_and_nothing_is_lost(ray,
     (candidates / "vector_add.py").write_text(slow(GOOD_ADD, markers))
     (candidates / "flip.py").write_text(slow(GOOD_FLIP, markers))
     progress = io.StringIO()
-    bench = threading.Thread(target=run_bench, args=(f"dir:{suite}", f"dir:{candidates}",
+    bench = threading.Thread(target=solve_suite, args=(f"dir:{suite}", f"dir:{candidates}",
                                                      RunConfig(device="cpu", cluster="ray"), tmp_path / "bench"),
                              kwargs={"jobs": 2, "stream": progress})
     bench.start()
@@ -213,8 +213,8 @@ def test_an_unreachable_cluster_is_one_sentence(tmp_path, closed_port):
 
 
 def test_a_bench_without_cluster_never_imports_ray(tmp_path):
-    code = ("import io, sys\nfrom tritonsmith.agent.config import RunConfig\nfrom tritonsmith.runs.bench import run_bench\n"
-            f"run_bench('builtin', 'baseline', RunConfig(device='cpu'), {str(tmp_path / 'bench')!r}, 'vector_add', "
+    code = ("import io, sys\nfrom tritonsmith.agent.config import RunConfig\nfrom tritonsmith.runs.bench import solve_suite\n"
+            f"solve_suite('builtin', 'baseline', RunConfig(device='cpu'), {str(tmp_path / 'bench')!r}, 'vector_add', "
             "stream=io.StringIO())\nassert 'ray' not in sys.modules, 'Ray was imported'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

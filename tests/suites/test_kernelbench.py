@@ -151,7 +151,7 @@ def test_the_agent_solves_a_kernelbench_problem_whose_answer_is_a_class(tmp_path
     from fakellm import FakeLLMServer
 
     from tritonsmith.agent.config import RunConfig
-    from tritonsmith.agent.run import run_task
+    from tritonsmith.agent.session import solve_task
 
     answer = (CANDIDATES / "1_ReLU.py").read_text()
     task = {t.id: t for t in load_suite(SUITE)}["1_ReLU"]
@@ -165,8 +165,8 @@ def test_the_agent_solves_a_kernelbench_problem_whose_answer_is_a_class(tmp_path
     with FakeLLMServer(model) as server:
         config = RunConfig(model="openai/scripted-model", api_base=server.url, device="cpu", rounds=2, parallel=1,
                            hardware_knowledge=False, guide_knowledge=False, one_shot=False)
-        summary = run_task(task, config, tmp_path / "run", quiet=True)
-    assert summary["solved"] and summary["statuses"] == {"passed": 1}
+        summary = solve_task(task, config, tmp_path / "run", quiet=True)
+    assert summary.solved and summary.statuses == {"passed": 1}
 
 
 def test_on_the_cpu_inputs_and_models_take_the_scaled_sizes_elsewhere_the_real_ones():

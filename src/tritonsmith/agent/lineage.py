@@ -38,6 +38,8 @@ def speed_score(speedup: float | None, speedup_vs_torch: float | None) -> float:
 
 @dataclass
 class Lineage:
+    """One chain of attempts: where it stands, what the next generation builds on, and its best kernel."""
+
     index: int
     round: int = 0
     previous: str | None = None
@@ -45,15 +47,26 @@ class Lineage:
     failures_in_a_row: int = 0
     restarts: int = 0
     best: Candidate | None = None
-    done: str | None = None  # why this lineage stopped early, if it did
+    stop_reason: str | None = None  # why this lineage stopped early, if it did
     history: list[str] = field(default_factory=list)  # candidate ids, in order
 
+    @property
+    def done(self) -> bool:
+        return self.stop_reason is not None
+
+    def offer(self, candidate: Candidate) -> None:
+        """The lineage's best becomes `candidate` only if that is strictly faster."""
+        if self.best is None or candidate.score() > self.best.score():
+            self.best = candidate
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As state.json holds it: the stop reason under its old key, `done`."""
+        return {("done" if key == "stop_reason" else key): value for key, value in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Lineage:
         data = dict(data)
+        data["stop_reason"] = data.pop("done", None)
         if data.get("best"):
             data["best"] = Candidate(**data["best"])
         return cls(**data)

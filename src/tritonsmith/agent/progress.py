@@ -16,10 +16,10 @@ class Progress:
         self.started = time.monotonic()
         self._width = 0
 
-    def update(self, agent: Any) -> None:
+    def update(self, ledger: Any) -> None:
         if self.quiet:
             return
-        line = self.line(agent)
+        line = self.line(ledger)
         if self.live:
             self.stream.write("\r" + line.ljust(self._width))
             self._width = len(line)
@@ -27,16 +27,16 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
-    def line(self, agent: Any) -> str:
+    def line(self, ledger: Any) -> str:
         lineages = []
-        for lineage in agent.lineages:
-            latest = agent.candidates.get(lineage.history[-1]) if lineage.history else None
+        for lineage in ledger.lineages:
+            latest = ledger.candidates.get(lineage.history[-1]) if lineage.history else None
             last = latest.status if latest is not None else "-"  # None: a step a queued request just undid
             mark = "done" if lineage.done else f"r{lineage.round}/{self.config.rounds}"
             lineages.append(f"L{lineage.index} {mark} {last}")
-        best = agent.best_candidate()
+        best = ledger.best_candidate()
         best_text = "none" if best is None else (f"{best.score():.2f}x" if best.timed else "verified")
-        spent = agent.budget.snapshot()["spent"]
+        spent = ledger.budget.snapshot()["spent"]
         cost = f"${spent['usd']:.3f}" + ("+?" if spent.get("unpriced_calls") else "")
         elapsed = int(time.monotonic() - self.started)
         return (f"[{' | '.join(lineages)}] best {best_text}  {cost}  {spent.get('tokens', 0)} tok  "

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tritonsmith.agent.config import RunConfig
+from tritonsmith.agent.lineage import Candidate
 from tritonsmith.config import ConfigError
 from tritonsmith.durable import FileError, folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
@@ -46,16 +47,16 @@ def select_tasks(suite: str, pattern: str | None, instructions: str | None = Non
     return tasks
 
 
-def run_bench(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None = None,
+def solve_suite(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None = None,
               instructions: str | None = None, perf_scripts: str | None = None, jobs: int | None = None,
               stream: Any = sys.stderr) -> list[TaskRecord]:
     """`jobs` tasks at once (default: one per evaluation worker for baseline/dir solvers, one for the agent,
     whose lineages already keep the workers busy). No other process may use `out` meanwhile (FolderInUse)."""
     with folder_lock(out, "bench folder"):
-        return _run_bench_locked(suite, solver, config, out, pattern, instructions, perf_scripts, jobs, stream)
+        return _solve_suite_locked(suite, solver, config, out, pattern, instructions, perf_scripts, jobs, stream)
 
 
-def _run_bench_locked(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None,
+def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None,
                       instructions: str | None, perf_scripts: str | None, jobs: int | None,
                       stream: Any) -> list[TaskRecord]:
     tasks = select_tasks(suite, pattern, instructions, perf_scripts)
@@ -63,18 +64,7 @@ def _run_bench_locked(suite: str, solver: str, config: RunConfig, out: str | Pat
         count = len(tasks.unsupported)
         stream.write(f"{count} {'file' if count == 1 else 'files'} of suite {suite} not supported, not run: "
                      + "; ".join(f"{u.path.name} ({u.reason.rstrip('.')})" for u in tasks.unsupported) + "\n")
-    store = ResultsStore(out)
-    settings = {"suite": suite, "tasks": pattern, "solver": solver,
-                "model": config.model if solver == "agent" else None, "mode": config.mode, "rounds": config.rounds,
-                "parallel": config.parallel, "device": config.device,
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "config": dataclasses.asdict(config)}
-    try:
-        store.save_settings(settings)
-    except SettingsMismatch as err:
-        raise ConfigError(str(err)) from None
-    if solver.startswith("dir:") and not Path(solver[4:]).is_dir():
-        raise ConfigError(f"--solver {solver}: no such folder of candidates.")
+    store = _results_store(out, suite, solver, config, pattern)
     finished = store.records()  # read once: the tasks a resume skips, and the progress so far
     done = {record.task for record in finished}
     todo = [t for t in tasks if t.name not in done]
@@ -125,6 +115,23 @@ def _run_bench_locked(suite: str, solver: str, config: RunConfig, out: str | Pat
     return store.records()
 
 
+def _results_store(out: str | Path, suite: str, solver: str, config: RunConfig, pattern: str | None) -> ResultsStore:
+    """The bench folder's store, its settings written (or, on a resume, checked against these)."""
+    store = ResultsStore(out)
+    settings = {"suite": suite, "tasks": pattern, "solver": solver,
+                "model": config.model if solver == "agent" else None, "mode": config.mode, "rounds": config.rounds,
+                "parallel": config.parallel, "device": config.device,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "config": dataclasses.asdict(config)}
+    try:
+        store.save_settings(settings)
+    except SettingsMismatch as err:
+        raise ConfigError(str(err)) from None
+    if solver.startswith("dir:") and not Path(solver[4:]).is_dir():
+        raise ConfigError(f"--solver {solver}: no such folder of candidates.")
+    return store
+
+
 def solver_name(solver: str) -> str:
     return "dir" if solver.startswith("dir:") else solver
 
@@ -166,27 +173,25 @@ def from_result(task: Task, solver: str, result: EvalResult) -> TaskRecord:
 
 
 def solve_with_agent(task: Task, config: RunConfig, pool: WorkerPool, out: Path) -> TaskRecord:
-    from tritonsmith.agent.run import run_task
-    from tritonsmith.agent.store import RunStore
+    from tritonsmith.agent.session import solve_task
 
     run_dir = Path("tasks") / task.id
-    summary = run_task(task, config, out / run_dir, quiet=True, pool=pool)
-    state = RunStore(out / run_dir).load_state() or {}
-    candidates = [c for cid, c in state.get("candidates", {}).items() if cid != "start"]
-    lineages = [lineage_outcome(index, [c for c in candidates if c["lineage"] == index], config.rounds)
+    summary = solve_task(task, config, out / run_dir, quiet=True, pool=pool)
+    candidates = [c for c in summary.judged if c.id != "start"]
+    lineages = [lineage_outcome(index, [c for c in candidates if c.lineage == index], config.rounds)
                 for index in range(config.parallel)]
-    final = summary.get("final_result") or {}
-    best = next((c for c in candidates if c["id"] == summary.get("best_candidate")), None)
-    spent = summary["budget"]["spent"]
-    status = final.get("status", best["status"]) if best else _best_status(candidates) or "error"
-    tuning = summary.get("tuning")
+    final = summary.final_result or {}
+    best = next((c for c in candidates if c.id == summary.best_candidate), None)
+    spent = summary.budget["spent"]
+    status = final.get("status", best.status) if best else _best_status(candidates) or "error"
+    tuning = summary.tuning
     return TaskRecord(
         task.name, task.suite or "", "agent", status,
-        call_ok=any(c.get("call_ok") for c in candidates), exec_ok=summary["solved"],
-        speedup=summary.get("speedup"), speedup_vs_torch=summary.get("speedup_vs_torch"),
-        speed_reason=summary.get("speed_reason"), lineages=lineages, tokens=spent.get("tokens", 0),
+        call_ok=any(c.call_ok for c in candidates), exec_ok=summary.solved,
+        speedup=summary.speedup, speedup_vs_torch=summary.speedup_vs_torch,
+        speed_reason=summary.speed_reason, lineages=lineages, tokens=spent.get("tokens", 0),
         usd=None if spent.get("unpriced_calls") else spent.get("usd", 0.0), run_dir=str(run_dir),
-        error=summary.get("stop_reason") if summary.get("stop_kind") in ("llm", "start") else summary.get("last_failure"),
+        error=summary.stop_reason if summary.stop_kind in ("llm", "start") else summary.last_failure,
         speedup_before_tuning=tuning.get("speedup_before_tuning") if tuning else None,
         tuning=tuning_outcome(tuning), speedup_noise=timing_noise(final))
 
@@ -198,26 +203,26 @@ def tuning_outcome(tuning: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: tuning[key] for key in TUNING_KEYS if tuning.get(key) is not None}
 
 
-def lineage_outcome(index: int, candidates: list[dict[str, Any]], rounds: int) -> LineageOutcome:
+def lineage_outcome(index: int, candidates: list[Candidate], rounds: int) -> LineageOutcome:
     """Best so far after each round of one lineage."""
     points, call_ok, exec_ok, speedup = [], False, False, None
-    by_round = {c["round"]: c for c in candidates}
+    by_round = {c.round: c for c in candidates}
     last_round = max(by_round, default=-1)
     for round_index in range(min(rounds, last_round + 1)):
         c = by_round.get(round_index)
         if c is not None:
-            call_ok = call_ok or bool(c.get("call_ok"))
-            if c["status"] == "passed":
+            call_ok = call_ok or bool(c.call_ok)
+            if c.passed:
                 exec_ok = True
-                if c.get("speedup") is not None and (speedup is None or c["speedup"] > speedup):
-                    speedup = c["speedup"]
+                if c.speedup is not None and (speedup is None or c.speedup > speedup):
+                    speedup = c.speedup
         points.append(RoundPoint(round_index, call_ok, exec_ok, speedup))
     return LineageOutcome(index, call_ok, exec_ok, speedup, points)
 
 
-def _best_status(candidates: list[dict[str, Any]]) -> str | None:
+def _best_status(candidates: list[Candidate]) -> str | None:
     order = ("passed", "rejected", "wrong_output", "runtime_error", "timeout", "crashed", "compile_error")
-    statuses = {c["status"] for c in candidates}
+    statuses = {c.status for c in candidates}
     return next((s for s in order if s in statuses), None)
 
 
