@@ -15,8 +15,8 @@ import time
 from _format import number, percent  # benchmarks/ is on sys.path when a script runs
 
 from tritonsmith.evaluate import EvalConfig, WorkerPool
-from tritonsmith.evaluate.result import geometric_mean
 from tritonsmith.suites import load_suite
+from tritonsmith.util.stats import geometric_mean
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,10 +29,10 @@ import time
 from _format import number, percent  # benchmarks/ is on sys.path when a script runs
 
 from tritonsmith.evaluate import WorkerPool
-from tritonsmith.evaluate.result import geometric_mean
 from tritonsmith.knowledge.hardware import profile_for
 from tritonsmith.suites import load_suite
 from tritonsmith.tune import PoolMeasure, TuneConfig, tune_kernel
+from tritonsmith.util.stats import geometric_mean
 
 
 def tune_one(pool: WorkerPool, gpu: int, task, args: argparse.Namespace) -> dict:

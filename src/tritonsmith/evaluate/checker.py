@@ -28,7 +28,6 @@ import torch
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs, undefined_elements
 from tritonsmith.evaluate.gpu_lock import GpuLock
 from tritonsmith.evaluate.keeper import receive_blob, send_blob
-from tritonsmith.evaluate.result import geometric_mean
 from tritonsmith.evaluate.runtime import (
     CHECK_SEED,
     PERF_SEED,
@@ -45,6 +44,8 @@ from tritonsmith.evaluate.runtime import (
 from tritonsmith.evaluate.timing import TIMER, ratio_interval
 from tritonsmith.evaluate.verdict import finish
 from tritonsmith.task import CaseSkipped, case_label
+from tritonsmith.util.stats import geometric_mean
+from tritonsmith.util.tensors import same
 
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
 KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
@@ -679,12 +680,7 @@ def _int(value: Any) -> int:
 
 
 def _same(before: torch.Tensor, after: Any) -> bool:
-    if not isinstance(after, torch.Tensor) or before.shape != after.shape or before.dtype != after.dtype:
-        return False
-    after = after.to(before.device)
-    if before.dtype.is_floating_point:
-        return bool(((before == after) | (before.isnan() & after.isnan())).all())
-    return bool(torch.equal(before, after))
+    return isinstance(after, torch.Tensor) and same(after.to(before.device), before)
 
 
 def _numel(value: Any) -> int:

@@ -23,10 +23,11 @@ from typing import Any
 
 from tritonsmith.evaluate.host import kill_group
 from tritonsmith.evaluate.peaks import PeaksError, fractions, peaks_for
-from tritonsmith.evaluate.result import EvalResult, geometric_mean
+from tritonsmith.evaluate.result import EvalResult
 from tritonsmith.evaluate.verdict import reject
 from tritonsmith.knowledge.hardware import profile_for
 from tritonsmith.task import Task, TaskError
+from tritonsmith.util.stats import geometric_mean
 
 TAIL_BYTES = 4096
 PHYSICAL_MARGIN = 3.0  # a kernel timed above 3x its device's peak (per call, L2 flushed) was not measured: loose,

@@ -5,7 +5,6 @@ A measurement that was not made is None with a reason beside it, never 0 or 1.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -156,8 +155,3 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 1000:.1f} us" if value < 1 else f"{value:.3f} ms"
 
 
-def geometric_mean(values: list[float]) -> float | None:
-    values = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
-    if not values:
-        return None
-    return math.exp(sum(math.log(v) for v in values) / len(values))

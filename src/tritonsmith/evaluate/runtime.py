@@ -8,7 +8,6 @@ something else, is a missing output.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 
 from tritonsmith.task import case_label
+from tritonsmith.util.modules import load_module
 
 CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and after-timing checks
 PERF_SEED = 7
@@ -29,11 +29,7 @@ class TaskFailure(Exception):
 
 
 def import_file(path: str, name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(name, path)
 
 
 def import_task(job: dict[str, Any]) -> Any:
