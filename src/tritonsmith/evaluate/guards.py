@@ -206,7 +206,7 @@ class Guards:
         if forbidden:
             self.violate("the entry point calls PyTorch's own implementation of the operation "
                          f"(aten ops: {', '.join(forbidden)}); the work must be done by Triton kernels")
-        if _children(self._pid):
+        if children_of_this_process():
             self.violate("the candidate left child processes running")
         self.record_replaced()
 
@@ -265,8 +265,8 @@ def _snapshot() -> dict[str, tuple[Any, Any]]:
     return result
 
 
-def _children(pid: int) -> list[int]:
-    """This process's children (`pid` is ours: /proc/self is right in a PID namespace with the parent's /proc)."""
+def children_of_this_process() -> list[int]:
+    """This process's children (/proc/self is right even in a PID namespace that kept its parent's /proc)."""
     found = []
     for tid in os.listdir("/proc/self/task"):
         try:

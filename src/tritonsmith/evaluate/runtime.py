@@ -108,12 +108,18 @@ def read_message(handle: Any) -> dict[str, Any] | None:
         line = handle.readline(LINE_LIMIT)
         if not line:
             return None
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(message, dict):
+        message = _message(line)
+        if message is not None:
             return message
+
+
+def _message(line: bytes | str) -> dict[str, Any] | None:
+    """A JSON object, or None for a garbage line."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
 
 
 class LineReader:
@@ -128,11 +134,8 @@ class LineReader:
         """The next complete message already read, if any (garbage lines are skipped)."""
         while b"\n" in self.buffer:
             line, self.buffer = self.buffer.split(b"\n", 1)
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(message, dict):
+            message = _message(line)
+            if message is not None:
                 return message
         if len(self.buffer) > LINE_LIMIT:
             self.buffer = b""

@@ -25,7 +25,7 @@ import torch
 from tritonsmith.evaluate.compare import as_outputs
 from tritonsmith.evaluate.errors import describe_exception, is_compile_error
 from tritonsmith.evaluate.gpu_lock import GpuLock
-from tritonsmith.evaluate.guards import HEAVY_OPS, Guards
+from tritonsmith.evaluate.guards import HEAVY_OPS, Guards, children_of_this_process
 from tritonsmith.evaluate.runtime import (
     autotune_on_interpreter,
     clone,
@@ -269,15 +269,8 @@ class CandidateRun:
 
 def _live_children() -> list[int]:
     """Our children still running: in our own PID namespace, whatever the candidate orphaned is ours too."""
-    found = []
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/children") as handle:
-                found.extend(int(p) for p in handle.read().split())
-        except OSError:
-            pass
     alive = []
-    for pid in found:
+    for pid in children_of_this_process():
         try:
             with open(f"/proc/{pid}/stat") as handle:
                 if handle.read().rsplit(")", 1)[1].split()[0] not in "ZX":
