@@ -14,7 +14,6 @@ import os
 import queue
 import socket
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -22,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.evaluate.pool import DeviceError, EvalConfig, EvaluationCancelled, WorkerPool
+from tritonsmith.evaluate.pool import DeviceError, EvalConfig, EvaluationCancelled
 from tritonsmith.evaluate.result import EvalResult
-from tritonsmith.runs.shipping import TaskBundle, pack_task, unpack_task
+from tritonsmith.runs.actor import EvaluationActor
+from tritonsmith.runs.shipping import TaskBundle, pack_task
 from tritonsmith.task import Task, TaskError
 
 ANSWER_MARGIN_S = 360  # beyond an evaluation's own timeout: the actor may restart a host (300 s at most) first
@@ -399,53 +399,3 @@ def _runtime_env() -> dict[str, Any]:
     """The driver's own tritonsmith travels to every node (the same code evaluates everywhere; a driver that
     started Ray itself only); the nodes need Python, numpy, torch, triton and Ray, at the driver's versions."""
     return {"py_modules": [str(Path(__file__).resolve().parents[1])], "excludes": ["__pycache__"]}
-
-
-class EvaluationActor:
-    """One Ray actor: a local WorkerPool on its node (one GPU, or one CPU interpreter worker) that evaluates
-    shipped tasks. Errors the driver must raise travel as (kind, message)."""
-
-    def __init__(self, device: str, workers: int | None, config: EvalConfig):
-        self.error = None
-        self.pool = None
-        try:
-            self.pool = WorkerPool(device=device, workers=workers, config=config)
-        except DeviceError as err:
-            self.error = str(err)
-        self.cache_dir = Path(tempfile.gettempdir()) / f"tritonsmith-cluster-{os.getuid()}" / "tasks"
-        self.tasks: dict[str, Task] = {}
-        self.lock = threading.Lock()
-
-    def info(self) -> dict[str, Any]:
-        import ray
-
-        if self.pool is None:
-            return {"error": self.error}
-        return {"node": ray.util.get_node_ip_address(), "gpus": ray.get_gpu_ids(), "size": self.pool.size,
-                "device_kind": self.pool.device_kind, "device_name": self.pool.device_name,
-                "peaks": self.pool.peaks, "peaks_note": self.pool.peaks_note}
-
-    def evaluate(self, bundle: TaskBundle, source: str, timeout_s: float | None, timing: dict[str, Any] | None,
-                 baseline: str | None, gold: bool = False) -> tuple[str, Any]:
-        try:
-            with self.lock:
-                task = self.tasks.get(bundle.digest)
-                if task is None:
-                    task = self.tasks[bundle.digest] = unpack_task(bundle, self.cache_dir)
-            source = task.baseline if gold else source  # its paths rewritten for this node, as the task's
-            return "result", self.pool.evaluate(task, source, timeout_s=timeout_s, timing=timing, baseline=baseline,
-                                                gold=gold)
-        except TaskError as err:
-            return "task_error", str(err)
-        except EvaluationCancelled as err:
-            return "cancelled", str(err)
-        except DeviceError as err:
-            return "device_error", str(err)
-
-    def cancel(self) -> None:
-        if self.pool is not None:
-            self.pool.cancel()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
