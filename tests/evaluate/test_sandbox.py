@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from test_guards import sleeping
 
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.task import load_task
 
-CANDIDATES = Path(__file__).parent / "candidates"
-BUILTIN = Path(__file__).parents[1] / "src/tritonsmith/suites/builtin"
+from .test_guards import sleeping
+
+CANDIDATES = Path(__file__).parents[1] / "candidates"
+BUILTIN = Path(__file__).parents[2] / "src/tritonsmith/suites/builtin"
 
 
 def softmax():

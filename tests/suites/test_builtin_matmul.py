@@ -12,7 +12,7 @@ import torch
 from tritonsmith.suites import builtin_dir
 from tritonsmith.task import load_task
 
-from .helpers import close, load
+from .builtin_helpers import close, load
 
 TASK_IDS = ["matmul", "batched_matmul", "matmul_bias_relu", "int8_dequant_matmul", "flash_attention_causal",
             "decode_attention", "topk", "argsort", "moe_gather", "fused_linear_cross_entropy"]

@@ -12,7 +12,7 @@ import torch
 from tritonsmith.suites import builtin_dir
 from tritonsmith.task import load_task
 
-from .helpers import close, load
+from .builtin_helpers import close, load
 
 TASK_IDS = ["layernorm", "rmsnorm", "flip", "transpose", "layernorm_backward", "rmsnorm_backward", "groupnorm",
             "l2_normalize", "residual_rmsnorm", "gather_rows", "embedding", "concat", "quantize_int8",

@@ -8,7 +8,7 @@ import pytest
 
 from tritonsmith.task import load_task
 
-BUILTIN = Path(__file__).parents[1] / "src/tritonsmith/suites/builtin"
+BUILTIN = Path(__file__).parents[2] / "src/tritonsmith/suites/builtin"
 
 # file (under candidates/honest), task
 HONEST = [

@@ -12,7 +12,7 @@ import torch
 from tritonsmith.suites import builtin_dir
 from tritonsmith.task import load_task
 
-from .helpers import close, load
+from .builtin_helpers import close, load
 
 TASK_IDS = ["gelu", "bias_gelu", "swiglu", "silu", "row_sum", "row_max", "argmax", "mean_var", "logsumexp",
             "col_sum", "softmax", "online_softmax_long", "log_softmax", "softmax_backward"]

@@ -13,8 +13,8 @@ import pytest
 
 from tritonsmith.task import Task, load_task
 
-CANDIDATES = Path(__file__).parent / "candidates"
-BUILTIN = Path(__file__).parents[1] / "src/tritonsmith/suites/builtin"
+CANDIDATES = Path(__file__).parents[1] / "candidates"
+BUILTIN = Path(__file__).parents[2] / "src/tritonsmith/suites/builtin"
 REJECTED, WRONG = {"rejected"}, {"wrong_output"}
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from suite.helpers import load
 
 from tritonsmith.suites import load_suite
+
+from .builtin_helpers import load
 
 TASKS = load_suite("builtin")
 REQUIRED = {"vector_add": "vector_add", "softmax": "softmax", "layernorm": "layernorm", "rmsnorm": "rmsnorm",

@@ -17,7 +17,7 @@ from tritonsmith.evaluate import DeviceError, EvalConfig, WorkerPool
 from tritonsmith.suites import resolve_task
 from tritonsmith.task import TaskError, load_task
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]  # tests/
 SLOW = (HERE / "candidates/honest/vector_add_slow.py").read_text()
 
 
