@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CANDIDATES = Path(__file__).parent / "candidates"
+from conftest import CANDIDATES
 
 
 def tritonsmith(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:

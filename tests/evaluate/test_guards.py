@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CANDIDATES
 
 from tritonsmith.task import Task, load_task
 
-CANDIDATES = Path(__file__).parents[1] / "candidates"
 BUILTIN = Path(__file__).parents[2] / "src/tritonsmith/suites/builtin"
 REJECTED, WRONG = {"rejected"}, {"wrong_output"}
 

@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CANDIDATES
 
 from tritonsmith.evaluate import DeviceError, EvalConfig, WorkerPool
 from tritonsmith.suites import resolve_task
 from tritonsmith.task import TaskError, load_task
 
-HERE = Path(__file__).parents[1]  # tests/
-SLOW = (HERE / "candidates/honest/vector_add_slow.py").read_text()
+SRC = Path(__file__).parents[2] / "src"
+SLOW = (CANDIDATES / "honest/vector_add_slow.py").read_text()
 
 
 def test_caller_imports_neither_torch_nor_the_candidate():
@@ -117,7 +118,7 @@ def _descendants(pid: int) -> set[int]:
 def test_a_killed_caller_leaves_no_evaluator_behind(tmp_path):
     """SIGKILL of the process that owns the pool, while a candidate spins: its hosts, keeper and the
     spinning worker all go, although nobody is left to enforce the 300 s timeout."""
-    loop = HERE / "candidates/adversarial/infinite_loop.py"
+    loop = CANDIDATES / "adversarial/infinite_loop.py"
     code = ("import sys; from tritonsmith.evaluate import WorkerPool, EvalConfig; from tritonsmith.suites import "
             "resolve_task; t = resolve_task('vector_add'); p = WorkerPool(device='cpu', config=EvalConfig(timeout_s=300)); "
             f"print('ready', flush=True); p.evaluate(t, open({str(loop)!r}).read())")
@@ -149,14 +150,14 @@ def _cmdline_or_cwd(pid: int) -> str:
 
 def test_the_host_kills_a_job_its_caller_did_not(tmp_path):
     """A host given a job with a 1 s timeout kills it itself when the caller does not (the caller hung)."""
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent / "src"))
+    env = dict(os.environ, PYTHONPATH=str(SRC))
     host = subprocess.Popen([sys.executable, "-m", "tritonsmith.evaluate.host", "cpu"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, env=env)
     assert b'"ready"' in host.stdout.readline()
     task = resolve_task("vector_add")
     job_dir = tmp_path / "job"
     job_dir.mkdir()
-    (job_dir / "candidate.py").write_text((HERE / "candidates/adversarial/infinite_loop.py").read_text())
+    (job_dir / "candidate.py").write_text((CANDIDATES / "adversarial/infinite_loop.py").read_text())
     job = {"job_dir": str(job_dir), "task_path": str(task.path), "candidate_path": str(job_dir / "candidate.py"),
            "entry_point": task.entry_point, "correctness_cases": list(task.correctness_cases), "perf_cases": [],
            "timeout_s": 1, "host_grace_s": 1}
@@ -195,7 +196,7 @@ def test_cancel_kills_the_evaluation_in_flight_and_refuses_new_ones():
     from tritonsmith.evaluate import EvaluationCancelled
 
     task = resolve_task("vector_add")
-    loop = (HERE / "candidates/adversarial/infinite_loop.py").read_text()
+    loop = (CANDIDATES / "adversarial/infinite_loop.py").read_text()
     with WorkerPool(device="cpu", config=EvalConfig(timeout_s=300)) as pool:
         outcome = {}
 

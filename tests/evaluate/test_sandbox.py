@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CANDIDATES
 
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.task import load_task
 
 from .test_guards import sleeping
 
-CANDIDATES = Path(__file__).parents[1] / "candidates"
 BUILTIN = Path(__file__).parents[2] / "src/tritonsmith/suites/builtin"
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from fakellm import FakeLLMServer
 
@@ -31,14 +29,6 @@ def client(fake_llm):
         return make_llm(model, **kwargs)
 
     return make
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port with nothing listening on it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def assert_one_sentence(message: str) -> None:

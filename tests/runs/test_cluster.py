@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CANDIDATES
 from fakellm import FakeLLMServer
 
 from tritonsmith.agent.config import RunConfig
@@ -27,7 +28,6 @@ GOOD_ADD = resolve_task("vector_add").baseline
 GOOD_FLIP = resolve_task("flip").baseline
 WRONG_ADD = GOOD_ADD.replace("x + y, mask=mask", "x - y, mask=mask")
 KERNELBENCH = Path(__file__).parents[1] / "fixtures" / "kernelbench"
-CANDIDATES = Path(__file__).parents[1] / "candidates"
 
 
 @pytest.fixture(scope="module")

@@ -39,9 +39,7 @@ AUTOTUNED_SCALE = GOLD_SCALE.replace("@triton.jit", "@triton.autotune(configs=[t
 assert WRONG_SCALE != GOLD_SCALE and WRONG_ROW_SUM != GOLD_ROW_SUM
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def test_fixture_tasks_load_with_their_instructions():

@@ -36,9 +36,7 @@ def real_level(level: str) -> Path:
     return Path(CHECKOUT).expanduser() / "KernelBench" / level
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def test_problems_load_as_tasks_in_kernelbench_order(tmp_path):

@@ -38,8 +38,7 @@ ADD_CASES = ["test_performance[cfg0-float32]", "test_performance[cfg1-float32]",
 
 
 @pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+def interpreted(private_cache, monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # the kernels of the modules these tests import run on the CPU
 
 

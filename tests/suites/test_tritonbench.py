@@ -33,9 +33,7 @@ WRONG_RELU = split_parts(FIXTURES / "tasks" / "row_relu.py").kernel.replace(
 TORCH_RELU = "import torch\n\n\ndef row_relu(x):\n    return torch.relu(x)\n"
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def test_fixture_tasks_load_with_their_instructions():
