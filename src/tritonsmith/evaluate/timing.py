@@ -200,9 +200,10 @@ class GpuTimer:
         spin_start, spin_end = shared["spin_events"]
         spin_ms = shared["spin_ms"]
         while True:
+            cycles = max(1, int(spin_ms * self.cycles_per_ms))
             if self.spin:
                 spin_start.record()
-                torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
+                torch.cuda._sleep(cycles)
                 spin_end.record()
             queued = time.perf_counter()
             if batched:
@@ -226,7 +227,7 @@ class GpuTimer:
             # queued work while the host was still queueing it (then Python time would be in the sample)
             spun_ms = spin_start.elapsed_time(spin_end)
             if spun_ms > 0:
-                self.cycles_per_ms = max(1, int(spin_ms * self.cycles_per_ms)) / spun_ms
+                self.cycles_per_ms = cycles / spun_ms
             if queue_ms <= 0.9 * spun_ms or spin_ms >= 50.0:
                 break
             spin_ms = min(50.0, 2 * queue_ms)
