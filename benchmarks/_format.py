@@ -7,3 +7,11 @@ def number(value, digits, suffix=""):
 
 def percent(value):
     return "" if value is None else f"{100 * value:.0f}%"
+
+
+def percentile(values, q):
+    """The value at quantile q of `values` (nearest rank), or None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]

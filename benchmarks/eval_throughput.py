@@ -21,6 +21,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from _format import percentile
+
 
 def perturbed(source: str) -> str:
     """The source with every tl.store(pointer, value, ...) storing value + 1."""
@@ -30,13 +32,6 @@ def perturbed(source: str) -> str:
                 and isinstance(node.func.value, ast.Name) and node.func.value.id == "tl" and len(node.args) >= 2):
             node.args[1] = ast.BinOp(node.args[1], ast.Add(), ast.Constant(1))
     return ast.unparse(tree)
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import re
 import statistics
 from collections import Counter, defaultdict
 
-from _format import number
+from _format import number, percentile
 
 
 def load(paths: list[str]) -> list[dict]:
@@ -72,7 +72,7 @@ def summarize(records: list[dict]) -> str:
     walls = [r["wall_s"] for r in records if r.get("wall_s")]
     if walls:
         lines += ["", f"Seconds per task: median {statistics.median(walls):.1f}, "
-                      f"p90 {sorted(walls)[int(0.9 * (len(walls) - 1))]:.1f}, total {sum(walls):.0f}."]
+                      f"p90 {percentile(walls, 0.9):.1f}, total {sum(walls):.0f}."]
     phases = defaultdict(list)
     for record in records:
         for name, seconds in (record.get("phases_s") or {}).items():
