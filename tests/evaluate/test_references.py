@@ -3,7 +3,10 @@ later candidates, which copy them; cases whose reference does not reproduce are 
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import torch
 from conftest import CANDIDATES
 
 from tritonsmith.evaluate import EvalConfig, WorkerPool
@@ -232,3 +235,29 @@ def test_elements_the_reference_leaves_unwritten_are_not_compared(tmp_path):
     assert all("shape=[1] " in line for line in honest.evidence.get("unreproducible_cases", []))
     assert broken.status == "wrong_output"
     assert "that the reference leaves unwritten are not" in broken.message
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: memory is pre-filled only there")
+def test_every_element_a_gold_never_writes_is_found_on_the_gpu(tmp_path):
+    """A gold that writes only the first half of a `torch.empty` output (as several TritonBench-G attention
+    golds do with their unused head columns): all of the other half, and nothing else, is left out of the
+    comparison, even after other tasks' references left the allocator's cache filled with something else."""
+    source = resolve_task("vector_add").source()
+    source = source.replace("def reference(x, y):\n    return x + y\n",
+                            "def reference(x, y):\n    out = torch.empty_like(x)\n    half = x.shape[0] // 2\n"
+                            "    out[:half] = x[:half] + y[:half]\n    return out\n")
+    assert "torch.empty_like" in source
+    path = tmp_path / "half_written.py"
+    path.write_text(source)
+    task = load_task(path)
+    with WorkerPool(device="cuda", workers=1, config=EvalConfig(timeout_s=300)) as pool:
+        other = pool.evaluate(resolve_task("softmax"), resolve_task("softmax").baseline)  # fills the keeper's cache
+        result = pool.evaluate(task, resolve_task("vector_add").baseline)
+    assert other.status == "passed", other.message
+    assert result.status == "passed", result.message
+    lines = result.evidence["reference_unwritten_elements"]["checks"]
+    counts = [tuple(map(int, re.search(r"(\d+) of (\d+) elements", line).groups())) for line in lines]
+    assert len(counts) == (len(task.correctness_cases) - 1) * len(EvalConfig().seeds) + len(task.perf_cases)
+    assert all(unwritten == total - total // 2 for unwritten, total in counts), lines
+    # the 1-element case is wholly unwritten: nothing is left to compare, so it is dropped
+    assert all("shape=[1] " in line for line in result.evidence["unreproducible_cases"])

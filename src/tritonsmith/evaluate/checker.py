@@ -253,9 +253,14 @@ class Checker:
     def fill_free_memory(self, value: float) -> None:
         """Fill the memory the caching allocator will hand out next with `value`, so that what a reference
         reads without having written is known: up to 4 GiB of its large-block pool, and 64 MiB of its pool
-        of blocks up to 1 MiB (PyTorch keeps the two apart: a small output never gets large-pool memory)."""
+        of blocks up to 1 MiB (PyTorch keeps the two apart: a small output never gets large-pool memory).
+        The cached blocks are given back first: a free fragment the fillers do not fit, or one left filled
+        with the other value by an earlier run (or an earlier task, in the keeper), would otherwise be handed
+        out unfilled, and what the reference never writes would agree between its two runs by chance."""
         if not self.on_gpu:
             return
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
         free, _ = torch.cuda.mem_get_info()
         size = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
         fillers = [torch.full((size // 4,), value, dtype=torch.float32, device="cuda")]
