@@ -21,6 +21,7 @@ HONEST = [
     ("vector_add_persistent", "vector_add"),
     ("vector_add_hints", "vector_add"),
     ("vector_add_import_marker", "vector_add"),
+    ("vector_add_tempfile", "vector_add"),
     ("softmax_row_per_program", "softmax"),
     ("softmax_online", "softmax"),
 ]

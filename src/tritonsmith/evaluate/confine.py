@@ -146,17 +146,23 @@ def _mount(source: str | None, target: str, kind: str | None, flags: int, data: 
           data and data.encode())
 
 
-def private_mounts(job_dir: str, hidden_dir: str, writable: list[str], read_only_rest: bool) -> list[str]:
-    """In the candidate's process (PID 1 of its namespaces): a private /proc of its own PID namespace, a private
-    size-limited /dev/shm, `hidden_dir` (the pool's folder: other jobs, the keeper's socket, the locks) covered
-    but for `job_dir`; with `read_only_rest`, every other mount read-only but `writable`. Returns what was done."""
-    done = []
+def private_proc() -> list[str]:
+    """First thing in the candidate's process (PID 1 of its namespaces): its mounts made private, and a /proc of
+    its own PID namespace. Before CUDA starts: the driver fails (error 304, "OS call failed") in a PID namespace
+    whose /proc is still the parent's. Returns what was done; raises OSError if the mounts cannot be private."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     try:
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        done.append("private /proc")
+        return ["private /proc"]
     except OSError:
-        pass
+        return []
+
+
+def private_mounts(job_dir: str, hidden_dir: str, writable: list[str], read_only_rest: bool) -> list[str]:
+    """In the candidate's process, after `private_proc`: a private size-limited /dev/shm, `hidden_dir` (the pool's
+    folder: other jobs, the keeper's socket, the locks) covered but for `job_dir`; with `read_only_rest`, every
+    other mount read-only but `writable`. Returns what was done."""
+    done = []
     try:
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={SHM_SIZE},mode=1777")
         done.append(f"private /dev/shm ({SHM_SIZE}, gone with the job)")
@@ -287,17 +293,17 @@ def writable_paths(job_dir: str) -> list[str]:
     return [p for p in paths if os.path.isdir(p)]
 
 
-def confine_candidate(job_dir: str, sandbox: dict[str, Any], namespace_error: str | None) -> dict[str, str]:
+def confine_candidate(job_dir: str, sandbox: dict[str, Any], namespace_error: str | None,
+                      mounts: list[str] | None = None, mount_error: str | None = None) -> dict[str, str]:
     """In the candidate's process, before it reads a command: the mounts, Landlock and the privileges it keeps.
-    Returns what is in force, for the evidence of its result."""
+    `mounts` (or `mount_error`) says what `private_proc` did. Returns what is in force, for the evidence."""
     abi = sandbox.get("landlock_abi", 0) if os.environ.get("TRITONSMITH_LANDLOCK", "1") != "0" else 0
     in_namespaces = namespace_error is None
     writable = writable_paths(job_dir)
-    mounts: list[str] = []
-    mount_error = None
-    if in_namespaces:
+    mounts = list(mounts or [])
+    if in_namespaces and mount_error is None:
         try:
-            mounts = private_mounts(job_dir, os.path.dirname(job_dir.rstrip("/")), writable, read_only_rest=not abi)
+            mounts += private_mounts(job_dir, os.path.dirname(job_dir.rstrip("/")), writable, read_only_rest=not abi)
         except OSError as exc:
             mount_error = exc.strerror
     if any(m.startswith("private /dev/shm") for m in mounts):

@@ -224,16 +224,28 @@ def _candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[st
     keep = {0, 1, 2, commands, events, *(gpu_lock.fds or ())}  # nothing else inherited stays open
     _close([int(fd) for fd in os.listdir("/proc/self/fd") if fd.isdigit() and int(fd) not in keep])
     _isolate(job)
-    if job["device"] != "cpu":
-        import torch
-        torch.cuda.init()  # the device files are opened before the filesystem is confined
-    confinement = confine.confine_candidate(job["job_dir"], sandbox, namespace_error)
-    _own_folder(job)
-    from tritonsmith.evaluate.worker import run_candidate_process
+    logs = False
     try:
+        mounts, mount_error = [], None
+        if namespace_error is None:
+            try:
+                mounts = confine.private_proc()  # before CUDA, which needs its own PID namespace's /proc
+            except OSError as exc:
+                mount_error = exc.strerror
+        if job["device"] != "cpu":
+            import torch
+            torch.cuda.init()  # the device files are opened before the filesystem is confined
+        confinement = confine.confine_candidate(job["job_dir"], sandbox, namespace_error, mounts, mount_error)
+        logs = _own_folder(job)  # after the mounts: a file open for writing keeps its mount from going read-only
+        from tritonsmith.evaluate.worker import run_candidate_process
         run_candidate_process(job, commands, events, gpu_lock, confinement)
     except BaseException:  # noqa: B036 - the checker is told the status; the traceback goes to stderr.log
         import traceback
+        if not logs:  # it failed while being confined: said in stderr.log all the same
+            try:
+                _own_folder(job)
+            except OSError:
+                pass
         traceback.print_exc()
         return NO_REPORT_EXIT
     return 0
@@ -291,7 +303,7 @@ def kill_group(pid: int) -> None:
             pass
 
 
-def _own_folder(job: dict[str, Any]) -> None:
+def _own_folder(job: dict[str, Any]) -> bool:
     """Into the job folder (as the confinement mounted it), output to files there."""
     os.chdir(job["job_dir"])
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -302,6 +314,7 @@ def _own_folder(job: dict[str, Any]) -> None:
         os.close(out)
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
+    return True
 
 
 def _isolate(job: dict[str, Any]) -> None:
@@ -318,6 +331,8 @@ def _isolate(job: dict[str, Any]) -> None:
     if nproc:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     os.environ["TMPDIR"] = job["job_dir"]
+    import tempfile
+    tempfile.tempdir = None  # the host may have asked already: Triton's ptxas files go to /tmp, which it may not write
 
 
 def _kill_leftovers() -> int:
