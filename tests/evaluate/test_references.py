@@ -261,3 +261,21 @@ def test_every_element_a_gold_never_writes_is_found_on_the_gpu(tmp_path):
     assert all(unwritten == total - total // 2 for unwritten, total in counts), lines
     # the 1-element case is wholly unwritten: nothing is left to compare, so it is dropped
     assert all("shape=[1] " in line for line in result.evidence["unreproducible_cases"])
+
+
+def test_inputs_larger_than_the_outputs_fit_the_file_limit(tmp_path):
+    """A call's arguments are written back after it (to see what it changed): a task whose inputs are much
+    larger than its outputs (a column sum) must not hit the candidate's file-size limit, which was sized by the
+    outputs alone (every passing col_sum crashed on the GPU at its perf shapes)."""
+    source = resolve_task("col_sum").source()
+    start = source.index("CORRECTNESS_CASES = [")
+    end = source.index("]\n", source.index("PERF_CASES = ["))
+    source = source[:start] + ('CORRECTNESS_CASES = [{"shape": [4096, 1536], "dtype": "float32"}]\n'
+                               "PERF_CASES = [") + source[end:]
+    path = tmp_path / "col_sum_tall.py"
+    path.write_text(source)
+    task = load_task(path)
+    assert task.correctness_cases[0]["shape"] == [4096, 1536]  # 24 MiB in, 6 KiB out
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=300, file_mb=1, seeds=(0,))) as pool:
+        result = pool.evaluate(task, resolve_task("col_sum").baseline)
+    assert result.status == "passed", result.summary() + result.stderr_tail

@@ -261,9 +261,14 @@ class Checker:
             return
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
+        # the free fragments of segments still in use, each taken by a filler of its size (largest first, best
+        # fit: each lands in its own fragment), then new memory
+        fragments = sorted((block["size"] for segment in torch.cuda.memory_snapshot() for block in segment["blocks"]
+                            if block["state"] == "inactive"), reverse=True)
+        fillers = [torch.full((size // 4,), value, dtype=torch.float32, device="cuda") for size in fragments]
         free, _ = torch.cuda.mem_get_info()
         size = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
-        fillers = [torch.full((size // 4,), value, dtype=torch.float32, device="cuda")]
+        fillers += [torch.full((size // 4,), value, dtype=torch.float32, device="cuda")]
         fillers += [torch.full((1 << 18,), value, dtype=torch.float32, device="cuda") for _ in range(64)]
         fillers += [torch.full((1 << 10,), value, dtype=torch.float32, device="cuda") for _ in range(256)]
         del fillers  # their memory stays in the caching allocator, filled, for what the reference allocates next
@@ -275,7 +280,8 @@ class Checker:
         path = os.path.join(self.job["job_dir"], "inputs.pt")
         torch.save([check["args"] for check in self.all_checks], path)
         meta = {str(i): {k: c[k] for k in ("case", "index", "seed", "phase")} for i, c in enumerate(self.all_checks)}
-        largest = max((_nbytes(c["expected"]) for c in self.all_checks), default=0)
+        # what the candidate's process writes: outputs, and a call's arguments after it (to see what it changed)
+        largest = max((max(_nbytes(c["expected"]), _nbytes(c["args"])) for c in self.all_checks), default=0)
         file_bytes = self.job.get("limits", {}).get("file_bytes")
         if file_bytes:
             file_bytes = max(file_bytes, 2 * largest + (16 << 20))
