@@ -190,13 +190,13 @@ class Checker:
         self.checks = []
         for i, case in cases:
             for seed in self.seeds:
-                self.fill_free_memory(0.0)  # as fresh memory usually is; the second run has NaN instead
+                self.fill_free_memory(0)  # as fresh memory usually is; the second run has all bits set instead
                 self.checks.append(self.make_check(case, i, seed, "correctness"))
         self.perf_checks, self.after_timing_checks = [], []
         if self.on_gpu:
             for i, case in enumerate(job["perf_cases"]):
                 try:
-                    self.fill_free_memory(0.0)
+                    self.fill_free_memory(0)
                     self.perf_checks.append(self.make_check(case, i, PERF_SEED, "perf_shape"))
                 except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
                     self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
@@ -220,15 +220,15 @@ class Checker:
             self.fresh_check["undefined"] = largest["undefined"]
 
     def drop_unreproducible(self) -> None:
-        """Run the reference again on fresh inputs, from memory pre-filled with NaN where the first run had
-        zeros (so that memory it never wrote shows). Elements that differ are left out of every comparison
+        """Run the reference again on fresh inputs, from memory pre-filled with 0xFF bytes where the first
+        run had zero bytes (so that memory it never wrote shows). Elements that differ are left out of every comparison
         when they are at most half of each output (a gold that never writes part of its output); a case
         whose outputs differ more, or in shape or structure, is dropped: no candidate can match it."""
         dropped, undefined, total = [], [], len(self.checks) + len(self.perf_checks)
         for group in ("checks", "perf_checks"):
             kept = []
             for check in getattr(self, group):
-                self.fill_free_memory(float("nan"))
+                self.fill_free_memory(0xFF)
                 again = self.make_check(check["case"], check["index"], check["seed"], check["phase"])
                 problem = self.problem(again["expected"], check, again["args"])
                 differing = None if problem is None else undefined_elements(check["expected"], again["expected"],
@@ -250,27 +250,25 @@ class Checker:
                 "checks": undefined, "note": "elements that differ between two runs of the reference from memory "
                 "filled differently (it never writes them): not compared"}
 
-    def fill_free_memory(self, value: float) -> None:
-        """Fill the memory the caching allocator will hand out next with `value`, so that what a reference
-        reads without having written is known: up to 4 GiB of its large-block pool, and 64 MiB of its pool
-        of blocks up to 1 MiB (PyTorch keeps the two apart: a small output never gets large-pool memory).
-        The cached blocks are given back first: a free fragment the fillers do not fit, or one left filled
-        with the other value by an earlier run (or an earlier task, in the keeper), would otherwise be handed
-        out unfilled, and what the reference never writes would agree between its two runs by chance."""
+    def fill_free_memory(self, byte: int) -> None:
+        """Fill the memory the caching allocator will hand out next with `byte`, so that what a reference reads
+        without having written is known. 0xFF is NaN as float32, float16 and bfloat16 alike, and -1 as an
+        integer (a float32 NaN filler read as float16 was half zeros). The cached blocks are given back first;
+        then each free fragment of a segment still in use gets a filler of its size (largest first, best fit:
+        each lands in its own fragment), then new memory: up to 4 GiB of the large-block pool and 64 MiB of the
+        pool of blocks up to 1 MiB (PyTorch keeps the two apart: a small output never gets large-pool memory).
+        Otherwise a fragment left unfilled, or filled with the other byte by an earlier run (or an earlier task,
+        in the keeper), would be handed out, and what the reference never writes would agree by chance."""
         if not self.on_gpu:
             return
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
-        # the free fragments of segments still in use, each taken by a filler of its size (largest first, best
-        # fit: each lands in its own fragment), then new memory
         fragments = sorted((block["size"] for segment in torch.cuda.memory_snapshot() for block in segment["blocks"]
                             if block["state"] == "inactive"), reverse=True)
-        fillers = [torch.full((size // 4,), value, dtype=torch.float32, device="cuda") for size in fragments]
         free, _ = torch.cuda.mem_get_info()
-        size = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
-        fillers += [torch.full((size // 4,), value, dtype=torch.float32, device="cuda")]
-        fillers += [torch.full((1 << 18,), value, dtype=torch.float32, device="cuda") for _ in range(64)]
-        fillers += [torch.full((1 << 10,), value, dtype=torch.float32, device="cuda") for _ in range(256)]
+        fresh = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
+        sizes = fragments + [fresh] + [1 << 20] * 64 + [1 << 12] * 256
+        fillers = [torch.full((size,), byte, dtype=torch.uint8, device="cuda") for size in sizes]
         del fillers  # their memory stays in the caching allocator, filled, for what the reference allocates next
 
     def write_inputs(self) -> dict[str, Any]:
