@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -42,13 +43,41 @@ def import_task(job: dict[str, Any]) -> Any:
 
 
 def autotune_on_interpreter() -> None:
-    """@triton.autotune benchmarks through the GPU driver, which interpreter mode lacks: run each config once."""
+    """@triton.autotune benchmarks through the GPU driver, which interpreter mode lacks: run each config once.
+    Also lets an older interpreter turn a scalar into an index under NumPy 2.4 (`_index_on_old_interpreter`)."""
     from triton.runtime.autotuner import Autotuner
 
     def run_once(kernel_call: Callable[[], Any], quantiles: tuple[float, ...]) -> list[float]:
         kernel_call()
         return [0.0] * len(quantiles)  # equal times: the first config wins, so the choice is deterministic
     Autotuner.do_bench = property(lambda self: self._do_bench or run_once)
+    _index_on_old_interpreter()
+
+
+def _index_on_old_interpreter() -> None:
+    """Triton's interpreter before 3.7 turns a scalar (a kernel's int argument, program_id, anything computed
+    from them) into an index with `int()` of its 1-element array, which NumPy 2.4 made a TypeError ('only
+    0-dimensional arrays can be converted to Python scalars'): every `range`/`tl.range` with such a bound
+    failed. Triton 3.7 squeezes the array first (triton-lang/triton#9171); the same here, on older ones."""
+    import triton
+    from triton.runtime import interpreter
+
+    patch = getattr(interpreter, "_patch_lang_tensor", None)
+    version = tuple(int(part) for part in re.findall(r"\d+", triton.__version__)[:2])
+    if patch is None or getattr(patch, "squeezes_index", False) or version >= (3, 7):
+        return
+
+    def index(self: Any) -> int:
+        return int(self.handle.data.squeeze())
+
+    def patch_lang_tensor(tensor: Any, *scope: Any) -> None:
+        patch(tensor, *scope)
+        if scope and hasattr(scope[0], "set_attr"):  # a scope that restores it after the launch (3.6)
+            scope[0].set_attr(tensor, "__index__", index)
+        else:
+            tensor.__index__ = index
+    patch_lang_tensor.squeezes_index = True
+    interpreter._patch_lang_tensor = patch_lang_tensor
 
 
 def clone(args: tuple) -> tuple:
