@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tritonsmith.evaluate.checker import Checker, _Stop
+from tritonsmith.evaluate.checker import Checker
+from tritonsmith.evaluate.conversation import _Stop
 
 
 def timed_case(tmp_path, times, wall_s=0.05):
@@ -56,7 +57,7 @@ def test_unusable_timings_are_a_crash_not_a_speedup(tmp_path, times):
 
 
 def test_a_time_beyond_the_devices_peak_is_rejected_by_the_caller():
-    from tritonsmith.evaluate.pool import check_physical
+    from tritonsmith.evaluate.job_result import check_physical
     from tritonsmith.evaluate.result import EvalResult, PerfResult
 
     def result(fraction, timer):

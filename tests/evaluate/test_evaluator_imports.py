@@ -7,12 +7,14 @@ from __future__ import annotations
 import pytest
 from conftest import modules_loaded_after
 
-CALLER_SIDE = ("tritonsmith.evaluate.pool", "tritonsmith.evaluate.host", "tritonsmith.evaluate.peaks",
-               "tritonsmith.llm", "tritonsmith.agent", "tritonsmith.runs", "tritonsmith.report", "tritonsmith.tune",
-               "tritonsmith.knowledge", "tritonsmith.suites", "tritonsmith.config", "litellm", "yaml", "ray")
+CALLER_SIDE = ("tritonsmith.evaluate.pool", "tritonsmith.evaluate.processes", "tritonsmith.evaluate.job_result",
+               "tritonsmith.evaluate.host", "tritonsmith.evaluate.peaks", "tritonsmith.llm", "tritonsmith.agent",
+               "tritonsmith.runs", "tritonsmith.report", "tritonsmith.tune", "tritonsmith.knowledge",
+               "tritonsmith.suites", "tritonsmith.config", "litellm", "yaml", "ray")
 
 
-@pytest.mark.parametrize("module", ["tritonsmith.evaluate.worker", "tritonsmith.evaluate.checker"])
+@pytest.mark.parametrize("module", ["tritonsmith.evaluate.worker", "tritonsmith.evaluate.checker",
+                                    "tritonsmith.evaluate.references", "tritonsmith.evaluate.conversation"])
 def test_the_candidates_side_loads_nothing_of_the_callers(module):
     loaded = modules_loaded_after(f"import {module}")
     assert module in loaded

@@ -89,7 +89,7 @@ def test_the_summary_states_both_fractions():
 
 
 def test_the_caller_computes_the_roofline_fractions_from_its_own_peaks():
-    from tritonsmith.evaluate.pool import add_roofline
+    from tritonsmith.evaluate.job_result import add_roofline
     from tritonsmith.evaluate.result import EvalResult, PerfResult
     from tritonsmith.suites import resolve_task
     task = resolve_task("matmul")

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from tritonsmith import interrupt
     from tritonsmith.config import ConfigError
     from tritonsmith.durable import FileError
-    from tritonsmith.evaluate.pool import DeviceError
+    from tritonsmith.evaluate import DeviceError
     from tritonsmith.task import TaskError
     previous = None
     if threading.current_thread() is threading.main_thread():

@@ -58,8 +58,7 @@ def tune_command(args: argparse.Namespace) -> int:
 def gpu_pool(command: str, what: str, device: str, **options):
     """Warm workers on `device` for a command only a GPU can do; where there is none, advice that works
     (not `--device cpu`, which cannot time kernels)."""
-    from tritonsmith.evaluate import WorkerPool
-    from tritonsmith.evaluate.pool import DeviceError
+    from tritonsmith.evaluate import DeviceError, WorkerPool
 
     advice = (f"{what} on a GPU, and the CPU interpreter cannot time kernels: run `tritonsmith {command}` on a "
               "machine with a GPU and a CUDA or ROCm build of torch.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_WHERE = {"DeviceError": "pool", "EvalConfig": "pool", "EvaluationCancelled": "pool", "WorkerPool": "pool",
+_WHERE = {"DeviceError": "processes", "EvalConfig": "pool", "EvaluationCancelled": "processes", "WorkerPool": "pool",
           "evaluate": "pool", "STATUSES": "result", "CaseResult": "result", "EvalResult": "result",
           "PerfResult": "result"}
 

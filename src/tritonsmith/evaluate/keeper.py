@@ -162,10 +162,10 @@ class Keeper:
             return lend({"state": state, "made": "now" if kept is None else "again: changed"})
 
     def make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
-        from tritonsmith.evaluate.checker import Checker
+        from tritonsmith.evaluate.references import References
         from tritonsmith.evaluate.runtime import TaskFailure, import_file
         job = dict(job, device=self.device)
-        evaluation = Checker(job)
+        evaluation = References(job)
         try:
             evaluation.task = import_file(job["task_path"], f"tritonsmith_task_{job['task_key'][:16]}")
             evaluation.configure_task()

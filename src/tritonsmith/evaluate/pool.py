@@ -1,19 +1,17 @@
 """The caller's side: warm worker hosts, one job at a time each, with timeouts and recovery.
 
 The caller never imports candidate code (nor torch): it writes the candidate to a job folder,
-hands the job to a host process, and turns what comes back, or the lack of it, into an EvalResult.
+hands the job to a host process (evaluate/processes.py), and turns what comes back, or the lack of it,
+into an EvalResult (evaluate/job_result.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import queue
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,27 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.evaluate.host import kill_group
-from tritonsmith.evaluate.peaks import PeaksError, fractions, peaks_for
+from tritonsmith.evaluate.job_result import add_roofline, check_physical, to_result, worker_overhead
+from tritonsmith.evaluate.peaks import PeaksError, peaks_for
+from tritonsmith.evaluate.processes import DeviceError, EvaluationCancelled, HostProcess, KeeperProcess
 from tritonsmith.evaluate.result import EvalResult
-from tritonsmith.evaluate.verdict import reject
-from tritonsmith.knowledge.hardware import profile_for
-from tritonsmith.task import Task, TaskError
-from tritonsmith.util.stats import geometric_mean
-
-TAIL_BYTES = 4096
-PHYSICAL_MARGIN = 3.0  # a kernel timed above 3x its device's peak (per call, L2 flushed) was not measured: loose,
-# since a task's flop and byte counts may overstate the work (a causal mask, broadcast reads)
-log = logging.getLogger("tritonsmith.evaluate")
-_told: set[str] = set()  # what this process has already said about the sandbox
-
-
-class DeviceError(RuntimeError):
-    """The requested device cannot be used; the message says why and what to do."""
-
-
-class EvaluationCancelled(RuntimeError):
-    """The pool was cancelled (`WorkerPool.cancel`, e.g. on Ctrl-C) while this evaluation ran or waited."""
+from tritonsmith.task import Task
 
 
 @dataclass
@@ -83,138 +65,6 @@ class EvalConfig:
     FLOP/s too (measured once per device, about ten seconds, then cached: evaluate/peaks.py)."""
 
 
-class _Host:
-    """One warm `tritonsmith.evaluate.host` process bound to one device."""
-
-    def __init__(self, device: str, env: dict[str, str], log_path: Path, start_timeout_s: float = 300):
-        self.device_request = device
-        self.log = open(log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tritonsmith.evaluate.host", device],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env, start_new_session=True)
-        self.lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        ready = self._next(start_timeout_s)
-        if ready is None or ready.get("event") != "ready":
-            self.close()
-            raise DeviceError(f"the evaluator's worker failed to start (see {log_path})")
-        if ready.get("error"):
-            self.close()
-            raise DeviceError(ready["error"])
-        self.info = ready
-        _tell_sandbox(ready.get("sandbox") or {})
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            try:
-                self.lines.put(json.loads(line))
-            except ValueError:
-                continue
-        self.lines.put({"event": "eof"})
-
-    def _next(self, timeout: float | None) -> dict[str, Any] | None:
-        try:
-            return self.lines.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def run(self, job: dict[str, Any], timeout_s: float,
-            cancelled: threading.Event | None = None) -> tuple[dict[str, Any] | None, bool]:
-        """(the host's 'finished' message or None if the host died, whether the job timed out). Raises
-        EvaluationCancelled, having killed the job, when `cancelled` is set meanwhile."""
-        job = dict(job, timeout_s=timeout_s)  # the host enforces it too, should this process die or hang
-        try:
-            self.process.stdin.write((json.dumps(job) + "\n").encode())
-            self.process.stdin.flush()
-        except OSError:
-            return None, False
-        started = self._next(60)
-        if started is None or started.get("event") != "started":
-            return None, False
-        deadline = time.monotonic() + timeout_s
-        timed_out = False
-        while True:
-            wait = 30 if timed_out else max(deadline - time.monotonic(), 0.0)
-            message = self._next(min(wait, 0.25) if cancelled is not None else wait)
-            if message is None and cancelled is not None and cancelled.is_set():
-                kill_group(started["pid"])
-                self._next(30)  # the host's account of the killed job
-                raise EvaluationCancelled("the evaluation was cancelled")
-            if message is None and not timed_out and time.monotonic() < deadline:
-                continue
-            if message is not None and message.get("event") != "eof":
-                return message, timed_out
-            if message is not None or timed_out:  # the host died, or did not answer after the kill
-                kill_group(started["pid"])
-                return None, timed_out
-            timed_out = True
-            kill_group(started["pid"])
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            try:
-                self.process.stdin.write(b'{"event": "shutdown"}\n')
-                self.process.stdin.flush()
-                self.process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        kill_group(self.process.pid)
-        self.process.wait()
-        self.log.close()
-
-
-class _Keeper:
-    """The reference keeper of one device (evaluate/keeper.py): started beside the hosts, asked by their
-    workers. If it cannot start, jobs make their own references; if it exits (its CUDA context failed on
-    some task's kernel), another is started, at most `MAX_RESTARTS` times."""
-
-    MAX_RESTARTS = 3
-
-    def __init__(self, socket_path: Path, device: str, env: dict[str, str], log_path: Path):
-        self.socket_path, self.device, self.env = socket_path, device, env
-        self.log = open(log_path, "ab")
-        self.restarts = 0
-        self.lock = threading.Lock()
-        self._start()
-
-    def _start(self) -> None:
-        self.socket_path.unlink(missing_ok=True)
-        self.process = subprocess.Popen([sys.executable, "-m", "tritonsmith.evaluate.keeper", str(self.socket_path),
-                                         self.device], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.log, env=self.env, start_new_session=True)
-        self.ready = threading.Event()
-        threading.Thread(target=self._await_ready, args=(self.process, self.ready), daemon=True).start()
-
-    @staticmethod
-    def _await_ready(process: subprocess.Popen, ready: threading.Event) -> None:
-        for line in process.stdout:
-            if line.strip() == b"ready":
-                ready.set()
-                return
-
-    def path(self, wait_s: float = 300) -> str | None:
-        """The socket to ask, once the keeper is ready; None if it died or never became ready."""
-        with self.lock:
-            if self.process.poll() is not None and self.ready.is_set() and self.restarts < self.MAX_RESTARTS:
-                self.restarts += 1
-                self.log.write(f"tritonsmith: the reference keeper exited with status {self.process.returncode}; "
-                               f"starting another ({self.restarts} of {self.MAX_RESTARTS})\n".encode())
-                self.log.flush()
-                self._start()
-            process, ready = self.process, self.ready
-        if process.poll() is None and ready.wait(wait_s) and process.poll() is None:
-            return str(self.socket_path)
-        return None
-
-    def close(self) -> None:
-        kill_group(self.process.pid)
-        self.process.wait()
-        self.log.close()
-
-
 class WorkerPool:
     """Warm workers for one device kind. `devices` lists GPU indices (one host each) or None for CPU."""
 
@@ -226,7 +76,7 @@ class WorkerPool:
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="tritonsmith-eval-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._slots: queue.Queue[int] = queue.Queue()
-        self._hosts: list[_Host | None] = []
+        self._hosts: list[HostProcess | None] = []
         self._env: list[dict[str, str]] = []
         self._gpu_of: list[int | None] = []
         self._counter = 0
@@ -238,13 +88,13 @@ class WorkerPool:
             self._gpu_of.append(gpu)
             self._hosts.append(None)
             self._slots.put(len(self._hosts) - 1)
-        self._keepers: dict[int | None, _Keeper] = {}
+        self._keepers: dict[int | None, KeeperProcess] = {}
         first = self._hosts[0] = self._start(0)  # fail early, with the device's own error, before any job
         if self.config.reuse_references:
             for gpu in dict.fromkeys(self._gpu_of):  # one keeper per GPU (or one for the CPU workers)
                 env = self._env[self._gpu_of.index(gpu)]
                 name = "cpu" if gpu is None else f"gpu{gpu}"
-                self._keepers[gpu] = _Keeper(self.work_dir / f"keeper-{name}.sock",
+                self._keepers[gpu] = KeeperProcess(self.work_dir / f"keeper-{name}.sock",
                                              first.info["device"], env, self.work_dir / f"keeper-{name}.log")
         self._start_rest()
         self.device_kind = first.info["device"]
@@ -291,9 +141,9 @@ class WorkerPool:
         for thread in threads:
             thread.join()
 
-    def _start(self, slot: int) -> _Host:
+    def _start(self, slot: int) -> HostProcess:
         request = "cpu" if self.device == "cpu" else ("cuda" if self.device.startswith("cuda") else "auto")
-        return _Host(request, self._env[slot], self.work_dir / f"host-{slot}.log")
+        return HostProcess(request, self._env[slot], self.work_dir / f"host-{slot}.log")
 
     def measure_peaks(self, refresh: bool = False) -> dict[str, Any]:
         """This GPU's measured copy bandwidth and matmul FLOP/s: cached, or measured now on the first
@@ -357,11 +207,11 @@ class WorkerPool:
         if message is None:  # the host died or hung: replace it
             host.close()
             self._hosts[slot] = None
-        result = _to_result(message, timed_out, timeout, job_dir, host.info.get("sandbox") or {})
+        result = to_result(message, timed_out, timeout, job_dir, host.info.get("sandbox") or {})
         result.task_id = task.id
         result.wall_s = round(wall, 3)
         result.evidence.setdefault("device", host.info.get("name"))
-        result.evidence["worker_overhead_s"] = _overhead(message, result)
+        result.evidence["worker_overhead_s"] = worker_overhead(message, result)
         result.evidence.setdefault("confinement", {"not reported": "the candidate's process ended before it said",
                                                    "detected": host.info.get("sandbox")})
         if result.perf:
@@ -423,24 +273,6 @@ class WorkerPool:
         self.close()
 
 
-def add_roofline(result: EvalResult, task: Task, peaks: dict[str, Any] | None) -> None:
-    """Each perf case's GB/s and TFLOP/s as fractions of the datasheet peaks of the device's hardware profile
-    and of its measured peaks, and their geometric means. Computed here, in the caller, from figures the
-    worker never sees: candidate code cannot bend them."""
-    device = result.evidence.get("device")
-    profile = profile_for(device)
-    if profile is None:
-        result.evidence["roofline"] = f"no hardware profile matches {device!r}"
-    for p in result.perf:
-        dtype = (task.perf_cases[p.index] if 0 <= p.index < len(task.perf_cases) else {}).get("dtype")
-        sheet_tflops = profile.peak_tflops(dtype) if profile and dtype else None
-        p.bandwidth_fraction = p.gbps / profile.bandwidth_gbps if p.gbps and profile else None
-        p.compute_fraction = p.tflops / sheet_tflops if p.tflops and sheet_tflops else None
-        p.measured_bandwidth_fraction, p.measured_compute_fraction = fractions(p.gbps, p.tflops, dtype, peaks)
-    for name in ("bandwidth_fraction", "compute_fraction", "measured_bandwidth_fraction", "measured_compute_fraction"):
-        setattr(result, name, geometric_mean([getattr(p, name) for p in result.perf]))
-
-
 def task_key(task: Task, seeds: list[int]) -> str:
     """What a task's inputs and reference outputs depend on: the task file (a suite's generated file holds
     its gold code), its cases (a caller may narrow them) and the seeds. A worker reuses references only
@@ -457,86 +289,6 @@ def with_harness(source: str, task: Task) -> str:
     if not task.harness:
         return source
     return f"{source.rstrip()}\n\n\n# --- appended by tritonsmith: the suite's harness ---\n{task.harness.strip()}\n"
-
-
-def _tail(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - TAIL_BYTES))
-            text = handle.read().decode(errors="replace")
-        return (f"[{size - TAIL_BYTES} earlier bytes not shown]\n" if size > TAIL_BYTES else "") + text
-    except OSError:
-        return ""
-
-
-def _to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, job_dir: Path,
-               sandbox: dict[str, Any]) -> EvalResult:
-    stdout, stderr = _tail(job_dir / "stdout.log"), _tail(job_dir / "stderr.log")
-    payload = (message or {}).get("result")
-    if payload and "task_error" in payload:
-        raise TaskError(payload["task_error"])
-    phase = (message or {}).get("phase")
-    if timed_out and phase in ("setup", "references"):
-        raise TaskError(f"the task's inputs and references were not ready within the {timeout:g} s limit of one "
-                        "evaluation (before any candidate code ran): the task is too slow to prepare; give it "
-                        "more time (--timeout) or smaller cases")
-    if timed_out:
-        result = EvalResult("timeout", False, False, f"the candidate did not finish within {timeout:g} s and was "
-                            f"killed (during {phase or 'the evaluation'})")
-    elif payload is not None:
-        result = EvalResult.from_dict(payload)  # the checker's verdict: built once, here
-        result.evidence.setdefault("guards", []).append("leftover_processes")  # host-side
-    elif message is None:
-        result = EvalResult("crashed", False, False, "the evaluator's worker host died during the evaluation")
-        if not sandbox.get("namespaces"):  # outside a PID namespace the candidate can signal its host
-            reject(result, "the evaluator's worker host was killed while the candidate ran, and without a PID "
-                           "namespace the candidate could have killed it")
-    else:
-        result = EvalResult("crashed", False, False, f"the evaluator's checker died (exit status "
-                            f"{message.get('exit_code')}) without a verdict")
-    leftovers = (message or {}).get("leftover_processes")
-    if leftovers:  # counted by the host, outside the candidate's reach: it outlived the candidate's process
-        reject(result, f"the candidate left {leftovers} process(es) running after its process ended (the evaluator "
-                       "killed them)")
-    result.stdout_tail, result.stderr_tail = stdout, stderr
-    return result
-
-
-def _tell_sandbox(sandbox: dict[str, Any]) -> None:
-    """Say once per process what confinement this machine cannot give candidates (it is in every result too)."""
-    missing = []
-    if not sandbox.get("landlock_abi"):
-        missing.append("no Landlock (filesystem writes confined only by a mount namespace, if any)")
-    if not sandbox.get("namespaces"):
-        missing.append(f"no namespaces ({sandbox.get('namespaces_error')}): candidates keep the network, and a "
-                       "process one detaches can outlive its job if it kills its host")
-    elif not sandbox.get("network_namespace"):
-        missing.append(f"no network namespace ({sandbox.get('namespaces_error')}): candidates keep UDP")
-    text = "; ".join(missing)
-    if missing and text not in _told:
-        _told.add(text)
-        log.warning("the evaluator's sandbox is partial on this machine: %s", text)
-
-
-def check_physical(result: EvalResult) -> None:
-    """A candidate timed faster than its device's peak bandwidth or compute allows (per-call timer, L2 flushed)
-    was not measured: its timings are rejected. Computed here, from figures its process never sees."""
-    for p in result.perf:
-        if p.timer != "per call":
-            continue
-        for name, value in (("bandwidth", p.bandwidth_fraction), ("compute", p.compute_fraction)):
-            if value is not None and value > PHYSICAL_MARGIN:
-                reject(result, f"perf case {p.label}: the candidate's time implies {100 * value:.0f}% of the "
-                               f"device's datasheet peak {name}: the timings were not measured")
-
-
-def _overhead(message: dict[str, Any] | None, result: EvalResult) -> float | None:
-    if not message or message.get("elapsed_s") is None:
-        return None
-    worker_s = result.evidence.get("worker_s")
-    return None if worker_s is None else round(message["elapsed_s"] - worker_s, 3)
 
 
 def evaluate(task: Task, candidate_source: str, device: str = "auto", config: EvalConfig | None = None,

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.evaluate.pool import DeviceError, EvalConfig, EvaluationCancelled, WorkerPool
+from tritonsmith.evaluate import DeviceError, EvalConfig, EvaluationCancelled, WorkerPool
 from tritonsmith.runs.shipping import TaskBundle, unpack_task
 from tritonsmith.task import Task, TaskError
 

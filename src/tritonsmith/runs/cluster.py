@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.evaluate.pool import DeviceError, EvalConfig, EvaluationCancelled
+from tritonsmith.evaluate import DeviceError, EvalConfig, EvaluationCancelled
 from tritonsmith.evaluate.result import EvalResult
 from tritonsmith.runs.actor import EvaluationActor
 from tritonsmith.runs.shipping import TaskBundle, pack_task

@@ -1,0 +1,182 @@
+"""The caller's handles on its warm processes: a worker host (evaluate/host.py) and a device's reference
+keeper (evaluate/keeper.py), each started, watched and stopped as a process group (runs in the caller; no
+torch).
+
+A host speaks JSON lines on its stdin and stdout: one job in, a `started` line, then the job's `finished`
+message; `HostProcess.run` enforces the job's timeout and kills the job's process group when it runs out or
+the pool is cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tritonsmith.evaluate.host import kill_group
+
+log = logging.getLogger("tritonsmith.evaluate")
+_told: set[str] = set()  # what this process has already said about the sandbox
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot be used; the message says why and what to do."""
+
+
+class EvaluationCancelled(RuntimeError):
+    """The pool was cancelled (`WorkerPool.cancel`, e.g. on Ctrl-C) while this evaluation ran or waited."""
+
+
+class HostProcess:
+    """One warm `tritonsmith.evaluate.host` process bound to one device."""
+
+    def __init__(self, device: str, env: dict[str, str], log_path: Path, start_timeout_s: float = 300):
+        self.device_request = device
+        self.log = open(log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tritonsmith.evaluate.host", device],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env, start_new_session=True)
+        self.lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        ready = self._next(start_timeout_s)
+        if ready is None or ready.get("event") != "ready":
+            self.close()
+            raise DeviceError(f"the evaluator's worker failed to start (see {log_path})")
+        if ready.get("error"):
+            self.close()
+            raise DeviceError(ready["error"])
+        self.info = ready
+        _tell_sandbox(ready.get("sandbox") or {})
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            try:
+                self.lines.put(json.loads(line))
+            except ValueError:
+                continue
+        self.lines.put({"event": "eof"})
+
+    def _next(self, timeout: float | None) -> dict[str, Any] | None:
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def run(self, job: dict[str, Any], timeout_s: float,
+            cancelled: threading.Event | None = None) -> tuple[dict[str, Any] | None, bool]:
+        """(the host's 'finished' message or None if the host died, whether the job timed out). Raises
+        EvaluationCancelled, having killed the job, when `cancelled` is set meanwhile."""
+        job = dict(job, timeout_s=timeout_s)  # the host enforces it too, should this process die or hang
+        try:
+            self.process.stdin.write((json.dumps(job) + "\n").encode())
+            self.process.stdin.flush()
+        except OSError:
+            return None, False
+        started = self._next(60)
+        if started is None or started.get("event") != "started":
+            return None, False
+        deadline = time.monotonic() + timeout_s
+        timed_out = False
+        while True:
+            wait = 30 if timed_out else max(deadline - time.monotonic(), 0.0)
+            message = self._next(min(wait, 0.25) if cancelled is not None else wait)
+            if message is None and cancelled is not None and cancelled.is_set():
+                kill_group(started["pid"])
+                self._next(30)  # the host's account of the killed job
+                raise EvaluationCancelled("the evaluation was cancelled")
+            if message is None and not timed_out and time.monotonic() < deadline:
+                continue
+            if message is not None and message.get("event") != "eof":
+                return message, timed_out
+            if message is not None or timed_out:  # the host died, or did not answer after the kill
+                kill_group(started["pid"])
+                return None, timed_out
+            timed_out = True
+            kill_group(started["pid"])
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write(b'{"event": "shutdown"}\n')
+                self.process.stdin.flush()
+                self.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        kill_group(self.process.pid)
+        self.process.wait()
+        self.log.close()
+
+
+class KeeperProcess:
+    """The reference keeper of one device (evaluate/keeper.py): started beside the hosts, asked by their
+    workers. If it cannot start, jobs make their own references; if it exits (its CUDA context failed on
+    some task's kernel), another is started, at most `MAX_RESTARTS` times."""
+
+    MAX_RESTARTS = 3
+
+    def __init__(self, socket_path: Path, device: str, env: dict[str, str], log_path: Path):
+        self.socket_path, self.device, self.env = socket_path, device, env
+        self.log = open(log_path, "ab")
+        self.restarts = 0
+        self.lock = threading.Lock()
+        self._start()
+
+    def _start(self) -> None:
+        self.socket_path.unlink(missing_ok=True)
+        self.process = subprocess.Popen([sys.executable, "-m", "tritonsmith.evaluate.keeper", str(self.socket_path),
+                                         self.device], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, env=self.env, start_new_session=True)
+        self.ready = threading.Event()
+        threading.Thread(target=self._await_ready, args=(self.process, self.ready), daemon=True).start()
+
+    @staticmethod
+    def _await_ready(process: subprocess.Popen, ready: threading.Event) -> None:
+        for line in process.stdout:
+            if line.strip() == b"ready":
+                ready.set()
+                return
+
+    def path(self, wait_s: float = 300) -> str | None:
+        """The socket to ask, once the keeper is ready; None if it died or never became ready."""
+        with self.lock:
+            if self.process.poll() is not None and self.ready.is_set() and self.restarts < self.MAX_RESTARTS:
+                self.restarts += 1
+                self.log.write(f"tritonsmith: the reference keeper exited with status {self.process.returncode}; "
+                               f"starting another ({self.restarts} of {self.MAX_RESTARTS})\n".encode())
+                self.log.flush()
+                self._start()
+            process, ready = self.process, self.ready
+        if process.poll() is None and ready.wait(wait_s) and process.poll() is None:
+            return str(self.socket_path)
+        return None
+
+    def close(self) -> None:
+        kill_group(self.process.pid)
+        self.process.wait()
+        self.log.close()
+
+
+
+def _tell_sandbox(sandbox: dict[str, Any]) -> None:
+    """Say once per process what confinement this machine cannot give candidates (it is in every result too)."""
+    missing = []
+    if not sandbox.get("landlock_abi"):
+        missing.append("no Landlock (filesystem writes confined only by a mount namespace, if any)")
+    if not sandbox.get("namespaces"):
+        missing.append(f"no namespaces ({sandbox.get('namespaces_error')}): candidates keep the network, and a "
+                       "process one detaches can outlive its job if it kills its host")
+    elif not sandbox.get("network_namespace"):
+        missing.append(f"no network namespace ({sandbox.get('namespaces_error')}): candidates keep UDP")
+    text = "; ".join(missing)
+    if missing and text not in _told:
+        _told.add(text)
+        log.warning("the evaluator's sandbox is partial on this machine: %s", text)

@@ -1,0 +1,266 @@
+"""The references of one job: the task's inputs and reference outputs of every check (runs in the checker's
+process, evaluate/checker.py, and in the reference keeper, evaluate/keeper.py; never beside candidate code).
+
+Each check is made from fresh inputs, from memory pre-filled with a known byte; on a GPU the reference is run
+a second time from memory filled with another byte, and what differs is left out of comparisons or the case is
+dropped (`drop_unreproducible`). A job borrows them from its device's keeper, which makes them with this same
+code once per task, or makes them itself. The inputs, never the expected outputs, are written for the
+candidate's process (`write_inputs`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pickle
+import socket
+from typing import Any
+
+import torch
+
+from tritonsmith.evaluate.compare import as_outputs, compare_outputs, undefined_elements
+from tritonsmith.evaluate.gpu_lock import GpuLock
+from tritonsmith.evaluate.keeper import receive_blob, send_blob
+from tritonsmith.evaluate.runtime import (
+    CHECK_SEED,
+    PERF_SEED,
+    TaskFailure,
+    autotune_on_interpreter,
+    clone,
+    import_task,
+    synchronize,
+    where,
+)
+from tritonsmith.task import CaseSkipped, case_label
+
+REFERENCE_TIMINGS = ("separate", "baseline", "none")
+KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
+                 "reproducibility_check", "gpu_lock")  # what the keeper needs of a job to make its references
+_REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
+                       "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements")
+
+
+class References:
+    """The task and every check made of it: inputs, expected outputs, and the elements a reference leaves
+    undefined."""
+
+    def __init__(self, job: dict[str, Any]):
+        self.job = job
+        self.device = job["device"]
+        self.on_gpu = self.device != "cpu"
+        self.seeds: list[int] = job.get("seeds", [0, 1, 2])
+        self.evidence: dict[str, Any] = {}
+        self.gpu_lock = GpuLock(job.get("gpu_lock") if self.on_gpu else None)
+
+    def load_task(self) -> None:
+        self.task = import_task(self.job)
+        self.configure_task()
+
+    def configure_task(self) -> None:
+        self.reference_timing = getattr(self.task, "REFERENCE_TIMING", "separate")
+        if self.reference_timing not in REFERENCE_TIMINGS:
+            raise TaskFailure(f"the task's REFERENCE_TIMING is {self.reference_timing!r}; it must be one of "
+                              f"{', '.join(REFERENCE_TIMINGS)}")
+        # the task's own baseline against itself, to qualify the task, when that baseline is PyTorch code
+        self.pytorch_gold = bool(self.job.get("gold")) and self.reference_timing == "baseline"
+        if self.pytorch_gold:
+            self.evidence["gold"] = ("the task's baseline is its PyTorch reference, evaluated against itself: the "
+                                     "guards that require Triton kernels do not apply")
+        self.tolerances = {k: (v["atol"], v["rtol"]) for k, v in self.job.get("tolerances", {}).items()}
+        self.checker = getattr(self.task, "check", None)
+
+    def make_check(self, case: dict[str, Any], index: int, seed: int, phase: str) -> dict[str, Any]:
+        with self.gpu_lock.shared():
+            try:
+                generator = torch.Generator(device=self.device).manual_seed(seed)
+                args = tuple(self.task.make_inputs(dict(case), generator, self.device))
+                expected = self.task.reference(*clone(args))
+                synchronize(self.device)
+            except CaseSkipped:
+                raise
+            except Exception as exc:
+                raise TaskFailure(f"the task's make_inputs/reference failed on case {index} ({case_label(case)}): "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected}
+
+    def prepare(self) -> None:
+        """Inputs and reference outputs of every check: borrowed from the device's reference keeper (made once per
+        task there), or made here when there is none."""
+        job = self.job
+        if not self.on_gpu:
+            autotune_on_interpreter()
+            if getattr(self.task, "CPU_SIZES_NOTE", None):
+                self.evidence["cpu_sizes"] = self.task.CPU_SIZES_NOTE
+        if not (job.get("keeper") and self.borrow_references(job["keeper"])):
+            self.compute_references()
+
+    def borrow_references(self, path: str) -> bool:
+        """The keeper's references, copied into this process's own memory; False (made here instead) if the
+        keeper cannot be reached. A task failure the keeper found is this job's too."""
+        import torch.multiprocessing  # noqa: F401 - the reductions that rebuild shared tensors
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.connect(path)
+                send_blob(connection, json.dumps({k: self.job.get(k) for k in KEEPER_FIELDS}).encode())
+                reply = pickle.loads(receive_blob(connection))
+                if "error" in reply:
+                    raise TaskFailure(reply["error"])
+                if "unavailable" in reply:
+                    raise RuntimeError(reply["unavailable"])
+                state = copy.deepcopy(reply["state"])  # our own memory: the keeper's lent memory is let go
+                made = reply["made"]
+                del reply
+        except TaskFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a keeper that cannot be reached or read: make them here
+            self.evidence["references"] = (f"made by this job (the reference keeper could not be used: "
+                                           f"{type(exc).__name__}: {exc})")
+            return False
+        if self.on_gpu:
+            torch.cuda.ipc_collect()
+        self.use_reference_state(state)
+        self.evidence["references"] = {"kept": "lent by the reference keeper: made for an earlier job of this task",
+                                       "now": "made by the reference keeper for this job, and kept for later ones"
+                                       }.get(made, f"made by the reference keeper {made}")
+        return True
+
+    def reference_state(self) -> dict[str, Any]:
+        return {"checks": self.checks, "fresh_check": self.fresh_check, "perf_checks": self.perf_checks,
+                "after_timing_checks": self.after_timing_checks,
+                "evidence": {k: self.evidence[k] for k in _REFERENCE_EVIDENCE if k in self.evidence}}
+
+    def use_reference_state(self, state: dict[str, Any]) -> None:
+        for name in ("checks", "fresh_check", "perf_checks", "after_timing_checks"):
+            setattr(self, name, state[name])
+        self.evidence.update(state["evidence"])
+
+    def compute_references(self) -> None:
+        job = self.job
+        cases = list(enumerate(job["correctness_cases"]))
+        if not self.on_gpu:  # the interpreter computes bfloat16 arithmetic wrongly (triton 3.x, numpy has no bf16)
+            skipped = [i for i, case in cases if case["dtype"] == "bfloat16"]
+            cases = [(i, case) for i, case in cases if case["dtype"] != "bfloat16"]
+            if skipped:
+                self.evidence["skipped_cases"] = {"cases": skipped, "reason": "bfloat16 is not checked on the "
+                                                  "Triton CPU interpreter, whose bfloat16 arithmetic is wrong"}
+            if not cases:
+                raise TaskFailure("every correctness case of this task is bfloat16, which the Triton CPU "
+                                  "interpreter cannot check: evaluate it on a GPU (--device cuda)")
+        self.checks = []
+        for i, case in cases:
+            for seed in self.seeds:
+                self.fill_free_memory(0)  # as fresh memory usually is; the second run has all bits set instead
+                self.checks.append(self.make_check(case, i, seed, "correctness"))
+        self.perf_checks, self.after_timing_checks = [], []
+        if self.on_gpu:
+            for i, case in enumerate(job["perf_cases"]):
+                try:
+                    self.fill_free_memory(0)
+                    self.perf_checks.append(self.make_check(case, i, PERF_SEED, "perf_shape"))
+                except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
+                    self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
+        elif job["perf_cases"]:
+            self.evidence["perf_shapes_checked"] = False
+            self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
+        check = job.get("reproducibility_check", "gpu")
+        if self.checker is not None:  # its own check may accept many answers, and keep state between calls
+            self.evidence["reference_reproducible"] = "not checked: the task judges outputs with its own check"
+        elif check == "always" or (check == "gpu" and self.on_gpu):
+            self.drop_unreproducible()  # before the after-timing inputs: a perf script keeps one seed's inputs
+        self.after_timing_checks = [dict(self.make_check(dict(c["case"]), c["index"], CHECK_SEED + 1, "after_timing"),
+                                         **({"undefined": c["undefined"]} if "undefined" in c else {}))
+                                    for c in self.perf_checks]
+        if not self.checks:
+            raise TaskFailure("the task's reference is not reproducible on any correctness case: "
+                              + "; ".join(self.evidence.get("unreproducible_cases", [])))
+        largest = max(self.checks, key=lambda check: _numel(check["expected"]))
+        self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
+        if "undefined" in largest:
+            self.fresh_check["undefined"] = largest["undefined"]
+
+    def drop_unreproducible(self) -> None:
+        """Run the reference again on fresh inputs, from memory pre-filled with 0xFF bytes where the first
+        run had zero bytes (so that memory it never wrote shows). Elements that differ are left out of every comparison
+        when they are at most half of each output (a gold that never writes part of its output); a case
+        whose outputs differ more, or in shape or structure, is dropped: no candidate can match it."""
+        dropped, undefined, total = [], [], len(self.checks) + len(self.perf_checks)
+        for group in ("checks", "perf_checks"):
+            kept = []
+            for check in getattr(self, group):
+                self.fill_free_memory(0xFF)
+                again = self.make_check(check["case"], check["index"], check["seed"], check["phase"])
+                problem = self.problem(again["expected"], check, again["args"])
+                differing = None if problem is None else undefined_elements(check["expected"], again["expected"],
+                                                                            self.tolerances)
+                if problem is None:
+                    kept.append(check)
+                elif differing is not None and all(mask.float().mean() <= 0.5 for mask in differing[0].values()):
+                    check["undefined"] = differing[0]
+                    undefined.append(f"{where(check)}: {'; '.join(differing[1])}")
+                    kept.append(check)
+                else:
+                    dropped.append(f"{where(check)}: two runs of the reference differ ({problem['message']})")
+            setattr(self, group, kept)
+        self.evidence["reference_reproducible"] = f"{total - len(dropped)} of {total} checks (the reference run twice)"
+        if dropped:
+            self.evidence["unreproducible_cases"] = dropped
+        if undefined:
+            self.evidence["reference_unwritten_elements"] = {
+                "checks": undefined, "note": "elements that differ between two runs of the reference from memory "
+                "filled differently (it never writes them): not compared"}
+
+    def fill_free_memory(self, byte: int) -> None:
+        """Fill the memory the caching allocator will hand out next with `byte`, so that what a reference reads
+        without having written is known. 0xFF is NaN as float32, float16 and bfloat16 alike, and -1 as an
+        integer (a float32 NaN filler read as float16 was half zeros). The cached blocks are given back first;
+        then each free fragment of a segment still in use gets a filler of its size (largest first, best fit:
+        each lands in its own fragment), then new memory: up to 4 GiB of the large-block pool and 64 MiB of the
+        pool of blocks up to 1 MiB (PyTorch keeps the two apart: a small output never gets large-pool memory).
+        Otherwise a fragment left unfilled, or filled with the other byte by an earlier run (or an earlier task,
+        in the keeper), would be handed out, and what the reference never writes would agree by chance."""
+        if not self.on_gpu:
+            return
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        fragments = sorted((block["size"] for segment in torch.cuda.memory_snapshot() for block in segment["blocks"]
+                            if block["state"] == "inactive"), reverse=True)
+        free, _ = torch.cuda.mem_get_info()
+        fresh = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
+        sizes = fragments + [fresh] + [1 << 20] * 64 + [1 << 12] * 256
+        fillers = [torch.full((size,), byte, dtype=torch.uint8, device="cuda") for size in sizes]
+        del fillers  # their memory stays in the caching allocator, filled, for what the reference allocates next
+
+    def write_inputs(self) -> dict[str, Any]:
+        """Every check's inputs, numbered, in a file the candidate's process loads before candidate code; the
+        expected outputs stay here. Returns the start command."""
+        self.all_checks = self.checks + [self.fresh_check] + self.perf_checks + self.after_timing_checks
+        path = os.path.join(self.job["job_dir"], "inputs.pt")
+        torch.save([check["args"] for check in self.all_checks], path)
+        meta = {str(i): {k: c[k] for k in ("case", "index", "seed", "phase")} for i, c in enumerate(self.all_checks)}
+        # what the candidate's process writes: outputs, and a call's arguments after it (to see what it changed)
+        largest = max((max(_nbytes(c["expected"]), _nbytes(c["args"])) for c in self.all_checks), default=0)
+        file_bytes = self.job.get("limits", {}).get("file_bytes")
+        if file_bytes:
+            file_bytes = max(file_bytes, 2 * largest + (16 << 20))
+        return {"do": "start", "inputs": path, "meta": meta, "pytorch_gold": self.pytorch_gold,
+                "file_bytes": file_bytes}
+
+    def problem(self, output: Any, check: dict[str, Any], args: tuple) -> dict[str, Any] | None:
+        """What is wrong with `output` as the answer to `check` (None: nothing), by the task's own check or
+        the scale-aware comparison."""
+        if self.checker is not None:
+            try:
+                found = self.checker(output, check["expected"], args, dict(check["case"]))
+            except Exception as exc:  # noqa: BLE001 - a malformed output may break the task's check
+                return {"message": f"the task's check raised {type(exc).__name__}: {exc}"}
+            return None if found is None else {"message": str(found)}
+        return compare_outputs(output, check["expected"], self.tolerances, check.get("undefined"))
+
+
+def _numel(value: Any) -> int:
+    return sum(t.numel() for t in as_outputs(value) if isinstance(t, torch.Tensor))
+
+
+def _nbytes(value: Any) -> int:
+    return sum(t.numel() * t.element_size() for t in as_outputs(value) if isinstance(t, torch.Tensor))
