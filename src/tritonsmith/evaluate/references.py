@@ -35,6 +35,7 @@ from tritonsmith.evaluate.runtime import (
 from tritonsmith.task import CaseSkipped, case_label
 
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
+SMALL_BLOCK, SMALL_POOL = 1 << 20, 64 << 20  # PyTorch's small-block pool: blocks up to 1 MiB
 KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
                  "reproducibility_check", "gpu_lock")  # what the keeper needs of a job to make its references
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
@@ -213,22 +214,22 @@ class References:
     def fill_free_memory(self, byte: int) -> None:
         """Fill the memory the caching allocator will hand out next with `byte`, so that what a reference reads
         without having written is known. 0xFF is NaN as float32, float16 and bfloat16 alike, and -1 as an
-        integer (a float32 NaN filler read as float16 was half zeros). The cached blocks are given back first;
-        then each free fragment of a segment still in use gets a filler of its size (largest first, best fit:
-        each lands in its own fragment), then new memory: up to 4 GiB of the large-block pool and 64 MiB of the
-        pool of blocks up to 1 MiB (PyTorch keeps the two apart: a small output never gets large-pool memory).
-        Otherwise a fragment left unfilled, or filled with the other byte by an earlier run (or an earlier task,
-        in the keeper), would be handed out, and what the reference never writes would agree by chance."""
+        integer (a float32 NaN filler read as float16 was half zeros). Every free block the allocator holds
+        gets a filler of its size (largest first, best fit: each lands in its own block), so none keeps what
+        an earlier run or task left there; then new memory, as much as the cache lacks of the peak in use (at
+        most 4 GiB) in the large-block pool and of 64 MiB in the pool of blocks up to 1 MiB (PyTorch keeps
+        the two apart: a small output never gets large-pool memory). Nothing is given back to the driver, so
+        the same memory is refilled each time instead of allocated anew."""
         if not self.on_gpu:
             return
         torch.cuda.synchronize()
-        torch.cuda.empty_cache()
-        fragments = sorted((block["size"] for segment in torch.cuda.memory_snapshot() for block in segment["blocks"]
-                            if block["state"] == "inactive"), reverse=True)
+        cached = sorted((block["size"] for segment in torch.cuda.memory_snapshot() for block in segment["blocks"]
+                         if block["state"] == "inactive"), reverse=True)
+        small = sum(size for size in cached if size <= SMALL_BLOCK)
         free, _ = torch.cuda.mem_get_info()
-        fresh = min(max(torch.cuda.max_memory_allocated(), 1 << 20), 4 << 30, free // 2)
-        sizes = fragments + [fresh] + [1 << 20] * 64 + [1 << 12] * 256
-        fillers = [torch.full((size,), byte, dtype=torch.uint8, device="cuda") for size in sizes]
+        peak = min(max(torch.cuda.max_memory_allocated(), SMALL_BLOCK), 4 << 30, free // 2)
+        sizes = cached + [peak - (sum(cached) - small)] + [SMALL_BLOCK] * max(0, (SMALL_POOL - small) // SMALL_BLOCK)
+        fillers = [torch.full((size,), byte, dtype=torch.uint8, device="cuda") for size in sizes if size > 0]
         del fillers  # their memory stays in the caching allocator, filled, for what the reference allocates next
 
     def write_inputs(self) -> dict[str, Any]:
