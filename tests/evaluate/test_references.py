@@ -279,3 +279,27 @@ def test_inputs_larger_than_the_outputs_fit_the_file_limit(tmp_path):
     with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=300, file_mb=1, seeds=(0,))) as pool:
         result = pool.evaluate(task, resolve_task("col_sum").baseline)
     assert result.status == "passed", result.summary() + result.stderr_tail
+
+
+def test_the_candidates_process_makes_its_own_inputs_and_gets_the_rest_in_a_file(tmp_path):
+    """Inputs are made again in the candidate's process (before candidate code) and checked against the
+    checker's digests; a task whose inputs come out differently there (here: a process-dependent offset in one
+    case) gets those checks' inputs in a file, and is judged on exactly the checker's inputs either way."""
+    source = resolve_task("vector_add").source()
+    source = source.replace("    return x, y\n",
+                            "    if case['shape'] == [1000]:  # differs from one process to the next\n"
+                            "        x = x + (os.getpid() % 7 + 1)\n"
+                            "    return x, y\n", 1)
+    source = "import os\n" + source
+    assert "os.getpid()" in source
+    path = tmp_path / "vector_add_pid.py"
+    path.write_text(source)
+    wrong = resolve_task("vector_add").baseline.replace("x + y", "x - y")
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
+        plain = pool.evaluate(resolve_task("vector_add"), resolve_task("vector_add").baseline)
+        mixed = pool.evaluate(load_task(path), resolve_task("vector_add").baseline)
+        broken = pool.evaluate(load_task(path), wrong)
+    assert plain.status == "passed" and "inputs" not in plain.evidence, plain.summary()
+    assert mixed.status == "passed", mixed.summary()
+    assert mixed.evidence["inputs"].startswith("3 of "), mixed.evidence.get("inputs")  # one case at 3 seeds
+    assert broken.status == "wrong_output", broken.summary()

@@ -241,14 +241,16 @@ class Checker(References, Conversation):
             self.collect_evidence()
         with self.phase("references"):
             self.prepare()
-            start = self.write_inputs()
+            start = self.start_command()
         connect()
         self.evidence["guards"] = list(GUARDS)
         try:
             confined = self.ask({"do": "confined"})  # the first line, written before any candidate code ran
             self.evidence["confinement"] = confined.get("confined")
-            with self.phase("import"):
+            with self.phase("import"):  # includes making the inputs there
                 reply = self.ask(start)
+                if reply.get("inputs_differ"):
+                    reply = self.ask(self.start_command(by_file=reply["inputs_differ"]))
                 self.take_failure(reply)
                 self.baseline_present = bool(reply.get("baseline"))
                 if reply.get("baseline_error"):

@@ -71,32 +71,11 @@ def lend(state: Any) -> bytes:
     return buffer.getvalue()
 
 
-def tensors_of(value: Any, depth: int = 0) -> list:
-    """The tensors in nested containers and plain objects (a perf script's inputs), each once."""
-    import torch
-    found: dict[int, Any] = {}
-
-    def walk(item: Any, level: int) -> None:
-        if isinstance(item, torch.Tensor):
-            found.setdefault(id(item), item)
-        elif level > 8:
-            return
-        elif isinstance(item, dict):
-            for v in item.values():
-                walk(v, level + 1)
-        elif isinstance(item, (list, tuple, set)):
-            for v in item:
-                walk(v, level + 1)
-        elif hasattr(item, "__dict__") and not isinstance(item, type):
-            for v in vars(item).values():
-                walk(v, level + 1)
-    walk(value, depth)
-    return list(found.values())
-
-
 def checksum(state: Any) -> list[int]:
     """A sum of the bytes of every tensor: changes when any of them is written."""
     import torch
+
+    from tritonsmith.evaluate.runtime import tensors_of
     return [int(t.detach().contiguous().view(-1).view(torch.uint8).sum(dtype=torch.int64)) if t.numel() else 0
             for t in tensors_of(state)]
 
@@ -154,6 +133,7 @@ class Keeper:
             if error is not None:
                 self.check_context(error)
                 return lend({"error": error})
+            from tritonsmith.evaluate.runtime import tensors_of
             size = sum(t.numel() * t.element_size() for t in tensors_of(state))
             with self.lock:
                 self.kept[key] = (state, checksum(state), size)

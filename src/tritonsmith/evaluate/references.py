@@ -4,8 +4,8 @@ process, evaluate/checker.py, and in the reference keeper, evaluate/keeper.py; n
 Each check is made from fresh inputs, from memory pre-filled with a known byte; on a GPU the reference is run
 a second time from memory filled with another byte, and what differs is left out of comparisons or the case is
 dropped (`drop_unreproducible`). A job borrows them from its device's keeper, which makes them with this same
-code once per task, or makes them itself. The inputs, never the expected outputs, are written for the
-candidate's process (`write_inputs`).
+code once per task, or makes them itself. The candidate's process makes the same inputs itself, checked by
+their digests (`start_command`); the expected outputs never leave here.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from tritonsmith.evaluate.runtime import (
     autotune_on_interpreter,
     clone,
     import_task,
+    input_digest,
     synchronize,
     where,
 )
@@ -232,20 +233,26 @@ class References:
         fillers = [torch.full((size,), byte, dtype=torch.uint8, device="cuda") for size in sizes if size > 0]
         del fillers  # their memory stays in the caching allocator, filled, for what the reference allocates next
 
-    def write_inputs(self) -> dict[str, Any]:
-        """Every check's inputs, numbered, in a file the candidate's process loads before candidate code; the
-        expected outputs stay here. Returns the start command."""
+    def start_command(self, by_file: list[int] | None = None) -> dict[str, Any]:
+        """The candidate's process's first command. Every check's inputs are named (case, seed) with their
+        digest: that process makes them itself with the task's own code before any candidate code runs, which
+        is faster than handing GBs over, and the expected outputs stay here. Inputs it made otherwise (a task
+        whose inputs are not reproducible) come again, `by_file`: those checks' inputs, written to a file."""
         self.all_checks = self.checks + [self.fresh_check] + self.perf_checks + self.after_timing_checks
-        path = os.path.join(self.job["job_dir"], "inputs.pt")
-        torch.save([check["args"] for check in self.all_checks], path)
         meta = {str(i): {k: c[k] for k in ("case", "index", "seed", "phase")} for i, c in enumerate(self.all_checks)}
         # what the candidate's process writes: outputs, and a call's arguments after it (to see what it changed)
         largest = max((max(_nbytes(c["expected"]), _nbytes(c["args"])) for c in self.all_checks), default=0)
         file_bytes = self.job.get("limits", {}).get("file_bytes")
         if file_bytes:
             file_bytes = max(file_bytes, 2 * largest + (16 << 20))
-        return {"do": "start", "inputs": path, "meta": meta, "pytorch_gold": self.pytorch_gold,
-                "file_bytes": file_bytes}
+        command = {"do": "start", "meta": meta, "pytorch_gold": self.pytorch_gold, "file_bytes": file_bytes}
+        if by_file is None:
+            return dict(command, digests=[input_digest(c["args"]) for c in self.all_checks])
+        path = os.path.join(self.job["job_dir"], "inputs.pt")
+        torch.save({i: self.all_checks[i]["args"] for i in by_file}, path)
+        self.evidence["inputs"] = (f"{len(by_file)} of {len(self.all_checks)} checks' inputs handed over in a file: "
+                                   "the candidate's process made them differently")
+        return dict(command, inputs=path)
 
     def problem(self, output: Any, check: dict[str, Any], args: tuple) -> dict[str, Any] | None:
         """What is wrong with `output` as the answer to `check` (None: nothing), by the task's own check or

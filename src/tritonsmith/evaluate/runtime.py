@@ -8,6 +8,7 @@ something else, is a missing output.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -78,6 +79,73 @@ def _index_on_old_interpreter() -> None:
             tensor.__index__ = index
     patch_lang_tensor.squeezes_index = True
     interpreter._patch_lang_tensor = patch_lang_tensor
+
+
+def tensors_of(value: Any, depth: int = 0) -> list:
+    """The tensors in nested containers and plain objects (a perf script's inputs), each once."""
+    found: dict[int, Any] = {}
+
+    def walk(item: Any, level: int) -> None:
+        if isinstance(item, torch.Tensor):
+            found.setdefault(id(item), item)
+        elif level > 8:
+            return
+        elif isinstance(item, dict):
+            for v in item.values():
+                walk(v, level + 1)
+        elif isinstance(item, (list, tuple, set)):
+            for v in item:
+                walk(v, level + 1)
+        elif hasattr(item, "__dict__") and not isinstance(item, type):
+            for v in vars(item).values():
+                walk(v, level + 1)
+    walk(value, depth)
+    return list(found.values())
+
+
+def input_digest(value: Any) -> str:
+    """A check's inputs in one hash: their structure, plain values, and each tensor's dtype, shape, strides and
+    a position-weighted sum of its bytes (on its device: a permutation of the same values differs). Equal
+    when two processes made the inputs alike; anything it cannot read makes it unequal to every other."""
+    parts: list[str] = []
+
+    def walk(item: Any, level: int) -> None:
+        if isinstance(item, torch.Tensor):
+            parts.append(f"T{item.dtype}{tuple(item.shape)}{item.stride()}:{_weighted_sum(item)}")
+        elif level > 8:
+            parts.append("...")
+        elif isinstance(item, dict):
+            parts.append(f"dict{len(item)}")
+            for key, entry in item.items():
+                parts.append(repr(key))
+                walk(entry, level + 1)
+        elif isinstance(item, (list, tuple)):
+            parts.append(f"{type(item).__name__}{len(item)}")
+            for entry in item:
+                walk(entry, level + 1)
+        elif item is None or isinstance(item, (bool, int, float, str, bytes, torch.dtype, torch.device)):
+            parts.append(repr(item))
+        elif hasattr(item, "__dict__") and not isinstance(item, type):
+            parts.append(type(item).__qualname__)
+            walk(vars(item), level + 1)
+        else:
+            parts.append(f"{type(item).__qualname__}@{id(item)}")  # unknown: never equal across processes
+    walk(value, 0)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _weighted_sum(tensor: torch.Tensor, chunk: int = 1 << 24) -> str:
+    try:
+        data = tensor.detach().reshape(-1).contiguous().view(torch.uint8)
+    except (RuntimeError, TypeError) as exc:  # sparse, quantized, ...: not comparable this way
+        return f"unreadable {type(exc).__name__} @{id(tensor)}"
+    words = data.view(torch.int32) if data.numel() % 4 == 0 else data
+    total = 0
+    for start in range(0, words.numel(), chunk):
+        part = words[start:start + chunk].to(torch.int64)
+        weights = torch.arange(start, start + part.numel(), device=part.device, dtype=torch.int64) % 1000003 + 1
+        total = (total + int((part * weights).sum())) % (1 << 61)
+    return str(total)
 
 
 def clone(args: tuple) -> tuple:

@@ -4,7 +4,7 @@ validates itself (evaluate/checker.py).
 
 It is forked from the host, put in its own namespaces and confined (evaluate/confine.py) before it reads a
 command; then it answers the checker's commands, one JSON line each way:
-  start   load the inputs, install the guards, import the candidate
+  start   make the inputs (or load those the checker sends), import the candidate
   call    call the entry point on some of the inputs and hand over each output and the arguments after it
   late    hand over again the outputs kept from the correctness calls (a later call may have changed them)
   time    time one perf case (candidate, baseline, reference) and hand over the raw samples
@@ -32,6 +32,7 @@ from tritonsmith.evaluate.runtime import (
     hand_over,
     import_file,
     import_task,
+    input_digest,
     read_message,
     synchronize,
     where,
@@ -98,8 +99,15 @@ class CandidateRun:
 
     def start(self, command: dict[str, Any]) -> None:
         job = self.job
-        self.inputs = torch.load(command["inputs"], weights_only=False)  # made by the checker: trusted
         self.meta = command["meta"]
+        if "digests" in command:
+            self.inputs, differ = self.make_inputs(command["digests"])
+            if differ:  # the checker sends those in a file, and this command again
+                self.reply({"done": "start", "inputs_differ": differ})
+                return
+        else:
+            for key, args in torch.load(command["inputs"], weights_only=False).items():  # the checker's: trusted
+                self.inputs[int(key)] = args
         self.pytorch_gold = command["pytorch_gold"]
         self.dataflow_checked = not self.torch_allowed and not self.pytorch_gold
         import resource
@@ -146,6 +154,25 @@ class CandidateRun:
         raise _Failed
 
     # --- the candidate ---------------------------------------------------------------------------------
+
+    def make_inputs(self, digests: list[str]) -> tuple[list[Any], list[int]]:
+        """Every check's inputs, made here by the task's own code as the checker made them (before any
+        candidate code: they are as trusted as the checker's), and the checks whose digest differs."""
+        inputs, differ = [], []
+        for key, digest in enumerate(digests):
+            meta = self.meta[str(key)]
+            try:
+                with self.gpu_lock.shared():
+                    generator = torch.Generator(device=self.device).manual_seed(meta["seed"])
+                    args = tuple(self.task.make_inputs(dict(meta["case"]), generator, self.device))
+                    synchronize(self.device)
+                same = input_digest(args) == digest
+            except Exception:  # noqa: BLE001 - the checker's copy is used instead
+                args, same = None, False
+            inputs.append(args if same else None)
+            if not same:
+                differ.append(key)
+        return inputs, differ
 
     def check_of(self, key: int) -> dict[str, Any]:
         return dict(self.meta[str(key)], args=self.inputs[key])
