@@ -303,3 +303,16 @@ def test_the_candidates_process_makes_its_own_inputs_and_gets_the_rest_in_a_file
     assert mixed.status == "passed", mixed.summary()
     assert mixed.evidence["inputs"].startswith("3 of "), mixed.evidence.get("inputs")  # one case at 3 seeds
     assert broken.status == "wrong_output", broken.summary()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="shows only where torch has no CUDA")
+def test_a_task_whose_own_code_needs_a_gpu_says_so_on_the_cpu(tmp_path):
+    """TritonBench-G's tests make their tensors on 'cuda': on a machine without one, the task's failure says
+    what to do instead of only torch's assertion."""
+    source = resolve_task("vector_add").source().replace("device=device", "device='cuda'")
+    assert "device='cuda'" in source
+    path = tmp_path / "vector_add_cuda.py"
+    path.write_text(source)
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
+        with pytest.raises(TaskError, match=r"puts its tensors on a GPU: evaluate it on one, --device cuda"):
+            pool.evaluate(load_task(path), resolve_task("vector_add").baseline)

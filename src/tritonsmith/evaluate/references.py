@@ -14,6 +14,7 @@ import copy
 import json
 import os
 import pickle
+import re
 import socket
 from typing import Any
 
@@ -82,8 +83,11 @@ class References:
             except CaseSkipped:
                 raise
             except Exception as exc:
+                hint = ""
+                if not self.on_gpu and re.search(r"not compiled with CUDA|no NVIDIA driver|CUDA driver", str(exc)):
+                    hint = " (this task's own code puts its tensors on a GPU: evaluate it on one, --device cuda)"
                 raise TaskFailure(f"the task's make_inputs/reference failed on case {index} ({case_label(case)}): "
-                                  f"{type(exc).__name__}: {exc}") from exc
+                                  f"{type(exc).__name__}: {exc}{hint}") from exc
         return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected}
 
     def prepare(self) -> None:
