@@ -26,8 +26,8 @@ from tritonsmith.evaluate import confine
 
 PR_SET_CHILD_SUBREAPER = 36
 RESULT_LIMIT = 64 * 1024 * 1024
-HOST_GRACE_S = 10
-CANDIDATE_GRACE_S = 1.0  # how long the candidate's process has to end on its own after the verdict  # the host kills a job this long after its timeout if the caller has not (the caller died)
+HOST_GRACE_S = 10  # the host kills a job this long after its timeout if the caller has not (the caller died)
+CANDIDATE_GRACE_S = 1.0  # how long the candidate's process has to end on its own after the verdict
 NO_REPORT_EXIT = 3  # the candidate's process's exit code when it failed outside candidate code
 
 
