@@ -115,76 +115,40 @@ def load_task(path: str | Path, suite: str | None = None) -> Task:
     return _validate(path, fields, functions, suite)
 
 
-def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: str | None) -> Task:
-    def fail(name: str, problem: str) -> TaskError:
-        return TaskError(f"{path}: field {name} {problem}.")
-
-    def text_field(name: str, required: bool = True) -> str | None:
-        value = fields.get(name)
-        if value is None:
-            if required:
-                raise fail(name, "is missing")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise fail(name, "must be a non-empty string")
-        return value
-
-    task_id = text_field("ID")
+def _validate(path: Path, values: dict[str, Any], functions: set[str], suite: str | None) -> Task:
+    fields = _Fields(path, values)
+    task_id = fields.text("ID")
     if not task_id.replace("_", "").replace("-", "").isalnum():
-        raise fail("ID", f"must use only letters, digits, '_' and '-' (got {task_id!r})")
-    entry_point = text_field("ENTRY_POINT")
+        raise fields.fail("ID", f"must use only letters, digits, '_' and '-' (got {task_id!r})")
+    entry_point = fields.text("ENTRY_POINT")
     if not entry_point.isidentifier():
-        raise fail("ENTRY_POINT", f"must be a Python identifier (got {entry_point!r})")
+        raise fields.fail("ENTRY_POINT", f"must be a Python identifier (got {entry_point!r})")
 
     for name in REQUIRED_FUNCTIONS:
         if name not in functions:
             raise TaskError(f"{path}: function {name}() is missing.")
 
-    correctness = _cases(fields, "CORRECTNESS_CASES", fail, allow_empty=False)
-    perf = _cases(fields, "PERF_CASES", fail, allow_empty=True)
+    correctness = _cases(fields, "CORRECTNESS_CASES", allow_empty=False)
+    perf = _cases(fields, "PERF_CASES", allow_empty=True)
 
     kind = fields.get("KIND", "other")
     if kind not in KINDS:
-        raise fail("KIND", f"must be one of {', '.join(KINDS)} (got {kind!r})")
+        raise fields.fail("KIND", f"must be one of {', '.join(KINDS)} (got {kind!r})")
     in_place = fields.get("IN_PLACE", False)
     if not isinstance(in_place, bool):
-        raise fail("IN_PLACE", f"must be True or False (got {in_place!r})")
+        raise fields.fail("IN_PLACE", f"must be True or False (got {in_place!r})")
     difficulty = fields.get("DIFFICULTY")
     if difficulty is not None and (not isinstance(difficulty, int) or not 1 <= difficulty <= 5):
-        raise fail("DIFFICULTY", f"must be a whole number from 1 to 5 (got {difficulty!r})")
+        raise fields.fail("DIFFICULTY", f"must be a whole number from 1 to 5 (got {difficulty!r})")
 
-    tolerances = {}
-    raw_tolerances = fields.get("TOLERANCES", {})
-    if not isinstance(raw_tolerances, dict):
-        raise fail("TOLERANCES", "must be a dict of dtype -> {'atol': float, 'rtol': float}")
-    for dtype, tol in raw_tolerances.items():
-        if dtype not in DTYPES:
-            raise fail("TOLERANCES", f"names an unknown dtype {dtype!r}")
-        if not isinstance(tol, dict) or set(tol) != {"atol", "rtol"} or not all(
-                isinstance(v, (int, float)) and v >= 0 for v in tol.values()):
-            raise fail("TOLERANCES", f"entry {dtype!r} must be {{'atol': float, 'rtol': float}} with values >= 0")
-        tolerances[dtype] = Tolerance(float(tol["atol"]), float(tol["rtol"]))
-
-    name_lists = {}
-    for name in ("FORBIDDEN_OPS", "ALLOWED_OPS", "REQUIRED_NAMES"):
-        name_lists[name] = fields.get(name, [])
-        if not isinstance(name_lists[name], (list, tuple)) or not all(isinstance(item, str) for item in name_lists[name]):
-            raise fail(name, "must be a list of names")
-
-    sources = {}
-    for name in ("BASELINE", "HARNESS", "REFERENCE_SOURCE"):
-        sources[name] = text_field(name, required=False)
-        if sources[name] is not None:
-            try:
-                ast.parse(sources[name])
-            except SyntaxError as err:
-                raise fail(name, f"is not valid Python (line {err.lineno}: {err.msg})") from None
-
+    tolerances = _tolerances(fields)
+    name_lists = _name_lists(fields)
+    sources = _sources(fields)
     return Task(
         id=task_id,
-        instruction=text_field("INSTRUCTION"),
+        instruction=fields.text("INSTRUCTION"),
         entry_point=entry_point,
-        signature=text_field("SIGNATURE"),
+        signature=fields.text("SIGNATURE"),
         correctness_cases=correctness,
         perf_cases=perf,
         path=path.resolve(),
@@ -197,29 +161,90 @@ def _validate(path: Path, fields: dict[str, Any], functions: set[str], suite: st
         reference_source=sources["REFERENCE_SOURCE"],
         forbidden_ops=tuple(name_lists["FORBIDDEN_OPS"]),
         allowed_ops=tuple(name_lists["ALLOWED_OPS"]),
-        gpu_only=text_field("GPU_ONLY", required=False),
+        gpu_only=fields.text("GPU_ONLY", required=False),
         has_check="check" in functions,
         suite=suite,
         in_place=in_place,
     )
 
 
-def _cases(fields: dict[str, Any], name: str, fail, allow_empty: bool) -> tuple[dict[str, Any], ...]:
+class _Fields:
+    """A task file's fields as read, and the checks whose message names the file and the field."""
+
+    def __init__(self, path: Path, values: dict[str, Any]):
+        self.path = path
+        self.values = values
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    def fail(self, name: str, problem: str) -> TaskError:
+        return TaskError(f"{self.path}: field {name} {problem}.")
+
+    def text(self, name: str, required: bool = True) -> str | None:
+        value = self.values.get(name)
+        if value is None:
+            if required:
+                raise self.fail(name, "is missing")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(name, "must be a non-empty string")
+        return value
+
+
+def _tolerances(fields: _Fields) -> dict[str, Tolerance]:
+    tolerances = {}
+    raw_tolerances = fields.get("TOLERANCES", {})
+    if not isinstance(raw_tolerances, dict):
+        raise fields.fail("TOLERANCES", "must be a dict of dtype -> {'atol': float, 'rtol': float}")
+    for dtype, tol in raw_tolerances.items():
+        if dtype not in DTYPES:
+            raise fields.fail("TOLERANCES", f"names an unknown dtype {dtype!r}")
+        if not isinstance(tol, dict) or set(tol) != {"atol", "rtol"} or not all(
+                isinstance(v, (int, float)) and v >= 0 for v in tol.values()):
+            raise fields.fail("TOLERANCES", f"entry {dtype!r} must be {{'atol': float, 'rtol': float}} with values >= 0")
+        tolerances[dtype] = Tolerance(float(tol["atol"]), float(tol["rtol"]))
+    return tolerances
+
+
+def _name_lists(fields: _Fields) -> dict[str, list[str]]:
+    name_lists = {}
+    for name in ("FORBIDDEN_OPS", "ALLOWED_OPS", "REQUIRED_NAMES"):
+        name_lists[name] = fields.get(name, [])
+        if not isinstance(name_lists[name], (list, tuple)) or not all(isinstance(item, str) for item in name_lists[name]):
+            raise fields.fail(name, "must be a list of names")
+    return name_lists
+
+
+def _sources(fields: _Fields) -> dict[str, str | None]:
+    """The fields holding Python source, each parsed (not run) so that a syntax error names its field."""
+    sources = {}
+    for name in ("BASELINE", "HARNESS", "REFERENCE_SOURCE"):
+        sources[name] = fields.text(name, required=False)
+        if sources[name] is not None:
+            try:
+                ast.parse(sources[name])
+            except SyntaxError as err:
+                raise fields.fail(name, f"is not valid Python (line {err.lineno}: {err.msg})") from None
+    return sources
+
+
+def _cases(fields: _Fields, name: str, allow_empty: bool) -> tuple[dict[str, Any], ...]:
     cases = fields.get(name)
     if cases is None:
-        raise fail(name, "is missing")
+        raise fields.fail(name, "is missing")
     if not isinstance(cases, (list, tuple)) or (not cases and not allow_empty):
-        raise fail(name, "must be a non-empty list of dicts")
+        raise fields.fail(name, "must be a non-empty list of dicts")
     for index, case in enumerate(cases):
         if not isinstance(case, dict):
-            raise fail(name, f"entry {index} must be a dict such as {{'shape': [128, 64], 'dtype': 'float16'}}")
+            raise fields.fail(name, f"entry {index} must be a dict such as {{'shape': [128, 64], 'dtype': 'float16'}}")
         dtype = case.get("dtype")
         if dtype not in DTYPES:
-            raise fail(name, f"entry {index} needs 'dtype', one of {', '.join(DTYPES)} (got {dtype!r})")
+            raise fields.fail(name, f"entry {index} needs 'dtype', one of {', '.join(DTYPES)} (got {dtype!r})")
         for key, value in case.items():
             if not isinstance(key, str):
-                raise fail(name, f"entry {index} has a non-string key {key!r}")
+                raise fields.fail(name, f"entry {index} has a non-string key {key!r}")
             if key == "shape" and not (isinstance(value, (list, tuple)) and all(
                     isinstance(d, int) and d >= 0 for d in value)):
-                raise fail(name, f"entry {index} has 'shape' {value!r}; it must be a list of whole numbers")
+                raise fields.fail(name, f"entry {index} has 'shape' {value!r}; it must be a list of whole numbers")
     return tuple(dict(case) for case in cases)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tritonsmith.agent.lineage import Candidate, Lineage
 from tritonsmith.agent.session import solve_task
-from tritonsmith.agent.summary import RunSummary
 from tritonsmith.suites import resolve_task
+from tritonsmith.summary import RunSummary
 
 from .conftest import GOOD, WRONG, fenced, run_config
 

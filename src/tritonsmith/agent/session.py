@@ -16,12 +16,12 @@ from tritonsmith.agent.lineage import Candidate
 from tritonsmith.agent.loop import Agent
 from tritonsmith.agent.progress import Progress
 from tritonsmith.agent.store import RunStore
-from tritonsmith.agent.summary import RunSummary
 from tritonsmith.agent.winner import select_winner, tune_winner
 from tritonsmith.config import ConfigError, check_ranges
 from tritonsmith.durable import folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.interrupt import Interrupted
+from tritonsmith.summary import RunSummary
 from tritonsmith.task import Task
 
 # what must match for a folder to be resumed rather than refused

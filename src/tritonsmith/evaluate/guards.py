@@ -91,9 +91,19 @@ class Guards:
 
     def install(self) -> None:
         """Patch the launch paths and the ways to escape the evaluator's view; then snapshot."""
-        guards = self
         if self.device == "cuda":
             self._default_stream = torch.cuda.current_stream().cuda_stream
+        self._watch_launches()
+        self._watch_threads_and_forks()
+        self._watch_streams()
+        self._exempt_autotuner()
+        with _OpRecorder(set()):  # first use imports torch._dynamo, which rebinds torch.manual_seed
+            torch.ones(2).add(1)
+        self.record_replaced = _replacement_recorder(self.violations)
+
+    def _watch_launches(self) -> None:
+        """Every Triton launch while the candidate runs is counted, named, its memory noted and its stream checked."""
+        guards = self
 
         def wrap_run(original):
             def run(kernel_self, *args, grid, warmup, **kwargs):
@@ -121,6 +131,10 @@ class Guards:
         except ImportError:
             pass
 
+    def _watch_threads_and_forks(self) -> None:
+        """Starting a thread or forking a process while the candidate runs is recorded."""
+        guards = self
+
         def recorder(message, original):
             def guarded(*args, **kwargs):
                 if guards.active:
@@ -134,6 +148,11 @@ class Guards:
             for name in ("fork", "forkpty"):
                 if hasattr(space, name):
                     setattr(space, name, recorder("the candidate forked a process", getattr(space, name)))
+
+    def _watch_streams(self) -> None:
+        """Switching to or creating a side CUDA stream, outside Triton's autotuner, is recorded."""
+        guards = self
+
         def stream_recorder(original):
             def guarded(*args, **kwargs):
                 if guards.active and not guards.autotuning:
@@ -149,11 +168,6 @@ class Guards:
                 guards.violate("the candidate created a side CUDA stream")
             return stream_new(cls, *args, **kwargs)
         torch.cuda.Stream.__new__ = stream_guard
-
-        self._exempt_autotuner()
-        with _OpRecorder(set()):  # first use imports torch._dynamo, which rebinds torch.manual_seed
-            torch.ones(2).add(1)
-        self.record_replaced = _replacement_recorder(self.violations)
 
     def _exempt_autotuner(self) -> None:
         """@triton.autotune(use_cuda_graph=True) times its configs with do_bench_cudagraph, which captures on a

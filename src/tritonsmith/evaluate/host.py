@@ -20,14 +20,14 @@ import select
 import signal
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from tritonsmith.evaluate import confine
 
 PR_SET_CHILD_SUBREAPER = 36
 RESULT_LIMIT = 64 * 1024 * 1024
-HOST_GRACE_S = 10
-CANDIDATE_GRACE_S = 1.0  # how long the candidate's process has to end on its own after the verdict  # the host kills a job this long after its timeout if the caller has not (the caller died)
+HOST_GRACE_S = 10  # the host kills a job this long after its timeout if the caller has not (the caller died)
+CANDIDATE_GRACE_S = 1.0  # how long the candidate's process has to end on its own after the verdict
 NO_REPORT_EXIT = 3  # the candidate's process's exit code when it failed outside candidate code
 
 
@@ -81,10 +81,33 @@ def _run(job: dict[str, Any], send, protocol_files, sandbox: dict[str, Any]) -> 
     exit_r, exit_w = os.pipe()  # host -> checker: the candidate's process ended, with this status
     protocol = [handle.fileno() for handle in protocol_files]
     started = time.perf_counter()
-    checker_pid = os.fork()
-    if checker_pid == 0:  # the checker: never returns
+    checker_pid = _fork_checker(job, protocol + [to_host_r, commands_r, events_w, exit_w],
+                                to_host_w, commands_w, events_r, exit_r)
+    reaper_pid = _fork_reaper(job, protocol + [to_host_r, to_host_w, commands_w, events_r, exit_r, exit_w],
+                              commands_r, events_w, checker_pid, sandbox)
+    _close([to_host_w, commands_r, commands_w, events_r, events_w, exit_r])
+    send({"event": "started", "pid": checker_pid})
+    end = _wait(job, started, checker_pid, reaper_pid, to_host_r, exit_w, protocol_files[0])
+    if end.candidate_status is None:
+        _end_candidate(reaper_pid, checker_pid)
+    leftovers = _kill_leftovers()
+    result, phase = _checker_messages(end.output)
+    exit_code = os.waitstatus_to_exitcode(end.checker_status)
+    if end.orphaned:
+        sys.exit(0)  # nobody to answer: the job is killed, and so is this host
+    return {"event": "finished", "pid": checker_pid, "exit_code": exit_code, "result": result, "phase": phase,
+            "killed_by_host": end.killed_by_host, "leftover_processes": leftovers,
+            "elapsed_s": round(time.perf_counter() - started, 3)}
+
+
+def _fork_checker(job: dict[str, Any], inherited: list[int], to_host_w: int, commands_w: int, events_r: int,
+                  exit_r: int) -> int:
+    """The checker, forked as the leader of the job's process group; it closes `inherited` (the ends and files
+    that are not its own) first."""
+    pid = os.fork()
+    if pid == 0:  # the checker: never returns
         try:
-            _close(protocol + [to_host_r, commands_r, events_w, exit_w])
+            _close(inherited)
             confine.die_with_parent()
             os.setpgid(0, 0)
             _quiet(job)
@@ -96,23 +119,43 @@ def _run(job: dict[str, Any], send, protocol_files, sandbox: dict[str, Any]) -> 
             run_checker(job, lambda message: runtime.write_message(to_host_w, message), connect)
         finally:
             os._exit(0)
-    _setpgid(checker_pid, checker_pid)
-    reaper_pid = os.fork()
-    if reaper_pid == 0:  # the candidate's side: never returns
+    _setpgid(pid, pid)
+    return pid
+
+
+def _fork_reaper(job: dict[str, Any], inherited: list[int], commands_r: int, events_w: int, checker_pid: int,
+                 sandbox: dict[str, Any]) -> int:
+    """The candidate's reaper, forked into the checker's process group; it closes `inherited` first."""
+    pid = os.fork()
+    if pid == 0:  # the candidate's side: never returns
         try:
-            _close(protocol + [to_host_r, to_host_w, commands_w, events_r, exit_r, exit_w])
+            _close(inherited)
             confine.die_with_parent()
             _setpgid(0, checker_pid)
             _reap_candidate(job, commands_r, events_w, sandbox)
         finally:
             os._exit(NO_REPORT_EXIT)
-    _setpgid(reaper_pid, checker_pid)
-    _close([to_host_w, commands_r, commands_w, events_r, events_w, exit_r])
-    send({"event": "started", "pid": checker_pid})
+    _setpgid(pid, checker_pid)
+    return pid
+
+
+class _JobEnd(NamedTuple):
+    checker_status: int
+    candidate_status: int | None  # None: the candidate's reaper had not exited when the checker did
+    killed_by_host: bool
+    orphaned: bool  # the caller hung up
+    output: bytes  # what the checker wrote to the host, up to about RESULT_LIMIT
+
+
+def _wait(job: dict[str, Any], started: float, checker_pid: int, reaper_pid: int, to_host_r: int, exit_w: int,
+          caller_in) -> _JobEnd:
+    """Until the checker exits: read what it writes, reap the job's two processes (telling the checker the
+    candidate's status), and kill the job past its timeout plus grace or once the caller is gone. Then read
+    what is left on the pipe and close it, the exit pipe and the pidfds."""
     grace = job.get("host_grace_s", HOST_GRACE_S)
     deadline = started + job["timeout_s"] + grace if job.get("timeout_s") else None
     caller = select.poll()
-    caller.register(protocol_files[0].fileno(), 0)  # no events asked: only a hang-up (the caller died) is reported
+    caller.register(caller_in.fileno(), 0)  # no events asked: only a hang-up (the caller died) is reported
     chunks, size, checker_status, candidate_status, killed_by_host, orphaned = [], 0, None, None, False, False
     exits = _pidfds([checker_pid, reaper_pid])  # woken by an exit at once where pidfds exist, else by polling
     while checker_status is None:
@@ -147,11 +190,13 @@ def _run(job: dict[str, Any], send, protocol_files, sandbox: dict[str, Any]) -> 
     except BlockingIOError:
         pass
     _close([to_host_r, exit_w, *exits])
-    if candidate_status is None:
-        _end_candidate(reaper_pid, checker_pid)
-    leftovers = _kill_leftovers()
+    return _JobEnd(checker_status, candidate_status, killed_by_host, orphaned, b"".join(chunks))
+
+
+def _checker_messages(output: bytes) -> tuple[Any, str | None]:
+    """The verdict (or the task's error) and the last phase, from the checker's JSON lines; junk lines skipped."""
     result, phase = None, None
-    for text in b"".join(chunks).decode(errors="replace").splitlines():
+    for text in output.decode(errors="replace").splitlines():
         try:
             message = json.loads(text)
         except ValueError:
@@ -164,12 +209,7 @@ def _run(job: dict[str, Any], send, protocol_files, sandbox: dict[str, Any]) -> 
             result = message["result"]
         elif "task_error" in message:
             result = {"task_error": message["task_error"]}
-    exit_code = os.waitstatus_to_exitcode(checker_status)
-    if orphaned:
-        sys.exit(0)  # nobody to answer: the job is killed, and so is this host
-    return {"event": "finished", "pid": checker_pid, "exit_code": exit_code, "result": result, "phase": phase,
-            "killed_by_host": killed_by_host, "leftover_processes": leftovers,
-            "elapsed_s": round(time.perf_counter() - started, 3)}
+    return result, phase
 
 
 def _end_candidate(reaper_pid: int, checker_pid: int) -> None:

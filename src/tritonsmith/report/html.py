@@ -29,10 +29,11 @@ from tritonsmith.report.format import (
 )
 from tritonsmith.report.metrics import suite_metrics, task_rows
 from tritonsmith.report.plots import plots_html
-from tritonsmith.report.run_files import read_json
+from tritonsmith.report.run_files import read_summary
 from tritonsmith.report.trajectory import task_page_html
 from tritonsmith.runs.records import TaskRecord
 from tritonsmith.runs.store import ResultsStore
+from tritonsmith.summary import RunSummary
 
 
 def write_report(bench_folder: str | Path, out_path: str | Path | None = None) -> Path:
@@ -54,7 +55,7 @@ def render_report(bench: Path, settings: dict[str, Any], records: list[TaskRecor
     rows = task_rows(records)
     anchors = _anchors([row["task"] for row in rows])
     by_task = {record.task: record for record in records}
-    summaries = {task: read_json(bench / record.run_dir / "summary.json") if record.run_dir else None
+    summaries = {task: read_summary(bench / record.run_dir / "summary.json") if record.run_dir else None
                  for task, record in by_task.items()}
     order = [row["task"] for row in rows]
     neighbours = [(order[i - 1] if i else None, order[i + 1] if i + 1 < len(order) else None) for i in range(len(order))]
@@ -80,8 +81,8 @@ def render_report(bench: Path, settings: dict[str, Any], records: list[TaskRecor
             f'<style>{CSS}</style></head>\n<body>\n{body}\n<script>{JS}</script>\n</body></html>\n')
 
 
-def _header(settings: dict[str, Any], summaries: dict[str, Any], tasks: int) -> str:
-    devices = sorted({s["device"] for s in summaries.values() if s and s.get("device")})
+def _header(settings: dict[str, Any], summaries: dict[str, RunSummary | None], tasks: int) -> str:
+    devices = sorted({s.device for s in summaries.values() if s and s.device})
     device = ", ".join(devices) or (f"{settings['device']} (as asked)" if settings.get("device") else "not recorded")
     facts = [("suite", settings.get("suite")), ("solver", settings.get("solver")),
              ("model", settings.get("model")), ("device", device), ("mode", settings.get("mode")),

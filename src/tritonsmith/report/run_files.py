@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from tritonsmith.durable import parse_events
+from tritonsmith.summary import RunSummary
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def read_summary(path: Path) -> RunSummary | None:
+    """A run's summary.json as its typed value; None where it is missing or is not a summary."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return RunSummary.load(path)
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 

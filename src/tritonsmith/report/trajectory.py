@@ -30,6 +30,7 @@ from tritonsmith.report.format import (
 from tritonsmith.report.run_files import read_text, read_trajectory
 from tritonsmith.report.text import clip_html, code_html, diff_html, rich_html, text_blocks, text_html
 from tritonsmith.runs.records import TaskRecord
+from tritonsmith.summary import RunSummary
 from tritonsmith.tune.label import config_label
 
 SHARED_MIN_CHARS = 300  # prompt blocks this long in all, shown earlier in the task, become a reference to them
@@ -37,7 +38,7 @@ SHARED_MIN_BLOCK = 40  # shorter blocks are never looked up
 FINAL_STAGE = ("final_measure", "tune")  # events after the search, outside any lineage
 
 
-def task_page_html(bench: Path, record: TaskRecord, summary: dict[str, Any] | None, anchors: dict[str, str],
+def task_page_html(bench: Path, record: TaskRecord, summary: RunSummary | None, anchors: dict[str, str],
                neighbours: tuple[str | None, str | None]) -> str:
     anchor = anchors[record.task]
     previous, following = neighbours
@@ -51,9 +52,9 @@ def task_page_html(bench: Path, record: TaskRecord, summary: dict[str, Any] | No
     if record.tuning:
         facts.insert(2, ("speedup before tuning", escape(speedup_text(record.speedup_before_tuning))))
     if summary:
-        facts += [("best candidate", escape(str(summary.get("best_candidate") or "none"))),
-                  ("candidates", escape(str(summary.get("candidates", "")))),
-                  ("trap restarts", escape(str(summary.get("restarts", ""))))]
+        facts += [("best candidate", escape(str(summary.best_candidate or "none"))),
+                  ("candidates", escape(_count_text(summary.candidates))),
+                  ("trap restarts", escape(_count_text(summary.restarts)))]
     if record.tuning:
         facts.append(("tuning", escape(_tuning_label(record.tuning))))
     grid = "".join(f"<div><dt>{escape(k)}</dt><dd>{v}</dd></div>" for k, v in facts)
@@ -65,8 +66,8 @@ def task_page_html(bench: Path, record: TaskRecord, summary: dict[str, Any] | No
     if record.tuning and not record.tuning.get("tuned"):
         why = record.tuning.get("reason") or record.tuning.get("stop_reason")
         notes.append(f'<p class="callout">Tuning kept the untuned kernel{": " + escape(why) if why else "."}</p>')
-    if summary and summary.get("stop_reason"):
-        notes.append(f'<p class="callout">Stopped because: {escape(str(summary["stop_reason"]))}</p>')
+    if summary and summary.stop_reason:
+        notes.append(f'<p class="callout">Stopped because: {escape(str(summary.stop_reason))}</p>')
     events = read_trajectory(bench / record.run_dir / "trajectory.jsonl") if record.run_dir else []
     best = read_text(bench / record.run_dir / "best.py") if record.run_dir else None
     head = (f'<section class="page task" id="{anchor}" hidden>{nav}<h1>{escape(record.task)}</h1>'
@@ -82,6 +83,10 @@ def task_page_html(bench: Path, record: TaskRecord, summary: dict[str, Any] | No
     blob = base64.b64encode(gzip.compress(body.encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
     return (head + '<div class="trajectory"><p class="muted">Loading the trajectory…</p></div>'
             f'<script type="application/gzip+base64" class="blob">{blob}</script></section>')
+
+
+def _count_text(count: int | None) -> str:
+    return "" if count is None else str(count)  # None: the summary.json read did not hold it
 
 
 def _tuning_label(tuning: dict[str, Any]) -> str:

@@ -1,12 +1,18 @@
-"""A run's outcome as one typed value: what `solve_task` returns, and what summary.json and summary.md hold."""
+"""A run's outcome as one typed value: what `solve_task` returns, and what summary.json and summary.md hold.
+
+It imports nothing of tritonsmith when run (the agent's Candidate is imported for type checkers only), so the
+agent that writes it and the report that reads it back share it.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tritonsmith.agent.lineage import Candidate
+if TYPE_CHECKING:
+    from tritonsmith.agent.lineage import Candidate
 
 NOT_ON_DISK = {"on_disk": False}
 
@@ -78,6 +84,16 @@ class RunSummary:
             data[key] = {int(index): value for index, value in (data.get(key) or {}).items()}
         known = {f.name for f in fields(cls) if f.metadata.get("on_disk", True)}
         return cls(**{key: data.get(key) for key in known}, judged=list(judged or []))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSummary:
+        """summary.json's text read back (`judged` is empty: state.json has the candidates)."""
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunSummary:
+        """A run folder's summary.json; raises OSError, or ValueError or TypeError for a file that is not one."""
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=str)
