@@ -14,7 +14,8 @@ CALLER_SIDE = ("tritonsmith.evaluate.pool", "tritonsmith.evaluate.processes", "t
 
 
 @pytest.mark.parametrize("module", ["tritonsmith.evaluate.worker", "tritonsmith.evaluate.checker",
-                                    "tritonsmith.evaluate.references", "tritonsmith.evaluate.conversation"])
+                                    "tritonsmith.evaluate.references", "tritonsmith.evaluate.conversation",
+                                    "tritonsmith.evaluate.candidate"])
 def test_the_candidates_side_loads_nothing_of_the_callers(module):
     loaded = modules_loaded_after(f"import {module}")
     assert module in loaded

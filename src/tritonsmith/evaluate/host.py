@@ -23,12 +23,12 @@ import time
 from typing import Any, NamedTuple
 
 from tritonsmith.evaluate import confine
+from tritonsmith.evaluate.candidate import NO_REPORT_EXIT, close_fds, reap_candidate
 
 PR_SET_CHILD_SUBREAPER = 36
 RESULT_LIMIT = 64 * 1024 * 1024
 HOST_GRACE_S = 10  # the host kills a job this long after its timeout if the caller has not (the caller died)
 CANDIDATE_GRACE_S = 1.0  # how long the candidate's process has to end on its own after the verdict
-NO_REPORT_EXIT = 3  # the candidate's process's exit code when it failed outside candidate code
 
 
 def main(argv: list[str]) -> int:
@@ -85,7 +85,7 @@ def _run(job: dict[str, Any], send, protocol_files, sandbox: dict[str, Any]) -> 
                                 to_host_w, commands_w, events_r, exit_r)
     reaper_pid = _fork_reaper(job, protocol + [to_host_r, to_host_w, commands_w, events_r, exit_r, exit_w],
                               commands_r, events_w, checker_pid, sandbox)
-    _close([to_host_w, commands_r, commands_w, events_r, events_w, exit_r])
+    close_fds([to_host_w, commands_r, commands_w, events_r, events_w, exit_r])
     send({"event": "started", "pid": checker_pid})
     end = _wait(job, started, checker_pid, reaper_pid, to_host_r, exit_w, protocol_files[0])
     if end.candidate_status is None:
@@ -107,7 +107,7 @@ def _fork_checker(job: dict[str, Any], inherited: list[int], to_host_w: int, com
     pid = os.fork()
     if pid == 0:  # the checker: never returns
         try:
-            _close(inherited)
+            close_fds(inherited)
             confine.die_with_parent()
             os.setpgid(0, 0)
             _quiet(job)
@@ -129,10 +129,10 @@ def _fork_reaper(job: dict[str, Any], inherited: list[int], commands_r: int, eve
     pid = os.fork()
     if pid == 0:  # the candidate's side: never returns
         try:
-            _close(inherited)
+            close_fds(inherited)
             confine.die_with_parent()
             _setpgid(0, checker_pid)
-            _reap_candidate(job, commands_r, events_w, sandbox)
+            reap_candidate(job, commands_r, events_w, sandbox)
         finally:
             os._exit(NO_REPORT_EXIT)
     _setpgid(pid, checker_pid)
@@ -189,7 +189,7 @@ def _wait(job: dict[str, Any], started: float, checker_pid: int, reaper_pid: int
             size += len(chunk)
     except BlockingIOError:
         pass
-    _close([to_host_r, exit_w, *exits])
+    close_fds([to_host_r, exit_w, *exits])
     return _JobEnd(checker_status, candidate_status, killed_by_host, orphaned, b"".join(chunks))
 
 
@@ -235,62 +235,6 @@ def _end_candidate(reaper_pid: int, checker_pid: int) -> None:
             time.sleep(0.005)
 
 
-def _reap_candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[str, Any]) -> None:
-    """The candidate's reaper: puts itself in new namespaces (its child is PID 1 of its own PID namespace, so
-    everything the candidate starts dies with it), forks the candidate's process, and exits with its status
-    (128 + N for a signal N)."""
-    from tritonsmith.evaluate.gpu_lock import GpuLock
-    # opened before the namespaces: a file open for writing through the new mounts would keep them writable
-    gpu_lock = GpuLock(job.get("gpu_lock") if job["device"] != "cpu" else None)
-    namespace_error = confine.enter_namespaces(sandbox["namespace_flags"]) if sandbox.get("namespaces") else (
-        sandbox.get("namespaces_error") or "not available")
-    pid = os.fork()
-    if pid == 0:
-        code = NO_REPORT_EXIT
-        try:
-            confine.die_with_parent()
-            code = _candidate(job, commands, events, sandbox, namespace_error, gpu_lock)
-        finally:
-            os._exit(code)
-    _close([commands, events])
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    os._exit(code if code >= 0 else 128 - code)
-
-
-def _candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[str, Any],
-               namespace_error: str | None, gpu_lock: Any) -> int:
-    """The candidate's process: isolated and confined before it reads the checker's first command."""
-    keep = {0, 1, 2, commands, events, *(gpu_lock.fds or ())}  # nothing else inherited stays open
-    _close([int(fd) for fd in os.listdir("/proc/self/fd") if fd.isdigit() and int(fd) not in keep])
-    _isolate(job)
-    logs = False
-    try:
-        mounts, mount_error = [], None
-        if namespace_error is None:
-            try:
-                mounts = confine.private_proc()  # before CUDA, which needs its own PID namespace's /proc
-            except OSError as exc:
-                mount_error = exc.strerror
-        if job["device"] != "cpu":
-            import torch
-            torch.cuda.init()  # the device files are opened before the filesystem is confined
-        confinement = confine.confine_candidate(job["job_dir"], sandbox, namespace_error, mounts, mount_error)
-        logs = _own_folder(job)  # after the mounts: a file open for writing keeps its mount from going read-only
-        from tritonsmith.evaluate.worker import run_candidate_process
-        run_candidate_process(job, commands, events, gpu_lock, confinement)
-    except BaseException:  # noqa: B036 - the checker is told the status; the traceback goes to stderr.log
-        import traceback
-        if not logs:  # it failed while being confined: said in stderr.log all the same
-            try:
-                _own_folder(job)
-            except OSError:
-                pass
-        traceback.print_exc()
-        return NO_REPORT_EXIT
-    return 0
-
-
 def _pidfds(pids: list[int]) -> list[int]:
     """A file descriptor per process that becomes readable when it exits (Linux 5.3; not under every sandbox)."""
     fds = []
@@ -298,7 +242,7 @@ def _pidfds(pids: list[int]) -> list[int]:
         try:
             fds.append(os.pidfd_open(pid))
         except (OSError, AttributeError):
-            _close(fds)
+            close_fds(fds)
             return []
     return fds
 
@@ -309,14 +253,6 @@ def _tell_exit(fd: int, status: int) -> None:
         os.write(fd, f"{code if code >= 0 else 128 - code}\n".encode())
     except OSError:
         pass
-
-
-def _close(fds: list[int]) -> None:
-    for fd in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def _setpgid(pid: int, group: int) -> None:
@@ -341,38 +277,6 @@ def kill_group(pid: int) -> None:
             kill(pid, signal.SIGKILL)
         except OSError:
             pass
-
-
-def _own_folder(job: dict[str, Any]) -> bool:
-    """Into the job folder (as the confinement mounted it), output to files there."""
-    os.chdir(job["job_dir"])
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    for fd, name in ((1, "stdout.log"), (2, "stderr.log")):
-        out = os.open(os.path.join(job["job_dir"], name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(out, fd)
-        os.close(out)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)
-    return True
-
-
-def _isolate(job: dict[str, Any]) -> None:
-    """Own session and process group, resource limits."""
-    import resource
-    os.setsid()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    limits = job.get("limits", {})
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the file-size limit is the worker's, set before candidate code
-    memory = limits.get("memory_bytes")
-    if memory and job["device"] == "cpu":  # a GPU process needs a huge virtual address space
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    nproc = limits.get("processes")
-    if nproc:
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-    os.environ["TMPDIR"] = job["job_dir"]
-    import tempfile
-    tempfile.tempdir = None  # the host may have asked already: Triton's ptxas files go to /tmp, which it may not write
 
 
 def _kill_leftovers() -> int:
