@@ -74,17 +74,24 @@ def test_each_task_has_its_own_references(fresh_pool):
     assert fresh_pool.evaluate(add, add.baseline).evidence["references"].startswith("lent")
 
 
+def variant(tmp_path, name: str, *edits: tuple[str, str], task: str = "vector_add"):
+    """A built-in task with each (old, new) edit made once (each must apply), as a task file of its own."""
+    source = resolve_task(task).source()
+    for old, new in edits:
+        assert old in source, old
+        source = source.replace(old, new, 1)
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    return load_task(path)
+
+
 def flaky_task(tmp_path, every_case: bool):
     """vector_add whose reference adds noise from the global RNG on an added case of 999 elements (or on every case)."""
-    source = resolve_task("vector_add").source()
     noisy = "True" if every_case else "x.shape[0] == 999"
-    source = source.replace("def reference(x, y):\n    return x + y\n",
-                            f"def reference(x, y):\n    if {noisy}:\n        return x + y + torch.rand_like(x)\n"
-                            "    return x + y\n")
-    assert "rand_like" in source
-    path = tmp_path / "flaky.py"
-    path.write_text(source.replace('CORRECTNESS_CASES = [', 'CORRECTNESS_CASES = [{"shape": [999], "dtype": "float32"}, ', 1))
-    return load_task(path)
+    return variant(tmp_path, "flaky",
+                   ("def reference(x, y):\n    return x + y\n",
+                    f"def reference(x, y):\n    if {noisy}:\n        return x + y + torch.rand_like(x)\n    return x + y\n"),
+                   ('CORRECTNESS_CASES = [', 'CORRECTNESS_CASES = [{"shape": [999], "dtype": "float32"}, '))
 
 
 def test_cases_whose_reference_does_not_reproduce_are_dropped(tmp_path):
@@ -107,11 +114,8 @@ def test_a_task_whose_reference_never_reproduces_is_a_task_error(tmp_path):
 
 def test_references_larger_than_the_file_size_limit_are_kept(tmp_path):
     """The worker's file-size limit is for candidate code; the lent references may be larger."""
-    source = resolve_task("vector_add").source().replace(
-        'CORRECTNESS_CASES = [', 'CORRECTNESS_CASES = [{"shape": [1 << 19], "dtype": "float32"}, ', 1)
-    path = tmp_path / "big_references.py"
-    path.write_text(source)
-    task = load_task(path)
+    task = variant(tmp_path, "big_references",
+                   ('CORRECTNESS_CASES = [', 'CORRECTNESS_CASES = [{"shape": [1 << 19], "dtype": "float32"}, '))
     with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, file_mb=1)) as pool:
         first = pool.evaluate(task, resolve_task("vector_add").baseline)
         second = pool.evaluate(task, resolve_task("vector_add").baseline)
@@ -214,15 +218,11 @@ def test_elements_the_reference_leaves_unwritten_are_not_compared(tmp_path):
     """A gold kernel that never writes part of its output (TritonBench-G has several): those elements are
     whatever was in memory, so they differ between the two runs of the reference and are left out of every
     comparison; the rest is still checked."""
-    source = resolve_task("vector_add").source()
-    source = source.replace("def reference(x, y):\n    return x + y\n",
-                            "CALLS = []\n\n\ndef reference(x, y):\n    out = x + y\n    CALLS.append(1)\n"
-                            "    out[3 * x.shape[0] // 4:] = 100.0 * len(CALLS)  # as if left from what ran before\n"
-                            "    return out\n")
-    assert "CALLS.append" in source
-    path = tmp_path / "half_unwritten.py"
-    path.write_text(source)
-    task = load_task(path)
+    task = variant(tmp_path, "half_unwritten",
+                   ("def reference(x, y):\n    return x + y\n",
+                    "CALLS = []\n\n\ndef reference(x, y):\n    out = x + y\n    CALLS.append(1)\n"
+                    "    out[3 * x.shape[0] // 4:] = 100.0 * len(CALLS)  # as if left from what ran before\n"
+                    "    return out\n"))
     wrong = resolve_task("vector_add").baseline.replace("x + y", "x - y")
     assert wrong != resolve_task("vector_add").baseline
     with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, reproducibility_check="always")) as pool:
@@ -242,14 +242,10 @@ def test_every_element_a_gold_never_writes_is_found_on_the_gpu(tmp_path):
     """A gold that writes only the first half of a `torch.empty` output (as several TritonBench-G attention
     golds do with their unused head columns): all of the other half, and nothing else, is left out of the
     comparison, even after other tasks' references left the allocator's cache filled with something else."""
-    source = resolve_task("vector_add").source()
-    source = source.replace("def reference(x, y):\n    return x + y\n",
-                            "def reference(x, y):\n    out = torch.empty_like(x)\n    half = x.shape[0] // 2\n"
-                            "    out[:half] = x[:half] + y[:half]\n    return out\n")
-    assert "torch.empty_like" in source
-    path = tmp_path / "half_written.py"
-    path.write_text(source)
-    task = load_task(path)
+    task = variant(tmp_path, "half_written",
+                   ("def reference(x, y):\n    return x + y\n",
+                    "def reference(x, y):\n    out = torch.empty_like(x)\n    half = x.shape[0] // 2\n"
+                    "    out[:half] = x[:half] + y[:half]\n    return out\n"))
     with WorkerPool(device="cuda", workers=1, config=EvalConfig(timeout_s=300)) as pool:
         other = pool.evaluate(resolve_task("softmax"), resolve_task("softmax").baseline)  # fills the keeper's cache
         result = pool.evaluate(task, resolve_task("vector_add").baseline)
@@ -267,14 +263,8 @@ def test_inputs_larger_than_the_outputs_fit_the_file_limit(tmp_path):
     """A call's arguments are written back after it (to see what it changed): a task whose inputs are much
     larger than its outputs (a column sum) must not hit the candidate's file-size limit, which was sized by the
     outputs alone (every passing col_sum crashed on the GPU at its perf shapes)."""
-    source = resolve_task("col_sum").source()
-    start = source.index("CORRECTNESS_CASES = [")
-    end = source.index("]\n", source.index("PERF_CASES = ["))
-    source = source[:start] + ('CORRECTNESS_CASES = [{"shape": [4096, 1536], "dtype": "float32"}]\n'
-                               "PERF_CASES = [") + source[end:]
-    path = tmp_path / "col_sum_tall.py"
-    path.write_text(source)
-    task = load_task(path)
+    task = variant(tmp_path, "col_sum_tall", ("CORRECTNESS_CASES = [", 'CORRECTNESS_CASES = [{"shape": [4096, 1536], '
+                                              '"dtype": "float32"}]\nNOT_CHECKED = ['), task="col_sum")
     assert task.correctness_cases[0]["shape"] == [4096, 1536]  # 24 MiB in, 6 KiB out
     with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=300, file_mb=1, seeds=(0,))) as pool:
         result = pool.evaluate(task, resolve_task("col_sum").baseline)
@@ -285,20 +275,14 @@ def test_the_candidates_process_makes_its_own_inputs_and_gets_the_rest_in_a_file
     """Inputs are made again in the candidate's process (before candidate code) and checked against the
     checker's digests; a task whose inputs come out differently there (here: a process-dependent offset in one
     case) gets those checks' inputs in a file, and is judged on exactly the checker's inputs either way."""
-    source = resolve_task("vector_add").source()
-    source = source.replace("    return x, y\n",
-                            "    if case['shape'] == [1000]:  # differs from one process to the next\n"
-                            "        x = x + (os.getpid() % 7 + 1)\n"
-                            "    return x, y\n", 1)
-    source = "import os\n" + source
-    assert "os.getpid()" in source
-    path = tmp_path / "vector_add_pid.py"
-    path.write_text(source)
+    task = variant(tmp_path, "vector_add_pid", ("import torch\n", "import os\n\nimport torch\n"),
+                   ("    return x, y\n", "    if case['shape'] == [1000]:  # differs from one process to the next\n"
+                                        "        x = x + (os.getpid() % 7 + 1)\n    return x, y\n"))
     wrong = resolve_task("vector_add").baseline.replace("x + y", "x - y")
     with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
         plain = pool.evaluate(resolve_task("vector_add"), resolve_task("vector_add").baseline)
-        mixed = pool.evaluate(load_task(path), resolve_task("vector_add").baseline)
-        broken = pool.evaluate(load_task(path), wrong)
+        mixed = pool.evaluate(task, resolve_task("vector_add").baseline)
+        broken = pool.evaluate(task, wrong)
     assert plain.status == "passed" and "inputs" not in plain.evidence, plain.summary()
     assert mixed.status == "passed", mixed.summary()
     assert mixed.evidence["inputs"].startswith("3 of "), mixed.evidence.get("inputs")  # one case at 3 seeds
@@ -309,10 +293,7 @@ def test_the_candidates_process_makes_its_own_inputs_and_gets_the_rest_in_a_file
 def test_a_task_whose_own_code_needs_a_gpu_says_so_on_the_cpu(tmp_path):
     """TritonBench-G's tests make their tensors on 'cuda': on a machine without one, the task's failure says
     what to do instead of only torch's assertion."""
-    source = resolve_task("vector_add").source().replace("device=device", "device='cuda'")
-    assert "device='cuda'" in source
-    path = tmp_path / "vector_add_cuda.py"
-    path.write_text(source)
+    task = variant(tmp_path, "vector_add_cuda", ("device=device", "device='cuda'"))
     with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
         with pytest.raises(TaskError, match=r"puts its tensors on a GPU: evaluate it on one, --device cuda"):
-            pool.evaluate(load_task(path), resolve_task("vector_add").baseline)
+            pool.evaluate(task, resolve_task("vector_add").baseline)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tritonsmith.suites import load_suite, resolve_task
@@ -134,3 +136,17 @@ def test_describe_and_errors(kernel):
     assert "kernel _accumulate_kernel" in text and "not tuned: ALPHA" in text and "grid reads it" in text
     with pytest.raises(DiscoveryError, match="not valid Python"):
         discover("def broken(:\n")
+
+
+@pytest.mark.parametrize("configs", ["[triton.Config({'BLOCK': 2 ** 10 ** 10})]",
+                                     "[triton.Config({'BLOCK': b}) for b in range(10 ** 60)]"])
+def test_autotune_configs_too_big_to_compute_are_opaque_at_once(kernel, configs):
+    """The configs are candidate code read without running it: arithmetic and ranges are bounded, so a huge
+    one is reported as unreadable instead of hanging the tuner."""
+    source = kernel("autotune_comprehension")
+    old = source[source.index("CONFIGS = ["):source.index("\n", source.index("CONFIGS = ["))]
+    source = source.replace(old, f"CONFIGS = {configs}")
+    started = time.monotonic()
+    found = discover(source)
+    assert time.monotonic() - started < 10
+    assert found.kernel("_add_kernel").autotune.opaque

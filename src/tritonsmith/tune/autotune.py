@@ -9,6 +9,7 @@ import ast
 from tritonsmith.tune.knobs import LAUNCH_OPTIONS, TUNABLE_ROLES, Autotune, Knob, Use, role_of
 from tritonsmith.tune.scopes import Scope
 from tritonsmith.tune.syntax import SourceText, argument, call_name
+from tritonsmith.util.constants import constant
 
 MAX_CONFIGS = 1000
 
@@ -123,7 +124,14 @@ def _config_calls(configs: ast.AST) -> list[tuple[ast.Call, dict]]:
 
 def _iterate(node: ast.AST, env: dict) -> list:
     if isinstance(node, ast.Call) and call_name(node) == "range" and not node.keywords:
-        return list(range(*[_evaluate(a, env) for a in node.args]))
+        span = range(*[_evaluate(a, env) for a in node.args])
+        try:
+            count = len(span)
+        except OverflowError:  # more than fits a machine word
+            count = MAX_CONFIGS + 1
+        if count > MAX_CONFIGS:
+            raise ValueError(f"a config comprehension over more than {MAX_CONFIGS} values")
+        return list(span)
     value = _evaluate(node, env)
     if not isinstance(value, (list, tuple)):
         raise ValueError("a config comprehension over something other than a literal list")
@@ -141,19 +149,10 @@ def _bind_target(target: ast.AST, item, env: dict) -> None:
         raise ValueError("a config comprehension with an unusual loop target")
 
 
-_OPERATORS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-              ast.FloorDiv: lambda a, b: a // b, ast.Pow: lambda a, b: a ** b}
-
-
 def _evaluate(node: ast.AST, env: dict):
-    """A literal, a comprehension variable, or simple integer arithmetic on them."""
-    if isinstance(node, ast.Name) and node.id in env:
-        return env[node.id]
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        return _OPERATORS[type(node.op)](_evaluate(node.left, env), _evaluate(node.right, env))
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return [_evaluate(e, env) for e in node.elts]
+    """A literal, a comprehension variable, or bounded arithmetic on them (the config list is candidate code:
+    `2 ** 10 ** 10` must not hang the tuner)."""
     try:
-        return ast.literal_eval(node)
-    except ValueError:
+        return constant(node, env)
+    except (ValueError, TypeError, RecursionError):
         raise ValueError(f"a config value is not a literal: {ast.unparse(node)}") from None
