@@ -1,11 +1,12 @@
 """A warm worker host: imports torch and triton once, then forks two processes per job.
 
 Run as `python -m tritonsmith.evaluate.host DEVICE`. It speaks JSON lines on stdin/stdout with the
-pool (pool.py). Per job it forks
+pool (its handle on a host is processes.py). Per job it forks
 - the checker (evaluate/checker.py), which makes the references, drives the candidate's process and
   decides the verdict, which it sends here on a pipe only it holds;
-- the candidate's reaper, which enters new PID, network and mount namespaces where it can and forks the
-  candidate's process (PID 1 of its namespace), confined (evaluate/confine.py) before candidate code runs.
+- the candidate's reaper (evaluate/candidate.py), which enters new PID, network and mount namespaces where it
+  can and forks the candidate's process (PID 1 of its namespace), confined (evaluate/confine.py) before
+  candidate code runs.
 The host never initialises CUDA (a forked child of a CUDA process cannot use the GPU), never imports
 candidate code, holds no secret, and is not dumpable; it is a child subreaper, so whatever a candidate
 outside a PID namespace leaves behind is reparented to it and killed after the job.
