@@ -190,6 +190,7 @@ def test_a_worker_whose_result_cannot_be_written_is_crashed_not_a_faked_exit(cpu
     closer = resolve_task("vector_add").baseline + "\n\nimport os\nos.closerange(3, 4096)\n"
     result = cpu_pool.evaluate(resolve_task("vector_add"), closer)
     assert result.status == "crashed" and "without writing its result" in result.message
+    assert "the last line of its stderr: OSError" in result.message, result.message  # what broke, said
 
 
 def test_cancel_kills_the_evaluation_in_flight_and_refuses_new_ones():

@@ -53,6 +53,9 @@ def to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, j
         reject(result, f"the candidate left {leftovers} process(es) running after its process ended (the evaluator "
                        "killed them)")
     result.stdout_tail, result.stderr_tail = stdout, stderr
+    last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+    if result.status == "crashed" and "without writing its result" in result.message and last:
+        result.message += f"; the last line of its stderr: {last[:300]}"  # e.g. why it could not be confined
     return result
 
 
