@@ -113,6 +113,11 @@ def summarize(paths: list[str]) -> int:
     if errors:
         print(f"\n{len(errors)} evaluations ended in a task error (not counted above): "
               + ", ".join(sorted({f"{r['task']}" for r in errors})))
+    broken = [r for r in rows if not r.get("summary") and r.get("intent") == "pass"
+              and r["status"] not in ("passed", "task_error")]
+    if broken:  # counted with the failing ones above, but a gold that fails is a finding, not a data point
+        print(f"\n{len(broken)} gold(s) did not pass against themselves: "
+              + "; ".join(f"{r['task']} {r['status']} ({r.get('message', '')[:120]})" for r in broken))
     speedups = [r["speedup"] for r in rows if not r.get("summary") and r["intent"] == "pass" and r.get("speedup")]
     if speedups:
         inside = sum(0.98 <= s <= 1.02 for s in speedups)
