@@ -54,6 +54,7 @@ def test_the_store_keeps_the_latest_per_task_and_skips_torn_lines(tmp_path):
     store.save("k1", Qualification("s:a", False, "the gold crashes: x"))
     store.save("k1", Qualification("s:a", True, ""))
     store.save("k2", Qualification("s:b", False, "why"))
+    store.save("k2", Qualification("s:b", True, "", version="0.0.1"))  # an older tritonsmith's judgement
     with open(store.path, "a") as handle:
         handle.write('{"key": "k3", "task"')
     loaded = QualificationStore("NVIDIA H200", folder=tmp_path).load()

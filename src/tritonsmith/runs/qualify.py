@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tritonsmith import __version__
 from tritonsmith.durable import append_line, device_file
 
 # what a kernel written for one vendor's GPUs uses that the other's Triton backend rejects
@@ -32,6 +33,8 @@ class Qualification:
     """Why not, in one line; for a qualified task, what was dropped or noted (may be empty)."""
     device: str | None = None
     at: str | None = None
+    version: str | None = None
+    """The tritonsmith that judged it: another version's judgement is not reused (its evaluator may differ)."""
 
 
 def classify(task: str, status: str, message: str, device: str | None, task_error: bool = False,
@@ -81,11 +84,13 @@ class QualificationStore:
     def save(self, key: str, qualification: Qualification) -> None:
         qualification.device = qualification.device or self.device
         qualification.at = qualification.at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        qualification.version = qualification.version or __version__
         self.path.parent.mkdir(parents=True, exist_ok=True)
         append_line(self.path, json.dumps({"key": key, **asdict(qualification)}) + "\n")
 
     def load(self) -> dict[str, Qualification]:
-        """key -> the latest qualification; unreadable lines are skipped (the file is a cache)."""
+        """key -> the latest qualification made by this version; unreadable lines, and other versions', are
+        skipped (the file is a cache)."""
         found: dict[str, Qualification] = {}
         try:
             lines = self.path.read_text().splitlines()
@@ -95,7 +100,8 @@ class QualificationStore:
             try:
                 data = json.loads(line)
                 key = data.pop("key")
-                found[key] = Qualification(**data)
+                if data.get("version") == __version__:
+                    found[key] = Qualification(**data)
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue
         return found
