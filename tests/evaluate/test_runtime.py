@@ -42,3 +42,21 @@ def test_a_loop_bound_from_a_scalar_runs_on_the_interpreter():
     done = subprocess.run([sys.executable, "-c", LOOP], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split("\n")[-2] == "[203, 103]"  # 3 blocks each; blocks 0 and 2 for program 0, 1 for 1
+
+
+def test_input_digest_reads_views_at_any_offset_and_tells_values_and_order_apart():
+    import torch
+
+    from tritonsmith.evaluate.runtime import input_digest
+    base = torch.arange(4097, dtype=torch.float16)
+    view = base[1:]  # 2 bytes into its storage: not readable as 4-byte words in place
+    assert input_digest((view,)) == input_digest((view.clone(),))
+    assert input_digest((view,)) != input_digest((view.flip(0),))  # same values, other order
+    assert input_digest((torch.zeros(4),)) != input_digest((torch.zeros(4, dtype=torch.int32),))
+    assert input_digest(({"n": 3, "x": view},)) != input_digest(({"n": 4, "x": view},))
+    def deep() -> list:
+        nested: list = [7]
+        for _ in range(12):
+            nested = [nested]
+        return nested
+    assert input_digest(deep()) != input_digest(deep())  # too deep to read: never taken as equal

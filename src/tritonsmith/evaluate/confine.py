@@ -154,8 +154,8 @@ def private_proc() -> list[str]:
     try:
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         return ["private /proc"]
-    except OSError:
-        return []
+    except OSError as exc:  # CUDA may then fail to start (error 304): said, so that its failure can be read
+        return [f"no private /proc ({exc.strerror}): the parent's is visible"]
 
 
 def private_mounts(job_dir: str, hidden_dir: str, writable: list[str], read_only_rest: bool) -> list[str]:
@@ -322,7 +322,7 @@ def confine_candidate(job_dir: str, sandbox: dict[str, Any], namespace_error: st
                                   else evidence.get("filesystem") or "not confined: no Landlock and no mount namespace")
     if mounts:
         evidence["filesystem"] += "; " + ", ".join(m for m in mounts if not m.startswith("every other"))
-    elif mount_error:
+    if mount_error:
         evidence["filesystem"] += f"; private mounts failed ({mount_error})"
     if in_namespaces and sandbox.get("network_namespace"):
         evidence["network"] = "network namespace: no interface up"

@@ -55,6 +55,7 @@ class References:
         self.seeds: list[int] = job.get("seeds", [0, 1, 2])
         self.evidence: dict[str, Any] = {}
         self.gpu_lock = GpuLock(job.get("gpu_lock") if self.on_gpu else None)
+        self.run_need, self.base = 0, 0  # the most a reference run allocated beyond what it began with; that start
 
     def load_task(self) -> None:
         self.task = import_task(self.job)
@@ -219,25 +220,39 @@ class References:
     def fill_free_memory(self, byte: int) -> None:
         """Fill the memory the caching allocator will hand out next with `byte`, so that what a reference reads
         without having written is known. 0xFF is NaN as float32, float16 and bfloat16 alike, and -1 as an
-        integer (a float32 NaN filler read as float16 was half zeros). Every free block the allocator holds
-        gets a filler of its size (largest first, best fit: each lands in its own block), so none keeps what
-        an earlier run or task left there; then new memory, as much as the cache lacks of the peak in use (at
-        most 4 GiB) in the large-block pool and of 64 MiB in the pool of blocks up to 1 MiB (PyTorch keeps
-        the two apart: a small output never gets large-pool memory). Nothing is given back to the driver, so
-        the same memory is refilled each time instead of allocated anew."""
+        integer (a float32 NaN filler read as float16 was half zeros). Every free block the allocator holds for
+        this stream gets fillers (largest first, best fit: each lands in its own block; a small-pool block, up
+        to 2 MiB, in pieces of at most 1 MiB, the most that pool serves), in rounds until none is left, so none
+        keeps what an earlier run or task left there; then new memory, as much as the last reference run needed
+        beyond what it started with (at most 4 GiB) and 64 MiB of small blocks, less what the cache holds.
+        Nothing is given back to the driver: the same memory is refilled each time instead of allocated anew."""
         if not self.on_gpu:
             return
         torch.cuda.synchronize()
-        cached = sorted((block["size"] for segment in torch.cuda.memory_snapshot() for block in segment["blocks"]
-                         if block["state"] == "inactive"), reverse=True)
-        small = sum(size for size in cached if size <= SMALL_BLOCK)
+        self.run_need = max(self.run_need, torch.cuda.max_memory_allocated() - self.base)
+        stream = torch.cuda.current_stream().cuda_stream
+        fillers, filled = [], {"small": 0, "large": 0}
+        for _ in range(4):  # a filler that did not land in its block leaves it for the next round
+            blocks = sorted(((block["size"], segment["segment_type"]) for segment in torch.cuda.memory_snapshot()
+                             if segment.get("stream", stream) == stream for block in segment["blocks"]
+                             if block["state"] == "inactive"), reverse=True)
+            if not blocks:
+                break
+            for size, pool in blocks:
+                while size > 0:
+                    piece = min(size, SMALL_BLOCK) if pool == "small" else size
+                    fillers.append(torch.full((piece,), byte, dtype=torch.uint8, device="cuda"))
+                    filled[pool] = filled.get(pool, 0) + piece
+                    size -= piece
         free, _ = torch.cuda.mem_get_info()
-        peak = min(max(torch.cuda.max_memory_allocated(), SMALL_BLOCK), 4 << 30, free // 2)
-        sizes = cached + [peak - (sum(cached) - small)] + [SMALL_BLOCK] * max(0, (SMALL_POOL - small) // SMALL_BLOCK)
-        fillers = [torch.full((size,), byte, dtype=torch.uint8, device="cuda") for size in sizes if size > 0]
+        need = min(max(self.run_need, SMALL_BLOCK), 4 << 30, free // 2) - filled["large"]
+        sizes = ([need] if need > SMALL_BLOCK else []) + [SMALL_BLOCK] * max(0, (SMALL_POOL - filled["small"]) // SMALL_BLOCK)
+        fillers += [torch.full((size,), byte, dtype=torch.uint8, device="cuda") for size in sizes]
         del fillers  # their memory stays in the caching allocator, filled, for what the reference allocates next
+        torch.cuda.reset_peak_memory_stats()  # the next run's peak is its own, not the fillers'
+        self.base = torch.cuda.memory_allocated()
 
-    def start_command(self, by_file: list[int] | None = None) -> dict[str, Any]:
+    def start_command(self, by_file: list[int] | None = None, why: str | None = None) -> dict[str, Any]:
         """The candidate's process's first command. Every check's inputs are named (case, seed) with their
         digest: that process makes them itself with the task's own code before any candidate code runs, which
         is faster than handing GBs over, and the expected outputs stay here. Inputs it made otherwise (a task
@@ -255,7 +270,8 @@ class References:
         path = os.path.join(self.job["job_dir"], "inputs.pt")
         torch.save({i: self.all_checks[i]["args"] for i in by_file}, path)
         self.evidence["inputs"] = (f"{len(by_file)} of {len(self.all_checks)} checks' inputs handed over in a file: "
-                                   "the candidate's process made them differently")
+                                   "the candidate's process made them differently"
+                                   + (f" (making them there failed: {why})" if why else ""))
         return dict(command, inputs=path)
 
     def problem(self, output: Any, check: dict[str, Any], args: tuple) -> dict[str, Any] | None:

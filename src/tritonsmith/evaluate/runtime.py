@@ -111,9 +111,10 @@ def input_digest(value: Any) -> str:
 
     def walk(item: Any, level: int) -> None:
         if isinstance(item, torch.Tensor):
-            parts.append(f"T{item.dtype}{tuple(item.shape)}{item.stride()}:{_weighted_sum(item)}")
+            parts.append(f"T{item.dtype}{item.device.type}{tuple(item.shape)}{item.stride()}{item.requires_grad}:"
+                         f"{_weighted_sum(item)}")
         elif level > 8:
-            parts.append("...")
+            parts.append(f"too deep @{id(item)}")  # never equal across processes
         elif isinstance(item, dict):
             parts.append(f"dict{len(item)}")
             for key, entry in item.items():
@@ -137,9 +138,11 @@ def input_digest(value: Any) -> str:
 def _weighted_sum(tensor: torch.Tensor, chunk: int = 1 << 24) -> str:
     try:
         data = tensor.detach().reshape(-1).contiguous().view(torch.uint8)
+        if data.storage_offset() % 4:  # a view at an odd byte offset cannot be read as words in place
+            data = data.clone()
+        words = data.view(torch.int32) if data.numel() % 4 == 0 else data
     except (RuntimeError, TypeError) as exc:  # sparse, quantized, ...: not comparable this way
         return f"unreadable {type(exc).__name__} @{id(tensor)}"
-    words = data.view(torch.int32) if data.numel() % 4 == 0 else data
     total = 0
     for start in range(0, words.numel(), chunk):
         part = words[start:start + chunk].to(torch.int64)

@@ -52,6 +52,7 @@ class CandidateRun:
         self.commands = commands
         self.events = events
         self.gpu_lock = gpu_lock
+        self.inputs_error: str | None = None
         self.out_dir = os.path.join(job["job_dir"], "out")
         self.guards: Guards | None = None
         self.entry: Callable[..., Any] | None = None
@@ -103,7 +104,7 @@ class CandidateRun:
         if "digests" in command:
             self.inputs, differ = self.make_inputs(command["digests"])
             if differ:  # the checker sends those in a file, and this command again
-                self.reply({"done": "start", "inputs_differ": differ})
+                self.reply({"done": "start", "inputs_differ": differ, "inputs_error": self.inputs_error})
                 return
         else:
             for key, args in torch.load(command["inputs"], weights_only=False).items():  # the checker's: trusted
@@ -167,8 +168,9 @@ class CandidateRun:
                     args = tuple(self.task.make_inputs(dict(meta["case"]), generator, self.device))
                     synchronize(self.device)
                 same = input_digest(args) == digest
-            except Exception:  # noqa: BLE001 - the checker's copy is used instead
+            except BaseException as exc:  # noqa: B036 - no candidate code has run: the checker's copy is used
                 args, same = None, False
+                self.inputs_error = self.inputs_error or f"{type(exc).__name__}: {exc}"[:300]
             inputs.append(args if same else None)
             if not same:
                 differ.append(key)
