@@ -85,3 +85,19 @@ def test_nothing_a_candidate_starts_outlives_its_job(monkeypatch, namespaces):
     finally:
         for pid in sleeping(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_candidates_process_that_cannot_start_is_the_machines_error_not_the_candidates(tmp_path):
+    """A failure before any candidate code ran (here the task file lies in the pool's own folder, which the
+    mount namespace hides from candidates) stops the caller with what went wrong, instead of judging the
+    kernel 'crashed' (a gold pass would have called every gold unqualified)."""
+    from tritonsmith.evaluate import DeviceError
+    from tritonsmith.evaluate.confine import detect
+    if not detect().get("namespaces"):
+        pytest.skip("needs mount namespaces: the pool's folder is hidden only inside one")
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
+        hidden = pool.work_dir / "softmax.py"
+        hidden.write_text((BUILTIN / "softmax.py").read_text())
+        with pytest.raises(DeviceError, match=r"could not start a candidate's process on this machine \(.*softmax"):
+            pool.evaluate(load_task(hidden, suite="builtin"), load_task(hidden, suite="builtin").baseline)
+        assert pool.evaluate(softmax(), softmax().baseline).status == "passed"  # the pool still works

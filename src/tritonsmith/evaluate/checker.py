@@ -51,6 +51,7 @@ class Checker(References, Conversation):
         self.perf: list[dict[str, Any]] = []
         self.speedup = self.speedup_vs_torch = None
         self.speedup_reason: str | None = None
+        self.confined = False  # the candidate's process said its confinement: from then on, its failures are its own
 
     def record(self, check: dict[str, Any], ok: bool, message: str | None = None, **details: Any) -> None:
         self.cases.append({"index": check["index"], "label": case_label(check["case"]), "seed": check["seed"],
@@ -247,6 +248,7 @@ class Checker(References, Conversation):
         try:
             confined = self.ask({"do": "confined"})  # the first line, written before any candidate code ran
             self.evidence["confinement"] = confined.get("confined")
+            self.confined = True
             with self.phase("import"):  # includes making the inputs there
                 reply = self.ask(start)
                 if reply.get("inputs_differ"):
@@ -352,6 +354,9 @@ def run_checker(job: dict[str, Any], send: Callable[[dict[str, Any]], None], con
             send({"task_error": f"the evaluator could not prepare the task: {type(exc).__name__}: {exc}"})
             return
         checker.fail("crashed", f"the evaluation failed unexpectedly: {type(exc).__name__}: {exc}")
+    if not checker.confined and hasattr(checker, "commands"):  # it ended before any candidate code ran
+        send({"sandbox_error": f"{checker.message} (before any candidate code ran)"})
+        return
     checker.evidence["worker_s"] = round(time.perf_counter() - started, 3)
     send({"result": checker.verdict()})
 

@@ -208,8 +208,8 @@ def _checker_messages(output: bytes) -> tuple[Any, str | None]:
             phase = message["phase"]
         elif "result" in message:
             result = message["result"]
-        elif "task_error" in message:
-            result = {"task_error": message["task_error"]}
+        elif "task_error" in message or "sandbox_error" in message:
+            result = {key: message[key] for key in ("task_error", "sandbox_error") if key in message}
     return result, phase
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tritonsmith.evaluate.peaks import fractions
+from tritonsmith.evaluate.processes import DeviceError
 from tritonsmith.evaluate.result import EvalResult
 from tritonsmith.evaluate.verdict import reject
 from tritonsmith.knowledge.hardware import profile_for
@@ -29,6 +30,11 @@ def to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, j
     payload = (message or {}).get("result")
     if payload and "task_error" in payload:
         raise TaskError(payload["task_error"])
+    if payload and "sandbox_error" in payload:  # nobody's kernel is to blame: no candidate would run here
+        last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "no error written")
+        raise DeviceError(f"the evaluator could not start a candidate's process on this machine ({last[:300]}); "
+                          "TRITONSMITH_NAMESPACES=0 or TRITONSMITH_LANDLOCK=0 runs without that part of the "
+                          "sandbox, and every result's evidence says so")
     phase = (message or {}).get("phase")
     if timed_out and phase in ("setup", "references"):
         raise TaskError(f"the task's inputs and references were not ready within the {timeout:g} s limit of one "
