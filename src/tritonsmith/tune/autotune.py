@@ -124,7 +124,10 @@ def _config_calls(configs: ast.AST) -> list[tuple[ast.Call, dict]]:
 
 def _iterate(node: ast.AST, env: dict) -> list:
     if isinstance(node, ast.Call) and call_name(node) == "range" and not node.keywords:
-        span = range(*[_evaluate(a, env) for a in node.args])
+        try:
+            span = range(*[_evaluate(a, env) for a in node.args])
+        except TypeError:  # range(1.5), range(): not a config list the tuner can read
+            raise ValueError(f"a config comprehension over {ast.unparse(node)}") from None
         try:
             count = len(span)
         except OverflowError:  # more than fits a machine word
