@@ -141,7 +141,7 @@ def test_describe_and_errors(kernel):
 @pytest.mark.parametrize("configs", ["[triton.Config({'BLOCK': 2 ** 10 ** 10})]",
                                      "[triton.Config({'BLOCK': b}) for b in range(10 ** 60)]",
                                      "[triton.Config({'BLOCK': b}) for b in range(1.5)]"])
-def test_autotune_configs_too_big_to_compute_are_opaque_at_once(kernel, configs):
+def test_autotune_configs_too_big_or_odd_to_read_are_opaque_at_once(kernel, configs):
     """The configs are candidate code read without running it: arithmetic and ranges are bounded, so a huge
     one is reported as unreadable instead of hanging the tuner."""
     source = kernel("autotune_comprehension")
