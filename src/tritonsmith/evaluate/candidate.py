@@ -58,7 +58,8 @@ def _candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[st
             import torch
             torch.cuda.init()  # the device files are opened before the filesystem is confined
         confinement = confine.confine_candidate(job["job_dir"], sandbox, namespace_error, mounts, mount_error)
-        logs = _own_folder(job)  # after the mounts: a file open for writing keeps its mount from going read-only
+        _own_folder(job)  # after the mounts: a file open for writing keeps its mount from going read-only
+        logs = True
         from tritonsmith.evaluate.worker import run_candidate_process
         run_candidate_process(job, commands, events, gpu_lock, confinement)
     except BaseException:  # noqa: B036 - the checker is told the status; the traceback goes to stderr.log
@@ -82,7 +83,7 @@ def close_fds(fds: list[int]) -> None:
             pass
 
 
-def _own_folder(job: dict[str, Any]) -> bool:
+def _own_folder(job: dict[str, Any]) -> None:
     """Into the job folder (as the confinement mounted it), output to files there."""
     os.chdir(job["job_dir"])
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -93,7 +94,6 @@ def _own_folder(job: dict[str, Any]) -> bool:
         os.close(out)
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
-    return True
 
 
 def _isolate(job: dict[str, Any]) -> None:

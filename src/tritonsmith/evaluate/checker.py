@@ -252,7 +252,7 @@ class Checker(References, Conversation):
             with self.phase("import"):  # includes making the inputs there
                 reply = self.ask(start)
                 if reply.get("inputs_differ"):
-                    reply = self.ask(self.start_command(by_file=reply["inputs_differ"], why=reply.get("inputs_error")))
+                    reply = self.ask(self.start_with_file(reply["inputs_differ"], reply.get("inputs_error")))
                 self.take_failure(reply)
                 self.baseline_present = bool(reply.get("baseline"))
                 if reply.get("baseline_error"):

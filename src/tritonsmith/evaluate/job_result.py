@@ -27,12 +27,13 @@ def to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, j
     """The EvalResult of one job from the host's message (None: the host died or hung), with the tails of the
     candidate's stdout and stderr. Raises TaskError when the task, not the candidate, failed."""
     stdout, stderr = _tail(job_dir / "stdout.log"), _tail(job_dir / "stderr.log")
+    last = next((line.strip()[:300] for line in reversed(stderr.splitlines()) if line.strip()), "")
     payload = (message or {}).get("result")
     if payload and "task_error" in payload:
         raise TaskError(payload["task_error"])
     if payload and "sandbox_error" in payload:  # nobody's kernel is to blame: no candidate would run here
-        last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "no error written")
-        raise DeviceError(f"the evaluator could not start a candidate's process on this machine ({last[:300]}); "
+        raise DeviceError(f"the evaluator could not start a candidate's process on this machine "
+                          f"({last or 'no error written'}); "
                           "TRITONSMITH_NAMESPACES=0 or TRITONSMITH_LANDLOCK=0 runs without that part of the "
                           "sandbox, and every result's evidence says so")
     phase = (message or {}).get("phase")
@@ -59,9 +60,8 @@ def to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, j
         reject(result, f"the candidate left {leftovers} process(es) running after its process ended (the evaluator "
                        "killed them)")
     result.stdout_tail, result.stderr_tail = stdout, stderr
-    last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
     if result.status == "crashed" and "without writing its result" in result.message and last:
-        result.message += f"; the last line of its stderr: {last[:300]}"  # e.g. why it could not be confined
+        result.message += f"; the last line of its stderr: {last}"
     return result
 
 

@@ -31,6 +31,7 @@ from tritonsmith.evaluate.runtime import (
     clone,
     import_task,
     input_digest,
+    make_inputs,
     synchronize,
     where,
 )
@@ -77,8 +78,7 @@ class References:
     def make_check(self, case: dict[str, Any], index: int, seed: int, phase: str) -> dict[str, Any]:
         with self.gpu_lock.shared():
             try:
-                generator = torch.Generator(device=self.device).manual_seed(seed)
-                args = tuple(self.task.make_inputs(dict(case), generator, self.device))
+                args = make_inputs(self.task, case, seed, self.device)
                 expected = self.task.reference(*clone(args))
                 synchronize(self.device)
             except CaseSkipped:
@@ -252,11 +252,10 @@ class References:
         torch.cuda.reset_peak_memory_stats()  # the next run's peak is its own, not the fillers'
         self.base = torch.cuda.memory_allocated()
 
-    def start_command(self, by_file: list[int] | None = None, why: str | None = None) -> dict[str, Any]:
+    def start_command(self) -> dict[str, Any]:
         """The candidate's process's first command. Every check's inputs are named (case, seed) with their
         digest: that process makes them itself with the task's own code before any candidate code runs, which
-        is faster than handing GBs over, and the expected outputs stay here. Inputs it made otherwise (a task
-        whose inputs are not reproducible) come again, `by_file`: those checks' inputs, written to a file."""
+        is faster than handing GBs over, and the expected outputs stay here."""
         self.all_checks = self.checks + [self.fresh_check] + self.perf_checks + self.after_timing_checks
         meta = {str(i): {k: c[k] for k in ("case", "index", "seed", "phase")} for i, c in enumerate(self.all_checks)}
         # what the candidate's process writes: outputs, and a call's arguments after it (to see what it changed)
@@ -264,15 +263,18 @@ class References:
         file_bytes = self.job.get("limits", {}).get("file_bytes")
         if file_bytes:
             file_bytes = max(file_bytes, 2 * largest + (16 << 20))
-        command = {"do": "start", "meta": meta, "pytorch_gold": self.pytorch_gold, "file_bytes": file_bytes}
-        if by_file is None:
-            return dict(command, digests=[input_digest(c["args"]) for c in self.all_checks])
+        self.start = {"do": "start", "meta": meta, "pytorch_gold": self.pytorch_gold, "file_bytes": file_bytes}
+        return dict(self.start, digests=[input_digest(c["args"]) for c in self.all_checks])
+
+    def start_with_file(self, keys: list[int], why: str | None) -> dict[str, Any]:
+        """The first command again, for a task whose inputs came out otherwise in the candidate's process (not
+        reproducible there): those checks' inputs, written to a file."""
         path = os.path.join(self.job["job_dir"], "inputs.pt")
-        torch.save({i: self.all_checks[i]["args"] for i in by_file}, path)
-        self.evidence["inputs"] = (f"{len(by_file)} of {len(self.all_checks)} checks' inputs handed over in a file: "
+        torch.save({i: self.all_checks[i]["args"] for i in keys}, path)
+        self.evidence["inputs"] = (f"{len(keys)} of {len(self.all_checks)} checks' inputs handed over in a file: "
                                    "the candidate's process made them differently"
                                    + (f" (making them there failed: {why})" if why else ""))
-        return dict(command, inputs=path)
+        return dict(self.start, inputs=path)
 
     def problem(self, output: Any, check: dict[str, Any], args: tuple) -> dict[str, Any] | None:
         """What is wrong with `output` as the answer to `check` (None: nothing), by the task's own check or

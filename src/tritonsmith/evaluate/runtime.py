@@ -81,6 +81,13 @@ def _index_on_old_interpreter() -> None:
     interpreter._patch_lang_tensor = patch_lang_tensor
 
 
+def make_inputs(task: Any, case: dict[str, Any], seed: int, device: str) -> tuple:
+    """A check's inputs, as the task's own code makes them from (case, seed): the one call the checker (or the
+    keeper) and the candidate's process both make, so that the two hold the same inputs."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return tuple(task.make_inputs(dict(case), generator, device))
+
+
 def tensors_of(value: Any, depth: int = 0) -> list:
     """The tensors in nested containers and plain objects (a perf script's inputs), each once."""
     found: dict[int, Any] = {}

@@ -33,6 +33,7 @@ from tritonsmith.evaluate.runtime import (
     import_file,
     import_task,
     input_digest,
+    make_inputs,
     read_message,
     synchronize,
     where,
@@ -52,7 +53,6 @@ class CandidateRun:
         self.commands = commands
         self.events = events
         self.gpu_lock = gpu_lock
-        self.inputs_error: str | None = None
         self.out_dir = os.path.join(job["job_dir"], "out")
         self.guards: Guards | None = None
         self.entry: Callable[..., Any] | None = None
@@ -102,9 +102,9 @@ class CandidateRun:
         job = self.job
         self.meta = command["meta"]
         if "digests" in command:
-            self.inputs, differ = self.make_inputs(command["digests"])
+            self.inputs, differ, error = self.make_inputs(command["digests"])
             if differ:  # the checker sends those in a file, and this command again
-                self.reply({"done": "start", "inputs_differ": differ, "inputs_error": self.inputs_error})
+                self.reply({"done": "start", "inputs_differ": differ, "inputs_error": error})
                 return
         else:
             for key, args in torch.load(command["inputs"], weights_only=False).items():  # the checker's: trusted
@@ -137,6 +137,26 @@ class CandidateRun:
                 self.import_baseline()
         self.reply({"done": "start", "baseline": self.baseline is not None, "baseline_error": self.baseline_error})
 
+    def make_inputs(self, digests: list[str]) -> tuple[list[Any], list[int], str | None]:
+        """Every check's inputs, made here by the task's own code as the checker made them (before any
+        candidate code: they are as trusted as the checker's); the checks whose digest differs, and the first
+        error met making them."""
+        inputs, differ, error = [], [], None
+        for key, digest in enumerate(digests):
+            meta = self.meta[str(key)]
+            try:
+                with self.gpu_lock.shared():
+                    args = make_inputs(self.task, meta["case"], meta["seed"], self.device)
+                    synchronize(self.device)
+                same = input_digest(args) == digest
+            except BaseException as exc:  # noqa: B036 - no candidate code has run: the checker's copy is used
+                args, same = None, False
+                error = error or f"{type(exc).__name__}: {exc}"[:300]
+            inputs.append(args if same else None)
+            if not same:
+                differ.append(key)
+        return inputs, differ, error
+
     def import_baseline(self) -> None:
         """The kernel the candidate is timed against: the task's (trusted, imported before the guards), or
         generated code such as the tuner's original (imported after the candidate, under the guards)."""
@@ -155,26 +175,6 @@ class CandidateRun:
         raise _Failed
 
     # --- the candidate ---------------------------------------------------------------------------------
-
-    def make_inputs(self, digests: list[str]) -> tuple[list[Any], list[int]]:
-        """Every check's inputs, made here by the task's own code as the checker made them (before any
-        candidate code: they are as trusted as the checker's), and the checks whose digest differs."""
-        inputs, differ = [], []
-        for key, digest in enumerate(digests):
-            meta = self.meta[str(key)]
-            try:
-                with self.gpu_lock.shared():
-                    generator = torch.Generator(device=self.device).manual_seed(meta["seed"])
-                    args = tuple(self.task.make_inputs(dict(meta["case"]), generator, self.device))
-                    synchronize(self.device)
-                same = input_digest(args) == digest
-            except BaseException as exc:  # noqa: B036 - no candidate code has run: the checker's copy is used
-                args, same = None, False
-                self.inputs_error = self.inputs_error or f"{type(exc).__name__}: {exc}"[:300]
-            inputs.append(args if same else None)
-            if not same:
-                differ.append(key)
-        return inputs, differ
 
     def check_of(self, key: int) -> dict[str, Any]:
         return dict(self.meta[str(key)], args=self.inputs[key])
