@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 
 
-def evaluate_all(pool, tasks) -> list[dict]:
+def evaluate_all(pool, tasks, label: str = "") -> list[dict]:
     rows = []
     for task in tasks:
         began = time.perf_counter()
@@ -25,6 +26,8 @@ def evaluate_all(pool, tasks) -> list[dict]:
         wall = time.perf_counter() - began
         rows.append({"task": task.id, "status": result.status, "speedup": result.speedup, "driver_s": wall,
                      "evaluation_s": result.wall_s, "overhead_s": wall - result.wall_s, "message": result.message})
+        if label:
+            print(f"{label} {task.id}: {result.status} in {wall:.1f} s", file=sys.stderr, flush=True)
     return rows
 
 
@@ -44,10 +47,10 @@ def main() -> int:
     config = EvalConfig()
     with WorkerPool(device=args.device, workers=1, config=config) as pool:
         device = pool.device_name or pool.device_kind
-        local = evaluate_all(pool, tasks)
+        local = evaluate_all(pool, tasks, "local")
     with ClusterPool(address=args.address, device=args.device, workers=1, config=config) as pool:
         evaluate_all(pool, tasks[:1])  # the actor's first evaluation starts its hosts: not Ray's cost
-        remote = evaluate_all(pool, tasks)
+        remote = evaluate_all(pool, tasks, "Ray")
     rows = [{"task": a["task"], "local": a["status"], "ray": b["status"], "same": a["status"] == b["status"],
              "local_speedup": a["speedup"], "ray_speedup": b["speedup"], "overhead_s": b["overhead_s"],
              "evaluation_s": b["evaluation_s"], "device": device, "local_message": a["message"][:500],

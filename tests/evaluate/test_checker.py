@@ -20,11 +20,13 @@ def timed_case(tmp_path, times, wall_s=0.05):
     checker.verify = lambda *args: True
 
     def ask(command):
+        checker.asked = command
         time.sleep(wall_s)
         return {"done": "time", "rounds": 5, "stopped": "converged", "times": times}
     checker.ask = ask
     speedups: list[float] = []
     check = {"index": 0, "case": {"shape": [4], "dtype": "float32"}, "seed": 7}
+    checker.perf_checks = [check, dict(check, index=1)]
     checker.time_case(0, 1, check, False, "separate", speedups, [])
     return checker, speedups
 
@@ -40,6 +42,7 @@ def test_speedup_is_computed_by_the_checker_from_raw_samples(tmp_path):
     perf = checker.perf[0]
     assert perf["candidate_ms"] == pytest.approx(0.010) and perf["tflops"] == pytest.approx(200)
     assert perf["ratio_ci"] is not None
+    assert checker.asked["settings"]["cases"] == 2  # the evaluation's timing total is shared by its perf cases
 
 
 def test_timings_that_do_not_fit_in_the_wall_clock_are_rejected(tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from tritonsmith.evaluate.compare import compare_outputs
+import pytest
+
+from tritonsmith.evaluate.compare import compare_outputs, undefined_elements
 
 
 def test_exact_and_close_outputs_pass():
@@ -77,3 +79,32 @@ def test_numpy_results_are_compared_as_tensors():
     wrong = compare_outputs({"a": numpy.arange(4, dtype=numpy.float32) + 1}, expected, {})
     assert wrong is not None and "differs" in wrong["message"]
     assert "dtype" in compare_outputs({"a": numpy.arange(4)}, expected, {})["message"]
+
+
+def _filled(byte: int, dtype: torch.dtype, n: int) -> torch.Tensor:
+    """What a reference's `torch.empty` output holds where it never writes, from memory filled with `byte`."""
+    return torch.full((n * torch.empty((), dtype=dtype).element_size(),), byte, dtype=torch.uint8).view(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.uint8,
+                                   torch.bool])
+def test_only_elements_that_read_as_each_filler_are_unwritten(dtype):
+    """A reference that writes 2048 of 4097 elements, run from zero-filled and then 0xFF-filled memory: the
+    other 2049 (more than half) are its unwritten elements, whatever its dtype; a reference whose results
+    differ anywhere else is not reproducible, even where the second run has NaN (it computed from memory
+    it never wrote)."""
+    written = (torch.arange(4097) % 5).to(dtype)
+    first, second = _filled(0, dtype, 4097), _filled(0xFF, dtype, 4097)
+    first[:2048], second[:2048] = written[:2048], written[:2048]
+    masks, notes = undefined_elements({"out": first}, {"out": second}, {})
+    assert notes == ["output['out']: 2049 of 4097 elements"]
+    assert masks["output['out']"].tolist() == [False] * 2048 + [True] * 2049
+    assert compare_outputs({"out": written}, {"out": first}, {}, masks) is None  # judged on the rest
+    if dtype != torch.bool:
+        raced = second.clone()
+        raced[7] = 3  # another value in one written element
+        assert undefined_elements(first, raced, {}) is None
+    if dtype.is_floating_point:
+        garbage = first.clone()
+        garbage[3000:] = 0.5  # computed from memory it never wrote: finite in one run, NaN in the other
+        assert undefined_elements(garbage, second, {}) is None

@@ -54,6 +54,24 @@ def test_the_round_cap_and_the_time_budget_stop_a_noisy_case():
     assert stopped == "budget" and rounds == 5  # 250 ms a round: the budget is spent after the 5th
 
 
+def test_an_evaluations_timing_total_is_shared_by_its_perf_cases():
+    """A task with 16 perf cases gives each a sixteenth of the evaluation's sampling time (TritonBench-G tasks
+    have 8-31: at 1.5 s each a gold took 31 s of timing), never more than a case's own budget, and the
+    share still cannot cut a case below its minimum rounds."""
+    job = {"rounds": 5, "budget_ms": 1500.0, "total_ms": 3200.0}
+    assert TimingSettings.from_job(dict(job, cases=16)).budget_ms == pytest.approx(200.0)
+    assert TimingSettings.from_job(dict(job, cases=1)).budget_ms == 1500.0
+    assert TimingSettings.from_job(dict(job, cases=16, total_ms=0)).budget_ms == 1500.0  # the share off
+    clock = FakeClock()
+
+    def slow(name):
+        clock.now += 0.125
+        return 1.0 + random.random()
+    _, rounds, _, stopped = sample_rounds(slow, ["candidate", "baseline"],
+                                          TimingSettings.from_job(dict(job, cases=31)), clock=clock)
+    assert (rounds, stopped) == (5, "budget")
+
+
 def test_rounds_rotate_which_function_goes_first():
     order = []
     sample_rounds(lambda name: order.append(name) or 1.0, ["candidate", "baseline", "reference"],

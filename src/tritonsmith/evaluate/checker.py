@@ -175,6 +175,11 @@ class Checker(References, Conversation):
                            torch_speedups)
             if self.status is not None:
                 return
+        parts: dict[str, float] = {}
+        for split in self.evidence.get("timing_split_s", []):
+            for part, seconds in split.items():
+                parts[part] = parts.get(part, 0.0) + seconds
+        self.evidence.setdefault("phases_s", {}).update({f"timing.{k}": round(v, 3) for k, v in parts.items()})
         self.speedup = geometric_mean(speedups)
         if self.speedup is None and self.speedup_reason is None:
             self.speedup_reason = "the task has no baseline kernel"
@@ -183,14 +188,20 @@ class Checker(References, Conversation):
 
     def time_case(self, key: int, after_key: int, check: dict[str, Any], time_reference: bool, mode: str,
                   speedups: list[float], torch_speedups: list[float]) -> None:
-        timings = self.job.get("timing", {})
+        timings = dict(self.job.get("timing", {}), cases=len(self.perf_checks))
         started = time.perf_counter()
         reply = self.ask({"do": "time", "id": key, "after_id": after_key, "settings": timings,
                           "time_reference": time_reference, "torch_compile": bool(timings.get("torch_compile"))})
         wall_ms = (time.perf_counter() - started) * 1000
         self.take_failure(reply)
+        verifying = time.perf_counter()
         self.verify("last", key, dict(check, phase="last_timed_call"))
         self.verify("after", after_key, self.all_checks[after_key])
+        spent = reply.get("spent_s") if isinstance(reply.get("spent_s"), dict) else {}
+        # where a perf case's time went, as the candidate's process reports it (diagnostic only) and verifying
+        self.evidence.setdefault("timing_split_s", []).append(
+            dict({str(k)[:12]: v for k, v in list(spent.items())[:6] if isinstance(v, (int, float))},
+                 verify=round(time.perf_counter() - verifying, 3)))
         times = _times(reply.get("times"))
         if "candidate" not in times or (self.baseline_present and "baseline" not in times):
             raise self.fail("crashed", f"{where(check)}: the candidate's process sent no usable timings")

@@ -66,9 +66,12 @@ def compare_outputs(got: Any, expected: Any, tolerances: dict[str, tuple[float, 
 
 def undefined_elements(first: Any, second: Any, tolerances: dict[str, tuple[float, float]],
                        ) -> tuple[dict[str, Any], list[str]] | None:
-    """Two outputs of the reference on the same inputs, made from memory filled with different values:
-    the masks of the tensor elements that differ (output place -> bool tensor, for those with any) and a
-    line for each. None when they differ in more than elements (structure, shape, dtype, a plain value)."""
+    """Two outputs of the reference on the same inputs, the first made from memory of zero bytes and the
+    second from memory of 0xFF bytes: the masks of the elements it never wrote (output place -> bool tensor,
+    for those with any) and a line for each. An element is unwritten when it is exactly what each filler
+    reads as: zero in the first, and NaN (floats), -1 or the largest value (integers) or True in the second.
+    None when the two differ in anything else (another element, structure, shape, dtype, a plain value):
+    a reference whose results change from run to run, or that computes from memory it never wrote."""
     masks, notes = {}, []
     for where, problem, a, b in _pairs(second, first, "output", top=True):
         if problem is not None:
@@ -80,11 +83,25 @@ def undefined_elements(first: Any, second: Any, tolerances: dict[str, tuple[floa
             continue
         if not isinstance(a, torch.Tensor) or a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
             return None
-        mask = _errors(a.detach().reshape(-1), b.detach().reshape(-1), b.dtype, tolerances)[0].reshape(b.shape)
-        if bool(mask.any()):
-            masks[where] = mask
-            notes.append(f"{where}: {int(mask.sum())} of {b.numel()} elements")
+        shape = b.shape
+        a, b = a.detach().reshape(-1), b.detach().reshape(-1)
+        differ = _errors(a, b, b.dtype, tolerances)[0]
+        unwritten = differ & (b == 0) & _all_ones(a)
+        if bool((differ & ~unwritten).any()):
+            return None
+        if bool(unwritten.any()):
+            masks[where] = unwritten.reshape(shape)
+            notes.append(f"{where}: {int(unwritten.sum())} of {b.numel()} elements")
     return masks, notes
+
+
+def _all_ones(values: torch.Tensor) -> torch.Tensor:
+    """Per element: is it what memory of 0xFF bytes reads as in this dtype."""
+    if values.dtype == torch.bool:
+        return values
+    if values.dtype.is_floating_point or values.dtype.is_complex:
+        return torch.isnan(values)
+    return values == (-1 if values.dtype.is_signed else torch.iinfo(values.dtype).max)
 
 
 def _pairs(got: Any, expected: Any, where: str, top: bool = False):

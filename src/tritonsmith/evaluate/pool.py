@@ -46,6 +46,10 @@ class EvalConfig:
     """Timing of a perf case stops once the speedup's 95% confidence interval is within ±timing_ci."""
     timing_budget_ms: float = 1500.0
     """Milliseconds of timing per perf case at most, whatever the interval."""
+    timing_total_ms: float = 3000.0
+    """Milliseconds of sampling per evaluation, shared by its perf cases: a task with many perf cases gives
+    each less (never under `rounds` rounds). The speedup is their geometric mean, whose interval narrows with
+    their number, so 16 cases at 0.19 s each pin it down as one case at 1.5 s does; 0 turns the share off."""
     warmup_ms: float = 10.0
     """Milliseconds of warm-up calls per function and perf case (discarded)."""
     batch_ms: float = 0.2
@@ -158,7 +162,7 @@ class WorkerPool:
     def evaluate(self, task: Task, source: str, timeout_s: float | None = None,
                  timing: dict[str, Any] | None = None, baseline: str | None = None, gold: bool = False) -> EvalResult:
         """Evaluate one candidate on the next free worker. `timing` overrides the pool's timing settings
-        for this job: rounds, max_rounds, ci, budget_ms, warmup_ms, batch_ms (evaluate/timing.TimingSettings),
+        for this job: rounds, max_rounds, ci, budget_ms, total_ms, warmup_ms, batch_ms (evaluate/timing.TimingSettings),
         reference (False: the PyTorch reference is not timed).
         Finalists are re-measured, and the tuner measures, on the same workers with other settings,
         so that no two timings ever share a GPU. `baseline`: time against this source instead of the
@@ -238,6 +242,7 @@ class WorkerPool:
                        "processes": self.config.processes},
             "timing": {"rounds": self.config.timing_rounds, "max_rounds": self.config.timing_max_rounds,
                        "ci": self.config.timing_ci, "budget_ms": self.config.timing_budget_ms,
+                       "total_ms": self.config.timing_total_ms,
                        "warmup_ms": self.config.warmup_ms, "batch_ms": self.config.batch_ms,
                        "torch_compile": self.config.torch_compile},
         }

@@ -75,10 +75,17 @@ class References:
         self.tolerances = {k: (v["atol"], v["rtol"]) for k, v in self.job.get("tolerances", {}).items()}
         self.checker = getattr(self.task, "check", None)
 
-    def make_check(self, case: dict[str, Any], index: int, seed: int, phase: str) -> dict[str, Any]:
+    def make_check(self, case: dict[str, Any], index: int, seed: int, phase: str,
+                   fill: int | None = None) -> dict[str, Any]:
+        """Inputs, then the reference's outputs; with `fill`, the free memory is filled with that byte between
+        the two (making inputs frees temporaries: a float32 randn cast to float16 left NaN in 1 of 64 halves of
+        what the reference allocated next, the same in both runs, so never seen as unwritten)."""
         with self.gpu_lock.shared():
             try:
                 args = make_inputs(self.task, case, seed, self.device)
+                if fill is not None:
+                    self.fill_free_memory(fill)
+                segments = _segments_allocated() if self.on_gpu else 0
                 expected = self.task.reference(*clone(args))
                 synchronize(self.device)
             except CaseSkipped:
@@ -89,7 +96,9 @@ class References:
                     hint = " (this task's own code puts its tensors on a GPU: evaluate it on one, --device cuda)"
                 raise TaskFailure(f"the task's make_inputs/reference failed on case {index} ({case_label(case)}): "
                                   f"{type(exc).__name__}: {exc}{hint}") from exc
-        return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected}
+        grew = self.on_gpu and _segments_allocated() != segments  # memory from the driver, not filled
+        return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected,
+                **({"unfilled": True} if grew and fill is not None else {})}
 
     def prepare(self) -> None:
         """Inputs and reference outputs of every check: borrowed from the device's reference keeper (made once per
@@ -157,14 +166,13 @@ class References:
         self.checks = []
         for i, case in cases:
             for seed in self.seeds:
-                self.fill_free_memory(0)  # as fresh memory usually is; the second run has all bits set instead
-                self.checks.append(self.make_check(case, i, seed, "correctness"))
+                # zero bytes, as fresh memory usually is; the second run has all bits set instead
+                self.checks.append(self.make_filled(0, case, i, seed, "correctness"))
         self.perf_checks, self.after_timing_checks = [], []
         if self.on_gpu:
             for i, case in enumerate(job["perf_cases"]):
                 try:
-                    self.fill_free_memory(0)
-                    self.perf_checks.append(self.make_check(case, i, PERF_SEED, "perf_shape"))
+                    self.perf_checks.append(self.make_filled(0, case, i, PERF_SEED, "perf_shape"))
                 except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
                     self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
         elif job["perf_cases"]:
@@ -188,21 +196,22 @@ class References:
 
     def drop_unreproducible(self) -> None:
         """Run the reference again on fresh inputs, from memory pre-filled with 0xFF bytes where the first
-        run had zero bytes (so that memory it never wrote shows). Elements that differ are left out of every comparison
-        when they are at most half of each output (a gold that never writes part of its output); a case
-        whose outputs differ more, or in shape or structure, is dropped: no candidate can match it."""
+        run had zero bytes, so that memory it never wrote shows. Elements that read as each filler (zero in the
+        first run, NaN or -1 in the second) are left out of every comparison (a gold that never writes part of
+        its output); a case whose outputs differ otherwise (in other elements, shape or structure), or that
+        writes none of its output, is dropped: no candidate can match it."""
         dropped, undefined, total = [], [], len(self.checks) + len(self.perf_checks)
         for group in ("checks", "perf_checks"):
             kept = []
             for check in getattr(self, group):
-                self.fill_free_memory(0xFF)
-                again = self.make_check(check["case"], check["index"], check["seed"], check["phase"])
+                again = self.make_filled(0xFF, check["case"], check["index"], check["seed"], check["phase"])
                 problem = self.problem(again["expected"], check, again["args"])
                 differing = None if problem is None else undefined_elements(check["expected"], again["expected"],
                                                                             self.tolerances)
                 if problem is None:
                     kept.append(check)
-                elif differing is not None and all(mask.float().mean() <= 0.5 for mask in differing[0].values()):
+                elif differing is not None and (sum(int(mask.sum()) for mask in differing[0].values())
+                                                < _numel(check["expected"])):
                     check["undefined"] = differing[0]
                     undefined.append(f"{where(check)}: {'; '.join(differing[1])}")
                     kept.append(check)
@@ -216,6 +225,18 @@ class References:
             self.evidence["reference_unwritten_elements"] = {
                 "checks": undefined, "note": "elements that differ between two runs of the reference from memory "
                 "filled differently (it never writes them): not compared"}
+
+    def make_filled(self, byte: int, case: dict[str, Any], index: int, seed: int, phase: str) -> dict[str, Any]:
+        """A check made from memory filled with `byte`. A reference run that needed more memory than was filled
+        got new memory from the driver, which holds whatever was last there (the keeper gives its cache back
+        between tasks, filled with an earlier task's bytes): it is made again, now with that much filled, so
+        that what the reference leaves unwritten is `byte` throughout, not garbage both runs happen to share."""
+        check = self.make_check(case, index, seed, phase, fill=byte)
+        if check.pop("unfilled", False):
+            check = None  # its memory is free again, and filled with the rest
+            check = self.make_check(case, index, seed, phase, fill=byte)
+            check.pop("unfilled", None)
+        return check
 
     def fill_free_memory(self, byte: int) -> None:
         """Fill the memory the caching allocator will hand out next with `byte`, so that what a reference reads
@@ -286,6 +307,11 @@ class References:
                 return {"message": f"the task's check raised {type(exc).__name__}: {exc}"}
             return None if found is None else {"message": str(found)}
         return compare_outputs(output, check["expected"], self.tolerances, check.get("undefined"))
+
+
+def _segments_allocated() -> int:
+    """How many times the caching allocator has taken memory from the driver so far."""
+    return torch.cuda.memory_stats().get("segment.all.allocated", 0)
 
 
 def _numel(value: Any) -> int:

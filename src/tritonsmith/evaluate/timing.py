@@ -56,8 +56,12 @@ class TimingSettings:
 
     @classmethod
     def from_job(cls, timing: dict) -> TimingSettings:
-        known = {k: timing[k] for k in cls.__dataclass_fields__ if k in timing}
-        return cls(**known)
+        """The settings of one perf case: a job's `total_ms` (its sampling time, 0 for none) is shared by its
+        `cases` perf cases, each getting at most `budget_ms` of it."""
+        settings = cls(**{k: timing[k] for k in cls.__dataclass_fields__ if k in timing})
+        if timing.get("total_ms"):
+            settings.budget_ms = min(settings.budget_ms, timing["total_ms"] / max(1, timing.get("cases", 1)))
+        return settings
 
 
 @dataclass
@@ -80,6 +84,8 @@ class Measurement:
     """Half-width of the 95% interval of candidate/baseline, relative (0.01 = ±1%); None without a baseline."""
     stopped: str
     """Why sampling stopped: "converged", "max_rounds" or "budget"."""
+    prepare_s: float = 0.0
+    """Wall seconds of first calls (compiling) and warm-up, before sampling."""
 
 
 def _t975(dof: int) -> float:
@@ -237,7 +243,9 @@ class GpuTimer:
         return statistics.fmean(events[2 * i].elapsed_time(events[2 * i + 1]) for i in range(batch))
 
     def measure(self, functions: dict[str, Callable[[], object]], settings: TimingSettings) -> Measurement:
+        began = time.perf_counter()
         states = {name: self._prepare(fn, settings.warmup_ms) for name, fn in functions.items()}
+        prepare_s = time.perf_counter() - began
         longest = max(state["gpu_ms"] for state in states.values())
         batched = longest < settings.launch_bound_ms
         if longest <= 0:
@@ -257,4 +265,4 @@ class GpuTimer:
             median = statistics.median(values)
             spread = (max(values) - min(values)) / median if median > 0 else 0.0
             times[name] = Timed(median, spread, values, batch, "batched" if batched else "per call")
-        return Measurement(times, rounds, interval, stopped)
+        return Measurement(times, rounds, interval, stopped, prepare_s)

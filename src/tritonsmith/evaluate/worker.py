@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -267,7 +268,9 @@ class CandidateRun:
             compiled_reference(*args)  # compile outside the guarded, timed region
             functions["compiled"] = lambda args=args, fn=compiled_reference: fn(*args)
         settings = TimingSettings.from_job(command.get("settings", {}))
+        asked = time.perf_counter()
         with self.gpu_lock.exclusive():  # no other evaluation uses this GPU while this one is timed
+            locked = time.perf_counter()
             if not hasattr(self, "timer"):
                 self.timer = GpuTimer()
             self.guards.active = True
@@ -279,13 +282,17 @@ class CandidateRun:
                           + describe_exception(exc, self.job["candidate_path"]))
             finally:
                 self.guards.active = False
+        measured_at = time.perf_counter()
         hand_over(os.path.join(self.out_dir, f"last-{command['id']}.pt"), last.get("out"))
         hand_over(os.path.join(self.out_dir, f"last-{command['id']}-args.pt"), args)
         fresh = self.check_of(command["after_id"])
         output, after_args = self.run_entry(fresh, record_ops=False)
         hand_over(os.path.join(self.out_dir, f"after-{command['after_id']}.pt"), output)
         hand_over(os.path.join(self.out_dir, f"after-{command['after_id']}-args.pt"), after_args)
+        spent = {"gpu_wait": locked - asked, "prepare": measured.prepare_s,
+                 "sampling": measured_at - locked - measured.prepare_s, "hand_over": time.perf_counter() - measured_at}
         self.reply({"done": "time", "rounds": measured.rounds, "stopped": measured.stopped,
+                    "spent_s": {k: round(v, 3) for k, v in spent.items()},
                     "times": {name: {"samples": t.samples, "calls_per_sample": t.calls_per_sample, "timer": t.timer}
                               for name, t in measured.times.items()}})
 
