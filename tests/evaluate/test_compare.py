@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 import pytest
+import torch
 
 from tritonsmith.evaluate.compare import compare_outputs, undefined_elements
 

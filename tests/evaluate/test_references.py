@@ -216,23 +216,34 @@ def test_the_pool_starts_another_keeper_when_one_exits():
 
 def test_elements_the_reference_leaves_unwritten_are_not_compared(tmp_path):
     """A gold kernel that never writes part of its output (TritonBench-G has several): those elements are
-    whatever was in memory, so they differ between the two runs of the reference and are left out of every
-    comparison; the rest is still checked."""
-    task = variant(tmp_path, "half_unwritten",
+    what the memory was filled with, zero bytes in the first run and 0xFF bytes (NaN) in the second, so
+    they are left out of every comparison and the rest is still checked. On the CPU nothing is filled:
+    the reference here leaves what each fill would. A reference whose runs differ otherwise (here: a
+    value left from what ran before) is not reproducible, even if only a quarter of it differs."""
+    seen = ("SEEN = set()\n\n\ndef reference(x, y):\n    out = x + y\n    key = (x.shape[0], float(x.reshape(-1)[0]))\n"
+            "    first = key not in SEEN\n    SEEN.add(key)\n")
+    task = variant(tmp_path, "quarter_unwritten",
                    ("def reference(x, y):\n    return x + y\n",
-                    "CALLS = []\n\n\ndef reference(x, y):\n    out = x + y\n    CALLS.append(1)\n"
-                    "    out[3 * x.shape[0] // 4:] = 100.0 * len(CALLS)  # as if left from what ran before\n"
+                    seen + "    out[3 * x.shape[0] // 4:] = 0.0 if first else float('nan')  # as each fill reads\n"
                     "    return out\n"))
     wrong = resolve_task("vector_add").baseline.replace("x + y", "x - y")
     assert wrong != resolve_task("vector_add").baseline
     with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, reproducibility_check="always")) as pool:
         honest = pool.evaluate(task, resolve_task("vector_add").baseline)
         broken = pool.evaluate(task, wrong)
+        leftover = variant(tmp_path, "quarter_leftover", (
+            "def reference(x, y):\n    return x + y\n",
+            "CALLS = []\n\n\ndef reference(x, y):\n    out = x + y\n    CALLS.append(1)\n"
+            "    out[3 * x.shape[0] // 4:] = 100.0 * len(CALLS)  # as if left from what ran before\n"
+            "    return out\n"))
+        with pytest.raises(TaskError, match="not reproducible on any correctness case"):
+            pool.evaluate(leftover, resolve_task("vector_add").baseline)
     assert honest.status == "passed", honest.message
     unwritten = honest.evidence["reference_unwritten_elements"]["checks"]
-    assert unwritten and all("elements" in line for line in unwritten)
+    counts = [tuple(map(int, re.search(r"(\d+) of (\d+) elements", line).groups())) for line in unwritten]
+    assert counts and all(count == total - 3 * total // 4 for count, total in counts), unwritten
     # a 1-element case is wholly unwritten: no comparison is left, so it is dropped
-    assert all("shape=[1] " in line for line in honest.evidence.get("unreproducible_cases", []))
+    assert all("shape=[1] " in line for line in honest.evidence["unreproducible_cases"])
     assert broken.status == "wrong_output"
     assert "that the reference leaves unwritten are not" in broken.message
 

@@ -60,3 +60,17 @@ def test_input_digest_reads_views_at_any_offset_and_tells_values_and_order_apart
             nested = [nested]
         return nested
     assert input_digest(deep()) != input_digest(deep())  # too deep to read: never taken as equal
+
+
+def test_a_handed_over_output_is_read_once_and_then_gone(tmp_path):
+    """The checker takes each handed-over file once; it is removed then, so an evaluation's GBs of perf-case
+    outputs do not pile up in the job folder until its end."""
+    import torch
+
+    from tritonsmith.evaluate.runtime import hand_over, take_over
+    path = str(tmp_path / "last-3.pt")
+    hand_over(path, {"out": torch.arange(6.0).reshape(2, 3), "n": 4})
+    ok, value = take_over(path)
+    assert ok and value["n"] == 4 and torch.equal(value["out"], torch.arange(6.0).reshape(2, 3))
+    assert not (tmp_path / "last-3.pt").exists()
+    assert take_over(path) == (False, None)
