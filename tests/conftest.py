@@ -1,4 +1,7 @@
-"""Shared fixtures: one warm CPU worker pool per test process (Triton interpreter mode)."""
+"""Shared fixtures: one warm CPU worker pool per test process (Triton interpreter mode).
+
+`TRITONSMITH_TEST_DEVICE=cuda` runs the candidate files (adversarial, honest, wrong: the `run_candidate`
+fixture) on the GPU instead, with timing, as they would be judged there."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from tritonsmith.suites import resolve_task
 from tritonsmith.task import Task
 
 CANDIDATES = Path(__file__).parent / "candidates"
+TEST_DEVICE = os.environ.get("TRITONSMITH_TEST_DEVICE", "cpu")
 
 
 def modules_loaded_after(statement: str) -> set[str]:
@@ -36,12 +40,22 @@ def cpu_pool():
 
 
 @pytest.fixture(scope="session")
-def run_candidate(cpu_pool):
+def candidate_pool(cpu_pool):
+    """The pool the candidate files run in: the CPU one, or a GPU one (TRITONSMITH_TEST_DEVICE=cuda)."""
+    if TEST_DEVICE == "cpu":
+        yield cpu_pool
+        return
+    with WorkerPool(device=TEST_DEVICE, workers=1, config=EvalConfig(timeout_s=300)) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="session")
+def run_candidate(candidate_pool):
     """Evaluate a candidate file (relative to tests/candidates) against a built-in task."""
 
     def run(task: str | Task, candidate: str, timeout_s: float | None = None) -> EvalResult:
         task = resolve_task(task) if isinstance(task, str) else task
-        return cpu_pool.evaluate(task, (CANDIDATES / candidate).read_text(), timeout_s=timeout_s)
+        return candidate_pool.evaluate(task, (CANDIDATES / candidate).read_text(), timeout_s=timeout_s)
 
     return run
 
