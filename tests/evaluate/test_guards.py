@@ -46,6 +46,7 @@ CASES = [
     ("patch_synchronize", "vector_add", REJECTED, "replaced torch.cuda.synchronize"),
     ("patch_compare", "vector_add", REJECTED, "no Triton kernel was launched"),  # its patches reach no comparison
     ("patch_guard_methods", "vector_add", REJECTED, "replaced Guards.violate"),
+    ("slow_baseline", "vector_add", REJECTED, "replaced _add_kernel.run of the baseline"),
     ("sys_exit", "vector_add", REJECTED, "sys.exit(0)"),
     ("os_exit", "vector_add", REJECTED, "faked a successful exit"),
     ("fake_result_stdout", "vector_add", WRONG, "differs from the reference"),
@@ -140,3 +141,37 @@ def test_candidate_code_never_runs_in_the_caller(cpu_pool):
     pids = {int(line.split()[3]) for line in result.stdout_tail.splitlines() if line.startswith("imported in pid")}
     assert pids and os.getpid() not in pids
     assert "candidate" not in sys.modules
+
+
+def test_what_the_candidate_is_timed_against_is_watched(tmp_path):
+    """The baseline's kernels and functions, and a kernel's `run` and `fn` down to its code, are compared by
+    identity after the candidate ran: replacing any of them is seen, calling them is not."""
+    import triton
+
+    from tritonsmith.evaluate.guards import _replacement_recorder
+    from tritonsmith.util.modules import load_module
+    path = tmp_path / "base.py"
+    path.write_text(builtin("vector_add").baseline
+                    + "\n\nhelper = triton.autotune([triton.Config({})], key=[])(_add_kernel)\n")
+    module = load_module("tritonsmith_watch_test", str(path), register=False)
+    violations: list[str] = []
+    record = _replacement_recorder(violations)
+    record.watch("the baseline", module)
+    record()
+    assert violations == []
+
+    def other(*args, **kwargs):
+        return None
+
+    def twin(x_ptr, n):
+        pass
+    edits = [lambda: setattr(module._add_kernel, "run", other),
+             lambda: setattr(module._add_kernel.fn, "__code__", other.__code__),
+             lambda: setattr(module.helper, "run", other),
+             lambda: setattr(module, "_add_kernel", triton.jit(twin))]
+    for edit in edits:  # each is seen (the autotuned helper wraps the same kernel: its `run` is seen twice)
+        before = len(violations)
+        edit()
+        record()
+        assert len(violations) > before, violations
+    assert all("of the baseline, which it is timed against" in v for v in violations)

@@ -231,18 +231,52 @@ def as_tensors(value: Any) -> list[torch.Tensor]:
 
 
 def _replacement_recorder(violations: list[str]) -> Any:
-    """A closure over the snapshot taken now and the functions it needs, so patching modules later cannot blind it."""
+    """A closure over the snapshot taken now and the functions it needs, so patching modules later cannot blind it.
+    Its `watch(label, module)` adds a module whose kernels and functions the candidate is timed against (the
+    baseline's): replacing one of them, or a kernel's `run`, would slow the baseline and inflate the speedup."""
     taken, take, append, missing = _snapshot(), _snapshot, list.append, (None, None)
+    watched: list[tuple[str, Any, dict[str, tuple[Any, Any]]]] = []
+    of_module, add = _module_snapshot, list.append
 
-    def record_replaced() -> None:
-        now = take()
-        for name in sorted(taken):
-            obj, code = taken[name]
-            found = now.get(name, missing)
-            message = f"the candidate replaced {name}, which the evaluator relies on"
+    def report(before: dict[str, tuple[Any, Any]], after: dict[str, tuple[Any, Any]], what: str) -> None:
+        for name in sorted(before):
+            obj, code = before[name]
+            found = after.get(name, missing)
+            message = what.format(name)
             if (found[0] is not obj or found[1] is not code) and message not in violations:
                 append(violations, message)
+
+    def record_replaced() -> None:
+        report(taken, take(), "the candidate replaced {}, which the evaluator relies on")
+        for label, module, before in watched:
+            report(before, of_module(module), "the candidate replaced {} of " + label + ", which it is timed against")
+
+    def watch(label: str, module: Any) -> None:
+        add(watched, (label, module, of_module(module)))
+    record_replaced.watch = watch
     return record_replaced
+
+
+def _module_snapshot(module: Any) -> dict[str, tuple[Any, Any]]:
+    """The functions a module defines and its kernels (@triton.jit, autotuned or with heuristics), each with its
+    code object; of a kernel also the instance attributes a launch goes through (`run`, and `fn` down to the
+    Python function), present or absent. Compared by identity."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for name, value in list(vars(module).items()):
+        kernel = hasattr(value, "run") and hasattr(value, "fn")
+        if not (kernel or getattr(value, "__module__", None) == module.__name__ and callable(value)):
+            continue
+        found[name] = (value, getattr(value, "__code__", None))
+        inner, path = value, name
+        for _ in range(4):  # an autotuner wraps heuristics wrap a JIT function wraps the Python function
+            if not (hasattr(inner, "run") and hasattr(inner, "fn")):
+                break
+            own = vars(inner)
+            run = own.get("run")
+            found[f"{path}.run"] = (run, getattr(run, "__code__", None))
+            inner, path = own.get("fn"), f"{path}.fn"
+            found[path] = (inner, getattr(inner, "__code__", None))
+    return found
 
 
 def _namespaces() -> dict[str, Any]:

@@ -90,14 +90,16 @@ class CandidateRun:
             autotune_on_interpreter()
         self.task = import_task(job)
         self.baseline = None
-        if self.device != "cpu" and job.get("baseline_path") and not job.get("baseline_untrusted"):
-            self.import_baseline()
+        if job.get("baseline_path") and not job.get("baseline_untrusted"):
+            self.import_baseline()  # on the CPU too (it is not timed there), so that what changes it is seen
         allowed = set(job.get("allowed_ops", []))  # "*": a suite whose gold code itself uses torch freely
         forbidden = set() if "*" in allowed else (HEAVY_OPS | set(job.get("forbidden_ops", []))) - allowed
         self.torch_allowed = "*" in allowed
         self.guards = Guards(forbidden, "cuda" if self.device != "cpu" else "cpu")
         self.guards.install()
         self.record_replaced = self.guards.record_replaced
+        if self.baseline_module is not None:
+            self.record_replaced.watch("the baseline", self.baseline_module)
 
     def start(self, command: dict[str, Any]) -> None:
         job = self.job
@@ -136,6 +138,8 @@ class CandidateRun:
         if self.device != "cpu" and job.get("baseline_untrusted"):
             with self.guards.watching(record_ops=False):
                 self.import_baseline()
+            if self.baseline_module is not None:
+                self.record_replaced.watch("the baseline", self.baseline_module)
         self.reply({"done": "start", "baseline": self.baseline is not None, "baseline_error": self.baseline_error})
 
     def make_inputs(self, digests: list[str]) -> tuple[list[Any], list[int], str | None]:
@@ -165,10 +169,12 @@ class CandidateRun:
         try:
             module = import_file(self.job["baseline_path"], "tritonsmith_baseline")
             self.baseline = getattr(module, self.job["entry_point"])
+            self.baseline_module = module
         except BaseException as exc:  # noqa: B036 - untrusted code may raise anything, SystemExit included
             self.baseline_error = f"the baseline failed to import: {type(exc).__name__}: {exc}"
 
     baseline_error: str | None = None
+    baseline_module: Any = None
 
     def fail(self, status: str, message: str) -> None:
         if self.failure is None:
