@@ -168,6 +168,10 @@ def test_what_the_candidate_is_timed_against_is_watched(tmp_path):
     edits = [lambda: setattr(module._add_kernel, "run", other),
              lambda: setattr(module._add_kernel.fn, "__code__", other.__code__),
              lambda: setattr(module.helper, "run", other),
+             lambda: module.helper.configs.append(triton.Config({})),  # in place: its items are compared
+             lambda: module._add_kernel.add_pre_run_hook(other) if hasattr(module._add_kernel, "add_pre_run_hook")
+             else module._add_kernel.__dict__.setdefault("pre_run_hooks", []).append(other),
+             lambda: setattr(module.vector_add, "__defaults__", (1,)),
              lambda: setattr(module, "_add_kernel", triton.jit(twin))]
     for edit in edits:  # each is seen (the autotuned helper wraps the same kernel: its `run` is seen twice)
         before = len(violations)

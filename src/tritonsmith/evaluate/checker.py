@@ -198,10 +198,11 @@ class Checker(References, Conversation):
         self.verify("last", key, dict(check, phase="last_timed_call"))
         self.verify("after", after_key, self.all_checks[after_key])
         spent = reply.get("spent_s") if isinstance(reply.get("spent_s"), dict) else {}
-        # where a perf case's time went, as the candidate's process reports it (diagnostic only) and verifying
+        # where a perf case's time went, as the candidate's process reports it (diagnostic only: finite seconds
+        # under a day, or left out), and verifying
         self.evidence.setdefault("timing_split_s", []).append(
-            dict({str(k)[:12]: v for k, v in list(spent.items())[:6] if isinstance(v, (int, float))},
-                 verify=round(time.perf_counter() - verifying, 3)))
+            dict({str(k)[:12]: round(float(v), 3) for k, v in list(spent.items())[:6]
+                  if type(v) in (int, float) and 0 <= v < 86400}, verify=round(time.perf_counter() - verifying, 3)))
         times = _times(reply.get("times"))
         if "candidate" not in times or (self.baseline_present and "baseline" not in times):
             raise self.fail("crashed", f"{where(check)}: the candidate's process sent no usable timings")

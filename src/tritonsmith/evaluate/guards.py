@@ -243,7 +243,8 @@ def _replacement_recorder(violations: list[str]) -> Any:
             obj, code = before[name]
             found = after.get(name, missing)
             message = what.format(name)
-            if (found[0] is not obj or found[1] is not code) and message not in violations:
+            same_code = found[1] is code or (type(code) is _Items and code == found[1])
+            if (found[0] is not obj or not same_code) and message not in violations:
                 append(violations, message)
 
     def record_replaced() -> None:
@@ -258,35 +259,63 @@ def _replacement_recorder(violations: list[str]) -> Any:
 
 
 def _module_snapshot(module: Any) -> dict[str, tuple[Any, Any]]:
-    """The functions a module defines and its kernels (@triton.jit, autotuned or with heuristics), each with its
-    code object; of a kernel also the instance attributes a launch goes through (`run`, and `fn` down to the
-    Python function), present or absent. Compared by identity."""
+    """What a module's calls go through: the functions it defines (with their code and defaults) and its kernels,
+    and of each kernel (@triton.jit, autotuned or with heuristics, down to the Python function) the instance
+    attributes a launch reads: `run`, `fn`, the pre-run hooks, an autotuner's configs and hooks, heuristics'
+    values. Compared by identity, lists and dicts by their items: a spinning pre-run hook or a worse config list
+    would slow the baseline. Other globals are not watched: real golds rebind theirs (TritonBench-G's
+    attention_score halves its global block sizes when a launch runs out of resources)."""
     found: dict[str, tuple[Any, Any]] = {}
     for name, value in list(vars(module).items()):
         kernel = hasattr(value, "run") and hasattr(value, "fn")
-        if not (kernel or getattr(value, "__module__", None) == module.__name__ and callable(value)):
+        if not (kernel or callable(value) and getattr(value, "__module__", None) == module.__name__
+                and not isinstance(value, type)):
             continue
         found[name] = (value, getattr(value, "__code__", None))
+        if callable(value) and hasattr(value, "__defaults__"):
+            found[f"{name}.__defaults__"] = (value.__defaults__, value.__kwdefaults__)
         inner, path = value, name
         for _ in range(4):  # an autotuner wraps heuristics wrap a JIT function wraps the Python function
-            if not (hasattr(inner, "run") and hasattr(inner, "fn")):
+            own = getattr(inner, "__dict__", None)
+            if not (own is not None and hasattr(inner, "run") and hasattr(inner, "fn")):
                 break
-            own = vars(inner)
-            run = own.get("run")
-            found[f"{path}.run"] = (run, getattr(run, "__code__", None))
+            for attr in ("run", "pre_hook", "post_hook"):
+                found[f"{path}.{attr}"] = (own.get(attr), getattr(own.get(attr), "__code__", None))
+            for attr in ("pre_run_hooks", "configs", "values"):
+                items = own.get(attr)
+                found[f"{path}.{attr}"] = (items, _items(items))
             inner, path = own.get("fn"), f"{path}.fn"
             found[path] = (inner, getattr(inner, "__code__", None))
     return found
+
+
+class _Items(tuple):
+    """A list's or dict's items when snapshotted: equal to another snapshot of the same items (by identity)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Items) and len(self) == len(other) and all(a is b for a, b in zip(self, other))
+
+    __hash__ = tuple.__hash__
+
+
+def _items(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _Items(x for pair in value.items() for x in pair)
+    if isinstance(value, (list, tuple)):
+        return _Items(value)
+    return None
 
 
 def _namespaces() -> dict[str, Any]:
     import math
     import statistics
 
-    from triton.runtime.jit import JITFunction
+    from triton.runtime.autotuner import Autotuner, Heuristics
+    from triton.runtime.jit import JITFunction, KernelInterface
 
     from tritonsmith.evaluate import gpu_lock, guards, runtime, timing, worker
     spaces = {
+        "triton": triton, "Autotuner": Autotuner, "Heuristics": Heuristics, "KernelInterface": KernelInterface,
         "torch": torch, "torch.Tensor": torch.Tensor, "torch.cuda": torch.cuda, "torch.testing": torch.testing,
         "triton.testing": triton.testing, "JITFunction": JITFunction, "numpy": numpy, "numpy.testing": numpy.testing,
         "time": time, "os": os, "sys": sys, "builtins": builtins, "json": json, "threading": threading,

@@ -288,6 +288,7 @@ class CandidateRun:
                           + describe_exception(exc, self.job["candidate_path"]))
             finally:
                 self.guards.active = False
+        self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
         measured_at = time.perf_counter()
         hand_over(os.path.join(self.out_dir, f"last-{command['id']}.pt"), last.get("out"))
         hand_over(os.path.join(self.out_dir, f"last-{command['id']}-args.pt"), args)
