@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import CANDIDATES
@@ -156,6 +157,7 @@ def test_what_the_candidate_is_timed_against_is_watched(tmp_path):
     module = load_module("tritonsmith_watch_test", str(path), register=False)
     violations: list[str] = []
     record = _replacement_recorder(violations)
+    module.BLOCK, module.verbose = 64, False
     record.watch("the baseline", module)
     record()
     assert violations == []
@@ -165,6 +167,9 @@ def test_what_the_candidate_is_timed_against_is_watched(tmp_path):
 
     def twin(x_ptr, n):
         pass
+    module.BLOCK, module.verbose = 32, True  # plain values a gold may rebind itself: not watched
+    record()
+    assert violations == []
     edits = [lambda: setattr(module._add_kernel, "run", other),
              lambda: setattr(module._add_kernel.fn, "__code__", other.__code__),
              lambda: setattr(module.helper, "run", other),
@@ -172,6 +177,7 @@ def test_what_the_candidate_is_timed_against_is_watched(tmp_path):
              lambda: module._add_kernel.add_pre_run_hook(other) if hasattr(module._add_kernel, "add_pre_run_hook")
              else module._add_kernel.__dict__.setdefault("pre_run_hooks", []).append(other),
              lambda: setattr(module.vector_add, "__defaults__", (1,)),
+             lambda: setattr(module, "triton", SimpleNamespace(cdiv=lambda a, b: 4 * -(-a // b), jit=triton.jit)),
              lambda: setattr(module, "_add_kernel", triton.jit(twin))]
     for edit in edits:  # each is seen (the autotuned helper wraps the same kernel: its `run` is seen twice)
         before = len(violations)

@@ -259,17 +259,17 @@ def _replacement_recorder(violations: list[str]) -> Any:
 
 
 def _module_snapshot(module: Any) -> dict[str, tuple[Any, Any]]:
-    """What a module's calls go through: the functions it defines (with their code and defaults) and its kernels,
-    and of each kernel (@triton.jit, autotuned or with heuristics, down to the Python function) the instance
-    attributes a launch reads: `run`, `fn`, the pre-run hooks, an autotuner's configs and hooks, heuristics'
-    values. Compared by identity, lists and dicts by their items: a spinning pre-run hook or a worse config list
-    would slow the baseline. Other globals are not watched: real golds rebind theirs (TritonBench-G's
-    attention_score halves its global block sizes when a launch runs out of resources)."""
+    """What a module's calls go through: every global it binds but plain numbers and strings (its functions with
+    their code and defaults, its kernels, the modules and functions it imported), and of each kernel
+    (@triton.jit, autotuned or with heuristics, down to the Python function) the instance attributes a launch
+    reads: `run`, `fn`, the pre-run hooks, an autotuner's configs and hooks, heuristics' values. Compared by
+    identity, lists and dicts by their items: a spinning pre-run hook, a worse config list or its `triton`
+    swapped for one whose `cdiv` launches more programs would slow the baseline. Numbers and strings are not
+    watched: real golds rebind theirs (TritonBench-G's attention_score halves its global block sizes when a
+    launch runs out of resources)."""
     found: dict[str, tuple[Any, Any]] = {}
     for name, value in list(vars(module).items()):
-        kernel = hasattr(value, "run") and hasattr(value, "fn")
-        if not (kernel or callable(value) and getattr(value, "__module__", None) == module.__name__
-                and not isinstance(value, type)):
+        if name.startswith("__") or value is None or isinstance(value, (int, float, complex, str, bytes)):
             continue
         found[name] = (value, getattr(value, "__code__", None))
         if callable(value) and hasattr(value, "__defaults__"):
