@@ -125,18 +125,22 @@ class Keeper:
                 kept = self.kept.get(key)
                 if kept is not None:
                     self.kept.move_to_end(key)
-            if kept is not None and checksum(kept[0]) == kept[1]:
+            # checksums allocate on the GPU: never while another task's references are made from filled memory
+            with self.making:
+                intact = kept is not None and checksum(kept[0]) == kept[1]
+            if intact:
                 return lend({"state": kept[0], "made": "kept"})
             with self.making:
                 state, error = self.make(job)
                 self.release_cached()
+                digest = checksum(state) if error is None else None
             if error is not None:
                 self.check_context(error)
                 return lend({"error": error})
             from tritonsmith.evaluate.runtime import tensors_of
             size = sum(t.numel() * t.element_size() for t in tensors_of(state))
             with self.lock:
-                self.kept[key] = (state, checksum(state), size)
+                self.kept[key] = (state, digest, size)
                 while len(self.kept) > 1 and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
                     self.kept.popitem(last=False)
             return lend({"state": state, "made": "now" if kept is None else "again: changed"})
