@@ -86,7 +86,7 @@ def _filled(byte: int, dtype: torch.dtype, n: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.uint8,
-                                   torch.bool])
+                                   torch.bool, torch.float8_e4m3fnuz])
 def test_only_elements_that_read_as_each_filler_are_unwritten(dtype):
     """A reference that writes 2048 of 4097 elements, run from zero-filled and then 0xFF-filled memory: the
     other 2049 (more than half) are its unwritten elements, whatever its dtype; a reference whose results

@@ -95,13 +95,19 @@ def undefined_elements(first: Any, second: Any, tolerances: dict[str, tuple[floa
     return masks, notes
 
 
+_SIGNED_OF_SIZE = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
 def _all_ones(values: torch.Tensor) -> torch.Tensor:
-    """Per element: is it what memory of 0xFF bytes reads as in this dtype."""
+    """Per element: is it what memory of 0xFF bytes reads as: every bit set (a float8 `fnuz` type has no NaN
+    there), or for floats any NaN (the filler cast to another float type stays NaN)."""
     if values.dtype == torch.bool:
         return values
+    signed = _SIGNED_OF_SIZE.get(values.element_size())
+    ones = values.view(signed) == -1 if signed is not None else torch.zeros_like(values, dtype=torch.bool)
     if values.dtype.is_floating_point or values.dtype.is_complex:
-        return torch.isnan(values)
-    return values == (-1 if values.dtype.is_signed else torch.iinfo(values.dtype).max)
+        ones |= torch.isnan(values)
+    return ones
 
 
 def _pairs(got: Any, expected: Any, where: str, top: bool = False):
