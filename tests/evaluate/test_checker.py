@@ -11,8 +11,9 @@ from tritonsmith.evaluate.checker import Checker
 from tritonsmith.evaluate.conversation import _Stop
 
 
-def timed_case(tmp_path, times, wall_s=0.05):
-    """Run Checker.time_case on a reply the candidate's process would send, after `wall_s` of wall time."""
+def timed_case(tmp_path, times, wall_s=0.05, **reply):
+    """Run Checker.time_case on a reply the candidate's process would send (`times`, and any other `reply`
+    fields), after `wall_s` of wall time."""
     checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {}})
     checker.task = SimpleNamespace(flops=lambda case: 2e9, bytes_moved=lambda case: 0)
     checker.baseline_present = True
@@ -22,7 +23,7 @@ def timed_case(tmp_path, times, wall_s=0.05):
     def ask(command):
         checker.asked = command
         time.sleep(wall_s)
-        return {"done": "time", "rounds": 5, "stopped": "converged", "times": times}
+        return {"done": "time", "rounds": 5, "stopped": "converged", "times": times, **reply}
     checker.ask = ask
     speedups: list[float] = []
     check = {"index": 0, "case": {"shape": [4], "dtype": "float32"}, "seed": 7}
@@ -78,20 +79,10 @@ def test_a_time_beyond_the_devices_peak_is_rejected_by_the_caller():
 def test_a_forged_time_split_is_left_out_not_a_crash(tmp_path):
     """The split of a perf case's time is the candidate's process's claim, kept as a diagnostic: numbers no
     clock gives (huge, negative, NaN, booleans, strings) are left out instead of breaking the evaluation."""
-    checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {}})
-    checker.task = SimpleNamespace(flops=lambda case: 2e9, bytes_moved=lambda case: 0)
-    checker.baseline_present = True
-    checker.all_checks = {1: {}}
-    checker.verify = lambda *args: True
-    times = {"candidate": samples([0.010, 0.011]), "baseline": samples([0.020, 0.021])}
     forged = {"sampling": 10 ** 400, "prepare": float("nan"), "gpu_wait": True, "hand_over": "1", "x": -1.0,
               "fine": 0.25}
-    checker.ask = lambda command: {"done": "time", "rounds": 2, "stopped": "converged", "times": times,
-                                   "spent_s": forged}
-    check = {"index": 0, "case": {"shape": [4], "dtype": "float32"}, "seed": 7}
-    checker.perf_checks = [check]
-    speedups: list[float] = []
-    checker.time_case(0, 1, check, False, "separate", speedups, [])
+    checker, speedups = timed_case(tmp_path, {"candidate": samples([0.010, 0.011]),
+                                              "baseline": samples([0.020, 0.021])}, spent_s=forged)
     split = checker.evidence["timing_split_s"][0]
     assert set(split) == {"fine", "verify"} and split["fine"] == 0.25
     assert speedups == [pytest.approx(2.0, rel=0.1)]
