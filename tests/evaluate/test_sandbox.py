@@ -37,6 +37,7 @@ def test_a_candidate_writes_only_its_job(cpu_pool, tmp_path, monkeypatch, landlo
     source = (CANDIDATES / "adversarial/write_outside_job.py").read_text()
     source = source.replace("@MARKER@", marker).replace("@RESULTS@", str(results)).replace("@TASK@", str(task_file))
     cache = Path.home() / ".cache/tritonsmith" / marker
+    triton_cache = Path.home() / ".triton/cache" / marker  # the shared one (no TRITON_CACHE_DIR in the tests)
     try:
         if landlock == "on":
             result = cpu_pool.evaluate(load_task(task_file, suite="builtin"), source, timeout_s=60)
@@ -46,14 +47,15 @@ def test_a_candidate_writes_only_its_job(cpu_pool, tmp_path, monkeypatch, landlo
                 result = pool.evaluate(load_task(task_file, suite="builtin"), source, timeout_s=60)
         assert result.status == "passed", result.summary()  # its kernel is honest: only its writes failed
         assert (results.read_text(), task_file.read_text()) == before
-        assert not cache.exists()
+        assert not cache.exists() and not triton_cache.exists()
         assert not Path("/dev/shm", marker).exists()
         expected = "Landlock" if landlock == "on" else "mount namespace: every other mount read-only"
         assert result.evidence["confinement"]["filesystem"].startswith(expected), result.evidence["confinement"]
     finally:
         Path("/dev/shm", marker).unlink(missing_ok=True)
-        if cache.exists():
-            cache.rmdir()
+        for folder in (cache, triton_cache):
+            if folder.exists():
+                folder.rmdir()
 
 
 def test_every_result_names_the_confinement_in_force(run_candidate):

@@ -1,4 +1,5 @@
-# An honest softmax that forges a bench record, writes the user's cache, rewrites the task file and fills /dev/shm.
+# An honest softmax that forges a bench record, writes the user's and Triton's shared caches, rewrites the task file
+# and fills /dev/shm.
 import os
 
 import torch
@@ -26,6 +27,9 @@ def _fill_shm():
 
 _try(lambda: _append("@RESULTS@", '{"task": "softmax", "status": "passed", "speedup": 99.0}\n'))
 _try(lambda: os.makedirs(os.path.expanduser("~/.cache/tritonsmith/@MARKER@"), exist_ok=True))
+for _shared in (os.path.expanduser("~/.triton/cache"), os.environ.get("TRITONSMITH_SHARED_TRITON_CACHE")):
+    if _shared:  # where the checker loads compiled kernels from: a planted cubin would run there
+        _try(lambda: os.makedirs(os.path.join(_shared, "@MARKER@"), exist_ok=True))
 _try(lambda: _append("@TASK@", "\n\ndef reference(x):\n    return 0.5 * x.softmax(-1)\n"))
 _try(_fill_shm)
 

@@ -1,0 +1,125 @@
+"""Triton's shared kernel cache, which trusted processes load from, is never written by candidate code (issue 15):
+the candidate's process writes a cache of its own, backed read-only by the shared one, and may write the shared
+one only before the candidate is imported (a second Landlock layer takes that away)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tritonsmith.evaluate import confine
+from tritonsmith.evaluate.triton_cache import MANAGER, SHARED_ENV, seal
+
+COMPILE = textwrap.dedent("""
+    import sys
+    import triton
+    import triton.language as tl
+    from triton.backends.compiler import GPUTarget
+
+    @triton.jit
+    def double(x, y, n, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(y + offsets, tl.load(x + offsets, mask=offsets < n) * 2, mask=offsets < n)
+
+    block = int(sys.argv[1])
+    source = triton.compiler.ASTSource(fn=double, signature={"x": "*fp32", "y": "*fp32", "n": "i32", "BLOCK": "constexpr"},
+                                       constexprs={"BLOCK": block})
+    compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32))  # ptxas ships with Triton: no GPU needed
+    sys.stdout.buffer.write(compiled.asm["cubin"])
+""")
+
+
+def compile_kernel(block: int, env: dict[str, str], script: Path) -> bytes:
+    """A real compile of `script` to a cubin for an H100/H200, in a fresh process with `env`."""
+    script.write_text(COMPILE)  # @triton.jit needs a source file
+    env = dict(os.environ, **env)
+    env.pop("TRITON_INTERPRET", None)
+    done = subprocess.run([sys.executable, str(script), str(block)], env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return done.stdout
+
+
+def files(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_the_job_cache_reads_the_shared_one_first_and_writes_only_its_own(tmp_path):
+    shared, private, script = tmp_path / "shared", tmp_path / "job" / "triton-cache", tmp_path / "double.py"
+    trusted = compile_kernel(128, {"TRITON_CACHE_DIR": str(shared)}, script)  # a trusted process fills it
+    before = files(shared)
+    assert any(name.endswith(".cubin") for name in before)
+    job = {"TRITON_CACHE_DIR": str(private), "TRITON_CACHE_MANAGER": MANAGER, SHARED_ENV: str(shared)}
+
+    assert compile_kernel(128, job, script) == trusted
+    assert not any(name.endswith(".cubin") for name in files(private))  # found in the shared cache, not compiled
+    compile_kernel(256, job, script)  # a kernel the shared cache lacks: compiled into the job's own
+    assert any(name.endswith(".cubin") for name in files(private))
+    assert files(shared) == before
+
+    for name, data in before.items():  # a candidate plants its own cubin, and a group naming it, under the same keys
+        planted = private / name
+        planted.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".cubin"):
+            data = b"planted"
+        elif "__grp__" in name:
+            data = data.replace(str(shared).encode(), str(private).encode())
+        planted.write_bytes(data)
+    plain = {"TRITON_CACHE_DIR": str(private)}
+    assert compile_kernel(128, plain, script) == b"planted"  # what Triton's own manager would load
+    assert compile_kernel(128, job, script) == trusted
+    assert files(shared) == before
+
+
+def test_sealing_points_triton_at_the_jobs_cache(tmp_path, monkeypatch):
+    for name in ("TRITON_CACHE_DIR", "TRITON_CACHE_MANAGER", SHARED_ENV):
+        monkeypatch.delenv(name, raising=False)
+    narrowed = []
+    seal(str(tmp_path), "/shared/cache", lambda: narrowed.append(True))
+    from triton import knobs
+    from triton.runtime.cache import get_cache_manager
+    assert os.environ["TRITON_CACHE_DIR"] == str(tmp_path / "triton-cache") == knobs.cache.dir
+    manager = get_cache_manager("00" * 32)
+    assert type(manager).__name__ == "LayeredCache" and manager.shared_dir.startswith("/shared/cache/")
+    assert narrowed == [True]
+
+
+WINDOW = textwrap.dedent("""
+    import os, sys
+    from tritonsmith.evaluate import confine
+    job, shared = sys.argv[1], sys.argv[2]
+    sandbox = {"landlock_abi": confine.landlock_abi()}
+    evidence, narrow = confine.confine_candidate(job, sandbox, "not in namespaces", until_sealed=shared)
+
+    def write(folder, name):
+        try:
+            with open(os.path.join(folder, name), "w") as handle:
+                handle.write("x")
+            return "wrote"
+        except OSError as exc:
+            return exc.strerror
+
+    print(write(shared, "before"), write(job, "before"))
+    narrow()
+    print(write(shared, "after"), write(job, "after"))
+    print(evidence["filesystem"])
+""")
+
+
+@pytest.mark.skipif(not confine.landlock_abi(), reason="this kernel has no Landlock")
+def test_the_shared_cache_is_writable_only_until_the_candidate_is_imported(tmp_path):
+    job, shared = tmp_path / "job", tmp_path / "shared"
+    job.mkdir()
+    shared.mkdir()
+    done = subprocess.run([sys.executable, "-c", WINDOW, str(job), str(shared)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after, evidence = done.stdout.splitlines()[:3]
+    assert before == "wrote wrote"
+    assert after == "Permission denied wrote"
+    assert f"{shared} until the candidate is imported" in evidence
+    assert sorted(os.listdir(shared)) == ["before"]
