@@ -266,3 +266,26 @@ class GpuTimer:
             spread = (max(values) - min(values)) / median if median > 0 else 0.0
             times[name] = Timed(median, spread, values, batch, "batched" if batched else "per call")
         return Measurement(times, rounds, interval, stopped, prepare_s)
+
+
+class ClockTimer:
+    """Times functions with the host's clock, one call per sample: the evaluator's own tests of its timing path
+    without a GPU (`TRITONSMITH_CLOCK_TIMING=1`, on the Triton interpreter). Such times say nothing about a
+    kernel, and no speedup is ever reported from them."""
+
+    def measure(self, functions: dict[str, Callable[[], object]], settings: TimingSettings) -> Measurement:
+        began = time.perf_counter()
+        for fn in functions.values():
+            fn()  # the first call, as on the GPU
+        prepare_s = time.perf_counter() - began
+
+        def sample(name: str) -> float:
+            started = time.perf_counter()
+            functions[name]()
+            return (time.perf_counter() - started) * 1000
+        samples, rounds, interval, stopped = sample_rounds(sample, list(functions), settings)
+        times = {}
+        for name, values in samples.items():
+            median = statistics.median(values)
+            times[name] = Timed(median, (max(values) - min(values)) / median if median > 0 else 0.0, values)
+        return Measurement(times, rounds, interval, stopped, prepare_s)
