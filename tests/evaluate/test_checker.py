@@ -1,24 +1,37 @@
-"""The checker's side of timing: what the candidate's process claims is bounded by the checker's own clock."""
+"""The checker's side of timing: what the candidate's process claims is bounded by the checker's own clock, and
+what it hands over after timing is taken by digest only where the checker has verified the same already."""
 
 from __future__ import annotations
 
+import os
 import time
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from tritonsmith.evaluate.checker import Checker
 from tritonsmith.evaluate.conversation import _Stop
+from tritonsmith.evaluate.gpu_lock import GpuLock
+from tritonsmith.evaluate.runtime import hand_over, hand_over_unless_same, input_digest, value_digest
+from tritonsmith.evaluate.worker import CandidateRun
 
 
-def timed_case(tmp_path, times, wall_s=0.05, **reply):
+def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), **reply):
     """Run Checker.time_case on a reply the candidate's process would send (`times`, and any other `reply`
-    fields), after `wall_s` of wall time."""
+    fields), after `wall_s` of wall time. `checks`: (the perf check, its after-timing check), verified for real
+    from the files under tmp_path/out, where `first_calls_ok` names the perf keys whose first call was verified
+    right; without them nothing is verified."""
     checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {}})
     checker.task = SimpleNamespace(flops=lambda case: 2e9, bytes_moved=lambda case: 0)
     checker.baseline_present = True
-    checker.all_checks = {1: {}}
-    checker.verify = lambda *args: True
+    check = {"index": 0, "case": {"shape": [4], "dtype": "float32"}, "seed": 7}
+    if checks is None:
+        checker.all_checks = {1: {}}
+        checker.verify = lambda *args: True
+    else:
+        check, checker.all_checks = checks[0], {1: checks[1]}
+    checker.checker, checker.tolerances, checker.first_calls_ok = None, {}, set(first_calls_ok)
 
     def ask(command):
         checker.asked = command
@@ -26,7 +39,6 @@ def timed_case(tmp_path, times, wall_s=0.05, **reply):
         return {"done": "time", "rounds": 5, "stopped": "converged", "times": times, **reply}
     checker.ask = ask
     speedups: list[float] = []
-    check = {"index": 0, "case": {"shape": [4], "dtype": "float32"}, "seed": 7}
     checker.perf_checks = [check, dict(check, index=1)]
     checker.time_case(0, 1, check, False, "separate", speedups, [])
     return checker, speedups
@@ -86,3 +98,59 @@ def test_a_forged_time_split_is_left_out_not_a_crash(tmp_path):
     split = checker.evidence["timing_split_s"][0]
     assert set(split) == {"fine", "verify"} and split["fine"] == 0.25
     assert speedups == [pytest.approx(2.0, rel=0.1)]
+
+
+def handed_over_after_timing(tmp_path, first_output, last_output):
+    """What the candidate's process hands over after timing vector_add's perf case 0 (after-timing case 1),
+    by its own code (CandidateRun.hand_over_last: the time command itself needs a GPU): the files under
+    tmp_path/out, and the claims of its reply. Returns the two checks and the claims."""
+    x, y = torch.arange(8.0), torch.ones(8)
+    check = {"index": 0, "case": {"shape": [8], "dtype": "float32"}, "seed": 7, "phase": "perf_shape",
+             "args": (x, y), "expected": x + y}
+    after = dict(check, seed=8, phase="after_timing")
+    run = CandidateRun({"device": "cpu", "job_dir": str(tmp_path)}, None, 0, GpuLock(None))
+    os.makedirs(run.out_dir)
+    run.digests = [input_digest(check["args"]), input_digest(after["args"])]  # as the start command sends them
+    run.first_outputs[0] = value_digest(first_output)  # as the perf case's first call remembers it
+    claims = run.hand_over_last(0, last_output, (x.clone(), y.clone()))
+    hand_over(os.path.join(run.out_dir, "after-1.pt"), x + y)
+    claims["after_args_same"] = hand_over_unless_same(os.path.join(run.out_dir, "after-1-args.pt"), (x.clone(), y),
+                                                      run.digests[1])
+    return (check, after), claims
+
+
+TIMES = {"candidate": samples([0.010, 0.011]), "baseline": samples([0.020, 0.021])}
+
+
+def test_the_last_timed_output_by_digest_is_taken_only_where_the_first_call_was_verified(tmp_path):
+    """A last timed call whose output equals the first call's (by digest) is not handed over: the checker
+    takes it as right because that first call was verified right, and otherwise reads the file, which is
+    missing: no output."""
+    checks, claims = handed_over_after_timing(tmp_path / "a", torch.arange(8.0) + 1, torch.arange(8.0) + 1)
+    assert claims == {"last_output_same": True, "last_args_same": True, "after_args_same": True}
+    assert sorted(os.listdir(tmp_path / "a" / "out")) == ["after-1.pt"]
+    checker, speedups = timed_case(tmp_path / "a", TIMES, checks=checks, first_calls_ok={0}, **claims)
+    assert checker.status is None and checker.violations == [], checker.message
+    assert [(c["phase"], c["ok"]) for c in checker.cases] == [("last_timed_call", True), ("after_timing", True)]
+    assert checker.evidence["handed_over_by_digest"] == 3  # the last output and arguments, the after arguments
+    assert 0 < checker.evidence["handed_over_mb"] < 0.01  # after-1.pt alone
+    assert speedups == [pytest.approx(2.0, rel=0.1)]
+
+    checks, claims = handed_over_after_timing(tmp_path / "b", torch.arange(8.0) + 1, torch.arange(8.0) + 1)
+    checker, _ = timed_case(tmp_path / "b", TIMES, checks=checks, first_calls_ok=set(), **claims)
+    assert checker.status == "wrong_output" and "no output was handed over" in checker.message
+    assert checker.cases[0]["phase"] == "last_timed_call" and not checker.cases[0]["ok"]
+
+
+@pytest.mark.parametrize("last, ok", [(torch.arange(8.0) + 1, True), (torch.zeros(8), False)])
+def test_a_last_timed_output_unlike_the_first_is_handed_over_and_verified(tmp_path, last, ok):
+    """A first output within tolerance and a last one that differs from it (a non-deterministic kernel), or a
+    wrong last one: the file is sent, read and compared with the reference as before."""
+    checks, claims = handed_over_after_timing(tmp_path, torch.arange(8.0) + 1 + 1e-7, last)
+    assert claims["last_output_same"] is False and (tmp_path / "out" / "last-0.pt").exists()
+    checker, _ = timed_case(tmp_path, TIMES, checks=checks, first_calls_ok={0}, **claims)
+    assert checker.cases[0]["phase"] == "last_timed_call" and checker.cases[0]["ok"] is ok
+    assert checker.evidence["handed_over_by_digest"] == 2  # the arguments only
+    assert not (tmp_path / "out" / "last-0.pt").exists()  # read (and removed)
+    assert (checker.status is None) is ok and ("differs from the reference" in checker.message) is not ok
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import CANDIDATES
 
 from tritonsmith.task import load_task
 
@@ -37,6 +38,22 @@ def test_honest_candidate_passes(run_candidate, name, task_id):
     assert result.guard_violations == []
     assert result.exec_ok and result.call_ok
     assert result.cases and all(case.ok for case in result.cases)
+    assert result.evidence["handed_over_by_digest"] >= len(result.cases)  # no call's arguments sent as a file
+
+
+def test_arguments_a_call_left_unchanged_come_back_by_digest(cpu_pool):
+    """The arguments after each call are compared with the checker's digest of the inputs in the candidate's
+    process: an honest candidate's evaluation reads no arguments file, one that writes into an input still
+    hands them over, and is caught as before."""
+    task = load_task(BUILTIN / "vector_add.py", suite="builtin")
+    honest = cpu_pool.evaluate(task, task.baseline)
+    mutating = cpu_pool.evaluate(task, (CANDIDATES / "adversarial/mutate_input.py").read_text())
+    assert honest.status == "passed" and honest.guard_violations == [], honest.summary()
+    assert honest.evidence["handed_over_by_digest"] == len(honest.cases)  # every call: no -args.pt read
+    assert mutating.status == "rejected" and "modified input 0 in place" in mutating.message, mutating.summary()
+    assert mutating.evidence["handed_over_by_digest"] == 0
+    # both read each call's output, twice (the `late` look); the mutating one its two arguments too
+    assert mutating.evidence["handed_over_mb"] > 1.5 * honest.evidence["handed_over_mb"] > 0
 
 
 def test_outputs_of_one_call_may_share_memory(cpu_pool, tmp_path):

@@ -294,10 +294,15 @@ def test_the_candidates_process_makes_its_own_inputs_and_gets_the_rest_in_a_file
         plain = pool.evaluate(resolve_task("vector_add"), resolve_task("vector_add").baseline)
         mixed = pool.evaluate(task, resolve_task("vector_add").baseline)
         broken = pool.evaluate(task, wrong)
+        mutated = pool.evaluate(task, candidate("adversarial/mutate_input.py"))
     assert plain.status == "passed" and "inputs" not in plain.evidence, plain.summary()
     assert mixed.status == "passed", mixed.summary()
     assert mixed.evidence["inputs"].startswith("3 of "), mixed.evidence.get("inputs")  # one case at 3 seeds
     assert broken.status == "wrong_output", broken.summary()
+    # the inputs from the file are named by their digest there too: unchanged arguments come back as a claim
+    assert mixed.evidence["handed_over_by_digest"] == len(mixed.cases)
+    assert mutated.status == "rejected" and "modified input 0 in place" in mutated.message, mutated.summary()
+    assert mutated.evidence["handed_over_by_digest"] == 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="shows only where torch has no CUDA")

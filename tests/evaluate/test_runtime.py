@@ -62,6 +62,26 @@ def test_input_digest_reads_views_at_any_offset_and_tells_values_and_order_apart
     assert input_digest(deep()) != input_digest(deep())  # too deep to read: never taken as equal
 
 
+def test_a_claim_that_arguments_are_unchanged_is_made_only_when_they_are(tmp_path):
+    """The candidate's process compares the arguments after a call with the checker's digest of the inputs:
+    changed ones (or ones it can read only by identity) are handed over as a file."""
+    import torch
+
+    from tritonsmith.evaluate.runtime import hand_over_unless_same, input_digest, value_digest
+
+    x = torch.arange(8.0)
+    digest = input_digest((x,))
+    assert hand_over_unless_same(str(tmp_path / "same.pt"), (x.clone(),), digest)
+    changed = x.clone()
+    changed[3] += 1
+    assert not hand_over_unless_same(str(tmp_path / "changed.pt"), (changed,), digest)
+    assert not hand_over_unless_same(str(tmp_path / "none.pt"), (x.clone(),), None)  # no digest known
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["changed.pt", "none.pt"]
+    opaque = (x, {1, 2})  # a set is read by identity: equal to itself after any change
+    assert value_digest(opaque) is None and input_digest(opaque) == input_digest(opaque)
+    assert not hand_over_unless_same(str(tmp_path / "opaque.pt"), opaque, input_digest(opaque))
+
+
 def test_a_handed_over_output_is_read_once_and_then_gone(tmp_path):
     """The checker takes each handed-over file once; it is removed then, so an evaluation's GBs of perf-case
     outputs do not pile up in the job folder until its end."""

@@ -4,9 +4,12 @@ It makes (or borrows from the keeper) the task's inputs and reference outputs (e
 the inputs, never the expected outputs, to the candidate's process, drives it one command at a time
 (evaluate/conversation.py, evaluate/worker.py), and compares what it hands back with the references:
 correctness, inputs unchanged, outputs changed by later calls, the kernels-off decision, the perf shapes and
-the checks after timing. Timings come back as raw samples: medians, ratios and speedups are computed here, and
-the time claimed must fit in the wall-clock time this process measured around the timed region. The status
-follows evaluate/verdict.py.
+the checks after timing. Arguments a call left unchanged come back as a claim (their digest equals the
+inputs'), taken as this process's own inputs; the last timed call's output as a claim that it equals the first
+call's, accepted only where that call was verified right. Any other digest sends the file, checked as ever;
+forging a claim gives nothing a forged file would not. Timings come back as raw samples: medians, ratios and
+speedups are computed here, and the time claimed must fit in the wall-clock time this process measured around
+the timed region. The status follows evaluate/verdict.py.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import torch
@@ -52,16 +55,31 @@ class Checker(References, Conversation):
         self.speedup = self.speedup_vs_torch = None
         self.speedup_reason: str | None = None
         self.confined = False  # the candidate's process said its confinement: from then on, its failures are its own
+        self.first_calls_ok: set[int] = set()  # perf keys whose first call's output and arguments were verified
+        self.handed_over_bytes = 0
+        self.evidence.update(handed_over_mb=0.0, handed_over_by_digest=0)
 
     def record(self, check: dict[str, Any], ok: bool, message: str | None = None, **details: Any) -> None:
         self.cases.append({"index": check["index"], "label": case_label(check["case"]), "seed": check["seed"],
                            "phase": check["phase"], "ok": ok, "message": message, **details})
 
-    def taken(self, tag: str, key: int, check: dict[str, Any]) -> tuple[Any, tuple] | None:
-        """The output and arguments the candidate's process handed over for one call; None (recorded as a
-        failed check) when it did not hand them over."""
-        ok, output = take_over(os.path.join(self.job["job_dir"], "out", f"{tag}-{key}.pt"))
-        args_ok, args = take_over(os.path.join(self.job["job_dir"], "out", f"{tag}-{key}-args.pt"))
+    def take(self, name: str) -> tuple[bool, Any]:
+        """take_over of one file under JOB/out, its size counted in evidence['handed_over_mb']."""
+        path = os.path.join(self.job["job_dir"], "out", name)
+        with contextlib.suppress(OSError):
+            self.handed_over_bytes += os.path.getsize(path)
+        self.evidence["handed_over_mb"] = round(self.handed_over_bytes / 1e6, 3)
+        return take_over(path)
+
+    def taken(self, tag: str, key: int, check: dict[str, Any],
+              claims: Collection[str] = ()) -> tuple[Any, tuple] | None:
+        """The output and arguments the candidate's process handed over for one call, but what `claims` names
+        as sent by digest (accepted by the caller): "args", the check's inputs unchanged (this process's own
+        are used), "output", the first call's output (verified already: not read). None (recorded as a failed
+        check) when it did not hand them over."""
+        ok, output = (True, None) if "output" in claims else self.take(f"{tag}-{key}.pt")
+        args_ok, args = (True, check["args"]) if "args" in claims else self.take(f"{tag}-{key}-args.pt")
+        self.evidence["handed_over_by_digest"] += len(set(claims) & {"args", "output"})
         if not (ok and args_ok and isinstance(args, (tuple, list)) and len(args) == len(check["args"])):
             self.record(check, False, "the candidate's process did not hand over this call's output")
             if self.status is None:
@@ -69,19 +87,24 @@ class Checker(References, Conversation):
             return None
         return output, tuple(args)
 
-    def verify(self, tag: str, key: int, check: dict[str, Any]) -> bool:
-        taken = self.taken(tag, key, check)
+    def verify(self, tag: str, key: int, check: dict[str, Any], claims: Collection[str] = ()) -> bool:
+        """Check one call's output and that its inputs are unchanged (see `taken` for `claims`); True when both
+        are right."""
+        taken = self.taken(tag, key, check, claims)
         if taken is None:
             return False
         output, args = taken
+        unchanged = True
         with self.gpu_lock.shared():
             for position, (before, after) in enumerate(zip(check["args"], args, strict=True)):
-                if isinstance(before, torch.Tensor) and not _same(before, after):
+                if "args" not in claims and isinstance(before, torch.Tensor) and not _same(before, after):
                     self.violate(f"the candidate modified input {position} in place")
-            problem = self.problem(output, check, args)
+                    unchanged = False
+            # an output the same by value as the first call's, which was verified right on the same inputs
+            problem = None if "output" in claims else self.problem(output, check, args)
         if problem is None:
             self.record(check, True)
-            return True
+            return unchanged
         message = problem.pop("message")
         self.record(check, False, message, **problem)
         if self.status is None:
@@ -92,10 +115,11 @@ class Checker(References, Conversation):
         ids = list(range(len(self.checks)))
         reply = self.ask({"do": "call", "ids": ids, "tag": "call", "keep": True, "record_ops": True})
         handed = [k for k in reply.get("handed") or [] if k in ids]
+        args_same = _keys(reply.get("args_same"))
         failure = reply.get("failure")
         for key in ids:
             if key in handed:
-                self.verify("call", key, self.checks[key])
+                self.verify("call", key, self.checks[key], ("args",) if key in args_same else ())
             elif isinstance(failure, dict):
                 self.record(self.checks[key], False, "raised " + str(failure.get("message", "")).split(
                     "the candidate raised an error:\n", 1)[-1])
@@ -111,7 +135,7 @@ class Checker(References, Conversation):
             if key not in ids:
                 continue
             check = self.checks[key]
-            ok, output = take_over(os.path.join(self.job["job_dir"], "out", f"late-{key}.pt"))
+            ok, output = self.take(f"late-{key}.pt")
             if not ok or compare_outputs(output, check["expected"], self.tolerances, check.get("undefined")) is not None:
                 self.violate(f"the output of {where(check)} changed after later calls (reused or cached buffers)")
 
@@ -133,7 +157,7 @@ class Checker(References, Conversation):
         reply = self.ask({"do": "call", "ids": [key], "tag": "off", "skip_launches": True})
         matched = False
         if key in (reply.get("handed") or []):
-            ok, output = take_over(os.path.join(self.job["job_dir"], "out", f"off-{key}.pt"))
+            ok, output = self.take(f"off-{key}.pt")
             with self.gpu_lock.shared():
                 matched = ok and compare_outputs(output, check["expected"], self.tolerances,
                                                  check.get("undefined")) is None
@@ -146,13 +170,16 @@ class Checker(References, Conversation):
         first_perf = len(self.checks) + 1
         perf_ids = list(range(first_perf, first_perf + len(self.perf_checks)))
         if perf_ids:
-            reply = self.ask({"do": "call", "ids": perf_ids, "tag": "call", "record_ops": False})
+            reply = self.ask({"do": "call", "ids": perf_ids, "tag": "call", "record_ops": False,
+                              "digest_outputs": True})
+            args_same = _keys(reply.get("args_same"))
             for key in perf_ids:
-                if key in (reply.get("handed") or []):
-                    self.verify("call", key, self.all_checks[key])
+                if key in (reply.get("handed") or []) and self.verify(
+                        "call", key, self.all_checks[key], ("args",) if key in args_same else ()):
+                    self.first_calls_ok.add(key)
             self.take_failure(reply)
         if self.status is not None or self.violations:
-            return
+            return  # a perf case's first call verified wrong (output or inputs): none is timed
         if not self.perf_checks:
             self.speedup_reason = ("the task has no perf cases" if not self.job["perf_cases"] else
                                    "every perf case was skipped or dropped (evidence: skipped_perf_cases, "
@@ -194,15 +221,7 @@ class Checker(References, Conversation):
                           "time_reference": time_reference, "torch_compile": bool(timings.get("torch_compile"))})
         wall_ms = (time.perf_counter() - started) * 1000
         self.take_failure(reply)
-        verifying = time.perf_counter()
-        self.verify("last", key, dict(check, phase="last_timed_call"))
-        self.verify("after", after_key, self.all_checks[after_key])
-        spent = reply.get("spent_s") if isinstance(reply.get("spent_s"), dict) else {}
-        # where a perf case's time went, as the candidate's process reports it (diagnostic only: finite seconds
-        # under a day, or left out), and verifying
-        self.evidence.setdefault("timing_split_s", []).append(
-            dict({str(k)[:12]: round(float(v), 3) for k, v in list(spent.items())[:6]
-                  if type(v) in (int, float) and 0 <= v < 86400}, verify=round(time.perf_counter() - verifying, 3)))
+        self.verify_timed(key, after_key, check, reply)
         times = _times(reply.get("times"))
         if "candidate" not in times or (self.baseline_present and "baseline" not in times):
             raise self.fail("crashed", f"{where(check)}: the candidate's process sent no usable timings")
@@ -247,6 +266,23 @@ class Checker(References, Conversation):
         if describe is not None:
             entry_perf["evidence"] = describe(dict(check["case"])) or None
         self.perf.append(entry_perf)
+
+    def verify_timed(self, key: int, after_key: int, check: dict[str, Any], reply: dict[str, Any]) -> None:
+        """The last timed call and the fresh call after timing. The last call's output is taken as the first
+        call's, by its digest, only where that first call was verified right."""
+        verifying = time.perf_counter()
+        claims = {"args"} if reply.get("last_args_same") is True else set()
+        if reply.get("last_output_same") is True and key in self.first_calls_ok:
+            claims.add("output")
+        self.verify("last", key, dict(check, phase="last_timed_call"), claims)
+        self.verify("after", after_key, self.all_checks[after_key],
+                    ("args",) if reply.get("after_args_same") is True else ())
+        spent = reply.get("spent_s") if isinstance(reply.get("spent_s"), dict) else {}
+        # where a perf case's time went, as the candidate's process reports it (diagnostic only: finite seconds
+        # under a day, or left out), and verifying
+        self.evidence.setdefault("timing_split_s", []).append(
+            dict({str(k)[:12]: round(float(v), 3) for k, v in list(spent.items())[:6]
+                  if type(v) in (int, float) and 0 <= v < 86400}, verify=round(time.perf_counter() - verifying, 3)))
 
     def run(self, connect: Callable[[], None]) -> None:
         with self.phase("setup"):
@@ -388,6 +424,11 @@ def _times(value: Any) -> dict[str, dict[str, Any]]:
         times[name] = {"samples": samples, "calls_per_sample": max(1, _int(entry.get("calls_per_sample")) or 1),
                        "timer": entry.get("timer") if entry.get("timer") in ("per call", "batched") else None}
     return times
+
+
+def _keys(value: Any) -> set[int]:
+    """The check keys a reply lists (anything else in the list is ignored)."""
+    return {k for k in value if type(k) is int} if isinstance(value, list) else set()
 
 
 def _int(value: Any) -> int:

@@ -3,7 +3,9 @@ autotuning, and the hand-over of outputs from the candidate's process to the che
 
 Outputs travel one way, in files the checker reads with torch.load(weights_only=True): tensors, numbers,
 strings and containers of them, nothing that runs code when loaded. A file that does not load, or holds
-something else, is a missing output.
+something else, is a missing output. A value equal by its digest to one the checker already holds (the
+inputs, unchanged by a call) or verified (a perf case's first output, timed again) is named by a claim instead
+of a file (`hand_over_unless_same`).
 """
 
 from __future__ import annotations
@@ -115,14 +117,31 @@ def input_digest(value: Any) -> str:
     """A check's inputs in one hash: their structure, plain values, and each tensor's dtype, shape, strides and
     a position-weighted sum of its bytes (on its device: a permutation of the same values differs). Equal
     when two processes made the inputs alike; anything it cannot read makes it unequal to every other."""
+    return _digest(value)[0]
+
+
+def value_digest(value: Any) -> str | None:
+    """input_digest of a value read wholly by value, else None: a part read by identity (unreadable, too deep,
+    of an unknown type) is unequal across processes but equal to itself after any change in this one."""
+    digest, by_value = _digest(value)
+    return digest if by_value else None
+
+
+def _digest(value: Any) -> tuple[str, bool]:
     parts: list[str] = []
+    by_identity: list[Any] = []
 
     def walk(item: Any, level: int) -> None:
         if isinstance(item, torch.Tensor):
+            total = _weighted_sum(item)
+            if total is None:
+                total = f"unreadable @{id(item)}"  # sparse, quantized, ...: not comparable this way
+                by_identity.append(item)
             parts.append(f"T{item.dtype}{item.device.type}{tuple(item.shape)}{item.stride()}{item.requires_grad}:"
-                         f"{_weighted_sum(item)}")
+                         f"{total}")
         elif level > 8:
             parts.append(f"too deep @{id(item)}")  # never equal across processes
+            by_identity.append(item)
         elif isinstance(item, dict):
             parts.append(f"dict{len(item)}")
             for key, entry in item.items():
@@ -139,18 +158,19 @@ def input_digest(value: Any) -> str:
             walk(vars(item), level + 1)
         else:
             parts.append(f"{type(item).__qualname__}@{id(item)}")  # unknown: never equal across processes
+            by_identity.append(item)
     walk(value, 0)
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return hashlib.sha256("|".join(parts).encode()).hexdigest(), not by_identity
 
 
-def _weighted_sum(tensor: torch.Tensor, chunk: int = 1 << 24) -> str:
+def _weighted_sum(tensor: torch.Tensor, chunk: int = 1 << 24) -> str | None:
     try:
         data = tensor.detach().reshape(-1).contiguous().view(torch.uint8)
         if data.storage_offset() % 4:  # a view at an odd byte offset cannot be read as words in place
             data = data.clone()
         words = data.view(torch.int32) if data.numel() % 4 == 0 else data
-    except (RuntimeError, TypeError) as exc:  # sparse, quantized, ...: not comparable this way
-        return f"unreadable {type(exc).__name__} @{id(tensor)}"
+    except (RuntimeError, TypeError):
+        return None
     total = 0
     for start in range(0, words.numel(), chunk):
         part = words[start:start + chunk].to(torch.int64)
@@ -200,6 +220,21 @@ def hand_over(path: str, value: Any) -> None:
     if hasattr(torch.serialization, "set_crc32_options"):
         torch.serialization.set_crc32_options(False)
     torch.save({"value": _plain(value)}, path)
+
+
+def hand_over_unless_same(path: str, value: Any, digest: str | None,
+                          lock: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> bool:
+    """Hand `value` over unless it is, by value, what `digest` names (the checker's inputs, or an output it has
+    already verified): True when only that claim is sent. A claim says no more than the file could: an unequal
+    digest sends the file, which the checker checks as any other. `lock`: held while the digest is computed
+    (GPU work)."""
+    if digest is not None:
+        with lock():
+            same = value_digest(value) == digest
+        if same:
+            return True
+    hand_over(path, value)
+    return False
 
 
 def take_over(path: str) -> tuple[bool, Any]:

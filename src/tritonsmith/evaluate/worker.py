@@ -6,8 +6,10 @@ It is forked from the host, put in its own namespaces and confined (evaluate/con
 command; then it answers the checker's commands, one JSON line each way:
   start   make the inputs (or load those the checker sends), import the candidate
   call    call the entry point on some of the inputs and hand over each output and the arguments after it
+          (arguments unchanged by value: only a claim naming them, `args_same`)
   late    hand over again the outputs kept from the correctness calls (a later call may have changed them)
-  time    time one perf case (candidate, baseline, reference) and hand over the raw samples
+  time    time one perf case (candidate, baseline, reference) and hand over the raw samples, the last timed
+          call (its output by a claim when it equals the first call's) and a fresh call after timing
   finish  the guards' last look, then exit
 Everything it reports besides the handed-over tensors (guard violations, errors, samples) is a claim: a
 candidate can only make it worse for itself, except timings, which the checker bounds by its own clock.
@@ -31,12 +33,14 @@ from tritonsmith.evaluate.runtime import (
     autotune_on_interpreter,
     clone,
     hand_over,
+    hand_over_unless_same,
     import_file,
     import_task,
     input_digest,
     make_inputs,
     read_message,
     synchronize,
+    value_digest,
     where,
     write_message,
 )
@@ -60,6 +64,8 @@ class CandidateRun:
         self.guards: Guards | None = None
         self.entry: Callable[..., Any] | None = None
         self.kept: dict[int, Any] = {}
+        self.digests: list[str | None] = []  # each check's inputs, as the checker made them
+        self.first_outputs: dict[int, str | None] = {}  # value_digest of a perf case's first call's output
         self.storages: dict[int, str] = {}
         self.failure: dict[str, str] | None = None
 
@@ -106,12 +112,14 @@ class CandidateRun:
         self.meta = command["meta"]
         if "digests" in command:
             self.inputs, differ, error = self.make_inputs(command["digests"])
+            self.digests = list(command["digests"])
             if differ:  # the checker sends those in a file, and this command again
                 self.reply({"done": "start", "inputs_differ": differ, "inputs_error": error})
                 return
         else:
             for key, args in torch.load(command["inputs"], weights_only=False).items():  # the checker's: trusted
                 self.inputs[int(key)] = args
+                self.digests[int(key)] = value_digest(args)
         self.pytorch_gold = command["pytorch_gold"]
         self.dataflow_checked = not self.torch_allowed and not self.pytorch_gold
         import resource
@@ -228,7 +236,7 @@ class CandidateRun:
         """Call the entry point on each listed input and hand over its output and arguments; `keep`: keep the
         outputs (correctness calls, for the `late` look and the aliasing guards)."""
         skip = command.get("skip_launches", False)
-        handed = []
+        handed, args_same = [], []
         self.guards.skip_launches = skip
         try:
             for key in command["ids"]:
@@ -241,7 +249,12 @@ class CandidateRun:
                         continue
                     raise
                 hand_over(os.path.join(self.out_dir, f"{command['tag']}-{key}.pt"), output)
-                hand_over(os.path.join(self.out_dir, f"{command['tag']}-{key}-args.pt"), args)
+                if hand_over_unless_same(os.path.join(self.out_dir, f"{command['tag']}-{key}-args.pt"), args,
+                                         self.digests[key], self.gpu_lock.shared):
+                    args_same.append(key)
+                if command.get("digest_outputs"):  # a perf case's: its last timed call may be the same
+                    with self.gpu_lock.shared():
+                        self.first_outputs[key] = value_digest(output)
                 handed.append(key)
                 if command.get("keep"):
                     self.watch_memory(check, output, args)
@@ -254,7 +267,7 @@ class CandidateRun:
             if self.guards.launches == 0 and not self.pytorch_gold:
                 self.guards.violate("no Triton kernel was launched: the entry point must launch @triton.jit kernels")
             self.guards.check_after_candidate()
-        self.reply({"done": "call", "handed": handed})
+        self.reply({"done": "call", "handed": handed, "args_same": args_same})
 
     def watch_memory(self, check: dict[str, Any], output: Any, args: tuple) -> None:
         input_ptrs = {a.untyped_storage().data_ptr() for a in args if isinstance(a, torch.Tensor)}
@@ -313,18 +326,29 @@ class CandidateRun:
                 self.guards.active = False
         self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
         measured_at = time.perf_counter()
-        hand_over(os.path.join(self.out_dir, f"last-{command['id']}.pt"), last.get("out"))
-        hand_over(os.path.join(self.out_dir, f"last-{command['id']}-args.pt"), args)
-        fresh = self.check_of(command["after_id"])
-        output, after_args = self.run_entry(fresh, record_ops=False)
-        hand_over(os.path.join(self.out_dir, f"after-{command['after_id']}.pt"), output)
-        hand_over(os.path.join(self.out_dir, f"after-{command['after_id']}-args.pt"), after_args)
+        claims = self.hand_over_last(command["id"], last.get("out"), args)
+        claims["after_args_same"] = self.call_after_timing(command["after_id"])
         spent = {"gpu_wait": locked - asked, "prepare": measured.prepare_s,
                  "sampling": measured_at - locked - measured.prepare_s, "hand_over": time.perf_counter() - measured_at}
-        self.reply({"done": "time", "rounds": measured.rounds, "stopped": measured.stopped,
+        self.reply({"done": "time", **claims, "rounds": measured.rounds, "stopped": measured.stopped,
                     "spent_s": {k: round(v, 3) for k, v in spent.items()},
                     "times": {name: {"samples": t.samples, "calls_per_sample": t.calls_per_sample, "timer": t.timer}
                               for name, t in measured.times.items()}})
+
+    def hand_over_last(self, key: int, output: Any, args: tuple) -> dict[str, bool]:
+        """The last timed call's output and arguments, each replaced by a claim where it is, by value, the
+        first call's output (which the checker verified) or the check's inputs."""
+        path = os.path.join(self.out_dir, f"last-{key}")
+        lock = self.gpu_lock.shared
+        return {"last_output_same": hand_over_unless_same(f"{path}.pt", output, self.first_outputs.get(key), lock),
+                "last_args_same": hand_over_unless_same(f"{path}-args.pt", args, self.digests[key], lock)}
+
+    def call_after_timing(self, key: int) -> bool:
+        """A fresh call on other inputs: its output handed over, its arguments too unless unchanged (True)."""
+        output, args = self.run_entry(self.check_of(key), record_ops=False)
+        path = os.path.join(self.out_dir, f"after-{key}")
+        hand_over(f"{path}.pt", output)
+        return hand_over_unless_same(f"{path}-args.pt", args, self.digests[key], self.gpu_lock.shared)
 
     def finish(self, command: dict[str, Any]) -> None:
         if self.guards is not None:
