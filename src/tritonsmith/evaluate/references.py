@@ -28,6 +28,7 @@ from tritonsmith.evaluate.runtime import (
     PERF_SEED,
     TaskFailure,
     autotune_on_interpreter,
+    clock_timing,
     clone,
     import_task,
     input_digest,
@@ -176,6 +177,10 @@ class References:
                     self.perf_checks.append(self.make_filled(0, case, i, PERF_SEED, "perf_shape"))
                 except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
                     self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
+        elif job["perf_cases"] and clock_timing():  # the evaluator's tests of its timing path, on small shapes
+            self.perf_checks = [self.make_filled(0, case, i, PERF_SEED, "perf_shape") for i, case in cases]
+            self.evidence["perf_shapes_checked"] = False
+            self.evidence["perf_shapes_reason"] = "no GPU: timed by the host clock on the correctness shapes (a test)"
         elif job["perf_cases"]:
             self.evidence["perf_shapes_checked"] = False
             self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"

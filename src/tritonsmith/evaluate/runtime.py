@@ -29,6 +29,13 @@ PERF_SEED = 7
 LINE_LIMIT = 1 << 20  # the longest message a process takes from the candidate's process
 
 
+def clock_timing() -> bool:
+    """Whether the evaluator's own tests time on the CPU: `TRITONSMITH_CLOCK_TIMING=1`, set by whoever starts the
+    pool (read before any candidate code), has the interpreter timed by the host clock on the correctness
+    shapes, so that the timing path runs without a GPU. No speedup is ever reported from it."""
+    return os.environ.get("TRITONSMITH_CLOCK_TIMING") == "1"
+
+
 class TaskFailure(Exception):
     """The task itself (not the candidate) is broken: its inputs or reference raised."""
 

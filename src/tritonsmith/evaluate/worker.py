@@ -31,6 +31,7 @@ from tritonsmith.evaluate.gpu_lock import GpuLock
 from tritonsmith.evaluate.guards import HEAVY_OPS, Guards, children_of_this_process
 from tritonsmith.evaluate.runtime import (
     autotune_on_interpreter,
+    clock_timing,
     clone,
     hand_over,
     hand_over_unless_same,
@@ -44,7 +45,7 @@ from tritonsmith.evaluate.runtime import (
     where,
     write_message,
 )
-from tritonsmith.evaluate.timing import GpuTimer, TimingSettings
+from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings
 
 
 class _Failed(Exception):
@@ -178,7 +179,7 @@ class CandidateRun:
         """The trusted baseline's first call on each perf case's inputs, before any candidate code: its kernels
         are compiled and autotuned now, into memory and the shared Triton cache, where a candidate can no longer
         plant a slower kernel under their keys. A baseline that fails here is not timed (the speedup says why)."""
-        if self.device == "cpu" or self.baseline is None or self.job.get("baseline_untrusted"):
+        if (self.device == "cpu" and not clock_timing()) or self.baseline is None or self.job.get("baseline_untrusted"):
             return
         for key, meta in self.meta.items():
             if meta.get("phase") != "perf_shape" or self.inputs[int(key)] is None:
@@ -314,7 +315,7 @@ class CandidateRun:
         with self.gpu_lock.exclusive():  # no other evaluation uses this GPU while this one is timed
             locked = time.perf_counter()
             if not hasattr(self, "timer"):
-                self.timer = GpuTimer()
+                self.timer = ClockTimer() if self.device == "cpu" else GpuTimer()
             self.guards.active = True
             try:
                 measured = self.timer.measure(functions, settings)

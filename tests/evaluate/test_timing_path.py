@@ -1,0 +1,56 @@
+"""The timing path end to end without a GPU: with TRITONSMITH_CLOCK_TIMING=1 the interpreter is timed by the host
+clock on the correctness shapes, so that the `time` command, the hand-over of the last timed call and of the call
+after timing, and the checks after timing run in CI (on a GPU they run for real; no speedup comes from a clock)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import CANDIDATES
+
+from tritonsmith.evaluate import EvalConfig, WorkerPool
+from tritonsmith.task import load_task
+
+BUILTIN = Path(__file__).parents[2] / "src/tritonsmith/suites/builtin"
+
+
+@pytest.fixture(scope="module")
+def clock_pool():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRITONSMITH_CLOCK_TIMING", "1")  # read by the host, checker and keeper as they start
+        with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120, timing_rounds=3,
+                                                                  timing_max_rounds=5)) as pool:
+            yield pool
+
+
+def evaluate(pool, task: str, candidate: str):
+    return pool.evaluate(load_task(BUILTIN / f"{task}.py", suite="builtin"), (CANDIDATES / candidate).read_text(),
+                         timeout_s=120)
+
+
+def test_an_honest_candidate_is_timed_and_its_timed_calls_checked(clock_pool):
+    result = evaluate(clock_pool, "vector_add", "honest/vector_add_fixed_block.py")
+    assert result.status == "passed", result.summary()
+    assert result.speedup is None and "no GPU" in result.speedup_reason
+    perf = result.perf
+    assert perf and all(p.candidate_ms > 0 and p.baseline_ms > 0 for p in perf)
+    phases = {case.phase for case in result.cases}
+    assert {"last_timed_call", "after_timing"} <= phases, phases
+    assert len(result.evidence["timing_split_s"]) == len(perf)
+    correctness = sum(case.phase == "correctness" for case in result.cases)
+    # unchanged arguments after every call, and each last timed output equal to its verified first one
+    assert result.evidence["handed_over_by_digest"] == correctness + 4 * len(perf)
+
+
+def test_a_candidate_wrong_only_while_timed_is_caught(clock_pool):
+    result = evaluate(clock_pool, "vector_add", "adversarial/wrong_while_timed.py")
+    assert result.status == "wrong_output", result.summary()
+    wrong = [case for case in result.cases if not case.ok]
+    assert wrong and wrong[0].phase == "last_timed_call", wrong
+
+
+def test_a_baseline_slowed_while_timed_is_seen(clock_pool):
+    result = evaluate(clock_pool, "vector_add", "adversarial/slow_baseline.py")
+    assert result.status == "rejected", result.summary()
+    assert any("replaced _add_kernel.run of the baseline" in v for v in result.guard_violations)
