@@ -288,7 +288,7 @@ def test_the_candidates_process_makes_its_own_inputs_and_gets_the_rest_in_a_file
     case) gets those checks' inputs in a file, and is judged on exactly the checker's inputs either way."""
     task = variant(tmp_path, "vector_add_pid", ("import torch\n", "import os\n\nimport torch\n"),
                    ("    return x, y\n", "    if case['shape'] == [1000]:  # differs from one process to the next\n"
-                                        "        x = x + (os.getpid() % 7 + 1)\n    return x, y\n"))
+                                        "        x = x + (os.getpid() % 997 + 1)\n    return x, y\n"))
     wrong = resolve_task("vector_add").baseline.replace("x + y", "x - y")
     with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
         plain = pool.evaluate(resolve_task("vector_add"), resolve_task("vector_add").baseline)

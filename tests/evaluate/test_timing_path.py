@@ -54,3 +54,23 @@ def test_a_baseline_slowed_while_timed_is_seen(clock_pool):
     result = evaluate(clock_pool, "vector_add", "adversarial/slow_baseline.py")
     assert result.status == "rejected", result.summary()
     assert any("replaced _add_kernel.run of the baseline" in v for v in result.guard_violations)
+
+
+@pytest.mark.parametrize("candidate, phrase", [
+    ("reuse_while_timed", "returned memory the previous call had returned"),
+    ("copy_while_timed", "launched no Triton kernel"),
+    ("triton_copy_while_timed", "reuses results between calls"),
+])
+def test_results_reused_between_timed_calls_are_rejected(clock_pool, candidate, phrase):
+    """Each computes right on inputs it has not seen, so every correctness check passes; called again on the
+    same tensors, as only timing does, it returns its last output, a torch copy of it, or a Triton copy."""
+    result = evaluate(clock_pool, "vector_add", f"adversarial/{candidate}.py")
+    assert result.status == "rejected", result.summary()
+    assert any(phrase in violation for violation in result.guard_violations), result.guard_violations
+    assert all(case.ok for case in result.cases)
+
+
+def test_an_honest_candidates_repeated_calls_are_as_fast_as_its_first(clock_pool):
+    result = evaluate(clock_pool, "vector_add", "honest/vector_add_fixed_block.py")
+    assert result.status == "passed", result.summary()
+    assert all(p.fresh_call_ms and p.baseline_fresh_call_ms and p.repeat_vs_fresh > 0.25 for p in result.perf)

@@ -7,16 +7,14 @@ correctness, inputs unchanged, outputs changed by later calls, the kernels-off d
 the checks after timing. Arguments a call left unchanged come back as a claim (their digest equals the
 inputs'), taken as this process's own inputs; the last timed call's output as a claim that it equals the first
 call's, accepted only where that call was verified right. Any other digest sends the file, checked as ever;
-forging a claim gives nothing a forged file would not. Timings come back as raw samples: medians, ratios and
-speedups are computed here, and the time claimed must fit in the wall-clock time this process measured around
-the timed region. The status follows evaluate/verdict.py.
+forging a claim gives nothing a forged file would not. The timing and what is decided from it are in
+evaluate/measuring.py. The status follows evaluate/verdict.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable, Collection
@@ -25,7 +23,8 @@ from typing import Any
 import torch
 
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs
-from tritonsmith.evaluate.conversation import Conversation, _Stop
+from tritonsmith.evaluate.conversation import Conversation, _Stop, int_of, keys_of
+from tritonsmith.evaluate.measuring import Measuring
 from tritonsmith.evaluate.references import References
 from tritonsmith.evaluate.runtime import (
     CHECK_SEED,
@@ -36,20 +35,17 @@ from tritonsmith.evaluate.runtime import (
     take_over,
     where,
 )
-from tritonsmith.evaluate.timing import TIMER, ratio_interval
 from tritonsmith.evaluate.verdict import finish
 from tritonsmith.task import case_label
-from tritonsmith.util.stats import geometric_mean
 from tritonsmith.util.tensors import same
 
-WALL_MARGIN = 1.05  # claimed GPU time may exceed the wall-clock time around it by 5% (clock granularity) at most
-WALL_SLACK_MS = 5.0
 GUARDS = ["isolated_process", "verdict_outside_candidate", "launch_count", "kernels_off", "forbidden_aten_ops",
           "inputs_unchanged", "output_aliasing", "output_reuse", "threads", "streams", "forks", "patched_functions",
-          "recheck_after_timing", "wall_clock_bound"]
+          "recheck_after_timing", "wall_clock_bound", "timed_calls_launch_and_return_new_memory",
+          "repeat_vs_fresh_call"]
 
 
-class Checker(References, Conversation):
+class Checker(References, Conversation, Measuring):
     """One job's verdict: the task's references (References), the conversation with the candidate's process
     (Conversation), and what is decided from the two."""
 
@@ -125,7 +121,7 @@ class Checker(References, Conversation):
         ids = list(range(len(self.checks)))
         reply = self.ask({"do": "call", "ids": ids, "tag": "call", "keep": True, "record_ops": True})
         handed = [k for k in reply.get("handed") or [] if k in ids]
-        args_same = _keys(reply.get("args_same"))
+        args_same = keys_of(reply.get("args_same"))
         failure = reply.get("failure")
         for key in ids:
             if key in handed:
@@ -176,124 +172,6 @@ class Checker(References, Conversation):
             self.violate("the outputs are correct even with every Triton kernel launch disabled: "
                          "the work is not done by Triton kernels")
 
-    def measure(self) -> None:
-        first_perf = len(self.checks) + 1
-        perf_ids = list(range(first_perf, first_perf + len(self.perf_checks)))
-        if perf_ids:
-            reply = self.ask({"do": "call", "ids": perf_ids, "tag": "call", "record_ops": False,
-                              "digest_outputs": True})
-            args_same = _keys(reply.get("args_same"))
-            for key in perf_ids:
-                if key in (reply.get("handed") or []) and self.verify(
-                        "call", key, self.all_checks[key], ("args",) if key in args_same else ()):
-                    self.first_calls_ok.add(key)
-            self.take_failure(reply)
-        if self.status is not None or self.violations:
-            return  # a perf case's first call verified wrong (output or inputs): none is timed
-        if not self.perf_checks:
-            self.speedup_reason = ("the task has no perf cases" if not self.job["perf_cases"] else
-                                   "every perf case was skipped or dropped (evidence: skipped_perf_cases, "
-                                   "unreproducible_cases)")
-            return
-        timings = self.job.get("timing", {})
-        mode = self.reference_timing
-        time_reference = timings.get("reference", True) and mode == "separate"
-        if not timings.get("reference", True):
-            self.evidence["speedup_vs_torch"] = "not measured: the PyTorch reference was not timed (timing.reference off)"
-        elif mode == "none":
-            self.evidence["speedup_vs_torch"] = ("not measured: this task's reference is the suite's own kernel, "
-                                                 "timed as the baseline, not PyTorch")
-        elif mode == "baseline":
-            self.evidence["speedup_vs_torch"] = "the baseline is the PyTorch reference itself: timed once, as the baseline"
-        speedups, torch_speedups = [], []
-        first_after = first_perf + len(self.perf_checks)
-        for offset, check in enumerate(self.perf_checks):
-            self.time_case(first_perf + offset, first_after + offset, check, time_reference, mode, speedups,
-                           torch_speedups)
-            if self.status is not None:
-                return
-        parts: dict[str, float] = {}
-        for split in self.evidence.get("timing_split_s", []):
-            for part, seconds in split.items():
-                parts[part] = parts.get(part, 0.0) + seconds
-        self.evidence.setdefault("phases_s", {}).update({f"timing.{k}": round(v, 3) for k, v in parts.items()})
-        self.speedup = geometric_mean(speedups)
-        if self.speedup is None and self.speedup_reason is None:
-            self.speedup_reason = "the task has no baseline kernel"
-        self.speedup_vs_torch = geometric_mean(torch_speedups)
-        self.evidence["timer"] = TIMER
-
-    def time_case(self, key: int, after_key: int, check: dict[str, Any], time_reference: bool, mode: str,
-                  speedups: list[float], torch_speedups: list[float]) -> None:
-        timings = dict(self.job.get("timing", {}), cases=len(self.perf_checks))
-        started = time.perf_counter()
-        reply = self.ask({"do": "time", "id": key, "after_id": after_key, "settings": timings,
-                          "time_reference": time_reference, "torch_compile": bool(timings.get("torch_compile"))})
-        wall_ms = (time.perf_counter() - started) * 1000
-        self.take_failure(reply)
-        self.verify_timed(key, after_key, check, reply)
-        times = _times(reply.get("times"))
-        if "candidate" not in times or (self.baseline_present and "baseline" not in times):
-            raise self.fail("crashed", f"{where(check)}: the candidate's process sent no usable timings")
-        claimed_ms = sum(sum(t["samples"]) * t["calls_per_sample"] for t in times.values())
-        if claimed_ms > wall_ms * WALL_MARGIN + WALL_SLACK_MS:
-            self.violate(f"{where(check)}: the timings sent by the candidate's process add up to {claimed_ms:.1f} ms "
-                         f"of GPU time, more than the {wall_ms:.1f} ms of wall-clock time the checker measured "
-                         "around them: they were not measured")
-            return
-        self.evidence.setdefault("timing_wall_ms", []).append(round(wall_ms, 1))
-        medians = {name: statistics.median(t["samples"]) for name, t in times.items()}
-        cand_ms = medians["candidate"]
-        if not cand_ms > 0:
-            raise self.fail("crashed", f"{where(check)}: the candidate's time was not measured (median {cand_ms})")
-        candidate = times["candidate"]
-        spread = (max(candidate["samples"]) - min(candidate["samples"])) / cand_ms
-        rounds = _int(reply.get("rounds"))
-        ratio_ci = (ratio_interval(candidate["samples"], times["baseline"]["samples"])
-                    if "baseline" in times and len(times["baseline"]["samples"]) == len(candidate["samples"]) else None)
-        entry_perf = {"index": check["index"], "label": case_label(check["case"]), "candidate_ms": cand_ms,
-                      "candidate_spread": spread, "rounds": rounds, "ratio_ci": ratio_ci,
-                      "timing_stopped": str(reply.get("stopped"))[:20],
-                      "calls_per_sample": candidate["calls_per_sample"], "timer": candidate["timer"]}
-        if "baseline" in times:
-            entry_perf["baseline_ms"] = medians["baseline"]
-            entry_perf["speedup"] = entry_perf["baseline_ms"] / cand_ms
-            speedups.append(entry_perf["speedup"])
-        reference = medians.get("reference") or (medians.get("baseline") if mode == "baseline" else None)
-        if reference is not None:
-            entry_perf["reference_ms"] = reference
-            entry_perf["speedup_vs_torch"] = reference / cand_ms
-            torch_speedups.append(entry_perf["speedup_vs_torch"])
-        if "compiled" in medians:
-            entry_perf["compiled_ms"] = medians["compiled"]
-            entry_perf["speedup_vs_compile"] = entry_perf["compiled_ms"] / cand_ms
-        flops, nbytes = self.task.flops(dict(check["case"])), self.task.bytes_moved(dict(check["case"]))
-        if nbytes:  # fractions of the roofs are computed by the caller (job_result.add_roofline)
-            entry_perf["gbps"] = nbytes / cand_ms / 1e6
-        if flops:
-            entry_perf["tflops"] = flops / cand_ms / 1e9
-        describe = getattr(self.task, "perf_evidence", None)  # how a suite's perf inputs were made
-        if describe is not None:
-            entry_perf["evidence"] = describe(dict(check["case"])) or None
-        self.perf.append(entry_perf)
-
-    def verify_timed(self, key: int, after_key: int, check: dict[str, Any], reply: dict[str, Any]) -> None:
-        """The last timed call and the fresh call after timing. The last call's output is taken as the first
-        call's, by its digest, only where that first call was verified right."""
-        verifying = time.perf_counter()
-        claims = {"args"} if reply.get("last_args_same") is True else set()
-        if reply.get("last_output_same") is True and key in self.first_calls_ok:
-            claims.add("output")
-        self.verify("last", key, dict(check, phase="last_timed_call"), claims)
-        self.verify("after", after_key, self.all_checks[after_key],
-                    ("args",) if reply.get("after_args_same") is True else ())
-        spent = reply.get("spent_s") if isinstance(reply.get("spent_s"), dict) else {}
-        # where a perf case's time went, as the candidate's process reports it (diagnostic only: finite seconds
-        # under a day, or left out), and verifying
-        self.evidence.setdefault("timing_split_s", []).append(
-            dict({str(k)[:12]: round(float(v), 3) for k, v in list(spent.items())[:6]
-                  if type(v) in (int, float) and 0 <= v < 86400}, verify=round(time.perf_counter() - verifying, 3)))
-
     def run(self, connect: Callable[[], None]) -> None:
         with self.phase("setup"):
             self.load_task()
@@ -324,7 +202,7 @@ class Checker(References, Conversation):
                 with self.phase("timing"):
                     self.measure()
             reply = self.ask({"do": "finish"})
-            leftovers = _int(reply.get("leftover_processes"))
+            leftovers = int_of(reply.get("leftover_processes"))
             if leftovers:
                 self.violate(f"the candidate left {leftovers} process(es) running after it finished "
                              "(the evaluator killed them)")
@@ -418,32 +296,6 @@ def run_checker(job: dict[str, Any], send: Callable[[dict[str, Any]], None], con
         return
     checker.evidence["worker_s"] = round(time.perf_counter() - started, 3)
     send({"result": checker.verdict()})
-
-
-def _times(value: Any) -> dict[str, dict[str, Any]]:
-    """The raw samples of each timed function, validated: positive finite numbers only."""
-    times = {}
-    if not isinstance(value, dict):
-        return times
-    for name in ("candidate", "baseline", "reference", "compiled"):
-        entry = value.get(name)
-        if not isinstance(entry, dict) or not isinstance(entry.get("samples"), list):
-            continue
-        samples = [float(s) for s in entry["samples"] if isinstance(s, (int, float)) and 0 < s < float("inf")]
-        if len(samples) != len(entry["samples"]) or not samples:
-            continue
-        times[name] = {"samples": samples, "calls_per_sample": max(1, _int(entry.get("calls_per_sample")) or 1),
-                       "timer": entry.get("timer") if entry.get("timer") in ("per call", "batched") else None}
-    return times
-
-
-def _keys(value: Any) -> set[int]:
-    """The check keys a reply lists (anything else in the list is ignored)."""
-    return {k for k in value if type(k) is int} if isinstance(value, list) else set()
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 40 else 0
 
 
 def _same(before: torch.Tensor, after: Any) -> bool:

@@ -102,3 +102,12 @@ class Conversation:
         failure = reply.get("failure")
         if isinstance(failure, dict) and failure.get("status") in ("compile_error", "runtime_error", "rejected"):
             raise self.fail(failure["status"], str(failure.get("message", "")))
+
+
+def keys_of(value: Any) -> set[int]:
+    """The check keys a reply lists (anything else in the list is ignored)."""
+    return {k for k in value if type(k) is int} if isinstance(value, list) else set()
+
+
+def int_of(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 40 else 0

@@ -62,6 +62,13 @@ class PerfResult:
     timer: str | None = None
     """"per call" (an event pair around each call, L2 flushed) or "batched" (one pair around back-to-back
     calls, L2 warm after the first): launch-bound kernels are timed in batches (evaluate/timing.py)."""
+    fresh_call_ms: float | None = None
+    """The candidate's first call on inputs it had not seen (after timing), timed once, L2 flushed."""
+    baseline_fresh_call_ms: float | None = None
+    """The baseline's call on those inputs, timed alike."""
+    repeat_vs_fresh: float | None = None
+    """(candidate_ms / fresh_call_ms) / (baseline_ms / baseline_fresh_call_ms): how much faster the candidate got
+    on repeated calls than on a new input, against the baseline; below 0.25 it reuses results (rejected)."""
 
 
 @dataclass

@@ -74,6 +74,8 @@ class Timed:
     calls_per_sample: int = 1
     timer: str = "per call"
     """"per call" (L2 flushed before each) or "batched" (back-to-back calls per event pair, L2 warm)."""
+    host_ms: float = 0.0
+    """Host milliseconds to issue one call (its wrapper's Python), from the warm-up."""
 
 
 @dataclass
@@ -264,8 +266,28 @@ class GpuTimer:
         for name, values in samples.items():
             median = statistics.median(values)
             spread = (max(values) - min(values)) / median if median > 0 else 0.0
-            times[name] = Timed(median, spread, values, batch, "batched" if batched else "per call")
+            times[name] = Timed(median, spread, values, batch, "batched" if batched else "per call",
+                                states[name]["host_ms"])
         return Measurement(times, rounds, interval, stopped, prepare_s)
+
+    def once(self, fn: Callable[[], object], host_ms: float) -> tuple[float | None, object]:
+        """One call's GPU time, L2 flushed, queued behind a spin as a per-call sample is, and what it returned.
+        The call is never repeated (it is the first on inputs the function has not seen), so the spin is made
+        long enough for `host_ms` of queueing up front; a time whose queueing outlasted the spin (and so holds
+        host time) is None."""
+        torch = self.torch
+        start, end = self._events(2)
+        spin_ms = min(50.0, 0.1 + 3 * host_ms)
+        if self.spin:
+            torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
+        self.flush.zero_()
+        start.record()
+        queued = time.perf_counter()
+        result = fn()
+        queue_ms = (time.perf_counter() - queued) * 1000
+        end.record()
+        end.synchronize()
+        return (start.elapsed_time(end) if self.spin and queue_ms <= 0.9 * spin_ms else None), result
 
 
 class ClockTimer:
@@ -289,3 +311,8 @@ class ClockTimer:
             median = statistics.median(values)
             times[name] = Timed(median, (max(values) - min(values)) / median if median > 0 else 0.0, values)
         return Measurement(times, rounds, interval, stopped, prepare_s)
+
+    def once(self, fn: Callable[[], object], host_ms: float) -> tuple[float | None, object]:
+        started = time.perf_counter()
+        result = fn()
+        return (time.perf_counter() - started) * 1000, result

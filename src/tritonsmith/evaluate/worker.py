@@ -218,11 +218,14 @@ class CandidateRun:
     def check_of(self, key: int) -> dict[str, Any]:
         return dict(self.meta[str(key)], args=self.inputs[key])
 
-    def run_entry(self, check: dict[str, Any], record_ops: bool = True) -> tuple[Any, tuple]:
+    def run_entry(self, check: dict[str, Any], record_ops: bool = True,
+                  call: Callable[[Callable[[], Any]], Any] | None = None) -> tuple[Any, tuple]:
+        """The candidate's output on a copy of the check's inputs, and that copy after the call; `call` makes
+        the call (a timer's `once`)."""
         args = clone(check["args"])
         try:
             with self.gpu_lock.shared(), self.guards.watching(record_ops=record_ops):
-                output = self.entry(*args)
+                output = call(lambda: self.entry(*args)) if call else self.entry(*args)
                 synchronize(self.device)
         except SystemExit as exc:
             self.guards.violate(f"the candidate called sys.exit({exc.code})")
@@ -293,11 +296,15 @@ class CandidateRun:
         """Time one perf case; the checker computes medians and ratios from the raw samples sent back."""
         check = self.check_of(command["id"])
         args = clone(check["args"])
-        last: dict[str, Any] = {}
-        entry = self.entry
+        last: dict[str, Any] = {"no_launch": 0, "reused": 0}
+        entry, guards = self.entry, self.guards
 
         def run_candidate(args=args, last=last):
-            last["out"] = entry(*args)
+            launches = guards.launches
+            output = entry(*args)
+            last["no_launch"] += guards.launches == launches
+            last["reused"] += _shares_memory(output, last.get("out"))  # the previous output is still alive here
+            last["out"] = output
         functions: dict[str, Callable[[], Any]] = {"candidate": run_candidate}
         if self.baseline is not None:
             functions["baseline"] = lambda args=args: self.baseline(*args)
@@ -325,14 +332,16 @@ class CandidateRun:
                           + describe_exception(exc, self.job["candidate_path"]))
             finally:
                 self.guards.active = False
+            after, fresh_ms = self.fresh_call(command["after_id"], measured)
         self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
         measured_at = time.perf_counter()
         claims = self.hand_over_last(command["id"], last.get("out"), args)
-        claims["after_args_same"] = self.call_after_timing(command["after_id"])
+        claims["after_args_same"] = self.hand_over_after(command["after_id"], *after)
         spent = {"gpu_wait": locked - asked, "prepare": measured.prepare_s,
                  "sampling": measured_at - locked - measured.prepare_s, "hand_over": time.perf_counter() - measured_at}
         self.reply({"done": "time", **claims, "rounds": measured.rounds, "stopped": measured.stopped,
-                    "spent_s": {k: round(v, 3) for k, v in spent.items()},
+                    "timed_calls_without_launch": last["no_launch"], "timed_calls_reusing_output": last["reused"],
+                    "fresh_ms": fresh_ms, "spent_s": {k: round(v, 3) for k, v in spent.items()},
                     "times": {name: {"samples": t.samples, "calls_per_sample": t.calls_per_sample, "timer": t.timer}
                               for name, t in measured.times.items()}})
 
@@ -344,9 +353,28 @@ class CandidateRun:
         return {"last_output_same": hand_over_unless_same(f"{path}.pt", output, self.first_outputs.get(key), lock),
                 "last_args_same": hand_over_unless_same(f"{path}-args.pt", args, self.digests[key], lock)}
 
-    def call_after_timing(self, key: int) -> bool:
-        """A fresh call on other inputs: its output handed over, its arguments too unless unchanged (True)."""
-        output, args = self.run_entry(self.check_of(key), record_ops=False)
+    def fresh_call(self, key: int, measured: Any) -> tuple[tuple[Any, tuple], dict[str, float | None]]:
+        """After timing, the candidate's first call on inputs it has not seen (the after-timing check's), timed
+        once as a per-call sample is, and the baseline's on a copy of them: a function much faster when called
+        again on the same inputs than on new ones reuses its results (the checker compares the two ratios).
+        Returns (the candidate's output and arguments, each one's milliseconds)."""
+        fresh_ms: dict[str, float | None] = {}
+
+        def timed_once(fn: Callable[[], Any]) -> Any:
+            fresh_ms["candidate"], output = self.timer.once(fn, measured.times["candidate"].host_ms)
+            return output
+        after = self.run_entry(self.check_of(key), record_ops=False, call=timed_once)
+        if self.baseline is not None and "baseline" in measured.times:
+            args = clone(self.inputs[key])
+            try:
+                fresh_ms["baseline"] = self.timer.once(lambda: self.baseline(*args), measured.times["baseline"].host_ms)[0]
+                synchronize(self.device)
+            except Exception:  # noqa: BLE001 - it ran on the perf case's inputs: no comparison, then
+                fresh_ms["baseline"] = None
+        return after, fresh_ms
+
+    def hand_over_after(self, key: int, output: Any, args: tuple) -> bool:
+        """The after-timing call's output, and its arguments unless unchanged (True)."""
         path = os.path.join(self.out_dir, f"after-{key}")
         hand_over(f"{path}.pt", output)
         return hand_over_unless_same(f"{path}-args.pt", args, self.digests[key], self.gpu_lock.shared)
@@ -356,6 +384,15 @@ class CandidateRun:
             self.guards.check_after_candidate()
             self.record_replaced()
         self.reply({"done": "finish", "leftover_processes": len(_live_children())})
+
+
+def _shares_memory(output: Any, previous: Any) -> bool:
+    """Whether a call returned memory that the previous call's output (still referenced) holds."""
+    if previous is None:
+        return False
+    held = {t.untyped_storage().data_ptr() for t in as_outputs(previous) if isinstance(t, torch.Tensor) and t.numel()}
+    return any(t.untyped_storage().data_ptr() in held for t in as_outputs(output) if isinstance(t, torch.Tensor)
+               and t.numel())
 
 
 def _live_children() -> list[int]:

@@ -1,0 +1,195 @@
+"""The checker's timing (a part of evaluate/checker.py's Checker; runs in the checker's process, never beside
+candidate code): the perf shapes' first calls, one `time` command per perf case, and what is decided from the
+reply. Timings come back as raw samples, validated here; medians, ratios and speedups are computed here, and the
+time claimed must fit in the wall-clock time this process measured around the timed region. Each timed call must
+launch a Triton kernel and return new memory, and a call on inputs the candidate had not seen must not be much
+slower, against the timed calls, than the baseline's (results reused between timed calls). The last timed call
+and a fresh call after timing are checked as any other.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from tritonsmith.evaluate.conversation import int_of, keys_of
+from tritonsmith.evaluate.runtime import where
+from tritonsmith.evaluate.timing import TIMER, ratio_interval
+from tritonsmith.task import case_label
+from tritonsmith.util.stats import geometric_mean
+
+REUSE_RATIO = 0.25  # timed calls this much faster, relative to a first call on new inputs, than the baseline's
+REUSE_MIN_MS = 0.02  # ... and by at least this much a call: results reused between timed calls
+WALL_MARGIN = 1.05  # claimed GPU time may exceed the wall-clock time around it by 5% (clock granularity) at most
+WALL_SLACK_MS = 5.0
+
+
+class Measuring:
+    """The Checker's timing methods (its state and its verify, violate, fail and ask live in the Checker)."""
+
+    def measure(self) -> None:
+        first_perf = len(self.checks) + 1
+        perf_ids = list(range(first_perf, first_perf + len(self.perf_checks)))
+        if perf_ids:
+            reply = self.ask({"do": "call", "ids": perf_ids, "tag": "call", "record_ops": False,
+                              "digest_outputs": True})
+            args_same = keys_of(reply.get("args_same"))
+            for key in perf_ids:
+                if key in (reply.get("handed") or []) and self.verify(
+                        "call", key, self.all_checks[key], ("args",) if key in args_same else ()):
+                    self.first_calls_ok.add(key)
+            self.take_failure(reply)
+        if self.status is not None or self.violations:
+            return  # a perf case's first call verified wrong (output or inputs): none is timed
+        if not self.perf_checks:
+            self.speedup_reason = ("the task has no perf cases" if not self.job["perf_cases"] else
+                                   "every perf case was skipped or dropped (evidence: skipped_perf_cases, "
+                                   "unreproducible_cases)")
+            return
+        timings = self.job.get("timing", {})
+        mode = self.reference_timing
+        time_reference = timings.get("reference", True) and mode == "separate"
+        if not timings.get("reference", True):
+            self.evidence["speedup_vs_torch"] = "not measured: the PyTorch reference was not timed (timing.reference off)"
+        elif mode == "none":
+            self.evidence["speedup_vs_torch"] = ("not measured: this task's reference is the suite's own kernel, "
+                                                 "timed as the baseline, not PyTorch")
+        elif mode == "baseline":
+            self.evidence["speedup_vs_torch"] = "the baseline is the PyTorch reference itself: timed once, as the baseline"
+        speedups, torch_speedups = [], []
+        first_after = first_perf + len(self.perf_checks)
+        for offset, check in enumerate(self.perf_checks):
+            self.time_case(first_perf + offset, first_after + offset, check, time_reference, mode, speedups,
+                           torch_speedups)
+            if self.status is not None:
+                return
+        parts: dict[str, float] = {}
+        for split in self.evidence.get("timing_split_s", []):
+            for part, seconds in split.items():
+                parts[part] = parts.get(part, 0.0) + seconds
+        self.evidence.setdefault("phases_s", {}).update({f"timing.{k}": round(v, 3) for k, v in parts.items()})
+        self.speedup = geometric_mean(speedups)
+        if self.speedup is None and self.speedup_reason is None:
+            self.speedup_reason = "the task has no baseline kernel"
+        self.speedup_vs_torch = geometric_mean(torch_speedups)
+        self.evidence["timer"] = TIMER
+
+    def time_case(self, key: int, after_key: int, check: dict[str, Any], time_reference: bool, mode: str,
+                  speedups: list[float], torch_speedups: list[float]) -> None:
+        timings = dict(self.job.get("timing", {}), cases=len(self.perf_checks))
+        started = time.perf_counter()
+        reply = self.ask({"do": "time", "id": key, "after_id": after_key, "settings": timings,
+                          "time_reference": time_reference, "torch_compile": bool(timings.get("torch_compile"))})
+        wall_ms = (time.perf_counter() - started) * 1000
+        self.take_failure(reply)
+        self.verify_timed(key, after_key, check, reply)
+        times = times_of(reply.get("times"))
+        if "candidate" not in times or (self.baseline_present and "baseline" not in times):
+            raise self.fail("crashed", f"{where(check)}: the candidate's process sent no usable timings")
+        claimed_ms = sum(sum(t["samples"]) * t["calls_per_sample"] for t in times.values())
+        if claimed_ms > wall_ms * WALL_MARGIN + WALL_SLACK_MS:
+            self.violate(f"{where(check)}: the timings sent by the candidate's process add up to {claimed_ms:.1f} ms "
+                         f"of GPU time, more than the {wall_ms:.1f} ms of wall-clock time the checker measured "
+                         "around them: they were not measured")
+            return
+        self.evidence.setdefault("timing_wall_ms", []).append(round(wall_ms, 1))
+        medians = {name: statistics.median(t["samples"]) for name, t in times.items()}
+        cand_ms = medians["candidate"]
+        if not cand_ms > 0:
+            raise self.fail("crashed", f"{where(check)}: the candidate's time was not measured (median {cand_ms})")
+        candidate = times["candidate"]
+        spread = (max(candidate["samples"]) - min(candidate["samples"])) / cand_ms
+        rounds = int_of(reply.get("rounds"))
+        ratio_ci = (ratio_interval(candidate["samples"], times["baseline"]["samples"])
+                    if "baseline" in times and len(times["baseline"]["samples"]) == len(candidate["samples"]) else None)
+        entry_perf = {"index": check["index"], "label": case_label(check["case"]), "candidate_ms": cand_ms,
+                      "candidate_spread": spread, "rounds": rounds, "ratio_ci": ratio_ci,
+                      "timing_stopped": str(reply.get("stopped"))[:20],
+                      "calls_per_sample": candidate["calls_per_sample"], "timer": candidate["timer"]}
+        if "baseline" in times:
+            entry_perf["baseline_ms"] = medians["baseline"]
+            entry_perf["speedup"] = entry_perf["baseline_ms"] / cand_ms
+            speedups.append(entry_perf["speedup"])
+        reference = medians.get("reference") or (medians.get("baseline") if mode == "baseline" else None)
+        if reference is not None:
+            entry_perf["reference_ms"] = reference
+            entry_perf["speedup_vs_torch"] = reference / cand_ms
+            torch_speedups.append(entry_perf["speedup_vs_torch"])
+        if "compiled" in medians:
+            entry_perf["compiled_ms"] = medians["compiled"]
+            entry_perf["speedup_vs_compile"] = entry_perf["compiled_ms"] / cand_ms
+        flops, nbytes = self.task.flops(dict(check["case"])), self.task.bytes_moved(dict(check["case"]))
+        if nbytes:  # fractions of the roofs are computed by the caller (job_result.add_roofline)
+            entry_perf["gbps"] = nbytes / cand_ms / 1e6
+        if flops:
+            entry_perf["tflops"] = flops / cand_ms / 1e9
+        self.check_timed_calls(check, reply, entry_perf)
+        describe = getattr(self.task, "perf_evidence", None)  # how a suite's perf inputs were made
+        if describe is not None:
+            entry_perf["evidence"] = describe(dict(check["case"])) or None
+        self.perf.append(entry_perf)
+
+    def check_timed_calls(self, check: dict[str, Any], reply: dict[str, Any], perf: dict[str, Any]) -> None:
+        """What the candidate's timed calls did besides their time: each must launch a Triton kernel and return
+        new memory, and a call on inputs it had not seen (after timing) must not be much slower, relative to
+        the timed calls, than the baseline's is (a candidate that computes once and then, called again on the
+        same inputs as a timing loop does, returns or copies what it computed)."""
+        reused, no_launch = int_of(reply.get("timed_calls_reusing_output")), int_of(reply.get("timed_calls_without_launch"))
+        if reused:
+            self.violate(f"{where(check)}: {reused} timed call(s) returned memory the previous call had returned: a "
+                         "result computed once and returned again")
+        if no_launch and not self.pytorch_gold:
+            self.violate(f"{where(check)}: {no_launch} timed call(s) launched no Triton kernel: a result not computed "
+                         "while timed")
+        fresh = reply.get("fresh_ms") if isinstance(reply.get("fresh_ms"), dict) else {}
+        cand_fresh, base_fresh = ms_of(fresh.get("candidate")), ms_of(fresh.get("baseline"))
+        perf.update(fresh_call_ms=cand_fresh, baseline_fresh_call_ms=base_fresh)
+        if cand_fresh is None or base_fresh is None or "baseline_ms" not in perf:
+            return
+        cand_ratio, base_ratio = perf["candidate_ms"] / cand_fresh, perf["baseline_ms"] / base_fresh
+        perf["repeat_vs_fresh"] = round(cand_ratio / base_ratio, 4)
+        if cand_ratio < REUSE_RATIO * base_ratio and cand_fresh - perf["candidate_ms"] > REUSE_MIN_MS:
+            self.violate(f"{where(check)}: called again on the same inputs (timed), the candidate took "
+                         f"{perf['candidate_ms']:.4f} ms a call, {1 / cand_ratio:.1f}x less than its first call on new "
+                         f"inputs ({cand_fresh:.4f} ms), where the baseline's ratio was {1 / base_ratio:.1f}x: it "
+                         "reuses results between calls")
+
+    def verify_timed(self, key: int, after_key: int, check: dict[str, Any], reply: dict[str, Any]) -> None:
+        """The last timed call and the fresh call after timing. The last call's output is taken as the first
+        call's, by its digest, only where that first call was verified right."""
+        verifying = time.perf_counter()
+        claims = {"args"} if reply.get("last_args_same") is True else set()
+        if reply.get("last_output_same") is True and key in self.first_calls_ok:
+            claims.add("output")
+        self.verify("last", key, dict(check, phase="last_timed_call"), claims)
+        self.verify("after", after_key, self.all_checks[after_key],
+                    ("args",) if reply.get("after_args_same") is True else ())
+        spent = reply.get("spent_s") if isinstance(reply.get("spent_s"), dict) else {}
+        # where a perf case's time went, as the candidate's process reports it (diagnostic only: finite seconds
+        # under a day, or left out), and verifying
+        self.evidence.setdefault("timing_split_s", []).append(
+            dict({str(k)[:12]: round(float(v), 3) for k, v in list(spent.items())[:6]
+                  if type(v) in (int, float) and 0 <= v < 86400}, verify=round(time.perf_counter() - verifying, 3)))
+
+
+def times_of(value: Any) -> dict[str, dict[str, Any]]:
+    """The raw samples of each timed function, validated: positive finite numbers only."""
+    times = {}
+    if not isinstance(value, dict):
+        return times
+    for name in ("candidate", "baseline", "reference", "compiled"):
+        entry = value.get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("samples"), list):
+            continue
+        samples = [float(s) for s in entry["samples"] if isinstance(s, (int, float)) and 0 < s < float("inf")]
+        if len(samples) != len(entry["samples"]) or not samples:
+            continue
+        times[name] = {"samples": samples, "calls_per_sample": max(1, int_of(entry.get("calls_per_sample")) or 1),
+                       "timer": entry.get("timer") if entry.get("timer") in ("per call", "batched") else None}
+    return times
+
+
+def ms_of(value: Any) -> float | None:
+    """A time in milliseconds as the candidate's process sent it: a positive finite number, else None."""
+    return float(value) if type(value) in (int, float) and 0 < value < 1e9 else None
