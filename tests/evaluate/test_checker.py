@@ -32,6 +32,7 @@ def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), **r
     else:
         check, checker.all_checks = checks[0], {1: checks[1]}
     checker.checker, checker.tolerances, checker.first_calls_ok = None, {}, set(first_calls_ok)
+    checker.pytorch_gold = False
 
     def ask(command):
         checker.asked = command
@@ -154,3 +155,30 @@ def test_a_last_timed_output_unlike_the_first_is_handed_over_and_verified(tmp_pa
     assert not (tmp_path / "out" / "last-0.pt").exists()  # read (and removed)
     assert (checker.status is None) is ok and ("differs from the reference" in checker.message) is not ok
 
+
+
+@pytest.mark.parametrize("fresh, flagged", [
+    ({"candidate": 0.0105, "baseline": 0.021}, False),  # both about as fast on new inputs as on repeated ones
+    ({"candidate": 0.2, "baseline": 0.021}, True),  # 20x slower on new inputs: what it computed is reused
+    ({"candidate": 0.025, "baseline": 0.021}, False),  # 2.4x: within what warm caches give a batched loop
+    ({"candidate": None, "baseline": 0.021}, True),  # host work on new inputs that outlasted the spin
+    ({"candidate": None, "baseline": None}, False),  # the baseline too: nothing to compare with
+    ({"candidate": 0.2, "baseline": "0.02"}, False),  # a baseline time that is no number: not compared
+    ({}, False),
+])
+def test_a_candidate_much_faster_on_repeated_inputs_than_on_new_ones_is_rejected(tmp_path, fresh, flagged):
+    checker, _ = timed_case(tmp_path, {"candidate": samples([0.010, 0.011, 0.0105]),
+                                       "baseline": samples([0.020, 0.022, 0.021])}, fresh_ms=fresh)
+    reused = [v for v in checker.violations if "reused between calls" in v or "reuses results" in v]
+    assert bool(reused) == flagged, checker.violations
+    if fresh.get("candidate") == 0.2 and fresh.get("baseline") == 0.021:
+        assert checker.perf[0]["repeat_vs_fresh"] == pytest.approx((0.0105 / 0.2) / (0.021 / 0.021), rel=0.01)
+
+
+def test_timed_calls_that_launch_nothing_or_return_old_memory_are_rejected(tmp_path):
+    times = {"candidate": samples([0.010, 0.011]), "baseline": samples([0.020, 0.021])}
+    checker, _ = timed_case(tmp_path, times, timed_calls_without_launch=3, timed_calls_reusing_output=2)
+    assert any("3 timed call(s) launched no Triton kernel" in v for v in checker.violations)
+    assert any("2 timed call(s) returned memory the previous call had returned" in v for v in checker.violations)
+    checker, _ = timed_case(tmp_path, times, timed_calls_without_launch=True, timed_calls_reusing_output="2")
+    assert checker.violations == []  # only counts are counted

@@ -145,6 +145,11 @@ class Measuring:
         fresh = reply.get("fresh_ms") if isinstance(reply.get("fresh_ms"), dict) else {}
         cand_fresh, base_fresh = ms_of(fresh.get("candidate")), ms_of(fresh.get("baseline"))
         perf.update(fresh_call_ms=cand_fresh, baseline_fresh_call_ms=base_fresh)
+        if "candidate" in fresh and fresh["candidate"] is None and base_fresh is not None:
+            self.violate(f"{where(check)}: the candidate's first call on inputs it had not seen did host work its "
+                         "timed calls did not (its queueing outlasted a spin of 3x their host time, 2 ms at least), "
+                         "where the baseline's did not: work done once per input and reused between calls (or a "
+                         "compile or autotuning that new inputs of the same shape should not need)")
         if cand_fresh is None or base_fresh is None or "baseline_ms" not in perf:
             return
         cand_ratio, base_ratio = perf["candidate_ms"] / cand_fresh, perf["baseline_ms"] / base_fresh

@@ -273,11 +273,12 @@ class GpuTimer:
     def once(self, fn: Callable[[], object], host_ms: float) -> tuple[float | None, object]:
         """One call's GPU time, L2 flushed, queued behind a spin as a per-call sample is, and what it returned.
         The call is never repeated (it is the first on inputs the function has not seen), so the spin is made
-        long enough for `host_ms` of queueing up front; a time whose queueing outlasted the spin (and so holds
-        host time) is None."""
+        long enough up front for three times the `host_ms` its repeated calls took, 2 ms at least; a call whose
+        queueing outlasted the spin (the time would hold host time) gives None: it did host work on new inputs
+        that it did not do on repeated ones."""
         torch = self.torch
         start, end = self._events(2)
-        spin_ms = min(50.0, 0.1 + 3 * host_ms)
+        spin_ms = min(50.0, max(2.0, 3 * host_ms))
         if self.spin:
             torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
         self.flush.zero_()

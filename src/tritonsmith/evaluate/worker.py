@@ -371,7 +371,7 @@ class CandidateRun:
                 synchronize(self.device)
             except Exception:  # noqa: BLE001 - it ran on the perf case's inputs: no comparison, then
                 fresh_ms["baseline"] = None
-        return after, fresh_ms
+        return after, fresh_ms  # None: its queueing outlasted the spin (GpuTimer.once)
 
     def hand_over_after(self, key: int, output: Any, args: tuple) -> bool:
         """The after-timing call's output, and its arguments unless unchanged (True)."""
