@@ -17,11 +17,11 @@ from tritonsmith.evaluate.runtime import hand_over, hand_over_unless_same, input
 from tritonsmith.evaluate.worker import CandidateRun
 
 
-def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), **reply):
+def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), setup=None, **reply):
     """Run Checker.time_case on a reply the candidate's process would send (`times`, and any other `reply`
     fields), after `wall_s` of wall time. `checks`: (the perf check, its after-timing check), verified for real
     from the files under tmp_path/out, where `first_calls_ok` names the perf keys whose first call was verified
-    right; without them nothing is verified."""
+    right; without them nothing is verified. `setup(checker)` runs before the case."""
     checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {}})
     checker.task = SimpleNamespace(flops=lambda case: 2e9, bytes_moved=lambda case: 0)
     checker.baseline_present = True
@@ -41,6 +41,8 @@ def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), **r
     checker.ask = ask
     speedups: list[float] = []
     checker.perf_checks = [check, dict(check, index=1)]
+    if setup is not None:
+        setup(checker)
     checker.time_case(0, 1, check, False, "separate", speedups, [])
     return checker, speedups
 
@@ -182,3 +184,20 @@ def test_timed_calls_that_launch_nothing_or_return_old_memory_are_rejected(tmp_p
     assert any("2 timed call(s) returned memory the previous call had returned" in v for v in checker.violations)
     checker, _ = timed_case(tmp_path, times, timed_calls_without_launch=True, timed_calls_reusing_output="2")
     assert checker.violations == []  # only counts are counted
+
+
+@pytest.mark.parametrize("alone, untrusted, flagged", [
+    ({"per call": 0.020, "batched": 0.002}, False, False),  # beside the candidate as fast as alone
+    ({"per call": 0.010, "batched": 0.020}, False, True),  # 2.1x its time alone, in the timer the case used
+    ({"per call": 0.015, "batched": 0.002}, False, False),  # 1.4x: within the margin
+    ({"per call": 0.010}, True, False),  # a tuner's baseline (generated code) is not the one timed alone
+    ({"per call": "0.01"}, False, False),  # no number: nothing to compare
+])
+def test_a_baseline_slower_beside_the_candidate_than_alone_is_caught(tmp_path, alone, untrusted, flagged):
+    def setup(checker):
+        checker.trusted_baseline, checker.on_gpu = {"0": alone}, True
+        checker.job["baseline_untrusted"] = untrusted
+    times = {"candidate": samples([0.010, 0.011, 0.0105]), "baseline": samples([0.020, 0.022, 0.021])}
+    checker, _ = timed_case(tmp_path, times, setup=setup)
+    slowed = [v for v in checker.violations if "slowed what it is timed against" in v]
+    assert bool(slowed) == flagged, checker.violations

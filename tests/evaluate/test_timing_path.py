@@ -12,6 +12,8 @@ from conftest import CANDIDATES
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.task import load_task
 
+from .test_references import variant
+
 BUILTIN = Path(__file__).parents[2] / "src/tritonsmith/suites/builtin"
 
 
@@ -74,3 +76,18 @@ def test_an_honest_candidates_repeated_calls_are_as_fast_as_its_first(clock_pool
     result = evaluate(clock_pool, "vector_add", "honest/vector_add_fixed_block.py")
     assert result.status == "passed", result.summary()
     assert all(p.fresh_call_ms and p.baseline_fresh_call_ms and p.repeat_vs_fresh > 0.25 for p in result.perf)
+
+
+def test_a_baseline_slowed_where_no_guard_looks_is_caught_by_its_time_alone(clock_pool, tmp_path):
+    """The baseline reads a plain global block size (not watched: real golds rebind theirs); the candidate sets
+    it to 16. The keeper timed the baseline alone before any candidate code, so the slowdown shows."""
+    task = variant(tmp_path, "vector_add_global_block", ("    BLOCK = 1024\n", "    BLOCK = BLOCK_SIZE\n"),
+                   ("def vector_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:\n    out",
+                    "BLOCK_SIZE = 1024\n\n\ndef vector_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:\n    out"))
+    source = (CANDIDATES / "adversarial/slow_baseline_global.py").read_text()
+    slowed = clock_pool.evaluate(task, source, timeout_s=120)
+    assert slowed.status == "rejected", slowed.summary()
+    assert any("the candidate slowed what it is timed against" in v for v in slowed.guard_violations)
+    honest = clock_pool.evaluate(task, (CANDIDATES / "honest/vector_add_fixed_block.py").read_text(), timeout_s=120)
+    assert honest.status == "passed", honest.summary()
+    assert all(p.baseline_alone_ms for p in honest.perf)

@@ -54,20 +54,17 @@ def _candidate(job: dict[str, Any], commands: int, events: int, sandbox: dict[st
                 mounts = confine.private_proc()  # before CUDA, which needs its own PID namespace's /proc
             except OSError as exc:
                 mount_error = exc.strerror
+        from tritonsmith.evaluate.triton_cache import use_job_cache
+        caches = use_job_cache(job["job_dir"])  # before CUDA starts: it reads where its own cache is then
         if job["device"] != "cpu":
             import torch
             torch.cuda.init()  # the device files are opened before the filesystem is confined
-        from tritonsmith.evaluate import triton_cache
-        shared = triton_cache.shared_cache_dir()
-        # on a GPU the trusted baseline is compiled into the shared cache before the candidate is imported
-        confinement, narrow = confine.confine_candidate(job["job_dir"], sandbox, namespace_error, mounts, mount_error,
-                                                        until_sealed=shared if job["device"] != "cpu" else None)
-        confinement["filesystem"] += "; " + triton_cache.describe(shared, narrow is not None)
+        confinement = confine.confine_candidate(job["job_dir"], sandbox, namespace_error, mounts, mount_error)
+        confinement["filesystem"] += "; " + caches
         _own_folder(job)  # after the mounts: a file open for writing keeps its mount from going read-only
         logs = True
         from tritonsmith.evaluate.worker import run_candidate_process
-        run_candidate_process(job, commands, events, gpu_lock, confinement,
-                              seal=lambda: triton_cache.seal(job["job_dir"], shared, narrow))
+        run_candidate_process(job, commands, events, gpu_lock, confinement)
     except BaseException:  # noqa: B036 - the checker is told the status; the traceback goes to stderr.log
         import traceback
         if not logs:  # it failed while being confined: said in stderr.log all the same
@@ -116,6 +113,5 @@ def _isolate(job: dict[str, Any]) -> None:
     if nproc:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     os.environ["TMPDIR"] = job["job_dir"]
-    os.environ["CUDA_CACHE_PATH"] = os.path.join(job["job_dir"], "cuda-cache")  # CUDA's, read when it starts
     import tempfile
     tempfile.tempdir = None  # the host may have asked already: Triton's ptxas files go to /tmp, which it may not write

@@ -3,9 +3,8 @@
 - processes: a PID namespace (unshare), so that everything the candidate starts dies with it and it cannot
   see or signal the evaluator; without one, the host's subreaper kills what it finds after the job;
 - network: a network namespace with no interface up; without one, Landlock's TCP rules (ABI 4);
-- filesystem: Landlock (ABI 1+; kernel 5.13) lets the candidate write only its job folder (its own Triton
-  cache is there) and the device files CUDA needs, and the shared Triton cache only until the candidate is
-  imported (a second layer; evaluate/triton_cache.py); a mount namespace gives it a private /proc, /dev/shm and hides the pool's
+- filesystem: Landlock (ABI 1+; kernel 5.13) lets the candidate write only its job folder (its own Triton and
+  CUDA caches are there: evaluate/triton_cache.py) and the device files CUDA needs; a mount namespace gives it a private /proc, /dev/shm and hides the pool's
   other files; without Landlock, a mount namespace makes every other mount read-only;
 - memory: the candidate's process holds no capability and no_new_privs, and the evaluator's processes are
   not dumpable, so it cannot ptrace them or read their /proc/PID/mem.
@@ -18,7 +17,6 @@ import ctypes
 import errno
 import glob
 import os
-from collections.abc import Callable
 from typing import Any
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
@@ -202,10 +200,9 @@ def _mount_points() -> list[str]:
         return [line.split()[4].replace("\\040", " ") for line in handle if len(line.split()) > 4]
 
 
-def landlock(abi: int, writable: list[str], no_tcp: bool, until_sealed: list[str] = ()) -> str:
-    """Restrict this process and its future children: read and execute everywhere, write only `writable`,
-    `until_sealed` (to be taken away by a second call without it) and the device files; no TCP where `no_tcp`
-    (ABI 4); no signals or abstract sockets outside (ABI 6)."""
+def landlock(abi: int, writable: list[str], no_tcp: bool) -> str:
+    """Restrict this process and its future children: read and execute everywhere, write only `writable` and
+    the device files; no TCP where `no_tcp` (ABI 4); no signals or abstract sockets outside (ABI 6)."""
     handled = FS_ALL_BY_ABI[min(abi, 5)]
     attr = _RulesetAttr(handled, (NET_BIND_TCP | NET_CONNECT_TCP) if no_tcp and abi >= 4 else 0,
                         (SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) if abi >= 6 else 0)
@@ -225,7 +222,7 @@ def landlock(abi: int, writable: list[str], no_tcp: bool, until_sealed: list[str
             finally:
                 os.close(fd)
         allow("/", FS_EXECUTE | FS_READ_FILE | FS_READ_DIR)
-        for path in [*writable, *until_sealed]:
+        for path in writable:
             if os.path.exists(path):
                 allow(path, handled)
         for pattern in DEVICE_FILES:
@@ -236,8 +233,7 @@ def landlock(abi: int, writable: list[str], no_tcp: bool, until_sealed: list[str
     finally:
         os.close(ruleset)
     scoped = ", no signals or abstract sockets outside" if abi >= 6 else ""
-    window = f" (and {', '.join(until_sealed)} until the candidate is imported)" if until_sealed else ""
-    return f"Landlock ABI {abi}: writes only to {', '.join(writable)}{window} and device files{scoped}"
+    return f"Landlock ABI {abi}: writes only to {', '.join(writable)} and device files{scoped}"
 
 
 class _CapHeader(ctypes.Structure):
@@ -288,12 +284,9 @@ def writable_paths(job_dir: str) -> list[str]:
 
 
 def confine_candidate(job_dir: str, sandbox: dict[str, Any], namespace_error: str | None,
-                      mounts: list[str] | None = None, mount_error: str | None = None,
-                      until_sealed: str | None = None) -> tuple[dict[str, str], Callable[[], None] | None]:
+                      mounts: list[str] | None = None, mount_error: str | None = None) -> dict[str, str]:
     """In the candidate's process, before it reads a command: the mounts, Landlock and the privileges it keeps.
-    `mounts` (or `mount_error`) says what `private_proc` did. `until_sealed`: a folder it may write only until
-    the returned `narrow` is called (before candidate code; needs Landlock, whose layers stack, else it is never
-    writable and `narrow` is None). Returns what is in force, for the evidence, and `narrow`."""
+    `mounts` (or `mount_error`) says what `private_proc` did. Returns what is in force, for the evidence."""
     abi = sandbox.get("landlock_abi", 0) if os.environ.get("TRITONSMITH_LANDLOCK", "1") != "0" else 0
     in_namespaces = namespace_error is None
     writable = writable_paths(job_dir)
@@ -306,15 +299,10 @@ def confine_candidate(job_dir: str, sandbox: dict[str, Any], namespace_error: st
     if any(m.startswith("private /dev/shm") for m in mounts):
         writable.append("/dev/shm")
     evidence = {}
-    no_tcp = not (in_namespaces and sandbox.get("network_namespace"))
-    narrow = None
     if abi:
-        window = [until_sealed] if until_sealed and os.path.isdir(until_sealed) else []
         try:
-            evidence["filesystem"] = landlock(abi, writable, no_tcp=no_tcp, until_sealed=window)
-            if window:
-                def narrow() -> None:  # a second layer, without the window: every layer applies
-                    landlock(abi, writable, no_tcp=no_tcp)
+            evidence["filesystem"] = landlock(abi, writable,
+                                             no_tcp=not (in_namespaces and sandbox.get("network_namespace")))
         except OSError as exc:
             abi = 0
             evidence["filesystem"] = f"not confined: Landlock failed ({exc.strerror})"
@@ -342,4 +330,4 @@ def confine_candidate(job_dir: str, sandbox: dict[str, Any], namespace_error: st
         if abi >= 6:
             evidence["processes"] += "; Landlock scope: it cannot signal processes outside its domain"
     evidence["memory"] = drop_privileges() + "; the host and checker are not dumpable"
-    return evidence, narrow
+    return evidence

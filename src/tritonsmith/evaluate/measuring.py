@@ -21,6 +21,9 @@ from tritonsmith.util.stats import geometric_mean
 
 REUSE_RATIO = 0.25  # timed calls this much faster, relative to a first call on new inputs, than the baseline's
 REUSE_MIN_MS = 0.02  # ... and by at least this much a call: results reused between timed calls
+BASELINE_SLOWER = 1.5  # the baseline beside the candidate this much slower than alone (and by this much a call,
+BASELINE_SLOWER_MIN_MS = 0.005  # ms): the candidate slowed it; margins for clocks and a timer's batch size
+CLOCK_BASELINE_SLOWER = 3.0  # on the host clock (tests without a GPU), where other processes share the CPU
 WALL_MARGIN = 1.05  # claimed GPU time may exceed the wall-clock time around it by 5% (clock granularity) at most
 WALL_SLACK_MS = 5.0
 
@@ -125,6 +128,9 @@ class Measuring:
         if flops:
             entry_perf["tflops"] = flops / cand_ms / 1e9
         self.check_timed_calls(check, reply, entry_perf)
+        if "baseline" in times:
+            offset = next(i for i, perf_check in enumerate(self.perf_checks) if perf_check is check)
+            self.check_baseline_speed(check, offset, entry_perf, times["baseline"]["timer"])
         describe = getattr(self.task, "perf_evidence", None)  # how a suite's perf inputs were made
         if describe is not None:
             entry_perf["evidence"] = describe(dict(check["case"])) or None
@@ -159,6 +165,25 @@ class Measuring:
                          f"{perf['candidate_ms']:.4f} ms a call, {1 / cand_ratio:.1f}x less than its first call on new "
                          f"inputs ({cand_fresh:.4f} ms), where the baseline's ratio was {1 / base_ratio:.1f}x: it "
                          "reuses results between calls")
+
+    def check_baseline_speed(self, check: dict[str, Any], offset: int, perf: dict[str, Any], timer: Any) -> None:
+        """The baseline's time beside the candidate against its time alone where no candidate code ran
+        (references.py, `time_baseline`): a candidate can slow what it is timed against in ways no guard sees
+        (what a kernel keeps in memory, a plain global), but not the time taken before it existed."""
+        trusted = getattr(self, "trusted_baseline", None) or {}
+        if self.job.get("baseline_untrusted") or not isinstance(trusted.get(str(offset)), dict):
+            if "error" in trusted:
+                self.evidence["baseline_alone"] = f"not measured: the baseline failed alone ({trusted['error']})"
+            return
+        alone = ms_of(trusted[str(offset)].get(timer))
+        if alone is None:
+            return
+        perf["baseline_alone_ms"] = alone
+        limit = BASELINE_SLOWER if self.on_gpu else CLOCK_BASELINE_SLOWER
+        if perf["baseline_ms"] > limit * alone and perf["baseline_ms"] - alone > BASELINE_SLOWER_MIN_MS:
+            self.violate(f"{where(check)}: the baseline took {perf['baseline_ms']:.4f} ms a call timed beside the "
+                         f"candidate, {perf['baseline_ms'] / alone:.2f}x the {alone:.4f} ms it took alone before any "
+                         "candidate code ran: the candidate slowed what it is timed against")
 
     def verify_timed(self, key: int, after_key: int, check: dict[str, Any], reply: dict[str, Any]) -> None:
         """The last timed call and the fresh call after timing. The last call's output is taken as the first

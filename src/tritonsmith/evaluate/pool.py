@@ -258,6 +258,11 @@ class WorkerPool:
             baseline.write_text(with_harness(baseline_source if baseline_source is not None else task.baseline, task))
             job["baseline_path"] = str(baseline)
             job["baseline_untrusted"] = baseline_source is not None
+        if task.baseline:  # the task's own, run and timed where no candidate runs (references.py, time_baseline)
+            trusted = job_dir / ("baseline.py" if baseline_source is None else "task_baseline.py")
+            if baseline_source is not None:
+                trusted.write_text(with_harness(task.baseline, task))
+            job["trusted_baseline_path"] = str(trusted)
         return job
 
     def close(self) -> None:

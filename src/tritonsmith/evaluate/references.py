@@ -30,18 +30,21 @@ from tritonsmith.evaluate.runtime import (
     autotune_on_interpreter,
     clock_timing,
     clone,
+    import_file,
     import_task,
     input_digest,
     make_inputs,
     synchronize,
     where,
 )
+from tritonsmith.evaluate.timing import ClockTimer, GpuTimer
 from tritonsmith.task import CaseSkipped, case_label
 
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
 SMALL_BLOCK, SMALL_POOL = 1 << 20, 64 << 20  # PyTorch's small-block pool: blocks up to 1 MiB
 KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
-                 "reproducibility_check", "gpu_lock")  # what the keeper needs of a job to make its references
+                 "reproducibility_check", "gpu_lock", "entry_point",
+                 "trusted_baseline_path")  # what the keeper needs of a job to make its references
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
                        "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements",
                        "reference_memory_unfilled")
@@ -145,13 +148,34 @@ class References:
 
     def reference_state(self) -> dict[str, Any]:
         return {"checks": self.checks, "fresh_check": self.fresh_check, "perf_checks": self.perf_checks,
-                "after_timing_checks": self.after_timing_checks,
+                "after_timing_checks": self.after_timing_checks, "trusted_baseline": self.trusted_baseline,
                 "evidence": {k: self.evidence[k] for k in _REFERENCE_EVIDENCE if k in self.evidence}}
 
     def use_reference_state(self, state: dict[str, Any]) -> None:
-        for name in ("checks", "fresh_check", "perf_checks", "after_timing_checks"):
+        for name in ("checks", "fresh_check", "perf_checks", "after_timing_checks", "trusted_baseline"):
             setattr(self, name, state[name])
         self.evidence.update(state["evidence"])
+
+    def time_baseline(self) -> None:
+        """The task's own baseline, run and timed alone on each perf case here, where no candidate code runs
+        (the keeper, once per task; else the checker): its kernels are compiled into the shared Triton cache,
+        which the candidate's process only reads, and the checker compares what the baseline takes beside the
+        candidate with these times (measuring.py: a candidate that slowed it is rejected)."""
+        self.trusted_baseline: dict[str, Any] = {}
+        path = self.job.get("trusted_baseline_path")
+        if not (self.perf_checks and path and (self.on_gpu or clock_timing())):
+            return
+        try:
+            key = (self.job.get("task_key") or "job")[:16]
+            baseline = getattr(import_file(path, f"tritonsmith_trusted_baseline_{key}"), self.job["entry_point"])
+            timer = GpuTimer() if self.on_gpu else ClockTimer()
+            for offset, check in enumerate(self.perf_checks):
+                args = clone(check["args"])
+                with self.gpu_lock.exclusive():  # alone on the GPU, as timing is
+                    self.trusted_baseline[str(offset)] = timer.alone(lambda args=args: baseline(*args))
+                del args
+        except Exception as exc:  # noqa: BLE001 - the task's own code: the comparison is off, and says why
+            self.trusted_baseline = {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
     def compute_references(self) -> None:
         job = self.job
@@ -192,6 +216,7 @@ class References:
         self.after_timing_checks = [dict(self.make_check(dict(c["case"]), c["index"], CHECK_SEED + 1, "after_timing"),
                                          **({"undefined": c["undefined"]} if "undefined" in c else {}))
                                     for c in self.perf_checks]
+        self.time_baseline()
         if not self.checks:
             raise TaskFailure("the task's reference is not reproducible on any correctness case: "
                               + "; ".join(self.evidence.get("unreproducible_cases", [])))

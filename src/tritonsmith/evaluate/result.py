@@ -62,6 +62,8 @@ class PerfResult:
     timer: str | None = None
     """"per call" (an event pair around each call, L2 flushed) or "batched" (one pair around back-to-back
     calls, L2 warm after the first): launch-bound kernels are timed in batches (evaluate/timing.py)."""
+    baseline_alone_ms: float | None = None
+    """The baseline timed alone in the same way, where no candidate code had run (the reference keeper)."""
     fresh_call_ms: float | None = None
     """The candidate's first call on inputs it had not seen (after timing), timed once, L2 flushed."""
     baseline_fresh_call_ms: float | None = None

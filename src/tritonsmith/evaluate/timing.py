@@ -270,6 +270,19 @@ class GpuTimer:
                                 states[name]["host_ms"])
         return Measurement(times, rounds, interval, stopped, prepare_s)
 
+    def alone(self, fn: Callable[[], object]) -> dict[str, float]:
+        """`fn`'s milliseconds a call, timed alone both ways a perf case may be ("per call", "batched"): the
+        median of three samples each, after a first call (compiling, autotuning) and warm-up."""
+        state = self._prepare(fn, 10.0)
+        found = {}
+        for batched in (False, True):
+            per_sample_ms = 0.2 if batched else 1.0
+            batch = max(1, min(100 if batched else 20, int(per_sample_ms / state["gpu_ms"]))) if state["gpu_ms"] > 0 else 1
+            shared = {"batch": batch, "spin_ms": min(50.0, 0.05 + 1.5 * batch * state["host_ms"]), "batched": batched,
+                      "events": self._events(2 * batch), "spin_events": self._events(2)}
+            found["batched" if batched else "per call"] = statistics.median(self._sample(state, shared) for _ in range(3))
+        return found
+
     def once(self, fn: Callable[[], object], host_ms: float) -> tuple[float | None, object]:
         """One call's GPU time, L2 flushed, queued behind a spin as a per-call sample is, and what it returned.
         The call is never repeated (it is the first on inputs the function has not seen), so the spin is made
@@ -312,6 +325,11 @@ class ClockTimer:
             median = statistics.median(values)
             times[name] = Timed(median, (max(values) - min(values)) / median if median > 0 else 0.0, values)
         return Measurement(times, rounds, interval, stopped, prepare_s)
+
+    def alone(self, fn: Callable[[], object]) -> dict[str, float]:
+        fn()
+        median = statistics.median(self.once(fn, 0.0)[0] for _ in range(3))
+        return {"per call": median, "batched": median}
 
     def once(self, fn: Callable[[], object], host_ms: float) -> tuple[float | None, object]:
         started = time.perf_counter()

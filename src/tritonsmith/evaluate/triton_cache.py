@@ -1,19 +1,18 @@
-"""Triton's kernel cache in the candidate's process (runs there only, before and after candidate code).
+"""Triton's kernel cache in the candidate's process (set up there before CUDA starts, before any candidate code).
 
-The shared cache (`TRITON_CACHE_DIR`, else `~/.triton/cache`) is where the checker and the reference keeper,
-which never run candidate code, load compiled kernels and launcher libraries from. A candidate that could
-write it could plant a slower cubin under the baseline's key, or a launcher library that trusted processes
-would load. So the candidate's process may write it only in its trusted window, before the candidate is
-imported (the task's baseline is compiled then, `worker.CandidateRun.warm_baseline`); `seal` then points
-Triton at the job's own cache, which the shared one backs read-only (`LayeredCache`), and narrows the
-filesystem to the job folder (confine.py). CUDA's own compute cache is the job's from the start.
+The shared cache (`TRITON_CACHE_DIR`, else `~/.triton/cache`) is where trusted processes, the checker and the
+reference keeper, load compiled kernels and launcher libraries from, and where they compile the task's
+baseline before any candidate runs (references.py, `time_baseline`). A candidate that could write it could
+plant a slower cubin under the baseline's key, or a launcher library that a trusted process would load. So
+the candidate's process writes only a cache of its own in its job folder (`use_job_cache`; confine.py lets it
+write nothing else), which the shared cache backs read-only and first (`LayeredCache`): what it plants in its
+own never shadows what a trusted process compiled. CUDA's compute cache is the job's too.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 
 from triton.runtime.cache import FileCacheManager
 
@@ -32,12 +31,13 @@ def shared_cache_dir() -> str | None:
     return path
 
 
-def seal(job_dir: str, shared: str | None, narrow: Callable[[], None] | None) -> None:
-    """Just before the candidate is imported: Triton writes the job's own cache from now on, reading `shared`
-    first, and `narrow` (confine.py's second Landlock layer, if the shared cache was writable) takes the shared
-    cache's write access away."""
+def use_job_cache(job_dir: str) -> str:
+    """Point Triton and CUDA at the job's own caches, Triton's backed read-only by the shared one. Returns what
+    was done, for the evidence."""
+    shared = shared_cache_dir()
     private = os.path.join(job_dir, "triton-cache")
     os.makedirs(private, exist_ok=True)
+    os.environ["CUDA_CACHE_PATH"] = os.path.join(job_dir, "cuda-cache")  # read when CUDA starts
     os.environ["TRITON_CACHE_DIR"] = private
     os.environ["TRITON_CACHE_MANAGER"] = MANAGER
     if shared:
@@ -51,18 +51,8 @@ def seal(job_dir: str, shared: str | None, narrow: Callable[[], None] | None) ->
                 delattr(knobs.cache, name)
     except ImportError:  # Triton before 3.4 reads the environment on every use
         pass
-    if narrow is not None:
-        narrow()
-
-
-def describe(shared: str | None, sealed: bool) -> str:
-    """What the candidate's process does with Triton's cache, for the evidence."""
-    if shared and sealed:
-        return (f"Triton's cache: {shared} written only before the candidate was imported (its baseline "
-                "compiled), then read-only, the job's own for the rest")
-    if shared:
-        return f"Triton's cache: the job's own, backed read-only by {shared}"
-    return "Triton's cache: the job's own"
+    return (f"Triton's cache: the job's own, backed read-only by {shared}" if shared else
+            "Triton's cache: the job's own")
 
 
 class LayeredCache(FileCacheManager):

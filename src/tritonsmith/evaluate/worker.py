@@ -31,7 +31,6 @@ from tritonsmith.evaluate.gpu_lock import GpuLock
 from tritonsmith.evaluate.guards import HEAVY_OPS, Guards, children_of_this_process
 from tritonsmith.evaluate.runtime import (
     autotune_on_interpreter,
-    clock_timing,
     clone,
     hand_over,
     hand_over_unless_same,
@@ -53,10 +52,8 @@ class _Failed(Exception):
 
 
 class CandidateRun:
-    def __init__(self, job: dict[str, Any], commands: Any, events: int, gpu_lock: GpuLock,
-                 seal: Callable[[], None] = lambda: None):
+    def __init__(self, job: dict[str, Any], commands: Any, events: int, gpu_lock: GpuLock):
         self.job = job
-        self.seal = seal
         self.device = job["device"]
         self.commands = commands
         self.events = events
@@ -107,6 +104,8 @@ class CandidateRun:
         self.guards = Guards(forbidden, "cuda" if self.device != "cpu" else "cpu")
         self.guards.install()
         self.record_replaced = self.guards.record_replaced
+        if self.baseline_module is not None:
+            self.record_replaced.watch("the baseline", self.baseline_module)
 
     def start(self, command: dict[str, Any]) -> None:
         job = self.job
@@ -127,10 +126,6 @@ class CandidateRun:
         limit = command.get("file_bytes")
         if limit:  # no file the candidate writes grows past it; the hand-over of the largest output fits
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-        self.warm_baseline()
-        if self.baseline_module is not None:  # watched as its first calls left it (a gold may fill caches there)
-            self.record_replaced.watch("the baseline", self.baseline_module)
-        self.seal()  # Triton's shared cache is read-only from here on (evaluate/triton_cache.py)
         path = job["candidate_path"]
         try:
             with self.guards.watching(record_ops=False):
@@ -174,25 +169,6 @@ class CandidateRun:
             if not same:
                 differ.append(key)
         return inputs, differ, error
-
-    def warm_baseline(self) -> None:
-        """The trusted baseline's first call on each perf case's inputs, before any candidate code: its kernels
-        are compiled and autotuned now, into memory and the shared Triton cache, where a candidate can no longer
-        plant a slower kernel under their keys. A baseline that fails here is not timed (the speedup says why)."""
-        if (self.device == "cpu" and not clock_timing()) or self.baseline is None or self.job.get("baseline_untrusted"):
-            return
-        for key, meta in self.meta.items():
-            if meta.get("phase") != "perf_shape" or self.inputs[int(key)] is None:
-                continue
-            try:
-                with self.gpu_lock.exclusive():  # autotuning times its configs: alone on the GPU, as in timing
-                    self.baseline(*clone(self.inputs[int(key)]))
-                    synchronize(self.device)
-            except BaseException as exc:  # noqa: B036 - the task's code may raise anything
-                self.baseline = None
-                self.baseline_error = (f"the baseline failed on {where(self.check_of(int(key)))}: "
-                                       f"{type(exc).__name__}: {exc}")[:500]
-                return
 
     def import_baseline(self) -> None:
         """The kernel the candidate is timed against: the task's (trusted, imported before the guards), or
@@ -409,10 +385,9 @@ def _live_children() -> list[int]:
 
 
 def run_candidate_process(job: dict[str, Any], commands_fd: int, events_fd: int, gpu_lock: GpuLock,
-                          confinement: dict[str, Any], seal: Callable[[], None] = lambda: None) -> None:
-    """The candidate's process after its confinement: say what is in force, then serve the checker. `seal` is
-    called just before the candidate is imported."""
-    run = CandidateRun(job, os.fdopen(commands_fd, "rb"), events_fd, gpu_lock, seal)
+                          confinement: dict[str, Any]) -> None:
+    """The candidate's process after its confinement: say what is in force, then serve the checker."""
+    run = CandidateRun(job, os.fdopen(commands_fd, "rb"), events_fd, gpu_lock)
     run.prepare()
     write_message(events_fd, {"done": "confined", "confined": confinement})  # no candidate code has run yet
     run.serve()
