@@ -37,8 +37,9 @@ def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), set
     def ask(command):
         checker.asked = command
         time.sleep(wall_s)
-        return {"done": "time", "rounds": 5, "stopped": "converged", "times": times, **reply}
+        return {"done": "time", "rounds": 5, "stopped": "converged", "times": times, "after_handed": True, **reply}
     checker.ask = ask
+    checker.after_inputs = lambda key: {"key": key}  # what the command names: made from the checks, not needed here
     speedups: list[float] = []
     checker.perf_checks = [check, dict(check, index=1)]
     if setup is not None:
@@ -159,21 +160,30 @@ def test_a_last_timed_output_unlike_the_first_is_handed_over_and_verified(tmp_pa
 
 
 
-@pytest.mark.parametrize("fresh, flagged", [
-    ({"candidate": 0.0105, "baseline": 0.021}, False),  # both about as fast on new inputs as on repeated ones
-    ({"candidate": 0.2, "baseline": 0.021}, True),  # 20x slower on new inputs: what it computed is reused
-    ({"candidate": 0.025, "baseline": 0.021}, False),  # 2.4x: within what warm caches give a batched loop
-    ({"candidate": None, "baseline": 0.021}, True),  # host work on new inputs that outlasted the spin
-    ({"candidate": None, "baseline": None}, False),  # the baseline too: nothing to compare with
-    ({"candidate": 0.2, "baseline": "0.02"}, False),  # a baseline time that is no number: not compared
-    ({}, False),
+ALONE = {"per call": 0.021, "batched": 0.004, "host_ms": 0.01, "fresh": 0.021}  # the baseline, alone: as fast
+# on new inputs as on repeated ones
+
+
+@pytest.mark.parametrize("fresh, alone, flagged", [
+    ({"ms": 0.0105}, ALONE, False),  # about as fast on new inputs as on repeated ones, as the baseline
+    ({"ms": 0.2}, ALONE, True),  # 20x slower on new inputs: what it computed is reused
+    ({"ms": 0.025}, ALONE, False),  # 2.4x: within what warm caches give a batched loop
+    ({"ms": 0.2}, dict(ALONE, fresh=0.4), False),  # the baseline too (20x): nothing to hold against it
+    ({"ms": 0.2}, dict(ALONE, fresh="0.4"), False),  # a baseline time that is no number: not compared
+    ({"ms": 0.2}, None, False),  # no baseline timed alone (a tuner's, say): not compared
+    ({"ms": None, "host_ms": 30.0, "spin_ms": 2.0, "repeat_host_ms": 0.02}, ALONE, True),  # host work on new inputs
+    ({"ms": None, "host_ms": 12.5, "spin_ms": 10.0, "repeat_host_ms": 3.0}, ALONE, False),  # it waits for the GPU
+    ({}, ALONE, False),
 ])
-def test_a_candidate_much_faster_on_repeated_inputs_than_on_new_ones_is_rejected(tmp_path, fresh, flagged):
+def test_a_candidate_much_faster_on_repeated_inputs_than_on_new_ones_is_rejected(tmp_path, fresh, alone, flagged):
+    def setup(checker):
+        checker.trusted_baseline = {"0": alone} if alone is not None else {}
     checker, _ = timed_case(tmp_path, {"candidate": samples([0.010, 0.011, 0.0105]),
-                                       "baseline": samples([0.020, 0.022, 0.021])}, fresh_ms=fresh)
+                                       "baseline": samples([0.020, 0.022, 0.021])}, setup=setup,
+                            fresh=dict(fresh, repeat_host_ms=fresh.get("repeat_host_ms", 0.01)) if fresh else {})
     reused = [v for v in checker.violations if "reused between calls" in v or "reuses results" in v]
     assert bool(reused) == flagged, checker.violations
-    if fresh.get("candidate") == 0.2 and fresh.get("baseline") == 0.021:
+    if fresh.get("ms") == 0.2 and alone is ALONE:
         assert checker.perf[0]["repeat_vs_fresh"] == pytest.approx((0.0105 / 0.2) / (0.021 / 0.021), rel=0.01)
 
 
@@ -195,7 +205,7 @@ def test_timed_calls_that_launch_nothing_or_return_old_memory_are_rejected(tmp_p
 ])
 def test_a_baseline_slower_beside_the_candidate_than_alone_is_caught(tmp_path, alone, untrusted, flagged):
     def setup(checker):
-        checker.trusted_baseline, checker.on_gpu = {"0": alone}, True
+        checker.trusted_baseline, checker.on_gpu = {"0": dict(alone, fresh=alone.get("per call"))}, True
         checker.job["baseline_untrusted"] = untrusted
     times = {"candidate": samples([0.010, 0.011, 0.0105]), "baseline": samples([0.020, 0.022, 0.021])}
     checker, _ = timed_case(tmp_path, times, setup=setup)

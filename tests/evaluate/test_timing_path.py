@@ -91,3 +91,34 @@ def test_a_baseline_slowed_where_no_guard_looks_is_caught_by_its_time_alone(cloc
     honest = clock_pool.evaluate(task, (CANDIDATES / "honest/vector_add_fixed_block.py").read_text(), timeout_s=120)
     assert honest.status == "passed", honest.summary()
     assert all(p.baseline_alone_ms for p in honest.perf)
+
+
+def test_the_last_timed_output_is_taken_before_more_candidate_code_runs(clock_pool):
+    """Its timed calls compute nothing; its next call (the first on new inputs, after timing) fixes the last
+    timed output. That output is handed over before that call."""
+    result = evaluate(clock_pool, "vector_add", "adversarial/fix_last_output_later.py")
+    assert result.status in ("wrong_output", "rejected"), result.summary()
+    assert [case.phase for case in result.cases if not case.ok][:1] == ["last_timed_call"], result.cases
+
+
+def test_a_trace_function_set_while_timed_is_refused(clock_pool):
+    result = evaluate(clock_pool, "vector_add", "adversarial/trace_while_timed.py")
+    assert result.status == "rejected", result.summary()
+    assert any("trace or profile function" in v for v in result.guard_violations), result.guard_violations
+
+
+def test_the_after_timing_inputs_are_unknown_to_the_candidate_until_timed(clock_pool):
+    """They are named (with a seed drawn with the references) only in the `time` command, so a candidate cannot
+    compute their outputs ahead and pass off a copy as its first call on them."""
+    result = evaluate(clock_pool, "vector_add", "adversarial/precompute_after.py")
+    assert result.status == "passed", result.summary()
+
+
+def test_after_timing_inputs_made_otherwise_in_the_candidates_process_are_sent(clock_pool, tmp_path):
+    task = variant(tmp_path, "vector_add_pid", ("import torch\n", "import os\n\nimport torch\n"),
+                   ("    return x, y\n", "    if case['shape'] == [1000]:  # differs from one process to the next\n"
+                                        "        x = x + (os.getpid() % 997 + 1)\n    return x, y\n"))
+    result = clock_pool.evaluate(task, (CANDIDATES / "honest/vector_add_fixed_block.py").read_text(), timeout_s=120)
+    assert result.status == "passed", result.summary()
+    assert result.evidence["after_inputs_sent"] and "shape=[1000]" in result.evidence["after_inputs_sent"][0]
+    assert {"after_timing"} <= {case.phase for case in result.cases}

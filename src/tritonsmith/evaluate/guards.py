@@ -69,6 +69,10 @@ class _OpRecorder(TorchDispatchMode):
         return result
 
 
+TRACING = ("the candidate set a trace or profile function (or a sys.monitoring tool): code that would run "
+           "inside the evaluator's own")
+
+
 class Guards:
     def __init__(self, forbidden_ops: set[str], device: str):
         self.forbidden_ops = forbidden_ops
@@ -149,6 +153,30 @@ class Guards:
                 if hasattr(space, name):
                     setattr(space, name, recorder("the candidate forked a process", getattr(space, name)))
 
+        def refused(original):
+            def guarded(*args, **kwargs):
+                if guards.active:  # a trace function would run the candidate's code inside the evaluator's
+                    guards.violate(TRACING)
+                    return None
+                return original(*args, **kwargs)
+            return guarded
+        for space, names in ((sys, ("settrace", "setprofile")), (threading, ("settrace", "setprofile",
+                             "settrace_all_threads", "setprofile_all_threads"))):
+            for name in names:
+                if hasattr(space, name):
+                    setattr(space, name, refused(getattr(space, name)))
+
+    def check_tracing(self) -> None:
+        """After candidate code: no trace or profile function, nor a sys.monitoring tool, is left (one set some
+        other way than the refused functions); any found is taken away."""
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            self.violate(TRACING)
+            sys.settrace(None)
+            sys.setprofile(None)
+        monitoring = getattr(sys, "monitoring", None)
+        if monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6)):
+            self.violate(TRACING)
+
     def _watch_streams(self) -> None:
         """Switching to or creating a side CUDA stream, outside Triton's autotuner, is recorded."""
         guards = self
@@ -202,6 +230,7 @@ class Guards:
                 yield
         finally:
             self.active = False
+            self.check_tracing()
             if threading.active_count() > threads_before:
                 self.violate("the candidate left a thread running")
             if os.getpid() != self._pid:
@@ -333,12 +362,18 @@ def _namespaces() -> dict[str, Any]:
 
 
 def _snapshot() -> dict[str, tuple[Any, Any]]:
-    """Every callable the evaluator could be fooled through, with its code object, compared by identity."""
+    """Every callable the evaluator could be fooled through, with its code object, compared by identity; and
+    Triton's launch and compile hooks (a hook that spins before each launch would slow the baseline)."""
     result = {}
     for space_name, space in _namespaces().items():
         for attr, value in list(vars(space).items()):
             if callable(value) and not isinstance(value, type(os)):
                 result[f"{space_name}.{attr}"] = (value, getattr(value, "__code__", None))
+    runtime = getattr(getattr(triton, "knobs", None), "runtime", None)
+    for name in ("launch_enter_hook", "launch_exit_hook", "kernel_load_start_hook", "kernel_load_end_hook",
+                 "jit_cache_hook", "jit_post_compile_hook"):
+        hook = getattr(runtime, name, None)
+        result[f"triton.knobs.runtime.{name}"] = (hook, _items(getattr(hook, "calls", None)))
     return result
 
 

@@ -24,6 +24,8 @@ REUSE_MIN_MS = 0.02  # ... and by at least this much a call: results reused betw
 BASELINE_SLOWER = 1.5  # the baseline beside the candidate this much slower than alone (and by this much a call,
 BASELINE_SLOWER_MIN_MS = 0.005  # ms): the candidate slowed it; margins for clocks and a timer's batch size
 CLOCK_BASELINE_SLOWER = 3.0  # on the host clock (tests without a GPU), where other processes share the CPU
+FRESH_HOST_RATIO, FRESH_HOST_MIN_MS = 4.0, 2.0  # a first call on new inputs with this much more host work (than
+# a timed call's, past the spin it waited for) did work once per input: checked where its GPU time was spoiled
 WALL_MARGIN = 1.05  # claimed GPU time may exceed the wall-clock time around it by 5% (clock granularity) at most
 WALL_SLACK_MS = 5.0
 
@@ -82,10 +84,16 @@ class Measuring:
                   speedups: list[float], torch_speedups: list[float]) -> None:
         timings = dict(self.job.get("timing", {}), cases=len(self.perf_checks))
         started = time.perf_counter()
-        reply = self.ask({"do": "time", "id": key, "after_id": after_key, "settings": timings,
-                          "time_reference": time_reference, "torch_compile": bool(timings.get("torch_compile"))})
+        reply = self.ask({"do": "time", "id": key, "after_id": after_key, "after": self.after_inputs(after_key),
+                          "settings": timings, "time_reference": time_reference,
+                          "torch_compile": bool(timings.get("torch_compile"))})
         wall_ms = (time.perf_counter() - started) * 1000
         self.take_failure(reply)
+        if reply.get("after_handed") is not True:  # its inputs came out otherwise there: sent, and called untimed
+            self.evidence.setdefault("after_inputs_sent", []).append(where(self.all_checks[after_key]))
+            after = self.ask({"do": "after", "id": after_key, "inputs": self.inputs_file(after_key)})
+            self.take_failure(after)
+            reply["after_args_same"] = after.get("after_args_same")
         self.verify_timed(key, after_key, check, reply)
         times = times_of(reply.get("times"))
         if "candidate" not in times or (self.baseline_present and "baseline" not in times):
@@ -127,20 +135,30 @@ class Measuring:
             entry_perf["gbps"] = nbytes / cand_ms / 1e6
         if flops:
             entry_perf["tflops"] = flops / cand_ms / 1e9
-        self.check_timed_calls(check, reply, entry_perf)
-        if "baseline" in times:
-            offset = next(i for i, perf_check in enumerate(self.perf_checks) if perf_check is check)
-            self.check_baseline_speed(check, offset, entry_perf, times["baseline"]["timer"])
+        trusted = self.baseline_alone(next(i for i, perf_check in enumerate(self.perf_checks) if perf_check is check))
+        self.check_timed_calls(check, reply, entry_perf, trusted)
+        if "baseline" in times and trusted is not None:
+            self.check_baseline_speed(check, entry_perf, trusted)
         describe = getattr(self.task, "perf_evidence", None)  # how a suite's perf inputs were made
         if describe is not None:
             entry_perf["evidence"] = describe(dict(check["case"])) or None
         self.perf.append(entry_perf)
 
-    def check_timed_calls(self, check: dict[str, Any], reply: dict[str, Any], perf: dict[str, Any]) -> None:
+    def baseline_alone(self, offset: int) -> dict[str, Any] | None:
+        """The task's baseline timed alone on this perf case where no candidate code ran (references.py,
+        `time_baseline`), if that is the baseline this job times."""
+        trusted = getattr(self, "trusted_baseline", None) or {}
+        if "error" in trusted:
+            self.evidence["baseline_alone"] = f"not measured: the baseline failed alone ({trusted['error']})"
+        entry = trusted.get(str(offset))
+        return entry if isinstance(entry, dict) and not self.job.get("baseline_untrusted") else None
+
+    def check_timed_calls(self, check: dict[str, Any], reply: dict[str, Any], perf: dict[str, Any],
+                          trusted: dict[str, Any] | None) -> None:
         """What the candidate's timed calls did besides their time: each must launch a Triton kernel and return
-        new memory, and a call on inputs it had not seen (after timing) must not be much slower, relative to
-        the timed calls, than the baseline's is (a candidate that computes once and then, called again on the
-        same inputs as a timing loop does, returns or copies what it computed)."""
+        new memory; and its first call on inputs it had not seen (after timing) must not be much slower, against
+        its timed calls, than the baseline's is (timed so alone): a candidate that computes once and then,
+        called again on the same inputs as only a timing loop does, returns or copies what it computed."""
         reused, no_launch = int_of(reply.get("timed_calls_reusing_output")), int_of(reply.get("timed_calls_without_launch"))
         if reused:
             self.violate(f"{where(check)}: {reused} timed call(s) returned memory the previous call had returned: a "
@@ -148,17 +166,22 @@ class Measuring:
         if no_launch and not self.pytorch_gold:
             self.violate(f"{where(check)}: {no_launch} timed call(s) launched no Triton kernel: a result not computed "
                          "while timed")
-        fresh = reply.get("fresh_ms") if isinstance(reply.get("fresh_ms"), dict) else {}
-        cand_fresh, base_fresh = ms_of(fresh.get("candidate")), ms_of(fresh.get("baseline"))
-        perf.update(fresh_call_ms=cand_fresh, baseline_fresh_call_ms=base_fresh)
-        if "candidate" in fresh and fresh["candidate"] is None and base_fresh is not None:
-            self.violate(f"{where(check)}: the candidate's first call on inputs it had not seen did host work its "
-                         "timed calls did not (its queueing outlasted a spin of 3x their host time, 2 ms at least), "
-                         "where the baseline's did not: work done once per input and reused between calls (or a "
-                         "compile or autotuning that new inputs of the same shape should not need)")
-        if cand_fresh is None or base_fresh is None or "baseline_ms" not in perf:
+        fresh = reply.get("fresh") if isinstance(reply.get("fresh"), dict) else {}
+        cand_fresh, host, repeat_host = ms_of(fresh.get("ms")), ms_of(fresh.get("host_ms")), ms_of(fresh.get("repeat_host_ms"))
+        perf["fresh_call_ms"] = cand_fresh
+        spin = ms_of(fresh.get("spin_ms")) or 0.0
+        if cand_fresh is None and host is not None and repeat_host is not None and (
+                host - spin > FRESH_HOST_RATIO * repeat_host and host - spin - repeat_host > FRESH_HOST_MIN_MS):
+            self.violate(f"{where(check)}: the candidate's first call on inputs it had not seen took {host:.1f} ms on "
+                         f"the host ({spin:.1f} ms of it waiting for the GPU at most), against {repeat_host:.3f} ms for "
+                         "a timed call: work done once per input and reused between calls (or a compile or autotuning "
+                         "that new inputs of the same shape should not need)")
+        base_repeat = ms_of((trusted or {}).get(perf["timer"]))
+        base_fresh = ms_of((trusted or {}).get("fresh"))
+        perf["baseline_fresh_call_ms"] = base_fresh
+        if cand_fresh is None or base_repeat is None or base_fresh is None:
             return
-        cand_ratio, base_ratio = perf["candidate_ms"] / cand_fresh, perf["baseline_ms"] / base_fresh
+        cand_ratio, base_ratio = perf["candidate_ms"] / cand_fresh, base_repeat / base_fresh
         perf["repeat_vs_fresh"] = round(cand_ratio / base_ratio, 4)
         if cand_ratio < REUSE_RATIO * base_ratio and cand_fresh - perf["candidate_ms"] > REUSE_MIN_MS:
             self.violate(f"{where(check)}: called again on the same inputs (timed), the candidate took "
@@ -166,16 +189,11 @@ class Measuring:
                          f"inputs ({cand_fresh:.4f} ms), where the baseline's ratio was {1 / base_ratio:.1f}x: it "
                          "reuses results between calls")
 
-    def check_baseline_speed(self, check: dict[str, Any], offset: int, perf: dict[str, Any], timer: Any) -> None:
-        """The baseline's time beside the candidate against its time alone where no candidate code ran
-        (references.py, `time_baseline`): a candidate can slow what it is timed against in ways no guard sees
-        (what a kernel keeps in memory, a plain global), but not the time taken before it existed."""
-        trusted = getattr(self, "trusted_baseline", None) or {}
-        if self.job.get("baseline_untrusted") or not isinstance(trusted.get(str(offset)), dict):
-            if "error" in trusted:
-                self.evidence["baseline_alone"] = f"not measured: the baseline failed alone ({trusted['error']})"
-            return
-        alone = ms_of(trusted[str(offset)].get(timer))
+    def check_baseline_speed(self, check: dict[str, Any], perf: dict[str, Any], trusted: dict[str, Any]) -> None:
+        """The baseline's time beside the candidate against its time alone where no candidate code ran: a
+        candidate can slow what it is timed against in ways no guard sees (what a kernel keeps in memory, a plain
+        global), but not the time taken before it existed."""
+        alone = ms_of(trusted.get(perf["timer"]))
         if alone is None:
             return
         perf["baseline_alone_ms"] = alone

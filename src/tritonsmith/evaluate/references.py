@@ -15,6 +15,7 @@ import json
 import os
 import pickle
 import re
+import secrets
 import socket
 from typing import Any
 
@@ -158,9 +159,10 @@ class References:
 
     def time_baseline(self) -> None:
         """The task's own baseline, run and timed alone on each perf case here, where no candidate code runs
-        (the keeper, once per task; else the checker): its kernels are compiled into the shared Triton cache,
-        which the candidate's process only reads, and the checker compares what the baseline takes beside the
-        candidate with these times (measuring.py: a candidate that slowed it is rejected)."""
+        (the keeper, once per task; else the checker), both ways a case may be timed, and once on the
+        after-timing check's inputs ("fresh"): its kernels are compiled into the shared Triton cache, which the
+        candidate's process only reads, and the checker compares the candidate with these times (measuring.py:
+        the baseline slowed beside it; results reused between its timed calls)."""
         self.trusted_baseline: dict[str, Any] = {}
         path = self.job.get("trusted_baseline_path")
         if not (self.perf_checks and path and (self.on_gpu or clock_timing())):
@@ -170,10 +172,13 @@ class References:
             baseline = getattr(import_file(path, f"tritonsmith_trusted_baseline_{key}"), self.job["entry_point"])
             timer = GpuTimer() if self.on_gpu else ClockTimer()
             for offset, check in enumerate(self.perf_checks):
-                args = clone(check["args"])
+                args, fresh_args = clone(check["args"]), clone(self.after_timing_checks[offset]["args"])
                 with self.gpu_lock.exclusive():  # alone on the GPU, as timing is
-                    self.trusted_baseline[str(offset)] = timer.alone(lambda args=args: baseline(*args))
-                del args
+                    alone = timer.alone(lambda args=args: baseline(*args))
+                    # and once on other inputs, as the candidate's first call on inputs it has not seen is timed
+                    alone["fresh"] = timer.once(lambda fresh_args=fresh_args: baseline(*fresh_args), alone["host_ms"])[0]["ms"]
+                self.trusted_baseline[str(offset)] = alone
+                del args, fresh_args
         except Exception as exc:  # noqa: BLE001 - the task's own code: the comparison is off, and says why
             self.trusted_baseline = {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
@@ -213,7 +218,9 @@ class References:
             self.evidence["reference_reproducible"] = "not checked: the task judges outputs with its own check"
         elif check == "always" or (check == "gpu" and self.on_gpu):
             self.drop_unreproducible()  # before the after-timing inputs: a perf script keeps one seed's inputs
-        self.after_timing_checks = [dict(self.make_check(dict(c["case"]), c["index"], CHECK_SEED + 1, "after_timing"),
+        # a seed drawn now (kept with the references): the candidate cannot make these inputs ahead of them
+        after_seed = secrets.randbelow(1 << 31)
+        self.after_timing_checks = [dict(self.make_check(dict(c["case"]), c["index"], after_seed, "after_timing"),
                                          **({"undefined": c["undefined"]} if "undefined" in c else {}))
                                     for c in self.perf_checks]
         self.time_baseline()
@@ -309,16 +316,33 @@ class References:
     def start_command(self) -> dict[str, Any]:
         """The candidate's process's first command. Every check's inputs are named (case, seed) with their
         digest: that process makes them itself with the task's own code before any candidate code runs, which
-        is faster than handing GBs over, and the expected outputs stay here."""
+        is faster than handing GBs over, and the expected outputs stay here. The after-timing checks are named
+        only in their `time` command (`after_inputs`): a candidate that knew them could compute their outputs
+        ahead, and its first call on them would not show that it reuses results."""
         self.all_checks = self.checks + [self.fresh_check] + self.perf_checks + self.after_timing_checks
-        meta = {str(i): {k: c[k] for k in ("case", "index", "seed", "phase")} for i, c in enumerate(self.all_checks)}
+        deferred = len(self.all_checks) - len(self.after_timing_checks)
+        meta = {str(i): self.meta_of(c) for i, c in enumerate(self.all_checks[:deferred])}
         # what the candidate's process writes: outputs, and a call's arguments after it (to see what it changed)
         largest = max((max(_nbytes(c["expected"]), _nbytes(c["args"])) for c in self.all_checks), default=0)
         file_bytes = self.job.get("limits", {}).get("file_bytes")
         if file_bytes:
             file_bytes = max(file_bytes, 2 * largest + (16 << 20))
         self.start = {"do": "start", "meta": meta, "pytorch_gold": self.pytorch_gold, "file_bytes": file_bytes}
-        return dict(self.start, digests=[input_digest(c["args"]) for c in self.all_checks])
+        return dict(self.start, digests=[input_digest(c["args"]) for c in self.all_checks[:deferred]])
+
+    @staticmethod
+    def meta_of(check: dict[str, Any]) -> dict[str, Any]:
+        return {k: check[k] for k in ("case", "index", "seed", "phase")}
+
+    def after_inputs(self, key: int) -> dict[str, Any]:
+        """An after-timing check named for the candidate's process to make after its timed calls."""
+        return {"key": key, "meta": self.meta_of(self.all_checks[key]), "digest": input_digest(self.all_checks[key]["args"])}
+
+    def inputs_file(self, key: int) -> str:
+        """One check's inputs in a file, for the candidate's process that made them otherwise."""
+        path = os.path.join(self.job["job_dir"], f"inputs-{key}.pt")
+        torch.save({key: self.all_checks[key]["args"]}, path)
+        return path
 
     def start_with_file(self, keys: list[int], why: str | None) -> dict[str, Any]:
         """The first command again, for a task whose inputs came out otherwise in the candidate's process (not

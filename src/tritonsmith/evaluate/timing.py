@@ -19,6 +19,7 @@ candidate/baseline ratio (Student's t on the log of the per-round ratios) is wit
 
 from __future__ import annotations
 
+import gc
 import math
 import statistics
 import time
@@ -272,7 +273,8 @@ class GpuTimer:
 
     def alone(self, fn: Callable[[], object]) -> dict[str, float]:
         """`fn`'s milliseconds a call, timed alone both ways a perf case may be ("per call", "batched"): the
-        median of three samples each, after a first call (compiling, autotuning) and warm-up."""
+        median of three samples each, after a first call (compiling, autotuning) and warm-up; and its host
+        milliseconds a call ("host_ms")."""
         state = self._prepare(fn, 10.0)
         found = {}
         for batched in (False, True):
@@ -281,27 +283,34 @@ class GpuTimer:
             shared = {"batch": batch, "spin_ms": min(50.0, 0.05 + 1.5 * batch * state["host_ms"]), "batched": batched,
                       "events": self._events(2 * batch), "spin_events": self._events(2)}
             found["batched" if batched else "per call"] = statistics.median(self._sample(state, shared) for _ in range(3))
-        return found
+        return dict(found, host_ms=state["host_ms"])
 
-    def once(self, fn: Callable[[], object], host_ms: float) -> tuple[float | None, object]:
-        """One call's GPU time, L2 flushed, queued behind a spin as a per-call sample is, and what it returned.
-        The call is never repeated (it is the first on inputs the function has not seen), so the spin is made
-        long enough up front for three times the `host_ms` its repeated calls took, 2 ms at least; a call whose
-        queueing outlasted the spin (the time would hold host time) gives None: it did host work on new inputs
-        that it did not do on repeated ones."""
+    def once(self, fn: Callable[[], object], host_ms: float) -> tuple[dict[str, float | None], object]:
+        """One call timed as a per-call sample is (L2 flushed, queued behind a spin), and what it returned. The
+        call is never repeated (it is the first on inputs the function has not seen), so the spin is made long
+        enough up front for three times the `host_ms` its repeated calls took, 2 ms at least. Returns {"ms": its
+        GPU time, or None where its host time outlasted the spin (the time would hold host time), "host_ms":
+        the call's host time, "spin_ms"}; the garbage collector waits meanwhile."""
         torch = self.torch
         start, end = self._events(2)
         spin_ms = min(50.0, max(2.0, 3 * host_ms))
-        if self.spin:
-            torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
-        self.flush.zero_()
-        start.record()
-        queued = time.perf_counter()
-        result = fn()
-        queue_ms = (time.perf_counter() - queued) * 1000
-        end.record()
-        end.synchronize()
-        return (start.elapsed_time(end) if self.spin and queue_ms <= 0.9 * spin_ms else None), result
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            if self.spin:
+                torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
+            self.flush.zero_()
+            start.record()
+            queued = time.perf_counter()
+            result = fn()
+            queue_ms = (time.perf_counter() - queued) * 1000
+            end.record()
+            end.synchronize()
+        finally:
+            if collecting:
+                gc.enable()
+        timed = start.elapsed_time(end) if self.spin and queue_ms <= 0.9 * spin_ms else None
+        return {"ms": timed, "host_ms": queue_ms, "spin_ms": spin_ms}, result
 
 
 class ClockTimer:
@@ -328,10 +337,11 @@ class ClockTimer:
 
     def alone(self, fn: Callable[[], object]) -> dict[str, float]:
         fn()
-        median = statistics.median(self.once(fn, 0.0)[0] for _ in range(3))
-        return {"per call": median, "batched": median}
+        median = statistics.median(self.once(fn, 0.0)[0]["ms"] for _ in range(3))
+        return {"per call": median, "batched": median, "host_ms": median}
 
-    def once(self, fn: Callable[[], object], host_ms: float) -> tuple[float | None, object]:
+    def once(self, fn: Callable[[], object], host_ms: float) -> tuple[dict[str, float | None], object]:
         started = time.perf_counter()
         result = fn()
-        return (time.perf_counter() - started) * 1000, result
+        took = (time.perf_counter() - started) * 1000
+        return {"ms": took, "host_ms": took, "spin_ms": 0.0}, result

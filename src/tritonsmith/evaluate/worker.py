@@ -74,7 +74,8 @@ class CandidateRun:
         write_message(self.events, message)
 
     def serve(self) -> None:
-        handlers = {"start": self.start, "call": self.call, "late": self.late, "time": self.time, "finish": self.finish}
+        handlers = {"start": self.start, "call": self.call, "late": self.late, "time": self.time,
+                    "after": self.after_from_file, "finish": self.finish}
         while (command := read_message(self.commands)) is not None:
             handler = handlers.get(command.get("do"))
             if handler is None:
@@ -156,7 +157,10 @@ class CandidateRun:
         error met making them."""
         inputs, differ, error = [], [], None
         for key, digest in enumerate(digests):
-            meta = self.meta[str(key)]
+            meta = self.meta.get(str(key))
+            if meta is None:  # named later (the after-timing checks: `make_after`)
+                inputs.append(None)
+                continue
             try:
                 with self.gpu_lock.shared():
                     args = make_inputs(self.task, meta["case"], meta["seed"], self.device)
@@ -308,16 +312,21 @@ class CandidateRun:
                           + describe_exception(exc, self.job["candidate_path"]))
             finally:
                 self.guards.active = False
-            after, fresh_ms = self.fresh_call(command["after_id"], measured)
+        self.guards.check_tracing()
         self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
         measured_at = time.perf_counter()
-        claims = self.hand_over_last(command["id"], last.get("out"), args)
-        claims["after_args_same"] = self.hand_over_after(command["after_id"], *after)
+        claims = self.hand_over_last(command["id"], last.get("out"), args)  # before any more candidate code runs
+        fresh: dict[str, Any] = {}
+        if self.make_after(command.get("after") or {}):  # else the checker sends them, and asks for the call
+            with self.gpu_lock.exclusive():
+                after, fresh = self.fresh_call(command["after_id"], measured)
+            claims["after_args_same"] = self.hand_over_after(command["after_id"], *after)
+            claims["after_handed"] = True
         spent = {"gpu_wait": locked - asked, "prepare": measured.prepare_s,
                  "sampling": measured_at - locked - measured.prepare_s, "hand_over": time.perf_counter() - measured_at}
         self.reply({"done": "time", **claims, "rounds": measured.rounds, "stopped": measured.stopped,
                     "timed_calls_without_launch": last["no_launch"], "timed_calls_reusing_output": last["reused"],
-                    "fresh_ms": fresh_ms, "spent_s": {k: round(v, 3) for k, v in spent.items()},
+                    "fresh": fresh, "spent_s": {k: round(v, 3) for k, v in spent.items()},
                     "times": {name: {"samples": t.samples, "calls_per_sample": t.calls_per_sample, "timer": t.timer}
                               for name, t in measured.times.items()}})
 
@@ -329,25 +338,49 @@ class CandidateRun:
         return {"last_output_same": hand_over_unless_same(f"{path}.pt", output, self.first_outputs.get(key), lock),
                 "last_args_same": hand_over_unless_same(f"{path}-args.pt", args, self.digests[key], lock)}
 
-    def fresh_call(self, key: int, measured: Any) -> tuple[tuple[Any, tuple], dict[str, float | None]]:
+    def make_after(self, after: dict[str, Any]) -> bool:
+        """The after-timing check's inputs, named only now, made by the task's code; False where they came out
+        otherwise than the checker's (by their digest)."""
+        key, meta = after.get("key"), after.get("meta")
+        if not isinstance(key, int) or not isinstance(meta, dict):
+            return False
+        self.meta[str(key)] = meta
+        try:
+            with self.gpu_lock.shared():
+                args = make_inputs(self.task, meta["case"], meta["seed"], self.device)
+                synchronize(self.device)
+        except Exception:  # noqa: BLE001 - the checker's copy is used instead
+            return False
+        same = input_digest(args) == after.get("digest")
+        self.keep_inputs(key, args, after.get("digest") if same else None)
+        return same
+
+    def keep_inputs(self, key: int, args: Any, digest: str | None) -> None:
+        for listed in (self.inputs, self.digests):
+            listed += [None] * (key + 1 - len(listed))
+        self.inputs[key], self.digests[key] = args, digest
+
+    def after_from_file(self, command: dict[str, Any]) -> None:
+        """The after-timing call on inputs the checker sent (they came out otherwise here), untimed."""
+        for key, args in torch.load(command["inputs"], weights_only=False).items():  # written by the checker
+            self.keep_inputs(int(key), args, value_digest(args))
+        key = command["id"]
+        same = self.hand_over_after(key, *self.run_entry(self.check_of(key), record_ops=False))
+        self.reply({"done": "after", "after_args_same": same})
+
+    def fresh_call(self, key: int, measured: Any) -> tuple[tuple[Any, tuple], dict[str, Any]]:
         """After timing, the candidate's first call on inputs it has not seen (the after-timing check's), timed
-        once as a per-call sample is, and the baseline's on a copy of them: a function much faster when called
-        again on the same inputs than on new ones reuses its results (the checker compares the two ratios).
-        Returns (the candidate's output and arguments, each one's milliseconds)."""
-        fresh_ms: dict[str, float | None] = {}
+        once as a per-call sample is (timing.GpuTimer.once): a function much faster when called again on the same
+        inputs than on new ones reuses its results (the checker compares it with the baseline's, timed so where
+        no candidate code runs). Returns (its output and arguments, the time found, with the host time of its
+        repeated calls)."""
+        fresh: dict[str, Any] = {"repeat_host_ms": measured.times["candidate"].host_ms}
 
         def timed_once(fn: Callable[[], Any]) -> Any:
-            fresh_ms["candidate"], output = self.timer.once(fn, measured.times["candidate"].host_ms)
+            found, output = self.timer.once(fn, measured.times["candidate"].host_ms)
+            fresh.update(found)
             return output
-        after = self.run_entry(self.check_of(key), record_ops=False, call=timed_once)
-        if self.baseline is not None and "baseline" in measured.times:
-            args = clone(self.inputs[key])
-            try:
-                fresh_ms["baseline"] = self.timer.once(lambda: self.baseline(*args), measured.times["baseline"].host_ms)[0]
-                synchronize(self.device)
-            except Exception:  # noqa: BLE001 - it ran on the perf case's inputs: no comparison, then
-                fresh_ms["baseline"] = None
-        return after, fresh_ms  # None: its queueing outlasted the spin (GpuTimer.once)
+        return self.run_entry(self.check_of(key), record_ops=False, call=timed_once), fresh
 
     def hand_over_after(self, key: int, output: Any, args: tuple) -> bool:
         """The after-timing call's output, and its arguments unless unchanged (True)."""
