@@ -211,3 +211,11 @@ def test_a_baseline_slower_beside_the_candidate_than_alone_is_caught(tmp_path, a
     checker, _ = timed_case(tmp_path, times, setup=setup)
     slowed = [v for v in checker.violations if "slowed what it is timed against" in v]
     assert bool(slowed) == flagged, checker.violations
+
+
+def test_a_suite_whose_golds_use_torch_freely_may_launch_no_kernel_in_a_timed_call(tmp_path):
+    def setup(checker):
+        checker.job["allowed_ops"] = ["*"]
+    times = {"candidate": samples([0.010, 0.011]), "baseline": samples([0.020, 0.021])}
+    checker, _ = timed_case(tmp_path, times, setup=setup, timed_calls_without_launch=3)
+    assert checker.violations == []

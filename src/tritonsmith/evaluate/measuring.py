@@ -163,7 +163,8 @@ class Measuring:
         if reused:
             self.violate(f"{where(check)}: {reused} timed call(s) returned memory the previous call had returned: a "
                          "result computed once and returned again")
-        if no_launch and not self.pytorch_gold:
+        torch_suite = "*" in self.job.get("allowed_ops", [])  # its golds may take a torch path on some shapes
+        if no_launch and not self.pytorch_gold and not torch_suite:  # (the comparison below still applies there)
             self.violate(f"{where(check)}: {no_launch} timed call(s) launched no Triton kernel: a result not computed "
                          "while timed")
         fresh = reply.get("fresh") if isinstance(reply.get("fresh"), dict) else {}
