@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CANDIDATES
+from conftest import CANDIDATES, TEST_DEVICE
 
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.task import load_task
@@ -103,3 +103,18 @@ def test_a_candidates_process_that_cannot_start_is_the_machines_error_not_the_ca
         with pytest.raises(DeviceError, match=r"could not start a candidate's process on this machine \(.*softmax"):
             pool.evaluate(load_task(hidden, suite="builtin"), load_task(hidden, suite="builtin").baseline)
         assert pool.evaluate(softmax(), softmax().baseline).status == "passed"  # the pool still works
+
+
+@pytest.mark.skipif(TEST_DEVICE == "cpu", reason="needs a GPU (TRITONSMITH_TEST_DEVICE=cuda): CUDA's own threads")
+def test_a_cuda_host_callback_cannot_write_outside_the_job(candidate_pool):
+    """A host callback runs on a thread the CUDA driver started at torch.cuda.init(), before the confinement;
+    Landlock must hold there too."""
+    marker = f"tritonsmith-callback-test-{random.randrange(1 << 30)}"
+    source = (CANDIDATES / "adversarial/write_from_cuda_callback.py").read_text().replace("@MARKER@", marker)
+    planted = Path.home() / ".triton/cache" / marker
+    try:
+        result = candidate_pool.evaluate(load_task(BUILTIN / "vector_add.py", suite="builtin"), source, timeout_s=300)
+        assert not planted.exists(), f"a CUDA host callback wrote {planted} ({result.status})"
+    finally:
+        if planted.exists():
+            planted.rmdir()
