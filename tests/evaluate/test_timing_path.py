@@ -75,7 +75,7 @@ def test_results_reused_between_timed_calls_are_rejected(clock_pool, candidate, 
 def test_an_honest_candidates_repeated_calls_are_as_fast_as_its_first(clock_pool):
     result = evaluate(clock_pool, "vector_add", "honest/vector_add_fixed_block.py")
     assert result.status == "passed", result.summary()
-    assert all(p.fresh_call_ms and p.baseline_fresh_call_ms and p.repeat_vs_fresh > 0.25 for p in result.perf)
+    assert all(p.fresh_call_ms and p.baseline_fresh_call_ms and p.repeat_vs_fresh > 0.05 for p in result.perf)
 
 
 def test_a_baseline_slowed_where_no_guard_looks_is_caught_by_its_time_alone(clock_pool, tmp_path):

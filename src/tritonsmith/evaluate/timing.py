@@ -337,7 +337,7 @@ class ClockTimer:
 
     def alone(self, fn: Callable[[], object]) -> dict[str, float]:
         fn()
-        median = statistics.median(self.once(fn, 0.0)[0]["ms"] for _ in range(3))
+        median = statistics.median(self.once(fn, 0.0)[0]["ms"] for _ in range(5))
         return {"per call": median, "batched": median, "host_ms": median}
 
     def once(self, fn: Callable[[], object], host_ms: float) -> tuple[dict[str, float | None], object]:
