@@ -122,3 +122,16 @@ def test_after_timing_inputs_made_otherwise_in_the_candidates_process_are_sent(c
     assert result.status == "passed", result.summary()
     assert result.evidence["after_inputs_sent"] and "shape=[1000]" in result.evidence["after_inputs_sent"][0]
     assert {"after_timing"} <= {case.phase for case in result.cases}
+
+
+def test_a_golds_evaluation_does_not_time_the_baseline_alone_but_the_next_candidate_gets_it(clock_pool, tmp_path):
+    """The gold against itself (qualifying a task) has nothing to be held against; a later candidate of the same
+    task, lent the same references by the keeper, gets the baseline timed alone then."""
+    task = variant(tmp_path, "vector_add_gold_first", ("    BLOCK = 1024\n", "    BLOCK = 1024  # a task of its own\n"))
+    gold = clock_pool.evaluate(task, task.baseline, timeout_s=120, gold=True)
+    assert gold.status == "passed", gold.summary()
+    assert gold.perf and all(p.baseline_alone_ms is None for p in gold.perf)
+    candidate = clock_pool.evaluate(task, (CANDIDATES / "honest/vector_add_fixed_block.py").read_text(), timeout_s=120)
+    assert candidate.status == "passed", candidate.summary()
+    assert "made for an earlier job" in candidate.evidence["references"]
+    assert all(p.baseline_alone_ms for p in candidate.perf)

@@ -129,6 +129,9 @@ class Keeper:
             with self.making:
                 intact = kept is not None and checksum(kept[0]) == kept[1]
             if intact:
+                if kept[0].get("trusted_baseline") is None and not job.get("gold"):
+                    with self.making:  # made for a gold's job: the baseline alone is timed for this first other one
+                        kept[0]["trusted_baseline"] = self.time_baseline(kept[0], job)
                 return lend({"state": kept[0], "made": "kept"})
             with self.making:
                 state, error = self.make(job)
@@ -160,6 +163,14 @@ class Keeper:
         except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
             return None, f"the task's references could not be made: {type(exc).__name__}: {exc}"
         return evaluation.reference_state(), None
+
+    def time_baseline(self, state: dict[str, Any], job: dict[str, Any]) -> dict[str, Any] | None:
+        """The task's baseline timed alone on kept references (References.time_baseline)."""
+        from tritonsmith.evaluate.references import References
+        evaluation = References(dict(job, device=self.device))
+        evaluation.use_reference_state(state)
+        evaluation.time_baseline()
+        return evaluation.trusted_baseline
 
     def release_cached(self) -> None:
         """Give back the memory a task's making freed, and that of lent tensors the jobs have let go."""

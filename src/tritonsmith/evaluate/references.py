@@ -45,7 +45,7 @@ REFERENCE_TIMINGS = ("separate", "baseline", "none")
 SMALL_BLOCK, SMALL_POOL = 1 << 20, 64 << 20  # PyTorch's small-block pool: blocks up to 1 MiB
 KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
                  "reproducibility_check", "gpu_lock", "entry_point",
-                 "trusted_baseline_path")  # what the keeper needs of a job to make its references
+                 "trusted_baseline_path", "gold")  # what the keeper needs of a job to make its references
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
                        "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements",
                        "reference_memory_unfilled")
@@ -163,7 +163,10 @@ class References:
         after-timing check's inputs ("fresh"): its kernels are compiled into the shared Triton cache, which the
         candidate's process only reads, and the checker compares the candidate with these times (measuring.py:
         the baseline slowed beside it; results reused between its timed calls)."""
-        self.trusted_baseline: dict[str, Any] = {}
+        self.trusted_baseline: dict[str, Any] | None = {}
+        if self.job.get("gold"):  # the task's own baseline is the candidate: nothing to hold against it
+            self.trusted_baseline = None  # (not measured: a keeper measures it for the task's first other job)
+            return
         path = self.job.get("trusted_baseline_path")
         if not (self.perf_checks and path and (self.on_gpu or clock_timing())):
             return
