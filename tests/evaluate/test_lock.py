@@ -62,3 +62,22 @@ def test_run_and_bench_refuse_a_folder_in_use_with_one_sentence(holder, closed_p
         assert last.startswith("tritonsmith: error: the ") and f"is in use by another tritonsmith process (pid " \
             f"{process.pid} on " in last, done.stderr
     assert not (folder / "state.json").exists() and not (folder / "results.jsonl").exists()
+
+
+def test_a_closed_lock_lets_its_files_go(tmp_path):
+    import os
+
+    from tritonsmith.evaluate.gpu_lock import GpuLock
+    lock = GpuLock(str(tmp_path / "gpu0.lock"))
+    fds = lock.fds
+    with lock.exclusive():
+        pass
+    lock.close()
+    for fd in fds:
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        raise AssertionError(f"fd {fd} is still open")
+    with lock.shared(), lock.exclusive():  # closed: no sharing, no lock
+        pass

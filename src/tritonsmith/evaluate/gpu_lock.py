@@ -23,6 +23,12 @@ class GpuLock:
             self.fds = tuple(os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in (path, path + ".turnstile"))
         self.held: int | None = None
 
+    def close(self) -> None:
+        """Let the lock files go (a long-lived process that makes one per task: the keeper)."""
+        for fd in self.fds or ():
+            os.close(fd)
+        self.fds, self.held = None, None
+
     def _take(self, mode: int) -> None:
         lock, turnstile = self.fds
         fcntl.flock(turnstile, fcntl.LOCK_EX)

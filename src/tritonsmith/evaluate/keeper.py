@@ -162,6 +162,8 @@ class Keeper:
             return None, str(exc)
         except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
             return None, f"the task's references could not be made: {type(exc).__name__}: {exc}"
+        finally:
+            evaluation.gpu_lock.close()
         return evaluation.reference_state(), None
 
     def time_baseline(self, state: dict[str, Any], job: dict[str, Any]) -> dict[str, Any] | None:
@@ -169,7 +171,10 @@ class Keeper:
         from tritonsmith.evaluate.references import References
         evaluation = References(dict(job, device=self.device))
         evaluation.use_reference_state(state)
-        evaluation.time_baseline()
+        try:
+            evaluation.time_baseline()
+        finally:
+            evaluation.gpu_lock.close()
         return evaluation.trusted_baseline
 
     def release_cached(self) -> None:
