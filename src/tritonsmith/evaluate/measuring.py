@@ -90,11 +90,6 @@ class Measuring:
                           "torch_compile": bool(timings.get("torch_compile"))})
         wall_ms = (time.perf_counter() - started) * 1000
         self.take_failure(reply)
-        if reply.get("after_handed") is not True:  # its inputs came out otherwise there: sent, and called untimed
-            self.evidence.setdefault("after_inputs_sent", []).append(where(self.all_checks[after_key]))
-            after = self.ask({"do": "after", "id": after_key, "inputs": self.inputs_file(after_key)})
-            self.take_failure(after)
-            reply["after_args_same"] = after.get("after_args_same")
         self.verify_timed(key, after_key, check, reply)
         times = times_of(reply.get("times"))
         if "candidate" not in times or (self.baseline_present and "baseline" not in times):
@@ -207,8 +202,14 @@ class Measuring:
                          "candidate code ran: the candidate slowed what it is timed against")
 
     def verify_timed(self, key: int, after_key: int, check: dict[str, Any], reply: dict[str, Any]) -> None:
-        """The last timed call and the fresh call after timing. The last call's output is taken as the first
-        call's, by its digest, only where that first call was verified right."""
+        """The last timed call and the fresh call after timing (made here, untimed, on inputs sent in a file
+        where the candidate's process made them otherwise). The last call's output is taken as the first call's,
+        by its digest, only where that first call was verified right."""
+        if reply.get("after_handed") is not True:  # its inputs came out otherwise there: sent, and called untimed
+            self.evidence.setdefault("after_inputs_sent", []).append(where(self.all_checks[after_key]))
+            after = self.ask({"do": "after", "id": after_key, "inputs": self.inputs_file(after_key)})
+            self.take_failure(after)
+            reply["after_args_same"] = after.get("after_args_same")
         verifying = time.perf_counter()
         claims = {"args"} if reply.get("last_args_same") is True else set()
         if reply.get("last_output_same") is True and key in self.first_calls_ok:
