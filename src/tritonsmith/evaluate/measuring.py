@@ -207,7 +207,7 @@ class Measuring:
         by its digest, only where that first call was verified right."""
         if reply.get("after_handed") is not True:  # its inputs came out otherwise there: sent, and called untimed
             self.evidence.setdefault("after_inputs_sent", []).append(where(self.all_checks[after_key]))
-            after = self.ask({"do": "after", "id": after_key, "inputs": self.inputs_file(after_key)})
+            after = self.ask({"do": "after", "id": after_key, "inputs": self.inputs_file([after_key], f"inputs-{after_key}.pt")})
             self.take_failure(after)
             reply["after_args_same"] = after.get("after_args_same")
         verifying = time.perf_counter()

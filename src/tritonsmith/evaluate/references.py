@@ -226,10 +226,10 @@ class References:
         self.after_timing_checks = [dict(self.make_check(dict(c["case"]), c["index"], after_seed, "after_timing"),
                                          **({"undefined": c["undefined"]} if "undefined" in c else {}))
                                     for c in self.perf_checks]
-        self.time_baseline()
         if not self.checks:
             raise TaskFailure("the task's reference is not reproducible on any correctness case: "
                               + "; ".join(self.evidence.get("unreproducible_cases", [])))
+        self.time_baseline()
         largest = max(self.checks, key=lambda check: _numel(check["expected"]))
         self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
         if "undefined" in largest:
@@ -341,17 +341,16 @@ class References:
         """An after-timing check named for the candidate's process to make after its timed calls."""
         return {"key": key, "meta": self.meta_of(self.all_checks[key]), "digest": input_digest(self.all_checks[key]["args"])}
 
-    def inputs_file(self, key: int) -> str:
-        """One check's inputs in a file, for the candidate's process that made them otherwise."""
-        path = os.path.join(self.job["job_dir"], f"inputs-{key}.pt")
-        torch.save({key: self.all_checks[key]["args"]}, path)
+    def inputs_file(self, keys: list[int], name: str) -> str:
+        """Checks' inputs in JOB/`name`, for the candidate's process that made them otherwise."""
+        path = os.path.join(self.job["job_dir"], name)
+        torch.save({key: self.all_checks[key]["args"] for key in keys}, path)
         return path
 
     def start_with_file(self, keys: list[int], why: str | None) -> dict[str, Any]:
         """The first command again, for a task whose inputs came out otherwise in the candidate's process (not
         reproducible there): those checks' inputs, written to a file."""
-        path = os.path.join(self.job["job_dir"], "inputs.pt")
-        torch.save({i: self.all_checks[i]["args"] for i in keys}, path)
+        path = self.inputs_file(keys, "inputs.pt")
         self.evidence["inputs"] = (f"{len(keys)} of {len(self.all_checks)} checks' inputs handed over in a file: "
                                    "the candidate's process made them differently"
                                    + (f" (making them there failed: {why})" if why else ""))

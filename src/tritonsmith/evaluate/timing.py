@@ -78,6 +78,12 @@ class Timed:
     host_ms: float = 0.0
     """Host milliseconds to issue one call (its wrapper's Python), from the warm-up."""
 
+    @classmethod
+    def of(cls, samples: list[float], calls_per_sample: int = 1, timer: str = "per call", host_ms: float = 0.0) -> Timed:
+        median = statistics.median(samples)
+        return cls(median, (max(samples) - min(samples)) / median if median > 0 else 0.0, samples, calls_per_sample,
+                   timer, host_ms)
+
 
 @dataclass
 class Measurement:
@@ -251,37 +257,35 @@ class GpuTimer:
         prepare_s = time.perf_counter() - began
         longest = max(state["gpu_ms"] for state in states.values())
         batched = longest < settings.launch_bound_ms
-        if longest <= 0:
-            batch = 1
-        elif batched:
-            batch = max(1, min(100, int(settings.batch_ms / longest)))
-        else:
-            batch = max(1, min(20, int(settings.sample_ms / longest)))
-        # the spin must outlast queueing a sample of the slowest-to-launch function; grown if it does not
-        spin_ms = min(50.0, 0.05 + 1.5 * batch * max(state["host_ms"] for state in states.values()))
-        shared = {"batch": batch, "spin_ms": spin_ms, "events": self._events(2 * batch), "batched": batched,
-                  "spin_events": self._events(2)}
+        shared = self._shared(batched, longest, max(state["host_ms"] for state in states.values()), settings)
         samples, rounds, interval, stopped = sample_rounds(lambda name: self._sample(states[name], shared),
                                                            list(functions), settings)
-        times = {}
-        for name, values in samples.items():
-            median = statistics.median(values)
-            spread = (max(values) - min(values)) / median if median > 0 else 0.0
-            times[name] = Timed(median, spread, values, batch, "batched" if batched else "per call",
-                                states[name]["host_ms"])
+        times = {name: Timed.of(values, shared["batch"], "batched" if batched else "per call", states[name]["host_ms"])
+                 for name, values in samples.items()}
         return Measurement(times, rounds, interval, stopped, prepare_s)
 
-    def alone(self, fn: Callable[[], object]) -> dict[str, float]:
-        """`fn`'s milliseconds a call, timed alone both ways a perf case may be ("per call", "batched"): the
-        median of three samples each, after a first call (compiling, autotuning) and warm-up; and its host
-        milliseconds a call ("host_ms")."""
-        state = self._prepare(fn, 10.0)
+    def _shared(self, batched: bool, longest_ms: float, host_ms: float, settings: TimingSettings) -> dict:
+        """What every function of a perf case is sampled with: the timer, the calls per sample (as many as fill
+        `batch_ms` of a batch, or `sample_ms` of flushed calls) and a spin that outlasts queueing a sample of the
+        slowest-to-launch function (grown by `_sample` if it does not)."""
+        if longest_ms <= 0:
+            batch = 1
+        elif batched:
+            batch = max(1, min(100, int(settings.batch_ms / longest_ms)))
+        else:
+            batch = max(1, min(20, int(settings.sample_ms / longest_ms)))
+        return {"batch": batch, "spin_ms": min(50.0, 0.05 + 1.5 * batch * host_ms), "events": self._events(2 * batch),
+                "batched": batched, "spin_events": self._events(2)}
+
+    def alone(self, fn: Callable[[], object], settings: TimingSettings | None = None) -> dict[str, float]:
+        """`fn`'s milliseconds a call, timed alone both ways a perf case may be ("per call", "batched"), each
+        sampled as `measure` samples it: the median of three samples, after a first call (compiling,
+        autotuning) and warm-up; and its host milliseconds a call ("host_ms")."""
+        settings = settings or TimingSettings()
+        state = self._prepare(fn, settings.warmup_ms)
         found = {}
         for batched in (False, True):
-            per_sample_ms = 0.2 if batched else 1.0
-            batch = max(1, min(100 if batched else 20, int(per_sample_ms / state["gpu_ms"]))) if state["gpu_ms"] > 0 else 1
-            shared = {"batch": batch, "spin_ms": min(50.0, 0.05 + 1.5 * batch * state["host_ms"]), "batched": batched,
-                      "events": self._events(2 * batch), "spin_events": self._events(2)}
+            shared = self._shared(batched, state["gpu_ms"], state["host_ms"], settings)
             found["batched" if batched else "per call"] = statistics.median(self._sample(state, shared) for _ in range(3))
         return dict(found, host_ms=state["host_ms"])
 
@@ -329,11 +333,8 @@ class ClockTimer:
             functions[name]()
             return (time.perf_counter() - started) * 1000
         samples, rounds, interval, stopped = sample_rounds(sample, list(functions), settings)
-        times = {}
-        for name, values in samples.items():
-            median = statistics.median(values)
-            times[name] = Timed(median, (max(values) - min(values)) / median if median > 0 else 0.0, values)
-        return Measurement(times, rounds, interval, stopped, prepare_s)
+        return Measurement({name: Timed.of(values) for name, values in samples.items()}, rounds, interval, stopped,
+                           prepare_s)
 
     def alone(self, fn: Callable[[], object]) -> dict[str, float]:
         fn()

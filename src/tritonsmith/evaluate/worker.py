@@ -118,9 +118,7 @@ class CandidateRun:
                 self.reply({"done": "start", "inputs_differ": differ, "inputs_error": error})
                 return
         else:
-            for key, args in torch.load(command["inputs"], weights_only=False).items():  # the checker's: trusted
-                self.inputs[int(key)] = args
-                self.digests[int(key)] = value_digest(args)
+            self.load_inputs(command["inputs"])
         self.pytorch_gold = command["pytorch_gold"]
         self.dataflow_checked = not self.torch_allowed and not self.pytorch_gold
         import resource
@@ -162,10 +160,7 @@ class CandidateRun:
                 inputs.append(None)
                 continue
             try:
-                with self.gpu_lock.shared():
-                    args = make_inputs(self.task, meta["case"], meta["seed"], self.device)
-                    synchronize(self.device)
-                same = input_digest(args) == digest
+                args, same = self.made(meta, digest)
             except BaseException as exc:  # noqa: B036 - no candidate code has run: the checker's copy is used
                 args, same = None, False
                 error = error or f"{type(exc).__name__}: {exc}"[:300]
@@ -173,6 +168,18 @@ class CandidateRun:
             if not same:
                 differ.append(key)
         return inputs, differ, error
+
+    def made(self, meta: dict[str, Any], digest: str | None) -> tuple[Any, bool]:
+        """A check's inputs made here by the task's own code, and whether they are the checker's (by digest)."""
+        with self.gpu_lock.shared():
+            args = make_inputs(self.task, meta["case"], meta["seed"], self.device)
+            synchronize(self.device)
+        return args, input_digest(args) == digest
+
+    def load_inputs(self, path: str) -> None:
+        """Checks' inputs the checker wrote to a file (they came out otherwise here)."""
+        for key, args in torch.load(path, weights_only=False).items():  # the checker's: trusted
+            self.keep_inputs(int(key), args, value_digest(args))
 
     def import_baseline(self) -> None:
         """The kernel the candidate is timed against: the task's (trusted, imported before the guards), or
@@ -346,12 +353,9 @@ class CandidateRun:
             return False
         self.meta[str(key)] = meta
         try:
-            with self.gpu_lock.shared():
-                args = make_inputs(self.task, meta["case"], meta["seed"], self.device)
-                synchronize(self.device)
+            args, same = self.made(meta, after.get("digest"))
         except Exception:  # noqa: BLE001 - the checker's copy is used instead
             return False
-        same = input_digest(args) == after.get("digest")
         self.keep_inputs(key, args, after.get("digest") if same else None)
         return same
 
@@ -362,8 +366,7 @@ class CandidateRun:
 
     def after_from_file(self, command: dict[str, Any]) -> None:
         """The after-timing call on inputs the checker sent (they came out otherwise here), untimed."""
-        for key, args in torch.load(command["inputs"], weights_only=False).items():  # written by the checker
-            self.keep_inputs(int(key), args, value_digest(args))
+        self.load_inputs(command["inputs"])
         key = command["id"]
         same = self.hand_over_after(key, *self.run_entry(self.check_of(key), record_ops=False))
         self.reply({"done": "after", "after_args_same": same})
