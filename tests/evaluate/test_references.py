@@ -85,6 +85,13 @@ def variant(tmp_path, name: str, *edits: tuple[str, str], task: str = "vector_ad
     return load_task(path)
 
 
+def pid_dependent_task(tmp_path):
+    """vector_add whose inputs of the 1000-element case differ from one process to the next."""
+    return variant(tmp_path, "vector_add_pid", ("import torch\n", "import os\n\nimport torch\n"),
+                   ("    return x, y\n", "    if case['shape'] == [1000]:\n"
+                                        "        x = x + (os.getpid() % 997 + 1)\n    return x, y\n"))
+
+
 def flaky_task(tmp_path, every_case: bool):
     """vector_add whose reference adds noise from the global RNG on an added case of 999 elements (or on every case)."""
     noisy = "True" if every_case else "x.shape[0] == 999"
@@ -286,9 +293,7 @@ def test_the_candidates_process_makes_its_own_inputs_and_gets_the_rest_in_a_file
     """Inputs are made again in the candidate's process (before candidate code) and checked against the
     checker's digests; a task whose inputs come out differently there (here: a process-dependent offset in one
     case) gets those checks' inputs in a file, and is judged on exactly the checker's inputs either way."""
-    task = variant(tmp_path, "vector_add_pid", ("import torch\n", "import os\n\nimport torch\n"),
-                   ("    return x, y\n", "    if case['shape'] == [1000]:  # differs from one process to the next\n"
-                                        "        x = x + (os.getpid() % 997 + 1)\n    return x, y\n"))
+    task = pid_dependent_task(tmp_path)
     wrong = resolve_task("vector_add").baseline.replace("x + y", "x - y")
     with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
         plain = pool.evaluate(resolve_task("vector_add"), resolve_task("vector_add").baseline)

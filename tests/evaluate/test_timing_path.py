@@ -12,7 +12,7 @@ from conftest import CANDIDATES
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.task import load_task
 
-from .test_references import variant
+from .test_references import pid_dependent_task, variant
 
 BUILTIN = Path(__file__).parents[2] / "src/tritonsmith/suites/builtin"
 
@@ -115,9 +115,7 @@ def test_the_after_timing_inputs_are_unknown_to_the_candidate_until_timed(clock_
 
 
 def test_after_timing_inputs_made_otherwise_in_the_candidates_process_are_sent(clock_pool, tmp_path):
-    task = variant(tmp_path, "vector_add_pid", ("import torch\n", "import os\n\nimport torch\n"),
-                   ("    return x, y\n", "    if case['shape'] == [1000]:  # differs from one process to the next\n"
-                                        "        x = x + (os.getpid() % 997 + 1)\n    return x, y\n"))
+    task = pid_dependent_task(tmp_path)
     result = clock_pool.evaluate(task, (CANDIDATES / "honest/vector_add_fixed_block.py").read_text(), timeout_s=120)
     assert result.status == "passed", result.summary()
     assert result.evidence["after_inputs_sent"] and "shape=[1000]" in result.evidence["after_inputs_sent"][0]
