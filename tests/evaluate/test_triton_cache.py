@@ -85,3 +85,18 @@ def test_the_candidates_process_uses_the_jobs_own_caches(tmp_path, monkeypatch):
     shared = tmp_path / "home" / ".triton" / "cache"
     assert type(manager).__name__ == "LayeredCache" and manager.shared_dir.startswith(str(shared))
     assert said == f"Triton's cache: the job's own, backed read-only by {shared}"
+
+
+def test_the_evaluators_processes_keep_autotuning_choices_in_the_cache(cpu_pool):
+    """TRITON_CACHE_AUTOTUNING=1 in every host and keeper: the baseline's @triton.autotune choice, made once by a
+    trusted process, is read from the shared cache by every job instead of being tuned again (Triton skips
+    that cache on the interpreter, so here it is only checked that every process asks for it)."""
+    def environment(pid: int) -> dict[str, str]:
+        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+    host = cpu_pool._hosts[0]
+    keepers = list(cpu_pool._keepers.values())
+    assert host is not None and keepers
+    for process in [host.process, *(keeper.process for keeper in keepers)]:
+        assert environment(process.pid).get("TRITON_CACHE_AUTOTUNING") == "1"

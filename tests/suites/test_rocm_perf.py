@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from suites.test_geak_rocm import TRICKY_IDS, collected_by_pytest
+from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.evaluate.compare import compare_outputs
 from tritonsmith.suites import load_suite, resolve_task
 from tritonsmith.suites.geak_rocm import MAX_PERF_CASES
@@ -23,6 +24,7 @@ from tritonsmith.suites.parametrize import Unreadable, parametrisations
 from tritonsmith.suites.parts import split_parts
 from tritonsmith.suites.runtime import rocm_perf
 from tritonsmith.task import CaseSkipped, load_task
+from tritonsmith.util import copied_calls
 from tritonsmith.util.modules import load_module
 from tritonsmith.util.tensors import same
 
@@ -226,6 +228,30 @@ def test_timed_calls_reuse_one_copy_and_checked_calls_get_their_own():
     assert problem["message"].startswith("output['returned'] differs"), problem
 
 
+def test_a_primed_first_call_runs_the_op_alone_and_is_recorded_after():
+    """How the evaluator times a first call through the harness (evaluate/runtime.py, time_first_call): the copy
+    of the inputs is made untimed (priming), the call runs the op alone, its record is made after."""
+    scale = tasks()["row_scale"]
+    module, (marker, op) = perf_args(scale, "test_performance[7-16]")
+    candidate = load_module("scale_primed", str(_gold_file_with(scale, SCALE_GOLD)), register=False)
+    plain = candidate.tritonsmith_run_tests(marker.clone(), op)
+    assert copied_calls.copies_inputs((marker, op)) and not copied_calls.copies_inputs((marker, 3))
+    primed = marker.clone()
+    with copied_calls.priming():
+        assert candidate.tritonsmith_run_tests(primed, op) is None
+    (state,) = [v for v in vars(primed).values() if isinstance(v, copied_calls.CallState)]
+    assert state.inputs and all(same(copy, original) for _, original, copy in state.inputs)  # the op did not run
+    unrecorded = candidate.tritonsmith_run_tests(primed, op)
+    assert isinstance(unrecorded, copied_calls.Unrecorded) and not state.written
+    first = copied_calls.recorded(unrecorded)
+    assert list(first["written"]) == ["x"] and compare_outputs(first, plain, {}) is None
+    again = candidate.tritonsmith_run_tests(primed, op)  # a later call returns the first call's record
+    assert again["written"]["x"] is first["written"]["x"] and again["returned"] is first["returned"]
+    assert copied_calls.snapshot_storages((primed, op)) == {t.untyped_storage().data_ptr()
+                                                         for t in (first["written"]["x"], first["returned"])}
+    assert copied_calls.snapshot_storages((marker.clone(), op)) == set()
+
+
 def test_ops_are_rebuilt_on_the_code_they_run_on():
     namespace: dict = {}
     exec(compile("def kernel(x):\n    return x + 1\n\n\nclass Box:\n    def __init__(self, v):\n        self.v = v\n\n\n"
@@ -313,6 +339,20 @@ def test_perf_cases_are_checked_through_the_harness_in_the_evaluator(cpu_pool, t
     assert result.status == "wrong_output" and words in result.message, result.summary()
 
 
+def test_an_op_updating_its_input_is_timed_through_the_harness_against_itself(tmp_path, monkeypatch):
+    """Timed on the host clock (as tests/evaluate/test_timing_path.py): the harness returns its first call's
+    record on every timed call, which is not the op returning a result it computed before, and the op's first
+    call on new inputs is timed without the harness's copy of them, in the candidate's process and alone."""
+    monkeypatch.setenv("TRITONSMITH_CLOCK_TIMING", "1")
+    task = tasks()["row_scale"]
+    on_perf = as_correctness_case(task, tmp_path, "test_performance[7-100]")
+    config = EvalConfig(timeout_s=120, timing_rounds=3, timing_max_rounds=5)
+    with WorkerPool(device="cpu", workers=1, config=config) as pool:
+        result = pool.evaluate(on_perf, task.baseline)
+    assert result.status == "passed", (result.summary(), result.guard_violations)
+    assert result.perf and all(p.fresh_call_ms and p.baseline_fresh_call_ms and p.repeat_vs_fresh for p in result.perf)
+
+
 def _cuda() -> bool:
     return torch.cuda.is_available()
 
@@ -320,7 +360,6 @@ def _cuda() -> bool:
 @pytest.mark.skipif(not _cuda(), reason="needs a GPU: perf cases are timed only there")
 def test_perf_cases_are_timed_and_checked_on_a_gpu():
     """Needs the worker to drop a case whose make_inputs raises CaseSkipped (vector_add's cfg3 skips itself)."""
-    from tritonsmith.evaluate import EvalConfig, WorkerPool
     loaded = tasks()
     with WorkerPool(device="cuda", workers=1, config=EvalConfig(timing_rounds=3)) as pool:
         for task in (loaded["row_scale"], loaded["vector_add"]):
@@ -385,7 +424,6 @@ def test_the_real_rocm_benchmarks_perf_cases_are_found():
 
 @pytest.mark.skipif(GEAK_EVAL is None or not _cuda(), reason="needs a GPU and TRITONSMITH_GEAK_EVAL")
 def test_the_real_gold_code_is_timed_against_itself_on_a_gpu():
-    from tritonsmith.evaluate import EvalConfig, WorkerPool
     folder = GEAK_EVAL / "geak_eval" / "data" / "ROCm" / "data" / "ROCm_v1"
     suite = {t.id: t for t in load_suite(f"geak-rocm:{folder}")}
     with WorkerPool(device="cuda", workers=1, config=EvalConfig(timing_rounds=3)) as pool:

@@ -118,6 +118,9 @@ class WorkerPool:
         base["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, base.get("PYTHONPATH")) if p)
         base["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
         base.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # torch.compile in-process: no worker pool to outlive a job
+        # @triton.autotune keeps its choice in Triton's cache: the baseline, tuned once by a trusted process
+        # (references.py, `time_baseline`), is not tuned again in every job (triton_cache.py)
+        base.setdefault("TRITON_CACHE_AUTOTUNING", "1")
         base.pop("TRITON_INTERPRET", None)
         if device == "cpu":
             return [(dict(base), None)] * (workers or 1)

@@ -36,16 +36,17 @@ from tritonsmith.evaluate.runtime import (
     input_digest,
     make_inputs,
     synchronize,
+    time_first_call,
     where,
 )
-from tritonsmith.evaluate.timing import ClockTimer, GpuTimer
+from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings
 from tritonsmith.task import CaseSkipped, case_label
 
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
 SMALL_BLOCK, SMALL_POOL = 1 << 20, 64 << 20  # PyTorch's small-block pool: blocks up to 1 MiB
 KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
                  "reproducibility_check", "gpu_lock", "entry_point",
-                 "trusted_baseline_path", "gold")  # what the keeper needs of a job to make its references
+                 "trusted_baseline_path", "gold", "timing")  # what the keeper needs of a job to make its references
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
                        "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements",
                        "reference_memory_unfilled")
@@ -174,12 +175,14 @@ class References:
             key = (self.job.get("task_key") or "job")[:16]
             baseline = getattr(import_file(path, f"tritonsmith_trusted_baseline_{key}"), self.job["entry_point"])
             timer = GpuTimer() if self.on_gpu else ClockTimer()
+            settings = TimingSettings.from_job(self.job.get("timing") or {})  # sampled as the job's cases are
             for offset, check in enumerate(self.perf_checks):
                 args, fresh_args = clone(check["args"]), clone(self.after_timing_checks[offset]["args"])
                 with self.gpu_lock.exclusive():  # alone on the GPU, as timing is
-                    alone = timer.alone(lambda args=args: baseline(*args))
+                    alone = timer.alone(lambda args=args: baseline(*args), settings)
                     # and once on other inputs, as the candidate's first call on inputs it has not seen is timed
-                    alone["fresh"] = timer.once(lambda fresh_args=fresh_args: baseline(*fresh_args), alone["host_ms"])[0]["ms"]
+                    alone["fresh"] = time_first_call(timer, lambda fresh_args=fresh_args: baseline(*fresh_args),
+                                                     fresh_args, alone["host_ms"])[0]["ms"]
                 self.trusted_baseline[str(offset)] = alone
                 del args, fresh_args
         except Exception as exc:  # noqa: BLE001 - the task's own code: the comparison is off, and says why

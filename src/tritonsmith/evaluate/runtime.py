@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from tritonsmith.task import case_label
+from tritonsmith.util.copied_calls import copies_inputs, priming, recorded
 from tritonsmith.util.modules import load_module
 
 CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and after-timing checks
@@ -188,6 +189,18 @@ def _weighted_sum(tensor: torch.Tensor, chunk: int = 1 << 24) -> str | None:
 
 def clone(args: tuple) -> tuple:
     return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+
+
+def time_first_call(timer: Any, fn: Callable[[], Any], args: tuple, host_ms: float) -> tuple[dict[str, Any], Any]:
+    """`timer.once(fn)`, a call on inputs the function has not seen, and its result. A suite's harness that runs
+    a first call on a copy of its inputs (suites/runtime/perf_call.py) makes that copy before, untimed, and
+    its record of the call after: the calls it is compared with (the timed ones) make neither."""
+    if not copies_inputs(args):
+        return timer.once(fn, host_ms)
+    with priming():
+        fn()
+    found, output = timer.once(fn, host_ms)
+    return found, recorded(output)
 
 
 def synchronize(device: str) -> None:

@@ -336,7 +336,8 @@ class ClockTimer:
         return Measurement({name: Timed.of(values) for name, values in samples.items()}, rounds, interval, stopped,
                            prepare_s)
 
-    def alone(self, fn: Callable[[], object]) -> dict[str, float]:
+    def alone(self, fn: Callable[[], object], settings: TimingSettings | None = None) -> dict[str, float]:
+        """The median of five calls after a first; the clock times one call a sample, whatever the settings."""
         fn()
         median = statistics.median(self.once(fn, 0.0)[0]["ms"] for _ in range(5))
         return {"per call": median, "batched": median, "host_ms": median}

@@ -40,11 +40,13 @@ from tritonsmith.evaluate.runtime import (
     make_inputs,
     read_message,
     synchronize,
+    time_first_call,
     value_digest,
     where,
     write_message,
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings
+from tritonsmith.util.copied_calls import snapshot_storages
 
 
 class _Failed(Exception):
@@ -206,13 +208,13 @@ class CandidateRun:
         return dict(self.meta[str(key)], args=self.inputs[key])
 
     def run_entry(self, check: dict[str, Any], record_ops: bool = True,
-                  call: Callable[[Callable[[], Any]], Any] | None = None) -> tuple[Any, tuple]:
+                  call: Callable[[Callable[[], Any], tuple], Any] | None = None) -> tuple[Any, tuple]:
         """The candidate's output on a copy of the check's inputs, and that copy after the call; `call` makes
-        the call (a timer's `once`)."""
+        the call, given it and its arguments (timed once)."""
         args = clone(check["args"])
         try:
             with self.gpu_lock.shared(), self.guards.watching(record_ops=record_ops):
-                output = call(lambda: self.entry(*args)) if call else self.entry(*args)
+                output = call(lambda: self.entry(*args), args) if call else self.entry(*args)
                 synchronize(self.device)
         except SystemExit as exc:
             self.guards.violate(f"the candidate called sys.exit({exc.code})")
@@ -290,7 +292,7 @@ class CandidateRun:
             launches = guards.launches
             output = entry(*args)
             last["no_launch"] += guards.launches == launches
-            last["reused"] += _shares_memory(output, last.get("out"))  # the previous output is still alive here
+            last["reused"] += _shares_memory(output, last.get("out"), args)  # the previous output is alive here
             last["out"] = output
         functions: dict[str, Callable[[], Any]] = {"candidate": run_candidate}
         if self.baseline is not None:
@@ -379,8 +381,8 @@ class CandidateRun:
         repeated calls)."""
         fresh: dict[str, Any] = {"repeat_host_ms": measured.times["candidate"].host_ms}
 
-        def timed_once(fn: Callable[[], Any]) -> Any:
-            found, output = self.timer.once(fn, measured.times["candidate"].host_ms)
+        def timed_once(fn: Callable[[], Any], args: tuple) -> Any:
+            found, output = time_first_call(self.timer, fn, args, measured.times["candidate"].host_ms)
             fresh.update(found)
             return output
         return self.run_entry(self.check_of(key), record_ops=False, call=timed_once), fresh
@@ -398,13 +400,14 @@ class CandidateRun:
         self.reply({"done": "finish", "leftover_processes": len(_live_children())})
 
 
-def _shares_memory(output: Any, previous: Any) -> bool:
-    """Whether a call returned memory that the previous call's output (still referenced) holds."""
+def _shares_memory(output: Any, previous: Any, args: tuple) -> bool:
+    """Whether a call returned memory that the previous call's output (still referenced) holds, other than
+    the record of a suite harness's first call, which it returns on every later call (perf_call.py)."""
     if previous is None:
         return False
     held = {t.untyped_storage().data_ptr() for t in as_outputs(previous) if isinstance(t, torch.Tensor) and t.numel()}
-    return any(t.untyped_storage().data_ptr() in held for t in as_outputs(output) if isinstance(t, torch.Tensor)
-               and t.numel())
+    shared = {t.untyped_storage().data_ptr() for t in as_outputs(output) if isinstance(t, torch.Tensor) and t.numel()} & held
+    return bool(shared - snapshot_storages(args)) if shared else False
 
 
 def _live_children() -> list[int]:

@@ -3,6 +3,7 @@ what it held, and which memory it lives in. torch is imported where it is needed
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -19,3 +20,18 @@ def same(after: Any, before: Any) -> bool:
 def storage_ptr(tensor: Any) -> int:
     """The address of the memory a tensor is a view of: two tensors with the same one share memory."""
     return tensor.untyped_storage().data_ptr()
+
+
+def map_tensors(value: Any, function: Callable[[str, Any], Any], path: str = "returned") -> Any:
+    """`value` with each tensor in it (in lists, tuples, dicts) replaced by `function(its path, it)`."""
+    import torch
+    if isinstance(value, torch.Tensor):
+        return function(path, value)
+    if isinstance(value, list):
+        return [map_tensors(v, function, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, tuple):
+        items = [map_tensors(v, function, f"{path}[{i}]") for i, v in enumerate(value)]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if isinstance(value, dict):
+        return {k: map_tensors(v, function, f"{path}[{k!r}]") for k, v in value.items()}
+    return value

@@ -4,7 +4,7 @@ generated task files and their harnesses call. Nothing here reads a benchmark fi
 
 - this module: seeding, and loading a module from a file (the gold code, a KernelBench problem);
 - tensors.py: walking nested values for tensors, copying them, results as tensors;
-- perf_call.py: a perf op called on copies of its inputs, and what each input's maker noted;
+- perf_call.py: what each perf input's maker noted (the calls on copies of the inputs: util/copied_calls.py);
 - pytest_runner.py, monkeypatch.py: the subset of pytest that GEAK's ROCm tests need;
 - geak_perf.py: GEAK-eval's TritonBench-G perf scripts, run without GEAK-eval;
 - rocm_perf.py: GEAK's ROCm perf tests, their op captured as data and rebuilt on any code.

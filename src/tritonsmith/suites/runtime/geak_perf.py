@@ -40,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from tritonsmith.suites.runtime import load_gold, seed_all
-from tritonsmith.suites.runtime.perf_call import call_on_copy, facts_of, note_facts
+from tritonsmith.suites.runtime.perf_call import facts_of, note_facts
 from tritonsmith.suites.runtime.tensors import copy_value, tensors_in
+from tritonsmith.util.copied_calls import CopiedInput, call_on_copy
 
 # --- the base class that scripts import as geak_eval.perf.performance_utils ---------------------------
 
@@ -120,7 +121,7 @@ class PerfSpec:
     gold: dict[str, tuple[str, str]]  # import name -> (module name, gold file) of a task's gold code
 
 
-class PerfInput:
+class PerfInput(CopiedInput):
     """One input of a perf script, as get_input_tensors (and to_cuda, on a GPU) made it, with what its maker
     noted: its flops and bytes (from get_tflops and get_gbps) and where it was made. Never modified: every
     call runs on its own copy (see PerfScript.call)."""

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tritonsmith.suites.runtime import seed_all
-from tritonsmith.suites.runtime.perf_call import call_on_copy, facts_of, note_facts
+from tritonsmith.suites.runtime.perf_call import facts_of, note_facts
 from tritonsmith.suites.runtime.pytest_runner import run_call
 from tritonsmith.suites.runtime.tensors import copy_value
+from tritonsmith.util.copied_calls import CopiedInput, call_on_copy
 
 # --- GEAK-eval's benchmark helpers, as the tests import them --------------------------------------------------
 
@@ -133,7 +134,7 @@ class Instance:
     state: dict[str, Any]
 
 
-class PerfOp:
+class PerfOp(CopiedInput):
     """The op of one perf case, as data, with what its capture noted (flops, bytes, how it was made). Never
     modified: every call runs on its own copy of its values (run_perf_op)."""
 

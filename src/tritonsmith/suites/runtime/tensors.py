@@ -4,8 +4,9 @@ imported inside the functions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
+
+from tritonsmith.util.tensors import map_tensors  # noqa: F401 - here too, beside the other walks
 
 
 def as_tensors(value: Any) -> Any:
@@ -61,17 +62,3 @@ def tensors_in(value: Any, path: str):
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from tensors_in(item, f"{path}[{key!r}]")
-
-
-def map_tensors(value: Any, function: Callable[[str, Any], Any], path: str = "returned") -> Any:
-    import torch
-    if isinstance(value, torch.Tensor):
-        return function(path, value)
-    if isinstance(value, list):
-        return [map_tensors(v, function, f"{path}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, tuple):
-        items = [map_tensors(v, function, f"{path}[{i}]") for i, v in enumerate(value)]
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    if isinstance(value, dict):
-        return {k: map_tensors(v, function, f"{path}[{k!r}]") for k, v in value.items()}
-    return value

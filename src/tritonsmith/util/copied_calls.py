@@ -1,0 +1,129 @@
+"""Calls of a benchmark's perf op on a working copy of its inputs (GEAK-eval's TritonBench-G perf scripts and
+GEAK's ROCm perf tests, suites/runtime/perf_call.py), and how the evaluator times such a call's first call.
+
+A perf op is judged by `{"returned": what it returned, "written": the input tensors it changed, by path}`,
+as GEAK's ops often write into their arguments and return nothing. The first call with a given marker
+tensor runs on a fresh copy of the inputs, made before the call; later calls with the same marker (the
+timed calls: the evaluator passes the same arguments to each) reuse that copy, so no copying is timed.
+Those calls return the first call's 'written' tensors, and in place of any returned tensor that shares
+memory with the inputs its value after the first call: an op that updates its input in place drifts from
+one timed call to the next, and only its first call can match the reference's single call.
+
+The evaluator also times a first call (on inputs the function has not seen: evaluate/runtime.py,
+`time_first_call`) against the later ones. That call must not pay for the copy before it or the record after
+it, which later calls do not make: inside `priming` a call only makes its copy, and the next call runs the op
+alone and returns it Unrecorded, which `recorded` records after the timing. Here, not in suites/, because
+the evaluator's processes beside candidate code load nothing of the suites' loaders; torch is imported by
+the callers, never here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from tritonsmith.util.tensors import map_tensors, same, storage_ptr
+
+
+class CopiedInput:
+    """A perf input (or op) that a call never runs on directly: the first call with a marker makes a working
+    copy of it (call_on_copy). The evaluator asks `copies_inputs` before timing a first call, so as to make
+    that copy untimed (`priming`)."""
+
+
+def copies_inputs(args: Any) -> bool:
+    """Whether a call on `args` goes through call_on_copy (one of them is a CopiedInput)."""
+    return any(isinstance(arg, CopiedInput) for arg in args)
+
+
+class CallState:
+    """What a marker's calls run on, `work`, the working copy of the inputs; until its first call ran, the
+    (path, original, copy) of its tensors (`inputs`); then what that call wrote, and the returned tensors
+    that share memory with the copy, as they were after that call (`written`, `kept`)."""
+
+    def __init__(self, work: Any, inputs: list[tuple[str, Any, Any]]):
+        self.work, self.inputs = work, inputs
+        self.written: dict[str, Any] = {}
+        self.kept: dict[str, Any] = {}
+
+    def record(self, returned: Any) -> dict[str, Any]:
+        """The first call's result, and its record: the inputs it changed, the returned tensors it shares."""
+        self.written = {path: copy.detach().clone() for path, original, copy in self.inputs
+                        if not same(copy, original)}
+        storages = {storage_ptr(copy) for _, _, copy in self.inputs if copy.numel()}
+        self.inputs = None
+
+        def keep(path: str, tensor: Any) -> Any:
+            if tensor.numel() and storage_ptr(tensor) in storages:
+                self.kept[path] = tensor.detach().clone()
+                return self.kept[path]
+            return tensor
+        return {"returned": map_tensors(returned, keep), "written": dict(self.written)}
+
+    def again(self, returned: Any) -> dict[str, Any]:
+        """A later call's result: the first call's record (the op drifts when it updates its copy in place)."""
+        return {"returned": map_tensors(returned, lambda path, t: self.kept.get(path, t)),
+                "written": dict(self.written)}
+
+
+class Unrecorded:
+    """The result of a marker's first call after `priming`, not yet recorded: `recorded` records it."""
+
+    def __init__(self, state: CallState, returned: Any):
+        self.state, self.returned = state, returned
+
+
+_priming = [False]
+
+
+@contextlib.contextmanager
+def priming() -> Iterator[None]:
+    """Calls inside only make their marker's working copy, and run nothing; the marker's next call is then
+    the op alone, and returns an Unrecorded, which `recorded` makes into its result afterwards. So a first
+    call can be timed without the copy before it and the record after it, which later calls do not make."""
+    _priming[0] = True
+    try:
+        yield
+    finally:
+        _priming[0] = False
+
+
+def recorded(value: Any) -> Any:
+    """`value`, or the result of an Unrecorded call with its record made now."""
+    return value.state.record(value.returned) if isinstance(value, Unrecorded) else value
+
+
+def snapshot_storages(args: Any) -> set[int]:
+    """The memory of the first call's record held by the markers among `args`: every later call returns it
+    again (`again`), which is the harness, not the op, returning memory it returned before."""
+    found: set[int] = set()
+    if not copies_inputs(args):  # no harness call: nothing is the harness's
+        return found
+    for arg in args:
+        for state in (vars(arg).values() if hasattr(arg, "__dict__") else ()):
+            if isinstance(state, CallState):
+                found.update(storage_ptr(t) for t in (*state.written.values(), *state.kept.values()) if t.numel())
+    return found
+
+
+def call_on_copy(marker: Any, key: str, prepare: Callable[[], tuple[Any, list[tuple[str, Any, Any]]]],
+                 run: Callable[[Any], Any]) -> Any:
+    """{'returned', 'written'} of `run(work)`. `prepare()` makes the working copy of the inputs and lists its
+    tensors as (path, original, copy); it is called once per marker (see the module's docstring). Inside
+    `priming`, None and nothing run."""
+    state = getattr(marker, key, None)
+    if state is None:
+        state = CallState(*prepare())
+        try:
+            setattr(marker, key, state)
+        except (AttributeError, TypeError):  # not a tensor: every call gets a fresh copy, and none is primed
+            return state.record(run(state.work))
+        if _priming[0]:
+            return None
+        return state.record(run(state.work))
+    if _priming[0]:
+        return None
+    if state.inputs is not None:  # primed, and not run yet
+        return Unrecorded(state, run(state.work))
+    return state.again(run(state.work))
