@@ -26,6 +26,16 @@ def test_eval_baseline_json_passes():
     assert result["evidence"]["interpreter"] is True and result["evidence"]["seeds"] == [0, 1, 2]
 
 
+def test_eval_baseline_of_a_pytorch_gold_passes():
+    """KernelBench's gold is its PyTorch Model, which launches no Triton kernel: `--baseline` evaluates it as
+    `bench --solver baseline` does (a gold against itself), not as a candidate that must launch one."""
+    level1 = Path(__file__).parent / "fixtures/kernelbench/level1"
+    done = tritonsmith("eval", f"kernelbench:{level1}:1_ReLU", "--baseline", "--device", "cpu", "--json")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "passed" and result["evidence"]["gold"], result["message"]
+
+
 def test_eval_wrong_candidate_exits_1_with_the_error():
     done = tritonsmith("eval", "vector_add", str(CANDIDATES / "wrong/vector_add_off_by_one.py"), "--device", "cpu")
     assert done.returncode == 1

@@ -49,7 +49,9 @@ def eval_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--device must be auto, cpu, cuda or cuda:N (got {args.device!r}).")
     if not args.json:
         print(f"evaluating {path} on task {task.name} ...", file=sys.stderr, flush=True)
-    result = evaluate(task, source, device=args.device, config=EvalConfig(seeds=seeds), timeout_s=args.timeout)
+    # the baseline against itself, as `bench --solver baseline` qualifies it (a PyTorch gold launches no Triton)
+    result = evaluate(task, source, device=args.device, config=EvalConfig(seeds=seeds), timeout_s=args.timeout,
+                      gold=args.baseline)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -305,7 +305,8 @@ def with_harness(source: str, task: Task) -> str:
 
 
 def evaluate(task: Task, candidate_source: str, device: str = "auto", config: EvalConfig | None = None,
-             timeout_s: float | None = None) -> EvalResult:
-    """Evaluate one candidate in a fresh worker; for many candidates keep a WorkerPool open."""
+             timeout_s: float | None = None, gold: bool = False) -> EvalResult:
+    """Evaluate one candidate in a fresh worker; for many candidates keep a WorkerPool open. `gold`: as
+    WorkerPool.evaluate's."""
     with WorkerPool(device=device, config=config) as pool:
-        return pool.evaluate(task, candidate_source, timeout_s=timeout_s)
+        return pool.evaluate(task, candidate_source, timeout_s=timeout_s, gold=gold)
