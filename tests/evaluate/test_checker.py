@@ -173,6 +173,9 @@ ALONE = {"per call": 0.021, "batched": 0.004, "host_ms": 0.01, "fresh": 0.021}  
     ({"ms": 0.2}, None, False),  # no baseline timed alone (a tuner's, say): not compared
     ({"ms": None, "host_ms": 30.0, "spin_ms": 2.0, "repeat_host_ms": 0.02}, ALONE, True),  # host work on new inputs
     ({"ms": None, "host_ms": 12.5, "spin_ms": 10.0, "repeat_host_ms": 3.0}, ALONE, False),  # it waits for the GPU
+    # a new specialization on new inputs (Triton compiled or autotuned for 27 of the 30 ms) is not reuse
+    ({"ms": None, "host_ms": 30.0, "spin_ms": 2.0, "repeat_host_ms": 0.02, "compile_ms": 27.0}, ALONE, False),
+    ({"ms": None, "host_ms": 30.0, "spin_ms": 2.0, "repeat_host_ms": 0.02, "compile_ms": "27"}, ALONE, True),
     ({}, ALONE, False),
 ])
 def test_a_candidate_much_faster_on_repeated_inputs_than_on_new_ones_is_rejected(tmp_path, fresh, alone, flagged):
@@ -203,6 +206,9 @@ def test_timed_calls_that_launch_nothing_or_return_old_memory_are_rejected(tmp_p
     ({"per call": 0.015, "batched": 0.002}, False, False),  # 1.4x: within the margin
     ({"per call": 0.010}, True, False),  # a tuner's baseline (generated code) is not the one timed alone
     ({"per call": "0.01"}, False, False),  # no number: nothing to compare
+    # a baseline that synchronises (its samples needed the longest spin): its GPU time holds host time
+    ({"per call": 0.010, "batched": 0.020, "spin_ms": 50.0}, False, False),
+    ({"per call": 0.010, "batched": 0.020, "spin_ms": 2.0}, False, True),
 ])
 def test_a_baseline_slower_beside_the_candidate_than_alone_is_caught(tmp_path, alone, untrusted, flagged):
     def setup(checker):
@@ -212,6 +218,8 @@ def test_a_baseline_slower_beside_the_candidate_than_alone_is_caught(tmp_path, a
     checker, _ = timed_case(tmp_path, times, setup=setup)
     slowed = [v for v in checker.violations if "slowed what it is timed against" in v]
     assert bool(slowed) == flagged, checker.violations
+    if alone.get("spin_ms") == 50.0:
+        assert "synchronise" in checker.evidence["baseline_alone_not_compared"][0]
 
 
 def test_a_suite_whose_golds_use_torch_freely_may_launch_no_kernel_in_a_timed_call(tmp_path):

@@ -246,10 +246,35 @@ def test_a_primed_first_call_runs_the_op_alone_and_is_recorded_after():
     first = copied_calls.recorded(unrecorded)
     assert list(first["written"]) == ["x"] and compare_outputs(first, plain, {}) is None
     again = candidate.tritonsmith_run_tests(primed, op)  # a later call returns the first call's record
-    assert again["written"]["x"] is first["written"]["x"] and again["returned"] is first["returned"]
-    assert copied_calls.snapshot_storages((primed, op)) == {t.untyped_storage().data_ptr()
-                                                         for t in (first["written"]["x"], first["returned"])}
+    assert again["written"]["x"] is first["written"]["x"] and again["returned"] is state.returned
+    assert torch.equal(again["returned"], first["returned"])
+    assert copied_calls.snapshot_storages((primed, op)) == {t.untyped_storage().data_ptr() for t in state.held()}
+    assert first["written"]["x"].untyped_storage().data_ptr() in copied_calls.snapshot_storages((primed, op))
     assert copied_calls.snapshot_storages((marker.clone(), op)) == set()
+
+
+def test_what_an_op_that_updates_its_input_returns_is_its_first_calls_on_every_later_call():
+    """A fused add and scale that updates its residual in place and returns a new tensor computed from it:
+    on the drifting copy, a later call's new tensor differs from the first's, and only the first call can
+    match the reference's single call."""
+    inputs = {"residual": torch.ones(4), "x": torch.arange(4.0)}
+
+    def prepare():
+        work = {name: tensor.clone() for name, tensor in inputs.items()}
+        return work, [(f"input[{name!r}]", inputs[name], work[name]) for name in inputs]
+
+    def run(work):
+        work["residual"].add_(work["x"])
+        return work["residual"] * 2
+
+    marker = torch.tensor([0])
+    first = copied_calls.call_on_copy(marker, "state", prepare, run)
+    assert list(first["written"]) == ["input['residual']"] and first["returned"].tolist() == [2, 4, 6, 8]
+    for _ in range(3):
+        later = copied_calls.call_on_copy(marker, "state", prepare, run)
+        assert torch.equal(later["returned"], first["returned"]), later["returned"]
+        assert torch.equal(later["written"]["input['residual']"], first["written"]["input['residual']"])
+    assert marker.state.work["residual"].tolist() == [1, 5, 9, 13]  # the copy drifted: the op ran each time
 
 
 def test_ops_are_rebuilt_on_the_code_they_run_on():

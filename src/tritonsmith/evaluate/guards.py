@@ -85,6 +85,7 @@ class Guards:
         self.kernel_memory: set[int] = set()  # storages given to a Triton kernel, and what torch derived from them
         self.active = False
         self.autotuning = 0  # Triton's autotuner benchmarking configs: its own side stream (use_cuda_graph) is allowed
+        self.compile_s = 0.0  # host seconds in Triton's compiles and autotuning (work a new specialization needs)
         self._pid = os.getpid()
         self._default_stream = None
         self.record_replaced: Any = None
@@ -199,7 +200,9 @@ class Guards:
 
     def _exempt_autotuner(self) -> None:
         """@triton.autotune(use_cuda_graph=True) times its configs with do_bench_cudagraph, which captures on a
-        side stream of its own: that is Triton's benchmarking, not the candidate hiding work."""
+        side stream of its own: that is Triton's benchmarking, not the candidate hiding work. The host time
+        of autotuning and of Triton's compiles is counted (`compile_s`): a call on new inputs may need a new
+        specialization, which is not work done once per input (measuring.py, the fresh call's host rule)."""
         try:
             from triton.runtime.autotuner import Autotuner
         except ImportError:
@@ -211,11 +214,25 @@ class Guards:
 
         def _bench(tuner_self, *args, **kwargs):
             guards.autotuning += 1
+            started = time.perf_counter()
             try:
                 return bench(tuner_self, *args, **kwargs)
             finally:
                 guards.autotuning -= 1
+                guards.compile_s += time.perf_counter() - started
         Autotuner._bench = _bench
+        from triton.runtime.jit import JITFunction
+        compile_ = getattr(JITFunction, "_do_compile", None)  # (Triton 3.3+)
+        if compile_ is None:
+            return
+
+        def _do_compile(kernel_self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return compile_(kernel_self, *args, **kwargs)
+            finally:
+                guards.compile_s += time.perf_counter() - started
+        JITFunction._do_compile = _do_compile
 
     @contextlib.contextmanager
     def watching(self, record_ops: bool = True):

@@ -31,6 +31,7 @@ TIMER = ("CUDA events, queued behind a GPU spin (torch.cuda._sleep) so launch ov
          "interleaved rounds, median of samples, adaptive until the candidate/baseline ratio's 95% interval "
          "is within the target")
 FLUSH_BYTES = 256 * 1024 * 1024  # triton.testing.do_bench's L2 flush: larger than any current GPU's L2
+SPIN_CAP_MS = 50.0  # the longest spin a sample queues behind: a call whose host time outlasts it is host-bound
 _T975 = (12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045)
 
@@ -192,7 +193,7 @@ class GpuTimer:
         while calls < 3 or (time.perf_counter() - began) * 1000 < warmup_ms:
             self.flush.zero_()
             if self.spin:
-                torch.cuda._sleep(max(1, int(min(50.0, 0.05 + 2 * host_ms) * self.cycles_per_ms)))
+                torch.cuda._sleep(max(1, int(min(SPIN_CAP_MS, 0.05 + 2 * host_ms) * self.cycles_per_ms)))
             start.record()
             issued = time.perf_counter()
             fn()
@@ -243,9 +244,9 @@ class GpuTimer:
             spun_ms = spin_start.elapsed_time(spin_end)
             if spun_ms > 0:
                 self.cycles_per_ms = cycles / spun_ms
-            if queue_ms <= 0.9 * spun_ms or spin_ms >= 50.0:
+            if queue_ms <= 0.9 * spun_ms or spin_ms >= SPIN_CAP_MS:
                 break
-            spin_ms = min(50.0, 2 * queue_ms)
+            spin_ms = min(SPIN_CAP_MS, 2 * queue_ms)
         shared["spin_ms"] = spin_ms
         if batched:
             return events[0].elapsed_time(events[1]) / batch
@@ -274,20 +275,31 @@ class GpuTimer:
             batch = max(1, min(100, int(settings.batch_ms / longest_ms)))
         else:
             batch = max(1, min(20, int(settings.sample_ms / longest_ms)))
-        return {"batch": batch, "spin_ms": min(50.0, 0.05 + 1.5 * batch * host_ms), "events": self._events(2 * batch),
+        return {"batch": batch, "spin_ms": min(SPIN_CAP_MS, 0.05 + 1.5 * batch * host_ms), "events": self._events(2 * batch),
                 "batched": batched, "spin_events": self._events(2)}
 
     def alone(self, fn: Callable[[], object], settings: TimingSettings | None = None) -> dict[str, float]:
         """`fn`'s milliseconds a call, timed alone both ways a perf case may be ("per call", "batched"), each
         sampled as `measure` samples it: the median of three samples, after a first call (compiling,
-        autotuning) and warm-up; and its host milliseconds a call ("host_ms")."""
+        autotuning) and warm-up; its host milliseconds a call ("host_ms"); and the longest spin its samples
+        needed ("spin_ms": SPIN_CAP_MS where a call synchronises, so that its GPU time holds host time)."""
         settings = settings or TimingSettings()
         state = self._prepare(fn, settings.warmup_ms)
-        found = {}
+        found, spins = {}, []
         for batched in (False, True):
             shared = self._shared(batched, state["gpu_ms"], state["host_ms"], settings)
             found["batched" if batched else "per call"] = statistics.median(self._sample(state, shared) for _ in range(3))
-        return dict(found, host_ms=state["host_ms"])
+            spins.append(shared["spin_ms"])
+        return dict(found, host_ms=state["host_ms"], spin_ms=max(spins))
+
+    def warm(self, fn: Callable[[], object], ms: float = 10.0) -> None:
+        """Calls of `fn`, each waited for, for `ms` at least (3 calls at least): the GPU busy and its clock up
+        before a call is timed `once` after a pause (hand-overs, making inputs)."""
+        began, calls = time.perf_counter(), 0
+        while calls < 3 or ((time.perf_counter() - began) * 1000 < ms and calls < 1000):
+            fn()
+            self.torch.cuda.synchronize()
+            calls += 1
 
     def once(self, fn: Callable[[], object], host_ms: float) -> tuple[dict[str, float | None], object]:
         """One call timed as a per-call sample is (L2 flushed, queued behind a spin), and what it returned. The
@@ -297,7 +309,7 @@ class GpuTimer:
         the call's host time, "spin_ms"}; the garbage collector waits meanwhile."""
         torch = self.torch
         start, end = self._events(2)
-        spin_ms = min(50.0, max(2.0, 3 * host_ms))
+        spin_ms = min(SPIN_CAP_MS, max(2.0, 3 * host_ms))
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -341,6 +353,10 @@ class ClockTimer:
         fn()
         median = statistics.median(self.once(fn, 0.0)[0]["ms"] for _ in range(5))
         return {"per call": median, "batched": median, "host_ms": median}
+
+    def warm(self, fn: Callable[[], object], ms: float = 10.0) -> None:
+        """One call: no clock to bring up."""
+        fn()
 
     def once(self, fn: Callable[[], object], host_ms: float) -> tuple[dict[str, float | None], object]:
         started = time.perf_counter()

@@ -40,12 +40,14 @@ def copies_inputs(args: Any) -> bool:
 class CallState:
     """What a marker's calls run on, `work`, the working copy of the inputs; until its first call ran, the
     (path, original, copy) of its tensors (`inputs`); then what that call wrote, and the returned tensors
-    that share memory with the copy, as they were after that call (`written`, `kept`)."""
+    that share memory with the copy, as they were after that call (`written`, `kept`); and, where it wrote
+    any, all it returned (`returned`: what later calls return, computed from inputs that have drifted)."""
 
     def __init__(self, work: Any, inputs: list[tuple[str, Any, Any]]):
         self.work, self.inputs = work, inputs
         self.written: dict[str, Any] = {}
         self.kept: dict[str, Any] = {}
+        self.returned: Any = None
 
     def record(self, returned: Any) -> dict[str, Any]:
         """The first call's result, and its record: the inputs it changed, the returned tensors it shares."""
@@ -59,12 +61,24 @@ class CallState:
                 self.kept[path] = tensor.detach().clone()
                 return self.kept[path]
             return tensor
-        return {"returned": map_tensors(returned, keep), "written": dict(self.written)}
+        returned = map_tensors(returned, keep)
+        if self.written:
+            self.returned = map_tensors(returned, lambda path, t: t.detach().clone())
+        return {"returned": returned, "written": dict(self.written)}
 
     def again(self, returned: Any) -> dict[str, Any]:
-        """A later call's result: the first call's record (the op drifts when it updates its copy in place)."""
+        """A later call's result: the first call's record. An op that updates its copy in place drifts from
+        call to call, and so does what it returns (a fused add and norm that updates its residual)."""
+        if self.written:
+            return {"returned": self.returned, "written": dict(self.written)}
         return {"returned": map_tensors(returned, lambda path, t: self.kept.get(path, t)),
                 "written": dict(self.written)}
+
+    def held(self) -> list[Any]:
+        """The tensors of the record, which every later call returns again."""
+        held = [*self.written.values(), *self.kept.values()]
+        map_tensors(self.returned, lambda path, t: held.append(t))
+        return held
 
 
 class Unrecorded:
@@ -103,7 +117,7 @@ def snapshot_storages(args: Any) -> set[int]:
     for arg in args:
         for state in (vars(arg).values() if hasattr(arg, "__dict__") else ()):
             if isinstance(state, CallState):
-                found.update(storage_ptr(t) for t in (*state.written.values(), *state.kept.values()) if t.numel())
+                found.update(storage_ptr(t) for t in state.held() if t.numel())
     return found
 
 
