@@ -85,6 +85,17 @@ def outcome(folder) -> dict:
             "spent": {key: spent[key] for key in ("calls", "tokens_in", "tokens_out", "usd", "unpriced_calls")}}
 
 
+def differences(left, right, path: str = "") -> list[str]:
+    """Where two outcomes differ, each place with both values (the whole of each: a flaky difference is
+    understood from its first failure)."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return [d for key in sorted(set(left) | set(right), key=str)
+                for d in differences(left.get(key, "<missing>"), right.get(key, "<missing>"), f"{path}[{key!r}]")]
+    if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+        return [d for i, (a, b) in enumerate(zip(left, right)) for d in differences(a, b, f"{path}[{i}]")]
+    return [] if left == right else [f"{path}: {left!r} != {right!r}"]
+
+
 def test_stop_answer_resume_reproduces_the_direct_run_in_rounds_not_prompts(tmp_path, server, evaluations, capsys):
     direct = tmp_path / "direct"
     assert main(["run", "vector_add", "--model", MODEL, "--api-base", server.url, *FLAGS, *QUIET,
@@ -103,7 +114,7 @@ def test_stop_answer_resume_reproduces_the_direct_run_in_rounds_not_prompts(tmp_
                            "again.")
     assert len(evaluations) == 2 * direct_evaluations == 8, "a resumed run evaluated a candidate again"
     assert server.calls == 2 * prompts  # each prompt answered once by `queue answer`
-    assert outcome(queued) == outcome(direct)
+    assert outcome(queued) == outcome(direct), differences(outcome(queued), outcome(direct))
     steps = [(e["lineage"], e["round"], e["type"]) for e in RunStore(queued).trajectory()]
     assert len(steps) == len(set(steps)), "an undone step was recorded twice"
 
@@ -132,7 +143,8 @@ def test_a_bench_collects_a_prompt_from_every_lineage_of_every_task_per_pass(tmp
 
     assert records(queued) == records(direct) and len(records(direct)) == 2
     for task_id in GOOD:
-        assert outcome(queued / "tasks" / task_id) == outcome(direct / "tasks" / task_id)
+        queued_outcome, direct_outcome = outcome(queued / "tasks" / task_id), outcome(direct / "tasks" / task_id)
+        assert queued_outcome == direct_outcome, differences(queued_outcome, direct_outcome)
 
 
 def tritonsmith(*args):
