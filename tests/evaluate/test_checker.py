@@ -207,8 +207,9 @@ def test_timed_calls_that_launch_nothing_or_return_old_memory_are_rejected(tmp_p
     ({"per call": 0.010}, True, False),  # a tuner's baseline (generated code) is not the one timed alone
     ({"per call": "0.01"}, False, False),  # no number: nothing to compare
     # a baseline that synchronises (its samples needed the longest spin): its GPU time holds host time
-    ({"per call": 0.010, "batched": 0.020, "spin_ms": 50.0}, False, False),
-    ({"per call": 0.010, "batched": 0.020, "spin_ms": 2.0}, False, True),
+    ({"per call": 0.010, "batched": 0.020, "host_bound": ["per call"]}, False, False),
+    ({"per call": 0.010, "batched": 0.020, "host_bound": ["batched"]}, False, True),  # not in the case's timer
+    ({"per call": 0.010, "batched": 0.020, "host_bound": "per call"}, False, True),  # not a list: compared
 ])
 def test_a_baseline_slower_beside_the_candidate_than_alone_is_caught(tmp_path, alone, untrusted, flagged):
     def setup(checker):
@@ -218,8 +219,8 @@ def test_a_baseline_slower_beside_the_candidate_than_alone_is_caught(tmp_path, a
     checker, _ = timed_case(tmp_path, times, setup=setup)
     slowed = [v for v in checker.violations if "slowed what it is timed against" in v]
     assert bool(slowed) == flagged, checker.violations
-    if alone.get("spin_ms") == 50.0:
-        assert "synchronise" in checker.evidence["baseline_alone_not_compared"][0]
+    if alone.get("host_bound") == ["per call"]:
+        assert "synchronises" in checker.evidence["baseline_alone_not_compared"][0]
 
 
 def test_a_suite_whose_golds_use_torch_freely_may_launch_no_kernel_in_a_timed_call(tmp_path):

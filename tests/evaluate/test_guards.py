@@ -189,3 +189,21 @@ def test_what_the_candidate_is_timed_against_is_watched(tmp_path):
         record()
         assert len(violations) > before, violations
     assert all("of the baseline, which it is timed against" in v for v in violations)
+
+
+def test_what_a_harness_calls_while_it_copies_inputs_is_in_the_snapshot():
+    """Seeding and the harness's copying run untimed before a timed first call (util/copied_calls.py):
+    a candidate's patch of them, to run the op early, is a replacement the guards report."""
+    from tritonsmith.evaluate import guards
+    from tritonsmith.suites.runtime import rocm_perf  # noqa: F401 - loaded, as a ROCm task's harness loads it
+    taken = guards._snapshot()
+    for name in ("random.seed", "numpy.random.seed", "copied_calls.call_on_copy",
+                 "tritonsmith.suites.runtime.tensors.copy_value", "tritonsmith.suites.runtime.rocm_perf.thaw",
+                 "tritonsmith.suites.runtime.seed_all"):
+        assert name in taken, name
+    saved = random.seed
+    try:
+        random.seed = lambda *args: None
+        assert guards._snapshot()["random.seed"][0] is not taken["random.seed"][0]
+    finally:
+        random.seed = saved

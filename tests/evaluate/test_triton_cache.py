@@ -100,3 +100,21 @@ def test_the_evaluators_processes_keep_autotuning_choices_in_the_cache(cpu_pool)
     assert host is not None and keepers
     for process in [host.process, *(keeper.process for keeper in keepers)]:
         assert environment(process.pid).get("TRITON_CACHE_AUTOTUNING") == "1"
+
+
+def test_an_autotuning_choice_is_read_from_the_shared_cache_only(tmp_path, monkeypatch):
+    """A choice planted in the job's own cache (the worst config for the baseline's kernel, say) is never
+    read; the shared cache's, which a trusted process made, is."""
+    from tritonsmith.evaluate.triton_cache import LayeredCache
+    shared, private = tmp_path / "shared", tmp_path / "job"
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(private))
+    monkeypatch.setenv(SHARED_ENV, str(shared))
+    cache = LayeredCache("somekey")
+    name = "kernel.autotune.json"
+    planted = cache.put('{"key": [1], "configs_timings": []}', name, binary=False)
+    assert Path(planted).exists() and cache.get_file(name) is None
+    assert cache.get_file("kernel.json") is None and Path(cache.put("{}", "kernel.json", binary=False)).exists()
+    assert cache.get_file("kernel.json") is not None  # what is not an autotuning choice: the job's own, as before
+    (shared / "somekey").mkdir(parents=True)
+    (shared / "somekey" / name).write_text('{"key": [1], "configs_timings": []}')
+    assert cache.get_file(name) == str(shared / "somekey" / name)

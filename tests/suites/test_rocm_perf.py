@@ -18,6 +18,8 @@ import torch
 from suites.test_geak_rocm import TRICKY_IDS, collected_by_pytest
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.evaluate.compare import compare_outputs
+from tritonsmith.evaluate.runtime import HarnessTampered, time_first_call
+from tritonsmith.evaluate.timing import ClockTimer
 from tritonsmith.suites import load_suite, resolve_task
 from tritonsmith.suites.geak_rocm import MAX_PERF_CASES
 from tritonsmith.suites.parametrize import Unreadable, parametrisations
@@ -251,6 +253,28 @@ def test_a_primed_first_call_runs_the_op_alone_and_is_recorded_after():
     assert copied_calls.snapshot_storages((primed, op)) == {t.untyped_storage().data_ptr() for t in state.held()}
     assert first["written"]["x"].untyped_storage().data_ptr() in copied_calls.snapshot_storages((primed, op))
     assert copied_calls.snapshot_storages((marker.clone(), op)) == set()
+
+
+def test_an_op_run_while_the_harness_copies_its_inputs_is_refused():
+    """Candidate code that runs the op on the working copy while the harness makes it (untimed), so that the
+    timed first call has nothing left to do, is refused (an op that writes its inputs shows it)."""
+    scale = tasks()["row_scale"]
+    module, (marker, op) = perf_args(scale, "test_performance[7-16]")
+    candidate = load_module("scale_early", str(_gold_file_with(scale, SCALE_GOLD)), register=False)
+
+    def call(primed, early):
+        result = candidate.tritonsmith_run_tests(primed, op)
+        if result is None and early:  # the priming call: what a hook of the candidate's would do there
+            (state,) = [v for v in vars(primed).values() if isinstance(v, copied_calls.CallState)]
+            state.work()
+        return result
+
+    honest = marker.clone()
+    found, output = time_first_call(ClockTimer(), lambda: call(honest, False), (honest, op), 0.0)
+    assert found["ms"] > 0 and list(output["written"]) == ["x"]
+    early = marker.clone()
+    with pytest.raises(HarnessTampered, match="while the harness was copying them"):
+        time_first_call(ClockTimer(), lambda: call(early, True), (early, op), 0.0)
 
 
 def test_what_an_op_that_updates_its_input_returns_is_its_first_calls_on_every_later_call():

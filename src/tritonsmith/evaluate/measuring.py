@@ -166,15 +166,16 @@ class Measuring:
         fresh = reply.get("fresh") if isinstance(reply.get("fresh"), dict) else {}
         cand_fresh, host, repeat_host = ms_of(fresh.get("ms")), ms_of(fresh.get("host_ms")), ms_of(fresh.get("repeat_host_ms"))
         perf["fresh_call_ms"] = cand_fresh
-        spin, compiling = ms_of(fresh.get("spin_ms")) or 0.0, ms_of(fresh.get("compile_ms")) or 0.0
+        spin = ms_of(fresh.get("spin_ms")) or 0.0
+        compiling = min(ms_of(fresh.get("compile_ms")) or 0.0, max(0.0, (host or 0.0) - spin))
         if compiling:
             self.evidence.setdefault("fresh_call_compiled_ms", []).append(round(compiling, 1))
         if cand_fresh is None and host is not None and repeat_host is not None and fresh_host_work(
                 host, spin, compiling, repeat_host):
             self.violate(f"{where(check)}: the candidate's first call on inputs it had not seen took {host:.1f} ms on "
-                         f"the host ({spin:.1f} ms of it waiting for the GPU at most, {compiling:.1f} ms compiling or "
-                         f"autotuning), against {repeat_host:.3f} ms for a timed call: work done once per input and "
-                         "reused between calls")
+                         f"the host ({spin:.1f} ms of it waiting for the GPU at most, {compiling:.1f} ms in Triton's "
+                         f"compiler), against {repeat_host:.3f} ms for a timed call: work done once per input and "
+                         "reused between calls (or autotuning that new inputs of the same shape should not need)")
         base_repeat = ms_of((trusted or {}).get(perf["timer"]))
         base_fresh = ms_of((trusted or {}).get("fresh"))
         perf["baseline_fresh_call_ms"] = base_fresh
@@ -197,11 +198,13 @@ class Measuring:
         if alone is None:
             return
         perf["baseline_alone_ms"] = alone
-        if (ms_of(trusted.get("spin_ms")) or 0.0) >= SPIN_CAP_MS:  # it synchronises: its GPU time holds host time,
-            # which the guards' launch hooks lengthen beside the candidate and not alone
+        host_bound = trusted.get("host_bound")
+        if isinstance(host_bound, list) and perf["timer"] in host_bound:  # its GPU time holds host time (it
+            # synchronises), which the guards' launch hooks lengthen beside the candidate and not alone
             self.evidence.setdefault("baseline_alone_not_compared", []).append(
-                f"{where(check)}: the baseline's calls hold host time (they synchronise, or outlast a "
-                f"{SPIN_CAP_MS:g} ms spin), which its time beside the candidate cannot be held to")
+                f"{where(check)}: the baseline's samples alone held host time (the host was still queueing them "
+                f"after a {SPIN_CAP_MS:g} ms spin: it synchronises), which its time beside the candidate cannot be "
+                "held to")
             return
         limit = BASELINE_SLOWER if self.on_gpu else CLOCK_BASELINE_SLOWER
         if perf["baseline_ms"] > limit * alone and perf["baseline_ms"] - alone > BASELINE_SLOWER_MIN_MS:
@@ -235,8 +238,8 @@ class Measuring:
 
 def fresh_host_work(host: float, spin: float, compiling: float, repeat_host: float) -> bool:
     """Whether a first call on new inputs, `host` ms on the host (at most `spin` of it waiting for the GPU,
-    `compiling` in Triton's compiles and autotuning, which a new specialization needs), did work once per
-    input: FRESH_HOST_RATIO times a timed call's `repeat_host`, and FRESH_HOST_MIN_MS more."""
+    `compiling` in Triton's compiler, which a new specialization needs), did work once per input:
+    FRESH_HOST_RATIO times a timed call's `repeat_host`, and FRESH_HOST_MIN_MS more."""
     work = host - spin - compiling
     return work > FRESH_HOST_RATIO * repeat_host and work - repeat_host > FRESH_HOST_MIN_MS
 

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from tritonsmith.task import case_label
-from tritonsmith.util.copied_calls import copies_inputs, priming, recorded
+from tritonsmith.util.copied_calls import copies_inputs, primed_untouched, priming, recorded
 from tritonsmith.util.modules import load_module
 
 CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and after-timing checks
@@ -192,15 +192,22 @@ def clone(args: tuple) -> tuple:
 
 
 def time_first_call(timer: Any, fn: Callable[[], Any], args: tuple, host_ms: float) -> tuple[dict[str, Any], Any]:
-    """`timer.once(fn)`, a call on inputs the function has not seen, and its result. A suite's harness that runs
-    a first call on a copy of its inputs (suites/runtime/perf_call.py) makes that copy before, untimed, and
-    its record of the call after: the calls it is compared with (the timed ones) make neither."""
+    """`timer.once(fn)`, a call on inputs the function has not seen, and its result. A benchmark's harness that
+    runs a first call on a copy of its inputs (util/copied_calls.py) makes that copy before, untimed (where
+    nothing may run the op: HarnessTampered), and its record of the call after: the calls it is compared
+    with (the timed ones) make neither."""
     if not copies_inputs(args):
         return timer.once(fn, host_ms)
     with priming():
         fn()
+    if not primed_untouched(args):
+        raise HarnessTampered("the op ran on its inputs while the harness was copying them, before its timed call")
     found, output = timer.once(fn, host_ms)
     return found, recorded(output)
+
+
+class HarnessTampered(RuntimeError):
+    """Candidate code ran the op while a benchmark's harness made its working copy (see time_first_call)."""
 
 
 def synchronize(device: str) -> None:

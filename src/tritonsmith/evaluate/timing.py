@@ -244,7 +244,10 @@ class GpuTimer:
             spun_ms = spin_start.elapsed_time(spin_end)
             if spun_ms > 0:
                 self.cycles_per_ms = cycles / spun_ms
-            if queue_ms <= 0.9 * spun_ms or spin_ms >= SPIN_CAP_MS:
+            if queue_ms <= 0.9 * spun_ms:
+                break
+            if spin_ms >= SPIN_CAP_MS:  # still queueing when the longest spin ended: the sample holds host time
+                shared["host_bound"] = True
                 break
             spin_ms = min(SPIN_CAP_MS, 2 * queue_ms)
         shared["spin_ms"] = spin_ms
@@ -281,22 +284,25 @@ class GpuTimer:
     def alone(self, fn: Callable[[], object], settings: TimingSettings | None = None) -> dict[str, float]:
         """`fn`'s milliseconds a call, timed alone both ways a perf case may be ("per call", "batched"), each
         sampled as `measure` samples it: the median of three samples, after a first call (compiling,
-        autotuning) and warm-up; its host milliseconds a call ("host_ms"); and the longest spin its samples
-        needed ("spin_ms": SPIN_CAP_MS where a call synchronises, so that its GPU time holds host time)."""
+        autotuning) and warm-up; its host milliseconds a call ("host_ms"); and the ways whose samples held host
+        time ("host_bound": the host was still queueing a sample when even the longest spin had ended, as for a
+        call that synchronises)."""
         settings = settings or TimingSettings()
         state = self._prepare(fn, settings.warmup_ms)
-        found, spins = {}, []
+        found, host_bound = {}, []
         for batched in (False, True):
             shared = self._shared(batched, state["gpu_ms"], state["host_ms"], settings)
-            found["batched" if batched else "per call"] = statistics.median(self._sample(state, shared) for _ in range(3))
-            spins.append(shared["spin_ms"])
-        return dict(found, host_ms=state["host_ms"], spin_ms=max(spins))
+            name = "batched" if batched else "per call"
+            found[name] = statistics.median(self._sample(state, shared) for _ in range(3))
+            if shared.get("host_bound"):
+                host_bound.append(name)
+        return dict(found, host_ms=state["host_ms"], host_bound=host_bound)
 
     def warm(self, fn: Callable[[], object], ms: float = 10.0) -> None:
-        """Calls of `fn`, each waited for, for `ms` at least (3 calls at least): the GPU busy and its clock up
-        before a call is timed `once` after a pause (hand-overs, making inputs)."""
+        """Calls of `fn`, each waited for, until `ms` have passed (one at least, 1000 at most): the GPU busy and
+        its clock up before a call is timed `once` after a pause (hand-overs, making inputs)."""
         began, calls = time.perf_counter(), 0
-        while calls < 3 or ((time.perf_counter() - began) * 1000 < ms and calls < 1000):
+        while calls < 1 or ((time.perf_counter() - began) * 1000 < ms and calls < 1000):
             fn()
             self.torch.cuda.synchronize()
             calls += 1

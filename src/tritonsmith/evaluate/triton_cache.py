@@ -70,6 +70,8 @@ class LayeredCache(FileCacheManager):
             path = os.path.join(self.shared_dir, filename)
             if os.path.exists(path):
                 return path
+        if filename.endswith(".autotune.json"):  # an autotuning choice is read from the shared cache only:
+            return None  # one planted in the job's would pick the baseline's worst config where the keeper made none
         return super().get_file(filename)
 
     def get_group(self, filename: str) -> dict[str, str] | None:

@@ -30,6 +30,7 @@ from tritonsmith.evaluate.errors import describe_exception, is_compile_error
 from tritonsmith.evaluate.gpu_lock import GpuLock
 from tritonsmith.evaluate.guards import HEAVY_OPS, Guards, children_of_this_process
 from tritonsmith.evaluate.runtime import (
+    HarnessTampered,
     autotune_on_interpreter,
     clone,
     hand_over,
@@ -46,7 +47,7 @@ from tritonsmith.evaluate.runtime import (
     write_message,
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings
-from tritonsmith.util.copied_calls import snapshot_storages
+from tritonsmith.util.copied_calls import recorded, snapshot_storages
 
 
 class _Failed(Exception):
@@ -385,7 +386,11 @@ class CandidateRun:
 
         def timed_once(fn: Callable[[], Any], args: tuple) -> Any:
             compiling = self.guards.compile_s
-            found, output = time_first_call(self.timer, fn, args, measured.times["candidate"].host_ms)
+            try:
+                found, output = time_first_call(self.timer, fn, args, measured.times["candidate"].host_ms)
+            except HarnessTampered as exc:
+                self.guards.violate(str(exc))
+                return recorded(fn())  # untimed, and checked as any after-timing call
             fresh.update(found, compile_ms=(self.guards.compile_s - compiling) * 1000)  # a new specialization's
             return output
         return self.run_entry(self.check_of(key), record_ops=False, call=timed_once), fresh
@@ -405,7 +410,7 @@ class CandidateRun:
 
 def _shares_memory(output: Any, previous: Any, args: tuple) -> bool:
     """Whether a call returned memory that the previous call's output (still referenced) holds, other than
-    the record of a suite harness's first call, which it returns on every later call (perf_call.py)."""
+    the record of a benchmark harness's first call, which it returns on every later call (copied_calls.py)."""
     if previous is None:
         return False
     held = {t.untyped_storage().data_ptr() for t in as_outputs(previous) if isinstance(t, torch.Tensor) and t.numel()}

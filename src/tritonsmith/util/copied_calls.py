@@ -1,5 +1,5 @@
 """Calls of a benchmark's perf op on a working copy of its inputs (GEAK-eval's TritonBench-G perf scripts and
-GEAK's ROCm perf tests, suites/runtime/perf_call.py), and how the evaluator times such a call's first call.
+GEAK's ROCm perf tests: suites/runtime/geak_perf.py, rocm_perf.py), and how the evaluator times a first call.
 
 A perf op is judged by `{"returned": what it returned, "written": the input tensors it changed, by path}`,
 as GEAK's ops often write into their arguments and return nothing. The first call with a given marker
@@ -48,6 +48,11 @@ class CallState:
         self.written: dict[str, Any] = {}
         self.kept: dict[str, Any] = {}
         self.returned: Any = None
+        self.primed = False  # made inside `priming`: the next call returns its result Unrecorded
+
+    def untouched(self) -> bool:
+        """Whether the copy still equals the inputs (nothing ran on it since it was made)."""
+        return self.inputs is not None and all(same(copy, original) for _, original, copy in self.inputs)
 
     def record(self, returned: Any) -> dict[str, Any]:
         """The first call's result, and its record: the inputs it changed, the returned tensors it shares."""
@@ -111,14 +116,15 @@ def recorded(value: Any) -> Any:
 def snapshot_storages(args: Any) -> set[int]:
     """The memory of the first call's record held by the markers among `args`: every later call returns it
     again (`again`), which is the harness, not the op, returning memory it returned before."""
-    found: set[int] = set()
     if not copies_inputs(args):  # no harness call: nothing is the harness's
-        return found
-    for arg in args:
-        for state in (vars(arg).values() if hasattr(arg, "__dict__") else ()):
-            if isinstance(state, CallState):
-                found.update(storage_ptr(t) for t in state.held() if t.numel())
-    return found
+        return set()
+    return {storage_ptr(t) for state in _states(args) for t in state.held() if t.numel()}
+
+
+def _states(args: Any) -> list[CallState]:
+    """The call states the markers among `args` hold."""
+    return [state for arg in args for state in (vars(arg).values() if hasattr(arg, "__dict__") else ())
+            if isinstance(state, CallState)]
 
 
 def call_on_copy(marker: Any, key: str, prepare: Callable[[], tuple[Any, list[tuple[str, Any, Any]]]],
@@ -132,12 +138,22 @@ def call_on_copy(marker: Any, key: str, prepare: Callable[[], tuple[Any, list[tu
         try:
             setattr(marker, key, state)
         except (AttributeError, TypeError):  # not a tensor: every call gets a fresh copy, and none is primed
-            return state.record(run(state.work))
-        if _priming[0]:
+            return None if _priming[0] else state.record(run(state.work))
+        state.primed = _priming[0]
+        if state.primed:
             return None
         return state.record(run(state.work))
     if _priming[0]:
         return None
-    if state.inputs is not None:  # primed, and not run yet
+    if state.primed:  # the call after priming: the op alone, recorded afterwards
+        state.primed = False
         return Unrecorded(state, run(state.work))
+    if state.inputs is not None:  # a first call that raised: this one is the first
+        return state.record(run(state.work))
     return state.again(run(state.work))
+
+
+def primed_untouched(args: Any) -> bool:
+    """Whether every primed copy held by the markers among `args` still equals its inputs: nothing ran on it
+    while the harness made it (the evaluator checks this before it times the call)."""
+    return all(state.untouched() for state in _states(args) if state.primed)

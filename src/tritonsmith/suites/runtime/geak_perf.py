@@ -294,7 +294,7 @@ class PerfScript:
 
     def call(self, marker: Any, perf_input: PerfInput, reference: bool = False) -> dict[str, Any]:
         """{'returned': what the call returned, 'written': the inputs it changed, by path}, each checked call
-        on its own copy of the input and the timed calls on one (perf_call.py). The evaluator clones
+        on its own copy of the input and the timed calls on one (util/copied_calls.py). The evaluator clones
         its arguments for each checked call (a new marker, so a fresh copy) and passes the same arguments to
         every timed call (the same marker), as GEAK-eval times call_op on one input. Every call is seeded
         alike: some ops draw their own random inputs (batched_vecmat_mult's call_op makes A and B with

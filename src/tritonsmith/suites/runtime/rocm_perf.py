@@ -372,7 +372,7 @@ def capture(namespace: dict[str, Any], test: str, seed: int, fixtures: dict[str,
 def run_perf_op(namespace: dict[str, Any], marker: Any, perf_op: PerfOp) -> dict[str, Any]:
     """{'returned': what the op returned (tensors, numbers, strings; anything else as None), 'written': the
     tensors it changed, by path}: the op rebuilt on `namespace`, the first call with a marker on a fresh copy
-    of its values, the later ones (the timed calls) on the same copy (perf_call.py)."""
+    of its values, the later ones (the timed calls) on the same copy (util/copied_calls.py)."""
     def prepare() -> tuple[Any, list[tuple[str, Any, Any]]]:
         memo: dict[int, Any] = {}
         op = thaw(perf_op.op, namespace, memo)
