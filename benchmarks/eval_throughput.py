@@ -68,7 +68,15 @@ def run(args: argparse.Namespace) -> int:
                        "references": result.evidence.get("references"),
                        "spreads": [p.candidate_spread for p in result.perf],
                        "case_speedups": [p.speedup for p in result.perf],
-                       "rounds": [getattr(p, "rounds", None) for p in result.perf]}
+                       "rounds": [getattr(p, "rounds", None) for p in result.perf],
+                       # what the rules on timed calls saw (to calibrate their margins): the candidate's repeat
+                       # and fresh call, the baseline's beside the candidate and alone
+                       "guard_violations": result.guard_violations,
+                       "repeat_vs_fresh": [p.repeat_vs_fresh for p in result.perf],
+                       "fresh_ms": [(p.candidate_ms, p.fresh_call_ms, p.baseline_fresh_call_ms) for p in result.perf],
+                       "baseline_beside_alone_ms": [(p.baseline_ms, p.baseline_alone_ms) for p in result.perf],
+                       "not_compared": result.evidence.get("baseline_alone_not_compared"),
+                       "fresh_compiled_ms": result.evidence.get("fresh_call_compiled_ms")}
             except Exception as exc:  # noqa: BLE001 - a task error is a row too
                 row = {"status": "task_error", "wall_s": round(time.perf_counter() - began, 3), "message": str(exc)[:300]}
             row.update({"label": args.label, "suite": args.suite.split(":")[0], "task": task.id, "intent": intent,

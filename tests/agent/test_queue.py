@@ -10,9 +10,12 @@ import sys
 import pytest
 from fakellm import FakeLLMServer
 
+from tritonsmith.agent.ledger import Ledger
+from tritonsmith.agent.lineage import Candidate, Lineage
 from tritonsmith.agent.store import RunStore
 from tritonsmith.cli import EXIT_FAILED, EXIT_PASSED, EXIT_PENDING, EXIT_USAGE, main
 from tritonsmith.evaluate import WorkerPool
+from tritonsmith.llm.errors import ReplyPending
 from tritonsmith.runs.store import ResultsStore
 from tritonsmith.suites import builtin_dir, resolve_task
 
@@ -94,6 +97,22 @@ def differences(left, right, path: str = "") -> list[str]:
     if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
         return [d for i, (a, b) in enumerate(zip(left, right)) for d in differences(a, b, f"{path}[{i}]")]
     return [] if left == right else [f"{path}: {left!r} != {right!r}"]
+
+
+def test_a_lineage_that_waits_takes_back_only_its_own_candidates(tmp_path):
+    """A lineage's step undone for a missing reply must not take back what another lineage judged meanwhile
+    (a full-suite run once lost a candidate of the other lineage from the saved state this way)."""
+    ledger = Ledger(resolve_task("vector_add"), None, None, RunStore(tmp_path), None)
+    waiting, other = Lineage(0), Lineage(1)
+    before = ledger.checkpoint(waiting)
+    ledger.add(Candidate("L1-R0", 1, 0, "compile_error"))  # the other lineage's step, meanwhile
+    ledger.note_failure(other, "candidate L1-R0: compile_error")
+    ledger.add(Candidate("L0-R0", 0, 0, "wrong_output"))  # the waiting lineage's own, before its reply is asked
+    ledger.undo(waiting, before, ReplyPending("no reply yet", key="k", folder=str(tmp_path)))
+    assert set(ledger.candidates) == {"L1-R0"} and ledger.last_failure == "candidate L1-R0: compile_error"
+    ledger.note_failure(waiting, "candidate L0-R0: wrong_output")
+    ledger.undo(waiting, ledger.checkpoint(waiting), ReplyPending("no reply", key="k", folder=str(tmp_path)))
+    assert ledger.last_failure == "candidate L0-R0: wrong_output"  # set before that checkpoint: kept
 
 
 def test_stop_answer_resume_reproduces_the_direct_run_in_rounds_not_prompts(tmp_path, server, evaluations, capsys):

@@ -28,6 +28,7 @@ class Ledger:
         self.stop_reason: str | None = None
         self.stop_kind: str | None = None
         self.last_failure: str | None = None  # why the last failed attempt failed, for a run that solves nothing
+        self.last_failure_of: int | None = None  # ... and whose it was (a lineage's index)
         self.overhead_s = 0.0
         self.steps = 0
         self.lock = threading.Lock()
@@ -81,14 +82,22 @@ class Ledger:
 
     def undo(self, lineage: Lineage, before: Checkpoint, pending: ReplyPending) -> None:
         """A queued request has no reply yet: the step is undone (run again on resume, its evaluation kept for
-        it) and the lineage waits; the others go on."""
+        it) and the lineage waits; the others go on. Only this lineage's candidates since the checkpoint are
+        taken back: the other lineages step meanwhile, and theirs stay."""
         saved, candidate_ids, last_failure = before
         with self.lock:
             vars(lineage).update(vars(Lineage.from_dict(saved)))
             for candidate_id in set(self.candidates) - candidate_ids:
-                del self.candidates[candidate_id]
-            self.last_failure = last_failure
+                if self.candidates[candidate_id].lineage == lineage.index:
+                    del self.candidates[candidate_id]
+            if self.last_failure_of == lineage.index:  # why this step's attempt failed: another's stays
+                self.last_failure, self.last_failure_of = last_failure, None
             self.waiting.append(pending)
+
+    def note_failure(self, lineage: Lineage, why: str) -> None:
+        """Why `lineage`'s last attempt failed: the run's last failure, until another's."""
+        with self.lock:
+            self.last_failure, self.last_failure_of = why, lineage.index
 
     def note_stop(self, reason: str, kind: str) -> None:
         """The first stop's reason is the run's."""

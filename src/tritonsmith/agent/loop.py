@@ -122,7 +122,7 @@ class Agent:
         try:
             source = extract_code(reply, (self.task.required_names or (self.task.entry_point,))[0])
         except FormatError as err:
-            self.ledger.last_failure = f"the model's reply had no usable code: {err}"
+            self.ledger.note_failure(lineage, f"the model's reply had no usable code: {err}")
             self.ledger.record(lineage, "format_error", {"message": str(err)})
             lineage.feedback = f"FAILED: your reply could not be used. {err}"
             after_failure(lineage, self.ledger, self.config.trap)
@@ -136,7 +136,7 @@ class Agent:
                 return waited
             return waited + self.roles.optimize(lineage, source, result)
         first_line = result.message.strip().splitlines()[0] if result.message.strip() else "no message"
-        self.ledger.last_failure = f"candidate {candidate.id}: {result.status}: {first_line}"
+        self.ledger.note_failure(lineage, f"candidate {candidate.id}: {result.status}: {first_line}")
         lineage.previous = source
         waited += self.roles.reflect(lineage, source, result)
         after_failure(lineage, self.ledger, self.config.trap)
