@@ -131,7 +131,31 @@ def summarize(paths: list[str]) -> int:
         inside = sum(0.98 <= s <= 1.02 for s in speedups)
         print(f"\ngold against itself: {inside} of {len(speedups)} within 0.98-1.02 "
               f"(min {min(speedups):.3f}, median {statistics.median(speedups):.3f}, max {max(speedups):.3f})")
+    rules(rows)
     return 0
+
+
+def rules(rows: list[dict]) -> None:
+    """What the rules on timed calls saw for the golds evaluated as ordinary candidates, per perf case: the
+    margins they are held to (measuring.py: repeat_vs_fresh above 0.25, the baseline beside the candidate
+    below 1.5x its time alone) against what honest code gives."""
+    golds = [r for r in rows if not r.get("summary") and r.get("intent") == "pass"]
+    repeat = [v for r in golds for v in r.get("repeat_vs_fresh") or [] if v]
+    beside = [b / a for r in golds for b, a in r.get("baseline_beside_alone_ms") or [] if a and b]
+    flagged = sorted({f"{r['task']}: {v[:100]}" for r in golds for v in r.get("guard_violations") or []})
+    if repeat:
+        print(f"\nrepeat_vs_fresh of {len(repeat)} perf cases (reuse flagged below 0.25): min {min(repeat):.3f}, "
+              f"p10 {percentile(repeat, 0.1):.3f}, median {statistics.median(repeat):.3f}")
+    if beside:
+        print(f"baseline beside the candidate / alone, {len(beside)} perf cases (slowed flagged above 1.5): "
+              f"median {statistics.median(beside):.3f}, p90 {percentile(beside, 0.9):.3f}, max {max(beside):.3f}")
+    not_compared = sum(len(r.get("not_compared") or []) for r in golds)
+    compiled = [ms for r in golds for ms in r.get("fresh_compiled_ms") or []]
+    if not_compared or compiled:
+        print(f"baseline not compared (it synchronises): {not_compared} cases; fresh calls that compiled: "
+              f"{len(compiled)}" + (f" (max {max(compiled):.1f} ms)" if compiled else ""))
+    if flagged:
+        print(f"{len(flagged)} violation(s) on golds: " + "; ".join(flagged))
 
 
 def main() -> int:
