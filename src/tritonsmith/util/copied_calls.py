@@ -5,9 +5,10 @@ A perf op is judged by `{"returned": what it returned, "written": the input tens
 as GEAK's ops often write into their arguments and return nothing. The first call with a given marker
 tensor runs on a fresh copy of the inputs, made before the call; later calls with the same marker (the
 timed calls: the evaluator passes the same arguments to each) reuse that copy, so no copying is timed.
-Those calls return the first call's 'written' tensors, and in place of any returned tensor that shares
-memory with the inputs its value after the first call: an op that updates its input in place drifts from
-one timed call to the next, and only its first call can match the reference's single call.
+Those calls return the first call's record: its 'written' tensors and, where it wrote any, all it returned
+(else, in place of any returned tensor that shares memory with the inputs, its value after the first call):
+an op that updates its input in place drifts from one timed call to the next, and so does what it computes
+from it, and only its first call can match the reference's single call.
 
 The evaluator also times a first call (on inputs the function has not seen: evaluate/runtime.py,
 `time_first_call`) against the later ones. That call must not pay for the copy before it or the record after
