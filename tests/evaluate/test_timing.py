@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
+import subprocess
+import sys
 import time
 
 import pytest
@@ -141,3 +144,19 @@ def test_work_inside_a_timing_is_covered_and_a_shared_section_cannot_become_excl
     with lock.shared(), pytest.raises(RuntimeError, match="cannot be upgraded"):
         with lock.exclusive():
             pass
+
+
+def test_every_process_of_the_machine_times_on_a_gpu_under_one_lock(tmp_path, monkeypatch):
+    """Two pools (two benches, a test run's parallel workers) on one GPU wait for each other's timing: the
+    lock of a GPU is the machine's, not a pool's (six pools timing on one H200 at once made an honest
+    candidate's first call look like reuse)."""
+    from tritonsmith.evaluate.gpu_lock import gpu_lock_path
+    monkeypatch.setenv("TRITONSMITH_LOCK_DIR", str(tmp_path / "locks"))
+    assert gpu_lock_path(3) == gpu_lock_path(3) == str(tmp_path / "locks" / "gpu3.lock")
+    assert gpu_lock_path(0) != gpu_lock_path(1) and (tmp_path / "locks").is_dir()
+    monkeypatch.delenv("TRITONSMITH_LOCK_DIR")
+    default = gpu_lock_path(0)
+    assert default.endswith(f"tritonsmith-locks-{os.getuid()}/gpu0.lock") and (os.stat(os.path.dirname(default)).st_mode & 0o777) == 0o700
+    code = "from tritonsmith.evaluate.gpu_lock import gpu_lock_path; print(gpu_lock_path(0))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert other.stdout.strip() == default, other.stderr  # another process finds the same file

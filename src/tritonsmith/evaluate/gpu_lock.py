@@ -13,6 +13,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import tempfile
+
+
+def gpu_lock_path(gpu: int) -> str:
+    """The lock file of GPU `gpu` (its index as the machine numbers it), one for the whole machine: every
+    tritonsmith process of this user that times on that GPU (two benches, a bench and a tuner, a test run's
+    parallel workers) waits for the others' timing, not only the evaluations of one pool. The folder is
+    TRITONSMITH_LOCK_DIR, else one of this user's own under the temp folder."""
+    folder = os.environ.get("TRITONSMITH_LOCK_DIR") or os.path.join(tempfile.gettempdir(),
+                                                                     f"tritonsmith-locks-{os.getuid()}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return os.path.join(folder, f"gpu{gpu}.lock")
 
 
 class GpuLock:

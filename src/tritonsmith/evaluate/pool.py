@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.evaluate.gpu_lock import gpu_lock_path
 from tritonsmith.evaluate.job_result import add_roofline, check_physical, to_result, worker_overhead
 from tritonsmith.evaluate.peaks import PeaksError, peaks_for
 from tritonsmith.evaluate.processes import DeviceError, EvaluationCancelled, HostProcess, KeeperProcess
@@ -255,7 +256,7 @@ class WorkerPool:
             job["task_key"] = task_key(task, self.config.seeds)
             job["keeper"] = keeper.path()
         if self._gpu_of[slot] is not None:
-            job["gpu_lock"] = str(self.work_dir / f"gpu{self._gpu_of[slot]}.lock")
+            job["gpu_lock"] = gpu_lock_path(self._gpu_of[slot])  # the machine's, not this pool's
         if baseline_source is not None or task.baseline:
             baseline = job_dir / "baseline.py"
             baseline.write_text(with_harness(baseline_source if baseline_source is not None else task.baseline, task))
