@@ -48,6 +48,7 @@ from tritonsmith.evaluate.runtime import (
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings
 from tritonsmith.util.copied_calls import recorded, snapshot_storages
+from tritonsmith.util.tensors import storage_ptr
 
 
 class _Failed(Exception):
@@ -209,10 +210,11 @@ class CandidateRun:
         return dict(self.meta[str(key)], args=self.inputs[key])
 
     def run_entry(self, check: dict[str, Any], record_ops: bool = True,
-                  call: Callable[[Callable[[], Any], tuple], Any] | None = None) -> tuple[Any, tuple]:
-        """The candidate's output on a copy of the check's inputs, and that copy after the call; `call` makes
-        the call, given it and its arguments (timed once)."""
-        args = clone(check["args"])
+                  call: Callable[[Callable[[], Any], tuple], Any] | None = None,
+                  args: tuple | None = None) -> tuple[Any, tuple]:
+        """The candidate's output on a copy of the check's inputs (or on `args`), and that copy after the call;
+        `call` makes the call, given it and its arguments (timed once)."""
+        args = clone(check["args"]) if args is None else args
         try:
             with self.gpu_lock.shared(), self.guards.watching(record_ops=record_ops):
                 output = call(lambda: self.entry(*args), args) if call else self.entry(*args)
@@ -328,7 +330,8 @@ class CandidateRun:
         claims = self.hand_over_last(command["id"], last.get("out"), args)  # before any more candidate code runs
         fresh: dict[str, Any] = {}
         if command.get("after"):  # the GPU kept busy, its clock up, as for the baseline's first call on new inputs
-            self.run_entry(check, record_ops=False, call=lambda fn, _: self.timer.warm(fn))  # (before they exist)
+            # (before they exist), on the timed inputs: no second copy of them
+            self.run_entry(check, record_ops=False, call=lambda fn, _: self.timer.warm(fn), args=args)
         if self.make_after(command.get("after") or {}):  # else the checker sends them, and asks for the call
             with self.gpu_lock.exclusive():
                 after, fresh = self.fresh_call(command["after_id"], measured)
@@ -413,9 +416,12 @@ def _shares_memory(output: Any, previous: Any, args: tuple) -> bool:
     the record of a benchmark harness's first call, which it returns on every later call (copied_calls.py)."""
     if previous is None:
         return False
-    held = {t.untyped_storage().data_ptr() for t in as_outputs(previous) if isinstance(t, torch.Tensor) and t.numel()}
-    shared = {t.untyped_storage().data_ptr() for t in as_outputs(output) if isinstance(t, torch.Tensor) and t.numel()} & held
+    shared = _storages(output) & _storages(previous)
     return bool(shared - snapshot_storages(args)) if shared else False
+
+
+def _storages(output: Any) -> set[int]:
+    return {storage_ptr(t) for t in as_outputs(output) if isinstance(t, torch.Tensor) and t.numel()}
 
 
 def _live_children() -> list[int]:

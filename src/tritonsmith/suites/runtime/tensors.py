@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tritonsmith.util.tensors import map_tensors  # noqa: F401 - here too, beside the other walks
-
 
 def as_tensors(value: Any) -> Any:
     """A test's results with NumPy arrays as tensors, in the dicts, lists and tuples that hold them, so that
