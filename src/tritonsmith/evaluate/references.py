@@ -41,6 +41,7 @@ from tritonsmith.evaluate.runtime import (
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings
 from tritonsmith.task import CaseSkipped, case_label
+from tritonsmith.util.copied_calls import written_aligned
 
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
 SMALL_BLOCK, SMALL_POOL = 1 << 20, 64 << 20  # PyTorch's small-block pool: blocks up to 1 MiB
@@ -250,8 +251,9 @@ class References:
             for check in getattr(self, group):
                 again = self.make_filled(0xFF, check["case"], check["index"], check["seed"], check["phase"])
                 problem = self.problem(again["expected"], check, again["args"])
-                differing = None if problem is None else undefined_elements(check["expected"], again["expected"],
-                                                                            self.tolerances)
+                differing = None if problem is None else undefined_elements(
+                    *written_aligned(check["expected"], check["args"], again["expected"], again["args"]),
+                    self.tolerances)
                 if problem is None:
                     kept.append(check)
                 elif differing is not None and (sum(int(mask.sum()) for mask in differing[0].values())
@@ -361,14 +363,16 @@ class References:
 
     def problem(self, output: Any, check: dict[str, Any], args: tuple) -> dict[str, Any] | None:
         """What is wrong with `output` as the answer to `check` (None: nothing), by the task's own check or
-        the scale-aware comparison."""
+        the scale-aware comparison. A perf op's record and the reference's name the same inputs as written
+        (written_aligned)."""
+        output, expected = written_aligned(output, args, check["expected"], check["args"])
         if self.checker is not None:
             try:
-                found = self.checker(output, check["expected"], args, dict(check["case"]))
+                found = self.checker(output, expected, args, dict(check["case"]))
             except Exception as exc:  # noqa: BLE001 - a malformed output may break the task's check
                 return {"message": f"the task's check raised {type(exc).__name__}: {exc}"}
             return None if found is None else {"message": str(found)}
-        return compare_outputs(output, check["expected"], self.tolerances, check.get("undefined"))
+        return compare_outputs(output, expected, self.tolerances, check.get("undefined"))
 
 
 def _segments_allocated() -> int:

@@ -32,6 +32,10 @@ class CopiedInput:
     copy of it (call_on_copy). The evaluator asks `copies_inputs` before timing a first call, so as to make
     that copy untimed (`priming`)."""
 
+    def tensors(self) -> Iterator[tuple[str, Any]]:
+        """(path, tensor) of every tensor a call copies, by the paths a record's 'written' names them."""
+        raise NotImplementedError
+
 
 def copies_inputs(args: Any) -> bool:
     """Whether a call on `args` goes through call_on_copy (one of them is a CopiedInput)."""
@@ -152,6 +156,30 @@ def call_on_copy(marker: Any, key: str, prepare: Callable[[], tuple[Any, list[tu
     if state.inputs is not None:  # a first call that raised: this one is the first
         return state.record(run(state.work))
     return state.again(run(state.work))
+
+
+def written_aligned(output: Any, args: Any, expected: Any, expected_args: Any) -> tuple[Any, Any]:
+    """Two records of calls made comparable (`output` of a call on `args`, `expected` of one on `expected_args`):
+    an input that one call wrote and the other did not is, in the other's record, that input as it was before
+    its call. A call "wrote" an input when the input changed, and an output buffer made by torch.empty may
+    already hold the result (memory that held it before, freed by an earlier run): such a write changes
+    nothing, and shows in one record only. Anything but two records is returned as it is."""
+    if not (_is_record(output) and _is_record(expected)) or set(output["written"]) == set(expected["written"]):
+        return output, expected
+    return (_with_inputs(output, args, set(expected["written"]) - set(output["written"])),
+            _with_inputs(expected, expected_args, set(output["written"]) - set(expected["written"])))
+
+
+def _is_record(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"returned", "written"} and isinstance(value["written"], dict)
+
+
+def _with_inputs(record: dict[str, Any], args: Any, paths: set[str]) -> dict[str, Any]:
+    """`record` with each of `paths` that its call did not write: the input there, unchanged by the call."""
+    if not paths or not isinstance(args, (tuple, list)):
+        return record
+    inputs = {path: tensor for arg in args if isinstance(arg, CopiedInput) for path, tensor in arg.tensors()}
+    return {**record, "written": {**record["written"], **{path: inputs[path] for path in paths if path in inputs}}}
 
 
 def primed_untouched(args: Any) -> bool:

@@ -35,6 +35,7 @@ import contextlib
 import sys
 import types
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,9 @@ class PerfInput(CopiedInput):
 
     def __repr__(self) -> str:
         return f"<perf input {self.index} of {Path(self.spec.path).name}>"
+
+    def tensors(self) -> Iterator[tuple[str, Any]]:
+        return tensors_in(self.value, "input")
 
 
 class _CodeUnderTest(types.ModuleType):

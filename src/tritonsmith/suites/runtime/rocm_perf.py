@@ -23,6 +23,7 @@ import functools
 import importlib
 import inspect
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,6 +150,9 @@ class PerfOp(CopiedInput):
 
     def __repr__(self) -> str:
         return f"<perf op of {self.test}>"
+
+    def tensors(self) -> Iterator[tuple[str, Any]]:
+        return tensors_of(self.op, "")
 
 
 def freeze(value: Any, namespace: dict[str, Any], memo: dict[int, Any] | None = None) -> Any:
