@@ -54,12 +54,43 @@ def test_input_digest_reads_views_at_any_offset_and_tells_values_and_order_apart
     assert input_digest((view,)) != input_digest((view.flip(0),))  # same values, other order
     assert input_digest((torch.zeros(4),)) != input_digest((torch.zeros(4, dtype=torch.int32),))
     assert input_digest(({"n": 3, "x": view},)) != input_digest(({"n": 4, "x": view},))
-    def deep() -> list:
-        nested: list = [7]
-        for _ in range(12):
+    def deep(levels: int) -> list:
+        nested: list = [torch.ones(2)]
+        for _ in range(levels):
             nested = [nested]
         return nested
-    assert input_digest(deep()) != input_digest(deep())  # too deep to read: never taken as equal
+    assert input_digest(deep(12)) == input_digest(deep(12))  # a frozen ROCm perf op nests 10 levels and more
+    assert input_digest(deep(12)) != input_digest(deep(13))
+    assert input_digest(deep(40)) != input_digest(deep(40))  # too deep to read: never taken as equal
+
+    def cyclic(x: torch.Tensor) -> dict:
+        holder = {"x": x, "again": x}
+        holder["self"] = holder
+        return holder
+    assert input_digest(cyclic(torch.ones(3))) == input_digest(cyclic(torch.ones(3)))  # each part read once
+    assert input_digest(cyclic(torch.ones(3))) != input_digest(cyclic(torch.zeros(3)))
+    assert input_digest(({"a": view, "b": view},)) != input_digest(({"a": view, "b": view.clone()},))
+
+
+def test_inputs_made_twice_hold_the_same_bytes_where_the_task_leaves_memory_unwritten():
+    """make_inputs fills what torch.empty allocates (an output buffer among a perf op's inputs), so that the
+    candidate's process and the checker make equal inputs; torch's own settings are as they were after."""
+    import types
+
+    import torch
+
+    from tritonsmith.evaluate.runtime import input_digest, make_inputs
+
+    def made(case, generator, device):
+        junk = torch.full((1 << 16,), 7.0)
+        del junk  # freed: the next allocation of that size may land on its bytes
+        return torch.randn(8, generator=generator), torch.empty(1 << 16), torch.empty(5, dtype=torch.int64)
+
+    task = types.SimpleNamespace(make_inputs=made)
+    first, second = make_inputs(task, {}, 3, "cpu"), make_inputs(task, {}, 3, "cpu")
+    assert bool(first[1].isnan().all()) and bool((first[2] == torch.iinfo(torch.int64).max).all())
+    assert input_digest(first) == input_digest(second)
+    assert not torch.are_deterministic_algorithms_enabled()  # as it was: the candidate gets torch as it is
 
 
 def test_a_claim_that_arguments_are_unchanged_is_made_only_when_they_are(tmp_path):

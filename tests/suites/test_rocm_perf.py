@@ -384,6 +384,8 @@ def test_perf_cases_are_checked_through_the_harness_in_the_evaluator(cpu_pool, t
     assert result.status == "passed" and len(result.cases) == 3, result.summary()  # the evaluator's 3 seeds
     assert result.evidence.get("kernels_off_check") == "ran", result.evidence
     assert "reference keeper" in str(result.evidence["references"]), result.evidence  # the ops, pickled and lent
+    # vector_add's output buffer is a torch.empty: made filled in both processes, so not handed over in a file
+    assert "inputs" not in result.evidence and result.evidence["handed_over_by_digest"] >= 3, result.evidence
     result = cpu_pool.evaluate(on_perf, wrong)
     assert result.status == "wrong_output" and words in result.message, result.summary()
 

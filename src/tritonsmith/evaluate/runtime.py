@@ -94,9 +94,33 @@ def _index_on_old_interpreter() -> None:
 
 def make_inputs(task: Any, case: dict[str, Any], seed: int, device: str) -> tuple:
     """A check's inputs, as the task's own code makes them from (case, seed): the one call the checker (or the
-    keeper) and the candidate's process both make, so that the two hold the same inputs."""
+    keeper) and the candidate's process both make, so that the two hold the same inputs. Memory the task's
+    code allocates and leaves unwritten (an output buffer from torch.empty, as 20 of TritonBench-G's perf
+    scripts and 24 of the ROCm benchmark's perf tests make) is filled, with NaN or an integer's largest value:
+    otherwise it holds what that process's memory held, and no two processes make the same inputs (every
+    check's inputs then go over in a file, and the first call on new inputs cannot be timed)."""
     generator = torch.Generator(device=device).manual_seed(seed)
-    return tuple(task.make_inputs(dict(case), generator, device))
+    with empty_memory_filled():
+        return tuple(task.make_inputs(dict(case), generator, device))
+
+
+@contextlib.contextmanager
+def empty_memory_filled():
+    """torch.empty and its kin fill what they allocate (torch.utils.deterministic.fill_uninitialized_memory,
+    which torch applies only under use_deterministic_algorithms: here warn_only, and its warnings silenced, so
+    that no op of the task's own code refuses to run)."""
+    import warnings
+    enabled, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    fill = torch.utils.deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*(deterministic|CUBLAS_WORKSPACE_CONFIG)")
+            yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+        torch.utils.deterministic.fill_uninitialized_memory = fill
 
 
 def tensors_of(value: Any, depth: int = 0) -> list:
@@ -121,6 +145,9 @@ def tensors_of(value: Any, depth: int = 0) -> list:
     return list(found.values())
 
 
+DIGEST_DEPTH = 24  # a ROCm perf op, frozen, nests its tensors 10 or more levels down (op, closure, kernel_args)
+
+
 def input_digest(value: Any) -> str:
     """A check's inputs in one hash: their structure, plain values, and each tensor's dtype, shape, strides and
     a position-weighted sum of its bytes (on its device: a permutation of the same values differs). Equal
@@ -138,8 +165,16 @@ def value_digest(value: Any) -> str | None:
 def _digest(value: Any) -> tuple[str, bool]:
     parts: list[str] = []
     by_identity: list[Any] = []
+    seen: dict[int, int] = {}  # id of a container, object or tensor walked -> its order: shared or cyclic parts
 
     def walk(item: Any, level: int) -> None:
+        if item is None or isinstance(item, (bool, int, float, str, bytes, torch.dtype, torch.device)):
+            parts.append(repr(item))
+            return
+        if id(item) in seen:
+            parts.append(f"again #{seen[id(item)]}")  # the same order in every process that made it alike
+            return
+        seen[id(item)] = len(seen)
         if isinstance(item, torch.Tensor):
             total = _weighted_sum(item)
             if total is None:
@@ -147,7 +182,7 @@ def _digest(value: Any) -> tuple[str, bool]:
                 by_identity.append(item)
             parts.append(f"T{item.dtype}{item.device.type}{tuple(item.shape)}{item.stride()}{item.requires_grad}:"
                          f"{total}")
-        elif level > 8:
+        elif level > DIGEST_DEPTH:
             parts.append(f"too deep @{id(item)}")  # never equal across processes
             by_identity.append(item)
         elif isinstance(item, dict):
@@ -159,8 +194,6 @@ def _digest(value: Any) -> tuple[str, bool]:
             parts.append(f"{type(item).__name__}{len(item)}")
             for entry in item:
                 walk(entry, level + 1)
-        elif item is None or isinstance(item, (bool, int, float, str, bytes, torch.dtype, torch.device)):
-            parts.append(repr(item))
         elif hasattr(item, "__dict__") and not isinstance(item, type):
             parts.append(type(item).__qualname__)
             walk(vars(item), level + 1)
