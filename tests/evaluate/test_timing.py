@@ -75,6 +75,31 @@ def test_an_evaluations_timing_total_is_shared_by_its_perf_cases():
     assert (rounds, stopped) == (5, "budget")
 
 
+def test_each_case_is_timed_to_the_interval_that_the_evaluations_speedup_needs():
+    """The speedup is the geometric mean of N cases' ratios: N cases each within ±c give it about ±c/√N, so a
+    case stops at ±ci·√N (never wider than ±3%, never narrower than ci), and the pooled interval is reported."""
+    from tritonsmith.evaluate.timing import CASE_CI_MAX, pooled_interval
+    job = {"ci": 0.01}
+    assert TimingSettings.from_job(dict(job, cases=1)).ci == pytest.approx(0.01)
+    assert TimingSettings.from_job(dict(job, cases=4)).ci == pytest.approx(0.02)
+    assert TimingSettings.from_job(dict(job, cases=16)).ci == pytest.approx(CASE_CI_MAX) == pytest.approx(0.03)
+    assert TimingSettings.from_job({"ci": 0.05, "cases": 4}).ci == pytest.approx(0.05)  # a wide ci stays as asked
+    assert pooled_interval([0.02] * 4) == pytest.approx(0.01, rel=1e-2)
+    assert pooled_interval([0.03] * 16) == pytest.approx(0.0074, rel=1e-2)
+    assert pooled_interval([0.01]) == pytest.approx(0.01) and pooled_interval([]) is None
+    clock = FakeClock()
+
+    def noisy(name):  # ±5% per sample: a 1% interval needs many rounds, a 3% one few
+        clock.now += 0.001
+        return 1.0 + 0.05 * random.uniform(-1, 1)
+    random.seed(5)
+    alone = sample_rounds(noisy, ["candidate", "baseline"], TimingSettings.from_job(dict(job, cases=1, max_rounds=400)),
+                          clock=clock)
+    pooled = sample_rounds(noisy, ["candidate", "baseline"], TimingSettings.from_job(dict(job, cases=9, max_rounds=400)),
+                           clock=clock)
+    assert alone[3] == pooled[3] == "converged" and pooled[1] * 3 < alone[1], (alone[1:], pooled[1:])
+
+
 def test_rounds_rotate_which_function_goes_first():
     order = []
     sample_rounds(lambda name: order.append(name) or 1.0, ["candidate", "baseline", "reference"],

@@ -34,9 +34,9 @@ def evaluate(pool, task: str, candidate: str):
 def test_an_honest_candidate_is_timed_and_its_timed_calls_checked(clock_pool):
     result = evaluate(clock_pool, "vector_add", "honest/vector_add_fixed_block.py")
     assert result.status == "passed", result.summary()
-    assert result.speedup is None and "no GPU" in result.speedup_reason
+    assert result.speedup is None and "no GPU" in result.speedup_reason and "speedup_ci" not in result.evidence
     perf = result.perf
-    assert perf and all(p.candidate_ms > 0 and p.baseline_ms > 0 for p in perf)
+    assert perf and all(p.candidate_ms > 0 and p.baseline_ms > 0 and p.ratio_ci is not None for p in perf)
     phases = {case.phase for case in result.cases}
     assert {"last_timed_call", "after_timing"} <= phases, phases
     assert len(result.evidence["timing_split_s"]) == len(perf)

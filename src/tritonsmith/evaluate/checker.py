@@ -210,6 +210,7 @@ class Checker(References, Conversation, Measuring):
             pass
         if not self.on_gpu:
             self.speedup = self.speedup_vs_torch = None  # timed by the host clock (the evaluator's tests) at most
+            self.evidence.pop("speedup_ci", None)
             self.speedup_reason = "no GPU: ran on the Triton CPU interpreter, which checks correctness only"
 
     @contextlib.contextmanager

@@ -15,7 +15,7 @@ from typing import Any
 
 from tritonsmith.evaluate.conversation import int_of, keys_of
 from tritonsmith.evaluate.runtime import where
-from tritonsmith.evaluate.timing import SPIN_CAP_MS, TIMER, ratio_interval
+from tritonsmith.evaluate.timing import SPIN_CAP_MS, TIMER, pooled_interval, ratio_interval
 from tritonsmith.task import case_label
 from tritonsmith.util.stats import geometric_mean
 
@@ -76,6 +76,9 @@ class Measuring:
                 parts[part] = parts.get(part, 0.0) + seconds
         self.evidence.setdefault("phases_s", {}).update({f"timing.{k}": round(v, 3) for k, v in parts.items()})
         self.speedup = geometric_mean(speedups)
+        intervals = [p["ratio_ci"] for p in self.perf if p.get("ratio_ci") is not None]
+        if self.speedup is not None and len(intervals) == len(speedups):
+            self.evidence["speedup_ci"] = round(pooled_interval(intervals), 4)
         if self.speedup is None and self.speedup_reason is None:
             self.speedup_reason = "the task has no baseline kernel"
         self.speedup_vs_torch = geometric_mean(torch_speedups)

@@ -44,7 +44,9 @@ class EvalConfig:
     timing_max_rounds: int = 40
     """Rounds at most, if the speedup's 95% interval has not reached `timing_ci` before."""
     timing_ci: float = 0.01
-    """Timing of a perf case stops once the speedup's 95% confidence interval is within ±timing_ci."""
+    """The speedup's 95% confidence interval wanted, ±timing_ci. The speedup is the geometric mean of the
+    perf cases' ratios, so with N cases each case stops once its own interval is within ±timing_ci·√N (at
+    most ±3%); the evaluation's pooled interval is in the evidence (`speedup_ci`)."""
     timing_budget_ms: float = 1500.0
     """Milliseconds of timing per perf case at most, whatever the interval."""
     timing_total_ms: float = 3000.0

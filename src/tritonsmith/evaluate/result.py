@@ -125,7 +125,10 @@ class EvalResult:
         if checked:
             lines.append(f"correctness: {checked - len(bad)}/{checked} checks passed")
         if self.speedup is not None:
-            lines.append(f"speedup vs baseline: {self.speedup:.3f}x (geometric mean over {len(self.perf)} perf cases)")
+            ci = self.evidence.get("speedup_ci")
+            within = f", 95% interval ±{ci:.1%}" if isinstance(ci, (int, float)) else ""
+            lines.append(f"speedup vs baseline: {self.speedup:.3f}x (geometric mean over {len(self.perf)} perf "
+                         f"cases{within})")
         elif self.speedup_reason:
             lines.append(f"speedup: not measured ({self.speedup_reason})")
         if self.speedup_vs_torch is not None:

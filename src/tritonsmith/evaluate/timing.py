@@ -36,6 +36,16 @@ _T975 = (12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045)
 
 
+CASE_CI_MAX = 0.03  # a perf case's own interval, at most, however many cases share the job's
+
+
+def pooled_interval(intervals: list[float]) -> float | None:
+    """Relative half-width of the 95% interval of a geometric mean of independent ratios, from theirs."""
+    if not intervals:
+        return None
+    return math.exp(math.sqrt(sum(math.log1p(c) ** 2 for c in intervals)) / len(intervals)) - 1
+
+
 @dataclass
 class TimingSettings:
     rounds: int = 5
@@ -59,10 +69,14 @@ class TimingSettings:
     @classmethod
     def from_job(cls, timing: dict) -> TimingSettings:
         """The settings of one perf case: a job's `total_ms` (its sampling time, 0 for none) is shared by its
-        `cases` perf cases, each getting at most `budget_ms` of it."""
+        `cases` perf cases, each getting at most `budget_ms` of it. `ci` is the interval wanted of the job's
+        speedup, the geometric mean of its cases' ratios: with `cases` independent cases each within ±c, the
+        mean is within about ±c/√cases, so each case stops at ±ci·√cases (at most CASE_CI_MAX)."""
         settings = cls(**{k: timing[k] for k in cls.__dataclass_fields__ if k in timing})
+        cases = max(1, int(timing.get("cases", 1)))
         if timing.get("total_ms"):
-            settings.budget_ms = min(settings.budget_ms, timing["total_ms"] / max(1, timing.get("cases", 1)))
+            settings.budget_ms = min(settings.budget_ms, timing["total_ms"] / cases)
+        settings.ci = max(settings.ci, min(settings.ci * math.sqrt(cases), CASE_CI_MAX))
         return settings
 
 
