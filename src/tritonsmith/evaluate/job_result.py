@@ -39,8 +39,10 @@ def to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, j
     phase = (message or {}).get("phase")
     if timed_out and phase in ("setup", "references"):
         raise TaskError(f"the task's inputs and references were not ready within the {timeout:g} s limit of one "
-                        "evaluation (before any candidate code ran): the task is too slow to prepare; give it "
-                        "more time (--timeout) or smaller cases")
+                        "evaluation (before any candidate code ran): the task is too slow to prepare, or the "
+                        "GPU was busy with other evaluations' timing, which this one waits for (several "
+                        "evaluations per GPU, or other tritonsmith processes on it); give it more time "
+                        "(--timeout) or smaller cases")
     if timed_out:
         result = EvalResult("timeout", False, False, f"the candidate did not finish within {timeout:g} s and was "
                             f"killed (during {phase or 'the evaluation'})")
