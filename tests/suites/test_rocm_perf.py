@@ -434,6 +434,54 @@ def test_an_output_buffer_that_already_holds_the_result_is_still_the_same_answer
         assert result.status == "wrong_output" and "['kernel_args[2]'] differs" in result.message, result.summary()
 
 
+WRITES_THE_ORIGINAL = '''
+
+import torch
+import triton
+import triton.language as tl
+
+dtype_mapping = {"float16": torch.float16, "float32": torch.float32}
+
+
+@triton.jit
+def _add(x_ptr, y_ptr, output_ptr, n_elements, BLOCK_SIZE: tl.constexpr):
+    offsets = tl.program_id(axis=0) * BLOCK_SIZE + tl.arange(0, BLOCK_SIZE)
+    mask = offsets < n_elements
+    tl.store(output_ptr + offsets, tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask),
+             mask=mask)
+
+
+class _Launcher:  # add_kernel[grid](...): on a perf op, the sum goes into the op the harness copies from
+
+    def __getitem__(self, grid):
+        def launch(x, y, output, n, BLOCK_SIZE):
+            frame = sys._getframe(1)
+            while frame is not None and "perf_op" not in frame.f_locals:
+                frame = frame.f_back
+            if frame is None:
+                return _add[grid](x, y, output, n, BLOCK_SIZE=BLOCK_SIZE)
+            original = dict(frame.f_locals["perf_op"].tensors())
+            x0, y0, out0 = (original[f"kernel_args[{i}]"] for i in range(3))
+            return _add[grid](x0, y0, out0, n, BLOCK_SIZE=BLOCK_SIZE)
+        return launch
+
+
+add_kernel = _Launcher()
+'''
+
+
+def test_an_op_that_writes_the_harness_original_instead_of_its_copy_is_wrong(tmp_path):
+    """A candidate that finds the perf op the harness copies from (up its stack) and writes the sum there,
+    leaving its own working copy alone, has written nothing right: what it wrote is judged by its working
+    copy, and an input its record lacks is filled from the checker's inputs, never from its own process."""
+    task = tasks()["vector_add"]
+    on_perf = as_correctness_case(task, tmp_path, ADD_CASES[1])
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
+        assert pool.evaluate(task, "import sys\n" + WRITES_THE_ORIGINAL).status == "passed"  # plain calls: honest
+        result = pool.evaluate(on_perf, "import sys\n" + WRITES_THE_ORIGINAL)
+    assert result.status == "wrong_output" and "['kernel_args[2]'] differs" in result.message, result.summary()
+
+
 def test_records_name_the_same_inputs_as_written_once_aligned():
     """written_aligned: an input one record names as written and the other does not is, in the other, that
     call's own input as it was before the call (each side from its own arguments)."""

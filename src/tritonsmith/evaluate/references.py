@@ -250,7 +250,7 @@ class References:
             kept = []
             for check in getattr(self, group):
                 again = self.make_filled(0xFF, check["case"], check["index"], check["seed"], check["phase"])
-                problem = self.problem(again["expected"], check, again["args"])
+                problem = self.problem(again["expected"], check, again["args"], made=again["args"])
                 differing = None if problem is None else undefined_elements(
                     *written_aligned(check["expected"], check["args"], again["expected"], again["args"]),
                     self.tolerances)
@@ -361,11 +361,15 @@ class References:
                                    + (f" (making them there failed: {why})" if why else ""))
         return dict(self.start, inputs=path)
 
-    def problem(self, output: Any, check: dict[str, Any], args: tuple) -> dict[str, Any] | None:
+    def problem(self, output: Any, check: dict[str, Any], args: tuple,
+                made: tuple | None = None) -> dict[str, Any] | None:
         """What is wrong with `output` as the answer to `check` (None: nothing), by the task's own check or
         the scale-aware comparison. A perf op's record and the reference's name the same inputs as written
-        (written_aligned)."""
-        output, expected = written_aligned(output, args, check["expected"], check["args"])
+        (written_aligned): an input `output`'s call left alone is taken from `made`, the inputs as that call's
+        process made them (a second run of the reference), else from the check's own inputs, never from what a
+        candidate's process handed back, whose perf op it could have changed."""
+        output, expected = written_aligned(output, check["args"] if made is None else made,
+                                           check["expected"], check["args"])
         if self.checker is not None:
             try:
                 found = self.checker(output, expected, args, dict(check["case"]))
