@@ -235,7 +235,7 @@ class Measuring:
         # where a perf case's time went, as the candidate's process reports it (diagnostic only: finite seconds
         # under a day, or left out), and verifying
         self.evidence.setdefault("timing_split_s", []).append(
-            dict({str(k)[:12]: round(float(v), 3) for k, v in list(spent.items())[:6]
+            dict({str(k)[:12]: round(float(v), 3) for k, v in list(spent.items())[:8]
                   if type(v) in (int, float) and 0 <= v < 86400}, verify=round(time.perf_counter() - verifying, 3)))
 
 

@@ -328,17 +328,25 @@ class CandidateRun:
         self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
         measured_at = time.perf_counter()
         claims = self.hand_over_last(command["id"], last.get("out"), args)  # before any more candidate code runs
+        handed_at = time.perf_counter()
         fresh: dict[str, Any] = {}
         if command.get("after"):  # the GPU kept busy, its clock up, as for the baseline's first call on new inputs
             # (before they exist), on the timed inputs: no second copy of them
             self.run_entry(check, record_ops=False, call=lambda fn, _: self.timer.warm(fn), args=args)
-        if self.make_after(command.get("after") or {}):  # else the checker sends them, and asks for the call
+        warmed_at = time.perf_counter()
+        after_made = self.make_after(command.get("after") or {})  # else the checker sends them, and asks for the call
+        made_at = called_at = time.perf_counter()
+        if after_made:
             with self.gpu_lock.exclusive():
                 after, fresh = self.fresh_call(command["after_id"], measured)
+            called_at = time.perf_counter()
             claims["after_args_same"] = self.hand_over_after(command["after_id"], *after)
             claims["after_handed"] = True
+        done = time.perf_counter()
         spent = {"gpu_wait": locked - asked, "prepare": measured.prepare_s,
-                 "sampling": measured_at - locked - measured.prepare_s, "hand_over": time.perf_counter() - measured_at}
+                 "sampling": measured_at - locked - measured.prepare_s,
+                 "hand_over": (handed_at - measured_at) + (done - called_at),  # the last and the after-timing call's
+                 "after_inputs": made_at - warmed_at, "fresh_call": (warmed_at - handed_at) + (called_at - made_at)}
         self.reply({"done": "time", **claims, "rounds": measured.rounds, "stopped": measured.stopped,
                     "timed_calls_without_launch": last["no_launch"], "timed_calls_reusing_output": last["reused"],
                     "fresh": fresh, "spent_s": {k: round(v, 3) for k, v in spent.items()},
