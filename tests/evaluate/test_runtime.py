@@ -73,8 +73,11 @@ def test_input_digest_reads_views_at_any_offset_and_tells_values_and_order_apart
 
 
 def test_inputs_made_twice_hold_the_same_bytes_where_the_task_leaves_memory_unwritten():
-    """make_inputs fills what torch.empty allocates (an output buffer among a perf op's inputs), so that the
-    candidate's process and the checker make equal inputs; torch's own settings are as they were after."""
+    """make_inputs gives what torch.empty allocates (an output buffer among a perf op's inputs) a known value,
+    so that the candidate's process and the checker make equal inputs: zeros, as memory fresh from the driver
+    reads, where the task left a buffer wholly unwritten (a NaN buffer that an op adds into would stay NaN,
+    and NaN equals NaN: it would seem written by nobody); NaN where it wrote part of it. Torch's own settings
+    are as they were after."""
     import types
 
     import torch
@@ -84,11 +87,16 @@ def test_inputs_made_twice_hold_the_same_bytes_where_the_task_leaves_memory_unwr
     def made(case, generator, device):
         junk = torch.full((1 << 16,), 7.0)
         del junk  # freed: the next allocation of that size may land on its bytes
-        return torch.randn(8, generator=generator), torch.empty(1 << 16), torch.empty(5, dtype=torch.int64)
+        part = torch.empty(4)
+        part[:2] = 1.0
+        return (torch.randn(8, generator=generator), torch.empty(1 << 16), torch.empty(5, dtype=torch.int64),
+                part, torch.ones(3, dtype=torch.bool), {"nested": [torch.empty(3, dtype=torch.float16)]})
 
     task = types.SimpleNamespace(make_inputs=made)
     first, second = make_inputs(task, {}, 3, "cpu"), make_inputs(task, {}, 3, "cpu")
-    assert bool(first[1].isnan().all()) and bool((first[2] == torch.iinfo(torch.int64).max).all())
+    assert not bool(first[1].any()) and not bool(first[2].any()) and not bool(first[5]["nested"][0].any())
+    assert first[3][:2].tolist() == [1.0, 1.0] and bool(first[3][2:].isnan().all())
+    assert bool(first[4].all()) and not bool(first[0].isnan().any())  # an all-True mask and drawn values stay
     assert input_digest(first) == input_digest(second)
     assert not torch.are_deterministic_algorithms_enabled()  # as it was: the candidate gets torch as it is
 

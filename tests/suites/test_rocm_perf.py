@@ -25,7 +25,7 @@ from tritonsmith.suites.geak_rocm import MAX_PERF_CASES
 from tritonsmith.suites.parametrize import Unreadable, parametrisations
 from tritonsmith.suites.parts import split_parts
 from tritonsmith.suites.runtime import rocm_perf
-from tritonsmith.task import CaseSkipped, load_task
+from tritonsmith.task import CaseSkipped, TaskError, load_task
 from tritonsmith.util import copied_calls
 from tritonsmith.util.modules import load_module
 from tritonsmith.util.tensors import same
@@ -416,20 +416,15 @@ def test_an_output_buffer_that_already_holds_the_result_is_still_the_same_answer
     cases were dropped as not reproducible for this)."""
     monkeypatch.delenv("TS_STALE", raising=False)
     task = tasks()["vector_add"]
-    empty = "output = torch.empty(SIZE, device=DEVICE, dtype=dtype)"
-    stale_task, stale_gold = tmp_path / "stale" / task.path.name, tmp_path / "stale" / "gold.py"
-    stale_task.parent.mkdir()
-    gold = Path(generated(task, "GOLD_FILE"))
-    stale_gold.write_text(gold.read_text().replace(empty, STALE_OUTPUT))  # the reference's code
-    text = task.path.read_text().replace(repr(str(gold)), repr(str(stale_gold)))
-    assert empty in text and str(stale_gold) in text
-    stale_task.write_text(text.replace(empty, STALE_OUTPUT))  # the harness that candidates' code runs in
-    on_perf = as_correctness_case(load_task(stale_task, suite="geak-rocm"), tmp_path, ADD_CASES[1])
+    stale = with_test_code(task, tmp_path, "output = torch.empty(SIZE, device=DEVICE, dtype=dtype)", STALE_OUTPUT)
+    on_perf = as_correctness_case(stale, tmp_path, ADD_CASES[1])
     config = EvalConfig(timeout_s=120, reproducibility_check="always")
     with WorkerPool(device="cpu", workers=1, config=config) as pool:
         result = pool.evaluate(on_perf, task.baseline)
-        assert result.status == "passed" and len(result.cases) == 3, (result.message, result.evidence)
-        assert result.evidence["reference_reproducible"] == "3 of 3 checks (the reference run twice)", result.evidence
+        # seed 1's first run found the result there already: its record shows nothing, and it is dropped
+        assert len(result.evidence["vacuous_cases"]) == 1 and "seed 1" in result.evidence["vacuous_cases"][0]
+        assert result.status == "passed" and len(result.cases) == 2, (result.message, result.evidence)
+        assert result.evidence["reference_reproducible"] == "2 of 2 checks (the reference run twice)", result.evidence
         result = pool.evaluate(on_perf, ADD_GOLD.replace("x + y, mask=mask", "x - y, mask=mask"))
         assert result.status == "wrong_output" and "['kernel_args[2]'] differs" in result.message, result.summary()
 
@@ -482,6 +477,30 @@ def test_an_op_that_writes_the_harness_original_instead_of_its_copy_is_wrong(tmp
     assert result.status == "wrong_output" and "['kernel_args[2]'] differs" in result.message, result.summary()
 
 
+def with_test_code(task, tmp_path, old: str, new: str):
+    """`task` with `old` replaced by `new` in its test code: in the reference's gold file and in the harness
+    that candidates' code runs in."""
+    folder = tmp_path / f"variant{abs(hash(new))}"
+    folder.mkdir()
+    gold = Path(generated(task, "GOLD_FILE"))
+    (folder / "gold.py").write_text(gold.read_text().replace(old, new))
+    text = task.path.read_text().replace(repr(str(gold)), repr(str(folder / "gold.py")))
+    assert old in text and str(folder / "gold.py") in text
+    (folder / task.path.name).write_text(text.replace(old, new))
+    return load_task(folder / task.path.name, suite="geak-rocm")
+
+
+def test_a_perf_op_that_returns_nothing_and_writes_nothing_checks_nothing(tmp_path):
+    """Its record is {'returned': None, 'written': {}}, which a candidate that does nothing matches too: the
+    case is dropped, and a task left with no such case to check says so."""
+    task = tasks()["vector_add"]
+    idle = with_test_code(task, tmp_path, "op_lambda = lambda: add_kernel[grid](*kernel_args, BLOCK_SIZE=BLOCK_SIZE_ARG)",
+                          "op_lambda = lambda: None")
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
+        with pytest.raises(TaskError, match="checks nothing on any correctness case.*returned nothing and changed"):
+            pool.evaluate(as_correctness_case(idle, tmp_path, ADD_CASES[1]), task.baseline)
+
+
 def test_records_name_the_same_inputs_as_written_once_aligned():
     """written_aligned: an input one record names as written and the other does not is, in the other, that
     call's own input as it was before the call (each side from its own arguments)."""
@@ -503,6 +522,17 @@ def test_records_name_the_same_inputs_as_written_once_aligned():
     got, expected = copied_calls.written_aligned(wrote, (Op(torch.zeros(2)),), held_it, (Op(result.clone()),))
     assert compare_outputs(got, expected, {}) is None  # either side
     assert copied_calls.written_aligned(result, (), wrote, ()) == (result, wrote)  # not two records: as they are
+    # a candidate's record: what it left alone stands for a write only where it was exactly the answer, so
+    # that an in-place update smaller than the tolerance (an EMA, a small step) cannot be skipped
+    nudged = {"returned": None, "written": {"out": result * (1 - 1e-6)}}
+    got, expected = copied_calls.written_aligned(held_it, (Op(result.clone()),), nudged, (Op(result.clone()),))
+    assert compare_outputs(got, expected, {}) is None  # trusted (two runs of the reference): within tolerance
+    got, expected = copied_calls.written_aligned(held_it, (Op(result.clone()),), nudged, (Op(result.clone()),),
+                                                 trusted=False)
+    assert "keys missing ['out']" in compare_outputs(got, expected, {})["message"]
+    got, expected = copied_calls.written_aligned(held_it, (Op(result.clone()),), wrote, (Op(torch.zeros(2)),),
+                                                 trusted=False)
+    assert compare_outputs(got, expected, {}) is None  # it held exactly the answer: nothing was left to write
 
 
 def _cuda() -> bool:

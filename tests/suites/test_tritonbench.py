@@ -336,10 +336,9 @@ def test_an_op_that_writes_its_input_is_checked_by_what_it_wrote(cpu_pool, tmp_p
     assert result.status == "passed", result.summary()
     result = cpu_pool.evaluate(on_perf, AXPY_WRONG_WHEN_LARGE)
     assert result.status == "wrong_output" and "output['written']['input[1]']" in result.message, result.summary()
-    result = cpu_pool.evaluate(on_perf, AXPY_SKIPS_WHEN_LARGE)  # leaves y as it was: it wrote nothing, so
-    assert not result.cases[0].ok, result.summary()  # y as it was is compared with what it should be
-    assert result.cases[0].message.startswith("output['written']['input[1]'] differs from the reference in 4096 of "
-                                              "4096 elements"), result.summary()
+    result = cpu_pool.evaluate(on_perf, AXPY_SKIPS_WHEN_LARGE)  # leaves y as it was: it wrote nothing (y as it
+    # was would stand for a write only where it already held exactly the answer)
+    assert result.cases[0].message == "output['written'] has keys missing ['input[1]'] and unexpected []"
 
 
 INPLACE_SCRIPT = """

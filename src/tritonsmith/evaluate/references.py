@@ -41,7 +41,7 @@ from tritonsmith.evaluate.runtime import (
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings
 from tritonsmith.task import CaseSkipped, case_label
-from tritonsmith.util.copied_calls import written_aligned
+from tritonsmith.util.copied_calls import nothing_recorded, written_aligned
 
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
 SMALL_BLOCK, SMALL_POOL = 1 << 20, 64 << 20  # PyTorch's small-block pool: blocks up to 1 MiB
@@ -50,7 +50,7 @@ KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "se
                  "trusted_baseline_path", "gold", "timing")  # what the keeper needs of a job to make its references
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
                        "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements",
-                       "reference_memory_unfilled")
+                       "reference_memory_unfilled", "vacuous_cases")
 
 
 class References:
@@ -220,6 +220,7 @@ class References:
         elif job["perf_cases"]:
             self.evidence["perf_shapes_checked"] = False
             self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
+        self.drop_vacuous()
         check = job.get("reproducibility_check", "gpu")
         if self.checker is not None:  # its own check may accept many answers, and keep state between calls
             self.evidence["reference_reproducible"] = "not checked: the task judges outputs with its own check"
@@ -238,6 +239,22 @@ class References:
         self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
         if "undefined" in largest:
             self.fresh_check["undefined"] = largest["undefined"]
+
+    def drop_vacuous(self) -> None:
+        """Drop the checks whose reference is a perf op that returned nothing and changed none of its inputs:
+        any candidate, one that does nothing too, would match it."""
+        for group in ("checks", "perf_checks"):
+            kept = []
+            for check in getattr(self, group):
+                if nothing_recorded(check["expected"]):
+                    self.evidence.setdefault("vacuous_cases", []).append(
+                        f"{where(check)}: the reference's op returned nothing and changed none of its inputs")
+                else:
+                    kept.append(check)
+            setattr(self, group, kept)
+        if not self.checks:
+            raise TaskFailure("the task's reference checks nothing on any correctness case: "
+                              + "; ".join(self.evidence.get("vacuous_cases", [])))
 
     def drop_unreproducible(self) -> None:
         """Run the reference again on fresh inputs, from memory pre-filled with 0xFF bytes where the first
@@ -366,10 +383,11 @@ class References:
         """What is wrong with `output` as the answer to `check` (None: nothing), by the task's own check or
         the scale-aware comparison. A perf op's record and the reference's name the same inputs as written
         (written_aligned): an input `output`'s call left alone is taken from `made`, the inputs as that call's
-        process made them (a second run of the reference), else from the check's own inputs, never from what a
-        candidate's process handed back, whose perf op it could have changed."""
+        process made them (a second run of the reference), else (a candidate's output) from the check's own
+        inputs, never from what a candidate's process handed back, and only where it held exactly what the
+        reference wrote."""
         output, expected = written_aligned(output, check["args"] if made is None else made,
-                                           check["expected"], check["args"])
+                                           check["expected"], check["args"], trusted=made is not None)
         if self.checker is not None:
             try:
                 found = self.checker(output, expected, args, dict(check["case"]))

@@ -96,12 +96,32 @@ def make_inputs(task: Any, case: dict[str, Any], seed: int, device: str) -> tupl
     """A check's inputs, as the task's own code makes them from (case, seed): the one call the checker (or the
     keeper) and the candidate's process both make, so that the two hold the same inputs. Memory the task's
     code allocates and leaves unwritten (an output buffer from torch.empty, as 20 of TritonBench-G's perf
-    scripts and 24 of the ROCm benchmark's perf tests make) is filled, with NaN or an integer's largest value:
-    otherwise it holds what that process's memory held, and no two processes make the same inputs (every
-    check's inputs then go over in a file, and the first call on new inputs cannot be timed)."""
+    scripts and 24 of the ROCm benchmark's perf tests make) reads as zeros, as memory fresh from the driver
+    does: otherwise it holds what that process's memory held, and no two processes make the same inputs (every
+    check's inputs then go over in a file, and the first call on new inputs cannot be timed). Torch fills such
+    memory with NaN (an integer's largest value) while they are made; a float or integer tensor that is that
+    throughout is then zeroed (a NaN buffer read before it is written, `out += x`, would leave NaN, which
+    compares equal to NaN: the op would seem to write nothing)."""
     generator = torch.Generator(device=device).manual_seed(seed)
     with empty_memory_filled():
-        return tuple(task.make_inputs(dict(case), generator, device))
+        args = tuple(task.make_inputs(dict(case), generator, device))
+    for tensor in tensors_of(args):
+        if _all_filled(tensor):
+            tensor.zero_()
+    return args
+
+
+def _all_filled(tensor: torch.Tensor) -> bool:
+    """Whether `tensor` is wholly what torch.empty gives under fill_uninitialized_memory (NaN; an integer's
+    largest value), and not empty. Bools (True) are left alone: an all-True mask is an ordinary input."""
+    if not tensor.numel() or tensor.is_sparse or tensor.dtype == torch.bool or tensor.is_quantized:
+        return False
+    if tensor.is_floating_point() or tensor.is_complex():
+        return bool(torch.isnan(tensor).all())
+    try:
+        return bool((tensor == torch.iinfo(tensor.dtype).max).all())
+    except TypeError:  # a dtype with no iinfo
+        return False
 
 
 @contextlib.contextmanager
@@ -124,15 +144,18 @@ def empty_memory_filled():
 
 
 def tensors_of(value: Any, depth: int = 0) -> list:
-    """The tensors in nested containers and plain objects (a perf script's inputs), each once."""
+    """The tensors in nested containers and plain objects (a perf script's inputs, a frozen ROCm op), each once."""
     found: dict[int, Any] = {}
+    seen: set[int] = set()  # containers and objects walked: shared or cyclic parts once
 
     def walk(item: Any, level: int) -> None:
         if isinstance(item, torch.Tensor):
             found.setdefault(id(item), item)
-        elif level > 8:
             return
-        elif isinstance(item, dict):
+        if level > DIGEST_DEPTH or id(item) in seen:
+            return
+        seen.add(id(item))
+        if isinstance(item, dict):
             for v in item.values():
                 walk(v, level + 1)
         elif isinstance(item, (list, tuple, set)):

@@ -158,28 +158,46 @@ def call_on_copy(marker: Any, key: str, prepare: Callable[[], tuple[Any, list[tu
     return state.again(run(state.work))
 
 
-def written_aligned(output: Any, args: Any, expected: Any, expected_args: Any) -> tuple[Any, Any]:
+def written_aligned(output: Any, args: Any, expected: Any, expected_args: Any,
+                    trusted: bool = True) -> tuple[Any, Any]:
     """Two records of calls made comparable (`output` of a call on `args`, `expected` of one on `expected_args`):
     an input that one call wrote and the other did not is, in the other's record, that input as it was before
     its call. A call "wrote" an input when the input changed, and an output buffer made by torch.empty may
     already hold the result (memory that held it before, freed by an earlier run): such a write changes
-    nothing, and shows in one record only. Anything but two records is returned as it is."""
+    nothing, and shows in one record only. With `trusted` False (`output` is a candidate's), an input its call
+    left alone stands for a write only where it held exactly what `expected` wrote: else a candidate could
+    skip an in-place update smaller than the tolerance. Anything but two records is returned as it is."""
     if not (_is_record(output) and _is_record(expected)) or set(output["written"]) == set(expected["written"]):
         return output, expected
-    return (_with_inputs(output, args, set(expected["written"]) - set(output["written"])),
+    missing = set(expected["written"]) - set(output["written"])
+    return (_with_inputs(output, args, missing, None if trusted else expected["written"]),
             _with_inputs(expected, expected_args, set(output["written"]) - set(expected["written"])))
+
+
+def nothing_recorded(value: Any) -> bool:
+    """Whether `value` is a record of a call that returned None and wrote no input: nothing to compare."""
+    return _is_record(value) and not value["written"] and value["returned"] is None
 
 
 def _is_record(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"returned", "written"} and isinstance(value["written"], dict)
 
 
-def _with_inputs(record: dict[str, Any], args: Any, paths: set[str]) -> dict[str, Any]:
-    """`record` with each of `paths` that its call did not write: the input there, unchanged by the call."""
+def _with_inputs(record: dict[str, Any], args: Any, paths: set[str],
+                 only_equal_to: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`record` with each of `paths` that its call did not write: the input there, unchanged by the call (with
+    `only_equal_to`, only where the input is exactly that record's tensor at the path)."""
     if not paths or not isinstance(args, (tuple, list)):
         return record
     inputs = {path: tensor for arg in args if isinstance(arg, CopiedInput) for path, tensor in arg.tensors()}
-    return {**record, "written": {**record["written"], **{path: inputs[path] for path in paths if path in inputs}}}
+    filled = {path: inputs[path] for path in paths if path in inputs and (
+        only_equal_to is None or _exactly(inputs[path], only_equal_to.get(path)))}
+    return {**record, "written": {**record["written"], **filled}} if filled else record
+
+
+def _exactly(tensor: Any, other: Any) -> bool:
+    return (hasattr(other, "shape") and other.shape == tensor.shape and other.dtype == tensor.dtype
+            and same(other.to(tensor.device), tensor))
 
 
 def primed_untouched(args: Any) -> bool:
