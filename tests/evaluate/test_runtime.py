@@ -70,6 +70,10 @@ def test_input_digest_reads_views_at_any_offset_and_tells_values_and_order_apart
     assert input_digest(cyclic(torch.ones(3))) == input_digest(cyclic(torch.ones(3)))  # each part read once
     assert input_digest(cyclic(torch.ones(3))) != input_digest(cyclic(torch.zeros(3)))
     assert input_digest(({"a": view, "b": view},)) != input_digest(({"a": view, "b": view.clone()},))
+    from tritonsmith.evaluate.runtime import clone
+    twice = (view, view, 3)  # one tensor passed twice (an op writing into its input): its copy is one too
+    copied = clone(twice)
+    assert copied[0] is copied[1] and copied[0] is not view and input_digest(copied) == input_digest(twice)
 
 
 def test_inputs_made_twice_hold_the_same_bytes_where_the_task_leaves_memory_unwritten():

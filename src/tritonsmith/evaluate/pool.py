@@ -46,7 +46,8 @@ class EvalConfig:
     timing_ci: float = 0.01
     """The speedup's 95% confidence interval wanted, ±timing_ci. The speedup is the geometric mean of the
     perf cases' ratios, so with N cases each case stops once its own interval is within ±timing_ci·√N (at
-    most ±3%); the evaluation's pooled interval is in the evidence (`speedup_ci`)."""
+    most ±3%); the evaluation's pooled interval is in the evidence (`speedup_ci`). It is the samples' noise
+    only: a bias that a case's conditions give both functions alike, or one function alone, is not in it."""
     timing_budget_ms: float = 1500.0
     """Milliseconds of timing per perf case at most, whatever the interval."""
     timing_total_ms: float = 3000.0

@@ -126,7 +126,7 @@ class EvalResult:
             lines.append(f"correctness: {checked - len(bad)}/{checked} checks passed")
         if self.speedup is not None:
             ci = self.evidence.get("speedup_ci")
-            within = f", 95% interval ±{ci:.1%}" if isinstance(ci, (int, float)) else ""
+            within = f", sampling noise ±{ci:.1%} at 95%" if isinstance(ci, (int, float)) else ""
             lines.append(f"speedup vs baseline: {self.speedup:.3f}x (geometric mean over {len(self.perf)} perf "
                          f"cases{within})")
         elif self.speedup_reason:

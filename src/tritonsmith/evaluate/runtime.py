@@ -244,7 +244,12 @@ def _weighted_sum(tensor: torch.Tensor, chunk: int = 1 << 24) -> str | None:
 
 
 def clone(args: tuple) -> tuple:
-    return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+    """A copy of each tensor argument; one tensor passed twice (an op writing into its input) stays one."""
+    copies: dict[int, torch.Tensor] = {}
+    for arg in args:
+        if isinstance(arg, torch.Tensor) and id(arg) not in copies:
+            copies[id(arg)] = arg.clone()
+    return tuple(copies[id(a)] if isinstance(a, torch.Tensor) else a for a in args)
 
 
 def time_first_call(timer: Any, fn: Callable[[], Any], args: tuple, host_ms: float) -> tuple[dict[str, Any], Any]:

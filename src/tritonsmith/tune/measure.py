@@ -41,8 +41,8 @@ rounds (evaluate/timing.py); the PyTorch reference is not timed. A winner is re-
 VERIFY_TIMING = {"rounds": 6, "max_rounds": 40, "ci": 0.005, "warmup_ms": 25, "reference": False, "total_ms": 0}
 """Timing of a finalist's verification (`PoolMeasure.verifier()`), each perf case with its full budget (no
 share of an evaluation's total): at least 6 interleaved rounds (an even count, so that with two functions in
-rotating order each is timed first as often as second), more until the ratio's 95% interval is within ±0.5%,
-at most 40. On a 4x H200 tuning run the search's short timing gave a 1.135x gain that a full evaluation put
+rotating order each is timed first as often as second), more until the speedup's 95% interval is within
+±0.5% (each of N perf cases to ±0.5%·√N: timing.TimingSettings.from_job), at most 40. On a 4x H200 tuning run the search's short timing gave a 1.135x gain that a full evaluation put
 at 0.962x (online_softmax_long, docs/benchmarks.md); the search ranks, the verification decides."""
 
 
