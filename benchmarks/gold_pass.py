@@ -38,6 +38,7 @@ def reason_kind(record: dict) -> str:
                           (r"out of memory", "out of memory"),
                           (r"compilationerror|compile", "does not compile here"),
                           (r"needs amd|waves_per_eu|fp8e4b8|hip", "needs an AMD GPU"),
+                          (r"computes from memory it never wrote", "computes from memory it never wrote"),
                           (r"not reproducible", "reference not reproducible"),
                           (r"differs from the reference", "wrong output against its own reference"),
                           (r"timed out|timeout", "timeout")):

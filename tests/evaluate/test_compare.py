@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tritonsmith.evaluate.compare import compare_outputs, undefined_elements
+from tritonsmith.evaluate.compare import compare_outputs, nan_from_filler, undefined_elements
 
 
 def test_exact_and_close_outputs_pass():
@@ -107,3 +107,13 @@ def test_only_elements_that_read_as_each_filler_are_unwritten(dtype):
         garbage = first.clone()
         garbage[3000:] = 0.5  # computed from memory it never wrote: finite in one run, NaN in the other
         assert undefined_elements(garbage, second, {}) is None
+
+
+def test_nan_where_the_first_run_had_numbers_is_the_sign_of_a_reference_reading_unwritten_memory():
+    """The second run of the reference is from memory of 0xFF bytes (NaN): NaN where the first, from zeroed
+    memory, had a number means it computed from memory it never wrote (TritonBench-G's chunk_* golds)."""
+    first = {"out": torch.tensor([1.0, 2.0, float("nan")]), "n": 3}
+    assert nan_from_filler(first, {"out": torch.tensor([1.0, float("nan"), float("nan")]), "n": 3})
+    assert not nan_from_filler(first, {"out": torch.tensor([1.5, 2.0, float("nan")]), "n": 3})  # other numbers
+    assert not nan_from_filler(first, {"out": torch.tensor([1, 2]), "n": 3})  # not the same structure
+    assert not nan_from_filler(torch.zeros(2, dtype=torch.int32), torch.full((2,), -1, dtype=torch.int32))

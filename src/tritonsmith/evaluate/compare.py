@@ -95,6 +95,18 @@ def undefined_elements(first: Any, second: Any, tolerances: dict[str, tuple[floa
     return masks, notes
 
 
+def nan_from_filler(first: Any, second: Any) -> bool:
+    """Whether the second of two runs of the reference (from memory of 0xFF bytes, NaN as floats) has NaN
+    where the first (from zeroed memory) has a number: a sign that it computes from memory it never wrote."""
+    for _, problem, a, b in _pairs(second, first, "output", top=True):
+        a, b = _from_numpy(a), _from_numpy(b)
+        if (problem is None and isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+                and a.is_floating_point() and b.is_floating_point()
+                and bool((torch.isnan(a) & ~torch.isnan(b.to(a.device))).any())):
+            return True
+    return False
+
+
 _SIGNED_OF_SIZE = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
