@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 
 
-def evaluate_all(pool, tasks, label: str = "") -> list[dict]:
-    rows = []
-    for task in tasks:
-        began = time.perf_counter()
-        result = pool.evaluate(task, task.baseline, gold=True)
-        wall = time.perf_counter() - began
-        rows.append({"task": task.id, "status": result.status, "speedup": result.speedup, "driver_s": wall,
-                     "evaluation_s": result.wall_s, "overhead_s": wall - result.wall_s, "message": result.message})
-        if label:
-            print(f"{label} {task.id}: {result.status} in {wall:.1f} s", file=sys.stderr, flush=True)
-    return rows
+def evaluate(pool, task, label: str = "") -> dict:
+    began = time.perf_counter()
+    result = pool.evaluate(task, task.baseline, gold=True)
+    wall = time.perf_counter() - began
+    if label:
+        print(f"{label} {task.id}: {result.status} in {wall:.1f} s", file=sys.stderr, flush=True)
+    return {"task": task.id, "status": result.status, "speedup": result.speedup, "driver_s": wall,
+            "evaluation_s": result.wall_s, "overhead_s": wall - result.wall_s, "message": result.message}
 
 
 def main() -> int:
@@ -36,7 +34,7 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=10, help="the first N built-in tasks")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--address", help="a Ray cluster to join (default: start one here)")
-    parser.add_argument("--json-out")
+    parser.add_argument("--json-out", help="one row per task, written as soon as both of its evaluations are done")
     args = parser.parse_args()
 
     from tritonsmith.evaluate import EvalConfig, WorkerPool
@@ -45,20 +43,22 @@ def main() -> int:
 
     tasks = [task for task in load_suite("builtin") if task.baseline][:args.tasks]
     config = EvalConfig()
-    with WorkerPool(device=args.device, workers=1, config=config) as pool:
-        device = pool.device_name or pool.device_kind
-        local = evaluate_all(pool, tasks, "local")
-    with ClusterPool(address=args.address, device=args.device, workers=1, config=config) as pool:
-        evaluate_all(pool, tasks[:1])  # the actor's first evaluation starts its hosts: not Ray's cost
-        remote = evaluate_all(pool, tasks, "Ray")
-    rows = [{"task": a["task"], "local": a["status"], "ray": b["status"], "same": a["status"] == b["status"],
-             "local_speedup": a["speedup"], "ray_speedup": b["speedup"], "overhead_s": b["overhead_s"],
-             "evaluation_s": b["evaluation_s"], "device": device, "local_message": a["message"][:500],
-             "ray_message": b["message"][:500]} for a, b in zip(local, remote, strict=True)]
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(row) + "\n")
+    rows = []
+    # both pools at once, a task through each in turn: a run cut short keeps every task it finished (their
+    # timing never overlaps: a GPU's lock is the machine's)
+    with WorkerPool(device=args.device, workers=1, config=config) as local_pool, \
+            ClusterPool(address=args.address, device=args.device, workers=1, config=config) as ray_pool, \
+            open(args.json_out or os.devnull, "w", encoding="utf-8") as out:
+        device = local_pool.device_name or local_pool.device_kind
+        evaluate(ray_pool, tasks[0])  # the actor's first evaluation starts its hosts: not Ray's cost
+        for task in tasks:
+            a, b = evaluate(local_pool, task, "local"), evaluate(ray_pool, task, "Ray")
+            rows.append({"task": task.id, "local": a["status"], "ray": b["status"], "same": a["status"] == b["status"],
+                         "local_speedup": a["speedup"], "ray_speedup": b["speedup"], "overhead_s": b["overhead_s"],
+                         "evaluation_s": b["evaluation_s"], "device": device, "local_message": a["message"][:500],
+                         "ray_message": b["message"][:500]})
+            out.write(json.dumps(rows[-1]) + "\n")
+            out.flush()
     print(f"device: {device}\n\n| task | local | Ray | Ray's overhead s | evaluation s |\n| --- | --- | --- | ---: | ---: |")
     for row in rows:
         print(f"| {row['task']} | {row['local']} | {row['ray']} | {row['overhead_s']:.3f} | {row['evaluation_s']:.2f} |")
