@@ -66,10 +66,10 @@ def slow(source: str, markers: Path, seconds: float = 6) -> str:
             f"_time.sleep({seconds})\n{source}")
 
 
-def wait_for(condition, timeout_s: float = 120) -> None:
+def wait_for(condition, timeout_s: float = 120, shown=lambda: "") -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
+        assert time.monotonic() < deadline, f"timed out waiting; progress so far:\n{shown()}"
         time.sleep(0.1)
 
 
@@ -146,7 +146,7 @@ def test_an_actor_killed_mid_evaluation_is_retried_once_and_nothing_is_lost(ray,
                                                      RunConfig(device="cpu", cluster="ray"), tmp_path / "bench"),
                              kwargs={"jobs": 2, "stream": progress})
     bench.start()
-    wait_for(lambda: len(list(markers.iterdir())) == 2)  # both actors are inside an evaluation
+    wait_for(lambda: len(list(markers.iterdir())) == 2, shown=progress.getvalue)  # both actors are inside an evaluation
     ray.kill(ray.get_actor(actor_names(progress.getvalue())[0]))
     bench.join(timeout=300)
     text = progress.getvalue()
@@ -169,9 +169,10 @@ def test_a_second_loss_is_crashed_with_the_reason_and_a_crashing_candidate_is_no
             task, slow(GOOD_ADD, markers, seconds=30))))
         evaluation.start()
         for count in (1, 2):
-            wait_for(lambda count=count: len(list(markers.iterdir())) == count)
+            wait_for(lambda count=count: len(list(markers.iterdir())) == count, shown=progress.getvalue)
             ray.kill(ray.get_actor(actor_names(progress.getvalue())[-1]))
-            wait_for(lambda count=count: len(actor_names(progress.getvalue())) == count + 1 or count == 2)
+            wait_for(lambda count=count: len(actor_names(progress.getvalue())) == count + 1 or count == 2,
+                     shown=progress.getvalue)
         evaluation.join(timeout=120)
         result = outcome["result"]
         assert result.status == "crashed" and not result.call_ok
