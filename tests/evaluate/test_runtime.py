@@ -94,13 +94,15 @@ def test_inputs_made_twice_hold_the_same_bytes_where_the_task_leaves_memory_unwr
         part = torch.empty(4)
         part[:2] = 1.0
         return (torch.randn(8, generator=generator), torch.empty(1 << 16), torch.empty(5, dtype=torch.int64),
-                part, torch.ones(3, dtype=torch.bool), {"nested": [torch.empty(3, dtype=torch.float16)]})
+                part, torch.ones(3, dtype=torch.bool), {"nested": [torch.empty(3, dtype=torch.float16)]},
+                torch.empty(3, requires_grad=True))
 
     task = types.SimpleNamespace(make_inputs=made)
     first, second = make_inputs(task, {}, 3, "cpu"), make_inputs(task, {}, 3, "cpu")
     assert not bool(first[1].any()) and not bool(first[2].any()) and not bool(first[5]["nested"][0].any())
     assert first[3][:2].tolist() == [1.0, 1.0] and bool(first[3][2:].isnan().all())
     assert bool(first[4].all()) and not bool(first[0].isnan().any())  # an all-True mask and drawn values stay
+    assert first[6].requires_grad and not bool(first[6].any())  # a leaf that requires grad: zeroed all the same
     assert input_digest(first) == input_digest(second)
     assert not torch.are_deterministic_algorithms_enabled()  # as it was: the candidate gets torch as it is
 

@@ -105,9 +105,11 @@ def make_inputs(task: Any, case: dict[str, Any], seed: int, device: str) -> tupl
     generator = torch.Generator(device=device).manual_seed(seed)
     with empty_memory_filled():
         args = tuple(task.make_inputs(dict(case), generator, device))
-    for tensor in tensors_of(args):
-        if _all_filled(tensor):
-            tensor.zero_()
+    with torch.no_grad():
+        for tensor in tensors_of(args):
+            if _all_filled(tensor):
+                with contextlib.suppress(RuntimeError):  # an expanded view: left as torch filled it (still alike)
+                    tensor.zero_()
     return args
 
 
@@ -116,11 +118,11 @@ def _all_filled(tensor: torch.Tensor) -> bool:
     largest value), and not empty. Bools (True) are left alone: an all-True mask is an ordinary input."""
     if not tensor.numel() or tensor.is_sparse or tensor.dtype == torch.bool or tensor.is_quantized:
         return False
-    if tensor.is_floating_point() or tensor.is_complex():
-        return bool(torch.isnan(tensor).all())
     try:
+        if tensor.is_floating_point() or tensor.is_complex():
+            return bool(torch.isnan(tensor).all())
         return bool((tensor == torch.iinfo(tensor.dtype).max).all())
-    except TypeError:  # a dtype with no iinfo
+    except (TypeError, RuntimeError):  # a dtype with no iinfo, or no isnan on this device
         return False
 
 
