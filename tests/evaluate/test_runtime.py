@@ -106,6 +106,15 @@ def test_inputs_made_twice_hold_the_same_bytes_where_the_task_leaves_memory_unwr
     assert input_digest(first) == input_digest(second)
     assert not torch.are_deterministic_algorithms_enabled()  # as it was: the candidate gets torch as it is
 
+    def strict(case, generator, device):  # a task that wants deterministic algorithms keeps them
+        torch.use_deterministic_algorithms(True)
+        return (torch.randn(2, generator=generator),)
+    try:
+        make_inputs(types.SimpleNamespace(make_inputs=strict), {}, 3, "cpu")
+        assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+
 
 def test_a_claim_that_arguments_are_unchanged_is_made_only_when_they_are(tmp_path):
     """The candidate's process compares the arguments after a call with the checker's digest of the inputs:

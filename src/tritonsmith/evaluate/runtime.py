@@ -140,8 +140,10 @@ def empty_memory_filled():
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*(deterministic|CUBLAS_WORKSPACE_CONFIG)")
             yield
-    finally:
-        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+    finally:  # as it was, unless the task's own code set it meanwhile (its reference may rely on it)
+        if (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) \
+                == (True, True):
+            torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
         torch.utils.deterministic.fill_uninitialized_memory = fill
 
 
