@@ -103,7 +103,7 @@ class Checker(References, Conversation, Measuring):
         unchanged = True
         with self.gpu_lock.shared():
             for position, (before, after) in enumerate(zip(check["args"], args, strict=True)):
-                if "args" not in claims and isinstance(before, torch.Tensor) and not _same(before, after):
+                if "args" not in claims and isinstance(before, torch.Tensor) and not same(after, before):
                     self.violate(f"the candidate modified input {position} in place")
                     unchanged = False
             # an output the same by value as the first call's, which was verified right on the same inputs
@@ -297,7 +297,3 @@ def run_checker(job: dict[str, Any], send: Callable[[dict[str, Any]], None], con
         return
     checker.evidence["worker_s"] = round(time.perf_counter() - started, 3)
     send({"result": checker.verdict()})
-
-
-def _same(before: torch.Tensor, after: Any) -> bool:
-    return isinstance(after, torch.Tensor) and same(after.to(before.device), before)

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -131,7 +132,6 @@ def empty_memory_filled():
     """torch.empty and its kin fill what they allocate (torch.utils.deterministic.fill_uninitialized_memory,
     which torch applies only under use_deterministic_algorithms: here warn_only, and its warnings silenced, so
     that no op of the task's own code refuses to run)."""
-    import warnings
     enabled, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     fill = torch.utils.deterministic.fill_uninitialized_memory
     torch.use_deterministic_algorithms(True, warn_only=True)

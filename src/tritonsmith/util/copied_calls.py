@@ -191,13 +191,8 @@ def _with_inputs(record: dict[str, Any], args: Any, paths: set[str],
         return record
     inputs = {path: tensor for arg in args if isinstance(arg, CopiedInput) for path, tensor in arg.tensors()}
     filled = {path: inputs[path] for path in paths if path in inputs and (
-        only_equal_to is None or _exactly(inputs[path], only_equal_to.get(path)))}
+        only_equal_to is None or same(only_equal_to.get(path), inputs[path]))}
     return {**record, "written": {**record["written"], **filled}} if filled else record
-
-
-def _exactly(tensor: Any, other: Any) -> bool:
-    return (hasattr(other, "shape") and other.shape == tensor.shape and other.dtype == tensor.dtype
-            and same(other.to(tensor.device), tensor))
 
 
 def primed_untouched(args: Any) -> bool:

@@ -8,10 +8,12 @@ from typing import Any
 
 
 def same(after: Any, before: Any) -> bool:
-    """Equal shape, dtype and values, NaN equal to NaN: `after` is unchanged from `before`."""
+    """Equal shape, dtype and values, NaN equal to NaN: `after` is unchanged from `before` (wherever it is: it
+    is compared on `before`'s device). Anything but a tensor is not the same."""
     import torch
-    if after.shape != before.shape or after.dtype != before.dtype:
+    if not isinstance(after, torch.Tensor) or after.shape != before.shape or after.dtype != before.dtype:
         return False
+    after = after.to(before.device)
     if after.is_floating_point() or after.is_complex():
         return bool(((after == before) | (after.isnan() & before.isnan())).all())
     return bool(torch.equal(after, before))
