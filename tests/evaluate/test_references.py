@@ -211,7 +211,7 @@ def test_the_pool_starts_another_keeper_when_one_exits():
     task = resolve_task("vector_add")
     with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
         assert pool.evaluate(task, task.baseline).evidence["references"].startswith("made by the reference keeper")
-        keeper = next(iter(pool._keepers.values()))
+        keeper = next(iter(pool._keepers.values())).members[0]
         first = keeper.process
         first.kill()
         first.wait()
@@ -318,3 +318,60 @@ def test_a_task_whose_own_code_needs_a_gpu_says_so_on_the_cpu(tmp_path):
     with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
         with pytest.raises(TaskError, match=r"puts its tensors on a GPU: evaluate it on one, --device cuda"):
             pool.evaluate(task, resolve_task("vector_add").baseline)
+
+
+def test_a_new_task_goes_to_the_least_busy_keeper_and_stays_with_it():
+    """Several keepers per device make several tasks' references at once: a task not seen yet goes to the
+    keeper with the fewest jobs in flight (then the fewest tasks), and every later job of a task goes to the
+    keeper that made its references, so that they are still made once."""
+    from tritonsmith.evaluate.processes import Keepers
+
+    keepers = Keepers(["k0", "k1", "k2"])
+    with keepers.lend("a") as first:
+        with keepers.lend("b") as second, keepers.lend("a") as again:
+            assert (first, second, again) == ("k0", "k1", "k0")
+            with keepers.lend("c") as third:
+                assert third == "k2"
+            assert keepers.in_flight == [2, 1, 0]
+    assert keepers.in_flight == [0, 0, 0]
+    with keepers.lend("d") as fourth:  # none busy: the one owning the fewest tasks, a tie broken by order
+        assert fourth == "k0" and dict(keepers.owner) == {"a": 0, "b": 1, "c": 2, "d": 0}
+    with keepers.lend("b") as later:
+        assert later == "k1"
+
+
+def test_two_keepers_make_two_tasks_references_side_by_side_and_lend_each_after():
+    import threading
+
+    add, silu = resolve_task("vector_add"), resolve_task("silu")
+    results = {}
+    with WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120, keepers=2)) as pool:
+        group = pool._keepers[None]
+        assert len(group.members) == 2
+        assert len({keeper.process.pid for keeper in group.members}) == 2
+        threads = [threading.Thread(target=lambda t=t: results.setdefault(t.id, pool.evaluate(t, t.baseline)))
+                   for t in (add, silu)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        owners = dict(group.owner)
+        again = pool.evaluate(add, add.baseline)
+    assert all(r.status == "passed" for r in results.values()), {k: r.error for k, r in results.items()}
+    assert all(r.evidence["references"].startswith("made by the reference keeper") for r in results.values())
+    assert sorted(owners.values()) == [0, 1]  # one task each
+    assert again.status == "passed" and again.evidence["references"].startswith("lent by the reference keeper")
+
+
+def test_a_task_that_ran_out_of_gpu_memory_is_told_apart():
+    """The keeper makes such a task's references again with the GPU to itself before charging the task."""
+    from tritonsmith.evaluate.keeper import _out_of_memory
+    from tritonsmith.evaluate.runtime import TaskFailure
+
+    def failure(cause: BaseException) -> TaskFailure:
+        try:
+            raise TaskFailure(f"the task's make_inputs/reference failed on case 0: {cause}") from cause
+        except TaskFailure as exc:
+            return exc
+    assert _out_of_memory(failure(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")))
+    assert not _out_of_memory(failure(RuntimeError("CUDA error: an illegal memory access was encountered")))

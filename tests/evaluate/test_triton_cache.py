@@ -96,7 +96,7 @@ def test_the_evaluators_processes_keep_autotuning_choices_in_the_cache(cpu_pool)
         return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
     host = cpu_pool._hosts[0]
-    keepers = list(cpu_pool._keepers.values())
+    keepers = [keeper for group in cpu_pool._keepers.values() for keeper in group.members]
     assert host is not None and keepers
     for process in [host.process, *(keeper.process for keeper in keepers)]:
         assert environment(process.pid).get("TRITON_CACHE_AUTOTUNING") == "1"

@@ -18,6 +18,7 @@ fault is charged to the task that has it) and exits, and the pool starts a new k
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import io
 import json
@@ -72,12 +73,20 @@ def lend(state: Any) -> bytes:
 
 
 def checksum(state: Any) -> list[int]:
-    """A sum of the bytes of every tensor: changes when any of them is written."""
+    """A sum of the bytes of every tensor: changes when any of them is written. On a GPU it runs on a stream
+    of its own, whose memory the caching allocator keeps apart from the default stream's: what it allocates
+    never takes a block that `References.fill_free_memory` filled for another task's reference run here."""
     import torch
 
     from tritonsmith.evaluate.runtime import tensors_of
-    return [int(t.detach().contiguous().view(-1).view(torch.uint8).sum(dtype=torch.int64)) if t.numel() else 0
-            for t in tensors_of(state)]
+    tensors = list(tensors_of(state))
+    on_gpu = any(t.is_cuda for t in tensors)
+    stream = torch.cuda.Stream() if on_gpu else None
+    with torch.cuda.stream(stream) if on_gpu else contextlib.nullcontext():
+        sums = [t.detach().contiguous().view(-1).view(torch.uint8).sum(dtype=torch.int64) if t.numel() else None
+                for t in tensors]
+        values = [int(total) if total is not None else 0 for total in sums]  # waits for this stream
+    return values
 
 
 class Keeper:
@@ -88,8 +97,9 @@ class Keeper:
         self.locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
         self.making = threading.Lock()
-        """References are made one task at a time: what a reference reads unwritten must be the memory its own
-        job filled, and several tasks' perf inputs at once can take the whole GPU."""
+        """References are made one task at a time here (what a reference reads unwritten must be the memory its
+        own job filled, and one task's perf inputs can take GBs); the device's other keepers, each a process
+        of its own (processes.Keepers), make other tasks' at the same time."""
         self.broken: str | None = None
         """Why this keeper's CUDA context can no longer be used, once it cannot."""
 
@@ -125,9 +135,7 @@ class Keeper:
                 kept = self.kept.get(key)
                 if kept is not None:
                     self.kept.move_to_end(key)
-            # checksums allocate on the GPU: never while another task's references are made from filled memory
-            with self.making:
-                intact = kept is not None and checksum(kept[0]) == kept[1]
+            intact = kept is not None and checksum(kept[0]) == kept[1]  # beside another task's making
             if intact:
                 if kept[0].get("trusted_baseline") is None and not job.get("gold"):
                     with self.making:  # made for a gold's job: the baseline alone is timed for this first other one
@@ -149,22 +157,35 @@ class Keeper:
             return lend({"state": state, "made": "now" if kept is None else "again: changed"})
 
     def make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
-        from tritonsmith.evaluate.references import References
-        from tritonsmith.evaluate.runtime import TaskFailure, import_file
-        job = dict(job, device=self.device)
-        evaluation = References(job)
+        from tritonsmith.evaluate.runtime import TaskFailure
         try:
-            evaluation.task = import_file(job["task_path"], f"tritonsmith_task_{job['task_key'][:16]}")
-            evaluation.configure_task()
-            evaluation.on_gpu = self.device != "cpu"
-            evaluation.compute_references()
+            try:
+                return self.attempt(job, alone=False), None
+            except TaskFailure as exc:
+                if self.device == "cpu" or not _out_of_memory(exc):
+                    raise
+                # other evaluations' memory (other keepers making, candidates checked) may be what was missing:
+                # made again with the GPU to itself, once, before the task is charged with it
+                self.release_cached()
+                return self.attempt(job, alone=True), None
         except TaskFailure as exc:
             return None, str(exc)
         except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
             return None, f"the task's references could not be made: {type(exc).__name__}: {exc}"
+
+    def attempt(self, job: dict[str, Any], alone: bool) -> Any:
+        from tritonsmith.evaluate.references import References
+        from tritonsmith.evaluate.runtime import import_file
+        evaluation = References(dict(job, device=self.device))
+        try:
+            evaluation.task = import_file(job["task_path"], f"tritonsmith_task_{job['task_key'][:16]}")
+            evaluation.configure_task()
+            evaluation.on_gpu = self.device != "cpu"
+            with evaluation.gpu_lock.exclusive() if alone else contextlib.nullcontext():
+                evaluation.compute_references()
         finally:
             evaluation.gpu_lock.close()
-        return evaluation.reference_state(), None
+        return evaluation.reference_state()
 
     def time_baseline(self, state: dict[str, Any], job: dict[str, Any]) -> dict[str, Any] | None:
         """The task's baseline timed alone on kept references (References.time_baseline)."""
@@ -200,6 +221,17 @@ class Keeper:
                            f"first seen as: {error})")
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether the task failed for want of GPU memory (torch's error, or a message that says so)."""
+    import torch
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, torch.OutOfMemoryError) or "out of memory" in str(seen).lower():
+            return True
+        seen = seen.__cause__
+    return False
+
+
 def _unavailable(reason: str) -> bytes:
     return pickle.dumps({"unavailable": reason}, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -216,6 +248,7 @@ def _confined_peer(connection: socket.socket) -> bool:
 
 def main(argv: list[str]) -> int:
     path, requested = argv[0], argv[1] if len(argv) > 1 else "cuda"
+    share = max(1, int(argv[2])) if len(argv) > 2 else 1  # the device's keepers: each keeps its share
     if requested == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"
     import torch
@@ -227,7 +260,7 @@ def main(argv: list[str]) -> int:
         limit = 4 << 30
     else:
         limit = int(torch.cuda.get_device_properties(0).total_memory * 0.25)
-    keeper = Keeper(device, int(os.environ.get("TRITONSMITH_KEEPER_BYTES", limit)))
+    keeper = Keeper(device, int(os.environ.get("TRITONSMITH_KEEPER_BYTES", limit)) // share)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(64)

@@ -7,6 +7,7 @@ into an EvalResult (evaluate/job_result.py).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from typing import Any
 from tritonsmith.evaluate.gpu_lock import gpu_lock_path
 from tritonsmith.evaluate.job_result import add_roofline, check_physical, to_result, worker_overhead
 from tritonsmith.evaluate.peaks import PeaksError, peaks_for
-from tritonsmith.evaluate.processes import DeviceError, EvaluationCancelled, HostProcess, KeeperProcess
+from tritonsmith.evaluate.processes import DeviceError, EvaluationCancelled, HostProcess, Keepers
 from tritonsmith.evaluate.result import EvalResult
 from tritonsmith.task import Task
 
@@ -66,6 +67,9 @@ class EvalConfig:
     reuse_references: bool = True
     """Make each task's inputs and reference outputs once per device, in a keeper process, and lend them to
     every later candidate of the task (each job copies them into its own memory before candidate code)."""
+    keepers: int | None = None
+    """Keeper processes per device, each making one task's references at a time: None gives one per worker
+    on a GPU (so that a bench's workers make several tasks' references at once) and one for the CPU."""
     torch_compile: bool = False
     """Also time torch.compile(reference) in the same interleaved rounds (slow: compiles every perf shape)."""
     measured_peaks: bool = True
@@ -96,14 +100,14 @@ class WorkerPool:
             self._gpu_of.append(gpu)
             self._hosts.append(None)
             self._slots.put(len(self._hosts) - 1)
-        self._keepers: dict[int | None, KeeperProcess] = {}
+        self._keepers: dict[int | None, Keepers] = {}
         first = self._hosts[0] = self._start(0)  # fail early, with the device's own error, before any job
         if self.config.reuse_references:
-            for gpu in dict.fromkeys(self._gpu_of):  # one keeper per GPU (or one for the CPU workers)
-                env = self._env[self._gpu_of.index(gpu)]
+            for gpu in dict.fromkeys(self._gpu_of):  # each GPU's own keepers (or the CPU workers')
+                count = self.config.keepers or (self._gpu_of.count(gpu) if gpu is not None else 1)
                 name = "cpu" if gpu is None else f"gpu{gpu}"
-                self._keepers[gpu] = KeeperProcess(self.work_dir / f"keeper-{name}.sock",
-                                             first.info["device"], env, self.work_dir / f"keeper-{name}.log")
+                self._keepers[gpu] = Keepers.start(max(1, count), self.work_dir, name, first.info["device"],
+                                                   self._env[self._gpu_of.index(gpu)])
         self._start_rest()
         self.device_kind = first.info["device"]
         self.device_name = first.info.get("name")
@@ -203,17 +207,22 @@ class WorkerPool:
             self._counter += 1
             job_dir = self.work_dir / f"job-{self._counter:06d}"
         job_dir.mkdir()
-        job = self._job(task, source, job_dir, slot, baseline)
-        job["gold"] = gold
-        job["timing"].update(timing or {})
-        on_gpu = host.info["device"] != "cpu"
-        timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)
-        started = time.perf_counter()
-        try:
-            message, timed_out = host.run(job, timeout, self._cancelled)
-        finally:
-            if self._cancelled.is_set():
-                shutil.rmtree(job_dir, ignore_errors=True)
+        keepers = self._keepers.get(self._gpu_of[slot])
+        key = task_key(task, self.config.seeds) if keepers is not None else ""
+        with keepers.lend(key) if keepers is not None else contextlib.nullcontext() as keeper:
+            job = self._job(task, source, job_dir, slot, baseline)
+            if keeper is not None:
+                job["task_key"], job["keeper"] = key, keeper.path()
+            job["gold"] = gold
+            job["timing"].update(timing or {})
+            on_gpu = host.info["device"] != "cpu"
+            timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)
+            started = time.perf_counter()
+            try:
+                message, timed_out = host.run(job, timeout, self._cancelled)
+            finally:
+                if self._cancelled.is_set():
+                    shutil.rmtree(job_dir, ignore_errors=True)
         wall = time.perf_counter() - started
         if message is None:  # the host died or hung: replace it
             host.close()
@@ -254,10 +263,6 @@ class WorkerPool:
                        "torch_compile": self.config.torch_compile},
         }
         job["reproducibility_check"] = self.config.reproducibility_check
-        keeper = self._keepers.get(self._gpu_of[slot])
-        if keeper is not None:
-            job["task_key"] = task_key(task, self.config.seeds)
-            job["keeper"] = keeper.path()
         if self._gpu_of[slot] is not None:
             job["gpu_lock"] = gpu_lock_path(self._gpu_of[slot])  # the machine's, not this pool's
         if baseline_source is not None or task.baseline:

@@ -9,6 +9,7 @@ the pool is cancelled.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +126,9 @@ class KeeperProcess:
 
     MAX_RESTARTS = 3
 
-    def __init__(self, socket_path: Path, device: str, env: dict[str, str], log_path: Path):
-        self.socket_path, self.device, self.env = socket_path, device, env
+    def __init__(self, socket_path: Path, device: str, env: dict[str, str], log_path: Path, share: int = 1):
+        """`share`: how many keepers the device has; each keeps that share of the references' memory."""
+        self.socket_path, self.device, self.env, self.share = socket_path, device, env, share
         self.log = open(log_path, "ab")
         self.restarts = 0
         self.lock = threading.Lock()
@@ -133,8 +137,8 @@ class KeeperProcess:
     def _start(self) -> None:
         self.socket_path.unlink(missing_ok=True)
         self.process = subprocess.Popen([sys.executable, "-m", "tritonsmith.evaluate.keeper", str(self.socket_path),
-                                         self.device], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.log, env=self.env, start_new_session=True)
+                                         self.device, str(self.share)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.log, env=self.env, start_new_session=True)
         self.ready = threading.Event()
         threading.Thread(target=self._await_ready, args=(self.process, self.ready), daemon=True).start()
 
@@ -163,6 +167,53 @@ class KeeperProcess:
         kill_group(self.process.pid)
         self.process.wait()
         self.log.close()
+
+
+class Keepers:
+    """The reference keepers of one device, and which of them keeps each task's references. A keeper makes
+    one task's references at a time (a task's compiling and autotuning can take a minute), so a device with
+    several workers has several keepers, one process each, making several tasks' references at once. Every
+    job of a task asks the keeper that made its references (they are made once and lent after); a task not
+    seen yet goes to the keeper with the fewest jobs in flight, then the fewest tasks."""
+
+    REMEMBERED = 4096
+    """Tasks whose keeper is remembered (the least recently asked for are forgotten first)."""
+
+    def __init__(self, members: list[Any]):
+        self.members = members
+        self.owner: OrderedDict[str, int] = OrderedDict()  # task key -> the index of its keeper
+        self.in_flight = [0] * len(members)
+        self.lock = threading.Lock()
+
+    @classmethod
+    def start(cls, count: int, folder: Path, name: str, device: str, env: dict[str, str]) -> Keepers:
+        return cls([KeeperProcess(folder / f"keeper-{name}-{i}.sock", device, env, folder / f"keeper-{name}-{i}.log",
+                                  share=count) for i in range(count)])
+
+    @contextlib.contextmanager
+    def lend(self, task_key: str) -> Iterator[Any]:
+        """The keeper of this task, counted busy while the job that asks it runs."""
+        with self.lock:
+            index = self.owner.get(task_key)
+            if index is None:
+                owned = [0] * len(self.members)
+                for i in self.owner.values():
+                    owned[i] += 1
+                index = min(range(len(self.members)), key=lambda i: (self.in_flight[i], owned[i], i))
+            self.owner[task_key] = index
+            self.owner.move_to_end(task_key)
+            while len(self.owner) > self.REMEMBERED:
+                self.owner.popitem(last=False)
+            self.in_flight[index] += 1
+        try:
+            yield self.members[index]
+        finally:
+            with self.lock:
+                self.in_flight[index] -= 1
+
+    def close(self) -> None:
+        for keeper in self.members:
+            keeper.close()
 
 
 
