@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -148,3 +149,55 @@ def test_a_handed_over_output_is_read_once_and_then_gone(tmp_path):
     assert ok and value["n"] == 4 and torch.equal(value["out"], torch.arange(6.0).reshape(2, 3))
     assert not (tmp_path / "last-3.pt").exists()
     assert take_over(path) == (False, None)
+
+
+TUNED = '''
+import fcntl, json, sys
+import torch, triton, triton.language as tl
+from tritonsmith.evaluate.gpu_lock import GpuLock
+from tritonsmith.evaluate.runtime import autotune_on_interpreter, tuning_alone
+
+lock = GpuLock(sys.argv[1])
+seen = []
+
+
+def bench(kernel_call, quantiles):
+    before = int(out[0])
+    kernel_call()
+    seen.append({"held": "alone" if lock.held == fcntl.LOCK_EX else "shared", "calls_before": before})
+    return [1.0 + len(seen)] * len(quantiles)
+
+
+@triton.autotune(configs=[triton.Config({"BLOCK": 4}), triton.Config({"BLOCK": 8})], key=["n"], do_bench=bench)
+@triton.jit
+def _bump(out_ptr, n, BLOCK: tl.constexpr):
+    offsets = tl.arange(0, BLOCK)
+    mask = offsets < n
+    tl.store(out_ptr + offsets, tl.load(out_ptr + offsets, mask=mask) + 1, mask=mask)
+
+
+autotune_on_interpreter()
+for n in (3, 2):
+    out = torch.zeros(4, dtype=torch.int32)
+    with lock.shared():
+        with tuning_alone(lock) if n == 3 else open(sys.argv[1]):
+            _bump[(1,)](out, n)
+        seen.append({"after": "shared" if lock.held == fcntl.LOCK_SH else str(lock.held)})
+print(json.dumps(seen))
+'''
+
+
+def test_a_trusted_process_tunes_each_config_alone_on_the_gpu_after_compiling_it_beside_others(tmp_path):
+    """Within `tuning_alone` (the keeper's and checker's runs of the reference), @triton.autotune benchmarks
+    each config holding the GPU lock alone, after a first call (the compile) made under the shared hold, and
+    the shared hold is back after; outside it, as in a candidate's process, tuning stays shared. The lock is
+    the real flock; the interpreter stands in for the GPU."""
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(Path(tritonsmith.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", TUNED, str(tmp_path / "gpu0.lock")], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    # each config's kernel was called once more (its compile) before its benchmark, and only within tuning_alone
+    assert seen[:3] == [{"held": "alone", "calls_before": 1}, {"held": "alone", "calls_before": 3}, {"after": "shared"}]
+    assert seen[3:] == [{"held": "shared", "calls_before": 0}, {"held": "shared", "calls_before": 1},
+                        {"after": "shared"}]

@@ -72,6 +72,22 @@ class GpuLock:
             self._release()
 
     @contextlib.contextmanager
+    def alone(self):
+        """Alone on the GPU, from inside `shared` too: the shared hold is let go, the GPU taken alone, then
+        held shared again (others may run in between: for a stretch that must not overlap anyone's work, such
+        as a trusted process's autotuning of the baseline, within a reference run that may)."""
+        if self.held != fcntl.LOCK_SH:
+            with self.exclusive():
+                yield
+            return
+        self._release()
+        try:
+            with self.exclusive():
+                yield
+        finally:
+            self._take(fcntl.LOCK_SH)
+
+    @contextlib.contextmanager
     def exclusive(self):
         """Alone on the GPU: every other evaluation's work in flight has finished, and new work waits."""
         if not self.fds or self.held == fcntl.LOCK_EX:

@@ -67,6 +67,51 @@ def autotune_on_interpreter() -> None:
     _index_on_old_interpreter()
 
 
+_tuning_lock: Any = None  # the GpuLock that `tuning_alone` holds alone for each config's benchmark
+
+
+@contextlib.contextmanager
+def tuning_alone(lock: Any):
+    """Within it, @triton.autotune benchmarks each config with the GPU to itself (`lock.alone()`), after a first
+    call that compiles the config beside other evaluations' work. For the trusted processes' runs of the task's
+    reference and baseline (references.py): a choice tuned while other evaluations ran on the GPU can be a
+    slower config, which would make the baseline slower and every candidate's speedup larger. A candidate's
+    own tuning is not held so: a worse choice there only slows the candidate."""
+    global _tuning_lock
+    _bench_alone_installed()
+    previous, _tuning_lock = _tuning_lock, lock
+    try:
+        yield
+    finally:
+        _tuning_lock = previous
+
+
+def _bench_alone_installed() -> None:
+    """Wrap Autotuner.do_bench (whatever it is now: Triton's, or the interpreter's `run_once`) once."""
+    from triton.runtime.autotuner import Autotuner
+    current = Autotuner.__dict__.get("do_bench")
+    if current is None or getattr(current, "tritonsmith_alone", False):
+        return
+
+    def do_bench(tuner: Any) -> Any:
+        bench = current.__get__(tuner, Autotuner)
+        lock = _tuning_lock
+        if lock is None:
+            return bench
+
+        def alone(kernel_call: Callable[[], Any], *args: Any, **kwargs: Any) -> Any:
+            kernel_call()  # compiles this config (the CPU's work) while other evaluations use the GPU
+            with lock.alone():
+                return bench(kernel_call, *args, **kwargs)
+        return alone
+    Autotuner.do_bench = _Alone(do_bench)
+
+
+class _Alone(property):
+    """Autotuner.do_bench as `tuning_alone` wraps it (so that it is wrapped once)."""
+    tritonsmith_alone = True
+
+
 def _index_on_old_interpreter() -> None:
     """Triton's interpreter before 3.7 turns a scalar (a kernel's int argument, program_id, anything computed
     from them) into an index with `int()` of its 1-element array, which NumPy 2.4 made a TypeError ('only
