@@ -5,7 +5,8 @@ A readers-writer lock on two files with flock. `shared()` wraps each piece of GP
 other evaluations' (making one check's inputs and reference, one call of the candidate), so a timer
 waits at most for the pieces in flight; `exclusive()` wraps timing. The turnstile keeps a waiting timer
 from being starved by a stream of new readers. A lock held by a process that dies is released by the
-kernel.
+kernel. Triton's compiles inside a shared piece let the hold go while they run (`compiles_let_go`): they
+use the CPU, and a timer need not wait for them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import contextlib
 import fcntl
 import os
 import tempfile
+import threading
+
+_holder = threading.local()  # the GpuLock this thread holds shared, if any (`compiles_let_go`)
 
 
 def gpu_lock_path(gpu: int) -> str:
@@ -50,13 +54,29 @@ class GpuLock:
             if mode == fcntl.LOCK_SH:
                 fcntl.flock(turnstile, fcntl.LOCK_UN)
         self.held = mode
+        if mode == fcntl.LOCK_SH:
+            _holder.lock = self
 
     def _release(self) -> None:
         lock, turnstile = self.fds
         held, self.held = self.held, None
+        if getattr(_holder, "lock", None) is self:
+            _holder.lock = None
         fcntl.flock(lock, fcntl.LOCK_UN)
         if held == fcntl.LOCK_EX:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def let_go(self):
+        """A shared hold given up for a while (a compile, which uses no GPU), then taken again."""
+        if self.held != fcntl.LOCK_SH:
+            yield
+            return
+        self._release()
+        try:
+            yield
+        finally:
+            self._take(fcntl.LOCK_SH)
 
     @contextlib.contextmanager
     def shared(self):
@@ -76,16 +96,8 @@ class GpuLock:
         """Alone on the GPU, from inside `shared` too: the shared hold is let go, the GPU taken alone, then
         held shared again (others may run in between: for a stretch that must not overlap anyone's work, such
         as a trusted process's autotuning of the baseline, within a reference run that may)."""
-        if self.held != fcntl.LOCK_SH:
-            with self.exclusive():
-                yield
-            return
-        self._release()
-        try:
-            with self.exclusive():
-                yield
-        finally:
-            self._take(fcntl.LOCK_SH)
+        with self.let_go(), self.exclusive():
+            yield
 
     @contextlib.contextmanager
     def exclusive(self):
@@ -100,3 +112,33 @@ class GpuLock:
             yield
         finally:
             self._release()
+
+
+_compiles_hooked = False
+
+
+def compiles_let_go() -> None:
+    """From now on in this process, Triton compiling a kernel (JITFunction._do_compile, Triton 3.3+) gives up
+    the shared hold of the thread's GpuLock while it compiles: a compile uses the CPU, not the GPU, and can
+    take seconds (an autotuned gold compiles every config at every shape), for which a timer waiting to
+    time alone, and every check queued behind it, would otherwise wait. Called by the evaluator's processes
+    before any task or candidate code runs."""
+    global _compiles_hooked
+    if _compiles_hooked:
+        return
+    _compiles_hooked = True
+    try:
+        from triton.runtime.jit import JITFunction
+    except ImportError:
+        return
+    compile_ = getattr(JITFunction, "_do_compile", None)
+    if compile_ is None:
+        return
+
+    def _do_compile(kernel: object, *args: object, **kwargs: object) -> object:
+        lock = getattr(_holder, "lock", None)
+        if lock is None:
+            return compile_(kernel, *args, **kwargs)
+        with lock.let_go():
+            return compile_(kernel, *args, **kwargs)
+    JITFunction._do_compile = _do_compile

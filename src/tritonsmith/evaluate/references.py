@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs, nan_from_filler, undefined_elements
-from tritonsmith.evaluate.gpu_lock import GpuLock
+from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go
 from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.runtime import (
     CHECK_SEED,
@@ -66,6 +66,8 @@ class References:
         self.seeds: list[int] = job.get("seeds", [0, 1, 2])
         self.evidence: dict[str, Any] = {}
         self.gpu_lock = GpuLock(job.get("gpu_lock") if self.on_gpu else None)
+        if self.on_gpu:
+            compiles_let_go()
         self.run_need, self.base = 0, 0  # the most a reference run allocated beyond what it began with; that start
 
     def load_task(self) -> None:

@@ -27,7 +27,7 @@ import torch
 
 from tritonsmith.evaluate.compare import as_outputs
 from tritonsmith.evaluate.errors import describe_exception, is_compile_error
-from tritonsmith.evaluate.gpu_lock import GpuLock
+from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go
 from tritonsmith.evaluate.guards import HEAVY_OPS, Guards, children_of_this_process
 from tritonsmith.evaluate.runtime import (
     HarnessTampered,
@@ -106,6 +106,8 @@ class CandidateRun:
         allowed = set(job.get("allowed_ops", []))  # "*": a suite whose gold code itself uses torch freely
         forbidden = set() if "*" in allowed else (HEAVY_OPS | set(job.get("forbidden_ops", []))) - allowed
         self.torch_allowed = "*" in allowed
+        if self.device != "cpu":
+            compiles_let_go()  # before the guards' snapshot: it is the evaluator's, not the candidate's
         self.guards = Guards(forbidden, "cuda" if self.device != "cpu" else "cpu")
         self.guards.install()
         self.record_replaced = self.guards.record_replaced
