@@ -70,6 +70,22 @@ def summarize(records: list[dict]) -> str:
         for record in sorted(outside, key=lambda r: r["speedup"]):
             lines.append(f"- {record['task'].split(':', 1)[-1]}: {record['speedup']:.3f} "
                          f"(noise {number(record.get('speedup_noise'), 3)})")
+    cases = [(r["task"].split(":", 1)[-1], case) for r in records for case in r.get("perf_cases") or []
+             if case.get("speedup")]
+    if cases:  # recorded since 2026-12-05 (session 11): which perf cases moved a gold's speedup
+        within = sum(0.98 <= case["speedup"] <= 1.02 for _, case in cases)
+        stopped = Counter(str(case.get("timing_stopped")) for _, case in cases)
+        timers = Counter(str(case.get("timer")) for _, case in cases)
+        lines += ["", f"Perf cases of the timed golds: {within} of {len(cases)} within 0.98-1.02; timing stopped: "
+                      + ", ".join(f"{k} {v}" for k, v in stopped.most_common()) + "; timers: "
+                      + ", ".join(f"{k} {v}" for k, v in timers.most_common()) + "."]
+        worst = sorted(cases, key=lambda item: abs(item[1]["speedup"] - 1), reverse=True)[:10]
+        lines += ["", "| task | perf case | ratio | its 95% interval | rounds | stopped | timer | candidate ms |",
+                  "| --- | --- | ---: | ---: | ---: | --- | --- | ---: |"]
+        for task, case in worst:
+            lines.append(f"| {task} | {case.get('label')} | {case['speedup']:.3f} | ±{number(case.get('ratio_ci'), 3)} | "
+                         f"{case.get('rounds')} | {case.get('timing_stopped')} | {case.get('timer')} | "
+                         f"{number(case.get('candidate_ms'), 4)} |")
     walls = [r["wall_s"] for r in records if r.get("wall_s")]
     if walls:
         lines += ["", f"Seconds per task: median {statistics.median(walls):.1f}, "

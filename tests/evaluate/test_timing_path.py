@@ -136,3 +136,19 @@ def test_a_golds_evaluation_does_not_time_the_baseline_alone_but_the_next_candid
     assert candidate.status == "passed", candidate.summary()
     assert "made for an earlier job" in candidate.evidence["references"]
     assert all(p.baseline_alone_ms for p in candidate.perf)
+
+
+def test_a_bench_record_keeps_each_perf_cases_timing(clock_pool):
+    """`bench --solver baseline` (and dir:) records each perf case's ratio, its interval, rounds, why timing
+    stopped and the timer, so a gold pass can show which case moved a gold's speedup (benchmarks/gold_pass.py)."""
+    from tritonsmith.runs.bench import from_result
+    from tritonsmith.runs.records import PERF_CASE_KEYS, TaskRecord
+
+    task = load_task(BUILTIN / "vector_add.py", suite="builtin")
+    result = clock_pool.evaluate(task, task.baseline, timeout_s=120)
+    record = from_result(task, "baseline", result)
+    assert record.perf_cases and len(record.perf_cases) == len(result.perf)
+    assert [case["label"] for case in record.perf_cases] == [p.label for p in result.perf]
+    assert all(set(case) == set(PERF_CASE_KEYS) and case["rounds"] >= 3 and case["ratio_ci"] is not None
+               for case in record.perf_cases)
+    assert TaskRecord.from_dict(record.to_dict()).perf_cases == record.perf_cases

@@ -29,7 +29,14 @@ from tritonsmith.interrupt import interrupted
 from tritonsmith.llm.errors import RepliesPending, ReplyPending
 from tritonsmith.runs.pools import make_pool
 from tritonsmith.runs.qualify import Qualification, QualificationStore, classify
-from tritonsmith.runs.records import TUNING_KEYS, LineageOutcome, RoundPoint, TaskRecord, timing_noise
+from tritonsmith.runs.records import (
+    TUNING_KEYS,
+    LineageOutcome,
+    RoundPoint,
+    TaskRecord,
+    perf_cases,
+    timing_noise,
+)
 from tritonsmith.runs.store import ResultsStore, SettingsMismatch
 from tritonsmith.suites import Suite, load_suite
 from tritonsmith.task import Task, TaskError
@@ -164,11 +171,13 @@ def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Pat
 
 def from_result(task: Task, solver: str, result: EvalResult) -> TaskRecord:
     point = RoundPoint(0, result.call_ok, result.exec_ok, result.speedup)
+    data = result.to_dict()
     return TaskRecord(task.name, task.suite or "", solver, result.status, result.call_ok, result.exec_ok,
                       error=None if result.passed else result.message or f"status {result.status}",
                       speedup=result.speedup, speedup_vs_torch=result.speedup_vs_torch,
                       speed_reason=None if result.speedup is not None else result.speedup_reason,
-                      speedup_noise=timing_noise(result.to_dict()), phases_s=result.evidence.get("phases_s"),
+                      speedup_noise=timing_noise(data), phases_s=result.evidence.get("phases_s"),
+                      perf_cases=perf_cases(data),
                       lineages=[LineageOutcome(0, result.call_ok, result.exec_ok, result.speedup, [point])])
 
 

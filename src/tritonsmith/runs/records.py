@@ -62,6 +62,7 @@ class TaskRecord:
     qualified: bool | None = None  # the task's gold passes its own evaluation on this device (runs/qualify.py)
     qualification: str | None = None  # why it does not, or what was dropped; None: not known on this device
     phases_s: dict[str, float] | None = None  # baseline/dir solvers: the evaluation's seconds per stage
+    perf_cases: list[dict[str, Any]] | None = None  # baseline/dir solvers: each perf case's timing (PERF_CASE_KEYS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +73,17 @@ class TaskRecord:
         data["lineages"] = [LineageOutcome(**{**lin, "rounds": [RoundPoint(**p) for p in lin.get("rounds", [])]})
                             for lin in data.get("lineages", [])]
         return cls(**data)
+
+
+PERF_CASE_KEYS = ("label", "speedup", "ratio_ci", "rounds", "timing_stopped", "timer", "candidate_ms")
+"""What a TaskRecord keeps of each perf case of its evaluation: enough to see which case moved a speedup."""
+
+
+def perf_cases(result: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """Each perf case's timing in a result (PERF_CASE_KEYS, numbers to 4 significant digits); None: no case."""
+    cases = [{k: (float(f"{p[k]:.4g}") if isinstance(p.get(k), float) else p.get(k)) for k in PERF_CASE_KEYS}
+             for p in (result or {}).get("perf") or []]
+    return cases or None
 
 
 def timing_noise(result: dict[str, Any] | None) -> float | None:
