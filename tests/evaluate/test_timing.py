@@ -235,3 +235,27 @@ def test_let_go_gives_the_shared_hold_to_a_waiting_timer(tmp_path):
         assert lock.held is not None  # held again, after the timer's turn
         assert log.get(timeout=5)[0] == "exclusive-out"
     timer.join(10)
+
+
+def test_every_timed_function_keeps_its_last_output_until_its_next_call_returns():
+    """The candidate's timed calls keep the previous output alive (to see it returned again); the baseline's and
+    the reference's are held alike, so that no function's output gets the memory its last call just freed
+    (still in L2 between batched calls) while the candidate's cannot."""
+    import weakref
+
+    import torch
+
+    from tritonsmith.evaluate.timing import holding_last
+    made: list[weakref.ref] = []
+
+    def baseline():
+        alive_before = [ref() is not None for ref in made]
+        made.append(weakref.ref(out := torch.ones(4)))
+        seen.append(alive_before)
+        return out
+    seen: list[list[bool]] = []
+    call = holding_last(baseline)
+    for _ in range(3):
+        assert call() is None
+    assert seen == [[], [True], [False, True]]  # the previous output alive during each call, older ones gone
+    assert made[-1]() is not None

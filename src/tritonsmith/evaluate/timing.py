@@ -80,6 +80,19 @@ class TimingSettings:
         return settings
 
 
+def holding_last(fn: Callable[[], object]) -> Callable[[], None]:
+    """`fn`, keeping its last output alive until its next call has returned, as the candidate's timed calls keep
+    theirs (worker.py: to see an output returned again): so every function of a perf case allocates its outputs
+    alike. An output freed at once gets the same memory on the next call, still in L2 between batched calls,
+    where the candidate's alternate between two blocks; timed so, a kernel would be faster as the baseline
+    than as the candidate."""
+    held: list[object] = [None]
+
+    def call() -> None:
+        held[0] = fn()
+    return call
+
+
 @dataclass
 class Timed:
     """One function's time on one perf case."""

@@ -46,7 +46,7 @@ from tritonsmith.evaluate.runtime import (
     where,
     write_message,
 )
-from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings
+from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings, holding_last
 from tritonsmith.util.copied_calls import recorded, snapshot_storages
 from tritonsmith.util.tensors import storage_ptr
 
@@ -301,16 +301,16 @@ class CandidateRun:
             last["out"] = output
         functions: dict[str, Callable[[], Any]] = {"candidate": run_candidate}
         if self.baseline is not None:
-            functions["baseline"] = lambda args=args: self.baseline(*args)
+            functions["baseline"] = holding_last(lambda args=args: self.baseline(*args))
         if command.get("time_reference"):
-            functions["reference"] = lambda args=args: self.task.reference(*args)
+            functions["reference"] = holding_last(lambda args=args: self.task.reference(*args))
         if command.get("torch_compile"):
             # one static-shape compile per perf case: reusing one compiled function across shapes makes
             # torch.compile fall back to dynamic-shape kernels from the second shape on, which is unfair to it
             torch._dynamo.reset()
             compiled_reference = torch.compile(self.task.reference, dynamic=False)
             compiled_reference(*args)  # compile outside the guarded, timed region
-            functions["compiled"] = lambda args=args, fn=compiled_reference: fn(*args)
+            functions["compiled"] = holding_last(lambda args=args, fn=compiled_reference: fn(*args))
         settings = TimingSettings.from_job(command.get("settings", {}))
         asked = time.perf_counter()
         with self.gpu_lock.exclusive():  # no other evaluation uses this GPU while this one is timed
