@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 row = {"status": result.status, "wall_s": result.wall_s, "speedup": result.speedup,
                        "phases": result.evidence.get("phases_s"), "message": result.message[:300],
                        "references": result.evidence.get("references"),
+                       "overhead_s": result.evidence.get("worker_overhead_s"),
                        "spreads": [p.candidate_spread for p in result.perf],
                        "case_speedups": [p.speedup for p in result.perf],
                        "rounds": [getattr(p, "rounds", None) for p in result.perf],
@@ -119,6 +120,15 @@ def summarize(paths: list[str]) -> int:
     for (label, suite, kind), walls in sorted(groups.items()):
         print(f"| {label} | {suite} | {kind} | {len(walls)} | {statistics.median(walls):.1f} | "
               f"{percentile(walls, 0.9):.1f} |")
+    overheads: dict[tuple, list[float]] = {}
+    for r in rows:
+        if not r.get("summary") and isinstance(r.get("overhead_s"), (int, float)):
+            overheads.setdefault((r["label"], r["suite"]), []).append(r["overhead_s"])
+    if overheads:  # the host's seconds on a job beyond the checker's own (forking, the round trip)
+        print("\n| label | suite | host overhead per evaluation, median s | p90 s |")
+        print("| --- | --- | ---: | ---: |")
+        for (label, suite), values in sorted(overheads.items()):
+            print(f"| {label} | {suite} | {statistics.median(values):.2f} | {percentile(values, 0.9):.2f} |")
     print("\n| label | suite | evaluations | workers | wall s | candidates per minute per GPU |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     for r in rows:
