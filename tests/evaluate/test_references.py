@@ -320,24 +320,42 @@ def test_a_task_whose_own_code_needs_a_gpu_says_so_on_the_cpu(tmp_path):
             pool.evaluate(task, resolve_task("vector_add").baseline)
 
 
+class Member:
+    """A stand-in for a KeeperProcess in the routing test: a name, and whether it can still be used."""
+
+    def __init__(self, name: str):
+        self.name, self.gone = name, False
+
+    def usable(self) -> bool:
+        return not self.gone
+
+
 def test_a_new_task_goes_to_the_least_busy_keeper_and_stays_with_it():
     """Several keepers per device make several tasks' references at once: a task not seen yet goes to the
     keeper with the fewest jobs in flight (then the fewest tasks), and every later job of a task goes to the
-    keeper that made its references, so that they are still made once."""
+    keeper that made its references, so that they are still made once; a keeper gone for good hands its
+    tasks on."""
     from tritonsmith.evaluate.processes import Keepers
 
-    keepers = Keepers(["k0", "k1", "k2"])
-    with keepers.lend("a") as first:
-        with keepers.lend("b") as second, keepers.lend("a") as again:
-            assert (first, second, again) == ("k0", "k1", "k0")
-            with keepers.lend("c") as third:
-                assert third == "k2"
+    keepers = Keepers([Member("k0"), Member("k1"), Member("k2")])
+
+    def lend(key: str):
+        return keepers.lend(key)
+    with lend("a") as first:
+        with lend("b") as second, lend("a") as again:
+            assert (first.name, second.name, again.name) == ("k0", "k1", "k0")
+            with lend("c") as third:
+                assert third.name == "k2"
             assert keepers.in_flight == [2, 1, 0]
     assert keepers.in_flight == [0, 0, 0]
-    with keepers.lend("d") as fourth:  # none busy: the one owning the fewest tasks, a tie broken by order
-        assert fourth == "k0" and dict(keepers.owner) == {"a": 0, "b": 1, "c": 2, "d": 0}
-    with keepers.lend("b") as later:
-        assert later == "k1"
+    with lend("d") as fourth:  # none busy: the one owning the fewest tasks, a tie broken by order
+        assert fourth.name == "k0" and dict(keepers.owner) == {"a": 0, "b": 1, "c": 2, "d": 0}
+    with lend("b") as later:
+        assert later.name == "k1"
+    keepers.members[1].gone = True
+    with lend("b") as moved, lend("e") as new:
+        assert moved.name == "k2" and new.name == "k0"  # (k0 owns a, d, e now: k2 was busier)
+    assert keepers.owner["b"] == 2
 
 
 def test_two_keepers_make_two_tasks_references_side_by_side_and_lend_each_after():
@@ -363,15 +381,58 @@ def test_two_keepers_make_two_tasks_references_side_by_side_and_lend_each_after(
     assert again.status == "passed" and again.evidence["references"].startswith("lent by the reference keeper")
 
 
-def test_a_task_that_ran_out_of_gpu_memory_is_told_apart():
-    """The keeper makes such a task's references again with the GPU to itself before charging the task."""
-    from tritonsmith.evaluate.keeper import _out_of_memory
+def test_references_that_ran_out_of_gpu_memory_are_made_once_more_with_no_other_keeper_making(tmp_path):
+    """A task whose references ran out of GPU memory is made again, once, after the first try's memory is let
+    go (the exception's traceback no longer holds it) and while no other keeper of the GPU makes references
+    (the device's making lock held alone); any other failure is the task's at once. The keeper's making is
+    stood in for: out of memory cannot be caused on purpose here."""
+    import weakref
+
+    from tritonsmith.evaluate.gpu_lock import GpuLock
+    from tritonsmith.evaluate.keeper import Keeper
     from tritonsmith.evaluate.runtime import TaskFailure
 
-    def failure(cause: BaseException) -> TaskFailure:
-        try:
-            raise TaskFailure(f"the task's make_inputs/reference failed on case 0: {cause}") from cause
-        except TaskFailure as exc:
-            return exc
-    assert _out_of_memory(failure(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")))
-    assert not _out_of_memory(failure(RuntimeError("CUDA error: an illegal memory access was encountered")))
+    lock_path = str(tmp_path / "gpu0.lock")
+    other_keeper = GpuLock(lock_path + ".making")  # another keeper's making, seen from outside
+
+    class Probe(Keeper):
+        def __init__(self, failures: list[BaseException]):
+            super().__init__("cuda", 1 << 30)
+            self.failures, self.tries, self.first_inputs = failures, [], None
+
+        def attempt(self, job):
+            import fcntl
+            try:  # whether another keeper could make references now
+                fcntl.flock(other_keeper.fds[0], fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(other_keeper.fds[0], fcntl.LOCK_UN)
+                others_could = True
+            except BlockingIOError:
+                others_could = False
+            first_alive = self.first_inputs is not None and self.first_inputs() is not None
+            self.tries.append({"others_could_make": others_could, "first_try_alive": first_alive})
+            if self.failures:
+                inputs = torch.ones(8)  # what a failing try held
+                self.first_inputs = weakref.ref(inputs)
+                failure = self.failures.pop(0)
+                try:
+                    raise failure
+                except BaseException as exc:
+                    raise TaskFailure(f"the task's make_inputs/reference failed on case 0: {exc}") from exc
+            return {"made": True}
+
+        def check_context(self, error):
+            pass
+
+        def release_cached(self):
+            pass
+    job = {"gpu_lock": lock_path, "task_key": "k"}
+    probe = Probe([torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")])
+    assert probe.make(job) == ({"made": True}, None)
+    assert probe.tries == [{"others_could_make": True, "first_try_alive": False},
+                           {"others_could_make": False, "first_try_alive": False}]
+    probe = Probe([RuntimeError("CUDA error: an illegal memory access was encountered")])
+    state, error = probe.make(job)
+    assert state is None and "illegal memory access" in error and len(probe.tries) == 1
+    probe = Probe([torch.OutOfMemoryError("CUDA out of memory"), torch.OutOfMemoryError("CUDA out of memory")])
+    state, error = probe.make(job)
+    assert state is None and error.endswith("(also when made again with no other keeper of this GPU making references)")

@@ -194,12 +194,13 @@ from triton.runtime.jit import JITFunction
 from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go
 
 seen = []
-JITFunction._do_compile = lambda kernel, *args: seen.append(lock.held == fcntl.LOCK_SH) or "compiled"
+names = {None: "none", fcntl.LOCK_SH: "shared", fcntl.LOCK_EX: "alone"}
+JITFunction._do_compile = lambda kernel, *args: seen.append(names[lock.held]) or "compiled"
 compiles_let_go()
 lock = GpuLock(sys.argv[1])
 with lock.shared():
     first = JITFunction._do_compile(None, "key")
-    seen.append(lock.held == fcntl.LOCK_SH)
+    seen.append(names[lock.held])
 with lock.exclusive():
     JITFunction._do_compile(None, "key")
 JITFunction._do_compile(None, "key")
@@ -216,7 +217,7 @@ def test_a_compile_inside_a_shared_hold_lets_the_gpu_lock_go_meanwhile(tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     first, seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert first == "compiled"
-    assert seen == [False, True, False, False]  # let go while compiling, held again after; alone: kept
+    assert seen == ["none", "shared", "alone", "none"]  # let go while compiling, held again after; alone: kept
 
 
 def test_let_go_gives_the_shared_hold_to_a_waiting_timer(tmp_path):
@@ -232,8 +233,10 @@ def test_let_go_gives_the_shared_hold_to_a_waiting_timer(tmp_path):
         with lock.let_go():
             name, _ = log.get(timeout=10)  # ... which it gets while the hold is let go
             assert name == "exclusive-in"
-        assert lock.held is not None  # held again, after the timer's turn
-        assert log.get(timeout=5)[0] == "exclusive-out"
+        taken_again = time.monotonic()
+        assert lock.held is not None
+        name, timer_done = log.get(timeout=5)
+        assert name == "exclusive-out" and taken_again >= timer_done  # held again only after the timer's turn
     timer.join(10)
 
 
@@ -259,3 +262,30 @@ def test_every_timed_function_keeps_its_last_output_until_its_next_call_returns(
         assert call() is None
     assert seen == [[], [True], [False, True]]  # the previous output alive during each call, older ones gone
     assert made[-1]() is not None
+
+
+GUARDED = '''
+import json
+from triton.runtime.jit import JITFunction
+from tritonsmith.evaluate.gpu_lock import compiles_let_go
+from tritonsmith.evaluate.guards import Guards
+
+compiles_let_go()  # as the worker does on a GPU, before the guards' snapshot
+ours = JITFunction._do_compile
+guards = Guards(set(), "cpu")
+guards.install()
+guards.record_replaced()
+clean = list(guards.violations)
+JITFunction._do_compile = lambda *args: None  # a candidate's replacement
+guards.record_replaced()
+print(json.dumps([clean, guards.violations, ours.__qualname__]))
+'''
+
+
+def test_the_compile_hook_is_the_evaluators_and_a_replacement_after_it_is_still_seen():
+    done = subprocess.run([sys.executable, "-c", GUARDED], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    clean, violations, name = json.loads(done.stdout.strip().splitlines()[-1])
+    assert name == "compiles_let_go.<locals>._do_compile"
+    assert clean == []
+    assert violations and any("_do_compile" in v for v in violations), violations

@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 import tempfile
 import threading
 
-_holder = threading.local()  # the GpuLock this thread holds shared, if any (`compiles_let_go`)
+_holder = threading.local()  # the GpuLock this thread holds shared, if any (`compiles_let_go`); a GpuLock is
+# used by one thread: its `held` is the object's, and another thread's compile would let it go
 
 
 def gpu_lock_path(gpu: int) -> str:
@@ -44,6 +46,8 @@ class GpuLock:
         for fd in self.fds or ():
             os.close(fd)
         self.fds, self.held = None, None
+        if getattr(_holder, "lock", None) is self:
+            _holder.lock = None
 
     def _take(self, mode: int) -> None:
         lock, turnstile = self.fds
@@ -68,10 +72,14 @@ class GpuLock:
 
     @contextlib.contextmanager
     def let_go(self):
-        """A shared hold given up for a while (a compile, which uses no GPU), then taken again."""
+        """A shared hold given up for a while (a compile, which uses no GPU), then taken again. The work this
+        process queued on the GPU is waited for first: a timer that takes the lock meanwhile finds none in flight."""
         if self.held != fcntl.LOCK_SH:
             yield
             return
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_initialized():
+            torch.cuda.synchronize()
         self._release()
         try:
             yield

@@ -1,7 +1,8 @@
-"""The reference keeper: one process per device that computes each task's inputs and reference outputs
-once and lends them to every job of that task (runs beside the workers, never beside candidate code).
+"""The reference keeper: a process beside a device's workers (one per worker on a GPU: processes.Keepers) that
+computes each task's inputs and reference outputs once and lends them to every job of that task (runs beside
+the workers, never beside candidate code). A device's keepers each keep their share of its memory.
 
-Run as `python -m tritonsmith.evaluate.keeper SOCKET DEVICE` by the pool. A job's checker (evaluate/checker.py,
+Run as `python -m tritonsmith.evaluate.keeper SOCKET DEVICE [KEEPERS]` by the pool. A job's checker (evaluate/checker.py,
 the process that never runs candidate code) connects to SOCKET and sends its job (the task file, cases, seeds, tolerances); the keeper
 answers with the references pickled so that GPU tensors travel as CUDA IPC handles (torch.multiprocessing's
 reduction) and everything else by value: the checker maps the GPU memory, copies it into its own, and
@@ -73,20 +74,12 @@ def lend(state: Any) -> bytes:
 
 
 def checksum(state: Any) -> list[int]:
-    """A sum of the bytes of every tensor: changes when any of them is written. On a GPU it runs on a stream
-    of its own, whose memory the caching allocator keeps apart from the default stream's: what it allocates
-    never takes a block that `References.fill_free_memory` filled for another task's reference run here."""
+    """A sum of the bytes of every tensor: changes when any of them is written."""
     import torch
 
     from tritonsmith.evaluate.runtime import tensors_of
-    tensors = list(tensors_of(state))
-    on_gpu = any(t.is_cuda for t in tensors)
-    stream = torch.cuda.Stream() if on_gpu else None
-    with torch.cuda.stream(stream) if on_gpu else contextlib.nullcontext():
-        sums = [t.detach().contiguous().view(-1).view(torch.uint8).sum(dtype=torch.int64) if t.numel() else None
-                for t in tensors]
-        values = [int(total) if total is not None else 0 for total in sums]  # waits for this stream
-    return values
+    return [int(t.detach().contiguous().view(-1).view(torch.uint8).sum(dtype=torch.int64)) if t.numel() else 0
+            for t in tensors_of(state)]
 
 
 class Keeper:
@@ -135,7 +128,9 @@ class Keeper:
                 kept = self.kept.get(key)
                 if kept is not None:
                     self.kept.move_to_end(key)
-            intact = kept is not None and checksum(kept[0]) == kept[1]  # beside another task's making
+            # checksums allocate on the GPU: never while another task's references are made from filled memory
+            with self.making, self.on_gpu(job):
+                intact = kept is not None and checksum(kept[0]) == kept[1]
             if intact:
                 if kept[0].get("trusted_baseline") is None and not job.get("gold"):
                     with self.making:  # made for a gold's job: the baseline alone is timed for this first other one
@@ -144,36 +139,56 @@ class Keeper:
             with self.making:
                 state, error = self.make(job)
                 self.release_cached()
-                digest = checksum(state) if error is None else None
+                if error is None:
+                    with self.on_gpu(job):
+                        digest = checksum(state)
             if error is not None:
                 self.check_context(error)
                 return lend({"error": error})
             from tritonsmith.evaluate.runtime import tensors_of
             size = sum(t.numel() * t.element_size() for t in tensors_of(state))
-            with self.lock:
+            with self.lock:  # within this keeper's share of the device's memory, the task just made too
                 self.kept[key] = (state, digest, size)
-                while len(self.kept) > 1 and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
+                while self.kept and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
                     self.kept.popitem(last=False)
             return lend({"state": state, "made": "now" if kept is None else "again: changed"})
 
-    def make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
-        from tritonsmith.evaluate.runtime import TaskFailure
-        try:
-            try:
-                return self.attempt(job, alone=False), None
-            except TaskFailure as exc:
-                if self.device == "cpu" or not _out_of_memory(exc):
-                    raise
-                # other evaluations' memory (other keepers making, candidates checked) may be what was missing:
-                # made again with the GPU to itself, once, before the task is charged with it
-                self.release_cached()
-                return self.attempt(job, alone=True), None
-        except TaskFailure as exc:
-            return None, str(exc)
-        except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
-            return None, f"the task's references could not be made: {type(exc).__name__}: {exc}"
+    def on_gpu(self, job: dict[str, Any]) -> contextlib.AbstractContextManager:
+        """GPU work of this keeper's own that may overlap other evaluations', never a timing (GpuLock.shared)."""
+        return _lock_file(self.device, job.get("gpu_lock"), alone=False)
 
-    def attempt(self, job: dict[str, Any], alone: bool) -> Any:
+    def make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
+        """The task's references, or why they cannot be made. One that runs out of GPU memory is made once
+        more, after this keeper's cache is given back, while no other keeper of the device makes any (the
+        device's keepers make side by side, each holding the GPU's making lock shared; the second try holds it
+        alone): what the others were making may have been what was missing."""
+        error, out_of_memory = None, False
+        try:
+            with self.making_lock(job, alone=False):
+                return self.attempt(job), None
+        except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
+            error, out_of_memory = _failure(exc), _out_of_memory(exc)
+        # past the except block: its traceback held the first try's references and inputs alive
+        if not out_of_memory or self.device == "cpu":
+            return None, error
+        import gc
+        gc.collect()
+        self.check_context(error)
+        if self.broken is not None:
+            return None, error
+        self.release_cached()
+        try:
+            with self.making_lock(job, alone=True):
+                return self.attempt(job), None
+        except Exception as exc:  # noqa: BLE001
+            return None, _failure(exc) + " (also when made again with no other keeper of this GPU making references)"
+
+    def making_lock(self, job: dict[str, Any], alone: bool) -> contextlib.AbstractContextManager:
+        """The device's making lock (a GpuLock on a file beside its GPU lock, whose turnstile keeps a second try
+        from being starved): shared while references are made, alone for a second try; nothing on the CPU."""
+        return _lock_file(self.device, job.get("gpu_lock") and job["gpu_lock"] + ".making", alone)
+
+    def attempt(self, job: dict[str, Any]) -> Any:
         from tritonsmith.evaluate.references import References
         from tritonsmith.evaluate.runtime import import_file
         evaluation = References(dict(job, device=self.device))
@@ -181,8 +196,7 @@ class Keeper:
             evaluation.task = import_file(job["task_path"], f"tritonsmith_task_{job['task_key'][:16]}")
             evaluation.configure_task()
             evaluation.on_gpu = self.device != "cpu"
-            with evaluation.gpu_lock.exclusive() if alone else contextlib.nullcontext():
-                evaluation.compute_references()
+            evaluation.compute_references()
         finally:
             evaluation.gpu_lock.close()
         return evaluation.reference_state()
@@ -219,6 +233,29 @@ class Keeper:
         except Exception as exc:  # noqa: BLE001 - anything here means the context is gone
             self.broken = (f"the reference keeper's CUDA context failed ({type(exc).__name__}: {exc}; "
                            f"first seen as: {error})")
+
+
+@contextlib.contextmanager
+def _lock_file(device: str, path: str | None, alone: bool):
+    """A GpuLock on `path` held shared (or alone) for the block, then closed; nothing on the CPU or without one."""
+    if device == "cpu" or not path:
+        yield
+        return
+    from tritonsmith.evaluate.gpu_lock import GpuLock
+    lock = GpuLock(path)
+    try:
+        with lock.exclusive() if alone else lock.shared():
+            yield
+    finally:
+        lock.close()
+
+
+def _failure(exc: BaseException) -> str:
+    """Why a task's references could not be made, in one line."""
+    from tritonsmith.evaluate.runtime import TaskFailure
+    if isinstance(exc, TaskFailure):
+        return str(exc)
+    return f"the task's references could not be made: {type(exc).__name__}: {exc}"
 
 
 def _out_of_memory(exc: BaseException) -> bool:

@@ -163,6 +163,10 @@ class KeeperProcess:
             return str(self.socket_path)
         return None
 
+    def usable(self) -> bool:
+        """Running, or to be started again when next asked."""
+        return self.process.poll() is None or self.restarts < self.MAX_RESTARTS
+
     def close(self) -> None:
         kill_group(self.process.pid)
         self.process.wait()
@@ -187,19 +191,28 @@ class Keepers:
 
     @classmethod
     def start(cls, count: int, folder: Path, name: str, device: str, env: dict[str, str]) -> Keepers:
-        return cls([KeeperProcess(folder / f"keeper-{name}-{i}.sock", device, env, folder / f"keeper-{name}-{i}.log",
-                                  share=count) for i in range(count)])
+        members: list[KeeperProcess] = []
+        try:
+            for i in range(count):
+                members.append(KeeperProcess(folder / f"keeper-{name}-{i}.sock", device, env,
+                                             folder / f"keeper-{name}-{i}.log", share=count))
+        except BaseException:
+            for keeper in members:
+                keeper.close()
+            raise
+        return cls(members)
 
     @contextlib.contextmanager
     def lend(self, task_key: str) -> Iterator[Any]:
         """The keeper of this task, counted busy while the job that asks it runs."""
         with self.lock:
             index = self.owner.get(task_key)
-            if index is None:
+            if index is None or not self.members[index].usable():  # a keeper gone for good hands its tasks on
                 owned = [0] * len(self.members)
                 for i in self.owner.values():
                     owned[i] += 1
-                index = min(range(len(self.members)), key=lambda i: (self.in_flight[i], owned[i], i))
+                usable = [i for i, keeper in enumerate(self.members) if keeper.usable()] or list(range(len(self.members)))
+                index = min(usable, key=lambda i: (self.in_flight[i], owned[i], i))
             self.owner[task_key] = index
             self.owner.move_to_end(task_key)
             while len(self.owner) > self.REMEMBERED:
@@ -214,6 +227,7 @@ class Keepers:
     def close(self) -> None:
         for keeper in self.members:
             keeper.close()
+
 
 
 

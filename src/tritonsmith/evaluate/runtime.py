@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -67,23 +68,25 @@ def autotune_on_interpreter() -> None:
     _index_on_old_interpreter()
 
 
-_tuning_lock: Any = None  # the GpuLock that `tuning_alone` holds alone for each config's benchmark
+_tuning = threading.local()  # .lock: the GpuLock that `tuning_alone` holds alone for this thread's benchmarks
 
 
 @contextlib.contextmanager
 def tuning_alone(lock: Any):
     """Within it, @triton.autotune benchmarks each config with the GPU to itself (`lock.alone()`), after a first
     call that compiles the config beside other evaluations' work. For the trusted processes' runs of the task's
-    reference and baseline (references.py): a choice tuned while other evaluations ran on the GPU can be a
-    slower config, which would make the baseline slower and every candidate's speedup larger. A candidate's
-    own tuning is not held so: a worse choice there only slows the candidate."""
-    global _tuning_lock
+    reference (references.py, `make_check`; a TritonBench-G gold is its task's reference, and its choice, kept
+    in Triton's cache, is what the baseline reads; the baseline's own first run, in `time_baseline`, holds the
+    GPU alone already): a choice tuned while other evaluations ran on the GPU can be a slower config, which
+    would make the baseline slower and every candidate's speedup larger. A candidate's own tuning is not held
+    so: a worse choice there only slows the candidate."""
     _bench_alone_installed()
-    previous, _tuning_lock = _tuning_lock, lock
+    previous = getattr(_tuning, "lock", None)
+    _tuning.lock = lock
     try:
         yield
     finally:
-        _tuning_lock = previous
+        _tuning.lock = previous
 
 
 def _bench_alone_installed() -> None:
@@ -95,7 +98,7 @@ def _bench_alone_installed() -> None:
 
     def do_bench(tuner: Any) -> Any:
         bench = current.__get__(tuner, Autotuner)
-        lock = _tuning_lock
+        lock = getattr(_tuning, "lock", None)
         if lock is None:
             return bench
 

@@ -326,6 +326,7 @@ class CandidateRun:
                           + describe_exception(exc, self.job["candidate_path"]))
             finally:
                 self.guards.active = False
+                functions.clear()  # the outputs the baseline's and reference's calls held go now, not after the fresh call
         self.guards.check_tracing()
         self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
         measured_at = time.perf_counter()
