@@ -83,7 +83,9 @@ def summarize(records: list[dict]) -> str:
         lines += ["", "| task | perf case | ratio | its 95% interval | rounds | stopped | timer | candidate ms |",
                   "| --- | --- | ---: | ---: | ---: | --- | --- | ---: |"]
         for task, case in worst:
-            lines.append(f"| {task} | {case.get('label')} | {case['speedup']:.3f} | ±{number(case.get('ratio_ci'), 3)} | "
+            interval = case.get("ratio_ci")
+            lines.append(f"| {task} | {case.get('label')} | {case['speedup']:.3f} | "
+                         f"{'n/a' if interval is None else f'±{100 * interval:.1f}%'} | "
                          f"{case.get('rounds')} | {case.get('timing_stopped')} | {case.get('timer')} | "
                          f"{number(case.get('candidate_ms'), 4)} |")
     walls = [r["wall_s"] for r in records if r.get("wall_s")]
