@@ -436,3 +436,44 @@ def test_references_that_ran_out_of_gpu_memory_are_made_once_more_with_no_other_
     probe = Probe([torch.OutOfMemoryError("CUDA out of memory"), torch.OutOfMemoryError("CUDA out of memory")])
     state, error = probe.make(job)
     assert state is None and error.endswith("(also when made again with no other keeper of this GPU making references)")
+
+
+def test_correctness_checks_too_large_for_the_gpu_are_fewer_and_cover_the_cases_first():
+    """A KernelBench level-1 problem's check (inputs and reference outputs) takes 6 to 17 GB, and every check is
+    held at once: on a GPU, the correctness checks are as many as fit in the evaluation's share of its memory
+    beside the perf, after-timing and kernels-off checks, one at least, made every case at its first seed
+    first. (What a GPU holds is only known there; the arithmetic and the order are checked here.)"""
+    from tritonsmith.evaluate.references import References, checks_that_fit
+
+    gib = 2**30
+    assert checks_that_fit(budget=40 * gib, each=12 * gib, fixed=36 * gib, planned=6) == 1  # relu at 4096 x 393216
+    assert checks_that_fit(budget=5 * gib, each=12 * gib, fixed=36 * gib, planned=6) == 1
+    assert checks_that_fit(budget=100 * gib, each=10 * gib, fixed=40 * gib, planned=9) == 6
+    assert checks_that_fit(budget=100 * gib, each=1 * gib, fixed=40 * gib, planned=6) == 6
+    assert checks_that_fit(budget=1, each=0, fixed=0, planned=6) == 6
+    references = References({"device": "cpu", "seeds": [0, 1, 2]})
+    planned = [(i, {"n": i}, seed) for i in (0, 1) for seed in (0, 1, 2)]
+    assert [(i, seed) for i, _, seed in references.spread(planned)] == [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)]
+
+
+def test_references_more_than_a_keeper_keeps_are_made_by_each_job(tmp_path):
+    """A task whose references are more than its keeper keeps (its share of the GPU's memory) is not lent: lent,
+    they would be held twice while the job copies them, and in the keeper's cache until its next task. The
+    keeper says so once it has made them, and at once for the task's later jobs."""
+    import pickle
+
+    from tritonsmith.evaluate.keeper import Keeper
+    from tritonsmith.evaluate.pool import EvalConfig, task_key
+
+    task = resolve_task("vector_add")
+    job = {"task_path": str(task.path), "task_key": task_key(task, [0, 1, 2]), "seeds": [0, 1, 2],
+           "correctness_cases": list(task.correctness_cases), "perf_cases": list(task.perf_cases),
+           "tolerances": {}, "reproducibility_check": EvalConfig().reproducibility_check}
+    keeper = Keeper("cpu", 1024)
+    made = []
+    original = keeper.make
+    keeper.make = lambda job: made.append(1) or original(job)
+    first = pickle.loads(keeper.references(job))
+    assert re.fullmatch(r"the task's references take \d+\.\d GiB, more than this keeper keeps \(0\.0 GiB\): "
+                        r"each job makes its own", first["unavailable"]), first
+    assert pickle.loads(keeper.references(job)) == first and made == [1] and not keeper.kept

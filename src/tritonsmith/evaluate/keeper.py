@@ -93,6 +93,8 @@ class Keeper:
         """References are made one task at a time here (what a reference reads unwritten must be the memory its
         own job filled, and one task's perf inputs can take GBs); the device's other keepers, each a process
         of its own (processes.Keepers), make other tasks' at the same time."""
+        self.too_large: dict[str, str] = {}
+        """Tasks whose references are more than this keeper keeps, and why it says so."""
         self.broken: str | None = None
         """Why this keeper's CUDA context can no longer be used, once it cannot."""
 
@@ -119,8 +121,12 @@ class Keeper:
                 os._exit(BROKEN_EXIT)  # the jobs in flight lose their connection and make their own references
 
     def references(self, job: dict[str, Any]) -> bytes:
-        """The pickled references of the job's task: kept ones if intact, else made now."""
+        """The pickled references of the job's task: kept ones if intact, else made now; "unavailable" for a task
+        whose references are more than this keeper keeps (the job makes its own: lent, they would be held twice
+        while copied, and this keeper's cache would hold them until its next task)."""
         key = job["task_key"]
+        if key in self.too_large:
+            return _unavailable(self.too_large[key])
         with self.lock:
             task_lock = self.locks.setdefault(key, threading.Lock())
         with task_lock:
@@ -136,18 +142,24 @@ class Keeper:
                     with self.making:  # made for a gold's job: the baseline alone is timed for this first other one
                         kept[0]["trusted_baseline"] = self.time_baseline(kept[0], job)
                 return lend({"state": kept[0], "made": "kept"})
+            from tritonsmith.evaluate.runtime import tensors_of
             with self.making:
                 state, error = self.make(job)
                 self.release_cached()
+                size = 0 if error else sum(t.numel() * t.element_size() for t in tensors_of(state))
+                if size > self.limit_bytes:
+                    self.too_large[key] = (f"the task's references take {size / 2**30:.1f} GiB, more than this "
+                                           f"keeper keeps ({self.limit_bytes / 2**30:.1f} GiB): each job makes its own")
+                    state = None
+                    self.release_cached()
+                    return _unavailable(self.too_large[key])
                 if error is None:
                     with self.on_gpu(job):
                         digest = checksum(state)
             if error is not None:
                 self.check_context(error)
                 return lend({"error": error})
-            from tritonsmith.evaluate.runtime import tensors_of
-            size = sum(t.numel() * t.element_size() for t in tensors_of(state))
-            with self.lock:  # within this keeper's share of the device's memory, the task just made too
+            with self.lock:  # within this keeper's share of the device's memory
                 self.kept[key] = (state, digest, size)
                 while self.kept and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
                     self.kept.popitem(last=False)

@@ -67,6 +67,10 @@ class EvalConfig:
     reuse_references: bool = True
     """Make each task's inputs and reference outputs once per device, in a keeper process, and lend them to
     every later candidate of the task (each job copies them into its own memory before candidate code)."""
+    check_memory: float = 0.3
+    """The most of a GPU's memory one evaluation's checks (inputs and reference outputs, held at once by the
+    checker and, inputs, by the candidate's process) may take, divided among the evaluations sharing the GPU:
+    a task whose checks would take more gets fewer correctness checks (one at least), said in the evidence."""
     keepers: int | None = None
     """Keeper processes per device, each making one task's references at a time: None gives one per worker
     on a GPU (so that a bench's workers make several tasks' references at once) and one for the CPU."""
@@ -265,6 +269,7 @@ class WorkerPool:
         job["reproducibility_check"] = self.config.reproducibility_check
         if self._gpu_of[slot] is not None:
             job["gpu_lock"] = gpu_lock_path(self._gpu_of[slot])  # the machine's, not this pool's
+            job["check_memory"] = self.config.check_memory / self._gpu_of.count(self._gpu_of[slot])
         if baseline_source is not None or task.baseline:
             baseline = job_dir / "baseline.py"
             baseline.write_text(with_harness(baseline_source if baseline_source is not None else task.baseline, task))

@@ -37,6 +37,7 @@ from tritonsmith.evaluate.runtime import (
     input_digest,
     make_inputs,
     synchronize,
+    tensors_of,
     time_first_call,
     tuning_alone,
     where,
@@ -48,11 +49,11 @@ from tritonsmith.util.copied_calls import nothing_recorded, written_aligned
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
 SMALL_BLOCK, SMALL_POOL = 1 << 20, 64 << 20  # PyTorch's small-block pool: blocks up to 1 MiB
 KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
-                 "reproducibility_check", "gpu_lock", "entry_point",
+                 "reproducibility_check", "gpu_lock", "check_memory", "entry_point",
                  "trusted_baseline_path", "gold", "timing")  # what the keeper needs of a job to make its references
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
                        "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements",
-                       "reference_memory_unfilled", "vacuous_cases")
+                       "reference_memory_unfilled", "vacuous_cases", "correctness_checks_limited")
 
 
 class References:
@@ -206,23 +207,30 @@ class References:
             if not cases:
                 raise TaskFailure("every correctness case of this task is bfloat16, which the Triton CPU "
                                   "interpreter cannot check: evaluate it on a GPU (--device cuda)")
-        self.checks = []
-        for i, case in cases:
-            for seed in self.seeds:
-                # zero bytes, as fresh memory usually is; the second run has all bits set instead
-                self.checks.append(self.make_filled(0, case, i, seed, "correctness"))
-        self.perf_checks, self.after_timing_checks = [], []
-        if self.on_gpu:
+        self.checks, self.perf_checks, self.after_timing_checks = [], [], []
+        if self.on_gpu:  # first: what they hold decides how many correctness checks fit beside them
             for i, case in enumerate(job["perf_cases"]):
                 try:
                     self.perf_checks.append(self.make_filled(0, case, i, PERF_SEED, "perf_shape"))
                 except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
                     self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
-        elif job["perf_cases"] and clock_timing():  # the evaluator's tests of its timing path, on small shapes
+        planned = [(i, case, seed) for i, case in cases for seed in self.seeds]
+        kept = len(planned)
+        for n, (i, case, seed) in enumerate(self.spread(planned)):
+            if n >= kept:
+                break
+            # zero bytes, as fresh memory usually is; the second run has all bits set instead
+            self.checks.append(self.make_filled(0, case, i, seed, "correctness"))
+            if n == 0:
+                kept = self.correctness_checks_that_fit(self.checks[0], len(planned))
+        self.checks.sort(key=lambda check: (check["index"], self.seeds.index(check["seed"])))
+        if self.on_gpu or not job["perf_cases"]:
+            pass
+        elif clock_timing():  # the evaluator's tests of its timing path, on small shapes
             self.perf_checks = [self.make_filled(0, case, i, PERF_SEED, "perf_shape") for i, case in cases]
             self.evidence["perf_shapes_checked"] = False
             self.evidence["perf_shapes_reason"] = "no GPU: timed by the host clock on the correctness shapes (a test)"
-        elif job["perf_cases"]:
+        else:
             self.evidence["perf_shapes_checked"] = False
             self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
         self.drop_vacuous()
@@ -244,6 +252,33 @@ class References:
         self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
         if "undefined" in largest:
             self.fresh_check["undefined"] = largest["undefined"]
+
+    def spread(self, planned: list[tuple[int, dict[str, Any], int]]) -> list[tuple[int, dict[str, Any], int]]:
+        """The correctness checks in the order they are made: every case at its first seed, then at its second,
+        ..., so that where not all of them fit in memory (`correctness_checks_that_fit`), the cases checked
+        are as many as can be."""
+        return sorted(planned, key=lambda item: (self.seeds.index(item[2]), item[0]))
+
+    def correctness_checks_that_fit(self, first: dict[str, Any], planned: int) -> int:
+        """How many correctness checks to make, all `planned` unless they would not fit in the GPU memory one
+        evaluation's checks may hold (the job's `check_memory` fraction of the GPU, already divided among the
+        evaluations sharing it) beside the perf checks made, the after-timing ones (as large) and the
+        kernels-off one: at least one, and the evidence says so. Every check is held at once, by the checker
+        and by the candidate's process (a KernelBench level-1 problem's inputs and output are 6 to 17 GB)."""
+        fraction = self.job.get("check_memory")
+        if not self.on_gpu or not fraction:
+            return planned
+        budget = int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory * fraction)
+        each = _held_bytes(first)
+        fixed = 2 * sum(_held_bytes(check) for check in self.perf_checks) + each
+        fit = checks_that_fit(budget, each, fixed, planned)
+        if fit < planned:
+            self.evidence["correctness_checks_limited"] = (
+                f"{fit} of {planned} correctness checks made: each holds {each / 2**30:.1f} GiB of inputs and "
+                f"reference outputs, and this evaluation's checks may hold {budget / 2**30:.1f} GiB of the GPU "
+                f"(EvalConfig.check_memory, shared by the evaluations on it), {fixed / 2**30:.1f} GiB of it for "
+                "the perf, after-timing and kernels-off checks")
+        return fit
 
     def drop_vacuous(self) -> None:
         """Drop the checks whose reference is a perf op that returned nothing and changed none of its inputs:
@@ -408,6 +443,18 @@ class References:
 def _segments_allocated() -> int:
     """How many times the caching allocator has taken memory from the driver so far."""
     return torch.cuda.memory_stats().get("segment.all.allocated", 0)
+
+
+def checks_that_fit(budget: int, each: int, fixed: int, planned: int) -> int:
+    """How many of `planned` checks of `each` bytes fit in `budget` beside `fixed` bytes: one at least."""
+    if each <= 0:
+        return planned
+    return min(planned, max(1, (budget - fixed) // each))
+
+
+def _held_bytes(check: dict[str, Any]) -> int:
+    """The bytes of a check's tensors: its inputs and its reference's outputs."""
+    return sum(t.numel() * t.element_size() for t in tensors_of((check["args"], check["expected"])))
 
 
 def _numel(value: Any) -> int:
