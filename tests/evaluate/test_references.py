@@ -440,20 +440,40 @@ def test_references_that_ran_out_of_gpu_memory_are_made_once_more_with_no_other_
 
 def test_correctness_checks_too_large_for_the_gpu_are_fewer_and_cover_the_cases_first():
     """A KernelBench level-1 problem's check (inputs and reference outputs) takes 6 to 17 GB, and every check is
-    held at once: on a GPU, the correctness checks are as many as fit in the evaluation's share of its memory
-    beside the perf, after-timing and kernels-off checks, one at least, made every case at its first seed
-    first. (What a GPU holds is only known there; the arithmetic and the order are checked here.)"""
-    from tritonsmith.evaluate.references import References, checks_that_fit
+    held at once: on a GPU the correctness checks stop short of the evaluation's share of its memory (one at
+    least), beside the perf, after-timing and kernels-off checks, made every case at its first seed first, and
+    kept in their usual order. A GPU's share is only known there: here the budget is set."""
+    from tritonsmith.evaluate.references import References
+    from tritonsmith.evaluate.runtime import held_bytes
 
-    gib = 2**30
-    assert checks_that_fit(budget=40 * gib, each=12 * gib, fixed=36 * gib, planned=6) == 1  # relu at 4096 x 393216
-    assert checks_that_fit(budget=5 * gib, each=12 * gib, fixed=36 * gib, planned=6) == 1
-    assert checks_that_fit(budget=100 * gib, each=10 * gib, fixed=40 * gib, planned=9) == 6
-    assert checks_that_fit(budget=100 * gib, each=1 * gib, fixed=40 * gib, planned=6) == 6
-    assert checks_that_fit(budget=1, each=0, fixed=0, planned=6) == 6
-    references = References({"device": "cpu", "seeds": [0, 1, 2]})
-    planned = [(i, {"n": i}, seed) for i in (0, 1) for seed in (0, 1, 2)]
-    assert [(i, seed) for i, _, seed in references.spread(planned)] == [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)]
+    task = resolve_task("vector_add")
+
+    def made(budget):
+        class Budgeted(References):
+            def memory_budget(self):
+                return budget
+        references = Budgeted({"device": "cpu", "seeds": [0, 1, 2], "task_path": str(task.path),
+                               "correctness_cases": list(task.correctness_cases), "perf_cases": [],
+                               "reproducibility_check": "never", "entry_point": task.entry_point})
+        references.load_task()
+        references.compute_references()
+        return references
+    whole = made(None)
+    planned = [(check["index"], check["seed"]) for check in whole.checks]
+    checked_here = [case for case in task.correctness_cases if case["dtype"] != "bfloat16"]  # (not on the CPU)
+    assert len(planned) == 3 * len(checked_here) and "correctness_checks_limited" not in whole.evidence
+    spread = sorted(planned, key=lambda pair: ([0, 1, 2].index(pair[1]), pair[0]))
+    one = made(1)
+    assert [(c["index"], c["seed"]) for c in one.checks] == [spread[0]]
+    assert one.evidence["correctness_checks_limited"].startswith(f"1 of {len(planned)} correctness checks made")
+    sizes = {(c["index"], c["seed"]): held_bytes((c["args"], c["expected"])) for c in whole.checks}
+    half = sum(sizes[pair] for pair in spread[:len(spread) // 2]) + max(sizes.values())  # room for about half
+    some = made(half)
+    kept = [(c["index"], c["seed"]) for c in some.checks]
+    assert 1 < len(kept) < len(planned) and sorted(kept, key=spread.index) == spread[:len(kept)]
+    assert kept == sorted(kept, key=lambda pair: (pair[0], pair[1]))  # the usual order, case by case
+    made_here = sum(sizes[pair] for pair in kept)
+    assert made_here + max(sizes[pair] for pair in kept) <= half + max(sizes.values())
 
 
 def test_references_more_than_a_keeper_keeps_are_made_by_each_job(tmp_path):
@@ -477,3 +497,28 @@ def test_references_more_than_a_keeper_keeps_are_made_by_each_job(tmp_path):
     assert re.fullmatch(r"the task's references take \d+\.\d GiB, more than this keeper keeps \(0\.0 GiB\): "
                         r"each job makes its own", first["unavailable"]), first
     assert pickle.loads(keeper.references(job)) == first and made == [1] and not keeper.kept
+    # jobs of a task not seen yet that wait for its first: none makes them again
+    import threading
+    job["task_key"] = "another"
+    replies = []
+    threads = [threading.Thread(target=lambda: replies.append(pickle.loads(keeper.references(job))))
+               for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == [1, 1] and len(replies) == 3 and all("unavailable" in reply for reply in replies)
+
+
+def test_a_keeper_that_died_before_it_was_ready_hands_its_tasks_on(tmp_path):
+    import os
+
+    from tritonsmith.evaluate.processes import KeeperProcess
+    keeper = KeeperProcess(tmp_path / "k.sock", "cpu", dict(os.environ), tmp_path / "k.log")
+    try:
+        keeper.process.kill()
+        keeper.process.wait()
+        assert keeper.path(wait_s=1) is None and keeper.restarts == 0  # never ready: not started again
+        assert not keeper.usable()
+    finally:
+        keeper.close()

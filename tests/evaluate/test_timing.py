@@ -289,3 +289,34 @@ def test_the_compile_hook_is_the_evaluators_and_a_replacement_after_it_is_still_
     assert name == "compiles_let_go.<locals>._do_compile"
     assert clean == []
     assert violations and any("_do_compile" in v for v in violations), violations
+
+
+SYNCED = '''
+import fcntl, json, sys
+import torch
+from tritonsmith.evaluate.gpu_lock import GpuLock
+
+lock = GpuLock(sys.argv[1])
+events, capturing = [], [False]
+torch.cuda.is_initialized = lambda: True
+torch.cuda.is_current_stream_capturing = lambda: capturing[0]
+torch.cuda.synchronize = lambda *args: events.append(("synchronized", lock.held == fcntl.LOCK_SH))
+with lock.shared():
+    with lock.let_go():
+        events.append(("let go", lock.held is None))
+    capturing[0] = True
+    with lock.let_go():
+        events.append(("capturing", lock.held == fcntl.LOCK_SH))
+print(json.dumps(events))
+'''
+
+
+def test_a_let_go_waits_for_the_work_in_flight_and_never_happens_while_a_graph_is_captured(tmp_path):
+    """The hold is given up only after this process's GPU work has finished (so a timer taking the lock finds
+    none in flight), and not at all while a CUDA graph is being captured (which cannot wait). The CUDA calls
+    are stood in for: this machine has no GPU."""
+    done = subprocess.run([sys.executable, "-c", SYNCED, str(tmp_path / "gpu0.lock")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["synchronized", True], ["let go", True],
+                                                                ["capturing", True]]

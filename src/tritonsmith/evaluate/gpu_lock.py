@@ -79,6 +79,9 @@ class GpuLock:
             return
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_initialized():
+            if torch.cuda.is_current_stream_capturing():  # a CUDA graph being captured cannot wait: kept held
+                yield
+                return
             torch.cuda.synchronize()
         self._release()
         try:
@@ -120,6 +123,26 @@ class GpuLock:
             yield
         finally:
             self._release()
+
+
+@contextlib.contextmanager
+def holding(path: str | None, alone: bool = False):
+    """A GpuLock on `path` held shared (or alone) for the block, then closed; nothing without a path."""
+    if not path:
+        yield
+        return
+    lock = GpuLock(path)
+    try:
+        with lock.exclusive() if alone else lock.shared():
+            yield
+    finally:
+        lock.close()
+
+
+def making_lock_path(gpu_lock: str | None) -> str | None:
+    """The lock of making references on a GPU (beside its GPU lock): held shared by every process that makes a
+    task's references, alone by a keeper's second try at a task that ran out of memory."""
+    return gpu_lock + ".making" if gpu_lock else None
 
 
 _compiles_hooked = False

@@ -130,23 +130,26 @@ class Keeper:
         with self.lock:
             task_lock = self.locks.setdefault(key, threading.Lock())
         with task_lock:
+            if key in self.too_large:  # found so by the job this one waited for
+                return _unavailable(self.too_large[key])
             with self.lock:
                 kept = self.kept.get(key)
                 if kept is not None:
                     self.kept.move_to_end(key)
-            # checksums allocate on the GPU: never while another task's references are made from filled memory
-            with self.making, self.on_gpu(job):
-                intact = kept is not None and checksum(kept[0]) == kept[1]
+            intact = False
+            if kept is not None:  # checksums allocate on the GPU: never while another task's are made from filled memory
+                with self.making, self.on_gpu(job):
+                    intact = checksum(kept[0]) == kept[1]
             if intact:
                 if kept[0].get("trusted_baseline") is None and not job.get("gold"):
                     with self.making:  # made for a gold's job: the baseline alone is timed for this first other one
                         kept[0]["trusted_baseline"] = self.time_baseline(kept[0], job)
                 return lend({"state": kept[0], "made": "kept"})
-            from tritonsmith.evaluate.runtime import tensors_of
+            from tritonsmith.evaluate.runtime import held_bytes
             with self.making:
                 state, error = self.make(job)
                 self.release_cached()
-                size = 0 if error else sum(t.numel() * t.element_size() for t in tensors_of(state))
+                size = 0 if error else held_bytes(state)
                 if size > self.limit_bytes:
                     self.too_large[key] = (f"the task's references take {size / 2**30:.1f} GiB, more than this "
                                            f"keeper keeps ({self.limit_bytes / 2**30:.1f} GiB): each job makes its own")
@@ -167,7 +170,8 @@ class Keeper:
 
     def on_gpu(self, job: dict[str, Any]) -> contextlib.AbstractContextManager:
         """GPU work of this keeper's own that may overlap other evaluations', never a timing (GpuLock.shared)."""
-        return _lock_file(self.device, job.get("gpu_lock"), alone=False)
+        from tritonsmith.evaluate.gpu_lock import holding
+        return holding(job.get("gpu_lock") if self.device != "cpu" else None)
 
     def make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
         """The task's references, or why they cannot be made. One that runs out of GPU memory is made once
@@ -180,7 +184,9 @@ class Keeper:
                 return self.attempt(job), None
         except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
             error, out_of_memory = _failure(exc), _out_of_memory(exc)
-        # past the except block: its traceback held the first try's references and inputs alive
+        # past the except block: its traceback held the first try's references and inputs alive; and the task's
+        # module holds what it made at import (a KernelBench harness's model weights, a perf script's inputs)
+        sys.modules.pop(f"tritonsmith_task_{job['task_key'][:16]}", None)
         if not out_of_memory or self.device == "cpu":
             return None, error
         import gc
@@ -198,7 +204,8 @@ class Keeper:
     def making_lock(self, job: dict[str, Any], alone: bool) -> contextlib.AbstractContextManager:
         """The device's making lock (a GpuLock on a file beside its GPU lock, whose turnstile keeps a second try
         from being starved): shared while references are made, alone for a second try; nothing on the CPU."""
-        return _lock_file(self.device, job.get("gpu_lock") and job["gpu_lock"] + ".making", alone)
+        from tritonsmith.evaluate.gpu_lock import holding, making_lock_path
+        return holding(making_lock_path(job.get("gpu_lock")) if self.device != "cpu" else None, alone)
 
     def attempt(self, job: dict[str, Any]) -> Any:
         from tritonsmith.evaluate.references import References
@@ -245,21 +252,6 @@ class Keeper:
         except Exception as exc:  # noqa: BLE001 - anything here means the context is gone
             self.broken = (f"the reference keeper's CUDA context failed ({type(exc).__name__}: {exc}; "
                            f"first seen as: {error})")
-
-
-@contextlib.contextmanager
-def _lock_file(device: str, path: str | None, alone: bool):
-    """A GpuLock on `path` held shared (or alone) for the block, then closed; nothing on the CPU or without one."""
-    if device == "cpu" or not path:
-        yield
-        return
-    from tritonsmith.evaluate.gpu_lock import GpuLock
-    lock = GpuLock(path)
-    try:
-        with lock.exclusive() if alone else lock.shared():
-            yield
-    finally:
-        lock.close()
 
 
 def _failure(exc: BaseException) -> str:

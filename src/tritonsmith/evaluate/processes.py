@@ -164,8 +164,8 @@ class KeeperProcess:
         return None
 
     def usable(self) -> bool:
-        """Running, or to be started again when next asked."""
-        return self.process.poll() is None or self.restarts < self.MAX_RESTARTS
+        """Running, or to be started again when next asked (`path`: one that was ready once)."""
+        return self.process.poll() is None or (self.ready.is_set() and self.restarts < self.MAX_RESTARTS)
 
     def close(self) -> None:
         kill_group(self.process.pid)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs, nan_from_filler, undefined_elements
-from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go
+from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go, holding, making_lock_path
 from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.runtime import (
     CHECK_SEED,
@@ -32,12 +32,12 @@ from tritonsmith.evaluate.runtime import (
     autotune_on_interpreter,
     clock_timing,
     clone,
+    held_bytes,
     import_file,
     import_task,
     input_digest,
     make_inputs,
     synchronize,
-    tensors_of,
     time_first_call,
     tuning_alone,
     where,
@@ -108,7 +108,8 @@ class References:
                 hint = ""
                 if not self.on_gpu and re.search(r"not compiled with CUDA|no NVIDIA driver|CUDA driver", str(exc)):
                     hint = " (this task's own code puts its tensors on a GPU: evaluate it on one, --device cuda)"
-                raise TaskFailure(f"the task's make_inputs/reference failed on case {index} ({case_label(case)}): "
+                which = "perf case" if phase == "perf_shape" else "case"
+                raise TaskFailure(f"the task's make_inputs/reference failed on {which} {index} ({case_label(case)}): "
                                   f"{type(exc).__name__}: {exc}{hint}") from exc
         grew = self.on_gpu and _segments_allocated() != segments  # memory from the driver, not filled
         return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected,
@@ -123,7 +124,9 @@ class References:
             if getattr(self.task, "CPU_SIZES_NOTE", None):
                 self.evidence["cpu_sizes"] = self.task.CPU_SIZES_NOTE
         if not (job.get("keeper") and self.borrow_references(job["keeper"])):
-            self.compute_references()
+            # as a keeper makes them (keeper.py): a keeper's second try at a task short of memory waits for this
+            with holding(making_lock_path(job.get("gpu_lock")) if self.on_gpu else None):
+                self.compute_references()
 
     def borrow_references(self, path: str) -> bool:
         """The keeper's references, copied into this process's own memory; False (made here instead) if the
@@ -215,14 +218,22 @@ class References:
                 except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
                     self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
         planned = [(i, case, seed) for i, case in cases for seed in self.seeds]
-        kept = len(planned)
-        for n, (i, case, seed) in enumerate(self.spread(planned)):
-            if n >= kept:
+        budget = self.memory_budget()
+        perf_bytes = 2 * held_bytes([(c["args"], c["expected"]) for c in self.perf_checks])  # and the after-timing
+        held = largest = 0
+        for i, case, seed in self.spread(planned):
+            # the next check, and the kernels-off one (a copy of the largest), as large as the largest so far
+            if self.checks and budget is not None and perf_bytes + held + 2 * largest > budget:
+                self.evidence["correctness_checks_limited"] = (
+                    f"{len(self.checks)} of {len(planned)} correctness checks made: they hold {held / 2**30:.1f} "
+                    f"GiB of inputs and reference outputs (the largest {largest / 2**30:.1f} GiB), the perf and "
+                    f"after-timing checks {perf_bytes / 2**30:.1f} GiB, and the checker may hold {budget / 2**30:.1f}"
+                    " GiB of this GPU (EvalConfig.check_memory, shared by the evaluations on it)")
                 break
             # zero bytes, as fresh memory usually is; the second run has all bits set instead
             self.checks.append(self.make_filled(0, case, i, seed, "correctness"))
-            if n == 0:
-                kept = self.correctness_checks_that_fit(self.checks[0], len(planned))
+            size = held_bytes((self.checks[-1]["args"], self.checks[-1]["expected"]))
+            held, largest = held + size, max(largest, size)
         self.checks.sort(key=lambda check: (check["index"], self.seeds.index(check["seed"])))
         if self.on_gpu or not job["perf_cases"]:
             pass
@@ -252,33 +263,26 @@ class References:
         self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
         if "undefined" in largest:
             self.fresh_check["undefined"] = largest["undefined"]
+        if self.on_gpu:  # the fillers' and the reference runs' memory, cached: the candidate's process needs it
+            torch.cuda.empty_cache()
 
     def spread(self, planned: list[tuple[int, dict[str, Any], int]]) -> list[tuple[int, dict[str, Any], int]]:
         """The correctness checks in the order they are made: every case at its first seed, then at its second,
-        ..., so that where not all of them fit in memory (`correctness_checks_that_fit`), the cases checked
-        are as many as can be."""
+        ..., so that where not all of them fit in memory (`memory_budget`), the cases checked are as many as
+        can be."""
         return sorted(planned, key=lambda item: (self.seeds.index(item[2]), item[0]))
 
-    def correctness_checks_that_fit(self, first: dict[str, Any], planned: int) -> int:
-        """How many correctness checks to make, all `planned` unless they would not fit in the GPU memory one
-        evaluation's checks may hold (the job's `check_memory` fraction of the GPU, already divided among the
-        evaluations sharing it) beside the perf checks made, the after-timing ones (as large) and the
-        kernels-off one: at least one, and the evidence says so. Every check is held at once, by the checker
-        and by the candidate's process (a KernelBench level-1 problem's inputs and output are 6 to 17 GB)."""
+    def memory_budget(self) -> int | None:
+        """The bytes of GPU memory this evaluation's checks may hold in the checker (the job's `check_memory`
+        fraction of the GPU, already divided among the evaluations sharing it), or None (the CPU): the
+        correctness checks stop short of it (one at least), beside the perf checks, the after-timing checks (as
+        large) and the kernels-off check (as the largest correctness check). The candidate's process holds
+        each check's inputs too, and its outputs while they are handed over; a KernelBench level-1 problem's
+        inputs and output take 6 to 17 GB a check."""
         fraction = self.job.get("check_memory")
         if not self.on_gpu or not fraction:
-            return planned
-        budget = int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory * fraction)
-        each = _held_bytes(first)
-        fixed = 2 * sum(_held_bytes(check) for check in self.perf_checks) + each
-        fit = checks_that_fit(budget, each, fixed, planned)
-        if fit < planned:
-            self.evidence["correctness_checks_limited"] = (
-                f"{fit} of {planned} correctness checks made: each holds {each / 2**30:.1f} GiB of inputs and "
-                f"reference outputs, and this evaluation's checks may hold {budget / 2**30:.1f} GiB of the GPU "
-                f"(EvalConfig.check_memory, shared by the evaluations on it), {fixed / 2**30:.1f} GiB of it for "
-                "the perf, after-timing and kernels-off checks")
-        return fit
+            return None
+        return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory * fraction)
 
     def drop_vacuous(self) -> None:
         """Drop the checks whose reference is a perf op that returned nothing and changed none of its inputs:
@@ -443,18 +447,6 @@ class References:
 def _segments_allocated() -> int:
     """How many times the caching allocator has taken memory from the driver so far."""
     return torch.cuda.memory_stats().get("segment.all.allocated", 0)
-
-
-def checks_that_fit(budget: int, each: int, fixed: int, planned: int) -> int:
-    """How many of `planned` checks of `each` bytes fit in `budget` beside `fixed` bytes: one at least."""
-    if each <= 0:
-        return planned
-    return min(planned, max(1, (budget - fixed) // each))
-
-
-def _held_bytes(check: dict[str, Any]) -> int:
-    """The bytes of a check's tensors: its inputs and its reference's outputs."""
-    return sum(t.numel() * t.element_size() for t in tensors_of((check["args"], check["expected"])))
 
 
 def _numel(value: Any) -> int:

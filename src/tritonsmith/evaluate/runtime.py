@@ -195,6 +195,18 @@ def empty_memory_filled():
         torch.utils.deterministic.fill_uninitialized_memory = fill
 
 
+def held_bytes(value: Any) -> int:
+    """The bytes of memory the tensors in `value` hold: each storage once, however many tensors view it."""
+    storages: dict[tuple[str, int], int] = {}
+    for tensor in tensors_of(value):
+        try:
+            storage = tensor.untyped_storage()
+            storages[(str(tensor.device), storage.data_ptr())] = storage.nbytes()
+        except (RuntimeError, NotImplementedError):  # a tensor with no storage of its own (sparse, ...)
+            storages[("other", id(tensor))] = tensor.numel() * tensor.element_size()
+    return sum(storages.values())
+
+
 def tensors_of(value: Any, depth: int = 0) -> list:
     """The tensors in nested containers and plain objects (a perf script's inputs, a frozen ROCm op), each once."""
     found: dict[int, Any] = {}
