@@ -522,3 +522,14 @@ def test_a_keeper_that_died_before_it_was_ready_hands_its_tasks_on(tmp_path):
         assert not keeper.usable()
     finally:
         keeper.close()
+
+
+def test_small_correctness_checks_beside_large_perf_checks_are_all_made():
+    """A TritonBench-G task's perf shapes can take GBs while its correctness cases take KBs: the correctness
+    checks always have a quarter of the budget, so a budget the perf checks fill does not cut them."""
+    from tritonsmith.evaluate.references import correctness_room
+
+    gib = 2**30
+    assert correctness_room(None, 5 * gib) is None  # the CPU: no budget
+    assert correctness_room(40 * gib, 10 * gib) == 30 * gib
+    assert correctness_room(40 * gib, 39 * gib) == correctness_room(40 * gib, 80 * gib) == 10 * gib

@@ -220,10 +220,11 @@ class References:
         planned = [(i, case, seed) for i, case in cases for seed in self.seeds]
         budget = self.memory_budget()
         perf_bytes = 2 * held_bytes([(c["args"], c["expected"]) for c in self.perf_checks])  # and the after-timing
+        room = correctness_room(budget, perf_bytes)
         held = largest = 0
         for i, case, seed in self.spread(planned):
             # the next check, and the kernels-off one (a copy of the largest), as large as the largest so far
-            if self.checks and budget is not None and perf_bytes + held + 2 * largest > budget:
+            if self.checks and room is not None and held + 2 * largest > room:
                 self.evidence["correctness_checks_limited"] = (
                     f"{len(self.checks)} of {len(planned)} correctness checks made: they hold {held / 2**30:.1f} "
                     f"GiB of inputs and reference outputs (the largest {largest / 2**30:.1f} GiB), the perf and "
@@ -276,7 +277,8 @@ class References:
         """The bytes of GPU memory this evaluation's checks may hold in the checker (the job's `check_memory`
         fraction of the GPU, already divided among the evaluations sharing it), or None (the CPU): the
         correctness checks stop short of it (one at least), beside the perf checks, the after-timing checks (as
-        large) and the kernels-off check (as the largest correctness check). The candidate's process holds
+        large) and the kernels-off check (as the largest correctness check), and short of a quarter of it
+        however large the perf checks are. The candidate's process holds
         each check's inputs too, and its outputs while they are handed over; a KernelBench level-1 problem's
         inputs and output take 6 to 17 GB a check."""
         fraction = self.job.get("check_memory")
@@ -447,6 +449,12 @@ class References:
 def _segments_allocated() -> int:
     """How many times the caching allocator has taken memory from the driver so far."""
     return torch.cuda.memory_stats().get("segment.all.allocated", 0)
+
+
+def correctness_room(budget: int | None, perf_bytes: int) -> int | None:
+    """What the correctness checks may hold: the rest of the budget, and a quarter of it whatever the perf
+    checks hold (small correctness cases beside large perf shapes, as TritonBench-G's, are all made)."""
+    return None if budget is None else max(budget - perf_bytes, budget // 4)
 
 
 def _numel(value: Any) -> int:
