@@ -146,7 +146,9 @@ def test_an_actor_killed_mid_evaluation_is_retried_once_and_nothing_is_lost(ray,
                                                      RunConfig(device="cpu", cluster="ray"), tmp_path / "bench"),
                              kwargs={"jobs": 2, "stream": progress})
     bench.start()
-    wait_for(lambda: len(list(markers.iterdir())) == 2, shown=progress.getvalue)  # both actors are inside an evaluation
+    # both actors are inside an evaluation (a loaded 2-core CI machine once took over 100 s to start the second)
+    wait_for(lambda: len(list(markers.iterdir())) == 2, timeout_s=300,
+             shown=lambda: f"{progress.getvalue()}\nmarkers: {sorted(p.name for p in markers.iterdir())}")
     ray.kill(ray.get_actor(actor_names(progress.getvalue())[0]))
     bench.join(timeout=300)
     text = progress.getvalue()

@@ -159,9 +159,11 @@ class KeeperProcess:
                 self.log.flush()
                 self._start()
             process, ready = self.process, self.ready
-        if process.poll() is None and ready.wait(wait_s) and process.poll() is None:
-            return str(self.socket_path)
-        return None
+        deadline = time.monotonic() + wait_s
+        while process.poll() is None and not ready.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:  # (a keeper that exits before it is ready is not waited for)
+                return None
+        return str(self.socket_path) if ready.is_set() and process.poll() is None else None
 
     def usable(self) -> bool:
         """Running, or to be started again when next asked (`path`: one that was ready once)."""
