@@ -28,7 +28,7 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m ruff check src tests benchmarks
-	$(BIN)/python -m pytest -n auto -q
+	$(BIN)/python -m pytest -n auto --dist loadgroup -q
 
 lint: setup
 	$(BIN)/python -m ruff check src tests benchmarks

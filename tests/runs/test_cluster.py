@@ -28,6 +28,11 @@ GOOD_ADD = resolve_task("vector_add").baseline
 GOOD_FLIP = resolve_task("flip").baseline
 WRONG_ADD = GOOD_ADD.replace("x + y, mask=mask", "x - y, mask=mask")
 KERNELBENCH = Path(__file__).parents[1] / "fixtures" / "kernelbench"
+# one pytest worker runs them all (`--dist loadgroup`, the Makefile's): split over two workers, each would start a
+# local Ray cluster of its own on the same machine. In two clean-clone CI runs (2 cores, -n 2, plain load
+# distribution) the kill test's second evaluation did not reach its candidate within 120 s, then 300 s; alone, or
+# grouped, the test takes about 22 s
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 @pytest.fixture(scope="module")
