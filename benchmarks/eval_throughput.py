@@ -27,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from _format import percentile
 
+GOLDS = ("first", "pass")  # the intents whose candidate is the task's own gold
+
 
 def perturbed(source: str) -> str:
     """The source with every tl.store(pointer, value, ...) storing value + 1."""
@@ -143,13 +145,13 @@ def summarize(paths: list[str]) -> int:
     if errors:
         print(f"\n{len(errors)} evaluations ended in a task error (not counted above): "
               + ", ".join(sorted({f"{r['task']}" for r in errors})))
-    broken = [r for r in rows if not r.get("summary") and r.get("intent") in ("first", "pass")
+    broken = [r for r in rows if not r.get("summary") and r.get("intent") in GOLDS
               and r["status"] not in ("passed", "task_error")]
     if broken:  # counted with the failing ones above, but a gold that fails is a finding, not a data point
         print(f"\n{len(broken)} gold(s) did not pass against themselves: "
               + "; ".join(f"{r['task']} {r['status']} ({r.get('message', '')[:120]})" for r in broken))
     speedups = [r["speedup"] for r in rows
-                if not r.get("summary") and r["intent"] in ("first", "pass") and r.get("speedup")]
+                if not r.get("summary") and r["intent"] in GOLDS and r.get("speedup")]
     if speedups:  # each gold twice: its first evaluation and a later one
         inside = sum(0.98 <= s <= 1.02 for s in speedups)
         print(f"\ngold against itself: {inside} of {len(speedups)} within 0.98-1.02 "
@@ -162,7 +164,7 @@ def rules(rows: list[dict]) -> None:
     """What the rules on timed calls saw for the golds evaluated as ordinary candidates, per perf case: the
     margins they are held to (measuring.py: repeat_vs_fresh above 0.25, the baseline beside the candidate
     below 1.5x its time alone) against what honest code gives."""
-    golds = [r for r in rows if not r.get("summary") and r.get("intent") in ("first", "pass")]
+    golds = [r for r in rows if not r.get("summary") and r.get("intent") in GOLDS]
     repeat = [v for r in golds for v in r.get("repeat_vs_fresh") or [] if v]
     beside = [b / a for r in golds for b, a in r.get("baseline_beside_alone_ms") or [] if a and b]
     flagged = sorted({f"{r['task']}: {v[:100]}" for r in golds for v in r.get("guard_violations") or []})

@@ -338,9 +338,7 @@ def test_a_new_task_goes_to_the_least_busy_keeper_and_stays_with_it():
     from tritonsmith.evaluate.processes import Keepers
 
     keepers = Keepers([Member("k0"), Member("k1"), Member("k2")])
-
-    def lend(key: str):
-        return keepers.lend(key)
+    lend = keepers.lend
     with lend("a") as first:
         with lend("b") as second, lend("a") as again:
             assert (first.name, second.name, again.name) == ("k0", "k1", "k0")

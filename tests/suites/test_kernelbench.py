@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -257,11 +258,14 @@ WRITTEN_HERE = Path(__file__).parents[1] / "fixtures" / "kernelbench_candidates"
 def test_models_written_here_pass_the_real_level1_through_the_dir_solver_and_the_golds_qualify(tmp_path):
     """The direct-answer check on the real KernelBench: ModelNew kernels written here for four level-1 problems,
     run as `bench --solver dir:` runs them, pass (at the real sizes on a GPU, scaled on the CPU interpreter),
-    and each problem's own Model qualifies against itself (`--solver baseline`)."""
-    names = sorted(p.stem for p in WRITTEN_HERE.glob("*.py"))
+    and each problem's own Model qualifies against itself (`--solver baseline`). The ReLU is the fixtures' own."""
+    folder = tmp_path / "candidates"  # named by the real problems' ids, as the dir solver looks them up
+    shutil.copytree(WRITTEN_HERE, folder)
+    shutil.copy(CANDIDATES / "1_ReLU.py", folder / "19_ReLU.py")
+    names = sorted(p.stem for p in folder.glob("*.py"))
     assert names == ["19_ReLU", "21_Sigmoid", "23_Softmax", "25_Swish"]
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    for solver in (f"dir:{WRITTEN_HERE}", "baseline"):
+    for solver in (f"dir:{folder}", "baseline"):
         out = tmp_path / solver.split(":")[0]
         command = [sys.executable, "-m", "tritonsmith", "bench", "--suite", f"kernelbench:{real_level('level1')}",
                    "--solver", solver, "--tasks", ",".join(names), "--device", device, "--out", str(out)]

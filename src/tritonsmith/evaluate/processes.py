@@ -231,8 +231,6 @@ class Keepers:
             keeper.close()
 
 
-
-
 def _tell_sandbox(sandbox: dict[str, Any]) -> None:
     """Say once per process what confinement this machine cannot give candidates (it is in every result too)."""
     missing = []

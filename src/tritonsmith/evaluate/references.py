@@ -236,15 +236,13 @@ class References:
             size = held_bytes((self.checks[-1]["args"], self.checks[-1]["expected"]))
             held, largest = held + size, max(largest, size)
         self.checks.sort(key=lambda check: (check["index"], self.seeds.index(check["seed"])))
-        if self.on_gpu or not job["perf_cases"]:
-            pass
-        elif clock_timing():  # the evaluator's tests of its timing path, on small shapes
-            self.perf_checks = [self.make_filled(0, case, i, PERF_SEED, "perf_shape") for i, case in cases]
+        if not self.on_gpu and job["perf_cases"]:
             self.evidence["perf_shapes_checked"] = False
-            self.evidence["perf_shapes_reason"] = "no GPU: timed by the host clock on the correctness shapes (a test)"
-        else:
-            self.evidence["perf_shapes_checked"] = False
-            self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
+            if clock_timing():  # the evaluator's tests of its timing path, on small shapes
+                self.perf_checks = [self.make_filled(0, case, i, PERF_SEED, "perf_shape") for i, case in cases]
+                self.evidence["perf_shapes_reason"] = "no GPU: timed by the host clock on the correctness shapes (a test)"
+            else:
+                self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
         self.drop_vacuous()
         check = job.get("reproducibility_check", "gpu")
         if self.checker is not None:  # its own check may accept many answers, and keep state between calls
@@ -278,9 +276,9 @@ class References:
         fraction of the GPU, already divided among the evaluations sharing it), or None (the CPU): the
         correctness checks stop short of it (one at least), beside the perf checks, the after-timing checks (as
         large) and the kernels-off check (as the largest correctness check), and short of a quarter of it
-        however large the perf checks are. The candidate's process holds
-        each check's inputs too, and its outputs while they are handed over; a KernelBench level-1 problem's
-        inputs and output take 6 to 17 GB a check."""
+        however large the perf checks are. The candidate's process holds each check's inputs too, and its
+        outputs while they are handed over; a KernelBench level-1 problem's inputs and output take up to 17 GB
+        a check."""
         fraction = self.job.get("check_memory")
         if not self.on_gpu or not fraction:
             return None
