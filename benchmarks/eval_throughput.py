@@ -78,11 +78,14 @@ def run(args: argparse.Namespace) -> int:
                        "case_speedups": [p.speedup for p in result.perf],
                        "rounds": [getattr(p, "rounds", None) for p in result.perf],
                        # what the rules on timed calls saw (to calibrate their margins): the candidate's repeat
-                       # and fresh call, the baseline's beside the candidate and alone
+                       # and fresh call, the baseline's beside the candidate and alone (None from an evaluator
+                       # older than those rules, measured for a before/after comparison)
                        "guard_violations": result.guard_violations,
-                       "repeat_vs_fresh": [p.repeat_vs_fresh for p in result.perf],
-                       "fresh_ms": [(p.candidate_ms, p.fresh_call_ms, p.baseline_fresh_call_ms) for p in result.perf],
-                       "baseline_beside_alone_ms": [(p.baseline_ms, p.baseline_alone_ms) for p in result.perf],
+                       "repeat_vs_fresh": [getattr(p, "repeat_vs_fresh", None) for p in result.perf],
+                       "fresh_ms": [(p.candidate_ms, getattr(p, "fresh_call_ms", None),
+                                     getattr(p, "baseline_fresh_call_ms", None)) for p in result.perf],
+                       "baseline_beside_alone_ms": [(p.baseline_ms, getattr(p, "baseline_alone_ms", None))
+                                                    for p in result.perf],
                        "not_compared": result.evidence.get("baseline_alone_not_compared"),
                        "fresh_compiled_ms": result.evidence.get("fresh_call_compiled_ms")}
             except Exception as exc:  # noqa: BLE001 - a task error is a row too

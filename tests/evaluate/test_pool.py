@@ -87,6 +87,68 @@ def test_two_workers_evaluate_concurrently():
     assert max(starts) < min(ends), "the two evaluations did not overlap"
 
 
+def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
+    """Two workers that share a GPU: a candidate that runs out of GPU memory while the other evaluation runs is
+    evaluated once more after that one has ended, and with none beside it; only that try's verdict counts.
+    (A GPU's memory cannot run out on purpose here: the two CPU workers are told they share GPU 0, and the
+    candidate raises PyTorch's out-of-memory words.)"""
+    from tritonsmith.evaluate.pool import MemoryGate
+
+    task = resolve_task("vector_add")
+    slow = SLOW.replace("time.sleep(3)", "time.sleep(3)\nprint('end', time.time(), flush=True)")
+    assert slow != SLOW
+    short = task.baseline + (
+        "\nimport time\nprint('start', time.time(), flush=True)\n_add = vector_add\n\n"
+        "def vector_add(*args, **kwargs):\n"
+        "    raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')\n")
+    results = {}
+    with WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120)) as pool:
+        pool._gpu_of, pool._gates = [0, 0], {0: MemoryGate()}  # as two workers of one GPU
+        first = threading.Thread(target=lambda: results.update(slow=pool.evaluate(task, slow)))
+        first.start()
+        time.sleep(1.0)  # the slow one is inside
+        results["short"] = pool.evaluate(task, short)
+        first.join()
+        alone = pool.evaluate(task, short)  # nothing beside it: not made again
+    slow_result, short_result = results["slow"], results["short"]
+    assert slow_result.status == "passed" and "memory_retry" not in slow_result.evidence
+    assert short_result.status == "runtime_error" and "out of memory" in short_result.message
+    assert "ran out of GPU memory beside other evaluations" in short_result.evidence["memory_retry"]
+    ended = float(next(line.split()[1] for line in slow_result.stdout_tail.splitlines() if line.startswith("end")))
+    started = float(next(line.split()[1] for line in short_result.stdout_tail.splitlines() if line.startswith("start")))
+    assert started > ended, "the second try began before the other evaluation ended"
+    assert alone.status == "runtime_error" and "memory_retry" not in alone.evidence  # none beside it: its own
+
+
+def test_the_memory_gate_lets_one_in_alone_and_starves_it_never():
+    from tritonsmith.evaluate.pool import MemoryGate
+
+    gate, events = MemoryGate(), []
+    inside = gate.shared()
+    first = inside.__enter__()
+
+    def alone():
+        with gate.alone():
+            events.append("alone")
+
+    def later():
+        with gate.shared():
+            events.append("later")
+
+    waiting = threading.Thread(target=alone)
+    waiting.start()
+    time.sleep(0.2)
+    arriving = threading.Thread(target=later)  # comes while one waits to be alone: waits behind it
+    arriving.start()
+    time.sleep(0.2)
+    assert events == []
+    inside.__exit__(None, None, None)
+    waiting.join(5)
+    arriving.join(5)
+    assert events == ["alone", "later"]
+    assert not first.beside  # none came in while it was inside
+
+
 def test_cuda_without_gpu_is_a_clear_device_error():
     with pytest.raises(DeviceError, match="no GPU is visible"):
         WorkerPool(device="cuda")

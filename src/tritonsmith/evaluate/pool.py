@@ -25,7 +25,7 @@ from tritonsmith.evaluate.job_result import add_roofline, check_physical, to_res
 from tritonsmith.evaluate.peaks import PeaksError, peaks_for
 from tritonsmith.evaluate.processes import DeviceError, EvaluationCancelled, HostProcess, Keepers
 from tritonsmith.evaluate.result import EvalResult
-from tritonsmith.task import Task
+from tritonsmith.task import Task, TaskError
 
 
 @dataclass
@@ -60,7 +60,8 @@ class EvalConfig:
     batch_ms: float = 0.2
     """GPU milliseconds per timing sample of a launch-bound kernel (timed in a batch of back-to-back calls)."""
     workers_per_gpu: int = 1
-    """Evaluations at once on each GPU: they check correctness side by side, and take turns to time."""
+    """Evaluations at once on each GPU: they check correctness side by side, and take turns to time; one that
+    runs out of GPU memory while others ran beside it is evaluated once more with none beside it."""
     reproducibility_check: str = "gpu"
     """Run the reference twice per check and drop the cases where the two runs disagree: "gpu" (on a GPU,
     where kernels read uninitialised memory or race), "always" or "never"."""
@@ -105,6 +106,7 @@ class WorkerPool:
             self._hosts.append(None)
             self._slots.put(len(self._hosts) - 1)
         self._keepers: dict[int | None, Keepers] = {}
+        self._gates = {gpu: MemoryGate() for gpu in self._gpu_of}
         first = self._hosts[0] = self._start(0)  # fail early, with the device's own error, before any job
         if self.config.reuse_references:
             for gpu in dict.fromkeys(self._gpu_of):  # each GPU's own keepers (or the CPU workers')
@@ -193,9 +195,37 @@ class WorkerPool:
         try:
             if self._cancelled.is_set():
                 raise EvaluationCancelled("the pool was cancelled: no new evaluations start")
-            return self._evaluate(slot, task, source, timeout_s, timing, baseline, gold)
+            return self._evaluate_gated(slot, task, source, timeout_s, timing, baseline, gold)
         finally:
             self._slots.put(slot)
+
+    def _evaluate_gated(self, slot: int, task: Task, source: str, timeout_s: float | None,
+                        timing: dict[str, Any] | None, baseline: str | None, gold: bool) -> EvalResult:
+        """An evaluation beside the others on its GPU; one that ran out of GPU memory there while others ran
+        beside it (the candidate, or the task's references) is evaluated once more with none beside it: what
+        they held may have been what was missing. Only what fails alone too is the candidate's (or the task's)."""
+        gpu = self._gpu_of[slot]
+        gate = self._gates[gpu]
+        with gate.shared() as stay:
+            try:
+                result = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold)
+                first = None if result.passed else result.message
+            except TaskError as exc:
+                result, first = None, str(exc)
+        if first is None or gpu is None or not stay.beside or not short_of_memory(first):
+            if result is None:
+                raise TaskError(first)
+            return result
+        note = ("the first try ran out of GPU memory beside other evaluations on this GPU ("
+                + (result.status if result is not None else "task error") + f": {first.strip()[:300]}); "
+                "evaluated again with no other evaluation of this pool on it")
+        with gate.alone():
+            try:
+                again = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold)
+            except TaskError as exc:
+                raise TaskError(f"{exc} (also when evaluated again with no other evaluation on this GPU)") from None
+        again.evidence["memory_retry"] = note
+        return again
 
     def cancel(self) -> None:
         """Stop: evaluations in flight are killed and raise EvaluationCancelled, and no new one starts (for a
@@ -324,3 +354,59 @@ def evaluate(task: Task, candidate_source: str, device: str = "auto", config: Ev
     WorkerPool.evaluate's."""
     with WorkerPool(device=device, config=config) as pool:
         return pool.evaluate(task, candidate_source, timeout_s=timeout_s, gold=gold)
+
+
+def short_of_memory(text: str) -> bool:
+    """Whether an evaluation's failure says that the GPU ran out of memory (PyTorch's or CUDA's words)."""
+    lowered = text.lower()
+    return "out of memory" in lowered or "cudaerrormemoryallocation" in lowered
+
+
+class MemoryGate:
+    """The evaluations of one GPU pass side by side (`shared`, which yields a Stay whose `beside` says whether
+    any other was inside at the same time); one made again for want of memory passes `alone`, once those in
+    flight have ended, and while it waits no new one enters (it is never starved)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._stays: set[Stay] = set()
+        self._alone = False
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def shared(self):
+        stay = Stay()
+        with self._changed:
+            self._changed.wait_for(lambda: not (self._alone or self._waiting))
+            if self._stays:
+                stay.beside = True
+                for other in self._stays:
+                    other.beside = True
+            self._stays.add(stay)
+        try:
+            yield stay
+        finally:
+            with self._changed:
+                self._stays.discard(stay)
+                self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def alone(self):
+        with self._changed:
+            self._waiting += 1
+            self._changed.wait_for(lambda: not (self._alone or self._stays))
+            self._waiting -= 1
+            self._alone = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._alone = False
+                self._changed.notify_all()
+
+
+class Stay:
+    """One evaluation's time inside a MemoryGate."""
+
+    def __init__(self) -> None:
+        self.beside = False
