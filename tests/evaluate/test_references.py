@@ -32,6 +32,15 @@ def test_references_are_computed_once_then_loaded(fresh_pool):
     assert first.evidence["references"].startswith("made by the reference keeper for this job")
     assert second.evidence["references"].startswith("lent by the reference keeper")
     assert [c.label for c in first.cases] == [c.label for c in second.cases]
+    # where making them went is in the phases of the job they were made for, not of a job that borrowed them
+    made = {k: v for k, v in first.evidence["phases_s"].items() if k.startswith("references.")}
+    assert {"references.correctness_checks", "references.after_timing", "references.making_inputs",
+            "references.reference_runs", "references.gpu_lock_wait"} <= set(made), made
+    assert 0 < made["references.reference_runs"] < first.evidence["phases_s"]["references"]
+    stages = ("correctness_checks", "after_timing", "kernels_off_check")  # the CPU's (no perf shapes)
+    assert made["references.making_inputs"] + made["references.reference_runs"] <= (
+        sum(made[f"references.{stage}"] for stage in stages) + 1e-3)
+    assert not any(k.startswith("references.") for k in second.evidence["phases_s"])
 
 
 def test_no_reuse_when_switched_off():

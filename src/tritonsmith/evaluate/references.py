@@ -18,6 +18,7 @@ import pickle
 import re
 import secrets
 import socket
+import time
 from typing import Any
 
 import torch
@@ -40,6 +41,7 @@ from tritonsmith.evaluate.runtime import (
     synchronize,
     time_first_call,
     tuning_alone,
+    tuning_alone_waited,
     where,
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings, holding_last
@@ -53,7 +55,8 @@ KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "se
                  "trusted_baseline_path", "gold", "timing")  # what the keeper needs of a job to make its references
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
                        "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements",
-                       "reference_memory_unfilled", "vacuous_cases", "correctness_checks_limited")
+                       "reference_memory_unfilled", "vacuous_cases", "correctness_checks_limited",
+                       "references_split_s")
 
 
 class References:
@@ -93,15 +96,22 @@ class References:
         """Inputs, then the reference's outputs; with `fill`, the free memory is filled with that byte between
         the two (making inputs frees temporaries: a float32 randn cast to float16 left NaN in 1 of 64 halves of
         what the reference allocated next, the same in both runs, so never seen as unwritten)."""
+        waiting = time.perf_counter()
         with self.gpu_lock.shared():
             try:
+                self.spent("gpu_lock_wait", waiting)
+                began = time.perf_counter()
                 args = make_inputs(self.task, case, seed, self.device)
                 if fill is not None:
                     self.fill_free_memory(fill)
+                self.spent("making_inputs", began)
                 segments = _segments_allocated() if self.on_gpu else 0
+                began, tuning_waited = time.perf_counter(), tuning_alone_waited()
                 with tuning_alone(self.gpu_lock) if self.on_gpu else contextlib.nullcontext():
                     expected = self.task.reference(*clone(args))  # a gold's autotuning is done alone
                 synchronize(self.device)
+                self.spent("reference_runs", began)
+                self.add_split("tuning_alone_wait", tuning_alone_waited() - tuning_waited)
             except CaseSkipped:
                 raise
             except Exception as exc:
@@ -114,6 +124,25 @@ class References:
         grew = self.on_gpu and _segments_allocated() != segments  # memory from the driver, not filled
         return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected,
                 **({"unfilled": True} if grew and fill is not None else {})}
+
+    def spent(self, name: str, since: float) -> None:
+        """Add the seconds from `since` to now to `name` in evidence['references_split_s']: where making a task's
+        references goes (stages: perf_checks, correctness_checks, reproducibility, after_timing,
+        baseline_alone, kernels_off_check; and across them: gpu_lock_wait, making_inputs, reference_runs,
+        tuning_alone_wait)."""
+        self.add_split(name, time.perf_counter() - since)
+
+    def add_split(self, name: str, seconds: float) -> None:
+        split = self.evidence.setdefault("references_split_s", {})
+        split[name] = round(split.get(name, 0.0) + seconds, 4)
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent(name, began)
 
     def prepare(self) -> None:
         """Inputs and reference outputs of every check: borrowed from the device's reference keeper (made once per
@@ -153,6 +182,8 @@ class References:
         if self.on_gpu:
             torch.cuda.ipc_collect()
         self.use_reference_state(state)
+        if made == "kept":  # where making them went, for the job they were made for
+            self.evidence.pop("references_split_s", None)
         self.evidence["references"] = {"kept": "lent by the reference keeper: made for an earlier job of this task",
                                        "now": "made by the reference keeper for this job, and kept for later ones"
                                        }.get(made, f"made by the reference keeper {made}")
@@ -212,12 +243,56 @@ class References:
                                   "interpreter cannot check: evaluate it on a GPU (--device cuda)")
         self.checks, self.perf_checks, self.after_timing_checks = [], [], []
         if self.on_gpu:  # first: what they hold decides how many correctness checks fit beside them
-            for i, case in enumerate(job["perf_cases"]):
-                try:
-                    self.perf_checks.append(self.make_filled(0, case, i, PERF_SEED, "perf_shape"))
-                except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
-                    self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
+            with self.stage("perf_checks"):
+                self.make_perf_checks()
         planned = [(i, case, seed) for i, case in cases for seed in self.seeds]
+        with self.stage("correctness_checks"):
+            self.make_correctness_checks(planned)
+        self.checks.sort(key=lambda check: (check["index"], self.seeds.index(check["seed"])))
+        if not self.on_gpu and job["perf_cases"]:
+            self.evidence["perf_shapes_checked"] = False
+            if clock_timing():  # the evaluator's tests of its timing path, on small shapes
+                self.perf_checks = [self.make_filled(0, case, i, PERF_SEED, "perf_shape") for i, case in cases]
+                self.evidence["perf_shapes_reason"] = "no GPU: timed by the host clock on the correctness shapes (a test)"
+            else:
+                self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
+        self.drop_vacuous()
+        check = job.get("reproducibility_check", "gpu")
+        if self.checker is not None:  # its own check may accept many answers, and keep state between calls
+            self.evidence["reference_reproducible"] = "not checked: the task judges outputs with its own check"
+        elif check == "always" or (check == "gpu" and self.on_gpu):
+            with self.stage("reproducibility"):
+                self.drop_unreproducible()  # before the after-timing inputs: a perf script keeps one seed's inputs
+        # a seed drawn now (kept with the references): the candidate cannot make these inputs ahead of them
+        after_seed = secrets.randbelow(1 << 31)
+        with self.stage("after_timing"):
+            self.after_timing_checks = [
+                dict(self.make_check(dict(c["case"]), c["index"], after_seed, "after_timing"),
+                     **({"undefined": c["undefined"]} if "undefined" in c else {}))
+                for c in self.perf_checks]
+        if not self.checks:
+            raise TaskFailure("the task's reference is not reproducible on any correctness case: "
+                              + "; ".join(self.evidence.get("unreproducible_cases", [])))
+        with self.stage("baseline_alone"):
+            self.time_baseline()
+        largest = max(self.checks, key=lambda check: _numel(check["expected"]))
+        with self.stage("kernels_off_check"):
+            self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
+        if "undefined" in largest:
+            self.fresh_check["undefined"] = largest["undefined"]
+        if self.on_gpu:  # the fillers' and the reference runs' memory, cached: the candidate's process needs it
+            torch.cuda.empty_cache()
+
+    def make_perf_checks(self) -> None:
+        for i, case in enumerate(self.job["perf_cases"]):
+            try:
+                self.perf_checks.append(self.make_filled(0, case, i, PERF_SEED, "perf_shape"))
+            except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
+                self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
+
+    def make_correctness_checks(self, planned: list[tuple[int, dict[str, Any], int]]) -> None:
+        """The correctness checks, in `spread` order, until they would hold more than their room beside the perf
+        checks (`correctness_room`), one at least."""
         budget = self.memory_budget()
         perf_bytes = 2 * held_bytes([(c["args"], c["expected"]) for c in self.perf_checks])  # and the after-timing
         room = correctness_room(budget, perf_bytes)
@@ -235,35 +310,6 @@ class References:
             self.checks.append(self.make_filled(0, case, i, seed, "correctness"))
             size = held_bytes((self.checks[-1]["args"], self.checks[-1]["expected"]))
             held, largest = held + size, max(largest, size)
-        self.checks.sort(key=lambda check: (check["index"], self.seeds.index(check["seed"])))
-        if not self.on_gpu and job["perf_cases"]:
-            self.evidence["perf_shapes_checked"] = False
-            if clock_timing():  # the evaluator's tests of its timing path, on small shapes
-                self.perf_checks = [self.make_filled(0, case, i, PERF_SEED, "perf_shape") for i, case in cases]
-                self.evidence["perf_shapes_reason"] = "no GPU: timed by the host clock on the correctness shapes (a test)"
-            else:
-                self.evidence["perf_shapes_reason"] = "no GPU: the Triton CPU interpreter is too slow for perf shapes"
-        self.drop_vacuous()
-        check = job.get("reproducibility_check", "gpu")
-        if self.checker is not None:  # its own check may accept many answers, and keep state between calls
-            self.evidence["reference_reproducible"] = "not checked: the task judges outputs with its own check"
-        elif check == "always" or (check == "gpu" and self.on_gpu):
-            self.drop_unreproducible()  # before the after-timing inputs: a perf script keeps one seed's inputs
-        # a seed drawn now (kept with the references): the candidate cannot make these inputs ahead of them
-        after_seed = secrets.randbelow(1 << 31)
-        self.after_timing_checks = [dict(self.make_check(dict(c["case"]), c["index"], after_seed, "after_timing"),
-                                         **({"undefined": c["undefined"]} if "undefined" in c else {}))
-                                    for c in self.perf_checks]
-        if not self.checks:
-            raise TaskFailure("the task's reference is not reproducible on any correctness case: "
-                              + "; ".join(self.evidence.get("unreproducible_cases", [])))
-        self.time_baseline()
-        largest = max(self.checks, key=lambda check: _numel(check["expected"]))
-        self.fresh_check = self.make_check(largest["case"], largest["index"], CHECK_SEED, "kernels_off")
-        if "undefined" in largest:
-            self.fresh_check["undefined"] = largest["undefined"]
-        if self.on_gpu:  # the fillers' and the reference runs' memory, cached: the candidate's process needs it
-            torch.cuda.empty_cache()
 
     def spread(self, planned: list[tuple[int, dict[str, Any], int]]) -> list[tuple[int, dict[str, Any], int]]:
         """The correctness checks in the order they are made: every case at its first seed, then at its second,

@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -89,6 +90,11 @@ def tuning_alone(lock: Any):
         _tuning.lock = previous
 
 
+def tuning_alone_waited() -> float:
+    """Seconds this thread's `tuning_alone` benchmarks have waited, in all, for the GPU to be theirs alone."""
+    return getattr(_tuning, "waited", 0.0)
+
+
 def _bench_alone_installed() -> None:
     """Wrap Autotuner.do_bench (whatever it is now: Triton's, or the interpreter's `run_once`) once."""
     from triton.runtime.autotuner import Autotuner
@@ -104,7 +110,9 @@ def _bench_alone_installed() -> None:
 
         def alone(kernel_call: Callable[[], Any], *args: Any, **kwargs: Any) -> Any:
             kernel_call()  # compiles this config (the CPU's work) while other evaluations use the GPU
+            waiting = time.perf_counter()
             with lock.alone():
+                _tuning.waited = getattr(_tuning, "waited", 0.0) + time.perf_counter() - waiting
                 return bench(kernel_call, *args, **kwargs)
         return alone
     Autotuner.do_bench = _Alone(do_bench)
