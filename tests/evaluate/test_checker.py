@@ -176,6 +176,11 @@ ALONE = {"per call": 0.021, "batched": 0.004, "host_ms": 0.01, "fresh": 0.021}  
     # a new specialization on new inputs (Triton compiled or autotuned for 27 of the 30 ms) is not reuse
     ({"ms": None, "host_ms": 30.0, "spin_ms": 2.0, "repeat_host_ms": 0.02, "compile_ms": 27.0}, ALONE, False),
     ({"ms": None, "host_ms": 30.0, "spin_ms": 2.0, "repeat_host_ms": 0.02, "compile_ms": "27"}, ALONE, True),
+    # 9 of its 11 ms waiting for a CPU that other processes held (evaluations side by side): not its work
+    ({"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526, "run_delay_ms": 8.0}, ALONE, False),
+    ({"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526, "run_delay_ms": 1.0}, ALONE, True),
+    ({"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526, "run_delay_ms": -50.0}, ALONE, True),
+    ({"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526, "run_delay_ms": "8"}, ALONE, True),
     ({}, ALONE, False),
 ])
 def test_a_candidate_much_faster_on_repeated_inputs_than_on_new_ones_is_rejected(tmp_path, fresh, alone, flagged):
@@ -187,6 +192,8 @@ def test_a_candidate_much_faster_on_repeated_inputs_than_on_new_ones_is_rejected
                             fresh=dict(fresh, repeat_host_ms=fresh.get("repeat_host_ms", 0.01)) if fresh else {})
     reused = [v for v in checker.violations if "reused between calls" in v or "reuses results" in v]
     assert bool(reused) == flagged, checker.violations
+    if fresh.get("run_delay_ms") == 1.0:
+        assert "1.0 ms waiting for a CPU" in reused[0]
     if fresh.get("ms") == 0.2 and alone is ALONE:
         assert checker.perf[0]["repeat_vs_fresh"] == pytest.approx((0.0105 / 0.2) / (0.021 / 0.021), rel=0.01)
 

@@ -320,3 +320,17 @@ def test_a_let_go_waits_for_the_work_in_flight_and_never_happens_while_a_graph_i
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [["synchronized", True], ["let go", True],
                                                                 ["capturing", True]]
+
+
+def test_the_time_a_thread_waited_for_a_cpu_is_read_or_said_unknown():
+    """Linux's schedstat: what waiting for a CPU the first call on new inputs may be excused (other processes'
+    work); a number that never goes back, or None where the kernel does not say."""
+    from tritonsmith.evaluate.timing import run_delay_ms
+
+    first = run_delay_ms()
+    sum(range(200_000))
+    second = run_delay_ms()
+    if first is None:
+        assert second is None and not os.path.exists("/proc/thread-self/schedstat")
+    else:
+        assert 0.0 <= first <= second

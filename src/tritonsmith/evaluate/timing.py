@@ -350,16 +350,34 @@ class GpuTimer:
                 torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
             self.flush.zero_()
             start.record()
+            memory, delay = torch.cuda.memory_stats(), run_delay_ms()
             queued = time.perf_counter()
             result = fn()
             queue_ms = (time.perf_counter() - queued) * 1000
+            delay_after, memory_after = run_delay_ms(), torch.cuda.memory_stats()
             end.record()
             end.synchronize()
         finally:
             if collecting:
                 gc.enable()
         timed = start.elapsed_time(end) if self.spin and queue_ms <= 0.9 * spin_ms else None
-        return {"ms": timed, "host_ms": queue_ms, "spin_ms": spin_ms}, result
+        return {"ms": timed, "host_ms": queue_ms, "spin_ms": spin_ms,
+                # why the host may have taken long besides the call's own work: waiting for a CPU (other
+                # processes' work), memory the allocator had to get from the driver (or free and retry for)
+                "run_delay_ms": None if delay is None or delay_after is None else delay_after - delay,
+                "new_segments": memory_after.get("segment.all.allocated", 0) - memory.get("segment.all.allocated", 0),
+                "alloc_retries": memory_after.get("num_alloc_retries", 0) - memory.get("num_alloc_retries", 0)}, result
+
+
+def run_delay_ms() -> float | None:
+    """Milliseconds this thread has waited, ready to run, for a CPU since it started (Linux's schedstat: time
+    on a run queue), or None where the kernel does not say. Waiting so is never the thread's own work: the
+    CPUs were busy with other processes'."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as handle:
+            return int(handle.read().split()[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class ClockTimer:
