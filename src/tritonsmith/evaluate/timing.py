@@ -349,13 +349,13 @@ class GpuTimer:
             if self.spin:
                 torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
             self.flush.zero_()
-            start.record()
-            memory, delay = torch.cuda.memory_stats(), run_delay_ms()
+            memory, delay = torch.cuda.memory_stats(), run_delay_ms()  # (outside the events: host work the
+            start.record()                                             # spin would have to cover)
             queued = time.perf_counter()
             result = fn()
             queue_ms = (time.perf_counter() - queued) * 1000
-            delay_after, memory_after = run_delay_ms(), torch.cuda.memory_stats()
             end.record()
+            delay_after, memory_after = run_delay_ms(), torch.cuda.memory_stats()
             end.synchronize()
         finally:
             if collecting:
