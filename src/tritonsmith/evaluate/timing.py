@@ -349,8 +349,9 @@ class GpuTimer:
             if self.spin:
                 torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
             self.flush.zero_()
-            memory, delay = torch.cuda.memory_stats(), run_delay_ms()  # (outside the events: host work the
-            start.record()                                             # spin would have to cover)
+            # read outside the events: between them, host work that the spin would have to cover
+            memory, delay = torch.cuda.memory_stats(), run_delay_ms()
+            start.record()
             queued = time.perf_counter()
             result = fn()
             queue_ms = (time.perf_counter() - queued) * 1000
