@@ -102,6 +102,8 @@ def summarize(records: list[dict]) -> str:
     if phases:
         lines.append("Median seconds per stage: " + ", ".join(
             f"{name} {statistics.median(values):.2f}" for name, values in phases.items()) + ".")
+        lines.append("Seconds per stage, all tasks: " + ", ".join(
+            f"{name} {sum(values):.0f}" for name, values in sorted(phases.items(), key=lambda kv: -sum(kv[1]))) + ".")
     return "\n".join(lines)
 
 
