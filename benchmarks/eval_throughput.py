@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from _format import percentile
 
 GOLDS = ("first", "pass")  # the intents whose candidate is the task's own gold
+NOT_JUDGED = ("task_error", "script_error")  # rows with no verdict: the task failed, or this script did
 
 
 def perturbed(source: str) -> str:
@@ -43,6 +44,7 @@ def perturbed(source: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from tritonsmith.evaluate import EvalConfig, WorkerPool
     from tritonsmith.suites import load_suite
+    from tritonsmith.task import TaskError
 
     tasks = [t for t in load_suite(args.suite) if t.baseline]
     if args.tasks:
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
                 row = {"status": result.status, "wall_s": result.wall_s, "speedup": result.speedup,
                        "phases": result.evidence.get("phases_s"), "message": result.message[:300],
                        "references": result.evidence.get("references"),
+                       "memory_retry": result.evidence.get("memory_retry"),
                        "overhead_s": result.evidence.get("worker_overhead_s"),
                        "spreads": [p.candidate_spread for p in result.perf],
                        "case_speedups": [p.speedup for p in result.perf],
@@ -88,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
                                                     for p in result.perf],
                        "not_compared": result.evidence.get("baseline_alone_not_compared"),
                        "fresh_compiled_ms": result.evidence.get("fresh_call_compiled_ms")}
-            except Exception as exc:  # noqa: BLE001 - a task error is a row too
-                row = {"status": "task_error", "wall_s": round(time.perf_counter() - began, 3), "message": str(exc)[:300]}
+            except Exception as exc:  # noqa: BLE001 - a row too, named apart from the task's own errors
+                row = {"status": "task_error" if isinstance(exc, TaskError) else "script_error",
+                       "wall_s": round(time.perf_counter() - began, 3), "message": f"{type(exc).__name__}: {exc}"[:300]}
             row.update({"label": args.label, "suite": args.suite.split(":")[0], "task": task.id, "intent": intent,
                         "device": pool.device_name})
             print(json.dumps(row), flush=True)
@@ -119,9 +123,9 @@ def summarize(paths: list[str]) -> int:
     print("| label | suite | candidate | evaluations | median s | p90 s |")
     print("| --- | --- | --- | ---: | ---: | ---: |")
     groups: dict[tuple, list[float]] = {}
-    errors = [r for r in rows if r.get("status") == "task_error"]
+    errors = [r for r in rows if r.get("status") in NOT_JUDGED]
     for r in rows:
-        if r.get("summary") or r["status"] == "task_error":  # the task itself failed: no candidate was judged
+        if r.get("summary") or r["status"] in NOT_JUDGED:  # the task (or this script) failed: no verdict
             continue
         kind = ("first (makes the references)" if r.get("intent") == "first" else
                 "passing" if r["status"] == "passed" else "failing")
@@ -146,10 +150,10 @@ def summarize(paths: list[str]) -> int:
             print(f"| {r['label']} | {r['suite']} | {r.get('firsts', '—')} ({r.get('firsts_s', '—')}) | "
                   f"{r['evaluations']} | {r['workers']} | {r['wall_s']} | {r['per_minute_per_gpu']} |")
     if errors:
-        print(f"\n{len(errors)} evaluations ended in a task error (not counted above): "
-              + ", ".join(sorted({f"{r['task']}" for r in errors})))
+        print(f"\n{len(errors)} evaluations ended in a task or script error (not counted above): "
+              + ", ".join(sorted({f"{r['task']} ({r['status']})" for r in errors})))
     broken = [r for r in rows if not r.get("summary") and r.get("intent") in GOLDS
-              and r["status"] not in ("passed", "task_error")]
+              and r["status"] not in ("passed", *NOT_JUDGED)]
     if broken:  # counted with the failing ones above, but a gold that fails is a finding, not a data point
         print(f"\n{len(broken)} gold(s) did not pass against themselves: "
               + "; ".join(f"{r['task']} {r['status']} ({r.get('message', '')[:120]})" for r in broken))

@@ -39,7 +39,7 @@ def reason_kind(record: dict) -> str:
     for pattern, kind in ((r"illegal memory access", "illegal memory access"),
                           (r"address space", "invalid address space"),
                           (r"out of memory", "out of memory"),
-                          (r"compilationerror|compile error|does not compile|failed to compile", "does not compile here"),
+                          (r"compilationerror|compile_error|compile error|does not compile|failed to compile", "does not compile here"),
                           (r"needs amd|waves_per_eu|fp8e4b8|hip", "needs an AMD GPU"),
                           (r"computes from memory it never wrote", "computes from memory it never wrote"),
                           (r"not reproducible", "reference not reproducible"),
@@ -104,6 +104,9 @@ def summarize(records: list[dict]) -> str:
             f"{name} {statistics.median(values):.2f}" for name, values in phases.items()) + ".")
         lines.append("Seconds per stage, all tasks: " + ", ".join(
             f"{name} {sum(values):.0f}" for name, values in sorted(phases.items(), key=lambda kv: -sum(kv[1]))) + ".")
+        if any(name.startswith("references.") for name in phases):
+            lines.append("(references.* split `references`: its stages, then making_inputs, reference_runs and "
+                         "gpu_lock_wait across them; tuning_alone_wait is part of reference_runs.)")
     return "\n".join(lines)
 
 

@@ -176,11 +176,8 @@ ALONE = {"per call": 0.021, "batched": 0.004, "host_ms": 0.01, "fresh": 0.021}  
     # a new specialization on new inputs (Triton compiled or autotuned for 27 of the 30 ms) is not reuse
     ({"ms": None, "host_ms": 30.0, "spin_ms": 2.0, "repeat_host_ms": 0.02, "compile_ms": 27.0}, ALONE, False),
     ({"ms": None, "host_ms": 30.0, "spin_ms": 2.0, "repeat_host_ms": 0.02, "compile_ms": "27"}, ALONE, True),
-    # 9 of its 11 ms waiting for a CPU that other processes held (evaluations side by side): not its work
-    ({"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526, "run_delay_ms": 8.0}, ALONE, False),
-    ({"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526, "run_delay_ms": 1.0}, ALONE, True),
-    ({"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526, "run_delay_ms": -50.0}, ALONE, True),
-    ({"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526, "run_delay_ms": "8"}, ALONE, True),
+    # 8 of its 11 ms waiting for a CPU: said, not excused (a candidate can make its own thread wait so)
+    ({"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526, "run_delay_ms": 8.0}, ALONE, True),
     ({}, ALONE, False),
 ])
 def test_a_candidate_much_faster_on_repeated_inputs_than_on_new_ones_is_rejected(tmp_path, fresh, alone, flagged):
@@ -192,10 +189,22 @@ def test_a_candidate_much_faster_on_repeated_inputs_than_on_new_ones_is_rejected
                             fresh=dict(fresh, repeat_host_ms=fresh.get("repeat_host_ms", 0.01)) if fresh else {})
     reused = [v for v in checker.violations if "reused between calls" in v or "reuses results" in v]
     assert bool(reused) == flagged, checker.violations
-    if fresh.get("run_delay_ms") == 1.0:
-        assert "1.0 ms waiting for a CPU" in reused[0]
+    if fresh.get("run_delay_ms"):
+        assert "waiting for a CPU (ms) 8.0" in reused[0] and checker.perf[0]["fresh_call_run_delay_ms"] == 8.0
     if fresh.get("ms") == 0.2 and alone is ALONE:
         assert checker.perf[0]["repeat_vs_fresh"] == pytest.approx((0.0105 / 0.2) / (0.021 / 0.021), rel=0.01)
+
+
+@pytest.mark.xfail(strict=True, reason="known hole: a first call whose host time outlasts 0.9 of the spin is not "
+                   "timed on the GPU, and its host time is judged past the spin, so a candidate that sleeps about as "
+                   "long as the spin on new inputs hides the work it does once per input (docs/sandbox.md)")
+def test_a_candidate_that_sleeps_past_the_spin_on_new_inputs_is_still_caught(tmp_path):
+    def setup(checker):
+        checker.trusted_baseline, checker.on_gpu = {"0": ALONE}, True
+    fresh = {"ms": None, "host_ms": 2.2, "spin_ms": 2.0, "repeat_host_ms": 0.01}  # 2.2 ms asleep, its work unseen
+    checker, _ = timed_case(tmp_path, {"candidate": samples([0.010, 0.011, 0.0105]),
+                                       "baseline": samples([0.020, 0.022, 0.021])}, setup=setup, fresh=fresh)
+    assert any("reused between calls" in v or "reuses results" in v for v in checker.violations)
 
 
 def test_timed_calls_that_launch_nothing_or_return_old_memory_are_rejected(tmp_path):

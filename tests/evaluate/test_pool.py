@@ -113,11 +113,51 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     slow_result, short_result = results["slow"], results["short"]
     assert slow_result.status == "passed" and "memory_retry" not in slow_result.evidence
     assert short_result.status == "runtime_error" and "out of memory" in short_result.message
-    assert "ran out of GPU memory beside other evaluations" in short_result.evidence["memory_retry"]
+    retry = short_result.evidence["memory_retry"]
+    assert "ran out of GPU memory beside other evaluations" in retry["note"]
+    assert retry["status"] == "runtime_error" and "out of memory" in retry["message"]
+    assert 0 < retry["wall_s"] < short_result.wall_s  # the first try; the result's wall time holds both
     ended = float(next(line.split()[1] for line in slow_result.stdout_tail.splitlines() if line.startswith("end")))
     started = float(next(line.split()[1] for line in short_result.stdout_tail.splitlines() if line.startswith("start")))
     assert started > ended, "the second try began before the other evaluation ended"
     assert alone.status == "runtime_error" and "memory_retry" not in alone.evidence  # none beside it: its own
+
+
+@pytest.mark.parametrize("message, retried", [
+    ("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 139.80 GiB of which 1.8 GiB "
+     "is free.", True),
+    ("CUDA out of memory. Tried to allocate 200.00 GiB. GPU 0 has a total capacity of 139.80 GiB", False),  # never fits
+    ("CUDA error: out of memory", True),
+    ("RuntimeError: cudaErrorMemoryAllocation", True),
+    ("output differs from the reference", False),
+])
+def test_what_counts_as_short_of_gpu_memory(message, retried):
+    from tritonsmith.evaluate.pool import short_of_memory
+    assert short_of_memory(message) is retried
+
+
+def test_a_memory_gate_whose_lone_waiter_is_interrupted_stays_open():
+    from tritonsmith.evaluate.pool import MemoryGate
+
+    gate = MemoryGate()
+    inside = gate.shared()
+    inside.__enter__()
+
+    def interrupted(predicate, timeout=None):
+        raise KeyboardInterrupt
+    real_wait, gate._changed.wait_for = gate._changed.wait_for, interrupted
+    with pytest.raises(KeyboardInterrupt):
+        with gate.alone():
+            pass
+    gate._changed.wait_for = real_wait
+    inside.__exit__(None, None, None)
+    entered = threading.Event()
+
+    def enter():
+        with gate.shared():
+            entered.set()
+    threading.Thread(target=enter, daemon=True).start()
+    assert entered.wait(5), "the gate stayed shut after the interrupted wait"
 
 
 def test_the_memory_gate_lets_one_in_alone_and_starves_it_never():

@@ -173,18 +173,20 @@ class Measuring:
         compiling = min(ms_of(fresh.get("compile_ms")) or 0.0, max(0.0, (host or 0.0) - spin))
         if compiling:
             self.evidence.setdefault("fresh_call_compiled_ms", []).append(round(compiling, 1))
-        # waiting for a CPU that other processes held is not the call's work (evaluations side by side on a GPU)
-        waited = min(max(0.0, ms_of(fresh.get("run_delay_ms")) or 0.0), max(0.0, (host or 0.0) - spin - compiling))
+        # why the host may have taken long, for the message (not excused: a candidate can make its own thread
+        # wait for a CPU, pinned to one that a process it spawned keeps busy)
+        waited = ms_of(fresh.get("run_delay_ms"))
         if waited:
             perf["fresh_call_run_delay_ms"] = round(waited, 3)
         if cand_fresh is None and host is not None and repeat_host is not None and fresh_host_work(
-                host, spin, compiling + waited, repeat_host):
-            memory = ", ".join(f"{int_of(fresh.get(k))} {what}" for k, what in (
-                ("new_segments", "new segment(s) of GPU memory"), ("alloc_retries", "allocation retried"))
-                if int_of(fresh.get(k)))
+                host, spin, compiling, repeat_host):
+            besides = [f"{what} {value}" for what, value in (
+                ("waiting for a CPU (ms)", f"{waited:.1f}" if waited else None),
+                ("new segments of GPU memory", int_of(fresh.get("new_segments")) or None),
+                ("allocations retried", int_of(fresh.get("alloc_retries")) or None)) if value]
             self.violate(f"{where(check)}: the candidate's first call on inputs it had not seen took {host:.1f} ms on "
                          f"the host ({spin:.1f} ms of it waiting for the GPU at most, {compiling:.1f} ms in Triton's "
-                         f"compiler, {waited:.1f} ms waiting for a CPU" + (f"; {memory}" if memory else "") +
+                         f"compiler" + (f"; {', '.join(besides)}" if besides else "") +
                          f"), against {repeat_host:.3f} ms for a timed call: work done once per input and "
                          "reused between calls (or autotuning that new inputs of the same shape should not need)")
         base_repeat = ms_of((trusted or {}).get(perf["timer"]))

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import shutil
 import tempfile
 import threading
@@ -189,12 +190,9 @@ class WorkerPool:
         launch Triton kernels."""
         if gold and source != task.baseline:
             raise ValueError("gold=True evaluates the task's own baseline: pass task.baseline as the source")
-        if self._cancelled.is_set():
-            raise EvaluationCancelled("the pool was cancelled: no new evaluations start")
+        self._check_not_cancelled()
         slot = self._slots.get()
         try:
-            if self._cancelled.is_set():
-                raise EvaluationCancelled("the pool was cancelled: no new evaluations start")
             return self._evaluate_gated(slot, task, source, timeout_s, timing, baseline, gold)
         finally:
             self._slots.put(slot)
@@ -206,26 +204,37 @@ class WorkerPool:
         they held may have been what was missing. Only what fails alone too is the candidate's (or the task's)."""
         gpu = self._gpu_of[slot]
         gate = self._gates[gpu]
+        began = time.perf_counter()
         with gate.shared() as stay:
+            self._check_not_cancelled()
             try:
-                result = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold)
-                first = None if result.passed else result.message
+                result, failure = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold), None
+                why = None if result.passed else result.message
             except TaskError as exc:
-                result, first = None, str(exc)
-        if first is None or gpu is None or not stay.beside or not short_of_memory(first):
-            if result is None:
-                raise TaskError(first)
+                result, failure, why = None, exc, str(exc)
+        if why is None or gpu is None or not stay.beside or not short_of_memory(why):
+            if failure is not None:
+                raise failure
             return result
-        note = ("the first try ran out of GPU memory beside other evaluations on this GPU ("
-                + (result.status if result is not None else "task error") + f": {first.strip()[:300]}); "
-                "evaluated again with no other evaluation of this pool on it")
+        first = {"status": result.status if result is not None else "task error", "message": why.strip()[:500],
+                 "wall_s": round(time.perf_counter() - began, 3)}
+        if result is not None:
+            first["phases_s"] = result.evidence.get("phases_s")
         with gate.alone():
+            self._check_not_cancelled()
             try:
                 again = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold)
             except TaskError as exc:
-                raise TaskError(f"{exc} (also when evaluated again with no other evaluation on this GPU)") from None
-        again.evidence["memory_retry"] = note
+                raise TaskError(f"{exc} (also when evaluated again with no other evaluation on this GPU)") from failure
+        again.evidence["memory_retry"] = dict(first, note=(
+            "the first try ran out of GPU memory beside other evaluations on this GPU; evaluated again with no "
+            "other evaluation of this pool on it (wall_s: both tries and the wait between them)"))
+        again.wall_s = round(time.perf_counter() - began, 3)
         return again
+
+    def _check_not_cancelled(self) -> None:
+        if self._cancelled.is_set():
+            raise EvaluationCancelled("the pool was cancelled: no new evaluations start")
 
     def cancel(self) -> None:
         """Stop: evaluations in flight are killed and raise EvaluationCancelled, and no new one starts (for a
@@ -357,9 +366,17 @@ def evaluate(task: Task, candidate_source: str, device: str = "auto", config: Ev
 
 
 def short_of_memory(text: str) -> bool:
-    """Whether an evaluation's failure says that the GPU ran out of memory (PyTorch's or CUDA's words)."""
+    """Whether an evaluation's failure says that the GPU ran out of memory (PyTorch's or CUDA's words), for
+    want of what others held: not where it asked for more than the whole GPU has (PyTorch says both)."""
     lowered = text.lower()
-    return "out of memory" in lowered or "cudaerrormemoryallocation" in lowered
+    if "out of memory" not in lowered and "cudaerrormemoryallocation" not in lowered:
+        return False
+    asked = re.search(r"tried to allocate ([\d.]+) (gib|mib|kib|b)\b", lowered)
+    total = re.search(r"total capacity of ([\d.]+) (gib|mib|kib|b)\b", lowered)
+    if asked and total:
+        scale = {"gib": 2**30, "mib": 2**20, "kib": 2**10, "b": 1}
+        return float(asked[1]) * scale[asked[2]] <= float(total[1]) * scale[total[2]]
+    return True
 
 
 class MemoryGate:
@@ -394,8 +411,11 @@ class MemoryGate:
     def alone(self):
         with self._changed:
             self._waiting += 1
-            self._changed.wait_for(lambda: not (self._alone or self._stays))
-            self._waiting -= 1
+            try:
+                self._changed.wait_for(lambda: not (self._alone or self._stays))
+            finally:  # a KeyboardInterrupt while waiting must not leave the gate shut
+                self._waiting -= 1
+                self._changed.notify_all()
             self._alone = True
         try:
             yield

@@ -346,11 +346,11 @@ class GpuTimer:
         collecting = gc.isenabled()
         gc.disable()
         try:
+            # read before the spin is queued: after it, host work that the spin would have to cover
+            memory, delay = torch.cuda.memory_stats(), run_delay_ms()
             if self.spin:
                 torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
             self.flush.zero_()
-            # read outside the events: between them, host work that the spin would have to cover
-            memory, delay = torch.cuda.memory_stats(), run_delay_ms()
             start.record()
             queued = time.perf_counter()
             result = fn()
@@ -372,8 +372,8 @@ class GpuTimer:
 
 def run_delay_ms() -> float | None:
     """Milliseconds this thread has waited, ready to run, for a CPU since it started (Linux's schedstat: time
-    on a run queue), or None where the kernel does not say. Waiting so is never the thread's own work: the
-    CPUs were busy with other processes'."""
+    on a run queue), or None where the kernel does not say: a diagnostic (other processes' work, or a thread
+    pinned to a busy CPU)."""
     try:
         with open("/proc/thread-self/schedstat", "rb") as handle:
             return int(handle.read().split()[1]) / 1e6

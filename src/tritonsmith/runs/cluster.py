@@ -183,7 +183,10 @@ class ClusterPool:
               timing: dict[str, Any] | None, baseline: str | None, timeout: float, gold: bool = False) -> tuple[str, Any]:
         ray = self.ray
         reference = member.handle.evaluate.remote(bundle, source, timeout_s, timing, baseline, gold)
-        deadline = time.monotonic() + timeout + ANSWER_MARGIN_S
+        # evaluations side by side on a GPU: one short of memory is made again alone, after those beside it
+        # (WorkerPool._evaluate_gated), and one behind it waits for both: three of its timeouts at most
+        allowed = timeout * (3 if self.config.workers_per_gpu > 1 else 1) + ANSWER_MARGIN_S
+        deadline = time.monotonic() + allowed
         cancel_sent = False
         while True:
             ready, _ = ray.wait([reference], timeout=0.5)
@@ -198,7 +201,7 @@ class ClusterPool:
                 cancel_sent = True
             if time.monotonic() > deadline:
                 ray.kill(member.handle)
-                raise _ActorLost(f"it did not answer within {timeout + ANSWER_MARGIN_S:g} s and was killed")
+                raise _ActorLost(f"it did not answer within {allowed:g} s and was killed")
 
     # --- actors joining and leaving ---------------------------------------------------------------
 
