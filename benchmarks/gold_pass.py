@@ -104,6 +104,12 @@ def summarize(records: list[dict]) -> str:
             f"{name} {statistics.median(values):.2f}" for name, values in phases.items()) + ".")
         lines.append("Seconds per stage, all tasks: " + ", ".join(
             f"{name} {sum(values):.0f}" for name, values in sorted(phases.items(), key=lambda kv: -sum(kv[1]))) + ".")
+        slowest = sorted((r for r in records if r.get("wall_s")), key=lambda r: -r["wall_s"])[:8]
+        lines += ["", "| slowest task | seconds | its largest stages |", "| --- | ---: | --- |"]
+        for record in slowest:
+            stages = sorted((record.get("phases_s") or {}).items(), key=lambda kv: -kv[1])[:5]
+            lines.append(f"| {record['task'].split(':', 1)[-1]} | {record['wall_s']:.1f} | "
+                         + ", ".join(f"{name} {seconds:.1f}" for name, seconds in stages) + " |")
         if any(name.startswith("references.") for name in phases):
             lines.append("(references.* split `references`: its stages, then making_inputs, reference_runs and "
                          "gpu_lock_wait across them; tuning_alone_wait is part of reference_runs.)")
