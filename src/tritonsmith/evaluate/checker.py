@@ -179,8 +179,8 @@ class Checker(References, Conversation, Measuring):
         with self.phase("references"):
             self.prepare()
             start = self.start_command()
-        for stage, seconds in (self.evidence.get("references_split_s") or {}).items():  # made for this job
-            self.evidence["phases_s"][f"references.{stage}"] = seconds
+        for stage, seconds in (self.evidence.pop("references_split_s", None) or {}).items():  # made for this job
+            self.evidence["phases_s"][f"references.{stage}"] = round(seconds, 4)
         connect()
         self.evidence["guards"] = list(GUARDS)
         try:

@@ -134,7 +134,7 @@ class References:
 
     def add_split(self, name: str, seconds: float) -> None:
         split = self.evidence.setdefault("references_split_s", {})
-        split[name] = split.get(name, 0.0) + seconds  # rounded once made (compute_references)
+        split[name] = split.get(name, 0.0) + seconds  # rounded where reported (Checker.run's phases)
 
     @contextlib.contextmanager
     def stage(self, name: str):
@@ -282,8 +282,6 @@ class References:
             self.fresh_check["undefined"] = largest["undefined"]
         if self.on_gpu:  # the fillers' and the reference runs' memory, cached: the candidate's process needs it
             torch.cuda.empty_cache()
-        split = self.evidence.get("references_split_s") or {}
-        self.evidence["references_split_s"] = {name: round(seconds, 4) for name, seconds in split.items()}
 
     def make_perf_checks(self) -> None:
         for i, case in enumerate(self.job["perf_cases"]):
