@@ -365,6 +365,11 @@ def evaluate(task: Task, candidate_source: str, device: str = "auto", config: Ev
         return pool.evaluate(task, candidate_source, timeout_s=timeout_s, gold=gold)
 
 
+SHARED_GPU_TIMEOUTS = 3
+"""An evaluation beside others on its GPU may take this many of its timeouts: a first try short of memory, the
+wait for those beside it, and the try alone (`WorkerPool._evaluate_gated`); one behind it waits as long."""
+
+
 def short_of_memory(text: str) -> bool:
     """Whether an evaluation's failure says that the GPU ran out of memory (PyTorch's or CUDA's words), for
     want of what others held: not where it asked for more than the whole GPU has (PyTorch says both)."""

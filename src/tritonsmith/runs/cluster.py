@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tritonsmith.evaluate import DeviceError, EvalConfig, EvaluationCancelled
+from tritonsmith.evaluate.pool import SHARED_GPU_TIMEOUTS
 from tritonsmith.evaluate.result import EvalResult
 from tritonsmith.runs.actor import EvaluationActor
 from tritonsmith.runs.shipping import TaskBundle, pack_task
@@ -183,9 +184,7 @@ class ClusterPool:
               timing: dict[str, Any] | None, baseline: str | None, timeout: float, gold: bool = False) -> tuple[str, Any]:
         ray = self.ray
         reference = member.handle.evaluate.remote(bundle, source, timeout_s, timing, baseline, gold)
-        # evaluations side by side on a GPU: one short of memory is made again alone, after those beside it
-        # (WorkerPool._evaluate_gated), and one behind it waits for both: three of its timeouts at most
-        allowed = timeout * (3 if self.config.workers_per_gpu > 1 else 1) + ANSWER_MARGIN_S
+        allowed = timeout * (SHARED_GPU_TIMEOUTS if self.config.workers_per_gpu > 1 else 1) + ANSWER_MARGIN_S
         deadline = time.monotonic() + allowed
         cancel_sent = False
         while True:
