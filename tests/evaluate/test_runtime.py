@@ -159,6 +159,9 @@ from tritonsmith.evaluate.runtime import autotune_on_interpreter, tuning_alone
 
 lock = GpuLock(sys.argv[1])
 seen = []
+take = lock._take
+alone_takes = []
+lock._take = lambda mode: take(mode) or (mode == fcntl.LOCK_EX and alone_takes.append(mode))
 
 
 def bench(kernel_call, quantiles):
@@ -183,6 +186,7 @@ for n in (3, 2):
         with tuning_alone(lock) if n == 3 else open(sys.argv[1]):
             _bump[(1,)](out, n)
         seen.append({"after": "shared" if lock.held == fcntl.LOCK_SH else str(lock.held)})
+    seen.append({"alone_takes": len(alone_takes)})
 print(json.dumps(seen))
 '''
 
@@ -190,14 +194,16 @@ print(json.dumps(seen))
 def test_a_trusted_process_tunes_each_config_alone_on_the_gpu_after_compiling_it_beside_others(tmp_path):
     """Within `tuning_alone` (the keeper's and checker's runs of the reference), @triton.autotune benchmarks
     each config holding the GPU lock alone, after a first call (the compile) made under the shared hold, and
-    the shared hold is back after; outside it, as in a candidate's process, tuning stays shared. The lock is
-    the real flock; the interpreter stands in for the GPU."""
+    the shared hold is back after; the GPU is taken alone once per autotuning, not once per config (each
+    take waits for every other evaluation's GPU work in flight). Outside it, as in a candidate's process,
+    tuning stays shared. The lock is the real flock; the interpreter stands in for the GPU."""
     env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(Path(tritonsmith.__file__).parents[1])}
     done = subprocess.run([sys.executable, "-c", TUNED, str(tmp_path / "gpu0.lock")], capture_output=True,
                           text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     # each config's kernel was called once more (its compile) before its benchmark, and only within tuning_alone
-    assert seen[:3] == [{"held": "alone", "calls_before": 1}, {"held": "alone", "calls_before": 3}, {"after": "shared"}]
-    assert seen[3:] == [{"held": "shared", "calls_before": 0}, {"held": "shared", "calls_before": 1},
-                        {"after": "shared"}]
+    assert seen[:4] == [{"held": "alone", "calls_before": 1}, {"held": "alone", "calls_before": 3},
+                        {"after": "shared"}, {"alone_takes": 1}]
+    assert seen[4:] == [{"held": "shared", "calls_before": 0}, {"held": "shared", "calls_before": 1},
+                        {"after": "shared"}, {"alone_takes": 1}]

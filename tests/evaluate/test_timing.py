@@ -203,6 +203,11 @@ with lock.shared():
     seen.append(names[lock.held])
 with lock.exclusive():
     JITFunction._do_compile(None, "key")
+with lock.shared():
+    with lock.alone(compiles_yield=True):  # an autotuning's hold: its configs compile with the GPU let go
+        JITFunction._do_compile(None, "key")
+        seen.append(names[lock.held])
+    seen.append(names[lock.held])
 JITFunction._do_compile(None, "key")
 print(json.dumps([first, seen]))
 '''
@@ -211,13 +216,15 @@ print(json.dumps([first, seen]))
 def test_a_compile_inside_a_shared_hold_lets_the_gpu_lock_go_meanwhile(tmp_path):
     """Compiling uses the CPU, not the GPU: within a shared hold, Triton's compile step gives the hold up and
     takes it again after, so that a timer waiting to time alone does not wait for seconds of compiling; inside
-    a timing (held alone) nothing changes. Triton's own compile needs a GPU driver, so a stand-in plays it."""
+    a timing (held alone) nothing changes, but an alone hold taken to let compiles through (an autotuning's)
+    is let go and taken alone again. Triton's own compile needs a GPU driver, so a stand-in plays it."""
     done = subprocess.run([sys.executable, "-c", LET_GO, str(tmp_path / "gpu0.lock")], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     first, seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert first == "compiled"
-    assert seen == ["none", "shared", "alone", "none"]  # let go while compiling, held again after; alone: kept
+    # let go while compiling, held again after; a timing's alone hold: kept; an autotuning's: let go, alone again
+    assert seen == ["none", "shared", "alone", "none", "alone", "shared", "none"]
 
 
 def test_let_go_gives_the_shared_hold_to_a_waiting_timer(tmp_path):

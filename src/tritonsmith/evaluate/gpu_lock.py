@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 
 _holder = threading.local()  # the GpuLock this thread holds shared, if any (`compiles_let_go`); a GpuLock is
 # used by one thread: its `held` is the object's, and another thread's compile would let it go
@@ -40,6 +41,8 @@ class GpuLock:
         if path:
             self.fds = tuple(os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in (path, path + ".turnstile"))
         self.held: int | None = None
+        self.compiles_yield_alone = False  # a compile lets go of the alone hold too (`alone(compiles_yield=True)`)
+        self.alone_waited = 0.0  # seconds this lock has waited, in all, to hold the GPU alone
 
     def close(self) -> None:
         """Let the lock files go (a long-lived process that makes one per task: the keeper)."""
@@ -51,6 +54,7 @@ class GpuLock:
 
     def _take(self, mode: int) -> None:
         lock, turnstile = self.fds
+        began = time.perf_counter()
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         try:
             fcntl.flock(lock, mode)
@@ -58,7 +62,9 @@ class GpuLock:
             if mode == fcntl.LOCK_SH:
                 fcntl.flock(turnstile, fcntl.LOCK_UN)
         self.held = mode
-        if mode == fcntl.LOCK_SH:
+        if mode == fcntl.LOCK_EX:
+            self.alone_waited += time.perf_counter() - began
+        if mode == fcntl.LOCK_SH or self.compiles_yield_alone:
             _holder.lock = self
 
     def _release(self) -> None:
@@ -70,11 +76,17 @@ class GpuLock:
         if held == fcntl.LOCK_EX:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
 
+    @property
+    def is_alone(self) -> bool:
+        return self.held == fcntl.LOCK_EX
+
     @contextlib.contextmanager
     def let_go(self):
-        """A shared hold given up for a while (a compile, which uses no GPU), then taken again. The work this
-        process queued on the GPU is waited for first: a timer that takes the lock meanwhile finds none in flight."""
-        if self.held != fcntl.LOCK_SH:
+        """A shared hold (or an alone hold taken with `compiles_yield`) given up for a while (a compile, which
+        uses no GPU), then taken again. The work this process queued on the GPU is waited for first: a timer
+        that takes the lock meanwhile finds none in flight."""
+        mode = self.held
+        if mode is None or (mode == fcntl.LOCK_EX and not self.compiles_yield_alone):
             yield
             return
         torch = sys.modules.get("torch")
@@ -87,7 +99,7 @@ class GpuLock:
         try:
             yield
         finally:
-            self._take(fcntl.LOCK_SH)
+            self._take(mode)
 
     @contextlib.contextmanager
     def shared(self):
@@ -103,12 +115,20 @@ class GpuLock:
             self._release()
 
     @contextlib.contextmanager
-    def alone(self):
+    def alone(self, compiles_yield: bool = False):
         """Alone on the GPU, from inside `shared` too: the shared hold is let go, the GPU taken alone, then
         held shared again (others may run in between: for a stretch that must not overlap anyone's work, such
-        as a trusted process's autotuning of the baseline, within a reference run that may)."""
+        as a trusted process's autotuning of the baseline, within a reference run that may). `compiles_yield`:
+        a Triton compile within lets the GPU go for its while and takes it alone again after (a stretch that
+        benchmarks, among its GPU work, kernels it compiles first: an autotuning's configs)."""
         with self.let_go(), self.exclusive():
-            yield
+            self.compiles_yield_alone = compiles_yield
+            if compiles_yield:
+                _holder.lock = self
+            try:
+                yield
+            finally:
+                self.compiles_yield_alone = False
 
     @contextlib.contextmanager
     def exclusive(self):

@@ -41,7 +41,6 @@ from tritonsmith.evaluate.runtime import (
     synchronize,
     time_first_call,
     tuning_alone,
-    tuning_alone_waited,
     where,
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings, holding_last
@@ -106,12 +105,12 @@ class References:
                     self.fill_free_memory(fill)
                 self.spent("making_inputs", began)
                 segments = _segments_allocated() if self.on_gpu else 0
-                began, tuning_waited = time.perf_counter(), tuning_alone_waited()
+                began, tuning_waited = time.perf_counter(), self.gpu_lock.alone_waited
                 with tuning_alone(self.gpu_lock) if self.on_gpu else contextlib.nullcontext():
                     expected = self.task.reference(*clone(args))  # a gold's autotuning is done alone
                 synchronize(self.device)
                 self.spent("reference_runs", began)
-                self.add_split("tuning_alone_wait", tuning_alone_waited() - tuning_waited)
+                self.add_split("tuning_alone_wait", self.gpu_lock.alone_waited - tuning_waited)
             except CaseSkipped:
                 raise
             except Exception as exc:

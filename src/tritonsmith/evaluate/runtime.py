@@ -17,7 +17,6 @@ import os
 import re
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -69,19 +68,23 @@ def autotune_on_interpreter() -> None:
     _index_on_old_interpreter()
 
 
-_tuning = threading.local()  # .lock: the GpuLock that `tuning_alone` holds alone for this thread's benchmarks
+_tuning = threading.local()  # .lock: the GpuLock that `tuning_alone` holds alone for this thread's benchmarks;
+# .hold: the alone hold of the autotuning in progress (an ExitStack), taken at its first benchmark
 
 
 @contextlib.contextmanager
 def tuning_alone(lock: Any):
-    """Within it, @triton.autotune benchmarks each config with the GPU to itself (`lock.alone()`), after a first
-    call that compiles the config beside other evaluations' work. For the trusted processes' runs of the task's
-    reference (references.py, `make_check`; a TritonBench-G gold is its task's reference, and its choice, kept
-    in Triton's cache, is what the baseline reads; the baseline's own first run, in `time_baseline`, holds the
+    """Within it, @triton.autotune benchmarks its configs with the GPU to itself (`lock.alone()`), once per
+    autotuning: the hold is taken after the first config's first call (its compile, made beside other
+    evaluations' work) and kept until the autotuning ends, except while a later config compiles (that lets
+    the GPU go and takes it alone again after). For the trusted processes' runs of the task's reference
+    (references.py, `make_check`; a TritonBench-G gold is its task's reference, and its choice, kept in
+    Triton's cache, is what the baseline reads; the baseline's own first run, in `time_baseline`, holds the
     GPU alone already): a choice tuned while other evaluations ran on the GPU can be a slower config, which
     would make the baseline slower and every candidate's speedup larger. A candidate's own tuning is not held
-    so: a worse choice there only slows the candidate."""
-    _bench_alone_installed()
+    so: a worse choice there only slows the candidate. The seconds spent waiting for the GPU are the lock's
+    `alone_waited`."""
+    _tuning_alone_installed()
     previous = getattr(_tuning, "lock", None)
     _tuning.lock = lock
     try:
@@ -90,32 +93,41 @@ def tuning_alone(lock: Any):
         _tuning.lock = previous
 
 
-def tuning_alone_waited() -> float:
-    """Seconds this thread's `tuning_alone` benchmarks have waited, in all, for the GPU to be theirs alone."""
-    return getattr(_tuning, "waited", 0.0)
-
-
-def _bench_alone_installed() -> None:
-    """Wrap Autotuner.do_bench (whatever it is now: Triton's, or the interpreter's `run_once`) once."""
+def _tuning_alone_installed() -> None:
+    """Wrap Autotuner.do_bench (whatever it is now: Triton's, or the interpreter's `run_once`) and Autotuner.run
+    once: the run bounds the alone hold that its benchmarks take."""
     from triton.runtime.autotuner import Autotuner
     current = Autotuner.__dict__.get("do_bench")
-    if current is None or getattr(current, "tritonsmith_alone", False):
-        return
+    if current is not None and not getattr(current, "tritonsmith_alone", False):
+        def do_bench(tuner: Any) -> Any:
+            bench = current.__get__(tuner, Autotuner)
+            lock, hold = getattr(_tuning, "lock", None), getattr(_tuning, "hold", None)
+            if lock is None:
+                return bench
 
-    def do_bench(tuner: Any) -> Any:
-        bench = current.__get__(tuner, Autotuner)
-        lock = getattr(_tuning, "lock", None)
-        if lock is None:
-            return bench
-
-        def alone(kernel_call: Callable[[], Any], *args: Any, **kwargs: Any) -> Any:
-            kernel_call()  # compiles this config (the CPU's work) while other evaluations use the GPU
-            waiting = time.perf_counter()
-            with lock.alone():
-                _tuning.waited = getattr(_tuning, "waited", 0.0) + time.perf_counter() - waiting
+            def alone(kernel_call: Callable[[], Any], *args: Any, **kwargs: Any) -> Any:
+                kernel_call()  # compiles this config (the CPU's work) while other evaluations use the GPU
+                if hold is None:  # a benchmark outside Autotuner.run: alone for itself
+                    with lock.alone():
+                        return bench(kernel_call, *args, **kwargs)
+                if not lock.is_alone:
+                    hold.enter_context(lock.alone(compiles_yield=True))
                 return bench(kernel_call, *args, **kwargs)
-        return alone
-    Autotuner.do_bench = _Alone(do_bench)
+            return alone
+        Autotuner.do_bench = _Alone(do_bench)
+    run = Autotuner.run
+    if not getattr(run, "tritonsmith_alone", False):
+        def tuning_run(tuner: Any, *args: Any, **kwargs: Any) -> Any:
+            if getattr(_tuning, "lock", None) is None or getattr(_tuning, "hold", None) is not None:
+                return run(tuner, *args, **kwargs)
+            with contextlib.ExitStack() as hold:
+                _tuning.hold = hold
+                try:
+                    return run(tuner, *args, **kwargs)
+                finally:
+                    _tuning.hold = None
+        tuning_run.tritonsmith_alone = True
+        Autotuner.run = tuning_run
 
 
 class _Alone(property):
