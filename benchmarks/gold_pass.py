@@ -64,6 +64,11 @@ def summarize(records: list[dict]) -> str:
         lines += ["", "| why a gold does not qualify | tasks |", "| --- | --- |"]
         for kind, tasks in sorted(failing.items(), key=lambda item: -len(item[1])):
             lines.append(f"| {kind} ({len(tasks)}) | {', '.join(sorted(tasks))} |")
+    retried = [r for r in records if r.get("memory_retry")]
+    if retried:  # recorded since session 13: evaluations short of memory beside others, made again alone
+        lines += ["", f"Made again alone after running short of GPU memory beside others: {len(retried)} ("
+                      + ", ".join(f"{r['task'].split(':', 1)[-1]} {r['status']} after "
+                                  f"{r['memory_retry'].get('status')}" for r in retried) + ")."]
     ratios = sorted(r["speedup"] for r in records if r.get("speedup"))
     if ratios:
         within = sum(0.98 <= ratio <= 1.02 for ratio in ratios)

@@ -121,6 +121,9 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     started = float(next(line.split()[1] for line in short_result.stdout_tail.splitlines() if line.startswith("start")))
     assert started > ended, "the second try began before the other evaluation ended"
     assert alone.status == "runtime_error" and "memory_retry" not in alone.evidence  # none beside it: its own
+    from tritonsmith.runs.bench import from_result  # a bench (a gold pass) keeps which were made again alone
+    assert from_result(task, "dir", short_result).memory_retry == retry
+    assert from_result(task, "dir", alone).memory_retry is None
 
 
 @pytest.mark.parametrize("message, retried", [

@@ -150,6 +150,8 @@ def test_a_record_keeps_the_tuning_outcome_and_old_records_still_load():
     old = {key: value for key, value in record.to_dict().items() if key not in ("speedup_before_tuning", "tuning")}
     loaded = TaskRecord.from_dict(old)  # a results.jsonl line written before tuning was recorded
     assert (loaded.speedup_before_tuning, loaded.tuning) == (None, None)
+    later = dict(record.to_dict(), a_later_field={"x": 1})  # a line a later version wrote: its new keys left out
+    assert TaskRecord.from_dict(later) == record
 
 
 def test_a_binary_candidate_fails_its_task_and_the_bench_goes_on(tmp_path, two_task_suite):

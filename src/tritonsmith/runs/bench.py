@@ -177,7 +177,7 @@ def from_result(task: Task, solver: str, result: EvalResult) -> TaskRecord:
                       speedup=result.speedup, speedup_vs_torch=result.speedup_vs_torch,
                       speed_reason=None if result.speedup is not None else result.speedup_reason,
                       speedup_noise=timing_noise(data), phases_s=result.evidence.get("phases_s"),
-                      perf_cases=perf_cases(data),
+                      perf_cases=perf_cases(data), memory_retry=result.evidence.get("memory_retry"),
                       lineages=[LineageOutcome(0, result.call_ok, result.exec_ok, result.speedup, [point])])
 
 

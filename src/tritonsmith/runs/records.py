@@ -10,7 +10,7 @@ winner's as the search left it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -63,13 +63,17 @@ class TaskRecord:
     qualification: str | None = None  # why it does not, or what was dropped; None: not known on this device
     phases_s: dict[str, float] | None = None  # baseline/dir solvers: the evaluation's seconds per stage
     perf_cases: list[dict[str, Any]] | None = None  # baseline/dir solvers: each perf case's timing (PERF_CASE_KEYS)
+    memory_retry: dict[str, Any] | None = None  # baseline/dir solvers: the first try's outcome where the evaluation,
+    # short of GPU memory beside others, was made again alone (pool.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskRecord:
-        data = dict(data)
+        """A record as to_dict wrote it; keys this version does not know (a later version's) are left out."""
+        names = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in names}
         data["lineages"] = [LineageOutcome(**{**lin, "rounds": [RoundPoint(**p) for p in lin.get("rounds", [])]})
                             for lin in data.get("lineages", [])]
         return cls(**data)
