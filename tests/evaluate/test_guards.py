@@ -99,7 +99,7 @@ def test_every_adversarial_file_is_in_a_table():
     elsewhere = {"fork_storm", "big_stdout", "overwrite_kept_references",  # tested on their own (test_references.py)
                  "write_outside_job", "daemon_kills_host", "write_from_cuda_callback",  # test_sandbox.py
                  "wrong_while_timed", "reuse_while_timed", "copy_while_timed",  # test_timing_path.py: only
-                 "triton_copy_while_timed",  # timing calls them again on the same tensors
+                 "triton_copy_while_timed", "wait_out_spin",  # timing calls them again on the same tensors
                  "slow_baseline_global",  # test_timing_path.py: a task whose baseline reads a global block size
                  "fix_last_output_later", "trace_while_timed", "precompute_after"}  # test_timing_path.py
     listed = {case[0] for case in CASES} | {hole[0] for hole in KNOWN_HOLES} | elsewhere

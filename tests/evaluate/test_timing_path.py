@@ -65,6 +65,7 @@ def test_a_baseline_slowed_while_timed_is_seen(clock_pool):
     ("reuse_while_timed", "returned memory the previous call had returned"),
     ("copy_while_timed", "launched no Triton kernel"),
     ("triton_copy_while_timed", "reuses results between calls"),
+    ("wait_out_spin", "reuses results between calls"),  # on a GPU: by its work past the spin it waited out
 ])
 def test_results_reused_between_timed_calls_are_rejected(clock_pool, candidate, phrase):
     """Each computes right on inputs it has not seen, so every correctness check passes; called again on the

@@ -192,16 +192,40 @@ class Measuring:
         base_repeat = ms_of((trusted or {}).get(perf["timer"]))
         base_fresh = ms_of((trusted or {}).get("fresh"))
         perf["baseline_fresh_call_ms"] = base_fresh
+        margin = REUSE_RATIO if self.on_gpu else CLOCK_REUSE_RATIO
+        past = ms_of(fresh.get("past_wait_ms"))
+        if cand_fresh is None and past is not None:
+            self.check_work_past_wait(check, perf, past, host, spin, base_repeat, base_fresh, trusted, margin)
         if cand_fresh is None or base_repeat is None or base_fresh is None:
             return
         cand_ratio, base_ratio = perf["candidate_ms"] / cand_fresh, base_repeat / base_fresh
         perf["repeat_vs_fresh"] = round(cand_ratio / base_ratio, 4)
-        margin = REUSE_RATIO if self.on_gpu else CLOCK_REUSE_RATIO
         if cand_ratio < margin * base_ratio and cand_fresh - perf["candidate_ms"] > REUSE_MIN_MS:
             self.violate(f"{where(check)}: called again on the same inputs (timed), the candidate took "
                          f"{perf['candidate_ms']:.4f} ms a call, {1 / cand_ratio:.1f}x less than its first call on new "
                          f"inputs ({cand_fresh:.4f} ms), where the baseline's ratio was {1 / base_ratio:.1f}x: it "
                          "reuses results between calls")
+
+    def check_work_past_wait(self, check: dict[str, Any], perf: dict[str, Any], past: float, host: float | None,
+                             spin: float, base_repeat: float | None, base_fresh: float | None,
+                             trusted: dict[str, Any] | None, margin: float) -> None:
+        """A first call on new inputs whose host time outlasted the spin (untimed, and judged by its host time
+        past the spin) still shows the GPU work it launched after the spin ended (`past`, timing.gpu_past_wait):
+        a call that waits the spin out (a sleep, a synchronisation) and then does the work it reuses between
+        timed calls is caught by that against its timed calls. The baseline's ratio of its timed calls to its
+        first call is allowed for, at most 1 (`past` is a floor on a first call's GPU time, and a baseline that
+        synchronises holds host time in its timed calls: not a ratio to hold a candidate to)."""
+        perf["fresh_call_past_wait_ms"] = round(past, 6)
+        base_ratio = 1.0
+        host_bound = (trusted or {}).get("host_bound")
+        if base_repeat and base_fresh and not (isinstance(host_bound, list) and perf["timer"] in host_bound):
+            base_ratio = min(1.0, base_repeat / base_fresh)
+        ratio = perf["candidate_ms"] / past if past else float("inf")
+        if ratio < margin * base_ratio and past - perf["candidate_ms"] > REUSE_MIN_MS:
+            self.violate(f"{where(check)}: the candidate's first call on inputs it had not seen kept the host "
+                         f"{host or 0.0:.1f} ms (past the {spin:.1f} ms the GPU was kept busy before it, so it was not "
+                         f"timed), then its GPU work took {past:.4f} ms, {1 / ratio:.1f}x its timed calls' "
+                         f"{perf['candidate_ms']:.4f} ms on inputs it had seen: it reuses results between calls")
 
     def check_baseline_speed(self, check: dict[str, Any], perf: dict[str, Any], trusted: dict[str, Any]) -> None:
         """The baseline's time beside the candidate against its time alone where no candidate code ran: a

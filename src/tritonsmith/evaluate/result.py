@@ -65,7 +65,11 @@ class PerfResult:
     baseline_alone_ms: float | None = None
     """The baseline timed alone in the same way, where no candidate code had run (the reference keeper)."""
     fresh_call_ms: float | None = None
-    """The candidate's first call on inputs it had not seen (after timing), timed once, L2 flushed."""
+    """The candidate's first call on inputs it had not seen (after timing), timed once, L2 flushed; None where
+    its host time outlasted the spin it was queued behind (the time would hold host time)."""
+    fresh_call_past_wait_ms: float | None = None
+    """Where that call was not timed so: the GPU time of its work after the host's wait (timing.gpu_past_wait),
+    held against its timed calls: a call that waits out the spin, then does the work it reuses, shows here."""
     baseline_fresh_call_ms: float | None = None
     """The baseline's call on those inputs, timed alike."""
     repeat_vs_fresh: float | None = None

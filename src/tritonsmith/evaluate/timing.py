@@ -339,7 +339,8 @@ class GpuTimer:
         call is never repeated (it is the first on inputs the function has not seen), so the spin is made long
         enough up front for three times the `host_ms` its repeated calls took, 2 ms at least. Returns {"ms": its
         GPU time, or None where its host time outlasted the spin (the time would hold host time), "host_ms":
-        the call's host time, "spin_ms"}; the garbage collector waits meanwhile."""
+        the call's host time, "spin_ms", "past_wait_ms": where "ms" is None, the GPU time of its work after the
+        host's wait (`gpu_past_wait`)}; the garbage collector waits meanwhile."""
         torch = self.torch
         start, end = self._events(2)
         spin_ms = min(SPIN_CAP_MS, max(2.0, 3 * host_ms))
@@ -361,13 +362,25 @@ class GpuTimer:
         finally:
             if collecting:
                 gc.enable()
-        timed = start.elapsed_time(end) if self.spin and queue_ms <= 0.9 * spin_ms else None
+        elapsed = start.elapsed_time(end) if self.spin else None
+        timed = elapsed if elapsed is not None and queue_ms <= 0.9 * spin_ms else None
         return {"ms": timed, "host_ms": queue_ms, "spin_ms": spin_ms,
+                "past_wait_ms": None if elapsed is None or timed is not None else gpu_past_wait(elapsed, queue_ms, spin_ms),
                 # why the host may have taken long besides the call's own work: waiting for a CPU (other
                 # processes' work), memory the allocator had to get from the driver (or free and retry for)
                 "run_delay_ms": None if delay is None or delay_after is None else delay_after - delay,
                 "new_segments": memory_after.get("segment.all.allocated", 0) - memory.get("segment.all.allocated", 0),
                 "alloc_retries": memory_after.get("num_alloc_retries", 0) - memory.get("num_alloc_retries", 0)}, result
+
+
+def gpu_past_wait(elapsed_ms: float, host_ms: float, spin_ms: float) -> float:
+    """Of a call timed `once` whose host time (`host_ms`) outlasted the spin it was queued behind, the GPU time
+    of its work after the spin ended: the events' `elapsed_ms` (from the spin's end to the call's last work)
+    less the host time past the spin, during which the GPU may have waited for the host. A call that waits
+    out the spin on the host (a sleep, a synchronisation) and only then launches its work shows that work
+    here; an honest call held up by the host (a compile, a synchronising op) shows its work after the hold,
+    no more (the GPU work launched before it ran meanwhile and is left out): a floor on its GPU time."""
+    return max(0.0, elapsed_ms - max(0.0, host_ms - spin_ms))
 
 
 def run_delay_ms() -> float | None:
