@@ -111,6 +111,12 @@ class GpuLock:
         self._take(fcntl.LOCK_SH)
         try:
             yield
+        except BaseException:  # what was queued before the error may still run: not into a timer's turn
+            torch = sys.modules.get("torch")
+            if torch is not None and torch.cuda.is_initialized():
+                with contextlib.suppress(Exception):  # a sticky CUDA error: nothing more runs anyway
+                    torch.cuda.synchronize()
+            raise
         finally:
             self._release()
 
@@ -121,6 +127,7 @@ class GpuLock:
         as a trusted process's autotuning of the baseline, within a reference run that may). `compiles_yield`:
         a Triton compile within lets the GPU go for its while and takes it alone again after (a stretch that
         benchmarks, among its GPU work, kernels it compiles first: an autotuning's configs)."""
+        compiles_yield = compiles_yield and self.held != fcntl.LOCK_EX  # not an outer hold's (a timing's) to give
         with self.let_go(), self.exclusive():
             self.compiles_yield_alone = compiles_yield
             if compiles_yield:

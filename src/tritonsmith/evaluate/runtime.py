@@ -77,7 +77,8 @@ def tuning_alone(lock: Any):
     """Within it, @triton.autotune benchmarks its configs with the GPU to itself (`lock.alone()`), once per
     autotuning: the hold is taken after the first config's first call (its compile, made beside other
     evaluations' work) and kept until the autotuning ends, except while a later config compiles (that lets
-    the GPU go and takes it alone again after). For the trusted processes' runs of the task's reference
+    the GPU go and takes it alone again after: a first autotuning, or a new specialization, still takes it
+    once per config; a later shape's, its kernels compiled, once). For the trusted processes' runs of the task's reference
     (references.py, `make_check`; a TritonBench-G gold is its task's reference, and its choice, kept in
     Triton's cache, is what the baseline reads; the baseline's own first run, in `time_baseline`, holds the
     GPU alone already): a choice tuned while other evaluations ran on the GPU can be a slower config, which

@@ -340,22 +340,25 @@ class GpuTimer:
         enough up front for three times the `host_ms` its repeated calls took, 2 ms at least. Returns {"ms": its
         GPU time, or None where its host time outlasted the spin (the time would hold host time), "host_ms":
         the call's host time, "spin_ms", "past_wait_ms": where "ms" is None, the GPU time of its work after the
-        host's wait (`gpu_past_wait`)}; the garbage collector waits meanwhile."""
+        host's wait (`gpu_past_wait`), else None}; the garbage collector waits meanwhile."""
         torch = self.torch
-        start, end = self._events(2)
+        spun, start, end = self._events(3)
         spin_ms = min(SPIN_CAP_MS, max(2.0, 3 * host_ms))
         collecting = gc.isenabled()
         gc.disable()
         try:
             # read before the spin is queued: after it, host work that the spin would have to cover
             memory, delay = torch.cuda.memory_stats(), run_delay_ms()
+            spinning = time.perf_counter()
+            spun.record()
             if self.spin:
                 torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
             self.flush.zero_()
             start.record()
             queued = time.perf_counter()
             result = fn()
-            queue_ms = (time.perf_counter() - queued) * 1000
+            returned = time.perf_counter()
+            queue_ms = (returned - queued) * 1000
             end.record()
             delay_after, memory_after = run_delay_ms(), torch.cuda.memory_stats()
             end.synchronize()
@@ -364,8 +367,10 @@ class GpuTimer:
                 gc.enable()
         elapsed = start.elapsed_time(end) if self.spin else None
         timed = elapsed if elapsed is not None and queue_ms <= 0.9 * spin_ms else None
-        return {"ms": timed, "host_ms": queue_ms, "spin_ms": spin_ms,
-                "past_wait_ms": None if elapsed is None or timed is not None else gpu_past_wait(elapsed, queue_ms, spin_ms),
+        past = None
+        if elapsed is not None and timed is None:  # the spin and flush as the GPU ran them, against the host's time
+            past = gpu_past_wait(elapsed, (returned - spinning) * 1000, spun.elapsed_time(start))
+        return {"ms": timed, "host_ms": queue_ms, "spin_ms": spin_ms, "past_wait_ms": past,
                 # why the host may have taken long besides the call's own work: waiting for a CPU (other
                 # processes' work), memory the allocator had to get from the driver (or free and retry for)
                 "run_delay_ms": None if delay is None or delay_after is None else delay_after - delay,
@@ -373,14 +378,16 @@ class GpuTimer:
                 "alloc_retries": memory_after.get("num_alloc_retries", 0) - memory.get("num_alloc_retries", 0)}, result
 
 
-def gpu_past_wait(elapsed_ms: float, host_ms: float, spin_ms: float) -> float:
-    """Of a call timed `once` whose host time (`host_ms`) outlasted the spin it was queued behind, the GPU time
-    of its work after the spin ended: the events' `elapsed_ms` (from the spin's end to the call's last work)
-    less the host time past the spin, during which the GPU may have waited for the host. A call that waits
-    out the spin on the host (a sleep, a synchronisation) and only then launches its work shows that work
-    here; an honest call held up by the host (a compile, a synchronising op) shows its work after the hold,
-    no more (the GPU work launched before it ran meanwhile and is left out): a floor on its GPU time."""
-    return max(0.0, elapsed_ms - max(0.0, host_ms - spin_ms))
+def gpu_past_wait(elapsed_ms: float, host_ms: float, ahead_ms: float) -> float:
+    """Of a call timed `once` whose host time outlasted the spin it was queued behind, the GPU time of its work
+    after the GPU's start event: the events' `elapsed_ms` (from the start event to the call's last work) less
+    the host's time past that start (`host_ms` from queueing the spin to the call's return, less `ahead_ms`,
+    the spin and flush as the GPU ran them), during which the GPU may have waited for the host. A call that
+    waits out the spin on the host (a sleep, a synchronisation) and only then launches its work shows that
+    work here; an honest call held up by the host (a compile, a synchronising op) shows its work after the
+    hold, no more (what it launched before ran meanwhile and is left out): a floor on its GPU time. Work
+    the call waits for before it returns is not seen here (host time: `fresh_host_work`)."""
+    return max(0.0, elapsed_ms - max(0.0, host_ms - ahead_ms))
 
 
 def run_delay_ms() -> float | None:
