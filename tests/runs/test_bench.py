@@ -232,3 +232,32 @@ def test_an_agent_task_that_is_not_solved_records_why(tmp_path, two_task_suite):
     assert done.returncode == 0, done.stderr
     (record,) = ResultsStore(out).records()
     assert record.status == "wrong_output" and record.error.startswith("candidate L0-R0: wrong_output: ")
+
+
+def test_a_long_pass_says_which_tasks_are_in_flight_when_none_finishes():
+    """With no task finished for `quiet_s`, the progress names the tasks in flight and for how long, the
+    longest first; a finished task leaves the list, and nothing is said again before `quiet_s` has passed."""
+    import io
+
+    from tritonsmith.runs.bench import BenchProgress
+    from tritonsmith.runs.records import TaskRecord
+
+    stream = io.StringIO()
+    progress = BenchProgress(3, [], stream, quiet_s=0.05)
+    progress.running()
+    assert stream.getvalue() == ""  # nothing in flight
+    progress.start("s:slow")
+    time.sleep(0.06)
+    progress.start("s:quick")
+    progress.running()
+    assert stream.getvalue().splitlines()[-1].startswith("[0/3] running: s:slow (0 s), s:quick (0 s)")
+    progress.running()
+    assert len(stream.getvalue().splitlines()) == 1  # said just now
+    progress.add(TaskRecord("s:quick", "s", "baseline", "passed", True, True))
+    time.sleep(0.06)
+    progress.running()
+    assert stream.getvalue().splitlines()[-1] == "[1/3] running: s:slow (0 s)"
+    progress.end("s:slow")
+    time.sleep(0.06)
+    progress.running()
+    assert len(stream.getvalue().splitlines()) == 3

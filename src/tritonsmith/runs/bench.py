@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,13 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         known = qualifications.load()
 
         def attempt(task: Task) -> None:
+            progress.start(task.name)
+            try:
+                run_task(task)
+            finally:
+                progress.end(task.name)
+
+        def run_task(task: Task) -> None:
             if interrupted():  # Ctrl-C: no new task starts
                 return
             started = time.perf_counter()
@@ -114,7 +122,12 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         executor = ThreadPoolExecutor(max_workers=at_once)
         try:
             for future in [executor.submit(attempt, task) for task in todo]:
-                future.result()
+                while True:
+                    try:
+                        future.result(timeout=5)
+                        break
+                    except FutureTimeout:
+                        progress.running()
         finally:  # at Ctrl-C: queued tasks are dropped and the pool is closed under those in flight
             executor.shutdown(wait=not interrupted(), cancel_futures=True)
     if waiting and not interrupted():
@@ -236,24 +249,52 @@ def _best_status(candidates: list[Candidate]) -> str | None:
 
 
 class BenchProgress:
-    """tasks done/total, accuracy so far, spend, ETA: one line per finished task."""
+    """tasks done/total, accuracy so far, spend, ETA: one line per finished task; and, when no task has
+    finished for `quiet_s`, a line naming the tasks in flight and for how long (`running`)."""
 
-    def __init__(self, total: int, records: list[TaskRecord], stream: Any):
+    def __init__(self, total: int, records: list[TaskRecord], stream: Any, quiet_s: float = 60.0):
         self.total, self.stream = total, stream
         self.records = list(records)
         self.started = time.monotonic()
         self.fresh = 0
         self._lock = threading.Lock()
+        self.quiet_s, self.said = quiet_s, time.monotonic()
+        self.in_flight: dict[str, float] = {}  # task -> when it started
+
+    def start(self, task: str) -> None:
+        with self._lock:
+            self.in_flight[task] = time.monotonic()
+
+    def end(self, task: str) -> None:
+        with self._lock:
+            self.in_flight.pop(task, None)
+
+    def running(self) -> None:
+        """If nothing was said for `quiet_s`: the tasks in flight, the longest first (a long pass shows where
+        it waits)."""
+        with self._lock:
+            now = time.monotonic()
+            if not self.in_flight or now - self.said < self.quiet_s:
+                return
+            tasks = sorted(self.in_flight.items(), key=lambda item: item[1])
+            self._say(f"[{len(self.records)}/{self.total}] running: "
+                      + ", ".join(f"{task} ({now - began:.0f} s)" for task, began in tasks) + "\n")
+
+    def _say(self, line: str) -> None:
+        self.stream.write(line)
+        self.stream.flush()
+        self.said = time.monotonic()
 
     def add(self, record: TaskRecord) -> None:
         with self._lock:
+            self.in_flight.pop(record.task, None)
             self._add(record)
 
     def wait(self, task: str, requests: int) -> None:
         with self._lock:
-            self.stream.write(f"[{len(self.records)}/{self.total}] {task}: waiting for {requests} "
-                              f"{'reply' if requests == 1 else 'replies'}\n")
-            self.stream.flush()
+            self.in_flight.pop(task, None)
+            self._say(f"[{len(self.records)}/{self.total}] {task}: waiting for {requests} "
+                      f"{'reply' if requests == 1 else 'replies'}\n")
 
     def _add(self, record: TaskRecord) -> None:
         self.records.append(record)
@@ -265,6 +306,5 @@ class BenchProgress:
         spend = "$?" if None in usd else f"${sum(usd):.2f}"
         elapsed = time.monotonic() - self.started
         eta = elapsed / self.fresh * (self.total - done)
-        self.stream.write(f"[{done}/{self.total}] {record.task}: {record.status}  exec {execs}/{done}  "
-                          f"call {calls}/{done}  {spend}  ETA {int(eta) // 60}m{int(eta) % 60:02d}s\n")
-        self.stream.flush()
+        self._say(f"[{done}/{self.total}] {record.task}: {record.status}  exec {execs}/{done}  "
+                  f"call {calls}/{done}  {spend}  ETA {int(eta) // 60}m{int(eta) % 60:02d}s\n")
