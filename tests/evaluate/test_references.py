@@ -483,10 +483,10 @@ def test_correctness_checks_too_large_for_the_gpu_are_fewer_and_cover_the_cases_
     assert made_here + max(sizes[pair] for pair in kept) <= half + max(sizes.values())
 
 
-def test_references_more_than_a_keeper_keeps_are_made_by_each_job(tmp_path):
-    """A task whose references are more than its keeper keeps (its share of the GPU's memory) is not lent: lent,
-    they would be held twice while the job copies them, and in the keeper's cache until its next task. The
-    keeper says so once it has made them, and at once for the task's later jobs."""
+def test_references_more_than_a_keeper_keeps_are_lent_once_then_made_by_each_job(tmp_path):
+    """A task whose references are more than its keeper keeps (its share of the GPU's memory) is not kept: the
+    job they were made for borrows them (where its copy fits beside them: not made twice for it), and the
+    task's later jobs are told at once to make their own."""
     import pickle
 
     from tritonsmith.evaluate.keeper import Keeper
@@ -501,12 +501,19 @@ def test_references_more_than_a_keeper_keeps_are_made_by_each_job(tmp_path):
     original = keeper.make
     keeper.make = lambda job: made.append(1) or original(job)
     first = pickle.loads(keeper.references(job))
+    assert re.fullmatch(r"now, for this job only \(not kept: the task's references take \d+\.\d GiB, more than "
+                        r"this keeper keeps \(0\.0 GiB\)\)", first["made"]), first["made"]
+    assert first["state"]["checks"] and first["state"]["perf_checks"] is not None
+    later = pickle.loads(keeper.references(job))
     assert re.fullmatch(r"the task's references take \d+\.\d GiB, more than this keeper keeps \(0\.0 GiB\): "
-                        r"each job makes its own", first["unavailable"]), first
-    assert pickle.loads(keeper.references(job)) == first and made == [1] and not keeper.kept
+                        r"each job makes its own", later["unavailable"]), later
+    assert made == [1] and not keeper.kept
+    keeper.copy_fits = lambda size: False  # no room for the job's copy beside them: it makes its own at once
+    job["task_key"] = "another"
+    assert "unavailable" in pickle.loads(keeper.references(job)) and made == [1, 1]
     # jobs of a task not seen yet that wait for its first: none makes them again
     import threading
-    job["task_key"] = "another"
+    job["task_key"] = "a third"
     replies = []
     threads = [threading.Thread(target=lambda: replies.append(pickle.loads(keeper.references(job))))
                for _ in range(3)]
@@ -514,7 +521,7 @@ def test_references_more_than_a_keeper_keeps_are_made_by_each_job(tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    assert made == [1, 1] and len(replies) == 3 and all("unavailable" in reply for reply in replies)
+    assert made == [1, 1, 1] and len(replies) == 3 and all("unavailable" in reply for reply in replies)
 
 
 def test_a_keeper_that_died_before_it_was_ready_hands_its_tasks_on(tmp_path):

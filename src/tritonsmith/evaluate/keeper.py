@@ -121,9 +121,10 @@ class Keeper:
                 os._exit(BROKEN_EXIT)  # the jobs in flight lose their connection and make their own references
 
     def references(self, job: dict[str, Any]) -> bytes:
-        """The pickled references of the job's task: kept ones if intact, else made now; "unavailable" for a task
-        whose references are more than this keeper keeps (the job makes its own: lent, they would be held twice
-        while copied, and this keeper's cache would hold them until its next task)."""
+        """The pickled references of the job's task: kept ones if intact, else made now; for a task whose
+        references are more than this keeper keeps, lent to the job they were made for where its copy fits
+        beside them (`copy_fits`), and "unavailable" to later jobs (each makes its own: kept, this keeper's
+        share would be exceeded)."""
         key = job["task_key"]
         if key in self.too_large:
             return _unavailable(self.too_large[key])
@@ -153,6 +154,9 @@ class Keeper:
                 if size > self.limit_bytes:
                     self.too_large[key] = (f"the task's references take {size / 2**30:.1f} GiB, more than this "
                                            f"keeper keeps ({self.limit_bytes / 2**30:.1f} GiB): each job makes its own")
+                    if self.copy_fits(size):  # made already: this job need not make them again
+                        return lend({"state": state, "made": "now, for this job only (not kept: "
+                                     + self.too_large[key].split(": each job")[0] + ")"})
                     state = None
                     self.release_cached()
                     return _unavailable(self.too_large[key])
@@ -167,6 +171,16 @@ class Keeper:
                 while self.kept and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
                     self.kept.popitem(last=False)
             return lend({"state": state, "made": "now" if kept is None else "again: changed"})
+
+    def copy_fits(self, size: int) -> bool:
+        """Whether the job may copy references of `size` bytes, too large to keep, that this keeper holds while it
+        does (lent once, then let go: torch keeps lent GPU memory until the borrower lets it go, and
+        `release_cached` gives it back with the next task): with a fifth of the GPU's free memory to spare."""
+        if self.device == "cpu":
+            return True
+        import torch
+        free, _ = torch.cuda.mem_get_info()
+        return size < 0.8 * free
 
     def on_gpu(self, job: dict[str, Any]) -> contextlib.AbstractContextManager:
         """GPU work of this keeper's own that may overlap other evaluations', never a timing (GpuLock.shared)."""
