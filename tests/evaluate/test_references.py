@@ -547,3 +547,17 @@ def test_small_correctness_checks_beside_large_perf_checks_are_all_made():
     assert correctness_room(None, 5 * gib) is None  # the CPU: no budget
     assert correctness_room(40 * gib, 10 * gib) == 30 * gib
     assert correctness_room(40 * gib, 39 * gib) == correctness_room(40 * gib, 80 * gib) == 10 * gib
+
+
+def test_a_finished_tasks_references_are_let_go_by_its_keeper(cpu_pool, tmp_path):
+    """A bench forgets each task it finished (WorkerPool.forget): its keeper lets the task's references go,
+    so that their memory serves later tasks; the task evaluated again has them made again."""
+    task = variant(tmp_path, "vector_add_forgotten", ("    BLOCK = 1024\n", "    BLOCK = 1024  # a task of its own\n"))
+    first = cpu_pool.evaluate(task, task.baseline, timeout_s=120)
+    second = cpu_pool.evaluate(task, task.baseline, timeout_s=120)
+    assert first.status == second.status == "passed", (first.summary(), second.summary())
+    assert "made by the reference keeper for this job" in first.evidence["references"]
+    assert "made for an earlier job" in second.evidence["references"]
+    cpu_pool.forget(task)
+    third = cpu_pool.evaluate(task, task.baseline, timeout_s=120)
+    assert third.status == "passed" and "made by the reference keeper for this job" in third.evidence["references"]

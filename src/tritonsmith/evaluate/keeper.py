@@ -106,6 +106,11 @@ class Keeper:
                 job = json.loads(receive_blob(connection))
             except (OSError, ConnectionError, ValueError):
                 return
+            if isinstance(job, dict) and isinstance(job.get("forget"), str):
+                self.forget(job["forget"])
+                with contextlib.suppress(OSError):
+                    send_blob(connection, pickle.dumps({"forgotten": job["forget"]}))
+                return
             try:
                 reply = self.references(job)
             except Exception as exc:  # noqa: BLE001 - the checker makes its own references instead
@@ -171,6 +176,17 @@ class Keeper:
                 while self.kept and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
                     self.kept.popitem(last=False)
             return lend({"state": state, "made": "now" if kept is None else "again: changed"})
+
+    def forget(self, key: str) -> None:
+        """Let a task's kept references go (its jobs are done: a bench's finished task), and give their memory
+        back, so that later tasks have it; a job that asks again has them made again."""
+        with self.lock:
+            gone = self.kept.pop(key, None)
+            self.too_large.pop(key, None)
+        if gone is not None:
+            del gone
+            with self.making:  # not while another task's are made from memory this process filled
+                self.release_cached()
 
     def copy_fits(self, size: int) -> bool:
         """Whether the job may copy references of `size` bytes, too large to keep, that this keeper holds while it

@@ -321,6 +321,14 @@ class WorkerPool:
             job["trusted_baseline_path"] = str(trusted)
         return job
 
+    def forget(self, task: Task) -> None:
+        """The task's references are let go by the keepers that keep them (its evaluations are done: a bench's
+        finished task), so that the GPU memory they held serves the tasks after it; an evaluation of it later
+        has them made again."""
+        key = task_key(task, self.config.seeds)
+        for keepers in self._keepers.values():
+            keepers.forget(key)
+
     def close(self) -> None:
         for index, host in enumerate(self._hosts):
             if host is not None:

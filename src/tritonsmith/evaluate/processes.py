@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -165,6 +166,22 @@ class KeeperProcess:
                 return None
         return str(self.socket_path) if ready.is_set() and process.poll() is None else None
 
+    def forget(self, task_key: str, timeout_s: float = 30.0) -> bool:
+        """Ask the keeper to let a task's references go (Keeper.forget); False if it could not be asked."""
+        from tritonsmith.evaluate.keeper import receive_blob, send_blob
+        path = self.path(wait_s=0)
+        if path is None:
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(timeout_s)
+                connection.connect(path)
+                send_blob(connection, json.dumps({"forget": task_key}).encode())
+                receive_blob(connection)
+        except (OSError, ConnectionError):
+            return False
+        return True
+
     def usable(self) -> bool:
         """Running, or to be started again when next asked (`path`: one that was ready once)."""
         return self.process.poll() is None or (self.ready.is_set() and self.restarts < self.MAX_RESTARTS)
@@ -203,6 +220,13 @@ class Keepers:
                 keeper.close()
             raise
         return cls(members)
+
+    def forget(self, task_key: str) -> None:
+        """The task's keeper lets its references go (a finished task of a bench); the task is no one's then."""
+        with self.lock:
+            index = self.owner.pop(task_key, None)
+        if index is not None:
+            self.members[index].forget(task_key)
 
     @contextlib.contextmanager
     def lend(self, task_key: str) -> Iterator[Any]:

@@ -90,6 +90,9 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
                 run_task(task)
             finally:
                 progress.end(task.name)
+                forget = getattr(pool, "forget", None)  # its references leave the GPU for the tasks after it
+                if forget is not None and not interrupted():
+                    forget(task)
 
         def run_task(task: Task) -> None:
             if interrupted():  # Ctrl-C: no new task starts
