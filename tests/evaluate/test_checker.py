@@ -222,6 +222,25 @@ def test_a_candidate_that_sleeps_past_the_spin_on_new_inputs_is_still_caught(tmp
     assert checker.perf[0].get("fresh_call_past_wait_ms") == past
 
 
+@pytest.mark.parametrize("fresh, flagged", [
+    # waits the spin out, launches its work and waits for it before returning: no GPU time past the wait,
+    # but its launches' own events show the work
+    ({"past_wait_ms": 0.0, "launches_gpu_ms": 0.2, "hooked_launches": 1, "launches": 1}, True),
+    ({"past_wait_ms": 0.0, "launches_gpu_ms": 0.012, "hooked_launches": 1, "launches": 1}, False),  # honest
+    ({"past_wait_ms": 0.2, "launches_gpu_ms": 0.0, "hooked_launches": 0, "launches": 0}, True),  # torch's work
+    ({"past_wait_ms": 0.0, "launches_gpu_ms": 0.0, "hooked_launches": 0, "launches": 2}, "hooks"),  # taken away
+])
+def test_a_first_call_that_waits_for_its_own_work_is_held_to_its_launches_gpu_time(tmp_path, fresh, flagged):
+    def setup(checker):
+        checker.trusted_baseline, checker.on_gpu = {"0": ALONE}, True
+    fresh = dict(fresh, ms=None, host_ms=2.3, spin_ms=2.0, repeat_host_ms=0.01)
+    checker, _ = timed_case(tmp_path, {"candidate": samples([0.010, 0.011, 0.0105]),
+                                       "baseline": samples([0.020, 0.022, 0.021])}, setup=setup, fresh=fresh)
+    reused = [v for v in checker.violations if "reuses results" in v]
+    hooks = [v for v in checker.violations if "launch hooks saw 0 of the 2 launches" in v]
+    assert (bool(reused), bool(hooks)) == ((flagged is True), flagged == "hooks"), checker.violations
+
+
 @pytest.mark.parametrize("elapsed, host, ahead, past", [
     (0.5, 1.0, 2.06, 0.5),  # the host within the spin and flush: all of it
     (1.3, 3.06, 2.06, 0.3),  # 1 ms of host time past the GPU's start, during which the GPU may have waited

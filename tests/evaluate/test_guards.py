@@ -99,7 +99,7 @@ def test_every_adversarial_file_is_in_a_table():
     elsewhere = {"fork_storm", "big_stdout", "overwrite_kept_references",  # tested on their own (test_references.py)
                  "write_outside_job", "daemon_kills_host", "write_from_cuda_callback",  # test_sandbox.py
                  "wrong_while_timed", "reuse_while_timed", "copy_while_timed",  # test_timing_path.py: only
-                 "triton_copy_while_timed", "wait_out_spin",  # timing calls them again on the same tensors
+                 "triton_copy_while_timed", "wait_out_spin", "work_then_sync",  # timing calls them again on the same tensors
                  "slow_baseline_global",  # test_timing_path.py: a task whose baseline reads a global block size
                  "fix_last_output_later", "trace_while_timed", "precompute_after"}  # test_timing_path.py
     listed = {case[0] for case in CASES} | {hole[0] for hole in KNOWN_HOLES} | elsewhere
@@ -213,3 +213,39 @@ def test_what_a_harness_calls_while_it_copies_inputs_is_in_the_snapshot():
         assert guards._snapshot()["random.seed"][0] is not taken["random.seed"][0]
     finally:
         random.seed = saved
+
+
+COUNTED = '''
+import json
+import triton, triton.language as tl, torch
+from tritonsmith.evaluate.guards import Guards
+
+@triton.jit
+def _fill(out_ptr, BLOCK: tl.constexpr):
+    tl.static_assert(BLOCK <= 16)
+    tl.store(out_ptr + tl.arange(0, BLOCK), tl.full((BLOCK,), 1.0, tl.float32))
+
+guards = Guards(set(), "cpu")
+guards.install()
+out = torch.zeros(16)
+with guards.watching(record_ops=False):
+    try:
+        _fill[(1,)](out, BLOCK=32)  # refused before it launches (as a launch out of resources is)
+    except Exception:
+        _fill[(1,)](out, BLOCK=16)  # the fallback an honest kernel may take
+print(json.dumps([guards.launches, guards.completed_launches, float(out.sum())]))
+'''
+
+
+def test_a_launch_that_raises_before_the_driver_is_not_counted_as_launched(tmp_path):
+    """The guards count every launch asked for, and apart the ones that returned (the driver was asked): the
+    fresh call's Triton launch hooks are held to the second (a kernel refused for its resources, then
+    launched with smaller blocks, as TritonBench-G's attention_score does, is not a hook taken away)."""
+    import json
+    import subprocess
+
+    import tritonsmith
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(Path(tritonsmith.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", COUNTED], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [2, 1, 16.0]

@@ -66,6 +66,7 @@ def test_a_baseline_slowed_while_timed_is_seen(clock_pool):
     ("copy_while_timed", "launched no Triton kernel"),
     ("triton_copy_while_timed", "reuses results between calls"),
     ("wait_out_spin", "reuses results between calls"),  # on a GPU: by its work past the spin it waited out
+    ("work_then_sync", "reuses results between calls"),  # on a GPU: by its launches' own events
 ])
 def test_results_reused_between_timed_calls_are_rejected(clock_pool, candidate, phrase):
     """Each computes right on inputs it has not seen, so every correctness check passes; called again on the

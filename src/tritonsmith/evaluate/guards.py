@@ -82,6 +82,7 @@ class Guards:
         self.device = device
         self.violations: list[str] = []
         self.launches = 0
+        self.completed_launches = 0  # launches whose call returned (the driver was asked to launch)
         self.kernel_names: list[str] = []
         self.skip_launches = False
         self.ops_seen: set[str] = set()
@@ -128,7 +129,9 @@ class Guards:
                 if guards.skip_launches:
                     return None
                 with _disable_current_modes():
-                    return original(kernel_self, *args, grid=grid, warmup=warmup, **kwargs)
+                    kernel = original(kernel_self, *args, grid=grid, warmup=warmup, **kwargs)
+                guards.completed_launches += 1  # (not one that raised first: compiling, out of resources)
+                return kernel
             return run
 
         from triton.runtime.jit import JITFunction
@@ -369,7 +372,8 @@ def _namespaces() -> dict[str, Any]:
         "time": time, "os": os, "sys": sys, "builtins": builtins, "json": json, "threading": threading,
         "torch.cuda.Event": torch.cuda.Event, "runtime": runtime, "timing": timing, "worker": worker,
         "guards": guards, "Guards": Guards, "_OpRecorder": _OpRecorder, "CandidateRun": worker.CandidateRun,
-        "posix": posix, "timing.GpuTimer": timing.GpuTimer, "GpuLock": gpu_lock.GpuLock, "statistics": statistics,
+        "posix": posix, "timing.GpuTimer": timing.GpuTimer, "timing.LaunchTimes": timing.LaunchTimes,
+        "GpuLock": gpu_lock.GpuLock, "statistics": statistics,
         "math": math,
     }
     try:

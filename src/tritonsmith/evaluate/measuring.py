@@ -194,8 +194,7 @@ class Measuring:
         base_fresh = ms_of((trusted or {}).get("fresh"))
         perf["baseline_fresh_call_ms"] = base_fresh
         margin = REUSE_RATIO if self.on_gpu else CLOCK_REUSE_RATIO
-        past = fresh.get("past_wait_ms")  # (0 is a time here: the call's work all waited for before it returned)
-        past = float(past) if type(past) in (int, float) and 0 <= past < float("inf") else None
+        past = self.fresh_work_floor(check, fresh)
         if cand_fresh is None and past is not None:
             self.check_work_past_wait(check, perf, past, host, spin, base_repeat, base_fresh, trusted, margin,
                                       fresh.get("compile_ms"))
@@ -209,13 +208,27 @@ class Measuring:
                          f"inputs ({cand_fresh:.4f} ms), where the baseline's ratio was {1 / base_ratio:.1f}x: it "
                          "reuses results between calls")
 
+    def fresh_work_floor(self, check: dict[str, Any], fresh: dict[str, Any]) -> float | None:
+        """A floor on the GPU time of a first call on new inputs that the host outlasted the spin for: the larger
+        of its work after the host's wait (`past_wait_ms`) and its Triton launches' own GPU time, bracketed by
+        events from Triton's launch hooks (`launches_gpu_ms`: work the call waited for before it returned shows
+        here, not in the first). Launches the hooks did not see mean the candidate took them away."""
+        def time_of(value: Any) -> float | None:  # (0 is a time here: work all waited for, or none launched)
+            return float(value) if type(value) in (int, float) and 0 <= value < float("inf") else None
+        hooked, launches = fresh.get("hooked_launches"), fresh.get("launches")
+        if type(hooked) is int and type(launches) is int and hooked < launches:
+            self.violate(f"{where(check)}: Triton's launch hooks saw {hooked} of the {launches} launches of the "
+                         "candidate's first call on new inputs: it took away what times that call")
+        found = [t for t in (time_of(fresh.get("past_wait_ms")), time_of(fresh.get("launches_gpu_ms"))) if t is not None]
+        return max(found) if found else None
+
     def check_work_past_wait(self, check: dict[str, Any], perf: dict[str, Any], past: float, host: float | None,
                              spin: float, base_repeat: float | None, base_fresh: float | None,
                              trusted: dict[str, Any] | None, margin: float, fresh_compile_ms: Any) -> None:
         """A first call on new inputs whose host time outlasted the spin (untimed, and judged by its host time
-        past the spin) still shows the GPU work it launched after the spin ended (`past`, timing.gpu_past_wait):
-        a call that waits the spin out (a sleep, a synchronisation) and then does the work it reuses between
-        timed calls is caught by that against its timed calls. The baseline's ratio of its timed calls to its
+        past the spin) still shows the GPU work it launched after the spin ended and what its launches took
+        (`past`, fresh_work_floor): a call that waits the spin out (a sleep, a synchronisation) and then does,
+        and perhaps waits for, the work it reuses between timed calls is caught by that against its timed calls. The baseline's ratio of its timed calls to its
         first call is allowed for, at most 1 (`past` is a floor on a first call's GPU time, and a baseline that
         synchronises holds host time in its timed calls: not a ratio to hold a candidate to)."""
         perf["fresh_call_past_wait_ms"] = round(past, 6)

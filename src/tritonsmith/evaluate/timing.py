@@ -25,6 +25,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 TIMER = ("CUDA events, queued behind a GPU spin (torch.cuda._sleep) so launch overhead is not timed: per call "
          "with L2 flushed, or per batch of back-to-back calls for launch-bound kernels (perf[].timer); "
@@ -376,6 +377,56 @@ class GpuTimer:
                 "run_delay_ms": None if delay is None or delay_after is None else delay_after - delay,
                 "new_segments": memory_after.get("segment.all.allocated", 0) - memory.get("segment.all.allocated", 0),
                 "alloc_retries": memory_after.get("num_alloc_retries", 0) - memory.get("num_alloc_retries", 0)}, result
+
+
+class LaunchTimes:
+    """While active (a with-block), each Triton launch is bracketed by CUDA events from Triton's launch hooks
+    (`triton.knobs.runtime.launch_enter_hook` / `launch_exit_hook`, called right around the driver's launch):
+    after the work has finished, `gpu_ms()` is the GPU time of those launches, however long the host waited
+    between them (a call that synchronises on its own work shows it here, not in its host time alone).
+    `hooked` counts the launches the hooks saw through (both hooks): fewer than the guards saw return means
+    the hooks were taken away. Where Triton has no such hooks (before 3.4) nothing is recorded (`available` False)."""
+
+    def __init__(self) -> None:
+        self.pairs: list[list[Any]] = []
+        self.hooked = 0
+        try:
+            from triton import knobs
+            self.chains = (knobs.runtime.launch_enter_hook, knobs.runtime.launch_exit_hook)
+            self.available = all(callable(getattr(chain, "add", None)) for chain in self.chains)
+        except (ImportError, AttributeError):
+            self.available = False
+
+    def _enter(self, metadata: Any) -> None:
+        import torch
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        self.pairs.append([event, None])
+
+    def _exit(self, metadata: Any) -> None:
+        import torch
+        if self.pairs and self.pairs[-1][1] is None:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            self.pairs[-1][1] = event
+            self.hooked += 1
+
+    def __enter__(self) -> LaunchTimes:
+        if self.available:
+            self.chains[0].add(self._enter)
+            self.chains[1].add(self._exit)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.available:
+            self.chains[0].remove(self._enter)
+            self.chains[1].remove(self._exit)
+
+    def gpu_ms(self) -> float | None:
+        """The launches' GPU time (their events done: after a synchronisation), or None where not recorded."""
+        if not self.available:
+            return None
+        return sum(start.elapsed_time(end) for start, end in self.pairs if end is not None)
 
 
 def gpu_past_wait(elapsed_ms: float, host_ms: float, ahead_ms: float) -> float:

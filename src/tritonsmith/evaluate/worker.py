@@ -17,6 +17,7 @@ candidate can only make it worse for itself, except timings, which the checker b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -46,7 +47,7 @@ from tritonsmith.evaluate.runtime import (
     where,
     write_message,
 )
-from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings, holding_last
+from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, LaunchTimes, TimingSettings, holding_last
 from tritonsmith.util.copied_calls import recorded, snapshot_storages
 from tritonsmith.util.tensors import storage_ptr
 
@@ -399,13 +400,18 @@ class CandidateRun:
         fresh: dict[str, Any] = {"repeat_host_ms": measured.times["candidate"].host_ms}
 
         def timed_once(fn: Callable[[], Any], args: tuple) -> Any:
-            compiling = self.guards.compile_s
+            compiling, launched = self.guards.compile_s, self.guards.completed_launches
+            launches = LaunchTimes() if self.device != "cpu" else None
             try:
-                found, output = time_first_call(self.timer, fn, args, measured.times["candidate"].host_ms)
+                with launches if launches is not None else contextlib.nullcontext():
+                    found, output = time_first_call(self.timer, fn, args, measured.times["candidate"].host_ms)
             except HarnessTampered as exc:
                 self.guards.violate(str(exc))
                 return recorded(fn())  # untimed, and checked as any after-timing call
             fresh.update(found, compile_ms=(self.guards.compile_s - compiling) * 1000)  # a new specialization's
+            if launches is not None and launches.available:  # (once synchronised: its work has finished)
+                fresh.update(launches_gpu_ms=launches.gpu_ms(), hooked_launches=launches.hooked,
+                             launches=self.guards.completed_launches - launched)
             return output
         return self.run_entry(self.check_of(key), record_ops=False, call=timed_once), fresh
 
