@@ -385,11 +385,14 @@ class LaunchTimes:
     after the work has finished, `gpu_ms()` is the GPU time of those launches, however long the host waited
     between them (a call that synchronises on its own work shows it here, not in its host time alone).
     `hooked` counts the launches the hooks saw through (both hooks): fewer than the guards saw return means
-    the hooks were taken away. Where Triton has no such hooks (before 3.4) nothing is recorded (`available` False)."""
+    the hooks were taken away. Where Triton's hooks are not chains (before 3.5) nothing is recorded (`available` False)."""
 
-    def __init__(self) -> None:
+    LEAD_MS = 0.2  # the GPU spin put ahead of a launch onto an idle GPU (see _enter)
+
+    def __init__(self, cycles_per_ms: float = 0.0) -> None:
         self.pairs: list[list[Any]] = []
         self.hooked = 0
+        self.lead_cycles = int(self.LEAD_MS * cycles_per_ms)
         try:
             from triton import knobs
             self.chains = (knobs.runtime.launch_enter_hook, knobs.runtime.launch_exit_hook)
@@ -398,13 +401,25 @@ class LaunchTimes:
             self.available = False
 
     def _enter(self, metadata: Any) -> None:
+        """On an idle GPU the start event would fire at once, before the launch reaches it (launch latency, up
+        to a tenth of a millisecond each, measured as the kernel's): a short spin is queued first, so that
+        the kernel is queued when the event fires. (The GPU is idle here only once the call outlasted the
+        spin it was timed behind: then it is not timed as a whole, and the spins change no time.) Nothing is
+        recorded while a CUDA graph is captured (its events have no time)."""
         import torch
+        if torch.cuda.is_current_stream_capturing():
+            return
+        if self.lead_cycles and torch.cuda.current_stream().query():
+            torch.cuda._sleep(self.lead_cycles)
         event = torch.cuda.Event(enable_timing=True)
         event.record()
         self.pairs.append([event, None])
 
     def _exit(self, metadata: Any) -> None:
         import torch
+        if torch.cuda.is_current_stream_capturing():
+            self.hooked += 1  # (seen, not timed)
+            return
         if self.pairs and self.pairs[-1][1] is None:
             event = torch.cuda.Event(enable_timing=True)
             event.record()
@@ -426,7 +441,10 @@ class LaunchTimes:
         """The launches' GPU time (their events done: after a synchronisation), or None where not recorded."""
         if not self.available:
             return None
-        return sum(start.elapsed_time(end) for start, end in self.pairs if end is not None)
+        try:
+            return sum(start.elapsed_time(end) for start, end in self.pairs if end is not None)
+        except RuntimeError:  # an event that never ran (a failed launch, a capture): no floor from them
+            return None
 
 
 def gpu_past_wait(elapsed_ms: float, host_ms: float, ahead_ms: float) -> float:

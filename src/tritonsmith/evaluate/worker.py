@@ -401,7 +401,7 @@ class CandidateRun:
 
         def timed_once(fn: Callable[[], Any], args: tuple) -> Any:
             compiling, launched = self.guards.compile_s, self.guards.completed_launches
-            launches = LaunchTimes() if self.device != "cpu" else None
+            launches = LaunchTimes(self.timer.cycles_per_ms) if self.device != "cpu" else None
             try:
                 with launches if launches is not None else contextlib.nullcontext():
                     found, output = time_first_call(self.timer, fn, args, measured.times["candidate"].host_ms)
