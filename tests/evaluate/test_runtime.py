@@ -207,3 +207,36 @@ def test_a_trusted_process_tunes_each_config_alone_on_the_gpu_after_compiling_it
                         {"after": "shared"}, {"alone_takes": 1}]
     assert seen[4:] == [{"held": "shared", "calls_before": 0}, {"held": "shared", "calls_before": 1},
                         {"after": "shared"}, {"alone_takes": 1}]
+
+
+TRUSTED_BENCH = '''
+import json, sys
+from triton.runtime.autotuner import Autotuner
+from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate.gpu_lock import GpuLock
+
+used = []
+runtime._trusted_bench = lambda kernel_call, quantiles=None: used.append("trusted") or [1.0]
+lock = GpuLock(sys.argv[1])
+default, own = object.__new__(Autotuner), object.__new__(Autotuner)
+default._do_bench = None  # Triton's own benchmarker, as a task's @triton.autotune leaves it
+own._do_bench = lambda kernel_call, quantiles: used.append("own") or [2.0]  # the task chose its own
+with lock.shared(), runtime.tuning_alone(lock):
+    for tuner in (default, own):
+        tuner.do_bench(lambda: None, quantiles=(0.5,))
+print(json.dumps(used))
+'''
+
+
+def test_a_trusted_autotuning_benchmarks_with_triton_for_a_quarter_of_its_time_unless_the_task_chose(tmp_path):
+    """A trusted process's autotuning (held alone on the GPU, which every other evaluation then waits for)
+    benchmarks each config with Triton's do_bench for 5 + 25 ms instead of 25 + 100; a task that gave its
+    autotuner its own benchmark keeps it."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
+    done = subprocess.run([sys.executable, "-c", TRUSTED_BENCH, str(tmp_path / "gpu0.lock")], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["trusted", "own"]
+    from tritonsmith.evaluate.runtime import TRUSTED_TUNING_MS
+    assert TRUSTED_TUNING_MS == (5, 25)
