@@ -21,7 +21,8 @@ from tritonsmith.util.stats import geometric_mean
 
 REUSE_RATIO = 0.25  # timed calls this much faster, relative to a first call on new inputs, than the baseline's
 REUSE_MIN_MS = 0.02  # ... and by at least this much a call: results reused between timed calls
-COMPILED_REUSE_MIN_MS = 0.1  # ... where the first call compiled a new specialization (its kernels ran cold)
+UNTIMED_REUSE_MIN_MS = 0.1  # ... where the first call kept the host past the spin (not timed whole): its
+# kernels then met an idle GPU (launch latency, a compile's cold clock, a host stall inside an event pair)
 BASELINE_SLOWER = 1.5  # the baseline beside the candidate this much slower than alone (and by this much a call,
 BASELINE_SLOWER_MIN_MS = 0.005  # ms): the candidate slowed it; margins for clocks and a timer's batch size
 CLOCK_BASELINE_SLOWER, CLOCK_REUSE_RATIO = 10.0, 0.05  # on the host clock (tests without a GPU), where other
@@ -196,8 +197,7 @@ class Measuring:
         margin = REUSE_RATIO if self.on_gpu else CLOCK_REUSE_RATIO
         past = self.fresh_work_floor(check, fresh)
         if cand_fresh is None and past is not None:
-            self.check_work_past_wait(check, perf, past, host, spin, base_repeat, base_fresh, trusted, margin,
-                                      fresh.get("compile_ms"))
+            self.check_work_past_wait(check, perf, past, host, spin, base_repeat, base_fresh, trusted, margin)
         if cand_fresh is None or base_repeat is None or base_fresh is None:
             return
         cand_ratio, base_ratio = perf["candidate_ms"] / cand_fresh, base_repeat / base_fresh
@@ -224,7 +224,7 @@ class Measuring:
 
     def check_work_past_wait(self, check: dict[str, Any], perf: dict[str, Any], past: float, host: float | None,
                              spin: float, base_repeat: float | None, base_fresh: float | None,
-                             trusted: dict[str, Any] | None, margin: float, fresh_compile_ms: Any) -> None:
+                             trusted: dict[str, Any] | None, margin: float) -> None:
         """A first call on new inputs whose host time outlasted the spin (untimed, and judged by its host time
         past the spin) still shows the GPU work it launched after the spin ended and what its launches took
         (`past`, fresh_work_floor): a call that waits the spin out (a sleep, a synchronisation) and then does,
@@ -237,10 +237,7 @@ class Measuring:
         if base_repeat and base_fresh and not (isinstance(host_bound, list) and perf["timer"] in host_bound):
             base_ratio = min(1.0, base_repeat / base_fresh)
         ratio = perf["candidate_ms"] / past if past else float("inf")
-        # a first call that compiled (a new specialization) ran its kernels after the GPU idled, its clock down:
-        # a launch-bound kernel's one cold call is allowed more
-        least = REUSE_MIN_MS if not ms_of(fresh_compile_ms) else COMPILED_REUSE_MIN_MS
-        if ratio < margin * base_ratio and past - perf["candidate_ms"] > least:
+        if ratio < margin * base_ratio and past - perf["candidate_ms"] > UNTIMED_REUSE_MIN_MS:
             self.violate(f"{where(check)}: the candidate's first call on inputs it had not seen kept the host "
                          f"{host or 0.0:.1f} ms (past the {spin:.1f} ms the GPU was kept busy before it, so it was not "
                          f"timed), then its GPU work took {past:.4f} ms, {1 / ratio:.1f}x its timed calls' "
