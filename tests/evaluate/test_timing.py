@@ -191,11 +191,13 @@ def test_every_process_of_the_machine_times_on_a_gpu_under_one_lock(tmp_path, mo
 LET_GO = '''
 import fcntl, json, sys
 from triton.runtime.jit import JITFunction
-from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go
+import tritonsmith.evaluate.gpu_lock as gpu_lock
+from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go, holding
 
 seen = []
 names = {None: "none", fcntl.LOCK_SH: "shared", fcntl.LOCK_EX: "alone"}
-JITFunction._do_compile = lambda kernel, *args: seen.append(names[lock.held]) or "compiled"
+look = [lambda: seen.append(names[lock.held])]  # what the stand-in compile notes (changed below)
+JITFunction._do_compile = lambda kernel, *args: look[0]() or "compiled"
 compiles_let_go()
 lock = GpuLock(sys.argv[1])
 with lock.shared():
@@ -209,7 +211,23 @@ with lock.shared():
         seen.append(names[lock.held])
     seen.append(names[lock.held])
 JITFunction._do_compile(None, "key")
-print(json.dumps([first, seen]))
+# the making lock, held alone by a keeper's second try, is let go too, and taken again first
+making = []
+look[0] = lambda: making.append([names[lock.held], names[gpu_lock._holder.making.held] if gpu_lock._holder.making
+                                 else "none"])
+order = []
+take = GpuLock._take
+GpuLock._take = lambda self, mode: order.append([self.slot, names[mode]]) or take(self, mode)
+with holding(sys.argv[1] + ".making", alone=True, slot="making"):
+    with lock.shared():
+        del order[:]
+        JITFunction._do_compile(None, "key")
+        making.append(order[:])
+        making.append([names[lock.held], names[gpu_lock._holder.making.held]])
+    with lock.exclusive():  # a timing within: a compile lets no lock of this thread go
+        look[0] = lambda: making.append(names[lock.held])
+        JITFunction._do_compile(None, "key")
+print(json.dumps([first, seen, making]))
 '''
 
 
@@ -217,14 +235,20 @@ def test_a_compile_inside_a_shared_hold_lets_the_gpu_lock_go_meanwhile(tmp_path)
     """Compiling uses the CPU, not the GPU: within a shared hold, Triton's compile step gives the hold up and
     takes it again after, so that a timer waiting to time alone does not wait for seconds of compiling; inside
     a timing (held alone) nothing changes, but an alone hold taken to let compiles through (an autotuning's)
-    is let go and taken alone again. Triton's own compile needs a GPU driver, so a stand-in plays it."""
+    is let go and taken alone again, and so is the making lock (a keeper's second try holds it alone: one
+    kernel's ptxas ran for minutes while every other keeper waited). Triton's own compile needs a GPU
+    driver, so a stand-in plays it."""
     done = subprocess.run([sys.executable, "-c", LET_GO, str(tmp_path / "gpu0.lock")], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    first, seen = json.loads(done.stdout.strip().splitlines()[-1])
+    first, seen, making = json.loads(done.stdout.strip().splitlines()[-1])
     assert first == "compiled"
     # let go while compiling, held again after; a timing's alone hold: kept; an autotuning's: let go, alone again
     assert seen == ["none", "shared", "alone", "none", "alone", "shared", "none"]
+    # the making lock held alone and the GPU lock shared: both let go while compiling; the making lock taken
+    # again first (the order they are taken in, or a timer and a keeper's second try could wait for each other)
+    assert making[:3] == [["none", "none"], [["making", "alone"], ["gpu", "shared"]], ["shared", "alone"]]
+    assert making[3:] == ["alone"]  # within a timing nothing is let go
 
 
 def test_let_go_gives_the_shared_hold_to_a_waiting_timer(tmp_path):

@@ -19,7 +19,8 @@ import tempfile
 import threading
 import time
 
-_holder = threading.local()  # the GpuLock this thread holds shared, if any (`compiles_let_go`); a GpuLock is
+_holder = threading.local()  # per slot ("gpu", "making"): the GpuLock this thread holds that a compile lets go
+# (`compiles_let_go`), if any; a GpuLock is
 # used by one thread: its `held` is the object's, and another thread's compile would let it go
 
 
@@ -35,13 +36,16 @@ def gpu_lock_path(gpu: int) -> str:
 
 
 class GpuLock:
-    def __init__(self, path: str | None):
-        """`path`: the lock file of this GPU (its turnstile is PATH.turnstile); None: no sharing, no lock."""
+    def __init__(self, path: str | None, slot: str = "gpu"):
+        """`path`: the lock file of this GPU (its turnstile is PATH.turnstile); None: no sharing, no lock. `slot`:
+        which of a thread's held locks it is for `compiles_let_go` ("gpu", or "making": making_lock_path)."""
+        self.slot = slot
         self.fds = None
         if path:
             self.fds = tuple(os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in (path, path + ".turnstile"))
         self.held: int | None = None
         self.compiles_yield_alone = False  # a compile lets go of the alone hold too (`alone(compiles_yield=True)`)
+        self.keeps = False  # held alone through compiles (counted in _holder.kept)
         self.alone_waited = 0.0  # seconds this lock has waited, in all, to hold the GPU alone
 
     def close(self) -> None:
@@ -49,8 +53,11 @@ class GpuLock:
         for fd in self.fds or ():
             os.close(fd)
         self.fds, self.held = None, None
-        if getattr(_holder, "lock", None) is self:
-            _holder.lock = None
+        if getattr(_holder, self.slot, None) is self:
+            setattr(_holder, self.slot, None)
+        if self.keeps:
+            self.keeps = False
+            _holder.kept -= 1
 
     def _take(self, mode: int) -> None:
         lock, turnstile = self.fds
@@ -65,13 +72,19 @@ class GpuLock:
         if mode == fcntl.LOCK_EX:
             self.alone_waited += time.perf_counter() - began
         if mode == fcntl.LOCK_SH or self.compiles_yield_alone:
-            _holder.lock = self
+            setattr(_holder, self.slot, self)
+        else:  # held alone through compiles (a timing): a compile lets no lock of this thread go meanwhile
+            self.keeps = True
+            _holder.kept = getattr(_holder, "kept", 0) + 1
 
     def _release(self) -> None:
         lock, turnstile = self.fds
         held, self.held = self.held, None
-        if getattr(_holder, "lock", None) is self:
-            _holder.lock = None
+        if getattr(_holder, self.slot, None) is self:
+            setattr(_holder, self.slot, None)
+        if self.keeps:
+            self.keeps = False
+            _holder.kept -= 1
         fcntl.flock(lock, fcntl.LOCK_UN)
         if held == fcntl.LOCK_EX:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
@@ -128,12 +141,11 @@ class GpuLock:
         a Triton compile within lets the GPU go for its while and takes it alone again after (a stretch that
         benchmarks, among its GPU work, kernels it compiles first: an autotuning's configs)."""
         compiles_yield = compiles_yield and self.held != fcntl.LOCK_EX  # not an outer hold's (a timing's) to give
-        with self.let_go(), self.exclusive():
-            self.compiles_yield_alone = compiles_yield
-            if compiles_yield:
-                _holder.lock = self
+        with self.let_go():
+            self.compiles_yield_alone = compiles_yield  # (before it is taken: `_take` reads it)
             try:
-                yield
+                with self.exclusive():
+                    yield
             finally:
                 self.compiles_yield_alone = False
 
@@ -153,15 +165,20 @@ class GpuLock:
 
 
 @contextlib.contextmanager
-def holding(path: str | None, alone: bool = False):
-    """A GpuLock on `path` held shared (or alone) for the block, then closed; nothing without a path."""
+def holding(path: str | None, alone: bool = False, slot: str = "gpu"):
+    """A GpuLock on `path` held shared (or alone) for the block, then closed; nothing without a path. The
+    making lock (`slot` "making") is let go by a compile however it is held: it keeps memory, not time."""
     if not path:
         yield
         return
-    lock = GpuLock(path)
+    lock = GpuLock(path, slot)
     try:
-        with lock.exclusive() if alone else lock.shared():
-            yield
+        if alone:
+            with lock.alone(compiles_yield=slot == "making") if slot == "making" else lock.exclusive():
+                yield
+        else:
+            with lock.shared():
+                yield
     finally:
         lock.close()
 
@@ -178,9 +195,12 @@ _compiles_hooked = False
 def compiles_let_go() -> None:
     """From now on in this process, Triton compiling a kernel (JITFunction._do_compile, Triton 3.3+) gives up
     the shared hold of the thread's GpuLock while it compiles: a compile uses the CPU, not the GPU, and can
-    take seconds (an autotuned gold compiles every config at every shape), for which a timer waiting to
-    time alone, and every check queued behind it, would otherwise wait. Called by the evaluator's processes
-    before any task or candidate code runs."""
+    take seconds (an autotuned gold compiles every config at every shape; one of TritonBench-G's kernels kept
+    ptxas busy for minutes), for which a timer waiting to time alone, and every check queued behind it, would
+    otherwise wait. So does the making lock, however held (a keeper's second try at a task short of memory
+    holds it alone, and every other keeper of the GPU waits for it): it is taken again first, the GPU lock
+    last, the order in which they are taken. Within a hold alone that keeps its compiles (a timing), nothing
+    is let go. Called by the evaluator's processes before any task or candidate code runs."""
     global _compiles_hooked
     if _compiles_hooked:
         return
@@ -194,9 +214,11 @@ def compiles_let_go() -> None:
         return
 
     def _do_compile(kernel: object, *args: object, **kwargs: object) -> object:
-        lock = getattr(_holder, "lock", None)
-        if lock is None:
-            return compile_(kernel, *args, **kwargs)
-        with lock.let_go():
+        held = [lock for lock in (getattr(_holder, "gpu", None), getattr(_holder, "making", None)) if lock]
+        if not held or getattr(_holder, "kept", 0):  # (a timing's hold: nothing is let go, so that nothing
+            return compile_(kernel, *args, **kwargs)  # taken again after waits while the GPU is held alone)
+        with contextlib.ExitStack() as stack:  # the GPU lock let go first, and taken again last (the order in
+            for lock in held:  # which they are taken: the making lock, then the GPU's)
+                stack.enter_context(lock.let_go())
             return compile_(kernel, *args, **kwargs)
     JITFunction._do_compile = _do_compile

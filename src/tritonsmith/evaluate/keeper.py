@@ -235,7 +235,7 @@ class Keeper:
         """The device's making lock (a GpuLock on a file beside its GPU lock, whose turnstile keeps a second try
         from being starved): shared while references are made, alone for a second try; nothing on the CPU."""
         from tritonsmith.evaluate.gpu_lock import holding, making_lock_path
-        return holding(making_lock_path(job.get("gpu_lock")) if self.device != "cpu" else None, alone)
+        return holding(making_lock_path(job.get("gpu_lock")) if self.device != "cpu" else None, alone, slot="making")
 
     def attempt(self, job: dict[str, Any]) -> Any:
         from tritonsmith.evaluate.references import References

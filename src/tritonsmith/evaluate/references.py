@@ -153,7 +153,7 @@ class References:
                 self.evidence["cpu_sizes"] = self.task.CPU_SIZES_NOTE
         if not (job.get("keeper") and self.borrow_references(job["keeper"])):
             # as a keeper makes them (keeper.py): a keeper's second try at a task short of memory waits for this
-            with holding(making_lock_path(job.get("gpu_lock")) if self.on_gpu else None):
+            with holding(making_lock_path(job.get("gpu_lock")) if self.on_gpu else None, slot="making"):
                 self.compute_references()
 
     def borrow_references(self, path: str) -> bool:
