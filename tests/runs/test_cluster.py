@@ -252,3 +252,18 @@ def test_cancel_stops_the_evaluation_in_flight_on_its_actor(ray, tmp_path, marke
         assert "cancelled" in outcome and time.monotonic() - started < 30
         with pytest.raises(EvaluationCancelled):
             pool.evaluate(task, GOOD_ADD)
+
+
+def test_a_finished_tasks_references_are_let_go_on_the_actors(ray, tmp_path):
+    """ClusterPool.forget (a bench calls it for each finished task) has each actor's keepers let the task's
+    references go: evaluated again, the task has them made again."""
+    from tritonsmith.runs.cluster import ClusterPool
+
+    task = resolve_task("flip")
+    with ClusterPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120), stream=io.StringIO()) as pool:
+        first, second = pool.evaluate(task, GOOD_FLIP), pool.evaluate(task, GOOD_FLIP)
+        assert "made for an earlier job" in second.evidence["references"], second.evidence["references"]
+        pool.forget(task)
+        wait_for(lambda: "made for an earlier job" not in pool.evaluate(task, GOOD_FLIP).evidence["references"],
+                 timeout_s=60)
+    assert first.status == second.status == "passed"

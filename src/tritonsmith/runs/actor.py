@@ -55,6 +55,16 @@ class EvaluationActor:
         except DeviceError as err:
             return "device_error", str(err)
 
+    def forget(self, bundle: TaskBundle) -> None:
+        """The task's references are let go by this actor's keepers (WorkerPool.forget); never raises."""
+        with self.lock:
+            task = self.tasks.pop(bundle.digest, None)
+        if task is not None and self.pool is not None:
+            try:
+                self.pool.forget(task)
+            except Exception:  # noqa: BLE001 - memory given back later (the keepers' own limit) instead
+                pass
+
     def cancel(self) -> None:
         if self.pool is not None:
             self.pool.cancel()

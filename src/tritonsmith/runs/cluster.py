@@ -108,6 +108,16 @@ class ClusterPool:
                                          "retried_after": losses[0] if losses else None}
             return value
 
+    def forget(self, task: Task) -> None:
+        """As WorkerPool.forget, on every actor that may keep the task's references (its evaluations are done: a
+        bench's finished task); its packed files leave the object store. Does not wait for the actors."""
+        with self._lock:
+            found = self._bundles.pop(repr(task), None)
+            members = list(self._members.values())
+        if found is not None:
+            for member in members:
+                member.handle.forget.remote(found[1])
+
     def cancel(self) -> None:
         """Stop: evaluations in flight are killed on their actors and raise EvaluationCancelled; no new one starts."""
         self._cancelled.set()
