@@ -185,8 +185,11 @@ class Keeper:
             self.too_large.pop(key, None)
         if gone is not None:
             del gone
-            with self.making:  # not while another task's are made from memory this process filled
-                self.release_cached()
+            if self.making.acquire(blocking=False):  # not while another task's are made from memory this
+                try:  # process filled (that making gives the memory back when it ends): the bench never waits
+                    self.release_cached()
+                finally:
+                    self.making.release()
 
     def copy_fits(self, size: int) -> bool:
         """Whether the job may copy references of `size` bytes, too large to keep, that this keeper holds while it
