@@ -78,8 +78,8 @@ def tuning_alone(lock: Any):
     autotuning: the hold is taken after the first config's first call (its compile, made beside other
     evaluations' work) and kept until the autotuning ends, except while a later config compiles (that lets
     the GPU go and takes it alone again after: a first autotuning, or a new specialization, still takes it
-    once per config; a later shape's, its kernels compiled, once). For the trusted processes' runs of the task's reference
-    (references.py, `make_check`; a TritonBench-G gold is its task's reference, and its choice, kept in
+    once per config; a later shape's, its kernels compiled, once). For the trusted processes' runs of the
+    task's reference (references.py, `make_check`; a TritonBench-G gold is its task's reference, and its choice, kept in
     Triton's cache, is what the baseline reads; the baseline's own first run, in `time_baseline`, holds the
     GPU alone already): a choice tuned while other evaluations ran on the GPU can be a slower config, which
     would make the baseline slower and every candidate's speedup larger. A candidate's own tuning is not held
@@ -138,7 +138,7 @@ TRUSTED_TUNING_MS = (5, 25)
 """Warm-up and repetition milliseconds of each config's benchmark in a trusted process's autotuning (Triton's
 default is 25 and 100): held alone on the GPU, the median of 25 ms of calls of a config is as steady as of
 100 ms for kernels up to a few milliseconds, and the hold, which every other evaluation of the GPU waits for,
-is four times shorter (a gold with 12 configs and 20 shapes held it 30 s)."""
+is four times shorter (12 configs at 20 shapes, at Triton's 125 ms a config, hold it 30 s)."""
 
 
 def _trusted_bench(kernel_call: Callable[[], Any], quantiles: Any = None, **kwargs: Any) -> Any:
