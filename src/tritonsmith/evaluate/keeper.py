@@ -157,11 +157,11 @@ class Keeper:
                 self.release_cached()
                 size = 0 if error else held_bytes(state)
                 if size > self.limit_bytes:
-                    self.too_large[key] = (f"the task's references take {size / 2**30:.1f} GiB, more than this "
-                                           f"keeper keeps ({self.limit_bytes / 2**30:.1f} GiB): each job makes its own")
+                    why = (f"the task's references take {size / 2**30:.1f} GiB, more than this keeper keeps "
+                           f"({self.limit_bytes / 2**30:.1f} GiB)")
+                    self.too_large[key] = f"{why}: each job makes its own"
                     if self.copy_fits(size):  # made already: this job need not make them again
-                        return lend({"state": state, "made": "now, for this job only (not kept: "
-                                     + self.too_large[key].split(": each job")[0] + ")"})
+                        return lend({"state": state, "made": f"now, for this job only (not kept: {why})"})
                     state = None
                     self.release_cached()
                     return _unavailable(self.too_large[key])

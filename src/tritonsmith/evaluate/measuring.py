@@ -228,9 +228,10 @@ class Measuring:
         """A first call on new inputs whose host time outlasted the spin (untimed, and judged by its host time
         past the spin) still shows the GPU work it launched after the spin ended and what its launches took
         (`past`, fresh_work_floor): a call that waits the spin out (a sleep, a synchronisation) and then does,
-        and perhaps waits for, the work it reuses between timed calls is caught by that against its timed calls. The baseline's ratio of its timed calls to its
-        first call is allowed for, at most 1 (`past` is a floor on a first call's GPU time, and a baseline that
-        synchronises holds host time in its timed calls: not a ratio to hold a candidate to)."""
+        and perhaps waits for, the work it reuses between timed calls is caught by that against its timed
+        calls. The baseline's ratio of its timed calls to its first call is allowed for, at most 1 (`past` is a
+        floor on a first call's GPU time, and a baseline that synchronises holds host time in its timed calls:
+        not a ratio to hold a candidate to)."""
         perf["fresh_call_past_wait_ms"] = round(past, 6)
         base_ratio = 1.0
         host_bound = (trusted or {}).get("host_bound")

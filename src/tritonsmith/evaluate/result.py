@@ -68,8 +68,9 @@ class PerfResult:
     """The candidate's first call on inputs it had not seen (after timing), timed once, L2 flushed; None where
     its host time outlasted the spin it was queued behind (the time would hold host time)."""
     fresh_call_past_wait_ms: float | None = None
-    """Where that call was not timed so: the GPU time of its work after the host's wait (timing.gpu_past_wait),
-    held against its timed calls: a call that waits out the spin, then does the work it reuses, shows here."""
+    """Where that call was not timed so: a floor on its GPU time, the larger of its work after the host's wait
+    (timing.gpu_past_wait) and its Triton launches' own time (timing.LaunchTimes), held against its timed
+    calls: a call that waits out the spin, then does (and perhaps waits for) the work it reuses, shows here."""
     baseline_fresh_call_ms: float | None = None
     """The baseline's call on those inputs, timed alike."""
     repeat_vs_fresh: float | None = None
