@@ -295,7 +295,6 @@ class BenchProgress:
 
     def wait(self, task: str, requests: int) -> None:
         with self._lock:
-            self.in_flight.pop(task, None)
             self._say(f"[{len(self.records)}/{self.total}] {task}: waiting for {requests} "
                       f"{'reply' if requests == 1 else 'replies'}\n")
 
