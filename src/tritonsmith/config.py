@@ -14,6 +14,8 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tritonsmith.util import pyast
+
 T = TypeVar("T")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _COMMENT = re.compile(r"(^|\s)#")
@@ -102,7 +104,8 @@ def field_docs(cls: type) -> dict[str, str]:
     """The docstring under each field (the string literal right after it in the class body)."""
     import ast
     import inspect
-    tree = ast.parse(inspect.getsource(cls))
+
+    tree = pyast.parse(inspect.getsource(cls))
     body = tree.body[0].body
     docs = {}
     for node, after in zip(body, body[1:]):

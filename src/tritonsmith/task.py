@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.util import pyast
 from tritonsmith.util.constants import constant
 
 DTYPES = ("float32", "float16", "bfloat16", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
@@ -93,7 +94,7 @@ def load_task(path: str | Path, suite: str | None = None) -> Task:
     except UnicodeDecodeError as err:
         raise TaskError(f"{path}: the task file is not UTF-8 text (byte offset {err.start}).") from None
     try:
-        tree = ast.parse(text, filename=str(path))
+        tree = pyast.parse(text, filename=str(path))
     except SyntaxError as err:
         raise TaskError(f"{path}: line {err.lineno}: the task file is not valid Python ({err.msg}).") from None
     except (ValueError, MemoryError, RecursionError):  # CPython's parser gives up on some text
@@ -223,7 +224,7 @@ def _sources(fields: _Fields) -> dict[str, str | None]:
         sources[name] = fields.text(name, required=False)
         if sources[name] is not None:
             try:
-                ast.parse(sources[name])
+                pyast.parse(sources[name])
             except SyntaxError as err:
                 raise fields.fail(name, f"is not valid Python (line {err.lineno}: {err.msg})") from None
     return sources

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
+from tritonsmith.util import pyast
+
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
@@ -42,7 +44,7 @@ def _defines(source: str, entry_point: str) -> bool:
     """Whether `source` binds `entry_point` at top level: a def, a class, or an assignment (a TritonBench-G
     task may ask for `chunk_gate_recurrent = ChunkGateRecurrent.apply`)."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError):  # CPython's parser gives up on some text
         name = re.escape(entry_point)
         return bool(re.search(rf"^(def {name}\b|class {name}\b|{name}\s*(:[^=\n]*)?=(?!=))", source, re.MULTILINE))

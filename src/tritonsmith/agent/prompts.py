@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tritonsmith.evaluate.result import EvalResult, PerfResult
 from tritonsmith.task import Task
+from tritonsmith.util import pyast
 
 Messages = list[dict[str, str]]
 
@@ -214,7 +215,7 @@ def _of_roofs(measured: float | None, sheet: float | None, what: str) -> str:
 
 
 def _functions(source: str, names: tuple[str, ...]) -> str:
-    tree = ast.parse(source)
+    tree = pyast.parse(source)
     found = [ast.get_source_segment(source, node) for node in tree.body
              if isinstance(node, ast.FunctionDef) and node.name in names]
     return "\n\n\n".join(text for text in found if text)

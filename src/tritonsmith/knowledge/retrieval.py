@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tritonsmith.util import pyast
+
 if TYPE_CHECKING:
     from tritonsmith.task import Task
 
@@ -112,7 +114,7 @@ def _leading_comments(source: str) -> str:
 def describe_source(source: str, name: str) -> str:
     """A .py file's description: its module docstring, else its leading comments, plus its name."""
     try:
-        text = ast.get_docstring(ast.parse(source)) or ""
+        text = ast.get_docstring(pyast.parse(source)) or ""
     except SyntaxError:
         text = ""
     text = text or _leading_comments(source)

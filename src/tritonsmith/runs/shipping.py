@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tritonsmith.task import Task, TaskError
+from tritonsmith.util import pyast
 
 MAX_BYTES = 256 * 2**20  # of all files of one task together: a task names code, not data sets
 
@@ -60,7 +61,7 @@ def named_files(source: str, depth: int = 0) -> list[str]:
     """Absolute paths of existing regular files in the string literals of Python source, also in literals
     that are Python code themselves (a suite's harness), two levels deep."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except (SyntaxError, ValueError):
         return []
     found = []

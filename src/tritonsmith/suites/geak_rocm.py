@@ -62,6 +62,7 @@ from tritonsmith.suites.perf_scripts import NARROWEST_FIRST
 from tritonsmith.suites.pytest_reader import PytestPart
 from tritonsmith.suites.runtime.rocm_perf import STAND_INS
 from tritonsmith.task import DTYPES, TaskError, load_task
+from tritonsmith.util import pyast
 
 SUITE = "geak-rocm"
 RUNNER = "tritonsmith_run_tests"
@@ -265,7 +266,7 @@ def _optional_imports(test: str) -> str:
     """The test part with GEAK-eval's benchmark helpers imported from tritonsmith's stand-ins, and other top-level
     imports of GEAK's own package made optional."""
     lines = test.splitlines()
-    for node in reversed(ast.parse(test).body):
+    for node in reversed(pyast.parse(test).body):
         if isinstance(node, ast.ImportFrom):
             root, names = (node.module or "").split(".")[0], [a.asname or a.name for a in node.names]
         elif isinstance(node, ast.Import):

@@ -18,7 +18,6 @@ A problem file that cannot be read is listed in the suite's `unsupported`, with 
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tritonsmith.suites.generated import Raw, generated_dir, load_each, render_t
 from tritonsmith.suites.kernelbench_sizes import scale_sizes
 from tritonsmith.suites.parts import top_level
 from tritonsmith.task import Task, TaskError, load_task
+from tritonsmith.util import pyast
 
 ENTRY_POINT = "tritonsmith_forward"
 INIT_SEED = 42  # KernelBench's seed_num for weights and init inputs (src/kernelbench/eval.py, eval_kernel_against_ref)
@@ -171,7 +171,7 @@ def check_problem(path: Path) -> str:
     """The problem's source, once it is known to define Model, get_inputs and get_init_inputs."""
     source = path.read_text()
     try:
-        tree = ast.parse(source, filename=str(path))
+        tree = pyast.parse(source, filename=str(path))
     except SyntaxError as err:
         raise TaskError(f"{path}: line {err.lineno}: the problem file is not valid Python ({err.msg}).") from None
     defined = top_level(tree)

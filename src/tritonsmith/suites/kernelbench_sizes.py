@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from tritonsmith.util import pyast
 from tritonsmith.util.constants import OPERATORS, arithmetic
 
 MAX_BITS = 64  # of a constant or a result: sizes and counts are far below
@@ -56,7 +57,7 @@ UNKNOWN = _Unknown()
 def scale_sizes(source: str) -> ScaledSizes:
     """The CPU sizes of a problem (its source is known to parse). Never raises on an unusual problem: what it
     cannot read stays as it is, and the note says so."""
-    tree = ast.parse(source)
+    tree = pyast.parse(source)
     problem = _Problem(tree)
     values = problem.scale()
     real_env, scaled_env = problem.env({}), problem.env(values)

@@ -30,6 +30,7 @@ from typing import Any
 
 from tritonsmith.suites.parts import bound_names
 from tritonsmith.suites.runtime.pytest_runner import planned_calls
+from tritonsmith.util import pyast
 
 LINE_BUDGET = 1_000_000
 _SAFE_BUILTINS = ("abs", "all", "any", "bool", "dict", "divmod", "enumerate", "filter", "float", "frozenset", "int",
@@ -148,7 +149,7 @@ def parametrisations(path: str, sources: list[tuple[str, int]], test: str) -> li
     # (`if torch.cuda.is_available(): configs.append(...)`), and so may any statement that read such a name
     tainted: dict[str, str] = {}
     for source, offset in sources:
-        tree = ast.increment_lineno(ast.parse(source), offset)
+        tree = ast.increment_lineno(pyast.parse(source), offset)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name == test:
                 definition = node

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tritonsmith.task import TaskError
+from tritonsmith.util import pyast
 
 SEPARATOR = "#" * 146
 KINDS = ("function", "class", "kernel", "object")  # the order in which required names are listed
@@ -28,10 +29,10 @@ class Parts:
     test_line: int  # the file's line number of the test part's first line, less one
 
     def kernel_tree(self) -> ast.Module:
-        return ast.parse(self.kernel)
+        return pyast.parse(self.kernel)
 
     def test_tree(self) -> ast.Module:
-        return ast.parse(self.test)
+        return pyast.parse(self.test)
 
 
 def separator_line(lines: list[str]) -> int | None:
@@ -50,7 +51,7 @@ def split_parts(path: Path) -> Parts:
     parts = Parts(path, "\n".join(lines[:cut]).rstrip() + "\n", "\n".join(rest).strip("\n") + "\n", cut + 1 + blank)
     for source, offset in ((parts.kernel, 0), (parts.test, parts.test_line)):
         try:
-            ast.parse(source)
+            pyast.parse(source)
         except SyntaxError as err:
             raise TaskError(f"{path}: line {(err.lineno or 0) + offset}: not valid Python ({err.msg}).") from None
     return parts
@@ -118,7 +119,7 @@ def without_definitions(source: str, names: set[str]) -> tuple[str, list[str]]:
     lines = source.splitlines()
     drop: set[int] = set()
     dropped = []
-    for node in ast.parse(source).body:
+    for node in pyast.parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in names:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             drop.update(range(first - 1, node.end_lineno))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tritonsmith.task import TaskError
+from tritonsmith.util import pyast
 from tritonsmith.util.constants import constant
 
 REQUIRED_METHODS = ("get_input_tensors", "to_cuda", "call_op")
@@ -38,7 +39,7 @@ def read_script(path: Path, stem: str, stems: set[str], gold_names: set[str]) ->
     """What the adapter needs from a perf script; a TaskError naming the script if it is unusable."""
     try:
         text = path.read_text()
-        tree = ast.parse(text, filename=str(path))
+        tree = pyast.parse(text, filename=str(path))
     except OSError as err:
         raise TaskError(f"{path}: cannot read the perf script ({err.strerror or err}).") from None
     except SyntaxError as err:

@@ -10,6 +10,7 @@ from typing import Any
 
 from tritonsmith.suites.runtime.pytest_runner import FIXTURES
 from tritonsmith.task import TaskError
+from tritonsmith.util import pyast
 
 PERF_WORDS = ("perf", "performance", "bench", "benchmark", "benchmarks", "benchmarking")
 
@@ -19,7 +20,7 @@ class PytestPart:
 
     def __init__(self, path: Path, source: str):
         self.path = path
-        self.tree = ast.parse(source)
+        self.tree = pyast.parse(source)
         self.functions = {n.name: n for n in self.tree.body if isinstance(n, ast.FunctionDef)}
         self.fixtures: dict[str, ast.FunctionDef] = {}  # fixture name -> its function
         self.autouse: list[str] = []

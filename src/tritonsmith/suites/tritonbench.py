@@ -48,6 +48,7 @@ from tritonsmith.suites.parts import (
 )
 from tritonsmith.suites.perf_scripts import ScriptInfo, read_script
 from tritonsmith.task import Task, TaskError, load_task
+from tritonsmith.util import pyast
 
 RUNNER = "tritonsmith_run_test"
 PERF_FOLDER = Path("performance_metrics") / "perf_G" / "golden_metrics"  # GEAK-eval's, two levels above the tasks
@@ -99,7 +100,7 @@ def harness_test_part(parts: Parts, defined: set[str]) -> tuple[str, str, list[s
     repeated): without `result_gold = ...`, and without its own copies of kernel-part functions and classes,
     so that it calls the candidate's (GEAK-eval, appending the test part, would run the copies)."""
     test, repeated = without_definitions(parts.test, defined)
-    tree = ast.parse(test)
+    tree = pyast.parse(test)
     tests = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
     if len(tests) != 1:
         raise TaskError(f"{parts.path}: the test part must define exactly one test_*() function (found {len(tests)}).")

@@ -36,12 +36,13 @@ from tritonsmith.tune.knobs import (
 from tritonsmith.tune.launches import LaunchReader
 from tritonsmith.tune.scopes import Names, Site
 from tritonsmith.tune.syntax import SourceText, constexprs, params
+from tritonsmith.util import pyast
 
 
 def discover(source: str) -> Discovery:
     """The kernels of `source` and the knobs that set their launch parameters."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError as err:
         raise DiscoveryError(f"line {err.lineno}: the source is not valid Python ({err.msg})") from None
     text = SourceText(source)

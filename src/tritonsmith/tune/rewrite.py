@@ -8,12 +8,12 @@ kernel computes stays the same; the result is checked to parse.
 
 from __future__ import annotations
 
-import ast
 import io
 from collections.abc import Iterable
 
 from tritonsmith.tune.knobs import LAUNCH_OPTIONS, Autotune, Discovery, Knob, Span
 from tritonsmith.tune.space import Config, ConfigList, Scaled, Value
+from tritonsmith.util import pyast
 
 CONFIGS_SUFFIX = ".configs"
 
@@ -52,7 +52,7 @@ def render(source: str, discovery: Discovery, config: Config, header: Iterable[s
         edits.append((autotune.span, _config_list(autotune, chosen)))
     text = _apply(source, edits)
     try:
-        ast.parse(text)
+        pyast.parse(text)
     except SyntaxError as err:
         raise RewriteError(f"the rewritten source does not parse (line {err.lineno}: {err.msg})") from None
     comments = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header)
