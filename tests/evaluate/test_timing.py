@@ -227,21 +227,37 @@ with holding(sys.argv[1] + ".making", alone=True, slot="making"):
     with lock.exclusive():  # a timing within: a compile lets no lock of this thread go
         look[0] = lambda: making.append(names[lock.held])
         JITFunction._do_compile(None, "key")
-print(json.dumps([first, seen, making]))
+# a timing's first calls (`yielding`): a compile lets the GPU and the making lock (held shared, as while a keeper
+# makes references) go, takes them again in order, and the timing keeps its compiles again after
+timing = []
+with holding(sys.argv[1] + ".making", slot="making"):
+    with lock.exclusive():
+        with lock.yielding():
+            look[0] = lambda: timing.append([names[lock.held], "held" if gpu_lock._holder.making else "none"])
+            del order[:]
+            JITFunction._do_compile(None, "key")
+            timing.append(order[:])
+            timing.append(names[lock.held])
+        look[0] = lambda: timing.append(names[lock.held])
+        JITFunction._do_compile(None, "key")
+    with lock.yielding():  # not within a hold alone: nothing to give
+        look[0] = lambda: timing.append(names[lock.held])
+        JITFunction._do_compile(None, "key")
+print(json.dumps([first, seen, making, timing]))
 '''
 
 
 def test_a_compile_inside_a_shared_hold_lets_the_gpu_lock_go_meanwhile(tmp_path):
     """Compiling uses the CPU, not the GPU: within a shared hold, Triton's compile step gives the hold up and
     takes it again after, so that a timer waiting to time alone does not wait for seconds of compiling; inside
-    a timing (held alone) nothing changes, but an alone hold taken to let compiles through (an autotuning's)
-    is let go and taken alone again, and so is the making lock (a keeper's second try holds it alone: one
+    a timing (held alone) nothing changes but in its first calls, and an alone hold taken to let compiles
+    through (an autotuning's) is let go and taken alone again, and so is the making lock (a keeper's second try holds it alone: one
     kernel's ptxas ran for minutes while every other keeper waited). Triton's own compile needs a GPU
     driver, so a stand-in plays it."""
     done = subprocess.run([sys.executable, "-c", LET_GO, str(tmp_path / "gpu0.lock")], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    first, seen, making = json.loads(done.stdout.strip().splitlines()[-1])
+    first, seen, making, timing = json.loads(done.stdout.strip().splitlines()[-1])
     assert first == "compiled"
     # let go while compiling, held again after; a timing's alone hold: kept; an autotuning's: let go, alone again
     assert seen == ["none", "shared", "alone", "none", "alone", "shared", "none"]
@@ -249,6 +265,9 @@ def test_a_compile_inside_a_shared_hold_lets_the_gpu_lock_go_meanwhile(tmp_path)
     # again first (the order they are taken in, or a timer and a keeper's second try could wait for each other)
     assert making[:3] == [["none", "none"], [["making", "alone"], ["gpu", "shared"]], ["shared", "alone"]]
     assert making[3:] == ["alone"]  # within a timing nothing is let go
+    # ... except within its first calls (`yielding`, which compile): both let go, taken again in order, and kept
+    # again after them
+    assert timing == [["none", "none"], [["making", "shared"], ["gpu", "alone"]], "alone", "alone", "none"]
 
 
 def test_let_go_gives_the_shared_hold_to_a_waiting_timer(tmp_path):
@@ -365,3 +384,29 @@ def test_the_time_a_thread_waited_for_a_cpu_is_read_or_said_unknown():
         assert second is None and not os.path.exists("/proc/thread-self/schedstat")
     else:
         assert 0.0 <= first <= second
+
+
+def test_each_functions_first_call_and_only_it_runs_in_the_first_call_context():
+    """The first call compiles (and autotunes) before anything is timed: the worker runs it within the GPU lock's
+    `yielding`, so that a compile there lets the GPU go; the timed calls after it keep the GPU held."""
+    import contextlib
+
+    from tritonsmith.evaluate.timing import ClockTimer
+
+    inside, calls = [False], []
+
+    @contextlib.contextmanager
+    def first_call():
+        inside[0] = True
+        try:
+            yield
+        finally:
+            inside[0] = False
+
+    functions = {name: (lambda name=name: calls.append((name, inside[0]))) for name in ("candidate", "baseline")}
+    ClockTimer().measure(functions, TimingSettings(rounds=3, max_rounds=3), first_call=first_call)
+    assert calls[:2] == [("candidate", True), ("baseline", True)]
+    assert len(calls) > 2 and not any(within for _, within in calls[2:])
+    calls.clear()
+    ClockTimer().alone(functions["candidate"], first_call=first_call)
+    assert calls[0] == ("candidate", True) and not any(within for _, within in calls[1:])

@@ -183,4 +183,5 @@ def test_retrieval_imports_no_suite(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(tritonsmith.__file__).parents[1])}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == ["tritonsmith", "tritonsmith.knowledge", "tritonsmith.knowledge.retrieval"]
+    assert json.loads(done.stdout) == ["tritonsmith", "tritonsmith.knowledge", "tritonsmith.knowledge.retrieval",
+                                       "tritonsmith.util", "tritonsmith.util.pyast"]

@@ -150,6 +150,31 @@ class GpuLock:
                 self.compiles_yield_alone = False
 
     @contextlib.contextmanager
+    def yielding(self):
+        """Within a hold alone that keeps its compiles (a timing's), a stretch in which a Triton compile lets the
+        GPU go for its while and takes it alone again after, as `alone(compiles_yield=True)` does: a timed
+        function's first call, which compiles (a perf shape not seen before; an autotuning's configs, one of
+        TritonBench-G's kept ptxas busy for minutes) before anything is timed, while every other evaluation of
+        the GPU would wait. Nothing changes outside such a hold."""
+        if self.held != fcntl.LOCK_EX or not self.keeps:
+            yield
+            return
+        self.keeps = False
+        _holder.kept -= 1
+        self.compiles_yield_alone = True
+        previous = getattr(_holder, self.slot, None)
+        setattr(_holder, self.slot, self)
+        try:
+            yield
+        finally:
+            self.compiles_yield_alone = False
+            if getattr(_holder, self.slot, None) is self:
+                setattr(_holder, self.slot, previous)
+            if self.held == fcntl.LOCK_EX and not self.keeps:  # (held again after a compile, not kept meanwhile)
+                self.keeps = True
+                _holder.kept = getattr(_holder, "kept", 0) + 1
+
+    @contextlib.contextmanager
     def exclusive(self):
         """Alone on the GPU: every other evaluation's work in flight has finished, and new work waits."""
         if not self.fds or self.held == fcntl.LOCK_EX:

@@ -219,7 +219,8 @@ class References:
             for offset, check in enumerate(self.perf_checks):
                 args, fresh_args = clone(check["args"]), clone(self.after_timing_checks[offset]["args"])
                 with self.gpu_lock.exclusive():  # alone on the GPU, as timing is
-                    alone = timer.alone(holding_last(lambda args=args: baseline(*args)), settings)
+                    alone = timer.alone(holding_last(lambda args=args: baseline(*args)), settings,
+                                        first_call=self.gpu_lock.yielding)  # its compile lets the GPU go
                     # and once on other inputs, as the candidate's first call on inputs it has not seen is timed
                     alone["fresh"] = time_first_call(timer, lambda fresh_args=fresh_args: baseline(*fresh_args),
                                                      fresh_args, alone["host_ms"])[0]["ms"]

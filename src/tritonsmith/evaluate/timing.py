@@ -19,6 +19,7 @@ candidate/baseline ratio (Student's t on the log of the per-round ratios) is wit
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import statistics
@@ -32,6 +33,7 @@ TIMER = ("CUDA events, queued behind a GPU spin (torch.cuda._sleep) so launch ov
          "interleaved rounds, median of samples, adaptive until the candidate/baseline ratio's 95% interval "
          "is within the target")
 FLUSH_BYTES = 256 * 1024 * 1024  # triton.testing.do_bench's L2 flush: larger than any current GPU's L2
+FirstCall = Callable[[], contextlib.AbstractContextManager]  # what a function's first call (its compile) runs in
 SPIN_CAP_MS = 50.0  # the longest spin a sample queues behind: a call whose host time outlasts it is host-bound
 _T975 = (12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045)
@@ -205,14 +207,16 @@ class GpuTimer:
     def _events(self, count: int) -> list:
         return [self.torch.cuda.Event(enable_timing=True) for _ in range(count)]
 
-    def _prepare(self, fn: Callable[[], object], warmup_ms: float) -> dict:
-        """A first call (compiles, autotunes), warm-up, and an estimate of the call's GPU and host time. Each
-        warm-up call is queued behind a spin, so that its GPU time is the kernels' and not the host's time
-        to launch them (a wrapper's 50 us of Python would make a 3 us kernel look like a 50 us one and pick
-        the wrong timer)."""
+    def _prepare(self, fn: Callable[[], object], warmup_ms: float,
+                 first_call: FirstCall = contextlib.nullcontext) -> dict:
+        """A first call (compiles, autotunes; within `first_call()`), warm-up, and an estimate of the call's GPU
+        and host time. Each warm-up call is queued behind a spin, so that its GPU time is the kernels' and not
+        the host's time to launch them (a wrapper's 50 us of Python would make a 3 us kernel look like a 50 us
+        one and pick the wrong timer)."""
         torch = self.torch
         issued = time.perf_counter()
-        fn()
+        with first_call():
+            fn()
         host_ms = (time.perf_counter() - issued) * 1000  # with compiling: a generous first spin
         torch.cuda.synchronize()
         start, end = self._events(2)
@@ -283,9 +287,12 @@ class GpuTimer:
             return events[0].elapsed_time(events[1]) / batch
         return statistics.fmean(events[2 * i].elapsed_time(events[2 * i + 1]) for i in range(batch))
 
-    def measure(self, functions: dict[str, Callable[[], object]], settings: TimingSettings) -> Measurement:
+    def measure(self, functions: dict[str, Callable[[], object]], settings: TimingSettings,
+                first_call: FirstCall = contextlib.nullcontext) -> Measurement:
+        """Each function's samples, taken in interleaved rounds. `first_call`: the context each function's first
+        call (which compiles and autotunes, untimed) runs in (the GPU lock's `yielding`)."""
         began = time.perf_counter()
-        states = {name: self._prepare(fn, settings.warmup_ms) for name, fn in functions.items()}
+        states = {name: self._prepare(fn, settings.warmup_ms, first_call) for name, fn in functions.items()}
         prepare_s = time.perf_counter() - began
         longest = max(state["gpu_ms"] for state in states.values())
         batched = longest < settings.launch_bound_ms
@@ -309,14 +316,15 @@ class GpuTimer:
         return {"batch": batch, "spin_ms": min(SPIN_CAP_MS, 0.05 + 1.5 * batch * host_ms), "events": self._events(2 * batch),
                 "batched": batched, "spin_events": self._events(2)}
 
-    def alone(self, fn: Callable[[], object], settings: TimingSettings | None = None) -> dict[str, float]:
+    def alone(self, fn: Callable[[], object], settings: TimingSettings | None = None,
+              first_call: FirstCall = contextlib.nullcontext) -> dict[str, float]:
         """`fn`'s milliseconds a call, timed alone both ways a perf case may be ("per call", "batched"), each
         sampled as `measure` samples it: the median of three samples, after a first call (compiling,
-        autotuning) and warm-up; its host milliseconds a call ("host_ms"); and the ways whose samples held host
-        time ("host_bound": the host was still queueing a sample when even the longest spin had ended, as for a
-        call that synchronises)."""
+        autotuning; within `first_call()`) and warm-up; its host milliseconds a call ("host_ms"); and the ways
+        whose samples held host time ("host_bound": the host was still queueing a sample when even the longest
+        spin had ended, as for a call that synchronises)."""
         settings = settings or TimingSettings()
-        state = self._prepare(fn, settings.warmup_ms)
+        state = self._prepare(fn, settings.warmup_ms, first_call)
         found, host_bound = {}, []
         for batched in (False, True):
             shared = self._shared(batched, state["gpu_ms"], state["host_ms"], settings)
@@ -475,10 +483,12 @@ class ClockTimer:
     without a GPU (`TRITONSMITH_CLOCK_TIMING=1`, on the Triton interpreter). Such times say nothing about a
     kernel, and no speedup is ever reported from them."""
 
-    def measure(self, functions: dict[str, Callable[[], object]], settings: TimingSettings) -> Measurement:
+    def measure(self, functions: dict[str, Callable[[], object]], settings: TimingSettings,
+                first_call: FirstCall = contextlib.nullcontext) -> Measurement:
         began = time.perf_counter()
         for fn in functions.values():
-            fn()  # the first call, as on the GPU
+            with first_call():
+                fn()  # the first call, as on the GPU
         prepare_s = time.perf_counter() - began
 
         def sample(name: str) -> float:
@@ -489,9 +499,11 @@ class ClockTimer:
         return Measurement({name: Timed.of(values) for name, values in samples.items()}, rounds, interval, stopped,
                            prepare_s)
 
-    def alone(self, fn: Callable[[], object], settings: TimingSettings | None = None) -> dict[str, float]:
+    def alone(self, fn: Callable[[], object], settings: TimingSettings | None = None,
+              first_call: FirstCall = contextlib.nullcontext) -> dict[str, float]:
         """The median of five calls after a first; the clock times one call a sample, whatever the settings."""
-        fn()
+        with first_call():
+            fn()
         median = statistics.median(self.once(fn, 0.0)[0]["ms"] for _ in range(5))
         return {"per call": median, "batched": median, "host_ms": median}
 

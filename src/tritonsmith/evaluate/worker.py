@@ -320,7 +320,7 @@ class CandidateRun:
                 self.timer = ClockTimer() if self.device == "cpu" else GpuTimer()
             self.guards.active = True
             try:
-                measured = self.timer.measure(functions, settings)
+                measured = self.timer.measure(functions, settings, first_call=self.gpu_lock.yielding)
             except BaseException as exc:  # noqa: B036
                 self.guards.active = False
                 self.fail("runtime_error", f"{where(check)}: timing failed: "
