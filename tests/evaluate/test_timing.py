@@ -230,19 +230,44 @@ with holding(sys.argv[1] + ".making", alone=True, slot="making"):
 # a timing's first calls (`yielding`): a compile lets the GPU and the making lock (held shared, as while a keeper
 # makes references) go, takes them again in order, and the timing keeps its compiles again after
 timing = []
+state = lambda: [names[lock.held], names[gpu_lock._holder.making.held] if gpu_lock._holder.making else "none",
+                 gpu_lock._holder.kept]
 with holding(sys.argv[1] + ".making", slot="making"):
     with lock.exclusive():
         with lock.yielding():
-            look[0] = lambda: timing.append([names[lock.held], "held" if gpu_lock._holder.making else "none"])
+            look[0] = lambda: timing.append(state())
             del order[:]
             JITFunction._do_compile(None, "key")
             timing.append(order[:])
-            timing.append(names[lock.held])
-        look[0] = lambda: timing.append(names[lock.held])
-        JITFunction._do_compile(None, "key")
-    with lock.yielding():  # not within a hold alone: nothing to give
-        look[0] = lambda: timing.append(names[lock.held])
-        JITFunction._do_compile(None, "key")
+            timing.append(state())
+        timing.append([lock.keeps, lock.compiles_yield_alone, gpu_lock._holder.gpu is None])
+        JITFunction._do_compile(None, "key")  # a timed call's compile: nothing let go
+    with lock.shared():
+        with lock.yielding():  # not within a hold alone: nothing changes (the shared hold is let go as ever)
+            JITFunction._do_compile(None, "key")
+# on a thread that never held a lock
+import threading
+def other():
+    with GpuLock(sys.argv[1]).yielding():
+        timing.append("other thread")
+thread = threading.Thread(target=other)
+thread.start()
+thread.join()
+# a retake interrupted, and the interruption caught by the code within: the stretch says so
+def refuse(self, mode):
+    GpuLock._take = take
+    raise OSError("interrupted")
+with lock.exclusive():
+    try:
+        with lock.yielding():
+            look[0] = lambda: None
+            GpuLock._take = refuse
+            try:
+                JITFunction._do_compile(None, "key")
+            except OSError:
+                pass
+    except RuntimeError as err:
+        timing.append(str(err)[:40])
 print(json.dumps([first, seen, making, timing]))
 '''
 
@@ -267,7 +292,12 @@ def test_a_compile_inside_a_shared_hold_lets_the_gpu_lock_go_meanwhile(tmp_path)
     assert making[3:] == ["alone"]  # within a timing nothing is let go
     # ... except within its first calls (`yielding`, which compile): both let go, taken again in order, and kept
     # again after them
-    assert timing == [["none", "none"], [["making", "shared"], ["gpu", "alone"]], "alone", "alone", "none"]
+    assert timing[:3] == [["none", "none", 0], [["making", "shared"], ["gpu", "alone"]], ["alone", "shared", 0]]
+    assert timing[3] == [True, False, True]  # kept again after the stretch, nothing left registered
+    # a timed call's compile after it: nothing let go; a shared hold's: let go as ever, `yielding` or not; a
+    # thread that holds nothing: nothing to do
+    assert timing[4:7] == [["alone", "shared", 1], ["none", "none", 0], "other thread"]
+    assert timing[7] == "the GPU lock was not taken alone again a"  # (its first 40 characters)
 
 
 def test_let_go_gives_the_shared_hold_to_a_waiting_timer(tmp_path):
@@ -409,4 +439,52 @@ def test_each_functions_first_call_and_only_it_runs_in_the_first_call_context():
     assert len(calls) > 2 and not any(within for _, within in calls[2:])
     calls.clear()
     ClockTimer().alone(functions["candidate"], first_call=first_call)
+    assert calls[0] == ("candidate", True) and not any(within for _, within in calls[1:])
+
+
+class _Event:
+    """A stand-in for torch.cuda.Event: every stretch between two takes 0.01 ms."""
+
+    def __init__(self, enable_timing: bool = False):
+        pass
+
+    def record(self) -> None:
+        pass
+
+    def synchronize(self) -> None:
+        pass
+
+    def elapsed_time(self, other: _Event) -> float:
+        return 0.01
+
+
+def test_the_gpu_timer_calls_each_function_first_within_the_first_call_context():
+    """GpuTimer, on a stand-in for torch.cuda (no GPU here, no spin): `measure` and `alone` make each function's
+    first call, and only it, within `first_call`."""
+    import contextlib
+    import types
+
+    from tritonsmith.evaluate.timing import GpuTimer
+
+    timer = GpuTimer.__new__(GpuTimer)
+    timer.torch = types.SimpleNamespace(cuda=types.SimpleNamespace(Event=_Event, synchronize=lambda: None))
+    timer.flush = types.SimpleNamespace(zero_=lambda: None)
+    timer.spin, timer.cycles_per_ms = False, 0.0
+    inside, calls = [False], []
+
+    @contextlib.contextmanager
+    def first_call():
+        inside[0] = True
+        try:
+            yield
+        finally:
+            inside[0] = False
+
+    functions = {name: (lambda name=name: calls.append((name, inside[0]))) for name in ("candidate", "baseline")}
+    timer.measure(functions, TimingSettings(rounds=3, max_rounds=3, warmup_ms=0.0), first_call=first_call)
+    assert calls[0] == ("candidate", True) and len(calls) > 8
+    assert [name for name, within in calls if within] == ["candidate", "baseline"]
+    assert calls[calls.index(("baseline", True)) - 1] == ("candidate", False)  # after the candidate's warm-up
+    calls.clear()
+    timer.alone(functions["candidate"], TimingSettings(warmup_ms=0.0), first_call=first_call)
     assert calls[0] == ("candidate", True) and not any(within for _, within in calls[1:])

@@ -65,9 +65,11 @@ class GpuLock:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         try:
             fcntl.flock(lock, mode)
-        finally:
-            if mode == fcntl.LOCK_SH:
-                fcntl.flock(turnstile, fcntl.LOCK_UN)
+        except BaseException:  # (interrupted while waiting: the turnstile is not left shut on the others)
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+            raise
+        if mode == fcntl.LOCK_SH:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
         self.held = mode
         if mode == fcntl.LOCK_EX:
             self.alone_waited += time.perf_counter() - began
@@ -155,16 +157,17 @@ class GpuLock:
         GPU go for its while and takes it alone again after, as `alone(compiles_yield=True)` does: a timed
         function's first call, which compiles (a perf shape not seen before; an autotuning's configs, one of
         TritonBench-G's kept ptxas busy for minutes) before anything is timed, while every other evaluation of
-        the GPU would wait. Nothing changes outside such a hold."""
+        the GPU would wait. Nothing changes outside such a hold. Raises RuntimeError if the stretch ends without
+        the GPU held alone again (a retake interrupted, and the interruption caught by the code within)."""
         if self.held != fcntl.LOCK_EX or not self.keeps:
             yield
             return
-        self.keeps = False
-        _holder.kept -= 1
-        self.compiles_yield_alone = True
         previous = getattr(_holder, self.slot, None)
-        setattr(_holder, self.slot, self)
         try:
+            self.keeps = False
+            _holder.kept -= 1
+            self.compiles_yield_alone = True
+            setattr(_holder, self.slot, self)
             yield
         finally:
             self.compiles_yield_alone = False
@@ -173,6 +176,8 @@ class GpuLock:
             if self.held == fcntl.LOCK_EX and not self.keeps:  # (held again after a compile, not kept meanwhile)
                 self.keeps = True
                 _holder.kept = getattr(_holder, "kept", 0) + 1
+        if self.held != fcntl.LOCK_EX:
+            raise RuntimeError("the GPU lock was not taken alone again after a compile: nothing is timed without it")
 
     @contextlib.contextmanager
     def exclusive(self):

@@ -315,7 +315,7 @@ class CandidateRun:
         settings = TimingSettings.from_job(command.get("settings", {}))
         asked = time.perf_counter()
         with self.gpu_lock.exclusive():  # no other evaluation uses this GPU while this one is timed
-            locked = time.perf_counter()
+            locked, waited = time.perf_counter(), self.gpu_lock.alone_waited
             if not hasattr(self, "timer"):
                 self.timer = ClockTimer() if self.device == "cpu" else GpuTimer()
             self.guards.active = True
@@ -330,6 +330,7 @@ class CandidateRun:
                 functions.clear()  # the outputs the baseline's and reference's calls held go now, not after the fresh call
         self.guards.check_tracing()
         self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
+        waited = self.gpu_lock.alone_waited - waited  # to take the GPU alone again after a first call's compile
         measured_at = time.perf_counter()
         claims = self.hand_over_last(command["id"], last.get("out"), args)  # before any more candidate code runs
         handed_at = time.perf_counter()
@@ -347,7 +348,7 @@ class CandidateRun:
             claims["after_args_same"] = self.hand_over_after(command["after_id"], *after)
             claims["after_handed"] = True
         done = time.perf_counter()
-        spent = {"gpu_wait": locked - asked, "prepare": measured.prepare_s,
+        spent = {"gpu_wait": locked - asked + waited, "prepare": measured.prepare_s - waited,
                  "sampling": measured_at - locked - measured.prepare_s,
                  "hand_over": (handed_at - measured_at) + (done - called_at),  # the last and the after-timing call's
                  "after_inputs": made_at - warmed_at, "fresh_call": (warmed_at - handed_at) + (called_at - made_at)}
