@@ -197,6 +197,18 @@ def test_cuda_without_gpu_is_a_clear_device_error():
         WorkerPool(device="cuda")
 
 
+def test_a_worker_that_cannot_start_says_why_in_the_error(tmp_path):
+    """The worker's own last words (here: a torch that cannot be imported) are in the error, not only its log."""
+    from tritonsmith.evaluate.processes import HostProcess
+
+    broken = tmp_path / "site" / "torch"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('this torch is broken on purpose')\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{SRC}"}
+    with pytest.raises(DeviceError, match=r"failed to start: ImportError: this torch is broken on purpose \(its log: "):
+        HostProcess("cpu", env, tmp_path / "host.log", start_timeout_s=60)
+
+
 def _alive(pid: int) -> bool:
     try:
         state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]

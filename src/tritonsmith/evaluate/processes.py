@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
 import socket
 import subprocess
@@ -37,6 +38,17 @@ class EvaluationCancelled(RuntimeError):
     """The pool was cancelled (`WorkerPool.cancel`, e.g. on Ctrl-C) while this evaluation ran or waited."""
 
 
+def _last_line(path: Path) -> str:
+    """The last non-empty line of a log (a worker's own account of why it stopped), at most 300 characters."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+            lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
 class HostProcess:
     """One warm `tritonsmith.evaluate.host` process bound to one device."""
 
@@ -51,7 +63,8 @@ class HostProcess:
         ready = self._next(start_timeout_s)
         if ready is None or ready.get("event") != "ready":
             self.close()
-            raise DeviceError(f"the evaluator's worker failed to start (see {log_path})")
+            last = _last_line(log_path)
+            raise DeviceError(f"the evaluator's worker failed to start{': ' + last if last else ''} (its log: {log_path})")
         if ready.get("error"):
             self.close()
             raise DeviceError(ready["error"])
