@@ -75,26 +75,16 @@ def test_a_false_recursion_depth_error_is_tried_again_and_any_other_error_is_not
     monkeypatch.setattr(pyast.ast, "parse", flaky)
     assert isinstance(pyast.parse("x = 1\n"), ast.Module) and len(raised) == 2
 
-    def always(source, filename="<unknown>"):
-        raised.append(1)
-        raise SystemError("AST constructor recursion depth mismatch (before=1, after=0)")
-    monkeypatch.setattr(pyast.ast, "parse", always)
-    raised.clear()
-    try:
-        pyast.parse("x = 1\n")
-    except SystemError:
-        assert len(raised) == pyast.TRIES
-    else:
-        raise AssertionError("a lasting error was not raised")
-
-    def other(source, filename="<unknown>"):
-        raised.append(1)
-        raise SystemError("something else")
-    monkeypatch.setattr(pyast.ast, "parse", other)
-    raised.clear()
-    try:
-        pyast.parse("x = 1\n")
-    except SystemError:
-        assert len(raised) == 1
-    else:
-        raise AssertionError("another SystemError was not raised")
+    for message, tries in (("AST constructor recursion depth mismatch (before=1, after=0)", pyast.TRIES),
+                           ("something else", 1)):
+        def failing(source, filename="<unknown>", message=message):
+            raised.append(1)
+            raise SystemError(message)
+        monkeypatch.setattr(pyast.ast, "parse", failing)
+        raised.clear()
+        try:
+            pyast.parse("x = 1\n")
+        except SystemError:
+            assert len(raised) == tries, message
+        else:
+            raise AssertionError(f"{message!r} was not raised")

@@ -416,12 +416,9 @@ def test_the_time_a_thread_waited_for_a_cpu_is_read_or_said_unknown():
         assert 0.0 <= first <= second
 
 
-def test_each_functions_first_call_and_only_it_runs_in_the_first_call_context():
-    """The first call compiles (and autotunes) before anything is timed: the worker runs it within the GPU lock's
-    `yielding`, so that a compile there lets the GPU go; the timed calls after it keep the GPU held."""
+def _recording_first_calls() -> tuple:
+    """(a `first_call` context, two functions that record (name, whether within it) on each call, the record)."""
     import contextlib
-
-    from tritonsmith.evaluate.timing import ClockTimer
 
     inside, calls = [False], []
 
@@ -432,8 +429,16 @@ def test_each_functions_first_call_and_only_it_runs_in_the_first_call_context():
             yield
         finally:
             inside[0] = False
-
     functions = {name: (lambda name=name: calls.append((name, inside[0]))) for name in ("candidate", "baseline")}
+    return first_call, functions, calls
+
+
+def test_each_functions_first_call_and_only_it_runs_in_the_first_call_context():
+    """The first call compiles (and autotunes) before anything is timed: the worker runs it within the GPU lock's
+    `yielding`, so that a compile there lets the GPU go; the timed calls after it keep the GPU held."""
+    from tritonsmith.evaluate.timing import ClockTimer
+
+    first_call, functions, calls = _recording_first_calls()
     ClockTimer().measure(functions, TimingSettings(rounds=3, max_rounds=3), first_call=first_call)
     assert calls[:2] == [("candidate", True), ("baseline", True)]
     assert len(calls) > 2 and not any(within for _, within in calls[2:])
@@ -460,8 +465,7 @@ class _Event:
 
 def test_the_gpu_timer_calls_each_function_first_within_the_first_call_context():
     """GpuTimer, on a stand-in for torch.cuda (no GPU here, no spin): `measure` and `alone` make each function's
-    first call, and only it, within `first_call`."""
-    import contextlib
+    first call, and only it, within `first_call`, each before its own warm-up."""
     import types
 
     from tritonsmith.evaluate.timing import GpuTimer
@@ -470,17 +474,7 @@ def test_the_gpu_timer_calls_each_function_first_within_the_first_call_context()
     timer.torch = types.SimpleNamespace(cuda=types.SimpleNamespace(Event=_Event, synchronize=lambda: None))
     timer.flush = types.SimpleNamespace(zero_=lambda: None)
     timer.spin, timer.cycles_per_ms = False, 0.0
-    inside, calls = [False], []
-
-    @contextlib.contextmanager
-    def first_call():
-        inside[0] = True
-        try:
-            yield
-        finally:
-            inside[0] = False
-
-    functions = {name: (lambda name=name: calls.append((name, inside[0]))) for name in ("candidate", "baseline")}
+    first_call, functions, calls = _recording_first_calls()
     timer.measure(functions, TimingSettings(rounds=3, max_rounds=3, warmup_ms=0.0), first_call=first_call)
     assert calls[0] == ("candidate", True) and len(calls) > 8
     assert [name for name, within in calls if within] == ["candidate", "baseline"]
