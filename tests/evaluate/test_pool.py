@@ -197,6 +197,39 @@ def test_cuda_without_gpu_is_a_clear_device_error():
         WorkerPool(device="cuda")
 
 
+def test_the_pool_says_what_each_evaluation_in_flight_is_doing():
+    """`stages()`: the stage each evaluation in flight is in, as its checker noted it, and for how long (a
+    bench's "running:" line); nothing once it has ended."""
+    import re
+
+    task = resolve_task("vector_add")
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120)) as pool:
+        done: list = []
+        thread = threading.Thread(target=lambda: done.append(pool.evaluate(task, SLOW)))
+        thread.start()
+        seen: set[str] = set()
+        while thread.is_alive():
+            stage = pool.stages().get(task.name)
+            if stage:
+                assert re.fullmatch(r"(setup|references|import|correctness|kernels_off|timing) for \d+ s", stage), stage
+                seen.add(stage.split()[0])
+            time.sleep(0.05)
+        thread.join()
+        assert done and pool.stages() == {}
+        assert "correctness" in seen  # the slow candidate's long stage
+
+
+def test_a_stage_note_is_read_only_when_plain(tmp_path):
+    from tritonsmith.evaluate.stage import STAGE_FILE, note_stage, read_stage
+
+    assert read_stage(tmp_path) is None
+    note_stage(tmp_path, "timing")
+    assert read_stage(tmp_path) == "timing for 0 s"
+    for junk in ("\x1b[2Jcleared\t1.0", "timing\tsoon", "a" * 300, ""):  # the candidate can write the folder
+        (tmp_path / STAGE_FILE).write_text(junk)
+        assert read_stage(tmp_path) is None, junk
+
+
 def test_a_worker_that_cannot_start_says_why_in_the_error(tmp_path):
     """The worker's own last words (here: a torch that cannot be imported) are in the error, not only its log."""
     from tritonsmith.evaluate.processes import HostProcess

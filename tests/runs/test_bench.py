@@ -257,7 +257,11 @@ def test_a_long_pass_says_which_tasks_are_in_flight_when_none_finishes():
     time.sleep(0.06)
     progress.running()
     assert stream.getvalue().splitlines()[-1] == "[1/3] running: s:slow (0 s)"
+    progress.stages = lambda: {"s:slow": "references for 12 s", "s:gone": "timing for 1 s"}  # the pool's
+    time.sleep(0.06)
+    progress.running()
+    assert stream.getvalue().splitlines()[-1] == "[1/3] running: s:slow (0 s; references for 12 s)"
     progress.end("s:slow")
     time.sleep(0.06)
     progress.running()
-    assert len(stream.getvalue().splitlines()) == 3
+    assert len(stream.getvalue().splitlines()) == 4

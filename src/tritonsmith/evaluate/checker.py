@@ -35,6 +35,7 @@ from tritonsmith.evaluate.runtime import (
     take_over,
     where,
 )
+from tritonsmith.evaluate.stage import note_stage
 from tritonsmith.evaluate.verdict import finish
 from tritonsmith.task import case_label
 from tritonsmith.util.tensors import same
@@ -282,7 +283,10 @@ def run_checker(job: dict[str, Any], send: Callable[[dict[str, Any]], None], con
     """Decide one job and `send` its verdict; `connect(checker)` starts the candidate's side once the inputs are
     written. `send({"phase": ...})` names each stage as it starts, so that a job killed by its timeout tells whose
     time ran out (the task's references, or the candidate)."""
-    checker = Checker(job, lambda phase: send({"phase": phase}))
+    def progress(phase: str) -> None:
+        send({"phase": phase})
+        note_stage(job["job_dir"], phase)
+    checker = Checker(job, progress)
     started = time.perf_counter()
     try:
         checker.run(lambda: connect(checker))

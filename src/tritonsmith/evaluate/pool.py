@@ -26,6 +26,7 @@ from tritonsmith.evaluate.job_result import add_roofline, check_physical, to_res
 from tritonsmith.evaluate.peaks import PeaksError, peaks_for
 from tritonsmith.evaluate.processes import DeviceError, EvaluationCancelled, HostProcess, Keepers
 from tritonsmith.evaluate.result import EvalResult
+from tritonsmith.evaluate.stage import read_stage
 from tritonsmith.task import Task, TaskError
 
 
@@ -99,6 +100,7 @@ class WorkerPool:
         self._gpu_of: list[int | None] = []
         self._counter = 0
         self._lock = threading.Lock()
+        self._in_flight: dict[int, tuple[str, Path]] = {}  # slot -> (task name, job folder) of its evaluation
         self._cancelled = threading.Event()
         slots = self._plan(device, workers, gpus)
         for env, gpu in slots:
@@ -250,22 +252,12 @@ class WorkerPool:
             self._counter += 1
             job_dir = self.work_dir / f"job-{self._counter:06d}"
         job_dir.mkdir()
-        keepers = self._keepers.get(self._gpu_of[slot])
-        key = task_key(task, self.config.seeds) if keepers is not None else ""
-        with keepers.lend(key) if keepers is not None else contextlib.nullcontext() as keeper:
-            job = self._job(task, source, job_dir, slot, baseline)
-            if keeper is not None:
-                job["task_key"], job["keeper"] = key, keeper.path()
-            job["gold"] = gold
-            job["timing"].update(timing or {})
-            on_gpu = host.info["device"] != "cpu"
-            timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)
-            started = time.perf_counter()
-            try:
-                message, timed_out = host.run(job, timeout, self._cancelled)
-            finally:
-                if self._cancelled.is_set():
-                    shutil.rmtree(job_dir, ignore_errors=True)
+        self._in_flight[slot] = (task.name, job_dir)
+        try:
+            message, timed_out, timeout, started = self._run_job(slot, host, task, source, job_dir, timeout_s,
+                                                                 timing, baseline, gold)
+        finally:
+            self._in_flight.pop(slot, None)
         wall = time.perf_counter() - started
         if message is None:  # the host died or hung: replace it
             host.close()
@@ -285,6 +277,39 @@ class WorkerPool:
                 else self.peaks_note or "not measured (EvalConfig.measured_peaks is off)")
         shutil.rmtree(job_dir, ignore_errors=True)
         return result
+
+    def _run_job(self, slot: int, host: HostProcess, task: Task, source: str, job_dir: Path,
+                 timeout_s: float | None, timing: dict[str, Any] | None, baseline: str | None,
+                 gold: bool) -> tuple[dict[str, Any] | None, bool, float, float]:
+        """The job run on the slot's host, with the task's references lent by the GPU's keeper: (the host's
+        message, whether it timed out, the timeout, when it started)."""
+        keepers = self._keepers.get(self._gpu_of[slot])
+        key = task_key(task, self.config.seeds) if keepers is not None else ""
+        with keepers.lend(key) if keepers is not None else contextlib.nullcontext() as keeper:
+            job = self._job(task, source, job_dir, slot, baseline)
+            if keeper is not None:
+                job["task_key"], job["keeper"] = key, keeper.path()
+            job["gold"] = gold
+            job["timing"].update(timing or {})
+            on_gpu = host.info["device"] != "cpu"
+            timeout = timeout_s or self.config.timeout_s or (600 if on_gpu else 300)
+            started = time.perf_counter()
+            try:
+                message, timed_out = host.run(job, timeout, self._cancelled)
+            finally:
+                if self._cancelled.is_set():
+                    shutil.rmtree(job_dir, ignore_errors=True)
+        return message, timed_out, timeout, started
+
+    def stages(self) -> dict[str, str]:
+        """What each evaluation in flight is doing, by task name ("references for 230 s"; several evaluations of
+        one task joined), as its checker last noted it (`stage.read_stage`: for display only)."""
+        found: dict[str, list[str]] = {}
+        for name, job_dir in list(self._in_flight.values()):
+            stage = read_stage(job_dir)
+            if stage:
+                found.setdefault(name, []).append(stage)
+        return {name: ", ".join(stages) for name, stages in found.items()}
 
     def _job(self, task: Task, source: str, job_dir: Path, slot: int = 0,
              baseline_source: str | None = None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import fnmatch
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
@@ -82,6 +83,7 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
     waiting: list[ReplyPending] = []
     with make_pool(config, eval_config, workers, stream) as pool:
         qualifications = QualificationStore(pool.device_name or pool.device_kind)
+        progress.stages = getattr(pool, "stages", None)  # (a cluster's evaluations are not looked into)
         known = qualifications.load()
 
         def attempt(task: Task) -> None:
@@ -263,6 +265,7 @@ class BenchProgress:
         self._lock = threading.Lock()
         self.quiet_s, self.said = quiet_s, time.monotonic()
         self.in_flight: dict[str, float] = {}  # task -> when it started
+        self.stages: Callable[[], dict[str, str]] | None = None  # what each task's evaluations are doing (the pool's)
 
     def start(self, task: str) -> None:
         with self._lock:
@@ -280,8 +283,10 @@ class BenchProgress:
             if not self.in_flight or now - self.said < self.quiet_s:
                 return
             tasks = sorted(self.in_flight.items(), key=lambda item: item[1])
-            self._say(f"[{len(self.records)}/{self.total}] running: "
-                      + ", ".join(f"{task} ({now - began:.0f} s)" for task, began in tasks) + "\n")
+            stages = self.stages() if self.stages is not None else {}
+            self._say(f"[{len(self.records)}/{self.total}] running: " + ", ".join(
+                f"{task} ({now - began:.0f} s{'; ' + stages[task] if stages.get(task) else ''})"
+                for task, began in tasks) + "\n")
 
     def _say(self, line: str) -> None:
         self.stream.write(line)
