@@ -289,3 +289,51 @@ def test_a_suite_whose_golds_use_torch_freely_may_launch_no_kernel_in_a_timed_ca
     times = {"candidate": samples([0.010, 0.011]), "baseline": samples([0.020, 0.021])}
     checker, _ = timed_case(tmp_path, times, setup=setup, timed_calls_without_launch=3)
     assert checker.violations == []
+
+
+@pytest.mark.parametrize("again, flagged", [
+    ({"ms": None, "host_ms": 2.3, "spin_ms": 2.0, "repeat_host_ms": 0.526}, False),  # a stall that did not repeat
+    ({"ms": None, "host_ms": 10.5, "spin_ms": 2.0, "repeat_host_ms": 0.526}, True),  # work once per input
+    (None, True),  # other inputs could not be made (memory): the first call decides
+])
+def test_a_first_call_slow_on_the_host_is_made_again_before_it_counts(tmp_path, again, flagged):
+    """bmm_chunk_bwd's gold at four workers on an H200: 11.0 ms on the host for a first call on new inputs, against
+    0.526 ms a timed call. The checker makes other new inputs (a seed drawn then) and has that call made again;
+    only a second as slow is held against the candidate, and the evidence says what each showed."""
+    seeds: list[int] = []
+
+    def setup(checker):
+        checker.trusted_baseline, checker.on_gpu = {"0": ALONE}, True
+        if again is None:
+            def make_check(*args):
+                raise RuntimeError("CUDA out of memory")
+        else:
+            def make_check(case, index, seed, phase):
+                seeds.append(seed)
+                return {"case": case, "index": index, "seed": seed, "phase": phase, "args": ()}
+        checker.make_check = make_check
+        checker.all_checks = [{}, {}]
+        checker.inputs_file = lambda keys, name: str(tmp_path / name)
+        first_ask = checker.ask
+
+        def ask(command):
+            if command["do"] != "fresh":
+                return first_ask(command)
+            checker.fresh_command = command
+            return {"done": "fresh", "fresh": dict(again), "after_args_same": True}
+        checker.ask = ask
+    fresh = {"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526}
+    checker, _ = timed_case(tmp_path, {"candidate": samples([0.594, 0.595, 0.594]),
+                                       "baseline": samples([0.595, 0.594, 0.596])}, setup=setup, fresh=fresh)
+    reused = [v for v in checker.violations if "work done once per input" in v]
+    assert bool(reused) == flagged, checker.violations
+    if again is None:
+        assert "CUDA out of memory" in checker.evidence["fresh_call_not_made_again"][0]
+        assert "again on other new inputs" not in reused[0]
+        return
+    assert checker.fresh_command["id"] == 2 and checker.fresh_command["perf_id"] == 0  # a check of its own
+    assert checker.all_checks[2]["seed"] == seeds[0] and checker.fresh_command["meta"]["phase"] == "after_timing"
+    made = checker.evidence["fresh_call_made_again"][0]
+    assert ("as slow" if flagged else "not slow") in made and "11.0 ms on the host" in made, made
+    if flagged:
+        assert "and so again on other new inputs (not timed, 10.5 ms on the host)" in reused[0]

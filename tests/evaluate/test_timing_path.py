@@ -154,3 +154,21 @@ def test_a_bench_record_keeps_each_perf_cases_timing(clock_pool):
     assert all(set(case) == set(PERF_CASE_KEYS) and case["rounds"] >= 3 and case["ratio_ci"] is not None
                for case in record.perf_cases)
     assert TaskRecord.from_dict(record.to_dict()).perf_cases == record.perf_cases
+
+
+def test_a_first_call_slow_once_is_made_again_on_other_inputs_and_passes(clock_pool):
+    """A first call on new inputs much slower than the timed calls is made once more, on other new inputs made
+    and verified by the checker: a one-off stall (the machine busy beside it) does not repeat."""
+    result = evaluate(clock_pool, "vector_add", "honest/vector_add_one_stall.py")
+    assert result.status == "passed", result.summary()
+    made = result.evidence.get("fresh_call_made_again")
+    assert made and len(made) == 1 and "not slow on other new inputs" in made[0], made
+    assert sum(case.phase == "after_timing" for case in result.cases) == len(result.perf) + 1  # verified too
+
+
+def test_a_first_call_slow_on_every_new_input_is_rejected(clock_pool):
+    result = evaluate(clock_pool, "vector_add", "adversarial/work_once_per_input.py")
+    assert result.status == "rejected", result.summary()
+    assert any("reuses results between calls; and so again on other new inputs" in v
+               for v in result.guard_violations), result.guard_violations
+    assert all("as slow on other new inputs" in made for made in result.evidence["fresh_call_made_again"])

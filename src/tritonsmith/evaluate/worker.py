@@ -80,7 +80,7 @@ class CandidateRun:
 
     def serve(self) -> None:
         handlers = {"start": self.start, "call": self.call, "late": self.late, "time": self.time,
-                    "after": self.after_from_file, "finish": self.finish}
+                    "after": self.after_from_file, "fresh": self.fresh_again, "finish": self.finish}
         while (command := read_message(self.commands)) is not None:
             handler = handlers.get(command.get("do"))
             if handler is None:
@@ -331,6 +331,7 @@ class CandidateRun:
         self.guards.check_tracing()
         self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
         waited = self.gpu_lock.alone_waited - waited  # to take the GPU alone again after a first call's compile
+        self.measured = measured  # (the host time of its timed calls, should the checker ask for `fresh_again`)
         measured_at = time.perf_counter()
         claims = self.hand_over_last(command["id"], last.get("out"), args)  # before any more candidate code runs
         handed_at = time.perf_counter()
@@ -391,6 +392,19 @@ class CandidateRun:
         key = command["id"]
         same = self.hand_over_after(key, *self.run_entry(self.check_of(key), record_ops=False))
         self.reply({"done": "after", "after_args_same": same})
+
+    def fresh_again(self, command: dict[str, Any]) -> None:
+        """A first call on other new inputs of the perf case just timed (sent in a file: the checker doubts the
+        first, much slower than the timed calls), timed as the after-timing call is, after the GPU is kept busy
+        on the perf case's inputs again."""
+        key = command["id"]
+        self.meta[str(key)] = command["meta"]
+        self.load_inputs(command["inputs"])
+        self.run_entry(self.check_of(command["perf_id"]), record_ops=False,
+                       call=lambda fn, _: self.timer.warm(fn))
+        with self.gpu_lock.exclusive():
+            after, fresh = self.fresh_call(key, self.measured)
+        self.reply({"done": "fresh", "fresh": fresh, "after_args_same": self.hand_over_after(key, *after)})
 
     def fresh_call(self, key: int, measured: Any) -> tuple[tuple[Any, tuple], dict[str, Any]]:
         """After timing, the candidate's first call on inputs it has not seen (the after-timing check's), timed

@@ -1,0 +1,28 @@
+# Stands for work done once per input and reused between calls (here a 60 ms wait): once it has been called
+# again on the same inputs (timing), every call on new inputs is slow, every repeated call fast.
+import time
+
+import torch
+import triton
+import triton.language as tl
+
+_state = {"last": None, "repeated": False}
+
+
+@triton.jit
+def _add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offsets < n
+    tl.store(out_ptr + offsets, tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask), mask=mask)
+
+
+def vector_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if x is _state["last"]:
+        _state["repeated"] = True
+    elif _state["repeated"]:
+        time.sleep(0.06)
+    _state["last"] = x
+    out = torch.empty_like(x)
+    n = out.numel()
+    _add_kernel[(triton.cdiv(n, 512),)](x, y, out, n, BLOCK=512)
+    return out
