@@ -13,7 +13,13 @@ import torch
 from tritonsmith.evaluate.checker import Checker
 from tritonsmith.evaluate.conversation import _Stop
 from tritonsmith.evaluate.gpu_lock import GpuLock
-from tritonsmith.evaluate.runtime import hand_over, hand_over_unless_same, input_digest, value_digest
+from tritonsmith.evaluate.runtime import (
+    TaskFailure,
+    hand_over,
+    hand_over_unless_same,
+    input_digest,
+    value_digest,
+)
 from tritonsmith.evaluate.worker import CandidateRun
 
 
@@ -34,10 +40,12 @@ def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), set
     checker.checker, checker.tolerances, checker.first_calls_ok = None, {}, set(first_calls_ok)
     checker.pytorch_gold = False
 
-    def ask(command):
+    def ask(command):  # `time`, then `warm` and `fresh` (the first call on new inputs), each answered so
+        if command["do"] != "time":
+            return {"done": command["do"], "after_handed": True, **{k: v for k, v in reply.items() if k != "spent_s"}}
         checker.asked = command
         time.sleep(wall_s)
-        return {"done": "time", "rounds": 5, "stopped": "converged", "times": times, "after_handed": True, **reply}
+        return {"done": "time", "rounds": 5, "stopped": "converged", "times": times, **reply}
     checker.ask = ask
     checker.after_inputs = lambda key: {"key": key}  # what the command names: made from the checks, not needed here
     speedups: list[float] = []
@@ -306,7 +314,7 @@ def test_a_first_call_slow_on_the_host_is_made_again_before_it_counts(tmp_path, 
         checker.trusted_baseline, checker.on_gpu = {"0": ALONE}, True
         if again is None:
             def make_check(*args):
-                raise RuntimeError("CUDA out of memory")
+                raise TaskFailure("the task's make_inputs/reference failed on perf case 0: CUDA out of memory")
         else:
             def make_check(case, index, seed, phase):
                 seeds.append(seed)
@@ -317,11 +325,13 @@ def test_a_first_call_slow_on_the_host_is_made_again_before_it_counts(tmp_path, 
         first_ask = checker.ask
 
         def ask(command):
-            if command["do"] != "fresh":
-                return first_ask(command)
-            checker.fresh_command = command
-            return {"done": "fresh", "fresh": dict(again), "after_args_same": True}
+            if command["do"] == "fresh" and command["id"] != 1:  # the first call's check is 1; another's, new
+                checker.fresh_command = command
+                return {"done": "fresh", "fresh": dict(again), "after_handed": True, "after_args_same": True}
+            return first_ask(command)
         checker.ask = ask
+        checker.after_inputs = lambda key: ({"key": key, "meta": checker.meta_of(checker.all_checks[key])} if key > 1
+                                            else {"key": key})
     fresh = {"ms": None, "host_ms": 11.0, "spin_ms": 2.0, "repeat_host_ms": 0.526}
     checker, _ = timed_case(tmp_path, {"candidate": samples([0.594, 0.595, 0.594]),
                                        "baseline": samples([0.595, 0.594, 0.596])}, setup=setup, fresh=fresh)
@@ -331,8 +341,9 @@ def test_a_first_call_slow_on_the_host_is_made_again_before_it_counts(tmp_path, 
         assert "CUDA out of memory" in checker.evidence["fresh_call_not_made_again"][0]
         assert "again on other new inputs" not in reused[0]
         return
-    assert checker.fresh_command["id"] == 2 and checker.fresh_command["perf_id"] == 0  # a check of its own
-    assert checker.all_checks[2]["seed"] == seeds[0] and checker.fresh_command["meta"]["phase"] == "after_timing"
+    assert checker.fresh_command["id"] == 2  # a check of its own, named only in its own command
+    meta = checker.fresh_command["after"]["meta"]
+    assert meta["seed"] == seeds[0] and meta["phase"] == "after_timing" and checker.all_checks[2] == meta
     made = checker.evidence["fresh_call_made_again"][0]
     assert ("as slow" if flagged else "not slow") in made and "11.0 ms on the host" in made, made
     if flagged:

@@ -15,9 +15,9 @@ import time
 from typing import Any
 
 from tritonsmith.evaluate.conversation import int_of, keys_of
-from tritonsmith.evaluate.runtime import where
+from tritonsmith.evaluate.runtime import TaskFailure, where
 from tritonsmith.evaluate.timing import SPIN_CAP_MS, TIMER, pooled_interval, ratio_interval
-from tritonsmith.task import case_label
+from tritonsmith.task import CaseSkipped, case_label
 from tritonsmith.util.stats import geometric_mean
 
 REUSE_RATIO = 0.25  # timed calls this much faster, relative to a first call on new inputs, than the baseline's
@@ -91,12 +91,12 @@ class Measuring:
                   speedups: list[float], torch_speedups: list[float]) -> None:
         timings = dict(self.job.get("timing", {}), cases=len(self.perf_checks))
         started = time.perf_counter()
-        reply = self.ask({"do": "time", "id": key, "after_id": after_key, "after": self.after_inputs(after_key),
-                          "settings": timings, "time_reference": time_reference,
+        reply = self.ask({"do": "time", "id": key, "settings": timings, "time_reference": time_reference,
                           "torch_compile": bool(timings.get("torch_compile"))})
         wall_ms = (time.perf_counter() - started) * 1000
         self.take_failure(reply)
-        self.verify_timed(key, after_key, check, reply)
+        self.verify_last(key, check, reply)
+        fresh = self.first_call_on_new_inputs(key, after_key)
         times = times_of(reply.get("times"))
         if "candidate" not in times or (self.baseline_present and "baseline" not in times):
             raise self.fail("crashed", f"{where(check)}: the candidate's process sent no usable timings")
@@ -138,7 +138,7 @@ class Measuring:
         if flops:
             entry_perf["tflops"] = flops / cand_ms / 1e9
         trusted = self.baseline_alone(next(i for i, perf_check in enumerate(self.perf_checks) if perf_check is check))
-        self.check_timed_calls(key, check, reply, entry_perf, trusted)
+        self.check_timed_calls(key, check, reply, fresh or {}, entry_perf, trusted)
         if "baseline" in times and trusted is not None:
             self.check_baseline_speed(check, entry_perf, trusted)
         describe = getattr(self.task, "perf_evidence", None)  # how a suite's perf inputs were made
@@ -155,8 +155,8 @@ class Measuring:
         entry = trusted.get(str(offset))
         return entry if isinstance(entry, dict) and not self.job.get("baseline_untrusted") else None
 
-    def check_timed_calls(self, key: int, check: dict[str, Any], reply: dict[str, Any], perf: dict[str, Any],
-                          trusted: dict[str, Any] | None) -> None:
+    def check_timed_calls(self, key: int, check: dict[str, Any], reply: dict[str, Any], fresh: dict[str, Any],
+                          perf: dict[str, Any], trusted: dict[str, Any] | None) -> None:
         """What the candidate's timed calls did besides their time: each must launch a Triton kernel and return
         new memory; and its first call on inputs it had not seen (after timing) must not be much slower, against
         its timed calls, than the baseline's is (timed so alone): a candidate that computes once and then,
@@ -173,16 +173,16 @@ class Measuring:
         if no_launch and not self.pytorch_gold and not torch_suite:  # (the comparison below still applies there)
             self.violate(f"{where(check)}: {no_launch} timed call(s) launched no Triton kernel: a result not computed "
                          "while timed")
-        fresh = reply.get("fresh") if isinstance(reply.get("fresh"), dict) else {}
         doubts = self.fresh_doubts(check, perf, fresh, trusted)
         if not doubts:
             return
-        again = self.fresh_again(key, check)
-        if again is None:  # (not made: the first call alone decides)
-            for doubt in doubts:
+        decided = self.status is not None or self.violations  # (nothing to gain from another call)
+        again = None if decided else self.fresh_again(key, check)
+        if again is None or (ms_of(again.get("ms")) is None and ms_of(again.get("host_ms")) is None):
+            for doubt in doubts:  # (not made again, or no figures from it: the first call decides)
                 self.violate(doubt)
             return
-        repeated = self.fresh_doubts(check, dict(perf), again, trusted)
+        repeated = self.fresh_doubts(check, dict(perf), again, trusted, first=False)
         self.evidence.setdefault("fresh_call_made_again", []).append(
             f"{where(check)}: {'as slow' if repeated else 'not slow'} on other new inputs "
             f"({_fresh_summary(fresh)}; then {_fresh_summary(again)})")
@@ -191,7 +191,7 @@ class Measuring:
                 self.violate(f"{doubt}; and so again on other new inputs ({_fresh_summary(again)})")
 
     def fresh_doubts(self, check: dict[str, Any], perf: dict[str, Any], fresh: dict[str, Any],
-                     trusted: dict[str, Any] | None) -> list[str]:
+                     trusted: dict[str, Any] | None, first: bool = True) -> list[str]:
         """What the first call on new inputs (`fresh`, as the candidate's process timed it) shows against the timed
         calls, recorded in `perf`: the reasons to think it reuses results, by its time or its host time (empty:
         none). Its GPU work past the host's wait is held to the timed calls here and now (`check_work_past_wait`:
@@ -201,7 +201,7 @@ class Measuring:
         perf["fresh_call_ms"] = cand_fresh
         spin = ms_of(fresh.get("spin_ms")) or 0.0
         compiling = min(ms_of(fresh.get("compile_ms")) or 0.0, max(0.0, (host or 0.0) - spin))
-        if compiling:
+        if compiling and first:
             self.evidence.setdefault("fresh_call_compiled_ms", []).append(round(compiling, 1))
         # why the host may have taken long, for the message (not excused: a candidate can make its own thread
         # wait for a CPU, pinned to one that a process it spawned keeps busy)
@@ -237,25 +237,58 @@ class Measuring:
                           "reuses results between calls")
         return doubts
 
+    def first_call_on_new_inputs(self, key: int, after_key: int, made_again: bool = False) -> dict[str, Any] | None:
+        """The candidate's first call on the inputs of check `after_key` (new to it), after a warm-up on the perf case
+        `key`'s: named to its process only once that warm-up has returned (so no candidate code runs while
+        anything there knows them), made there by the task's code, timed once and verified. Its timing figures,
+        or None where it was not timed: the inputs came out otherwise there (then, for the after-timing check,
+        they are sent in a file and the call made untimed, and verified; a call `made_again` is not made)."""
+        warmed = self.ask({"do": "warm", "perf_id": key})
+        self.take_failure(warmed)
+        reply = self.ask({"do": "fresh", "id": after_key, "after": self.after_inputs(after_key)})
+        self.take_failure(reply)
+        verifying = time.perf_counter()
+        if reply.get("after_handed") is not True and made_again:
+            return None
+        if reply.get("after_handed") is not True:  # its inputs came out otherwise there: sent, and called untimed
+            self.evidence.setdefault("after_inputs_sent", []).append(where(self.all_checks[after_key]))
+            after = self.ask({"do": "after", "id": after_key, "inputs": self.inputs_file([after_key], f"inputs-{after_key}.pt")})
+            self.take_failure(after)
+            reply["after_args_same"], reply["fresh"] = after.get("after_args_same"), None
+            verifying = time.perf_counter()
+        self.verify("after", after_key, self.all_checks[after_key],
+                    ("args",) if reply.get("after_args_same") is True else ())
+        split = self.evidence.setdefault("timing_split_s", [{}])[-1]
+        for part, seconds in dict(_seconds(warmed), **_seconds(reply), verify=time.perf_counter() - verifying).items():
+            split[part] = round(split.get(part, 0.0) + seconds, 3)
+        return reply.get("fresh") if isinstance(reply.get("fresh"), dict) else None
+
     def fresh_again(self, key: int, check: dict[str, Any]) -> dict[str, Any] | None:
         """The candidate's first call on other new inputs of the perf case `key` (made here with a seed drawn now,
-        with their reference, and sent in a file), timed as the first was and its output verified; what its
-        process timed, or None where the inputs could not be made (said in the evidence)."""
+        with their reference), as the first (`first_call_on_new_inputs`); what its process timed, or None where
+        the inputs could not be made, here or there alike (said in the evidence)."""
         try:
             again = dict(self.make_check(dict(check["case"]), check["index"], secrets.randbelow(1 << 31),
                                          "after_timing"), **({"undefined": check["undefined"]} if "undefined" in check else {}))
-        except Exception as exc:  # noqa: BLE001 - memory, the task's own code: the first call decides alone
-            self.evidence.setdefault("fresh_call_not_made_again", []).append(
-                f"{where(check)}: {type(exc).__name__}: {exc}"[:300])
+        except (TaskFailure, CaseSkipped) as exc:  # memory, the task's own code: the first call decides alone
+            self.evidence.setdefault("fresh_call_not_made_again", []).append(f"{where(check)}: {exc}"[:300])
             return None
-        self.evidence.pop("references_split_s", None)  # (the references' own stages were reported before)
+        finally:
+            self.evidence.pop("references_split_s", None)  # (the references' own stages were reported before)
         again_key = len(self.all_checks)
         self.all_checks.append(again)
-        reply = self.ask({"do": "fresh", "id": again_key, "perf_id": key, "meta": self.meta_of(again),
-                          "inputs": self.inputs_file([again_key], f"inputs-{again_key}.pt")})
-        self.take_failure(reply)
-        self.verify("after", again_key, again, ("args",) if reply.get("after_args_same") is True else ())
-        return reply.get("fresh") if isinstance(reply.get("fresh"), dict) else {}
+        try:
+            fresh = self.first_call_on_new_inputs(key, again_key, made_again=True)
+        finally:
+            self.all_checks[again_key] = self.meta_of(again)  # its tensors go now
+            del again
+            if self.on_gpu:
+                import torch
+                torch.cuda.empty_cache()
+        if fresh is None:
+            self.evidence.setdefault("fresh_call_not_made_again", []).append(
+                f"{where(check)}: its inputs came out otherwise in the candidate's process")
+        return fresh
 
     def fresh_work_floor(self, check: dict[str, Any], fresh: dict[str, Any]) -> float | None:
         """A floor on the GPU time of a first call on new inputs that the host outlasted the spin for: the larger
@@ -315,28 +348,25 @@ class Measuring:
                          f"candidate, {perf['baseline_ms'] / alone:.2f}x the {alone:.4f} ms it took alone before any "
                          "candidate code ran: the candidate slowed what it is timed against")
 
-    def verify_timed(self, key: int, after_key: int, check: dict[str, Any], reply: dict[str, Any]) -> None:
-        """The last timed call and the fresh call after timing (made here, untimed, on inputs sent in a file
-        where the candidate's process made them otherwise). The last call's output is taken as the first call's,
-        by its digest, only where that first call was verified right."""
-        if reply.get("after_handed") is not True:  # its inputs came out otherwise there: sent, and called untimed
-            self.evidence.setdefault("after_inputs_sent", []).append(where(self.all_checks[after_key]))
-            after = self.ask({"do": "after", "id": after_key, "inputs": self.inputs_file([after_key], f"inputs-{after_key}.pt")})
-            self.take_failure(after)
-            reply["after_args_same"] = after.get("after_args_same")
+    def verify_last(self, key: int, check: dict[str, Any], reply: dict[str, Any]) -> None:
+        """The last timed call, its output taken as the first call's, by its digest, only where that first call was
+        verified right; and where the perf case's time went, as the candidate's process reports it (diagnostic
+        only), with the verifying."""
         verifying = time.perf_counter()
         claims = {"args"} if reply.get("last_args_same") is True else set()
         if reply.get("last_output_same") is True and key in self.first_calls_ok:
             claims.add("output")
         self.verify("last", key, dict(check, phase="last_timed_call"), claims)
-        self.verify("after", after_key, self.all_checks[after_key],
-                    ("args",) if reply.get("after_args_same") is True else ())
-        spent = reply.get("spent_s") if isinstance(reply.get("spent_s"), dict) else {}
-        # where a perf case's time went, as the candidate's process reports it (diagnostic only: finite seconds
-        # under a day, or left out), and verifying
         self.evidence.setdefault("timing_split_s", []).append(
-            dict({str(k)[:12]: round(float(v), 3) for k, v in list(spent.items())[:8]
-                  if type(v) in (int, float) and 0 <= v < 86400}, verify=round(time.perf_counter() - verifying, 3)))
+            dict(_seconds(reply), verify=round(time.perf_counter() - verifying, 3)))
+
+
+def _seconds(reply: dict[str, Any]) -> dict[str, float]:
+    """A reply's `spent_s` (where its time went, as the candidate's process says): finite seconds under a day, at
+    most eight, or left out."""
+    spent = reply.get("spent_s") if isinstance(reply.get("spent_s"), dict) else {}
+    return {str(k)[:12]: round(float(v), 3) for k, v in list(spent.items())[:8]
+            if type(v) in (int, float) and 0 <= v < 86400}
 
 
 def _fresh_summary(fresh: dict[str, Any]) -> str:

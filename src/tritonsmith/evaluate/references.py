@@ -457,9 +457,15 @@ class References:
         return {"key": key, "meta": self.meta_of(self.all_checks[key]), "digest": input_digest(self.all_checks[key]["args"])}
 
     def inputs_file(self, keys: list[int], name: str) -> str:
-        """Checks' inputs in JOB/`name`, for the candidate's process that made them otherwise."""
+        """Checks' inputs in JOB/`name`, for the candidate's process that made them otherwise. The job folder is
+        the candidate's to write: whatever it left under that name (a link to a file of the user's) is
+        removed, and the file made anew, never through a link."""
         path = os.path.join(self.job["job_dir"], name)
-        torch.save({key: self.all_checks[key]["args"] for key in keys}, path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            torch.save({key: self.all_checks[key]["args"] for key in keys}, file)
         return path
 
     def start_with_file(self, keys: list[int], why: str | None) -> dict[str, Any]:

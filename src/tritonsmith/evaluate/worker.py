@@ -80,7 +80,8 @@ class CandidateRun:
 
     def serve(self) -> None:
         handlers = {"start": self.start, "call": self.call, "late": self.late, "time": self.time,
-                    "after": self.after_from_file, "fresh": self.fresh_again, "finish": self.finish}
+                    "warm": self.warm, "fresh": self.fresh, "after": self.after_from_file,
+                    "finish": self.finish}
         while (command := read_message(self.commands)) is not None:
             handler = handlers.get(command.get("do"))
             if handler is None:
@@ -331,33 +332,45 @@ class CandidateRun:
         self.guards.check_tracing()
         self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
         waited = self.gpu_lock.alone_waited - waited  # to take the GPU alone again after a first call's compile
-        self.measured = measured  # (the host time of its timed calls, should the checker ask for `fresh_again`)
+        self.measured = measured  # (the host time of its timed calls, for the first calls on new inputs after)
         measured_at = time.perf_counter()
         claims = self.hand_over_last(command["id"], last.get("out"), args)  # before any more candidate code runs
-        handed_at = time.perf_counter()
-        fresh: dict[str, Any] = {}
-        if command.get("after"):  # the GPU kept busy, its clock up, as for the baseline's first call on new inputs
-            # (before they exist), on the timed inputs: no second copy of them
-            self.run_entry(check, record_ops=False, call=lambda fn, _: self.timer.warm(fn), args=args)
-        warmed_at = time.perf_counter()
-        after_made = self.make_after(command.get("after") or {})  # else the checker sends them, and asks for the call
-        made_at = called_at = time.perf_counter()
-        if after_made:
-            with self.gpu_lock.exclusive():
-                after, fresh = self.fresh_call(command["after_id"], measured)
-            called_at = time.perf_counter()
-            claims["after_args_same"] = self.hand_over_after(command["after_id"], *after)
-            claims["after_handed"] = True
-        done = time.perf_counter()
         spent = {"gpu_wait": locked - asked + waited, "prepare": measured.prepare_s - waited,
-                 "sampling": measured_at - locked - measured.prepare_s,
-                 "hand_over": (handed_at - measured_at) + (done - called_at),  # the last and the after-timing call's
-                 "after_inputs": made_at - warmed_at, "fresh_call": (warmed_at - handed_at) + (called_at - made_at)}
+                 "sampling": measured_at - locked - measured.prepare_s, "hand_over": time.perf_counter() - measured_at}
         self.reply({"done": "time", **claims, "rounds": measured.rounds, "stopped": measured.stopped,
                     "timed_calls_without_launch": last["no_launch"], "timed_calls_reusing_output": last["reused"],
-                    "fresh": fresh, "spent_s": {k: round(v, 3) for k, v in spent.items()},
+                    "spent_s": {k: round(v, 3) for k, v in spent.items()},
                     "times": {name: {"samples": t.samples, "calls_per_sample": t.calls_per_sample, "timer": t.timer}
                               for name, t in measured.times.items()}})
+
+    def warm(self, command: dict[str, Any]) -> None:
+        """The GPU kept busy, its clock up, on the perf case's inputs, as for the baseline's first call on new
+        inputs; before `fresh` names those inputs (a command of its own: while this candidate code runs, nothing
+        in this process knows them)."""
+        began = time.perf_counter()
+        check = self.check_of(command["perf_id"])
+        self.run_entry(check, record_ops=False, call=lambda fn, _: self.timer.warm(fn), args=check["args"])
+        self.reply({"done": "warm", "spent_s": {"warm": round(time.perf_counter() - began, 3)}})
+
+    def fresh(self, command: dict[str, Any]) -> None:
+        """The candidate's first call on inputs it has not seen, named only now (the after-timing check's, or
+        other new ones where the checker doubts the first), made here by the task's code and timed once as a
+        per-call sample is (`fresh_call`); not made (`after_handed` false) where they came out otherwise than
+        the checker's."""
+        began = time.perf_counter()
+        key = command["id"]
+        if not self.make_after(command.get("after") or {}):
+            self.reply({"done": "fresh", "after_handed": False})
+            return
+        made = time.perf_counter()
+        with self.gpu_lock.exclusive():
+            after, fresh = self.fresh_call(key, self.measured)
+        called = time.perf_counter()
+        same = self.hand_over_after(key, *after)
+        self.inputs[key] = None  # (not called again)
+        self.reply({"done": "fresh", "fresh": fresh, "after_handed": True, "after_args_same": same,
+                    "spent_s": {"after_inputs": round(made - began, 3), "fresh_call": round(called - made, 3),
+                                "hand_over": round(time.perf_counter() - called, 3)}})
 
     def hand_over_last(self, key: int, output: Any, args: tuple) -> dict[str, bool]:
         """The last timed call's output and arguments, each replaced by a claim where it is, by value, the
@@ -392,19 +405,6 @@ class CandidateRun:
         key = command["id"]
         same = self.hand_over_after(key, *self.run_entry(self.check_of(key), record_ops=False))
         self.reply({"done": "after", "after_args_same": same})
-
-    def fresh_again(self, command: dict[str, Any]) -> None:
-        """A first call on other new inputs of the perf case just timed (sent in a file: the checker doubts the
-        first, much slower than the timed calls), timed as the after-timing call is, after the GPU is kept busy
-        on the perf case's inputs again."""
-        key = command["id"]
-        self.meta[str(key)] = command["meta"]
-        self.load_inputs(command["inputs"])
-        self.run_entry(self.check_of(command["perf_id"]), record_ops=False,
-                       call=lambda fn, _: self.timer.warm(fn))
-        with self.gpu_lock.exclusive():
-            after, fresh = self.fresh_call(key, self.measured)
-        self.reply({"done": "fresh", "fresh": fresh, "after_args_same": self.hand_over_after(key, *after)})
 
     def fresh_call(self, key: int, measured: Any) -> tuple[tuple[Any, tuple], dict[str, Any]]:
         """After timing, the candidate's first call on inputs it has not seen (the after-timing check's), timed
