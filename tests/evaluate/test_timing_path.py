@@ -174,3 +174,21 @@ def test_a_first_call_slow_on_every_new_input_is_rejected(clock_pool):
     assert any("reuses results between calls; and so again on other new inputs" in v
                for v in result.guard_violations), result.guard_violations
     assert all("as slow on other new inputs" in made for made in result.evidence["fresh_call_made_again"])
+
+
+def test_each_perf_case_has_its_own_after_timing_seed(clock_pool):
+    """A candidate that met one perf case's new inputs (their seed is in the command that names them) cannot make
+    the next case's: each case's are drawn apart."""
+    result = evaluate(clock_pool, "vector_add", "honest/vector_add_fixed_block.py")
+    seeds = [case.seed for case in result.cases if case.phase == "after_timing"]
+    assert len(seeds) == len(result.perf) > 1 and len(set(seeds)) == len(seeds), seeds
+
+
+def test_inputs_that_fail_to_be_made_in_the_candidates_process_are_sent_and_the_call_still_timed(clock_pool):
+    """A candidate that breaks the task's make_inputs while it is warmed up gets the checker's inputs in a file:
+    the first call on them is timed all the same (before, it was made untimed and never compared)."""
+    result = evaluate(clock_pool, "vector_add", "adversarial/break_make_inputs.py")
+    assert result.status == "rejected", result.summary()
+    assert any("and so again on other new inputs" in v for v in result.guard_violations), result.guard_violations
+    assert all("making them there failed: RuntimeError: broken" in sent for sent in result.evidence["after_inputs_sent"])
+

@@ -237,25 +237,24 @@ class Measuring:
                           "reuses results between calls")
         return doubts
 
-    def first_call_on_new_inputs(self, key: int, after_key: int, made_again: bool = False) -> dict[str, Any] | None:
+    def first_call_on_new_inputs(self, key: int, after_key: int) -> dict[str, Any] | None:
         """The candidate's first call on the inputs of check `after_key` (new to it), after a warm-up on the perf case
         `key`'s: named to its process only once that warm-up has returned (so no candidate code runs while
-        anything there knows them), made there by the task's code, timed once and verified. Its timing figures,
-        or None where it was not timed: the inputs came out otherwise there (then, for the after-timing check,
-        they are sent in a file and the call made untimed, and verified; a call `made_again` is not made)."""
+        anything there knows them), made there by the task's code (or, where they come out otherwise there,
+        sent in a file and loaded just before the call), timed once and verified. Its timing figures (None:
+        none usable)."""
         warmed = self.ask({"do": "warm", "perf_id": key})
         self.take_failure(warmed)
         reply = self.ask({"do": "fresh", "id": after_key, "after": self.after_inputs(after_key)})
         self.take_failure(reply)
+        if reply.get("after_handed") is not True:  # its inputs came out otherwise there: sent
+            error = reply.get("after_error")
+            self.evidence.setdefault("after_inputs_sent", []).append(
+                where(self.all_checks[after_key]) + (f" (making them there failed: {str(error)[:200]})" if error else ""))
+            reply = self.ask({"do": "after", "id": after_key,
+                              "inputs": self.inputs_file([after_key], f"inputs-{after_key}.pt")})
+            self.take_failure(reply)
         verifying = time.perf_counter()
-        if reply.get("after_handed") is not True and made_again:
-            return None
-        if reply.get("after_handed") is not True:  # its inputs came out otherwise there: sent, and called untimed
-            self.evidence.setdefault("after_inputs_sent", []).append(where(self.all_checks[after_key]))
-            after = self.ask({"do": "after", "id": after_key, "inputs": self.inputs_file([after_key], f"inputs-{after_key}.pt")})
-            self.take_failure(after)
-            reply["after_args_same"], reply["fresh"] = after.get("after_args_same"), None
-            verifying = time.perf_counter()
         self.verify("after", after_key, self.all_checks[after_key],
                     ("args",) if reply.get("after_args_same") is True else ())
         split = self.evidence.setdefault("timing_split_s", [{}])[-1]
@@ -266,7 +265,7 @@ class Measuring:
     def fresh_again(self, key: int, check: dict[str, Any]) -> dict[str, Any] | None:
         """The candidate's first call on other new inputs of the perf case `key` (made here with a seed drawn now,
         with their reference), as the first (`first_call_on_new_inputs`); what its process timed, or None where
-        the inputs could not be made, here or there alike (said in the evidence)."""
+        the inputs could not be made here (said in the evidence)."""
         try:
             again = dict(self.make_check(dict(check["case"]), check["index"], secrets.randbelow(1 << 31),
                                          "after_timing"), **({"undefined": check["undefined"]} if "undefined" in check else {}))
@@ -278,17 +277,13 @@ class Measuring:
         again_key = len(self.all_checks)
         self.all_checks.append(again)
         try:
-            fresh = self.first_call_on_new_inputs(key, again_key, made_again=True)
+            return self.first_call_on_new_inputs(key, again_key)
         finally:
             self.all_checks[again_key] = self.meta_of(again)  # its tensors go now
             del again
             if self.on_gpu:
                 import torch
                 torch.cuda.empty_cache()
-        if fresh is None:
-            self.evidence.setdefault("fresh_call_not_made_again", []).append(
-                f"{where(check)}: its inputs came out otherwise in the candidate's process")
-        return fresh
 
     def fresh_work_floor(self, check: dict[str, Any], fresh: dict[str, Any]) -> float | None:
         """A floor on the GPU time of a first call on new inputs that the host outlasted the spin for: the larger

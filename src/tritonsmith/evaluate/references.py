@@ -263,11 +263,11 @@ class References:
         elif check == "always" or (check == "gpu" and self.on_gpu):
             with self.stage("reproducibility"):
                 self.drop_unreproducible()  # before the after-timing inputs: a perf script keeps one seed's inputs
-        # a seed drawn now (kept with the references): the candidate cannot make these inputs ahead of them
-        after_seed = secrets.randbelow(1 << 31)
+        # a seed drawn now for each perf case (kept with the references): the candidate cannot make these inputs
+        # ahead of them, nor, having met one case's, the next case's
         with self.stage("after_timing"):
             self.after_timing_checks = [
-                dict(self.make_check(dict(c["case"]), c["index"], after_seed, "after_timing"),
+                dict(self.make_check(dict(c["case"]), c["index"], secrets.randbelow(1 << 31), "after_timing"),
                      **({"undefined": c["undefined"]} if "undefined" in c else {}))
                 for c in self.perf_checks]
         if not self.checks:

@@ -355,22 +355,36 @@ class CandidateRun:
     def fresh(self, command: dict[str, Any]) -> None:
         """The candidate's first call on inputs it has not seen, named only now (the after-timing check's, or
         other new ones where the checker doubts the first), made here by the task's code and timed once as a
-        per-call sample is (`fresh_call`); not made (`after_handed` false) where they came out otherwise than
-        the checker's."""
+        per-call sample is (`fresh_call`); not made (`after_handed` false, with the error if making them failed)
+        where they came out otherwise than the checker's: it sends them (`after_from_file`)."""
         began = time.perf_counter()
         key = command["id"]
-        if not self.make_after(command.get("after") or {}):
-            self.reply({"done": "fresh", "after_handed": False})
+        made, error = self.make_after(command.get("after") or {})
+        if not made:
+            self.keep_inputs(key, None, None)
+            self.reply({"done": "fresh", "after_handed": False, "after_error": error})
             return
+        self.call_fresh("fresh", key, {"after_inputs": time.perf_counter() - began})
+
+    def after_from_file(self, command: dict[str, Any]) -> None:
+        """The first call on new inputs that came out otherwise here, on the checker's, sent in a file and loaded
+        just before it is made and timed as `fresh` makes it (no candidate code runs between)."""
+        began = time.perf_counter()
+        self.load_inputs(command["inputs"])
+        self.call_fresh("after", command["id"], {"after_inputs": time.perf_counter() - began})
+
+    def call_fresh(self, done: str, key: int, spent: dict[str, float]) -> None:
+        """`fresh_call` on check `key`'s inputs, its output and arguments handed over, and the reply to the
+        command `done`."""
         made = time.perf_counter()
         with self.gpu_lock.exclusive():
             after, fresh = self.fresh_call(key, self.measured)
         called = time.perf_counter()
         same = self.hand_over_after(key, *after)
         self.inputs[key] = None  # (not called again)
-        self.reply({"done": "fresh", "fresh": fresh, "after_handed": True, "after_args_same": same,
-                    "spent_s": {"after_inputs": round(made - began, 3), "fresh_call": round(called - made, 3),
-                                "hand_over": round(time.perf_counter() - called, 3)}})
+        spent.update(fresh_call=called - made, hand_over=time.perf_counter() - called)
+        self.reply({"done": done, "fresh": fresh, "after_handed": True, "after_args_same": same,
+                    "spent_s": {k: round(v, 3) for k, v in spent.items()}})
 
     def hand_over_last(self, key: int, output: Any, args: tuple) -> dict[str, bool]:
         """The last timed call's output and arguments, each replaced by a claim where it is, by value, the
@@ -380,31 +394,25 @@ class CandidateRun:
         return {"last_output_same": hand_over_unless_same(f"{path}.pt", output, self.first_outputs.get(key), lock),
                 "last_args_same": hand_over_unless_same(f"{path}-args.pt", args, self.digests[key], lock)}
 
-    def make_after(self, after: dict[str, Any]) -> bool:
-        """The after-timing check's inputs, named only now, made by the task's code; False where they came out
-        otherwise than the checker's (by their digest)."""
+    def make_after(self, after: dict[str, Any]) -> tuple[bool, str | None]:
+        """The after-timing check's inputs, named only now, made by the task's code: whether they are the
+        checker's (by their digest), and the error if making them failed."""
         key, meta = after.get("key"), after.get("meta")
         if not isinstance(key, int) or not isinstance(meta, dict):
-            return False
+            return False, "no inputs named"
         self.meta[str(key)] = meta
         try:
             args, same = self.made(meta, after.get("digest"))
-        except Exception:  # noqa: BLE001 - the checker's copy is used instead
-            return False
-        self.keep_inputs(key, args, after.get("digest") if same else None)
-        return same
+        except Exception as exc:  # noqa: BLE001 - the checker's copy is used instead
+            return False, f"{type(exc).__name__}: {exc}"[:300]
+        if same:
+            self.keep_inputs(key, args, after.get("digest"))
+        return same, None
 
     def keep_inputs(self, key: int, args: Any, digest: str | None) -> None:
         for listed in (self.inputs, self.digests):
             listed += [None] * (key + 1 - len(listed))
         self.inputs[key], self.digests[key] = args, digest
-
-    def after_from_file(self, command: dict[str, Any]) -> None:
-        """The after-timing call on inputs the checker sent (they came out otherwise here), untimed."""
-        self.load_inputs(command["inputs"])
-        key = command["id"]
-        same = self.hand_over_after(key, *self.run_entry(self.check_of(key), record_ops=False))
-        self.reply({"done": "after", "after_args_same": same})
 
     def fresh_call(self, key: int, measured: Any) -> tuple[tuple[Any, tuple], dict[str, Any]]:
         """After timing, the candidate's first call on inputs it has not seen (the after-timing check's), timed
