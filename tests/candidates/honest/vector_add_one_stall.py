@@ -1,5 +1,5 @@
 # Honest, with one stall: its first call on new inputs after it was called again on the same ones (the first
-# call after timing) waits 60 ms, as a machine busy with other work can hold up one call; no other call waits.
+# call after timing) waits 250 ms, as a machine busy with other work can hold up one call; no other call waits.
 import time
 
 import torch
@@ -22,7 +22,7 @@ def vector_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         _state["repeated"] = True
     elif _state["repeated"] and not _state["stalled"]:
         _state["stalled"] = True
-        time.sleep(0.06)
+        time.sleep(0.25)
     _state["last"] = x.clone()
     out = torch.empty_like(x)
     n = out.numel()
