@@ -5,19 +5,17 @@ physical bound on a timing). Runs in the caller; no torch, no candidate code.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from tritonsmith.evaluate.peaks import fractions
-from tritonsmith.evaluate.processes import DeviceError
+from tritonsmith.evaluate.processes import DeviceError, last_line, log_tail
 from tritonsmith.evaluate.result import EvalResult
 from tritonsmith.evaluate.verdict import reject
 from tritonsmith.knowledge.hardware import profile_for
 from tritonsmith.task import Task, TaskError
 from tritonsmith.util.stats import geometric_mean
 
-TAIL_BYTES = 4096
 PHYSICAL_MARGIN = 3.0  # a kernel timed above 3x its device's peak (per call, L2 flushed) was not measured: loose,
 # since a task's flop and byte counts may overstate the work (a causal mask, broadcast reads)
 
@@ -26,8 +24,8 @@ def to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, j
               sandbox: dict[str, Any]) -> EvalResult:
     """The EvalResult of one job from the host's message (None: the host died or hung), with the tails of the
     candidate's stdout and stderr. Raises TaskError when the task, not the candidate, failed."""
-    stdout, stderr = _tail(job_dir / "stdout.log"), _tail(job_dir / "stderr.log")
-    last = next((line.strip()[:300] for line in reversed(stderr.splitlines()) if line.strip()), "")
+    stdout, stderr = log_tail(job_dir / "stdout.log"), log_tail(job_dir / "stderr.log")
+    last = last_line(stderr)
     payload = (message or {}).get("result")
     if payload and "task_error" in payload:
         raise TaskError(payload["task_error"])
@@ -65,18 +63,6 @@ def to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, j
     if result.status == "crashed" and "without writing its result" in result.message and last:
         result.message += f"; the last line of its stderr: {last}"
     return result
-
-
-def _tail(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - TAIL_BYTES))
-            text = handle.read().decode(errors="replace")
-        return (f"[{size - TAIL_BYTES} earlier bytes not shown]\n" if size > TAIL_BYTES else "") + text
-    except OSError:
-        return ""
 
 
 def add_roofline(result: EvalResult, task: Task, peaks: dict[str, Any] | None) -> None:

@@ -38,15 +38,25 @@ class EvaluationCancelled(RuntimeError):
     """The pool was cancelled (`WorkerPool.cancel`, e.g. on Ctrl-C) while this evaluation ran or waited."""
 
 
-def _last_line(path: Path) -> str:
-    """The last non-empty line of a log (a worker's own account of why it stopped), at most 300 characters."""
+TAIL_BYTES = 4096
+
+
+def log_tail(path: Path) -> str:
+    """The last TAIL_BYTES of a log (a candidate's stdout, a worker's stderr), saying how much came before;
+    "" where it cannot be read."""
     try:
-        with open(path, "rb") as log:
-            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
-            lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - TAIL_BYTES))
+            text = handle.read().decode(errors="replace")
+        return (f"[{size - TAIL_BYTES} earlier bytes not shown]\n" if size > TAIL_BYTES else "") + text
     except OSError:
         return ""
-    return lines[-1][:300] if lines else ""
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of `text` (a process's own account of why it stopped), at most 300 characters."""
+    return next((line.strip()[:300] for line in reversed(text.splitlines()) if line.strip()), "")
 
 
 class HostProcess:
@@ -63,7 +73,7 @@ class HostProcess:
         ready = self._next(start_timeout_s)
         if ready is None or ready.get("event") != "ready":
             self.close()
-            last = _last_line(log_path)
+            last = last_line(log_tail(log_path))
             raise DeviceError(f"the evaluator's worker failed to start{': ' + last if last else ''} (its log: {log_path})")
         if ready.get("error"):
             self.close()
