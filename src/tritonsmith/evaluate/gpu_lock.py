@@ -53,11 +53,7 @@ class GpuLock:
         for fd in self.fds or ():
             os.close(fd)
         self.fds, self.held = None, None
-        if getattr(_holder, self.slot, None) is self:
-            setattr(_holder, self.slot, None)
-        if self.keeps:
-            self.keeps = False
-            _holder.kept -= 1
+        self._forget()
 
     def _take(self, mode: int) -> None:
         lock, turnstile = self.fds
@@ -76,17 +72,24 @@ class GpuLock:
         if mode == fcntl.LOCK_SH or self.compiles_yield_alone:
             setattr(_holder, self.slot, self)
         else:  # held alone through compiles (a timing): a compile lets no lock of this thread go meanwhile
-            self.keeps = True
-            _holder.kept = getattr(_holder, "kept", 0) + 1
+            self._keep(True)
+
+    def _keep(self, keeps: bool) -> None:
+        """Whether this lock keeps its compiles (held alone: a timing's), counted in the thread's `_holder.kept`."""
+        if keeps != self.keeps:
+            self.keeps = keeps
+            _holder.kept = getattr(_holder, "kept", 0) + (1 if keeps else -1)
+
+    def _forget(self) -> None:
+        """Neither let go by a compile nor keeping compiles: what a lock let go or closed is."""
+        if getattr(_holder, self.slot, None) is self:
+            setattr(_holder, self.slot, None)
+        self._keep(False)
 
     def _release(self) -> None:
         lock, turnstile = self.fds
         held, self.held = self.held, None
-        if getattr(_holder, self.slot, None) is self:
-            setattr(_holder, self.slot, None)
-        if self.keeps:
-            self.keeps = False
-            _holder.kept -= 1
+        self._forget()
         fcntl.flock(lock, fcntl.LOCK_UN)
         if held == fcntl.LOCK_EX:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
@@ -164,8 +167,7 @@ class GpuLock:
             return
         previous = getattr(_holder, self.slot, None)
         try:
-            self.keeps = False
-            _holder.kept -= 1
+            self._keep(False)
             self.compiles_yield_alone = True
             setattr(_holder, self.slot, self)
             yield
@@ -173,9 +175,8 @@ class GpuLock:
             self.compiles_yield_alone = False
             if getattr(_holder, self.slot, None) is self:
                 setattr(_holder, self.slot, previous)
-            if self.held == fcntl.LOCK_EX and not self.keeps:  # (held again after a compile, not kept meanwhile)
-                self.keeps = True
-                _holder.kept = getattr(_holder, "kept", 0) + 1
+            if self.held == fcntl.LOCK_EX:  # (held again after a compile, not kept meanwhile)
+                self._keep(True)
         if self.held != fcntl.LOCK_EX:
             raise RuntimeError("the GPU lock was not taken alone again after a compile: nothing is timed without it")
 

@@ -173,7 +173,7 @@ class Measuring:
         if no_launch and not self.pytorch_gold and not torch_suite:  # (the comparison below still applies there)
             self.violate(f"{where(check)}: {no_launch} timed call(s) launched no Triton kernel: a result not computed "
                          "while timed")
-        if ms_of(fresh.get("ms")) is None and ms_of(fresh.get("host_ms")) is None:
+        if not _has_time(fresh):
             doubts = [f"{where(check)}: the candidate's first call on inputs it had not seen came back with no time, "
                       "neither on the GPU nor on the host: it could not be compared with the timed calls"]
             perf["fresh_call_ms"] = None
@@ -183,7 +183,7 @@ class Measuring:
             return
         decided = self.status is not None or self.violations  # (nothing to gain from another call)
         again = None if decided else self.fresh_again(key, check)
-        if again is None or (ms_of(again.get("ms")) is None and ms_of(again.get("host_ms")) is None):
+        if again is None or not _has_time(again):
             for doubt in doubts:  # (not made again, or no figures from it: the first call decides)
                 self.violate(doubt)
             return
@@ -367,6 +367,11 @@ def _seconds(reply: dict[str, Any]) -> dict[str, float]:
     spent = reply.get("spent_s") if isinstance(reply.get("spent_s"), dict) else {}
     return {str(k)[:12]: round(float(v), 3) for k, v in list(spent.items())[:8]
             if type(v) in (int, float) and 0 <= v < 86400}
+
+
+def _has_time(fresh: dict[str, Any]) -> bool:
+    """Whether a first call came back with a time, on the GPU or on the host."""
+    return ms_of(fresh.get("ms")) is not None or ms_of(fresh.get("host_ms")) is not None
 
 
 def _fresh_summary(fresh: dict[str, Any]) -> str:

@@ -332,7 +332,7 @@ class CandidateRun:
         self.guards.check_tracing()
         self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
         waited = self.gpu_lock.alone_waited - waited  # to take the GPU alone again after a first call's compile
-        self.measured = measured  # (the host time of its timed calls, for the first calls on new inputs after)
+        self.repeat_host_ms = measured.times["candidate"].host_ms  # (for the first calls on new inputs after)
         measured_at = time.perf_counter()
         claims = self.hand_over_last(command["id"], last.get("out"), args)  # before any more candidate code runs
         spent = {"gpu_wait": locked - asked + waited, "prepare": measured.prepare_s - waited,
@@ -361,24 +361,23 @@ class CandidateRun:
         key = command["id"]
         made, error = self.make_after(command.get("after") or {})
         if not made:
-            self.keep_inputs(key, None, None)
             self.reply({"done": "fresh", "after_handed": False, "after_error": error})
             return
-        self.call_fresh("fresh", key, {"after_inputs": time.perf_counter() - began})
+        self.answer_fresh_call("fresh", key, {"after_inputs": time.perf_counter() - began})
 
     def after_from_file(self, command: dict[str, Any]) -> None:
         """The first call on new inputs that came out otherwise here, on the checker's, sent in a file and loaded
         just before it is made and timed as `fresh` makes it (no candidate code runs between)."""
         began = time.perf_counter()
         self.load_inputs(command["inputs"])
-        self.call_fresh("after", command["id"], {"after_inputs": time.perf_counter() - began})
+        self.answer_fresh_call("after", command["id"], {"after_inputs": time.perf_counter() - began})
 
-    def call_fresh(self, done: str, key: int, spent: dict[str, float]) -> None:
+    def answer_fresh_call(self, done: str, key: int, spent: dict[str, float]) -> None:
         """`fresh_call` on check `key`'s inputs, its output and arguments handed over, and the reply to the
         command `done`."""
         made = time.perf_counter()
         with self.gpu_lock.exclusive():
-            after, fresh = self.fresh_call(key, self.measured)
+            after, fresh = self.fresh_call(key)
         called = time.perf_counter()
         same = self.hand_over_after(key, *after)
         self.inputs[key] = None  # (not called again)
@@ -414,20 +413,20 @@ class CandidateRun:
             listed += [None] * (key + 1 - len(listed))
         self.inputs[key], self.digests[key] = args, digest
 
-    def fresh_call(self, key: int, measured: Any) -> tuple[tuple[Any, tuple], dict[str, Any]]:
+    def fresh_call(self, key: int) -> tuple[tuple[Any, tuple], dict[str, Any]]:
         """After timing, the candidate's first call on inputs it has not seen (the after-timing check's), timed
         once as a per-call sample is (timing.GpuTimer.once): a function much faster when called again on the same
         inputs than on new ones reuses its results (the checker compares it with the baseline's, timed so where
         no candidate code runs). Returns (its output and arguments, the time found, with the host time of its
-        repeated calls)."""
-        fresh: dict[str, Any] = {"repeat_host_ms": measured.times["candidate"].host_ms}
+        timed calls)."""
+        fresh: dict[str, Any] = {"repeat_host_ms": self.repeat_host_ms}
 
         def timed_once(fn: Callable[[], Any], args: tuple) -> Any:
             compiling, launched = self.guards.compile_s, self.guards.completed_launches
             launches = LaunchTimes(self.timer.cycles_per_ms) if self.device != "cpu" else None
             try:
                 with launches if launches is not None else contextlib.nullcontext():
-                    found, output = time_first_call(self.timer, fn, args, measured.times["candidate"].host_ms)
+                    found, output = time_first_call(self.timer, fn, args, self.repeat_host_ms)
             except HarnessTampered as exc:
                 self.guards.violate(str(exc))
                 return recorded(fn())  # untimed, and checked as any after-timing call
