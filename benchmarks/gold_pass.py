@@ -65,10 +65,14 @@ def summarize(records: list[dict]) -> str:
         for kind, tasks in sorted(failing.items(), key=lambda item: -len(item[1])):
             lines.append(f"| {kind} ({len(tasks)}) | {', '.join(sorted(tasks))} |")
     retried = [r for r in records if r.get("memory_retry")]
-    if retried:  # recorded since session 13: evaluations short of memory beside others, made again alone
-        lines += ["", f"Made again alone after running short of GPU memory beside others: {len(retried)} ("
+    if retried:  # recorded since session 13: evaluations short of memory beside others, made again (alone, or
+        # since session 15 first later beside others, alone only if that ran short too)
+        later = "evaluated again later, beside others"
+        lines += ["", f"Made again after running short of GPU memory beside others: {len(retried)} ("
                       + ", ".join(f"{r['task'].split(':', 1)[-1]} {r['status']} after "
-                                  f"{r['memory_retry'].get('status')}" for r in retried) + ")."]
+                                  f"{r['memory_retry'].get('status')}"
+                                  + (" (later, beside others)" if later in r["memory_retry"].get("note", "")
+                                     else " (alone)") for r in retried) + ")."]
     ratios = sorted(r["speedup"] for r in records if r.get("speedup"))
     if ratios:
         within = sum(0.98 <= ratio <= 1.02 for ratio in ratios)

@@ -1,10 +1,10 @@
 #!/bin/bash
 # One gold pass: `bench --solver baseline` of SUITE at W workers per GPU into NAME/, resumed from
 # .bench/NAME.tgz when present, for at most END seconds. Usage: gold_pass.sh NAME SUITE [W]. The pass's logs,
-# its gold_pass.md and a monitor of the GPU and the busiest processes (parents, wait channels, flock holders,
-# every 15 s: to see where a stalled pass waits) stay inside NAME/, which goes back as $OUT/NAME.tgz; the
-# seconds of each call are added to NAME/calls.txt, and NAME/complete is written once the bench has finished
-# every task (it exits 0 or 1 then; 124 when cut off). One line per call is added to $OUT/summary.txt.
+# its gold_pass.md and a monitor of the GPU, each process's GPU memory, the busiest processes (parents, wait
+# channels) and flock holders (every 15 s: to see where a stalled pass waits) stay inside NAME/, which goes back
+# as $OUT/NAME.tgz; the seconds of each call are added to NAME/calls.txt, and NAME/complete is written once the
+# bench has finished every task (it exits 0 or 1 then; 124 when cut off). One line per call is added to $OUT/summary.txt.
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 NAME=$1 SUITE=$2 W=${3:-1}
 START=$(date +%s); END=${END:-555}
@@ -14,6 +14,7 @@ if [ -f $NAME/results.jsonl ]; then RES=--resume; fi
 mkdir -p $NAME
 S=$(date +%s)
 (while true; do date -u +%T; nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader 2>/dev/null
+  nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader 2>/dev/null | tr '\n' ';'; echo
   ps -eo pid,ppid,etimes,pcpu,rss,wchan:16,args --sort=-pcpu | grep -v " ps -eo" | head -14 | cut -c1-200
   ls -i /tmp/tritonsmith-locks-$(id -u)/ 2>/dev/null | tr '\n' ' '; echo; grep FLOCK /proc/locks | head -12
   sleep 15; done) > $NAME/monitor.$S.txt 2>&1 &

@@ -126,6 +126,36 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     assert from_result(task, "dir", alone).memory_retry is None
 
 
+def test_a_first_try_short_of_memory_is_handed_back_where_asked_and_a_second_one_made_alone():
+    """MemoryRetry: the first try short of GPU memory beside another evaluation comes back to the caller
+    (MemoryRetryDeferred, with that try) instead of waiting for the GPU alone; the caller's try after it, with the
+    first as `earlier`, is made alone only if it runs short beside others too, and its record keeps both."""
+    from tritonsmith.evaluate.pool import MemoryGate, MemoryRetry, MemoryRetryDeferred
+
+    task = resolve_task("vector_add")
+    short = task.baseline + ("\n_add = vector_add\n\ndef vector_add(*args, **kwargs):\n"
+                             "    raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')\n")
+    slow = SLOW.replace("time.sleep(3)", "time.sleep(8)")
+    assert slow != SLOW
+    with WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120)) as pool:
+        pool._gpu_of, pool._gates = [0, 0], {0: MemoryGate()}  # as two workers of one GPU
+        beside = threading.Thread(target=lambda: pool.evaluate(task, slow))
+        beside.start()
+        time.sleep(1.0)  # the slow one is inside
+        began = time.perf_counter()
+        with pytest.raises(MemoryRetryDeferred) as deferred:
+            pool.evaluate(task, short, memory_retry=MemoryRetry())
+        assert time.perf_counter() - began < 7, "it waited for the one beside it"
+        first = deferred.value.first
+        assert first["status"] == "runtime_error" and "out of memory" in first["message"] and first["wall_s"] > 0
+        again = pool.evaluate(task, short, memory_retry=MemoryRetry(earlier=first))  # still beside the slow one
+        beside.join()
+    retry = again.evidence["memory_retry"]
+    assert again.status == "runtime_error" and retry["message"] == first["message"]
+    assert "out of memory" in retry["again_beside_others"]["message"]
+    assert "once a try later beside others ran short too" in retry["note"]
+
+
 @pytest.mark.parametrize("message, retried", [
     ("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 139.80 GiB of which 1.8 GiB "
      "is free.", True),

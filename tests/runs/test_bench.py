@@ -265,3 +265,47 @@ def test_a_long_pass_says_which_tasks_are_in_flight_when_none_finishes():
     time.sleep(0.06)
     progress.running()
     assert len(stream.getvalue().splitlines()) == 4
+
+
+def test_a_task_short_of_gpu_memory_beside_others_goes_to_the_back_of_the_queue(tmp_path, monkeypatch):
+    """On a GPU shared by several evaluations, one that runs out of memory beside others is tried again after the
+    tasks queued now, not made alone at once: waiting alone shuts every other evaluation of the GPU out until
+    those in flight end, and on TritonBench-G one of them compiling for minutes kept an H200 idle (session 15).
+    Here two CPU workers are told they share GPU 0; silu's candidate raises PyTorch's out-of-memory words while
+    flip's sleeps: vector_add, queued after both, is evaluated (and recorded) before silu is tried again, and
+    silu's record keeps its first try."""
+    import io
+
+    import tritonsmith.runs.bench as bench
+    from tritonsmith.agent.config import RunConfig
+    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    from tritonsmith.evaluate.pool import MemoryGate
+
+    suite, candidates = tmp_path / "suite", tmp_path / "candidates"
+    suite.mkdir(), candidates.mkdir()
+    for task_id in ("flip", "silu", "vector_add"):
+        shutil.copy(builtin_dir() / f"{task_id}.py", suite / f"{task_id}.py")
+    (candidates / "flip.py").write_text("import time\ntime.sleep(12)\n" + GOOD_FLIP)
+    (candidates / "silu.py").write_text(resolve_task("silu").baseline + (
+        "\n_silu = silu\n\ndef silu(*args, **kwargs):\n"
+        "    raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')\n"))
+    (candidates / "vector_add.py").write_text(GOOD_ADD)
+
+    def shared_gpu_pool(*args, **kwargs):
+        pool = WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120))
+        pool._gpu_of, pool._gates = [0, 0], {0: MemoryGate()}  # as two workers of one GPU
+        return pool
+    monkeypatch.setattr(bench, "make_pool", shared_gpu_pool)
+    stream = io.StringIO()
+    records = bench.solve_suite(f"dir:{suite}", f"dir:{candidates}", RunConfig(device="cpu"), tmp_path / "out",
+                                jobs=2, stream=stream)
+    order = [r.task.split(":")[-1] for r in ResultsStore(tmp_path / "out").records()]
+    assert sorted(order) == ["flip", "silu", "vector_add"] and len(records) == 3
+    assert order.index("vector_add") < order.index("silu"), order
+    assert "silu: ran short of GPU memory beside other evaluations; tried again after the tasks queued now" \
+        in stream.getvalue()
+    silu = next(r for r in records if r.task.endswith("silu"))
+    assert silu.status == "runtime_error" and "out of memory" in silu.error
+    assert silu.memory_retry["status"] == "runtime_error" and "out of memory" in silu.memory_retry["message"]
+    assert silu.wall_s >= silu.memory_retry["wall_s"] > 0
+    assert next(r for r in records if r.task.endswith("vector_add")).status == "passed"

@@ -180,7 +180,8 @@ class WorkerPool:
         return len(self._hosts)
 
     def evaluate(self, task: Task, source: str, timeout_s: float | None = None,
-                 timing: dict[str, Any] | None = None, baseline: str | None = None, gold: bool = False) -> EvalResult:
+                 timing: dict[str, Any] | None = None, baseline: str | None = None, gold: bool = False,
+                 memory_retry: MemoryRetry | None = None) -> EvalResult:
         """Evaluate one candidate on the next free worker. `timing` overrides the pool's timing settings
         for this job: rounds, max_rounds, ci, budget_ms, total_ms, warmup_ms, batch_ms (evaluate/timing.TimingSettings),
         reference (False: the PyTorch reference is not timed).
@@ -189,24 +190,31 @@ class WorkerPool:
         task's baseline (the tuner's original); it is treated as untrusted, imported under the guards.
         `gold`: `source` is the task's own baseline, evaluated against itself to qualify the task; when that
         baseline is the PyTorch reference (REFERENCE_TIMING "baseline", as KernelBench's Model), it need not
-        launch Triton kernels."""
+        launch Triton kernels. `memory_retry`: what to do when the evaluation runs short of GPU memory beside
+        others (MemoryRetry); by default it is made again at once with none beside it."""
         if gold and source != task.baseline:
             raise ValueError("gold=True evaluates the task's own baseline: pass task.baseline as the source")
         self._check_not_cancelled()
         slot = self._slots.get()
         try:
-            return self._evaluate_gated(slot, task, source, timeout_s, timing, baseline, gold)
+            return self._evaluate_gated(slot, task, source, timeout_s, timing, baseline, gold, memory_retry)
         finally:
             self._slots.put(slot)
 
     def _evaluate_gated(self, slot: int, task: Task, source: str, timeout_s: float | None,
-                        timing: dict[str, Any] | None, baseline: str | None, gold: bool) -> EvalResult:
+                        timing: dict[str, Any] | None, baseline: str | None, gold: bool,
+                        memory_retry: MemoryRetry | None) -> EvalResult:
         """An evaluation beside the others on its GPU; one that ran out of GPU memory there while others ran
         beside it (the candidate, or the task's references) is evaluated once more with none beside it: what
-        they held may have been what was missing. Only what fails alone too is the candidate's (or the task's)."""
+        they held may have been what was missing. Only what fails alone too is the candidate's (or the task's).
+        A caller that can go on with other work meanwhile (MemoryRetry) has the first such try handed back
+        (MemoryRetryDeferred) and asks again later, beside others; only a second try short of memory beside
+        others waits for the GPU alone (waiting stops every evaluation of the GPU: a task beside it that
+        compiles for minutes would keep the whole GPU idle)."""
         gpu = self._gpu_of[slot]
         gate = self._gates[gpu]
         began = time.perf_counter()
+        earlier = memory_retry.earlier if memory_retry is not None else None
         with gate.shared() as stay:
             self._check_not_cancelled()
             try:
@@ -217,11 +225,19 @@ class WorkerPool:
         if why is None or gpu is None or not stay.beside or not short_of_memory(why):
             if failure is not None:
                 raise failure
+            if earlier is not None:
+                result.evidence["memory_retry"] = dict(earlier, note=(
+                    "the first try (wall_s: its own) ran out of GPU memory beside other evaluations on this GPU; "
+                    "evaluated again later, beside others (the result's wall_s: that try alone)"))
             return result
         first = {"status": result.status if result is not None else "task error", "message": why.strip()[:500],
                  "wall_s": round(time.perf_counter() - began, 3)}
         if result is not None:
             first["phases_s"] = result.evidence.get("phases_s")
+        if memory_retry is not None and earlier is None:
+            raise MemoryRetryDeferred(first)
+        if earlier is not None:
+            first = dict(earlier, again_beside_others=first)
         with gate.alone():
             self._check_not_cancelled()
             try:
@@ -229,8 +245,10 @@ class WorkerPool:
             except TaskError as exc:
                 raise TaskError(f"{exc} (also when evaluated again with no other evaluation on this GPU)") from failure
         again.evidence["memory_retry"] = dict(first, note=(
-            "the first try ran out of GPU memory beside other evaluations on this GPU; evaluated again with no "
-            "other evaluation of this pool on it (wall_s: both tries and the wait between them)"))
+            "the first try (wall_s: its own) ran out of GPU memory beside other evaluations on this GPU; evaluated "
+            "again with no other evaluation of this pool on it" + (
+                ", once a try later beside others ran short too (the result's wall_s: that try, the wait and the "
+                "try alone)" if earlier is not None else " (the result's wall_s: both tries and the wait between)")))
         again.wall_s = round(time.perf_counter() - began, 3)
         return again
 
@@ -401,6 +419,25 @@ def evaluate(task: Task, candidate_source: str, device: str = "auto", config: Ev
 SHARED_GPU_TIMEOUTS = 3
 """An evaluation beside others on its GPU may take this many of its timeouts: a first try short of memory, the
 wait for those beside it, and the try alone (`WorkerPool._evaluate_gated`); one behind it waits as long."""
+
+
+@dataclass
+class MemoryRetry:
+    """Asks `WorkerPool.evaluate` to hand back a first try that ran short of GPU memory beside other evaluations
+    (MemoryRetryDeferred) instead of waiting for the GPU alone at once, so that the caller goes on with other
+    work and asks again later with that try as `earlier`: the try after it runs beside others, and only if it
+    runs short too is the evaluation made alone."""
+
+    earlier: dict[str, Any] | None = None
+
+
+class MemoryRetryDeferred(Exception):
+    """A first try ran short of GPU memory beside other evaluations (`first`: its status, message, wall_s and
+    phases); evaluate again later with MemoryRetry(earlier=first)."""
+
+    def __init__(self, first: dict[str, Any]):
+        super().__init__(f"short of GPU memory beside other evaluations: {first.get('message', '')}"[:300])
+        self.first = first
 
 
 def short_of_memory(text: str) -> bool:

@@ -187,6 +187,9 @@ class GpuTimer:
         self.flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device="cuda")
         self.spin = hasattr(torch.cuda, "_sleep")
         self.cycles_per_ms = self._calibrate() if self.spin else 0.0
+        self.peak_cycles_per_ms = self.cycles_per_ms
+        """The most cycles per millisecond any spin ran at (the clock at its highest): a spin of that many cycles
+        per millisecond lasts at least as long as asked whatever the clock does meanwhile (`once`)."""
 
     def _calibrate(self) -> float:
         """Clock cycles per millisecond of the spin, measured after a few milliseconds of spinning have
@@ -276,6 +279,7 @@ class GpuTimer:
             spun_ms = spin_start.elapsed_time(spin_end)
             if spun_ms > 0:
                 self.cycles_per_ms = cycles / spun_ms
+                self.peak_cycles_per_ms = max(self.peak_cycles_per_ms, self.cycles_per_ms)
             if queue_ms <= 0.9 * spun_ms:
                 break
             if spin_ms >= SPIN_CAP_MS:  # still queueing when the longest spin ended: the sample holds host time
@@ -346,9 +350,12 @@ class GpuTimer:
     def once(self, fn: Callable[[], object], host_ms: float) -> tuple[dict[str, float | None], object]:
         """One call timed as a per-call sample is (L2 flushed, queued behind a spin), and what it returned. The
         call is never repeated (it is the first on inputs the function has not seen), so the spin is made long
-        enough up front for three times the `host_ms` its repeated calls took, 2 ms at least. Returns {"ms": its
+        enough up front for three times the `host_ms` its repeated calls took, 2 ms at least, counted in cycles
+        at the highest clock seen (a spin counted at the last sample's clock ran a fifth as long where that
+        sample's clock was low and this one's high). Whether the call was queued in time is judged by the spin
+        as the GPU ran it, not as asked. Returns {"ms": its
         GPU time, or None where its host time outlasted the spin (the time would hold host time), "host_ms":
-        the call's host time, "spin_ms", "past_wait_ms": where "ms" is None, the GPU time of its work after the
+        the call's host time, "spin_ms" (as the GPU ran it, with the flush), "past_wait_ms": where "ms" is None, the GPU time of its work after the
         host's wait (`gpu_past_wait`), else None}; the garbage collector waits meanwhile."""
         torch = self.torch
         spun, start, end = self._events(3)
@@ -361,7 +368,7 @@ class GpuTimer:
             spinning = time.perf_counter()
             spun.record()
             if self.spin:
-                torch.cuda._sleep(max(1, int(spin_ms * self.cycles_per_ms)))
+                torch.cuda._sleep(max(1, int(spin_ms * self.peak_cycles_per_ms)))
             self.flush.zero_()
             start.record()
             queued = time.perf_counter()
@@ -375,11 +382,14 @@ class GpuTimer:
             if collecting:
                 gc.enable()
         elapsed = start.elapsed_time(end) if self.spin else None
-        timed = elapsed if elapsed is not None and queue_ms <= 0.9 * spin_ms else None
+        ahead = spun.elapsed_time(start) if self.spin else None  # the spin and flush as the GPU ran them
+        # timed where the host had queued the whole call before the GPU reached it: ran out of the spin's
+        # work while the host still queued, the GPU would have waited for the host inside the time
+        timed = elapsed if ahead is not None and (returned - spinning) * 1000 <= 0.9 * ahead else None
         past = None
-        if elapsed is not None and timed is None:  # the spin and flush as the GPU ran them, against the host's time
-            past = gpu_past_wait(elapsed, (returned - spinning) * 1000, spun.elapsed_time(start))
-        return {"ms": timed, "host_ms": queue_ms, "spin_ms": spin_ms, "past_wait_ms": past,
+        if elapsed is not None and timed is None:
+            past = gpu_past_wait(elapsed, (returned - spinning) * 1000, ahead)
+        return {"ms": timed, "host_ms": queue_ms, "spin_ms": ahead if ahead is not None else spin_ms, "past_wait_ms": past,
                 # why the host may have taken long besides the call's own work: waiting for a CPU (other
                 # processes' work), memory the allocator had to get from the driver (or free and retry for)
                 "run_delay_ms": None if delay is None or delay_after is None else delay_after - delay,

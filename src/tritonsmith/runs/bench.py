@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +26,7 @@ from tritonsmith.agent.lineage import Candidate
 from tritonsmith.config import ConfigError
 from tritonsmith.durable import FileError, folder_lock, read_text
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
-from tritonsmith.evaluate.pool import task_key
+from tritonsmith.evaluate.pool import MemoryRetry, MemoryRetryDeferred, task_key
 from tritonsmith.interrupt import interrupted
 from tritonsmith.llm.errors import RepliesPending, ReplyPending
 from tritonsmith.runs.pools import make_pool
@@ -86,23 +86,36 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         progress.stages = getattr(pool, "stages", None)  # (a cluster's evaluations are not looked into)
         known = qualifications.load()
 
-        def attempt(task: Task) -> None:
+        futures: list[Future] = []
+        submitting = threading.Lock()
+
+        def attempt(task: Task, earlier: dict[str, Any] | None = None) -> None:
             progress.start(task.name)
+            deferred = None
             try:
-                run_task(task)
+                deferred = run_task(task, earlier)
             finally:
                 progress.end(task.name)
                 forget = getattr(pool, "forget", None)  # its references leave the GPU for the tasks after it
                 if forget is not None and not interrupted():
                     forget(task)
+            if deferred is not None and not interrupted():  # tried again after the tasks queued now
+                progress.deferred(task.name)
+                with submitting:
+                    futures.append(executor.submit(attempt, task, deferred))
 
-        def run_task(task: Task) -> None:
+        def run_task(task: Task, earlier: dict[str, Any] | None) -> dict[str, Any] | None:
+            """The task solved and its record stored; or, where its evaluation ran short of GPU memory beside
+            others for the first time, that try (the caller queues the task again)."""
             if interrupted():  # Ctrl-C: no new task starts
-                return
+                return None
             started = time.perf_counter()
             key = task_key(task, eval_config.seeds)
+            retry = MemoryRetry(earlier) if solver != "agent" else None
             try:
-                record = solve(task, solver, config, pool, Path(out))
+                record = solve(task, solver, config, pool, Path(out), retry)
+            except MemoryRetryDeferred as deferred:
+                return deferred.first
             except TaskError as err:
                 record = TaskRecord(task.name, task.suite or "", solver_name(solver), "error", False, False,
                                     error=str(err))
@@ -112,27 +125,33 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
             except RepliesPending as pending:  # not finished: the next pass goes on with it
                 waiting.extend(pending.waiting)
                 progress.wait(task.name, len(pending.waiting))
-                return
+                return None
             if interrupted():  # not finished but cut short (its pool closed under it): a resume runs it again
-                return
-            record.wall_s = round(time.perf_counter() - started, 2)
+                return None
+            record.wall_s = round(time.perf_counter() - started + float((earlier or {}).get("wall_s") or 0), 2)
             if solver == "baseline" and record.qualified is not None:  # the gold against itself decides
                 qualifications.save(key, Qualification(task.name, record.qualified, record.qualification or ""))
             elif key in known:
                 record.qualified, record.qualification = known[key].qualified, known[key].reason
             store.append(record)
             progress.add(record)
+            return None
 
         at_once = jobs or (1 if solver == "agent" else pool.size)
         executor = ThreadPoolExecutor(max_workers=at_once)
         try:
-            for future in [executor.submit(attempt, task) for task in todo]:
+            futures.extend(executor.submit(attempt, task) for task in todo)
+            waited = 0
+            while waited < len(futures):  # (a task tried again is queued at the end: waited for last)
+                with submitting:
+                    future = futures[waited]
                 while True:
                     try:
                         future.result(timeout=5)
                         break
                     except FutureTimeout:
                         progress.running()
+                waited += 1
         finally:  # at Ctrl-C: queued tasks are dropped and the pool is closed under those in flight
             executor.shutdown(wait=not interrupted(), cancel_futures=True)
     if waiting and not interrupted():
@@ -161,12 +180,16 @@ def solver_name(solver: str) -> str:
     return "dir" if solver.startswith("dir:") else solver
 
 
-def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Path) -> TaskRecord:
+def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Path,
+          memory_retry: MemoryRetry | None = None) -> TaskRecord:
+    """`memory_retry`: passed to the pool's evaluation of a baseline or dir candidate (raises
+    MemoryRetryDeferred where it asks the first try short of memory back)."""
     if solver == "baseline":
         if not task.baseline:
             return TaskRecord(task.name, task.suite or "", "baseline", "error", False, False,
                               error=f"task {task.name} has no baseline kernel")
-        result = pool.evaluate(task, task.baseline, timeout_s=config.eval_timeout_s, gold=True)
+        result = pool.evaluate(task, task.baseline, timeout_s=config.eval_timeout_s, gold=True,
+                               memory_retry=memory_retry)
         record = from_result(task, "baseline", result)
         found = classify(task.name, result.status, result.message, pool.device_name or pool.device_kind,
                          dropped=result.evidence.get("unreproducible_cases"))
@@ -181,7 +204,8 @@ def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Pat
             source = read_text(path, "candidate")
         except FileError as err:
             return TaskRecord(task.name, task.suite or "", "dir", "error", False, False, error=str(err).rstrip("."))
-        return from_result(task, "dir", pool.evaluate(task, source, timeout_s=config.eval_timeout_s))
+        return from_result(task, "dir", pool.evaluate(task, source, timeout_s=config.eval_timeout_s,
+                                                      memory_retry=memory_retry))
     if solver == "agent":
         return solve_with_agent(task, config, pool, out)
     raise ConfigError(f"unknown --solver {solver!r}: use agent, baseline or dir:PATH.")
@@ -274,6 +298,11 @@ class BenchProgress:
     def end(self, task: str) -> None:
         with self._lock:
             self.in_flight.pop(task, None)
+
+    def deferred(self, task: str) -> None:
+        with self._lock:
+            self._say(f"[{len(self.records)}/{self.total}] {task}: ran short of GPU memory beside other "
+                      "evaluations; tried again after the tasks queued now\n")
 
     def running(self) -> None:
         """If nothing was said for `quiet_s`: the tasks in flight, the longest first (a long pass shows where

@@ -79,8 +79,10 @@ class ClusterPool:
             return sum(member.size for member in self._members.values())
 
     def evaluate(self, task: Task, source: str, timeout_s: float | None = None,
-                 timing: dict[str, Any] | None = None, baseline: str | None = None, gold: bool = False) -> EvalResult:
-        """As WorkerPool.evaluate, on the next free actor; retried once on another if that actor is lost."""
+                 timing: dict[str, Any] | None = None, baseline: str | None = None, gold: bool = False,
+                 memory_retry: Any = None) -> EvalResult:
+        """As WorkerPool.evaluate, on the next free actor; retried once on another if that actor is lost.
+        `memory_retry` is not passed on: an actor's pool makes a try short of GPU memory again alone at once."""
         if gold and source != task.baseline:
             raise ValueError("gold=True evaluates the task's own baseline: pass task.baseline as the source")
         bundle = self._bundle(task)
