@@ -351,3 +351,23 @@ def test_a_first_call_slow_on_the_host_is_made_again_before_it_counts(tmp_path, 
     assert ("as slow" if flagged else "not slow") in made and "11.0 ms on the host" in made, made
     if flagged:
         assert "and so again on other new inputs (not timed, 10.5 ms on the host)" in reused[0]
+
+
+def test_the_checker_copies_handed_over_tensors_and_inputs_only_within_the_gpu_lock(tmp_path, monkeypatch):
+    """A copy of GBs on the GPU beside another evaluation's timing takes its memory bandwidth: on an H200, with
+    six evaluations at once, an honest candidate's first call on new inputs (timed once) came out 8x slower than
+    its repeated calls and was rejected. The checker's take-over of a handed-over file and its copy of a check's
+    inputs run within the GPU lock (shared), which no timing overlaps."""
+    import fcntl
+
+    import tritonsmith.evaluate.checker as checker_module
+
+    held = []
+    stand_in = SimpleNamespace(job={"job_dir": str(tmp_path)}, handed_over_bytes=0, evidence={},
+                                     gpu_lock=GpuLock(str(tmp_path / "gpu0.lock")), device="cpu")
+    monkeypatch.setattr(checker_module, "take_over", lambda path: (held.append(stand_in.gpu_lock.held), (True, 1))[1])
+    monkeypatch.setattr(checker_module, "clone", lambda args: (held.append(stand_in.gpu_lock.held), args)[1])
+    assert Checker.take(stand_in, "call-0.pt") == (True, 1)
+    assert Checker.copy_of_inputs(stand_in, {"args": (torch.zeros(2),)})[0].shape == (2,)
+    assert held == [fcntl.LOCK_SH] * 2
+    assert stand_in.gpu_lock.held is None  # let go after

@@ -169,7 +169,9 @@ class References:
                     raise TaskFailure(reply["error"])
                 if "unavailable" in reply:
                     raise RuntimeError(reply["unavailable"])
-                state = copy.deepcopy(reply["state"])  # our own memory: the keeper's lent memory is let go
+                with self.gpu_lock.shared():  # GBs copied on the GPU: never while another evaluation is timed
+                    state = copy.deepcopy(reply["state"])  # our own memory: the keeper's lent memory is let go
+                    synchronize(self.device)
                 made = reply["made"]
                 del reply
         except TaskFailure:
@@ -217,8 +219,8 @@ class References:
             timer = GpuTimer() if self.on_gpu else ClockTimer()
             settings = TimingSettings.from_job(self.job.get("timing") or {})  # sampled as the job's cases are
             for offset, check in enumerate(self.perf_checks):
-                args, fresh_args = clone(check["args"]), clone(self.after_timing_checks[offset]["args"])
-                with self.gpu_lock.exclusive():  # alone on the GPU, as timing is
+                with self.gpu_lock.exclusive():  # alone on the GPU, as timing is (its copies of the inputs too)
+                    args, fresh_args = clone(check["args"]), clone(self.after_timing_checks[offset]["args"])
                     alone = timer.alone(holding_last(lambda args=args: baseline(*args)), settings,
                                         first_call=self.gpu_lock.yielding)  # its compile lets the GPU go
                     # and once on other inputs, as the candidate's first call on inputs it has not seen is timed
