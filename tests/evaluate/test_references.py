@@ -391,7 +391,8 @@ def test_two_keepers_make_two_tasks_references_side_by_side_and_lend_each_after(
 def test_references_that_ran_out_of_gpu_memory_are_made_once_more_with_no_other_keeper_making(tmp_path):
     """A task whose references ran out of GPU memory is made again, once, after the first try's memory is let
     go (the exception's traceback no longer holds it) and while no other keeper of the GPU makes references
-    (the device's making lock held alone); any other failure is the task's at once. The keeper's making is
+    (the device's making lock held alone); any other failure is the task's at once. Each try gives the keeper's
+    cache back before it waits for the making lock. The keeper's making is
     stood in for: out of memory cannot be caused on purpose here."""
     import weakref
 
@@ -405,7 +406,7 @@ def test_references_that_ran_out_of_gpu_memory_are_made_once_more_with_no_other_
     class Probe(Keeper):
         def __init__(self, failures: list[BaseException]):
             super().__init__("cuda", 1 << 30)
-            self.failures, self.tries, self.first_inputs = failures, [], None
+            self.failures, self.tries, self.first_inputs, self.events = failures, [], None, []
 
         def attempt(self, job):
             import fcntl
@@ -417,6 +418,7 @@ def test_references_that_ran_out_of_gpu_memory_are_made_once_more_with_no_other_
                 others_could = False
             first_alive = self.first_inputs is not None and self.first_inputs() is not None
             self.tries.append({"others_could_make": others_could, "first_try_alive": first_alive})
+            self.events.append("attempt")
             if self.failures:
                 inputs = torch.ones(8)  # what a failing try held
                 self.first_inputs = weakref.ref(inputs)
@@ -431,12 +433,14 @@ def test_references_that_ran_out_of_gpu_memory_are_made_once_more_with_no_other_
             pass
 
         def release_cached(self):
-            pass
+            self.events.append("released")
     job = {"gpu_lock": lock_path, "task_key": "k"}
     probe = Probe([torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")])
     assert probe.make(job) == ({"made": True}, None)
     assert probe.tries == [{"others_could_make": True, "first_try_alive": False},
                            {"others_could_make": False, "first_try_alive": False}]
+    # its cache given back before each wait for the making lock: another keeper's second try alone needs it
+    assert probe.events == ["released", "attempt", "released", "attempt"]
     probe = Probe([RuntimeError("CUDA error: an illegal memory access was encountered")])
     state, error = probe.make(job)
     assert state is None and "illegal memory access" in error and len(probe.tries) == 1

@@ -212,6 +212,8 @@ class Keeper:
         device's keepers make side by side, each holding the GPU's making lock shared; the second try holds it
         alone): what the others were making may have been what was missing."""
         error, out_of_memory = None, False
+        self.release_cached()  # before waiting for the making lock: a keeper that waits (behind another's second
+        # try alone) holding its cache keeps from that try the memory it waits for (an H200 pass stopped so)
         try:
             with self.making_lock(job, alone=False):
                 return self.attempt(job), None
