@@ -359,15 +359,20 @@ def test_the_checker_copies_handed_over_tensors_and_inputs_only_within_the_gpu_l
     its repeated calls and was rejected. The checker's take-over of a handed-over file and its copy of a check's
     inputs run within the GPU lock (shared), which no timing overlaps."""
     import fcntl
+    import functools
 
     import tritonsmith.evaluate.checker as checker_module
 
     held = []
-    stand_in = SimpleNamespace(job={"job_dir": str(tmp_path)}, handed_over_bytes=0, evidence={},
-                                     gpu_lock=GpuLock(str(tmp_path / "gpu0.lock")), device="cpu")
+    stand_in = SimpleNamespace(job={"job_dir": str(tmp_path)}, handed_over_bytes=0, checker=object(),
+                               evidence={"handed_over_by_digest": 0},
+                               gpu_lock=GpuLock(str(tmp_path / "gpu0.lock")), device="cpu")
+    stand_in.copied = functools.partial(Checker.copied, stand_in)
+    stand_in.take = functools.partial(Checker.take, stand_in)
     monkeypatch.setattr(checker_module, "take_over", lambda path: (held.append(stand_in.gpu_lock.held), (True, 1))[1])
     monkeypatch.setattr(checker_module, "clone", lambda args: (held.append(stand_in.gpu_lock.held), args)[1])
     assert Checker.take(stand_in, "call-0.pt") == (True, 1)
-    assert Checker.copy_of_inputs(stand_in, {"args": (torch.zeros(2),)})[0].shape == (2,)
-    assert held == [fcntl.LOCK_SH] * 2
+    check = {"args": (torch.zeros(2),)}
+    assert Checker.taken(stand_in, "call", 0, check, claims=("args",)) == (1, check["args"])  # its own copy
+    assert held == [fcntl.LOCK_SH] * 3
     assert stand_in.gpu_lock.held is None  # let go after

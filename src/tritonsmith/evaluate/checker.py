@@ -69,18 +69,13 @@ class Checker(References, Conversation, Measuring):
                            "phase": check["phase"], "ok": ok, "message": message, **details})
 
     def take(self, name: str) -> tuple[bool, Any]:
-        """take_over of one file under JOB/out, its size counted in evidence['handed_over_mb']. Its tensors are
-        copied onto the GPU within the GPU lock (shared): never while another evaluation is timed, whose
-        memory bandwidth a copy of GBs would take (a first call on new inputs, timed once, looked 8x slower
-        than the same call repeated beside six evaluations' copies)."""
+        """take_over of one file under JOB/out, its size counted in evidence['handed_over_mb'], its tensors
+        copied onto the GPU as any copy there is (`copied`)."""
         path = os.path.join(self.job["job_dir"], "out", name)
         with contextlib.suppress(OSError):
             self.handed_over_bytes += os.path.getsize(path)
         self.evidence["handed_over_mb"] = round(self.handed_over_bytes / 1e6, 3)
-        with self.gpu_lock.shared():
-            taken = take_over(path)
-            synchronize(self.device)
-        return taken
+        return self.copied(lambda: take_over(path))
 
     def taken(self, tag: str, key: int, check: dict[str, Any],
               claims: Collection[str] = ()) -> tuple[Any, tuple] | None:
@@ -89,9 +84,11 @@ class Checker(References, Conversation, Measuring):
         are used), "output", the first call's output (verified already: not read). None (recorded as a failed
         check) when it did not hand them over."""
         ok, output = (True, None) if "output" in claims else self.take(f"{tag}-{key}.pt")
-        # a task's own check may write its arguments: it gets a copy of this process's inputs
-        args_ok, args = ((True, self.copy_of_inputs(check) if self.checker is not None else check["args"])
-                         if "args" in claims else self.take(f"{tag}-{key}-args.pt"))
+        if "args" not in claims:
+            args_ok, args = self.take(f"{tag}-{key}-args.pt")
+        else:  # a task's own check may write its arguments: it gets a copy of this process's inputs
+            args_ok, args = True, (self.copied(lambda: clone(check["args"])) if self.checker is not None
+                                   else check["args"])
         self.evidence["handed_over_by_digest"] += len(set(claims) & {"args", "output"})
         if not (ok and args_ok and isinstance(args, (tuple, list)) and len(args) == len(check["args"])):
             self.record(check, False, "the candidate's process did not hand over this call's output")
@@ -151,13 +148,6 @@ class Checker(References, Conversation, Measuring):
             ok, output = self.take(f"late-{key}.pt")
             if not ok or compare_outputs(output, check["expected"], self.tolerances, check.get("undefined")) is not None:
                 self.violate(f"the output of {where(check)} changed after later calls (reused or cached buffers)")
-
-    def copy_of_inputs(self, check: dict[str, Any]) -> Any:
-        """A copy of the check's inputs, made within the GPU lock (shared), as `take` copies."""
-        with self.gpu_lock.shared():
-            copied = clone(check["args"])
-            synchronize(self.device)
-        return copied
 
     def check_kernels_matter(self) -> None:
         """With every Triton launch turned into a no-op, correct outputs mean something else did the work."""

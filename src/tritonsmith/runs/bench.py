@@ -111,9 +111,8 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
                 return None
             started = time.perf_counter()
             key = task_key(task, eval_config.seeds)
-            retry = MemoryRetry(earlier) if solver != "agent" else None
             try:
-                record = solve(task, solver, config, pool, Path(out), retry)
+                record = solve(task, solver, config, pool, Path(out), MemoryRetry(earlier))
             except MemoryRetryDeferred as deferred:
                 return deferred.first
             except TaskError as err:
@@ -183,7 +182,8 @@ def solver_name(solver: str) -> str:
 def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Path,
           memory_retry: MemoryRetry | None = None) -> TaskRecord:
     """`memory_retry`: passed to the pool's evaluation of a baseline or dir candidate (raises
-    MemoryRetryDeferred where it asks the first try short of memory back)."""
+    MemoryRetryDeferred where it asks the first try short of memory back); the agent's own evaluations make
+    such a try again alone at once."""
     if solver == "baseline":
         if not task.baseline:
             return TaskRecord(task.name, task.suite or "", "baseline", "error", False, False,
