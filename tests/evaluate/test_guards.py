@@ -42,6 +42,8 @@ CASES = [
     ("correct_first_call_only", "vector_add", WRONG, "seed 1): output differs from the reference"),
     ("side_thread", "vector_add", REJECTED, "started a thread"),
     ("side_stream", "vector_add", REJECTED, "side CUDA stream"),
+    ("audit_hook", "vector_add", REJECTED, "installed an audit hook, a signal handler or a timer"),
+    ("alarm_handler", "vector_add", REJECTED, "installed an audit hook, a signal handler or a timer"),
     ("patch_do_bench", "vector_add", REJECTED, "replaced triton.testing.do_bench"),
     ("patch_allclose", "vector_add", REJECTED, "replaced torch.allclose"),
     ("patch_synchronize", "vector_add", REJECTED, "replaced torch.cuda.synchronize"),
@@ -250,3 +252,25 @@ def test_a_launch_that_raises_before_the_driver_is_not_counted_as_launched(tmp_p
     done = subprocess.run([sys.executable, "-c", COUNTED], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [2, 1, 16.0]
+
+
+def test_an_interval_timer_left_by_candidate_code_is_found_and_cleared():
+    """A timer set past the refused functions (through ctypes) would signal into the evaluator's code later: the
+    check after candidate code finds any interval timer running, says so and stops it."""
+    import signal
+
+    from tritonsmith.evaluate.guards import HOOKED, Guards
+
+    guards = Guards(set(), "cpu")
+    # this test process's own timers (pytest-timeout's) stand aside: a worker starts with none (fork clears them)
+    own = {which: signal.setitimer(which, 0) for which in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL)}
+    try:
+        guards.check_tracing()
+        assert guards.violations == []
+        signal.setitimer(signal.ITIMER_VIRTUAL, 30.0)  # 30 s of this process's CPU time: never reached here
+        guards.check_tracing()
+        assert guards.violations == [HOOKED]
+        assert signal.getitimer(signal.ITIMER_VIRTUAL) == (0.0, 0.0)
+    finally:
+        for which, (delay, interval) in own.items():
+            signal.setitimer(which, delay, interval)

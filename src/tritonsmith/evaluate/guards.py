@@ -6,6 +6,7 @@ since candidate code can catch exceptions. The verdict reads the record after th
 
 from __future__ import annotations
 
+import _signal
 import _thread
 import builtins
 import contextlib
@@ -13,6 +14,7 @@ import json
 import os
 import posix
 import random
+import signal
 import sys
 import threading
 import time
@@ -74,6 +76,10 @@ class _OpRecorder(TorchDispatchMode):
 
 TRACING = ("the candidate set a trace or profile function (or a sys.monitoring tool): code that would run "
            "inside the evaluator's own")
+HOOKED = ("the candidate installed an audit hook, a signal handler or a timer: code that would run inside the "
+          "evaluator's own (where a first call's figures are made and sent)")
+TIMERS = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+_SETITIMER = _signal.setitimer  # (install refuses the modules' own to candidate code; a timer left is cleared)
 
 
 class Guards:
@@ -160,22 +166,25 @@ class Guards:
                 if hasattr(space, name):
                     setattr(space, name, recorder("the candidate forked a process", getattr(space, name)))
 
-        def refused(original):
+        def refused(original, message):
             def guarded(*args, **kwargs):
-                if guards.active:  # a trace function would run the candidate's code inside the evaluator's
-                    guards.violate(TRACING)
+                if guards.active:  # a trace function, a hook or a handler would run the candidate's code
+                    guards.violate(message)  # inside the evaluator's
                     return None
                 return original(*args, **kwargs)
             return guarded
-        for space, names in ((sys, ("settrace", "setprofile")), (threading, ("settrace", "setprofile",
-                             "settrace_all_threads", "setprofile_all_threads"))):
+        for space, names, message in (
+                (sys, ("settrace", "setprofile"), TRACING),
+                (threading, ("settrace", "setprofile", "settrace_all_threads", "setprofile_all_threads"), TRACING),
+                (sys, ("addaudithook",), HOOKED),  # (an audit hook cannot be taken away: never added)
+                (signal, ("signal", "setitimer", "alarm"), HOOKED), (_signal, ("signal", "setitimer", "alarm"), HOOKED)):
             for name in names:
                 if hasattr(space, name):
-                    setattr(space, name, refused(getattr(space, name)))
+                    setattr(space, name, refused(getattr(space, name), message))
 
     def check_tracing(self) -> None:
-        """After candidate code: no trace or profile function, nor a sys.monitoring tool, is left (one set some
-        other way than the refused functions); any found is taken away."""
+        """After candidate code: no trace or profile function, nor a sys.monitoring tool, nor an interval timer is
+        left (one set some other way than the refused functions); any found is taken away."""
         if sys.gettrace() is not None or sys.getprofile() is not None:
             self.violate(TRACING)
             sys.settrace(None)
@@ -183,6 +192,10 @@ class Guards:
         monitoring = getattr(sys, "monitoring", None)
         if monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6)):
             self.violate(TRACING)
+        for which in TIMERS:
+            if signal.getitimer(which)[0]:
+                self.violate(HOOKED)
+                _SETITIMER(which, 0)
 
     def _watch_streams(self) -> None:
         """Switching to or creating a side CUDA stream, outside Triton's autotuner, is recorded."""
