@@ -43,8 +43,11 @@ def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), set
     reply.setdefault("fresh", {"ms": 0.0105, "host_ms": 0.02, "repeat_host_ms": 0.02})  # as fast as a timed call
 
     def ask(command):  # `time`, then `warm` and `fresh` (the first call on new inputs), each answered so
+        if command["do"] == "fresh":  # the first call's figures come in a message of their own, before the reply
+            checker.note({"figures": command["id"], "fresh": reply["fresh"]})
         if command["do"] != "time":
-            return {"done": command["do"], "after_handed": True, **{k: v for k, v in reply.items() if k != "spent_s"}}
+            return {"done": command["do"], "after_handed": True,
+                    **{k: v for k, v in reply.items() if k not in ("spent_s", "fresh")}}
         checker.asked = command
         time.sleep(wall_s)
         return {"done": "time", "rounds": 5, "stopped": "converged", "times": times, **reply}
@@ -330,7 +333,8 @@ def test_a_first_call_slow_on_the_host_is_made_again_before_it_counts(tmp_path, 
         def ask(command):
             if command["do"] == "fresh" and command["id"] != 1:  # the first call's check is 1; another's, new
                 checker.fresh_command = command
-                return {"done": "fresh", "fresh": dict(again), "after_handed": True, "after_args_same": True}
+                checker.note({"figures": command["id"], "fresh": dict(again)})
+                return {"done": "fresh", "after_handed": True, "after_args_same": True}
             return first_ask(command)
         checker.ask = ask
         checker.after_inputs = lambda key: ({"key": key, "meta": checker.meta_of(checker.all_checks[key])} if key > 1
@@ -376,3 +380,14 @@ def test_the_checker_copies_handed_over_tensors_and_inputs_only_within_the_gpu_l
     assert Checker.taken(stand_in, "call", 0, check, claims=("args",)) == (1, check["args"])  # its own copy
     assert held == [fcntl.LOCK_SH] * 3
     assert stand_in.gpu_lock.held is None  # let go after
+
+
+def test_a_first_calls_figures_are_the_first_sent_for_its_check(tmp_path):
+    """The figures of a first call on new inputs are taken from the message sent as soon as the call returned;
+    any sent for that check later (after candidate code ran again: the hand-over) are not."""
+    checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {}})
+    checker.note({"figures": 3, "fresh": {"ms": 2.5, "host_ms": 0.1}})
+    checker.note({"figures": 3, "fresh": {"ms": 0.04, "host_ms": 0.1}})
+    checker.note({"figures": True, "fresh": {"ms": 0.04}})  # not a check key
+    checker.note({"figures": 4, "fresh": "0.04"})  # not figures
+    assert checker.figures == {3: {"ms": 2.5, "host_ms": 0.1}}

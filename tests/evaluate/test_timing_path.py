@@ -176,6 +176,16 @@ def test_a_first_call_slow_on_every_new_input_is_rejected(clock_pool):
     assert all("as slow on other new inputs" in made for made in result.evidence["fresh_call_made_again"])
 
 
+def test_a_first_calls_figures_leave_before_the_evaluator_touches_its_output(clock_pool):
+    """A candidate whose output's hooks run in the hand-over after its first call on new inputs, and rewrite that
+    call's figures to its repeated calls', is judged on the figures as they were: they are sent to the checker
+    before any evaluator code touches the output (and with the garbage collector off, so no finaliser of the
+    candidate's runs between)."""
+    result = evaluate(clock_pool, "vector_add", "adversarial/forge_fresh_figures.py")
+    assert result.status == "rejected", result.summary()
+    assert any("reuses results between calls" in v for v in result.guard_violations), result.guard_violations
+
+
 def test_each_perf_case_has_its_own_after_timing_seed(clock_pool):
     """A candidate that met one perf case's new inputs (their seed is in the command that names them) cannot make
     the next case's: each case's are drawn apart."""

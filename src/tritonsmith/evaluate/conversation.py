@@ -29,6 +29,8 @@ class Conversation:
         self.message = ""
         self.violations: list[str] = []
         self.kernels: list[str] = []
+        self.figures: dict[int, dict[str, Any]] = {}
+        """A first call's figures by check key, as first sent (before its output was handed over)."""
 
     def fail(self, status: str, message: str) -> _Stop:
         if self.status is None:
@@ -71,7 +73,12 @@ class Conversation:
                 raise self.candidate_ended()
 
     def note(self, message: dict[str, Any]) -> None:
-        """What any message claims that can only count against the candidate: violations, kernels launched."""
+        """What any message claims that can only count against the candidate: violations, kernels launched; and
+        a first call's figures, the first sent for its check (later ones, sent after candidate code has run
+        again, are not taken)."""
+        key, figures = message.get("figures"), message.get("fresh")
+        if type(key) is int and isinstance(figures, dict):
+            self.figures.setdefault(key, figures)
         for violation in message.get("violations") or []:
             self.violate(str(violation))
         for name in message.get("kernels") or []:

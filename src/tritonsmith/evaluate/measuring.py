@@ -265,7 +265,7 @@ class Measuring:
         split = self.evidence.setdefault("timing_split_s", [{}])[-1]
         for part, seconds in dict(_seconds(warmed), **_seconds(reply), verify=time.perf_counter() - verifying).items():
             split[part] = round(split.get(part, 0.0) + seconds, 3)
-        return reply.get("fresh") if isinstance(reply.get("fresh"), dict) else None
+        return self.figures.pop(after_key, None)  # (sent before the call's output was handed over)
 
     def fresh_again(self, key: int, check: dict[str, Any]) -> dict[str, Any] | None:
         """The candidate's first call on other new inputs of the perf case `key` (made here with a seed drawn now,

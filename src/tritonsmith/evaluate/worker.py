@@ -18,6 +18,7 @@ candidate can only make it worse for itself, except timings, which the checker b
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 import time
@@ -373,16 +374,26 @@ class CandidateRun:
         self.answer_fresh_call("after", command["id"], {"after_inputs": time.perf_counter() - began})
 
     def answer_fresh_call(self, done: str, key: int, spent: dict[str, float]) -> None:
-        """`fresh_call` on check `key`'s inputs, its output and arguments handed over, and the reply to the
-        command `done`."""
+        """`fresh_call` on check `key`'s inputs, its figures sent at once (a message of their own), then its
+        output and arguments handed over, and the reply to the command `done`. The figures leave before any
+        code here touches the output, and with the garbage collector off until then: the output's own hooks
+        (a tensor subclass's, run by the hand-over) or a finaliser of the candidate's would otherwise run with
+        the figures, not yet sent, within reach (`adversarial/forge_fresh_figures.py`)."""
         made = time.perf_counter()
-        with self.gpu_lock.exclusive():
-            after, fresh = self.fresh_call(key)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            with self.gpu_lock.exclusive():
+                after, fresh = self.fresh_call(key)
+            self.reply({"figures": key, "fresh": fresh})
+        finally:
+            if collecting:
+                gc.enable()
         called = time.perf_counter()
         same = self.hand_over_after(key, *after)
         self.inputs[key] = None  # (not called again)
         spent.update(fresh_call=called - made, hand_over=time.perf_counter() - called)
-        self.reply({"done": done, "fresh": fresh, "after_handed": True, "after_args_same": same,
+        self.reply({"done": done, "after_handed": True, "after_args_same": same,
                     "spent_s": {k: round(v, 3) for k, v in spent.items()}})
 
     def hand_over_last(self, key: int, output: Any, args: tuple) -> dict[str, bool]:
