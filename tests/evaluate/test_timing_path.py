@@ -186,6 +186,22 @@ def test_a_first_calls_figures_leave_before_the_evaluator_touches_its_output(clo
     assert any("reuses results between calls" in v for v in result.guard_violations), result.guard_violations
 
 
+def test_a_method_of_the_evaluators_own_set_on_its_object_is_found(clock_pool):
+    """The snapshot of what the evaluator relies on holds its classes' methods; a candidate that sets the timer's
+    `once` on the timer object itself (reporting its repeated calls' time for a first call) is found."""
+    result = evaluate(clock_pool, "vector_add", "adversarial/forge_timer_once.py")
+    assert result.status == "rejected", result.summary()
+    assert "the candidate replaced the timer.once, which the evaluator relies on" in result.guard_violations, \
+        result.guard_violations
+
+
+def test_a_timer_given_to_the_worker_before_it_times_is_found(clock_pool):
+    result = evaluate(clock_pool, "vector_add", "adversarial/replace_timer.py")
+    assert result.status == "rejected", result.summary()
+    assert "the candidate replaced the worker's timer, which the evaluator relies on" in result.guard_violations, \
+        result.guard_violations
+
+
 def test_each_perf_case_has_its_own_after_timing_seed(clock_pool):
     """A candidate that met one perf case's new inputs (their seed is in the command that names them) cannot make
     the next case's: each case's are drawn apart."""

@@ -297,10 +297,14 @@ def as_tensors(value: Any) -> list[torch.Tensor]:
 def _replacement_recorder(violations: list[str]) -> Any:
     """A closure over the snapshot taken now and the functions it needs, so patching modules later cannot blind it.
     Its `watch(label, module)` adds a module whose kernels and functions the candidate is timed against (the
-    baseline's): replacing one of them, or a kernel's `run`, would slow the baseline and inflate the speedup."""
+    baseline's): replacing one of them, or a kernel's `run`, would slow the baseline and inflate the speedup.
+    Its `watch_instance(label, obj)` adds one of the evaluator's own objects (the worker, its timer, the
+    guards): the snapshot holds their classes' methods, which an attribute of the same name set on the object
+    itself would stand in for (the timer's `once`, rewriting a first call's figures)."""
     taken, take, append, missing = _snapshot(), _snapshot, list.append, (None, None)
     watched: list[tuple[str, Any, dict[str, tuple[Any, Any]]]] = []
-    of_module, add = _module_snapshot, list.append
+    instances: list[tuple[str, Any]] = []
+    of_module, add, attributes, of_class = _module_snapshot, list.append, vars, type
 
     def report(before: dict[str, tuple[Any, Any]], after: dict[str, tuple[Any, Any]], what: str) -> None:
         for name in sorted(before):
@@ -315,10 +319,20 @@ def _replacement_recorder(violations: list[str]) -> Any:
         report(taken, take(), "the candidate replaced {}, which the evaluator relies on")
         for label, module, before in watched:
             report(before, of_module(module), "the candidate replaced {} of " + label + ", which it is timed against")
+        for label, obj in instances:
+            methods = attributes(of_class(obj))
+            for name in sorted(name for name in attributes(obj) if callable(methods.get(name))):
+                message = f"the candidate replaced {label}.{name}, which the evaluator relies on"
+                if message not in violations:
+                    append(violations, message)
 
     def watch(label: str, module: Any) -> None:
         add(watched, (label, module, of_module(module)))
-    record_replaced.watch = watch
+
+    def watch_instance(label: str, obj: Any) -> None:
+        if not any(seen is obj for _, seen in instances):
+            add(instances, (label, obj))
+    record_replaced.watch, record_replaced.watch_instance = watch, watch_instance
     return record_replaced
 
 

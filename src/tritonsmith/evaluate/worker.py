@@ -114,6 +114,8 @@ class CandidateRun:
         self.guards = Guards(forbidden, "cuda" if self.device != "cpu" else "cpu")
         self.guards.install()
         self.record_replaced = self.guards.record_replaced
+        self.record_replaced.watch_instance("the worker", self)
+        self.record_replaced.watch_instance("the guards", self.guards)
         if self.baseline_module is not None:
             self.record_replaced.watch("the baseline", self.baseline_module)
 
@@ -320,6 +322,9 @@ class CandidateRun:
             locked, waited = time.perf_counter(), self.gpu_lock.alone_waited
             if not hasattr(self, "timer"):
                 self.timer = ClockTimer() if self.device == "cpu" else GpuTimer()
+            if type(self.timer) not in (ClockTimer, GpuTimer):
+                self.guards.violate("the candidate replaced the worker's timer, which the evaluator relies on")
+            self.record_replaced.watch_instance("the timer", self.timer)  # whichever is used: one set before
             self.guards.active = True
             try:
                 measured = self.timer.measure(functions, settings, first_call=self.gpu_lock.yielding)
