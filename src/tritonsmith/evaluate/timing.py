@@ -353,16 +353,14 @@ class GpuTimer:
         enough up front for three times the `host_ms` its repeated calls took, 2 ms at least, counted in cycles
         at the highest clock seen (a spin counted at the last sample's clock ran a fifth as long where that
         sample's clock was low and this one's high). Whether the call was queued in time is judged by the spin
-        as the GPU ran it, not as asked. Returns {"ms": its
-        GPU time, or None where its host time outlasted the spin (the time would hold host time), "host_ms":
-        the call's host time, "spin_ms" (as the GPU ran it, with the flush), "past_wait_ms": where "ms" is None, the GPU time of its work after the
-        host's wait (`gpu_past_wait`), else None}; the garbage collector waits meanwhile."""
+        as the GPU ran it, not as asked. Returns {"ms": its GPU time, or None where its host time outlasted the
+        spin (the time would hold host time), "host_ms": the call's host time, "spin_ms" (as the GPU ran it,
+        with the flush), "past_wait_ms": where "ms" is None, the GPU time of its work after the host's wait
+        (`gpu_past_wait`), else None}; the garbage collector waits meanwhile."""
         torch = self.torch
         spun, start, end = self._events(3)
         spin_ms = min(SPIN_CAP_MS, max(2.0, 3 * host_ms))
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             # read before the spin is queued: after it, host work that the spin would have to cover
             memory, delay = torch.cuda.memory_stats(), run_delay_ms()
             spinning = time.perf_counter()
@@ -378,9 +376,6 @@ class GpuTimer:
             end.record()
             delay_after, memory_after = run_delay_ms(), torch.cuda.memory_stats()
             end.synchronize()
-        finally:
-            if collecting:
-                gc.enable()
         elapsed = start.elapsed_time(end) if self.spin else None
         ahead = spun.elapsed_time(start) if self.spin else None  # the spin and flush as the GPU ran them
         # timed where the host had queued the whole call before the GPU reached it: ran out of the spin's
@@ -475,6 +470,19 @@ def gpu_past_wait(elapsed_ms: float, host_ms: float, ahead_ms: float) -> float:
     hold, no more (what it launched before ran meanwhile and is left out): a floor on its GPU time. Work
     the call waits for before it returns is not seen here (host time: `fresh_host_work`)."""
     return max(0.0, elapsed_ms - max(0.0, host_ms - ahead_ms))
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Python's garbage collector off for the block (left off where it already was): a collection's pause, or a
+    finaliser of the candidate's run by it, does not fall inside it."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def run_delay_ms() -> float | None:

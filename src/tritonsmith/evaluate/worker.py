@@ -18,7 +18,6 @@ candidate can only make it worse for itself, except timings, which the checker b
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sys
 import time
@@ -48,7 +47,14 @@ from tritonsmith.evaluate.runtime import (
     where,
     write_message,
 )
-from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, LaunchTimes, TimingSettings, holding_last
+from tritonsmith.evaluate.timing import (
+    ClockTimer,
+    GpuTimer,
+    LaunchTimes,
+    TimingSettings,
+    collector_paused,
+    holding_last,
+)
 from tritonsmith.util.copied_calls import recorded, snapshot_storages
 from tritonsmith.util.tensors import storage_ptr
 
@@ -385,15 +391,10 @@ class CandidateRun:
         (a tensor subclass's, run by the hand-over) or a finaliser of the candidate's would otherwise run with
         the figures, not yet sent, within reach (`adversarial/forge_fresh_figures.py`)."""
         made = time.perf_counter()
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             with self.gpu_lock.exclusive():
                 after, fresh = self.fresh_call(key)
             self.reply({"figures": key, "fresh": fresh})
-        finally:
-            if collecting:
-                gc.enable()
         called = time.perf_counter()
         same = self.hand_over_after(key, *after)
         self.inputs[key] = None  # (not called again)
