@@ -434,17 +434,27 @@ def test_references_that_ran_out_of_gpu_memory_are_made_once_more_with_no_other_
 
         def release_cached(self):
             self.events.append("released")
+
+        def settle(self):
+            super().settle(every_s=0.01)
+
+        def free_memory(self):  # the other keepers giving their caches back, then done
+            self.events.append("free")
+            return self.free.pop(0)
     job = {"gpu_lock": lock_path, "task_key": "k"}
     probe = Probe([torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")])
+    probe.free = [1 << 30, 5 << 30, 9 << 30, 9 << 30, 12 << 30]
     assert probe.make(job) == ({"made": True}, None)
     assert probe.tries == [{"others_could_make": True, "first_try_alive": False},
                            {"others_could_make": False, "first_try_alive": False}]
-    # its cache given back before each wait for the making lock: another keeper's second try alone needs it
-    assert probe.events == ["released", "attempt", "released", "attempt"]
+    # its cache given back before each wait for the making lock: another keeper's second try alone needs it;
+    # and the second try waits while the GPU's free memory grows (the others' caches coming back), no longer
+    assert probe.events == ["released", "attempt", "released", "free", "free", "free", "free", "attempt"]
     probe = Probe([RuntimeError("CUDA error: an illegal memory access was encountered")])
     state, error = probe.make(job)
     assert state is None and "illegal memory access" in error and len(probe.tries) == 1
     probe = Probe([torch.OutOfMemoryError("CUDA out of memory"), torch.OutOfMemoryError("CUDA out of memory")])
+    probe.free = [1 << 30] * 2
     state, error = probe.make(job)
     assert state is None and error.endswith("(also when made again with no other keeper of this GPU making references)")
 
@@ -565,3 +575,34 @@ def test_a_finished_tasks_references_are_let_go_by_its_keeper(cpu_pool, tmp_path
     cpu_pool.forget(task)
     third = cpu_pool.evaluate(task, task.baseline, timeout_s=120)
     assert third.status == "passed" and "made by the reference keeper for this job" in third.evidence["references"]
+
+
+def test_a_keeper_gives_its_cache_back_while_it_makes_nothing():
+    """An idle keeper's cache (references a job copied and let go, what a making freed) goes back to the GPU
+    within a moment, never while it makes references from memory it filled. The release is stood in for: the
+    CPU has no cache to give back."""
+    import threading
+
+    from tritonsmith.evaluate.keeper import Keeper
+
+    class Probe(Keeper):
+        def __init__(self):
+            super().__init__("cuda", 1 << 30)
+            self.released = threading.Event()
+
+        def release_cached(self):
+            self.released.set()
+
+    probe, stop = Probe(), threading.Event()
+    idle = threading.Thread(target=probe.release_when_idle, args=(0.01, stop), daemon=True)
+    idle.start()
+    try:
+        assert probe.released.wait(10)  # idle: given back
+        with probe.making:  # making references: not given back meanwhile
+            probe.released.clear()
+            assert not probe.released.wait(0.3)
+        assert probe.released.wait(10)  # idle again
+    finally:
+        stop.set()
+        idle.join(10)
+    assert not idle.is_alive()

@@ -208,6 +208,7 @@ def test_each_perf_case_has_its_own_after_timing_seed(clock_pool):
     result = evaluate(clock_pool, "vector_add", "honest/vector_add_fixed_block.py")
     seeds = [case.seed for case in result.cases if case.phase == "after_timing"]
     assert len(seeds) == len(result.perf) > 1 and len(set(seeds)) == len(seeds), seeds
+    assert "after_timing_checks" not in result.evidence  # kept by the keeper: made ahead, with the rest
 
 
 def test_inputs_that_fail_to_be_made_in_the_candidates_process_are_sent_and_the_call_still_timed(clock_pool):
@@ -218,3 +219,39 @@ def test_inputs_that_fail_to_be_made_in_the_candidates_process_are_sent_and_the_
     assert any("and so again on other new inputs" in v for v in result.guard_violations), result.guard_violations
     assert all("making them there failed: RuntimeError: broken" in sent for sent in result.evidence["after_inputs_sent"])
 
+
+
+@pytest.fixture(scope="module")
+def later_pool():
+    """A clock-timed pool whose keeper keeps almost nothing: every task's perf checks are more than half of it,
+    so each after-timing check is made only when its perf case is timed (References.after_timing_later)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRITONSMITH_CLOCK_TIMING", "1")
+        patch.setenv("TRITONSMITH_KEEPER_BYTES", "64")
+        with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120, timing_rounds=3,
+                                                                  timing_max_rounds=5)) as pool:
+            yield pool
+
+
+@pytest.mark.parametrize("candidate, status, phrase", [
+    ("honest/vector_add_fixed_block.py", "passed", None),
+    ("adversarial/work_once_per_input.py", "rejected", "reuses results between calls; and so again on other new inputs"),
+    ("adversarial/precompute_from_frames.py", "rejected", "reuses results between calls"),
+    ("adversarial/break_make_inputs.py", "rejected", "and so again on other new inputs"),
+])
+def test_after_timing_checks_made_only_when_needed_decide_as_those_made_ahead(later_pool, candidate, status, phrase):
+    """A task whose perf checks would be doubled by their after-timing checks beyond what the keeper keeps (a
+    TritonBench-G perf script's 13 GB) has each made in the checker when its perf case is timed, and let go
+    after: verified as ever, each with its own seed, and the candidates that reuse results are caught as when
+    they are made ahead."""
+    for _ in range(2):  # the job they were made for (lent once by the keeper), then one that makes its own
+        result = evaluate(later_pool, "vector_add", candidate)
+        assert result.status == status, result.summary()
+        assert phrase is None or any(phrase in v for v in result.guard_violations), result.guard_violations
+        assert "made when each perf case is timed" in result.evidence["after_timing_checks"]
+        after = [case for case in result.cases if case.phase == "after_timing"]
+        assert after and all(case.ok for case in after)
+        assert len({case.seed for case in after}) == len(after)
+        if status == "passed":
+            assert len(after) == len(result.perf) > 1
+            assert all("references" in split for split in result.evidence["timing_split_s"])  # made there

@@ -9,7 +9,6 @@ and a fresh call after timing are checked as any other.
 
 from __future__ import annotations
 
-import secrets
 import statistics
 import time
 from typing import Any
@@ -248,6 +247,39 @@ class Measuring:
         anything there knows them), made there by the task's code (or, where they come out otherwise there,
         sent in a file and loaded just before the call), timed once and verified. Its timing figures (None:
         none usable)."""
+        entry = self.all_checks[after_key]
+        later = bool(entry.get("later"))
+        if later:  # left for when it is needed (References.after_timing_later): made now, let go after
+            self.all_checks[after_key] = self.made_when_needed(entry)
+        try:
+            return self.first_call_timed(key, after_key)
+        finally:
+            if later:
+                self.all_checks[after_key] = self.meta_of(entry)  # its tensors go now
+                if self.on_gpu:
+                    import torch
+                    torch.cuda.empty_cache()
+
+    def made_when_needed(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """An after-timing check left for when it is needed, made now (References.made_later), its time counted in
+        the case's timing split as `references`. Out of GPU memory beside the candidate's process, it is that
+        process's failure (a runtime error that says so, made again alone where others ran beside it: the
+        task's references were made with less); any other failure of the task's code is the task's."""
+        began = time.perf_counter()
+        try:
+            return self.made_later(entry)
+        except (TaskFailure, CaseSkipped) as exc:
+            if "out of memory" in str(exc).lower():
+                raise self.fail("runtime_error", f"{where(entry)}: the check after timing could not be made beside "
+                                f"the candidate's process: {exc}") from exc
+            raise TaskFailure(f"{where(entry)}: the check after timing could not be made: {exc}") from exc
+        finally:
+            self.evidence.pop("references_split_s", None)  # (the references' own stages were reported before)
+            split = self.evidence.setdefault("timing_split_s", [{}])[-1]
+            split["references"] = round(split.get("references", 0.0) + time.perf_counter() - began, 3)
+
+    def first_call_timed(self, key: int, after_key: int) -> dict[str, Any] | None:
+        """`first_call_on_new_inputs` once check `after_key` is made."""
         warmed = self.ask({"do": "warm", "perf_id": key})
         self.take_failure(warmed)
         reply = self.ask({"do": "fresh", "id": after_key, "after": self.after_inputs(after_key)})
@@ -272,8 +304,7 @@ class Measuring:
         with their reference), as the first (`first_call_on_new_inputs`); what its process timed, or None where
         the inputs could not be made here (said in the evidence)."""
         try:
-            again = dict(self.make_check(dict(check["case"]), check["index"], secrets.randbelow(1 << 31),
-                                         "after_timing"), **({"undefined": check["undefined"]} if "undefined" in check else {}))
+            again = self.made_later(self.after_timing_check(check, later=True))
         except (TaskFailure, CaseSkipped) as exc:  # memory, the task's own code: the first call decides alone
             self.evidence.setdefault("fresh_call_not_made_again", []).append(f"{where(check)}: {exc}"[:300])
             return None

@@ -57,7 +57,7 @@ KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "se
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
                        "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements",
                        "reference_memory_unfilled", "vacuous_cases", "correctness_checks_limited",
-                       "references_split_s")
+                       "references_split_s", "after_timing_checks")
 
 
 class References:
@@ -230,8 +230,9 @@ class References:
             timer = GpuTimer() if self.on_gpu else ClockTimer()
             settings = TimingSettings.from_job(self.job.get("timing") or {})  # sampled as the job's cases are
             for offset, check in enumerate(self.perf_checks):
+                fresh_args = self.fresh_inputs(offset)
                 with self.gpu_lock.exclusive():  # alone on the GPU, as timing is (its copies of the inputs too)
-                    args, fresh_args = clone(check["args"]), clone(self.after_timing_checks[offset]["args"])
+                    args = clone(check["args"])
                     alone = timer.alone(holding_last(lambda args=args: baseline(*args)), settings,
                                         first_call=self.gpu_lock.yielding)  # its compile lets the GPU go
                     # and once on other inputs, as the candidate's first call on inputs it has not seen is timed
@@ -278,11 +279,9 @@ class References:
                 self.drop_unreproducible()  # before the after-timing inputs: a perf script keeps one seed's inputs
         # a seed drawn now for each perf case (kept with the references): the candidate cannot make these inputs
         # ahead of them, nor, having met one case's, the next case's
+        later = self.after_timing_later()
         with self.stage("after_timing"):
-            self.after_timing_checks = [
-                dict(self.make_check(dict(c["case"]), c["index"], secrets.randbelow(1 << 31), "after_timing"),
-                     **({"undefined": c["undefined"]} if "undefined" in c else {}))
-                for c in self.perf_checks]
+            self.after_timing_checks = [self.after_timing_check(c, later) for c in self.perf_checks]
         if not self.checks:
             raise TaskFailure("the task's reference is not reproducible on any correctness case: "
                               + "; ".join(self.evidence.get("unreproducible_cases", [])))
@@ -295,6 +294,46 @@ class References:
             self.fresh_check["undefined"] = largest["undefined"]
         if self.on_gpu:  # the fillers' and the reference runs' memory, cached: the candidate's process needs it
             torch.cuda.empty_cache()
+
+    def after_timing_later(self) -> bool:
+        """Whether each after-timing check is made only when its perf case is timed (Measuring.made_when_needed),
+        not now with the rest: where no keeper keeps these references for later jobs (made by the job itself,
+        nothing is gained by making them ahead, and a failing candidate never needs them), and where the perf
+        checks take more than half of what the keeper keeps (`keeper_keeps`; the after-timing checks, as large,
+        would double them: a TritonBench-G perf script's inputs reach 13 GB, and two such tasks' references
+        beside their evaluations filled an H200)."""
+        keeps = self.job.get("keeper_keeps")
+        perf_bytes = held_bytes([(c["args"], c["expected"]) for c in self.perf_checks])
+        later = keeps is None or 2 * perf_bytes > keeps
+        if later and self.perf_checks:
+            self.evidence["after_timing_checks"] = (
+                "made when each perf case is timed, not with the other references: " +
+                ("this job's references are its own" if keeps is None else
+                 f"the perf checks take {perf_bytes / 2**30:.1f} GiB, more than half of what the reference "
+                 f"keeper keeps ({keeps / 2**30:.1f} GiB)"))
+        return later
+
+    def after_timing_check(self, perf_check: dict[str, Any], later: bool) -> dict[str, Any]:
+        """The check after timing of a perf case: its inputs from a seed drawn now, and its reference; or, `later`,
+        the case and seed alone (`made_later`), made when needed."""
+        case, index, seed = dict(perf_check["case"]), perf_check["index"], secrets.randbelow(1 << 31)
+        undefined = {"undefined": perf_check["undefined"]} if "undefined" in perf_check else {}
+        if later:
+            return {"case": case, "index": index, "seed": seed, "phase": "after_timing", "later": True, **undefined}
+        return dict(self.make_check(case, index, seed, "after_timing"), **undefined)
+
+    def made_later(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """A check left for when it is needed (`after_timing_check`), made now: its inputs and reference."""
+        made = self.make_check(dict(entry["case"]), entry["index"], entry["seed"], entry["phase"])
+        return dict(made, **({"undefined": entry["undefined"]} if "undefined" in entry else {}))
+
+    def fresh_inputs(self, offset: int) -> tuple:
+        """A copy of the inputs of perf case `offset`'s after-timing check, made now if that check was left for
+        later (the baseline's first call on inputs it has not seen, `time_baseline`)."""
+        after = self.after_timing_checks[offset]
+        if not after.get("later"):
+            return self.copied(lambda: clone(after["args"]))
+        return self.copied(lambda: make_inputs(self.task, dict(after["case"]), after["seed"], self.device))
 
     def make_perf_checks(self) -> None:
         for i, case in enumerate(self.job["perf_cases"]):
@@ -454,7 +493,8 @@ class References:
         deferred = len(self.all_checks) - len(self.after_timing_checks)
         meta = {str(i): self.meta_of(c) for i, c in enumerate(self.all_checks[:deferred])}
         # what the candidate's process writes: outputs, and a call's arguments after it (to see what it changed)
-        largest = max((max(_nbytes(c["expected"]), _nbytes(c["args"])) for c in self.all_checks), default=0)
+        largest = max((max(_nbytes(c["expected"]), _nbytes(c["args"])) for c in self.all_checks if not c.get("later")),
+                      default=0)  # (an after-timing check left for later is as large as its perf check)
         file_bytes = self.job.get("limits", {}).get("file_bytes")
         if file_bytes:
             file_bytes = max(file_bytes, 2 * largest + (16 << 20))
