@@ -49,6 +49,7 @@ def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), set
             return {"done": command["do"], "after_handed": True,
                     **{k: v for k, v in reply.items() if k not in ("spent_s", "fresh")}}
         checker.asked = command
+        send_samples(checker, command["id"], times)
         time.sleep(wall_s)
         return {"done": "time", "rounds": 5, "stopped": "converged", "times": times, **reply}
     checker.ask = ask
@@ -59,6 +60,18 @@ def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), set
         setup(checker)
     checker.time_case(0, 1, check, False, "separate", speedups, [])
     return checker, speedups
+
+
+def send_samples(checker, key, times):
+    """Each sample as the worker sends it while it times (one message as each is taken, in turns), each after
+    the time it says it took."""
+    entries = {name: t for name, t in (times or {}).items() if isinstance(t, dict) and isinstance(t.get("samples"), list)}
+    for index in range(max((len(t["samples"]) for t in entries.values()), default=0)):
+        for name, timed in entries.items():
+            if index < len(timed["samples"]) and type(timed["samples"][index]) in (int, float):
+                calls = timed.get("calls_per_sample", 1)
+                time.sleep(max(0.0, min(timed["samples"][index] * calls, 50.0)) / 1000)
+                checker.note({"sample": key, "name": name, "ms": timed["samples"][index], "calls": calls})
 
 
 def samples(values, calls=1):
@@ -391,3 +404,35 @@ def test_a_first_calls_figures_are_the_first_sent_for_its_check(tmp_path):
     checker.note({"figures": True, "fresh": {"ms": 0.04}})  # not a check key
     checker.note({"figures": 4, "fresh": "0.04"})  # not figures
     assert checker.figures == {3: {"ms": 2.5, "host_ms": 0.1}}
+
+
+def test_samples_are_held_to_the_checkers_clock_as_they_arrive():
+    """On a GPU: each sample's wall-clock time, between its arrival and the previous one's, less the time it
+    reports, is alike for the candidate and the baseline timed in turns (spins, flushes, the loop); a candidate
+    whose samples take more than they report, by half a sample and 0.2 ms at least, in most of its samples, is
+    found. A few stalls of the checker do not make an honest one so."""
+    import random
+
+    def log_of(candidate_extra_ms, stalls=()):
+        rng, log, now = random.Random(3), [], 100.0
+        for index in range(20):
+            for name, ms, calls in (("candidate", 0.1, 10), ("baseline", 0.1, 10))[::1 if index % 2 else -1]:
+                now += (2.0 + ms * calls + (candidate_extra_ms if name == "candidate" else 0.0)
+                        + rng.uniform(0, 0.05) + (5.0 if len(log) in stalls else 0.0)) / 1000
+                log.append((now, name, ms, calls))
+        return log
+
+    def violations(log):
+        checker = Checker({"device": "cuda", "job_dir": "/nonexistent", "timing": {}})
+        checker.on_gpu, perf = True, {}
+        checker.check_sample_clock({"index": 0, "case": {"shape": [4], "dtype": "float32"}, "seed": 7,
+                                    "phase": "perf_shape"}, log, perf)
+        return checker.violations, perf
+
+    found, perf = violations(log_of(0.0, stalls=(5, 17, 30)))
+    assert found == [] and abs(perf["clock_gap_ms"]["candidate"] - perf["clock_gap_ms"]["baseline"]) < 0.05, perf
+    found, _ = violations(log_of(0.4))  # reports 1 ms a sample, takes 1.4: within half a sample
+    assert found == []
+    found, perf = violations(log_of(0.7))  # takes 1.7 ms for the 1 ms it reports
+    assert len(found) == 1 and "the candidate's time was not measured as its calls ran" in found[0], found
+    assert violations(log_of(5.0)[:5])[0] == []  # too few samples to say

@@ -202,6 +202,31 @@ def test_a_timer_given_to_the_worker_before_it_times_is_found(clock_pool):
         result.guard_violations
 
 
+def test_samples_rewritten_after_they_were_taken_are_found(clock_pool):
+    """A candidate that reaches the timer's list of samples through its stack and scales its own down (5x) is
+    found: each sample leaves for the checker as it is taken, before the next call of candidate code, and the
+    samples reported at the end must be those."""
+    result = evaluate(clock_pool, "vector_add", "adversarial/forge_samples.py")
+    assert result.status == "rejected", result.summary()
+    assert any("samples that the candidate's process reported after timing are not those it sent as each was "
+               "taken" in v for v in result.guard_violations), result.guard_violations
+
+
+def test_a_sample_started_late_is_found_by_the_checkers_clock(clock_pool):
+    """A candidate that has each of its samples start late (the sample's start time set again, from its stack,
+    after two thirds of its call) reports a third of its time: too little to be seen as results reused against
+    its first call on new inputs, but the checker's own clock, between samples as they arrive, sees its samples
+    take far longer than they say, where the baseline's do not."""
+    result = evaluate(clock_pool, "vector_add", "adversarial/forge_sample_start.py")
+    assert result.status == "rejected", result.summary()
+    assert any("the candidate's time was not measured as its calls ran" in v for v in result.guard_violations), \
+        result.guard_violations
+    honest = evaluate(clock_pool, "vector_add", "honest/vector_add_fixed_block.py")
+    assert honest.status == "passed", honest.summary()
+    gaps = [perf.clock_gap_ms for perf in honest.perf]
+    assert all(gap and set(gap) == {"candidate", "baseline"} for gap in gaps), gaps
+
+
 def test_each_perf_case_has_its_own_after_timing_seed(clock_pool):
     """A candidate that met one perf case's new inputs (their seed is in the command that names them) cannot make
     the next case's: each case's are drawn apart."""

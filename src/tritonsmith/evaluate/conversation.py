@@ -2,7 +2,9 @@
 evaluate/checker.py; never beside candidate code).
 
 One command at a time goes down the commands pipe; the replies, one JSON line each, come up the events pipe
-(evaluate/worker.py writes them); the host writes the candidate's process's exit status on a third pipe.
+(evaluate/worker.py writes them), and so do the figures sent before a command's reply (a first call's, each
+timed sample), noted with this process's clock as they arrive; the host writes the candidate's process's exit
+status on a third pipe.
 Whatever a message claims can only count against the candidate: guard violations and kernel names are
 collected from every line. The first failure found stops the conversation (`_Stop`).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import select
+import time
 from typing import Any
 
 from tritonsmith.evaluate.runtime import LineReader, write_message
@@ -31,6 +34,9 @@ class Conversation:
         self.kernels: list[str] = []
         self.figures: dict[int, dict[str, Any]] = {}
         """A first call's figures by check key, as first sent (before its output was handed over)."""
+        self.sample_log: dict[int, list[tuple[float, str, float, int]]] = {}
+        """Each timed sample of a perf case as it arrived, by check key: (this process's clock when it arrived,
+        function, milliseconds a call, calls), sent by the candidate's process as it was taken."""
 
     def fail(self, status: str, message: str) -> _Stop:
         if self.status is None:
@@ -79,6 +85,10 @@ class Conversation:
         key, figures = message.get("figures"), message.get("fresh")
         if type(key) is int and isinstance(figures, dict):
             self.figures.setdefault(key, figures)
+        key, ms, calls = message.get("sample"), message.get("ms"), message.get("calls")
+        if type(key) is int and type(ms) in (int, float) and type(calls) is int:
+            self.sample_log.setdefault(key, []).append((time.perf_counter(), str(message.get("name"))[:16],
+                                                        float(ms), calls))
         for violation in message.get("violations") or []:
             self.violate(str(violation))
         for name in message.get("kernels") or []:

@@ -31,6 +31,9 @@ FRESH_HOST_RATIO, FRESH_HOST_MIN_MS = 4.0, 2.0  # a first call on new inputs wit
 # a timed call's, past the spin it waited for) did work once per input: checked where its GPU time was spoiled
 WALL_MARGIN = 1.05  # claimed GPU time may exceed the wall-clock time around it by 5% (clock granularity) at most
 WALL_SLACK_MS = 5.0
+CLOCK_GAP_RATIO, CLOCK_GAP_SHARE = 0.5, 0.75  # a candidate's samples taking more wall-clock time, beyond the GPU
+CLOCK_GAP_MIN_MS, HOST_CLOCK_GAP_MIN_MS = 0.2, 1.0  # time they report, than the baseline's do, by half a sample
+# and this much at least, in three of four samples (the host clock's: tests without a GPU, on a shared CPU)
 
 
 class Measuring:
@@ -96,7 +99,9 @@ class Measuring:
         self.take_failure(reply)
         self.verify_last(key, check, reply)
         fresh = self.first_call_on_new_inputs(key, after_key)
+        log = self.sample_log.pop(key, [])
         times = times_of(reply.get("times"))
+        self.check_samples_as_sent(check, times, log)
         if "candidate" not in times or (self.baseline_present and "baseline" not in times):
             raise self.fail("crashed", f"{where(check)}: the candidate's process sent no usable timings")
         claimed_ms = sum(sum(t["samples"]) * t["calls_per_sample"] for t in times.values())
@@ -119,6 +124,7 @@ class Measuring:
                       "candidate_spread": spread, "rounds": rounds, "ratio_ci": ratio_ci,
                       "timing_stopped": str(reply.get("stopped"))[:20],
                       "calls_per_sample": candidate["calls_per_sample"], "timer": candidate["timer"]}
+        self.check_sample_clock(check, log, entry_perf)
         if "baseline" in times:
             entry_perf["baseline_ms"] = medians["baseline"]
             entry_perf["speedup"] = entry_perf["baseline_ms"] / cand_ms
@@ -144,6 +150,45 @@ class Measuring:
         if describe is not None:
             entry_perf["evidence"] = describe(dict(check["case"])) or None
         self.perf.append(entry_perf)
+
+    def check_samples_as_sent(self, check: dict[str, Any], times: dict[str, dict[str, Any]],
+                              log: list[tuple[float, str, float, int]]) -> None:
+        """The samples in the `time` reply must be those sent as each was taken (before the next call of candidate
+        code): samples rewritten while they waited for the reply in the timer's memory (reached through the
+        stack: `adversarial/forge_samples.py`) are not what was measured."""
+        sent: dict[str, list[float]] = {}
+        for _, name, ms, _ in log:
+            sent.setdefault(name, []).append(ms)
+        for name, timed in times.items():
+            if sent.get(name) != timed["samples"]:
+                self.violate(f"{where(check)}: the {name}'s samples that the candidate's process reported after "
+                             f"timing are not those it sent as each was taken ({len(sent.get(name, []))} sent, "
+                             f"{len(timed['samples'])} reported): they were changed in between")
+
+    def check_sample_clock(self, check: dict[str, Any], log: list[tuple[float, str, float, int]],
+                           perf: dict[str, Any]) -> None:
+        """Each sample against this process's clock: the time between its arrival and the previous sample's
+        (this one's spin, L2 flushes, calls and wait for the GPU, and the loop around them) less the GPU time it
+        reports (`clock_gap_ms`, the median per function). The candidate's and the baseline's samples are taken
+        alike, in turns, so their gaps match; a candidate whose gap is larger, by CLOCK_GAP_RATIO of its sample
+        and CLOCK_GAP_MIN_MS at least, in most of its samples, reported less time than its calls took (events
+        it recorded again itself, samples rewritten before they were sent)."""
+        gaps: dict[str, list[float]] = {}
+        for (before, *_), (arrived, name, ms, calls) in zip(log, log[1:], strict=False):
+            gaps.setdefault(name, []).append((arrived - before) * 1000 - ms * calls)
+        mine = gaps.get("candidate", [])
+        partner = next((name for name in ("baseline", "reference", "compiled") if len(gaps.get(name, [])) >= 3), None)
+        if partner is None or len(mine) < 3:
+            return
+        own, other = statistics.median(mine), statistics.median(gaps[partner])
+        perf["clock_gap_ms"] = {"candidate": round(own, 4), partner: round(other, 4)}
+        claimed = statistics.median(ms * calls for _, name, ms, calls in log if name == "candidate")
+        floor = CLOCK_GAP_MIN_MS if self.on_gpu else HOST_CLOCK_GAP_MIN_MS
+        above = sum(gap > other for gap in mine) / len(mine)
+        if own - other > max(floor, CLOCK_GAP_RATIO * claimed) and above >= CLOCK_GAP_SHARE:
+            self.violate(f"{where(check)}: the checker's clock saw each sample of the candidate take {own:.3f} ms more "
+                         f"than the {claimed:.3f} ms its process reported for it (the medians), against {other:.3f} ms "
+                         f"more for the {partner}'s: the candidate's time was not measured as its calls ran")
 
     def baseline_alone(self, offset: int) -> dict[str, Any] | None:
         """The task's baseline timed alone on this perf case where no candidate code ran (references.py,

@@ -76,6 +76,10 @@ class PerfResult:
     repeat_vs_fresh: float | None = None
     """(candidate_ms / fresh_call_ms) / (baseline_ms / baseline_fresh_call_ms): how much faster the candidate got
     on repeated calls than on a new input, against the baseline; below 0.25 it reuses results (rejected)."""
+    clock_gap_ms: dict | None = None
+    """The checker's own clock between samples as they arrived, less the time each sample reported (medians, ms),
+    for the candidate and the function timed in turns with it: alike where both were timed honestly
+    (Measuring.check_sample_clock)."""
 
 
 @dataclass

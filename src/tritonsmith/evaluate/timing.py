@@ -34,6 +34,7 @@ TIMER = ("CUDA events, queued behind a GPU spin (torch.cuda._sleep) so launch ov
          "is within the target")
 FLUSH_BYTES = 256 * 1024 * 1024  # triton.testing.do_bench's L2 flush: larger than any current GPU's L2
 FirstCall = Callable[[], contextlib.AbstractContextManager]  # what a function's first call (its compile) runs in
+Taken = Callable[[str, float, int], None]  # told each sample as it is taken: name, milliseconds a call, calls
 SPIN_CAP_MS = 50.0  # the longest spin a sample queues behind: a call whose host time outlasts it is host-bound
 _T975 = (12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045)
@@ -151,16 +152,22 @@ def relative_interval(samples: list[float]) -> float | None:
 
 def sample_rounds(sample: Callable[[str], float], names: list[str], settings: TimingSettings,
                   clock: Callable[[], float] = time.perf_counter, pair: tuple[str, str] = ("candidate", "baseline"),
+                  taken: Callable[[str, float], None] | None = None,
                   ) -> tuple[dict[str, list[float]], int, float | None, str]:
-    """The adaptive loop, apart from the GPU: `sample(name)` measures one batch of one function.
-    Returns (samples per name, rounds, the final interval, why it stopped)."""
+    """The adaptive loop, apart from the GPU: `sample(name)` measures one batch of one function, and `taken(name,
+    value)` is told each sample as soon as it is taken (the worker sends it to the checker then, before the next
+    call of candidate code: Measuring.check_sample_clock). Returns (samples per name, rounds, the final
+    interval, why it stopped)."""
     samples: dict[str, list[float]] = {name: [] for name in names}
     started = clock()
     rounds, interval, stopped = 0, None, "max_rounds"
     while rounds < max(settings.max_rounds, settings.rounds):
         shift = rounds % len(names)
         for name in names[shift:] + names[:shift]:
-            samples[name].append(sample(name))
+            value = sample(name)
+            if taken is not None:
+                taken(name, value)
+            samples[name].append(value)
         rounds += 1
         if pair[0] in samples and pair[1] in samples:
             interval = ratio_interval(samples[pair[0]], samples[pair[1]])
@@ -292,17 +299,19 @@ class GpuTimer:
         return statistics.fmean(events[2 * i].elapsed_time(events[2 * i + 1]) for i in range(batch))
 
     def measure(self, functions: dict[str, Callable[[], object]], settings: TimingSettings,
-                first_call: FirstCall = contextlib.nullcontext) -> Measurement:
+                first_call: FirstCall = contextlib.nullcontext, taken: Taken | None = None) -> Measurement:
         """Each function's samples, taken in interleaved rounds. `first_call`: the context each function's first
-        call (which compiles and autotunes, untimed) runs in (the GPU lock's `yielding`)."""
+        call (which compiles and autotunes, untimed) runs in (the GPU lock's `yielding`); `taken(name, ms, calls)`:
+        told each sample (milliseconds a call, calls in it) as soon as it is taken."""
         began = time.perf_counter()
         states = {name: self._prepare(fn, settings.warmup_ms, first_call) for name, fn in functions.items()}
         prepare_s = time.perf_counter() - began
         longest = max(state["gpu_ms"] for state in states.values())
         batched = longest < settings.launch_bound_ms
         shared = self._shared(batched, longest, max(state["host_ms"] for state in states.values()), settings)
+        told = None if taken is None else (lambda name, value: taken(name, value, shared["batch"]))
         samples, rounds, interval, stopped = sample_rounds(lambda name: self._sample(states[name], shared),
-                                                           list(functions), settings)
+                                                           list(functions), settings, taken=told)
         times = {name: Timed.of(values, shared["batch"], "batched" if batched else "per call", states[name]["host_ms"])
                  for name, values in samples.items()}
         return Measurement(times, rounds, interval, stopped, prepare_s)
@@ -502,7 +511,7 @@ class ClockTimer:
     kernel, and no speedup is ever reported from them."""
 
     def measure(self, functions: dict[str, Callable[[], object]], settings: TimingSettings,
-                first_call: FirstCall = contextlib.nullcontext) -> Measurement:
+                first_call: FirstCall = contextlib.nullcontext, taken: Taken | None = None) -> Measurement:
         began = time.perf_counter()
         for fn in functions.values():
             with first_call():
@@ -513,7 +522,8 @@ class ClockTimer:
             started = time.perf_counter()
             functions[name]()
             return (time.perf_counter() - started) * 1000
-        samples, rounds, interval, stopped = sample_rounds(sample, list(functions), settings)
+        told = None if taken is None else (lambda name, value: taken(name, value, 1))
+        samples, rounds, interval, stopped = sample_rounds(sample, list(functions), settings, taken=told)
         return Measurement({name: Timed.of(values) for name, values in samples.items()}, rounds, interval, stopped,
                            prepare_s)
 

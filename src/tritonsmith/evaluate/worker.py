@@ -332,8 +332,12 @@ class CandidateRun:
                 self.guards.violate("the candidate replaced the worker's timer, which the evaluator relies on")
             self.record_replaced.watch_instance("the timer", self.timer)  # whichever is used: one set before
             self.guards.active = True
+            def taken(name: str, ms: float, calls: int, key: int = command["id"]) -> None:
+                write_message(self.events, {"sample": key, "name": name, "ms": ms, "calls": calls})
             try:
-                measured = self.timer.measure(functions, settings, first_call=self.gpu_lock.yielding)
+                with collector_paused():  # no finaliser of the candidate's runs between a sample and its sending
+                    measured = self.timer.measure(functions, settings, first_call=self.gpu_lock.yielding,
+                                                  taken=taken)
             except BaseException as exc:  # noqa: B036
                 self.guards.active = False
                 self.fail("runtime_error", f"{where(check)}: timing failed: "
