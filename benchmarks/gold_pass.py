@@ -100,6 +100,14 @@ def summarize(records: list[dict]) -> str:
                          f"{'n/a' if interval is None else f'±{100 * interval:.1f}%'} | "
                          f"{case.get('rounds')} | {case.get('timing_stopped')} | {case.get('timer')} | "
                          f"{number(case.get('candidate_ms'), 4)} |")
+    gaps = [(case["clock_gap_ms"]["candidate"] - other) / (case["candidate_ms"] * (case.get("calls_per_sample") or 1))
+            for _, case in cases for name, other in (case.get("clock_gap_ms") or {}).items()
+            if name != "candidate" and case.get("candidate_ms")]
+    if gaps:  # recorded since session 16: the checker's clock against each sample (measuring.check_sample_clock)
+        gaps.sort()
+        lines += ["", f"The checker's clock, the candidate's gap less the baseline's, in samples: min {gaps[0]:.3f}, "
+                      f"median {statistics.median(gaps):.3f}, p99 {percentile(gaps, 0.99):.3f}, max {gaps[-1]:.3f} "
+                      f"over {len(gaps)} perf cases (rejected beyond 0.5 and 0.2 ms)."]
     walls = [r["wall_s"] for r in records if r.get("wall_s")]
     if walls:
         lines += ["", f"Seconds per task: median {statistics.median(walls):.1f}, "

@@ -79,7 +79,8 @@ class TaskRecord:
         return cls(**data)
 
 
-PERF_CASE_KEYS = ("label", "speedup", "ratio_ci", "rounds", "timing_stopped", "timer", "candidate_ms")
+PERF_CASE_KEYS = ("label", "speedup", "ratio_ci", "rounds", "timing_stopped", "timer", "candidate_ms",
+                  "calls_per_sample", "clock_gap_ms")
 """What a TaskRecord keeps of each perf case of its evaluation: enough to see which case moved a speedup."""
 
 
