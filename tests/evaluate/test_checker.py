@@ -28,7 +28,7 @@ def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), set
     fields), after `wall_s` of wall time. `checks`: (the perf check, its after-timing check), verified for real
     from the files under tmp_path/out, where `first_calls_ok` names the perf keys whose first call was verified
     right; without them nothing is verified. `setup(checker)` runs before the case."""
-    checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {}})
+    checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {"rounds": 2}})
     checker.task = SimpleNamespace(flops=lambda case: 2e9, bytes_moved=lambda case: 0)
     checker.baseline_present = True
     check = {"index": 0, "case": {"shape": [4], "dtype": "float32"}, "seed": 7}
@@ -436,3 +436,15 @@ def test_samples_are_held_to_the_checkers_clock_as_they_arrive():
     found, perf = violations(log_of(0.7))  # takes 1.7 ms for the 1 ms it reports
     assert len(found) == 1 and "the candidate's time was not measured as its calls ran" in found[0], found
     assert violations(log_of(5.0)[:5])[0] == []  # too few samples to say
+
+
+def test_sampling_cut_short_of_the_rounds_the_timer_always_takes_is_found(tmp_path):
+    """The timer samples each function `rounds` times at least (the job's setting); fewer samples sent mean its
+    loop was stopped early (from the candidate's stack), where the checker's clock has too few to judge."""
+    def setup(checker):
+        checker.job["timing"] = {"rounds": 3}
+    checker, _ = timed_case(tmp_path, TIMES, setup=setup)
+    assert any("sampled 2 times, fewer than the 3 rounds the timer always takes" in v for v in checker.violations), \
+        checker.violations
+    checker, _ = timed_case(tmp_path, TIMES)  # the job's two rounds
+    assert checker.violations == []

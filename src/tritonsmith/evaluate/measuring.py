@@ -15,7 +15,7 @@ from typing import Any
 
 from tritonsmith.evaluate.conversation import int_of, keys_of
 from tritonsmith.evaluate.runtime import TaskFailure, where
-from tritonsmith.evaluate.timing import SPIN_CAP_MS, TIMER, pooled_interval, ratio_interval
+from tritonsmith.evaluate.timing import SPIN_CAP_MS, TIMER, TimingSettings, pooled_interval, ratio_interval
 from tritonsmith.task import CaseSkipped, case_label
 from tritonsmith.util.stats import geometric_mean
 
@@ -159,11 +159,15 @@ class Measuring:
         sent: dict[str, list[float]] = {}
         for _, name, ms, _ in log:
             sent.setdefault(name, []).append(ms)
+        rounds = TimingSettings.from_job(self.job.get("timing") or {}).rounds
         for name, timed in times.items():
             if sent.get(name) != timed["samples"]:
                 self.violate(f"{where(check)}: the {name}'s samples that the candidate's process reported after "
                              f"timing are not those it sent as each was taken ({len(sent.get(name, []))} sent, "
                              f"{len(timed['samples'])} reported): they were changed in between")
+            elif len(timed["samples"]) < rounds:
+                self.violate(f"{where(check)}: the {name} was sampled {len(timed['samples'])} times, fewer than the "
+                             f"{rounds} rounds the timer always takes: its sampling was cut short")
 
     def check_sample_clock(self, check: dict[str, Any], log: list[tuple[float, str, float, int]],
                            perf: dict[str, Any]) -> None:
@@ -175,7 +179,7 @@ class Measuring:
         it recorded again itself, samples rewritten before they were sent)."""
         gaps: dict[str, list[float]] = {}
         for (before, *_), (arrived, name, ms, calls) in zip(log, log[1:], strict=False):
-            gaps.setdefault(name, []).append((arrived - before) * 1000 - ms * calls)
+            gaps.setdefault(name, []).append((arrived - before) * 1000 - ms * calls)  # from sampling's start ("")
         mine = gaps.get("candidate", [])
         partner = next((name for name in ("baseline", "reference", "compiled") if len(gaps.get(name, [])) >= 3), None)
         if partner is None or len(mine) < 3:

@@ -302,14 +302,18 @@ class GpuTimer:
                 first_call: FirstCall = contextlib.nullcontext, taken: Taken | None = None) -> Measurement:
         """Each function's samples, taken in interleaved rounds. `first_call`: the context each function's first
         call (which compiles and autotunes, untimed) runs in (the GPU lock's `yielding`); `taken(name, ms, calls)`:
-        told each sample (milliseconds a call, calls in it) as soon as it is taken."""
+        told each sample (milliseconds a call, calls in it) as soon as it is taken, and ("", 0, 0) as sampling
+        starts."""
         began = time.perf_counter()
         states = {name: self._prepare(fn, settings.warmup_ms, first_call) for name, fn in functions.items()}
         prepare_s = time.perf_counter() - began
         longest = max(state["gpu_ms"] for state in states.values())
         batched = longest < settings.launch_bound_ms
         shared = self._shared(batched, longest, max(state["host_ms"] for state in states.values()), settings)
-        told = None if taken is None else (lambda name, value: taken(name, value, shared["batch"]))
+        told = None
+        if taken is not None:
+            taken("", 0.0, 0)  # sampling starts (after the first calls and warm-up): the first sample's clock
+            told = lambda name, value: taken(name, value, shared["batch"])  # noqa: E731
         samples, rounds, interval, stopped = sample_rounds(lambda name: self._sample(states[name], shared),
                                                            list(functions), settings, taken=told)
         times = {name: Timed.of(values, shared["batch"], "batched" if batched else "per call", states[name]["host_ms"])
@@ -522,7 +526,10 @@ class ClockTimer:
             started = time.perf_counter()
             functions[name]()
             return (time.perf_counter() - started) * 1000
-        told = None if taken is None else (lambda name, value: taken(name, value, 1))
+        told = None
+        if taken is not None:
+            taken("", 0.0, 0)  # sampling starts
+            told = lambda name, value: taken(name, value, 1)  # noqa: E731
         samples, rounds, interval, stopped = sample_rounds(sample, list(functions), settings, taken=told)
         return Measurement({name: Timed.of(values) for name, values in samples.items()}, rounds, interval, stopped,
                            prepare_s)
