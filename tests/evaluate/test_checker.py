@@ -413,12 +413,13 @@ def test_samples_are_held_to_the_checkers_clock_as_they_arrive():
     found. A few stalls of the checker do not make an honest one so."""
     import random
 
-    def log_of(candidate_extra_ms, stalls=()):
+    def log_of(candidate_extra_ms, stalls=(), forged=range(20), spin_ms=2.0):
         rng, log, now = random.Random(3), [], 100.0
         for index in range(20):
             for name, ms, calls in (("candidate", 0.1, 10), ("baseline", 0.1, 10))[::1 if index % 2 else -1]:
-                now += (2.0 + ms * calls + (candidate_extra_ms if name == "candidate" else 0.0)
-                        + rng.uniform(0, 0.05) + (5.0 if len(log) in stalls else 0.0)) / 1000
+                extra = candidate_extra_ms if name == "candidate" and index in forged else 0.0
+                now += (spin_ms + ms * calls + extra + rng.uniform(0, 0.05) + (5.0 if len(log) in stalls else 0.0)
+                        ) / 1000
                 log.append((now, name, ms, calls))
         return log
 
@@ -436,6 +437,11 @@ def test_samples_are_held_to_the_checkers_clock_as_they_arrive():
     found, perf = violations(log_of(0.7))  # takes 1.7 ms for the 1 ms it reports
     assert len(found) == 1 and "the candidate's time was not measured as its calls ran" in found[0], found
     assert violations(log_of(5.0)[:5])[0] == []  # too few samples to say
+    # forged in just over half its samples (enough to move their median): found; in a quarter: not held against it
+    assert violations(log_of(0.7, forged=range(0, 11)))[0]
+    assert violations(log_of(0.7, forged=range(0, 5)))[0] == []
+    # a 50 ms spin whose length follows the GPU's clock: 2% longer after the candidate's samples is not forging
+    assert violations(log_of(1.0, spin_ms=50.0))[0] == []
 
 
 def test_sampling_cut_short_of_the_rounds_the_timer_always_takes_is_found(tmp_path):
@@ -448,3 +454,40 @@ def test_sampling_cut_short_of_the_rounds_the_timer_always_takes_is_found(tmp_pa
         checker.violations
     checker, _ = timed_case(tmp_path, TIMES)  # the job's two rounds
     assert checker.violations == []
+
+
+def test_samples_count_only_while_their_time_command_is_in_flight(tmp_path):
+    """A sample line sent outside the `time` command of its perf case (after its reply, in a later command's
+    candidate code) is not taken as one of its samples."""
+    checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {}})
+    checker.note({"sample": 3, "name": "candidate", "ms": 0.1, "calls": 1})
+    checker.timing_key = 3
+    checker.note({"sample": 3, "name": "candidate", "ms": 0.2, "calls": 1})
+    checker.note({"sample": 4, "name": "candidate", "ms": 0.3, "calls": 1})
+    checker.timing_key = None
+    checker.note({"sample": 3, "name": "candidate", "ms": 0.4, "calls": 1})
+    assert [entry[1:] for entry in checker.sample_log[3]] == [("candidate", 0.2, 1)] and 4 not in checker.sample_log
+
+
+def test_a_check_after_timing_that_cannot_be_made_beside_the_candidate_is_the_candidates_failure(tmp_path):
+    """Made when its perf case is timed, beside the candidate's process: the task's code made that case before,
+    so a failure now (a candidate holding the GPU's memory: cuBLAS cannot allocate its handle) is the candidate's
+    runtime error, never a task error; one that says memory is made again alone by the pool."""
+    from tritonsmith.evaluate.pool import short_of_memory
+    from tritonsmith.evaluate.runtime import TaskFailure
+
+    checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {}})
+    stages = []
+    checker.progress = stages.append
+
+    def make_check(case, index, seed, phase):
+        raise TaskFailure("the task's make_inputs/reference failed on perf case 0: RuntimeError: CUDA error: "
+                          "CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")
+    checker.make_check = make_check
+    entry = {"case": {"shape": [4], "dtype": "float32"}, "index": 0, "seed": 5, "phase": "after_timing",
+             "later": True}
+    with pytest.raises(_Stop):
+        checker.made_when_needed(entry)
+    assert checker.status == "runtime_error" and "could not be made beside the candidate's process" in checker.message
+    assert short_of_memory(checker.message)
+    assert stages == ["timing.references", "timing"]  # a job killed meanwhile is the task's (job_result)

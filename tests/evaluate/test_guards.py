@@ -106,7 +106,8 @@ def test_every_adversarial_file_is_in_a_table():
                  "fix_last_output_later", "trace_while_timed", "precompute_after",  # test_timing_path.py
                  "work_once_per_input", "precompute_from_frames", "break_make_inputs",  # test_timing_path.py
                  "forge_fresh_figures", "forge_timer_once",  # test_timing_path.py
-                 "replace_timer", "forge_samples", "forge_sample_start"}  # test_timing_path.py
+                 "replace_timer", "forge_samples", "forge_sample_start",  # test_timing_path.py
+                 "forge_via_events_fd", "collector_while_timed"}  # test_timing_path.py
     listed = {case[0] for case in CASES} | {hole[0] for hole in KNOWN_HOLES} | elsewhere
     on_disk = {path.stem for path in (CANDIDATES / "adversarial").glob("*.py")}
     assert on_disk == listed

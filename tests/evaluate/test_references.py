@@ -579,8 +579,9 @@ def test_a_finished_tasks_references_are_let_go_by_its_keeper(cpu_pool, tmp_path
 
 def test_a_keeper_gives_its_cache_back_while_it_makes_nothing():
     """An idle keeper's cache (references a job copied and let go, what a making freed) goes back to the GPU
-    within a moment, never while it makes references from memory it filled. The release is stood in for: the
-    CPU has no cache to give back."""
+    within a moment, never while it makes references from memory it filled, but while it waits to make them
+    (behind another keeper's making, or for the GPU); lent memory its borrowers let go is collected whatever it
+    does, and a failure in between does not stop it. The release is stood in for: the CPU has no cache."""
     import threading
 
     from tritonsmith.evaluate.keeper import Keeper
@@ -593,15 +594,25 @@ def test_a_keeper_gives_its_cache_back_while_it_makes_nothing():
         def release_cached(self):
             self.released.set()
 
+        def collect_lent(self):
+            self.collected += 1
+            if self.collected == 1:
+                raise RuntimeError("CUDA error: a failure once")
+
     probe, stop = Probe(), threading.Event()
+    probe.collected = 0
     idle = threading.Thread(target=probe.release_when_idle, args=(0.01, stop), daemon=True)
     idle.start()
     try:
         assert probe.released.wait(10)  # idle: given back
-        with probe.making:  # making references: not given back meanwhile
+        with probe.filling:  # making references from memory it filled: not given back meanwhile
             probe.released.clear()
+            collected = probe.collected
             assert not probe.released.wait(0.3)
-        assert probe.released.wait(10)  # idle again
+            assert probe.collected > collected
+        with probe.making:  # only waiting to make them: given back
+            probe.released.clear()
+            assert probe.released.wait(10)
     finally:
         stop.set()
         idle.join(10)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import tritonsmith
 
 LOOP = '''
@@ -240,3 +242,33 @@ def test_a_trusted_autotuning_benchmarks_with_triton_for_a_quarter_of_its_time_u
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ["trusted", "own"]
     from tritonsmith.evaluate.runtime import TRUSTED_TUNING_MS
     assert TRUSTED_TUNING_MS == (5, 25)
+
+
+def test_a_channel_to_the_checker_ends_its_process_when_its_pipe_is_swapped():
+    """The worker sends through a channel that holds its descriptor and what it is: a message written after the
+    pipe was replaced under the same number (os.dup2) ends the process at once, with CHANNEL_REPLACED_EXIT, and
+    reaches no one; a descriptor that is not an int is refused (its __index__ would run at each send)."""
+    import subprocess
+    import sys
+
+    from tritonsmith.evaluate.runtime import CHANNEL_REPLACED_EXIT, write_message
+    script = (
+        "import os\n"
+        "from tritonsmith.evaluate.runtime import channel\n"
+        "read, write = os.pipe()\n"
+        "send = channel(write)\n"
+        "send({'first': 1})\n"
+        "print(os.read(read, 100).decode().strip(), flush=True)\n"
+        "other_read, other_write = os.pipe()\n"
+        "os.dup2(other_write, write)\n"
+        "send({'second': 2})\n"
+        "print('sent anyway', flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == CHANNEL_REPLACED_EXIT, (done.returncode, done.stderr)
+    assert done.stdout.strip() == '{"first": 1}'
+
+    class Stand:
+        def __index__(self):
+            raise AssertionError("ran")
+    with pytest.raises(TypeError, match="must be an int"):
+        write_message(Stand(), {"x": 1})

@@ -227,6 +227,25 @@ def test_a_sample_started_late_is_found_by_the_checkers_clock(clock_pool):
     assert all(gap and set(gap) == {"candidate", "baseline"} for gap in gaps), gaps
 
 
+def test_the_channel_to_the_checker_cannot_be_swapped_for_an_object_of_the_candidates(clock_pool):
+    """A candidate that sets the worker's `events` to an object whose `__index__` (which os.write calls) rewrites
+    each message as it is sent, holding its samples back and replaying them scaled down and spaced to fit the
+    checker's clock, passed (a review, session 16). The worker sends through a channel that holds the descriptor
+    itself, and the attribute set is reported."""
+    result = evaluate(clock_pool, "vector_add", "adversarial/forge_via_events_fd.py")
+    assert result.status == "rejected", result.summary()
+    assert "the candidate replaced the worker.events, which the evaluator relies on" in result.guard_violations, \
+        result.guard_violations
+    assert not any("samples that the candidate's process reported" in v for v in result.guard_violations)
+
+
+def test_the_garbage_collector_turned_on_while_timed_is_found(clock_pool):
+    result = evaluate(clock_pool, "vector_add", "adversarial/collector_while_timed.py")
+    assert result.status == "rejected", result.summary()
+    assert any("turned the garbage collector on, or gave it a callback, while it was timed" in v
+               for v in result.guard_violations), result.guard_violations
+
+
 def test_each_perf_case_has_its_own_after_timing_seed(clock_pool):
     """A candidate that met one perf case's new inputs (their seed is in the command that names them) cannot make
     the next case's: each case's are drawn apart."""

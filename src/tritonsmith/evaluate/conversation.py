@@ -16,7 +16,7 @@ import select
 import time
 from typing import Any
 
-from tritonsmith.evaluate.runtime import LineReader, write_message
+from tritonsmith.evaluate.runtime import CHANNEL_REPLACED_EXIT, LineReader, write_message
 
 
 class _Stop(Exception):
@@ -36,7 +36,9 @@ class Conversation:
         """A first call's figures by check key, as first sent (before its output was handed over)."""
         self.sample_log: dict[int, list[tuple[float, str, float, int]]] = {}
         """Each timed sample of a perf case as it arrived, by check key: (this process's clock when it arrived,
-        function, milliseconds a call, calls), sent by the candidate's process as it was taken."""
+        function, milliseconds a call, calls), sent by the candidate's process as it was taken; only while that
+        perf case's `time` command is in flight (`timing_key`)."""
+        self.timing_key: int | None = None
 
     def fail(self, status: str, message: str) -> _Stop:
         if self.status is None:
@@ -86,7 +88,7 @@ class Conversation:
         if type(key) is int and isinstance(figures, dict):
             self.figures.setdefault(key, figures)
         key, ms, calls = message.get("sample"), message.get("ms"), message.get("calls")
-        if type(key) is int and type(ms) in (int, float) and type(calls) is int:
+        if type(key) is int and key == self.timing_key and type(ms) in (int, float) and type(calls) is int:
             self.sample_log.setdefault(key, []).append((time.perf_counter(), str(message.get("name"))[:16],
                                                         float(ms), calls))
         for violation in message.get("violations") or []:
@@ -102,6 +104,10 @@ class Conversation:
         except ValueError:
             code = None
         self.exit_code = code
+        if code == CHANNEL_REPLACED_EXIT:
+            self.violate("the candidate replaced its process's channel to the checker (another file under the "
+                         "events pipe's number)")
+            return self.fail("rejected", "the candidate replaced its process's channel to the checker")
         if code == 0:
             self.violate("the candidate's process exited with status 0 before the evaluation finished: the "
                          "candidate faked a successful exit (os._exit or similar)")

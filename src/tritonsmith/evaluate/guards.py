@@ -298,12 +298,13 @@ def _replacement_recorder(violations: list[str]) -> Any:
     """A closure over the snapshot taken now and the functions it needs, so patching modules later cannot blind it.
     Its `watch(label, module)` adds a module whose kernels and functions the candidate is timed against (the
     baseline's): replacing one of them, or a kernel's `run`, would slow the baseline and inflate the speedup.
-    Its `watch_instance(label, obj)` adds one of the evaluator's own objects (the worker, its timer, the
+    Its `watch_instance(label, obj, kept)` adds one of the evaluator's own objects (the worker, its timer, the
     guards): the snapshot holds their classes' methods, which an attribute of the same name set on the object
-    itself would stand in for (the timer's `once`, rewriting a first call's figures)."""
+    itself would stand in for (the timer's `once`, rewriting a first call's figures), and the attributes named
+    in `kept` as they are now (the worker's channel to the checker), each reported if set to anything else."""
     taken, take, append, missing = _snapshot(), _snapshot, list.append, (None, None)
     watched: list[tuple[str, Any, dict[str, tuple[Any, Any]]]] = []
-    instances: list[tuple[str, Any]] = []
+    instances: list[tuple[str, Any, dict[str, Any]]] = []
     of_module, add, attributes, of_class = _module_snapshot, list.append, vars, type
 
     def report(before: dict[str, tuple[Any, Any]], after: dict[str, tuple[Any, Any]], what: str) -> None:
@@ -319,9 +320,10 @@ def _replacement_recorder(violations: list[str]) -> Any:
         report(taken, take(), "the candidate replaced {}, which the evaluator relies on")
         for label, module, before in watched:
             report(before, of_module(module), "the candidate replaced {} of " + label + ", which it is timed against")
-        for label, obj in instances:
-            methods = attributes(of_class(obj))
-            for name in sorted(name for name in attributes(obj) if callable(methods.get(name))):
+        for label, obj, kept in instances:
+            methods, own = attributes(of_class(obj)), attributes(obj)
+            for name in sorted({name for name in own if callable(methods.get(name))}
+                               | {name for name, value in kept.items() if own.get(name, missing) is not value}):
                 message = f"the candidate replaced {label}.{name}, which the evaluator relies on"
                 if message not in violations:
                     append(violations, message)
@@ -329,9 +331,9 @@ def _replacement_recorder(violations: list[str]) -> Any:
     def watch(label: str, module: Any) -> None:
         add(watched, (label, module, of_module(module)))
 
-    def watch_instance(label: str, obj: Any) -> None:
-        if not any(seen is obj for _, seen in instances):
-            add(instances, (label, obj))
+    def watch_instance(label: str, obj: Any, kept: tuple[str, ...] = ()) -> None:
+        if not any(seen is obj for _, seen, _ in instances):
+            add(instances, (label, obj, {name: attributes(obj)[name] for name in kept}))
     record_replaced.watch, record_replaced.watch_instance = watch, watch_instance
     return record_replaced
 

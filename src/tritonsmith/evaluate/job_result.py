@@ -35,9 +35,11 @@ def to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, j
                           "TRITONSMITH_NAMESPACES=0 or TRITONSMITH_LANDLOCK=0 runs without that part of the "
                           "sandbox, and every result's evidence says so")
     phase = (message or {}).get("phase")
-    if timed_out and phase in ("setup", "references"):
+    if timed_out and phase in ("setup", "references", "timing.references"):
+        when = ("(before any candidate code ran)" if phase != "timing.references" else
+                "(a check after timing, made when its perf case was timed)")
         raise TaskError(f"the task's inputs and references were not ready within the {timeout:g} s limit of one "
-                        "evaluation (before any candidate code ran): the task is too slow to prepare, or the "
+                        f"evaluation {when}: the task is too slow to prepare, or the "
                         "GPU was busy with other evaluations' timing, which this one waits for (several "
                         "evaluations per GPU, or other tritonsmith processes on it); give it more time "
                         "(--timeout) or smaller cases")

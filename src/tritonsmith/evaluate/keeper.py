@@ -90,6 +90,10 @@ class Keeper:
         self.kept: OrderedDict[str, tuple[Any, list[int], int]] = OrderedDict()  # key -> (state, checksum, bytes)
         self.locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
+        self.filling = threading.Lock()
+        """Held while this process uses GPU memory its cache holds for a purpose (references made from memory it
+        filled, a checksum, the baseline timed alone): its cache is not given back meanwhile
+        (`release_when_idle`)."""
         self.making = threading.Lock()
         """References are made one task at a time here (what a reference reads unwritten must be the memory its
         own job filled, and one task's perf inputs can take GBs); the device's other keepers, each a process
@@ -145,11 +149,11 @@ class Keeper:
                     self.kept.move_to_end(key)
             intact = False
             if kept is not None:  # checksums allocate on the GPU: never while another task's are made from filled memory
-                with self.making, self.on_gpu(job):
+                with self.making, self.on_gpu(job), self.filling:
                     intact = checksum(kept[0]) == kept[1]
             if intact:
                 if kept[0].get("trusted_baseline") is None and not job.get("gold"):
-                    with self.making:  # made for a gold's job: the baseline alone is timed for this first other one
+                    with self.making, self.filling:  # made for a gold's job: the baseline alone is timed for this first other one
                         kept[0]["trusted_baseline"] = self.time_baseline(kept[0], job)
                 return lend({"state": kept[0], "made": "kept"})
             from tritonsmith.evaluate.runtime import held_bytes
@@ -167,7 +171,7 @@ class Keeper:
                     self.release_cached()
                     return _unavailable(self.too_large[key])
                 if error is None:
-                    with self.on_gpu(job):
+                    with self.on_gpu(job), self.filling:
                         digest = checksum(state)
             if error is not None:
                 self.check_context(error)
@@ -184,13 +188,15 @@ class Keeper:
         with self.lock:
             gone = self.kept.pop(key, None)
             self.too_large.pop(key, None)
+        sys.modules.pop(f"tritonsmith_task_{key[:16]}", None)  # and what its module made at import (a perf
+        # script's inputs, a KernelBench harness's weights), held by the module for good otherwise
         if gone is not None:
             del gone
-            if self.making.acquire(blocking=False):  # not while another task's are made from memory this
+            if self.filling.acquire(blocking=False):  # not while another task's are made from memory this
                 try:  # process filled (that making gives the memory back when it ends): the bench never waits
                     self.release_cached()
                 finally:
-                    self.making.release()
+                    self.filling.release()
 
     def copy_fits(self, size: int) -> bool:
         """Whether the job may copy references of `size` bytes, too large to keep, that this keeper holds while it
@@ -216,7 +222,7 @@ class Keeper:
         self.release_cached()  # before waiting for the making lock: a keeper that waits (behind another's second
         # try alone) holding its cache keeps from that try the memory it waits for (an H200 pass stopped so)
         try:
-            with self.making_lock(job, alone=False):
+            with self.making_lock(job, alone=False), self.filling:
                 return self.attempt(job), None
         except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
             error, out_of_memory = _failure(exc), _out_of_memory(exc)
@@ -234,7 +240,8 @@ class Keeper:
         try:
             with self.making_lock(job, alone=True):
                 self.settle()
-                return self.attempt(job), None
+                with self.filling:
+                    return self.attempt(job), None
         except Exception as exc:  # noqa: BLE001
             return None, _failure(exc) + " (also when made again with no other keeper of this GPU making references)"
 
@@ -280,13 +287,12 @@ class Keeper:
         """The task's baseline timed alone on kept references (References.time_baseline); the task's own code makes
         the inputs of after-timing checks left for later."""
         from tritonsmith.evaluate.references import References
-        from tritonsmith.evaluate.runtime import import_file
+        from tritonsmith.util.modules import load_once
         evaluation = References(dict(job, device=self.device))
         evaluation.use_reference_state(state)
         try:
-            if any(check.get("later") for check in evaluation.after_timing_checks):
-                name = f"tritonsmith_task_{job['task_key'][:16]}"  # as made (`attempt`)
-                evaluation.task = sys.modules.get(name) or import_file(job["task_path"], name)
+            if any(check.get("later") for check in evaluation.after_timing_checks):  # as `attempt` named it
+                evaluation.task = load_once(f"tritonsmith_task_{job['task_key'][:16]}", job["task_path"])
             evaluation.time_baseline()
         finally:
             evaluation.gpu_lock.close()
@@ -299,11 +305,15 @@ class Keeper:
         while the keepers held 139 of 144 GB, one of them 52 GB making nothing)."""
         stop = stop or threading.Event()
         while not stop.wait(every_s):
-            if self.making.acquire(blocking=False):  # never while references are made from memory it filled
-                try:
-                    self.release_cached()
-                finally:
-                    self.making.release()
+            try:
+                self.collect_lent()  # lent memory its borrowers let go: at any time
+                if self.filling.acquire(blocking=False):  # the cache: never while memory it filled is in use
+                    try:
+                        self.release_cached()
+                    finally:
+                        self.filling.release()
+            except Exception:  # noqa: BLE001 - a broken CUDA context: the job that finds it says so (check_context)
+                continue
 
     def release_cached(self) -> None:
         """Give back the memory a task's making freed, and that of lent tensors the jobs have let go."""
@@ -311,6 +321,12 @@ class Keeper:
             import torch
             torch.cuda.ipc_collect()
             torch.cuda.empty_cache()
+
+    def collect_lent(self) -> None:
+        """Free the lent tensors' memory that every borrower has let go (into this process's cache)."""
+        if self.device != "cpu":
+            import torch
+            torch.cuda.ipc_collect()
 
     def check_context(self, error: str) -> None:
         """After a failure: is the CUDA context still usable? A sticky error (an illegal address in some

@@ -444,7 +444,7 @@ def short_of_memory(text: str) -> bool:
     """Whether an evaluation's failure says that the GPU ran out of memory (PyTorch's or CUDA's words), for
     want of what others held: not where it asked for more than the whole GPU has (PyTorch says both)."""
     lowered = text.lower()
-    if "out of memory" not in lowered and "cudaerrormemoryallocation" not in lowered:
+    if "out of memory" not in lowered and "cudaerrormemoryallocation" not in lowered and "alloc_failed" not in lowered:
         return False
     asked = re.search(r"tried to allocate ([\d.]+) (gib|mib|kib|b)\b", lowered)
     total = re.search(r"total capacity of ([\d.]+) (gib|mib|kib|b)\b", lowered)

@@ -495,9 +495,42 @@ class LineReader:
         return True
 
 
+CHANNEL_REPLACED_EXIT = 75
+"""The candidate's process's exit status when its channel to the checker was found replaced (`channel`)."""
+
+
 def write_message(fd: int, message: dict[str, Any]) -> None:
-    """One JSON line, begun on a line of its own: bytes a candidate wrote before it cannot glue onto it."""
+    """One JSON line, begun on a line of its own: bytes a candidate wrote before it cannot glue onto it. `fd` must
+    be an int itself: an object standing in for one (its `__index__`, which os.write calls) would run code of
+    the candidate's inside every send."""
+    if type(fd) is not int:
+        raise TypeError(f"a message's file descriptor must be an int, not {type(fd).__name__}")
     data = ("\n" + json.dumps(message, default=str) + "\n").encode()
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def channel(fd: int) -> Callable[[dict[str, Any]], None]:
+    """`write_message` to `fd` for good: the descriptor, and what it is (device and inode), held here from now (before
+    any candidate code runs), not read from an attribute a candidate could set. A send that finds another file
+    under that number (the pipe swapped by `os.dup2`) ends the process at once with CHANNEL_REPLACED_EXIT:
+    nothing more of its reaches the checker."""
+    if type(fd) is not int:
+        raise TypeError(f"a channel's file descriptor must be an int, not {type(fd).__name__}")
+    identity = _identity(fd)
+
+    def send(message: dict[str, Any]) -> None:
+        now = _identity(fd)
+        if now is not None and now != identity:  # (closed: the write fails, and says so)
+            os._exit(CHANNEL_REPLACED_EXIT)
+        write_message(fd, message)
+    return send
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    try:
+        found = os.fstat(fd)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino

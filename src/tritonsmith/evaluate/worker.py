@@ -18,6 +18,7 @@ candidate can only make it worse for itself, except timings, which the checker b
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 import time
@@ -33,6 +34,7 @@ from tritonsmith.evaluate.guards import HEAVY_OPS, Guards, children_of_this_proc
 from tritonsmith.evaluate.runtime import (
     HarnessTampered,
     autotune_on_interpreter,
+    channel,
     clone,
     hand_over,
     hand_over_unless_same,
@@ -69,6 +71,7 @@ class CandidateRun:
         self.device = job["device"]
         self.commands = commands
         self.events = events
+        self.send = channel(events)  # the fd held in its closure: setting `events` later changes nothing
         self.gpu_lock = gpu_lock
         self.out_dir = os.path.join(job["job_dir"], "out")
         self.guards: Guards | None = None
@@ -83,7 +86,7 @@ class CandidateRun:
         guards = self.guards
         message.update(failure=self.failure, violations=list(guards.violations) if guards else [],
                        launches=guards.launches if guards else 0, kernels=list(guards.kernel_names) if guards else [])
-        write_message(self.events, message)
+        self.send(message)
 
     def serve(self) -> None:
         handlers = {"start": self.start, "call": self.call, "late": self.late, "time": self.time,
@@ -120,7 +123,7 @@ class CandidateRun:
         self.guards = Guards(forbidden, "cuda" if self.device != "cpu" else "cpu")
         self.guards.install()
         self.record_replaced = self.guards.record_replaced
-        self.record_replaced.watch_instance("the worker", self)
+        self.record_replaced.watch_instance("the worker", self, kept=("events", "send", "commands"))
         self.record_replaced.watch_instance("the guards", self.guards)
         if self.baseline_module is not None:
             self.record_replaced.watch("the baseline", self.baseline_module)
@@ -304,9 +307,13 @@ class CandidateRun:
         last: dict[str, Any] = {"no_launch": 0, "reused": 0}
         entry, guards = self.entry, self.guards
 
+        collector_callbacks = list(gc.callbacks)
+
         def run_candidate(args=args, last=last):
             launches = guards.launches
             output = entry(*args)
+            if gc.isenabled() or gc.callbacks != collector_callbacks:  # code of its own run between samples
+                last["collector"] = True
             last["no_launch"] += guards.launches == launches
             last["reused"] += _shares_memory(output, last.get("out"), args)  # the previous output is alive here
             last["out"] = output
@@ -332,8 +339,8 @@ class CandidateRun:
                 self.guards.violate("the candidate replaced the worker's timer, which the evaluator relies on")
             self.record_replaced.watch_instance("the timer", self.timer)  # whichever is used: one set before
             self.guards.active = True
-            def taken(name: str, ms: float, calls: int, key: int = command["id"]) -> None:
-                write_message(self.events, {"sample": key, "name": name, "ms": ms, "calls": calls})
+            def taken(name: str, ms: float, calls: int, key: int = command["id"], send=self.send) -> None:
+                send({"sample": key, "name": name, "ms": ms, "calls": calls})
             try:
                 with collector_paused():  # no finaliser of the candidate's runs between a sample and its sending
                     measured = self.timer.measure(functions, settings, first_call=self.gpu_lock.yielding,
@@ -346,11 +353,17 @@ class CandidateRun:
                 self.guards.active = False
                 functions.clear()  # the outputs the baseline's and reference's calls held go now, not after the fresh call
         self.guards.check_tracing()
+        if last.get("collector"):
+            self.guards.violate("the candidate turned the garbage collector on, or gave it a callback, while it was "
+                                "timed (it is off there, so that no code of the candidate's runs between a sample "
+                                "and its sending)")
         self.record_replaced()  # now, not only at the end: a patch undone before `finish` was there while timed
         waited = self.gpu_lock.alone_waited - waited  # to take the GPU alone again after a first call's compile
         self.repeat_host_ms = measured.times["candidate"].host_ms  # (for the first calls on new inputs after)
         measured_at = time.perf_counter()
         claims = self.hand_over_last(command["id"], last.get("out"), args)  # before any more candidate code runs
+        if self.device != "cpu":  # the timing's memory (its outputs held, the flushes') back for the checker's
+            torch.cuda.empty_cache()  # making of the check after timing, beside this process
         spent = {"gpu_wait": locked - asked + waited, "prepare": measured.prepare_s - waited,
                  "sampling": measured_at - locked - measured.prepare_s, "hand_over": time.perf_counter() - measured_at}
         self.reply({"done": "time", **claims, "rounds": measured.rounds, "stopped": measured.stopped,
@@ -398,6 +411,9 @@ class CandidateRun:
         with collector_paused():
             with self.gpu_lock.exclusive():
                 after, fresh = self.fresh_call(key)
+            if gc.isenabled() and self.guards is not None:
+                self.guards.violate("the candidate turned the garbage collector on in its first call on new inputs "
+                                    "(it is off until that call's figures are sent)")
             self.reply({"figures": key, "fresh": fresh})
         called = time.perf_counter()
         same = self.hand_over_after(key, *after)
