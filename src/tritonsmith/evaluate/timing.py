@@ -156,7 +156,8 @@ def sample_rounds(sample: Callable[[str], float], names: list[str], settings: Ti
                   ) -> tuple[dict[str, list[float]], int, float | None, str]:
     """The adaptive loop, apart from the GPU: `sample(name)` measures one batch of one function, and `taken(name,
     value)` is told each sample as soon as it is taken (the worker sends it to the checker then, before the next
-    call of candidate code: Measuring.check_sample_clock). Returns (samples per name, rounds, the final
+    call of candidate code: Measuring.check_sample_clock; the timers call this with the garbage collector off,
+    so that no finaliser of the candidate's runs between a sample and its sending). Returns (samples per name, rounds, the final
     interval, why it stopped)."""
     samples: dict[str, list[float]] = {name: [] for name in names}
     started = clock()
@@ -314,8 +315,9 @@ class GpuTimer:
         if taken is not None:
             taken("", 0.0, 0)  # sampling starts (after the first calls and warm-up): the first sample's clock
             told = lambda name, value: taken(name, value, shared["batch"])  # noqa: E731
-        samples, rounds, interval, stopped = sample_rounds(lambda name: self._sample(states[name], shared),
-                                                           list(functions), settings, taken=told)
+        with collector_paused() if taken is not None else contextlib.nullcontext():  # (see sample_rounds)
+            samples, rounds, interval, stopped = sample_rounds(lambda name: self._sample(states[name], shared),
+                                                               list(functions), settings, taken=told)
         times = {name: Timed.of(values, shared["batch"], "batched" if batched else "per call", states[name]["host_ms"])
                  for name, values in samples.items()}
         return Measurement(times, rounds, interval, stopped, prepare_s)
@@ -530,7 +532,8 @@ class ClockTimer:
         if taken is not None:
             taken("", 0.0, 0)  # sampling starts
             told = lambda name, value: taken(name, value, 1)  # noqa: E731
-        samples, rounds, interval, stopped = sample_rounds(sample, list(functions), settings, taken=told)
+        with collector_paused() if taken is not None else contextlib.nullcontext():
+            samples, rounds, interval, stopped = sample_rounds(sample, list(functions), settings, taken=told)
         return Measurement({name: Timed.of(values) for name, values in samples.items()}, rounds, interval, stopped,
                            prepare_s)
 

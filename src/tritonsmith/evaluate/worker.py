@@ -312,8 +312,8 @@ class CandidateRun:
         def run_candidate(args=args, last=last):
             launches = guards.launches
             output = entry(*args)
-            if gc.isenabled() or gc.callbacks != collector_callbacks:  # code of its own run between samples
-                last["collector"] = True
+            if last.get("sampling") and (gc.isenabled() or gc.callbacks != collector_callbacks):  # code of its
+                last["collector"] = True  # own run between a sample and its sending
             last["no_launch"] += guards.launches == launches
             last["reused"] += _shares_memory(output, last.get("out"), args)  # the previous output is alive here
             last["out"] = output
@@ -340,11 +340,10 @@ class CandidateRun:
             self.record_replaced.watch_instance("the timer", self.timer)  # whichever is used: one set before
             self.guards.active = True
             def taken(name: str, ms: float, calls: int, key: int = command["id"], send=self.send) -> None:
+                last["sampling"] = True  # from sampling's start ("") the garbage collector is off (timing.py)
                 send({"sample": key, "name": name, "ms": ms, "calls": calls})
             try:
-                with collector_paused():  # no finaliser of the candidate's runs between a sample and its sending
-                    measured = self.timer.measure(functions, settings, first_call=self.gpu_lock.yielding,
-                                                  taken=taken)
+                measured = self.timer.measure(functions, settings, first_call=self.gpu_lock.yielding, taken=taken)
             except BaseException as exc:  # noqa: B036
                 self.guards.active = False
                 self.fail("runtime_error", f"{where(check)}: timing failed: "
