@@ -286,6 +286,26 @@ def test_every_element_a_gold_never_writes_is_found_on_the_gpu(tmp_path):
     assert all("shape=[1] " in line for line in result.evidence["unreproducible_cases"])
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: timed there, by events")
+def test_on_the_gpu_checks_after_timing_left_for_later_and_samples_on_the_clock_pass_an_honest_candidate(
+        monkeypatch):
+    """On a GPU: with a keeper that keeps almost nothing, each check after timing is made when its perf case is
+    timed, and an honest candidate passes as with them made ahead; its samples, held to the checker's clock,
+    show gaps like the baseline's (the figures the clock check's margin is to be calibrated on)."""
+    honest = candidate("honest/vector_add_fixed_block.py")
+    task = resolve_task("vector_add")
+    with WorkerPool(device="cuda", workers=1, config=EvalConfig(timeout_s=300)) as pool:
+        ahead = pool.evaluate(task, honest)
+    monkeypatch.setenv("TRITONSMITH_KEEPER_BYTES", "4096")  # read by the keeper as it starts
+    with WorkerPool(device="cuda", workers=1, config=EvalConfig(timeout_s=300)) as pool:
+        later = pool.evaluate(task, honest)
+    assert ahead.status == later.status == "passed", (ahead.summary(), later.summary())
+    assert "after_timing_checks" not in ahead.evidence
+    assert "made when each perf case is timed" in later.evidence["after_timing_checks"]
+    for result in (ahead, later):
+        assert all(perf.clock_gap_ms and set(perf.clock_gap_ms) == {"candidate", "baseline"} for perf in result.perf)
+
+
 def test_inputs_larger_than_the_outputs_fit_the_file_limit(tmp_path):
     """A call's arguments are written back after it (to see what it changed): a task whose inputs are much
     larger than its outputs (a column sum) must not hit the candidate's file-size limit, which was sized by the
