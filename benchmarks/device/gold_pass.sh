@@ -2,7 +2,8 @@
 # One gold pass: `bench --solver baseline` of SUITE at W workers per GPU into NAME/, resumed from
 # .bench/NAME.tgz when present, for at most END seconds. Usage: gold_pass.sh NAME SUITE [W]. The pass's logs,
 # its gold_pass.md and a monitor of the GPU, each process's GPU memory, the busiest processes (parents, wait
-# channels) and flock holders (every 15 s: to see where a stalled pass waits) stay inside NAME/, which goes back
+# channels) and flock holders (every 15 s: to see where a stalled pass waits; while the GPU is idle, each keeper
+# is asked for its threads' stacks, whose logs' tails come back too) stay inside NAME/, which goes back
 # as $OUT/NAME.tgz; the seconds of each call are added to NAME/calls.txt, and NAME/complete is written once the
 # bench has finished every task (it exits 0 or 1 then; 124 when cut off). One line per call is added to $OUT/summary.txt.
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
@@ -17,6 +18,9 @@ S=$(date +%s)
   nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader 2>/dev/null | tr '\n' ';'; echo
   ps -eo pid,ppid,etimes,pcpu,rss,wchan:16,args --sort=-pcpu | grep -v " ps -eo" | head -14 | cut -c1-200
   ls -i /tmp/tritonsmith-locks-$(id -u)/ 2>/dev/null | tr '\n' ' '; echo; grep FLOCK /proc/locks | head -12
+  if nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits 2>/dev/null | grep -qx 0; then
+    for p in $(pgrep -f tritonsmith.evaluate.keeper); do  # GPU idle: each keeper (started 20 s ago at least,
+      [ "$(ps -o etimes= -p $p)" -gt 20 ] 2>/dev/null && kill -USR1 $p; done; fi  # its handler set) writes its threads' stacks to its log
   sleep 15; done) > $NAME/monitor.$S.txt 2>&1 &
 MON=$!
 LEFT=$(( END - ($(date +%s) - START) - 20 ))
@@ -24,6 +28,7 @@ timeout -k 15 $LEFT python3 -m tritonsmith bench --suite "$SUITE" --solver basel
   --out $NAME $RES > $NAME/log.$S 2>&1
 RC=$?
 kill $MON 2>/dev/null; wait $MON 2>/dev/null
+for f in /tmp/tritonsmith-eval-*/keeper-*.log; do [ -f "$f" ] && tail -c 60000 "$f" > $NAME/$(basename "$f" .log).$S.log; done
 TOOK=$(( $(date +%s) - S ))
 echo "$TOOK" >> $NAME/calls.txt
 if [ $RC -eq 0 ] || [ $RC -eq 1 ]; then touch $NAME/complete; fi

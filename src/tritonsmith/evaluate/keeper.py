@@ -378,6 +378,9 @@ def _confined_peer(connection: socket.socket) -> bool:
 
 
 def main(argv: list[str]) -> int:
+    import faulthandler
+    import signal
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack, in its log
     path, requested = argv[0], argv[1] if len(argv) > 1 else "cuda"
     share = max(1, int(argv[2])) if len(argv) > 2 else 1  # the device's keepers: each keeps its share
     if requested == "cpu":
