@@ -107,7 +107,7 @@ def summarize(records: list[dict]) -> str:
         gaps.sort()
         lines += ["", f"The checker's clock, the candidate's gap less the baseline's, in samples: min {gaps[0]:.3f}, "
                       f"median {statistics.median(gaps):.3f}, p99 {percentile(gaps, 0.99):.3f}, max {gaps[-1]:.3f} "
-                      f"over {len(gaps)} perf cases (rejected beyond 0.5 and 0.2 ms)."]
+                      f"over {len(gaps)} perf cases (rejected beyond half a sample and 0.5 ms, and more: measuring.py)."]
     walls = [r["wall_s"] for r in records if r.get("wall_s")]
     if walls:
         lines += ["", f"Seconds per task: median {statistics.median(walls):.1f}, "

@@ -409,8 +409,8 @@ def test_a_first_calls_figures_are_the_first_sent_for_its_check(tmp_path):
 def test_samples_are_held_to_the_checkers_clock_as_they_arrive():
     """On a GPU: each sample's wall-clock time, between its arrival and the previous one's, less the time it
     reports, is alike for the candidate and the baseline timed in turns (spins, flushes, the loop); a candidate
-    whose samples take more than they report, by half a sample and 0.2 ms at least, in most of its samples, is
-    found. A few stalls of the checker do not make an honest one so."""
+    whose samples take more than they report (the medians), by half a sample and 0.5 ms at least, is found. A
+    few stalls of the checker do not make an honest one so, nor does a spin whose length drifts."""
     import random
 
     def log_of(candidate_extra_ms, stalls=(), forged=range(20), spin_ms=2.0):

@@ -31,10 +31,10 @@ FRESH_HOST_RATIO, FRESH_HOST_MIN_MS = 4.0, 2.0  # a first call on new inputs wit
 # a timed call's, past the spin it waited for) did work once per input: checked where its GPU time was spoiled
 WALL_MARGIN = 1.05  # claimed GPU time may exceed the wall-clock time around it by 5% (clock granularity) at most
 WALL_SLACK_MS = 5.0
-CLOCK_GAP_RATIO, CLOCK_GAP_OF_PARTNER = 0.5, 0.1  # a candidate sample taking more wall-clock time beyond what
-CLOCK_GAP_MIN_MS, HOST_CLOCK_GAP_MIN_MS = 0.2, 1.0  # it reports than the baseline's do, by half the sample, a tenth
-CLOCK_GAP_SHARE = 0.4  # of theirs and this much at least (the host clock's: tests without a GPU, on a shared
-# CPU), in more than this share of its samples (to move their median, a forger must change more than half)
+CLOCK_GAP_RATIO, CLOCK_GAP_OF_PARTNER = 0.5, 0.1  # the candidate's samples taking more wall-clock time beyond
+CLOCK_GAP_MIN_MS, HOST_CLOCK_GAP_MIN_MS = 0.5, 1.0  # what they report than the baseline's do (medians), by half a
+CLOCK_GAP_NOISE = 3.0  # sample, a tenth of theirs and this much at least (the host clock's: tests without a GPU),
+# plus this many times the spread of the baseline's (the median absolute deviation)
 
 
 class Measuring:
@@ -179,30 +179,31 @@ class Measuring:
         """Each sample against this process's clock: the time between its arrival and the previous message's (the
         previous sample, or sampling's start: this one's spin, L2 flushes, calls and wait for the GPU, and the
         loop around them) less the time it reports, its gap. The candidate's and the baseline's samples are taken
-        alike, in turns, so their gaps match; a candidate sample whose gap exceeds the baseline's (or the
-        reference's) median by CLOCK_GAP_RATIO of the sample, CLOCK_GAP_OF_PARTNER of that median (the spin,
-        up to 50 ms, whose length follows the GPU's clock) and CLOCK_GAP_MIN_MS at least, took longer than it
-        says; more than CLOCK_GAP_SHARE of them so (as many as it takes to move the median) and the candidate's
-        time was not measured as its calls ran (events it recorded again itself, samples rewritten before they
-        were sent). The medians of the gaps are in the evidence (`clock_gap_ms`)."""
-        gaps: dict[str, list[tuple[float, float]]] = {}
+        alike, in turns, so their gaps match. Where the candidate's median gap exceeds the baseline's (or the
+        reference's) by CLOCK_GAP_RATIO of its median sample, CLOCK_GAP_OF_PARTNER of that median gap (mostly the
+        spin, up to 50 ms, whose length follows the GPU's clock) and CLOCK_GAP_MIN_MS at least, plus
+        CLOCK_GAP_NOISE times the spread of the baseline's gaps (this process kept from reading at once by others
+        on the machine), more than half its samples took longer than they say, so the median it is judged by:
+        its time was not measured as its calls ran (events it recorded again itself, samples rewritten before
+        they were sent). Fewer than half so moves no median. The medians are in the evidence (`clock_gap_ms`)."""
+        gaps: dict[str, list[float]] = {}
         for (before, *_), (arrived, name, ms, calls) in zip(log, log[1:], strict=False):
-            gaps.setdefault(name, []).append(((arrived - before) * 1000 - ms * calls, ms * calls))
+            gaps.setdefault(name, []).append((arrived - before) * 1000 - ms * calls)
         mine = gaps.get("candidate", [])
         partner = next((name for name in ("baseline", "reference", "compiled") if len(gaps.get(name, [])) >= 3), None)
         if partner is None or len(mine) < 3:
             return
-        own, other = statistics.median(g for g, _ in mine), statistics.median(g for g, _ in gaps[partner])
+        own, other = statistics.median(mine), statistics.median(gaps[partner])
+        spread = statistics.median(abs(gap - other) for gap in gaps[partner])
         perf["clock_gap_ms"] = {"candidate": round(own, 4), partner: round(other, 4)}
+        claimed = statistics.median(ms * calls for _, name, ms, calls in log if name == "candidate")
         floor = CLOCK_GAP_MIN_MS if self.on_gpu else HOST_CLOCK_GAP_MIN_MS
-        over = [(gap, sample) for gap, sample in mine
-                if gap - other > max(floor, CLOCK_GAP_RATIO * sample, CLOCK_GAP_OF_PARTNER * abs(other))]
-        if len(over) > CLOCK_GAP_SHARE * len(mine):
-            worst = statistics.median(gap for gap, _ in over)
-            self.violate(f"{where(check)}: the checker's clock saw {len(over)} of the candidate's {len(mine)} samples "
-                         f"take more than they report, by {worst:.3f} ms (the median of those) against "
-                         f"{other:.3f} ms for the {partner}'s: the candidate's time was not measured as its calls "
-                         "ran")
+        margin = max(floor, CLOCK_GAP_RATIO * claimed, CLOCK_GAP_OF_PARTNER * abs(other)) + CLOCK_GAP_NOISE * spread
+        if own - other > margin:
+            self.violate(f"{where(check)}: the checker's clock saw the candidate's samples take {own - other:.3f} ms "
+                         f"more than they report beyond the {partner}'s (the medians: {own:.3f} against "
+                         f"{other:.3f} ms, for {claimed:.3f} ms reported; {margin:.3f} ms allowed): the candidate's "
+                         "time was not measured as its calls ran")
 
     def baseline_alone(self, offset: int) -> dict[str, Any] | None:
         """The task's baseline timed alone on this perf case where no candidate code ran (references.py,
