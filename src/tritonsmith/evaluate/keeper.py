@@ -91,9 +91,9 @@ class Keeper:
         self.locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
         self.filling = threading.Lock()
-        """Held while this process uses GPU memory its cache holds for a purpose (references made from memory it
-        filled, a checksum, the baseline timed alone): its cache is not given back meanwhile
-        (`release_when_idle`)."""
+        """Held while this process allocates GPU memory or uses what its cache holds for a purpose (references
+        made from memory it filled, a checksum, the baseline timed alone): its cache is not given back, nor lent
+        memory collected, meanwhile (`release_when_idle`)."""
         self.making = threading.Lock()
         """References are made one task at a time here (what a reference reads unwritten must be the memory its
         own job filled, and one task's perf inputs can take GBs); the device's other keepers, each a process
@@ -305,15 +305,14 @@ class Keeper:
         while the keepers held 139 of 144 GB, one of them 52 GB making nothing)."""
         stop = stop or threading.Event()
         while not stop.wait(every_s):
-            try:
-                self.collect_lent()  # lent memory its borrowers let go: at any time
-                if self.filling.acquire(blocking=False):  # the cache: never while memory it filled is in use
-                    try:
-                        self.release_cached()
-                    finally:
-                        self.filling.release()
+            if not self.filling.acquire(blocking=False):  # never beside this process's own allocations: an
+                continue  # allocation short of memory collects lent memory itself, holding the allocator's lock,
+            try:  # and a collection here beside it (the limbo's lock, then the allocator's) would deadlock
+                self.release_cached()
             except Exception:  # noqa: BLE001 - a broken CUDA context: the job that finds it says so (check_context)
-                continue
+                pass
+            finally:
+                self.filling.release()
 
     def release_cached(self) -> None:
         """Give back the memory a task's making freed, and that of lent tensors the jobs have let go."""
@@ -322,12 +321,6 @@ class Keeper:
             torch.cuda.ipc_collect()
             torch.cuda.empty_cache()
 
-    def collect_lent(self) -> None:
-        """Free the lent tensors' memory that every borrower has let go (into this process's cache)."""
-        if self.device != "cpu":
-            import torch
-            torch.cuda.ipc_collect()
-
     def check_context(self, error: str) -> None:
         """After a failure: is the CUDA context still usable? A sticky error (an illegal address in some
         task's kernel, here or in another thread) fails every later call, so this keeper must stop."""
@@ -335,10 +328,11 @@ class Keeper:
             return
         import torch
         try:
-            probe = torch.ones(16, device="cuda")
-            if float((probe + probe).sum()) != 32.0:
-                raise RuntimeError("a probe computation gave a wrong sum")
-            torch.cuda.synchronize()
+            with self.filling:  # it allocates (`release_when_idle`)
+                probe = torch.ones(16, device="cuda")
+                if float((probe + probe).sum()) != 32.0:
+                    raise RuntimeError("a probe computation gave a wrong sum")
+                torch.cuda.synchronize()
         except Exception as exc:  # noqa: BLE001 - anything here means the context is gone
             self.broken = (f"the reference keeper's CUDA context failed ({type(exc).__name__}: {exc}; "
                            f"first seen as: {error})")
