@@ -338,9 +338,14 @@ class Measuring:
         finally:
             if self.progress is not None:
                 self.progress("timing")
-            self.evidence.pop("references_split_s", None)  # (the references' own stages were reported before)
-            split = self.evidence.setdefault("timing_split_s", [{}])[-1]
-            split["references"] = round(split.get("references", 0.0) + time.perf_counter() - began, 3)
+            self.references_spent(began)
+
+    def references_spent(self, began: float) -> None:
+        """The seconds since `began`, spent making a check while timing, added to the case's timing split as
+        `references` (the references' own stages were reported before)."""
+        self.evidence.pop("references_split_s", None)
+        split = self.evidence.setdefault("timing_split_s", [{}])[-1]
+        split["references"] = round(split.get("references", 0.0) + time.perf_counter() - began, 3)
 
     def first_call_timed(self, key: int, after_key: int) -> dict[str, Any] | None:
         """`first_call_on_new_inputs` once check `after_key` is made."""
@@ -374,9 +379,7 @@ class Measuring:
             self.evidence.setdefault("fresh_call_not_made_again", []).append(f"{where(check)}: {exc}"[:300])
             return None
         finally:
-            self.evidence.pop("references_split_s", None)  # (the references' own stages were reported before)
-            split = self.evidence.setdefault("timing_split_s", [{}])[-1]
-            split["references"] = round(split.get("references", 0.0) + time.perf_counter() - began, 3)
+            self.references_spent(began)
         again_key = len(self.all_checks)
         self.all_checks.append(again)
         try:

@@ -316,11 +316,10 @@ class References:
     def after_timing_check(self, perf_check: dict[str, Any], later: bool) -> dict[str, Any]:
         """The check after timing of a perf case: its inputs from a seed drawn now, and its reference; or, `later`,
         the case and seed alone (`made_later`), made when needed."""
-        case, index, seed = dict(perf_check["case"]), perf_check["index"], secrets.randbelow(1 << 31)
-        undefined = {"undefined": perf_check["undefined"]} if "undefined" in perf_check else {}
-        if later:
-            return {"case": case, "index": index, "seed": seed, "phase": "after_timing", "later": True, **undefined}
-        return dict(self.make_check(case, index, seed, "after_timing"), **undefined)
+        entry = {"case": dict(perf_check["case"]), "index": perf_check["index"], "seed": secrets.randbelow(1 << 31),
+                 "phase": "after_timing", "later": True,
+                 **({"undefined": perf_check["undefined"]} if "undefined" in perf_check else {})}
+        return entry if later else self.made_later(entry)
 
     def made_later(self, entry: dict[str, Any]) -> dict[str, Any]:
         """A check left for when it is needed (`after_timing_check`), made now: its inputs and reference."""

@@ -184,6 +184,19 @@ def sample_rounds(sample: Callable[[str], float], names: list[str], settings: Ti
     return samples, rounds, interval if pair[1] in samples else None, stopped
 
 
+def sample_rounds_told(sample: Callable[[str], float], names: list[str], settings: TimingSettings,
+                       taken: Taken | None, calls: Callable[[], int],
+                       ) -> tuple[dict[str, list[float]], int, float | None, str]:
+    """`sample_rounds` for a timer's `measure`: where `taken` is given, it is told ("", 0, 0) as sampling starts
+    (after the first calls and warm-up: the first sample's clock), then each sample with its `calls()` as it is
+    taken, with the garbage collector off meanwhile."""
+    if taken is None:
+        return sample_rounds(sample, names, settings)
+    taken("", 0.0, 0)
+    with collector_paused():
+        return sample_rounds(sample, names, settings, taken=lambda name, value: taken(name, value, calls()))
+
+
 class GpuTimer:
     """Times functions on the current CUDA device. Made once per evaluation (the flush buffer, the spin's
     calibration), then `measure`d per perf case."""
@@ -311,13 +324,9 @@ class GpuTimer:
         longest = max(state["gpu_ms"] for state in states.values())
         batched = longest < settings.launch_bound_ms
         shared = self._shared(batched, longest, max(state["host_ms"] for state in states.values()), settings)
-        told = None
-        if taken is not None:
-            taken("", 0.0, 0)  # sampling starts (after the first calls and warm-up): the first sample's clock
-            told = lambda name, value: taken(name, value, shared["batch"])  # noqa: E731
-        with collector_paused() if taken is not None else contextlib.nullcontext():  # (see sample_rounds)
-            samples, rounds, interval, stopped = sample_rounds(lambda name: self._sample(states[name], shared),
-                                                               list(functions), settings, taken=told)
+        samples, rounds, interval, stopped = sample_rounds_told(lambda name: self._sample(states[name], shared),
+                                                                list(functions), settings, taken,
+                                                                lambda: shared["batch"])
         times = {name: Timed.of(values, shared["batch"], "batched" if batched else "per call", states[name]["host_ms"])
                  for name, values in samples.items()}
         return Measurement(times, rounds, interval, stopped, prepare_s)
@@ -528,12 +537,7 @@ class ClockTimer:
             started = time.perf_counter()
             functions[name]()
             return (time.perf_counter() - started) * 1000
-        told = None
-        if taken is not None:
-            taken("", 0.0, 0)  # sampling starts
-            told = lambda name, value: taken(name, value, 1)  # noqa: E731
-        with collector_paused() if taken is not None else contextlib.nullcontext():
-            samples, rounds, interval, stopped = sample_rounds(sample, list(functions), settings, taken=told)
+        samples, rounds, interval, stopped = sample_rounds_told(sample, list(functions), settings, taken, lambda: 1)
         return Measurement({name: Timed.of(values) for name, values in samples.items()}, rounds, interval, stopped,
                            prepare_s)
 
