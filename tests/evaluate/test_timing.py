@@ -113,6 +113,22 @@ def test_without_a_baseline_the_candidates_own_interval_decides():
     assert (rounds, stopped, interval) == (4, "converged", None)
 
 
+def test_a_batch_of_a_launch_bound_kernel_holds_no_more_calls_than_the_host_queues_in_its_time():
+    from tritonsmith.evaluate.timing import GpuTimer
+
+    timer = object.__new__(GpuTimer)  # `_shared` alone: no GPU here (the events are stand-ins)
+    timer._events = lambda count: [None] * count
+    settings = TimingSettings()
+    by_gpu = timer._shared(True, 0.002, 0.001, settings)  # 2 us kernel, 1 us of host time: filled by batch_ms
+    slow_host = timer._shared(True, 0.002, 0.17, settings)  # TritonBench-G's wrappers: ~0.17 ms of Python a call
+    slowest = timer._shared(True, 0.002, 5.0, settings)
+    per_call = timer._shared(False, 0.2, 0.17, settings)
+    assert by_gpu["batch"] == 100
+    assert slow_host["batch"] == int(settings.batch_host_ms / 0.17) and slow_host["spin_ms"] < 8.0
+    assert slowest["batch"] == 10  # the floor: fewer calls and the events' resolution would show
+    assert per_call["batch"] == 5  # per-call samples are filled by sample_ms as before
+
+
 def _hold(path: str, mode: str, seconds: float, log, ready) -> None:
     lock = GpuLock(path)
     if mode == "shared":

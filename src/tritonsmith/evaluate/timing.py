@@ -7,7 +7,8 @@ Two timers, picked per perf case (the same for every function of the case, said 
 - "batched" for shorter ones: one event pair around a batch of back-to-back calls (L2 flushed once
   before the batch, so it is warm after the first call), as triton.testing.do_bench_cudagraph times a
   graph of many calls, without capturing candidate code (which can tell it is being captured). A 4 us
-  kernel is then timed over ~0.2 ms, not at the events' sub-microsecond resolution.
+  kernel is then timed over ~0.2 ms (less where its wrapper's Python is slow: `batch_host_ms`), not at the
+  events' sub-microsecond resolution.
 Both keep the GPU held by a spin kernel (torch.cuda._sleep) while the host queues the sample's calls
 behind it, so the GPU never waits on Python between the events: a kernel is timed on the GPU, not on
 its launch path. A sample is the mean time of one call in it; the functions take turns, one sample
@@ -64,6 +65,10 @@ class TimingSettings:
     """Milliseconds of warm-up calls per function (after a first call that compiles and autotunes)."""
     batch_ms: float = 0.2
     """GPU milliseconds per sample of a launch-bound kernel: its batch holds as many calls, at most 100."""
+    batch_host_ms: float = 4.0
+    """Host milliseconds of queueing per batched sample at most: the batch holds no more calls than the host
+    issues in that time (10 at least). A 2 us kernel behind 0.17 ms of wrapper Python (TritonBench-G's) got 100
+    calls a batch, 17 ms of host time and a 25 ms spin for 0.2 ms of GPU time; 23 calls keep it at ~6 ms."""
     sample_ms: float = 1.0
     """GPU milliseconds per sample of a longer kernel: the mean of as many flushed calls, at most 20 (the
     jitter of a call that synchronises, or that launches many kernels, averages out over a few)."""
@@ -333,12 +338,13 @@ class GpuTimer:
 
     def _shared(self, batched: bool, longest_ms: float, host_ms: float, settings: TimingSettings) -> dict:
         """What every function of a perf case is sampled with: the timer, the calls per sample (as many as fill
-        `batch_ms` of a batch, or `sample_ms` of flushed calls) and a spin that outlasts queueing a sample of the
+        `batch_ms` of a batch, no more than the host queues in `batch_host_ms`, or `sample_ms` of flushed calls) and a spin that outlasts queueing a sample of the
         slowest-to-launch function (grown by `_sample` if it does not)."""
         if longest_ms <= 0:
             batch = 1
         elif batched:
-            batch = max(1, min(100, int(settings.batch_ms / longest_ms)))
+            by_host = max(10, int(settings.batch_host_ms / host_ms)) if host_ms > 0 else 100
+            batch = max(1, min(100, int(settings.batch_ms / longest_ms), by_host))
         else:
             batch = max(1, min(20, int(settings.sample_ms / longest_ms)))
         return {"batch": batch, "spin_ms": min(SPIN_CAP_MS, 0.05 + 1.5 * batch * host_ms), "events": self._events(2 * batch),
