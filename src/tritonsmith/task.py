@@ -20,6 +20,10 @@ DTYPES = ("float32", "float16", "bfloat16", "float64", "int8", "int16", "int32",
           "float8_e4m3fn", "float8_e5m2")
 KINDS = ("elementwise", "reduction", "softmax", "normalization", "matmul", "attention", "scan", "sort",
          "data_movement", "positional", "loss", "quantization", "random", "fused", "other")
+PERF_SEED = 7
+"""The seed every perf case's inputs are made at for the perf checks. An input made at any other seed is an
+after-timing check's, one input of a seed drawn for it: a suite whose perf script makes all its inputs at once
+may stop at that one (suites/runtime/geak_perf.py)."""
 REQUIRED_FUNCTIONS = ("make_inputs", "reference", "flops", "bytes_moved")
 OPTIONAL_FUNCTIONS = ("check",)
 

@@ -107,6 +107,34 @@ def test_each_input_is_handed_out_once_and_held_only_by_its_perf_input(tmp_path)
     assert next_seed is not remade and script.namespace["MADE"] == [1, 1, 1]
 
 
+def test_an_after_timing_seed_makes_its_one_input_and_nothing_after_it_or_kept(tmp_path):
+    counted = SCRIPT.format(extra="MADE.append(x.numel())")
+    script = script_of(counted, tmp_path)
+    _, alone = script.make_inputs(1, 12345, "cpu")  # a seed other than PERF_SEED: one input wanted
+    assert script.namespace["MADE"] == [1, 16, 64]  # the run stopped at entry 1: entry 2 was never made
+    assert script._inputs is None  # and nothing of that seed is kept
+    seed_all(12345)
+    expected = [torch.rand(2 ** e, dtype=torch.float16) for e in (4, 6, 8)]
+    assert torch.equal(alone.value[0], expected[1])  # the entry the whole list holds at that seed
+    assert alone.facts["inputs"] == "on the CPU by get_input_tensors(), as GEAK-eval makes them"
+    whole = script_of(counted, tmp_path, "double_whole")
+    _, perf = whole.make_inputs(1, geak_perf.PERF_SEED, "cpu")  # the perf checks' seed: every input, kept
+    assert whole.namespace["MADE"] == [1, 16, 64, 256] and whole._inputs[2][2] is not None
+    # a script that reads back its last entry while appending makes them all, with the same result
+    reads_back = SCRIPT.format(extra="assert not self.input_tensors or self.input_tensors[-1][1] == 3")
+    careful = script_of(reads_back, tmp_path, "double_reads")
+    _, again = careful.make_inputs(2, 12345, "meta")
+    assert careful.namespace["MADE"] == [1, 1] and again.value[0].device.type == "meta"
+    assert again.value[0].shape == (256,)
+    # one that builds its list at once: every entry made, the wanted one handed out
+    built = script_of(PLAIN.replace("self.input_tensors.append((x, 3))", "pass").replace(
+        "        self.input_tensors = []\n", "").replace(
+        "MADE.append(1)", "MADE.append(1)\n        self.input_tensors = [(torch.rand(2 ** e, dtype=torch.float16), 3) "
+        "for e in (4, 6, 8)]"), tmp_path, "double_built")
+    _, third = built.make_inputs(2, 12345, "cpu")
+    assert torch.equal(third.value[0], expected[2]) and built._inputs is None
+
+
 def test_what_an_inputs_maker_noted_travels_with_it_through_the_reference_keeper(tmp_path):
     script = script_of(PLAIN, tmp_path)
     _, perf_input = script.make_inputs(2, 7, "cpu")

@@ -30,7 +30,6 @@ from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go, holding, mak
 from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.runtime import (
     CHECK_SEED,
-    PERF_SEED,
     TaskFailure,
     autotune_on_interpreter,
     clock_timing,
@@ -46,7 +45,7 @@ from tritonsmith.evaluate.runtime import (
     where,
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings, holding_last
-from tritonsmith.task import CaseSkipped, case_label
+from tritonsmith.task import PERF_SEED, CaseSkipped, case_label
 from tritonsmith.util.copied_calls import nothing_recorded, written_aligned
 
 REFERENCE_TIMINGS = ("separate", "baseline", "none")

@@ -28,7 +28,6 @@ from tritonsmith.util.copied_calls import copies_inputs, primed_untouched, primi
 from tritonsmith.util.modules import load_module
 
 CHECK_SEED = 1_000_003  # a seed no correctness case uses: the kernels-off and after-timing checks
-PERF_SEED = 7
 LINE_LIMIT = 1 << 20  # the longest message a process takes from the candidate's process
 
 

@@ -43,6 +43,7 @@ from typing import Any
 from tritonsmith.suites.runtime import load_gold, seed_all
 from tritonsmith.suites.runtime.perf_call import facts_of, note_facts
 from tritonsmith.suites.runtime.tensors import copy_value, tensors_in
+from tritonsmith.task import PERF_SEED
 from tritonsmith.util.copied_calls import CopiedInput, call_on_copy
 
 # --- the base class that scripts import as geak_eval.perf.performance_utils ---------------------------
@@ -73,6 +74,12 @@ class Performance_Metrics:  # noqa: N801 - GEAK-eval's name, imported by the scr
         self.input_tensors: list[Any] = []
         self.do_bench_config = do_bench_config()
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        up_to = self.__dict__.get("_tritonsmith_up_to")
+        if name == "input_tensors" and up_to is not None and type(value) is list and not value:
+            value = _UpTo(up_to)  # get_input_tensors starting its list while only one entry is wanted
+        super().__setattr__(name, value)
+
     def get_input_tensors(self) -> None:
         raise NotImplementedError("a perf script must define get_input_tensors(), which fills self.input_tensors")
 
@@ -99,6 +106,35 @@ class Performance_Metrics:  # noqa: N801 - GEAK-eval's name, imported by the scr
         import triton.testing
         return float(triton.testing.do_bench(op, warmup=self.do_bench_config.warm_up,
                                              rep=self.do_bench_config.repetition, return_mode="median"))
+
+
+class _Enough(Exception):  # noqa: N818 - not an error: get_input_tensors has made the entry wanted
+    def __init__(self, entry: Any):
+        super().__init__("the wanted input is made")
+        self.entry = entry
+
+
+class _UpTo(list):
+    """`self.input_tensors` while one entry alone is wanted (an after-timing check's, `PerfScript.make_inputs`):
+    the entries before it are let go as they are appended (None in their place), and appending the wanted one
+    ends get_input_tensors (`_Enough`), so no later entry is made."""
+
+    def __init__(self, wanted: int):
+        super().__init__()
+        self.wanted = wanted
+
+    def append(self, item: Any) -> None:
+        if len(self) == self.wanted:
+            raise _Enough(item)
+        super().append(None)
+
+    def extend(self, items: Any) -> None:
+        for item in items:
+            self.append(item)
+
+    def __iadd__(self, items: Any) -> _UpTo:
+        self.extend(items)
+        return self
 
 
 def _base_module() -> types.ModuleType:
@@ -213,54 +249,83 @@ class PerfScript:
     # inputs: made by the task module only, before any candidate code runs
 
     def inputs(self, seed: int, device: str = "cpu") -> list[Any]:
-        """get_input_tensors() on a fresh instance, with random, numpy and torch seeded from `seed`. For a GPU
-        `device` it runs with torch's default device set to it, so `torch.rand(n)` is made there at once
-        (GEAK-eval makes every input on the CPU, then moves it with to_cuda: slow for large inputs); if that
-        raises (NumPy on tensors, a CPU-only op, the GPU's memory), it runs again on the CPU. The list is kept
-        for that seed; the entries that make_inputs hands out are None."""
+        """get_input_tensors() on a fresh instance (`made`), kept for that seed; the entries that make_inputs
+        hands out are None."""
         if self._inputs is None or self._inputs[:2] != (seed, device):
             self._inputs = None  # let the previous seed's inputs go first
-            made = problem = None
-            if device != "cpu":
-                try:
-                    inputs = self._make(seed, device)
-                    made = f"on {device}, by get_input_tensors() with torch's default device set to {device}"
-                except Exception as exc:  # noqa: BLE001 - the script's own code: the CPU way, as GEAK-eval's
-                    problem = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
-            if made is None:
-                inputs = self._make(seed, "cpu")
-                made = "on the CPU by get_input_tensors(), as GEAK-eval makes them"
-                if problem:
-                    made += f" (with the default device {device} it raised {problem})"
-            self._inputs = (seed, device, inputs, made)
+            self._inputs = (seed, device, *self.made(seed, device))
         return self._inputs[2]
 
-    def _make(self, seed: int, device: str) -> list[Any]:
+    def made(self, seed: int, device: str, up_to: int | None = None) -> tuple[list[Any], str]:
+        """get_input_tensors() on a fresh instance, with random, numpy and torch seeded from `seed`, and how the
+        inputs were made. For a GPU `device` it runs with torch's default device set to it, so `torch.rand(n)`
+        is made there at once (GEAK-eval makes every input on the CPU, then moves it with to_cuda: slow for
+        large inputs); if that raises (NumPy on tensors, a CPU-only op, the GPU's memory), it runs again on
+        the CPU. With `up_to`, only that entry is kept, and, where the script appends to its list, none after
+        it is made (`_make`)."""
+        if device != "cpu":
+            try:
+                inputs = self._make(seed, device, up_to)
+                return inputs, f"on {device}, by get_input_tensors() with torch's default device set to {device}"
+            except Exception as exc:  # noqa: BLE001 - the script's own code: the CPU way, as GEAK-eval's
+                problem = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+        inputs = self._make(seed, "cpu", up_to)
+        made = "on the CPU by get_input_tensors(), as GEAK-eval makes them"
+        return inputs, made + (f" (with the default device {device} it raised {problem})" if device != "cpu" else "")
+
+    def _make(self, seed: int, device: str, up_to: int | None = None) -> list[Any]:
+        """The script's inputs at `seed`; with `up_to`, a list holding that entry alone (None before it): a
+        script that appends its inputs one by one stops there, the earlier ones let go as they come (what
+        they drew from the generators is drawn all the same, so the entry is the one the whole list holds);
+        one that builds its list otherwise, or reads back an earlier entry, makes them all."""
         import torch
         seed_all(seed)
         metrics = self.cls()
-        with torch.device(device) if device != "cpu" else contextlib.nullcontext():  # this thread only
-            metrics.get_input_tensors()
-        return list(metrics.input_tensors)
+        if up_to is not None:
+            object.__setattr__(metrics, "_tritonsmith_up_to", up_to)
+            if type(metrics.__dict__.get("input_tensors")) is list and not metrics.input_tensors:
+                metrics.input_tensors = []  # (the base's empty list, for a script that appends to it)
+        try:
+            with torch.device(device) if device != "cpu" else contextlib.nullcontext():  # this thread only
+                metrics.get_input_tensors()
+        except _Enough as enough:
+            return [None] * up_to + [enough.entry]
+        except Exception:
+            if up_to is None:
+                raise
+            return self._make(seed, device)[: up_to + 1]  # (an earlier entry read back: made the whole way)
+        inputs = list(metrics.input_tensors)
+        if up_to is not None:
+            inputs[:up_to] = [None] * min(up_to, len(inputs))
+        return inputs
 
     def make_inputs(self, index: int, seed: int, device: str, expected_count: int | None = None) -> tuple:
         """The entry point's arguments for perf case `index`: a marker tensor and the PerfInput. The script makes
         all its inputs at once; each is handed out once per seed and then held only by its PerfInput, which is
-        handed out again while it lives (the evaluator asks twice for the same case: check, reproducibility)."""
+        handed out again while it lives (the evaluator asks twice for the same case: check, reproducibility).
+        At a seed other than PERF_SEED (an after-timing check's, which needs one input of its seed) only that
+        input is made and nothing is kept: the whole list at each of a task's 16 after-timing seeds cost
+        TritonBench-G's add_value 6 s of its candidate's timing, and as much again in the checker and the keeper."""
         import torch
         perf_input = self._handed.get((seed, device, index))
         if perf_input is None:
-            inputs = self.inputs(seed, device)
-            if expected_count is not None and len(inputs) != expected_count:
-                raise RuntimeError(f"get_input_tensors() made {len(inputs)} inputs, but the adapter read "
-                                   f"{expected_count} from the script: regenerate the suite")
-            if inputs[index] is None:  # handed out and let go since: make this seed's inputs again
-                self._inputs = None
+            if seed != PERF_SEED:
+                inputs, made = self.made(seed, device, up_to=index)
+            else:
                 inputs = self.inputs(seed, device)
-            made = self._inputs[3]
+                if expected_count is not None and len(inputs) != expected_count:
+                    raise RuntimeError(f"get_input_tensors() made {len(inputs)} inputs, but the adapter read "
+                                       f"{expected_count} from the script: regenerate the suite")
+                if inputs[index] is None:  # handed out and let go since: make this seed's inputs again
+                    self._inputs = None
+                    inputs = self.inputs(seed, device)
+                made = self._inputs[3]
+            if index >= len(inputs):
+                raise RuntimeError(f"get_input_tensors() made {len(inputs)} inputs, fewer than perf case {index} "
+                                   "needs: regenerate the suite")
             value = inputs[index] if device == "cpu" else self.metrics.to_cuda(inputs[index])
             inputs[index] = None  # no second copy kept alive (on the CPU way, the CPU tensor)
-            if all(item is None for item in inputs):
+            if self._inputs is not None and all(item is None for item in self._inputs[2]):
                 self._inputs = None
             perf_input = PerfInput(index, value, self.spec, {"flops": self._rate(value, "get_tflops", 1e9),
                                                             "bytes": self._rate(value, "get_gbps", 1e6),
@@ -285,7 +350,7 @@ class PerfScript:
         facts = facts_of(self.spec.path, index)  # noted where the input was made (here, or by the keeper)
         if facts is not None:
             return facts[fact]
-        return self._rate(self._make(0, "cpu")[index], method, scale)  # made nowhere in this process
+        return self._rate(self._make(0, "cpu", up_to=index)[index], method, scale)  # made nowhere in this process
 
     def _rate(self, value: Any, method: str, scale: float) -> int:
         try:
