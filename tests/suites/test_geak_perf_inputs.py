@@ -126,6 +126,13 @@ def test_an_after_timing_seed_makes_its_one_input_and_nothing_after_it_or_kept(t
     _, again = careful.make_inputs(2, 12345, "meta")
     assert careful.namespace["MADE"] == [1, 1] and again.value[0].device.type == "meta"
     assert again.value[0].shape == (256,)
+    # one that catches what it raises: the stop still ends its run
+    catching = script_of(SCRIPT.replace("            self.input_tensors.append((x, 3))",
+                                        "            try:\n                self.input_tensors.append((x, 3))\n"
+                                        "            except Exception:\n                pass").format(
+                                            extra="MADE.append(x.numel())"), tmp_path, "double_catching")
+    _, caught = catching.make_inputs(1, 12345, "cpu")
+    assert catching.namespace["MADE"] == [1, 16, 64] and torch.equal(caught.value[0], expected[1])
     # one that builds its list at once: every entry made, the wanted one handed out
     built = script_of(PLAIN.replace("self.input_tensors.append((x, 3))", "pass").replace(
         "        self.input_tensors = []\n", "").replace(

@@ -108,7 +108,8 @@ class Performance_Metrics:  # noqa: N801 - GEAK-eval's name, imported by the scr
                                              rep=self.do_bench_config.repetition, return_mode="median"))
 
 
-class _Enough(Exception):  # noqa: N818 - not an error: get_input_tensors has made the entry wanted
+class _Enough(BaseException):  # noqa: N818 - not an error: get_input_tensors has made the entry wanted (a
+    # BaseException, as GeneratorExit is, so that a script's own `except Exception` lets it through)
     def __init__(self, entry: Any):
         super().__init__("the wanted input is made")
         self.entry = entry
@@ -294,6 +295,8 @@ class PerfScript:
             if up_to is None:
                 raise
             return self._make(seed, device)[: up_to + 1]  # (an earlier entry read back: made the whole way)
+        if up_to is not None and isinstance(metrics.input_tensors, _UpTo):  # it ended short of the wanted one
+            return self._make(seed, device)[: up_to + 1]
         inputs = list(metrics.input_tensors)
         if up_to is not None:
             inputs[:up_to] = [None] * min(up_to, len(inputs))
