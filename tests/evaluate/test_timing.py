@@ -127,6 +127,9 @@ def test_a_batch_of_a_launch_bound_kernel_holds_no_more_calls_than_the_host_queu
     assert slow_host["batch"] == int(settings.batch_host_ms / 0.17) and slow_host["spin_ms"] < 8.0
     assert slowest["batch"] == 10  # the floor: fewer calls and the events' resolution would show
     assert per_call["batch"] == 5  # per-call samples are filled by sample_ms as before
+    assert timer._shared(True, 0.002, 0.0, settings)["batch"] == 100  # no host time measured: batch_ms decides
+    job = TimingSettings.from_job({"batch_host_ms": 1.0})
+    assert timer._shared(True, 0.002, 0.05, job)["batch"] == 20  # the job's setting reaches the timer
 
 
 def _hold(path: str, mode: str, seconds: float, log, ready) -> None:

@@ -82,6 +82,9 @@ def test_a_script_that_fails_on_the_device_makes_its_inputs_on_the_cpu_as_geak_e
     expected = [torch.rand(2 ** e, dtype=torch.float16) for e in (4, 6, 8)]
     assert torch.equal(x, expected[2])
     assert script.namespace["MADE"] == [1, 1]  # one failed run under the device, one on the CPU
+    _, after = script.make_inputs(1, 12345, "meta")  # an after-timing input: made the way the perf checks' were,
+    assert script.namespace["MADE"] == [1, 1, 1] and after.value[0].device.type == "cpu"  # not tried again there
+    assert after.facts["inputs"] == made
     cpu = script_of(NEEDS_VALUES, tmp_path, "double_cpu")
     _, on_cpu = cpu.make_inputs(2, 7, "cpu")  # the CPU evaluation: the CPU way, tried once
     assert torch.equal(on_cpu.value[0], expected[2]) and cpu.namespace["MADE"] == [1]
@@ -120,17 +123,21 @@ def test_an_after_timing_seed_makes_its_one_input_and_nothing_after_it_or_kept(t
     whole = script_of(counted, tmp_path, "double_whole")
     _, perf = whole.make_inputs(1, geak_perf.PERF_SEED, "cpu")  # the perf checks' seed: every input, kept
     assert whole.namespace["MADE"] == [1, 16, 64, 256] and whole._inputs[2][2] is not None
-    # a script that reads back its last entry while appending makes them all, with the same result
+    # a script that reads back its last entry while appending makes them all (read so, without running it)
     reads_back = SCRIPT.format(extra="assert not self.input_tensors or self.input_tensors[-1][1] == 3")
     careful = script_of(reads_back, tmp_path, "double_reads")
     _, again = careful.make_inputs(2, 12345, "meta")
-    assert careful.namespace["MADE"] == [1, 1] and again.value[0].device.type == "meta"
-    assert again.value[0].shape == (256,)
-    # one that catches what it raises: the stop still ends its run
+    assert not careful.stops_early and careful.namespace["MADE"] == [1] and again.value[0].shape == (256,)
+    careful.stops_early = True  # ... and were it misread, the None left in an earlier entry's place shows,
+    _, misread = careful.make_inputs(1, 12345, "meta")  # and the whole list is made after all
+    assert careful.namespace["MADE"] == [1, 1, 1] and misread.value[0].shape == (64,)
+    # the stop is no Exception: a script's own `except Exception` around its append cannot swallow it
     catching = script_of(SCRIPT.replace("            self.input_tensors.append((x, 3))",
                                         "            try:\n                self.input_tensors.append((x, 3))\n"
                                         "            except Exception:\n                pass").format(
                                             extra="MADE.append(x.numel())"), tmp_path, "double_catching")
+    assert not catching.stops_early  # (read as one that may not stop cleanly)
+    catching.stops_early = True
     _, caught = catching.make_inputs(1, 12345, "cpu")
     assert catching.namespace["MADE"] == [1, 16, 64] and torch.equal(caught.value[0], expected[1])
     # one that builds its list at once: every entry made, the wanted one handed out
@@ -140,6 +147,27 @@ def test_an_after_timing_seed_makes_its_one_input_and_nothing_after_it_or_kept(t
         "for e in (4, 6, 8)]"), tmp_path, "double_built")
     _, third = built.make_inputs(2, 12345, "cpu")
     assert torch.equal(third.value[0], expected[2]) and built._inputs is None
+
+
+@pytest.mark.parametrize(("body", "stops"), [
+    ("self.input_tensors = []\nfor i in range(3):\n    x = torch.rand(i)\n    self.input_tensors.append(x)", True),
+    ("self.input_tensors = []\nfor i in range(3):\n    for j in range(2):\n        self.input_tensors.append(i)\n"
+     "return", True),
+    ("self.input_tensors.append(torch.rand(4))", True),
+    ("self.input_tensors = []\nfor i in range(3):\n    self.input_tensors.append(torch.rand(i))\n"
+     "self.input_tensors = [x.half() for x in self.input_tensors]", False),  # a cast after the loop
+    ("for i in range(3):\n    self.input_tensors.append(i)\n    self.input_tensors[-1] = i + 1", False),
+    ("for i in range(3):\n    self.input_tensors.append(i)\nfor i in range(3):\n    self.input_tensors.append(i)",
+     False),
+    ("self.input_tensors = [torch.rand(i) for i in range(3)]", False),
+    ("for i in range(3):\n    self.input_tensors.append(i)\nelse:\n    pass", False),
+])
+def test_which_scripts_can_stop_at_an_input_is_read_from_their_code(body, stops):
+    from tritonsmith.suites.perf_scripts import appends_one_by_one
+
+    source = "class performance_metrics(Performance_Metrics):\n    def get_input_tensors(self):\n" + "".join(
+        f"        {line}\n" for line in body.splitlines())
+    assert appends_one_by_one(source, "performance_metrics") is stops
 
 
 def test_what_an_inputs_maker_noted_travels_with_it_through_the_reference_keeper(tmp_path):

@@ -76,6 +76,48 @@ def read_script(path: Path, stem: str, stems: set[str], gold_names: set[str]) ->
                       gold_imports, text)
 
 
+def appends_one_by_one(source: str, class_name: str) -> bool:
+    """Whether the class's get_input_tensors can be stopped at an entry and hand out what its whole list holds
+    (suites/runtime/geak_perf.py `_UpTo`): one statement of its body adds inputs, a loop (or loops, nested)
+    whose last statement appends one, or a single append, and nothing but `pass` or a bare `return` follows
+    it; no other statement of those loops touches the list. A cast or a shuffle of the list after its loop
+    would change the entries after the stop: such a script makes its whole list each time."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name), None)
+    function = next((n for n in (cls.body if cls else []) if isinstance(n, ast.FunctionDef)
+                     and n.name == "get_input_tensors"), None)
+    if function is None:
+        return False
+    adding = [i for i, stmt in enumerate(function.body) if _appends(stmt)]
+    if len(adding) != 1:
+        return False
+    after = function.body[adding[0] + 1:]
+    if not all(isinstance(s, ast.Pass) or (isinstance(s, ast.Return) and s.value is None) for s in after):
+        return False
+    return _ends_with_append(function.body[adding[0]])
+
+
+def _is_append(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr == "append"
+            and _is_inputs(stmt.value.func.value))
+
+
+def _appends(stmt: ast.stmt) -> bool:
+    return any(isinstance(n, ast.stmt) and _is_append(n) for n in ast.walk(stmt))
+
+
+def _ends_with_append(stmt: ast.stmt) -> bool:
+    if _is_append(stmt):
+        return True
+    if isinstance(stmt, (ast.For, ast.With)) and not getattr(stmt, "orelse", None) and stmt.body:
+        return not any(_mentions_inputs(s) for s in stmt.body[:-1]) and _ends_with_append(stmt.body[-1])
+    return False
+
+
 def _metrics_class(tree: ast.Module) -> ast.ClassDef | None:
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)
                and any(ast.unparse(base).rsplit(".", 1)[-1] == "Performance_Metrics" for base in n.bases)]

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.suites.perf_scripts import appends_one_by_one
 from tritonsmith.suites.runtime import load_gold, seed_all
 from tritonsmith.suites.runtime.perf_call import facts_of, note_facts
 from tritonsmith.suites.runtime.tensors import copy_value, tensors_in
@@ -225,6 +226,8 @@ class PerfScript:
         # (seed, device, the inputs not yet handed out, None for those that were, how they were made)
         self._inputs: tuple[int, str, list[Any], str] | None = None
         self._handed: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # (seed, device, index) -> PerfInput
+        self.stops_early = appends_one_by_one(spec.source, spec.class_name)  # (`_make`'s up_to)
+        self._device_problem: str | None = None  # what get_input_tensors raised on the device, once it did
 
     def _import(self, name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
         module = None
@@ -262,27 +265,30 @@ class PerfScript:
         inputs were made. For a GPU `device` it runs with torch's default device set to it, so `torch.rand(n)`
         is made there at once (GEAK-eval makes every input on the CPU, then moves it with to_cuda: slow for
         large inputs); if that raises (NumPy on tensors, a CPU-only op, the GPU's memory), it runs again on
-        the CPU. With `up_to`, only that entry is kept, and, where the script appends to its list, none after
-        it is made (`_make`)."""
-        if device != "cpu":
+        the CPU, and so does every later make of this script (an after-timing check's input is made as the
+        perf check's was). With `up_to`, only that entry is kept, and, where the script appends its inputs
+        one by one, none after it is made (`_make`)."""
+        if device != "cpu" and self._device_problem is None:
             try:
                 inputs = self._make(seed, device, up_to)
                 return inputs, f"on {device}, by get_input_tensors() with torch's default device set to {device}"
             except Exception as exc:  # noqa: BLE001 - the script's own code: the CPU way, as GEAK-eval's
-                problem = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+                self._device_problem = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
         inputs = self._make(seed, "cpu", up_to)
         made = "on the CPU by get_input_tensors(), as GEAK-eval makes them"
-        return inputs, made + (f" (with the default device {device} it raised {problem})" if device != "cpu" else "")
+        return inputs, made + (f" (with the default device {device} it raised {self._device_problem})"
+                               if device != "cpu" else "")
 
     def _make(self, seed: int, device: str, up_to: int | None = None) -> list[Any]:
         """The script's inputs at `seed`; with `up_to`, a list holding that entry alone (None before it): a
-        script that appends its inputs one by one stops there, the earlier ones let go as they come (what
-        they drew from the generators is drawn all the same, so the entry is the one the whole list holds);
-        one that builds its list otherwise, or reads back an earlier entry, makes them all."""
+        script that appends its inputs one by one (`perf_scripts.appends_one_by_one`, all 184 of GEAK-eval's)
+        stops there, the earlier ones let go as they come (what they drew from the generators is drawn all
+        the same, so the entry is the one the whole list holds); one that builds its list otherwise, or
+        reads back an earlier entry, makes them all."""
         import torch
         seed_all(seed)
         metrics = self.cls()
-        if up_to is not None:
+        if up_to is not None and self.stops_early:
             object.__setattr__(metrics, "_tritonsmith_up_to", up_to)
             if type(metrics.__dict__.get("input_tensors")) is list and not metrics.input_tensors:
                 metrics.input_tensors = []  # (the base's empty list, for a script that appends to it)
@@ -313,6 +319,7 @@ class PerfScript:
         perf_input = self._handed.get((seed, device, index))
         if perf_input is None:
             if seed != PERF_SEED:
+                self._inputs = None  # what the perf checks left (a case dropped as unreproducible) goes first
                 inputs, made = self.made(seed, device, up_to=index)
             else:
                 inputs = self.inputs(seed, device)
