@@ -83,7 +83,7 @@ def appends_one_by_one(source: str, class_name: str) -> bool:
     it; no other statement of those loops touches the list. A cast or a shuffle of the list after its loop
     would change the entries after the stop: such a script makes its whole list each time."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         return False
     cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name), None)
