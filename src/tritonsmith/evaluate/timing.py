@@ -338,8 +338,9 @@ class GpuTimer:
 
     def _shared(self, batched: bool, longest_ms: float, host_ms: float, settings: TimingSettings) -> dict:
         """What every function of a perf case is sampled with: the timer, the calls per sample (as many as fill
-        `batch_ms` of a batch, no more than the host queues in `batch_host_ms`, or `sample_ms` of flushed calls) and a spin that outlasts queueing a sample of the
-        slowest-to-launch function (grown by `_sample` if it does not)."""
+        `batch_ms` of a batch, no more than the host queues in `batch_host_ms`, or `sample_ms` of flushed
+        calls) and a spin that outlasts queueing a sample of the slowest-to-launch function (grown by `_sample`
+        if it does not)."""
         if longest_ms <= 0:
             batch = 1
         elif batched:

@@ -288,24 +288,26 @@ class PerfScript:
         import torch
         seed_all(seed)
         metrics = self.cls()
-        if up_to is not None and self.stops_early:
+        stopping = up_to is not None and self.stops_early
+        if stopping:
             object.__setattr__(metrics, "_tritonsmith_up_to", up_to)
             if type(metrics.__dict__.get("input_tensors")) is list and not metrics.input_tensors:
                 metrics.input_tensors = []  # (the base's empty list, for a script that appends to it)
         try:
             with torch.device(device) if device != "cpu" else contextlib.nullcontext():  # this thread only
                 metrics.get_input_tensors()
+            # still an _UpTo: the run ended short of the wanted entry
+            inputs = None if isinstance(metrics.input_tensors, _UpTo) else list(metrics.input_tensors)
         except _Enough as enough:
             return [None] * up_to + [enough.entry]
         except Exception:
-            if up_to is None:
+            if not stopping:
                 raise
-            return self._make(seed, device)[: up_to + 1]  # (an earlier entry read back: made the whole way)
-        if up_to is not None and isinstance(metrics.input_tensors, _UpTo):  # it ended short of the wanted one
-            return self._make(seed, device)[: up_to + 1]
-        inputs = list(metrics.input_tensors)
+            inputs = None  # an earlier entry read back (None in its place)
+        if inputs is None:
+            inputs = self._make(seed, device)  # the whole way
         if up_to is not None:
-            inputs[:up_to] = [None] * min(up_to, len(inputs))
+            inputs = [None] * min(up_to, len(inputs)) + inputs[up_to:up_to + 1]
         return inputs
 
     def make_inputs(self, index: int, seed: int, device: str, expected_count: int | None = None) -> tuple:
