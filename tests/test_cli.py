@@ -124,6 +124,55 @@ def test_out_naming_an_existing_file_is_one_sentence(tmp_path):
     assert taken.read_text() == "mine"
 
 
+def test_run_and_bench_settings_that_cannot_work_are_one_sentence_and_make_no_folder(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("device: gpu\n")
+    flag = tmp_path / "rounds.yaml"
+    flag.write_text("rounds: true\n")
+    not_a_list = tmp_path / "corpus.json"
+    not_a_list.write_text('{"code": "x"}')
+    run = ("run", "vector_add", "--model", "openai/m", "--api-base", "http://127.0.0.1:9/v1")
+    bench = ("bench", "--solver", "baseline", "--tasks", "vector_add")
+    for args, expected in [
+        ((*bench, "--device", "banana"), "--device must be auto, cpu, cuda or cuda:N (got 'banana')."),
+        ((*run, "--device", "gpu"), "--device must be auto, cpu, cuda or cuda:N (got 'gpu')."),
+        ((*run, "--config", str(config)), f"{config}: key 'device' must be auto, cpu, cuda or cuda:N (got 'gpu')."),
+        ((*run, "--config", str(flag)), f"{flag}: key 'rounds' must be a number (got True)."),
+        ((*run, "--cluster", "slurm"), "--cluster must be ray, ray:auto or ray:HOST:PORT (got 'slurm')."),
+        ((*bench, "--solver", "best"), "unknown --solver 'best': use agent, baseline or dir:PATH."),
+        ((*run, "--corpus", str(tmp_path / "nope")), f"corpus {tmp_path / 'nope'}: no such file or folder"),
+        ((*bench, "--corpus", str(not_a_list)), f"corpus {not_a_list}: expected a JSON list of {{code, description}}"),
+        ((*run, "--start-from", str(CANDIDATES / "honest/vector_add_fixed_block.py")),
+         "start_from is the kernel that optimize mode starts from, but the mode is generate: add --mode optimize"),
+        (("run", "vector_add", "--model", "hosted_vllm/m", "--api-base", "http://127.0.0.1:9/v1", "--budget-usd", "5"),
+         "the price of hosted_vllm/m is unknown: give it in USD per million input and output tokens "
+         "(--price-per-mtok IN,OUT, or price_per_mtok: [IN, OUT] in a config), or drop the dollar limit"),
+        ((*run, "--price-per-mtok", "3"), "--price-per-mtok takes two prices, input and output, e.g. 3,15 (got 3)."),
+    ]:
+        out = tmp_path / "out"
+        done = tritonsmith(*args, "--out", str(out))
+        errors = [line for line in done.stderr.splitlines() if line.startswith("tritonsmith: error:")]
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (args, done.stderr)
+        assert len(errors) == 1 and expected in errors[0] and done.stderr.strip() == errors[0], (args, done.stderr)
+        assert not out.exists(), args
+
+
+def test_a_bench_that_could_not_start_leaves_its_folder_to_the_corrected_command(tmp_path):
+    """The first try names a GPU this machine does not have: the pool cannot start, and the same folder takes
+    the corrected command without --resume."""
+    out = tmp_path / "bench"
+    bench = ("bench", "--solver", "baseline", "--tasks", "vector_add", "--out", str(out))
+    done = tritonsmith(*bench, "--device", "cuda")
+    assert done.returncode == 2 and "no GPU is visible" in done.stderr, done.stderr
+    assert not (out / "bench.json").exists()
+    done = tritonsmith(*bench, "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "bench.json").read_text())["device"] == "cpu"
+    assert [json.loads(line)["status"] for line in (out / "results.jsonl").read_text().splitlines()] == ["passed"]
+    done = tritonsmith(*bench, "--device", "cuda")  # now it holds a finished task: that is kept
+    assert done.returncode == 2 and "already holds a bench: pass --resume" in done.stderr, done.stderr
+
+
 def test_numbers_out_of_range_are_one_sentence_naming_the_option():
     for args, expected in [
         (("eval", "vector_add", "--baseline", "--timeout", "-5"), "--timeout must be positive (got -5)."),

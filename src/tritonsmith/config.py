@@ -47,13 +47,18 @@ class Range:
 
 
 def check_ranges(config: Any, name_of=lambda field: f"key {field!r}") -> None:
-    """ConfigError for the first field of `config` outside its class's RANGES (lists: each item);
-    `name_of(field)` says where the value came from."""
+    """ConfigError for the first field of `config` outside its class's RANGES (lists: each item), or not of
+    the form its class's FORMS give (a regular expression, and how to say it); `name_of(field)` says where the
+    value came from."""
     for field, allowed in getattr(type(config), "RANGES", {}).items():
         value = getattr(config, field)
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if item is not None and not allowed.allows(item):
                 raise ConfigError(f"{name_of(field)} must be {allowed} (got {value!r}).")
+    for field, (form, said) in getattr(type(config), "FORMS", {}).items():
+        value = getattr(config, field)
+        if value is not None and not re.fullmatch(form, value):
+            raise ConfigError(f"{name_of(field)} must be {said} (got {value!r}).")
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> T:
@@ -157,6 +162,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return value.lower() in ("true", "yes", "1")
         raise ConfigError(f"{where} must be true or false (got {value!r}).")
     if hint in (int, float):
+        if isinstance(value, bool):  # YAML's true is an int to Python, not a count
+            raise ConfigError(f"{where} must be a number (got {value!r}).")
         try:
             number = hint(value)
         except (TypeError, ValueError):

@@ -65,7 +65,8 @@ def test_cached_replies_cost_nothing_but_are_counted():
 def test_unknown_price_with_a_dollar_limit_is_a_clear_error():
     budget = Budget(max_usd=1.0)
     budget.charge(reply(cost=None, model="openai/local-coder"))
-    with pytest.raises(LLMError, match="price of openai/local-coder is unknown: pass price_per_mtok") as error:
+    wanted = r"price of openai/local-coder is unknown: give it in USD per million input and output tokens \(--price"
+    with pytest.raises(LLMError, match=wanted) as error:
         budget.check()
     assert not isinstance(error.value, BudgetExceeded)
     assert budget.snapshot()["spent"]["unpriced_calls"] == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
 
 import pytest
@@ -106,6 +108,32 @@ def test_no_retry_on_auth_or_bad_request(fake_llm, client, status):
                 401: "rejected the API key (HTTP 401): check OPENAI_API_KEY",
                 404: "was not found at"}[status]
     assert expected in str(error.value)
+
+
+def test_a_web_server_that_is_not_an_llm_server_is_said_at_once_not_retried():
+    """A plain web server at api_base answers a POST with HTTP 501: a wrong api_base, not a provider that is down."""
+    posts = []
+
+    class Files(http.server.SimpleHTTPRequestHandler):
+        def do_POST(self):
+            posts.append(self.path)
+            self.send_error(501, "Unsupported method ('POST')")  # what http.server answers a POST with
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        with pytest.raises(LLMError) as error:
+            make_llm("openai/scripted-model", api_base=base, api_key="x", max_retries=3, timeout_s=5).complete(USER)
+    finally:
+        server.shutdown()
+    assert len(posts) == 1
+    assert_one_sentence(str(error.value))
+    assert str(error.value) == (f"openai/scripted-model at {base} does not serve chat completions (HTTP 501): check "
+                                "that it is an OpenAI-compatible server and that api_base ends in /v1.")
 
 
 def test_a_server_that_trickles_is_timed_out_as_a_whole(fake_llm, client):

@@ -62,6 +62,7 @@ def test_settings_written_once_and_checked_on_resume(tmp_path):
     store = ResultsStore(tmp_path / "bench")
     assert store.save_settings(SETTINGS) == SETTINGS
     assert json.loads((tmp_path / "bench" / "bench.json").read_text()) == SETTINGS
+    store.append(record("add"))
     # A resume with the same identity but a new time stamp keeps the file as first written.
     again = ResultsStore(tmp_path / "bench").save_settings({**SETTINGS, "created_at": "later"})
     assert again["created_at"] == SETTINGS["created_at"] == store.load_settings()["created_at"]
@@ -71,6 +72,24 @@ def test_settings_written_once_and_checked_on_resume(tmp_path):
     assert message == (f"The bench folder {tmp_path / 'bench'} was run with model 'openai/gpt-4o' (now "
                        "'openai/other'), rounds 8 (now 4); resume it with the same settings or use another folder.")
     assert "\n" not in message and store.load_settings() == SETTINGS
+    store.check_settings({**SETTINGS, "created_at": "later"})
+    with pytest.raises(SettingsMismatch):
+        store.check_settings({**SETTINGS, "rounds": 4})
+
+
+def test_a_folder_that_holds_only_settings_takes_new_ones(tmp_path):
+    """A bench that stopped before anything ran left bench.json alone: nothing in it is lost by replacing it.
+    A task's run folder (an agent bench that started a task) counts as work, as results do."""
+    store = ResultsStore(tmp_path / "bench")
+    store.save_settings(SETTINGS)
+    assert not store.holds_work()
+    store.check_settings({**SETTINGS, "model": "openai/other"})
+    assert store.save_settings({**SETTINGS, "model": "openai/other"})["model"] == "openai/other"
+    assert store.load_settings()["model"] == "openai/other"
+    (tmp_path / "bench" / "tasks" / "add").mkdir(parents=True)
+    assert store.holds_work()
+    with pytest.raises(SettingsMismatch):
+        store.save_settings(SETTINGS)
 
 
 def test_sigkill_mid_bench_loses_at_most_the_record_being_written(tmp_path):

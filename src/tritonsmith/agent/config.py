@@ -7,6 +7,8 @@ from typing import ClassVar, Literal
 
 from tritonsmith.config import Range
 
+DEVICE_FORM = r"auto|cpu|cuda(:[0-9]+)?"
+
 
 @dataclass
 class RunConfig:
@@ -79,3 +81,6 @@ class RunConfig:
         "budget_usd": Range(0, above=True), "budget_tokens": Range(1), "budget_wall_s": Range(0, above=True),
         "price_per_mtok": Range(0), "gpus": Range(0), "final_candidates": Range(1), "final_timing_rounds": Range(1),
         "tune_budget_s": Range(0), "eval_timeout_s": Range(0, above=True), "workers_per_gpu": Range(1)}
+    FORMS: ClassVar[dict[str, tuple[str, str]]] = {
+        "device": (DEVICE_FORM, "auto, cpu, cuda or cuda:N"),
+        "cluster": (r"ray(:.+)?", "ray, ray:auto or ray:HOST:PORT")}

@@ -3,10 +3,9 @@ Triton guide and one retrieved example."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tritonsmith.agent import prompts
 from tritonsmith.agent.config import RunConfig
+from tritonsmith.config import ConfigError
 from tritonsmith.task import Task
 
 
@@ -25,8 +24,7 @@ def build_context(task: Task, config: RunConfig, device_name: str | None) -> pro
         from tritonsmith.knowledge.retrieval import ExampleCorpus
         from tritonsmith.suites import load_suite
         corpus = ExampleCorpus.from_tasks(load_suite("builtin"))
-        for path in config.corpus:
-            (corpus.add_folder if Path(path).is_dir() else corpus.add_json)(path)
+        add_corpora(corpus, config.corpus)
         found = corpus.search(task.instruction, k=1, exclude={task.id})
         if found:
             example = found[0]
@@ -56,3 +54,13 @@ def error_guide(config: RunConfig):
         return None
     from tritonsmith.knowledge.guide import guide_sections
     return lambda error: guide_sections(error=error, max_chars=2000) if error else ""
+
+
+def add_corpora(corpus, paths: list[str]) -> None:
+    """The extra example corpora of a run into `corpus`; ConfigError, naming the path, for one that cannot
+    be read."""
+    for path in paths:
+        try:
+            corpus.add_path(path)
+        except ValueError as err:
+            raise ConfigError(f"corpus {err}.") from None

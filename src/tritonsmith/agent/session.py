@@ -32,19 +32,28 @@ def solve_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, 
                pool: WorkerPool | None = None) -> RunSummary:
     """One agent run in folder `out`, which no other process may use meanwhile (FolderInUse).
     `pool`: warm workers to share across runs (a bench); else one is made."""
-    check_ranges(config)
+    check_settings(config)
     with folder_lock(out, "run folder"):
         return _solve_locked(task, config, out, llm, quiet, pool)
+
+
+def check_settings(config: RunConfig) -> None:
+    """ConfigError for settings no run can go on with: a number out of range, or a kernel to start from
+    outside optimize mode."""
+    check_ranges(config)
+    if config.start_from and config.mode != "optimize":
+        raise ConfigError("start_from is the kernel that optimize mode starts from, but the mode is "
+                          f"{config.mode}: add --mode optimize (mode: optimize in a config), or leave it out.")
 
 
 def _solve_locked(task: Task, config: RunConfig, out: str | Path, llm: Any, quiet: bool,
                   pool: WorkerPool | None) -> RunSummary:
     store = RunStore(out)
     _check_resumable(store, task, config)
+    start_source = _start_source(task, config)  # (a file that cannot be read leaves the folder as it was)
     store.save_config({"task": task.name, **dataclasses.asdict(config)})
     budget = _budget(store, config)
     llm = llm if llm is not None else _model(config, store, budget)
-    start_source = _start_source(task, config)
     started = time.perf_counter()
     own_pool = pool is None
     if own_pool:

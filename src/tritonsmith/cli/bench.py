@@ -27,16 +27,18 @@ def register(commands) -> None:
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    from tritonsmith.runs.bench import solve_suite
+    from tritonsmith.runs.bench import check_solver, solve_suite
     from tritonsmith.runs.store import ResultsStore
 
     config = run_settings(args)
+    check_solver(args.solver)
     if args.solver == "agent" and not config.model:
         raise UsageError("the agent solver needs --model (or use --solver baseline or --solver dir:PATH).")
     out = out_folder(args.out)
     if args.solver == "agent":
         check_model(config)
-    if ResultsStore(out).load_settings() is not None and not args.resume:
+    store = ResultsStore(out)  # (one whose bench stopped before it made anything is not one to keep)
+    if store.load_settings() is not None and store.holds_work() and not args.resume:
         raise UsageError(f"{out} already holds a bench: pass --resume to continue it, or choose another --out.")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1.")

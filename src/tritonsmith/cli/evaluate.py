@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def eval_command(args: argparse.Namespace) -> int:
         raise UsageError("--seeds needs at least 3 seeds, so that one lucky input cannot pass a wrong kernel.")
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be positive (got {args.timeout:g}).")
-    if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
+    from tritonsmith.agent.config import DEVICE_FORM
+    if not re.fullmatch(DEVICE_FORM, args.device):
         raise UsageError(f"--device must be auto, cpu, cuda or cuda:N (got {args.device!r}).")
     if not args.json:
         print(f"evaluating {path} on task {task.name} ...", file=sys.stderr, flush=True)

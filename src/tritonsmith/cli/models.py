@@ -19,10 +19,17 @@ def check_model(config) -> None:
     if config.model.startswith(PREFIX) and config.budget_usd is not None:
         raise UsageError(f"a dollar budget cannot be kept with {config.model}: what a queued reply costs is not "
                          "known before it comes, so drop --budget-usd (a token or wall-time budget works).")
-    model_client(config.model, config.api_base, config.api_key_env)
+    if config.price_per_mtok is not None and len(config.price_per_mtok) != 2:
+        raise UsageError(f"--price-per-mtok takes two prices, input and output, e.g. 3,15 (got "
+                         f"{','.join(f'{p:g}' for p in config.price_per_mtok)}).")
+    client = model_client(config.model, config.api_base, config.api_key_env, config.price_per_mtok)
+    if config.budget_usd is not None and not client.priced():
+        from tritonsmith.llm.budget import unknown_price
+        raise UsageError(unknown_price(config.model))
 
 
-def model_client(model: str, api_base: str | None, api_key_env: str | None):
+def model_client(model: str, api_base: str | None, api_key_env: str | None,
+                 price_per_mtok: list[float] | None = None):
     """A client of `model` (no record/replay cache) whose provider is known and whose API key is there."""
     from tritonsmith.llm import LLMError, MissingKey, make_llm
 
@@ -32,7 +39,8 @@ def model_client(model: str, api_base: str | None, api_key_env: str | None):
         if not key:
             raise UsageError(f"--api-key-env {api_key_env}: the environment variable {api_key_env} is not set.")
     try:
-        client = make_llm(model, api_base=api_base, api_key=key, mode="off")
+        client = make_llm(model, api_base=api_base, api_key=key, mode="off",
+                          price_per_mtok=tuple(price_per_mtok) if price_per_mtok else None)
         client.prepare()
     except MissingKey as err:
         raise UsageError(f"no API key for {model}: set {' or '.join(err.variables)}, or name the variable "

@@ -35,6 +35,8 @@ def add_run_options(parser: argparse.ArgumentParser, per_task: bool = False) -> 
     add("--budget-usd", type=float, help=f"dollars{per}")
     add("--budget-tokens", type=int, help=f"tokens{per}")
     add("--budget-wall-s", type=float, help=f"seconds{per}")
+    add("--price-per-mtok", metavar="IN,OUT", help="the model's USD per million input and output tokens, for a "
+        "model whose price LiteLLM does not know (a dollar budget needs it)")
     add("--device", help="auto, cpu, cuda or cuda:N")
     add("--gpus", help="comma-separated GPU indices, one evaluation worker each")
     add("--cluster", help="evaluate on a Ray cluster, one actor per GPU: ray, ray:auto or ray:HOST:PORT "
@@ -50,11 +52,16 @@ def add_run_options(parser: argparse.ArgumentParser, per_task: bool = False) -> 
 
 
 def run_settings(args: argparse.Namespace):
-    """The RunConfig of `--config` with the command line's run options over it."""
+    """The RunConfig of `--config` with the command line's run options over it; its example corpora read
+    once here, so that one that cannot be read stops the command before it makes anything."""
     from tritonsmith.agent.config import RunConfig
+    from tritonsmith.agent.context import add_corpora
     from tritonsmith.config import load_config
+    from tritonsmith.knowledge.retrieval import ExampleCorpus
 
-    return load_config(RunConfig, args.config, {name: getattr(args, name) for name in args.run_options})
+    config = load_config(RunConfig, args.config, {name: getattr(args, name) for name in args.run_options})
+    add_corpora(ExampleCorpus(), config.corpus)
+    return config
 
 
 def add_suite_options(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ def register(commands) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from tritonsmith.agent.session import solve_task
+    from tritonsmith.agent.session import check_settings, solve_task
     from tritonsmith.llm import LLMError
     from tritonsmith.suites import resolve_task
 
@@ -29,6 +29,7 @@ def run_command(args: argparse.Namespace) -> int:
     config = run_settings(args)
     if not config.model:
         raise UsageError("name a model with --model (e.g. openai/gpt-4o, or hosted_vllm/NAME with --api-base).")
+    check_settings(config)
     out = out_folder(args.out or Path("runs") / task.id / config.model.replace("/", "_"))
     check_model(config)
     print(f"run folder: {out} (rerun the same command to resume)", file=sys.stderr, flush=True)

@@ -154,6 +154,15 @@ class ExampleCorpus:
         return cls(Example(task.id, task.instruction, task.baseline, f"{label}:{task.id}")
                    for task in tasks if task.baseline)
 
+    def add_path(self, path: str | Path, prefix: str = "") -> int:
+        """A folder of .py files (add_folder) or a JSON list (add_json). Raises ValueError, naming the path,
+        where it is neither."""
+        if Path(path).is_dir():
+            return self.add_folder(path, prefix)
+        if not Path(path).exists():
+            raise ValueError(f"{path}: no such file or folder (a corpus is a folder of .py files or a JSON list)")
+        return self.add_json(path, prefix)
+
     def add_folder(self, path: str | Path, prefix: str = "") -> int:
         """Every .py file under a folder (not those starting with `_`); ids are relative paths
         without the suffix. Returns how many examples were added."""
@@ -177,6 +186,8 @@ class ExampleCorpus:
             records = json.loads(file.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise ValueError(f"{file}: not valid JSON ({err})") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"{file}: cannot be read ({getattr(err, 'strerror', None) or err})") from None
         if not isinstance(records, list):
             raise ValueError(f"{file}: expected a JSON list of {{code, description}} records")
         for index, record in enumerate(records):

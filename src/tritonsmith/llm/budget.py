@@ -55,8 +55,7 @@ class Budget:
         with self._lock:
             if self.max_usd is not None:
                 if worst_case_usd is None:
-                    raise LLMError(f"The dollar limit cannot be enforced because the price of {model} is "
-                                   "unknown: pass price_per_mtok=(input, output) to make_llm, or drop max_usd.")
+                    raise LLMError(unknown_price(model))
                 if self.usd + self.reserved_usd + worst_case_usd > self.max_usd:
                     in_flight = f" (+${self.reserved_usd:.4f} in flight)" if self.reserved_usd else ""
                     raise BudgetExceeded(
@@ -118,9 +117,7 @@ class Budget:
                                      limit="tokens")
             if self.max_usd is not None:
                 if self.unpriced_calls:
-                    models = ", ".join(sorted(self.unpriced_models))
-                    raise LLMError(f"The dollar limit cannot be enforced because the price of {models} is "
-                                   "unknown: pass price_per_mtok=(input, output) to make_llm, or drop max_usd.")
+                    raise LLMError(unknown_price(", ".join(sorted(self.unpriced_models))))
                 if self.usd >= self.max_usd:
                     raise BudgetExceeded(f"dollar limit reached: ${self.usd:.4f} of ${self.max_usd:.2f}",
                                          limit="usd")
@@ -161,3 +158,11 @@ class Budget:
         budget.estimated_calls = spent.get("estimated_calls", 0)
         budget._wall_before = spent.get("wall_s", 0.0)
         return budget
+
+
+def unknown_price(model: str) -> str:
+    """Why a dollar limit cannot be kept with `model`, and the two ways on (as a command line and a config
+    file name them; make_llm's price_per_mtok and Budget's max_usd are the same settings)."""
+    return (f"The dollar limit cannot be kept because the price of {model} is unknown: give it in USD per "
+            "million input and output tokens (--price-per-mtok IN,OUT, or price_per_mtok: [IN, OUT] in a config), "
+            "or drop the dollar limit (--budget-usd, budget_usd).")

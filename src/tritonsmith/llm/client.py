@@ -119,6 +119,10 @@ class LiteLLMClient:
         prompt_bytes = sum(len(str(m.get("content", "")).encode()) + 16 for m in messages)  # 16: role, framing
         return prompt_bytes * prices[0] + int(max_tokens) * prices[1]
 
+    def priced(self) -> bool:
+        """Whether this model's price is known (given, or in LiteLLM's price map): a dollar limit needs it."""
+        return self._prices() is not None
+
     def _prices(self) -> tuple[float, float] | None:
         """USD per input and per output token: the caller's, else LiteLLM's price map, else None."""
         if self.price_per_mtok is not None:
@@ -256,6 +260,8 @@ class _Failure:
             return cls("not_found", False, "model not found", status, message)
         if isinstance(exc, litellm.ContextWindowExceededError):
             return cls("context", False, "prompt too long", status, message)
+        if status in (405, 501):  # the URL answers, but not to a chat completion: retrying will not change that
+            return cls("no_chat", False, f"no chat completions (HTTP {status})", status, message)
         if status is not None and (status >= 500 or status == 408):
             return cls("server", True, f"server error (HTTP {status})", status, message, _retry_after(exc))
         if status is not None and 400 <= status < 500:
@@ -269,6 +275,9 @@ class _Failure:
             return (f"{model} at {where} answered with something that is not a chat completion ({self.message}) "
                     f"after {tries}: check that it is an OpenAI-compatible server (api_base ends in /v1) and "
                     "that no proxy is answering in its place.")
+        if self.kind == "no_chat":
+            return (f"{model} at {where} does not serve chat completions (HTTP {self.status}): check that it is an "
+                    "OpenAI-compatible server and that api_base ends in /v1.")
         if self.kind == "refused":
             return (f"Could not reach {model} at {where}: nothing is listening there (connection refused): "
                     "start the server, or check api_base.")

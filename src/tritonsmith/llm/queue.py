@@ -222,6 +222,10 @@ class QueueClient:
                               scrub=scrub_literal)
             return reply
 
+    def priced(self) -> bool:
+        """False: what a queued reply costs is not known before it comes."""
+        return False
+
     def worst_case_usd(self, messages: list[dict[str, str]], **params) -> float | None:
         """0 for a reply already recorded; else None: what a queued reply costs is not known before it comes."""
         cache_salt = params.pop("cache_salt", None)

@@ -73,7 +73,7 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         count = len(tasks.unsupported)
         stream.write(f"{count} {'file' if count == 1 else 'files'} of suite {suite} not supported, not run: "
                      + "; ".join(f"{u.path.name} ({u.reason.rstrip('.')})" for u in tasks.unsupported) + "\n")
-    store = _results_store(out, suite, solver, config, pattern)
+    store, settings = _results_store(out, suite, solver, config, pattern)
     finished = store.records()  # read once: the tasks a resume skips, and the progress so far
     done = {record.task for record in finished}
     todo = [t for t in tasks if t.name not in done]
@@ -82,6 +82,7 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
     workers = (config.parallel if solver == "agent" else jobs or None) if config.device == "cpu" else None
     waiting: list[ReplyPending] = []
     with make_pool(config, eval_config, workers, stream) as pool:
+        store.save_settings(settings)  # the bench has started: its folder is its now
         qualifications = QualificationStore(pool.device_name or pool.device_kind)
         progress.stages = getattr(pool, "stages", None)  # (a cluster's evaluations are not looked into)
         known = qualifications.load()
@@ -158,8 +159,12 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
     return store.records()
 
 
-def _results_store(out: str | Path, suite: str, solver: str, config: RunConfig, pattern: str | None) -> ResultsStore:
-    """The bench folder's store, its settings written (or, on a resume, checked against these)."""
+def _results_store(out: str | Path, suite: str, solver: str, config: RunConfig,
+                   pattern: str | None) -> tuple[ResultsStore, dict[str, Any]]:
+    """The bench folder's store and the settings to write into it once the bench has started (on a resume,
+    checked against those it was run with). Nothing is written here: a bench that cannot start leaves the
+    folder as it was."""
+    check_solver(solver)
     store = ResultsStore(out)
     settings = {"suite": suite, "tasks": pattern, "solver": solver,
                 "model": config.model if solver == "agent" else None, "mode": config.mode, "rounds": config.rounds,
@@ -167,12 +172,19 @@ def _results_store(out: str | Path, suite: str, solver: str, config: RunConfig, 
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "config": dataclasses.asdict(config)}
     try:
-        store.save_settings(settings)
+        store.check_settings(settings)
     except SettingsMismatch as err:
         raise ConfigError(str(err)) from None
-    if solver.startswith("dir:") and not Path(solver[4:]).is_dir():
-        raise ConfigError(f"--solver {solver}: no such folder of candidates.")
-    return store
+    return store, settings
+
+
+def check_solver(solver: str) -> None:
+    """ConfigError unless `solver` is agent, baseline or dir:PATH of an existing folder."""
+    if solver.startswith("dir:"):
+        if not Path(solver[4:]).is_dir():
+            raise ConfigError(f"--solver {solver}: no such folder of candidates.")
+    elif solver not in ("agent", "baseline"):
+        raise ConfigError(f"unknown --solver {solver!r}: use agent, baseline or dir:PATH.")
 
 
 def solver_name(solver: str) -> str:

@@ -1,7 +1,8 @@
 """The results store of a bench folder: what a bench has finished, durable record by record.
 
-    bench.json      the bench's settings (suite, solver, model, rounds, ...), written once;
-                    a resume with other identity settings is refused
+    bench.json      the bench's settings (suite, solver, model, rounds, ...), written once the bench has
+                    started; a resume with other identity settings is refused, unless the folder holds
+                    nothing else (a start that failed before any task ran: its settings are replaced)
     results.jsonl   one TaskRecord per finished task, appended, flushed and fsynced
     .lock           held while a bench runs in the folder (who: pid, host, since)
 
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.durable import append_line, read_json
+from tritonsmith.durable import LOCK_FILE, append_line, read_json
 from tritonsmith.runs.records import TaskRecord, latest
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,10 @@ SETTINGS_FILE = "bench.json"
 
 # Settings that change what the records mean: a resume may not mix two of them in one folder.
 IDENTITY_KEYS = ("suite", "tasks", "solver", "model", "mode", "rounds", "parallel", "device")
+
+
+# What a bench folder holds before its first task has made anything.
+_SETTINGS_ONLY = {SETTINGS_FILE, SETTINGS_FILE + ".tmp", LOCK_FILE}
 
 
 class SettingsMismatch(ValueError):
@@ -67,23 +72,42 @@ class ResultsStore:
 
     def save_settings(self, settings: dict[str, Any], identity: Iterable[str] = IDENTITY_KEYS) -> dict[str, Any]:
         """Write bench.json the first time; on a resume, check the identity settings and keep the file.
-        Results without a bench.json (it was deleted) are refused: they could be any solver's.
+        A folder that holds bench.json and nothing else (a bench that stopped before any task ran) takes the
+        new settings. Results without a bench.json (it was deleted) are refused: they could be any solver's.
 
         Returns the settings in force (the stored ones on a resume). Raises SettingsMismatch, with one
         sentence naming the differences, when an identity setting differs from the stored one.
         """
         with self._lock:
-            stored = self._load_settings()
-            if stored is None and self.results_path.exists() and self.results_path.stat().st_size:
-                raise SettingsMismatch(
-                    f"The bench folder {self.folder} holds results but no {SETTINGS_FILE}, so nothing says which "
-                    "solver and settings they came from: restore it, or use another folder.")
-            if stored is None:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                temporary = self.settings_path.with_suffix(".json.tmp")
-                temporary.write_text(json.dumps(settings, indent=2, default=str) + "\n")
-                os.replace(temporary, self.settings_path)
-                return dict(settings)
+            stored = self._checked(settings, identity)
+            if stored is not None:
+                return stored
+            self.folder.mkdir(parents=True, exist_ok=True)
+            temporary = self.settings_path.with_suffix(".json.tmp")
+            temporary.write_text(json.dumps(settings, indent=2, default=str) + "\n")
+            os.replace(temporary, self.settings_path)
+            return dict(settings)
+
+    def check_settings(self, settings: dict[str, Any], identity: Iterable[str] = IDENTITY_KEYS) -> None:
+        """save_settings' checks, writing nothing: a bench checks them before it starts anything."""
+        with self._lock:
+            self._checked(settings, identity)
+
+    def holds_work(self) -> bool:
+        """Whether the folder holds anything a bench made besides its settings: results, or a task's run."""
+        if not self.folder.is_dir():
+            return False
+        return any(entry.name not in _SETTINGS_ONLY for entry in self.folder.iterdir())
+
+    def _checked(self, settings: dict[str, Any], identity: Iterable[str]) -> dict[str, Any] | None:
+        """The stored settings a resume keeps; None where `settings` are to be written."""
+        stored = self._load_settings()
+        if stored is None and self.results_path.exists() and self.results_path.stat().st_size:
+            raise SettingsMismatch(
+                f"The bench folder {self.folder} holds results but no {SETTINGS_FILE}, so nothing says which "
+                "solver and settings they came from: restore it, or use another folder.")
+        if stored is None or not self.holds_work():
+            return None
         differences = [f"{key} {stored.get(key)!r} (now {settings.get(key)!r})"
                        for key in identity if stored.get(key) != settings.get(key)]
         if differences:
