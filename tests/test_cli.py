@@ -171,6 +171,10 @@ def test_a_bench_that_could_not_start_leaves_its_folder_to_the_corrected_command
     assert [json.loads(line)["status"] for line in (out / "results.jsonl").read_text().splitlines()] == ["passed"]
     done = tritonsmith(*bench, "--device", "cuda")  # now it holds a finished task: that is kept
     assert done.returncode == 2 and "already holds a bench: pass --resume" in done.stderr, done.stderr
+    done = tritonsmith(*bench, "--device", "cpu", "--resume")
+    assert done.returncode == 0 and f"the one task of this bench is already finished in {out}: nothing to run." \
+        in done.stderr, done.stderr
+    assert len((out / "results.jsonl").read_text().splitlines()) == 1
 
 
 def test_numbers_out_of_range_are_one_sentence_naming_the_option():

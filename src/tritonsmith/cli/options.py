@@ -25,13 +25,14 @@ def add_run_options(parser: argparse.ArgumentParser, per_task: bool = False) -> 
         "queue:DIR[@MODEL]: prompts written to DIR/pending, replies read from DIR/replies")
     add("--api-base", help="base URL of an OpenAI-compatible server (vLLM, SGLang, Ollama)")
     add("--api-key-env", help="environment variable holding the API key")
-    add("--mode", choices=["generate", "optimize"])
+    add("--mode", choices=["generate", "optimize"], help="generate: write a kernel from the task's instruction "
+        "(default); optimize: make a given kernel faster (--start-from, or the task's baseline)")
     if not per_task:
         add("--start-from", help="optimize mode: the kernel file to start from (default: the baseline)")
     add("--rounds", type=int, help="rounds per lineage (sequential scaling)")
     add("--parallel", type=int, help="lineages side by side (parallel scaling)")
     add("--trap", type=int, help="failed fixes in a row before a lineage restarts")
-    add("--temperature", type=float)
+    add("--temperature", type=float, help="sampling temperature of every generation, 0 to 2 (default 0.7)")
     add("--budget-usd", type=float, help=f"dollars{per}")
     add("--budget-tokens", type=int, help=f"tokens{per}")
     add("--budget-wall-s", type=float, help=f"seconds{per}")
@@ -43,9 +44,12 @@ def add_run_options(parser: argparse.ArgumentParser, per_task: bool = False) -> 
         "(docs/cluster.md)")
     add("--workers-per-gpu", type=int, help="evaluations at once on each GPU (they take turns to time; default 1)")
     add("--corpus", action="append", help="extra example corpus: a folder of .py files or a JSON list")
-    add("--no-hardware", dest="hardware_knowledge", action="store_false", default=None)
-    add("--no-guide", dest="guide_knowledge", action="store_false", default=None)
-    add("--no-one-shot", dest="one_shot", action="store_false", default=None)
+    add("--no-hardware", dest="hardware_knowledge", action="store_false", default=None,
+        help="leave the detected GPU's hardware profile out of the prompts")
+    add("--no-guide", dest="guide_knowledge", action="store_false", default=None,
+        help="leave the Triton guide's sections out of the prompts")
+    add("--no-one-shot", dest="one_shot", action="store_false", default=None,
+        help="retrieve no example kernel for the prompts")
     add("--replay", action="store_true", default=None, help="replay a recorded run offline")
     parser.set_defaults(run_options=[name for name in names if name != "config"])
     return names

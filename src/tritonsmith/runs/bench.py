@@ -77,6 +77,10 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
     finished = store.records()  # read once: the tasks a resume skips, and the progress so far
     done = {record.task for record in finished}
     todo = [t for t in tasks if t.name not in done]
+    if not todo:  # a resume of a finished bench: no worker is started for nothing
+        which = "the one task of this bench is" if len(tasks) == 1 else f"all {len(tasks)} tasks of this bench are"
+        stream.write(f"{which} already finished in {out}: nothing to run.\n")
+        return store.records()
     progress = BenchProgress(len(tasks), finished, stream)
     eval_config = EvalConfig(timeout_s=config.eval_timeout_s, workers_per_gpu=config.workers_per_gpu)
     workers = (config.parallel if solver == "agent" else jobs or None) if config.device == "cpu" else None
