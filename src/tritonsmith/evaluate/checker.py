@@ -36,7 +36,7 @@ from tritonsmith.evaluate.runtime import (
     where,
 )
 from tritonsmith.evaluate.stage import note_stage
-from tritonsmith.evaluate.verdict import finish
+from tritonsmith.evaluate.verdict import NO_LAUNCH, finish
 from tritonsmith.task import case_label
 from tritonsmith.util.tensors import same
 
@@ -249,7 +249,16 @@ class Checker(References, Conversation, Measuring):
         return finish({"status": self.status, "call_ok": self.call_ok, "message": self.message, "cases": self.cases,
                        "perf": self.perf, "speedup": self.speedup, "speedup_vs_torch": self.speedup_vs_torch,
                        "speedup_reason": self.speedup_reason, "guard_violations": list(self.violations),
-                       "evidence": dict(self.evidence, kernels_launched=list(self.kernels))})
+                       "evidence": dict(self.evidence, kernels_launched=list(self.kernels))}, self.cause())
+
+    def cause(self) -> str | None:
+        """Why no kernel ran, where the task's own code needs a GPU and this is the CPU (its test may catch the
+        error itself, and store it as a result): said first, the guard's rejection kept."""
+        gpu_only = getattr(getattr(self, "task", None), "GPU_ONLY", None)
+        if self.on_gpu or not gpu_only or not any(v.startswith(NO_LAUNCH) for v in self.violations):
+            return None
+        return (f"this task needs a GPU: {gpu_only}, so on the CPU no Triton kernel ran; run it on a GPU with "
+                "--device cuda")
 
     baseline_present = False
 

@@ -59,6 +59,19 @@ _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reas
                        "references_split_s", "after_timing_checks")
 
 
+# what torch and Triton raise for code that needs a GPU on a machine without one (a CPU-only torch, which also
+# lacks torch._C's CUDA functions; Triton's interpreter, which has no active driver)
+NO_GPU = re.compile(r"not compiled with CUDA|no NVIDIA driver|CUDA driver|0 active drivers|"
+                    r"cannot import name '_cuda\w*' from 'torch\._C'")
+
+
+def needs_gpu(reason: str | None, exc: BaseException) -> str:
+    """The task failure of a task whose own code needs a GPU, run on the CPU: why, what it raised, and what to do."""
+    raised = (str(exc).strip().splitlines() or [""])[0]
+    return (f"this task needs a GPU: {reason or 'its own code puts its tensors on one'}, and on the CPU its "
+            f"reference fails with \"{type(exc).__name__}: {raised}\"; run it on a GPU with --device cuda")
+
+
 class References:
     """The task and every check made of it: inputs, expected outputs, and the elements a reference leaves
     undefined."""
@@ -115,12 +128,11 @@ class References:
             except CaseSkipped:
                 raise
             except Exception as exc:
-                hint = ""
-                if not self.on_gpu and re.search(r"not compiled with CUDA|no NVIDIA driver|CUDA driver", str(exc)):
-                    hint = " (this task's own code puts its tensors on a GPU: evaluate it on one, --device cuda)"
+                if not self.on_gpu and NO_GPU.search(str(exc)):
+                    raise TaskFailure(needs_gpu(getattr(self.task, "GPU_ONLY", None), exc)) from exc
                 which = "perf case" if phase == "perf_shape" else "case"
                 raise TaskFailure(f"the task's make_inputs/reference failed on {which} {index} ({case_label(case)}): "
-                                  f"{type(exc).__name__}: {exc}{hint}") from exc
+                                  f"{type(exc).__name__}: {exc}") from exc
         grew = self.on_gpu and _segments_allocated() != segments  # memory from the driver, not filled
         return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected,
                 **({"unfilled": True} if grew and fill is not None else {})}

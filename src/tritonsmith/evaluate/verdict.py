@@ -11,17 +11,23 @@ from typing import Any
 KEEPS_STATUS = ("compile_error", "timeout")
 
 
-def decide(status: str | None, message: str, violations: list[str]) -> tuple[str, str]:
-    """(status, message) of an evaluation that ended with `status` (None: every check passed) and `violations`."""
+NO_LAUNCH = "no Triton kernel was launched"  # the launch-count guard's violation starts so (evaluate/worker.py)
+
+
+def decide(status: str | None, message: str, violations: list[str], cause: str | None = None) -> tuple[str, str]:
+    """(status, message) of an evaluation that ended with `status` (None: every check passed) and `violations`;
+    `cause`, what the checker knows made the guards fire (a GPU-only task on the CPU), is said before them."""
     status = status or "passed"
     if violations and status not in KEEPS_STATUS:
-        return "rejected", "rejected by the evaluator's guards: " + "; ".join(violations)
+        rejected = "rejected by the evaluator's guards: " + "; ".join(violations)
+        return "rejected", f"{cause} ({rejected})" if cause else rejected
     return status, message
 
 
-def finish(verdict: dict[str, Any]) -> dict[str, Any]:
+def finish(verdict: dict[str, Any], cause: str | None = None) -> dict[str, Any]:
     """Apply the rule to a verdict's fields in place: status, message, exec_ok and the speedups."""
-    status, message = decide(verdict.get("status"), verdict.get("message", ""), verdict.get("guard_violations", []))
+    status, message = decide(verdict.get("status"), verdict.get("message", ""), verdict.get("guard_violations", []),
+                             cause)
     verdict["status"], verdict["message"] = status, message
     verdict["exec_ok"] = status == "passed"
     verdict["call_ok"] = bool(verdict.get("call_ok")) and status not in ("compile_error", "runtime_error")

@@ -57,6 +57,7 @@ from tritonsmith.evaluate.timing import (
     collector_paused,
     holding_last,
 )
+from tritonsmith.evaluate.verdict import NO_LAUNCH
 from tritonsmith.util.copied_calls import recorded, snapshot_storages
 from tritonsmith.util.tensors import storage_ptr
 
@@ -277,7 +278,7 @@ class CandidateRun:
             self.guards.skip_launches = False
         if command.get("keep"):
             if self.guards.launches == 0 and not self.pytorch_gold:
-                self.guards.violate("no Triton kernel was launched: the entry point must launch @triton.jit kernels")
+                self.guards.violate(f"{NO_LAUNCH}: the entry point must launch @triton.jit kernels")
             self.guards.check_after_candidate()
         self.reply({"done": "call", "handed": handed, "args_same": args_same})
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tritonsmith import __version__
 from tritonsmith.durable import append_line, device_file
+from tritonsmith.task import Task
 
 # what a kernel written for one vendor's GPUs uses that the other's Triton backend rejects
 AMD_ONLY = ("waves_per_eu", "fp8e4b8", "fp8e5b16", "matrix_instr_nonkdim", "kpack", "amdgcn", "rocm", "hip",
@@ -59,6 +61,21 @@ def classify(task: str, status: str, message: str, device: str | None, task_erro
     if status == "crashed":
         return unqualified(f"the gold crashes: {first}")
     return unqualified(f"the gold fails its own evaluation ({status}): {first}")
+
+
+def gpu_only_note(tasks: Sequence[Task], device_kind: str | None) -> str | None:
+    """The line a bench on the CPU says up front when some selected tasks need a GPU (Task.gpu_only, read from their
+    code: they fail on the CPU), or None."""
+    count = sum(1 for task in tasks if task.gpu_only)
+    if device_kind != "cpu" or not count:
+        return None
+    if count == 1:
+        which = "the selected task needs" if len(tasks) == 1 else f"1 of the {len(tasks)} selected tasks needs"
+        return (f"{which} a GPU (`tritonsmith tasks show ID` says why), so on the CPU its evaluation fails: run it on "
+                "a GPU with --device cuda")
+    which = f"all {count}" if count == len(tasks) else f"{count} of the {len(tasks)}"
+    return (f"{which} selected tasks need a GPU (gpu-only in `tritonsmith tasks`, and `tasks show ID` says why), so "
+            "on the CPU their evaluation fails: run them on a GPU with --device cuda")
 
 
 def other_vendor(message: str, device: str | None) -> str | None:

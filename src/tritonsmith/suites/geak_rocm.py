@@ -49,6 +49,7 @@ from tritonsmith.suites.generated import (
     render_task,
     write_if_changed,
 )
+from tritonsmith.suites.gpu_use import gpu_use
 from tritonsmith.suites.parametrize import Opaque, Unreadable, parametrisations
 from tritonsmith.suites.parts import (
     Parts,
@@ -169,11 +170,17 @@ def _generate(path: Path, entry: dict, out: Path) -> Path:
         "REFERENCE_TIMING": Raw('"none"  # the reference is the gold code\'s op: timed once, as the baseline'),
         "SOURCE_FILE": str(path.resolve()), "GOLD_FILE": str(gold_file.resolve()), "TESTS": tests.tests,
         "FIXTURES": tests.fixture_functions(), "AUTOUSE": tests.autouse, "BASELINE": parts.kernel,
-        "HARNESS": harness, "REFERENCE_SOURCE": shown}
+        "HARNESS": harness, "REFERENCE_SOURCE": shown, "GPU_ONLY": gpu_use(parts, _not_run(tests))}
     target = out / f"{task_id}.py"
     write_if_changed(target, render_task(path.name, "GEAK ROCm", f"from {RUNTIME} import load_module", fields,
                                          TASK_CODE.replace("{task_id}", task_id)))
     return target
+
+
+def _not_run(tests: PytestPart) -> list[str]:
+    """The test functions the correctness check never runs: performance tests and GEAK's result-saving hooks."""
+    fixtures = set(tests.fixture_functions().values())
+    return [name for name in tests.functions if name.startswith("test_") and name not in tests.tests + list(fixtures)]
 
 
 def _required(path: Path, entry: dict, gold_tree: ast.Module, defined: set[str],

@@ -38,6 +38,7 @@ from tritonsmith.suites.generated import (
     render_task,
     write_if_changed,
 )
+from tritonsmith.suites.gpu_use import gpu_use
 from tritonsmith.suites.parts import (
     Parts,
     signature,
@@ -139,7 +140,7 @@ def _generate(path: Path, entry: dict, out: Path, script: Path | None = None,
         "REFERENCE_TIMING": Raw('"none"  # the reference is call_op_ref on the gold code: timed once, as the baseline'),
         "SOURCE_FILE": str(path.resolve()), "GOLD_FILE": str(gold_file.resolve()),
         "GOLD_MODULE": _gold_module_name(task_id), "BASELINE": parts.kernel, "HARNESS": harness,
-        "REFERENCE_SOURCE": shown, **perf["fields"]}
+        "REFERENCE_SOURCE": shown, "GPU_ONLY": gpu_use(parts), **perf["fields"]}
     code = "\n\ndef _gold():\n    return load_gold(GOLD_MODULE, GOLD_FILE)\n" + perf["functions"]
     target = out / f"{task_id}.py"
     write_if_changed(target, render_task(path.name, "TritonBench-G", f"from {RUNTIME} import load_gold", fields, code))

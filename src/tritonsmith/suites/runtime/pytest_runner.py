@@ -14,7 +14,9 @@ evaluator's worker, on the gold code and on each candidate (the generated harnes
   functions (without params; generator fixtures are finalised after each call).
 - A failed assertion (or pytest.fail) fails that one call, as under pytest: the run goes on and the
   dict, missing whatever the call did not store, decides. Any other exception stops the run, with the
-  test id added to its message. A run in which every call was skipped is an error: it checks nothing.
+  test id added to its message, and so does the AssertionError of a CPU-only torch asked for a GPU ("Torch
+  not compiled with CUDA enabled"): it is no check of the test. A run in which every call was skipped is an
+  error: it checks nothing.
 
 Only the standard library here; pytest and torch are imported where a call needs them.
 """
@@ -59,6 +61,8 @@ def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: 
         except skipped:
             pass
         except failed as exc:  # a failed check fails this call only, as under pytest
+            if _refused_gpu(exc):
+                raise
             ran += 1
             print(f"tritonsmith: {call.name} failed: {type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)
         except Exception as exc:
@@ -144,6 +148,18 @@ def _outcomes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseExcepti
     except ImportError:
         return (), (AssertionError,)
     return (pytest.skip.Exception, pytest.xfail.Exception), (AssertionError, pytest.fail.Exception)
+
+
+def _refused_gpu(exc: BaseException) -> bool:
+    """torch's own refusal to use a GPU on a machine without one (a CPU-only build raises AssertionError in
+    torch.cuda): not a test's check failing, but the test unable to run here, which the caller must be told."""
+    innermost = exc.__traceback__
+    while innermost is not None and innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    module = innermost.tb_frame.f_globals.get("__name__", "") if innermost is not None else ""
+    torch = sys.modules.get("torch")
+    return (module == "torch.cuda" or module.startswith("torch.cuda.")) and torch is not None \
+        and not torch.cuda.is_available()
 
 
 def _marks(obj: Any) -> list[Any]:
