@@ -26,9 +26,8 @@ def register(commands) -> None:
 def eval_command(args: argparse.Namespace) -> int:
     from tritonsmith.durable import read_text
     from tritonsmith.evaluate import EvalConfig, evaluate
-    from tritonsmith.suites import resolve_task
 
-    task = resolve_task(args.task)
+    task = task_argument(args)
     if args.baseline == bool(args.candidate):
         raise UsageError("give either a candidate file or --baseline.")
     if args.baseline:
@@ -59,3 +58,22 @@ def eval_command(args: argparse.Namespace) -> int:
     else:
         print(result.summary())
     return EXIT_PASSED if result.passed else EXIT_FAILED
+
+
+def task_argument(args: argparse.Namespace):
+    """The task `args.task` names; where it is a .py file that is no task file but the candidate argument names a
+    task, a UsageError saying the order (`eval wrong.py softmax` read the candidate as a task)."""
+    from tritonsmith.suites import resolve_task
+    from tritonsmith.task import TaskError
+
+    try:
+        return resolve_task(args.task)
+    except TaskError as not_a_task:
+        if not (args.task.endswith(".py") and Path(args.task).is_file() and args.candidate):
+            raise
+        try:
+            resolve_task(args.candidate)
+        except TaskError:
+            raise not_a_task from None
+        raise UsageError(f"{args.task} is not a task file, and {args.candidate} names a task: the order is "
+                         f"`tritonsmith eval TASK CANDIDATE` (tritonsmith eval {args.candidate} {args.task}).") from None
