@@ -48,7 +48,7 @@ def test_eval_syntax_error_points_at_the_line():
     assert done.returncode == 1
     result = json.loads(done.stdout)
     assert result["status"] == "compile_error" and not result["call_ok"]
-    assert "candidate.py line 5" in result["message"]
+    assert f"SyntaxError at {CANDIDATES / 'wrong/vector_add_syntax.py'} line 5" in result["message"]  # the user's file
 
 
 def test_usage_errors_exit_2_with_one_sentence(tmp_path):

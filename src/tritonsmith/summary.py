@@ -127,10 +127,14 @@ class RunSummary:
 
 
 def _cost_text(spent: dict[str, Any]) -> str:
-    cost = f"${spent['usd']:.4f}" + (f" (+{spent['unpriced_calls']} calls of unknown price)"
-                                     if spent.get("unpriced_calls") else "")
-    if spent.get("estimated_calls"):
-        cost += f"; the tokens of {spent['estimated_calls']} replies written by hand into the queue are estimates"
-    if spent.get("interrupted_calls"):
-        cost += f"; {spent['interrupted_calls']} calls were cut off by a stop (their tokens are unknown)"
+    unpriced, estimated, interrupted = (spent.get(key) or 0 for key in
+                                        ("unpriced_calls", "estimated_calls", "interrupted_calls"))
+    cost = f"${spent['usd']:.4f}" + (f" (+{unpriced} {'call' if unpriced == 1 else 'calls'} of unknown price)"
+                                     if unpriced else "")
+    if estimated:
+        cost += (f"; the tokens of {'1 reply' if estimated == 1 else f'{estimated} replies'} written by hand into the "
+                 f"queue {'are estimates' if estimated != 1 else 'are an estimate'}")
+    if interrupted:
+        cost += (f"; {'1 call was' if interrupted == 1 else f'{interrupted} calls were'} cut off by a stop "
+                 f"({'its' if interrupted == 1 else 'their'} tokens are unknown)")
     return cost

@@ -53,6 +53,10 @@ def eval_command(args: argparse.Namespace) -> int:
     # the baseline against itself, as `bench --solver baseline` qualifies it (a PyTorch gold launches no Triton)
     result = evaluate(task, source, device=args.device, config=EvalConfig(seeds=seeds), timeout_s=args.timeout,
                       gold=args.baseline)
+    if args.candidate:
+        result.message = named_as_given(result.message, args.candidate)
+        for case in result.cases:
+            case.message = case.message and named_as_given(case.message, args.candidate)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -77,3 +81,11 @@ def task_argument(args: argparse.Namespace):
             raise not_a_task from None
         raise UsageError(f"{args.task} is not a task file, and {args.candidate} names a task: the order is "
                          f"`tritonsmith eval TASK CANDIDATE` (tritonsmith eval {args.candidate} {args.task}).") from None
+
+
+def named_as_given(message: str, candidate: str) -> str:
+    """The evaluator names the candidate's file by its own copy's name (candidate.py, with the same line numbers):
+    said to the user, it is the file they gave."""
+    from tritonsmith.evaluate.errors import CANDIDATE_FILE
+
+    return re.sub(rf"\b{re.escape(CANDIDATE_FILE)}(?=\"?,? line )", lambda _: candidate, message)

@@ -8,10 +8,13 @@ import json
 from tritonsmith.cli.errors import EXIT_PASSED, UsageError
 from tritonsmith.cli.options import add_suite_options
 
+ACTIONS = ("list", "show")
+
 
 def register(commands) -> None:
     tasks = commands.add_parser("tasks", help="list tasks, or show one with `tasks show ID`")
-    tasks.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    tasks.add_argument("action", nargs="?", choices=ACTIONS, default="list", type=_action,
+                       help="list (the default) or show")
     tasks.add_argument("task_id", nargs="?", help="with show: the task")
     add_suite_options(tasks)
     tasks.add_argument("--json", action="store_true", help="the tasks and the unsupported files as JSON")
@@ -41,15 +44,30 @@ def tasks_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"tasks": [task_dict(t) for t in tasks], "unsupported": unsupported}, indent=2))
         return EXIT_PASSED
-    print(f"{'id':<28} {'kind':<14} {'level':<5} {'dtypes':<32} gpu-only")
-    for t in tasks:
-        print(f"{t.id:<28} {t.kind:<14} {t.difficulty or '-'!s:<5} {','.join(t.dtypes):<32} {'yes' if t.gpu_only else ''}")
-    print(f"{len(tasks)} tasks in suite {args.suite}")
+    print(tasks_table(tasks))
+    print(f"{len(tasks)} {'task' if len(tasks) == 1 else 'tasks'} in suite {args.suite}")
     if unsupported:
         print(f"{len(unsupported)} {'file' if len(unsupported) == 1 else 'files'} not supported:")
         for u in tasks.unsupported:
             print(f"  {u.path.name}: {u.reason}")
     return EXIT_PASSED
+
+
+def _action(word: str) -> str:
+    """`tasks ID` is a common slip for `tasks show ID`: the error says so."""
+    if word not in ACTIONS:
+        raise argparse.ArgumentTypeError(f"{word!r} is neither list nor show; to show a task: tritonsmith tasks show "
+                                         f"{word}")
+    return word
+
+
+def tasks_table(tasks) -> str:
+    """One row per task, each column as wide as its longest entry (KernelBench's ids run to 60 characters)."""
+    rows = [("id", "kind", "level", "dtypes", "gpu-only")]
+    rows += [(t.id, t.kind, str(t.difficulty or "-"), ",".join(t.dtypes), "yes" if t.gpu_only else "") for t in tasks]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    return "\n".join((" ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " " + row[-1]).rstrip()
+                     for row in rows)
 
 
 def task_dict(task) -> dict:

@@ -33,7 +33,7 @@ def finish(verdict: dict[str, Any], cause: str | None = None) -> dict[str, Any]:
     verdict["call_ok"] = bool(verdict.get("call_ok")) and status not in ("compile_error", "runtime_error")
     if status != "passed":
         verdict["speedup"] = verdict["speedup_vs_torch"] = None
-        verdict["speedup_reason"] = f"not measured: status {status}"
+        verdict["speedup_reason"] = f"the status is {status}"
     return verdict
 
 
@@ -47,4 +47,4 @@ def reject(result: Any, violation: str) -> None:
                                            result.guard_violations)
     result.exec_ok = False
     result.speedup = result.speedup_vs_torch = None
-    result.speedup_reason = "not measured: status rejected"
+    result.speedup_reason = "the status is rejected"

@@ -54,7 +54,9 @@ class RepliesPending(Exception):
     def __init__(self, waiting: list[ReplyPending]):
         self.waiting = list(waiting)
         folders = sorted({pending.folder for pending in self.waiting})
-        super().__init__(f"{len(self.waiting)} requests wait for replies in {', '.join(folders)}")
+        count = len(self.waiting)
+        super().__init__(f"{'1 request waits for a reply' if count == 1 else f'{count} requests wait for replies'} "
+                         f"in {', '.join(folders)}")
 
     @property
     def folder(self) -> str:

@@ -361,7 +361,7 @@ def _lost_result(task: Task, losses: list[str]) -> EvalResult:
     result = EvalResult("crashed", False, False, "the evaluation was lost twice with the Ray actor running it, so "
                         f"it was not tried again: {losses[0]}; then {losses[1]}")
     result.task_id = task.id
-    result.speedup_reason = "not measured: status crashed"
+    result.speedup_reason = "the status is crashed"
     result.evidence["cluster"] = {"lost": losses}
     return result
 

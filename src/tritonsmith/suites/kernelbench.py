@@ -150,12 +150,14 @@ def load_kernelbench(path: str | Path, cache_dir: str | Path | None = None) -> S
     out = Path(cache_dir) if cache_dir else generated_dir(folder)
     out.mkdir(parents=True, exist_ok=True)
     seen: dict[str, Path] = {}
+    level = re.fullmatch(r"level([1-5])", folder.resolve().name)  # KernelBench's levels: the tasks' difficulty
 
     def load_one(problem: Path) -> Task:
         task_id = re.sub(r"[^A-Za-z0-9_-]", "_", problem.stem)
         if task_id in seen:
             raise TaskError(f"{problem}: its task id {task_id!r} is already used by {seen[task_id].name}.")
-        task = load_task(_generate(problem, check_problem(problem), task_id, out), suite="kernelbench")
+        task = load_task(_generate(problem, check_problem(problem), task_id, out, int(level[1]) if level else None),
+                         suite="kernelbench")
         seen[task_id] = problem
         return task
     return load_each(problems, load_one)
@@ -182,7 +184,7 @@ def check_problem(path: Path) -> str:
     return source
 
 
-def _generate(path: Path, source: str, task_id: str, out: Path) -> Path:
+def _generate(path: Path, source: str, task_id: str, out: Path, level: int | None = None) -> Path:
     sizes = scale_sizes(source)
     cpu_problem = path
     if sizes.changes:
@@ -194,7 +196,8 @@ def _generate(path: Path, source: str, task_id: str, out: Path) -> Path:
     reference_file = out / f"{task_id}__reference.py"
     write_if_changed(reference_file, f"{baseline}\n\n{appended}")
     fields = {
-        "ID": task_id, "KIND": Raw('"other"'), "ENTRY_POINT": ENTRY_POINT, "REQUIRED_NAMES": Raw('["ModelNew"]'),
+        "ID": task_id, "KIND": Raw('"other"'), "DIFFICULTY": level, "ENTRY_POINT": ENTRY_POINT,
+        "REQUIRED_NAMES": Raw('["ModelNew"]'),
         "SIGNATURE": SIGNATURE, "INSTRUCTION": INSTRUCTION,
         "CORRECTNESS_CASES": Raw('[{"dtype": "float32", "trial": 0}, {"dtype": "float32", "trial": 1}]',
                                  "# 2 trials x the evaluator's 3 seeds = 6 random input sets (KernelBench checks 5)"),
