@@ -217,7 +217,7 @@ def test_an_unreachable_cluster_is_one_sentence(tmp_path, closed_port):
     assert last.endswith("start it with `ray start --head` on that machine, or check the address.")
     bad = tritonsmith("run", "vector_add", "--model", "openai/x", "--cluster", "slurm", "--out", str(tmp_path / "r2"),
                       env=keyed)
-    assert bad.returncode == 2 and "the cluster must be ray or ray:ADDRESS" in bad.stderr
+    assert bad.returncode == 2 and "--cluster must be ray, ray:auto or ray:HOST:PORT (got 'slurm')." in bad.stderr
 
 
 def test_a_bench_without_cluster_never_imports_ray(tmp_path):

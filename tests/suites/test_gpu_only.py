@@ -162,3 +162,18 @@ def test_bench_on_the_cpu_says_up_front_how_many_selected_tasks_need_a_gpu(tmp_p
     assert gpu_only_note(tasks + tasks, "cpu").startswith("2 of the 4 selected tasks need a GPU (gpu-only in ")
     assert gpu_only_note(tasks[1:] * 3, "cpu").startswith("all 3 selected tasks need a GPU")
     assert gpu_only_note(tasks, "cuda") is None and gpu_only_note(tasks[:1], "cpu") is None
+
+
+@ON_THE_CPU
+def test_a_bench_on_the_cpu_says_it_before_the_first_task(tmp_path):
+    import io
+
+    from tritonsmith.agent.config import RunConfig
+    from tritonsmith.runs.bench import solve_suite
+
+    stream = io.StringIO()
+    records = solve_suite(f"tritonbench-g:{tritonbench_folder(tmp_path)}", "baseline", RunConfig(device="cpu"),
+                          tmp_path / "bench", pattern="scale_add", stream=stream)
+    said = stream.getvalue()
+    assert said.startswith("the selected task needs a GPU (`tritonsmith tasks show ID` says why)"), said
+    assert [r.status for r in records] == ["error"] and "this task needs a GPU" in records[0].error

@@ -30,7 +30,7 @@ from tritonsmith.evaluate.pool import MemoryRetry, MemoryRetryDeferred, task_key
 from tritonsmith.interrupt import interrupted
 from tritonsmith.llm.errors import RepliesPending, ReplyPending
 from tritonsmith.runs.pools import make_pool
-from tritonsmith.runs.qualify import Qualification, QualificationStore, classify
+from tritonsmith.runs.qualify import Qualification, QualificationStore, classify, gpu_only_note
 from tritonsmith.runs.records import (
     TUNING_KEYS,
     LineageOutcome,
@@ -90,6 +90,9 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         qualifications = QualificationStore(pool.device_name or pool.device_kind)
         progress.stages = getattr(pool, "stages", None)  # (a cluster's evaluations are not looked into)
         known = qualifications.load()
+        note = gpu_only_note(list(tasks), pool.device_kind)
+        if note:
+            stream.write(note + "\n")
 
         futures: list[Future] = []
         submitting = threading.Lock()
