@@ -147,7 +147,7 @@ def test_run_and_bench_settings_that_cannot_work_are_one_sentence_and_make_no_fo
         (("run", "vector_add", "--model", "hosted_vllm/m", "--api-base", "http://127.0.0.1:9/v1", "--budget-usd", "5"),
          "the price of hosted_vllm/m is unknown: give it in USD per million input and output tokens "
          "(--price-per-mtok IN,OUT, or price_per_mtok: [IN, OUT] in a config), or drop the dollar limit"),
-        ((*run, "--price-per-mtok", "3"), "--price-per-mtok takes two prices, input and output, e.g. 3,15 (got 3)."),
+        ((*run, "--price-per-mtok", "3"), "--price-per-mtok (price_per_mtok) takes two prices, input and output, e.g. 3,15 (got 3)."),
     ]:
         out = tmp_path / "out"
         done = tritonsmith(*args, "--out", str(out))

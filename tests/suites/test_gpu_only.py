@@ -87,6 +87,7 @@ def test_the_adapters_read_from_the_code_which_tasks_need_a_gpu(tmp_path):
         ("raw", "from torch._C import _cuda_getCurrentRawStream", "imports torch's CUDA functions"),
         ("compared", "def on_gpu(x):\n    return x.device.type == 'cuda'", None),
         ("seeded", "import torch\ntorch.cuda.manual_seed_all(0)\nREADY = torch.cuda.is_available()", None),
+        ("autocast", "from torch.amp import custom_fwd\n@custom_fwd(device_type='cuda')\ndef f(x):\n    return x", None),
     ]:
         path = tmp_path / f"{name}.py"
         path.write_text(f"{code}\n{'#' * 146}\ndef test_it():\n    pass\n")
@@ -117,9 +118,11 @@ def test_on_the_cpu_a_gpu_only_task_fails_with_its_cause_and_the_fix(tmp_path, s
     folder = tritonbench_folder(tmp_path) if suite == "tritonbench-g" else rocm_folder(tmp_path)
     done = tritonsmith("eval", f"{suite}:{folder}:{task_id}", "--baseline", "--device", "cpu", tmp_path=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.strip().splitlines()[-1] == (
-        f"tritonsmith: error: this task needs a GPU: {why}, and on the CPU its reference fails with "
-        "\"AssertionError: Torch not compiled with CUDA enabled\"; run it on a GPU with --device cuda")
+    said = done.stderr.strip().splitlines()[-1]
+    assert said.startswith(f"tritonsmith: error: this task needs a GPU: {why}, and on the CPU its reference fails "
+                           "on case 0 ("), said
+    assert said.endswith(" with \"AssertionError: Torch not compiled with CUDA enabled\"; run it on a GPU with "
+                         "--device cuda"), said
 
 
 @ON_THE_CPU

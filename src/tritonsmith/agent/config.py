@@ -83,4 +83,4 @@ class RunConfig:
         "tune_budget_s": Range(0), "eval_timeout_s": Range(0, above=True), "workers_per_gpu": Range(1)}
     FORMS: ClassVar[dict[str, tuple[str, str]]] = {
         "device": (DEVICE_FORM, "auto, cpu, cuda or cuda:N"),
-        "cluster": (r"ray(:.+)?", "ray, ray:auto or ray:HOST:PORT")}
+        "cluster": (r"(ray(:.+)?)?", "ray, ray:auto or ray:HOST:PORT")}  # (empty: this machine only)

@@ -38,9 +38,12 @@ def solve_task(task: Task, config: RunConfig, out: str | Path, llm: Any = None, 
 
 
 def check_settings(config: RunConfig) -> None:
-    """ConfigError for settings no run can go on with: a number out of range, or a kernel to start from
-    outside optimize mode."""
+    """ConfigError for settings no run can go on with: a number out of range, a price that is not two numbers,
+    or a kernel to start from outside optimize mode."""
     check_ranges(config)
+    if config.price_per_mtok is not None and len(config.price_per_mtok) != 2:
+        raise ConfigError(f"--price-per-mtok (price_per_mtok) takes two prices, input and output, e.g. 3,15 (got "
+                          f"{','.join(f'{p:g}' for p in config.price_per_mtok)}).")
     if config.start_from and config.mode != "optimize":
         raise ConfigError("start_from is the kernel that optimize mode starts from, but the mode is "
                           f"{config.mode}: add --mode optimize (mode: optimize in a config), or leave it out.")

@@ -36,6 +36,8 @@ def bench_command(args: argparse.Namespace) -> int:
         raise UsageError("the agent solver needs --model (or use --solver baseline or --solver dir:PATH).")
     out = out_folder(args.out)
     if args.solver == "agent":
+        from tritonsmith.agent.session import check_settings
+        check_settings(config)
         check_model(config)
     store = ResultsStore(out)  # (one whose bench stopped before it made anything is not one to keep)
     if store.load_settings() is not None and store.holds_work() and not args.resume:

@@ -19,9 +19,6 @@ def check_model(config) -> None:
     if config.model.startswith(PREFIX) and config.budget_usd is not None:
         raise UsageError(f"a dollar budget cannot be kept with {config.model}: what a queued reply costs is not "
                          "known before it comes, so drop --budget-usd (a token or wall-time budget works).")
-    if config.price_per_mtok is not None and len(config.price_per_mtok) != 2:
-        raise UsageError(f"--price-per-mtok takes two prices, input and output, e.g. 3,15 (got "
-                         f"{','.join(f'{p:g}' for p in config.price_per_mtok)}).")
     client = model_client(config.model, config.api_base, config.api_key_env, config.price_per_mtok)
     if config.budget_usd is not None and not client.priced():
         from tritonsmith.llm.budget import unknown_price

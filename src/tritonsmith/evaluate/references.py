@@ -65,11 +65,12 @@ NO_GPU = re.compile(r"not compiled with CUDA|no NVIDIA driver|CUDA driver|0 acti
                     r"cannot import name '_cuda\w*' from 'torch\._C'")
 
 
-def needs_gpu(reason: str | None, exc: BaseException) -> str:
-    """The task failure of a task whose own code needs a GPU, run on the CPU: why, what it raised, and what to do."""
+def needs_gpu(reason: str | None, exc: BaseException, where: str) -> str:
+    """The task failure of a task whose own code needs a GPU, run on the CPU: why, what it raised (on which
+    case), and what to do."""
     raised = (str(exc).strip().splitlines() or [""])[0]
-    return (f"this task needs a GPU: {reason or 'its own code puts its tensors on one'}, and on the CPU its "
-            f"reference fails with \"{type(exc).__name__}: {raised}\"; run it on a GPU with --device cuda")
+    return (f"this task needs a GPU: {reason or 'its own code asks for one'}, and on the CPU its reference fails "
+            f"on {where} with \"{type(exc).__name__}: {raised}\"; run it on a GPU with --device cuda")
 
 
 class References:
@@ -128,9 +129,10 @@ class References:
             except CaseSkipped:
                 raise
             except Exception as exc:
-                if not self.on_gpu and NO_GPU.search(str(exc)):
-                    raise TaskFailure(needs_gpu(getattr(self.task, "GPU_ONLY", None), exc)) from exc
                 which = "perf case" if phase == "perf_shape" else "case"
+                if not self.on_gpu and NO_GPU.search(str(exc)):
+                    raise TaskFailure(needs_gpu(getattr(self.task, "GPU_ONLY", None), exc,
+                                                f"{which} {index} ({case_label(case)})")) from exc
                 raise TaskFailure(f"the task's make_inputs/reference failed on {which} {index} ({case_label(case)}): "
                                   f"{type(exc).__name__}: {exc}") from exc
         grew = self.on_gpu and _segments_allocated() != segments  # memory from the driver, not filled

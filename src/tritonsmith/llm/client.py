@@ -10,6 +10,7 @@ import importlib
 import logging
 import os
 import random
+import re
 import threading
 import time
 from dataclasses import fields
@@ -276,8 +277,9 @@ class _Failure:
                     f"after {tries}: check that it is an OpenAI-compatible server (api_base ends in /v1) and "
                     "that no proxy is answering in its place.")
         if self.kind == "no_chat":
-            return (f"{model} at {where} does not serve chat completions (HTTP {self.status}): check that it is an "
-                    "OpenAI-compatible server and that api_base ends in /v1.")
+            said = "" if re.fullmatch(r"(Error code: )?\d*|no reason given", self.message) else f": {self.message}"
+            return (f"{model} at {where} does not serve chat completions (HTTP {self.status}{said}): check that it "
+                    "is an OpenAI-compatible server and that api_base ends in /v1.")
         if self.kind == "refused":
             return (f"Could not reach {model} at {where}: nothing is listening there (connection refused): "
                     "start the server, or check api_base.")

@@ -61,7 +61,8 @@ def _parameter(arguments: ast.arguments, default: ast.expr) -> str | None:
 def _why(node: ast.AST, parent: ast.AST | None) -> tuple[str, str] | None:
     """(what the code does, the code that does it), or None."""
     if (isinstance(node, ast.Constant) and isinstance(node.value, str) and CUDA_DEVICE.fullmatch(node.value)
-            and isinstance(parent, _HANDED_ON)):
+            and isinstance(parent, _HANDED_ON)
+            and not (isinstance(parent, ast.keyword) and parent.arg == "device_type")):  # autocast's: no GPU needed
         name = parent.arg if isinstance(parent, ast.keyword) else _parameter(parent, node) \
             if isinstance(parent, ast.arguments) else None
         return "its code puts tensors on the GPU", f"{name}={node.value!r}" if name else repr(node.value)
