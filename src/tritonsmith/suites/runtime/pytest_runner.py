@@ -62,7 +62,8 @@ def run_tests(namespace: dict[str, Any], seed: int, tests: list[str], fixtures: 
             pass
         except failed as exc:  # a failed check fails this call only, as under pytest
             if _refused_gpu(exc):
-                exc.add_note(f"(raised in test {call.name})")
+                if hasattr(exc, "add_note"):  # (Python 3.11 and later)
+                    exc.add_note(f"(raised in test {call.name})")
                 raise
             ran += 1
             print(f"tritonsmith: {call.name} failed: {type(exc).__name__}: {str(exc)[:500]}", file=sys.stderr)
