@@ -345,7 +345,8 @@ def test_a_task_whose_own_code_needs_a_gpu_says_so_on_the_cpu(tmp_path):
     what to do instead of only torch's assertion."""
     task = variant(tmp_path, "vector_add_cuda", ("device=device", "device='cuda'"))
     with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=120)) as pool:
-        with pytest.raises(TaskError, match=r"puts its tensors on a GPU: evaluate it on one, --device cuda"):
+        with pytest.raises(TaskError, match=r"^this task needs a GPU: its own code asks for one, and on the CPU its "
+                           r"reference fails on case 0 \(.*\) with .*; run it on a GPU with --device cuda$"):
             pool.evaluate(task, resolve_task("vector_add").baseline)
 
 

@@ -185,6 +185,21 @@ def test_gold_code_passes_its_own_test(cpu_pool, task_id):
     assert result.status == "passed", result.summary()
 
 
+def test_two_tasks_of_one_id_keep_their_own_gold_in_one_pool(cpu_pool, tmp_path):
+    """Two checkouts' scale_add (one computes alpha * x - y) evaluated by one pool, whose workers and keepers
+    outlive a task: each gold is its own task's, so each passes against itself and fails the other's."""
+    other = tmp_path / "other"
+    shutil.copytree(FIXTURES / "tasks", other)
+    shutil.copy(FIXTURES / "instructions.json", tmp_path / "instructions.json")
+    (other / "scale_add.py").write_text((other / "scale_add.py").read_text().replace("alpha * x + y", "alpha * x - y"))
+    first, second = resolve_task(f"{SUITE}:scale_add"), resolve_task(f"tritonbench-g:{other}:scale_add")
+    assert first.baseline != second.baseline
+    for task in (first, second, first):
+        assert cpu_pool.evaluate(task, task.baseline).status == "passed", task.path
+    assert cpu_pool.evaluate(second, first.baseline).status == "wrong_output"
+    assert cpu_pool.evaluate(first, second.baseline).status == "wrong_output"
+
+
 @pytest.mark.parametrize("source, status, words", [
     (WRONG_RELU, "wrong_output", "output['test_case_"),
     (TORCH_RELU, "rejected", "no Triton kernel was launched"),
