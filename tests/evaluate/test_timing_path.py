@@ -42,7 +42,7 @@ def test_an_honest_candidate_is_timed_and_its_timed_calls_checked(clock_pool):
     assert len(result.evidence["timing_split_s"]) == len(perf)
     assert all({"sampling", "hand_over", "after_inputs", "fresh_call", "verify"} <= set(split)
                for split in result.evidence["timing_split_s"]), result.evidence["timing_split_s"]
-    assert {"timing.after_inputs", "timing.fresh_call"} <= set(result.evidence["phases_s"])
+    assert {"timing.first_calls", "timing.after_inputs", "timing.fresh_call"} <= set(result.evidence["phases_s"])
     correctness = sum(case.phase == "correctness" for case in result.cases)
     # unchanged arguments after every call, and each last timed output equal to its verified first one
     assert result.evidence["handed_over_by_digest"] == correctness + 4 * len(perf)

@@ -43,6 +43,7 @@ class Measuring:
     def measure(self) -> None:
         first_perf = len(self.checks) + 1
         perf_ids = list(range(first_perf, first_perf + len(self.perf_checks)))
+        started = time.perf_counter()
         if perf_ids:
             reply = self.ask({"do": "call", "ids": perf_ids, "tag": "call", "record_ops": False,
                               "digest_outputs": True})
@@ -52,6 +53,8 @@ class Measuring:
                         "call", key, self.all_checks[key], ("args",) if key in args_same else ()):
                     self.first_calls_ok.add(key)
             self.take_failure(reply)
+        # each perf case's first call, and its output checked against the reference, before any is timed
+        self.evidence.setdefault("phases_s", {})["timing.first_calls"] = round(time.perf_counter() - started, 3)
         if self.status is not None or self.violations:
             return  # a perf case's first call verified wrong (output or inputs): none is timed
         if not self.perf_checks:
