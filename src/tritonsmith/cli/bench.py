@@ -27,11 +27,10 @@ def register(commands) -> None:
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    from tritonsmith.runs.bench import check_solver, solve_suite
+    from tritonsmith.runs.bench import solve_suite
     from tritonsmith.runs.store import ResultsStore
 
     config = run_settings(args)
-    check_solver(args.solver)
     if args.solver == "agent" and not config.model:
         raise UsageError("the agent solver needs --model (or use --solver baseline or --solver dir:PATH).")
     out = out_folder(args.out)

@@ -61,6 +61,7 @@ def solve_suite(suite: str, solver: str, config: RunConfig, out: str | Path, pat
               stream: Any = sys.stderr) -> list[TaskRecord]:
     """`jobs` tasks at once (default: one per evaluation worker for baseline/dir solvers, one for the agent,
     whose lineages already keep the workers busy). No other process may use `out` meanwhile (FolderInUse)."""
+    check_solver(solver)  # before the lock makes the folder
     with folder_lock(out, "bench folder"):
         return _solve_suite_locked(suite, solver, config, out, pattern, instructions, perf_scripts, jobs, stream)
 
@@ -171,7 +172,6 @@ def _results_store(out: str | Path, suite: str, solver: str, config: RunConfig,
     """The bench folder's store and the settings to write into it once the bench has started (on a resume,
     checked against those it was run with). Nothing is written here: a bench that cannot start leaves the
     folder as it was."""
-    check_solver(solver)
     store = ResultsStore(out)
     settings = {"suite": suite, "tasks": pattern, "solver": solver,
                 "model": config.model if solver == "agent" else None, "mode": config.mode, "rounds": config.rounds,
