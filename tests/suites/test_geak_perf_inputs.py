@@ -81,9 +81,11 @@ def test_a_script_that_fails_on_the_device_makes_its_inputs_on_the_cpu_as_geak_e
     seed_all(7)
     expected = [torch.rand(2 ** e, dtype=torch.float16) for e in (4, 6, 8)]
     assert torch.equal(x, expected[2])
-    assert script.namespace["MADE"] == [1, 1]  # one failed run under the device, one on the CPU
+    # two failed runs under the device (stopped at entry 2, then the whole way, as for a script that reads back
+    # an earlier entry), one on the CPU
+    assert script.namespace["MADE"] == [1, 1, 1]
     _, after = script.make_inputs(1, 12345, "meta")  # an after-timing input: made the way the perf checks' were,
-    assert script.namespace["MADE"] == [1, 1, 1] and after.value[0].device.type == "cpu"  # not tried again there
+    assert script.namespace["MADE"] == [1, 1, 1, 1] and after.value[0].device.type == "cpu"  # not tried again there
     assert after.facts["inputs"] == made
     cpu = script_of(NEEDS_VALUES, tmp_path, "double_cpu")
     _, on_cpu = cpu.make_inputs(2, 7, "cpu")  # the CPU evaluation: the CPU way, tried once
@@ -91,22 +93,38 @@ def test_a_script_that_fails_on_the_device_makes_its_inputs_on_the_cpu_as_geak_e
     assert on_cpu.facts["inputs"] == "on the CPU by get_input_tensors(), as GEAK-eval makes them"
 
 
+def test_on_the_device_each_input_is_made_alone_and_one_short_of_memory_is_not_sent_the_cpu_way(tmp_path):
+    """chunk_retention's 13 GB list, made whole on the GPU beside three other keepers' references, ran short
+    of memory; the CPU way it then fell back to drew those GBs again for every check, and stalled a pass."""
+    script = script_of(SCRIPT.format(extra="MADE.append(x.numel())"), tmp_path)
+    values = [script.make_inputs(i, 7, "meta", expected_count=3)[1] for i in range(3)]
+    assert [v.value[0].shape[0] for v in values] == [16, 64, 256]
+    # each run stopped at its entry: never the whole list held at once, and nothing of it kept
+    assert script.namespace["MADE"] == [1, 16, 1, 16, 64, 1, 16, 64, 256] and script._inputs is None
+    assert values[1].facts["inputs"] == "on meta, by get_input_tensors() with torch's default device set to meta"
+    short = script_of(SCRIPT.format(extra="raise torch.OutOfMemoryError('CUDA out of memory. Tried to allocate')"),
+                      tmp_path, "double_short")
+    with pytest.raises(torch.OutOfMemoryError):
+        short.make_inputs(1, 7, "meta", expected_count=3)
+    assert short._device_problem is None  # tried on the device again when asked again, not the CPU way for good
+
+
 def test_each_input_is_handed_out_once_and_held_only_by_its_perf_input(tmp_path):
-    script = script_of(PLAIN, tmp_path)
-    _, first = script.make_inputs(0, 7, "meta", expected_count=3)
-    _, again = script.make_inputs(0, 7, "meta", expected_count=3)  # the reproducibility check asks again
+    script = script_of(PLAIN, tmp_path)  # on the CPU (and for a script whose list cannot be stopped at an entry)
+    _, first = script.make_inputs(0, 7, "cpu", expected_count=3)
+    _, again = script.make_inputs(0, 7, "cpu", expected_count=3)  # the reproducibility check asks again
     assert again is first and script.namespace["MADE"] == [1]
     watched = weakref.ref(first.value[0])
     assert script._inputs[2][0] is None  # the list no longer holds what it handed out
     del first, again
     gc.collect()
     assert watched() is None  # ... so the input goes with the last check that held it
-    _, other = script.make_inputs(1, 7, "meta")
-    _, last = script.make_inputs(2, 7, "meta")
-    assert script._inputs is None and script.namespace["MADE"] == [1]  # all handed out: the list is gone
-    _, remade = script.make_inputs(0, 7, "meta")  # asked again after it was let go: made again, same seed
-    assert remade.value[0].shape == (16,) and script.namespace["MADE"] == [1, 1]
-    _, next_seed = script.make_inputs(0, 8, "meta")  # another seed: its own list
+    _, other = script.make_inputs(1, 7, "cpu")
+    _, last = script.make_inputs(2, 7, "cpu")
+    assert script._inputs[2] == [None] * 3 and script.namespace["MADE"] == [1]  # all handed out: none held
+    _, remade = script.make_inputs(0, 7, "cpu")  # asked again after it was let go: made again, same seed, alone
+    assert remade.value[0].shape == (16,) and script.namespace["MADE"] == [1, 1] and script._inputs[2] == [None] * 3
+    _, next_seed = script.make_inputs(0, 8, "cpu")  # another seed: its own list
     assert next_seed is not remade and script.namespace["MADE"] == [1, 1, 1]
 
 

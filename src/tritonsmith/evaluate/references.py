@@ -50,6 +50,8 @@ from tritonsmith.util.copied_calls import nothing_recorded, written_aligned
 
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
 SMALL_BLOCK, SMALL_POOL = 1 << 20, 64 << 20  # PyTorch's small-block pool: blocks up to 1 MiB
+FILL_MOST = 4 << 30
+"""The most new memory filled for a reference run beyond what the allocator's cache holds (`fill_free_memory`)."""
 KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
                  "reproducibility_check", "gpu_lock", "check_memory", "entry_point",
                  "trusted_baseline_path", "gold", "timing")  # what the keeper needs of a job to make its references
@@ -457,6 +459,9 @@ class References:
             check = self.make_check(case, index, seed, phase, fill=byte)
             if not check.pop("unfilled", False):
                 return check
+            if torch.cuda.max_memory_allocated() - self.base > FILL_MOST:
+                break  # the run needs more new memory than a fill gives: made again, it would be unfilled again
+                # (chunk_retention's 6 GiB perf inputs: each perf case made three times over, for nothing)
         self.evidence.setdefault("reference_memory_unfilled", []).append(where(check))
         return check
 
@@ -488,7 +493,7 @@ class References:
                     filled[pool] = filled.get(pool, 0) + piece
                     size -= piece
         free, _ = torch.cuda.mem_get_info()
-        need = min(max(self.run_need, SMALL_BLOCK), 4 << 30, free // 2) - filled["large"]
+        need = min(max(self.run_need, SMALL_BLOCK), FILL_MOST, free // 2) - filled["large"]
         sizes = ([need] if need > SMALL_BLOCK else []) + [SMALL_BLOCK] * max(0, (SMALL_POOL - filled["small"]) // SMALL_BLOCK)
         fillers += [torch.full((size,), byte, dtype=torch.uint8, device="cuda") for size in sizes]
         del fillers  # their memory stays in the caching allocator, filled, for what the reference allocates next

@@ -109,6 +109,11 @@ class Performance_Metrics:  # noqa: N801 - GEAK-eval's name, imported by the scr
                                              rep=self.do_bench_config.repetition, return_mode="median"))
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    import torch
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
 class _Enough(BaseException):  # noqa: N818 - not an error: get_input_tensors has made the entry wanted (a
     # BaseException, as GeneratorExit is, so that a script's own `except Exception` lets it through)
     def __init__(self, entry: Any):
@@ -267,12 +272,17 @@ class PerfScript:
         large inputs); if that raises (NumPy on tensors, a CPU-only op, the GPU's memory), it runs again on
         the CPU, and so does every later make of this script (an after-timing check's input is made as the
         perf check's was). With `up_to`, only that entry is kept, and, where the script appends its inputs
-        one by one, none after it is made (`_make`)."""
+        one by one, none after it is made (`_make`); such a make short of the GPU's memory raises as it is, for
+        the evaluator to try again when memory is free (made on the CPU, that one input needs as much GPU
+        memory once moved)."""
         if device != "cpu" and self._device_problem is None:
             try:
                 inputs = self._make(seed, device, up_to)
                 return inputs, f"on {device}, by get_input_tensors() with torch's default device set to {device}"
             except Exception as exc:  # noqa: BLE001 - the script's own code: the CPU way, as GEAK-eval's
+                if up_to is not None and self.stops_early and _out_of_memory(exc):
+                    raise  # one input short of the device's memory is as short of it made on the CPU and moved:
+                    # the evaluator's memory retry, not the CPU way for good (its whole list, GBs drawn slowly)
                 self._device_problem = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
         inputs = self._make(seed, "cpu", up_to)
         made = "on the CPU by get_input_tensors(), as GEAK-eval makes them"
@@ -311,34 +321,38 @@ class PerfScript:
         return inputs
 
     def make_inputs(self, index: int, seed: int, device: str, expected_count: int | None = None) -> tuple:
-        """The entry point's arguments for perf case `index`: a marker tensor and the PerfInput. The script makes
-        all its inputs at once; each is handed out once per seed and then held only by its PerfInput, which is
-        handed out again while it lives (the evaluator asks twice for the same case: check, reproducibility).
-        At a seed other than PERF_SEED (an after-timing check's, which needs one input of its seed) only that
-        input is made and nothing is kept: the whole list at each of a task's 16 after-timing seeds cost
-        TritonBench-G's add_value 6 s of its candidate's timing, and as much again in the checker and the keeper."""
+        """The entry point's arguments for perf case `index`: a marker tensor and the PerfInput, handed out again
+        while that lives (the evaluator asks twice for the same case: check, reproducibility).
+        - On a GPU, where the script appends its inputs one by one (`stops_early`), each input is made alone
+          (`made` with up_to): the whole list on the GPU at once (13 GB for chunk_retention) left four keepers
+          short of memory, and the CPU way they fell back to drew those GBs again for every check (minutes).
+        - Otherwise the script makes all its inputs at once for PERF_SEED; each is handed out once and then held
+          only by its PerfInput; one asked for again after it was let go is made alone.
+        - At a seed other than PERF_SEED (an after-timing check's) only that input is made and nothing is kept:
+          the whole list at each of a task's 16 after-timing seeds cost TritonBench-G's add_value 6 s of its
+          candidate's timing, and as much again in the checker and the keeper."""
         import torch
         perf_input = self._handed.get((seed, device, index))
         if perf_input is None:
-            if seed != PERF_SEED:
-                self._inputs = None  # what the perf checks left (a case dropped as unreproducible) goes first
+            one_by_one = device != "cpu" and self.stops_early and self._device_problem is None
+            if seed != PERF_SEED or one_by_one:
+                if seed != PERF_SEED:
+                    self._inputs = None  # what the perf checks left (a case dropped as unreproducible) goes first
                 inputs, made = self.made(seed, device, up_to=index)
             else:
                 inputs = self.inputs(seed, device)
                 if expected_count is not None and len(inputs) != expected_count:
                     raise RuntimeError(f"get_input_tensors() made {len(inputs)} inputs, but the adapter read "
                                        f"{expected_count} from the script: regenerate the suite")
-                if inputs[index] is None:  # handed out and let go since: make this seed's inputs again
-                    self._inputs = None
-                    inputs = self.inputs(seed, device)
                 made = self._inputs[3]
+                if inputs[index] is None:  # handed out and let go since (a check made again): this one alone
+                    inputs, made = self.made(seed, device, up_to=index)
             if index >= len(inputs):
                 raise RuntimeError(f"get_input_tensors() made {len(inputs)} inputs, fewer than perf case {index} "
                                    "needs: regenerate the suite")
             value = inputs[index] if device == "cpu" else self.metrics.to_cuda(inputs[index])
-            inputs[index] = None  # no second copy kept alive (on the CPU way, the CPU tensor)
-            if self._inputs is not None and all(item is None for item in self._inputs[2]):
-                self._inputs = None
+            inputs[index] = None  # no second copy kept alive (on the CPU way, the CPU tensor); a list of Nones
+            # is left, to say this seed's list was made (an input asked for again is made alone)
             perf_input = PerfInput(index, value, self.spec, {"flops": self._rate(value, "get_tflops", 1e9),
                                                             "bytes": self._rate(value, "get_gbps", 1e6),
                                                             "inputs": made})
