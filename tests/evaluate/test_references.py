@@ -4,6 +4,7 @@ later candidates, which copy them; cases whose reference does not reproduce are 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import torch
@@ -636,3 +637,27 @@ def test_a_keeper_gives_its_cache_back_while_it_makes_nothing():
         stop.set()
         idle.join(10)
     assert not idle.is_alive()
+
+
+def test_a_keeper_still_making_references_when_its_job_timed_out_is_restarted(tmp_path):
+    """A task whose references outlast its evaluation's limit: the job times out, and the keeper making them
+    for nobody is stopped and another started (on a GPU it held the making lock, alone on a second try, and
+    every other keeper waited: a TritonBench-G pass stood still for nine minutes). A later task is served by
+    the new keeper at once."""
+    slow = variant(tmp_path, "slow_references", ("def reference(x, y):\n    return x + y\n",
+                                                 "def reference(x, y):\n    import time\n    time.sleep(600)\n"
+                                                 "    return x + y\n"))
+    add = resolve_task("vector_add")
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=20)) as pool:
+        keeper = pool._keepers[None].members[0]
+        first = keeper.process
+        with pytest.raises(TaskError, match="not ready within the 20 s limit"):
+            pool.evaluate(slow, add.baseline)
+        assert keeper.process is not first and first.poll() is not None and keeper.restarts == 0
+        assert keeper.making() is None
+        assert "the reference keeper was stopped: its making of" in (pool.work_dir / "keeper-cpu-0.log").read_text()
+        started = time.monotonic()
+        after = pool.evaluate(add, add.baseline, timeout_s=120)
+    assert after.status == "passed", after.message
+    assert after.evidence["references"].startswith("made by the reference keeper")
+    assert time.monotonic() - started < 60

@@ -102,6 +102,8 @@ class Keeper:
         """Tasks whose references are more than this keeper keeps, and why it says so."""
         self.broken: str | None = None
         """Why this keeper's CUDA context can no longer be used, once it cannot."""
+        self.making_now: str | None = None
+        """The task key whose references are being made now (`make`), for the pool's `{"making": ...}` question."""
 
     def serve(self, connection: socket.socket) -> None:
         with connection:
@@ -110,6 +112,10 @@ class Keeper:
             try:
                 job = json.loads(receive_blob(connection))
             except (OSError, ConnectionError, ValueError):
+                return
+            if isinstance(job, dict) and job.get("making") is True:  # the pool: is a timed-out job's task being made?
+                with contextlib.suppress(OSError):
+                    send_blob(connection, pickle.dumps({"making": self.making_now}))
                 return
             if isinstance(job, dict) and isinstance(job.get("forget"), str):
                 self.forget(job["forget"])
@@ -218,6 +224,13 @@ class Keeper:
         more, after this keeper's cache is given back, while no other keeper of the device makes any (the
         device's keepers make side by side, each holding the GPU's making lock shared; the second try holds it
         alone): what the others were making may have been what was missing."""
+        self.making_now = job["task_key"]
+        try:
+            return self._make(job)
+        finally:
+            self.making_now = None
+
+    def _make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
         error, out_of_memory = None, False
         self.release_cached()  # before waiting for the making lock: a keeper that waits (behind another's second
         # try alone) holding its cache keeps from that try the memory it waits for (an H200 pass stopped so)

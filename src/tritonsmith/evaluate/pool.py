@@ -317,6 +317,10 @@ class WorkerPool:
             finally:
                 if self._cancelled.is_set():
                     shutil.rmtree(job_dir, ignore_errors=True)
+            if timed_out and keeper is not None and keeper.making() == key:
+                # it would go on making them for nobody, holding the GPU's making lock (alone, on a second try:
+                # every other keeper of the GPU waits) and its memory: a TritonBench-G pass stood still so
+                keeper.restart(f"its making of {task.name}'s references outlasted that job's {timeout:g} s limit")
         return message, timed_out, timeout, started
 
     def stages(self) -> dict[str, str]:

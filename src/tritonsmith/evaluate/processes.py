@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import pickle
 import queue
 import socket
 import subprocess
@@ -204,6 +205,35 @@ class KeeperProcess:
         except (OSError, ConnectionError):
             return False
         return True
+
+    def making(self, timeout_s: float = 10.0) -> str | None:
+        """The task key whose references the keeper is making now (Keeper.making_now), or None (idle, or it
+        could not be asked)."""
+        from tritonsmith.evaluate.keeper import receive_blob, send_blob
+        path = self.path(wait_s=0)
+        if path is None:
+            return None
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(timeout_s)
+                connection.connect(path)
+                send_blob(connection, json.dumps({"making": True}).encode())
+                reply = pickle.loads(receive_blob(connection))
+        except (OSError, ConnectionError, pickle.UnpicklingError, EOFError):
+            return None
+        return reply.get("making") if isinstance(reply, dict) else None
+
+    def restart(self, why: str) -> None:
+        """Stop the keeper and start another now (not counted among the restarts after a crash): its making
+        of a task's references outlasted the job that asked, and would go on holding the device's making lock
+        (alone, for a second try) and the keeper's share of memory for the tasks after it. The jobs it was
+        lending to lose their connection and make their own references."""
+        with self.lock:
+            kill_group(self.process.pid)
+            self.process.wait()
+            self.log.write(f"tritonsmith: the reference keeper was stopped: {why}; starting another\n".encode())
+            self.log.flush()
+            self._start()
 
     def usable(self) -> bool:
         """Running, or to be started again when next asked (`path`: one that was ready once)."""
