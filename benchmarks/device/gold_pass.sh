@@ -20,7 +20,9 @@ S=$(date +%s)
   ls -i /tmp/tritonsmith-locks-$(id -u)/ 2>/dev/null | tr '\n' ' '; echo; grep FLOCK /proc/locks | head -12
   if nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits 2>/dev/null | grep -qx 0; then
     for p in $(pgrep -f tritonsmith.evaluate.keeper); do  # GPU idle: each keeper (started 20 s ago at least,
-      [ "$(ps -o etimes= -p $p)" -gt 20 ] 2>/dev/null && kill -USR1 $p; done; fi  # its handler set) writes its threads' stacks to its log
+      [ "$(ps -o etimes= -p $p)" -gt 20 ] 2>/dev/null && kill -USR1 $p; done  # its handler set) writes its threads' stacks to its log,
+    sleep 1; for f in /tmp/tritonsmith-eval-*/keeper-*.log; do  # kept now: the pool's folder is gone once the bench ends
+      [ -s "$f" ] && { date -u +%T; tail -c 30000 "$f"; } > $NAME/stacks-$(basename "$f" .log).$S.txt; done; fi
   sleep 15; done) > $NAME/monitor.$S.txt 2>&1 &
 MON=$!
 LEFT=$(( END - ($(date +%s) - START) - 20 ))
