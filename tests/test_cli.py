@@ -184,6 +184,8 @@ def test_numbers_out_of_range_are_one_sentence_naming_the_option():
         (("run", "vector_add", "--model", "openai/m", "--temperature", "9"), "--temperature must be from 0 to 2 (got 9.0)."),
         (("run", "vector_add", "--model", "openai/m", "--parallel", "0"), "--parallel must be at least 1 (got 0)."),
         (("bench", "--solver", "baseline", "--rounds", "-1", "--out", "unused"), "--rounds must be at least 1 (got -1)."),
+        (("bench", "--solver", "baseline", "--eval-timeout-s", "0", "--out", "unused"),
+         "--eval-timeout-s must be positive (got 0.0)."),
     ]:
         done = tritonsmith(*args)
         assert (done.returncode, done.stderr) == (2, f"tritonsmith: error: {expected}\n"), args

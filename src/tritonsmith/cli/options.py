@@ -42,6 +42,8 @@ def add_run_options(parser: argparse.ArgumentParser, per_task: bool = False) -> 
     add("--gpus", help="comma-separated GPU indices, one evaluation worker each")
     add("--cluster", help="evaluate on a Ray cluster, one actor per GPU: ray, ray:auto or ray:HOST:PORT "
         "(docs/cluster.md)")
+    add("--eval-timeout-s", type=float, help="seconds one evaluation may take, its task's "
+        "references included (default 600 on a GPU, 300 on the CPU)")
     add("--workers-per-gpu", type=int, help="evaluations at once on each GPU (they take turns to time; default 1)")
     add("--corpus", action="append", help="extra example corpus: a folder of .py files or a JSON list")
     add("--no-hardware", dest="hardware_knowledge", action="store_false", default=None,

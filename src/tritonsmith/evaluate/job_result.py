@@ -42,7 +42,7 @@ def to_result(message: dict[str, Any] | None, timed_out: bool, timeout: float, j
                         f"evaluation {when}: the task is too slow to prepare, or the "
                         "GPU was busy with other evaluations' timing, which this one waits for (several "
                         "evaluations per GPU, or other tritonsmith processes on it); give it more time "
-                        "(--timeout) or smaller cases")
+                        "(--timeout for eval, --eval-timeout-s for run and bench) or smaller cases")
     if timed_out:
         result = EvalResult("timeout", False, False, f"the candidate did not finish within {timeout:g} s and was "
                             f"killed (during {phase or 'the evaluation'})")

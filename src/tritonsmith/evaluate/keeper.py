@@ -161,20 +161,20 @@ class Keeper:
                 if kept[0].get("trusted_baseline") is None and not job.get("gold"):
                     with self.making, self.filling:  # made for a gold's job: the baseline alone is timed for this first other one
                         kept[0]["trusted_baseline"] = self.time_baseline(kept[0], job)
-                return lend({"state": kept[0], "made": "kept"})
+                return self.lent({"state": kept[0], "made": "kept"})
             from tritonsmith.evaluate.runtime import held_bytes
             with self.making:
                 state, error = self.make(job)
-                self.release_cached()
+                self.give_back()
                 size = 0 if error else held_bytes(state)
                 if size > self.limit_bytes:
                     why = (f"the task's references take {size / 2**30:.1f} GiB, more than this keeper keeps "
                            f"({self.limit_bytes / 2**30:.1f} GiB)")
                     self.too_large[key] = f"{why}: each job makes its own"
                     if self.copy_fits(size):  # made already: this job need not make them again
-                        return lend({"state": state, "made": f"now, for this job only (not kept: {why})"})
+                        return self.lent({"state": state, "made": f"now, for this job only (not kept: {why})"})
                     state = None
-                    self.release_cached()
+                    self.give_back()
                     return _unavailable(self.too_large[key])
                 if error is None:
                     with self.on_gpu(job), self.filling:
@@ -186,7 +186,15 @@ class Keeper:
                 self.kept[key] = (state, digest, size)
                 while self.kept and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
                     self.kept.popitem(last=False)
-            return lend({"state": state, "made": "now" if kept is None else "again: changed"})
+            return self.lent({"state": state, "made": "now" if kept is None else "again: changed"})
+
+    def lent(self, reply: dict[str, Any]) -> bytes:
+        """`lend(reply)` with nothing else of this process on the GPU: its tensors' IPC handles are taken from the
+        caching allocator, and every other use of CUDA here (making, checksums, giving memory back) is under
+        `filling` too, so that no two threads of a keeper meet in CUDA's or the allocator's locks (a keeper that
+        held the GPU's lock shared stood still, its CPU idle, and with it every evaluation on that GPU)."""
+        with self.filling:
+            return lend(reply)
 
     def forget(self, key: str) -> None:
         """Let a task's kept references go (its jobs are done: a bench's finished task), and give their memory
@@ -232,7 +240,7 @@ class Keeper:
 
     def _make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
         error, out_of_memory = None, False
-        self.release_cached()  # before waiting for the making lock: a keeper that waits (behind another's second
+        self.give_back()  # before waiting for the making lock: a keeper that waits (behind another's second
         # try alone) holding its cache keeps from that try the memory it waits for (an H200 pass stopped so)
         try:
             with self.making_lock(job, alone=False), self.filling:
@@ -249,7 +257,7 @@ class Keeper:
         self.check_context(error)
         if self.broken is not None:
             return None, error
-        self.release_cached()
+        self.give_back()
         try:
             with self.making_lock(job, alone=True):
                 self.settle()
@@ -326,6 +334,11 @@ class Keeper:
                 pass
             finally:
                 self.filling.release()
+
+    def give_back(self) -> None:
+        """`release_cached` under `filling`, as all of this process's CUDA work is (`lent`)."""
+        with self.filling:
+            self.release_cached()
 
     def release_cached(self) -> None:
         """Give back the memory a task's making freed, and that of lent tensors the jobs have let go."""
