@@ -1,6 +1,6 @@
 #!/bin/bash
 # One gold pass: `bench --solver baseline` of SUITE at W workers per GPU into NAME/, resumed from
-# .bench/NAME.tgz when present, for at most END seconds. Usage: gold_pass.sh NAME SUITE [W]. The pass's logs,
+# .bench/NAME.tgz when present, for at most END seconds, each evaluation for at most EVAL_TIMEOUT (default 600). Usage: gold_pass.sh NAME SUITE [W]. The pass's logs,
 # its gold_pass.md and a monitor of the GPU, each process's GPU memory, the busiest processes (parents, wait
 # channels) and flock holders (every 15 s: to see where a stalled pass waits; while the GPU is idle, each keeper
 # is asked for its threads' stacks, whose logs' tails come back too) stay inside NAME/, which goes back
@@ -23,11 +23,12 @@ S=$(date +%s)
       [ "$(ps -o etimes= -p $p)" -gt 20 ] 2>/dev/null && kill -USR1 $p; done  # its handler set) writes its threads' stacks to its log,
     sleep 1; for f in /tmp/tritonsmith-eval-*/keeper-*.log; do  # kept now: the pool's folder is gone once the bench ends
       [ -s "$f" ] && { date -u +%T; tail -c 30000 "$f"; } > $NAME/stacks-$(basename "$f" .log).$S.txt; done; fi
-  sleep 15; done) > $NAME/monitor.$S.txt 2>&1 &
+  I=$(( ${I:-0} + 1 )); [ $(( I % 4 )) -eq 0 ] && tar czf $OUT/$NAME.tgz $NAME 2>/dev/null  # so that a call cut off
+  sleep 15; done) > $NAME/monitor.$S.txt 2>&1 &  # before the end still gives back what it did (at most a minute old)
 MON=$!
 LEFT=$(( END - ($(date +%s) - START) - 20 ))
 timeout -k 15 $LEFT python3 -m tritonsmith bench --suite "$SUITE" --solver baseline --workers-per-gpu $W \
-  --out $NAME $RES > $NAME/log.$S 2>&1
+  --eval-timeout-s ${EVAL_TIMEOUT:-600} --out $NAME $RES > $NAME/log.$S 2>&1
 RC=$?
 kill $MON 2>/dev/null; wait $MON 2>/dev/null
 for f in /tmp/tritonsmith-eval-*/keeper-*.log; do [ -f "$f" ] && tail -c 60000 "$f" > $NAME/$(basename "$f" .log).$S.log; done
