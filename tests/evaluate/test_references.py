@@ -661,3 +661,25 @@ def test_a_keeper_still_making_references_when_its_job_timed_out_is_restarted(tm
     assert after.status == "passed", after.message
     assert after.evidence["references"].startswith("made by the reference keeper")
     assert time.monotonic() - started < 60
+
+
+def test_a_making_that_lasts_writes_every_threads_stack_to_the_keepers_log(tmp_path, capfd):
+    """Where a keeper stands still is in its log without anyone asking: the pass that stood still behind a keeper
+    holding the GPU left no trace of where it stood."""
+    from tritonsmith.evaluate.keeper import Keeper
+    from tritonsmith.evaluate.pool import EvalConfig, task_key
+
+    slow = variant(tmp_path, "slow_made", ("def reference(x, y):\n    return x + y\n",
+                                           "def reference(x, y):\n    import time\n    time.sleep(0.5)\n"
+                                           "    return x + y\n"))
+    job = {"task_path": str(slow.path), "task_key": task_key(slow, [0]), "seeds": [0],
+           "correctness_cases": list(slow.correctness_cases)[:1], "perf_cases": [], "tolerances": {},
+           "reproducibility_check": EvalConfig().reproducibility_check}
+    keeper = Keeper("cpu", 1 << 30)
+    keeper.stacks_every_s = 0.3
+    state, error = keeper.make(job)
+    assert error is None and state["checks"]
+    during = capfd.readouterr().err
+    assert "most recent call first" in during and "in reference" in during and "in make" in during, during[-2000:]
+    time.sleep(1.0)
+    assert "most recent call first" not in capfd.readouterr().err  # none once the making ended

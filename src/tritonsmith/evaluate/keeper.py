@@ -34,6 +34,7 @@ from collections import OrderedDict
 from typing import Any
 
 HEADER = struct.Struct("!Q")
+STACKS_EVERY_S = 180.0
 BROKEN_EXIT = 3
 """The keeper's exit status when its CUDA context failed (the pool starts another)."""
 
@@ -104,6 +105,9 @@ class Keeper:
         """Why this keeper's CUDA context can no longer be used, once it cannot."""
         self.making_now: str | None = None
         """The task key whose references are being made now (`make`), for the pool's `{"making": ...}` question."""
+        self.stacks_every_s = STACKS_EVERY_S
+        """While one making lasts longer, every thread's stack is written to the log this often (a TritonBench-G pass
+        stood still behind a keeper that held the GPU, and where it stood was not known)."""
 
     def serve(self, connection: socket.socket) -> None:
         with connection:
@@ -232,10 +236,14 @@ class Keeper:
         more, after this keeper's cache is given back, while no other keeper of the device makes any (the
         device's keepers make side by side, each holding the GPU's making lock shared; the second try holds it
         alone): what the others were making may have been what was missing."""
+        import faulthandler
         self.making_now = job["task_key"]
+        if self.stacks_every_s and sys.stderr is not None:  # a making that stands still says where, in this keeper's log
+            faulthandler.dump_traceback_later(self.stacks_every_s, repeat=True, file=sys.stderr)
         try:
             return self._make(job)
         finally:
+            faulthandler.cancel_dump_traceback_later()
             self.making_now = None
 
     def _make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
