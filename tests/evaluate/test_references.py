@@ -654,13 +654,29 @@ def test_a_keeper_still_making_references_when_its_job_timed_out_is_restarted(tm
         with pytest.raises(TaskError, match="not ready within the 20 s limit"):
             pool.evaluate(slow, add.baseline)
         assert keeper.process is not first and first.poll() is not None and keeper.restarts == 0
-        assert keeper.making() is None
+        assert keeper.path() is not None and keeper.making() == (keeper.process.pid, None, True)  # the new one, idle
         assert "the reference keeper was stopped: its making of" in (pool.work_dir / "keeper-cpu-0.log").read_text()
         started = time.monotonic()
         after = pool.evaluate(add, add.baseline, timeout_s=120)
     assert after.status == "passed", after.message
     assert after.evidence["references"].startswith("made by the reference keeper")
     assert time.monotonic() - started < 60
+
+
+def test_a_keeper_making_nothing_when_a_candidate_timed_out_is_kept():
+    """The candidate, not the task's references, outlasted the limit: the keeper (idle, its references kept
+    for the task's next job) stays."""
+    add = resolve_task("vector_add")
+    hangs = add.baseline.replace("def vector_add(", "def _vector_add(") + (
+        "\n\ndef vector_add(x, y):\n    import time\n    time.sleep(600)\n    return _vector_add(x, y)\n")
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=20)) as pool:
+        keeper = pool._keepers[None].members[0]
+        first = keeper.process
+        result = pool.evaluate(add, hangs)
+        assert result.status == "timeout", result.message
+        assert keeper.process is first and first.poll() is None
+        again = pool.evaluate(add, add.baseline, timeout_s=120)
+    assert again.status == "passed" and again.evidence["references"].startswith("lent by the reference keeper")
 
 
 def test_a_making_that_lasts_writes_every_threads_stack_to_the_keepers_log(tmp_path, capfd):

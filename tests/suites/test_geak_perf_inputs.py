@@ -102,15 +102,17 @@ def test_on_the_device_each_input_is_made_alone_and_one_short_of_memory_is_not_s
     # each run stopped at its entry: never the whole list held at once, and nothing of it kept
     assert script.namespace["MADE"] == [1, 16, 1, 16, 64, 1, 16, 64, 256] and script._inputs is None
     assert values[1].facts["inputs"] == "on meta, by get_input_tensors() with torch's default device set to meta"
-    short = script_of(SCRIPT.format(extra="raise torch.OutOfMemoryError('CUDA out of memory. Tried to allocate')"),
+    short = script_of(SCRIPT.format(extra="MADE.append(x.numel())\n            if x.numel() == 64:\n"
+                                          "                raise torch.OutOfMemoryError('CUDA out of memory.')"),
                       tmp_path, "double_short")
     with pytest.raises(torch.OutOfMemoryError):
         short.make_inputs(1, 7, "meta", expected_count=3)
+    assert short.namespace["MADE"] == [1, 16, 64]  # raised as it was: not the whole list tried next, nor the CPU
     assert short._device_problem is None  # tried on the device again when asked again, not the CPU way for good
 
 
 def test_each_input_is_handed_out_once_and_held_only_by_its_perf_input(tmp_path):
-    script = script_of(PLAIN, tmp_path)  # on the CPU (and for a script whose list cannot be stopped at an entry)
+    script = script_of(PLAIN, tmp_path)  # on the CPU, where a script's whole list is made at once
     _, first = script.make_inputs(0, 7, "cpu", expected_count=3)
     _, again = script.make_inputs(0, 7, "cpu", expected_count=3)  # the reproducibility check asks again
     assert again is first and script.namespace["MADE"] == [1]

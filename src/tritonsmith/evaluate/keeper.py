@@ -122,9 +122,10 @@ class Keeper:
                     send_blob(connection, pickle.dumps({"making": self.making_now}))
                 return
             if isinstance(job, dict) and isinstance(job.get("forget"), str):
-                self.forget(job["forget"])
-                with contextlib.suppress(OSError):
-                    send_blob(connection, pickle.dumps({"forgotten": job["forget"]}))
+                gone = [self.forget(job["forget"])]  # held by the list alone, which `free` empties
+                with contextlib.suppress(OSError):  # answered before their memory is freed: that waits for a
+                    send_blob(connection, pickle.dumps({"forgotten": job["forget"]}))  # making in progress
+                self.free(gone)
                 return
             try:
                 reply = self.references(job)
@@ -157,17 +158,17 @@ class Keeper:
                 kept = self.kept.get(key)
                 if kept is not None:
                     self.kept.move_to_end(key)
-            intact = False
-            if kept is not None:  # checksums allocate on the GPU: never while another task's are made from filled memory
-                with self.making, self.on_gpu(job), self.filling:
-                    intact = checksum(kept[0]) == kept[1]
-            if intact:
-                if kept[0].get("trusted_baseline") is None and not job.get("gold"):
-                    with self.making, self.filling:  # made for a gold's job: the baseline alone is timed for this first other one
-                        kept[0]["trusted_baseline"] = self.time_baseline(kept[0], job)
-                return self.lent({"state": kept[0], "made": "kept"})
             from tritonsmith.evaluate.runtime import held_bytes
-            with self.making:
+            with self.making:  # through the lending: a job whose references are ready never waits for another making
+                intact = False
+                if kept is not None:  # checksums allocate on the GPU: never while another task's are made from filled memory
+                    with self.on_gpu(job), self.filling:
+                        intact = checksum(kept[0]) == kept[1]
+                if intact:
+                    if kept[0].get("trusted_baseline") is None and not job.get("gold"):
+                        with self.filling:  # made for a gold's job: the baseline alone is timed for this first other one
+                            kept[0]["trusted_baseline"] = self.time_baseline(kept[0], job)
+                    return self.lent({"state": kept[0], "made": "kept"})
                 state, error = self.make(job)
                 self.give_back()
                 size = 0 if error else held_bytes(state)
@@ -180,17 +181,19 @@ class Keeper:
                     state = None
                     self.give_back()
                     return _unavailable(self.too_large[key])
-                if error is None:
-                    with self.on_gpu(job), self.filling:
-                        digest = checksum(state)
-            if error is not None:
-                self.check_context(error)
-                return lend({"error": error})
-            with self.lock:  # within this keeper's share of the device's memory
-                self.kept[key] = (state, digest, size)
-                while self.kept and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
-                    self.kept.popitem(last=False)
-            return self.lent({"state": state, "made": "now" if kept is None else "again: changed"})
+                if error is not None:
+                    self.check_context(error)
+                    return lend({"error": error})
+                with self.on_gpu(job), self.filling:
+                    digest = checksum(state)
+                evicted = []
+                with self.lock:  # within this keeper's share of the device's memory
+                    self.kept[key] = (state, digest, size)
+                    while self.kept and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
+                        evicted.append(self.kept.popitem(last=False))
+                with self.filling:  # their memory freed as all CUDA work here is
+                    del evicted
+                return self.lent({"state": state, "made": "now" if kept is None else "again: changed"})
 
     def lent(self, reply: dict[str, Any]) -> bytes:
         """`lend(reply)` with nothing else of this process on the GPU: its tensors' IPC handles are taken from the
@@ -200,21 +203,24 @@ class Keeper:
         with self.filling:
             return lend(reply)
 
-    def forget(self, key: str) -> None:
-        """Let a task's kept references go (its jobs are done: a bench's finished task), and give their memory
-        back, so that later tasks have it; a job that asks again has them made again."""
+    def forget(self, key: str) -> Any:
+        """Let a task's kept references go (its jobs are done: a bench's finished task): a job that asks again
+        has them made again. Returns them, for `free` to give their memory back, so that later tasks have it."""
         with self.lock:
             gone = self.kept.pop(key, None)
             self.too_large.pop(key, None)
         sys.modules.pop(f"tritonsmith_task_{key[:16]}", None)  # and what its module made at import (a perf
         # script's inputs, a KernelBench harness's weights), held by the module for good otherwise
-        if gone is not None:
-            del gone
-            if self.filling.acquire(blocking=False):  # not while another task's are made from memory this
-                try:  # process filled (that making gives the memory back when it ends): the bench never waits
-                    self.release_cached()
-                finally:
-                    self.filling.release()
+        return gone
+
+    def free(self, gone: list[Any]) -> None:
+        """Free what `forget` let go (the only holder of it: `gone`, emptied here) and give its memory back, as
+        all CUDA work here is (under `filling`: after a making in progress)."""
+        if not any(item is not None for item in gone):
+            return
+        with self.filling:
+            gone.clear()
+            self.release_cached()
 
     def copy_fits(self, size: int) -> bool:
         """Whether the job may copy references of `size` bytes, too large to keep, that this keeper holds while it

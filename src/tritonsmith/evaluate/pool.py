@@ -317,10 +317,12 @@ class WorkerPool:
             finally:
                 if self._cancelled.is_set():
                     shutil.rmtree(job_dir, ignore_errors=True)
-            if timed_out and keeper is not None and keeper.making() == key:
-                # it would go on making them for nobody, holding the GPU's making lock (alone, on a second try:
-                # every other keeper of the GPU waits) and its memory: a TritonBench-G pass stood still so
-                keeper.restart(f"its making of {task.name}'s references outlasted that job's {timeout:g} s limit")
+            asked = keeper.making() if timed_out and keeper is not None else None
+            if asked is not None and (asked[1] == key or not asked[2]):
+                # it would go on making them for nobody (or stand still), holding the GPU's making lock (alone, on
+                # a second try: every other keeper of the GPU waits) and its memory: a TritonBench-G pass stood so
+                keeper.restart(asked[0], f"its making of {task.name}'s references outlasted that job's {timeout:g} s "
+                               "limit" if asked[2] else f"it did not answer after {task.name}'s job timed out")
         return message, timed_out, timeout, started
 
     def stages(self) -> dict[str, str]:

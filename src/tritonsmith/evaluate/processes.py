@@ -206,13 +206,14 @@ class KeeperProcess:
             return False
         return True
 
-    def making(self, timeout_s: float = 10.0) -> str | None:
-        """The task key whose references the keeper is making now (Keeper.making_now), or None (idle, or it
-        could not be asked)."""
+    def making(self, timeout_s: float = 10.0) -> tuple[int, str | None, bool] | None:
+        """(the keeper's pid, the task key whose references it is making now or None, whether it answered at
+        all: one that does not within `timeout_s` is stuck); None when no keeper is running to ask."""
         from tritonsmith.evaluate.keeper import receive_blob, send_blob
         path = self.path(wait_s=0)
         if path is None:
             return None
+        pid = self.process.pid
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
                 connection.settimeout(timeout_s)
@@ -220,17 +221,21 @@ class KeeperProcess:
                 send_blob(connection, json.dumps({"making": True}).encode())
                 reply = pickle.loads(receive_blob(connection))
         except (OSError, ConnectionError, pickle.UnpicklingError, EOFError):
-            return None
-        return reply.get("making") if isinstance(reply, dict) else None
+            return pid, None, self.process.pid != pid or self.process.poll() is not None  # (gone: not stuck)
+        return pid, reply.get("making") if isinstance(reply, dict) else None, True
 
-    def restart(self, why: str) -> None:
-        """Stop the keeper and start another now (not counted among the restarts after a crash): its making
-        of a task's references outlasted the job that asked, and would go on holding the device's making lock
-        (alone, for a second try) and the keeper's share of memory for the tasks after it. The jobs it was
-        lending to lose their connection and make their own references."""
+    def restart(self, pid: int, why: str) -> None:
+        """Stop the keeper `pid` and start another now (not counted among the restarts after a crash), unless it
+        was replaced meanwhile: its making of a task's references outlasted the job that asked, or it stopped
+        answering, and it would go on holding the device's making lock (alone, for a second try) and the
+        keeper's share of memory for the tasks after it. The jobs it was lending to lose their connection and
+        make their own references."""
         with self.lock:
+            if self.process.pid != pid:
+                return
             kill_group(self.process.pid)
-            self.process.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):  # (one stuck in the driver may be slow to go)
+                self.process.wait(timeout=30)
             self.log.write(f"tritonsmith: the reference keeper was stopped: {why}; starting another\n".encode())
             self.log.flush()
             self._start()

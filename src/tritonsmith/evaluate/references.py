@@ -454,14 +454,14 @@ class References:
         between tasks, filled with an earlier task's bytes): it is made again (twice at most), now with that much
         filled, so that what the reference leaves unwritten is `byte` throughout, not garbage both runs happen to
         share; a check still made partly from unfilled memory is named in the evidence (reference_memory_unfilled)."""
-        for _ in range(3):
+        for attempt in range(3):
             check = None  # an earlier try's memory is free again, to be filled with the rest
             check = self.make_check(case, index, seed, phase, fill=byte)
             if not check.pop("unfilled", False):
                 return check
-            if torch.cuda.max_memory_allocated() - self.base > FILL_MOST:
-                break  # the run needs more new memory than a fill gives: made again, it would be unfilled again
-                # (chunk_retention's 6 GiB perf inputs: each perf case made three times over, for nothing)
+            if attempt and torch.cuda.max_memory_allocated() - self.base > FILL_MOST:
+                break  # made again from a filled cache and still short, needing more new memory than a fill
+                # gives: a third try would be too (chunk_retention's 6 GiB perf inputs)
         self.evidence.setdefault("reference_memory_unfilled", []).append(where(check))
         return check
 

@@ -110,8 +110,16 @@ class Performance_Metrics:  # noqa: N801 - GEAK-eval's name, imported by the scr
 
 
 def _out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc`, or what it was raised from, is the GPU running short of memory."""
     import torch
-    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, torch.OutOfMemoryError) or "out of memory" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class _Enough(BaseException):  # noqa: N818 - not an error: get_input_tensors has made the entry wanted (a
@@ -310,8 +318,8 @@ class PerfScript:
             inputs = None if isinstance(metrics.input_tensors, _UpTo) else list(metrics.input_tensors)
         except _Enough as enough:
             return [None] * up_to + [enough.entry]
-        except Exception:
-            if not stopping:
+        except Exception as exc:
+            if not stopping or _out_of_memory(exc):  # (short of memory: the whole list would be more so)
                 raise
             inputs = None  # an earlier entry read back (None in its place)
         if inputs is None:
