@@ -15,6 +15,11 @@ A benchmark's reference may be a Triton kernel that faults (an illegal address):
 one such fault would fail every later task's references here. After any failure the keeper checks its
 CUDA context; if that is broken it answers "unavailable" (each job then makes its own references, so the
 fault is charged to the task that has it) and exits, and the pool starts a new keeper.
+
+Each connection is served in a thread of its own. References are made one task at a time (`Keeper.making`,
+held through the lending), and every use of CUDA in the process is under `Keeper.filling`. The pool may ask
+what is being made (`{"making": true}`): a keeper whose making outlasts the job that asked for it, or that
+does not answer, is restarted (pool.py, `_run_job`); a making that lasts writes the threads' stacks to the log.
 """
 
 from __future__ import annotations
