@@ -44,6 +44,7 @@ def reason_kind(record: dict) -> str:
                           (r"computes from memory it never wrote", "computes from memory it never wrote"),
                           (r"not reproducible", "reference not reproducible"),
                           (r"differs from the reference", "wrong output against its own reference"),
+                          (r"not ready within the", "inputs and references not ready within the time limit"),
                           (r"timed out|timeout", "timeout")):
         if re.search(pattern, text):
             return kind
