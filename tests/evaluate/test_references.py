@@ -699,3 +699,27 @@ def test_a_making_that_lasts_writes_every_threads_stack_to_the_keepers_log(tmp_p
     assert "most recent call first" in during and "in reference" in during and "in make" in during, during[-2000:]
     time.sleep(1.0)
     assert "most recent call first" not in capfd.readouterr().err  # none once the making ended
+
+
+def test_a_keeper_that_stopped_answering_is_restarted_when_a_job_waiting_on_it_times_out():
+    """A keeper that stands still (here: stopped by SIGSTOP; on a GPU one stood still holding the GPU's lock
+    with its CPU idle) answers neither the job nor the pool's question: the job times out, the question goes
+    unanswered for 10 s, and the keeper is replaced."""
+    import signal
+
+    add = resolve_task("vector_add")
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=20)) as pool:
+        keeper = pool._keepers[None].members[0]
+        stuck = keeper.process
+        assert keeper.path() is not None
+        stuck.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(TaskError, match="not ready within the 20 s limit"):
+                pool.evaluate(add, add.baseline)
+            assert keeper.process is not stuck and stuck.poll() is not None
+            assert "it did not answer after builtin:vector_add's job timed out" in (pool.work_dir / "keeper-cpu-0.log").read_text()
+        finally:
+            if stuck.poll() is None:
+                stuck.send_signal(signal.SIGCONT)
+        again = pool.evaluate(add, add.baseline, timeout_s=120)
+    assert again.status == "passed", again.message

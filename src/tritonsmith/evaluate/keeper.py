@@ -191,14 +191,17 @@ class Keeper:
                     return lend({"error": error})
                 with self.on_gpu(job), self.filling:
                     digest = checksum(state)
+                made = "now" if kept is None else "again: changed"
                 evicted = []
                 with self.lock:  # within this keeper's share of the device's memory
                     self.kept[key] = (state, digest, size)
+                    self.kept.move_to_end(key)  # (the newest, whatever was kept under its key before)
                     while self.kept and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
                         evicted.append(self.kept.popitem(last=False))
-                with self.filling:  # their memory freed as all CUDA work here is
+                with self.filling:  # their memory freed as all CUDA work here is (and the changed copy's)
                     del evicted
-                return self.lent({"state": state, "made": "now" if kept is None else "again: changed"})
+                    kept = None
+                return self.lent({"state": state, "made": made})
 
     def lent(self, reply: dict[str, Any]) -> bytes:
         """`lend(reply)` with nothing else of this process on the GPU: its tensors' IPC handles are taken from the

@@ -213,15 +213,18 @@ class KeeperProcess:
         path = self.path(wait_s=0)
         if path is None:
             return None
-        pid = self.process.pid
+        with self.lock:
+            pid = self.process.pid
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
                 connection.settimeout(timeout_s)
                 connection.connect(path)
                 send_blob(connection, json.dumps({"making": True}).encode())
                 reply = pickle.loads(receive_blob(connection))
-        except (OSError, ConnectionError, pickle.UnpicklingError, EOFError):
-            return pid, None, self.process.pid != pid or self.process.poll() is not None  # (gone: not stuck)
+        except TimeoutError:  # connected, asked, and no answer: stuck
+            return pid, None, False
+        except (OSError, ConnectionError, pickle.UnpicklingError, EOFError):  # gone, replaced, or refusing this
+            return pid, None, True  # process (a pool run with no_new_privs): nothing says it is stuck
         return pid, reply.get("making") if isinstance(reply, dict) else None, True
 
     def restart(self, pid: int, why: str) -> None:
@@ -233,12 +236,13 @@ class KeeperProcess:
         with self.lock:
             if self.process.pid != pid:
                 return
-            kill_group(self.process.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):  # (one stuck in the driver may be slow to go)
-                self.process.wait(timeout=30)
+            old = self.process
+            kill_group(old.pid)
             self.log.write(f"tritonsmith: the reference keeper was stopped: {why}; starting another\n".encode())
             self.log.flush()
             self._start()
+        with contextlib.suppress(subprocess.TimeoutExpired):  # reaped outside the lock: one stuck in the driver
+            old.wait(timeout=30)  # may be slow to go, and the next jobs' `path` need not wait for it
 
     def usable(self) -> bool:
         """Running, or to be started again when next asked (`path`: one that was ready once)."""
