@@ -127,7 +127,7 @@ class Keeper:
                     send_blob(connection, pickle.dumps({"making": self.making_now}))
                 return
             if isinstance(job, dict) and isinstance(job.get("forget"), str):
-                gone = [self.forget(job["forget"])]  # held by the list alone, which `free` empties
+                gone = self.forget(job["forget"])  # held by the list alone, which `free` empties
                 with contextlib.suppress(OSError):  # answered before their memory is freed: that waits for a
                     send_blob(connection, pickle.dumps({"forgotten": job["forget"]}))  # making in progress
                 self.free(gone)
@@ -211,15 +211,15 @@ class Keeper:
         with self.filling:
             return lend(reply)
 
-    def forget(self, key: str) -> Any:
+    def forget(self, key: str) -> list[Any]:
         """Let a task's kept references go (its jobs are done: a bench's finished task): a job that asks again
-        has them made again. Returns them, for `free` to give their memory back, so that later tasks have it."""
+        has them made again. Returns them, and the task's module with what it made at import (a perf script's
+        inputs, a KernelBench harness's weights, held by the module for good otherwise), in a list for `free`
+        to give their memory back, so that later tasks have it."""
         with self.lock:
             gone = self.kept.pop(key, None)
             self.too_large.pop(key, None)
-        sys.modules.pop(f"tritonsmith_task_{key[:16]}", None)  # and what its module made at import (a perf
-        # script's inputs, a KernelBench harness's weights), held by the module for good otherwise
-        return gone
+        return [gone, sys.modules.pop(f"tritonsmith_task_{key[:16]}", None)]
 
     def free(self, gone: list[Any]) -> None:
         """Free what `forget` let go (the only holder of it: `gone`, emptied here) and give its memory back, as
