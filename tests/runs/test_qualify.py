@@ -26,6 +26,10 @@ from tritonsmith.suites import builtin_dir, resolve_task
      "illegal memory access"),
     ("error", "the task's reference is not reproducible on any correctness case: ...", True,
      "the reference is not reproducible: the task's reference is not reproducible on any correctness case: ..."),
+    ("error", "the task's inputs and references were not ready within the 300 s limit of one evaluation (before "
+     "any candidate code ran): the task is too slow to prepare", True,
+     "the gold exceeds the time limit: the task's inputs and references were not ready within the 300 s limit of "
+     "one evaluation (before any candidate code ran): the task is too slow to prepare"),
     ("timeout", "the candidate did not finish within 600 s and was killed", False,
      "the gold exceeds the time limit: the candidate did not finish within 600 s and was killed"),
     ("wrong_output", "case 0 (dtype=float16 input=0, seed 7): output differs\nmore", False,

@@ -53,6 +53,8 @@ def classify(task: str, status: str, message: str, device: str | None, task_erro
     if vendor:
         return unqualified(f"the gold needs {vendor} GPUs: {first}")
     if task_error:
+        if "were not ready within the" in message:  # (job_result.to_result: a timeout before any candidate code)
+            return unqualified(f"the gold exceeds the time limit: {first}")
         if "not reproducible" in message:
             return unqualified(f"the reference is not reproducible: {first}")
         return unqualified(f"the reference fails on this device: {first}")
