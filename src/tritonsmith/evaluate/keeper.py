@@ -38,6 +38,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from tritonsmith.util.tensors import out_of_memory
+
 HEADER = struct.Struct("!Q")
 STACKS_EVERY_S = 180.0
 BROKEN_EXIT = 3
@@ -261,18 +263,18 @@ class Keeper:
             self.making_now = None
 
     def _make(self, job: dict[str, Any]) -> tuple[Any, str | None]:
-        error, out_of_memory = None, False
+        error, short = None, False
         self.give_back()  # before waiting for the making lock: a keeper that waits (behind another's second
         # try alone) holding its cache keeps from that try the memory it waits for (an H200 pass stopped so)
         try:
             with self.making_lock(job, alone=False), self.filling:
                 return self.attempt(job), None
         except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
-            error, out_of_memory = _failure(exc), _out_of_memory(exc)
+            error, short = _failure(exc), out_of_memory(exc)
         # past the except block: its traceback held the first try's references and inputs alive; and the task's
         # module holds what it made at import (a KernelBench harness's model weights, a perf script's inputs)
         sys.modules.pop(f"tritonsmith_task_{job['task_key'][:16]}", None)
-        if not out_of_memory or self.device == "cpu":
+        if not short or self.device == "cpu":
             return None, error
         import gc
         gc.collect()
@@ -392,17 +394,6 @@ def _failure(exc: BaseException) -> str:
     if isinstance(exc, TaskFailure):
         return str(exc)
     return f"the task's references could not be made: {type(exc).__name__}: {exc}"
-
-
-def _out_of_memory(exc: BaseException) -> bool:
-    """Whether the task failed for want of GPU memory (torch's error, or a message that says so)."""
-    import torch
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, torch.OutOfMemoryError) or "out of memory" in str(seen).lower():
-            return True
-        seen = seen.__cause__
-    return False
 
 
 def _unavailable(reason: str) -> bytes:

@@ -1,10 +1,23 @@
 """Facts about tensors that the evaluator and the suites' perf calls both check: whether a tensor still holds
-what it held, and which memory it lives in. torch is imported where it is needed."""
+what it held, which memory it lives in, and whether an error was the GPU's memory running short. torch is
+imported where it is needed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it was raised from, is the GPU running short of memory (torch's error, or a
+    message that says so)."""
+    import torch
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, torch.OutOfMemoryError) or "out of memory" in str(seen).lower():
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def same(after: Any, before: Any) -> bool:

@@ -46,6 +46,7 @@ from tritonsmith.suites.runtime.perf_call import facts_of, note_facts
 from tritonsmith.suites.runtime.tensors import copy_value, tensors_in
 from tritonsmith.task import PERF_SEED
 from tritonsmith.util.copied_calls import CopiedInput, call_on_copy
+from tritonsmith.util.tensors import out_of_memory
 
 # --- the base class that scripts import as geak_eval.perf.performance_utils ---------------------------
 
@@ -107,19 +108,6 @@ class Performance_Metrics:  # noqa: N801 - GEAK-eval's name, imported by the scr
         import triton.testing
         return float(triton.testing.do_bench(op, warmup=self.do_bench_config.warm_up,
                                              rep=self.do_bench_config.repetition, return_mode="median"))
-
-
-def _out_of_memory(exc: BaseException) -> bool:
-    """Whether `exc`, or what it was raised from, is the GPU running short of memory."""
-    import torch
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, torch.OutOfMemoryError) or "out of memory" in str(seen).lower():
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class _Enough(BaseException):  # noqa: N818 - not an error: get_input_tensors has made the entry wanted (a
@@ -288,7 +276,7 @@ class PerfScript:
                 inputs = self._make(seed, device, up_to)
                 return inputs, f"on {device}, by get_input_tensors() with torch's default device set to {device}"
             except Exception as exc:  # noqa: BLE001 - the script's own code: the CPU way, as GEAK-eval's
-                if up_to is not None and self.stops_early and _out_of_memory(exc):
+                if up_to is not None and self.stops_early and out_of_memory(exc):
                     raise  # one input short of the device's memory is as short of it made on the CPU and moved:
                     # the evaluator's memory retry, not the CPU way for good (its whole list, GBs drawn slowly)
                 self._device_problem = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
@@ -319,7 +307,7 @@ class PerfScript:
         except _Enough as enough:
             return [None] * up_to + [enough.entry]
         except Exception as exc:
-            if not stopping or _out_of_memory(exc):  # (short of memory: the whole list would be more so)
+            if not stopping or out_of_memory(exc):  # (short of memory: the whole list would be more so)
                 raise
             inputs = None  # an earlier entry read back (None in its place)
         if inputs is None:
