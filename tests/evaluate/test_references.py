@@ -663,6 +663,21 @@ def test_a_keeper_still_making_references_when_its_job_timed_out_is_restarted(tm
     assert time.monotonic() - started < 60
 
 
+def test_a_reference_that_prints_more_than_a_pipe_holds_does_not_stand_the_keeper_still(tmp_path):
+    """Some golds print whole tensors on every call. The keeper's stdout was a pipe nobody read after "ready": it
+    filled, the keeper stood still in a write holding the GPU's lock, and a TritonBench-G pass stood still."""
+    chatty = variant(tmp_path, "chatty_reference", ("def reference(x, y):\n    return x + y\n",
+                                                    "def reference(x, y):\n    print('x' * 4096 * 64, flush=True)\n"
+                                                    "    return x + y\n"))
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=60)) as pool:
+        keeper = pool._keepers[None].members[0]
+        first = keeper.process
+        result = pool.evaluate(chatty, chatty.baseline)
+        assert result.status == "passed", result.message
+        assert result.evidence["references"].startswith("made by the reference keeper"), result.evidence
+        assert keeper.process is first and first.poll() is None  # never restarted
+
+
 def test_a_keeper_making_nothing_when_a_candidate_timed_out_is_kept():
     """The candidate, not the task's references, outlasted the limit: the keeper (idle, its references kept
     for the task's next job) stays."""

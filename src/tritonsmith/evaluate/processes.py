@@ -172,7 +172,9 @@ class KeeperProcess:
         for line in process.stdout:
             if line.strip() == b"ready":
                 ready.set()
-                return
+                break
+        for _ in process.stdout:  # (the keeper sends its stdout away once ready; should a write come, it must
+            pass  # not block it: a full pipe stood a keeper still with the GPU's lock held)
 
     def path(self, wait_s: float = 300) -> str | None:
         """The socket to ask, once the keeper is ready; None if it died or never became ready."""
