@@ -309,3 +309,47 @@ def test_a_task_short_of_gpu_memory_beside_others_goes_to_the_back_of_the_queue(
     assert silu.memory_retry["status"] == "runtime_error" and "out of memory" in silu.memory_retry["message"]
     assert silu.wall_s >= silu.memory_retry["wall_s"] > 0
     assert next(r for r in records if r.task.endswith("vector_add")).status == "passed"
+
+
+def test_a_resumed_bench_runs_the_tasks_queued_again_for_memory_last_from_their_first_try(tmp_path, monkeypatch):
+    """A TritonBench-G pass cut into calls began each call with the 18 tasks that had run short of memory in the
+    calls before (they come first in the suite's order): all at once, each ran short again beside the others and
+    was queued again, a minute lost per call and none of them ever finished. The deferral is kept in the bench
+    folder: a resume runs those tasks after the others, from their first try, so the next try is the last
+    before one alone (here silu's candidate always raises out of memory: it is made alone, never queued again)."""
+    import io
+
+    import tritonsmith.runs.bench as bench
+    from tritonsmith.agent.config import RunConfig
+    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    from tritonsmith.evaluate.pool import MemoryGate
+
+    suite, candidates, out = tmp_path / "suite", tmp_path / "candidates", tmp_path / "out"
+    suite.mkdir(), candidates.mkdir()
+    for task_id in ("silu", "flip", "vector_add"):
+        shutil.copy(builtin_dir() / f"{task_id}.py", suite / f"{task_id}.py")
+    (candidates / "flip.py").write_text(GOOD_FLIP)
+    (candidates / "silu.py").write_text(resolve_task("silu").baseline + (
+        "\n_silu = silu\n\ndef silu(*args, **kwargs):\n"
+        "    raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')\n"))
+    (candidates / "vector_add.py").write_text(GOOD_ADD)
+    silu_name = next(t.name for t in bench.select_tasks(f"dir:{suite}", None) if t.name.endswith("silu"))
+    first = {"status": "runtime_error", "message": "CUDA out of memory (the call before)", "wall_s": 7.5}
+    ResultsStore(out).defer(silu_name, first)  # as a bench cut off after queueing silu again leaves it
+    assert ResultsStore(out).deferred() == {silu_name: first}
+
+    def shared_gpu_pool(*args, **kwargs):
+        pool = WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120))
+        pool._gpu_of, pool._gates = [0, 0], {0: MemoryGate()}  # as two workers of one GPU
+        return pool
+    monkeypatch.setattr(bench, "make_pool", shared_gpu_pool)
+    stream = io.StringIO()
+    records = bench.solve_suite(f"dir:{suite}", f"dir:{candidates}", RunConfig(device="cpu"), out, jobs=1,
+                                stream=stream)
+    order = [r.task.split(":")[-1] for r in ResultsStore(out).records()]
+    assert order == ["flip", "vector_add", "silu"], order  # silu before vector_add in the suite: run last
+    assert "tried again after the tasks queued now" not in stream.getvalue()
+    silu = next(r for r in records if r.task == silu_name)
+    assert silu.status == "runtime_error" and silu.memory_retry["message"] == first["message"]
+    assert silu.wall_s >= 7.5
+    assert ResultsStore(out).deferred() == {}  # finished: nothing left to defer

@@ -109,6 +109,7 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
                 if forget is not None and not interrupted():
                     forget(task)
             if deferred is not None and not interrupted():  # tried again after the tasks queued now
+                store.defer(task.name, deferred)  # (and so on a resume, should this bench be cut off first)
                 progress.deferred(task.name)
                 with submitting:
                     futures.append(executor.submit(attempt, task, deferred))
@@ -148,7 +149,10 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         at_once = jobs or (1 if solver == "agent" else pool.size)
         executor = ThreadPoolExecutor(max_workers=at_once)
         try:
-            futures.extend(executor.submit(attempt, task) for task in todo)
+            deferrals = store.deferred()  # a resume: those queued again before it was cut off go last, from that try
+            futures.extend(executor.submit(attempt, task) for task in todo if task.name not in deferrals)
+            futures.extend(executor.submit(attempt, task, deferrals[task.name]) for task in todo
+                           if task.name in deferrals)
             waited = 0
             while waited < len(futures):  # (a task tried again is queued at the end: waited for last)
                 with submitting:

@@ -4,6 +4,10 @@
                     started; a resume with other identity settings is refused, unless the folder holds
                     nothing else (a start that failed before any task ran: its settings are replaced)
     results.jsonl   one TaskRecord per finished task, appended, flushed and fsynced
+    deferred.jsonl  the first try of each task that ran short of GPU memory beside other evaluations and was
+                    queued again (`defer`): a resume runs such a task after the others, from that try, so that
+                    a pass cut off before the end of its queue does not begin the next call with every such task
+                    at once, each running short again beside the others
     .lock           held while a bench runs in the folder (who: pid, host, since)
 
 A killed bench loses at most the tasks in flight: every finished task is on disk before the
@@ -26,6 +30,7 @@ from tritonsmith.runs.records import TaskRecord, latest
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
+DEFERRED_FILE = "deferred.jsonl"
 SETTINGS_FILE = "bench.json"
 
 # Settings that change what the records mean: a resume may not mix two of them in one folder.
@@ -61,6 +66,28 @@ class ResultsStore:
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             append_line(self.results_path, line)
+
+    def defer(self, task: str, first: dict[str, Any]) -> None:
+        """Note `task`'s first try, which ran short of GPU memory beside others (MemoryRetryDeferred.first)."""
+        line = json.dumps({"task": task, "first": first}, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            append_line(self.folder / DEFERRED_FILE, line)
+
+    def deferred(self) -> dict[str, dict[str, Any]]:
+        """The first try of each task queued again for want of GPU memory and not finished since (`defer`)."""
+        with self._lock:
+            path = self.folder / DEFERRED_FILE
+            text = path.read_text(errors="replace") if path.exists() else ""
+        tries: dict[str, dict[str, Any]] = {}
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+                tries[str(entry["task"])] = dict(entry["first"])
+            except (ValueError, TypeError, KeyError):
+                continue  # a torn last line
+        done = self.finished()
+        return {task: first for task, first in tries.items() if task not in done}
 
     def records(self) -> list[TaskRecord]:
         """Every finished task, in the order first finished; a task run again keeps its last record."""
