@@ -93,15 +93,31 @@ def test_a_script_that_fails_on_the_device_makes_its_inputs_on_the_cpu_as_geak_e
     assert on_cpu.facts["inputs"] == "on the CPU by get_input_tensors(), as GEAK-eval makes them"
 
 
-def test_on_the_device_each_input_is_made_alone_and_one_short_of_memory_is_not_sent_the_cpu_way(tmp_path):
+def test_on_the_device_inputs_are_made_in_windows_and_one_short_of_memory_is_not_sent_the_cpu_way(tmp_path):
     """chunk_retention's 13 GB list, made whole on the GPU beside three other keepers' references, ran short
-    of memory; the CPU way it then fell back to drew those GBs again for every check, and stalled a pass."""
+    of memory; the CPU way it then fell back to drew those GBs again for every check, and stalled a pass. Made
+    one entry at a time instead, each entry made those before it again: matmul_dequant_int4, whose inputs are
+    packed by Python loops, stood minutes in its perf checks. A window of the list is made and kept at once."""
     script = script_of(SCRIPT.format(extra="MADE.append(x.numel())"), tmp_path)
+    script.window_bytes = 100  # (float16 entries of 32, 128 and 512 bytes)
     values = [script.make_inputs(i, 7, "meta", expected_count=3)[1] for i in range(3)]
     assert [v.value[0].shape[0] for v in values] == [16, 64, 256]
-    # each run stopped at its entry: never the whole list held at once, and nothing of it kept
-    assert script.namespace["MADE"] == [1, 16, 1, 16, 64, 1, 16, 64, 256] and script._inputs is None
+    # entries 0 and 1 (160 bytes, past the window) in one run, stopped there; entry 2 in the next
+    assert script.namespace["MADE"] == [1, 16, 64, 1, 16, 64, 256] and script._inputs[2] == [None] * 3
     assert values[1].facts["inputs"] == "on meta, by get_input_tensors() with torch's default device set to meta"
+    whole = script_of(SCRIPT.format(extra="MADE.append(x.numel())"), tmp_path, "double_window")
+    firsts = [whole.make_inputs(i, 7, "meta", expected_count=3)[1] for i in range(3)]  # the default window
+    assert whole.namespace["MADE"] == [1, 16, 64, 256] and len(firsts) == 3  # holds them all: made once
+    _, again = whole.make_inputs(1, 7, "meta")  # held by its PerfInput: the same, not made again
+    assert again is firsts[1] and whole.namespace["MADE"] == [1, 16, 64, 256]
+    del firsts, again
+    gc.collect()
+    _, remade = whole.make_inputs(1, 7, "meta")  # let go since: made again, from its entry on
+    assert remade.value[0].shape == (64,) and whole.namespace["MADE"] == [1, 16, 64, 256, 1, 16, 64, 256]
+    with pytest.raises(RuntimeError, match="the adapter read 4 from the script"):
+        script_of(SCRIPT.format(extra=""), tmp_path, "double_count").make_inputs(0, 7, "meta", expected_count=4)
+    with pytest.raises(RuntimeError, match="fewer than perf case 5 needs"):
+        script_of(SCRIPT.format(extra=""), tmp_path, "double_few").make_inputs(5, 7, "meta")
     short = script_of(SCRIPT.format(extra="MADE.append(x.numel())\n            if x.numel() == 64:\n"
                                           "                raise torch.OutOfMemoryError('CUDA out of memory.')"),
                       tmp_path, "double_short")

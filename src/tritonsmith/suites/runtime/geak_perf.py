@@ -79,7 +79,7 @@ class Performance_Metrics:  # noqa: N801 - GEAK-eval's name, imported by the scr
     def __setattr__(self, name: str, value: Any) -> None:
         up_to = self.__dict__.get("_tritonsmith_up_to")
         if name == "input_tensors" and up_to is not None and type(value) is list and not value:
-            value = _UpTo(up_to)  # get_input_tensors starting its list while only one entry is wanted
+            value = _UpTo(*up_to)  # get_input_tensors starting its list while only some entries are wanted
         super().__setattr__(name, value)
 
     def get_input_tensors(self) -> None:
@@ -110,26 +110,30 @@ class Performance_Metrics:  # noqa: N801 - GEAK-eval's name, imported by the scr
                                              rep=self.do_bench_config.repetition, return_mode="median"))
 
 
-class _Enough(BaseException):  # noqa: N818 - not an error: get_input_tensors has made the entry wanted (a
+class _Enough(BaseException):  # noqa: N818 - not an error: get_input_tensors has made the entries wanted (a
     # BaseException, as GeneratorExit is, so that a script's own `except Exception` lets it through)
-    def __init__(self, entry: Any):
-        super().__init__("the wanted input is made")
-        self.entry = entry
+    def __init__(self, entries: list[Any]):
+        super().__init__("the wanted inputs are made")
+        self.entries = entries
 
 
 class _UpTo(list):
-    """`self.input_tensors` while one entry alone is wanted (an after-timing check's, `PerfScript.make_inputs`):
-    the entries before it are let go as they are appended (None in their place), and appending the wanted one
-    ends get_input_tensors (`_Enough`), so no later entry is made."""
+    """`self.input_tensors` while only some entries are wanted (`PerfScript._make`): those before entry `wanted`
+    are let go as they are appended (None in their place); from it on they are kept until they hold
+    `keep_bytes` (one at least), and then get_input_tensors is ended (`_Enough`), so no later entry is made."""
 
-    def __init__(self, wanted: int):
+    def __init__(self, wanted: int, keep_bytes: int = 0):
         super().__init__()
-        self.wanted = wanted
+        self.wanted, self.keep_bytes, self.kept = wanted, keep_bytes, 0
 
     def append(self, item: Any) -> None:
-        if len(self) == self.wanted:
-            raise _Enough(item)
-        super().append(None)
+        if len(self) < self.wanted:
+            super().append(None)
+            return
+        super().append(item)
+        self.kept += sum(t.numel() * t.element_size() for _, t in tensors_in(item, "input"))
+        if self.kept >= self.keep_bytes:
+            raise _Enough(list(self))
 
     def extend(self, items: Any) -> None:
         for item in items:
@@ -224,8 +228,9 @@ class PerfScript:
         overridden = getattr(self.cls, "call_op_ref", None) is not Performance_Metrics.call_op_ref
         self.reference_method = self.metrics.call_op_ref if overridden else self.metrics.call_op
         self._key = f"_tritonsmith_perf_state_{id(self)}"
-        # (seed, device, the inputs not yet handed out, None for those that were, how they were made)
-        self._inputs: tuple[int, str, list[Any], str] | None = None
+        # (seed, device, the inputs not yet handed out (None for those that were, and those before a window),
+        # how they were made, whether the list runs to the script's end)
+        self._inputs: tuple[int, str, list[Any], str, bool] | None = None
         self._handed: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # (seed, device, index) -> PerfInput
         self.stops_early = appends_one_by_one(spec.source, spec.class_name)  # (`_make`'s up_to)
         self._device_problem: str | None = None  # what get_input_tensors raised on the device, once it did
@@ -253,96 +258,116 @@ class PerfScript:
 
     # inputs: made by the task module only, before any candidate code runs
 
+    window_bytes = 1 << 30  # on a GPU, how much of a script's list is made and kept at once (`make_inputs`)
+
     def inputs(self, seed: int, device: str = "cpu") -> list[Any]:
         """get_input_tensors() on a fresh instance (`made`), kept for that seed; the entries that make_inputs
         hands out are None."""
-        if self._inputs is None or self._inputs[:2] != (seed, device):
+        if self._inputs is None or self._inputs[:2] != (seed, device) or not self._inputs[4]:
             self._inputs = None  # let the previous seed's inputs go first
             self._inputs = (seed, device, *self.made(seed, device))
         return self._inputs[2]
 
-    def made(self, seed: int, device: str, up_to: int | None = None) -> tuple[list[Any], str]:
-        """get_input_tensors() on a fresh instance, with random, numpy and torch seeded from `seed`, and how the
-        inputs were made. For a GPU `device` it runs with torch's default device set to it, so `torch.rand(n)`
-        is made there at once (GEAK-eval makes every input on the CPU, then moves it with to_cuda: slow for
-        large inputs); if that raises (NumPy on tensors, a CPU-only op, the GPU's memory), it runs again on
-        the CPU, and so does every later make of this script (an after-timing check's input is made as the
-        perf check's was). With `up_to`, only that entry is kept, and, where the script appends its inputs
-        one by one, none after it is made (`_make`); such a make short of the GPU's memory raises as it is, for
-        the evaluator to try again when memory is free (made on the CPU, that one input needs as much GPU
-        memory once moved)."""
+    def made(self, seed: int, device: str, up_to: int | None = None,
+             keep_bytes: int = 0) -> tuple[list[Any], str, bool]:
+        """get_input_tensors() on a fresh instance, with random, numpy and torch seeded from `seed`; how the
+        inputs were made; and whether the list runs to the script's end. For a GPU `device` it runs with torch's
+        default device set to it, so `torch.rand(n)` is made there at once (GEAK-eval makes every input on the
+        CPU, then moves it with to_cuda: slow for large inputs); if that raises (NumPy on tensors, a CPU-only
+        op, the GPU's memory), it runs again on the CPU, and so does every later make of this script (an
+        after-timing check's input is made as the perf check's was). With `up_to`, only that entry and those
+        after it that fit in `keep_bytes` are kept, and, where the script appends its inputs one by one, none
+        after them is made (`_make`); such a make short of the GPU's memory raises as it is, for the evaluator
+        to try again when memory is free (made on the CPU, those inputs need as much GPU memory once moved)."""
         if device != "cpu" and self._device_problem is None:
             try:
-                inputs = self._make(seed, device, up_to)
-                return inputs, f"on {device}, by get_input_tensors() with torch's default device set to {device}"
+                inputs, complete = self._make(seed, device, up_to, keep_bytes)
+                how = f"on {device}, by get_input_tensors() with torch's default device set to {device}"
+                return inputs, how, complete
             except Exception as exc:  # noqa: BLE001 - the script's own code: the CPU way, as GEAK-eval's
                 if up_to is not None and self.stops_early and out_of_memory(exc):
                     raise  # one input short of the device's memory is as short of it made on the CPU and moved:
                     # the evaluator's memory retry, not the CPU way for good (its whole list, GBs drawn slowly)
                 self._device_problem = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
-        inputs = self._make(seed, "cpu", up_to)
-        made = "on the CPU by get_input_tensors(), as GEAK-eval makes them"
-        return inputs, made + (f" (with the default device {device} it raised {self._device_problem})"
-                               if device != "cpu" else "")
+        inputs, complete = self._make(seed, "cpu", up_to, keep_bytes)
+        how = "on the CPU by get_input_tensors(), as GEAK-eval makes them"
+        return inputs, how + (f" (with the default device {device} it raised {self._device_problem})"
+                              if device != "cpu" else ""), complete
 
-    def _make(self, seed: int, device: str, up_to: int | None = None) -> list[Any]:
-        """The script's inputs at `seed`; with `up_to`, a list holding that entry alone (None before it): a
-        script that appends its inputs one by one (`perf_scripts.appends_one_by_one`, all 184 of GEAK-eval's)
-        stops there, the earlier ones let go as they come (what they drew from the generators is drawn all
-        the same, so the entry is the one the whole list holds); one that builds its list otherwise, or
-        reads back an earlier entry, makes them all."""
+    def _make(self, seed: int, device: str, up_to: int | None = None,
+              keep_bytes: int = 0) -> tuple[list[Any], bool]:
+        """The script's inputs at `seed`, and whether the list runs to its end. With `up_to`, a list holding that
+        entry (None before it), and the entries after it until they hold `keep_bytes`: a script that appends
+        its inputs one by one (`perf_scripts.appends_one_by_one`, all 184 of GEAK-eval's) stops there, the
+        earlier ones let go as they come (what they drew from the generators is drawn all the same, so each
+        entry is the one the whole list holds); one that builds its list otherwise, or reads back an earlier
+        entry, makes them all, and that entry alone is kept."""
         import torch
         seed_all(seed)
         metrics = self.cls()
         stopping = up_to is not None and self.stops_early
         if stopping:
-            object.__setattr__(metrics, "_tritonsmith_up_to", up_to)
+            object.__setattr__(metrics, "_tritonsmith_up_to", (up_to, keep_bytes))
             if type(metrics.__dict__.get("input_tensors")) is list and not metrics.input_tensors:
                 metrics.input_tensors = []  # (the base's empty list, for a script that appends to it)
         try:
             with torch.device(device) if device != "cpu" else contextlib.nullcontext():  # this thread only
                 metrics.get_input_tensors()
-            # still an _UpTo: the run ended short of the wanted entry
-            inputs = None if isinstance(metrics.input_tensors, _UpTo) else list(metrics.input_tensors)
+            listed = metrics.input_tensors
+            if isinstance(listed, _UpTo):  # the script's end, before `keep_bytes` were kept
+                return (list(listed), True) if len(listed) > listed.wanted else self._whole(seed, device, up_to)
+            inputs = list(listed)
         except _Enough as enough:
-            return [None] * up_to + [enough.entry]
+            return enough.entries, False
         except Exception as exc:
             if not stopping or out_of_memory(exc):  # (short of memory: the whole list would be more so)
                 raise
-            inputs = None  # an earlier entry read back (None in its place)
-        if inputs is None:
-            inputs = self._make(seed, device)  # the whole way
-        if up_to is not None:
-            inputs = [None] * min(up_to, len(inputs)) + inputs[up_to:up_to + 1]
-        return inputs
+            return self._whole(seed, device, up_to)  # an earlier entry read back (None in its place)
+        if up_to is None:
+            return inputs, True
+        return [None] * min(up_to, len(inputs)) + inputs[up_to:up_to + 1], up_to + 1 >= len(inputs)
+
+    def _whole(self, seed: int, device: str, up_to: int | None) -> tuple[list[Any], bool]:
+        """`_make`'s whole way, with entry `up_to` alone kept."""
+        inputs, _ = self._make(seed, device)
+        if up_to is None:
+            return inputs, True
+        return [None] * min(up_to, len(inputs)) + inputs[up_to:up_to + 1], up_to + 1 >= len(inputs)
 
     def make_inputs(self, index: int, seed: int, device: str, expected_count: int | None = None) -> tuple:
         """The entry point's arguments for perf case `index`: a marker tensor and the PerfInput, handed out again
         while that lives (the evaluator asks twice for the same case: check, reproducibility).
-        - On a GPU, where the script appends its inputs one by one (`stops_early`), each input is made alone
-          (`made` with up_to): the whole list on the GPU at once (13 GB for chunk_retention) left four keepers
-          short of memory, and the CPU way they fell back to drew those GBs again for every check (minutes).
+        - On a GPU, where the script appends its inputs one by one (`stops_early`), the list is made in windows:
+          from the entry asked for, as many as fit in `window_bytes` (one at least), kept until handed out; the
+          next entry after a window starts the next. The whole list on the GPU at once (13 GB for
+          chunk_retention) left four keepers short of memory, and the CPU way they fell back to drew those GBs
+          again for every check (minutes); each entry made alone made the entries before it again for each
+          (matmul_dequant_int4 packs its inputs' bits in Python loops: minutes, holding the GPU's shared lock).
         - Otherwise the script makes all its inputs at once for PERF_SEED; each is handed out once and then held
-          only by its PerfInput; one asked for again after it was let go is made alone.
+          only by its PerfInput.
+        - An entry asked for again after it was let go is made alone (or, on a GPU, with its window).
         - At a seed other than PERF_SEED (an after-timing check's) only that input is made and nothing is kept:
           the whole list at each of a task's 16 after-timing seeds cost TritonBench-G's add_value 6 s of its
           candidate's timing, and as much again in the checker and the keeper."""
         import torch
         perf_input = self._handed.get((seed, device, index))
         if perf_input is None:
-            one_by_one = device != "cpu" and self.stops_early and self._device_problem is None
-            if seed != PERF_SEED or one_by_one:
-                if seed != PERF_SEED:
-                    self._inputs = None  # what the perf checks left (a case dropped as unreproducible) goes first
-                inputs, made = self.made(seed, device, up_to=index)
+            if seed != PERF_SEED:
+                self._inputs = None  # what the perf checks left (a case dropped as unreproducible) goes first
+                inputs, made, _ = self.made(seed, device, up_to=index)
             else:
-                inputs = self.inputs(seed, device)
-                if expected_count is not None and len(inputs) != expected_count:
+                windows = device != "cpu" and self.stops_early and self._device_problem is None
+                if windows and not self._holds(seed, device, index):
+                    self._inputs = None  # the window before goes first
+                    self._inputs = (seed, device, *self.made(seed, device, index, self.window_bytes))
+                elif not windows:
+                    self.inputs(seed, device)
+                inputs, made, complete = self._inputs[2:]
+                if complete and expected_count is not None and len(inputs) != expected_count:
                     raise RuntimeError(f"get_input_tensors() made {len(inputs)} inputs, but the adapter read "
                                        f"{expected_count} from the script: regenerate the suite")
-                made = self._inputs[3]
-                if inputs[index] is None:  # handed out and let go since (a check made again): this one alone
-                    inputs, made = self.made(seed, device, up_to=index)
+                if index < len(inputs) and inputs[index] is None:  # handed out and let go since: made alone
+                    inputs, made, _ = self.made(seed, device, up_to=index)
             if index >= len(inputs):
                 raise RuntimeError(f"get_input_tensors() made {len(inputs)} inputs, fewer than perf case {index} "
                                    "needs: regenerate the suite")
@@ -354,6 +379,12 @@ class PerfScript:
                                                             "inputs": made})
             self._handed[(seed, device, index)] = perf_input
         return torch.tensor([index]), perf_input
+
+    def _holds(self, seed: int, device: str, index: int) -> bool:
+        """Whether the window kept (`make_inputs`) holds entry `index` of `seed`'s list, not yet handed out."""
+        kept = self._inputs
+        return (kept is not None and kept[:2] == (seed, device) and index < len(kept[2])
+                and kept[2][index] is not None)
 
     def flops(self, index: int) -> int:
         """get_tflops(input, 1 ms) * 1e9: the script's TFLOP/s are FLOP / (ms / 1000) / 1e12."""
@@ -372,7 +403,7 @@ class PerfScript:
         facts = facts_of(self.spec.path, index)  # noted where the input was made (here, or by the keeper)
         if facts is not None:
             return facts[fact]
-        return self._rate(self._make(0, "cpu", up_to=index)[index], method, scale)  # made nowhere in this process
+        return self._rate(self._make(0, "cpu", up_to=index)[0][index], method, scale)  # made nowhere in this process
 
     def _rate(self, value: Any, method: str, scale: float) -> int:
         try:
