@@ -99,11 +99,11 @@ def test_on_the_device_inputs_are_made_in_windows_and_one_short_of_memory_is_not
     one entry at a time instead, each entry made those before it again: matmul_dequant_int4, whose inputs are
     packed by Python loops, stood minutes in its perf checks. A window of the list is made and kept at once."""
     script = script_of(SCRIPT.format(extra="MADE.append(x.numel())"), tmp_path)
-    script.window_bytes = 100  # (float16 entries of 32, 128 and 512 bytes)
+    script.window_bytes = 200  # (float16 entries of 32, 128 and 512 bytes)
     values = [script.make_inputs(i, 7, "meta", expected_count=3)[1] for i in range(3)]
     assert [v.value[0].shape[0] for v in values] == [16, 64, 256]
-    # entries 0 and 1 (160 bytes, past the window) in one run, stopped there; entry 2 in the next
-    assert script.namespace["MADE"] == [1, 16, 64, 1, 16, 64, 256] and script._inputs[2] == [None] * 3
+    # entries 0 and 1 (160 bytes) in one run, stopped at entry 2, which did not fit (not kept); entry 2 in the next
+    assert script.namespace["MADE"] == [1, 16, 64, 256, 1, 16, 64, 256] and script._inputs[2] == [None] * 3
     assert values[1].facts["inputs"] == "on meta, by get_input_tensors() with torch's default device set to meta"
     whole = script_of(SCRIPT.format(extra="MADE.append(x.numel())"), tmp_path, "double_window")
     firsts = [whole.make_inputs(i, 7, "meta", expected_count=3)[1] for i in range(3)]  # the default window
@@ -124,6 +124,8 @@ def test_on_the_device_inputs_are_made_in_windows_and_one_short_of_memory_is_not
     with pytest.raises(torch.OutOfMemoryError):
         short.make_inputs(1, 7, "meta", expected_count=3)
     assert short.namespace["MADE"] == [1, 16, 64]  # raised as it was: not the whole list tried next, nor the CPU
+    _, before = short.make_inputs(0, 7, "meta", expected_count=3)  # short of memory past the entry wanted: that
+    assert before.value[0].shape == (16,) and short._inputs[2] == [None]  # entry, and the window ends there
     assert short._device_problem is None  # tried on the device again when asked again, not the CPU way for good
 
 

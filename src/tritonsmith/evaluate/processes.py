@@ -173,8 +173,8 @@ class KeeperProcess:
             if line.strip() == b"ready":
                 ready.set()
                 break
-        for _ in process.stdout:  # (the keeper sends its stdout away once ready; should a write come, it must
-            pass  # not block it: a full pipe stood a keeper still with the GPU's lock held)
+        while process.stdout.read1(1 << 16):  # (the keeper sends its stdout away once ready; should a write come,
+            pass  # it must not block it: a full pipe stood a keeper still with the GPU's lock held)
 
     def path(self, wait_s: float = 300) -> str | None:
         """The socket to ask, once the keeper is ready; None if it died or never became ready."""

@@ -78,7 +78,7 @@ class ResultsStore:
         """The first try of each task queued again for want of GPU memory and not finished since (`defer`)."""
         with self._lock:
             path = self.folder / DEFERRED_FILE
-            text = path.read_text(errors="replace") if path.exists() else ""
+            text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         tries: dict[str, dict[str, Any]] = {}
         for line in text.splitlines():
             try:

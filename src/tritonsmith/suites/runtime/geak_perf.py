@@ -119,8 +119,9 @@ class _Enough(BaseException):  # noqa: N818 - not an error: get_input_tensors ha
 
 class _UpTo(list):
     """`self.input_tensors` while only some entries are wanted (`PerfScript._make`): those before entry `wanted`
-    are let go as they are appended (None in their place); from it on they are kept until they hold
-    `keep_bytes` (one at least), and then get_input_tensors is ended (`_Enough`), so no later entry is made."""
+    are let go as they are appended (None in their place); from it on they are kept while they fit in
+    `keep_bytes` (the wanted one whatever its size), and at the first that does not, get_input_tensors is ended
+    (`_Enough`), so no later entry is made."""
 
     def __init__(self, wanted: int, keep_bytes: int = 0):
         super().__init__()
@@ -130,10 +131,16 @@ class _UpTo(list):
         if len(self) < self.wanted:
             super().append(None)
             return
+        size = sum(t.numel() * t.element_size() for _, t in tensors_in(item, "input"))
+        if len(self) > self.wanted and self.kept + size > self.keep_bytes:
+            raise _Enough(list(self))  # (not kept: the next window begins with it)
         super().append(item)
-        self.kept += sum(t.numel() * t.element_size() for _, t in tensors_in(item, "input"))
+        self.kept += size
         if self.kept >= self.keep_bytes:
             raise _Enough(list(self))
+
+    def holds_wanted(self) -> bool:
+        return len(self) > self.wanted
 
     def extend(self, items: Any) -> None:
         for item in items:
@@ -320,6 +327,9 @@ class PerfScript:
         except _Enough as enough:
             return enough.entries, False
         except Exception as exc:
+            listed = metrics.__dict__.get("input_tensors")
+            if stopping and out_of_memory(exc) and isinstance(listed, _UpTo) and listed.holds_wanted():
+                return list(listed), False  # short of memory past the entry wanted: the window ends there
             if not stopping or out_of_memory(exc):  # (short of memory: the whole list would be more so)
                 raise
             return self._whole(seed, device, up_to)  # an earlier entry read back (None in its place)
@@ -338,7 +348,8 @@ class PerfScript:
         """The entry point's arguments for perf case `index`: a marker tensor and the PerfInput, handed out again
         while that lives (the evaluator asks twice for the same case: check, reproducibility).
         - On a GPU, where the script appends its inputs one by one (`stops_early`), the list is made in windows:
-          from the entry asked for, as many as fit in `window_bytes` (one at least), kept until handed out; the
+          from the entry asked for, as many as fit in `window_bytes` (that one whatever its size, and no more
+          once the GPU's memory runs short), kept until handed out; the
           next entry after a window starts the next. The whole list on the GPU at once (13 GB for
           chunk_retention) left four keepers short of memory, and the CPU way they fell back to drew those GBs
           again for every check (minutes); each entry made alone made the entries before it again for each
