@@ -14,6 +14,8 @@ if [ -f .bench/$NAME.tgz ] && [ ! -d $NAME ]; then tar xzf .bench/$NAME.tgz; fi
 if [ -f $NAME/results.jsonl ]; then RES=--resume; fi
 mkdir -p $NAME
 S=$(date +%s)
+OLD=" $(echo /tmp/tritonsmith-eval-*) "  # pools of benches before this one: their keeper logs are not this pass's
+ours() { for d in /tmp/tritonsmith-eval-*; do case "$OLD" in *" $d "*) ;; *) ls $d/keeper-*.log 2>/dev/null;; esac; done; }
 (while true; do date -u +%T; nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader 2>/dev/null
   nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader 2>/dev/null | tr '\n' ';'; echo
   ps -eo pid,ppid,etimes,pcpu,rss,wchan:16,args --sort=-pcpu | grep -v " ps -eo" | head -14 | cut -c1-200
@@ -21,7 +23,7 @@ S=$(date +%s)
   if nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits 2>/dev/null | grep -qx 0; then
     for p in $(pgrep -f tritonsmith.evaluate.keeper); do  # GPU idle: each keeper (started 20 s ago at least,
       [ "$(ps -o etimes= -p $p)" -gt 20 ] 2>/dev/null && kill -USR1 $p; done  # its handler set) writes its threads' stacks to its log,
-    sleep 1; for f in /tmp/tritonsmith-eval-*/keeper-*.log; do  # kept now: the pool's folder is gone once the bench ends
+    sleep 1; for f in $(ours); do  # kept now: the pool's folder is gone once the bench ends
       [ -s "$f" ] && { date -u +%T; tail -c 30000 "$f"; } > $NAME/stacks-$(basename "$f" .log).$S.txt; done; fi
   I=$(( ${I:-0} + 1 )); [ $(( I % 4 )) -eq 0 ] && tar czf $OUT/$NAME.tgz $NAME 2>/dev/null  # so that a call cut off
   sleep 15; done) > $NAME/monitor.$S.txt 2>&1 &  # before the end still gives back what it did (at most a minute old)
@@ -31,7 +33,7 @@ timeout -k 15 $LEFT python3 -m tritonsmith bench --suite "$SUITE" --solver basel
   --eval-timeout-s ${EVAL_TIMEOUT:-600} --out $NAME $RES > $NAME/log.$S 2>&1
 RC=$?
 kill $MON 2>/dev/null; wait $MON 2>/dev/null
-for f in /tmp/tritonsmith-eval-*/keeper-*.log; do [ -f "$f" ] && tail -c 60000 "$f" > $NAME/$(basename "$f" .log).$S.log; done
+for f in $(ours); do [ -f "$f" ] && tail -c 60000 "$f" > $NAME/$(basename "$f" .log).$S.log; done
 TOOK=$(( $(date +%s) - S ))
 echo "$TOOK" >> $NAME/calls.txt
 if [ $RC -eq 0 ] || [ $RC -eq 1 ]; then touch $NAME/complete; fi
