@@ -267,6 +267,33 @@ def test_a_long_pass_says_which_tasks_are_in_flight_when_none_finishes():
     assert len(stream.getvalue().splitlines()) == 4
 
 
+def memory_suite(tmp_path, flip: str):
+    """A suite of flip, silu and vector_add, and their candidates: silu's raises PyTorch's out-of-memory words."""
+    suite, candidates = tmp_path / "suite", tmp_path / "candidates"
+    suite.mkdir(), candidates.mkdir()
+    for task_id in ("flip", "silu", "vector_add"):
+        shutil.copy(builtin_dir() / f"{task_id}.py", suite / f"{task_id}.py")
+    (candidates / "flip.py").write_text(flip)
+    (candidates / "silu.py").write_text(resolve_task("silu").baseline + (
+        "\n_silu = silu\n\ndef silu(*args, **kwargs):\n"
+        "    raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')\n"))
+    (candidates / "vector_add.py").write_text(GOOD_ADD)
+    return suite, candidates
+
+
+def on_a_shared_gpu(monkeypatch) -> None:
+    """The bench's pool: two CPU workers told they share GPU 0."""
+    import tritonsmith.runs.bench as bench
+    from tritonsmith.evaluate import EvalConfig, WorkerPool
+    from tritonsmith.evaluate.pool import MemoryGate
+
+    def shared_gpu_pool(*args, **kwargs):
+        pool = WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120))
+        pool._gpu_of, pool._gates = [0, 0], {0: MemoryGate()}
+        return pool
+    monkeypatch.setattr(bench, "make_pool", shared_gpu_pool)
+
+
 def test_a_task_short_of_gpu_memory_beside_others_goes_to_the_back_of_the_queue(tmp_path, monkeypatch):
     """On a GPU shared by several evaluations, one that runs out of memory beside others is tried again after the
     tasks queued now, not made alone at once: waiting alone shuts every other evaluation of the GPU out until
@@ -278,24 +305,9 @@ def test_a_task_short_of_gpu_memory_beside_others_goes_to_the_back_of_the_queue(
 
     import tritonsmith.runs.bench as bench
     from tritonsmith.agent.config import RunConfig
-    from tritonsmith.evaluate import EvalConfig, WorkerPool
-    from tritonsmith.evaluate.pool import MemoryGate
 
-    suite, candidates = tmp_path / "suite", tmp_path / "candidates"
-    suite.mkdir(), candidates.mkdir()
-    for task_id in ("flip", "silu", "vector_add"):
-        shutil.copy(builtin_dir() / f"{task_id}.py", suite / f"{task_id}.py")
-    (candidates / "flip.py").write_text("import time\ntime.sleep(12)\n" + GOOD_FLIP)
-    (candidates / "silu.py").write_text(resolve_task("silu").baseline + (
-        "\n_silu = silu\n\ndef silu(*args, **kwargs):\n"
-        "    raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')\n"))
-    (candidates / "vector_add.py").write_text(GOOD_ADD)
-
-    def shared_gpu_pool(*args, **kwargs):
-        pool = WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120))
-        pool._gpu_of, pool._gates = [0, 0], {0: MemoryGate()}  # as two workers of one GPU
-        return pool
-    monkeypatch.setattr(bench, "make_pool", shared_gpu_pool)
+    suite, candidates = memory_suite(tmp_path, "import time\ntime.sleep(12)\n" + GOOD_FLIP)
+    on_a_shared_gpu(monkeypatch)
     stream = io.StringIO()
     records = bench.solve_suite(f"dir:{suite}", f"dir:{candidates}", RunConfig(device="cpu"), tmp_path / "out",
                                 jobs=2, stream=stream)
@@ -321,28 +333,14 @@ def test_a_resumed_bench_runs_the_tasks_queued_again_for_memory_last_from_their_
 
     import tritonsmith.runs.bench as bench
     from tritonsmith.agent.config import RunConfig
-    from tritonsmith.evaluate import EvalConfig, WorkerPool
-    from tritonsmith.evaluate.pool import MemoryGate
 
-    suite, candidates, out = tmp_path / "suite", tmp_path / "candidates", tmp_path / "out"
-    suite.mkdir(), candidates.mkdir()
-    for task_id in ("silu", "flip", "vector_add"):
-        shutil.copy(builtin_dir() / f"{task_id}.py", suite / f"{task_id}.py")
-    (candidates / "flip.py").write_text(GOOD_FLIP)
-    (candidates / "silu.py").write_text(resolve_task("silu").baseline + (
-        "\n_silu = silu\n\ndef silu(*args, **kwargs):\n"
-        "    raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')\n"))
-    (candidates / "vector_add.py").write_text(GOOD_ADD)
+    suite, candidates = memory_suite(tmp_path, GOOD_FLIP)
+    out = tmp_path / "out"
     silu_name = next(t.name for t in bench.select_tasks(f"dir:{suite}", None) if t.name.endswith("silu"))
     first = {"status": "runtime_error", "message": "CUDA out of memory (the call before)", "wall_s": 7.5}
     ResultsStore(out).defer(silu_name, first)  # as a bench cut off after queueing silu again leaves it
     assert ResultsStore(out).deferred() == {silu_name: first}
-
-    def shared_gpu_pool(*args, **kwargs):
-        pool = WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120))
-        pool._gpu_of, pool._gates = [0, 0], {0: MemoryGate()}  # as two workers of one GPU
-        return pool
-    monkeypatch.setattr(bench, "make_pool", shared_gpu_pool)
+    on_a_shared_gpu(monkeypatch)
     stream = io.StringIO()
     records = bench.solve_suite(f"dir:{suite}", f"dir:{candidates}", RunConfig(device="cpu"), out, jobs=1,
                                 stream=stream)
