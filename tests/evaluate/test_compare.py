@@ -53,6 +53,22 @@ def test_integers_exact_shape_dtype_and_count_checked():
     assert "output 1" in compare_outputs((ref, ref + 1), (ref, ref), {})["message"]
 
 
+def test_python_floats_are_compared_as_float32_elements_not_exactly():
+    """layer_norm_triton's test returns `bias.grad.norm().item()`: NaN in both runs of its gold, and it was found
+    'not reproducible' (nan != nan); a candidate summing in another order failed on the last bit."""
+    assert compare_outputs({"loss": 2.0 * (1 + 5e-5)}, {"loss": 2.0}, {}) is None
+    assert compare_outputs({"norm": float("nan")}, {"norm": float("nan")}, {}) is None
+    assert compare_outputs(3, 3.0, {}) is None  # an int where the reference has a float
+    assert "a Python float" in compare_outputs({"loss": 2.0 * (1 + 1e-3)}, {"loss": 2.0}, {})["message"]
+    assert compare_outputs({"loss": 2.0 * (1 + 1e-3)}, {"loss": 2.0}, {"float32": (0.0, 2e-3)}) is None
+    assert compare_outputs(float("nan"), 1.0, {}) is not None and compare_outputs(1.0, float("nan"), {}) is not None
+    assert compare_outputs(float("inf"), float("inf"), {}) is None
+    assert compare_outputs(-float("inf"), float("inf"), {}) is not None
+    assert compare_outputs(0.0, 0.0, {}) is None and compare_outputs(1e-3, 0.0, {}) is not None
+    assert compare_outputs(7, 7, {}) is None and compare_outputs(8, 7, {}) is not None  # ints: exact, as before
+    assert compare_outputs(torch.tensor(2.0), 2.0, {}) is not None  # a tensor where a float is expected
+
+
 def test_task_tolerances_override_defaults():
     ref = torch.ones(10)
     got = ref * 1.01

@@ -153,6 +153,8 @@ def _pairs(got: Any, expected: Any, where: str, top: bool = False):
 def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]],
                    undefined: Any = None) -> dict[str, Any] | None:
     got, expected = _from_numpy(got), _from_numpy(expected)  # a test may return .numpy() of its results
+    if _real(expected) and isinstance(expected, float) and _real(got):
+        return compare_float(float(got), expected, tolerances)
     if not isinstance(expected, torch.Tensor):
         if isinstance(got, torch.Tensor) or got != expected:
             return {"message": f"is {_short(got)}, expected {_short(expected)}"}
@@ -198,6 +200,22 @@ def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, f
         "mismatched": mismatched,
         "elements": numel,
     }
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, (float, int)) and not isinstance(value, bool)
+
+
+def compare_float(got: float, expected: float, tolerances: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
+    """A Python float (a test's `loss.item()`, `x.grad.norm().item()`: 11 of TritonBench-G's tests return some) is
+    compared as one float32 element is, with the float32 tolerance: not exactly, which a sum in another order
+    fails, and NaN where the reference has NaN matches, as in a tensor."""
+    bad, abs_err, _ = _errors(torch.tensor([got], dtype=torch.float64), torch.tensor([expected], dtype=torch.float64),
+                              torch.float64, {"float64": tolerances.get("float32", DEFAULT_TOLERANCES["float32"])})
+    if not bool(bad.any()):
+        return None
+    return {"message": f"is {got!r}, expected {expected!r} (abs err {abs_err.item():.3g}; a Python float, "
+                       "compared with the float32 tolerance)"}
 
 
 def _errors(g: torch.Tensor, e: torch.Tensor, dtype: torch.dtype, tolerances: dict,
