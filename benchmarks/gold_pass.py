@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -134,10 +135,30 @@ def summarize(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def deferred(paths: list[str], records: list[dict]) -> list[str]:
+    """The tasks of these benches queued again for want of GPU memory and not finished since (the
+    deferred.jsonl beside each results.jsonl): a resume runs them last."""
+    done = {record["task"] for record in records}
+    waiting: set[str] = set()
+    for path in paths:
+        try:
+            with open(os.path.join(os.path.dirname(path), "deferred.jsonl"), encoding="utf-8") as handle:
+                waiting |= {json.loads(line)["task"] for line in handle if line.strip().endswith("}")}
+        except OSError:
+            continue
+    return sorted(task.split(":", 1)[-1] for task in waiting - done)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("results", nargs="+", help="results.jsonl of baseline benches (later files win)")
-    print(summarize(load(parser.parse_args().results)))
+    paths = parser.parse_args().results
+    records = load(paths)
+    print(summarize(records))
+    waiting = deferred(paths, records)
+    if waiting:
+        print(f"\nQueued again for want of GPU memory, not finished yet (a resume runs them last): {len(waiting)} "
+              f"({', '.join(waiting)}).")
     return 0
 
 
