@@ -138,15 +138,10 @@ def summarize(records: list[dict]) -> str:
 def deferred(paths: list[str], records: list[dict]) -> list[str]:
     """The tasks of these benches queued again for want of GPU memory and not finished since (the
     deferred.jsonl beside each results.jsonl): a resume runs them last."""
-    done = {record["task"] for record in records}
-    waiting: set[str] = set()
-    for path in paths:
-        try:
-            with open(os.path.join(os.path.dirname(path), "deferred.jsonl"), encoding="utf-8") as handle:
-                waiting |= {json.loads(line)["task"] for line in handle if line.strip().endswith("}")}
-        except OSError:
-            continue
-    return sorted(task.split(":", 1)[-1] for task in waiting - done)
+    from tritonsmith.runs.store import ResultsStore
+
+    waiting = {task for path in paths for task in ResultsStore(os.path.dirname(path) or ".").deferred()}
+    return sorted(task.split(":", 1)[-1] for task in waiting - {record["task"] for record in records})
 
 
 def main() -> int:

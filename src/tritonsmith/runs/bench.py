@@ -108,12 +108,13 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
                 forget = getattr(pool, "forget", None)  # its references leave the GPU for the tasks after it
                 if forget is not None and not interrupted():
                     forget(task)
-            if deferred is not None:  # noted for a resume, should this bench be cut off first
-                try:
-                    store.defer(task.name, deferred)
-                except OSError as err:  # (the task is still tried again now)
-                    stream.write(f"could not note in {out} that {task.name} is to be tried again: {err}\n")
-            if deferred is not None and not interrupted():  # tried again after the tasks queued now
+            if deferred is None:
+                return
+            try:  # noted for a resume, should this bench be cut off first
+                store.defer(task.name, deferred)
+            except OSError as err:  # (the task is still tried again now)
+                stream.write(f"could not note in {out} that {task.name} is to be tried again: {err}\n")
+            if not interrupted():  # tried again after the tasks queued now
                 progress.deferred(task.name)
                 with submitting:
                     futures.append(executor.submit(attempt, task, deferred))

@@ -151,6 +151,14 @@ class _UpTo(list):
         return self
 
 
+def _only(inputs: list[Any], up_to: int | None) -> tuple[list[Any], bool]:
+    """A whole list of inputs with entry `up_to` alone kept (None before it, nothing after), and whether that
+    list still runs to the script's end; the list as it is without `up_to`."""
+    if up_to is None:
+        return inputs, True
+    return [None] * min(up_to, len(inputs)) + inputs[up_to:up_to + 1], up_to + 1 >= len(inputs)
+
+
 def _base_module() -> types.ModuleType:
     module = types.ModuleType("geak_eval.perf.performance_utils",
                               "tritonsmith's stand-in for GEAK-eval's perf base class")
@@ -333,16 +341,11 @@ class PerfScript:
             if not stopping or out_of_memory(exc):  # (short of memory: the whole list would be more so)
                 raise
             return self._whole(seed, device, up_to)  # an earlier entry read back (None in its place)
-        if up_to is None:
-            return inputs, True
-        return [None] * min(up_to, len(inputs)) + inputs[up_to:up_to + 1], up_to + 1 >= len(inputs)
+        return _only(inputs, up_to)
 
     def _whole(self, seed: int, device: str, up_to: int | None) -> tuple[list[Any], bool]:
         """`_make`'s whole way, with entry `up_to` alone kept."""
-        inputs, _ = self._make(seed, device)
-        if up_to is None:
-            return inputs, True
-        return [None] * min(up_to, len(inputs)) + inputs[up_to:up_to + 1], up_to + 1 >= len(inputs)
+        return _only(self._make(seed, device)[0], up_to)
 
     def make_inputs(self, index: int, seed: int, device: str, expected_count: int | None = None) -> tuple:
         """The entry point's arguments for perf case `index`: a marker tensor and the PerfInput, handed out again
