@@ -208,7 +208,7 @@ def test_every_process_of_the_machine_times_on_a_gpu_under_one_lock(tmp_path, mo
 
 
 LET_GO = '''
-import fcntl, json, sys
+import fcntl, json, sys, threading
 from triton.runtime.jit import JITFunction
 import tritonsmith.evaluate.gpu_lock as gpu_lock
 from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go, holding
@@ -232,8 +232,8 @@ with lock.shared():
 JITFunction._do_compile(None, "key")
 # the making lock, held alone by a keeper's second try, is let go too, and taken again first
 making = []
-look[0] = lambda: making.append([names[lock.held], names[gpu_lock._holder.making.held] if gpu_lock._holder.making
-                                 else "none"])
+making_lock = lambda: gpu_lock._holders.get((threading.get_ident(), "making"))
+look[0] = lambda: making.append([names[lock.held], names[making_lock().held] if making_lock() else "none"])
 order = []
 take = GpuLock._take
 GpuLock._take = lambda self, mode: order.append([self.slot, names[mode]]) or take(self, mode)
@@ -242,15 +242,15 @@ with holding(sys.argv[1] + ".making", alone=True, slot="making"):
         del order[:]
         JITFunction._do_compile(None, "key")
         making.append(order[:])
-        making.append([names[lock.held], names[gpu_lock._holder.making.held]])
+        making.append([names[lock.held], names[making_lock().held]])
     with lock.exclusive():  # a timing within: a compile lets no lock of this thread go
         look[0] = lambda: making.append(names[lock.held])
         JITFunction._do_compile(None, "key")
 # a timing's first calls (`yielding`): a compile lets the GPU and the making lock (held shared, as while a keeper
 # makes references) go, takes them again in order, and the timing keeps its compiles again after
 timing = []
-state = lambda: [names[lock.held], names[gpu_lock._holder.making.held] if gpu_lock._holder.making else "none",
-                 gpu_lock._holder.kept]
+state = lambda: [names[lock.held], names[making_lock().held] if making_lock() else "none",
+                 gpu_lock._kept.get(threading.get_ident(), 0)]
 with holding(sys.argv[1] + ".making", slot="making"):
     with lock.exclusive():
         with lock.yielding():
@@ -259,13 +259,12 @@ with holding(sys.argv[1] + ".making", slot="making"):
             JITFunction._do_compile(None, "key")
             timing.append(order[:])
             timing.append(state())
-        timing.append([lock.keeps, lock.compiles_yield_alone, gpu_lock._holder.gpu is None])
+        timing.append([lock.keeps, lock.compiles_yield_alone, (threading.get_ident(), "gpu") not in gpu_lock._holders])
         JITFunction._do_compile(None, "key")  # a timed call's compile: nothing let go
     with lock.shared():
         with lock.yielding():  # not within a hold alone: nothing changes (the shared hold is let go as ever)
             JITFunction._do_compile(None, "key")
 # on a thread that never held a lock
-import threading
 def other():
     with GpuLock(sys.argv[1]).yielding():
         timing.append("other thread")
@@ -317,6 +316,66 @@ def test_a_compile_inside_a_shared_hold_lets_the_gpu_lock_go_meanwhile(tmp_path)
     # thread that holds nothing: nothing to do
     assert timing[4:7] == [["alone", "shared", 1], ["none", "none", 0], "other thread"]
     assert timing[7] == "the GPU lock was not taken alone again a"  # (its first 40 characters)
+
+
+BACKWARD_THREAD = '''
+import fcntl, json, sys, threading
+import torch
+from triton.runtime.jit import JITFunction
+from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go
+
+names = {None: "none", fcntl.LOCK_SH: "shared", fcntl.LOCK_EX: "alone"}
+seen = []
+lock = GpuLock(sys.argv[1])
+JITFunction._do_compile = lambda kernel, *args: seen.append(names[lock.held]) or "compiled"
+compiles_let_go()
+
+def on_a_thread_of_its_own():  # as autograd's engine runs a GPU's share of a backward, its caller waiting
+    JITFunction._do_compile(None, "key")
+    seen.append(runtime._tuning_now().lock is lock)
+
+class Square(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        worker = threading.Thread(target=on_a_thread_of_its_own)
+        worker.start()
+        worker.join()
+        return 2 * ctx.saved_tensors[0] * grad
+
+x = torch.ones(3, requires_grad=True)
+with lock.shared(), runtime.tuning_alone(lock):
+    Square.apply(x).sum().backward()
+    seen.append(names[lock.held])
+    torch.autograd.grad(Square.apply(x).sum(), x)  # (the other way into the engine)
+with lock.shared():
+    on_a_thread_of_its_own()  # outside a backward and a tuning: this thread's own compile lets go
+    worker = threading.Thread(target=on_a_thread_of_its_own)
+    worker.start()
+    worker.join()
+print(json.dumps(seen))
+'''
+
+
+def test_a_backwards_compiles_on_autograds_own_thread_let_the_callers_hold_go(tmp_path):
+    """Autograd runs a GPU's share of a backward on a device thread of its own while the caller waits: a gold's
+    backward kernels compiled (and autotuned) there for minutes with the caller's shared hold kept, and every
+    other evaluation of the GPU stood behind the timer waiting for it. That thread's compiles let the waiting
+    caller's hold go, and its autotuning is the caller's trusted tuning. On the CPU the engine runs on the
+    caller's thread, so a backward that starts a thread of its own and waits for it plays the device thread."""
+    done = subprocess.run([sys.executable, "-c", BACKWARD_THREAD, str(tmp_path / "gpu0.lock")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    # in backward (both ways in): let go, and the caller's tuning lock seen; held shared again after
+    assert seen[:5] == ["none", True, "shared", "none", True]
+    # outside a backward: the caller's own compile lets go; another thread's, which acts for nobody, does not
+    assert seen[5:] == ["none", False, "shared", False]
 
 
 def test_let_go_gives_the_shared_hold_to_a_waiting_timer(tmp_path):

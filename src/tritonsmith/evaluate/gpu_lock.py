@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import sys
 import tempfile
 import threading
 import time
 
-_holder = threading.local()  # per slot ("gpu", "making"): the GpuLock this thread holds that a compile lets go
-# (`compiles_let_go`), if any; a GpuLock is
-# used by one thread: its `held` is the object's, and another thread's compile would let it go
+_holders: dict[tuple[int, str], GpuLock] = {}
+"""(thread, slot) -> the GpuLock held for that thread, in that slot ("gpu", "making"), which a compile lets go
+(`compiles_let_go`). A GpuLock is used by one thread at a time: the one it is held for, or another that thread
+waits for (`acting_thread`)."""
+_kept: dict[int, int] = {}
+"""thread -> how many locks it holds alone through compiles (a timing's)."""
 
 
 def gpu_lock_path(gpu: int) -> str:
@@ -44,8 +48,9 @@ class GpuLock:
         if path:
             self.fds = tuple(os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in (path, path + ".turnstile"))
         self.held: int | None = None
+        self.owner: int | None = None  # the thread it is held for (`acting_thread` when taken)
         self.compiles_yield_alone = False  # a compile lets go of the alone hold too (`alone(compiles_yield=True)`)
-        self.keeps = False  # held alone through compiles (counted in _holder.kept)
+        self.keeps = False  # held alone through compiles (counted in _kept)
         self.alone_waited = 0.0  # seconds this lock has waited, in all, to hold the GPU alone
 
     def close(self) -> None:
@@ -70,20 +75,22 @@ class GpuLock:
         if mode == fcntl.LOCK_EX:
             self.alone_waited += time.perf_counter() - began
         if mode == fcntl.LOCK_SH or self.compiles_yield_alone:
-            setattr(_holder, self.slot, self)
+            _holders[self.owner, self.slot] = self
         else:  # held alone through compiles (a timing): a compile lets no lock of this thread go meanwhile
             self._keep(True)
 
     def _keep(self, keeps: bool) -> None:
-        """Whether this lock keeps its compiles (held alone: a timing's), counted in the thread's `_holder.kept`."""
+        """Whether this lock keeps its compiles (held alone: a timing's), counted in its owner's `_kept`."""
         if keeps != self.keeps:
             self.keeps = keeps
-            _holder.kept = getattr(_holder, "kept", 0) + (1 if keeps else -1)
+            _kept[self.owner] = _kept.get(self.owner, 0) + (1 if keeps else -1)
+            if not _kept[self.owner]:
+                del _kept[self.owner]
 
     def _forget(self) -> None:
         """Neither let go by a compile nor keeping compiles: what a lock let go or closed is."""
-        if getattr(_holder, self.slot, None) is self:
-            setattr(_holder, self.slot, None)
+        if _holders.get((self.owner, self.slot)) is self:
+            del _holders[self.owner, self.slot]
         self._keep(False)
 
     def _release(self) -> None:
@@ -126,6 +133,7 @@ class GpuLock:
         if not self.fds or self.held is not None:
             yield
             return
+        self.owner = acting_thread()
         self._take(fcntl.LOCK_SH)
         try:
             yield
@@ -165,16 +173,20 @@ class GpuLock:
         if self.held != fcntl.LOCK_EX or not self.keeps:
             yield
             return
-        previous = getattr(_holder, self.slot, None)
+        key = (self.owner, self.slot)
+        previous = _holders.get(key)
         try:
             self._keep(False)
             self.compiles_yield_alone = True
-            setattr(_holder, self.slot, self)
+            _holders[key] = self
             yield
         finally:
             self.compiles_yield_alone = False
-            if getattr(_holder, self.slot, None) is self:
-                setattr(_holder, self.slot, previous)
+            if _holders.get(key) is self:
+                if previous is None:
+                    del _holders[key]
+                else:
+                    _holders[key] = previous
             if self.held == fcntl.LOCK_EX:  # (held again after a compile, not kept meanwhile)
                 self._keep(True)
         if self.held != fcntl.LOCK_EX:
@@ -188,6 +200,7 @@ class GpuLock:
             return
         if self.held is not None:
             raise RuntimeError("exclusive() inside shared(): the lock cannot be upgraded in place")
+        self.owner = acting_thread()
         self._take(fcntl.LOCK_EX)
         try:
             yield
@@ -245,11 +258,54 @@ def compiles_let_go() -> None:
         return
 
     def _do_compile(kernel: object, *args: object, **kwargs: object) -> object:
-        held = [lock for lock in (getattr(_holder, "gpu", None), getattr(_holder, "making", None)) if lock]
-        if not held or getattr(_holder, "kept", 0):  # (a timing's hold: nothing is let go, so that nothing
-            return compile_(kernel, *args, **kwargs)  # taken again after waits while the GPU is held alone)
+        thread = acting_thread()
+        held = [lock for lock in (_holders.get((thread, "gpu")), _holders.get((thread, "making"))) if lock]
+        if not held or _kept.get(thread):  # (a timing's hold: nothing is let go, so that nothing taken
+            return compile_(kernel, *args, **kwargs)  # again after waits while the GPU is held alone)
         with contextlib.ExitStack() as stack:  # the GPU lock let go first, and taken again last (the order in
             for lock in held:  # which they are taken: the making lock, then the GPU's)
                 stack.enter_context(lock.let_go())
             return compile_(kernel, *args, **kwargs)
     JITFunction._do_compile = _do_compile
+    _backward_acts_for_its_caller()
+
+
+_waiting: list[int] = []
+"""The threads waiting in autograd's engine for a backward, innermost last: the engine runs a GPU's share of it
+on a device thread of its own, whose compiles and trusted autotuning count under the waiting thread's holds."""
+
+
+def acting_thread() -> int:
+    """The thread whose holds this one's GPU work counts under: its own, but on a thread that holds nothing while
+    another waits for a backward (autograd's device thread, running a gold's backward kernels: they compiled
+    for minutes holding the GPU shared, and every other evaluation's timing waited), the waiting one's."""
+    me = threading.get_ident()
+    if not _waiting or me in _waiting or me in _kept or any(thread == me for thread, _ in list(_holders)):
+        return me
+    return _waiting[-1]
+
+
+def _backward_acts_for_its_caller() -> None:
+    """Wrap autograd's engine entry (torch.autograd.graph._engine_run_backward, torch 2.4+, wherever torch binds
+    it) so that the thread calling it is `_waiting` while it runs."""
+    try:
+        import torch.autograd
+        import torch.autograd.graph as graph
+    except ImportError:
+        return
+    run = getattr(graph, "_engine_run_backward", None)
+    if run is None or getattr(run, "tritonsmith_waits", False):
+        return
+
+    @functools.wraps(run)
+    def _engine_run_backward(*args: object, **kwargs: object) -> object:
+        me = threading.get_ident()
+        _waiting.append(me)
+        try:
+            return run(*args, **kwargs)
+        finally:
+            _waiting.remove(me)
+    _engine_run_backward.tritonsmith_waits = True
+    for module in (graph, torch.autograd, sys.modules.get("torch.autograd.function")):
+        if module is not None and getattr(module, "_engine_run_backward", None) is run:
+            module._engine_run_backward = _engine_run_backward

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import sys
-import threading
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -67,8 +67,15 @@ def autotune_on_interpreter() -> None:
     _index_on_old_interpreter()
 
 
-_tuning = threading.local()  # .lock: the GpuLock that `tuning_alone` holds alone for this thread's benchmarks;
-# .hold: the alone hold of the autotuning in progress (an ExitStack), taken at its first benchmark
+_tuning: dict[int, types.SimpleNamespace] = {}
+"""thread (gpu_lock.acting_thread: autograd's device thread tunes a backward's kernels for the thread waiting for
+it) -> .lock: the GpuLock that `tuning_alone` holds alone for its benchmarks; .hold: the alone hold of the
+autotuning in progress (an ExitStack), taken at its first benchmark."""
+
+
+def _tuning_now(thread: int | None = None) -> types.SimpleNamespace:
+    from tritonsmith.evaluate.gpu_lock import acting_thread
+    return _tuning.setdefault(thread or acting_thread(), types.SimpleNamespace(lock=None, hold=None))
 
 
 @contextlib.contextmanager
@@ -85,12 +92,16 @@ def tuning_alone(lock: Any):
     so: a worse choice there only slows the candidate. The seconds spent waiting for the GPU are the lock's
     `alone_waited`."""
     _tuning_alone_installed()
-    previous = getattr(_tuning, "lock", None)
-    _tuning.lock = lock
+    from tritonsmith.evaluate.gpu_lock import acting_thread
+    thread = acting_thread()
+    tuning = _tuning_now(thread)
+    previous, tuning.lock = tuning.lock, lock
     try:
         yield
     finally:
-        _tuning.lock = previous
+        tuning.lock = previous
+        if previous is None and tuning.hold is None:
+            _tuning.pop(thread, None)
 
 
 def _tuning_alone_installed() -> None:
@@ -100,7 +111,8 @@ def _tuning_alone_installed() -> None:
     current = Autotuner.__dict__.get("do_bench")
     if current is not None and not getattr(current, "tritonsmith_alone", False):
         def do_bench(tuner: Any) -> Any:
-            lock, hold = getattr(_tuning, "lock", None), getattr(_tuning, "hold", None)
+            tuning = _tuning_now()
+            lock, hold = tuning.lock, tuning.hold
             if lock is None:
                 return current.__get__(tuner, Autotuner)
             if getattr(tuner, "_do_bench", True) is None and os.environ.get("TRITON_INTERPRET") != "1":
@@ -121,14 +133,15 @@ def _tuning_alone_installed() -> None:
     run = Autotuner.run
     if not getattr(run, "tritonsmith_alone", False):
         def tuning_run(tuner: Any, *args: Any, **kwargs: Any) -> Any:
-            if getattr(_tuning, "lock", None) is None or getattr(_tuning, "hold", None) is not None:
+            tuning = _tuning_now()
+            if tuning.lock is None or tuning.hold is not None:
                 return run(tuner, *args, **kwargs)
             with contextlib.ExitStack() as hold:
-                _tuning.hold = hold
+                tuning.hold = hold
                 try:
                     return run(tuner, *args, **kwargs)
                 finally:
-                    _tuning.hold = None
+                    tuning.hold = None
         tuning_run.tritonsmith_alone = True
         Autotuner.run = tuning_run
 
