@@ -46,6 +46,12 @@ def test_vendor_features_are_told_apart_by_the_device():
     assert other_vendor("unexpected keyword argument 'waves_per_eu'", "AMD Instinct MI300X") is None
     assert other_vendor("ptx assembly failed", "AMD Instinct MI300X") == "NVIDIA"
     assert other_vendor("is_hip() is false", "NVIDIA H200") is None  # a word inside a name is no evidence
+    # a vendor's device library, unresolved by the other's linker (as ptxas said of TritonBench-G golds on an H100)
+    unresolved = "PTXASError: ptxas fatal   : Unresolved extern function '{}'"
+    assert other_vendor(unresolved.format("__ocml_pown_f32"), "NVIDIA H100 80GB HBM3") == "AMD"
+    assert other_vendor(unresolved.format("__triton_hip_llrint"), "NVIDIA H100 80GB HBM3") == "AMD"
+    assert other_vendor(unresolved.format("__ocml_pown_f32"), "AMD Instinct MI300X") is None
+    assert other_vendor("undefined symbol __nv_powf", "AMD Instinct MI300X") == "NVIDIA"
 
 
 def test_dropped_checks_are_noted_on_a_qualified_task():

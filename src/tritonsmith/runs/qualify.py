@@ -25,6 +25,10 @@ from tritonsmith.task import Task
 AMD_ONLY = ("waves_per_eu", "fp8e4b8", "fp8e5b16", "matrix_instr_nonkdim", "kpack", "amdgcn", "rocm", "hip",
             "instruction_sched_variant")
 NVIDIA_ONLY = ("ptx", "nvvm", "wgmma", "tcgen05", "sm_90", "sm_100", "nvidia", "cuda-only", "fp8e4nv")
+# device-library functions of one vendor, which the other's linker leaves unresolved (a gold calling ROCm's ocml
+# through tl.extern on an NVIDIA GPU: "ptxas fatal: Unresolved extern function '__ocml_pown_f32'"); parts of names
+AMD_ONLY_SYMBOLS = ("__ocml_", "__ockl_", "__triton_hip_")
+NVIDIA_ONLY_SYMBOLS = ("__nv_",)
 
 
 @dataclass
@@ -86,8 +90,8 @@ def other_vendor(message: str, device: str | None) -> str | None:
         return None
     on_amd = any(word in device for word in ("AMD", "Instinct", "Radeon", "MI2", "MI3"))
     text = (message or "").lower()
-    words = NVIDIA_ONLY if on_amd else AMD_ONLY
-    found = [w for w in words if re.search(rf"\b{re.escape(w)}\b", text)]
+    words, symbols = (NVIDIA_ONLY, NVIDIA_ONLY_SYMBOLS) if on_amd else (AMD_ONLY, AMD_ONLY_SYMBOLS)
+    found = [w for w in words if re.search(rf"\b{re.escape(w)}\b", text)] + [s for s in symbols if s in text]
     return ("NVIDIA" if on_amd else "AMD") if found else None
 
 
