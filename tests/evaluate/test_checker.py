@@ -118,6 +118,26 @@ def test_a_time_beyond_the_devices_peak_is_rejected_by_the_caller():
         assert honest.status == "passed" and honest.speedup == 1000.0
 
 
+def test_compute_is_held_to_the_devices_highest_peak_not_its_cases_dtype():
+    """A float32 matmul on tf32 tensor cores, or an int8 one whose case says float32 (TritonBench-G's
+    int8_matmul_kernel, its gold rejected on an H100 at 419% of float32's peak), runs above float32's peak:
+    only a time beyond what any of the device's units reach (int8's 1979 TFLOP/s on an H100) is not measured."""
+    from tritonsmith.evaluate.job_result import add_roofline, check_physical
+    from tritonsmith.evaluate.result import EvalResult, PerfResult
+    task = SimpleNamespace(perf_cases=[{"dtype": "float32"}])  # (add_roofline reads only these)
+
+    def result(tflops):
+        perf = PerfResult(0, "dtype=float32", 0.1, baseline_ms=0.1, speedup=1.0, tflops=tflops, timer="per call")
+        return EvalResult("passed", True, True, perf=[perf], speedup=1.0, evidence={"device": "NVIDIA H100 80GB HBM3"})
+    honest, forged = result(280.0), result(7000.0)
+    for each in (honest, forged):
+        add_roofline(each, task, None)
+        check_physical(each)
+    assert honest.perf[0].compute_fraction > 4  # of float32's peak, as reported
+    assert honest.status == "passed" and honest.speedup == 1.0
+    assert forged.status == "rejected" and "highest, of any type" in forged.message
+
+
 def test_a_forged_time_split_is_left_out_not_a_crash(tmp_path):
     """The split of a perf case's time is the candidate's process's claim, kept as a diagnostic: numbers no
     clock gives (huge, negative, NaN, booleans, strings) are left out instead of breaking the evaluation."""

@@ -87,11 +87,17 @@ def add_roofline(result: EvalResult, task: Task, peaks: dict[str, Any] | None) -
 
 def check_physical(result: EvalResult) -> None:
     """A candidate timed faster than its device's peak bandwidth or compute allows (per-call timer, L2 flushed)
-    was not measured: its timings are rejected. Computed here, from figures its process never sees."""
+    was not measured: its timings are rejected. Computed here, from figures its process never sees. Compute is
+    held to the device's highest peak of any type, not its case's: a case's dtype says what its inputs mostly
+    are, not which units its kernel may use (a float32 dot runs on tf32 tensor cores by default, 7x float32's
+    peak on an H100; TritonBench-G's int8 matmuls are labelled float32, and their golds were rejected)."""
+    profile = profile_for(result.evidence.get("device"))
+    top = max(profile.tflops.values(), default=None) if profile else None
     for p in result.perf:
         if p.timer != "per call":
             continue
-        for name, value in (("bandwidth", p.bandwidth_fraction), ("compute", p.compute_fraction)):
+        compute = p.tflops / top if p.tflops and top else None
+        for name, value in (("bandwidth", p.bandwidth_fraction), ("compute (its highest, of any type)", compute)):
             if value is not None and value > PHYSICAL_MARGIN:
                 reject(result, f"perf case {p.label}: the candidate's time implies {100 * value:.0f}% of the "
                                f"device's datasheet peak {name}: the timings were not measured")
