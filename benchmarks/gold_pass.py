@@ -33,18 +33,18 @@ def load(paths: list[str]) -> list[dict]:
 
 def reason_kind(record: dict) -> str:
     """A short class of why a gold failed its own evaluation, for grouping."""
-    text = (record.get("qualification") or record.get("error") or record.get("status") or "").lower()
+    text = " ".join(record.get(key) or "" for key in ("qualification", "error")).lower() or record.get("status") or ""
     if record.get("status") == "rejected":  # a guard's or timed-call rule's words name compiles and memory too
         return "rejected: " + ("first call on new inputs slow (host)" if "inputs it had not seen" in text
                                else "reuses results" if "reuses results" in text else "a guard")
-    for pattern, kind in ((r"illegal memory access", "illegal memory access"),
+    for pattern, kind in ((r"needs amd|waves_per_eu|fp8e4b8|\bhip\b|__ocml_|__ockl_|__triton_hip_", "needs an AMD GPU"),
+                          (r"illegal memory access", "illegal memory access"),
                           (r"address space", "invalid address space"),
                           (r"out of memory", "out of memory"),
                           (r"compilationerror|compile_error|compile error|does not compile|failed to compile", "does not compile here"),
-                          (r"needs amd|waves_per_eu|fp8e4b8|hip", "needs an AMD GPU"),
                           (r"computes from memory it never wrote", "computes from memory it never wrote"),
                           (r"not reproducible", "reference not reproducible"),
-                          (r"differs from the reference", "wrong output against its own reference"),
+                          (r"differs from the reference|is \S+, expected ", "wrong output against its own reference"),
                           (r"not ready within the", "inputs and references not ready within the time limit"),
                           (r"timed out|timeout", "timeout")):
         if re.search(pattern, text):

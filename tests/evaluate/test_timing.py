@@ -319,7 +319,7 @@ def test_a_compile_inside_a_shared_hold_lets_the_gpu_lock_go_meanwhile(tmp_path)
 
 
 BACKWARD_THREAD = '''
-import fcntl, json, sys, threading
+import _thread, fcntl, json, sys, threading
 import torch
 from triton.runtime.jit import JITFunction
 from tritonsmith.evaluate import runtime
@@ -335,6 +335,12 @@ def on_a_thread_of_its_own():  # as autograd's engine runs a GPU's share of a ba
     JITFunction._do_compile(None, "key")
     seen.append(runtime._tuning_now().lock is lock)
 
+def not_pythons(work):  # a thread Python did not start (as autograd's, a C++ thread, is), waited for
+    done = _thread.allocate_lock()
+    done.acquire()
+    _thread.start_new_thread(lambda: (work(), done.release()), ())
+    done.acquire()
+
 class Square(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
@@ -343,21 +349,24 @@ class Square(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        worker = threading.Thread(target=on_a_thread_of_its_own)
-        worker.start()
-        worker.join()
+        not_pythons(on_a_thread_of_its_own)
+        if python_thread_too:  # a thread the evaluator's own code started is never another's
+            worker = threading.Thread(target=on_a_thread_of_its_own)
+            worker.start()
+            worker.join()
         return 2 * ctx.saved_tensors[0] * grad
 
 x = torch.ones(3, requires_grad=True)
+python_thread_too = False
 with lock.shared(), runtime.tuning_alone(lock):
     Square.apply(x).sum().backward()
     seen.append(names[lock.held])
     torch.autograd.grad(Square.apply(x).sum(), x)  # (the other way into the engine)
+    python_thread_too = True
+    Square.apply(x).sum().backward()
 with lock.shared():
     on_a_thread_of_its_own()  # outside a backward and a tuning: this thread's own compile lets go
-    worker = threading.Thread(target=on_a_thread_of_its_own)
-    worker.start()
-    worker.join()
+    not_pythons(on_a_thread_of_its_own)  # outside a backward: nobody to act for
 print(json.dumps(seen))
 '''
 
@@ -374,8 +383,10 @@ def test_a_backwards_compiles_on_autograds_own_thread_let_the_callers_hold_go(tm
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     # in backward (both ways in): let go, and the caller's tuning lock seen; held shared again after
     assert seen[:5] == ["none", True, "shared", "none", True]
+    # ... but a thread that Python started acts for nobody: it lets nothing go, and has no tuning lock
+    assert seen[5:9] == ["none", True, "shared", False]
     # outside a backward: the caller's own compile lets go; another thread's, which acts for nobody, does not
-    assert seen[5:] == ["none", False, "shared", False]
+    assert seen[9:] == ["none", False, "shared", False]
 
 
 def test_let_go_gives_the_shared_hold_to_a_waiting_timer(tmp_path):

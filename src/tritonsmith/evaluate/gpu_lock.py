@@ -276,11 +276,13 @@ on a device thread of its own, whose compiles and trusted autotuning count under
 
 
 def acting_thread() -> int:
-    """The thread whose holds this one's GPU work counts under: its own, but on a thread that holds nothing while
-    another waits for a backward (autograd's device thread, running a gold's backward kernels: they compiled
-    for minutes holding the GPU shared, and every other evaluation's timing waited), the waiting one's."""
+    """The thread whose holds this one's GPU work counts under: its own, but on a thread that Python did not start
+    (autograd's device thread, running a gold's backward kernels: they compiled for minutes holding the GPU
+    shared, and every other evaluation's timing waited) and that holds nothing while another waits for a
+    backward, the waiting one's. A thread of the evaluator's own (a keeper's other connection) is never another's."""
     me = threading.get_ident()
-    if not _waiting or me in _waiting or me in _kept or any(thread == me for thread, _ in list(_holders)):
+    if (not _waiting or me in _waiting or me in _kept or any(thread == me for thread, _ in list(_holders))
+            or not isinstance(threading.current_thread(), threading._DummyThread)):
         return me
     return _waiting[-1]
 
