@@ -6,7 +6,7 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src TRITONSMITH_GEAK_EVAL=$PWD/.bench/
   TRITONSMITH_KERNELBENCH=$PWD/.bench/kernelbench
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 timeout -k 5 ${TESTS_S:-200} python3 -m pytest -q -p no:cacheprovider tests/evaluate/test_references.py \
-  tests/suites/test_rocm_perf.py tests/suites/test_tritonbench.py -k gpu 2>&1 | tail -30 > $OUT/gpu_tests.txt
+  tests/suites/test_rocm_perf.py tests/suites/test_tritonbench.py tests/evaluate/test_timing.py -k gpu 2>&1 | tail -30 > $OUT/gpu_tests.txt
 echo "suites: $(tail -1 $OUT/gpu_tests.txt)"
 timeout -k 5 ${TESTS_S:-200} python3 -m pytest -q -p no:cacheprovider tests/suites/test_kernelbench.py -k "real or written" \
   2>&1 | tail -15 > $OUT/kb_tests.txt

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from tritonsmith.evaluate.gpu_lock import GpuLock
 from tritonsmith.evaluate.timing import TimingSettings, ratio_interval, sample_rounds
@@ -389,6 +390,36 @@ def test_a_backwards_compiles_on_autograds_own_thread_let_the_callers_hold_go(tm
     assert seen[9:] == ["none", False, "shared", False]
 
 
+CUDA_BACKWARD = '''
+import json, threading, torch
+from tritonsmith.evaluate.gpu_lock import acting_thread, compiles_let_go
+compiles_let_go()
+caller, seen = threading.get_ident(), []
+
+class Twice(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        seen.append([threading.get_ident() != caller, acting_thread() == caller])
+        return grad * 2
+
+Twice.apply(torch.ones(3, device="cuda", requires_grad=True)).sum().backward()
+print(json.dumps(seen))
+'''
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: autograd's device thread is CUDA's")
+def test_on_a_gpu_a_backward_runs_on_autograds_thread_acting_for_its_caller():
+    """What the test above plays on the CPU, on a GPU: a CUDA backward runs on a thread of autograd's own,
+    which acts for the caller waiting for it."""
+    done = subprocess.run([sys.executable, "-c", CUDA_BACKWARD], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [[True, True]]
+
+
 def test_let_go_gives_the_shared_hold_to_a_waiting_timer(tmp_path):
     path = str(tmp_path / "gpu0.lock")
     lock = GpuLock(path)
@@ -630,7 +661,10 @@ def test_a_first_call_is_timed_only_where_the_spin_as_the_gpu_ran_it_covered_its
         timer.torch = types.SimpleNamespace(cuda=gpu)
         timer.flush = types.SimpleNamespace(zero_=functools.partial(gpu.work, 0.01))
         timer.spin, timer.cycles_per_ms, timer.peak_cycles_per_ms = True, 1e5, peak
-        found, _ = timer.once(functools.partial(honest_call, gpu), host_ms=0.05)
+        for _ in range(10):  # (a loaded machine's 1 ms sleep can outlast even the 2 ms spin: then it is not covered)
+            found, _ = timer.once(functools.partial(honest_call, gpu), host_ms=0.05)
+            if found["host_ms"] < 1.5:
+                break
         if peak == 5e5:  # a 2 ms spin as asked: the call is timed, its GPU work alone
             assert found["ms"] is not None and abs(found["ms"] - 0.1) < 0.05, found
         else:  # a 0.4 ms spin: not timed, and the work after the wait is found
