@@ -122,6 +122,23 @@ def test_cases_whose_reference_does_not_reproduce_are_dropped(tmp_path):
     assert "dropped:" in result.summary()
 
 
+def test_a_reference_that_reads_a_host_buffer_it_never_wrote_is_not_reproducible(tmp_path):
+    """The second run fills what the reference allocates, on the host too: a buffer packed with `+=` into a
+    torch.empty (as int4_matmul's gold does on the host) holds NaN there, not the heap's leftovers that both
+    runs in one process may share and a candidate's process does not (that gold failed against itself)."""
+    task = variant(tmp_path, "host_leftovers",
+                   ("def reference(x, y):\n    return x + y\n",
+                    "def reference(x, y):\n    if x.shape[0] == 999:\n        packed = torch.empty(x.shape, dtype=x.dtype)\n"
+                    "        packed += x + y\n        return packed\n    return x + y\n"),
+                   ('CORRECTNESS_CASES = [', 'CORRECTNESS_CASES = [{"shape": [999], "dtype": "float32"}, '))
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, reproducibility_check="always")) as pool:
+        result = pool.evaluate(task, resolve_task("vector_add").baseline)
+    assert result.status == "passed", result.message
+    dropped = result.evidence["unreproducible_cases"]
+    assert len(dropped) == 3 and all("shape=[999]" in d and "computes from memory it never wrote" in d
+                                     for d in dropped), dropped
+
+
 def test_a_task_whose_reference_never_reproduces_is_a_task_error(tmp_path):
     task = flaky_task(tmp_path, every_case=True)
     with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, reproducibility_check="always")) as pool:
