@@ -456,6 +456,9 @@ def test_samples_are_held_to_the_checkers_clock_as_they_arrive():
     assert found == []
     found, perf = violations(log_of(0.7))  # takes 1.7 ms for the 1 ms it reports
     assert len(found) == 1 and "the candidate's time was not measured as its calls ran" in found[0], found
+    gaps = perf["clock_gaps_ms"]  # each sample's gap kept where it is rejected, to tell a forgery from a clock
+    assert [len(gaps["candidate"]), len(gaps["baseline"])] == [20, 19] and all(
+        gap > 2.6 for gap in gaps["candidate"]), gaps
     assert violations(log_of(5.0)[:5])[0] == []  # too few samples to say
     # forged in just over half its samples (enough to move their median): found; in a quarter: not held against it
     assert violations(log_of(0.7, forged=range(0, 11)))[0]

@@ -203,6 +203,7 @@ class Measuring:
         floor = CLOCK_GAP_MIN_MS if self.on_gpu else HOST_CLOCK_GAP_MIN_MS
         margin = max(floor, CLOCK_GAP_RATIO * claimed, CLOCK_GAP_OF_PARTNER * abs(other)) + CLOCK_GAP_NOISE * spread
         if own - other > margin:
+            perf["clock_gaps_ms"] = {name: [round(gap, 3) for gap in gaps[name]] for name in ("candidate", partner)}
             self.violate(f"{where(check)}: the checker's clock saw the candidate's samples take {own - other:.3f} ms "
                          f"more than they report beyond the {partner}'s (the medians: {own:.3f} against "
                          f"{other:.3f} ms, for {claimed:.3f} ms reported; {margin:.3f} ms allowed): the candidate's "

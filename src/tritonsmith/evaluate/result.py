@@ -80,6 +80,9 @@ class PerfResult:
     """The checker's own clock between samples as they arrived, less the time each sample reported (medians, ms),
     for the candidate and the function timed in turns with it: alike where both were timed honestly
     (Measuring.check_sample_clock)."""
+    clock_gaps_ms: dict | None = None
+    """Where those medians rejected the candidate: each sample's gap, in the order they came, by function (to
+    tell a forged time from the GPU's clock changing between samples)."""
 
 
 @dataclass
