@@ -332,9 +332,12 @@ lock = GpuLock(sys.argv[1])
 JITFunction._do_compile = lambda kernel, *args: seen.append(names[lock.held]) or "compiled"
 compiles_let_go()
 
+registered = []  # whether threading came to know a thread it did not start (one more for the guards' count)
+
 def on_a_thread_of_its_own():  # as autograd's engine runs a GPU's share of a backward, its caller waiting
     JITFunction._do_compile(None, "key")
     seen.append(runtime._tuning_now().lock is lock)
+    registered.append(any(each.ident == threading.get_ident() for each in threading.enumerate()))
 
 def not_pythons(work):  # a thread Python did not start (as autograd's, a C++ thread, is), waited for
     done = _thread.allocate_lock()
@@ -357,9 +360,36 @@ class Square(torch.autograd.Function):
             worker.join()
         return 2 * ctx.saved_tensors[0] * grad
 
+nested = []
+
+class Inner(torch.autograd.Function):  # its backward runs on the thread that asked for it
+    @staticmethod
+    def forward(ctx, x):
+        return x * 3
+
+    @staticmethod
+    def backward(ctx, grad):
+        JITFunction._do_compile(None, "key")
+        nested.append([seen.pop(), runtime._tuning_now().lock is lock])  # (as the compile saw the lock)
+        return grad * 3
+
+class Outer(torch.autograd.Function):  # a backward within a backward, on autograd's thread (a reentrant checkpoint)
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        def inner():
+            y = torch.ones(3, requires_grad=True)
+            torch.autograd.grad(Inner.apply(y).sum(), y)
+        not_pythons(inner)
+        return grad * 2
+
 x = torch.ones(3, requires_grad=True)
 python_thread_too = False
 with lock.shared(), runtime.tuning_alone(lock):
+    Outer.apply(x).sum().backward()
     Square.apply(x).sum().backward()
     seen.append(names[lock.held])
     torch.autograd.grad(Square.apply(x).sum(), x)  # (the other way into the engine)
@@ -368,7 +398,7 @@ with lock.shared(), runtime.tuning_alone(lock):
 with lock.shared():
     on_a_thread_of_its_own()  # outside a backward and a tuning: this thread's own compile lets go
     not_pythons(on_a_thread_of_its_own)  # outside a backward: nobody to act for
-print(json.dumps(seen))
+print(json.dumps([seen, nested, registered, len(runtime._tuning)]))
 '''
 
 
@@ -381,7 +411,13 @@ def test_a_backwards_compiles_on_autograds_own_thread_let_the_callers_hold_go(tm
     done = subprocess.run([sys.executable, "-c", BACKWARD_THREAD, str(tmp_path / "gpu0.lock")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen, nested, registered, tunings_left = json.loads(done.stdout.strip().splitlines()[-1])
+    # a backward within one, on the thread acting for the caller: still the caller's (let go, its tuning)
+    assert nested == [["none", True]]
+    # no thread threading did not start was made known to it (a dummy each: the guards count threads), and
+    # nothing is left of the tuning's state
+    # (those True are a thread Python started and the main thread)
+    assert registered == [False, False, False, True, True, False] and tunings_left == 0, registered
     # in backward (both ways in): let go, and the caller's tuning lock seen; held shared again after
     assert seen[:5] == ["none", True, "shared", "none", True]
     # ... but a thread that Python started acts for nobody: it lets nothing go, and has no tuning lock

@@ -12,7 +12,6 @@ to reproduce them.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy
@@ -113,17 +112,13 @@ _SIGNED_OF_SIZE = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64
 
 def _all_ones(values: torch.Tensor) -> torch.Tensor:
     """Per element: is it what memory of 0xFF bytes reads as: every bit set (a float8 `fnuz` type has no NaN
-    there), or for floats any NaN (the filler cast to another float type stays NaN); or, for integers, what
-    torch.empty gives while it fills what it allocates (`runtime.empty_memory_filled`): the largest value."""
+    there), or for floats any NaN (the filler cast to another float type stays NaN)."""
     if values.dtype == torch.bool:
         return values
     signed = _SIGNED_OF_SIZE.get(values.element_size())
     ones = values.view(signed) == -1 if signed is not None else torch.zeros_like(values, dtype=torch.bool)
     if values.dtype.is_floating_point or values.dtype.is_complex:
         ones |= torch.isnan(values)
-    else:
-        with contextlib.suppress(TypeError):  # (a dtype with no iinfo)
-            ones |= values == torch.iinfo(values.dtype).max
     return ones
 
 

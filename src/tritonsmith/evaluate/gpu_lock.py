@@ -249,6 +249,7 @@ def compiles_let_go() -> None:
     if _compiles_hooked:
         return
     _compiles_hooked = True
+    _backward_acts_for_its_caller()  # (for the trusted tuning's hold too, whatever Triton's compile hook)
     try:
         from triton.runtime.jit import JITFunction
     except ImportError:
@@ -267,7 +268,6 @@ def compiles_let_go() -> None:
                 stack.enter_context(lock.let_go())
             return compile_(kernel, *args, **kwargs)
     JITFunction._do_compile = _do_compile
-    _backward_acts_for_its_caller()
 
 
 _waiting: list[int] = []
@@ -281,10 +281,19 @@ def acting_thread() -> int:
     shared, and every other evaluation's timing waited) and that holds nothing while another waits for a
     backward, the waiting one's. A thread of the evaluator's own (a keeper's other connection) is never another's."""
     me = threading.get_ident()
-    if (not _waiting or me in _waiting or me in _kept or any(thread == me for thread, _ in list(_holders))
-            or not isinstance(threading.current_thread(), threading._DummyThread)):
-        return me
+    callers = set(_waiting)
+    if (len(callers) != 1 or me in callers or me in _kept or any(thread == me for thread, _ in list(_holders))
+            or _started_by_python(me)):
+        return me  # (two callers at once share autograd's device thread: which one's work it runs is not known)
     return _waiting[-1]
+
+
+def _started_by_python(thread: int) -> bool:
+    """Whether `thread` is one that threading started (or the main one). Not threading.current_thread(), which
+    would register a thread of autograd's own as a dummy for good: one more thread for the guards' count, and
+    an honest candidate's backward "left a thread running"."""
+    found = next((each for each in threading.enumerate() if each.ident == thread), None)
+    return found is not None and not isinstance(found, threading._DummyThread)
 
 
 def _backward_acts_for_its_caller() -> None:
@@ -301,12 +310,12 @@ def _backward_acts_for_its_caller() -> None:
 
     @functools.wraps(run)
     def _engine_run_backward(*args: object, **kwargs: object) -> object:
-        me = threading.get_ident()
-        _waiting.append(me)
+        caller = acting_thread()  # (a backward within one on autograd's thread, a reentrant checkpoint's: still
+        _waiting.append(caller)  # the first caller's)
         try:
             return run(*args, **kwargs)
         finally:
-            _waiting.remove(me)
+            _waiting.remove(caller)
     _engine_run_backward.tritonsmith_waits = True
     for module in (graph, torch.autograd, sys.modules.get("torch.autograd.function")):
         if module is not None and getattr(module, "_engine_run_backward", None) is run:

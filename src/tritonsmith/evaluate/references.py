@@ -2,8 +2,8 @@
 process, evaluate/checker.py, and in the reference keeper, evaluate/keeper.py; never beside candidate code).
 
 Each check is made from fresh inputs, from memory pre-filled with a known byte; on a GPU the reference is run
-a second time from memory filled with another byte, what it allocates filled by torch, and what differs is left
-out of comparisons or the case is dropped (`drop_unreproducible`). A job borrows them from its device's keeper, which makes them with this same
+a second time from memory filled with another byte (the host's too), and what differs is left out of comparisons
+or the case is dropped (`drop_unreproducible`). A job borrows them from its device's keeper, which makes them with this same
 code once per task, or makes them itself. The candidate's process makes the same inputs itself, checked by
 their digests (`start_command`); the expected outputs never leave here.
 """
@@ -34,8 +34,8 @@ from tritonsmith.evaluate.runtime import (
     autotune_on_interpreter,
     clock_timing,
     clone,
-    empty_memory_filled,
     held_bytes,
+    host_memory_filled,
     import_file,
     import_task,
     input_digest,
@@ -112,12 +112,10 @@ class References:
                    fill: int | None = None) -> dict[str, Any]:
         """Inputs, then the reference's outputs; with `fill`, the free memory is filled with that byte between
         the two (making inputs frees temporaries: a float32 randn cast to float16 left NaN in 1 of 64 halves of
-        what the reference allocated next, the same in both runs, so never seen as unwritten). With a fill of
-        0xFF (the second run, `drop_unreproducible`) what the reference allocates with torch.empty and its kin is
-        filled too, on the host as on the GPU (NaN; an integer's largest value: `empty_memory_filled`): a host
-        buffer it reads unwritten held whatever this long-lived process's heap last held there, the same in both
-        runs and not in a candidate's process (int4_matmul's gold packs its weights with `+=` into a
-        torch.empty on the host, and failed against its own reference on an H100)."""
+        what the reference allocated next, the same in both runs, so never seen as unwritten). The host's
+        malloc hands the reference memory filled too, with 0x00 in a run from zeroed memory and 0xFE in one from
+        0xFF bytes (`host_memory_filled`: glibc gives no 0xFF): a reference that reads a host buffer it never wrote
+        differs between the two runs (`drop_unreproducible`)."""
         waiting = time.perf_counter()
         with self.gpu_lock.shared():
             try:
@@ -130,7 +128,7 @@ class References:
                 segments = _segments_allocated() if self.on_gpu else 0
                 began, tuning_waited = time.perf_counter(), self.gpu_lock.alone_waited
                 with (tuning_alone(self.gpu_lock) if self.on_gpu else contextlib.nullcontext(),
-                      empty_memory_filled() if fill == 0xFF else contextlib.nullcontext()):
+                      host_memory_filled(min(fill, 0xFE)) if fill is not None else contextlib.nullcontext()):
                     expected = self.task.reference(*clone(args))  # a gold's autotuning is done alone
                 synchronize(self.device)
                 self.spent("reference_runs", began)
@@ -421,9 +419,9 @@ class References:
 
     def drop_unreproducible(self) -> None:
         """Run the reference again on fresh inputs, from memory pre-filled with 0xFF bytes where the first
-        run had zero bytes, and with what it allocates filled by torch (`make_check`), so that memory it never
-        wrote shows. Elements that read as each filler (zero in the first run, NaN, -1 or an integer's largest
-        value in the second) are left out of every comparison (a gold that never writes part of
+        run had zero bytes (and host memory of 0xFE bytes where it had zero: `make_check`), so that memory it
+        never wrote shows. Elements that read as each filler (zero in the first run, NaN or -1 in the second) are
+        left out of every comparison (a gold that never writes part of
         its output); a case whose outputs differ otherwise (in other elements, shape or structure), or that
         writes none of its output, is dropped: no candidate can match it."""
         dropped, undefined, total = [], [], len(self.checks) + len(self.perf_checks)

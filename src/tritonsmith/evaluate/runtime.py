@@ -11,6 +11,7 @@ of a file (`hand_over_unless_same`).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import json
 import os
@@ -73,9 +74,11 @@ it) -> .lock: the GpuLock that `tuning_alone` holds alone for its benchmarks; .h
 autotuning in progress (an ExitStack), taken at its first benchmark."""
 
 
-def _tuning_now(thread: int | None = None) -> types.SimpleNamespace:
+def _tuning_now() -> types.SimpleNamespace:
+    """The acting thread's tuning, or a blank one (kept only while `tuning_alone` holds one: every thread that
+    ever autotuned would otherwise leave an entry)."""
     from tritonsmith.evaluate.gpu_lock import acting_thread
-    return _tuning.setdefault(thread or acting_thread(), types.SimpleNamespace(lock=None, hold=None))
+    return _tuning.get(acting_thread()) or types.SimpleNamespace(lock=None, hold=None)
 
 
 @contextlib.contextmanager
@@ -94,7 +97,7 @@ def tuning_alone(lock: Any):
     _tuning_alone_installed()
     from tritonsmith.evaluate.gpu_lock import acting_thread
     thread = acting_thread()
-    tuning = _tuning_now(thread)
+    tuning = _tuning.setdefault(thread, types.SimpleNamespace(lock=None, hold=None))
     previous, tuning.lock = tuning.lock, lock
     try:
         yield
@@ -242,6 +245,43 @@ def empty_memory_filled():
                 == (True, True):
             torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
         torch.utils.deterministic.fill_uninitialized_memory = fill
+
+
+M_PERTURB = -6  # glibc's mallopt parameter: malloc fills what it hands out with the value's complement, and
+# what is freed with the value (0: off)
+
+
+def _mallopt() -> Callable[[int, int], int] | None:
+    """glibc's mallopt, or None (another C library)."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # noqa: B018 - glibc's alone
+        return libc.mallopt
+    except (OSError, AttributeError):
+        return None
+
+
+@contextlib.contextmanager
+def host_memory_filled(byte: int):
+    """What the host's malloc hands out within reads as `byte` (not 0xFF, which glibc cannot give): a host
+    buffer a reference allocates with torch.empty and reads unwritten holds that, not whatever this long-lived
+    process's heap last held there, which two runs in one process can share and a candidate's process does
+    not (int4_matmul's gold packs its weights with `+=` into a host torch.empty, and failed against its own
+    reference on an H100). glibc's M_PERTURB: nothing on another C library, nor for the small chunks (up to
+    about 1 KiB) glibc's per-thread cache hands out, which it does not fill. The C library is the process's, and
+    the setting too: another thread's allocations meanwhile are filled as well."""
+    mallopt = _mallopt()
+    if mallopt is None or not 0 <= byte < 0xFF:
+        yield
+        return
+    mallopt(M_PERTURB, byte ^ 0xFF)
+    try:
+        yield
+    finally:
+        try:  # as the environment set it at start (MALLOC_PERTURB_), else off
+            mallopt(M_PERTURB, int(os.environ.get("MALLOC_PERTURB_") or 0))
+        except ValueError:
+            mallopt(M_PERTURB, 0)
 
 
 def held_bytes(value: Any) -> int:
