@@ -433,12 +433,13 @@ def test_samples_are_held_to_the_checkers_clock_as_they_arrive():
     few stalls of the checker do not make an honest one so, nor does a spin whose length drifts."""
     import random
 
-    def log_of(candidate_extra_ms, stalls=(), forged=range(20), spin_ms=2.0):
+    def log_of(candidate_extra_ms, stalls=(), forged=range(20), spin_ms=2.0, rounds=20):
         rng, log, now = random.Random(3), [], 100.0
-        for index in range(20):
+        for index in range(rounds):
             for name, ms, calls in (("candidate", 0.1, 10), ("baseline", 0.1, 10))[::1 if index % 2 else -1]:
                 extra = candidate_extra_ms if name == "candidate" and index in forged else 0.0
-                now += (spin_ms + ms * calls + extra + rng.uniform(0, 0.05) + (5.0 if len(log) in stalls else 0.0)
+                spin = spin_ms(len(log)) if callable(spin_ms) else spin_ms
+                now += (spin + ms * calls + extra + rng.uniform(0, 0.05) + (5.0 if len(log) in stalls else 0.0)
                         ) / 1000
                 log.append((now, name, ms, calls))
         return log
@@ -465,6 +466,14 @@ def test_samples_are_held_to_the_checkers_clock_as_they_arrive():
     assert violations(log_of(0.7, forged=range(0, 5)))[0] == []
     # a 50 ms spin whose length follows the GPU's clock: 2% longer after the candidate's samples is not forging
     assert violations(log_of(1.0, spin_ms=50.0))[0] == []
+    # the spin 10 ms for seven samples and 5 ms after (the clock up): in six rounds the candidate had four long
+    # ones, the baseline two, and their medians apart differ by 5 ms (a gold rejected against itself on an H100:
+    # 13.09 against 8.19 ms); each sample against the one next to it does not
+    step = log_of(0.0, spin_ms=lambda position: 10.0 if position < 7 else 5.0, rounds=6)
+    found, perf = violations(step)
+    assert found == [] and perf["clock_gap_ms"]["candidate"] - perf["clock_gap_ms"]["baseline"] > 4.5, perf
+    found, _ = violations(log_of(0.7, spin_ms=lambda position: 10.0 if position < 7 else 5.0))  # forged, too
+    assert len(found) == 1, found
 
 
 def test_sampling_cut_short_of_the_rounds_the_timer_always_takes_is_found(tmp_path):
