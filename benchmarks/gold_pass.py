@@ -144,6 +144,29 @@ def deferred(paths: list[str], records: list[dict]) -> list[str]:
     return sorted(task.split(":", 1)[-1] for task in waiting - {record["task"] for record in records})
 
 
+def cut_off(paths: list[str], records: list[dict]) -> list[str]:
+    """The tasks still running when a call of these benches was cut off (the last `running:` line of each
+    log.* beside a results.jsonl, as gold_pass.sh keeps them) and not finished since, with how many calls cut
+    them off and the longest they had run: a task that outlasts every call restarts in each (its limit is
+    then to be set below a call's length)."""
+    done = {record["task"] for record in records}
+    calls: Counter = Counter()
+    longest: dict[str, int] = {}
+    for path in paths:
+        folder = os.path.dirname(path) or "."
+        for name in sorted(os.listdir(folder)):
+            if not name.startswith("log."):
+                continue
+            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as handle:
+                last = next((line for line in reversed(handle.read().splitlines()) if "] running: " in line), "")
+            for task, seconds in re.findall(r"(\S+:\S+) \((\d+) s", last.split("] running: ", 1)[-1]):
+                if task not in done:
+                    calls[task] += 1
+                    longest[task] = max(longest.get(task, 0), int(seconds))
+    return [f"{task.split(':', 1)[-1]} ({count} call(s), {longest[task]} s at most)"
+            for task, count in calls.most_common()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("results", nargs="+", help="results.jsonl of baseline benches (later files win)")
@@ -154,6 +177,9 @@ def main() -> int:
     if waiting:
         print(f"\nQueued again for want of GPU memory, not finished yet (a resume runs them last): {len(waiting)} "
               f"({', '.join(waiting)}).")
+    unfinished = cut_off(paths, records)
+    if unfinished:
+        print(f"\nStill running when a call was cut off, not finished since: {', '.join(unfinished)}.")
     return 0
 
 
