@@ -116,6 +116,10 @@ def test_on_the_device_inputs_are_made_in_windows_and_one_short_of_memory_is_not
     assert remade.value[0].shape == (64,) and whole.namespace["MADE"] == [1, 16, 64, 256, 1, 16, 64, 256]
     with pytest.raises(RuntimeError, match="the adapter read 4 from the script"):
         script_of(SCRIPT.format(extra=""), tmp_path, "double_count").make_inputs(0, 7, "meta", expected_count=4)
+    last = script_of(SCRIPT.format(extra=""), tmp_path, "double_last")
+    last.window_bytes = 200  # the last entry alone fills its window: still seen to end the list, and counted
+    with pytest.raises(RuntimeError, match="the adapter read 4 from the script"):
+        last.make_inputs(2, 7, "meta", expected_count=4)
     with pytest.raises(RuntimeError, match="fewer than perf case 5 needs"):
         script_of(SCRIPT.format(extra=""), tmp_path, "double_few").make_inputs(5, 7, "meta")
     short = script_of(SCRIPT.format(extra="MADE.append(x.numel())\n            if x.numel() == 64:\n"

@@ -121,7 +121,9 @@ class _UpTo(list):
     """`self.input_tensors` while only some entries are wanted (`PerfScript._make`): those before entry `wanted`
     are let go as they are appended (None in their place); from it on they are kept while they fit in
     `keep_bytes` (the wanted one whatever its size), and at the first that does not, get_input_tensors is ended
-    (`_Enough`), so no later entry is made."""
+    (`_Enough`), so no later entry is made. A window that is full ends at the entry after it, not at once: one
+    that ends at the script's last entry is then seen to run to the end, and its count is checked. An entry
+    asked for alone (no `keep_bytes`) ends it at once."""
 
     def __init__(self, wanted: int, keep_bytes: int = 0):
         super().__init__()
@@ -131,12 +133,14 @@ class _UpTo(list):
         if len(self) < self.wanted:
             super().append(None)
             return
+        if len(self) > self.wanted and self.kept >= self.keep_bytes:
+            raise _Enough(list(self))  # full, and the list goes on (this entry, not kept, begins the next window)
         size = sum(t.numel() * t.element_size() for _, t in tensors_in(item, "input"))
         if len(self) > self.wanted and self.kept + size > self.keep_bytes:
             raise _Enough(list(self))  # (not kept: the next window begins with it)
         super().append(item)
         self.kept += size
-        if self.kept >= self.keep_bytes:
+        if not self.keep_bytes:  # the entry asked for alone (an after-timing check's): none after it is made
             raise _Enough(list(self))
 
     def holds_wanted(self) -> bool:
