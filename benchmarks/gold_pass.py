@@ -19,6 +19,8 @@ from collections import Counter, defaultdict
 
 from _format import number, percentile
 
+from tritonsmith.runs.qualify import AMD_ONLY_SYMBOLS
+
 
 def load(paths: list[str]) -> list[dict]:
     records: dict[str, dict] = {}
@@ -37,7 +39,8 @@ def reason_kind(record: dict) -> str:
     if record.get("status") == "rejected":  # a guard's or timed-call rule's words name compiles and memory too
         return "rejected: " + ("first call on new inputs slow (host)" if "inputs it had not seen" in text
                                else "reuses results" if "reuses results" in text else "a guard")
-    for pattern, kind in ((r"needs amd|waves_per_eu|fp8e4b8|\bhip\b|__ocml_|__ockl_|__triton_hip_", "needs an AMD GPU"),
+    amd_library = "|".join(map(re.escape, AMD_ONLY_SYMBOLS))  # (qualify's: ROCm's device library, by name)
+    for pattern, kind in ((r"needs amd|waves_per_eu|fp8e4b8|\bhip\b|" + amd_library, "needs an AMD GPU"),
                           (r"illegal memory access", "illegal memory access"),
                           (r"address space", "invalid address space"),
                           (r"out of memory", "out of memory"),

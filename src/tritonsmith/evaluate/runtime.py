@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ from typing import Any
 
 import torch
 
+from tritonsmith.evaluate.gpu_lock import acting_thread
 from tritonsmith.task import case_label
 from tritonsmith.util.copied_calls import copies_inputs, primed_untouched, priming, recorded
 from tritonsmith.util.modules import load_module
@@ -77,7 +79,6 @@ autotuning in progress (an ExitStack), taken at its first benchmark."""
 def _tuning_now() -> types.SimpleNamespace:
     """The acting thread's tuning, or a blank one (kept only while `tuning_alone` holds one: every thread that
     ever autotuned would otherwise leave an entry)."""
-    from tritonsmith.evaluate.gpu_lock import acting_thread
     return _tuning.get(acting_thread()) or types.SimpleNamespace(lock=None, hold=None)
 
 
@@ -95,7 +96,6 @@ def tuning_alone(lock: Any):
     so: a worse choice there only slows the candidate. The seconds spent waiting for the GPU are the lock's
     `alone_waited`."""
     _tuning_alone_installed()
-    from tritonsmith.evaluate.gpu_lock import acting_thread
     thread = acting_thread()
     tuning = _tuning.setdefault(thread, types.SimpleNamespace(lock=None, hold=None))
     previous, tuning.lock = tuning.lock, lock
@@ -251,8 +251,9 @@ M_PERTURB = -6  # glibc's mallopt parameter: malloc fills what it hands out with
 # what is freed with the value (0: off)
 
 
+@functools.cache
 def _mallopt() -> Callable[[int, int], int] | None:
-    """glibc's mallopt, or None (another C library)."""
+    """glibc's mallopt, or None (another C library): looked up once, not at every reference run."""
     try:
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018 - glibc's alone
