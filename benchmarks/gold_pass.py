@@ -40,7 +40,7 @@ def reason_kind(record: dict) -> str:
         return "rejected: " + ("first call on new inputs slow (host)" if "inputs it had not seen" in text
                                else "reuses results" if "reuses results" in text else "a guard")
     amd_library = "|".join(map(re.escape, AMD_ONLY_SYMBOLS))  # (qualify's: ROCm's device library, by name)
-    for pattern, kind in ((r"needs amd|waves_per_eu|fp8e4b8|\bhip\b|" + amd_library, "needs an AMD GPU"),
+    for pattern, kind in ((r"needs amd|waves_per_eu|fp8e4b8|fnuz|\bhip\b|" + amd_library, "needs an AMD GPU"),
                           (r"illegal memory access", "illegal memory access"),
                           (r"address space", "invalid address space"),
                           (r"out of memory", "out of memory"),

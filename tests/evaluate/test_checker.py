@@ -474,6 +474,14 @@ def test_samples_are_held_to_the_checkers_clock_as_they_arrive():
     assert found == [] and perf["clock_gap_ms"]["candidate"] - perf["clock_gap_ms"]["baseline"] > 4.5, perf
     found, _ = violations(log_of(0.7, spin_ms=lambda position: 10.0 if position < 7 else 5.0))  # forged, too
     assert len(found) == 1, found
+    # the reverse (a layernorm gold against itself on an H100): medians alike, but the baseline's samples next to
+    # the candidate's short ones, as a draw of five can fall; the differences alone (3.9 ms) said forged
+    honest = [(0.0, "", 0.0, 0)]
+    for candidate_gap, baseline_gap in ((16.0, 12.0), (16.0, 12.0), (16.0, 16.0), (20.0, 16.0), (20.0, 16.0)):
+        for name, gap in (("candidate", candidate_gap), ("baseline", baseline_gap)):
+            honest.append((honest[-1][0] + (gap + 1.0) / 1000, name, 0.1, 10))
+    found, perf = violations(honest)
+    assert found == [] and perf["clock_gap_ms"] == {"candidate": 16.0, "baseline": 16.0}, (found, perf)
 
 
 def test_sampling_cut_short_of_the_rounds_the_timer_always_takes_is_found(tmp_path):

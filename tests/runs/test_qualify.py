@@ -52,6 +52,10 @@ def test_vendor_features_are_told_apart_by_the_device():
     assert other_vendor(unresolved.format("__triton_hip_llrint"), "NVIDIA H100 80GB HBM3") == "AMD"
     assert other_vendor(unresolved.format("__ocml_pown_f32"), "AMD Instinct MI300X") is None
     assert other_vendor("undefined symbol __nv_powf", "AMD Instinct MI300X") == "NVIDIA"
+    fnuz = ('RuntimeError: false INTERNAL ASSERT FAILED at "/pytorch/aten/src/ATen/cuda/CUDADataType.h":98, please '
+            "report a bug to PyTorch. Cannot convert ScalarType Float8_e4m3fnuz to cudaDataType.")  # test_chained_dot_fp8
+    assert other_vendor(fnuz, "NVIDIA H100 80GB HBM3") == "AMD"
+    assert other_vendor(fnuz, "AMD Instinct MI300X") is None
 
 
 def test_dropped_checks_are_noted_on_a_qualified_task():

@@ -353,6 +353,14 @@ def test_a_launcher_held_as_a_value_is_rebuilt_and_anything_else_of_the_gold_cod
                  "exec"), gold)
     with pytest.raises(RuntimeError, match=r"the perf op holds an object \(Executor\) made from helper of the gold code"):
         rocm_perf.freeze(gold["make_held"](torch.ones(2)), gold)
+    # a library value holding plain values that the module also binds is not gold code (test_cast_matmul: tl.float32,
+    # whose bit width 32 is the very object of the module's `FIXED_BLOCK_K = 32`), and is passed as it is
+    gold.update(BLOCK_K=32, NAME="fp32", tl=types.SimpleNamespace(
+        float32=types.SimpleNamespace(primitive_bitwidth=32, name="fp32")))
+    exec(compile("def make_plain(t):\n    held = tl.float32\n    return lambda: t * held.primitive_bitwidth\n",
+                 "gold.py", "exec"), gold)
+    frozen = rocm_perf.freeze(gold["make_plain"](torch.ones(2)), gold)
+    assert torch.equal(rocm_perf.thaw(frozen, gold, {})(), torch.full((2,), 32.0))
 
 
 def _gold_file_with(task, kernel_part: str) -> Path:

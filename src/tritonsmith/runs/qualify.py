@@ -23,7 +23,8 @@ from tritonsmith.task import Task
 
 # what a kernel written for one vendor's GPUs uses that the other's Triton backend rejects
 AMD_ONLY = ("waves_per_eu", "fp8e4b8", "fp8e5b16", "matrix_instr_nonkdim", "kpack", "amdgcn", "rocm", "hip",
-            "instruction_sched_variant")
+            "instruction_sched_variant", "float8_e4m3fnuz", "float8_e5m2fnuz")  # (the fnuz fp8 types: MI300's,
+# which torch on CUDA cannot hand to cuBLAS: "Cannot convert ScalarType Float8_e4m3fnuz to cudaDataType")
 NVIDIA_ONLY = ("ptx", "nvvm", "wgmma", "tcgen05", "sm_90", "sm_100", "nvidia", "cuda-only", "fp8e4nv")
 # device-library functions of one vendor, which the other's linker leaves unresolved (a gold calling ROCm's ocml
 # through tl.extern on an NVIDIA GPU: "ptxas fatal: Unresolved extern function '__ocml_pown_f32'"); parts of names

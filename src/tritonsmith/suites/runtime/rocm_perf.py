@@ -155,6 +155,9 @@ class PerfOp(CopiedInput):
         return tensors_of(self.op, "")
 
 
+PLAIN = (bool, int, float, complex, str, bytes)
+
+
 def freeze(value: Any, namespace: dict[str, Any], memo: dict[int, Any] | None = None) -> Any:
     """`value` as data: tensors and plain values as they are, containers rebuilt, and functions, methods,
     partials and objects of the module's classes described so that `thaw` rebuilds them on any module."""
@@ -162,8 +165,7 @@ def freeze(value: Any, namespace: dict[str, Any], memo: dict[int, Any] | None = 
     memo = {} if memo is None else memo
     if id(value) in memo:
         return memo[id(value)]
-    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, torch.Tensor, torch.dtype,
-                                           torch.device)):
+    if value is None or isinstance(value, (*PLAIN, torch.Tensor, torch.dtype, torch.device)):
         return value
     if isinstance(value, (list, tuple, set, frozenset)) and not hasattr(value, "_fields"):
         return type(value)(freeze(v, namespace, memo) for v in value)
@@ -300,6 +302,8 @@ def _gold_object_in(value: Any, namespace: dict[str, Any]) -> str | None:
     else:
         return None
     for part in parts:
+        if part is None or isinstance(part, PLAIN):  # (a small int or a short string is one object wherever
+            continue  # it is made: tl.float32's bit width 32 *is* a module's `BLOCK_K = 32`)
         name = next((k for k, v in namespace.items() if v is part and not k.startswith("__")), None)
         if name is not None:
             return name
