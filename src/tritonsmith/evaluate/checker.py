@@ -31,6 +31,7 @@ from tritonsmith.evaluate.runtime import (
     TaskFailure,
     clock_timing,
     clone,
+    empty_memory_filled,
     synchronize,
     take_over,
     where,
@@ -156,8 +157,9 @@ class Checker(References, Conversation, Measuring):
                if isinstance(t, torch.Tensor) and t.numel() and t.dtype.is_floating_point):
             self.evidence["kernels_off_check"] = "skipped: the reference output is all zeros"
             return
-        with self.gpu_lock.shared(), launches_skipped() as skipped:  # a reference built on Triton kernels (a
-            reference_off = self.task.reference(*clone(check["args"]))  # suite's gold code) may not depend on them
+        with self.gpu_lock.shared(), launches_skipped() as skipped, empty_memory_filled():  # a reference built on
+            reference_off = self.task.reference(*clone(check["args"]))  # Triton kernels (a suite's gold code) may
+            # not depend on them (memory filled, as the candidate's is with kernels off)
             synchronize(self.device)
         if skipped["launches"] and compare_outputs(reference_off, check["expected"], self.tolerances,
                                                    check.get("undefined")) is None:

@@ -23,6 +23,7 @@ Only the standard library here; pytest and torch are imported where a call needs
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import os
 import re
@@ -199,7 +200,7 @@ def _parameter_sets(mark: Any) -> tuple[list[str], list[tuple[Any, tuple, list[A
     args, kwargs = list(mark.args), dict(mark.kwargs)
     names = ("argnames", "argvalues", "indirect", "ids")
     options = {**dict(zip(names, args)), **kwargs}
-    argnames, argvalues, ids = options["argnames"], list(options["argvalues"]), options.get("ids")
+    argnames, argvalues, ids = options["argnames"], _values_of(mark, options["argvalues"]), options.get("ids")
     if isinstance(argnames, str):
         argnames = [n.strip() for n in argnames.split(",") if n.strip()]
         force_tuple = len(argnames) == 1
@@ -225,6 +226,21 @@ def _parameter_sets(mark: Any) -> tuple[list[str], list[tuple[Any, tuple, list[A
         sets.append((values, set_marks))
     unique = _unique(resolved)
     return argnames, [(i, values, set_marks) for i, (values, set_marks) in zip(unique, sets)]
+
+
+_ITERATED: dict[int, tuple[Any, list[Any]]] = {}  # id(mark) -> (the mark, what its argvalues iterator gave)
+
+
+def _values_of(mark: Any, argvalues: Any) -> list[Any]:
+    """A parametrize mark's argvalues as a list. An iterator (test_gemm_no_scf's `itertools.chain(...)`) gives its
+    values once, as pytest reads them once, at collection; the calls are planned again for each perf case, so
+    what it gave is kept with its mark."""
+    if not isinstance(argvalues, collections.abc.Iterator):
+        return list(argvalues)
+    kept = _ITERATED.get(id(mark))
+    if kept is None or kept[0] is not mark:
+        kept = _ITERATED[id(mark)] = (mark, list(argvalues))
+    return kept[1]
 
 
 def _hidden(value: Any) -> bool:
