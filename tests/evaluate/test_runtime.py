@@ -47,6 +47,47 @@ def test_a_loop_bound_from_a_scalar_runs_on_the_interpreter():
     assert done.stdout.split("\n")[-2] == "[203, 103]"  # 3 blocks each; blocks 0 and 2 for program 0, 1 for 1
 
 
+NESTED_COMPILE_ERROR = '''
+import triton
+import triton.language as tl
+from triton.backends.compiler import GPUTarget
+
+from tritonsmith.evaluate.errors import exception_text
+
+
+@triton.jit
+def helper(x):
+    return tl.reshape(x, (3, 5))
+
+
+@triton.jit
+def kernel(X, N: tl.constexpr):
+    x = helper(tl.load(X + tl.arange(0, N)))
+    tl.store(X + tl.arange(0, N), tl.reshape(x, (N,)))
+
+
+source = triton.compiler.ASTSource(fn=kernel, signature={"X": "*fp32", "N": "constexpr"}, constexprs={"N": 16})
+try:
+    triton.compile(source, target=GPUTarget("cuda", 90, 32))  # Triton's front end: no GPU needed to fail in it
+except Exception as exc:
+    print(exception_text(exc, f"{type(exc).__name__}: {exc}"))
+'''
+
+
+def test_a_compile_errors_reason_is_told_from_the_error_it_was_raised_from(tmp_path):
+    """A compile error in a @jit function the kernel calls (tl.flip in test_triton_flip's gold, on an H100) says only
+    where, with a caret; why is in the error it was raised from, which the reference's failure now carries."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
+    script = tmp_path / "nested.py"  # (a @jit function's source is read from its file)
+    script.write_text(NESTED_COMPILE_ERROR)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    head, _, cause = done.stdout.partition("\ncaused by: ")
+    assert head.startswith("CompilationError: at ") and "helper(" in head and "power of 2" not in head, done.stdout
+    assert "return tl.reshape(x, (3, 5))" in cause and "must be a power of 2" in cause, done.stdout
+
+
 def test_input_digest_reads_views_at_any_offset_and_tells_values_and_order_apart():
     import torch
 

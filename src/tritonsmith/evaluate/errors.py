@@ -25,12 +25,23 @@ def describe_exception(exc: BaseException, candidate_path: str) -> str:
             lines.append(f"  candidate.py, line {frame.lineno}, in {frame.name}")
             if frame.line:
                 lines.append(f"    {frame.line.strip()}")
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    lines.append(text.replace(candidate_path, CANDIDATE_FILE))
-    cause = exc.__cause__ or exc.__context__
-    if cause is not None and type(exc).__name__ == "InterpreterError":
-        lines.append("caused by: " + "".join(traceback.format_exception_only(type(cause), cause)).strip())
+    lines.append(exception_text(exc).replace(candidate_path, CANDIDATE_FILE))
     return _cap("\n".join(lines))
+
+
+def exception_text(exc: BaseException, head: str | None = None) -> str:
+    """`head` (by default the exception as Python prints its last line) and, for the interpreter's and Triton's
+    compile errors, what caused them: a compile error raised in a @jit function that the kernel calls (tl.flip)
+    shows only the kernel's line and a caret, its reason in the error it was raised from."""
+    text = head if head is not None else "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    cause, depth = exc, 0
+    while (type(cause).__name__ == "InterpreterError" or is_compile_error(cause)) and depth < 3:
+        cause, depth = cause.__cause__ or cause.__context__, depth + 1
+        if cause is None:
+            break
+        if str(cause) not in text:  # (the innermost reason is often the compile error's last line already)
+            text += "\ncaused by: " + "".join(traceback.format_exception_only(type(cause), cause)).strip()
+    return text
 
 
 def is_compile_error(exc: BaseException) -> bool:

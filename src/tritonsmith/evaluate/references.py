@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs, nan_from_filler, undefined_elements
+from tritonsmith.evaluate.errors import exception_text
 from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go, holding, making_lock_path
 from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.runtime import (
@@ -141,7 +142,7 @@ class References:
                     raise TaskFailure(needs_gpu(getattr(self.task, "GPU_ONLY", None), exc,
                                                 f"{which} {index} ({case_label(case)})")) from exc
                 raise TaskFailure(f"the task's make_inputs/reference failed on {which} {index} ({case_label(case)}): "
-                                  f"{type(exc).__name__}: {exc}") from exc
+                                  f"{exception_text(exc, f'{type(exc).__name__}: {exc}')}") from exc
         grew = self.on_gpu and _segments_allocated() != segments  # memory from the driver, not filled
         return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected,
                 **({"unfilled": True} if grew and fill is not None else {})}
