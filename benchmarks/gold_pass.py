@@ -41,6 +41,8 @@ def reason_kind(record: dict) -> str:
                                else "reuses results" if "reuses results" in text else "a guard")
     amd_library = "|".join(map(re.escape, AMD_ONLY_SYMBOLS))  # (qualify's: ROCm's device library, by name)
     for pattern, kind in ((r"needs amd|waves_per_eu|fp8e4b8|fnuz|\bhip\b|" + amd_library, "needs an AMD GPU"),
+                          (r"cannot import name \S+ from 'triton|no module named 'triton", "imports a Triton API this "
+                           "Triton lacks"),
                           (r"illegal memory access", "illegal memory access"),
                           (r"address space", "invalid address space"),
                           (r"out of memory", "out of memory"),
