@@ -88,6 +88,31 @@ def test_a_compile_errors_reason_is_told_from_the_error_it_was_raised_from(tmp_p
     assert "return tl.reshape(x, (3, 5))" in cause and "must be a power of 2" in cause, done.stdout
 
 
+def test_the_interpreters_errors_say_what_raised_them():
+    """Triton's interpreter raises `InterpreterError(repr(e)) from e`: the cause's own line follows, although the
+    head holds its repr; a cause said word for word already is not repeated, and `from None` hides the context."""
+    from tritonsmith.evaluate.errors import exception_text
+
+    class InterpreterError(Exception):
+        pass
+
+    def raised(inner: BaseException, suppress: bool = False) -> BaseException:
+        try:
+            try:
+                raise inner
+            except Exception as exc:
+                if suppress:
+                    raise InterpreterError("failed") from None
+                raise InterpreterError(repr(exc)) from exc
+        except InterpreterError as outer:
+            return outer
+
+    assert exception_text(raised(KeyError("x"))).endswith("InterpreterError: KeyError('x')\ncaused by: KeyError: 'x'")
+    assert exception_text(raised(ValueError("bad")), "InterpreterError: ValueError: bad") == \
+        "InterpreterError: ValueError: bad"
+    assert "caused by" not in exception_text(raised(ValueError("bad"), suppress=True))
+
+
 def test_input_digest_reads_views_at_any_offset_and_tells_values_and_order_apart():
     import torch
 

@@ -6,6 +6,7 @@ import traceback
 
 CANDIDATE_FILE = "candidate.py"
 MAX_MESSAGE = 4000
+MAX_CAUSES = 8  # compile errors a reason is nested in (a @jit function calling another) that are followed
 
 
 def describe_exception(exc: BaseException, candidate_path: str) -> str:
@@ -31,17 +32,24 @@ def describe_exception(exc: BaseException, candidate_path: str) -> str:
 
 def exception_text(exc: BaseException, head: str | None = None) -> str:
     """`head` (by default the exception as Python prints its last line) and, for the interpreter's and Triton's
-    compile errors, what caused them: a compile error raised in a @jit function that the kernel calls (tl.flip)
-    shows only the kernel's line and a caret, its reason in the error it was raised from."""
-    text = head if head is not None else "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    cause, depth = exc, 0
-    while (type(cause).__name__ == "InterpreterError" or is_compile_error(cause)) and depth < 3:
-        cause, depth = cause.__cause__ or cause.__context__, depth + 1
-        if cause is None:
+    compile errors, what caused them, to the innermost cause: a compile error raised in a @jit function that the
+    kernel calls (tl.flip) shows only the kernel's line and a caret, its reason in the error it was raised from. A
+    cause whose line the text already holds word for word is not repeated."""
+    text = head if head is not None else _last_line(exc)
+    cause, seen = exc, {id(exc)}
+    while (type(cause).__name__ == "InterpreterError" or is_compile_error(cause)) and len(seen) <= MAX_CAUSES:
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+        if cause is None or id(cause) in seen:
             break
-        if str(cause) not in text:  # (the innermost reason is often the compile error's last line already)
-            text += "\ncaused by: " + "".join(traceback.format_exception_only(type(cause), cause)).strip()
+        seen.add(id(cause))
+        line = _last_line(cause)
+        if not line or line not in text:
+            text += "\ncaused by: " + line
     return text
+
+
+def _last_line(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
 def is_compile_error(exc: BaseException) -> bool:

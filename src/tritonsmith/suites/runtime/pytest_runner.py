@@ -28,6 +28,8 @@ import inspect
 import os
 import re
 import sys
+import threading
+import weakref
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -228,19 +230,26 @@ def _parameter_sets(mark: Any) -> tuple[list[str], list[tuple[Any, tuple, list[A
     return argnames, [(i, values, set_marks) for i, (values, set_marks) in zip(unique, sets)]
 
 
-_ITERATED: dict[int, tuple[Any, list[Any]]] = {}  # id(mark) -> (the mark, what its argvalues iterator gave)
+_ITERATED: dict[int, list[Any]] = {}  # id(mark) -> what its argvalues iterator gave, while the mark lives
+_ITERATING = threading.Lock()
 
 
 def _values_of(mark: Any, argvalues: Any) -> list[Any]:
     """A parametrize mark's argvalues as a list. An iterator (test_gemm_no_scf's `itertools.chain(...)`) gives its
     values once, as pytest reads them once, at collection; the calls are planned again for each perf case, so
-    what it gave is kept with its mark."""
+    what it gave is kept for its mark, and let go with it (marks hash by value, which a dict argument cannot)."""
     if not isinstance(argvalues, collections.abc.Iterator):
         return list(argvalues)
-    kept = _ITERATED.get(id(mark))
-    if kept is None or kept[0] is not mark:
-        kept = _ITERATED[id(mark)] = (mark, list(argvalues))
-    return kept[1]
+    with _ITERATING:
+        values = _ITERATED.get(id(mark))
+        if values is None:
+            values = list(argvalues)
+            try:
+                weakref.finalize(mark, _ITERATED.pop, id(mark), None)
+            except TypeError:  # a mark that cannot be weakly referenced: its values are not kept
+                return values
+            _ITERATED[id(mark)] = values
+        return values
 
 
 def _hidden(value: Any) -> bool:

@@ -302,7 +302,7 @@ def _gold_object_in(value: Any, namespace: dict[str, Any]) -> str | None:
     else:
         return None
     for part in parts:
-        if part is None or isinstance(part, PLAIN):  # (a small int or a short string is one object wherever
+        if part is None or type(part) in PLAIN:  # (a small int or a short string is one object wherever
             continue  # it is made: tl.float32's bit width 32 *is* a module's `BLOCK_K = 32`)
         name = next((k for k, v in namespace.items() if v is part and not k.startswith("__")), None)
         if name is not None:
