@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from suites.test_geak_rocm import TRICKY_IDS, collected_by_pytest
+from suites.test_geak_rocm import FORMS, STALE_GOLD, TRICKY_IDS, collected_by_pytest
 from tritonsmith.evaluate import EvalConfig, WorkerPool
 from tritonsmith.evaluate.compare import compare_outputs
 from tritonsmith.evaluate.runtime import HarnessTampered, time_first_call
@@ -565,6 +565,17 @@ def test_perf_cases_are_timed_and_checked_on_a_gpu():
             result = pool.evaluate(task, wrong)
             assert result.status == "wrong_output" and words in result.message, result.summary()
             assert any(c.phase == "perf_shape" and not c.ok for c in result.cases), result.summary()
+
+
+@pytest.mark.skipif(not _cuda(), reason="needs a GPU: its caching allocator hands a buffer back as it was let go")
+def test_on_a_gpu_a_gold_whose_buffers_come_back_holding_the_answer_is_not_rejected():
+    """test_geak_rocm's stale_output case where it happened: four ROCm golds on an H100 were "correct even with
+    every Triton kernel launch disabled", the caching allocator handing their self-seeded tests the buffer the
+    previous call had filled with the answer."""
+    task = resolve_task(f"{FORMS}:stale_output")
+    with WorkerPool(device="cuda", workers=1, config=EvalConfig(timing_rounds=3)) as pool:
+        result = pool.evaluate(task, STALE_GOLD)
+        assert result.status == "passed" and result.evidence.get("kernels_off_check") == "ran", result.summary()
 
 
 # --- the real benchmark: TRITONSMITH_GEAK_EVAL names a GEAK-eval checkout (the folder holding geak_eval/) ---
