@@ -285,12 +285,16 @@ from tritonsmith.evaluate.gpu_lock import GpuLock
 
 used = []
 runtime._trusted_bench = lambda kernel_call, quantiles=None: used.append("trusted") or [1.0]
+runtime._trusted_graph_bench = lambda kernel_call, quantiles=None: used.append("trusted graph") or [1.0]
 lock = GpuLock(sys.argv[1])
-default, own = object.__new__(Autotuner), object.__new__(Autotuner)
+default, own, graph, graph_rep = (object.__new__(Autotuner) for _ in range(4))
 default._do_bench = None  # Triton's own benchmarker, as a task's @triton.autotune leaves it
 own._do_bench = lambda kernel_call, quantiles: used.append("own") or [2.0]  # the task chose its own
+for tuner, rep in ((graph, None), (graph_rep, 50)):  # use_cuda_graph=True, as Triton sets it up (rep given or not)
+    tuner._do_bench = lambda kernel_call, quantiles: used.append("graph of the task's rep") or [3.0]
+    tuner.use_cuda_graph, tuner.num_reps = True, rep
 with lock.shared(), runtime.tuning_alone(lock):
-    for tuner in (default, own):
+    for tuner in (default, own, graph, graph_rep):
         tuner.do_bench(lambda: None, quantiles=(0.5,))
 print(json.dumps(used))
 '''
@@ -298,16 +302,18 @@ print(json.dumps(used))
 
 def test_a_trusted_autotuning_benchmarks_with_triton_for_a_quarter_of_its_time_unless_the_task_chose(tmp_path):
     """A trusted process's autotuning (held alone on the GPU, which every other evaluation then waits for)
-    benchmarks each config with Triton's do_bench for 5 + 25 ms instead of 25 + 100; a task that gave its
-    autotuner its own benchmark keeps it."""
+    benchmarks each config with Triton's do_bench for 5 + 25 ms instead of 25 + 100, and with its CUDA-graph
+    benchmark (use_cuda_graph=True) for 10 ms instead of 100; a task that gave its autotuner its own benchmark,
+    or its graph benchmark its own rep, keeps it."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
     done = subprocess.run([sys.executable, "-c", TRUSTED_BENCH, str(tmp_path / "gpu0.lock")], capture_output=True,
                           text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["trusted", "own"]
-    from tritonsmith.evaluate.runtime import TRUSTED_TUNING_MS
-    assert TRUSTED_TUNING_MS == (5, 25)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["trusted", "own", "trusted graph",
+                                                                "graph of the task's rep"]
+    from tritonsmith.evaluate.runtime import TRUSTED_GRAPH_REP_MS, TRUSTED_TUNING_MS
+    assert TRUSTED_TUNING_MS == (5, 25) and TRUSTED_GRAPH_REP_MS == 10
 
 
 def test_a_channel_to_the_checker_ends_its_process_when_its_pipe_is_swapped():
