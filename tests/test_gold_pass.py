@@ -1,0 +1,51 @@
+"""benchmarks/gold_pass.py: a gold pass's results, grouped by why a gold does not qualify (docs/benchmarks.md's
+tables are made with it), and the tasks a call was cut off in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "gold_pass.py"
+
+
+def record(task: str, status: str, qualification: str = "", error: str | None = None) -> dict:
+    return {"task": f"geak-rocm:{task}", "status": status, "qualified": status == "passed",
+            "qualification": qualification, "error": error, "speedup": 1.0 if status == "passed" else None,
+            "wall_s": 2.0, "phases_s": None, "perf_cases": None}
+
+
+def test_golds_are_grouped_by_why_they_do_not_qualify_as_the_device_said_it(tmp_path):
+    """The reasons are the H100's own words (session 22's ROCm calls), one group each; a later file's record of a
+    task wins, and a task the last call was cut off in is named."""
+    first = [
+        record("test_chained_dot_fp8", "error", "the reference fails on this device: RuntimeError: Cannot convert "
+               "ScalarType Float8_e4m3fnuz to cudaDataType."),
+        record("test_kernel_dot", "error", "the reference fails on this device: ImportError: cannot import name "
+               "'AttrsDescriptor' from 'triton.backends.compiler'"),
+        record("test_matmul_MXFP", "error", "the reference fails on this device: ModuleNotFoundError: No module "
+               "named 'triton.tools.experimental_descriptor'"),
+        record("gemm", "error", "the gold needs AMD GPUs: KeyError: 'Keyword argument waves_per_eu was specified'"),
+        record("chunk_gla_fwd", "error", "the reference fails on this device: AcceleratorError: CUDA error: an "
+               "illegal memory access was encountered"),
+        record("test_reverse_range", "rejected", "the gold fails its own evaluation (rejected): rejected by the "
+               "evaluator's guards: the outputs are correct even with every Triton kernel launch disabled"),
+        record("test_add_kernel", "passed"),
+    ]
+    second = [record("test_reverse_range", "passed")]  # run again: this record wins
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in first))
+    (tmp_path / "a" / "log.1").write_text("[6/31] running: geak-rocm:rmsnorm_bwd (289 s; correctness for 28 s)\n")
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in second))
+    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "a" / "results.jsonl"), str(tmp_path / "b.jsonl")],
+                          capture_output=True, text=True, timeout=60, cwd=SCRIPT.parent)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("2 of 7 golds qualify"), out
+    assert "| needs an AMD GPU (2) | gemm, test_chained_dot_fp8 |" in out, out
+    assert "| imports a Triton API this Triton lacks (2) | test_kernel_dot, test_matmul_MXFP |" in out, out
+    assert "| illegal memory access (1) | chunk_gla_fwd |" in out, out
+    assert "test_reverse_range" not in out.split("Gold against itself")[0].split("| --- | --- |")[-1], out
+    assert "Still running when a call was cut off, not finished since: rmsnorm_bwd (1 call(s), 289 s at most)." in out
