@@ -193,8 +193,8 @@ class Measuring:
         partner's gaps (this process kept from reading at once by others on the machine), more than half its
         samples took longer than they say, so the median it is judged by: its time was not measured as its calls
         ran (events it recorded again itself, samples rewritten before they were sent). Fewer than half so moves
-        no median. The medians are in
-        the evidence (`clock_gap_ms`), and each sample's gap where it is rejected (`clock_gaps_ms`)."""
+        no median. The medians are in the evidence (`clock_gap_ms`), and each sample's gap where it is rejected
+        (`clock_gaps_ms`)."""
         gaps: dict[str, list[float]] = {}
         placed: list[tuple[int, str, float]] = []  # (position in the log, function, gap)
         for position, ((before, *_), (arrived, name, ms, calls)) in enumerate(zip(log, log[1:], strict=False)):

@@ -121,7 +121,7 @@ def _tuning_alone_installed() -> None:
             compiled = os.environ.get("TRITON_INTERPRET") != "1"
             if getattr(tuner, "_do_bench", True) is None and compiled:
                 bench = _trusted_bench  # Triton's own benchmarker, as the task left it: shorter here
-            elif getattr(tuner, "use_cuda_graph", False) is True and tuner.__dict__.get("num_reps", 0) is None \
+            elif getattr(tuner, "use_cuda_graph", False) is True and getattr(tuner, "num_reps", 0) is None \
                     and compiled:
                 bench = _trusted_graph_bench  # Triton's CUDA-graph benchmark, as the task asked: shorter here
             else:
