@@ -28,7 +28,8 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m ruff check src tests benchmarks
-	$(BIN)/python -m pytest -n auto --dist loadgroup -q
+	$(BIN)/python -m pytest -n auto -q -m "not ray"
+	$(BIN)/python -m pytest -q -m ray
 
 lint: setup
 	$(BIN)/python -m ruff check src tests benchmarks
