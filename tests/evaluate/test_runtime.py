@@ -316,6 +316,81 @@ def test_a_trusted_autotuning_benchmarks_with_triton_for_a_quarter_of_its_time_u
     assert TRUSTED_TUNING_MS == (5, 25) and TRUSTED_GRAPH_REP_MS == 10
 
 
+STAGED = '''
+import json, sys
+import triton.testing
+from triton.runtime.autotuner import Autotuner
+from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate.gpu_lock import GpuLock
+
+MS = {"a": 1.0, "b": 0.5, "c": 2.0, "d": 0.6, "e": 0.62, "f": 0.55, "g": 20.0}  # each config's time a call
+slow_once = {"f"}  # its first brief benchmark, right after its compile (the GPU's clock down): 3x as slow
+asked = []
+
+
+def do_bench(kernel_call, warmup, rep, quantiles=None):  # Triton's, standing in for the GPU
+    name = kernel_call.config
+    ms = MS[name] * (3 if name in slow_once and (warmup, rep) == runtime.TRUSTED_BRIEF_MS else 1)
+    slow_once.discard(name)
+    asked.append([name, warmup, rep])
+    return [ms, 0.9 * ms, 1.1 * ms]
+
+
+def run(self, *names):  # Autotuner.run as Triton's: each config benchmarked, the fastest chosen
+    timings = {}
+    for name in names:
+        timings[name] = self.do_bench(call(name), quantiles=(0.5, 0.2, 0.8))
+    return min(timings, key=timings.get)
+
+
+def call(name):
+    def kernel_call():
+        pass
+    kernel_call.config = name
+    return kernel_call
+
+
+triton.testing.do_bench = do_bench
+Autotuner.run = run  # before tuning_alone wraps it
+lock = GpuLock(sys.argv[1])
+tuner = object.__new__(Autotuner)
+tuner._do_bench = None  # Triton's own benchmarker, as a task's @triton.autotune leaves it
+runs = []
+with lock.shared(), runtime.tuning_alone(lock):
+    for names in ("abcdef", "ca", "g"):
+        runs.append({"chosen": tuner.run(*names), "asked": asked[:]})
+        asked.clear()
+    tuner.do_bench(call("a"), quantiles=(0.5,))  # outside an autotuning: in full
+print(json.dumps({"runs": runs, "alone": asked, "counts": dict(lock.tuning_counts)}))
+'''
+
+
+def test_a_trusted_autotuning_benchmarks_briefly_a_config_that_cannot_win(tmp_path):
+    """Each config of a trusted autotuning is benchmarked briefly (1 + 4 ms) first, and in full (5 + 25 ms) only if
+    it is within 1.3x of the best brief time so far of that autotuning; one slower than that is benchmarked
+    briefly once more (its first may follow its compile, with the GPU's clock down) and then left out, losing to
+    the config that set the best. The fastest config is still the one chosen; each autotuning starts afresh; a
+    call so long that the full benchmark would repeat it at most twice keeps its brief figures; a benchmark
+    outside an autotuning is in full."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
+    done = subprocess.run([sys.executable, "-c", STAGED, str(tmp_path / "gpu0.lock")], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    first, second, long = seen["runs"]
+    brief, full = [1, 4], [5, 25]
+    assert first["chosen"] == "b"
+    assert first["asked"] == [["a", *brief], ["a", *full], ["b", *brief], ["b", *full],
+                              ["c", *brief], ["c", *brief],  # 2 ms against 0.5: cut
+                              ["d", *brief], ["d", *full], ["e", *brief], ["e", *full],  # within 1.3x
+                              ["f", *brief], ["f", *brief], ["f", *full]]  # slow once, not twice: kept
+    assert second == {"chosen": "a", "asked": [["c", *brief], ["c", *full], ["a", *brief], ["a", *full]]}
+    assert long == {"chosen": "g", "asked": [["g", *brief]]}
+    assert seen["alone"] == [["a", *full]]
+    assert seen["counts"] == {"kept": 8, "cut": 1}
+
+
 def test_a_channel_to_the_checker_ends_its_process_when_its_pipe_is_swapped():
     """The worker sends through a channel that holds its descriptor and what it is: a message written after the
     pipe was replaced under the same number (os.dup2) ends the process at once, with CHANNEL_REPLACED_EXIT, and

@@ -11,6 +11,7 @@ use the CPU, and a timer need not wait for them.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import functools
@@ -52,6 +53,7 @@ class GpuLock:
         self.compiles_yield_alone = False  # a compile lets go of the alone hold too (`alone(compiles_yield=True)`)
         self.keeps = False  # held alone through compiles (counted in _kept)
         self.alone_waited = 0.0  # seconds this lock has waited, in all, to hold the GPU alone
+        self.tuning_counts = collections.Counter()  # a trusted autotuning's configs "kept" and "cut" (runtime.staged_bench)
 
     def close(self) -> None:
         """Let the lock files go (a long-lived process that makes one per task: the keeper)."""

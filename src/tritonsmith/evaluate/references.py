@@ -10,6 +10,7 @@ their digests (`start_command`); the expected outputs never leave here.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import functools
@@ -60,7 +61,7 @@ KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "se
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
                        "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements",
                        "reference_memory_unfilled", "vacuous_cases", "correctness_checks_limited",
-                       "references_split_s", "after_timing_checks")
+                       "references_split_s", "after_timing_checks", "reference_tuning")
 
 
 # what torch and Triton raise for code that needs a GPU on a machine without one (a CPU-only torch, which also
@@ -128,12 +129,14 @@ class References:
                 self.spent("making_inputs", began)
                 segments = _segments_allocated() if self.on_gpu else 0
                 began, tuning_waited = time.perf_counter(), self.gpu_lock.alone_waited
+                tuned = collections.Counter(self.gpu_lock.tuning_counts)
                 with (tuning_alone(self.gpu_lock) if self.on_gpu else contextlib.nullcontext(),
                       host_memory_filled(min(fill, 0xFE)) if fill is not None else contextlib.nullcontext()):
                     expected = self.task.reference(*clone(args))  # a gold's autotuning is done alone
                 synchronize(self.device)
                 self.spent("reference_runs", began)
                 self.add_split("tuning_alone_wait", self.gpu_lock.alone_waited - tuning_waited)
+                self.count_tuning(self.gpu_lock.tuning_counts - tuned)
             except CaseSkipped:
                 raise
             except Exception as exc:
@@ -153,6 +156,14 @@ class References:
         baseline_alone, kernels_off_check; and across them: gpu_lock_wait, making_inputs, reference_runs,
         tuning_alone_wait)."""
         self.add_split(name, time.perf_counter() - since)
+
+    def count_tuning(self, counts: collections.Counter) -> None:
+        """Add a reference run's trusted autotuning to evidence['reference_tuning']: its configs benchmarked in
+        full ("kept") and those cut after a brief benchmark ("cut"; runtime.staged_bench)."""
+        if counts:
+            tuning = self.evidence.setdefault("reference_tuning", {"kept": 0, "cut": 0})
+            for name, count in counts.items():
+                tuning[name] = tuning.get(name, 0) + count
 
     def add_split(self, name: str, seconds: float) -> None:
         split = self.evidence.setdefault("references_split_s", {})

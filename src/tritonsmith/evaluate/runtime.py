@@ -121,6 +121,8 @@ def _tuning_alone_installed() -> None:
             compiled = os.environ.get("TRITON_INTERPRET") != "1"
             if getattr(tuner, "_do_bench", True) is None and compiled:
                 bench = _trusted_bench  # Triton's own benchmarker, as the task left it: shorter here
+                if hold is not None:  # within an autotuning: a config far slower than the best so far is cut short
+                    bench = functools.partial(_trusted_bench, run=tuning)
             elif getattr(tuner, "use_cuda_graph", False) is True and getattr(tuner, "num_reps", 0) is None \
                     and compiled:
                 bench = _trusted_graph_bench  # Triton's CUDA-graph benchmark, as the task asked: shorter here
@@ -144,7 +146,7 @@ def _tuning_alone_installed() -> None:
             if tuning.lock is None or tuning.hold is not None:
                 return run(tuner, *args, **kwargs)
             with contextlib.ExitStack() as hold:
-                tuning.hold = hold
+                tuning.hold, tuning.best_brief = hold, None
                 try:
                     return run(tuner, *args, **kwargs)
                 finally:
@@ -160,10 +162,54 @@ default is 25 and 100): held alone on the GPU, the median of 25 ms of calls of a
 is four times shorter (12 configs at 20 shapes, at Triton's 125 ms a config, hold it 30 s)."""
 
 
-def _trusted_bench(kernel_call: Callable[[], Any], quantiles: Any = None, **kwargs: Any) -> Any:
+TRUSTED_BRIEF_MS = (1, 4)
+"""Warm-up and repetition milliseconds of the brief benchmark that each config of a trusted autotuning gets
+first (`staged_bench`)."""
+TRUSTED_CUT_RATIO = 1.3
+"""A config whose brief benchmarks (the better of two) take more than this times the best brief one so far of
+its autotuning is not benchmarked in full: it cannot be the one chosen."""
+
+
+def _trusted_bench(kernel_call: Callable[[], Any], quantiles: Any = None, *, run: Any = None, **kwargs: Any) -> Any:
+    """Triton's do_bench of one config, as `staged_bench` asks (`run`: the autotuning it is part of)."""
     from triton.testing import do_bench
-    warmup, rep = TRUSTED_TUNING_MS
-    return do_bench(kernel_call, warmup=warmup, rep=rep, quantiles=quantiles)
+    return staged_bench(lambda warmup, rep: do_bench(kernel_call, warmup=warmup, rep=rep, quantiles=quantiles), run)
+
+
+def staged_bench(bench: Callable[[float, float], Any], run: Any = None) -> Any:
+    """`bench(warmup_ms, rep_ms)` of one config of a trusted autotuning: at TRUSTED_TUNING_MS, unless `run` (the
+    autotuning's state: `.best_brief`, None at its start; `.lock`, whose `tuning_counts` it adds to) shows it cannot
+    win. Each config is first benchmarked briefly (TRUSTED_BRIEF_MS); one more than TRUSTED_CUT_RATIO times
+    the best brief time so far is benchmarked briefly once more (the GPU's clock may have dropped while the
+    config compiled), and, if the better of the two is still that slow, its brief figures stand: it loses to
+    the config that set the best, which was benchmarked in full. A call long enough that the full benchmark
+    would repeat it no more than twice keeps its brief figures too. TritonBench-G's int8_dequant_matmul
+    autotunes 418 configs at each of 31 shapes: some 13,000 benchmarks of 30 ms, with the GPU held alone, more
+    than its evaluation's 600 s."""
+    if run is None:
+        return bench(*TRUSTED_TUNING_MS)
+    counts = getattr(getattr(run, "lock", None), "tuning_counts", None)
+    brief = bench(*TRUSTED_BRIEF_MS)
+    best = getattr(run, "best_brief", None)
+    if best is not None and _median_of(brief) > TRUSTED_CUT_RATIO * best:
+        again = bench(*TRUSTED_BRIEF_MS)
+        brief = min(brief, again, key=_median_of)
+        if _median_of(brief) > TRUSTED_CUT_RATIO * best:
+            if counts is not None:
+                counts["cut"] += 1
+            return brief
+    ms = _median_of(brief)
+    run.best_brief = ms if best is None else min(best, ms)
+    if counts is not None:
+        counts["kept"] += 1
+    if ms * 2 >= TRUSTED_TUNING_MS[1]:
+        return brief
+    return bench(*TRUSTED_TUNING_MS)
+
+
+def _median_of(figures: Any) -> float:
+    """do_bench's figure: the first of its quantiles (the autotuner asks for the median first), or the one."""
+    return float(figures[0] if isinstance(figures, (list, tuple)) else figures)
 
 
 TRUSTED_GRAPH_REP_MS = 10
