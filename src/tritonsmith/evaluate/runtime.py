@@ -186,7 +186,7 @@ def staged_bench(bench: Callable[[float, float], Any], run: Any = None) -> Any:
     would repeat it no more than twice keeps its brief figures too. TritonBench-G's int8_dequant_matmul
     autotunes 418 configs at each of 31 shapes: some 13,000 benchmarks of 30 ms, with the GPU held alone, more
     than its evaluation's 600 s."""
-    if run is None:
+    if run is None or os.environ.get("TRITONSMITH_TRUSTED_TUNING") == "full":  # (full: to compare the two)
         return bench(*TRUSTED_TUNING_MS)
     counts = getattr(getattr(run, "lock", None), "tuning_counts", None)
     brief = bench(*TRUSTED_BRIEF_MS)

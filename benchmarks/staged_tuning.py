@@ -1,0 +1,121 @@
+"""Trusted autotuning staged (`runtime.staged_bench`: a config that cannot win is benchmarked briefly) against
+in full (`TRITONSMITH_TRUSTED_TUNING=full`), on a GPU: each task's gold evaluated against itself once each way,
+`tritonsmith eval SUITE:TASK --baseline --json` in a process of its own with a Triton cache of its own (so the
+autotuner's choice is made again, not read back). Per task and way: the evaluation's seconds, the reference's
+seconds and tuning counts, and the baseline's time per perf case, where a worse config chosen would show as a
+slower baseline. Writes JSON lines; --summarize renders them.
+
+    PYTHONPATH=src python benchmarks/staged_tuning.py --suite tritonbench-g:PATH --tasks a,b --out staged.jsonl \
+        [--budget-s 500] [--staged-only c]
+    python benchmarks/staged_tuning.py --summarize staged.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from _format import number  # benchmarks/ is on sys.path when a script runs
+
+from tritonsmith.util.stats import geometric_mean
+
+WAYS = ("staged", "full")
+
+
+def evaluate(suite: str, task: str, way: str, timeout_s: float, device: str = "cuda") -> dict:
+    """One evaluation of `task`'s gold against itself, its trusted autotuning `way`."""
+    with tempfile.TemporaryDirectory(prefix="staged-tuning-") as cache:
+        env = dict(os.environ, TRITON_CACHE_DIR=cache, TRITONSMITH_TRUSTED_TUNING=way)
+        began = time.perf_counter()
+        try:
+            done = subprocess.run([sys.executable, "-m", "tritonsmith", "eval", f"{suite}:{task}", "--baseline",
+                                   "--device", device, "--json"], capture_output=True, text=True, env=env,
+                                  timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return {"task": task, "way": way, "status": "over the limit", "wall_s": round(timeout_s, 1)}
+        wall_s = round(time.perf_counter() - began, 1)
+    try:
+        result = json.loads(done.stdout)
+    except ValueError:
+        return {"task": task, "way": way, "status": "no result", "wall_s": wall_s, "stderr": done.stderr[-600:]}
+    evidence = result.get("evidence") or {}
+    phases = evidence.get("phases_s") or {}
+    return {"task": task, "way": way, "status": result.get("status"), "message": (result.get("message") or "")[:300],
+            "wall_s": wall_s, "references_s": phases.get("references"),
+            "reference_runs_s": phases.get("references.reference_runs"),
+            "tuning": evidence.get("reference_tuning"),
+            "baseline_ms": [case.get("baseline_ms") for case in result.get("perf") or []],
+            "device": evidence.get("device"), "torch": evidence.get("torch"), "triton": evidence.get("triton")}
+
+
+def run(args: argparse.Namespace) -> int:
+    began = time.perf_counter()
+    staged_only = set(filter(None, (args.staged_only or "").split(",")))
+    tasks = [t for t in args.tasks.split(",") if t] + sorted(staged_only)
+    with open(args.out, "a") as out:
+        for task in dict.fromkeys(tasks):
+            for way in WAYS if task not in staged_only else ("staged",):
+                left = args.budget_s - (time.perf_counter() - began)
+                if left < 30:
+                    print(f"budget spent: {task} ({way}) not started", flush=True)
+                    return 0
+                row = evaluate(args.suite, task, way, min(args.timeout_s, left), args.device)
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+                print(f"{task:<28} {way:<7} {row['status']:<14} {row['wall_s']:>7.1f}s  tuning {row.get('tuning')}",
+                      flush=True)
+    return 0
+
+
+def summarize(path: str) -> int:
+    rows: dict[str, dict[str, dict]] = {}
+    for line in open(path):
+        row = json.loads(line)
+        rows.setdefault(row["task"], {})[row["way"]] = row
+    print("| task | seconds staged | seconds in full | reference runs staged / in full (s) | configs kept / cut "
+          "| baseline staged / in full (geo. mean, worst case) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for task, ways in rows.items():
+        staged, full = ways.get("staged", {}), ways.get("full", {})
+        tuning = staged.get("tuning") or {}
+        ratios = [s / f for s, f in zip(staged.get("baseline_ms") or [], full.get("baseline_ms") or [], strict=False)
+                  if s and f]
+        compared = (f"{number(geometric_mean(ratios), 3)}, {number(max(ratios), 3)} ({len(ratios)} cases)"
+                    if ratios else "-")
+        print(f"| {task} | {seconds(staged)} | {seconds(full)} | {number(staged.get('reference_runs_s'), 1)} / "
+              f"{number(full.get('reference_runs_s'), 1)} | {tuning.get('kept', '-')} / {tuning.get('cut', '-')} "
+              f"| {compared} |")
+    return 0
+
+
+def seconds(row: dict) -> str:
+    if not row:
+        return "-"
+    return f"{row['wall_s']:.0f}" + ("" if row.get("status") == "passed" else f" ({row.get('status')})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", help="the suite, e.g. tritonbench-g:PATH")
+    parser.add_argument("--tasks", default="", help="tasks evaluated both ways, comma-separated")
+    parser.add_argument("--staged-only", default="", help="tasks evaluated staged only (in full they exceed the limit)")
+    parser.add_argument("--out", help="JSON lines, appended to")
+    parser.add_argument("--device", default="cuda", help="cuda (what it is for); cpu only checks the script")
+    parser.add_argument("--timeout-s", type=float, default=600.0, help="limit of one evaluation")
+    parser.add_argument("--budget-s", type=float, default=500.0, help="no evaluation starts after this many seconds")
+    parser.add_argument("--summarize", metavar="JSONL", help="render a file this script wrote")
+    args = parser.parse_args()
+    if args.summarize:
+        return summarize(args.summarize)
+    if not (args.suite and args.out and (args.tasks or args.staged_only)):
+        parser.error("--suite, --out and --tasks (or --staged-only) are needed")
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

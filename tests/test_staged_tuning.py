@@ -1,0 +1,34 @@
+"""benchmarks/staged_tuning.py: the comparison of a trusted autotuning staged and in full, rendered from its
+records (the evaluations themselves need a GPU; `--device cpu` runs them only to check the script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "staged_tuning.py"
+
+
+def row(task: str, way: str, wall_s: float, baseline_ms: list[float], status: str = "passed", **more) -> dict:
+    return {"task": task, "way": way, "status": status, "wall_s": wall_s, "reference_runs_s": wall_s / 2,
+            "baseline_ms": baseline_ms, **more}
+
+
+def test_each_task_is_a_row_comparing_the_two_ways(tmp_path):
+    """Seconds both ways, the staged way's tuning counts, and the baseline's time staged over in full: the
+    geometric mean and the worst case (a worse config chosen would show there); a task run staged only, or
+    over the limit, says so."""
+    records = tmp_path / "staged.jsonl"
+    records.write_text("\n".join(json.dumps(r) for r in [
+        row("matmul", "staged", 40.0, [0.010, 0.020], tuning={"kept": 5, "cut": 43}),
+        row("matmul", "full", 100.0, [0.010, 0.016]),
+        row("int8_dequant_matmul", "staged", 420.0, [], status="over the limit"),
+    ]) + "\n")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--summarize", str(records)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[2] == "| matmul | 40 | 100 | 20.0 / 50.0 | 5 / 43 | 1.118, 1.250 (2 cases) |"
+    assert lines[3] == "| int8_dequant_matmul | 420 (over the limit) | - | 210.0 / n/a | - / - | - |"
