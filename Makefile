@@ -28,8 +28,8 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m ruff check src tests benchmarks
-	$(BIN)/python -m pytest -n auto -q -m "not ray"
-	$(BIN)/python -m pytest -q -m ray
+	$(BIN)/python -m pytest -n auto -q -m "not ray"; status=$$?; \
+	$(BIN)/python -m pytest -q -m ray || status=$$?; exit $$status
 
 lint: setup
 	$(BIN)/python -m ruff check src tests benchmarks

@@ -1,9 +1,12 @@
 """Trusted autotuning staged (`runtime.staged_bench`: a config that cannot win is benchmarked briefly) against
 in full (`TRITONSMITH_TRUSTED_TUNING=full`), on a GPU: each task's gold evaluated against itself once each way,
 `tritonsmith eval SUITE:TASK --baseline --json` in a process of its own with a Triton cache of its own (so the
-autotuner's choice is made again, not read back). Per task and way: the evaluation's seconds, the reference's
-seconds and tuning counts, and the baseline's time per perf case, where a worse config chosen would show as a
-slower baseline. Writes JSON lines; --summarize renders them.
+autotuner's choice is made again, not read back; the two ways in turn first). Per task and way: the
+evaluation's seconds, the reference's seconds and tuning counts, the baseline's time per perf case, and what
+each autotuning chose with every config's time (Triton's cache files: not an autotuner with pre-hooks, which
+Triton does not cache). The comparison that matters is the last: the staged choice's time in the full way's
+own benchmarks over the best there (the baselines' times are two runs apart, noise included). Writes JSON
+lines; --summarize renders them.
 
     PYTHONPATH=src python benchmarks/staged_tuning.py --suite tritonbench-g:PATH --tasks a,b --out staged.jsonl \
         [--budget-s 500] [--staged-only c]
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from _format import number  # benchmarks/ is on sys.path when a script runs
 
@@ -37,8 +41,10 @@ def evaluate(suite: str, task: str, way: str, timeout_s: float, device: str = "c
                                    "--device", device, "--json"], capture_output=True, text=True, env=env,
                                   timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            return {"task": task, "way": way, "status": "over the limit", "wall_s": round(timeout_s, 1)}
+            return {"task": task, "way": way, "status": "over the limit", "wall_s": round(timeout_s, 1),
+                    "choices": autotune_choices(cache)}
         wall_s = round(time.perf_counter() - began, 1)
+        choices = autotune_choices(cache)
     try:
         result = json.loads(done.stdout)
     except ValueError:
@@ -50,7 +56,41 @@ def evaluate(suite: str, task: str, way: str, timeout_s: float, device: str = "c
             "reference_runs_s": phases.get("references.reference_runs"),
             "tuning": evidence.get("reference_tuning"),
             "baseline_ms": [case.get("baseline_ms") for case in result.get("perf") or []],
-            "device": evidence.get("device"), "torch": evidence.get("torch"), "triton": evidence.get("triton")}
+            "device": evidence.get("device"), "torch": evidence.get("torch"), "triton": evidence.get("triton"),
+            "choices": choices}
+
+
+def autotune_choices(cache: str) -> dict[str, dict[str, float]]:
+    """Each autotuning in Triton's cache `cache` (TRITON_CACHE_AUTOTUNING=1): {its file's path in the cache and
+    its key: {config: median ms}}."""
+    found = {}
+    for path in sorted(Path(cache).rglob("*.autotune.json")):
+        try:
+            data = json.loads(path.read_text())
+            timings = {json.dumps(config, sort_keys=True, default=str): float(figures[0] if isinstance(figures, list)
+                                                                                else figures)
+                       for config, figures in data["configs_timings"]}
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            continue
+        found[f"{path.relative_to(cache)} {data.get('key')}"] = timings
+    return found
+
+
+def compare_choices(staged: dict[str, dict[str, float]], full: dict[str, dict[str, float]]) -> tuple[int, int, float]:
+    """(autotunings in both, those whose choices differ, the worst time of the staged choice in the full way's
+    benchmarks over the best there)."""
+    compared, differing, worst = 0, 0, 1.0
+    for name, timings in staged.items():
+        others = full.get(name)
+        if not timings or not others:
+            continue
+        chosen, best = min(timings, key=timings.get), min(others, key=others.get)
+        if chosen not in others or not others[best] > 0:
+            continue
+        compared += 1
+        differing += chosen != best
+        worst = max(worst, others[chosen] / others[best])
+    return compared, differing, worst
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
     staged_only = set(filter(None, (args.staged_only or "").split(",")))
     tasks = [t for t in args.tasks.split(",") if t] + sorted(staged_only)
     with open(args.out, "a") as out:
-        for task in dict.fromkeys(tasks):
-            for way in WAYS if task not in staged_only else ("staged",):
+        for turn, task in enumerate(dict.fromkeys(tasks)):
+            ways = WAYS if turn % 2 == 0 else WAYS[::-1]
+            for way in ways if task not in staged_only else ("staged",):
                 left = args.budget_s - (time.perf_counter() - began)
                 if left < 30:
                     print(f"budget spent: {task} ({way}) not started", flush=True)
@@ -78,8 +119,9 @@ def summarize(path: str) -> int:
         row = json.loads(line)
         rows.setdefault(row["task"], {})[row["way"]] = row
     print("| task | seconds staged | seconds in full | reference runs staged / in full (s) | configs kept / cut "
+          "| choices differing (of autotunings compared) | staged choice / best, in the full way's benchmarks (worst) "
           "| baseline staged / in full (geo. mean, worst case) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for task, ways in rows.items():
         staged, full = ways.get("staged", {}), ways.get("full", {})
         tuning = staged.get("tuning") or {}
@@ -87,9 +129,11 @@ def summarize(path: str) -> int:
                   if s and f]
         compared = (f"{number(geometric_mean(ratios), 3)}, {number(max(ratios), 3)} ({len(ratios)} cases)"
                     if ratios else "-")
+        count, differing, worst = compare_choices(staged.get("choices") or {}, full.get("choices") or {})
+        choices = (f"{differing} of {count}", number(worst, 3)) if count else ("-", "-")
         print(f"| {task} | {seconds(staged)} | {seconds(full)} | {number(staged.get('reference_runs_s'), 1)} / "
               f"{number(full.get('reference_runs_s'), 1)} | {tuning.get('kept', '-')} / {tuning.get('cut', '-')} "
-              f"| {compared} |")
+              f"| {choices[0]} | {choices[1]} | {compared} |")
     return 0
 
 

@@ -22,13 +22,36 @@ def test_each_task_is_a_row_comparing_the_two_ways(tmp_path):
     over the limit, says so."""
     records = tmp_path / "staged.jsonl"
     records.write_text("\n".join(json.dumps(r) for r in [
-        row("matmul", "staged", 40.0, [0.010, 0.020], tuning={"kept": 5, "cut": 43}),
-        row("matmul", "full", 100.0, [0.010, 0.016]),
+        row("matmul", "staged", 40.0, [0.010, 0.020], tuning={"kept": 5, "cut": 43},
+            choices={"k.autotune.json (64,)": {"A": 1.0, "B": 1.2}, "k.autotune.json (128,)": {"A": 2.0, "B": 2.5},
+                     "only.autotune.json (1,)": {"A": 1.0}}),
+        row("matmul", "full", 100.0, [0.010, 0.016],
+            choices={"k.autotune.json (64,)": {"A": 1.1, "B": 1.0}, "k.autotune.json (128,)": {"A": 2.0, "B": 2.6}}),
         row("int8_dequant_matmul", "staged", 420.0, [], status="over the limit"),
     ]) + "\n")
     done = subprocess.run([sys.executable, str(SCRIPT), "--summarize", str(records)], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[2] == "| matmul | 40 | 100 | 20.0 / 50.0 | 5 / 43 | 1.118, 1.250 (2 cases) |"
-    assert lines[3] == "| int8_dequant_matmul | 420 (over the limit) | - | 210.0 / n/a | - / - | - |"
+    # the staged way chose A at both shapes; in the full way's own benchmarks A was 1.1x B at the first
+    assert lines[2] == "| matmul | 40 | 100 | 20.0 / 50.0 | 5 / 43 | 1 of 2 | 1.100 | 1.118, 1.250 (2 cases) |"
+    assert lines[3] == "| int8_dequant_matmul | 420 (over the limit) | - | 210.0 / n/a | - / - | - | - | - |"
+
+
+def test_what_each_autotuning_chose_is_read_from_tritons_cache_files(tmp_path):
+    """Triton's autotune cache file (TRITON_CACHE_AUTOTUNING=1): its key and each config's figures (median first)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from staged_tuning import autotune_choices
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    folder = tmp_path / "HASH"
+    folder.mkdir()
+    config = {"kwargs": {"BLOCK": 64}, "num_warps": 4, "pre_hook": None}
+    (folder / "_kernel.autotune.json").write_text(json.dumps(
+        {"key": [1024, "torch.float16"], "configs_timings": [[config, [0.5, 0.4, 0.6]], [dict(config, num_warps=8),
+                                                                                      [0.7, 0.6, 0.8]]]}))
+    (folder / "broken.autotune.json").write_text("{")
+    choices = autotune_choices(str(tmp_path))
+    assert list(choices) == ["HASH/_kernel.autotune.json [1024, 'torch.float16']"]
+    assert sorted(choices["HASH/_kernel.autotune.json [1024, 'torch.float16']"].values()) == [0.5, 0.7]

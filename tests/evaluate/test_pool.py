@@ -395,3 +395,11 @@ def test_cancel_kills_the_evaluation_in_flight_and_refuses_new_ones():
         assert outcome.get("cancelled") and time.monotonic() - started < 30
         with pytest.raises(EvaluationCancelled):
             pool.evaluate(task, task.baseline)
+
+
+def test_an_unknown_trusted_tuning_setting_is_refused_before_anything_starts(monkeypatch, tmp_path):
+    from tritonsmith.config import ConfigError
+    monkeypatch.setenv("TRITONSMITH_TRUSTED_TUNING", "fast")
+    with pytest.raises(ConfigError, match=r"^TRITONSMITH_TRUSTED_TUNING is 'fast': set it to 'full' .* or unset it\.$"):
+        WorkerPool(device="cpu", work_dir=tmp_path / "pool")
+    assert not (tmp_path / "pool").exists()  # refused before its work folder was made

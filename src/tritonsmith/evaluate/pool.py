@@ -89,6 +89,11 @@ class WorkerPool:
 
     def __init__(self, device: str = "auto", workers: int | None = None, gpus: list[int] | None = None,
                  config: EvalConfig | None = None, work_dir: str | Path | None = None):
+        tuning = os.environ.get("TRITONSMITH_TRUSTED_TUNING", "staged")
+        if tuning not in ("staged", "full"):  # read by the trusted processes (runtime.staged_bench)
+            from tritonsmith.config import ConfigError
+            raise ConfigError(f"TRITONSMITH_TRUSTED_TUNING is {tuning!r}: set it to 'full' (every config of a "
+                              "trusted autotuning benchmarked in full) or 'staged' (the default), or unset it.")
         self.config = config or EvalConfig()
         self.device = device
         self._owns_dir = work_dir is None

@@ -121,8 +121,8 @@ def _tuning_alone_installed() -> None:
             compiled = os.environ.get("TRITON_INTERPRET") != "1"
             if getattr(tuner, "_do_bench", True) is None and compiled:
                 bench = _trusted_bench  # Triton's own benchmarker, as the task left it: shorter here
-                if hold is not None:  # within an autotuning: a config far slower than the best so far is cut short
-                    bench = functools.partial(_trusted_bench, run=tuning)
+                if hold is not None and getattr(tuning, "run", None) is not None:  # within an autotuning: a
+                    bench = functools.partial(_trusted_bench, run=tuning.run)  # config that cannot win is cut short
             elif getattr(tuner, "use_cuda_graph", False) is True and getattr(tuner, "num_reps", 0) is None \
                     and compiled:
                 bench = _trusted_graph_bench  # Triton's CUDA-graph benchmark, as the task asked: shorter here
@@ -143,14 +143,23 @@ def _tuning_alone_installed() -> None:
     if not getattr(run, "tritonsmith_alone", False):
         def tuning_run(tuner: Any, *args: Any, **kwargs: Any) -> Any:
             tuning = _tuning_now()
-            if tuning.lock is None or tuning.hold is not None:
+            if tuning.lock is None:
                 return run(tuner, *args, **kwargs)
-            with contextlib.ExitStack() as hold:
-                tuning.hold, tuning.best_brief = hold, None
-                try:
+            outer = getattr(tuning, "run", None)
+            # this autotuning's own state (`staged_bench`), also where it runs within another's config (whose hold
+            # it is under)
+            tuning.run = types.SimpleNamespace(lock=tuning.lock, best_brief=None, best_figure=None)
+            try:
+                if tuning.hold is not None:
                     return run(tuner, *args, **kwargs)
-                finally:
-                    tuning.hold = None
+                with contextlib.ExitStack() as hold:
+                    tuning.hold = hold
+                    try:
+                        return run(tuner, *args, **kwargs)
+                    finally:
+                        tuning.hold = None
+            finally:
+                tuning.run = outer
         tuning_run.tritonsmith_alone = True
         Autotuner.run = tuning_run
 
@@ -177,34 +186,35 @@ def _trusted_bench(kernel_call: Callable[[], Any], quantiles: Any = None, *, run
 
 
 def staged_bench(bench: Callable[[float, float], Any], run: Any = None) -> Any:
-    """`bench(warmup_ms, rep_ms)` of one config of a trusted autotuning: at TRUSTED_TUNING_MS, unless `run` (the
-    autotuning's state: `.best_brief`, None at its start; `.lock`, whose `tuning_counts` it adds to) shows it cannot
-    win. Each config is first benchmarked briefly (TRUSTED_BRIEF_MS); one more than TRUSTED_CUT_RATIO times
-    the best brief time so far is benchmarked briefly once more (the GPU's clock may have dropped while the
-    config compiled), and, if the better of the two is still that slow, its brief figures stand: it loses to
-    the config that set the best, which was benchmarked in full. A call long enough that the full benchmark
-    would repeat it no more than twice keeps its brief figures too. TritonBench-G's int8_dequant_matmul
-    autotunes 418 configs at each of 31 shapes: some 13,000 benchmarks of 30 ms, with the GPU held alone, more
-    than its evaluation's 600 s."""
+    """`bench(warmup_ms, rep_ms)` of one config of a trusted autotuning: at TRUSTED_TUNING_MS, unless `run` (that
+    autotuning's state: `.best_brief` and `.best_figure`, None at its start; `.lock`, whose `tuning_counts` it adds
+    to) shows that it cannot win. Each config is first benchmarked briefly (TRUSTED_BRIEF_MS). One more than
+    TRUSTED_CUT_RATIO times the best brief time so far is looked at once more, briefly after the full warm-up
+    (the GPU's clock may have dropped while it compiled); if the better of the two looks is still that slow,
+    and slower than every figure a config kept so far returned, its brief figures stand: the autotuner's
+    choice, the least figure, is then never it. Every other config is benchmarked in full, unless its call is
+    so long that the full benchmark would repeat it no more than twice (its brief figures stand). TritonBench-G's
+    int8_dequant_matmul autotunes 418 configs at each of 31 shapes: some 13,000 benchmarks of 30 ms, with the
+    GPU held alone, more than its evaluation's 600 s."""
     if run is None or os.environ.get("TRITONSMITH_TRUSTED_TUNING") == "full":  # (full: to compare the two)
         return bench(*TRUSTED_TUNING_MS)
-    counts = getattr(getattr(run, "lock", None), "tuning_counts", None)
-    brief = bench(*TRUSTED_BRIEF_MS)
-    best = getattr(run, "best_brief", None)
-    if best is not None and _median_of(brief) > TRUSTED_CUT_RATIO * best:
-        again = bench(*TRUSTED_BRIEF_MS)
-        brief = min(brief, again, key=_median_of)
-        if _median_of(brief) > TRUSTED_CUT_RATIO * best:
+    counts = getattr(run.lock, "tuning_counts", None)
+    figures = bench(*TRUSTED_BRIEF_MS)
+    if run.best_brief is not None and _median_of(figures) > TRUSTED_CUT_RATIO * run.best_brief:
+        again = bench(TRUSTED_TUNING_MS[0], TRUSTED_BRIEF_MS[1])
+        figures = min(figures, again, key=_median_of)
+        if _median_of(figures) > max(TRUSTED_CUT_RATIO * run.best_brief, run.best_figure):
             if counts is not None:
                 counts["cut"] += 1
-            return brief
-    ms = _median_of(brief)
-    run.best_brief = ms if best is None else min(best, ms)
+            return figures
+    brief = _median_of(figures)
+    run.best_brief = brief if run.best_brief is None else min(run.best_brief, brief)
     if counts is not None:
         counts["kept"] += 1
-    if ms * 2 >= TRUSTED_TUNING_MS[1]:
-        return brief
-    return bench(*TRUSTED_TUNING_MS)
+    if brief * 2 < TRUSTED_TUNING_MS[1]:
+        figures = bench(*TRUSTED_TUNING_MS)
+    run.best_figure = _median_of(figures) if run.best_figure is None else min(run.best_figure, _median_of(figures))
+    return figures
 
 
 def _median_of(figures: Any) -> float:
