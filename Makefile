@@ -28,8 +28,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m ruff check src tests benchmarks
-	$(BIN)/python -m pytest -n auto -q -m "not ray"; status=$$?; \
-	$(BIN)/python -m pytest -q -m ray || status=$$?; exit $$status
+	$(BIN)/python -m pytest -n auto -q -m "not ray"; first=$$?; \
+	$(BIN)/python -m pytest -q -m ray; second=$$?; \
+	if [ $$first -ne 0 ]; then exit $$first; fi; exit $$second
 
 lint: setup
 	$(BIN)/python -m ruff check src tests benchmarks
