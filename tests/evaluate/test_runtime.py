@@ -324,7 +324,7 @@ from tritonsmith.evaluate import runtime
 from tritonsmith.evaluate.gpu_lock import GpuLock
 
 MS = {"a": 1.0, "b": 0.5, "c": 2.0, "d": 0.6, "e": 0.62, "f": 0.55, "g": 20.0, "h": 0.5, "i": 0.8,
-      "x": 0.1, "y": 0.2}  # each config's time a call
+      "x": 0.1, "y": 0.2, "z": 0.1}  # each config's time a call (z's full benchmark fails)
 FULL = {"h": 1.0}  # benchmarked in full, slower than briefly (the clock dropped meanwhile)
 slow_once = {"f"}  # its first look, right after its compile (the GPU's clock down): 3x as slow
 asked = []
@@ -332,11 +332,13 @@ asked = []
 
 def do_bench(kernel_call, warmup, rep, quantiles=None):  # Triton's, standing in for the GPU
     name = kernel_call.config
+    asked.append([name, warmup, rep])
+    if name == "z" and (warmup, rep) == runtime.TRUSTED_TUNING_MS:
+        raise RuntimeError("out of resources")
     ms = FULL.get(name, MS[name]) if (warmup, rep) == runtime.TRUSTED_TUNING_MS else MS[name]
     if (warmup, rep) == runtime.TRUSTED_BRIEF_MS and name in slow_once:
         ms *= 3
     slow_once.discard(name)
-    asked.append([name, warmup, rep])
     return [ms, 0.9 * ms, 1.1 * ms]
 
 
@@ -346,7 +348,10 @@ def run(self, *names):  # Autotuner.run as Triton's: each config benchmarked, th
         if name == "nested":  # this config's call autotunes another kernel
             nested.append(inner.run("x", "y"))
             name = "a"
-        timings[name] = self.do_bench(call(name), quantiles=(0.5, 0.2, 0.8))
+        try:
+            timings[name] = self.do_bench(call(name), quantiles=(0.5, 0.2, 0.8))
+        except RuntimeError:  # as Triton's _bench takes a config that fails
+            timings[name] = [float("inf")] * 3
     return min(timings, key=timings.get)
 
 
@@ -360,13 +365,17 @@ def call(name):
 triton.testing.do_bench = do_bench
 Autotuner.run = run  # before tuning_alone wraps it
 lock = GpuLock(sys.argv[1])
-tuner, inner = object.__new__(Autotuner), object.__new__(Autotuner)
-tuner._do_bench = inner._do_bench = None  # Triton's own benchmarker, as a task's @triton.autotune leaves it
+tuner, inner, twins = (object.__new__(Autotuner) for _ in range(3))
+for each in (tuner, inner, twins):
+    each._do_bench = None  # Triton's own benchmarker, as a task's @triton.autotune leaves it
+tuner.configs, inner.configs, twins.configs = list("abcdefghiz"), ["x", "y"], ["c", "a", "c"]  # twins: two alike
 runs, nested = [], []
 with lock.shared(), runtime.tuning_alone(lock):
-    for names in (["a", "b", "c", "d", "e", "f"], ["c", "a"], ["g"], ["h", "i"], ["nested", "d", "b"]):
+    for names in (["a", "b", "c", "d", "e", "f"], ["c", "a"], ["g"], ["h", "i"], ["nested", "d", "b"], ["z", "c"]):
         runs.append({"chosen": tuner.run(*names), "asked": asked[:]})
         asked.clear()
+    runs.append({"chosen": twins.run("c", "a"), "asked": asked[:]})
+    asked.clear()
     tuner.do_bench(call("a"), quantiles=(0.5,))  # outside an autotuning: in full
 print(json.dumps({"runs": runs, "nested": nested, "alone": asked, "counts": dict(lock.tuning_counts)}))
 '''
@@ -378,14 +387,15 @@ def test_a_trusted_autotuning_benchmarks_briefly_a_config_that_cannot_win(tmp_pa
     first look may follow its compile, with the GPU's clock down), and left out, its brief figures standing, only
     if still that slow and slower than every figure a kept config returned, so that it is never the one chosen.
     Each autotuning has its own state, one within another's config too; a call so long that the full benchmark
-    would repeat it at most twice keeps its brief figures; a benchmark outside an autotuning is in full."""
+    would repeat it at most twice keeps its brief figures; an autotuning with two configs alike, and a benchmark
+    outside an autotuning, are in full."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
     done = subprocess.run([sys.executable, "-c", STAGED, str(tmp_path / "gpu0.lock")], capture_output=True,
                           text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    first, second, long, dropped_clock, outer = seen["runs"]
+    first, second, long, dropped_clock, outer, failed, alike = seen["runs"]
     brief, again, full = [1, 4], [5, 4], [5, 25]
     assert first["chosen"] == "b"
     assert first["asked"] == [["a", *brief], ["a", *full], ["b", *brief], ["b", *full],
@@ -401,8 +411,13 @@ def test_a_trusted_autotuning_benchmarks_briefly_a_config_that_cannot_win(tmp_pa
     assert seen["nested"] == ["x"] and outer["chosen"] == "b"
     assert outer["asked"] == [["x", *brief], ["x", *full], ["y", *brief], ["y", *again],  # cut: against x
                               ["a", *brief], ["a", *full], ["d", *brief], ["d", *full], ["b", *brief], ["b", *full]]
+    # z was kept but its full benchmark failed: no figure of a kept config yet, so c is not cut
+    assert failed == {"chosen": "c", "asked": [["z", *brief], ["z", *full], ["c", *brief], ["c", *again],
+                                               ["c", *full]]}
+    # Triton keeps one timing for configs alike (the last): an autotuning with twins is benchmarked in full
+    assert alike == {"chosen": "a", "asked": [["c", *full], ["a", *full]]}
     assert seen["alone"] == [["a", *full]]
-    assert seen["counts"] == {"kept": 14, "cut": 2}
+    assert seen["counts"] == {"kept": 16, "cut": 2}
 
 
 def test_a_channel_to_the_checker_ends_its_process_when_its_pipe_is_swapped():

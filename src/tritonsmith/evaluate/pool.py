@@ -89,7 +89,7 @@ class WorkerPool:
 
     def __init__(self, device: str = "auto", workers: int | None = None, gpus: list[int] | None = None,
                  config: EvalConfig | None = None, work_dir: str | Path | None = None):
-        tuning = os.environ.get("TRITONSMITH_TRUSTED_TUNING", "staged")
+        tuning = os.environ.get("TRITONSMITH_TRUSTED_TUNING") or "staged"
         if tuning not in ("staged", "full"):  # read by the trusted processes (runtime.staged_bench)
             from tritonsmith.config import ConfigError
             raise ConfigError(f"TRITONSMITH_TRUSTED_TUNING is {tuning!r}: set it to 'full' (every config of a "

@@ -158,8 +158,9 @@ class References:
         self.add_split(name, time.perf_counter() - since)
 
     def count_tuning(self, counts: collections.Counter) -> None:
-        """Add a reference run's trusted autotuning to evidence['reference_tuning']: its configs benchmarked in
-        full ("kept") and those cut after a brief benchmark ("cut"; runtime.staged_bench)."""
+        """Add a reference run's trusted autotuning to evidence['reference_tuning']: its configs kept (benchmarked
+        in full, or, for a call of 12.5 ms or more, briefly: as many calls) and those cut after a brief benchmark
+        ("cut"; runtime.staged_bench)."""
         if counts:
             tuning = self.evidence.setdefault("reference_tuning", {"kept": 0, "cut": 0})
             for name, count in counts.items():

@@ -73,7 +73,8 @@ def autotune_on_interpreter() -> None:
 _tuning: dict[int, types.SimpleNamespace] = {}
 """thread (gpu_lock.acting_thread: autograd's device thread tunes a backward's kernels for the thread waiting for
 it) -> .lock: the GpuLock that `tuning_alone` holds alone for its benchmarks; .hold: the alone hold of the
-autotuning in progress (an ExitStack), taken at its first benchmark."""
+autotuning in progress (an ExitStack), taken at its first benchmark; .run: the state of the innermost autotuning
+in progress that `staged_bench` keeps (None where its configs are benchmarked in full)."""
 
 
 def _tuning_now() -> types.SimpleNamespace:
@@ -148,7 +149,8 @@ def _tuning_alone_installed() -> None:
             outer = getattr(tuning, "run", None)
             # this autotuning's own state (`staged_bench`), also where it runs within another's config (whose hold
             # it is under)
-            tuning.run = types.SimpleNamespace(lock=tuning.lock, best_brief=None, best_figure=None)
+            tuning.run = types.SimpleNamespace(lock=tuning.lock, best_brief=None, best_figure=None) \
+                if _distinct(getattr(tuner, "configs", None)) else None  # (configs alike: one timing for both)
             try:
                 if tuning.hold is not None:
                     return run(tuner, *args, **kwargs)
@@ -203,7 +205,8 @@ def staged_bench(bench: Callable[[float, float], Any], run: Any = None) -> Any:
     if run.best_brief is not None and _median_of(figures) > TRUSTED_CUT_RATIO * run.best_brief:
         again = bench(TRUSTED_TUNING_MS[0], TRUSTED_BRIEF_MS[1])
         figures = min(figures, again, key=_median_of)
-        if _median_of(figures) > max(TRUSTED_CUT_RATIO * run.best_brief, run.best_figure):
+        slower = _median_of(figures)
+        if slower > TRUSTED_CUT_RATIO * run.best_brief and run.best_figure is not None and slower > run.best_figure:
             if counts is not None:
                 counts["cut"] += 1
             return figures
@@ -215,6 +218,16 @@ def staged_bench(bench: Callable[[float, float], Any], run: Any = None) -> Any:
         figures = bench(*TRUSTED_TUNING_MS)
     run.best_figure = _median_of(figures) if run.best_figure is None else min(run.best_figure, _median_of(figures))
     return figures
+
+
+def _distinct(configs: Any) -> bool:
+    """Whether an autotuner's configs are all different: Triton keeps one timing for configs alike (Config's
+    equality), the last benchmarked, so a kept config's later twin measured slower could make a cut one the
+    least."""
+    try:
+        return configs is not None and len(set(configs)) == len(configs)
+    except TypeError:  # (not hashable: a Triton whose Config has no equality of its own keeps each apart)
+        return True
 
 
 def _median_of(figures: Any) -> float:
