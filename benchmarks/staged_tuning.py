@@ -53,7 +53,7 @@ def evaluate(suite: str, task: str, way: str, timeout_s: float, device: str = "c
     phases = evidence.get("phases_s") or {}
     return {"task": task, "way": way, "status": result.get("status"), "message": (result.get("message") or "")[:300],
             "wall_s": wall_s, "references_s": phases.get("references"),
-            "reference_runs_s": phases.get("references.reference_runs"),
+            "reference_runs_s": phases.get("references.reference_runs"), "compiles_s": phases.get("references.compiles"),
             "tuning": evidence.get("reference_tuning"),
             "baseline_ms": [case.get("baseline_ms") for case in result.get("perf") or []],
             "device": evidence.get("device"), "torch": evidence.get("torch"), "triton": evidence.get("triton"),
@@ -118,10 +118,10 @@ def summarize(path: str) -> int:
     for line in open(path):
         row = json.loads(line)
         rows.setdefault(row["task"], {})[row["way"]] = row
-    print("| task | seconds staged | seconds in full | reference runs staged / in full (s) | configs kept / cut "
-          "| choices differing (of autotunings compared) | staged choice / best, in the full way's benchmarks (worst) "
+    print("| task | seconds staged | seconds in full | reference runs staged / in full (s) | of them compiling "
+          "| configs kept / cut | choices differing (of autotunings compared) | staged choice / best, in the full way's benchmarks (worst) "
           "| baseline staged / in full (geo. mean, worst case) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for task, ways in rows.items():
         staged, full = ways.get("staged", {}), ways.get("full", {})
         tuning = staged.get("tuning") or {}
@@ -132,7 +132,8 @@ def summarize(path: str) -> int:
         count, differing, worst = compare_choices(staged.get("choices") or {}, full.get("choices") or {})
         choices = (f"{differing} of {count}", number(worst, 3)) if count else ("-", "-")
         print(f"| {task} | {seconds(staged)} | {seconds(full)} | {number(staged.get('reference_runs_s'), 1)} / "
-              f"{number(full.get('reference_runs_s'), 1)} | {tuning.get('kept', '-')} / {tuning.get('cut', '-')} "
+              f"{number(full.get('reference_runs_s'), 1)} | {number(staged.get('compiles_s'), 1)} / "
+              f"{number(full.get('compiles_s'), 1)} | {tuning.get('kept', '-')} / {tuning.get('cut', '-')} "
               f"| {choices[0]} | {choices[1]} | {compared} |")
     return 0
 

@@ -208,6 +208,41 @@ def test_every_process_of_the_machine_times_on_a_gpu_under_one_lock(tmp_path, mo
     assert other.stdout.strip() == default, other.stderr  # another process finds the same file
 
 
+COMPILE_SECONDS = '''
+import json, sys, time
+from triton.runtime.jit import JITFunction
+from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go, holding
+
+JITFunction._do_compile = lambda kernel, *args: time.sleep(0.2) or "compiled"
+compiles_let_go()
+lock = GpuLock(sys.argv[1])
+seen = []
+with lock.shared():  # a reference run: its compiles are counted
+    JITFunction._do_compile(None, "key")
+    with lock.alone(compiles_yield=True):  # a trusted autotuning's
+        JITFunction._do_compile(None, "key")
+seen.append(lock.compile_s)
+with lock.exclusive():  # a timing: nothing let go, nothing counted
+    JITFunction._do_compile(None, "key")
+JITFunction._do_compile(None, "key")  # no hold
+with holding(sys.argv[1] + ".making", slot="making"):  # a keeper's making lock alone: not the GPU lock's
+    JITFunction._do_compile(None, "key")
+seen.append(lock.compile_s)
+print(json.dumps(seen))
+'''
+
+
+def test_the_seconds_triton_compiles_within_a_gpu_locks_shared_hold_are_counted_on_it(tmp_path):
+    """Where a reference run's seconds went: Triton's compiles within the GPU lock's shared hold (and a trusted
+    autotuning's alone hold that lets compiles through) add to the lock's `compile_s` (references_split_s
+    'compiles'); compiles in a timing, or under no GPU lock, do not."""
+    done = subprocess.run([sys.executable, "-c", COMPILE_SECONDS, str(tmp_path / "gpu0.lock")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    both, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert 0.4 <= both < 1.0 and after == both, (both, after)
+
+
 LET_GO = '''
 import fcntl, json, sys, threading
 from triton.runtime.jit import JITFunction

@@ -54,6 +54,7 @@ class GpuLock:
         self.keeps = False  # held alone through compiles (counted in _kept)
         self.alone_waited = 0.0  # seconds this lock has waited, in all, to hold the GPU alone
         self.tuning_counts = collections.Counter()  # a trusted autotuning's configs "kept" and "cut" (runtime.staged_bench)
+        self.compile_s = 0.0  # seconds Triton compiled on the thread holding this lock shared (`compiles_let_go`)
 
     def close(self) -> None:
         """Let the lock files go (a long-lived process that makes one per task: the keeper)."""
@@ -265,10 +266,15 @@ def compiles_let_go() -> None:
         held = [lock for lock in (_holders.get((thread, "gpu")), _holders.get((thread, "making"))) if lock]
         if not held or _kept.get(thread):  # (a timing's hold: nothing is let go, so that nothing taken
             return compile_(kernel, *args, **kwargs)  # again after waits while the GPU is held alone)
-        with contextlib.ExitStack() as stack:  # the GPU lock let go first, and taken again last (the order in
-            for lock in held:  # which they are taken: the making lock, then the GPU's)
-                stack.enter_context(lock.let_go())
-            return compile_(kernel, *args, **kwargs)
+        began = time.perf_counter()
+        try:
+            with contextlib.ExitStack() as stack:  # the GPU lock let go first, and taken again last (the order
+                for lock in held:  # in which they are taken: the making lock, then the GPU's)
+                    stack.enter_context(lock.let_go())
+                return compile_(kernel, *args, **kwargs)
+        finally:  # (with the waits to take the locks again: where a reference run's seconds went, `compile_s`)
+            if held[0].slot == "gpu":
+                held[0].compile_s += time.perf_counter() - began
     JITFunction._do_compile = _do_compile
 
 

@@ -129,7 +129,7 @@ class References:
                 self.spent("making_inputs", began)
                 segments = _segments_allocated() if self.on_gpu else 0
                 began, tuning_waited = time.perf_counter(), self.gpu_lock.alone_waited
-                tuned = collections.Counter(self.gpu_lock.tuning_counts)
+                tuned, compiled = collections.Counter(self.gpu_lock.tuning_counts), self.gpu_lock.compile_s
                 with (tuning_alone(self.gpu_lock) if self.on_gpu else contextlib.nullcontext(),
                       host_memory_filled(min(fill, 0xFE)) if fill is not None else contextlib.nullcontext()):
                     expected = self.task.reference(*clone(args))  # a gold's autotuning is done alone
@@ -137,6 +137,8 @@ class References:
                 self.spent("reference_runs", began)
                 self.add_split("tuning_alone_wait", self.gpu_lock.alone_waited - tuning_waited)
                 self.count_tuning(self.gpu_lock.tuning_counts - tuned)
+                if self.on_gpu:  # (the interpreter compiles nothing)
+                    self.add_split("compiles", self.gpu_lock.compile_s - compiled)
             except CaseSkipped:
                 raise
             except Exception as exc:
@@ -154,7 +156,7 @@ class References:
         """Add the seconds from `since` to now to `name` in evidence['references_split_s']: where making a task's
         references goes (stages: perf_checks, correctness_checks, reproducibility, after_timing,
         baseline_alone, kernels_off_check; and across them: gpu_lock_wait, making_inputs, reference_runs,
-        tuning_alone_wait)."""
+        tuning_alone_wait, and compiles: Triton's, within reference runs, with the waits to take the GPU again)."""
         self.add_split(name, time.perf_counter() - since)
 
     def count_tuning(self, counts: collections.Counter) -> None:
