@@ -4,7 +4,8 @@ in full (`TRITONSMITH_TRUSTED_TUNING=full`), on a GPU: each task's gold evaluate
 autotuner's choice is made again, not read back; the two ways in turn first). Per task and way: the
 evaluation's seconds, the reference's seconds and tuning counts, the baseline's time per perf case, and what
 each autotuning chose with every config's time (Triton's cache files: not an autotuner with pre-hooks, which
-Triton does not cache). The comparison that matters is the last: the staged choice's time in the full way's
+Triton does not cache). With --parallel-compiles N, each task is also evaluated staged with its configs compiled
+N at a time ahead of their benchmarks (TRITONSMITH_PARALLEL_COMPILES). The comparison that matters is the last: the staged choice's time in the full way's
 own benchmarks over the best there (the baselines' times are two runs apart, noise included). Writes JSON
 lines; --summarize renders them.
 
@@ -31,10 +32,11 @@ from tritonsmith.util.stats import geometric_mean
 WAYS = ("staged", "full")
 
 
-def evaluate(suite: str, task: str, way: str, timeout_s: float, device: str = "cuda") -> dict:
+def evaluate(suite: str, task: str, way: str, timeout_s: float, device: str = "cuda", parallel: int = 0) -> dict:
     """One evaluation of `task`'s gold against itself, its trusted autotuning `way`."""
     with tempfile.TemporaryDirectory(prefix="staged-tuning-") as cache:
-        env = dict(os.environ, TRITON_CACHE_DIR=cache, TRITONSMITH_TRUSTED_TUNING=way)
+        env = dict(os.environ, TRITON_CACHE_DIR=cache, TRITONSMITH_TRUSTED_TUNING="full" if way == "full" else "staged",
+                   TRITONSMITH_PARALLEL_COMPILES=str(parallel if way == "parallel" else 0))
         began = time.perf_counter()
         try:
             done = subprocess.run([sys.executable, "-m", "tritonsmith", "eval", f"{suite}:{task}", "--baseline",
@@ -100,12 +102,16 @@ def run(args: argparse.Namespace) -> int:
     with open(args.out, "a") as out:
         for turn, task in enumerate(dict.fromkeys(tasks)):
             ways = WAYS if turn % 2 == 0 else WAYS[::-1]
-            for way in ways if task not in staged_only else ("staged",):
+            if task in staged_only:
+                ways = ("staged", "parallel") if args.parallel_compiles > 1 else ("staged",)
+            elif args.parallel_compiles > 1:
+                ways = (*ways, "parallel")
+            for way in ways:
                 left = args.budget_s - (time.perf_counter() - began)
                 if left < 30:
                     print(f"budget spent: {task} ({way}) not started", flush=True)
                     return 0
-                row = evaluate(args.suite, task, way, min(args.timeout_s, left), args.device)
+                row = evaluate(args.suite, task, way, min(args.timeout_s, left), args.device, args.parallel_compiles)
                 out.write(json.dumps(row) + "\n")
                 out.flush()
                 print(f"{task:<28} {way:<7} {row['status']:<14} {row['wall_s']:>7.1f}s  tuning {row.get('tuning')}",
@@ -118,12 +124,13 @@ def summarize(path: str) -> int:
     for line in open(path):
         row = json.loads(line)
         rows.setdefault(row["task"], {})[row["way"]] = row
-    print("| task | seconds staged | seconds in full | reference runs staged / in full (s) | of them compiling "
+    print("| task | seconds staged | seconds in full | seconds staged, compiled ahead in parallel "
+          "| reference runs staged / in full (s) | of them compiling "
           "| configs kept / cut | choices differing (of autotunings compared) | staged choice / best, in the full way's benchmarks (worst) "
           "| baseline staged / in full (geo. mean, worst case) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for task, ways in rows.items():
-        staged, full = ways.get("staged", {}), ways.get("full", {})
+        staged, full, parallel = ways.get("staged", {}), ways.get("full", {}), ways.get("parallel", {})
         tuning = staged.get("tuning") or {}
         ratios = [s / f for s, f in zip(staged.get("baseline_ms") or [], full.get("baseline_ms") or [], strict=False)
                   if s and f]
@@ -131,7 +138,8 @@ def summarize(path: str) -> int:
                     if ratios else "-")
         count, differing, worst = compare_choices(staged.get("choices") or {}, full.get("choices") or {})
         choices = (f"{differing} of {count}", number(worst, 3)) if count else ("-", "-")
-        print(f"| {task} | {seconds(staged)} | {seconds(full)} | {number(staged.get('reference_runs_s'), 1)} / "
+        print(f"| {task} | {seconds(staged)} | {seconds(full)} | {seconds(parallel)} "
+              f"| {number(staged.get('reference_runs_s'), 1)} / "
               f"{number(full.get('reference_runs_s'), 1)} | {number(staged.get('compiles_s'), 1)} / "
               f"{number(full.get('compiles_s'), 1)} | {tuning.get('kept', '-')} / {tuning.get('cut', '-')} "
               f"| {choices[0]} | {choices[1]} | {compared} |")
@@ -150,6 +158,8 @@ def main() -> int:
     parser.add_argument("--tasks", default="", help="tasks evaluated both ways, comma-separated")
     parser.add_argument("--staged-only", default="", help="tasks evaluated staged only (in full they exceed the limit)")
     parser.add_argument("--out", help="JSON lines, appended to")
+    parser.add_argument("--parallel-compiles", type=int, default=0,
+                        help="also evaluate each task staged with TRITONSMITH_PARALLEL_COMPILES at this")
     parser.add_argument("--device", default="cuda", help="cuda (what it is for); cpu only checks the script")
     parser.add_argument("--timeout-s", type=float, default=600.0, help="limit of one evaluation")
     parser.add_argument("--budget-s", type=float, default=500.0, help="no evaluation starts after this many seconds")

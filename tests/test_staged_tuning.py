@@ -29,14 +29,16 @@ def test_each_task_is_a_row_comparing_the_two_ways(tmp_path):
         row("matmul", "full", 100.0, [0.010, 0.016],
             choices={"k.autotune.json (64,)": {"A": 1.1, "B": 1.0}, "k.autotune.json (128,)": {"A": 2.0, "B": 2.6}}),
         row("int8_dequant_matmul", "staged", 420.0, [], status="over the limit"),
+        row("int8_dequant_matmul", "parallel", 300.0, [0.1]),
     ]) + "\n")
     done = subprocess.run([sys.executable, str(SCRIPT), "--summarize", str(records)], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     # the staged way chose A at both shapes; in the full way's own benchmarks A was 1.1x B at the first
-    assert lines[2] == "| matmul | 40 | 100 | 20.0 / 50.0 | 10.0 / 25.0 | 5 / 43 | 1 of 2 | 1.100 | 1.118, 1.250 (2 cases) |"
-    assert lines[3] == "| int8_dequant_matmul | 420 (over the limit) | - | 210.0 / n/a | 105.0 / n/a | - / - | - | - | - |"
+    assert lines[2] == "| matmul | 40 | 100 | - | 20.0 / 50.0 | 10.0 / 25.0 | 5 / 43 | 1 of 2 | 1.100 | 1.118, 1.250 (2 cases) |"
+    assert lines[3] == ("| int8_dequant_matmul | 420 (over the limit) | - | 300 | 210.0 / n/a | 105.0 / n/a | - / - | - | - "
+                        "| - |")
 
 
 def test_what_each_autotuning_chose_is_read_from_tritons_cache_files(tmp_path):

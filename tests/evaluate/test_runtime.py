@@ -420,6 +420,62 @@ def test_a_trusted_autotuning_benchmarks_briefly_a_config_that_cannot_win(tmp_pa
     assert seen["counts"] == {"kept": 16, "cut": 2}
 
 
+AHEAD = '''
+import json, os, sys, threading, time
+import triton
+from triton.runtime._async_compile import active_mode
+from triton.runtime.autotuner import Autotuner
+from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate.gpu_lock import GpuLock
+
+lock = GpuLock(sys.argv[1])
+seen = []
+
+
+class Kernel:  # the autotuned kernel, standing in for Triton's JITFunction
+    def warmup(self, *args, grid, **kwargs):
+        mode = active_mode.get()
+        seen.append({"args": list(args), "grid": grid, "kwargs": kwargs, "async": mode is not None,
+                     "workers": mode.executor._max_workers if mode else None, "gpu_lock": lock.held})
+        time.sleep(0.1)
+        if kwargs["BLOCK"] == 64:
+            raise RuntimeError("out of resources")
+
+
+tuner = object.__new__(Autotuner)
+tuner.fn, tuner.early_config_prune, tuner.perf_model = Kernel(), None, None
+tuner.configs = [triton.Config({"BLOCK": b}, num_warps=4) for b in (32, 64, 128)]
+tuner.nargs = {"x": 1, "n": 2}
+runtime._tuning_alone_installed()
+pruned = []
+with lock.shared(), runtime.tuning_alone(lock):
+    for parallel in ("", "4"):
+        os.environ["TRITONSMITH_PARALLEL_COMPILES"] = parallel
+        pruned.append(len(tuner.prune_configs({"grid": (8,), "warmup": False, "BLOCK": 0})))
+    held_after = lock.held
+print(json.dumps({"seen": seen, "pruned": pruned, "compile_s": lock.compile_s, "held_after": held_after}))
+'''
+
+
+def test_a_trusted_autotunings_configs_can_be_compiled_ahead_in_parallel(tmp_path):
+    """TRITONSMITH_PARALLEL_COMPILES=N: a trusted autotuning's pruned configs are compiled N at a time before their
+    benchmarks, each through the kernel's warmup (the launch's grid and the config's meta-parameters over the
+    call's, no launch) within Triton's asynchronous compile mode, with the GPU lock let go meanwhile and the
+    seconds counted on it; a config that fails is left to its benchmark; unset, nothing is compiled ahead."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
+    done = subprocess.run([sys.executable, "-c", AHEAD, str(tmp_path / "gpu0.lock")], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["pruned"] == [3, 3]
+    assert [(s["kwargs"]["BLOCK"], s["kwargs"]["num_warps"]) for s in found["seen"]] == [(32, 4), (64, 4), (128, 4)]
+    assert not any({"warmup", "grid"} & set(s["kwargs"]) for s in found["seen"])  # the launch's grid passed as such
+    assert all(s["args"] == [1, 2] and s["grid"] == [8] and s["async"] and s["workers"] == 4 and s["gpu_lock"] is None
+               for s in found["seen"]), found["seen"]
+    assert found["compile_s"] >= 0.3 and found["held_after"] is not None
+
+
 def test_a_channel_to_the_checker_ends_its_process_when_its_pipe_is_swapped():
     """The worker sends through a channel that holds its descriptor and what it is: a message written after the
     pipe was replaced under the same number (os.dup2) ends the process at once, with CHANNEL_REPLACED_EXIT, and

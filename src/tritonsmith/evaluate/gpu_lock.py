@@ -262,20 +262,32 @@ def compiles_let_go() -> None:
         return
 
     def _do_compile(kernel: object, *args: object, **kwargs: object) -> object:
-        thread = acting_thread()
-        held = [lock for lock in (_holders.get((thread, "gpu")), _holders.get((thread, "making"))) if lock]
-        if not held or _kept.get(thread):  # (a timing's hold: nothing is let go, so that nothing taken
-            return compile_(kernel, *args, **kwargs)  # again after waits while the GPU is held alone)
-        began = time.perf_counter()
-        try:
-            with contextlib.ExitStack() as stack:  # the GPU lock let go first, and taken again last (the order
-                for lock in held:  # in which they are taken: the making lock, then the GPU's)
-                    stack.enter_context(lock.let_go())
-                return compile_(kernel, *args, **kwargs)
-        finally:  # (with the waits to take the locks again: where a reference run's seconds went, `compile_s`)
-            if held[0].slot == "gpu":
-                held[0].compile_s += time.perf_counter() - began
+        with compiling():
+            return compile_(kernel, *args, **kwargs)
     JITFunction._do_compile = _do_compile
+
+
+@contextlib.contextmanager
+def compiling():
+    """Triton compiling for this thread (`compiles_let_go`; runtime's parallel compiles ahead of an autotuning):
+    the thread's holds are let go meanwhile, the GPU lock first and taken again last (the order in which they are
+    taken: the making lock, then the GPU's), and the seconds, with the waits to take them again, are added to the
+    GPU lock's `compile_s` (where a reference run's seconds went). Within a timing's hold, which keeps its compiles,
+    nothing is let go, so that nothing taken again after waits while the GPU is held alone."""
+    thread = acting_thread()
+    held = [lock for lock in (_holders.get((thread, "gpu")), _holders.get((thread, "making"))) if lock]
+    if not held or _kept.get(thread):
+        yield
+        return
+    began = time.perf_counter()
+    try:
+        with contextlib.ExitStack() as stack:
+            for lock in held:
+                stack.enter_context(lock.let_go())
+            yield
+    finally:
+        if held[0].slot == "gpu":
+            held[0].compile_s += time.perf_counter() - began
 
 
 _waiting: list[int] = []

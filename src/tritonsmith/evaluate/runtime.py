@@ -140,6 +140,15 @@ def _tuning_alone_installed() -> None:
                 return bench(kernel_call, *args, **kwargs)
             return alone
         Autotuner.do_bench = _Alone(do_bench)
+    prune = Autotuner.prune_configs
+    if not getattr(prune, "tritonsmith_alone", False):
+        def prune_configs(tuner: Any, kwargs: Any, *rest: Any, **more: Any) -> Any:
+            configs = prune(tuner, kwargs, *rest, **more)
+            if _tuning_now().lock is not None and os.environ.get("TRITON_INTERPRET") != "1":
+                compile_ahead(tuner, configs, kwargs)
+            return configs
+        prune_configs.tritonsmith_alone = True
+        Autotuner.prune_configs = prune_configs
     run = Autotuner.run
     if not getattr(run, "tritonsmith_alone", False):
         def tuning_run(tuner: Any, *args: Any, **kwargs: Any) -> Any:
@@ -164,6 +173,42 @@ def _tuning_alone_installed() -> None:
                 tuning.run = outer
         tuning_run.tritonsmith_alone = True
         Autotuner.run = tuning_run
+
+
+def parallel_compiles() -> int:
+    """TRITONSMITH_PARALLEL_COMPILES: how many configs of a trusted autotuning Triton compiles at once, ahead of
+    their benchmarks (`compile_ahead`); 0 or 1 (the default, until measured on a GPU), one at a time as each is
+    benchmarked."""
+    try:
+        return max(0, int(os.environ.get("TRITONSMITH_PARALLEL_COMPILES") or 0))
+    except ValueError:
+        return 0
+
+
+def compile_ahead(tuner: Any, configs: list[Any], kwargs: dict[str, Any]) -> None:
+    """Compile a trusted autotuning's `configs` (pruned, about to be benchmarked) `parallel_compiles()` at a time,
+    in threads, with Triton's own asynchronous compile mode (3.6 on); ptxas runs as a process of its own. The GPU
+    lock is let go meanwhile (`gpu_lock.compiling`). A config that does not compile is left to its benchmark,
+    which compiles it again and takes its error as Triton does. TritonBench-G's int8_dequant_matmul has 418."""
+    workers = parallel_compiles()
+    arguments = getattr(tuner, "nargs", None)
+    if workers < 2 or len(configs) < 2 or not isinstance(arguments, dict):
+        return
+    try:
+        from triton.runtime._async_compile import AsyncCompileMode
+    except ImportError:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tritonsmith.evaluate.gpu_lock import compiling
+    meta = {name: value for name, value in kwargs.items() if name != "warmup"}  # (the launch's grid stays)
+    with compiling(), ThreadPoolExecutor(workers, thread_name_prefix="compile-ahead") as pool, \
+            AsyncCompileMode(pool, ignore_errors=True):
+        for config in configs:
+            try:
+                tuner.fn.warmup(*arguments.values(), **dict(meta, **config.all_kwargs()))  # (as Triton's _bench)
+            except Exception:  # noqa: BLE001 - compiled again, and its error taken, when benchmarked
+                continue
 
 
 TRUSTED_TUNING_MS = (5, 25)
