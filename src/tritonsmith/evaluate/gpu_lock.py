@@ -261,7 +261,14 @@ def compiles_let_go() -> None:
     if compile_ is None:
         return
 
+    try:
+        from triton.runtime._async_compile import active_mode
+    except ImportError:
+        active_mode = None
+
     def _do_compile(kernel: object, *args: object, **kwargs: object) -> object:
+        if active_mode is not None and active_mode.get() is not None:  # (handed to a thread of Triton's
+            return compile_(kernel, *args, **kwargs)  # asynchronous mode: its caller waits for it, let go)
         with compiling():
             return compile_(kernel, *args, **kwargs)
     JITFunction._do_compile = _do_compile
@@ -271,23 +278,24 @@ def compiles_let_go() -> None:
 def compiling():
     """Triton compiling for this thread (`compiles_let_go`; runtime's parallel compiles ahead of an autotuning):
     the thread's holds are let go meanwhile, the GPU lock first and taken again last (the order in which they are
-    taken: the making lock, then the GPU's), and the seconds, with the waits to take them again, are added to the
-    GPU lock's `compile_s` (where a reference run's seconds went). Within a timing's hold, which keeps its compiles,
-    nothing is let go, so that nothing taken again after waits while the GPU is held alone."""
+    taken: the making lock, then the GPU's), and the seconds it compiled (not the waits to let go and take again,
+    which `alone_waited` may hold) are added to the GPU lock's `compile_s` (where a reference run's seconds went).
+    Within a timing's hold, which keeps its compiles, nothing is let go, so that nothing taken again after waits
+    while the GPU is held alone."""
     thread = acting_thread()
     held = [lock for lock in (_holders.get((thread, "gpu")), _holders.get((thread, "making"))) if lock]
     if not held or _kept.get(thread):
         yield
         return
-    began = time.perf_counter()
-    try:
-        with contextlib.ExitStack() as stack:
-            for lock in held:
-                stack.enter_context(lock.let_go())
+    with contextlib.ExitStack() as stack:
+        for lock in held:
+            stack.enter_context(lock.let_go())
+        began = time.perf_counter()
+        try:
             yield
-    finally:
-        if held[0].slot == "gpu":
-            held[0].compile_s += time.perf_counter() - began
+        finally:
+            if held[0].slot == "gpu":
+                held[0].compile_s += time.perf_counter() - began
 
 
 _waiting: list[int] = []

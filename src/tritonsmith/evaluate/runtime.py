@@ -187,28 +187,42 @@ def parallel_compiles() -> int:
 
 def compile_ahead(tuner: Any, configs: list[Any], kwargs: dict[str, Any]) -> None:
     """Compile a trusted autotuning's `configs` (pruned, about to be benchmarked) `parallel_compiles()` at a time,
-    in threads, with Triton's own asynchronous compile mode (3.6 on); ptxas runs as a process of its own. The GPU
-    lock is let go meanwhile (`gpu_lock.compiling`). A config that does not compile is left to its benchmark,
-    which compiles it again and takes its error as Triton does. TritonBench-G's int8_dequant_matmul has 418."""
+    in threads, with Triton's own asynchronous compile mode (3.6 on); ptxas runs as a process of its own. Each
+    is handed over through the kernel's warmup (what its benchmark launches, without launching) with the GPU
+    lock held, and the GPU lock is let go while they compile (`gpu_lock.compiling`); a config already compiled
+    costs nothing. A config that does not compile is left to its benchmark, which compiles it again and takes
+    its error as Triton does. Not where a pre-hook of the task's may change the arguments (and with them what
+    is compiled: a TMA descriptor's block shape). TritonBench-G's int8_dequant_matmul has 418 configs."""
     workers = parallel_compiles()
     arguments = getattr(tuner, "nargs", None)
-    if workers < 2 or len(configs) < 2 or not isinstance(arguments, dict):
+    if workers < 2 or len(configs) < 2 or not isinstance(arguments, dict) or \
+            getattr(tuner, "user_defined_pre_hook", False) or any(getattr(c, "pre_hook", None) for c in configs):
         return
     try:
-        from triton.runtime._async_compile import AsyncCompileMode
+        from triton.runtime._async_compile import AsyncCompileMode, active_mode
     except ImportError:
         return
-    from concurrent.futures import ThreadPoolExecutor
+    if active_mode.get() is not None:  # (one in progress: Triton allows one at a time)
+        return
+    import concurrent.futures
 
     from tritonsmith.evaluate.gpu_lock import compiling
     meta = {name: value for name, value in kwargs.items() if name != "warmup"}  # (the launch's grid stays)
-    with compiling(), ThreadPoolExecutor(workers, thread_name_prefix="compile-ahead") as pool, \
-            AsyncCompileMode(pool, ignore_errors=True):
-        for config in configs:
-            try:
-                tuner.fn.warmup(*arguments.values(), **dict(meta, **config.all_kwargs()))  # (as Triton's _bench)
-            except Exception:  # noqa: BLE001 - compiled again, and its error taken, when benchmarked
-                continue
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="compile-ahead") as pool:
+        mode = AsyncCompileMode(pool, ignore_errors=True)
+        try:
+            with mode:
+                for config in configs:
+                    try:
+                        tuner.fn.warmup(*arguments.values(), **dict(meta, **config.all_kwargs()))  # (as _bench)
+                    except Exception:  # noqa: BLE001 - compiled again, and its error taken, when benchmarked
+                        continue
+                if mode.raw_futures:
+                    with compiling():
+                        concurrent.futures.wait(mode.raw_futures)
+        finally:
+            if active_mode.get() is mode:  # (Triton 3.6 resets it only after finalizing every compile)
+                active_mode.set(None)
 
 
 TRUSTED_TUNING_MS = (5, 25)
