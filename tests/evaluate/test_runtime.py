@@ -12,6 +12,17 @@ import pytest
 
 import tritonsmith
 
+
+def compiled_run(script: str, tmp_path) -> object:
+    """`script` in a process of its own, as on a GPU (Triton compiling, not interpreting; the script stands in for
+    the GPU's work), with a GPU lock file in `tmp_path` as its argument: the JSON of its last line."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "gpu0.lock")], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
 LOOP = '''
 import torch
 import triton
@@ -305,13 +316,8 @@ def test_a_trusted_autotuning_benchmarks_with_triton_for_a_quarter_of_its_time_u
     benchmarks each config with Triton's do_bench for 5 + 25 ms instead of 25 + 100, and with its CUDA-graph
     benchmark (use_cuda_graph=True) for 10 ms instead of 100; a task that gave its autotuner its own benchmark,
     or its graph benchmark its own rep, keeps it."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
-    done = subprocess.run([sys.executable, "-c", TRUSTED_BENCH, str(tmp_path / "gpu0.lock")], capture_output=True,
-                          text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["trusted", "own", "trusted graph",
-                                                                "graph of the task's rep"]
+    seen_bench = compiled_run(TRUSTED_BENCH, tmp_path)
+    assert seen_bench == ["trusted", "own", "trusted graph", "graph of the task's rep"]
     from tritonsmith.evaluate.runtime import TRUSTED_GRAPH_REP_MS, TRUSTED_TUNING_MS
     assert TRUSTED_TUNING_MS == (5, 25) and TRUSTED_GRAPH_REP_MS == 10
 
@@ -389,12 +395,7 @@ def test_a_trusted_autotuning_benchmarks_briefly_a_config_that_cannot_win(tmp_pa
     Each autotuning has its own state, one within another's config too; a call so long that the full benchmark
     would repeat it at most twice keeps its brief figures; an autotuning with two configs alike, and a benchmark
     outside an autotuning, are in full."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
-    done = subprocess.run([sys.executable, "-c", STAGED, str(tmp_path / "gpu0.lock")], capture_output=True,
-                          text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = compiled_run(STAGED, tmp_path)
     first, second, long, dropped_clock, outer, failed, alike = seen["runs"]
     brief, again, full = [1, 4], [5, 4], [5, 25]
     assert first["chosen"] == "b"
@@ -471,12 +472,7 @@ def test_a_trusted_autotunings_configs_can_be_compiled_ahead_in_parallel(tmp_pat
     no launch), with the GPU lock held, and compile N at a time in threads while the lock is let go, the seconds
     counted on it; a config that fails is left to its benchmark. Unset, or where a pre-hook may change the
     arguments, nothing is compiled ahead."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
-    done = subprocess.run([sys.executable, "-c", AHEAD, str(tmp_path / "gpu0.lock")], capture_output=True,
-                          text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = compiled_run(AHEAD, tmp_path)
     unset, hooked, parallel = found["runs"]
     assert (unset["pruned"], unset["handed"], hooked["pruned"], hooked["handed"]) == (4, 0, 2, 0)
     assert parallel["pruned"] == 4 and parallel["handed"] == 4
