@@ -6,7 +6,7 @@
 #   bash benchmarks/device/staged_tuning.sh                                    (five golds, both ways)
 #   TASKS= STAGED_ONLY=int8_dequant_matmul PARALLEL=8 EVAL_TIMEOUT=270 BUDGET=300 bash benchmarks/device/staged_tuning.sh
 # Writes $OUT/staged_tuning.jsonl and $OUT/staged_tuning.md.
-export PYTHONUNBUFFERED=1 PYTHONPATH=src
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src
 G=.bench/geak-eval/geak_eval/data
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/staged_tuning.md
 python3 -c "import sys,torch,triton;print(sys.version.split()[0],torch.__version__,triton.__version__)" | tee -a $OUT/staged_tuning.md
