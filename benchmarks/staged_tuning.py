@@ -51,6 +51,9 @@ def evaluate(suite: str, task: str, way: str, timeout_s: float, device: str = "c
         result = json.loads(done.stdout)
     except ValueError:
         return {"task": task, "way": way, "status": "no result", "wall_s": wall_s, "stderr": done.stderr[-600:]}
+    if not isinstance(result, dict) or "status" not in result:  # the command's own error ({"error": ...})
+        error = result.get("error") if isinstance(result, dict) else result
+        return {"task": task, "way": way, "status": "error", "message": str(error)[:300], "wall_s": wall_s}
     evidence = result.get("evidence") or {}
     phases = evidence.get("phases_s") or {}
     return {"task": task, "way": way, "status": result.get("status"), "message": (result.get("message") or "")[:300],
@@ -143,6 +146,10 @@ def summarize(path: str) -> int:
               f"{number(full.get('reference_runs_s'), 1)} | {number(staged.get('compiles_s'), 1)} / "
               f"{number(full.get('compiles_s'), 1)} | {tuning.get('kept', '-')} / {tuning.get('cut', '-')} "
               f"| {choices[0]} | {choices[1]} | {compared} |")
+    for task, ways in rows.items():  # why an evaluation did not pass, where it said
+        for way, row in ways.items():
+            if row.get("status") != "passed" and (row.get("message") or row.get("stderr")):
+                print(f"\n{task} ({way}): {row['status']}: {row.get('message') or row.get('stderr')}")
     return 0
 
 

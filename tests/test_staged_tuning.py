@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "staged_tuning.py"
 
 
@@ -29,6 +31,7 @@ def test_each_task_is_a_row_comparing_the_two_ways(tmp_path):
         row("matmul", "full", 100.0, [0.010, 0.016],
             choices={"k.autotune.json (64,)": {"A": 1.1, "B": 1.0}, "k.autotune.json (128,)": {"A": 2.0, "B": 2.6}}),
         row("int8_dequant_matmul", "staged", 420.0, [], status="over the limit"),
+        row("bmm", "staged", 3.0, [], status="error", message="no GPU is visible to PyTorch"),
         row("int8_dequant_matmul", "parallel", 300.0, [0.1]),
     ]) + "\n")
     done = subprocess.run([sys.executable, str(SCRIPT), "--summarize", str(records)], capture_output=True, text=True,
@@ -39,6 +42,7 @@ def test_each_task_is_a_row_comparing_the_two_ways(tmp_path):
     assert lines[2] == "| matmul | 40 | 100 | - | 20.0 / 50.0 | 10.0 / 25.0 | 5 / 43 | 1 of 2 | 1.100 | 1.118, 1.250 (2 cases) |"
     assert lines[3] == ("| int8_dequant_matmul | 420 (over the limit) | - | 300 | 210.0 / n/a | 105.0 / n/a | - / - | - | - "
                         "| - |")
+    assert lines[-1] == "bmm (staged): error: no GPU is visible to PyTorch"
 
 
 def test_what_each_autotuning_chose_is_read_from_tritons_cache_files(tmp_path):
@@ -58,3 +62,18 @@ def test_what_each_autotuning_chose_is_read_from_tritons_cache_files(tmp_path):
     choices = autotune_choices(str(tmp_path))
     assert list(choices) == ["HASH/_kernel.autotune.json [1024, 'torch.float16']"]
     assert sorted(choices["HASH/_kernel.autotune.json [1024, 'torch.float16']"].values()) == [0.5, 0.7]
+
+
+def test_an_evaluation_the_command_refuses_is_a_row_saying_why(tmp_path):
+    """`tritonsmith eval --json` answers {"error": ...} when it cannot evaluate (here: no GPU for --device cuda):
+    the row says so, and the run goes on to the next evaluation."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from staged_tuning import evaluate
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: the command would evaluate")
+    row = evaluate("builtin", "vector_add", "staged", 120, device="cuda")
+    assert row["status"] == "error" and "no GPU is visible" in row["message"], row
