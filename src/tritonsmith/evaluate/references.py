@@ -156,7 +156,7 @@ class References:
         """Add the seconds from `since` to now to `name` in evidence['references_split_s']: where making a task's
         references goes (stages: perf_checks, correctness_checks, reproducibility, after_timing,
         baseline_alone, kernels_off_check; and across them: gpu_lock_wait, making_inputs, reference_runs,
-        tuning_alone_wait, and compiles: Triton's, within reference runs, with the waits to take the GPU again)."""
+        tuning_alone_wait, and compiles: Triton's, within reference runs, not the waits to take the GPU again)."""
         self.add_split(name, time.perf_counter() - since)
 
     def count_tuning(self, counts: collections.Counter) -> None:

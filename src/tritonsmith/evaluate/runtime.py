@@ -158,8 +158,10 @@ def _tuning_alone_installed() -> None:
             outer = getattr(tuning, "run", None)
             # this autotuning's own state (`staged_bench`), also where it runs within another's config (whose hold
             # it is under)
-            tuning.run = types.SimpleNamespace(lock=tuning.lock, best_brief=None, best_figure=None) \
-                if _distinct(getattr(tuner, "configs", None)) else None  # (configs alike: one timing for both)
+            # (None, each config in full: asked for, to compare the two; or configs alike, one timing for both)
+            staged = os.environ.get("TRITONSMITH_TRUSTED_TUNING") != "full" and _distinct(getattr(tuner, "configs", None))
+            tuning.run = types.SimpleNamespace(counts=tuning.lock.tuning_counts, best_brief=None, best_figure=None) \
+                if staged else None
             try:
                 if tuning.hold is not None:
                     return run(tuner, *args, **kwargs)
@@ -248,8 +250,8 @@ def _trusted_bench(kernel_call: Callable[[], Any], quantiles: Any = None, *, run
 
 def staged_bench(bench: Callable[[float, float], Any], run: Any = None) -> Any:
     """`bench(warmup_ms, rep_ms)` of one config of a trusted autotuning: at TRUSTED_TUNING_MS, unless `run` (that
-    autotuning's state: `.best_brief` and `.best_figure`, None at its start; `.lock`, whose `tuning_counts` it adds
-    to) shows that it cannot win. Each config is first benchmarked briefly (TRUSTED_BRIEF_MS). One more than
+    autotuning's state: `.best_brief` and `.best_figure`, None at its start; `.counts`, its GPU lock's
+    `tuning_counts`, which it adds to) shows that it cannot win. Each config is first benchmarked briefly (TRUSTED_BRIEF_MS). One more than
     TRUSTED_CUT_RATIO times the best brief time so far is looked at once more, briefly after the full warm-up
     (the GPU's clock may have dropped while it compiled); if the better of the two looks is still that slow,
     and slower than every figure a config kept so far returned, its brief figures stand: the autotuner's
@@ -257,22 +259,19 @@ def staged_bench(bench: Callable[[float, float], Any], run: Any = None) -> Any:
     so long that the full benchmark would repeat it no more than twice (its brief figures stand). TritonBench-G's
     int8_dequant_matmul autotunes 418 configs at each of 31 shapes: some 13,000 benchmarks of 30 ms, with the
     GPU held alone, more than its evaluation's 600 s."""
-    if run is None or os.environ.get("TRITONSMITH_TRUSTED_TUNING") == "full":  # (full: to compare the two)
+    if run is None:
         return bench(*TRUSTED_TUNING_MS)
-    counts = getattr(run.lock, "tuning_counts", None)
     figures = bench(*TRUSTED_BRIEF_MS)
     if run.best_brief is not None and _median_of(figures) > TRUSTED_CUT_RATIO * run.best_brief:
         again = bench(TRUSTED_TUNING_MS[0], TRUSTED_BRIEF_MS[1])
         figures = min(figures, again, key=_median_of)
         slower = _median_of(figures)
         if slower > TRUSTED_CUT_RATIO * run.best_brief and run.best_figure is not None and slower > run.best_figure:
-            if counts is not None:
-                counts["cut"] += 1
+            run.counts["cut"] += 1
             return figures
     brief = _median_of(figures)
     run.best_brief = brief if run.best_brief is None else min(run.best_brief, brief)
-    if counts is not None:
-        counts["kept"] += 1
+    run.counts["kept"] += 1
     if brief * 2 < TRUSTED_TUNING_MS[1]:
         figures = bench(*TRUSTED_TUNING_MS)
     run.best_figure = _median_of(figures) if run.best_figure is None else min(run.best_figure, _median_of(figures))
