@@ -95,44 +95,28 @@ class Measuring:
 
     def time_case(self, key: int, after_key: int, check: dict[str, Any], time_reference: bool, mode: str,
                   speedups: list[float], torch_speedups: list[float]) -> None:
-        timings = dict(self.job.get("timing", {}), cases=len(self.perf_checks))
-        started = time.perf_counter()
-        self.timing_key = key  # its samples are taken as they arrive, until its reply
-        try:
-            reply = self.ask({"do": "time", "id": key, "settings": timings, "time_reference": time_reference,
-                              "torch_compile": bool(timings.get("torch_compile"))})
-        finally:
-            self.timing_key = None
-        wall_ms = (time.perf_counter() - started) * 1000
-        log = self.sample_log.pop(key, [])
-        self.take_failure(reply)
-        self.verify_last(key, check, reply)
+        reply, wall_ms, log = self.time_once(key, check, time_reference)
         fresh = self.first_call_on_new_inputs(key, after_key)
+        retimed = None  # the checker's clock's finding on a first timing, where the case was timed again
+        while True:
+            entry_perf = self.judge_timing(check, reply, wall_ms, log)
+            if entry_perf is None:
+                return
+            clock = self.check_sample_clock(check, log, entry_perf)
+            if clock is None:
+                break
+            if retimed is not None:  # an excess in two timings in a row: a draw of noise is seldom twice
+                self.violate(f"{where(check)}: {clock}; and in a first timing of the case: {retimed}")
+                break
+            # the CPU's scheduler can hold a process off a core for a tick (4 ms) at a time on a busy host, and five
+            # samples of each can put more of those on the candidate's by chance (a ROCm layernorm gold against
+            # itself, four evaluations on the machine); a forger's extra time is in every timing
+            retimed = clock
+            self.evidence.setdefault("clock_retimed", []).append(f"{where(check)}: timed again, as {clock}")
+            reply, wall_ms, log = self.time_once(key, check, time_reference)
         times = times_of(reply.get("times"))
-        self.check_samples_as_sent(check, times, log)
-        if "candidate" not in times or (self.baseline_present and "baseline" not in times):
-            raise self.fail("crashed", f"{where(check)}: the candidate's process sent no usable timings")
-        claimed_ms = sum(sum(t["samples"]) * t["calls_per_sample"] for t in times.values())
-        if claimed_ms > wall_ms * WALL_MARGIN + WALL_SLACK_MS:
-            self.violate(f"{where(check)}: the timings sent by the candidate's process add up to {claimed_ms:.1f} ms "
-                         f"of GPU time, more than the {wall_ms:.1f} ms of wall-clock time the checker measured "
-                         "around them: they were not measured")
-            return
-        self.evidence.setdefault("timing_wall_ms", []).append(round(wall_ms, 1))
         medians = {name: statistics.median(t["samples"]) for name, t in times.items()}
         cand_ms = medians["candidate"]
-        if not cand_ms > 0:
-            raise self.fail("crashed", f"{where(check)}: the candidate's time was not measured (median {cand_ms})")
-        candidate = times["candidate"]
-        spread = (max(candidate["samples"]) - min(candidate["samples"])) / cand_ms
-        rounds = int_of(reply.get("rounds"))
-        ratio_ci = (ratio_interval(candidate["samples"], times["baseline"]["samples"])
-                    if "baseline" in times and len(times["baseline"]["samples"]) == len(candidate["samples"]) else None)
-        entry_perf = {"index": check["index"], "label": case_label(check["case"]), "candidate_ms": cand_ms,
-                      "candidate_spread": spread, "rounds": rounds, "ratio_ci": ratio_ci,
-                      "timing_stopped": str(reply.get("stopped"))[:20],
-                      "calls_per_sample": candidate["calls_per_sample"], "timer": candidate["timer"]}
-        self.check_sample_clock(check, log, entry_perf)
         if "baseline" in times:
             entry_perf["baseline_ms"] = medians["baseline"]
             entry_perf["speedup"] = entry_perf["baseline_ms"] / cand_ms
@@ -159,6 +143,51 @@ class Measuring:
             entry_perf["evidence"] = describe(dict(check["case"])) or None
         self.perf.append(entry_perf)
 
+    def time_once(self, key: int, check: dict[str, Any], time_reference: bool,
+                  ) -> tuple[dict[str, Any], float, list[tuple[float, str, float, int]]]:
+        """One `time` command for perf case `key`: its reply (a failure in it ends the evaluation; its last timed
+        output verified), the wall-clock milliseconds around it and its samples as they arrived."""
+        timings = dict(self.job.get("timing", {}), cases=len(self.perf_checks))
+        started = time.perf_counter()
+        self.timing_key = key  # its samples are taken as they arrive, until its reply
+        try:
+            reply = self.ask({"do": "time", "id": key, "settings": timings, "time_reference": time_reference,
+                              "torch_compile": bool(timings.get("torch_compile"))})
+        finally:
+            self.timing_key = None
+        wall_ms = (time.perf_counter() - started) * 1000
+        log = self.sample_log.pop(key, [])
+        self.take_failure(reply)
+        self.verify_last(key, check, reply)
+        return reply, wall_ms, log
+
+    def judge_timing(self, check: dict[str, Any], reply: dict[str, Any], wall_ms: float,
+                     log: list[tuple[float, str, float, int]]) -> dict[str, Any] | None:
+        """A timing's samples as sent and within the wall-clock time around them: the perf case's entry, its
+        candidate's figures filled in (None: the timing is rejected)."""
+        times = times_of(reply.get("times"))
+        self.check_samples_as_sent(check, times, log)
+        if "candidate" not in times or (self.baseline_present and "baseline" not in times):
+            raise self.fail("crashed", f"{where(check)}: the candidate's process sent no usable timings")
+        claimed_ms = sum(sum(t["samples"]) * t["calls_per_sample"] for t in times.values())
+        if claimed_ms > wall_ms * WALL_MARGIN + WALL_SLACK_MS:
+            self.violate(f"{where(check)}: the timings sent by the candidate's process add up to {claimed_ms:.1f} ms "
+                         f"of GPU time, more than the {wall_ms:.1f} ms of wall-clock time the checker measured "
+                         "around them: they were not measured")
+            return None
+        self.evidence.setdefault("timing_wall_ms", []).append(round(wall_ms, 1))
+        candidate = times["candidate"]
+        cand_ms = statistics.median(candidate["samples"])
+        if not cand_ms > 0:
+            raise self.fail("crashed", f"{where(check)}: the candidate's time was not measured (median {cand_ms})")
+        spread = (max(candidate["samples"]) - min(candidate["samples"])) / cand_ms
+        ratio_ci = (ratio_interval(candidate["samples"], times["baseline"]["samples"])
+                    if "baseline" in times and len(times["baseline"]["samples"]) == len(candidate["samples"]) else None)
+        return {"index": check["index"], "label": case_label(check["case"]), "candidate_ms": cand_ms,
+                "candidate_spread": spread, "rounds": int_of(reply.get("rounds")), "ratio_ci": ratio_ci,
+                "timing_stopped": str(reply.get("stopped"))[:20],
+                "calls_per_sample": candidate["calls_per_sample"], "timer": candidate["timer"]}
+
     def check_samples_as_sent(self, check: dict[str, Any], times: dict[str, dict[str, Any]],
                               log: list[tuple[float, str, float, int]]) -> None:
         """The samples in the `time` reply must be those sent as each was taken (before the next call of candidate
@@ -178,7 +207,7 @@ class Measuring:
                              f"{rounds} rounds the timer always takes: its sampling was cut short")
 
     def check_sample_clock(self, check: dict[str, Any], log: list[tuple[float, str, float, int]],
-                           perf: dict[str, Any]) -> None:
+                           perf: dict[str, Any]) -> str | None:
         """Each sample against this process's clock: the time between its arrival and the previous message's (the
         previous sample, or sampling's start: this one's spin, L2 flushes, calls and wait for the GPU, and the
         loop around them) less the time it reports, its gap. The candidate's and the baseline's samples are taken
@@ -194,7 +223,10 @@ class Measuring:
         samples took longer than they say, so the median it is judged by: its time was not measured as its calls
         ran (events it recorded again itself, samples rewritten before they were sent). Fewer than half so moves
         no median. The medians are in the evidence (`clock_gap_ms`), and each sample's gap where it is rejected
-        (`clock_gaps_ms`)."""
+        (`clock_gaps_ms`). Returns what it found (None: nothing), which `time_case` holds against the candidate
+        only where a second timing of the case finds it too: on a busy host the scheduler's ticks (4 ms) land
+        on five samples of each unevenly often enough to reject a gold against itself (two ROCm layernorm perf
+        cases of 24 at four evaluations a GPU: gaps of 8 to 20 ms in steps of 4)."""
         gaps: dict[str, list[float]] = {}
         placed: list[tuple[int, str, float]] = []  # (position in the log, function, gap)
         for position, ((before, *_), (arrived, name, ms, calls)) in enumerate(zip(log, log[1:], strict=False)):
@@ -204,7 +236,7 @@ class Measuring:
         mine = gaps.get("candidate", [])
         partner = next((name for name in ("baseline", "reference", "compiled") if len(gaps.get(name, [])) >= 3), None)
         if partner is None or len(mine) < 3:
-            return
+            return None
         own, other = statistics.median(mine), statistics.median(gaps[partner])
         spread = statistics.median(abs(gap - other) for gap in gaps[partner])
         perf["clock_gap_ms"] = {"candidate": round(own, 4), partner: round(other, 4)}
@@ -217,11 +249,12 @@ class Measuring:
         margin = max(floor, CLOCK_GAP_RATIO * claimed, CLOCK_GAP_OF_PARTNER * abs(other)) + CLOCK_GAP_NOISE * spread
         if excess > margin:
             perf["clock_gaps_ms"] = {name: [round(gap, 3) for gap in gaps[name]] for name in ("candidate", partner)}
-            self.violate(f"{where(check)}: the checker's clock saw the candidate's samples take {excess:.3f} ms "
-                         f"more than they report beyond the {partner}'s (the median of the differences from the "
-                         f"{partner}'s sample next to each, {paired:.3f} ms; the medians: {own:.3f} against "
-                         f"{other:.3f} ms, for {claimed:.3f} ms reported; {margin:.3f} ms allowed): the candidate's "
-                         "time was not measured as its calls ran")
+            return (f"the checker's clock saw the candidate's samples take {excess:.3f} ms "
+                    f"more than they report beyond the {partner}'s (the median of the differences from the "
+                    f"{partner}'s sample next to each, {paired:.3f} ms; the medians: {own:.3f} against "
+                    f"{other:.3f} ms, for {claimed:.3f} ms reported; {margin:.3f} ms allowed): the candidate's "
+                    "time was not measured as its calls ran")
+        return None
 
     def baseline_alone(self, offset: int) -> dict[str, Any] | None:
         """The task's baseline timed alone on this perf case where no candidate code ran (references.py,
