@@ -61,6 +61,10 @@ def summarize(records: list[dict]) -> str:
     total = len(records)
     qualified = [r for r in records if r.get("qualified")]
     lines = [f"{len(qualified)} of {total} golds qualify (pass their own evaluation on this device).", ""]
+    devices = Counter(r.get("device") or "not recorded (records before session 24)" for r in records)
+    if len(devices) > 1:  # a pass resumed on another GPU model: its golds were each judged on one of them
+        lines += ["Devices: " + ", ".join(f"{name} ({count})" for name, count in devices.most_common())
+                  + ": a pass resumed on other machines.", ""]
     statuses = Counter(r["status"] for r in records)
     lines.append("Statuses: " + ", ".join(f"{status} {count}" for status, count in statuses.most_common()) + ".")
     failing = defaultdict(list)

@@ -34,7 +34,7 @@ def test_golds_are_grouped_by_why_they_do_not_qualify_as_the_device_said_it(tmp_
                "evaluator's guards: the outputs are correct even with every Triton kernel launch disabled"),
         record("test_add_kernel", "passed"),
     ]
-    second = [record("test_reverse_range", "passed")]  # run again: this record wins
+    second = [dict(record("test_reverse_range", "passed"), device="NVIDIA H200")]  # run again: this record wins
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in first))
     (tmp_path / "a" / "log.1").write_text("[6/31] running: geak-rocm:rmsnorm_bwd (289 s; correctness for 28 s)\n")
@@ -44,6 +44,8 @@ def test_golds_are_grouped_by_why_they_do_not_qualify_as_the_device_said_it(tmp_
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.startswith("2 of 7 golds qualify"), out
+    assert ("Devices: not recorded (records before session 24) (6), NVIDIA H200 (1): a pass resumed on other "
+            "machines.") in out, out
     assert "| needs an AMD GPU (2) | gemm, test_chained_dot_fp8 |" in out, out
     assert "| imports a Triton API this Triton lacks (2) | test_kernel_dot, test_matmul_MXFP |" in out, out
     assert "| illegal memory access (1) | chunk_gla_fwd |" in out, out

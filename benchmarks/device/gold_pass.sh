@@ -1,6 +1,8 @@
 #!/bin/bash
 # One gold pass: `bench --solver baseline` of SUITE at W workers per GPU into NAME/, resumed from
-# .bench/NAME.tgz when present, for at most END seconds, each evaluation for at most EVAL_TIMEOUT (default 600). Usage: gold_pass.sh NAME SUITE [W]. The pass's logs,
+# .bench/NAME.tgz when present, for at most END seconds, each evaluation for at most EVAL_TIMEOUT (default 450: less
+# than a device call, so that a gold that takes longer is recorded as exceeding the limit rather than started again
+# in every call: ROCm's test_triton_sort compiles 96 sort kernels, up to 110 s each). Usage: gold_pass.sh NAME SUITE [W]. The pass's logs,
 # its gold_pass.md and a monitor of the GPU, each process's GPU memory, the busiest processes (parents, wait
 # channels) and flock holders (every 15 s: to see where a stalled pass waits; while the GPU is idle, each keeper
 # is asked for its threads' stacks, whose logs' tails come back too) stay inside NAME/, which goes back
@@ -30,7 +32,7 @@ ours() { for d in /tmp/tritonsmith-eval-*; do case "$OLD" in *" $d "*) ;; *) ls 
 MON=$!
 LEFT=$(( END - ($(date +%s) - START) - 20 ))
 timeout -k 15 $LEFT python3 -m tritonsmith bench --suite "$SUITE" --solver baseline --workers-per-gpu $W \
-  --eval-timeout-s ${EVAL_TIMEOUT:-600} --out $NAME $RES > $NAME/log.$S 2>&1
+  --eval-timeout-s ${EVAL_TIMEOUT:-450} --out $NAME $RES > $NAME/log.$S 2>&1
 RC=$?
 kill $MON 2>/dev/null; wait $MON 2>/dev/null
 for f in $(ours); do [ -f "$f" ] && tail -c 60000 "$f" > $NAME/$(basename "$f" .log).$S.log; done

@@ -362,3 +362,25 @@ def test_the_page_works_in_headless_chromium(report, tmp_path):
         assert not errors, errors
     finally:
         driver.quit()
+
+
+def test_a_bench_resumed_on_another_device_says_its_totals_mix_them(tmp_path):
+    """Each record keeps the device it was evaluated on; a bench resumed on another GPU model holds two, which
+    the text summary and the report's header name, with a warning that the totals mix them."""
+    from tritonsmith.cli.bench import metrics_text
+    from tritonsmith.report.metrics import suite_metrics
+
+    store = ResultsStore(tmp_path)
+    store.save_settings({"suite": "builtin", "solver": "baseline", "device": "auto"})
+    for name, device in (("add", "NVIDIA H100 80GB HBM3"), ("mul", "NVIDIA H100 80GB HBM3"), ("relu", "NVIDIA H200")):
+        store.append(TaskRecord(f"builtin:{name}", "builtin", "baseline", "passed", True, True, speedup=1.0,
+                                device=device))
+    records = store.records()
+    metrics = suite_metrics(records)
+    assert metrics["devices"] == {"NVIDIA H100 80GB HBM3": 2, "NVIDIA H200": 1}
+    assert ("devices: NVIDIA H100 80GB HBM3 (2 tasks), NVIDIA H200 (1 tasks): this bench was resumed on another "
+            "machine") in metrics_text(metrics)
+    page = write_report(tmp_path).read_text()
+    assert "NVIDIA H100 80GB HBM3, NVIDIA H200 (a bench resumed on another machine: its totals mix them)" in page
+    one = suite_metrics(records[:2])
+    assert "device: NVIDIA H100 80GB HBM3" in metrics_text(one) and "resumed" not in metrics_text(one)

@@ -115,6 +115,8 @@ def test_the_text_summary_shows_both_sets_of_metrics(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "tasks 1 (all tasks, as GEAK-eval counts)" in done.stdout
     assert "qualified tasks 1 (unqualified 0, unknown 0)" in done.stdout
+    assert "device: cpu (Triton interpreter)" in done.stdout.splitlines()  # (each record keeps it)
+    assert json.loads((tmp_path / "b" / "results.jsonl").read_text().splitlines()[0])["device"] == "cpu (Triton interpreter)"
 
 
 def test_kernelbench_models_qualify_against_themselves(tmp_path):

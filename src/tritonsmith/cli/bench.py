@@ -87,4 +87,15 @@ def metrics_text(m: dict) -> str:
         lines.append("pass@k: " + ", ".join(f"k={p['k']} {p['value']:.1%}" for p in m["pass_at_k"]))
     lines.append(f"spent: {m['cost']['tokens']['total']} tokens, " + ("$ unknown" if usd is None else f"${usd:.2f}")
                  + f", {m['cost']['wall_s']['total']:.0f} s")
+    lines.extend(devices_lines(m.get("devices") or {}))
     return "\n".join(lines)
+
+
+def devices_lines(devices: dict[str, int]) -> list[str]:
+    """Where the tasks were evaluated; a warning where a bench resumed elsewhere holds several devices' results."""
+    if len(devices) == 1:
+        return [f"device: {next(iter(devices))}"]
+    if not devices:
+        return []
+    return [f"devices: {', '.join(f'{name} ({count} tasks)' for name, count in devices.items())}: this bench was resumed "
+            "on another machine; each speedup was measured on one device, but these totals mix them"]

@@ -64,7 +64,7 @@ def render_report(bench: Path, settings: dict[str, Any], records: list[TaskRecor
     title = f"tritonsmith bench: {settings.get('suite') or 'suite'}" + (
         f" with {settings['model']}" if settings.get("model") else "")
     body = "\n".join([
-        _header(settings, summaries, len(rows)),
+        _header(settings, summaries, len(rows), metrics["devices"]),
         '<main>',
         '<section class="page" id="summary">',
         _headline(metrics),
@@ -81,9 +81,11 @@ def render_report(bench: Path, settings: dict[str, Any], records: list[TaskRecor
             f'<style>{CSS}</style></head>\n<body>\n{body}\n<script>{JS}</script>\n</body></html>\n')
 
 
-def _header(settings: dict[str, Any], summaries: dict[str, RunSummary | None], tasks: int) -> str:
-    devices = sorted({s.device for s in summaries.values() if s and s.device})
-    device = ", ".join(devices) or (f"{settings['device']} (as asked)" if settings.get("device") else "not recorded")
+def _header(settings: dict[str, Any], summaries: dict[str, RunSummary | None], tasks: int,
+            recorded: dict[str, int]) -> str:
+    devices = sorted({s.device for s in summaries.values() if s and s.device} | set(recorded))
+    device = (", ".join(devices) + (" (a bench resumed on another machine: its totals mix them)"
+                                    if len(devices) > 1 else "")) or (f"{settings['device']} (as asked)" if settings.get("device") else "not recorded")
     facts = [("suite", settings.get("suite")), ("solver", settings.get("solver")),
              ("model", settings.get("model")), ("device", device), ("mode", settings.get("mode")),
              ("lineages × rounds", f"{settings['parallel']} × {settings['rounds']}"

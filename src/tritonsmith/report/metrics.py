@@ -47,6 +47,7 @@ def suite_metrics(records: Iterable[TaskRecord]) -> dict:
         "cost": cost(records),
         "tuning": tuning_metrics(records),
         "qualified": qualified_metrics(records),
+        "devices": dict(Counter(record.device for record in records if record.device)),
     }
 
 

@@ -143,6 +143,7 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
             if interrupted():  # not finished but cut short (its pool closed under it): a resume runs it again
                 return None
             record.wall_s = round(time.perf_counter() - started + float((earlier or {}).get("wall_s") or 0), 2)
+            record.device = qualifications.device
             if solver == "baseline" and record.qualified is not None:  # the gold against itself decides
                 qualifications.save(key, Qualification(task.name, record.qualified, record.qualification or ""))
             elif key in known:

@@ -65,6 +65,8 @@ class TaskRecord:
     perf_cases: list[dict[str, Any]] | None = None  # baseline/dir solvers: each perf case's timing (PERF_CASE_KEYS)
     memory_retry: dict[str, Any] | None = None  # baseline/dir solvers: the first try's outcome where the evaluation,
     # short of GPU memory beside others, was made again alone (pool.py)
+    device: str | None = None  # what it was evaluated on (the pool's GPU model, else its kind: "cpu"); None: a
+    # record written before records kept it. A bench resumed on another machine holds several: the report says so
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
