@@ -5,7 +5,8 @@ autotuner's choice is made again, not read back; the two ways in turn first). Pe
 evaluation's seconds, the reference's seconds and tuning counts, the baseline's time per perf case, and what
 each autotuning chose with every config's time (Triton's cache files: not an autotuner with pre-hooks, which
 Triton does not cache). With --parallel-compiles N, each task is also evaluated staged with its configs compiled
-N at a time ahead of their benchmarks (TRITONSMITH_PARALLEL_COMPILES). The comparison that matters is the last: the staged choice's time in the full way's
+N at a time ahead of their benchmarks (TRITONSMITH_PARALLEL_COMPILES: the configs ahead of their benchmarks, and each case's kernels ahead of the
+reference's runs). The comparison that matters is the last: the staged choice's time in the full way's
 own benchmarks over the best there (the baselines' times are two runs apart, noise included). Writes JSON
 lines; --summarize renders them.
 
@@ -59,7 +60,8 @@ def evaluate(suite: str, task: str, way: str, timeout_s: float, device: str = "c
     return {"task": task, "way": way, "status": result.get("status"), "message": (result.get("message") or "")[:300],
             "wall_s": wall_s, "references_s": phases.get("references"),
             "reference_runs_s": phases.get("references.reference_runs"), "compiles_s": phases.get("references.compiles"),
-            "tuning": evidence.get("reference_tuning"),
+            "tuning": evidence.get("reference_tuning"), "compiled_ahead": evidence.get("compiled_ahead"),
+            "compiles_ahead_s": phases.get("references.compiles_ahead"),
             "baseline_ms": [case.get("baseline_ms") for case in result.get("perf") or []],
             "device": evidence.get("device"), "torch": evidence.get("torch"), "triton": evidence.get("triton"),
             "choices": choices}
@@ -103,11 +105,14 @@ def compare_choices(staged: dict[str, dict[str, float]], full: dict[str, dict[st
 def run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     staged_only = set(filter(None, (args.staged_only or "").split(",")))
-    tasks = [t for t in args.tasks.split(",") if t] + sorted(staged_only)
+    parallel_only = set(filter(None, (args.parallel_only or "").split(",")))
+    tasks = [t for t in args.tasks.split(",") if t] + sorted(staged_only) + sorted(parallel_only)
     with open(args.out, "a") as out:
         for turn, task in enumerate(dict.fromkeys(tasks)):
             ways = WAYS if turn % 2 == 0 else WAYS[::-1]
-            if task in staged_only:
+            if task in parallel_only and args.parallel_compiles > 1:
+                ways = ("parallel",)
+            elif task in staged_only:
                 ways = ("staged", "parallel") if args.parallel_compiles > 1 else ("staged",)
             elif args.parallel_compiles > 1:
                 ways = (*ways, "parallel")
@@ -168,6 +173,8 @@ def main() -> int:
     parser.add_argument("--suite", help="the suite, e.g. tritonbench-g:PATH")
     parser.add_argument("--tasks", default="", help="tasks evaluated both ways, comma-separated")
     parser.add_argument("--staged-only", default="", help="tasks evaluated staged only (in full they exceed the limit)")
+    parser.add_argument("--parallel-only", default="", help="tasks evaluated only staged with --parallel-compiles (one "
+                        "at a time they exceed the limit: ROCm's test_triton_sort)")
     parser.add_argument("--out", help="JSON lines, appended to")
     parser.add_argument("--parallel-compiles", type=int, default=0,
                         help="also evaluate each task staged with TRITONSMITH_PARALLEL_COMPILES at this")
@@ -178,8 +185,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.summarize:
         return summarize(args.summarize)
-    if not (args.suite and args.out and (args.tasks or args.staged_only)):
-        parser.error("--suite, --out and --tasks (or --staged-only) are needed")
+    if not (args.suite and args.out and (args.tasks or args.staged_only or args.parallel_only)):
+        parser.error("--suite, --out and --tasks (or --staged-only, --parallel-only) are needed")
     return run(args)
 
 

@@ -18,7 +18,9 @@ def compiled_run(script: str, tmp_path) -> object:
     the GPU's work), with a GPU lock file in `tmp_path` as its argument: the JSON of its last line."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = str(Path(tritonsmith.__file__).parents[1])
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "gpu0.lock")], capture_output=True, text=True,
+    path = tmp_path / "script.py"  # (a file: Triton's JIT reads its kernels' source)
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path), str(tmp_path / "gpu0.lock")], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -513,3 +515,149 @@ def test_a_channel_to_the_checker_ends_its_process_when_its_pipe_is_swapped():
             raise AssertionError("ran")
     with pytest.raises(TypeError, match="must be an int"):
         write_message(Stand(), {"x": 1})
+
+
+SCOUT = '''import fcntl, json, os, sys, threading, time
+os.environ["TRITON_CACHE_DIR"] = sys.argv[1] + ".triton-cache"  # (compiled for real each time)
+os.environ["TRITONSMITH_PARALLEL_COMPILES"] = "<N>"
+import torch, triton, triton.language as tl
+from triton.runtime import driver
+from triton.backends.compiler import GPUTarget
+
+launched, benched, compiles = [], [], []
+
+
+class Launcher:  # a launch, recorded: the kernel's name and grid
+    def __init__(self, src, metadata):
+        self.name = metadata.name
+
+    def __call__(self, grid_0, grid_1, grid_2, *rest):
+        launched.append([self.name, grid_0])
+
+
+class Utils:
+    def load_binary(self, name, kernel, shared, device):
+        return name, name, 32, 0, 1024
+
+    def unload_module(self, module):
+        pass
+
+    def get_device_properties(self, device):
+        return {"max_shared_mem": 232448, "multiprocessor_count": 132, "max_num_regs": 65536, "warpSize": 32}
+
+
+class Driver:  # an H100 as Triton's JIT sees one: kernels are compiled for real (sm_90, ptxas), launches recorded
+    utils, launcher_cls = Utils(), Launcher
+
+    def get_current_device(self):
+        return 0
+
+    def get_current_stream(self, device=None):
+        return 0
+
+    def get_current_target(self):
+        return GPUTarget("cuda", 90, 32)
+
+    def get_active_torch_device(self):
+        return torch.device("cpu")
+
+    def map_python_to_cpp_type(self, ty):
+        return ty
+
+    def get_benchmarker(self):
+        def bench(call, quantiles=None, **kwargs):
+            benched.append(1)
+            call()
+            return [1.0, 1.0, 1.0]
+        return bench
+
+
+driver.set_active(Driver())
+
+
+@triton.jit
+def add_one(X, Y, N, BLOCK: tl.constexpr):
+    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(Y + i, tl.load(X + i, mask=i < N) + 1, mask=i < N)
+
+
+@triton.jit
+def twice(X, Y, N, BLOCK: tl.constexpr):
+    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(Y + i, tl.load(X + i, mask=i < N) * 2, mask=i < N)
+
+
+@triton.autotune(configs=[triton.Config({"BLOCK": b}) for b in (32, 64, 128)], key=["N"])
+@triton.jit
+def tuned(X, Y, N, BLOCK: tl.constexpr):
+    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(Y + i, tl.load(X + i, mask=i < N) - 1, mask=i < N)
+
+
+import triton.compiler
+
+real_compile = triton.compiler.compile
+
+
+def counted(src, *args, **kwargs):  # Triton's compile (what a JIT looks up when it first runs), counted
+    compiles.append([src.name, threading.current_thread().name.startswith("compile-ahead")])
+    time.sleep(0.2)  # (each compile at least this long: side by side, four take about as long as one)
+    return real_compile(src, *args, **kwargs)
+
+
+triton.compiler.compile = counted
+
+from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go
+
+compiles_let_go()
+lock = GpuLock(sys.argv[1])
+x, y = torch.zeros(4096), torch.zeros(4096)
+
+
+def case(block, autotuned=False):  # a task's reference on one case: two kernels, or an autotuned one
+    def call():
+        if autotuned:
+            tuned[(8,)](x, y, 4096)
+            return
+        add_one[(4,)](x, y, 4096, BLOCK=block)
+        twice[(4,)](y, x, 4096, BLOCK=block)
+    return call
+
+
+calls = [case(b) for b in (256, 512, 1024, 2048)] + [case(0, autotuned=True)]
+with lock.shared():  # (as a keeper makes references)
+    found = runtime.compile_calls_ahead(calls)
+    held = lock.held == fcntl.LOCK_SH
+ahead = {"found": found, "compiles": list(compiles), "launched": list(launched), "benched": len(benched),
+         "tuned_compiled": len(tuned.fn.device_caches[0][0]), "compile_s": lock.compile_s, "held": held}
+compiles.clear(), launched.clear()
+for call in calls[:4]:  # the runs themselves: nothing left to compile
+    call()
+print(json.dumps({"ahead": ahead, "then": {"compiles": compiles, "launched": launched}}))
+'''
+
+
+@pytest.mark.parametrize("parallel", ["4", "0"])
+def test_a_tasks_kernels_are_compiled_in_parallel_ahead_of_its_reference_runs(tmp_path, parallel):
+    """TRITONSMITH_PARALLEL_COMPILES=N (runtime.compile_calls_ahead): each case's reference run is scouted up to
+    the first kernel it would compile, handed to Triton's asynchronous mode, in rounds (the second finds a call's
+    second kernel; an autotuning's configs are all handed over and none is benchmarked), on N threads while the
+    GPU lock is let go; the runs after compile nothing. Triton's own JIT and compiler (sm_90, ptxas) run for real
+    here, with a driver that stands in for the GPU (launches recorded)."""
+    found = compiled_run(SCOUT.replace("<N>", parallel), tmp_path)
+    ahead, then = found["ahead"], found["then"]
+    runs = [["add_one", 4], ["twice", 4]] * 4
+    if parallel == "0":  # nothing ahead: each run compiles its two kernels
+        assert ahead["found"] is None and ahead["compiles"] == [] and then["launched"] == runs
+        assert sorted(name for name, _ in then["compiles"]) == ["add_one"] * 4 + ["twice"] * 4
+        return
+    assert ahead["found"] == {"rounds": 3, "compiles": 11}
+    assert sorted(name for name, _ in ahead["compiles"]) == ["add_one"] * 4 + ["tuned"] * 3 + ["twice"] * 4
+    assert all(threaded for _, threaded in ahead["compiles"])
+    # scouting launched nothing before a kernel was compiled: the second round ran each call's first kernel and
+    # stopped at its second, the third ran both
+    assert ahead["launched"] == [["add_one", 4]] * 4 + runs
+    assert ahead["benched"] == 0 and ahead["tuned_compiled"] == 3  # every config compiled, none benchmarked
+    assert ahead["compile_s"] >= 0.2 and ahead["held"]  # the lock let go while they compiled, and held again
+    assert then == {"compiles": [], "launched": runs}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import fcntl
 import functools
 import os
@@ -238,6 +239,29 @@ def making_lock_path(gpu_lock: str | None) -> str | None:
 
 _compiles_hooked = False
 
+_scouting = contextvars.ContextVar("tritonsmith_scouting", default=False)
+
+
+class ScoutStopped(BaseException):
+    """A scouting run of a call (`scouting`) stopped at the first kernel it would compile, whose compile was handed
+    to Triton's asynchronous mode instead (a BaseException: a task's `except Exception` does not swallow it)."""
+
+
+@contextlib.contextmanager
+def scouting(on: bool = True):
+    """Within it, in this thread, inside Triton's asynchronous compile mode: the first kernel not yet compiled
+    (in memory) is handed to that mode and the call stops there with ScoutStopped (runtime.compile_calls_ahead).
+    `on=False`: not within a scouting's part that hands several over (an autotuning's configs)."""
+    token = _scouting.set(on)
+    try:
+        yield
+    finally:
+        _scouting.reset(token)
+
+
+def is_scouting() -> bool:
+    return _scouting.get()
+
 
 def compiles_let_go() -> None:
     """From now on in this process, Triton compiling a kernel (JITFunction._do_compile, Triton 3.3+) gives up
@@ -268,7 +292,10 @@ def compiles_let_go() -> None:
 
     def _do_compile(kernel: object, *args: object, **kwargs: object) -> object:
         if active_mode is not None and active_mode.get() is not None:  # (handed to a thread of Triton's
-            return compile_(kernel, *args, **kwargs)  # asynchronous mode: its caller waits for it, let go)
+            compiled = compile_(kernel, *args, **kwargs)  # asynchronous mode: its caller waits for it, let go)
+            if _scouting.get():
+                raise ScoutStopped
+            return compiled
         with compiling():
             return compile_(kernel, *args, **kwargs)
     JITFunction._do_compile = _do_compile

@@ -36,12 +36,14 @@ from tritonsmith.evaluate.runtime import (
     autotune_on_interpreter,
     clock_timing,
     clone,
+    compile_calls_ahead,
     held_bytes,
     host_memory_filled,
     import_file,
     import_task,
     input_digest,
     make_inputs,
+    parallel_compiles,
     synchronize,
     time_first_call,
     tuning_alone,
@@ -61,7 +63,7 @@ KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "se
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
                        "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements",
                        "reference_memory_unfilled", "vacuous_cases", "correctness_checks_limited",
-                       "references_split_s", "after_timing_checks", "reference_tuning")
+                       "references_split_s", "after_timing_checks", "reference_tuning", "compiled_ahead")
 
 
 # what torch and Triton raise for code that needs a GPU on a machine without one (a CPU-only torch, which also
@@ -291,6 +293,9 @@ class References:
                 raise TaskFailure("every correctness case of this task is bfloat16, which the Triton CPU "
                                   "interpreter cannot check: evaluate it on a GPU (--device cuda)")
         self.checks, self.perf_checks, self.after_timing_checks = [], [], []
+        if self.on_gpu and parallel_compiles() > 1:
+            with self.stage("compiles_ahead"):
+                self.compile_ahead(cases)
         if self.on_gpu:  # first: what they hold decides how many correctness checks fit beside them
             with self.stage("perf_checks"):
                 self.make_perf_checks()
@@ -368,6 +373,21 @@ class References:
         if not after.get("later"):
             return self.copied(lambda: clone(after["args"]))
         return self.copied(lambda: make_inputs(self.task, dict(after["case"]), after["seed"], self.device))
+
+    def compile_ahead(self, cases: list[tuple[int, dict[str, Any]]]) -> None:
+        """What the reference compiles on the perf cases and the correctness cases (the first seed's), compiled
+        several at a time first (TRITONSMITH_PARALLEL_COMPILES; runtime.compile_calls_ahead): each case's inputs
+        made, and the reference scouted on them up to its first kernel to compile. The checks are made after, as
+        always, from the kernels compiled; evidence `compiled_ahead`."""
+        def scouted(case: dict[str, Any], seed: int) -> Callable[[], None]:
+            def call() -> None:
+                with self.gpu_lock.shared():
+                    self.task.reference(*make_inputs(self.task, dict(case), seed, self.device))
+            return call
+        found = compile_calls_ahead([scouted(case, PERF_SEED) for case in self.job["perf_cases"]]
+                                    + [scouted(case, self.seeds[0]) for _, case in cases])
+        if found:
+            self.evidence["compiled_ahead"] = found
 
     def make_perf_checks(self) -> None:
         for i, case in enumerate(self.job["perf_cases"]):

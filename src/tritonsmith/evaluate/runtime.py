@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from tritonsmith.evaluate.gpu_lock import acting_thread
+from tritonsmith.evaluate.gpu_lock import ScoutStopped, acting_thread, is_scouting, scouting
 from tritonsmith.task import case_label
 from tritonsmith.util.copied_calls import copies_inputs, primed_untouched, priming, recorded
 from tritonsmith.util.modules import load_module
@@ -144,7 +144,13 @@ def _tuning_alone_installed() -> None:
     if not getattr(prune, "tritonsmith_alone", False):
         def prune_configs(tuner: Any, kwargs: Any, *rest: Any, **more: Any) -> Any:
             configs = prune(tuner, kwargs, *rest, **more)
-            if _tuning_now().lock is not None and os.environ.get("TRITON_INTERPRET") != "1":
+            if os.environ.get("TRITON_INTERPRET") == "1":
+                return configs
+            if is_scouting():  # a call scouted for its compiles: its configs are handed over, and it stops before
+                if _configs_fixed(tuner, configs):  # any is benchmarked (a choice made beside other evaluations'
+                    _hand_over(tuner, configs, kwargs)  # work would stay in the autotuner's cache)
+                raise ScoutStopped
+            if _tuning_now().lock is not None:
                 compile_ahead(tuner, configs, kwargs)
             return configs
         prune_configs.tritonsmith_alone = True
@@ -178,9 +184,10 @@ def _tuning_alone_installed() -> None:
 
 
 def parallel_compiles() -> int:
-    """TRITONSMITH_PARALLEL_COMPILES: how many configs of a trusted autotuning Triton compiles at once, ahead of
-    their benchmarks (`compile_ahead`); 0 or 1 (the default, until measured on a GPU), one at a time as each is
-    benchmarked."""
+    """TRITONSMITH_PARALLEL_COMPILES: how many kernels Triton compiles at once in a trusted process, ahead of their
+    runs: a trusted autotuning's configs ahead of their benchmarks (`compile_ahead`), and a task's kernels ahead of
+    its reference runs (`compile_calls_ahead`); 0 or 1 (the default, until measured on a GPU), one at a time as
+    each is first run."""
     try:
         return max(0, int(os.environ.get("TRITONSMITH_PARALLEL_COMPILES") or 0))
     except ValueError:
@@ -196,35 +203,111 @@ def compile_ahead(tuner: Any, configs: list[Any], kwargs: dict[str, Any]) -> Non
     its error as Triton does. Not where a pre-hook of the task's may change the arguments (and with them what
     is compiled: a TMA descriptor's block shape). TritonBench-G's int8_dequant_matmul has 418 configs."""
     workers = parallel_compiles()
-    arguments = getattr(tuner, "nargs", None)
-    if workers < 2 or len(configs) < 2 or not isinstance(arguments, dict) or \
-            getattr(tuner, "user_defined_pre_hook", False) or any(getattr(c, "pre_hook", None) for c in configs):
+    if workers < 2 or len(configs) < 2 or not _configs_fixed(tuner, configs):
         return
     try:
-        from triton.runtime._async_compile import AsyncCompileMode, active_mode
+        from triton.runtime._async_compile import active_mode
     except ImportError:
         return
     if active_mode.get() is not None:  # (one in progress: Triton allows one at a time)
         return
+    with _async_compiles(workers) as compiles:
+        compiles(lambda: _hand_over(tuner, configs, kwargs))
+
+
+def _configs_fixed(tuner: Any, configs: list[Any]) -> bool:
+    """Whether what an autotuning's configs compile is known before they run: its arguments are kept, and no pre-hook
+    of the task's may change them (and with them what is compiled: a TMA descriptor's block shape)."""
+    return isinstance(getattr(tuner, "nargs", None), dict) and not getattr(tuner, "user_defined_pre_hook", False) \
+        and not any(getattr(c, "pre_hook", None) for c in configs)
+
+
+def _hand_over(tuner: Any, configs: list[Any], kwargs: dict[str, Any]) -> None:
+    """Hand each config's compile to Triton's asynchronous mode, through the kernel's warmup: what its benchmark
+    launches, without launching. A config that does not compile is left to its benchmark, which compiles it
+    again and takes its error as Triton does."""
+    meta = {name: value for name, value in kwargs.items() if name != "warmup"}  # (the launch's grid stays)
+    with scouting(False):  # (within a scouted call: every config, not the first alone)
+        for config in configs:
+            try:
+                tuner.fn.warmup(*tuner.nargs.values(), **dict(meta, **config.all_kwargs()))  # (as _bench)
+            except Exception:  # noqa: BLE001
+                continue
+
+
+@contextlib.contextmanager
+def _async_compiles(workers: int):
+    """Yields `compiles(hand)`: runs `hand()` within a Triton asynchronous compile mode of `workers` threads, then
+    waits for what it handed over with the GPU lock let go (`gpu_lock.compiling`), the compiled kernels in their
+    JIT caches as the mode ends; returns how many compiles it handed over."""
     import concurrent.futures
 
+    from triton.runtime._async_compile import AsyncCompileMode, active_mode
+
     from tritonsmith.evaluate.gpu_lock import compiling
-    meta = {name: value for name, value in kwargs.items() if name != "warmup"}  # (the launch's grid stays)
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="compile-ahead") as pool:
-        mode = AsyncCompileMode(pool, ignore_errors=True)
-        try:
-            with mode:
-                for config in configs:
-                    try:
-                        tuner.fn.warmup(*arguments.values(), **dict(meta, **config.all_kwargs()))  # (as _bench)
-                    except Exception:  # noqa: BLE001 - compiled again, and its error taken, when benchmarked
-                        continue
-                if mode.raw_futures:
-                    with compiling():
-                        concurrent.futures.wait(mode.raw_futures)
-        finally:
-            if active_mode.get() is mode:  # (Triton 3.6 resets it only after finalizing every compile)
-                active_mode.set(None)
+        def compiles(hand: Callable[[], None]) -> int:
+            mode = AsyncCompileMode(pool, ignore_errors=True)
+            try:
+                with mode:
+                    hand()
+                    if mode.raw_futures:
+                        with compiling():
+                            concurrent.futures.wait(mode.raw_futures)
+                    return len(mode.raw_futures)
+            finally:
+                if active_mode.get() is mode:  # (Triton 3.6 resets it only after finalizing every compile)
+                    active_mode.set(None)
+        yield compiles
+
+
+SCOUTING_ROUNDS = 3
+
+
+def compile_calls_ahead(calls: list[Callable[[], Any]]) -> dict[str, Any] | None:
+    """Compile what `calls` (a task's reference on each of its cases' inputs) will compile, `parallel_compiles()` at
+    a time, before they run: each is scouted (`gpu_lock.scouting`) within Triton's asynchronous compile mode,
+    stopping at the first kernel it would compile (or, in an autotuning, once every config is handed over; none
+    is benchmarked), whose compile is handed to the mode's threads; then the GPU lock is let go until they are
+    done, the kernels in their JIT's cache. A call that raises otherwise stops its scouting there (its own run
+    will say why). The calls stopped so are scouted again, in up to SCOUTING_ROUNDS rounds, while a round finds
+    more than one compile: the second runs a call's first kernel and finds its second (a call with one kernel
+    then runs to its end: a reference run more). ROCm's test_triton_sort compiles 96 variants of one sort kernel, one
+    per perf case (up to 110 s each on one core), which a keeper would otherwise compile one after another.
+    Returns {"rounds", "compiles"} (None: nothing scouted: fewer than two parallel compiles asked for, or
+    calls, or an asynchronous mode Triton lacks or has in progress)."""
+    workers = parallel_compiles()
+    if workers < 2 or len(calls) < 2 or os.environ.get("TRITON_INTERPRET") == "1":
+        return None
+    try:
+        from triton.runtime._async_compile import active_mode
+    except ImportError:
+        return None
+    if active_mode.get() is not None:
+        return None
+    _tuning_alone_installed()  # (its autotuning hook hands an autotuning's configs over)
+
+    stopped = list(calls)  # those to scout (again): a call that ran to its end or raised has nothing more to find
+
+    def scout() -> None:
+        scouted, stopped[:] = list(stopped), []
+        for call in scouted:
+            try:
+                with scouting():
+                    call()
+            except ScoutStopped:
+                stopped.append(call)
+            except Exception:  # noqa: BLE001 - its own run will say why
+                pass
+    found = {"rounds": 0, "compiles": 0}
+    with _async_compiles(workers) as compiles:
+        while stopped and found["rounds"] < SCOUTING_ROUNDS:
+            handed = compiles(scout)
+            found["rounds"] += 1
+            found["compiles"] += handed
+            if handed < 2:
+                break
+    return found
 
 
 TRUSTED_TUNING_MS = (5, 25)
