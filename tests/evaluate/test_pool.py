@@ -397,9 +397,15 @@ def test_cancel_kills_the_evaluation_in_flight_and_refuses_new_ones():
             pool.evaluate(task, task.baseline)
 
 
-def test_an_unknown_trusted_tuning_setting_is_refused_before_anything_starts(monkeypatch, tmp_path):
+def test_an_unknown_trusted_tuning_or_parallel_compiles_setting_is_refused_before_anything_starts(monkeypatch, tmp_path):
     from tritonsmith.config import ConfigError
     monkeypatch.setenv("TRITONSMITH_TRUSTED_TUNING", "fast")
     with pytest.raises(ConfigError, match=r"^TRITONSMITH_TRUSTED_TUNING is 'fast': set it to 'full' .* or unset it\.$"):
         WorkerPool(device="cpu", work_dir=tmp_path / "pool")
     assert not (tmp_path / "pool").exists()  # refused before its work folder was made
+    monkeypatch.delenv("TRITONSMITH_TRUSTED_TUNING")
+    monkeypatch.setenv("TRITONSMITH_PARALLEL_COMPILES", "-4")
+    with pytest.raises(ConfigError, match=r"^TRITONSMITH_PARALLEL_COMPILES is '-4': set it to how many kernels .* "
+                                          r"or unset it\.$"):
+        WorkerPool(device="cpu", work_dir=tmp_path / "pool")
+    assert not (tmp_path / "pool").exists()

@@ -94,6 +94,11 @@ class WorkerPool:
             from tritonsmith.config import ConfigError
             raise ConfigError(f"TRITONSMITH_TRUSTED_TUNING is {tuning!r}: set it to 'full' (every config of a "
                               "trusted autotuning benchmarked in full) or 'staged' (the default), or unset it.")
+        compiles = os.environ.get("TRITONSMITH_PARALLEL_COMPILES") or "0"
+        if not (compiles.isascii() and compiles.isdigit()):  # read by the trusted processes (runtime.parallel_compiles)
+            from tritonsmith.config import ConfigError
+            raise ConfigError(f"TRITONSMITH_PARALLEL_COMPILES is {compiles!r}: set it to how many kernels a trusted "
+                              "process may compile at once (0 or 1: one at a time, the default), or unset it.")
         self.config = config or EvalConfig()
         self.device = device
         self._owns_dir = work_dir is None
