@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     with open(args.out, "a") as out:
         for turn, task in enumerate(dict.fromkeys(tasks)):
             ways = WAYS if turn % 2 == 0 else WAYS[::-1]
-            if task in parallel_only and args.parallel_compiles > 1:
+            if task in parallel_only:
                 ways = ("parallel",)
             elif task in staged_only:
                 ways = ("staged", "parallel") if args.parallel_compiles > 1 else ("staged",)
@@ -187,6 +187,8 @@ def main() -> int:
         return summarize(args.summarize)
     if not (args.suite and args.out and (args.tasks or args.staged_only or args.parallel_only)):
         parser.error("--suite, --out and --tasks (or --staged-only, --parallel-only) are needed")
+    if args.parallel_only and args.parallel_compiles < 2:
+        parser.error("--parallel-only needs --parallel-compiles 2 or more (its tasks are evaluated only so)")
     return run(args)
 
 

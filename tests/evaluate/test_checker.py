@@ -28,8 +28,8 @@ def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), set
     fields), after `wall_s` of wall time. `checks`: (the perf check, its after-timing check), verified for real
     from the files under tmp_path/out, where `first_calls_ok` names the perf keys whose first call was verified
     right; without them nothing is verified. `setup(checker)` runs before the case. `forged_ms`: per `time`
-    command in turn, milliseconds each candidate sample takes beyond what it reports. `checker.timings` counts
-    the `time` commands."""
+    command in turn, milliseconds each candidate sample takes beyond what it reports; `times` may be a list, one
+    per `time` command in turn (the last for any after). `checker.timings` counts the `time` commands."""
     checker = Checker({"device": "cpu", "job_dir": str(tmp_path), "timing": {"rounds": 2}})
     checker.task = SimpleNamespace(flops=lambda case: 2e9, bytes_moved=lambda case: 0)
     checker.baseline_present = True
@@ -52,10 +52,11 @@ def timed_case(tmp_path, times, wall_s=0.05, checks=None, first_calls_ok=(), set
                     **{k: v for k, v in reply.items() if k not in ("spent_s", "fresh")}}
         checker.asked = command
         checker.timings += 1
-        send_samples(checker, command["id"], times,
+        sent = times[min(checker.timings, len(times)) - 1] if isinstance(times, list) else times
+        send_samples(checker, command["id"], sent,
                      forged_ms[checker.timings - 1] if checker.timings <= len(forged_ms) else 0.0)
         time.sleep(wall_s)
-        return {"done": "time", "rounds": 5, "stopped": "converged", "times": times, **reply}
+        return {"done": "time", "rounds": 5, "stopped": "converged", "times": sent, **reply}
     checker.ask, checker.timings = ask, 0
     checker.after_inputs = lambda key: {"key": key}  # what the command names: made from the checks, not needed here
     speedups: list[float] = []
@@ -507,6 +508,21 @@ def test_a_case_the_checkers_clock_finds_slow_is_timed_again_and_held_against_it
     else:
         assert checker.violations == [] and speedups == [pytest.approx(1.0)] and len(checker.perf) == 1
         assert "clock_gaps_ms" not in checker.perf[0]  # the kept timing's gaps were alike
+    # one entry per perf case, the two timings' seconds together
+    assert len(checker.evidence["timing_wall_ms"]) == len(checker.evidence["timing_split_s"]) == 1
+
+
+@pytest.mark.parametrize("first_ms, kept", [(0.4, 1.0), (0.6, 0.5 / 0.6)])
+def test_of_a_case_timed_again_the_timing_less_favourable_to_the_candidate_is_kept(tmp_path, first_ms, kept):
+    """A candidate that adds time to its samples when a first timing goes badly for it must not get a better
+    second draw: of the two timings the one with the lesser speedup counts (a forger's first figures,
+    under-reported, are the more favourable, and so are dropped)."""
+    first = {"candidate": samples([first_ms] * 5), "baseline": samples([0.5] * 5)}
+    second = {"candidate": samples([0.5] * 5), "baseline": samples([0.5] * 5)}
+    checker, speedups = timed_case(tmp_path, [first, second], forged_ms=(25.0,))
+    assert checker.timings == 2 and checker.violations == []
+    assert speedups == [pytest.approx(kept)] and checker.perf[0]["speedup"] == pytest.approx(kept)
+    assert "clock_gaps_ms" not in checker.perf[0]
 
 
 def test_sampling_cut_short_of_the_rounds_the_timer_always_takes_is_found(tmp_path):

@@ -625,7 +625,7 @@ def case(block, autotuned=False):  # a task's reference on one case: two kernels
     return call
 
 
-calls = [case(b) for b in (256, 512, 1024, 2048)] + [case(0, autotuned=True)]
+calls = [case(b) for b in (256, 256, 512, 1024)] + [case(0, autotuned=True)]  # (two alike: one compile)
 with lock.shared():  # (as a keeper makes references)
     found = runtime.compile_calls_ahead(calls)
     held = lock.held == fcntl.LOCK_SH
@@ -650,13 +650,14 @@ def test_a_tasks_kernels_are_compiled_in_parallel_ahead_of_its_reference_runs(tm
     runs = [["add_one", 4], ["twice", 4]] * 4
     if parallel == "0":  # nothing ahead: each run compiles its two kernels
         assert ahead["found"] is None and ahead["compiles"] == [] and then["launched"] == runs
-        assert sorted(name for name, _ in then["compiles"]) == ["add_one"] * 4 + ["twice"] * 4
+        assert sorted(name for name, _ in then["compiles"]) == ["add_one"] * 3 + ["twice"] * 3
         return
-    assert ahead["found"] == {"rounds": 3, "compiles": 11}
-    assert sorted(name for name, _ in ahead["compiles"]) == ["add_one"] * 4 + ["tuned"] * 3 + ["twice"] * 4
+    assert ahead["found"] == {"rounds": 3, "compiles": 9}  # the two calls alike share their compiles
+    assert sorted(name for name, _ in ahead["compiles"]) == ["add_one"] * 3 + ["tuned"] * 3 + ["twice"] * 3
     assert all(threaded for _, threaded in ahead["compiles"])
-    # scouting launched nothing before a kernel was compiled: the second round ran each call's first kernel and
-    # stopped at its second, the third ran both
+    # scouting launched nothing before a kernel was compiled (the second of two calls alike stopped at the
+    # compile the first had handed over, as Triton 3.9 caches it at once, rather than waited for it): the second
+    # round ran each call's first kernel and stopped at its second, the third ran both
     assert ahead["launched"] == [["add_one", 4]] * 4 + runs
     assert ahead["benched"] == 0 and ahead["tuned_compiled"] == 3  # every config compiled, none benchmarked
     assert ahead["compile_s"] >= 0.2 and ahead["held"]  # the lock let go while they compiled, and held again

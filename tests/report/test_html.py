@@ -384,3 +384,6 @@ def test_a_bench_resumed_on_another_device_says_its_totals_mix_them(tmp_path):
     assert "NVIDIA H100 80GB HBM3, NVIDIA H200 (a bench resumed on another machine: its totals mix them)" in page
     one = suite_metrics(records[:2])
     assert "device: NVIDIA H100 80GB HBM3" in metrics_text(one) and "resumed" not in metrics_text(one)
+    older = TaskRecord("builtin:old", "builtin", "baseline", "passed", True, True, speedup=1.0)  # before devices
+    assert suite_metrics([older])["devices"] == {}
+    assert suite_metrics([older, *records[:2]])["devices"] == {"not recorded": 1, "NVIDIA H100 80GB HBM3": 2}

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Any
 
 _holders: dict[tuple[int, str], GpuLock] = {}
 """(thread, slot) -> the GpuLock held for that thread, in that slot ("gpu", "making"), which a compile lets go
@@ -299,6 +300,19 @@ def compiles_let_go() -> None:
         with compiling():
             return compile_(kernel, *args, **kwargs)
     JITFunction._do_compile = _do_compile
+    try:
+        from triton.runtime._async_compile import FutureKernel
+    except ImportError:
+        return
+    result_ = FutureKernel.result
+
+    def result(future_kernel: Any, *args: object, **kwargs: object) -> object:
+        pending = getattr(future_kernel, "future", None)
+        if _scouting.get() and getattr(future_kernel, "kernel", None) is None and pending is not None \
+                and not pending.done():  # a scouted call meets a compile handed over already, not yet done
+            raise ScoutStopped  # (Triton 3.9 puts it in the JIT's cache at once): it stops there, not waits
+        return result_(future_kernel, *args, **kwargs)
+    FutureKernel.result = result
 
 
 @contextlib.contextmanager

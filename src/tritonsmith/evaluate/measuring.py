@@ -97,23 +97,35 @@ class Measuring:
                   speedups: list[float], torch_speedups: list[float]) -> None:
         reply, wall_ms, log = self.time_once(key, check, time_reference)
         fresh = self.first_call_on_new_inputs(key, after_key)
-        retimed = None  # the checker's clock's finding on a first timing, where the case was timed again
-        while True:
-            entry_perf = self.judge_timing(check, reply, wall_ms, log)
-            if entry_perf is None:
-                return
-            clock = self.check_sample_clock(check, log, entry_perf)
-            if clock is None:
-                break
-            if retimed is not None:  # an excess in two timings in a row: a draw of noise is seldom twice
-                self.violate(f"{where(check)}: {clock}; and in a first timing of the case: {retimed}")
-                break
+        entry_perf = self.judge_timing(check, reply, wall_ms, log)
+        if entry_perf is None:
+            return
+        clock = self.check_sample_clock(check, log, entry_perf)
+        if clock is not None and (self.status is not None or self.violations):  # rejected already: no use in
+            self.violate(f"{where(check)}: {clock}")  # timing it again
+        elif clock is not None:
             # the CPU's scheduler can hold a process off a core for a tick (4 ms) at a time on a busy host, and five
             # samples of each can put more of those on the candidate's by chance (a ROCm layernorm gold against
             # itself, four evaluations on the machine); a forger's extra time is in every timing
-            retimed = clock
             self.evidence.setdefault("clock_retimed", []).append(f"{where(check)}: timed again, as {clock}")
+            first, entries = (reply, entry_perf), self.timing_entries()
             reply, wall_ms, log = self.time_once(key, check, time_reference)
+            entry_perf = self.judge_timing(check, reply, wall_ms, log)
+            self.merge_timing_evidence(entries)
+            if entry_perf is None:
+                return
+            again = self.check_sample_clock(check, log, entry_perf)
+            if again is not None:  # an excess in two timings in a row: a draw of noise is seldom twice
+                self.violate(f"{where(check)}: {again}; and in a first timing of the case: {clock}")
+            elif None not in (_speedup(first[0]), _speedup(reply)) and _speedup(first[0]) < _speedup(reply):
+                # the timing less favourable to the candidate is kept: one that added time to its samples where
+                # a first timing went badly for it would get a second draw otherwise (a forger's first figures,
+                # under-reported, are the more favourable)
+                self.check_timed_counters(check, reply)
+                reply, entry_perf = first
+                entry_perf.pop("clock_gaps_ms", None)
+            else:
+                self.check_timed_counters(check, first[0])  # what the other timing's calls did counts too
         times = times_of(reply.get("times"))
         medians = {name: statistics.median(t["samples"]) for name, t in times.items()}
         cand_ms = medians["candidate"]
@@ -275,14 +287,7 @@ class Measuring:
         other new inputs (`fresh_again`), and only a second as slow is held against it: a stall of the machine
         (other evaluations compiling and allocating beside it, a CPU taken away) does not repeat, work done once
         per input does."""
-        reused, no_launch = int_of(reply.get("timed_calls_reusing_output")), int_of(reply.get("timed_calls_without_launch"))
-        if reused:
-            self.violate(f"{where(check)}: {reused} timed call(s) returned memory the previous call had returned: a "
-                         "result computed once and returned again")
-        torch_suite = "*" in self.job.get("allowed_ops", [])  # its golds may take a torch path on some shapes
-        if no_launch and not self.pytorch_gold and not torch_suite:  # (the comparison below still applies there)
-            self.violate(f"{where(check)}: {no_launch} timed call(s) launched no Triton kernel: a result not computed "
-                         "while timed")
+        self.check_timed_counters(check, reply)
         if not _has_time(fresh):
             doubts = [f"{where(check)}: the candidate's first call on inputs it had not seen came back with no time, "
                       "neither on the GPU nor on the host: it could not be compared with the timed calls"]
@@ -304,6 +309,36 @@ class Measuring:
         if repeated:
             for doubt in doubts:
                 self.violate(f"{doubt}; and so again on other new inputs ({_fresh_summary(again)})")
+
+    def check_timed_counters(self, check: dict[str, Any], reply: dict[str, Any]) -> None:
+        """Each timed call of a `time` reply must launch a Triton kernel and return new memory."""
+        reused, no_launch = int_of(reply.get("timed_calls_reusing_output")), int_of(reply.get("timed_calls_without_launch"))
+        if reused:
+            self.violate(f"{where(check)}: {reused} timed call(s) returned memory the previous call had returned: a "
+                         "result computed once and returned again")
+        torch_suite = "*" in self.job.get("allowed_ops", [])  # its golds may take a torch path on some shapes
+        if no_launch and not self.pytorch_gold and not torch_suite:  # (the fresh-call comparison still applies there)
+            self.violate(f"{where(check)}: {no_launch} timed call(s) launched no Triton kernel: a result not computed "
+                         "while timed")
+
+    def timing_entries(self) -> dict[str, int]:
+        """How many entries the evidence's per-timing lists hold now."""
+        return {name: len(self.evidence.get(name, [])) for name in ("timing_wall_ms", "timing_split_s")}
+
+    def merge_timing_evidence(self, entries: dict[str, int]) -> None:
+        """A perf case timed again: what its second timing added to the per-timing lists since `entries` (its
+        first timing's were the last then) is added into the first's entries: one per perf case."""
+        for name, count in entries.items():
+            listed = self.evidence.get(name, [])
+            if not count or len(listed) <= count:
+                continue
+            for later in listed[count:]:
+                if isinstance(later, dict):
+                    for part, seconds in later.items():
+                        listed[count - 1][part] = round(listed[count - 1].get(part, 0.0) + seconds, 3)
+                else:
+                    listed[count - 1] = round(listed[count - 1] + later, 1)
+            del listed[count:]
 
     def fresh_doubts(self, check: dict[str, Any], perf: dict[str, Any], fresh: dict[str, Any],
                      trusted: dict[str, Any] | None, first: bool = True) -> list[str]:
@@ -511,6 +546,15 @@ class Measuring:
         self.verify("last", key, dict(check, phase="last_timed_call"), claims)
         self.evidence.setdefault("timing_split_s", []).append(
             dict(_seconds(reply), verify=round(time.perf_counter() - verifying, 3)))
+
+
+def _speedup(reply: dict[str, Any]) -> float | None:
+    """The baseline's median over the candidate's in a `time` reply (None: not both timed)."""
+    times = times_of(reply.get("times"))
+    if "candidate" not in times or "baseline" not in times:
+        return None
+    candidate = statistics.median(times["candidate"]["samples"])
+    return statistics.median(times["baseline"]["samples"]) / candidate if candidate > 0 else None
 
 
 def _seconds(reply: dict[str, Any]) -> dict[str, float]:

@@ -380,8 +380,8 @@ class References:
         made, and the reference scouted on them up to its first kernel to compile. The checks are made after, as
         always, from the kernels compiled; evidence `compiled_ahead`."""
         def scouted(case: dict[str, Any], seed: int) -> Callable[[], None]:
-            def call() -> None:
-                with self.gpu_lock.shared():
+            def call() -> None:  # (tuning alone where it is not scouted: a backward's kernels on autograd's thread)
+                with self.gpu_lock.shared(), tuning_alone(self.gpu_lock):
                     self.task.reference(*make_inputs(self.task, dict(case), seed, self.device))
             return call
         found = compile_calls_ahead([scouted(case, PERF_SEED) for case in self.job["perf_cases"]]

@@ -149,6 +149,7 @@ def _tuning_alone_installed() -> None:
             if is_scouting():  # a call scouted for its compiles: its configs are handed over, and it stops before
                 if _configs_fixed(tuner, configs):  # any is benchmarked (a choice made beside other evaluations'
                     _hand_over(tuner, configs, kwargs)  # work would stay in the autotuner's cache)
+                tuner.nargs = None  # (as its run would leave it: the scouted inputs go)
                 raise ScoutStopped
             if _tuning_now().lock is not None:
                 compile_ahead(tuner, configs, kwargs)

@@ -47,8 +47,16 @@ def suite_metrics(records: Iterable[TaskRecord]) -> dict:
         "cost": cost(records),
         "tuning": tuning_metrics(records),
         "qualified": qualified_metrics(records),
-        "devices": dict(Counter(record.device for record in records if record.device)),
+        "devices": devices(records),
     }
+
+
+def devices(records: list[TaskRecord]) -> dict[str, int]:
+    """How many tasks each device evaluated ({} where no record says: written before records kept it); records
+    that do not say, beside some that do (a bench resumed since), count as "not recorded"."""
+    if not any(record.device for record in records):
+        return {}
+    return dict(Counter(record.device or "not recorded" for record in records))
 
 
 def qualified_metrics(records: list[TaskRecord]) -> dict | None:
