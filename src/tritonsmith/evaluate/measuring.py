@@ -101,31 +101,11 @@ class Measuring:
         if entry_perf is None:
             return
         clock = self.check_sample_clock(check, log, entry_perf)
-        if clock is not None and (self.status is not None or self.violations):  # rejected already: no use in
-            self.violate(f"{where(check)}: {clock}")  # timing it again
-        elif clock is not None:
-            # the CPU's scheduler can hold a process off a core for a tick (4 ms) at a time on a busy host, and five
-            # samples of each can put more of those on the candidate's by chance (a ROCm layernorm gold against
-            # itself, four evaluations on the machine); a forger's extra time is in every timing
-            self.evidence.setdefault("clock_retimed", []).append(f"{where(check)}: timed again, as {clock}")
-            first, entries = (reply, entry_perf), self.timing_entries()
-            reply, wall_ms, log = self.time_once(key, check, time_reference)
-            entry_perf = self.judge_timing(check, reply, wall_ms, log)
-            self.merge_timing_evidence(entries)
-            if entry_perf is None:
+        if clock is not None:
+            kept = self.time_again(key, check, time_reference, clock, reply, entry_perf)
+            if kept is None:
                 return
-            again = self.check_sample_clock(check, log, entry_perf)
-            if again is not None:  # an excess in two timings in a row: a draw of noise is seldom twice
-                self.violate(f"{where(check)}: {again}; and in a first timing of the case: {clock}")
-            elif None not in (_speedup(first[0]), _speedup(reply)) and _speedup(first[0]) < _speedup(reply):
-                # the timing less favourable to the candidate is kept: one that added time to its samples where
-                # a first timing went badly for it would get a second draw otherwise (a forger's first figures,
-                # under-reported, are the more favourable)
-                self.check_timed_counters(check, reply)
-                reply, entry_perf = first
-                entry_perf.pop("clock_gaps_ms", None)
-            else:
-                self.check_timed_counters(check, first[0])  # what the other timing's calls did counts too
+            reply, entry_perf = kept
         times = times_of(reply.get("times"))
         medians = {name: statistics.median(t["samples"]) for name, t in times.items()}
         cand_ms = medians["candidate"]
@@ -154,6 +134,37 @@ class Measuring:
         if describe is not None:
             entry_perf["evidence"] = describe(dict(check["case"])) or None
         self.perf.append(entry_perf)
+
+    def time_again(self, key: int, check: dict[str, Any], time_reference: bool, clock: str, reply: dict[str, Any],
+                   entry_perf: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """A perf case whose samples the checker's clock found slow (`clock`) timed again: the CPU's scheduler can
+        hold a process off a core for a tick (4 ms) at a time on a busy host, and five samples of each can put
+        more of those on the candidate's by chance (a ROCm layernorm gold against itself, four evaluations on the
+        machine), where a forger's extra time is in every timing. A second finding is held against it; else the
+        timing less favourable to the candidate is kept, so that one that adds time to its samples where a first
+        timing goes badly for it gets no second draw (a forger's first figures, under-reported, are the more
+        favourable), and both timings' calls answer for what they did. A case rejected already is not timed
+        again. Returns the (reply, entry) kept; None: the second timing was rejected."""
+        if self.status is not None or self.violations:
+            self.violate(f"{where(check)}: {clock}")
+            return reply, entry_perf
+        self.evidence.setdefault("clock_retimed", []).append(f"{where(check)}: timed again, as {clock}")
+        first, entries = (reply, entry_perf), self.timing_entries()
+        reply, wall_ms, log = self.time_once(key, check, time_reference)
+        entry_perf = self.judge_timing(check, reply, wall_ms, log)
+        self.merge_timing_evidence(entries)
+        if entry_perf is None:
+            return None
+        again = self.check_sample_clock(check, log, entry_perf)
+        if again is not None:  # an excess in two timings in a row: a draw of noise is seldom twice
+            self.violate(f"{where(check)}: {again}; and in a first timing of the case: {clock}")
+        elif None not in (_speedup(first[0]), _speedup(reply)) and _speedup(first[0]) < _speedup(reply):
+            self.check_timed_counters(check, reply)
+            first[1].pop("clock_gaps_ms", None)
+            return first
+        else:
+            self.check_timed_counters(check, first[0])
+        return reply, entry_perf
 
     def time_once(self, key: int, check: dict[str, Any], time_reference: bool,
                   ) -> tuple[dict[str, Any], float, list[tuple[float, str, float, int]]]:
@@ -235,10 +246,9 @@ class Measuring:
         samples took longer than they say, so the median it is judged by: its time was not measured as its calls
         ran (events it recorded again itself, samples rewritten before they were sent). Fewer than half so moves
         no median. The medians are in the evidence (`clock_gap_ms`), and each sample's gap where it is rejected
-        (`clock_gaps_ms`). Returns what it found (None: nothing), which `time_case` holds against the candidate
-        only where a second timing of the case finds it too: on a busy host the scheduler's ticks (4 ms) land
-        on five samples of each unevenly often enough to reject a gold against itself (two ROCm layernorm perf
-        cases of 24 at four evaluations a GPU: gaps of 8 to 20 ms in steps of 4)."""
+        (`clock_gaps_ms`). Returns what it found (None: nothing), held against the candidate only where a second
+        timing of the case finds it too (`time_again`: two ROCm layernorm perf cases of 24, at four evaluations a
+        GPU, had gaps of 8 to 20 ms in steps of 4, the scheduler's tick, on more candidate samples than baseline)."""
         gaps: dict[str, list[float]] = {}
         placed: list[tuple[int, str, float]] = []  # (position in the log, function, gap)
         for position, ((before, *_), (arrived, name, ms, calls)) in enumerate(zip(log, log[1:], strict=False)):
