@@ -272,7 +272,8 @@ def compiles_let_go() -> None:
     otherwise wait. So does the making lock, however held (a keeper's second try at a task short of memory
     holds it alone, and every other keeper of the GPU waits for it): it is taken again first, the GPU lock
     last, the order in which they are taken. Within a hold alone that keeps its compiles (a timing), nothing
-    is let go. Called by the evaluator's processes before any task or candidate code runs."""
+    is let go. Where a call is scouted (`scouting`), a compile handed to Triton's asynchronous mode stops it
+    instead. Called by the evaluator's processes before any task or candidate code runs."""
     global _compiles_hooked
     if _compiles_hooked:
         return
