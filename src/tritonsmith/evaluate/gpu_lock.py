@@ -288,9 +288,9 @@ def compiles_let_go() -> None:
         return
 
     try:
-        from triton.runtime._async_compile import active_mode
+        from triton.runtime._async_compile import FutureKernel, active_mode
     except ImportError:
-        active_mode = None
+        FutureKernel = active_mode = None
 
     def _do_compile(kernel: object, *args: object, **kwargs: object) -> object:
         if active_mode is not None and active_mode.get() is not None:  # (handed to a thread of Triton's
@@ -301,9 +301,7 @@ def compiles_let_go() -> None:
         with compiling():
             return compile_(kernel, *args, **kwargs)
     JITFunction._do_compile = _do_compile
-    try:
-        from triton.runtime._async_compile import FutureKernel
-    except ImportError:
+    if FutureKernel is None:
         return
     result_ = FutureKernel.result
 

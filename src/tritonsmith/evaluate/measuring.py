@@ -156,9 +156,10 @@ class Measuring:
         if entry_perf is None:
             return None
         again = self.check_sample_clock(check, log, entry_perf)
+        earlier, now = _speedup(first[0]), _speedup(reply)
         if again is not None:  # an excess in two timings in a row: a draw of noise is seldom twice
             self.violate(f"{where(check)}: {again}; and in a first timing of the case: {clock}")
-        elif None not in (_speedup(first[0]), _speedup(reply)) and _speedup(first[0]) < _speedup(reply):
+        elif earlier is not None and now is not None and earlier < now:
             self.check_timed_counters(check, reply)
             first[1].pop("clock_gaps_ms", None)
             return first

@@ -204,16 +204,20 @@ def compile_ahead(tuner: Any, configs: list[Any], kwargs: dict[str, Any]) -> Non
     its error as Triton does. Not where a pre-hook of the task's may change the arguments (and with them what
     is compiled: a TMA descriptor's block shape). TritonBench-G's int8_dequant_matmul has 418 configs."""
     workers = parallel_compiles()
-    if workers < 2 or len(configs) < 2 or not _configs_fixed(tuner, configs):
-        return
-    try:
-        from triton.runtime._async_compile import active_mode
-    except ImportError:
-        return
-    if active_mode.get() is not None:  # (one in progress: Triton allows one at a time)
+    if workers < 2 or len(configs) < 2 or not _configs_fixed(tuner, configs) or not _async_mode_free():
         return
     with _async_compiles(workers) as compiles:
         compiles(lambda: _hand_over(tuner, configs, kwargs))
+
+
+def _async_mode_free() -> bool:
+    """Whether this Triton has an asynchronous compile mode (3.6 on) and none is in progress (it allows one at a
+    time)."""
+    try:
+        from triton.runtime._async_compile import active_mode
+    except ImportError:
+        return False
+    return active_mode.get() is None
 
 
 def _configs_fixed(tuner: Any, configs: list[Any]) -> bool:
@@ -278,13 +282,7 @@ def compile_calls_ahead(calls: list[Callable[[], Any]]) -> dict[str, Any] | None
     Returns {"rounds", "compiles"} (None: nothing scouted: fewer than two parallel compiles asked for, or
     calls, or an asynchronous mode Triton lacks or has in progress)."""
     workers = parallel_compiles()
-    if workers < 2 or len(calls) < 2 or os.environ.get("TRITON_INTERPRET") == "1":
-        return None
-    try:
-        from triton.runtime._async_compile import active_mode
-    except ImportError:
-        return None
-    if active_mode.get() is not None:
+    if workers < 2 or len(calls) < 2 or os.environ.get("TRITON_INTERPRET") == "1" or not _async_mode_free():
         return None
     _tuning_alone_installed()  # (its autotuning hook hands an autotuning's configs over)
 

@@ -84,8 +84,9 @@ def render_report(bench: Path, settings: dict[str, Any], records: list[TaskRecor
 def _header(settings: dict[str, Any], summaries: dict[str, RunSummary | None], tasks: int,
             recorded: dict[str, int]) -> str:
     devices = sorted({s.device for s in summaries.values() if s and s.device} | set(recorded))
-    device = (", ".join(devices) + (" (a bench resumed on another machine: its totals mix them)"
-                                    if len(devices) > 1 else "")) or (f"{settings['device']} (as asked)" if settings.get("device") else "not recorded")
+    device = ", ".join(devices) or (f"{settings['device']} (as asked)" if settings.get("device") else "not recorded")
+    if len(devices) > 1:
+        device += " (a bench resumed on another machine: its totals mix them)"
     facts = [("suite", settings.get("suite")), ("solver", settings.get("solver")),
              ("model", settings.get("model")), ("device", device), ("mode", settings.get("mode")),
              ("lineages × rounds", f"{settings['parallel']} × {settings['rounds']}"
