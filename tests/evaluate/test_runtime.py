@@ -615,26 +615,27 @@ lock = GpuLock(sys.argv[1])
 x, y = torch.zeros(4096), torch.zeros(4096)
 
 
-def case(block, autotuned=False):  # a task's reference on one case: two kernels, or an autotuned one
+def case(block, autotuned=False):  # a task's reference on one case: two kernels, or an autotuned one and another
     def call():
         if autotuned:
             tuned[(8,)](x, y, 4096)
+            twice[(2,)](y, x, 4096, BLOCK=block)
             return
         add_one[(4,)](x, y, 4096, BLOCK=block)
         twice[(4,)](y, x, 4096, BLOCK=block)
     return call
 
 
-calls = [case(b) for b in (256, 256, 512, 1024)] + [case(0, autotuned=True)]  # (two alike: one compile)
+calls = [case(b) for b in (256, 256, 512, 1024)] + [case(2048, autotuned=True)]  # (two alike: one compile)
 with lock.shared():  # (as a keeper makes references)
     found = runtime.compile_calls_ahead(calls)
     held = lock.held == fcntl.LOCK_SH
 ahead = {"found": found, "compiles": list(compiles), "launched": list(launched), "benched": len(benched),
          "tuned_compiled": len(tuned.fn.device_caches[0][0]), "compile_s": lock.compile_s, "held": held}
-compiles.clear(), launched.clear()
-for call in calls[:4]:  # the runs themselves: nothing left to compile
+compiles.clear(), launched.clear(), benched.clear()
+for call in calls:  # the runs themselves: nothing left to compile, nor to tune
     call()
-print(json.dumps({"ahead": ahead, "then": {"compiles": compiles, "launched": launched}}))
+print(json.dumps({"ahead": ahead, "then": {"compiles": compiles, "launched": launched, "benched": len(benched)}}))
 '''
 
 
@@ -642,23 +643,26 @@ print(json.dumps({"ahead": ahead, "then": {"compiles": compiles, "launched": lau
 def test_a_tasks_kernels_are_compiled_in_parallel_ahead_of_its_reference_runs(tmp_path, parallel):
     """TRITONSMITH_PARALLEL_COMPILES=N (runtime.compile_calls_ahead): each case's reference run is scouted up to
     the first kernel it would compile, handed to Triton's asynchronous mode, in rounds (the second finds a call's
-    second kernel; an autotuning's configs are all handed over and none is benchmarked), on N threads while the
-    GPU lock is let go; the runs after compile nothing. Triton's own JIT and compiler (sm_90, ptxas) run for real
-    here, with a driver that stands in for the GPU (launches recorded)."""
+    second kernel; an autotuning's configs are all handed over in the first, none benchmarked, and it runs in the
+    second, which goes on to the kernel after it), on N threads while the GPU lock is let go; the runs after
+    compile nothing. Triton's own JIT and compiler (sm_90, ptxas) run for real here, with a driver that stands in
+    for the GPU (launches recorded)."""
     found = compiled_run(SCOUT.replace("<N>", parallel), tmp_path)
     ahead, then = found["ahead"], found["then"]
-    runs = [["add_one", 4], ["twice", 4]] * 4
-    if parallel == "0":  # nothing ahead: each run compiles its two kernels
-        assert ahead["found"] is None and ahead["compiles"] == [] and then["launched"] == runs
-        assert sorted(name for name, _ in then["compiles"]) == ["add_one"] * 3 + ["twice"] * 3
+    runs = [["add_one", 4], ["twice", 4]] * 4 + [["tuned", 8], ["twice", 2]]
+    if parallel == "0":  # nothing ahead: each run compiles its kernels, and the autotuning benchmarks its configs
+        assert ahead["found"] is None and ahead["compiles"] == [] and then["launched"][:8] == runs[:8]
+        assert sorted(name for name, _ in then["compiles"]) == ["add_one"] * 3 + ["tuned"] * 3 + ["twice"] * 4
+        assert then["benched"] == 3
         return
-    assert ahead["found"] == {"rounds": 3, "compiles": 9}  # the two calls alike share their compiles
-    assert sorted(name for name, _ in ahead["compiles"]) == ["add_one"] * 3 + ["tuned"] * 3 + ["twice"] * 3
+    assert ahead["found"] == {"rounds": 3, "compiles": 10}  # the two calls alike share their compiles
+    assert sorted(name for name, _ in ahead["compiles"]) == ["add_one"] * 3 + ["tuned"] * 3 + ["twice"] * 4
     assert all(threaded for _, threaded in ahead["compiles"])
     # scouting launched nothing before a kernel was compiled (the second of two calls alike stopped at the
     # compile the first had handed over, as Triton 3.9 caches it at once, rather than waited for it): the second
-    # round ran each call's first kernel and stopped at its second, the third ran both
-    assert ahead["launched"] == [["add_one", 4]] * 4 + runs
-    assert ahead["benched"] == 0 and ahead["tuned_compiled"] == 3  # every config compiled, none benchmarked
+    # round ran each call's first kernel and stopped at its second, and ran the autotuning (each config
+    # benchmarked, then the one chosen) up to the kernel after it; the third ran each call whole
+    assert ahead["launched"] == [["add_one", 4]] * 4 + [["tuned", 8]] * 4 + runs
+    assert ahead["benched"] == 3 and ahead["tuned_compiled"] == 3  # every config compiled, each benchmarked once
     assert ahead["compile_s"] >= 0.2 and ahead["held"]  # the lock let go while they compiled, and held again
-    assert then == {"compiles": [], "launched": runs}
+    assert then == {"compiles": [], "launched": runs, "benched": 0}

@@ -147,10 +147,12 @@ def _tuning_alone_installed() -> None:
             if os.environ.get("TRITON_INTERPRET") == "1":
                 return configs
             if is_scouting():  # a call scouted for its compiles: its configs are handed over, and it stops before
-                if _configs_fixed(tuner, configs):  # any is benchmarked (a choice made beside other evaluations'
-                    _hand_over(tuner, configs, kwargs)  # work would stay in the autotuner's cache)
-                tuner.nargs = None  # (as its run would leave it: the scouted inputs go)
-                raise ScoutStopped
+                fixed = _configs_fixed(tuner, configs)  # any is benchmarked (a choice made beside other
+                if not fixed or _hand_over(tuner, configs, kwargs):  # evaluations' work would stay in its cache)
+                    tuner.nargs = None  # (as its run would leave it: the scouted inputs go)
+                    raise ScoutStopped
+                # every config compiled (a later round): the autotuning runs, alone as its own run would (the
+                # scouted call is within tuning_alone), and the scouting goes on to the call's next kernel
             if _tuning_now().lock is not None:
                 compile_ahead(tuner, configs, kwargs)
             return configs
@@ -227,10 +229,14 @@ def _configs_fixed(tuner: Any, configs: list[Any]) -> bool:
         and not any(getattr(c, "pre_hook", None) for c in configs)
 
 
-def _hand_over(tuner: Any, configs: list[Any], kwargs: dict[str, Any]) -> None:
+def _hand_over(tuner: Any, configs: list[Any], kwargs: dict[str, Any]) -> int:
     """Hand each config's compile to Triton's asynchronous mode, through the kernel's warmup: what its benchmark
-    launches, without launching. A config that does not compile is left to its benchmark, which compiles it
-    again and takes its error as Triton does."""
+    launches, without launching; returns how many compiles were handed over (0: every config is compiled). A
+    config that does not compile is left to its benchmark, which compiles it again and takes its error as Triton
+    does."""
+    from triton.runtime._async_compile import active_mode
+    mode = active_mode.get()
+    before = len(mode.raw_futures)
     meta = {name: value for name, value in kwargs.items() if name != "warmup"}  # (the launch's grid stays)
     with scouting(False):  # (within a scouted call: every config, not the first alone)
         for config in configs:
@@ -238,6 +244,7 @@ def _hand_over(tuner: Any, configs: list[Any], kwargs: dict[str, Any]) -> None:
                 tuner.fn.warmup(*tuner.nargs.values(), **dict(meta, **config.all_kwargs()))  # (as _bench)
             except Exception:  # noqa: BLE001
                 continue
+    return len(mode.raw_futures) - before
 
 
 @contextlib.contextmanager
@@ -273,7 +280,8 @@ def compile_calls_ahead(calls: list[Callable[[], Any]]) -> dict[str, Any] | None
     """Compile what `calls` (a task's reference on each of its cases' inputs) will compile, `parallel_compiles()` at
     a time, before they run: each is scouted (`gpu_lock.scouting`) within Triton's asynchronous compile mode,
     stopping at the first kernel it would compile (or, in an autotuning, once every config is handed over; none
-    is benchmarked), whose compile is handed to the mode's threads; then the GPU lock is let go until they are
+    is benchmarked then: in a later round, its configs compiled, the autotuning runs, alone as the call's own run
+    would, and the scouting goes on to the kernels after it), whose compile is handed to the mode's threads; then the GPU lock is let go until they are
     done, the kernels in their JIT's cache. A call that raises otherwise stops its scouting there (its own run
     will say why). The calls stopped so are scouted again, in up to SCOUTING_ROUNDS rounds, while a round finds
     more than one compile: the second runs a call's first kernel and finds its second (a call with one kernel
