@@ -384,8 +384,10 @@ class References:
                 with self.gpu_lock.shared(), tuning_alone(self.gpu_lock):
                     self.task.reference(*make_inputs(self.task, dict(case), seed, self.device))
             return call
+        tuned = collections.Counter(self.gpu_lock.tuning_counts)
         found = compile_calls_ahead([scouted(case, PERF_SEED) for case in self.job["perf_cases"]]
                                     + [scouted(case, self.seeds[0]) for _, case in cases])
+        self.count_tuning(self.gpu_lock.tuning_counts - tuned)  # (an autotuning run in a later scouting round)
         if found:
             self.evidence["compiled_ahead"] = found
 
