@@ -146,13 +146,14 @@ def _tuning_alone_installed() -> None:
             configs = prune(tuner, kwargs, *rest, **more)
             if os.environ.get("TRITON_INTERPRET") == "1":
                 return configs
-            if is_scouting():  # a call scouted for its compiles: its configs are handed over, and it stops before
-                fixed = _configs_fixed(tuner, configs)  # any is benchmarked (a choice made beside other
-                if not fixed or _hand_over(tuner, configs, kwargs):  # evaluations' work would stay in its cache)
+            if is_scouting():
+                # a call scouted for its compiles: its configs are handed over, and it stops before any is benchmarked
+                # (a choice made beside other evaluations' work would stay in its cache); where every config is
+                # compiled already (a later round), the autotuning runs, alone as its own run would (the scouted
+                # call is within tuning_alone), and the scouting goes on to the call's next kernel
+                if not _configs_fixed(tuner, configs) or _hand_over(tuner, configs, kwargs):
                     tuner.nargs = None  # (as its run would leave it: the scouted inputs go)
                     raise ScoutStopped
-                # every config compiled (a later round): the autotuning runs, alone as its own run would (the
-                # scouted call is within tuning_alone), and the scouting goes on to the call's next kernel
             if _tuning_now().lock is not None:
                 compile_ahead(tuner, configs, kwargs)
             return configs
@@ -277,18 +278,18 @@ SCOUTING_ROUNDS = 3
 
 
 def compile_calls_ahead(calls: list[Callable[[], Any]]) -> dict[str, Any] | None:
-    """Compile what `calls` (a task's reference on each of its cases' inputs) will compile, `parallel_compiles()` at
-    a time, before they run: each is scouted (`gpu_lock.scouting`) within Triton's asynchronous compile mode,
-    stopping at the first kernel it would compile (or, in an autotuning, once every config is handed over; none
-    is benchmarked then: in a later round, its configs compiled, the autotuning runs, alone as the call's own run
-    would, and the scouting goes on to the kernels after it), whose compile is handed to the mode's threads; then the GPU lock is let go until they are
-    done, the kernels in their JIT's cache. A call that raises otherwise stops its scouting there (its own run
-    will say why). The calls stopped so are scouted again, in up to SCOUTING_ROUNDS rounds, while a round finds
-    more than one compile: the second runs a call's first kernel and finds its second (a call with one kernel
-    then runs to its end: a reference run more). ROCm's test_triton_sort compiles 96 variants of one sort kernel, one
-    per perf case (up to 110 s each on one core), which a keeper would otherwise compile one after another.
-    Returns {"rounds", "compiles"} (None: nothing scouted: fewer than two parallel compiles asked for, or
-    calls, or an asynchronous mode Triton lacks or has in progress)."""
+    """Compile what `calls` (a task's reference on each of its cases' inputs) will compile, `parallel_compiles()` at a
+    time, before they run: each is scouted (`gpu_lock.scouting`) within Triton's asynchronous compile mode, stopping at
+    the first kernel it would compile, whose compile is handed to the mode's threads (an autotuning: once every config
+    is handed over, none benchmarked; in a later round, its configs compiled, the autotuning runs, alone as the call's
+    own run would, and the scouting goes on to the kernels after it); then the GPU lock is let go until they are done,
+    the kernels in their JIT's cache. A call that raises otherwise stops its scouting there (its own run will say why).
+    The calls stopped so are scouted again, in up to SCOUTING_ROUNDS rounds, while a round finds more than one compile:
+    the second runs a call's first kernel and finds its second (a call with one kernel then runs to its end: a reference
+    run more). ROCm's test_triton_sort compiles 96 variants of one sort kernel, one per perf case (up to 110 s each on
+    one core), which a keeper would otherwise compile one after another. Returns {"rounds", "compiles"} (None: nothing
+    scouted: fewer than two parallel compiles asked for, or calls, or an asynchronous mode Triton lacks or has in
+    progress)."""
     workers = parallel_compiles()
     if workers < 2 or len(calls) < 2 or os.environ.get("TRITON_INTERPRET") == "1" or not _async_mode_free():
         return None
