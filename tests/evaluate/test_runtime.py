@@ -487,6 +487,69 @@ def test_a_trusted_autotunings_configs_can_be_compiled_ahead_in_parallel(tmp_pat
     assert found["after"] == {"held": True, "mode": True}
 
 
+AHEAD_OF_BENCHMARKS = '''
+import inspect, json, os, sys, time
+import triton
+from triton.runtime._async_compile import active_mode
+from triton.runtime.autotuner import Autotuner
+from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate.gpu_lock import GpuLock
+
+lock = GpuLock(sys.argv[1])
+events = []
+
+
+class Kernel:  # the autotuned kernel, standing in for Triton's JITFunction
+    fn = staticmethod(lambda x, n: None)
+
+    def warmup(self, *args, grid, **kwargs):  # hands the compile over, as the JIT does in an asynchronous mode
+        events.append(f"handed {kwargs['BLOCK']}")
+        extra = [lambda: None] if len(inspect.signature(active_mode.get().submit).parameters) > 3 else []
+        active_mode.get().submit(kwargs["BLOCK"], lambda: time.sleep(0.05), lambda kernel: None, *extra)
+
+    def run(self, *args, grid, **kwargs):
+        events.append(f"ran {kwargs['BLOCK']}")
+
+
+def disk_cache(found):  # Triton's disk cache of tuning results, holding this choice (found) or not
+    def check(key, configs, benchmark):
+        if found:
+            tuner.cache[key] = configs[-1]
+            return True
+        benchmark()
+        return False
+    return check
+
+
+tuner = Autotuner(Kernel(), ["x", "n"], [triton.Config({"BLOCK": b}) for b in (32, 64, 128)], ["n"], None, None,
+                  do_bench=lambda kernel_call, quantiles: events.append("benchmark") or kernel_call() or [1.0] * 3,
+                  cache_results=True)
+os.environ["TRITONSMITH_PARALLEL_COMPILES"] = "4"
+runs = {}
+with lock.shared(), runtime.tuning_alone(lock):
+    for n, found in ((1, True), (2, False), (3, True)):
+        tuner.check_disk_cache = disk_cache(found)
+        events.clear()
+        tuner.run(0, n, grid=(8,))
+        runs[str(n)] = list(events)
+    runs["ahead"] = getattr(runtime._tuning_now(), "ahead", None)
+print(json.dumps(runs))
+'''
+
+
+def test_an_autotunings_configs_are_compiled_ahead_only_where_it_benchmarks_them(tmp_path):
+    """Within an autotuning's run, its configs are compiled ahead at its first benchmark, not as they are pruned:
+    a choice found in Triton's disk cache of tuning results (TRITON_CACHE_AUTOTUNING, which the pool sets) is
+    benchmarked nowhere and has nothing compiled ahead (int8_dequant_matmul's 418 configs cost about 8 s of
+    disk-cache hits so); one benchmarked has every config handed over before its first benchmark."""
+    runs = compiled_run(AHEAD_OF_BENCHMARKS, tmp_path)
+    assert runs["1"] == runs["3"] == ["ran 128"]
+    # (each config's first call, its compile in a trusted process, then its benchmark; the call itself last)
+    assert runs["2"] == ["handed 32", "handed 64", "handed 128"] + \
+        [event for block in (32, 64, 128) for event in (f"ran {block}", "benchmark", f"ran {block}")] + ["ran 32"]
+    assert runs["ahead"] is None
+
+
 def test_a_channel_to_the_checker_ends_its_process_when_its_pipe_is_swapped():
     """The worker sends through a channel that holds its descriptor and what it is: a message written after the
     pipe was replaced under the same number (os.dup2) ends the process at once, with CHANNEL_REPLACED_EXIT, and

@@ -74,7 +74,8 @@ _tuning: dict[int, types.SimpleNamespace] = {}
 """thread (gpu_lock.acting_thread: autograd's device thread tunes a backward's kernels for the thread waiting for
 it) -> .lock: the GpuLock that `tuning_alone` holds alone for its benchmarks; .hold: the alone hold of the
 autotuning in progress (an ExitStack), taken at its first benchmark; .run: the state of the innermost autotuning
-in progress that `staged_bench` keeps (None where its configs are benchmarked in full)."""
+in progress that `staged_bench` keeps (None where its configs are benchmarked in full); .ahead: (autotuner, configs,
+kwargs) of an autotuning whose configs are to be compiled ahead at its first benchmark (`compile_ahead`)."""
 
 
 def _tuning_now() -> types.SimpleNamespace:
@@ -131,6 +132,10 @@ def _tuning_alone_installed() -> None:
                 bench = current.__get__(tuner, Autotuner)
 
             def alone(kernel_call: Callable[[], Any], *args: Any, **kwargs: Any) -> Any:
+                ahead = getattr(tuning, "ahead", None)
+                if ahead is not None and ahead[0] is tuner:  # this autotuning's first benchmark: its configs first
+                    tuning.ahead = None
+                    compile_ahead(*ahead)
                 kernel_call()  # compiles this config (the CPU's work) while other evaluations use the GPU
                 if hold is None:  # a benchmark outside Autotuner.run: alone for itself
                     with lock.alone():
@@ -154,7 +159,12 @@ def _tuning_alone_installed() -> None:
                 if not _configs_fixed(tuner, configs) or _hand_over(tuner, configs, kwargs):
                     tuner.nargs = None  # (as its run would leave it: the scouted inputs go)
                     raise ScoutStopped
-            if _tuning_now().lock is not None:
+            tuning = _tuning_now()
+            if tuning.lock is not None and tuning.hold is not None:
+                # within an autotuning's run: compiled ahead at its first benchmark, which a choice found in Triton's
+                # disk cache of tuning results never reaches (its configs would all be compiled for nothing)
+                tuning.ahead = (tuner, configs, kwargs)
+            elif tuning.lock is not None:  # (a warmup: each config is compiled next)
                 compile_ahead(tuner, configs, kwargs)
             return configs
         prune_configs.tritonsmith_alone = True
@@ -183,6 +193,8 @@ def _tuning_alone_installed() -> None:
                         tuning.hold = None
             finally:
                 tuning.run = outer
+                if getattr(tuning, "ahead", None) is not None and tuning.ahead[0] is tuner:  # (never benchmarked)
+                    tuning.ahead = None
         tuning_run.tritonsmith_alone = True
         Autotuner.run = tuning_run
 
@@ -199,8 +211,8 @@ def parallel_compiles() -> int:
 
 
 def compile_ahead(tuner: Any, configs: list[Any], kwargs: dict[str, Any]) -> None:
-    """Compile a trusted autotuning's `configs` (pruned, about to be benchmarked) `parallel_compiles()` at a time,
-    in threads, with Triton's own asynchronous compile mode (3.6 on); ptxas runs as a process of its own. Each
+    """Compile a trusted autotuning's `configs` (pruned, about to be benchmarked: called at its first benchmark, so
+    not where Triton's disk cache holds its choice) `parallel_compiles()` at a time, in threads, with Triton's own asynchronous compile mode (3.6 on); ptxas runs as a process of its own. Each
     is handed over through the kernel's warmup (what its benchmark launches, without launching) with the GPU
     lock held, and the GPU lock is let go while they compile (`gpu_lock.compiling`); a config already compiled
     costs nothing. A config that does not compile is left to its benchmark, which compiles it again and takes
