@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 
 from _format import number, percentile
 
+from tritonsmith.evaluate.measuring import BASELINE_SLOWER, BASELINE_SLOWER_MIN_MS
 from tritonsmith.runs.qualify import AMD_ONLY_SYMBOLS
 
 
@@ -59,8 +60,12 @@ def reason_kind(record: dict) -> str:
 
 def summarize(records: list[dict]) -> str:
     total = len(records)
-    qualified = [r for r in records if r.get("qualified")]
-    lines = [f"{len(qualified)} of {total} golds qualify (pass their own evaluation on this device).", ""]
+    if all(r.get("solver") == "dir" for r in records):  # the golds as candidates (write_golds.py): no qualifying
+        passed = sum(r["status"] == "passed" for r in records)
+        lines = [f"{passed} of {total} golds, evaluated as candidates (`--solver dir:`), passed.", ""]
+    else:
+        qualified = [r for r in records if r.get("qualified")]
+        lines = [f"{len(qualified)} of {total} golds qualify (pass their own evaluation on this device).", ""]
     devices = Counter(r.get("device") or "not recorded (records before session 24)" for r in records)
     if len(devices) > 1:  # a pass resumed on another GPU model: its golds were each judged on one of them
         lines += ["Devices: " + ", ".join(f"{name} ({count})" for name, count in devices.most_common())
@@ -69,10 +74,10 @@ def summarize(records: list[dict]) -> str:
     lines.append("Statuses: " + ", ".join(f"{status} {count}" for status, count in statuses.most_common()) + ".")
     failing = defaultdict(list)
     for record in records:
-        if not record.get("qualified"):
+        if not (record.get("qualified") or record.get("solver") == "dir" and record["status"] == "passed"):
             failing[reason_kind(record)].append(record["task"].split(":", 1)[-1])
     if failing:
-        lines += ["", "| why a gold does not qualify | tasks |", "| --- | --- |"]
+        lines += ["", "| why a gold does not qualify (or, as a candidate, pass) | tasks |", "| --- | --- |"]
         for kind, tasks in sorted(failing.items(), key=lambda item: -len(item[1])):
             lines.append(f"| {kind} ({len(tasks)}) | {', '.join(sorted(tasks))} |")
     retried = [r for r in records if r.get("memory_retry")]
@@ -119,6 +124,14 @@ def summarize(records: list[dict]) -> str:
         lines += ["", f"The checker's clock, the candidate's gap less the baseline's, in samples: min {gaps[0]:.3f}, "
                       f"median {statistics.median(gaps):.3f}, p99 {percentile(gaps, 0.99):.3f}, max {gaps[-1]:.3f} "
                       f"over {len(gaps)} perf cases (rejected beyond half a sample and 0.5 ms, and more: measuring.py)."]
+    beside = sorted(case["speedup"] * case["candidate_ms"] / case["baseline_alone_ms"] for _, case in cases
+                    if case.get("baseline_alone_ms") and case.get("candidate_ms"))
+    if beside:  # a candidate's evaluation (dir:), not the gold's own: the baseline beside it against alone
+        over = sum(ratio > BASELINE_SLOWER for ratio in beside)
+        lines += ["", f"The baseline beside the candidate against its time alone (before any candidate code ran), "
+                      f"in perf cases: min {beside[0]:.3f}, median {statistics.median(beside):.3f}, p99 "
+                      f"{percentile(beside, 0.99):.3f}, max {beside[-1]:.3f} over {len(beside)}; {over} over "
+                      f"{BASELINE_SLOWER:g}x (rejected there, where also slower by {BASELINE_SLOWER_MIN_MS:g} ms)."]
     walls = [r["wall_s"] for r in records if r.get("wall_s")]
     if walls:
         lines += ["", f"Seconds per task: median {statistics.median(walls):.1f}, "

@@ -1,5 +1,6 @@
 #!/bin/bash
-# One gold pass: `bench --solver baseline` of SUITE at W workers per GPU into NAME/, resumed from
+# One gold pass: `bench --solver baseline` (or SOLVER: the golds as candidates, dir:FOLDER of write_golds.py) of
+# SUITE at W workers per GPU into NAME/, resumed from
 # .bench/NAME.tgz when present, for at most END seconds, each evaluation for at most EVAL_TIMEOUT (default 450: less
 # than a device call, so that a gold that takes longer is recorded as exceeding the limit rather than started again
 # in every call: ROCm's test_triton_sort compiles 96 sort kernels, up to 110 s each). Usage: gold_pass.sh NAME SUITE [W]. The pass's logs,
@@ -31,7 +32,7 @@ ours() { for d in /tmp/tritonsmith-eval-*; do case "$OLD" in *" $d "*) ;; *) ls 
   sleep 15; done) > $NAME/monitor.$S.txt 2>&1 &  # before the end still gives back what it did (at most a minute old)
 MON=$!
 LEFT=$(( END - ($(date +%s) - START) - 20 ))
-timeout -k 15 $LEFT python3 -m tritonsmith bench --suite "$SUITE" --solver baseline --workers-per-gpu $W \
+timeout -k 15 $LEFT python3 -m tritonsmith bench --suite "$SUITE" --solver ${SOLVER:-baseline} --workers-per-gpu $W \
   --eval-timeout-s ${EVAL_TIMEOUT:-450} --out $NAME $RES > $NAME/log.$S 2>&1
 RC=$?
 kill $MON 2>/dev/null; wait $MON 2>/dev/null

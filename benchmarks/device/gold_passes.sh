@@ -5,6 +5,8 @@
 #   bi1/2  the built-in suite, twice (#12's precision in two runs), at BI_W (default 1)
 #   rocm4  GEAK's ROCm benchmark at ROCM_W (default 4)
 #   kb1    KernelBench level 1 at KB_W (default 1)
+#   bd1    the built-in suite's golds as candidates (`--solver dir:`, write_golds.py) at BI_W: the baseline also
+#          timed alone, each perf case's time beside the candidate against it
 # Each goes back as $OUT/NAME.tgz, with a line in $OUT/summary.txt; copy the tgz files into .bench/ (and carry
 # them) for the next call to go on.
 export PYTHONUNBUFFERED=1
@@ -14,9 +16,12 @@ python3 -c "import sys,torch,triton;print(sys.version.split()[0],torch.__version
 date -u | tee -a $OUT/summary.txt
 G=.bench/geak-eval/geak_eval/data
 for NAME in ${STAGES:-tbg4 bi1 bi2 rocm4 kb1}; do
+  unset SOLVER
   case $NAME in
     tbg*) SUITE=tritonbench-g:$G/TritonBench/data/TritonBench_G_v1 W=${TBG_W:-4} ;;
     bi*) SUITE=builtin W=${BI_W:-1} ;;
+    bd*) SUITE=builtin W=${BI_W:-1}; export SOLVER=dir:/tmp/golds_builtin
+         PYTHONPATH=$PWD/src python3 benchmarks/write_golds.py builtin /tmp/golds_builtin ;;
     rocm*) SUITE=geak-rocm:$G/ROCm/data/ROCm_v1 W=${ROCM_W:-4} ;;
     kb*) SUITE=kernelbench:.bench/kernelbench/KernelBench/level1 W=${KB_W:-1} ;;
     *) echo "unknown stage $NAME"; continue ;;

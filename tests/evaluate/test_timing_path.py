@@ -144,7 +144,8 @@ def test_a_golds_evaluation_does_not_time_the_baseline_alone_but_the_next_candid
 
 def test_a_bench_record_keeps_each_perf_cases_timing(clock_pool):
     """`bench --solver baseline` (and dir:) records each perf case's ratio, its interval, rounds, why timing
-    stopped and the timer, so a gold pass can show which case moved a gold's speedup (benchmarks/gold_pass.py)."""
+    stopped and the timer, so a gold pass can show which case moved a gold's speedup (benchmarks/gold_pass.py),
+    and the baseline's time alone where it was timed so (a candidate's evaluation, not the gold's own)."""
     from tritonsmith.runs.bench import from_result
     from tritonsmith.runs.records import PERF_CASE_KEYS, TaskRecord
 
@@ -155,7 +156,7 @@ def test_a_bench_record_keeps_each_perf_cases_timing(clock_pool):
     assert [case["label"] for case in record.perf_cases] == [p.label for p in result.perf]
     kept = set(PERF_CASE_KEYS) - {"clock_gaps_ms"}  # (each sample's gap only where the clock rejected it)
     assert all(set(case) == kept and case["rounds"] >= 3 and case["ratio_ci"] is not None
-               for case in record.perf_cases)
+               and case["baseline_alone_ms"] > 0 for case in record.perf_cases)  # (not a gold=True evaluation)
     assert TaskRecord.from_dict(record.to_dict()).perf_cases == record.perf_cases
 
 

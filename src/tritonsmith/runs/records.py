@@ -82,15 +82,16 @@ class TaskRecord:
 
 
 PERF_CASE_KEYS = ("label", "speedup", "ratio_ci", "rounds", "timing_stopped", "timer", "candidate_ms",
-                  "calls_per_sample", "clock_gap_ms", "clock_gaps_ms")
+                  "calls_per_sample", "clock_gap_ms", "clock_gaps_ms", "baseline_alone_ms")
 """What a TaskRecord keeps of each perf case of its evaluation: enough to see which case moved a speedup (the
-last, each sample's clock gap, only where the checker's clock rejected it)."""
+last two only where present: each sample's clock gap where the checker's clock rejected it, and the baseline's time
+alone where a candidate other than the gold was timed against it)."""
 
 
 def perf_cases(result: dict[str, Any] | None) -> list[dict[str, Any]] | None:
     """Each perf case's timing in a result (PERF_CASE_KEYS, numbers to 4 significant digits); None: no case."""
     cases = [{k: (float(f"{p[k]:.4g}") if isinstance(p.get(k), float) else p.get(k)) for k in PERF_CASE_KEYS
-              if k != "clock_gaps_ms" or p.get(k) is not None}
+              if k not in ("clock_gaps_ms", "baseline_alone_ms") or p.get(k) is not None}
              for p in (result or {}).get("perf") or []]
     return cases or None
 
