@@ -5,7 +5,8 @@
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; date -u
 for c in adversarial/wait_out_spin adversarial/work_then_sync adversarial/triton_copy_while_timed \
-         adversarial/forge_samples adversarial/forge_sample_start honest/vector_add_fixed_block; do
+         adversarial/forge_samples adversarial/forge_sample_start adversarial/slow_baseline_within_margin \
+         honest/vector_add_fixed_block; do
   timeout -k 5 120 python3 -m tritonsmith eval builtin:vector_add tests/candidates/$c.py --device cuda --json > /tmp/adv.json 2>/tmp/adv.err
   echo "$c rc $?"
   python3 - "$c" <<'PY' | tee -a $OUT/adversarial_cuda.txt
@@ -16,7 +17,8 @@ except Exception as exc:
     print(sys.argv[1], "no json:", exc, open("/tmp/adv.err").read()[-800:]); raise SystemExit
 print(sys.argv[1], r["status"], r.get("speedup"), [v[:240] for v in r.get("guard_violations", [])],
       [(p.get("timer"), p.get("candidate_ms"), p.get("fresh_call_ms"), p.get("fresh_call_past_wait_ms"),
-        p.get("baseline_fresh_call_ms"), p.get("repeat_vs_fresh"), p.get("clock_gap_ms")) for p in r.get("perf", [])])
+        p.get("baseline_fresh_call_ms"), p.get("repeat_vs_fresh"), p.get("clock_gap_ms"), p.get("baseline_ms"),
+        p.get("baseline_alone_ms")) for p in r.get("perf", [])])
 PY
 done
 if [ -z "$SKIP_PYTEST" ]; then

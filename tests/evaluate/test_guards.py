@@ -68,6 +68,8 @@ CASES = [
 
 # Holes an in-process evaluator cannot close: reported as xfail while they stay open.
 KNOWN_HOLES = [
+    ("slow_baseline_within_margin", "a baseline slowed by less than measuring.BASELINE_SLOWER (1.5x) against its time "
+                                    "alone is not seen: the margin is to be calibrated on a GPU (docs/sandbox.md)"),
     ("detect_kernels_off_on_output", "a sentinel kernel tells the candidate when launches are skipped, and is handed "
                                      "the buffer torch computed into, so that buffer counts as a kernel's memory"),
 ]
