@@ -212,12 +212,13 @@ def parallel_compiles() -> int:
 
 def compile_ahead(tuner: Any, configs: list[Any], kwargs: dict[str, Any]) -> None:
     """Compile a trusted autotuning's `configs` (pruned, about to be benchmarked: called at its first benchmark, so
-    not where Triton's disk cache holds its choice) `parallel_compiles()` at a time, in threads, with Triton's own asynchronous compile mode (3.6 on); ptxas runs as a process of its own. Each
-    is handed over through the kernel's warmup (what its benchmark launches, without launching) with the GPU
-    lock held, and the GPU lock is let go while they compile (`gpu_lock.compiling`); a config already compiled
-    costs nothing. A config that does not compile is left to its benchmark, which compiles it again and takes
-    its error as Triton does. Not where a pre-hook of the task's may change the arguments (and with them what
-    is compiled: a TMA descriptor's block shape). TritonBench-G's int8_dequant_matmul has 418 configs."""
+    not where Triton's disk cache holds its choice) `parallel_compiles()` at a time, in threads, with Triton's own
+    asynchronous compile mode (3.6 on); ptxas runs as a process of its own. Each is handed over through the
+    kernel's warmup (what its benchmark launches, without launching) with the GPU lock held, and the GPU lock is
+    let go while they compile (`gpu_lock.compiling`); a config already compiled costs nothing. A config that does
+    not compile is left to its benchmark, which compiles it again and takes its error as Triton does. Not where a
+    pre-hook of the task's may change the arguments (and with them what is compiled: a TMA descriptor's block
+    shape). TritonBench-G's int8_dequant_matmul has 418 configs."""
     workers = parallel_compiles()
     if workers < 2 or len(configs) < 2 or not _configs_fixed(tuner, configs) or not _async_mode_free():
         return

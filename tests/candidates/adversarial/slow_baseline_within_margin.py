@@ -26,7 +26,7 @@ def _slowed_host(fn):
     def slowed():
         began = time.perf_counter()
         out = fn()
-        until = time.perf_counter() + SLOWER * (time.perf_counter() - began)
+        until = began + (1 + SLOWER) * (time.perf_counter() - began)
         while time.perf_counter() < until:
             pass
         return out
