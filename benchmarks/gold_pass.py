@@ -58,14 +58,18 @@ def reason_kind(record: dict) -> str:
     return record.get("status") or "other"
 
 
+def counts(record: dict) -> bool:
+    """Whether a gold stood: qualified against itself, or (the golds as candidates, `dir:`) passed."""
+    return bool(record.get("qualified") or record.get("solver") == "dir" and record["status"] == "passed")
+
+
 def summarize(records: list[dict]) -> str:
     total = len(records)
+    standing = sum(map(counts, records))
     if all(r.get("solver") == "dir" for r in records):  # the golds as candidates (write_golds.py): no qualifying
-        passed = sum(r["status"] == "passed" for r in records)
-        lines = [f"{passed} of {total} golds, evaluated as candidates (`--solver dir:`), passed.", ""]
+        lines = [f"{standing} of {total} golds, evaluated as candidates (`--solver dir:`), passed.", ""]
     else:
-        qualified = [r for r in records if r.get("qualified")]
-        lines = [f"{len(qualified)} of {total} golds qualify (pass their own evaluation on this device).", ""]
+        lines = [f"{standing} of {total} golds qualify (pass their own evaluation on this device).", ""]
     devices = Counter(r.get("device") or "not recorded (records before session 24)" for r in records)
     if len(devices) > 1:  # a pass resumed on another GPU model: its golds were each judged on one of them
         lines += ["Devices: " + ", ".join(f"{name} ({count})" for name, count in devices.most_common())
@@ -74,7 +78,7 @@ def summarize(records: list[dict]) -> str:
     lines.append("Statuses: " + ", ".join(f"{status} {count}" for status, count in statuses.most_common()) + ".")
     failing = defaultdict(list)
     for record in records:
-        if not (record.get("qualified") or record.get("solver") == "dir" and record["status"] == "passed"):
+        if not counts(record):
             failing[reason_kind(record)].append(record["task"].split(":", 1)[-1])
     if failing:
         lines += ["", "| why a gold does not qualify (or, as a candidate, pass) | tasks |", "| --- | --- |"]

@@ -78,10 +78,14 @@ in progress that `staged_bench` keeps (None where its configs are benchmarked in
 kwargs) of an autotuning whose configs are to be compiled ahead at its first benchmark (`compile_ahead`)."""
 
 
+def _blank_tuning() -> types.SimpleNamespace:
+    return types.SimpleNamespace(lock=None, hold=None, run=None, ahead=None)
+
+
 def _tuning_now() -> types.SimpleNamespace:
     """The acting thread's tuning, or a blank one (kept only while `tuning_alone` holds one: every thread that
     ever autotuned would otherwise leave an entry)."""
-    return _tuning.get(acting_thread()) or types.SimpleNamespace(lock=None, hold=None)
+    return _tuning.get(acting_thread()) or _blank_tuning()
 
 
 @contextlib.contextmanager
@@ -99,7 +103,7 @@ def tuning_alone(lock: Any):
     `alone_waited`."""
     _tuning_alone_installed()
     thread = acting_thread()
-    tuning = _tuning.setdefault(thread, types.SimpleNamespace(lock=None, hold=None))
+    tuning = _tuning.setdefault(thread, _blank_tuning())
     previous, tuning.lock = tuning.lock, lock
     try:
         yield
@@ -123,7 +127,7 @@ def _tuning_alone_installed() -> None:
             compiled = os.environ.get("TRITON_INTERPRET") != "1"
             if getattr(tuner, "_do_bench", True) is None and compiled:
                 bench = _trusted_bench  # Triton's own benchmarker, as the task left it: shorter here
-                if hold is not None and getattr(tuning, "run", None) is not None:  # within an autotuning: a
+                if hold is not None and tuning.run is not None:  # within an autotuning: a
                     bench = functools.partial(_trusted_bench, run=tuning.run)  # config that cannot win is cut short
             elif getattr(tuner, "use_cuda_graph", False) is True and getattr(tuner, "num_reps", 0) is None \
                     and compiled:
@@ -132,7 +136,7 @@ def _tuning_alone_installed() -> None:
                 bench = current.__get__(tuner, Autotuner)
 
             def alone(kernel_call: Callable[[], Any], *args: Any, **kwargs: Any) -> Any:
-                ahead = getattr(tuning, "ahead", None)
+                ahead = tuning.ahead
                 if ahead is not None and ahead[0] is tuner:  # this autotuning's first benchmark: its configs first
                     tuning.ahead = None
                     compile_ahead(*ahead)
@@ -175,7 +179,7 @@ def _tuning_alone_installed() -> None:
             tuning = _tuning_now()
             if tuning.lock is None:
                 return run(tuner, *args, **kwargs)
-            outer = getattr(tuning, "run", None)
+            outer = tuning.run
             # this autotuning's own state (`staged_bench`), also where it runs within another's config (whose hold
             # it is under)
             # (None, each config in full: asked for, to compare the two; or configs alike, one timing for both)
@@ -193,7 +197,7 @@ def _tuning_alone_installed() -> None:
                         tuning.hold = None
             finally:
                 tuning.run = outer
-                if getattr(tuning, "ahead", None) is not None and tuning.ahead[0] is tuner:  # (never benchmarked)
+                if tuning.ahead is not None and tuning.ahead[0] is tuner:  # (never benchmarked)
                     tuning.ahead = None
         tuning_run.tritonsmith_alone = True
         Autotuner.run = tuning_run
