@@ -55,20 +55,25 @@ def test_golds_are_grouped_by_why_they_do_not_qualify_as_the_device_said_it(tmp_
 
 def test_golds_evaluated_as_candidates_show_the_baseline_beside_them_against_alone(tmp_path):
     """`--solver dir:` of the golds (benchmarks/write_golds.py): each perf case's baseline beside the candidate
-    (its speedup times the candidate's time) against its time alone, and the passed ones counted as passed, not as
-    unqualified."""
-    def case(speedup: float, candidate_ms: float, alone_ms: float) -> dict:
-        return {"label": "n=1", "speedup": speedup, "candidate_ms": candidate_ms, "baseline_alone_ms": alone_ms}
+    against its time alone, and the passed ones counted as passed, not as unqualified. The count of cases the
+    margin rejects follows the evaluator's rule: the ratio, and a floor in milliseconds, and on the host clock
+    ("cpu") its wider ratio; the time beside is the recorded `baseline_ms` where present (the speedup times the
+    candidate's time in older records)."""
+    def case(speedup: float, candidate_ms: float, alone_ms: float, baseline_ms: float | None = None) -> dict:
+        return dict({"label": "n=1", "speedup": speedup, "candidate_ms": candidate_ms, "baseline_alone_ms": alone_ms},
+                    **({"baseline_ms": baseline_ms} if baseline_ms else {}))
     records = [dict(record("softmax", "passed"), solver="dir", perf_cases=[case(1.0, 0.1, 0.1), case(1.2, 0.1, 0.1)]),
-               dict(record("vector_add", "passed"), solver="dir", perf_cases=[case(0.99, 0.01, 0.0099)]),
+               dict(record("vector_add", "passed"), solver="dir",
+                    perf_cases=[case(0.99, 0.01, 0.0099), case(3.0, 0.001, 0.001)]),  # 3x, by 0.002 ms: kept
+               dict(record("relu", "passed"), solver="dir", device="cpu", perf_cases=[case(2.0, 1.0, 1.0)]),
                dict(record("layernorm", "rejected", error="the baseline took 0.2000 ms a call timed beside the "
-                           "candidate, 2.00x"), solver="dir", perf_cases=[case(2.0, 0.1, 0.1)])]
+                           "candidate, 2.00x"), solver="dir", perf_cases=[case(1.9, 0.1, 0.1, baseline_ms=0.2)])]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "results.jsonl")], capture_output=True,
                           text=True, timeout=60, cwd=SCRIPT.parent)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert out.startswith("2 of 3 golds, evaluated as candidates (`--solver dir:`), passed."), out
+    assert out.startswith("3 of 4 golds, evaluated as candidates (`--solver dir:`), passed."), out
     assert "| rejected: a guard (1) | layernorm |" in out, out
     assert ("The baseline beside the candidate against its time alone (before any candidate code ran), in perf "
-            "cases: min 1.000, median 1.100, p99 2.000, max 2.000 over 4; 1 over 1.5x") in out, out
+            "cases: min 1.000, median 1.600, p99 3.000, max 3.000 over 6; 1 rejected by it") in out, out

@@ -334,6 +334,9 @@ def test_a_baseline_slower_beside_the_candidate_than_alone_is_caught(tmp_path, a
     assert bool(slowed) == flagged, checker.violations
     if alone.get("host_bound") == ["per call"]:
         assert "synchronises" in checker.evidence["baseline_alone_not_compared"][0]
+        assert "baseline_alone_ms" not in checker.perf[0]  # (kept only where compared: gold_pass.py's calibration)
+    if flagged:
+        assert checker.perf[0]["baseline_alone_ms"] > 0
 
 
 def test_a_suite_whose_golds_use_torch_freely_may_launch_no_kernel_in_a_timed_call(tmp_path):

@@ -82,10 +82,10 @@ class TaskRecord:
 
 
 PERF_CASE_KEYS = ("label", "speedup", "ratio_ci", "rounds", "timing_stopped", "timer", "candidate_ms",
-                  "calls_per_sample", "clock_gap_ms", "clock_gaps_ms", "baseline_alone_ms")
+                  "baseline_ms", "calls_per_sample", "clock_gap_ms", "clock_gaps_ms", "baseline_alone_ms")
 """What a TaskRecord keeps of each perf case of its evaluation: enough to see which case moved a speedup (the
 last two only where present: each sample's clock gap where the checker's clock rejected it, and the baseline's time
-alone where a candidate other than the gold was timed against it)."""
+alone where a candidate other than the gold was timed against it and the two were compared)."""
 
 
 def perf_cases(result: dict[str, Any] | None) -> list[dict[str, Any]] | None:
