@@ -550,6 +550,18 @@ def test_an_autotunings_configs_are_compiled_ahead_only_where_it_benchmarks_them
     assert runs["ahead"] is None
 
 
+def test_a_compile_ahead_that_fails_leaves_each_config_to_its_own_benchmark(tmp_path):
+    """A compile handed over ahead that fails as Triton finalizes it (outside the asynchronous mode's ignored
+    errors) does not fail the first config's benchmark, within which it ran: every config is benchmarked as
+    without compiles ahead."""
+    failing = AHEAD_OF_BENCHMARKS.replace("lambda kernel: None, *extra)",
+                                          "(lambda kernel: 1 / 0) if kwargs['BLOCK'] == 64 else (lambda kernel: None), *extra)")
+    assert failing != AHEAD_OF_BENCHMARKS
+    runs = compiled_run(failing, tmp_path)
+    assert runs["2"] == ["handed 32", "handed 64", "handed 128"] + \
+        [event for block in (32, 64, 128) for event in (f"ran {block}", "benchmark", f"ran {block}")] + ["ran 32"]
+
+
 def test_a_channel_to_the_checker_ends_its_process_when_its_pipe_is_swapped():
     """The worker sends through a channel that holds its descriptor and what it is: a message written after the
     pipe was replaced under the same number (os.dup2) ends the process at once, with CHANNEL_REPLACED_EXIT, and
