@@ -19,7 +19,12 @@ from collections import Counter, defaultdict
 
 from _format import number, percentile
 
-from tritonsmith.evaluate.measuring import BASELINE_SLOWER, BASELINE_SLOWER_MIN_MS, CLOCK_BASELINE_SLOWER
+from tritonsmith.evaluate.measuring import (
+    BASELINE_SLOWER,
+    BASELINE_SLOWER_MIN_MS,
+    CLOCK_BASELINE_SLOWER,
+    baseline_slowed,
+)
 from tritonsmith.runs.qualify import AMD_ONLY_SYMBOLS
 
 
@@ -63,17 +68,18 @@ def counts(record: dict) -> bool:
     return bool(record.get("qualified") or record.get("solver") == "dir" and record["status"] == "passed")
 
 
-def baseline_beside_alone(record: dict) -> list[tuple[float, float, float]]:
-    """Each perf case's baseline time beside the candidate, its time alone and the ratio the evaluator holds the
-    first to (measuring.check_baseline_speed: on the host clock, "cpu", the wider one), where the two were
-    compared (a case carries `baseline_alone_ms` only then; `baseline_ms` is recorded since session 27, before
-    it the speedup times the candidate's time)."""
-    limit = CLOCK_BASELINE_SLOWER if record.get("device") == "cpu" else BASELINE_SLOWER
+def baseline_beside_alone(record: dict) -> list[tuple[float, float, bool]]:
+    """Each perf case's baseline time beside the candidate, its time alone and whether the evaluator rejected it
+    for the difference (measuring.baseline_slowed; the host clock's margin where the record's device is "cpu"),
+    where the two were compared (a case carries `baseline_alone_ms` only then; `baseline_ms` is recorded since
+    session 27, before it the speedup times the candidate's time)."""
+    on_gpu = record.get("device") != "cpu"
     pairs = []
     for case in record.get("perf_cases") or []:
         beside = case.get("baseline_ms") or (case.get("speedup") or 0) * (case.get("candidate_ms") or 0)
         if case.get("baseline_alone_ms") and beside:
-            pairs.append((beside, case["baseline_alone_ms"], limit))
+            alone = case["baseline_alone_ms"]
+            pairs.append((beside, alone, baseline_slowed(beside, alone, on_gpu)))
     return pairs
 
 
@@ -145,7 +151,7 @@ def summarize(records: list[dict]) -> str:
     beside = [pair for record in records for pair in baseline_beside_alone(record)]
     if beside:  # a candidate's evaluation (dir:), not the gold's own: the baseline beside it against alone
         ratios = sorted(ms / alone for ms, alone, _ in beside)
-        over = sum(ms > limit * alone and ms - alone > BASELINE_SLOWER_MIN_MS for ms, alone, limit in beside)
+        over = sum(slowed for _, _, slowed in beside)
         lines += ["", f"The baseline beside the candidate against its time alone (before any candidate code ran), "
                       f"in perf cases: min {ratios[0]:.3f}, median {statistics.median(ratios):.3f}, p99 "
                       f"{percentile(ratios, 0.99):.3f}, max {ratios[-1]:.3f} over {len(ratios)}; {over} rejected "

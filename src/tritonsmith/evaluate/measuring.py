@@ -540,8 +540,7 @@ class Measuring:
                 "held to")
             return
         perf["baseline_alone_ms"] = alone  # (kept only where compared: the calibration of the margin reads it)
-        limit = BASELINE_SLOWER if self.on_gpu else CLOCK_BASELINE_SLOWER
-        if perf["baseline_ms"] > limit * alone and perf["baseline_ms"] - alone > BASELINE_SLOWER_MIN_MS:
+        if baseline_slowed(perf["baseline_ms"], alone, self.on_gpu):
             self.violate(f"{where(check)}: the baseline took {perf['baseline_ms']:.4f} ms a call timed beside the "
                          f"candidate, {perf['baseline_ms'] / alone:.2f}x the {alone:.4f} ms it took alone before any "
                          "candidate code ran: the candidate slowed what it is timed against")
@@ -557,6 +556,13 @@ class Measuring:
         self.verify("last", key, dict(check, phase="last_timed_call"), claims)
         self.evidence.setdefault("timing_split_s", []).append(
             dict(_seconds(reply), verify=round(time.perf_counter() - verifying, 3)))
+
+
+def baseline_slowed(beside_ms: float, alone_ms: float, on_gpu: bool) -> bool:
+    """Whether the baseline's time beside the candidate is past its time alone by the margin (BASELINE_SLOWER, on
+    the host clock CLOCK_BASELINE_SLOWER, and BASELINE_SLOWER_MIN_MS a call): the candidate slowed it."""
+    limit = BASELINE_SLOWER if on_gpu else CLOCK_BASELINE_SLOWER
+    return beside_ms > limit * alone_ms and beside_ms - alone_ms > BASELINE_SLOWER_MIN_MS
 
 
 def _speedup(reply: dict[str, Any]) -> float | None:
