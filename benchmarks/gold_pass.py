@@ -16,6 +16,7 @@ import os
 import re
 import statistics
 from collections import Counter, defaultdict
+from types import SimpleNamespace
 
 from _format import number, percentile
 
@@ -25,6 +26,7 @@ from tritonsmith.evaluate.measuring import (
     CLOCK_BASELINE_SLOWER,
     baseline_slowed,
 )
+from tritonsmith.report.metrics import devices
 from tritonsmith.runs.qualify import AMD_ONLY_SYMBOLS
 
 
@@ -90,9 +92,9 @@ def summarize(records: list[dict]) -> str:
         lines = [f"{standing} of {total} golds, evaluated as candidates (`--solver dir:`), passed.", ""]
     else:
         lines = [f"{standing} of {total} golds qualify (pass their own evaluation on this device).", ""]
-    devices = Counter(r.get("device") or "not recorded (records before session 24)" for r in records)
-    if len(devices) > 1:  # a pass resumed on another GPU model: its golds were each judged on one of them
-        lines += ["Devices: " + ", ".join(f"{name} ({count})" for name, count in devices.most_common())
+    by_device = Counter(devices([SimpleNamespace(device=record.get("device")) for record in records]))
+    if len(by_device) > 1:  # a pass resumed on another GPU model: its golds were each judged on one of them
+        lines += ["Devices: " + ", ".join(f"{name} ({count})" for name, count in by_device.most_common())
                   + ": a pass resumed on other machines.", ""]
     statuses = Counter(r["status"] for r in records)
     lines.append("Statuses: " + ", ".join(f"{status} {count}" for status, count in statuses.most_common()) + ".")

@@ -44,7 +44,7 @@ def test_golds_are_grouped_by_why_they_do_not_qualify_as_the_device_said_it(tmp_
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.startswith("2 of 7 golds qualify"), out
-    assert ("Devices: not recorded (records before session 24) (6), NVIDIA H200 (1): a pass resumed on other "
+    assert ("Devices: not recorded (6), NVIDIA H200 (1): a pass resumed on other "
             "machines.") in out, out
     assert "| needs an AMD GPU (2) | gemm, test_chained_dot_fp8 |" in out, out
     assert "| imports a Triton API this Triton lacks (2) | test_kernel_dot, test_matmul_MXFP |" in out, out
