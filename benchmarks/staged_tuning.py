@@ -1,4 +1,4 @@
-"""Trusted autotuning staged (`runtime.staged_bench`: a config that cannot win is benchmarked briefly) against
+"""Trusted autotuning staged (`autotuning.staged_bench`: a config that cannot win is benchmarked briefly) against
 in full (`TRITONSMITH_TRUSTED_TUNING=full`), on a GPU: each task's gold evaluated against itself once each way,
 `tritonsmith eval SUITE:TASK --baseline --json` in a process of its own with a Triton cache of its own (so the
 autotuner's choice is made again, not read back; the two ways in turn first). Per task and way: the

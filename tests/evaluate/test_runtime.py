@@ -1,4 +1,5 @@
-"""The fixes the evaluator's processes make to Triton's interpreter (tritonsmith.evaluate.runtime)."""
+"""What the evaluator's processes do to Triton and to their own runtime (tritonsmith.evaluate.runtime and
+tritonsmith.evaluate.autotuning): the interpreter's fixes, trusted autotuning, digests and the hand-over."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import torch
 import triton
 import triton.language as tl
 
-from tritonsmith.evaluate.runtime import autotune_on_interpreter
+from tritonsmith.evaluate.autotuning import autotune_on_interpreter
 
 
 @triton.jit
@@ -236,7 +237,7 @@ TUNED = '''
 import fcntl, json, sys
 import torch, triton, triton.language as tl
 from tritonsmith.evaluate.gpu_lock import GpuLock
-from tritonsmith.evaluate.runtime import autotune_on_interpreter, tuning_alone
+from tritonsmith.evaluate.autotuning import autotune_on_interpreter, tuning_alone
 
 lock = GpuLock(sys.argv[1])
 seen = []
@@ -293,12 +294,12 @@ def test_a_trusted_process_tunes_each_config_alone_on_the_gpu_after_compiling_it
 TRUSTED_BENCH = '''
 import json, sys
 from triton.runtime.autotuner import Autotuner
-from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate import autotuning
 from tritonsmith.evaluate.gpu_lock import GpuLock
 
 used = []
-runtime._trusted_bench = lambda kernel_call, quantiles=None: used.append("trusted") or [1.0]
-runtime._trusted_graph_bench = lambda kernel_call, quantiles=None: used.append("trusted graph") or [1.0]
+autotuning._trusted_bench = lambda kernel_call, quantiles=None: used.append("trusted") or [1.0]
+autotuning._trusted_graph_bench = lambda kernel_call, quantiles=None: used.append("trusted graph") or [1.0]
 lock = GpuLock(sys.argv[1])
 default, own, graph, graph_rep = (object.__new__(Autotuner) for _ in range(4))
 default._do_bench = None  # Triton's own benchmarker, as a task's @triton.autotune leaves it
@@ -306,7 +307,7 @@ own._do_bench = lambda kernel_call, quantiles: used.append("own") or [2.0]  # th
 for tuner, rep in ((graph, None), (graph_rep, 50)):  # use_cuda_graph=True, as Triton sets it up (rep given or not)
     tuner._do_bench = lambda kernel_call, quantiles: used.append("graph of the task's rep") or [3.0]
     tuner.use_cuda_graph, tuner.num_reps = True, rep
-with lock.shared(), runtime.tuning_alone(lock):
+with lock.shared(), autotuning.tuning_alone(lock):
     for tuner in (default, own, graph, graph_rep):
         tuner.do_bench(lambda: None, quantiles=(0.5,))
 print(json.dumps(used))
@@ -320,7 +321,7 @@ def test_a_trusted_autotuning_benchmarks_with_triton_for_a_quarter_of_its_time_u
     or its graph benchmark its own rep, keeps it."""
     seen_bench = compiled_run(TRUSTED_BENCH, tmp_path)
     assert seen_bench == ["trusted", "own", "trusted graph", "graph of the task's rep"]
-    from tritonsmith.evaluate.runtime import TRUSTED_GRAPH_REP_MS, TRUSTED_TUNING_MS
+    from tritonsmith.evaluate.autotuning import TRUSTED_GRAPH_REP_MS, TRUSTED_TUNING_MS
     assert TRUSTED_TUNING_MS == (5, 25) and TRUSTED_GRAPH_REP_MS == 10
 
 
@@ -328,7 +329,7 @@ STAGED = '''
 import json, sys
 import triton.testing
 from triton.runtime.autotuner import Autotuner
-from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate import autotuning
 from tritonsmith.evaluate.gpu_lock import GpuLock
 
 MS = {"a": 1.0, "b": 0.5, "c": 2.0, "d": 0.6, "e": 0.62, "f": 0.55, "g": 20.0, "h": 0.5, "i": 0.8,
@@ -341,10 +342,10 @@ asked = []
 def do_bench(kernel_call, warmup, rep, quantiles=None):  # Triton's, standing in for the GPU
     name = kernel_call.config
     asked.append([name, warmup, rep])
-    if name == "z" and (warmup, rep) == runtime.TRUSTED_TUNING_MS:
+    if name == "z" and (warmup, rep) == autotuning.TRUSTED_TUNING_MS:
         raise RuntimeError("out of resources")
-    ms = FULL.get(name, MS[name]) if (warmup, rep) == runtime.TRUSTED_TUNING_MS else MS[name]
-    if (warmup, rep) == runtime.TRUSTED_BRIEF_MS and name in slow_once:
+    ms = FULL.get(name, MS[name]) if (warmup, rep) == autotuning.TRUSTED_TUNING_MS else MS[name]
+    if (warmup, rep) == autotuning.TRUSTED_BRIEF_MS and name in slow_once:
         ms *= 3
     slow_once.discard(name)
     return [ms, 0.9 * ms, 1.1 * ms]
@@ -378,7 +379,7 @@ for each in (tuner, inner, twins):
     each._do_bench = None  # Triton's own benchmarker, as a task's @triton.autotune leaves it
 tuner.configs, inner.configs, twins.configs = list("abcdefghiz"), ["x", "y"], ["c", "a", "c"]  # twins: two alike
 runs, nested = [], []
-with lock.shared(), runtime.tuning_alone(lock):
+with lock.shared(), autotuning.tuning_alone(lock):
     for names in (["a", "b", "c", "d", "e", "f"], ["c", "a"], ["g"], ["h", "i"], ["nested", "d", "b"], ["z", "c"]):
         runs.append({"chosen": tuner.run(*names), "asked": asked[:]})
         asked.clear()
@@ -428,7 +429,7 @@ import fcntl, inspect, json, os, sys, threading, time
 import triton
 from triton.runtime._async_compile import active_mode
 from triton.runtime.autotuner import Autotuner
-from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate import autotuning
 from tritonsmith.evaluate.gpu_lock import GpuLock
 
 lock = GpuLock(sys.argv[1])
@@ -454,9 +455,9 @@ tuner.fn, tuner.early_config_prune, tuner.perf_model, tuner.user_defined_pre_hoo
 tuner.nargs = {"x": 1, "n": 2}
 plain = [triton.Config({"BLOCK": b}, num_warps=4) for b in (32, 64, 128, 256)]
 hooked = [triton.Config({"BLOCK": 32}, pre_hook=lambda nargs: None), triton.Config({"BLOCK": 128})]
-runtime._tuning_alone_installed()
+autotuning._tuning_alone_installed()
 runs = []
-with lock.shared(), runtime.tuning_alone(lock):
+with lock.shared(), autotuning.tuning_alone(lock):
     for parallel, configs in (("", plain), ("4", hooked), ("4", plain)):
         os.environ["TRITONSMITH_PARALLEL_COMPILES"] = parallel
         tuner.configs = configs
@@ -492,7 +493,7 @@ import inspect, json, os, sys, time
 import triton
 from triton.runtime._async_compile import active_mode
 from triton.runtime.autotuner import Autotuner
-from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate import autotuning
 from tritonsmith.evaluate.gpu_lock import GpuLock
 
 lock = GpuLock(sys.argv[1])
@@ -526,13 +527,13 @@ tuner = Autotuner(Kernel(), ["x", "n"], [triton.Config({"BLOCK": b}) for b in (3
                   cache_results=True)
 os.environ["TRITONSMITH_PARALLEL_COMPILES"] = "4"
 runs = {}
-with lock.shared(), runtime.tuning_alone(lock):
+with lock.shared(), autotuning.tuning_alone(lock):
     for n, found in ((1, True), (2, False), (3, True)):
         tuner.check_disk_cache = disk_cache(found)
         events.clear()
         tuner.run(0, n, grid=(8,))
         runs[str(n)] = list(events)
-    runs["ahead"] = getattr(runtime._tuning_now(), "ahead", None)
+    runs["ahead"] = getattr(autotuning._tuning_now(), "ahead", None)
 print(json.dumps(runs))
 '''
 
@@ -682,7 +683,7 @@ def counted(src, *args, **kwargs):  # Triton's compile (what a JIT looks up when
 
 triton.compiler.compile = counted
 
-from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate import autotuning
 from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go
 
 compiles_let_go()
@@ -703,7 +704,7 @@ def case(block, autotuned=False):  # a task's reference on one case: two kernels
 
 calls = [case(b) for b in (256, 256, 512, 1024)] + [case(2048, autotuned=True)]  # (two alike: one compile)
 with lock.shared():  # (as a keeper makes references)
-    found = runtime.compile_calls_ahead(calls)
+    found = autotuning.compile_calls_ahead(calls)
     held = lock.held == fcntl.LOCK_SH
 ahead = {"found": found, "compiles": list(compiles), "launched": list(launched), "benched": len(benched),
          "tuned_compiled": len(tuned.fn.device_caches[0][0]), "compile_s": lock.compile_s, "held": held}
@@ -716,7 +717,7 @@ print(json.dumps({"ahead": ahead, "then": {"compiles": compiles, "launched": lau
 
 @pytest.mark.parametrize("parallel", ["4", "0"])
 def test_a_tasks_kernels_are_compiled_in_parallel_ahead_of_its_reference_runs(tmp_path, parallel):
-    """TRITONSMITH_PARALLEL_COMPILES=N (runtime.compile_calls_ahead): each case's reference run is scouted up to
+    """TRITONSMITH_PARALLEL_COMPILES=N (autotuning.compile_calls_ahead): each case's reference run is scouted up to
     the first kernel it would compile, handed to Triton's asynchronous mode, in rounds (the second finds a call's
     second kernel; an autotuning's configs are all handed over in the first, none benchmarked, and it runs in the
     second, which goes on to the kernel after it), on N threads while the GPU lock is let go; the runs after

@@ -358,7 +358,7 @@ BACKWARD_THREAD = '''
 import _thread, fcntl, json, sys, threading
 import torch
 from triton.runtime.jit import JITFunction
-from tritonsmith.evaluate import runtime
+from tritonsmith.evaluate import autotuning
 from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go
 
 names = {None: "none", fcntl.LOCK_SH: "shared", fcntl.LOCK_EX: "alone"}
@@ -371,7 +371,7 @@ registered = []  # whether threading came to know a thread it did not start (one
 
 def on_a_thread_of_its_own():  # as autograd's engine runs a GPU's share of a backward, its caller waiting
     JITFunction._do_compile(None, "key")
-    seen.append(runtime._tuning_now().lock is lock)
+    seen.append(autotuning._tuning_now().lock is lock)
     registered.append(any(each.ident == threading.get_ident() for each in threading.enumerate()))
 
 def not_pythons(work):  # a thread Python did not start (as autograd's, a C++ thread, is), waited for
@@ -405,7 +405,7 @@ class Inner(torch.autograd.Function):  # its backward runs on the thread that as
     @staticmethod
     def backward(ctx, grad):
         JITFunction._do_compile(None, "key")
-        nested.append([seen.pop(), runtime._tuning_now().lock is lock])  # (as the compile saw the lock)
+        nested.append([seen.pop(), autotuning._tuning_now().lock is lock])  # (as the compile saw the lock)
         return grad * 3
 
 class Outer(torch.autograd.Function):  # a backward within a backward, on autograd's thread (a reentrant checkpoint)
@@ -423,7 +423,7 @@ class Outer(torch.autograd.Function):  # a backward within a backward, on autogr
 
 x = torch.ones(3, requires_grad=True)
 python_thread_too = False
-with lock.shared(), runtime.tuning_alone(lock):
+with lock.shared(), autotuning.tuning_alone(lock):
     Outer.apply(x).sum().backward()
     Square.apply(x).sum().backward()
     seen.append(names[lock.held])
@@ -433,7 +433,7 @@ with lock.shared(), runtime.tuning_alone(lock):
 with lock.shared():
     on_a_thread_of_its_own()  # outside a backward and a tuning: this thread's own compile lets go
     not_pythons(on_a_thread_of_its_own)  # outside a backward: nobody to act for
-print(json.dumps([seen, nested, registered, len(runtime._tuning)]))
+print(json.dumps([seen, nested, registered, len(autotuning._tuning)]))
 '''
 
 

@@ -55,7 +55,8 @@ class GpuLock:
         self.compiles_yield_alone = False  # a compile lets go of the alone hold too (`alone(compiles_yield=True)`)
         self.keeps = False  # held alone through compiles (counted in _kept)
         self.alone_waited = 0.0  # seconds this lock has waited, in all, to hold the GPU alone
-        self.tuning_counts = collections.Counter()  # a trusted autotuning's configs "kept" and "cut" (runtime.staged_bench)
+        # a trusted autotuning's configs "kept" and "cut" (autotuning.staged_bench)
+        self.tuning_counts = collections.Counter()
         self.compile_s = 0.0  # seconds Triton compiled on the thread holding this lock shared (`compiles_let_go`)
 
     def close(self) -> None:
@@ -251,8 +252,9 @@ class ScoutStopped(BaseException):
 @contextlib.contextmanager
 def scouting(on: bool = True):
     """Within it, in this thread, inside Triton's asynchronous compile mode: the first kernel not yet compiled
-    (in memory) is handed to that mode and the call stops there with ScoutStopped (runtime.compile_calls_ahead).
-    `on=False`: not within a scouting's part that hands several over (an autotuning's configs)."""
+    (in memory) is handed to that mode and the call stops there with ScoutStopped
+    (autotuning.compile_calls_ahead). `on=False`: not within a scouting's part that hands several over (an
+    autotuning's configs)."""
     token = _scouting.set(on)
     try:
         yield

@@ -422,7 +422,7 @@ def main(argv: list[str]) -> int:
 
     device = "cuda" if requested != "cpu" and torch.cuda.is_available() else "cpu"
     if device == "cpu":
-        from tritonsmith.evaluate.runtime import autotune_on_interpreter
+        from tritonsmith.evaluate.autotuning import autotune_on_interpreter
         autotune_on_interpreter()
         limit = 4 << 30
     else:

@@ -90,12 +90,13 @@ class WorkerPool:
     def __init__(self, device: str = "auto", workers: int | None = None, gpus: list[int] | None = None,
                  config: EvalConfig | None = None, work_dir: str | Path | None = None):
         tuning = os.environ.get("TRITONSMITH_TRUSTED_TUNING") or "staged"
-        if tuning not in ("staged", "full"):  # read by the trusted processes (runtime.staged_bench)
+        if tuning not in ("staged", "full"):  # read by the trusted processes (autotuning.staged_bench)
             from tritonsmith.config import ConfigError
             raise ConfigError(f"TRITONSMITH_TRUSTED_TUNING is {tuning!r}: set it to 'full' (every config of a "
                               "trusted autotuning benchmarked in full) or 'staged' (the default), or unset it.")
         compiles = os.environ.get("TRITONSMITH_PARALLEL_COMPILES") or "0"
-        if not (compiles.isascii() and compiles.isdigit()):  # read by the trusted processes (runtime.parallel_compiles)
+        # read by the trusted processes (autotuning.parallel_compiles)
+        if not (compiles.isascii() and compiles.isdigit()):
             from tritonsmith.config import ConfigError
             raise ConfigError(f"TRITONSMITH_PARALLEL_COMPILES is {compiles!r}: set it to how many kernels a trusted "
                               "process may compile at once (0 or 1: one at a time, the default), or unset it.")

@@ -26,6 +26,12 @@ from typing import Any
 
 import torch
 
+from tritonsmith.evaluate.autotuning import (
+    autotune_on_interpreter,
+    compile_calls_ahead,
+    parallel_compiles,
+    tuning_alone,
+)
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs, nan_from_filler, undefined_elements
 from tritonsmith.evaluate.errors import exception_text
 from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go, holding, making_lock_path
@@ -33,20 +39,16 @@ from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.runtime import (
     CHECK_SEED,
     TaskFailure,
-    autotune_on_interpreter,
     clock_timing,
     clone,
-    compile_calls_ahead,
     held_bytes,
     host_memory_filled,
     import_file,
     import_task,
     input_digest,
     make_inputs,
-    parallel_compiles,
     synchronize,
     time_first_call,
-    tuning_alone,
     where,
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings, holding_last
@@ -164,7 +166,7 @@ class References:
     def count_tuning(self, counts: collections.Counter) -> None:
         """Add a reference run's trusted autotuning to evidence['reference_tuning']: its configs kept (benchmarked
         in full, or, for a call of 12.5 ms or more, briefly: as many calls) and those cut after a brief benchmark
-        ("cut"; runtime.staged_bench)."""
+        ("cut"; autotuning.staged_bench)."""
         if counts:
             tuning = self.evidence.setdefault("reference_tuning", {"kept": 0, "cut": 0})
             for name, count in counts.items():
@@ -376,7 +378,7 @@ class References:
 
     def compile_ahead(self, cases: list[tuple[int, dict[str, Any]]]) -> None:
         """What the reference compiles on the perf cases and the correctness cases (the first seed's), compiled
-        several at a time first (TRITONSMITH_PARALLEL_COMPILES; runtime.compile_calls_ahead): each case's inputs
+        several at a time first (TRITONSMITH_PARALLEL_COMPILES; autotuning.compile_calls_ahead): each case's inputs
         made, and the reference scouted on them up to its first kernel to compile. The checks are made after, as
         always, from the kernels compiled; evidence `compiled_ahead`."""
         def scouted(case: dict[str, Any], seed: int) -> Callable[[], None]:

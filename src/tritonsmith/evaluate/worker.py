@@ -27,13 +27,13 @@ from typing import Any
 
 import torch
 
+from tritonsmith.evaluate.autotuning import autotune_on_interpreter
 from tritonsmith.evaluate.compare import as_outputs
 from tritonsmith.evaluate.errors import describe_exception, is_compile_error
 from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go
 from tritonsmith.evaluate.guards import HEAVY_OPS, Guards, children_of_this_process
 from tritonsmith.evaluate.runtime import (
     HarnessTampered,
-    autotune_on_interpreter,
     channel,
     clone,
     empty_memory_filled,
