@@ -133,3 +133,46 @@ def test_nan_where_the_first_run_had_numbers_is_the_sign_of_a_reference_reading_
     assert not nan_from_filler(first, {"out": torch.tensor([1.5, 2.0, float("nan")]), "n": 3})  # other numbers
     assert not nan_from_filler(first, {"out": torch.tensor([1, 2]), "n": 3})  # not the same structure
     assert not nan_from_filler(torch.zeros(2, dtype=torch.int32), torch.full((2,), -1, dtype=torch.int32))
+
+
+def _verdicts(got, expected, undefined=None):
+    """What compare_outputs and undefined_elements say of two outputs."""
+    problem = compare_outputs(got, expected, {}, undefined)
+    found = undefined_elements(expected, got, {})
+    return problem, None if found is None else ({k: v.tolist() for k, v in found[0].items()}, found[1])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int32])
+def test_a_comparison_made_in_chunks_says_what_one_made_whole_says(monkeypatch, dtype):
+    """Large outputs are compared CHUNK elements at a time (a KernelBench output of 6 GiB in float32 took 12 GiB
+    a float64 temporary whole): the verdict, its counts, the worst and the first bad element, the scale (here
+    a chunk of large values beside small ones) and the unwritten elements are the same as in one piece, where
+    the chunk boundaries fall between, on and beside the elements that differ."""
+    from tritonsmith.evaluate import compare
+    generator = torch.Generator().manual_seed(3)
+    expected = (torch.randn(7, 11, generator=generator) * 100).to(dtype)
+    expected[0, :4] = (expected[0, :4] * 1000) if dtype.is_floating_point else expected[0, :4]
+    got = expected.clone()
+    got[1, 2] += 9  # two bad elements in different chunks (of 5 elements: the 14th and 68th), the later one worse
+    got[6, 2] += 50
+    if dtype.is_floating_point:
+        expected[3, 3], got[3, 3] = float("nan"), float("nan")  # NaN for NaN matches, and is out of the scale
+        expected[4, 4] = got[4, 4] = float("inf")
+    undefined = torch.zeros(7, 11, dtype=torch.bool)
+    undefined[1, 2] = True  # not compared: the first bad element goes
+    unwritten = torch.zeros_like(expected)
+    unwritten[2:] = expected[2:]
+    filled = torch.full_like(expected, float("nan")) if dtype.is_floating_point else torch.full_like(expected, -1)
+    filled[2:] = expected[2:]
+    cases = [(got, expected, None), (got, expected, {"output": undefined}), (expected.clone(), expected, None),
+             (filled, unwritten, None)]
+    whole = [_verdicts(*case) for case in cases]
+    monkeypatch.setattr(compare, "CHUNK", 5)
+    chunked = [_verdicts(*case) for case in cases]
+    assert whole[0][0]["mismatched"] == 2 and whole[0][0]["first_bad_index"] == [1, 2]
+    assert whole[1][0]["mismatched"] == 1 and whole[1][0]["first_bad_index"] == [6, 2]
+    assert whole[2] == (None, ({}, [])) and whole[3][1][1] == ["output: 22 of 77 elements"]
+    for one, parts in zip(whole, chunked, strict=True):
+        if one[0] is not None:
+            assert parts[0].pop("max_rel_err") == pytest.approx(one[0].pop("max_rel_err"), rel=1e-12)
+        assert parts == one

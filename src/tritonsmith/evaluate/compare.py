@@ -85,7 +85,7 @@ def undefined_elements(first: Any, second: Any, tolerances: dict[str, tuple[floa
             return None
         shape = b.shape
         a, b = a.detach().reshape(-1), b.detach().reshape(-1)
-        differ = _errors(a, b, b.dtype, tolerances)[0]
+        differ = _differ(a, b, b.dtype, tolerances)
         unwritten = differ & (b == 0) & _all_ones(a)
         if bool((differ & ~unwritten).any()):
             return None
@@ -170,33 +170,40 @@ def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, f
     numel = expected.numel()
     if numel == 0:
         return None
-    g = got.detach().reshape(-1)
-    e = expected.detach().reshape(-1)
-    places = None  # the flat index of each compared element, when some are not compared
+    g, e = got.detach().reshape(-1), expected.detach().reshape(-1)
+    keep = None  # the elements compared, when some are not
     if undefined is not None and tuple(undefined.shape) == tuple(expected.shape):
-        places = (~undefined.to(g.device).reshape(-1)).nonzero().squeeze(1)
-        g, e = g[places], e[places]  # nor do they count towards the output's scale
-        if g.numel() == 0:
-            return None
-    bad, abs_err, rel_err = _errors(g, e, expected.dtype, tolerances)
-    mismatched = int(bad.sum().item())
+        keep = ~undefined.to(g.device).reshape(-1)  # nor do they count towards the output's scale
+    atol, rtol, scale = _bounds(expected.dtype, tolerances, (chunk_e for _, _, _, chunk_e in _chunks(g, e, keep)))
+    compared = mismatched = 0
+    for _, _, chunk_g, chunk_e in _chunks(g, e, keep):  # (made again each pass: a few at a time in memory)
+        compared += chunk_e.numel()
+        mismatched += int(_chunk_errors(chunk_g, chunk_e, expected.dtype, atol, rtol, scale)[0].sum().item())
     if mismatched == 0:
         return None
-    worst = int(abs_err.argmax().item())
-    first = int(bad.nonzero()[0].item())
+    first = worst = None  # a failing output: where it is worst, where it first fails, its largest relative error
+    rel_maxima = []
+    for start, places, chunk_g, chunk_e in _chunks(g, e, keep):
+        bad, abs_err, rel_err = _chunk_errors(chunk_g, chunk_e, expected.dtype, atol, rtol, scale)
+        at = int(abs_err.argmax().item())
+        if worst is None or abs_err[at].item() > worst[0]:  # (the first of equal maxima, as argmax)
+            worst = (abs_err[at].item(), _place(start, places, at), chunk_g[at].item(), chunk_e[at].item())
+        rel_maxima.append(rel_err.max().item())
+        if first is None and bool(bad.any()):
+            at = int(bad.nonzero()[0].item())
+            first = (_place(start, places, at), chunk_g[at].item(), chunk_e[at].item())
     shape = list(expected.shape)
-    at_worst, at_first = (worst, first) if places is None else (int(places[worst]), int(places[first]))
     return {
-        "message": (f"differs from the reference in {mismatched} of {g.numel()} "
-                    + ("elements" if places is None else
-                       f"compared elements ({numel - g.numel()} that the reference leaves unwritten are not)")
+        "message": (f"differs from the reference in {mismatched} of {compared} "
+                    + ("elements" if keep is None else
+                       f"compared elements ({numel - compared} that the reference leaves unwritten are not)")
                     + f": max abs err "
-                    f"{abs_err[worst].item():.4g} at index {_unravel(at_worst, shape)} (got {g[worst].item():.6g}, "
-                    f"expected {e[worst].item():.6g}); first bad index {_unravel(at_first, shape)} "
-                    f"(got {g[first].item():.6g}, expected {e[first].item():.6g})"),
-        "max_abs_err": float(abs_err.max().item()),
-        "max_rel_err": float(rel_err.max().item()),
-        "first_bad_index": _unravel(at_first, shape),
+                    f"{worst[0]:.4g} at index {_unravel(worst[1], shape)} (got {worst[2]:.6g}, "
+                    f"expected {worst[3]:.6g}); first bad index {_unravel(first[0], shape)} "
+                    f"(got {first[1]:.6g}, expected {first[2]:.6g})"),
+        "max_abs_err": float(worst[0]),
+        "max_rel_err": max(rel_maxima),
+        "first_bad_index": _unravel(first[0], shape),
         "mismatched": mismatched,
         "elements": numel,
     }
@@ -210,32 +217,81 @@ def compare_float(got: float, expected: float, tolerances: dict[str, tuple[float
     """A Python float (a test's `loss.item()`, `x.grad.norm().item()`: 11 of TritonBench-G's tests return some) is
     compared as one float32 element is, with the float32 tolerance: not exactly, which a sum in another order
     fails, and NaN where the reference has NaN matches, as in a tensor."""
-    bad, abs_err, _ = _errors(torch.tensor([got], dtype=torch.float64), torch.tensor([expected], dtype=torch.float64),
-                              torch.float64, {"float64": tolerances.get("float32", DEFAULT_TOLERANCES["float32"])})
+    g, e = torch.tensor([got], dtype=torch.float64), torch.tensor([expected], dtype=torch.float64)
+    atol, rtol, scale = _bounds(torch.float64, {"float64": tolerances.get("float32", DEFAULT_TOLERANCES["float32"])},
+                                [e])
+    bad, abs_err, _ = _chunk_errors(g, e, torch.float64, atol, rtol, scale)
     if not bool(bad.any()):
         return None
     return {"message": f"is {got!r}, expected {expected!r} (abs err {abs_err.item():.3g}; a Python float, "
                        "compared with the float32 tolerance)"}
 
 
-def _errors(g: torch.Tensor, e: torch.Tensor, dtype: torch.dtype, tolerances: dict,
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per element of two flat tensors: out of tolerance, absolute error, relative error."""
+CHUNK = 1 << 24
+"""Elements compared at a time: each comparison's float64 temporaries take 128 MiB, not several times the
+tensor's size in float64 (a KernelBench level-1 output of 6 GiB in float32 took 12 GiB a temporary, and ran an
+H100 out of memory beside the references it checked)."""
+
+
+def _chunks(g: torch.Tensor, e: torch.Tensor, keep: torch.Tensor | None):
+    """(start, places, g's part, e's part) of two flat tensors, CHUNK elements at a time: `places`, where `keep`
+    (a flat mask of the elements compared) is given, the index of each compared element within the part."""
+    for start in range(0, e.numel(), CHUNK):
+        part_g, part_e = g[start:start + CHUNK], e[start:start + CHUNK]
+        if keep is None:
+            yield start, None, part_g, part_e
+        else:
+            places = keep[start:start + CHUNK].nonzero().squeeze(1)
+            if places.numel():
+                yield start, places, part_g[places], part_e[places]
+
+
+def _place(start: int, places: torch.Tensor | None, at: int) -> int:
+    """The flat index in the whole tensor of a chunk's element `at`."""
+    return start + (at if places is None else int(places[at].item()))
+
+
+def _bounds(dtype: torch.dtype, tolerances: dict, expected_parts: Any) -> tuple[float, float, float]:
+    """atol, rtol and the scale (the RMS of the reference's finite elements, 1 where it is zero or has none) of
+    a comparison; `expected_parts`: the reference's elements compared, in parts."""
+    if not dtype.is_floating_point:
+        return 0.0, 0.0, 1.0
+    atol, rtol = tolerances.get(dtype_name(dtype), DEFAULT_TOLERANCES.get(dtype_name(dtype), (1e-4, 1e-4)))
+    squares, count = 0.0, 0
+    for part in expected_parts:
+        part = part.double()
+        finite = part[torch.isfinite(part)]
+        squares += finite.pow(2).sum().item()
+        count += finite.numel()
+    scale = (squares / count) ** 0.5 if count else 0.0
+    return atol, rtol, scale if scale > 0 else 1.0
+
+
+def _chunk_errors(g: torch.Tensor, e: torch.Tensor, dtype: torch.dtype, atol: float, rtol: float, scale: float,
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per element of two flat tensors (a chunk): out of tolerance, absolute error, relative error."""
     if not dtype.is_floating_point:
         bad = g != e
         abs_err = (g.double() - e.double()).abs()
         return bad, abs_err, abs_err / e.double().abs().clamp_min(1)
-    atol, rtol = tolerances.get(dtype_name(dtype), DEFAULT_TOLERANCES.get(dtype_name(dtype), (1e-4, 1e-4)))
     g64, e64 = g.double(), e.double()
     finite = torch.isfinite(e64)
-    scale = e64[finite].pow(2).mean().sqrt().item() if bool(finite.any()) else 0.0
-    scale = scale if scale > 0 else 1.0
     abs_err = (g64 - e64).abs()
     same_special = (torch.isnan(g64) & torch.isnan(e64)) | ((g64 == e64) & ~finite)
     abs_err = torch.where(same_special, torch.zeros_like(abs_err), abs_err)
     abs_err = torch.nan_to_num(abs_err, nan=float("inf"))
-    bad = abs_err > atol * scale + rtol * e64.abs().nan_to_num(0.0)
-    return bad, abs_err, abs_err / e64.abs().clamp_min(atol * scale)
+    magnitude = e64.abs().nan_to_num(0.0)  # (so that NaN for NaN is no relative error either: 0, not NaN)
+    bad = abs_err > atol * scale + rtol * magnitude
+    return bad, abs_err, abs_err / magnitude.clamp_min(atol * scale)
+
+
+def _differ(g: torch.Tensor, e: torch.Tensor, dtype: torch.dtype, tolerances: dict) -> torch.Tensor:
+    """Per element of two flat tensors: out of tolerance (a bool tensor), computed CHUNK elements at a time."""
+    atol, rtol, scale = _bounds(dtype, tolerances, (part for _, _, _, part in _chunks(g, e, None)))
+    differ = torch.empty(e.numel(), dtype=torch.bool, device=e.device)
+    for start, _, part_g, part_e in _chunks(g, e, None):
+        differ[start:start + part_e.numel()] = _chunk_errors(part_g, part_e, dtype, atol, rtol, scale)[0]
+    return differ
 
 
 def _unravel(flat: int, shape: list[int]) -> list[int]:

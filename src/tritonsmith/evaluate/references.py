@@ -467,6 +467,7 @@ class References:
         for group in ("checks", "perf_checks"):
             kept = []
             for check in getattr(self, group):
+                again = None  # the previous check's second run is free before this one's is made
                 again = self.make_filled(0xFF, check["case"], check["index"], check["seed"], check["phase"])
                 problem = self.problem(again["expected"], check, again["args"], made=again["args"])
                 differing = None if problem is None else undefined_elements(
