@@ -771,3 +771,20 @@ def test_a_keeper_that_stopped_answering_is_restarted_when_a_job_waiting_on_it_t
                 stuck.send_signal(signal.SIGCONT)
         again = pool.evaluate(add, add.baseline, timeout_s=120)
     assert again.status == "passed", again.message
+
+
+def test_the_kernels_off_check_is_skipped_only_where_the_reference_output_is_all_zeros(tmp_path, fresh_pool):
+    """A reference whose outputs are all zeros cannot tell kernels that ran from kernels that did not (checked
+    without a float copy of the output: a KernelBench output is 6 GiB); -0.0 is zero, NaN is not."""
+    fill = candidate("adversarial/zeros.py")
+    nan_fill = fill.replace("tl.zeros([BLOCK], dtype=tl.float32)", "tl.full([BLOCK], float('nan'), tl.float32)")
+    assert nan_fill != fill
+    verdicts = []
+    for name, body, source in (("zero", "(x + y) * 0", fill), ("negzero", "-(x * 0).abs()", fill),
+                               ("nan", "(x + y) * 0 + float('nan')", nan_fill)):
+        task = variant(tmp_path, name, ("def reference(x, y):\n    return x + y\n",
+                                        f"def reference(x, y):\n    return {body}\n"))
+        result = fresh_pool.evaluate(task, source)
+        verdicts.append((result.status, result.evidence.get("kernels_off_check")))
+    # a NaN output is what memory filled with 0xFF bytes reads as: with every launch disabled, still correct
+    assert verdicts == [("passed", "skipped: the reference output is all zeros")] * 2 + [("rejected", "ran")], verdicts

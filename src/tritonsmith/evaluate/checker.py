@@ -153,7 +153,7 @@ class Checker(References, Conversation, Measuring):
     def check_kernels_matter(self) -> None:
         """With every Triton launch turned into a no-op, correct outputs mean something else did the work."""
         check = self.fresh_check
-        if all(float(t.float().abs().max()) == 0 for t in as_outputs(check["expected"])
+        if all(not bool(t.any()) for t in as_outputs(check["expected"])  # (no copy of a GiB-sized output)
                if isinstance(t, torch.Tensor) and t.numel() and t.dtype.is_floating_point):
             self.evidence["kernels_off_check"] = "skipped: the reference output is all zeros"
             return
