@@ -554,8 +554,8 @@ def test_correctness_checks_too_large_for_the_gpu_are_fewer_and_cover_the_cases_
 
 def test_references_more_than_a_keeper_keeps_are_lent_once_then_made_by_each_job(tmp_path):
     """A task whose references are more than its keeper keeps (its share of the GPU's memory) is not kept: the
-    job they were made for borrows them alone ("sole": used, not copied), and the task's later jobs are told at
-    once to make their own."""
+    job they were made for borrows them (where its copy fits beside them: not made twice for it), and the
+    task's later jobs are told at once to make their own."""
     import pickle
 
     from tritonsmith.evaluate.keeper import Keeper
@@ -572,12 +572,15 @@ def test_references_more_than_a_keeper_keeps_are_lent_once_then_made_by_each_job
     first = pickle.loads(keeper.references(job))
     assert re.fullmatch(r"now, for this job only \(not kept: the task's references take \d+\.\d GiB, more than "
                         r"this keeper keeps \(0\.0 GiB\)\)", first["made"]), first["made"]
-    assert first["state"]["checks"] and first["state"]["perf_checks"] is not None and first["sole"] is True
+    assert first["state"]["checks"] and first["state"]["perf_checks"] is not None
     later = pickle.loads(keeper.references(job))
     assert re.fullmatch(r"the task's references take \d+\.\d GiB, more than this keeper keeps \(0\.0 GiB\): "
                         r"each job makes its own", later["unavailable"]), later
     assert made == [1] and not keeper.kept
-    # jobs of a task not seen yet that wait for its first: none makes them again, and only the first borrows them
+    keeper.copy_fits = lambda size: False  # no room for the job's copy beside them: it makes its own at once
+    job["task_key"] = "another"
+    assert "unavailable" in pickle.loads(keeper.references(job)) and made == [1, 1]
+    # jobs of a task not seen yet that wait for its first: none makes them again
     import threading
     job["task_key"] = "a third"
     replies = []
@@ -587,48 +590,7 @@ def test_references_more_than_a_keeper_keeps_are_lent_once_then_made_by_each_job
         thread.start()
     for thread in threads:
         thread.join()
-    assert made == [1, 1] and len(replies) == 3
-    assert sorted("sole" in reply for reply in replies) == [False, False, True]
-    assert sum("unavailable" in reply for reply in replies) == 2
-
-
-@pytest.mark.parametrize("sole", [False, True])
-def test_a_job_copies_lent_references_unless_they_were_made_for_it_alone(tmp_path, sole):
-    """Kept references are copied into the job's own memory (the keeper lends them to later jobs too); those made
-    for this job alone, too large to keep, are used as lent: a copy beside them doubled a KernelBench problem's
-    36 GiB on an H100."""
-    import pickle
-    import socket
-    import threading
-
-    from tritonsmith.evaluate.keeper import receive_blob, send_blob
-    from tritonsmith.evaluate.references import References
-
-    state = {"checks": [{"args": (torch.ones(3),), "expected": torch.ones(3), "case": {}, "index": 0, "seed": 0}],
-             "fresh_check": None, "perf_checks": [], "after_timing_checks": [], "trusted_baseline": None,
-             "evidence": {}}
-    reply = {"state": state, "made": "now, for this job only (not kept: a test)", **({"sole": True} if sole else {})}
-    path = str(tmp_path / "k.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-
-    def serve():
-        connection, _ = server.accept()
-        with connection:
-            receive_blob(connection)
-            send_blob(connection, pickle.dumps(reply))
-    thread = threading.Thread(target=serve)
-    thread.start()
-    references = References({"device": "cpu"})
-    copies = []
-    references.copied = lambda copy_of: copies.append(1) or copy_of()
-    assert references.borrow_references(path)
-    thread.join()
-    server.close()
-    assert copies == ([] if sole else [1])
-    assert references.checks[0]["expected"].tolist() == [1.0, 1.0, 1.0]
-    assert references.evidence["references"] == "made by the reference keeper now, for this job only (not kept: a test)"
+    assert made == [1, 1, 1] and len(replies) == 3 and all("unavailable" in reply for reply in replies)
 
 
 def test_a_keeper_that_died_before_it_was_ready_hands_its_tasks_on(tmp_path):
@@ -826,3 +788,16 @@ def test_the_kernels_off_check_is_skipped_only_where_the_reference_output_is_all
         verdicts.append((result.status, result.evidence.get("kernels_off_check")))
     # a NaN output is what memory filled with 0xFF bytes reads as: with every launch disabled, still correct
     assert verdicts == [("passed", "skipped: the reference output is all zeros")] * 2 + [("rejected", "ran")], verdicts
+
+
+def test_a_job_copies_references_too_large_to_keep_only_with_as_much_again_free(monkeypatch):
+    """Beside the keeper's references, the job's copy and the candidate's process (the same checks' inputs, its
+    outputs) need about twice their size: with less free, the keeper lets them go and the job makes its own
+    (KernelBench's 19_ReLU, 36 GiB of them copied with 41 GiB free, left an H100 no room for the inputs)."""
+    import torch
+
+    from tritonsmith.evaluate.keeper import Keeper
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *device: (41 << 30, 80 << 30))
+    keeper = Keeper("cuda", 1 << 30)
+    assert keeper.copy_fits(20 << 30) and not keeper.copy_fits(21 << 30) and not keeper.copy_fits(36 << 30)
+    assert Keeper("cpu", 1 << 30).copy_fits(1 << 40)

@@ -150,9 +150,9 @@ class Keeper:
 
     def references(self, job: dict[str, Any]) -> bytes:
         """The pickled references of the job's task: kept ones if intact, else made now; for a task whose
-        references are more than this keeper keeps, lent to the job they were made for alone ("sole": it uses
-        this keeper's memory, not a copy, as no other job will), and "unavailable" to later jobs (each makes its
-        own: kept, this keeper's share would be exceeded)."""
+        references are more than this keeper keeps, lent to the job they were made for where its copy fits
+        beside them (`copy_fits`), and "unavailable" to later jobs (each makes its own: kept, this keeper's
+        share would be exceeded)."""
         key = job["task_key"]
         if key in self.too_large:
             return _unavailable(self.too_large[key])
@@ -183,11 +183,11 @@ class Keeper:
                     why = (f"the task's references take {size / 2**30:.1f} GiB, more than this keeper keeps "
                            f"({self.limit_bytes / 2**30:.1f} GiB)")
                     self.too_large[key] = f"{why}: each job makes its own"
-                    # made already: this job need not make them again, nor copy them (a KernelBench level-1
-                    # problem's 36 GiB of references, copied beside the keeper's, left an H100 no room for the
-                    # candidate's inputs); their memory goes back once the job lets them go (release_when_idle)
-                    return self.lent({"state": state, "made": f"now, for this job only (not kept: {why})",
-                                      "sole": True})
+                    if self.copy_fits(size):  # made already: this job need not make them again
+                        return self.lent({"state": state, "made": f"now, for this job only (not kept: {why})"})
+                    state = None
+                    self.give_back()
+                    return _unavailable(self.too_large[key])
                 if error is not None:
                     self.check_context(error)
                     return lend({"error": error})
@@ -231,6 +231,21 @@ class Keeper:
         with self.filling:
             gone.clear()
             self.release_cached()
+
+    def copy_fits(self, size: int) -> bool:
+        """Whether the job may copy references of `size` bytes, too large to keep, that this keeper holds while it
+        does (lent once, then let go: torch keeps lent GPU memory until the borrower lets it go, and
+        `release_cached` gives it back with the next task): with as much again free for the candidate's process
+        (the same checks' inputs, and its outputs), which starts while the keeper still holds them. Else the
+        keeper lets them go and the job makes its own: time, not memory. KernelBench's 19_ReLU on an H100: 36 GiB
+        of references, copied beside the keeper's with 41 GiB free, left no room for the candidate's inputs.
+        (The job could use the lent memory without a copy, but a job killed while it holds lent memory leaves
+        it held in the keeper for good: torch frees it on the borrower's clean exit only.)"""
+        if self.device == "cpu":
+            return True
+        import torch
+        free, _ = torch.cuda.mem_get_info()
+        return 2 * size < free
 
     def on_gpu(self, job: dict[str, Any]) -> contextlib.AbstractContextManager:
         """GPU work of this keeper's own that may overlap other evaluations', never a timing (GpuLock.shared)."""

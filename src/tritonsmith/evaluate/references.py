@@ -198,9 +198,8 @@ class References:
                 self.compute_references()
 
     def borrow_references(self, path: str) -> bool:
-        """The keeper's references, copied into this process's own memory (used as lent where they were made for
-        this job alone: "sole"); False (made here instead) if the keeper cannot be reached. A task failure the
-        keeper found is this job's too."""
+        """The keeper's references, copied into this process's own memory; False (made here instead) if the
+        keeper cannot be reached. A task failure the keeper found is this job's too."""
         import torch.multiprocessing  # noqa: F401 - the reductions that rebuild shared tensors
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
@@ -211,9 +210,8 @@ class References:
                     raise TaskFailure(reply["error"])
                 if "unavailable" in reply:
                     raise RuntimeError(reply["unavailable"])
-                # our own memory: the keeper's lent memory is let go (not where no other job will borrow them)
-                state = reply["state"] if reply.get("sole") else self.copied(
-                    functools.partial(copy.deepcopy, reply["state"]))
+                # our own memory: the keeper's lent memory is let go
+                state = self.copied(functools.partial(copy.deepcopy, reply["state"]))
                 made = reply["made"]
                 del reply
         except TaskFailure:
