@@ -10,23 +10,19 @@ whose settings are missing.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shutil
-from datetime import datetime, timezone
 from pathlib import Path
 
 from tritonsmith.agent.config import RunConfig
+from tritonsmith.runs.bench import bench_settings
 from tritonsmith.runs.store import ResultsStore
 
 
 def restore(results: Path, folder: Path, suite: str, workers: int, eval_timeout_s: float) -> dict:
     """`folder` made anew with `results` and the settings of gold_pass.sh's bench (`--solver baseline`)."""
-    config = RunConfig(workers_per_gpu=workers, eval_timeout_s=eval_timeout_s)
-    settings = {"suite": suite, "tasks": None, "solver": "baseline", "model": None, "mode": config.mode,
-                "rounds": config.rounds, "parallel": config.parallel, "device": config.device,
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "config": dataclasses.asdict(config)}
+    settings = bench_settings(suite, "baseline", RunConfig(workers_per_gpu=workers, eval_timeout_s=eval_timeout_s),
+                              None)
     folder.mkdir(parents=True, exist_ok=False)
     shutil.copyfile(results, folder / "results.jsonl")
     (folder / "bench.json").write_text(json.dumps(settings, indent=2, default=str) + "\n")

@@ -177,17 +177,22 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
     return store.records()
 
 
+def bench_settings(suite: str, solver: str, config: RunConfig, pattern: str | None) -> dict[str, Any]:
+    """What a bench folder's bench.json holds: the identity settings a resume is checked against, and the config."""
+    return {"suite": suite, "tasks": pattern, "solver": solver,
+            "model": config.model if solver == "agent" else None, "mode": config.mode, "rounds": config.rounds,
+            "parallel": config.parallel, "device": config.device,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "config": dataclasses.asdict(config)}
+
+
 def _results_store(out: str | Path, suite: str, solver: str, config: RunConfig,
                    pattern: str | None) -> tuple[ResultsStore, dict[str, Any]]:
     """The bench folder's store and the settings to write into it once the bench has started (on a resume,
     checked against those it was run with). Nothing is written here: a bench that cannot start leaves the
     folder as it was."""
     store = ResultsStore(out)
-    settings = {"suite": suite, "tasks": pattern, "solver": solver,
-                "model": config.model if solver == "agent" else None, "mode": config.mode, "rounds": config.rounds,
-                "parallel": config.parallel, "device": config.device,
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "config": dataclasses.asdict(config)}
+    settings = bench_settings(suite, solver, config, pattern)
     try:
         store.check_settings(settings)
     except SettingsMismatch as err:
