@@ -579,7 +579,22 @@ def test_references_more_than_a_keeper_keeps_are_lent_once_then_made_by_each_job
     assert made == [1] and not keeper.kept
     keeper.copy_fits = lambda size: False  # no room for the job's copy beside them: it makes its own at once
     job["task_key"] = "another"
-    assert "unavailable" in pickle.loads(keeper.references(job)) and made == [1, 1]
+    import gc
+    import weakref
+
+    from tritonsmith.evaluate.runtime import tensors_of
+    held = []  # what the keeper made and then let go: freed at once, not at the next garbage collection
+    keeper.make = lambda job: made.append(1) or remember(original(job))
+
+    def remember(made_now: tuple) -> tuple:
+        held.extend(weakref.ref(t) for t in tensors_of(made_now[0]))
+        return made_now
+    gc.disable()
+    try:
+        assert "unavailable" in pickle.loads(keeper.references(job)) and made == [1, 1]
+        assert held and not any(ref() is not None for ref in held)
+    finally:
+        gc.enable()
     # jobs of a task not seen yet that wait for its first: none makes them again
     import threading
     job["task_key"] = "a third"

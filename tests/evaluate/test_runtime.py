@@ -742,3 +742,29 @@ def test_a_tasks_kernels_are_compiled_in_parallel_ahead_of_its_reference_runs(tm
     assert ahead["benched"] == 3 and ahead["tuned_compiled"] == 3  # every config compiled, each benchmarked once
     assert ahead["compile_s"] >= 0.2 and ahead["held"]  # the lock let go while they compiled, and held again
     assert then == {"compiles": [], "launched": runs, "benched": 0}
+
+
+def test_walking_a_value_for_its_tensors_or_digest_keeps_none_of_them_alive():
+    """tensors_of, held_bytes and the digests walk a value's parts; nothing of the walk outlives it, so memory a
+    caller lets go is free at once, not at Python's next garbage collection (a recursive closure did: a cycle
+    holding every tensor it found, and a keeper's 36 GiB of references let go stayed held)."""
+    import gc
+    import weakref
+
+    import torch
+
+    from tritonsmith.evaluate.runtime import held_bytes, input_digest, tensors_of
+
+    class Op:  # an object holding tensors, as a frozen ROCm perf op does
+        def __init__(self) -> None:
+            self.weights = [torch.ones(8), {"bias": torch.zeros(8)}]
+    gc.disable()
+    try:
+        for walk in (tensors_of, held_bytes, input_digest):
+            value = [torch.ones(4), (torch.zeros(2), Op())]
+            found = weakref.ref(value[1][1].weights[1]["bias"]), weakref.ref(value[0])
+            walk(value)
+            del value
+            assert all(ref() is None for ref in found), walk.__name__
+    finally:
+        gc.enable()

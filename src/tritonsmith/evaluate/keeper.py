@@ -185,7 +185,8 @@ class Keeper:
                     self.too_large[key] = f"{why}: each job makes its own"
                     if self.copy_fits(size):  # made already: this job need not make them again
                         return self.lent({"state": state, "made": f"now, for this job only (not kept: {why})"})
-                    state = None
+                    state = None  # and the task's module, with what it made at import (a harness's weights)
+                    sys.modules.pop(f"tritonsmith_task_{key[:16]}", None)
                     self.give_back()
                     return _unavailable(self.too_large[key])
                 if error is not None:

@@ -165,26 +165,30 @@ def held_bytes(value: Any) -> int:
 def tensors_of(value: Any, depth: int = 0) -> list:
     """The tensors in nested containers and plain objects (a perf script's inputs, a frozen ROCm op), each once."""
     found: dict[int, Any] = {}
-    seen: set[int] = set()  # containers and objects walked: shared or cyclic parts once
-
-    def walk(item: Any, level: int) -> None:
-        if isinstance(item, torch.Tensor):
-            found.setdefault(id(item), item)
-            return
-        if level > DIGEST_DEPTH or id(item) in seen:
-            return
-        seen.add(id(item))
-        if isinstance(item, dict):
-            for v in item.values():
-                walk(v, level + 1)
-        elif isinstance(item, (list, tuple, set)):
-            for v in item:
-                walk(v, level + 1)
-        elif hasattr(item, "__dict__") and not isinstance(item, type):
-            for v in vars(item).values():
-                walk(v, level + 1)
-    walk(value, depth)
+    _gather_tensors(value, depth, found, set())
     return list(found.values())
+
+
+def _gather_tensors(item: Any, level: int, found: dict[int, Any], seen: set[int]) -> None:
+    """tensors_of's walk, `seen` the containers and objects walked (shared or cyclic parts once). A function of
+    the module's, as `_digest_walk` is: a recursive closure is a reference cycle, and it held what it found
+    (every tensor) until Python's garbage collector next ran. A keeper that had let 36 GiB of references go
+    held them on, and the job making its own ran out of memory (KernelBench's 19_ReLU on an H100)."""
+    if isinstance(item, torch.Tensor):
+        found.setdefault(id(item), item)
+        return
+    if level > DIGEST_DEPTH or id(item) in seen:
+        return
+    seen.add(id(item))
+    if isinstance(item, dict):
+        for v in item.values():
+            _gather_tensors(v, level + 1, found, seen)
+    elif isinstance(item, (list, tuple, set)):
+        for v in item:
+            _gather_tensors(v, level + 1, found, seen)
+    elif hasattr(item, "__dict__") and not isinstance(item, type):
+        for v in vars(item).values():
+            _gather_tensors(v, level + 1, found, seen)
 
 
 DIGEST_DEPTH = 24  # a ROCm perf op, frozen, nests its tensors 10 or more levels down (op, closure, kernel_args)
@@ -207,43 +211,45 @@ def value_digest(value: Any) -> str | None:
 def _digest(value: Any) -> tuple[str, bool]:
     parts: list[str] = []
     by_identity: list[Any] = []
-    seen: dict[int, int] = {}  # id of a container, object or tensor walked -> its order: shared or cyclic parts
-
-    def walk(item: Any, level: int) -> None:
-        if item is None or isinstance(item, (bool, int, float, str, bytes, torch.dtype, torch.device)):
-            parts.append(repr(item))
-            return
-        if id(item) in seen:
-            parts.append(f"again #{seen[id(item)]}")  # the same order in every process that made it alike
-            return
-        seen[id(item)] = len(seen)
-        if isinstance(item, torch.Tensor):
-            total = _weighted_sum(item)
-            if total is None:
-                total = f"unreadable @{id(item)}"  # sparse, quantized, ...: not comparable this way
-                by_identity.append(item)
-            parts.append(f"T{item.dtype}{item.device.type}{tuple(item.shape)}{item.stride()}{item.requires_grad}:"
-                         f"{total}")
-        elif level > DIGEST_DEPTH:
-            parts.append(f"too deep @{id(item)}")  # never equal across processes
-            by_identity.append(item)
-        elif isinstance(item, dict):
-            parts.append(f"dict{len(item)}")
-            for key, entry in item.items():
-                parts.append(repr(key))
-                walk(entry, level + 1)
-        elif isinstance(item, (list, tuple)):
-            parts.append(f"{type(item).__name__}{len(item)}")
-            for entry in item:
-                walk(entry, level + 1)
-        elif hasattr(item, "__dict__") and not isinstance(item, type):
-            parts.append(type(item).__qualname__)
-            walk(vars(item), level + 1)
-        else:
-            parts.append(f"{type(item).__qualname__}@{id(item)}")  # unknown: never equal across processes
-            by_identity.append(item)
-    walk(value, 0)
+    _digest_walk(value, 0, parts, by_identity, {})
     return hashlib.sha256("|".join(parts).encode()).hexdigest(), not by_identity
+
+
+def _digest_walk(item: Any, level: int, parts: list[str], by_identity: list[Any], seen: dict[int, int]) -> None:
+    """_digest's walk (a function of the module's: see `_gather_tensors`), `seen` the id of each container,
+    object or tensor walked -> its order: shared or cyclic parts."""
+    if item is None or isinstance(item, (bool, int, float, str, bytes, torch.dtype, torch.device)):
+        parts.append(repr(item))
+        return
+    if id(item) in seen:
+        parts.append(f"again #{seen[id(item)]}")  # the same order in every process that made it alike
+        return
+    seen[id(item)] = len(seen)
+    if isinstance(item, torch.Tensor):
+        total = _weighted_sum(item)
+        if total is None:
+            total = f"unreadable @{id(item)}"  # sparse, quantized, ...: not comparable this way
+            by_identity.append(item)
+        parts.append(f"T{item.dtype}{item.device.type}{tuple(item.shape)}{item.stride()}{item.requires_grad}:"
+                     f"{total}")
+    elif level > DIGEST_DEPTH:
+        parts.append(f"too deep @{id(item)}")  # never equal across processes
+        by_identity.append(item)
+    elif isinstance(item, dict):
+        parts.append(f"dict{len(item)}")
+        for key, entry in item.items():
+            parts.append(repr(key))
+            _digest_walk(entry, level + 1, parts, by_identity, seen)
+    elif isinstance(item, (list, tuple)):
+        parts.append(f"{type(item).__name__}{len(item)}")
+        for entry in item:
+            _digest_walk(entry, level + 1, parts, by_identity, seen)
+    elif hasattr(item, "__dict__") and not isinstance(item, type):
+        parts.append(type(item).__qualname__)
+        _digest_walk(vars(item), level + 1, parts, by_identity, seen)
+    else:
+        parts.append(f"{type(item).__qualname__}@{id(item)}")  # unknown: never equal across processes
+        by_identity.append(item)
 
 
 def _weighted_sum(tensor: torch.Tensor, chunk: int = 1 << 24) -> str | None:
