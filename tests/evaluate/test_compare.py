@@ -176,3 +176,20 @@ def test_a_comparison_made_in_chunks_says_what_one_made_whole_says(monkeypatch, 
         if one[0] is not None:
             assert parts[0].pop("max_rel_err") == pytest.approx(one[0].pop("max_rel_err"), rel=1e-12)
         assert parts == one
+
+
+def test_expected_outputs_held_in_host_memory_are_compared_as_if_on_their_device():
+    """References too large for the GPU keep their expected outputs in host memory (`held_for` names the device
+    they belong on): an output on that device is compared with them a chunk at a time, as any other; one on
+    another device is wrong, as it would be beside expected outputs on the GPU."""
+    import torch
+
+    from tritonsmith.evaluate.compare import compare_outputs
+    expected = torch.linspace(-3, 3, 1000)
+    assert compare_outputs(expected.clone(), expected, {}, held_for="cpu") is None
+    wrong = expected.clone()
+    wrong[7] += 1
+    problem = compare_outputs(wrong, expected, {}, held_for="cpu")
+    assert problem["mismatched"] == 1 and problem["first_bad_index"] == [7]
+    assert compare_outputs(expected.clone(), expected, {}, held_for="cuda")["message"] == \
+        "output is on cpu, expected cuda"

@@ -340,6 +340,23 @@ def test_on_the_gpu_checks_after_timing_left_for_later_and_samples_on_the_clock_
         assert all(perf.clock_gap_ms and set(perf.clock_gap_ms) == {"candidate", "baseline"} for perf in result.perf)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: an evaluation's share of it is known there")
+def test_on_the_gpu_checks_held_in_host_memory_judge_as_checks_on_the_gpu_do():
+    """With an evaluation's share of the GPU set to almost nothing, every check is held in host memory (the
+    expected outputs in the checker, the inputs in the candidate's process, copied onto the GPU for each call):
+    an honest candidate passes and is timed, a wrong one fails and one writing into its input is caught, as
+    with the checks on the GPU."""
+    task = resolve_task("vector_add")
+    with WorkerPool(device="cuda", workers=1, config=EvalConfig(timeout_s=300, check_memory=1e-9)) as pool:
+        honest = pool.evaluate(task, candidate("honest/vector_add_fixed_block.py"))
+        wrong = pool.evaluate(task, candidate("wrong/vector_add_off_by_one.py"))
+        mutating = pool.evaluate(task, candidate("adversarial/mutate_input.py"))
+    assert honest.status == "passed" and honest.speedup, honest.summary()
+    assert "the inputs in the candidate's process" in honest.evidence["held_on_host"]
+    assert wrong.status == "wrong_output", wrong.summary()
+    assert mutating.status == "rejected" and "modified input 0 in place" in mutating.message, mutating.summary()
+
+
 def test_inputs_larger_than_the_outputs_fit_the_file_limit(tmp_path):
     """A call's arguments are written back after it (to see what it changed): a task whose inputs are much
     larger than its outputs (a column sum) must not hit the candidate's file-size limit, which was sized by the
@@ -550,6 +567,45 @@ def test_correctness_checks_too_large_for_the_gpu_are_fewer_and_cover_the_cases_
     assert kept == sorted(kept, key=lambda pair: (pair[0], pair[1]))  # the usual order, case by case
     made_here = sum(sizes[pair] for pair in kept)
     assert made_here + max(sizes[pair] for pair in kept) <= half + max(sizes.values())
+
+
+def test_checks_too_large_for_the_gpu_hold_their_expected_outputs_and_inputs_in_host_memory():
+    """Where an evaluation's checks, their inputs counted twice (the candidate's process makes its own), take
+    more than its share of the GPU (KernelBench's 19_ReLU: 12 GiB a check), the expected outputs are held in
+    host memory and compared from there, and the candidate's process is told to hold its inputs there too;
+    within the share, nothing moves. A GPU's share is only known there: here the budget is set."""
+    from tritonsmith.evaluate.references import References
+    from tritonsmith.evaluate.runtime import held_bytes
+
+    task = resolve_task("vector_add")
+
+    def made(budget):
+        class Budgeted(References):
+            def memory_budget(self):
+                return budget
+        references = Budgeted({"device": "cpu", "seeds": [0], "task_path": str(task.path),
+                               "correctness_cases": list(task.correctness_cases)[:2], "perf_cases": [],
+                               "reproducibility_check": "never", "entry_point": task.entry_point})
+        references.load_task()
+        references.compute_references()
+        references.after_timing_checks = []
+        return references
+    roomy = made(1 << 40)
+    assert roomy.start_command()["inputs_on_host"] is False and "held_on_host" not in roomy.evidence
+    assert not any(check.get("on_host") for check in roomy.all_checks)
+    tight = made(1024)
+    checks = tight.checks + [tight.fresh_check]
+    before = {id(check): check["expected"] for check in checks}
+    size = held_bytes([(c["args"], c["expected"]) for c in checks]) + held_bytes([c["args"] for c in checks])
+    assert tight.start_command()["inputs_on_host"] is True
+    assert all(check["on_host"] and check["expected"] is not before[id(check)]
+               and torch.equal(check["expected"], before[id(check)]) for check in checks)
+    assert tight.evidence["held_on_host"].startswith(f"the checks take {size / 2**30:.1f} GiB (their inputs "
+                                                      "counted twice") and "the inputs in the candidate's process" in tight.evidence["held_on_host"]
+    check = tight.checks[0]
+    assert tight.compared(before[id(check)].clone(), check) is None
+    assert "differs from the reference" in tight.compared(before[id(check)] + 1, check)["message"]
+    assert tight.problem(before[id(check)] + 1, check, check["args"]) is not None
 
 
 def test_references_more_than_a_keeper_keeps_are_lent_once_then_made_by_each_job(tmp_path):

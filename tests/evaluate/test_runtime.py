@@ -768,3 +768,25 @@ def test_walking_a_value_for_its_tensors_or_digest_keeps_none_of_them_alive():
             assert all(ref() is None for ref in found), walk.__name__
     finally:
         gc.enable()
+
+
+def test_inputs_held_in_host_memory_come_back_as_they_were_made():
+    """A check's inputs held in host memory (checks too large for the GPU) are copied back for each call as the
+    task made them: the same values, strides and digest, a tensor passed twice still one, a leaf still one;
+    inputs that would not come back so (a view's offset, an expanded or transposed stride, tensors inside
+    containers, a tensor subclass) are not held there."""
+    import torch
+
+    from tritonsmith.evaluate.runtime import clone, hostable, input_digest, to_host
+    x = torch.arange(6.0).reshape(2, 3)
+    w = torch.ones(3, requires_grad=True)
+    args = (x, x, w, 3, "mean")
+    assert hostable(args) and hostable([x, None])
+    held = to_host(args)
+    assert held[0] is held[1] and held[0].data_ptr() != x.data_ptr() and held[2].is_leaf and held[2].requires_grad
+    back = clone(held, "cpu")
+    assert back[0] is back[1] and back[0].data_ptr() != held[0].data_ptr() and back[3:] == (3, "mean")
+    assert input_digest(back) == input_digest(args) and back[0].stride() == x.stride()
+    for not_held in [(x[1:],), (x.t(),), (torch.ones(1).expand(4),), ([x],), ({"x": x},),
+                     (torch.nn.Parameter(torch.ones(2)),), {"x": x}]:
+        assert not hostable(not_held), not_held

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from tritonsmith.evaluate.compare import as_outputs, compare_outputs
+from tritonsmith.evaluate.compare import as_outputs
 from tritonsmith.evaluate.conversation import Conversation, _Stop, int_of, keys_of
 from tritonsmith.evaluate.measuring import Measuring
 from tritonsmith.evaluate.references import References
@@ -147,7 +147,7 @@ class Checker(References, Conversation, Measuring):
                 continue
             check = self.checks[key]
             ok, output = self.take(f"late-{key}.pt")
-            if not ok or compare_outputs(output, check["expected"], self.tolerances, check.get("undefined")) is not None:
+            if not ok or self.compared(output, check) is not None:
                 self.violate(f"the output of {where(check)} changed after later calls (reused or cached buffers)")
 
     def check_kernels_matter(self) -> None:
@@ -161,8 +161,7 @@ class Checker(References, Conversation, Measuring):
             reference_off = self.task.reference(*clone(check["args"]))  # Triton kernels (a suite's gold code) may
             # not depend on them (memory filled, as the candidate's is with kernels off)
             synchronize(self.device)
-        if skipped["launches"] and compare_outputs(reference_off, check["expected"], self.tolerances,
-                                                   check.get("undefined")) is None:
+        if skipped["launches"] and self.compared(reference_off, check) is None:
             self.evidence["kernels_off_check"] = "skipped: the task's own outputs do not change without kernels"
             return
         key = len(self.checks)
@@ -171,8 +170,7 @@ class Checker(References, Conversation, Measuring):
         if key in (reply.get("handed") or []):
             ok, output = self.take(f"off-{key}.pt")
             with self.gpu_lock.shared():
-                matched = ok and compare_outputs(output, check["expected"], self.tolerances,
-                                                 check.get("undefined")) is None
+                matched = ok and self.compared(output, check) is None
         self.evidence["kernels_off_check"] = "ran"
         if matched:
             self.violate("the outputs are correct even with every Triton kernel launch disabled: "

@@ -49,15 +49,17 @@ def as_outputs(value: Any) -> list[Any]:
 
 
 def compare_outputs(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]],
-                    undefined: dict[str, Any] | None = None) -> dict[str, Any] | None:
+                    undefined: dict[str, Any] | None = None, held_for: str | None = None) -> dict[str, Any] | None:
     """None when `got` matches `expected`; otherwise a dict describing the first bad output.
 
     Outputs are a tensor, a tuple/list of outputs, or a dict of outputs compared key by key (the
     results of a suite's test function). `undefined` maps an output's place (as named in messages) to a
-    boolean mask of its elements that are not compared."""
+    boolean mask of its elements that are not compared. `held_for`: the device type the expected outputs
+    belong on where they are held in host memory (references too large to hold on the GPU), compared a
+    chunk at a time on `got`'s device."""
     for where, problem, g, e in _pairs(got, expected, "output", top=True):
         if problem is None:
-            problem = compare_tensor(g, e, tolerances, (undefined or {}).get(where))
+            problem = compare_tensor(g, e, tolerances, (undefined or {}).get(where), held_for)
             if problem is not None:
                 problem["message"] = f"{where} {problem['message']}"
         if problem is not None:
@@ -152,7 +154,7 @@ def _pairs(got: Any, expected: Any, where: str, top: bool = False):
 
 
 def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, float]],
-                   undefined: Any = None) -> dict[str, Any] | None:
+                   undefined: Any = None, held_for: str | None = None) -> dict[str, Any] | None:
     got, expected = _from_numpy(got), _from_numpy(expected)  # a test may return .numpy() of its results
     if isinstance(expected, float) and _real(got):
         return compare_float(float(got), expected, tolerances)
@@ -166,8 +168,8 @@ def compare_tensor(got: Any, expected: Any, tolerances: dict[str, tuple[float, f
         return {"message": f"has shape {list(got.shape)}, expected {list(expected.shape)}"}
     if got.dtype != expected.dtype:
         return {"message": f"has dtype {dtype_name(got.dtype)}, expected {dtype_name(expected.dtype)}"}
-    if got.device.type != expected.device.type:
-        return {"message": f"is on {got.device}, expected {expected.device}"}
+    if got.device.type != (held_for or expected.device.type):
+        return {"message": f"is on {got.device}, expected {held_for or expected.device}"}
     numel = expected.numel()
     if numel == 0:
         return None
@@ -235,10 +237,11 @@ H100 out of memory beside the references it checked)."""
 
 
 def _chunks(g: torch.Tensor, e: torch.Tensor, keep: torch.Tensor | None):
-    """(start, places, g's part, e's part) of two flat tensors, CHUNK elements at a time: `places`, where `keep`
-    (a flat mask of the elements compared) is given, the index of each compared element within the part."""
+    """(start, places, g's part, e's part) of two flat tensors, CHUNK elements at a time, both on g's device:
+    `places`, where `keep` (a flat mask of the elements compared, on g's device) is given, the index of each
+    compared element within the part."""
     for start in range(0, e.numel(), CHUNK):
-        part_g, part_e = g[start:start + CHUNK], e[start:start + CHUNK]
+        part_g, part_e = g[start:start + CHUNK], e[start:start + CHUNK].to(g.device)  # (held in host memory)
         if keep is None:
             yield start, None, part_g, part_e
         else:

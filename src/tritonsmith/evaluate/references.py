@@ -43,17 +43,20 @@ from tritonsmith.evaluate.runtime import (
     clone,
     held_bytes,
     host_memory_filled,
+    hostable,
     import_file,
     import_task,
     input_digest,
     make_inputs,
     synchronize,
+    tensors_of,
     time_first_call,
     where,
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings, holding_last
 from tritonsmith.task import PERF_SEED, CaseSkipped, case_label
 from tritonsmith.util.copied_calls import nothing_recorded, written_aligned
+from tritonsmith.util.tensors import map_tensors
 
 REFERENCE_TIMINGS = ("separate", "baseline", "none")
 SMALL_BLOCK, SMALL_POOL = 1 << 20, 64 << 20  # PyTorch's small-block pool: blocks up to 1 MiB
@@ -561,8 +564,47 @@ class References:
         file_bytes = self.job.get("limits", {}).get("file_bytes")
         if file_bytes:
             file_bytes = max(file_bytes, 2 * largest + (16 << 20))
-        self.start = {"do": "start", "meta": meta, "pytorch_gold": self.pytorch_gold, "file_bytes": file_bytes}
-        return dict(self.start, digests=[input_digest(c["args"]) for c in self.all_checks[:deferred]])
+        digests = [input_digest(c["args"]) for c in self.all_checks[:deferred]]
+        self.start = {"do": "start", "meta": meta, "pytorch_gold": self.pytorch_gold, "file_bytes": file_bytes,
+                      "inputs_on_host": self.hold_on_host(self.all_checks[:deferred])}
+        return dict(self.start, digests=digests)
+
+    def hold_on_host(self, checks: list[dict[str, Any]]) -> bool:
+        """Whether the candidate's process holds the checks' inputs in host memory, each copied onto the GPU for
+        its calls: where the checks would take more than this evaluation's share of the GPU (`memory_budget`),
+        their inputs counted twice (that process makes its own). The expected outputs are then held in host
+        memory here too (`on_host`), where the task has no check of its own (`compared` reads them a chunk at
+        a time). KernelBench's 19_ReLU takes 6 GiB of input and 6 of output a check: an H100 ran out of memory
+        with the checker's checks and the candidate's process's inputs of them on it."""
+        budget = self.memory_budget()
+        if budget is None or not checks:
+            return False
+        size = held_bytes([(c["args"], c["expected"]) for c in checks]) + held_bytes([c["args"] for c in checks])
+        if size <= budget:
+            return False
+        inputs = all(hostable(c["args"]) for c in checks)
+        outputs = 0
+        if self.checker is None:
+            for check in checks:
+                moved = _outputs_on_host(check["expected"])
+                if moved is not None:
+                    outputs += held_bytes(check["expected"])
+                    check["expected"], check["on_host"] = moved, True
+            if outputs:
+                torch.cuda.empty_cache()
+        self.evidence["held_on_host"] = (
+            f"the checks take {size / 2**30:.1f} GiB (their inputs counted twice: the candidate's process makes its "
+            f"own), more than this evaluation's share of the GPU ({budget / 2**30:.1f} GiB): "
+            + ("the inputs in the candidate's process, copied onto the GPU for each call" if inputs else
+               "the inputs stay on the GPU (not plain tensors)")
+            + f"; {outputs / 2**30:.1f} GiB of expected outputs here")
+        return inputs
+
+    def compared(self, output: Any, check: dict[str, Any], expected: Any = None) -> dict[str, Any] | None:
+        """compare_outputs of `output` with the check's expected output (or `expected`, aligned with it), held in
+        host memory where `hold_on_host` put it."""
+        return compare_outputs(output, check["expected"] if expected is None else expected, self.tolerances,
+                               check.get("undefined"), torch.device(self.device).type if check.get("on_host") else None)
 
     @staticmethod
     def meta_of(check: dict[str, Any]) -> dict[str, Any]:
@@ -609,7 +651,7 @@ class References:
             except Exception as exc:  # noqa: BLE001 - a malformed output may break the task's check
                 return {"message": f"the task's check raised {type(exc).__name__}: {exc}"}
             return None if found is None else {"message": str(found)}
-        return compare_outputs(output, expected, self.tolerances, check.get("undefined"))
+        return self.compared(output, check, expected)
 
 
 def _segments_allocated() -> int:
@@ -621,6 +663,14 @@ def correctness_room(budget: int | None, perf_bytes: int) -> int | None:
     """What the correctness checks may hold: the rest of the budget, and a quarter of it whatever the perf
     checks hold (small correctness cases beside large perf shapes, as TritonBench-G's, are all made)."""
     return None if budget is None else max(budget - perf_bytes, budget // 4)
+
+
+def _outputs_on_host(value: Any) -> Any:
+    """An expected output (a tensor, or lists, tuples and dicts of them) with each tensor copied into host
+    memory; None where a tensor in it is elsewhere (in an object) or not a plain one."""
+    moved = map_tensors(value, lambda _, t: t.detach().to("cpu", copy=True) if type(t) is torch.Tensor else t)
+    found = tensors_of(moved)
+    return moved if found and all(t.device.type == "cpu" for t in found) else None
 
 
 def _numel(value: Any) -> int:

@@ -268,12 +268,39 @@ def _weighted_sum(tensor: torch.Tensor, chunk: int = 1 << 24) -> str | None:
     return str(total)
 
 
-def clone(args: tuple) -> tuple:
-    """A copy of each tensor argument; one tensor passed twice (an op writing into its input) stays one."""
+def clone(args: tuple, device: str | None = None) -> tuple:
+    """A copy of each tensor argument (on `device` where given: inputs held in host memory, `to_host`); one
+    tensor passed twice (an op writing into its input) stays one."""
     copies: dict[int, torch.Tensor] = {}
     for arg in args:
         if isinstance(arg, torch.Tensor) and id(arg) not in copies:
-            copies[id(arg)] = arg.clone()
+            copies[id(arg)] = arg.clone() if device is None else arg.to(device, copy=True)
+    return tuple(copies[id(a)] if isinstance(a, torch.Tensor) else a for a in args)
+
+
+def hostable(args: Any) -> bool:
+    """Whether a check's inputs can be held in host memory and copied back onto the GPU for each call as they
+    were (`to_host`, `clone(args, device)`): a tuple or list whose tensors are its items, each a plain tensor,
+    contiguous and the whole of its storage (a view's offset or an expanded stride would not come back)."""
+    if not isinstance(args, (tuple, list)):
+        return False
+    for arg in args:
+        if isinstance(arg, torch.Tensor):
+            if (type(arg) is not torch.Tensor or arg.layout != torch.strided or not arg.is_contiguous()
+                    or arg.storage_offset() or arg.untyped_storage().nbytes() != arg.numel() * arg.element_size()):
+                return False
+        elif tensors_of(arg):
+            return False
+    return True
+
+
+def to_host(args: tuple) -> tuple:
+    """A `hostable` check's inputs copied into host memory (a leaf stays one, requires_grad kept); one tensor
+    passed twice stays one."""
+    copies: dict[int, torch.Tensor] = {}
+    for arg in args:
+        if isinstance(arg, torch.Tensor) and id(arg) not in copies:
+            copies[id(arg)] = arg.detach().to("cpu", copy=True).requires_grad_(arg.requires_grad)
     return tuple(copies[id(a)] if isinstance(a, torch.Tensor) else a for a in args)
 
 

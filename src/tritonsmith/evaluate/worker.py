@@ -39,6 +39,7 @@ from tritonsmith.evaluate.runtime import (
     empty_memory_filled,
     hand_over,
     hand_over_unless_same,
+    hostable,
     import_file,
     import_task,
     input_digest,
@@ -46,6 +47,7 @@ from tritonsmith.evaluate.runtime import (
     read_message,
     synchronize,
     time_first_call,
+    to_host,
     value_digest,
     where,
     write_message,
@@ -83,6 +85,7 @@ class CandidateRun:
         self.first_outputs: dict[int, str | None] = {}  # value_digest of a perf case's first call's output
         self.storages: dict[int, str] = {}
         self.failure: dict[str, str] | None = None
+        self.inputs_on_host = False  # the checks' inputs held in host memory, copied onto the GPU for each call
 
     def reply(self, message: dict[str, Any]) -> None:
         guards = self.guards
@@ -133,6 +136,7 @@ class CandidateRun:
     def start(self, command: dict[str, Any]) -> None:
         job = self.job
         self.meta = command["meta"]
+        self.inputs_on_host = bool(command.get("inputs_on_host")) and self.device != "cpu"
         if "digests" in command:
             self.inputs, differ, error = self.make_inputs(command["digests"])
             self.digests = list(command["digests"])
@@ -186,7 +190,8 @@ class CandidateRun:
             except BaseException as exc:  # noqa: B036 - no candidate code has run: the checker's copy is used
                 args, same = None, False
                 error = error or f"{type(exc).__name__}: {exc}"[:300]
-            inputs.append(args if same else None)
+            inputs.append(self.held(args) if same else None)
+            args = None  # (not on the GPU while the next check's are made)
             if not same:
                 differ.append(key)
         return inputs, differ, error
@@ -197,6 +202,15 @@ class CandidateRun:
             args = make_inputs(self.task, meta["case"], meta["seed"], self.device)
             synchronize(self.device)
         return args, input_digest(args) == digest
+
+    def held(self, args: Any) -> Any:
+        """A check's inputs as this process holds them until their calls: in host memory where the checker said
+        so (`inputs_on_host`, checks too large for the GPU beside the checker's), copied once made and their
+        digest taken."""
+        if not self.inputs_on_host or args is None or not hostable(args):
+            return args
+        with self.gpu_lock.shared():
+            return to_host(args)
 
     def load_inputs(self, path: str) -> None:
         """Checks' inputs the checker wrote to a file (they came out otherwise here)."""
@@ -225,14 +239,24 @@ class CandidateRun:
     # --- the candidate ---------------------------------------------------------------------------------
 
     def check_of(self, key: int) -> dict[str, Any]:
-        return dict(self.meta[str(key)], args=self.inputs[key])
+        """A check's case and inputs; inputs held in host memory come as a copy on the GPU, made now (`copy`:
+        the calls need make none of their own)."""
+        args = self.inputs[key]
+        if args is not None and any(isinstance(a, torch.Tensor) and a.device.type == "cpu" for a in args) \
+                and self.device != "cpu":
+            with self.gpu_lock.shared():
+                copied = clone(args, self.device)
+                synchronize(self.device)
+            return dict(self.meta[str(key)], args=copied, copy=True)
+        return dict(self.meta[str(key)], args=args)
 
     def run_entry(self, check: dict[str, Any], record_ops: bool = True,
                   call: Callable[[Callable[[], Any], tuple], Any] | None = None,
                   args: tuple | None = None) -> tuple[Any, tuple]:
         """The candidate's output on a copy of the check's inputs (or on `args`), and that copy after the call;
         `call` makes the call, given it and its arguments (timed once)."""
-        args = clone(check["args"]) if args is None else args
+        if args is None:
+            args = check["args"] if check.get("copy") else clone(check["args"])
         try:
             with self.gpu_lock.shared(), self.guards.watching(record_ops=record_ops):
                 output = call(lambda: self.entry(*args), args) if call else self.entry(*args)
@@ -311,7 +335,7 @@ class CandidateRun:
     def time(self, command: dict[str, Any]) -> None:
         """Time one perf case; the checker computes medians and ratios from the raw samples sent back."""
         check = self.check_of(command["id"])
-        args = clone(check["args"])
+        args = check["args"] if check.get("copy") else clone(check["args"])
         last: dict[str, Any] = {"no_launch": 0, "reused": 0}
         entry, guards = self.entry, self.guards
 
@@ -455,7 +479,7 @@ class CandidateRun:
     def keep_inputs(self, key: int, args: Any, digest: str | None) -> None:
         for listed in (self.inputs, self.digests):
             listed += [None] * (key + 1 - len(listed))
-        self.inputs[key], self.digests[key] = args, digest
+        self.inputs[key], self.digests[key] = self.held(args), digest
 
     def fresh_call(self, key: int) -> tuple[tuple[Any, tuple], dict[str, Any]]:
         """After timing, the candidate's first call on inputs it has not seen (the after-timing check's), timed
