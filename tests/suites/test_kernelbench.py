@@ -279,3 +279,22 @@ def test_models_written_here_pass_the_real_level1_through_the_dir_solver_and_the
             assert (record["speedup"] is not None) == (device == "cuda"), record
             if solver == "baseline":
                 assert record["qualified"] is True, record
+
+
+def test_inputs_are_drawn_on_the_device_they_are_used_on(tmp_path):
+    """get_inputs() draws on the evaluation's device (torch's default device, while it runs), not on the CPU
+    and copied: at KernelBench's own sizes (6 GiB an input) the CPU's draws took most of a check's making. The
+    same seed draws the same inputs; `meta` stands for a GPU here."""
+    folder = tmp_path / "level1"
+    folder.mkdir()
+    relu = (LEVEL / "1_ReLU.py").read_text()
+    (folder / "1_ReLU.py").write_text(relu.replace("def get_inputs():", "def get_inputs():\n    drawn_on.append("
+                                                   "torch.empty(0).device.type)") + "\ndrawn_on = []\n")
+    [task] = list(load_suite(f"kernelbench:{folder}"))
+    module, case = generated(task), task.correctness_cases[0]
+    on_meta = module.make_inputs(case, torch.Generator().manual_seed(0), "meta")
+    assert on_meta[0].device.type == "meta"
+    first, again = (module.make_inputs(case, torch.Generator().manual_seed(0), "cpu")[0] for _ in range(2))
+    assert torch.equal(first, again) and torch.empty(0).device.type == "cpu"  # (the default device restored)
+    assert module._module("problem", module.PROBLEM_FILE).drawn_on == ["meta"]
+    assert module._module("cpu_problem", module.CPU_PROBLEM_FILE).drawn_on == ["cpu", "cpu"]
