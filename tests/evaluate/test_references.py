@@ -606,6 +606,17 @@ def test_checks_too_large_for_the_gpu_hold_their_expected_outputs_and_inputs_in_
     assert tight.compared(before[id(check)].clone(), check) is None
     assert "differs from the reference" in tight.compared(before[id(check)] + 1, check)["message"]
     assert tight.problem(before[id(check)] + 1, check, check["args"]) is not None
+    # only outputs wholly on the evaluation's device move: a GPU task's CPU result or numpy array compares as
+    # on the CPU, and held for the GPU would fail an honest candidate (meta stands for the GPU)
+    import numpy
+
+    from tritonsmith.evaluate.references import _outputs_on_host
+    on_gpu = torch.empty(3, device="meta")
+    assert _outputs_on_host({"x": on_gpu, "n": torch.tensor([3])}, "meta") is None
+    assert _outputs_on_host((on_gpu, numpy.zeros(2)), "meta") is None
+    assert _outputs_on_host(torch.nn.Parameter(on_gpu), "meta") is None
+    moved = _outputs_on_host([before[id(check)], {"y": before[id(check)]}], "cpu")
+    assert moved[0] is not before[id(check)] and torch.equal(moved[1]["y"], before[id(check)])
 
 
 def test_references_more_than_a_keeper_keeps_are_lent_once_then_made_by_each_job(tmp_path):

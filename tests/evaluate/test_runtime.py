@@ -761,8 +761,9 @@ def test_walking_a_value_for_its_tensors_or_digest_keeps_none_of_them_alive():
     gc.disable()
     try:
         for walk in (tensors_of, held_bytes, input_digest):
-            value = [torch.ones(4), (torch.zeros(2), Op())]
-            found = weakref.ref(value[1][1].weights[1]["bias"]), weakref.ref(value[0])
+            value = [torch.ones(4), (torch.zeros(2), Op()), torch.eye(3).to_sparse()]
+            found = (weakref.ref(value[1][1].weights[1]["bias"]), weakref.ref(value[0]),
+                     weakref.ref(value[2]))  # (the digest keeps a tensor it cannot read, as sparse ones)
             walk(value)
             del value
             assert all(ref() is None for ref in found), walk.__name__
@@ -781,12 +782,58 @@ def test_inputs_held_in_host_memory_come_back_as_they_were_made():
     x = torch.arange(6.0).reshape(2, 3)
     w = torch.ones(3, requires_grad=True)
     args = (x, x, w, 3, "mean")
-    assert hostable(args) and hostable([x, None])
+    on_gpu = torch.empty(2, 3, device="meta")  # (meta stands for the GPU here)
+    assert hostable((on_gpu, on_gpu, 3), "meta") and hostable([on_gpu, None], "meta")
+    assert not hostable((on_gpu, torch.tensor([1])), "meta")  # a task's own CPU tensor would come back on the GPU
     held = to_host(args)
     assert held[0] is held[1] and held[0].data_ptr() != x.data_ptr() and held[2].is_leaf and held[2].requires_grad
     back = clone(held, "cpu")
     assert back[0] is back[1] and back[0].data_ptr() != held[0].data_ptr() and back[3:] == (3, "mean")
     assert input_digest(back) == input_digest(args) and back[0].stride() == x.stride()
-    for not_held in [(x[1:],), (x.t(),), (torch.ones(1).expand(4),), ([x],), ({"x": x},),
-                     (torch.nn.Parameter(torch.ones(2)),), {"x": x}]:
-        assert not hostable(not_held), not_held
+    x = on_gpu
+    for not_held in [(x[1:],), (x.t(),), (torch.ones(1, device="meta").expand(4),), ([x],), ({"x": x},),
+                     (torch.nn.Parameter(torch.ones(2, device="meta")),), {"x": x}]:
+        assert not hostable(not_held, "meta"), not_held
+
+
+def test_the_candidates_process_holds_inputs_in_host_memory_only_where_told_and_copies_them_back_per_call(
+        monkeypatch):
+    """CandidateRun: with `inputs_on_host` each check's inputs, once made, are held in host memory and every
+    check_of gives a new copy for its calls (`copy`: not cloned again); without it the inputs stay as they are,
+    a task's own CPU tensor among them; an after-timing check's inputs, made for one call, are that call's own
+    copy and never held. The CPU stands for the GPU here (hostable is told so, clone copies on it)."""
+    import contextlib
+
+    import torch
+
+    import tritonsmith.evaluate.worker as worker
+
+    class Lock:
+        def shared(self):
+            return contextlib.nullcontext()
+    monkeypatch.setattr(worker, "hostable", lambda args, device: True)
+
+    def run(on_host: bool):
+        made = worker.CandidateRun.__new__(worker.CandidateRun)
+        made.device, made.gpu_lock, made.inputs_on_host = "cuda", Lock(), on_host
+        made.held_keys, made.once_keys, made.inputs, made.digests = set(), set(), [], []
+        made.meta = {str(k): {"case": {}, "index": k, "seed": k, "phase": "correctness"} for k in range(3)}
+        return made
+    monkeypatch.setattr(worker, "synchronize", lambda device: None)
+    monkeypatch.setattr(worker, "clone", lambda args, device=None: tuple(
+        a.clone() if isinstance(a, torch.Tensor) else a for a in args) if device else None)
+    x, marker = torch.arange(4.0), torch.tensor([1])
+    plain = run(False)
+    plain.keep_inputs(0, (x, marker), "d0")
+    check = plain.check_of(0)
+    assert check["args"][0] is x and check["args"][1] is marker and not check["copy"]
+    held = run(True)
+    held.keep_inputs(0, (x, 2), "d0")
+    assert held.held_keys == {0} and held.inputs[0][0] is not x and torch.equal(held.inputs[0][0], x)
+    first, again = held.check_of(0), held.check_of(0)
+    assert first["copy"] and first["args"][0] is not again["args"][0] and first["args"][1] == 2
+    assert torch.equal(first["args"][0], x) and first["args"][0] is not held.inputs[0][0]
+    after = (torch.ones(2),)
+    held.keep_inputs(2, after, "d2", once=True)
+    check = held.check_of(2)
+    assert 2 not in held.held_keys and check["copy"] and check["args"] is after

@@ -298,3 +298,30 @@ def test_inputs_are_drawn_on_the_device_they_are_used_on(tmp_path):
     assert torch.equal(first, again) and torch.empty(0).device.type == "cpu"  # (the default device restored)
     assert module._module("problem", module.PROBLEM_FILE).drawn_on == ["meta"]
     assert module._module("cpu_problem", module.CPU_PROBLEM_FILE).drawn_on == ["cpu", "cpu"]
+
+
+def test_what_a_task_loads_goes_with_its_module(tmp_path):
+    """The problem and reference modules a KernelBench task loads are named under the task's module, so that a
+    reference keeper dropping the task (`task_modules_dropped`: a bench's finished task, references too large
+    to keep) frees the reference's models too, and no other task's."""
+    import gc
+    import weakref
+
+    from tritonsmith.evaluate.keeper import task_modules_dropped
+    from tritonsmith.evaluate.runtime import import_file
+    [task] = [t for t in load_suite(SUITE) if t.id == "1_ReLU"]
+    key = "0123456789abcdef" + "0" * 48
+    module = import_file(str(task.path), f"tritonsmith_task_{key[:16]}")
+    case = task.correctness_cases[0]
+    module.reference(*module.make_inputs(case, torch.Generator().manual_seed(0), "cpu"))
+    loaded = sorted(name for name in sys.modules if name.startswith(f"tritonsmith_task_{key[:16]}"))
+    name = f"tritonsmith_task_{key[:16]}"
+    assert loaded == [name, f"{name}.kernelbench_cpu_problem", f"{name}.kernelbench_reference",
+                      f"{name}.kernelbench_reference.tritonsmith_problem_cpu"], loaded  # (the reference's Model)
+    sys.modules["tritonsmith_task_0123456789abcdeg"] = other = type(sys)("other")  # another task's
+    alive = [weakref.ref(sys.modules[name]) for name in loaded]
+    dropped = task_modules_dropped(key)
+    assert len(dropped) == 4 and sys.modules.pop("tritonsmith_task_0123456789abcdeg") is other
+    del dropped, module
+    gc.collect()
+    assert not any(ref() is not None for ref in alive)

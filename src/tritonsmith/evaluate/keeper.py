@@ -91,6 +91,13 @@ def checksum(state: Any) -> list[int]:
             for t in tensors_of(state)]
 
 
+
+def task_modules_dropped(key: str) -> list[Any]:
+    """Take a task's module out of sys.modules, and the modules it loaded under its name (a KernelBench task's
+    problem and reference, with the reference's models): returned, their last holder, for the caller to let go."""
+    name = f"tritonsmith_task_{key[:16]}"
+    return [sys.modules.pop(m) for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]]
+
 class Keeper:
     def __init__(self, device: str, limit_bytes: int):
         self.device = device
@@ -186,7 +193,7 @@ class Keeper:
                     if self.copy_fits(size):  # made already: this job need not make them again
                         return self.lent({"state": state, "made": f"now, for this job only (not kept: {why})"})
                     state = None  # and the task's module, with what it made at import (a harness's weights)
-                    sys.modules.pop(f"tritonsmith_task_{key[:16]}", None)
+                    self.free(task_modules_dropped(key))
                     self.give_back()
                     return _unavailable(self.too_large[key])
                 if error is not None:
@@ -222,15 +229,17 @@ class Keeper:
         with self.lock:
             gone = self.kept.pop(key, None)
             self.too_large.pop(key, None)
-        return [gone, sys.modules.pop(f"tritonsmith_task_{key[:16]}", None)]
+        return [gone, *task_modules_dropped(key)]
 
     def free(self, gone: list[Any]) -> None:
-        """Free what `forget` let go (the only holder of it: `gone`, emptied here) and give its memory back, as
-        all CUDA work here is (under `filling`: after a making in progress)."""
+        """Free what `forget` (or `task_modules_dropped`) let go (the only holder of it: `gone`, emptied here) and
+        give its memory back, as all CUDA work here is (under `filling`: after a making in progress)."""
         if not any(item is not None for item in gone):
             return
+        import gc
         with self.filling:
             gone.clear()
+            gc.collect()  # a module is a cycle (its functions' globals): what it holds goes only so
             self.release_cached()
 
     def copy_fits(self, size: int) -> bool:
@@ -279,7 +288,7 @@ class Keeper:
             error, short = _failure(exc), out_of_memory(exc)
         # past the except block: its traceback held the first try's references and inputs alive; and the task's
         # module holds what it made at import (a KernelBench harness's model weights, a perf script's inputs)
-        sys.modules.pop(f"tritonsmith_task_{job['task_key'][:16]}", None)
+        task_modules_dropped(job["task_key"])
         if not short or self.device == "cpu":
             return None, error
         import gc

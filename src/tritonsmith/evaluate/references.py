@@ -42,6 +42,7 @@ from tritonsmith.evaluate.runtime import (
     clock_timing,
     clone,
     held_bytes,
+    host_available,
     host_memory_filled,
     hostable,
     import_file,
@@ -566,37 +567,44 @@ class References:
             file_bytes = max(file_bytes, 2 * largest + (16 << 20))
         digests = [input_digest(c["args"]) for c in self.all_checks[:deferred]]
         self.start = {"do": "start", "meta": meta, "pytorch_gold": self.pytorch_gold, "file_bytes": file_bytes,
-                      "inputs_on_host": self.hold_on_host(self.all_checks[:deferred])}
+                      "inputs_on_host": self.hold_on_host(self.all_checks[:deferred],
+                                                          [c for c in self.all_checks[deferred:] if not c.get("later")])}
         return dict(self.start, digests=digests)
 
-    def hold_on_host(self, checks: list[dict[str, Any]]) -> bool:
+    def hold_on_host(self, checks: list[dict[str, Any]], made_ahead: list[dict[str, Any]]) -> bool:
         """Whether the candidate's process holds the checks' inputs in host memory, each copied onto the GPU for
         its calls: where the checks would take more than this evaluation's share of the GPU (`memory_budget`),
-        their inputs counted twice (that process makes its own). The expected outputs are then held in host
-        memory here too (`on_host`), where the task has no check of its own (`compared` reads them a chunk at
-        a time). KernelBench's 19_ReLU takes 6 GiB of input and 6 of output a check: an H100 ran out of memory
-        with the checker's checks and the candidate's process's inputs of them on it."""
+        their inputs counted twice (that process makes its own; not the after-timing checks `made_ahead`'s,
+        named only when timed), and the host has room for them (half its available memory). The expected
+        outputs are then held in host memory here too (`on_host`), where the task has no check of its own
+        (`compared` reads them a chunk at a time). KernelBench's 19_ReLU takes 6 GiB of input and 6 of output a
+        check: an H100 ran out of memory with the checker's checks and the candidate's process's inputs."""
         budget = self.memory_budget()
         if budget is None or not checks:
             return False
-        size = held_bytes([(c["args"], c["expected"]) for c in checks]) + held_bytes([c["args"] for c in checks])
+        inputs_bytes = held_bytes([c["args"] for c in checks])
+        size = held_bytes([(c["args"], c["expected"]) for c in checks + made_ahead]) + inputs_bytes
         if size <= budget:
             return False
-        inputs = all(hostable(c["args"]) for c in checks)
+        room = host_available() // 2
+        inputs = all(hostable(c["args"], self.device) for c in checks) and inputs_bytes <= room
+        room -= inputs_bytes if inputs else 0
         outputs = 0
         if self.checker is None:
-            for check in checks:
-                moved = _outputs_on_host(check["expected"])
-                if moved is not None:
-                    outputs += held_bytes(check["expected"])
-                    check["expected"], check["on_host"] = moved, True
-            if outputs:
-                torch.cuda.empty_cache()
+            with self.gpu_lock.shared():  # GBs copied, as every copy here is (`copied`)
+                for check in checks + made_ahead:
+                    moved = _outputs_on_host(check["expected"], self.device)
+                    size_of = held_bytes(check["expected"])
+                    if moved is not None and outputs + size_of <= room:
+                        outputs += size_of
+                        check["expected"], check["on_host"] = moved, True
+                if outputs:
+                    torch.cuda.empty_cache()
         self.evidence["held_on_host"] = (
             f"the checks take {size / 2**30:.1f} GiB (their inputs counted twice: the candidate's process makes its "
             f"own), more than this evaluation's share of the GPU ({budget / 2**30:.1f} GiB): "
             + ("the inputs in the candidate's process, copied onto the GPU for each call" if inputs else
-               "the inputs stay on the GPU (not plain tensors)")
+               "the inputs stay on the GPU (not all plain tensors on it, or no room in host memory)")
             + f"; {outputs / 2**30:.1f} GiB of expected outputs here")
         return inputs
 
@@ -665,12 +673,17 @@ def correctness_room(budget: int | None, perf_bytes: int) -> int | None:
     return None if budget is None else max(budget - perf_bytes, budget // 4)
 
 
-def _outputs_on_host(value: Any) -> Any:
-    """An expected output (a tensor, or lists, tuples and dicts of them) with each tensor copied into host
-    memory; None where a tensor in it is elsewhere (in an object) or not a plain one."""
-    moved = map_tensors(value, lambda _, t: t.detach().to("cpu", copy=True) if type(t) is torch.Tensor else t)
-    found = tensors_of(moved)
-    return moved if found and all(t.device.type == "cpu" for t in found) else None
+def _outputs_on_host(value: Any, device: str) -> Any:
+    """An expected output (a tensor, or lists, tuples and dicts of them) with each tensor, all plain ones on
+    `device`, copied into host memory; None where it holds anything else that compare_tensor reads as a tensor:
+    one in an object, of a subclass, elsewhere (a GPU task's CPU result), or a numpy array (compared as on the
+    CPU, and so not `held_for` the GPU)."""
+    found = tensors_of(value)
+    if not found or any(type(t) is not torch.Tensor or t.device.type != torch.device(device).type for t in found) or any(
+            type(item).__module__ == "numpy" for item in as_outputs(value)):
+        return None
+    moved = map_tensors(value, lambda _, t: t.detach().to("cpu", copy=True))
+    return moved if all(t.device.type == "cpu" for t in tensors_of(moved)) else None
 
 
 def _numel(value: Any) -> int:

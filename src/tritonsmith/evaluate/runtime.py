@@ -127,6 +127,19 @@ def _mallopt() -> Callable[[int, int], int] | None:
         return None
 
 
+def host_available() -> int:
+    """Bytes of host memory available (Linux's MemAvailable: free, and caches that can be let go); 0 where it
+    cannot be read."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 @contextlib.contextmanager
 def host_memory_filled(byte: int):
     """What the host's malloc hands out within reads as `byte` (not 0xFF, which glibc cannot give): a host
@@ -278,16 +291,19 @@ def clone(args: tuple, device: str | None = None) -> tuple:
     return tuple(copies[id(a)] if isinstance(a, torch.Tensor) else a for a in args)
 
 
-def hostable(args: Any) -> bool:
-    """Whether a check's inputs can be held in host memory and copied back onto the GPU for each call as they
-    were (`to_host`, `clone(args, device)`): a tuple or list whose tensors are its items, each a plain tensor,
-    contiguous and the whole of its storage (a view's offset or an expanded stride would not come back)."""
+def hostable(args: Any, device: str) -> bool:
+    """Whether a check's inputs can be held in host memory and copied back onto `device` for each call as they
+    were (`to_host`, `clone(args, device)`): a tuple or list whose tensors are its items, each a plain tensor on
+    that device (a task's own CPU tensor, a perf script's marker, would come back on the GPU), contiguous and the
+    whole of its storage (a view's offset or an expanded stride would not come back)."""
     if not isinstance(args, (tuple, list)):
         return False
     for arg in args:
         if isinstance(arg, torch.Tensor):
-            if (type(arg) is not torch.Tensor or arg.layout != torch.strided or not arg.is_contiguous()
-                    or arg.storage_offset() or arg.untyped_storage().nbytes() != arg.numel() * arg.element_size()):
+            if (type(arg) is not torch.Tensor or arg.layout != torch.strided
+                    or arg.device.type != torch.device(device).type
+                    or not arg.is_contiguous() or arg.storage_offset()
+                    or arg.untyped_storage().nbytes() != arg.numel() * arg.element_size()):
                 return False
         elif tensors_of(arg):
             return False

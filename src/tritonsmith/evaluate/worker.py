@@ -85,7 +85,9 @@ class CandidateRun:
         self.first_outputs: dict[int, str | None] = {}  # value_digest of a perf case's first call's output
         self.storages: dict[int, str] = {}
         self.failure: dict[str, str] | None = None
-        self.inputs_on_host = False  # the checks' inputs held in host memory, copied onto the GPU for each call
+        self.inputs_on_host = False  # the checks' inputs held in host memory, copied onto the GPU for each call:
+        self.held_keys: set[int] = set()  # those so held; and those made for one call, used as its own copy
+        self.once_keys: set[int] = set()
 
     def reply(self, message: dict[str, Any]) -> None:
         guards = self.guards
@@ -190,7 +192,7 @@ class CandidateRun:
             except BaseException as exc:  # noqa: B036 - no candidate code has run: the checker's copy is used
                 args, same = None, False
                 error = error or f"{type(exc).__name__}: {exc}"[:300]
-            inputs.append(self.held(args) if same else None)
+            inputs.append(self.held(key, args) if same else None)
             args = None  # (not on the GPU while the next check's are made)
             if not same:
                 differ.append(key)
@@ -203,19 +205,22 @@ class CandidateRun:
             synchronize(self.device)
         return args, input_digest(args) == digest
 
-    def held(self, args: Any) -> Any:
+    def held(self, key: int, args: Any) -> Any:
         """A check's inputs as this process holds them until their calls: in host memory where the checker said
         so (`inputs_on_host`, checks too large for the GPU beside the checker's), copied once made and their
         digest taken."""
-        if not self.inputs_on_host or args is None or not hostable(args):
+        if not self.inputs_on_host or args is None or not hostable(args, self.device):
             return args
         with self.gpu_lock.shared():
-            return to_host(args)
+            on_host = to_host(args)
+        self.held_keys.add(key)
+        return on_host
 
-    def load_inputs(self, path: str) -> None:
-        """Checks' inputs the checker wrote to a file (they came out otherwise here)."""
+    def load_inputs(self, path: str, once: bool = False) -> None:
+        """Checks' inputs the checker wrote to a file (they came out otherwise here); `once`: an after-timing
+        check's, for one call."""
         for key, args in torch.load(path, weights_only=False).items():  # the checker's: trusted
-            self.keep_inputs(int(key), args, value_digest(args))
+            self.keep_inputs(int(key), args, value_digest(args), once)
 
     def import_baseline(self) -> None:
         """The kernel the candidate is timed against: the task's (trusted, imported before the guards), or
@@ -239,16 +244,15 @@ class CandidateRun:
     # --- the candidate ---------------------------------------------------------------------------------
 
     def check_of(self, key: int) -> dict[str, Any]:
-        """A check's case and inputs; inputs held in host memory come as a copy on the GPU, made now (`copy`:
-        the calls need make none of their own)."""
+        """A check's case and inputs; inputs held in host memory come as a copy on the GPU, made now, and an
+        after-timing check's as they were made (`copy`: the call's own, which it need not copy again)."""
         args = self.inputs[key]
-        if args is not None and any(isinstance(a, torch.Tensor) and a.device.type == "cpu" for a in args) \
-                and self.device != "cpu":
+        if key in self.held_keys and args is not None:
             with self.gpu_lock.shared():
                 copied = clone(args, self.device)
                 synchronize(self.device)
             return dict(self.meta[str(key)], args=copied, copy=True)
-        return dict(self.meta[str(key)], args=args)
+        return dict(self.meta[str(key)], args=args, copy=key in self.once_keys)
 
     def run_entry(self, check: dict[str, Any], record_ops: bool = True,
                   call: Callable[[Callable[[], Any], tuple], Any] | None = None,
@@ -304,6 +308,7 @@ class CandidateRun:
                     self.kept[key] = output
                     if self.dataflow_checked:
                         self.guards.check_derived_from_kernels(output)
+                check = output = args = None  # (not on the GPU while the next call's inputs are copied)
         finally:
             self.guards.skip_launches = False
             filled.close()
@@ -429,7 +434,7 @@ class CandidateRun:
         """The first call on new inputs that came out otherwise here, on the checker's, sent in a file and loaded
         just before it is made and timed as `fresh` makes it (no candidate code runs between)."""
         began = time.perf_counter()
-        self.load_inputs(command["inputs"])
+        self.load_inputs(command["inputs"], once=True)
         self.answer_fresh_call("after", command["id"], {"after_inputs": time.perf_counter() - began})
 
     def answer_fresh_call(self, done: str, key: int, spent: dict[str, float]) -> None:
@@ -473,13 +478,17 @@ class CandidateRun:
         except Exception as exc:  # noqa: BLE001 - the checker's copy is used instead
             return False, f"{type(exc).__name__}: {exc}"[:300]
         if same:
-            self.keep_inputs(key, args, after.get("digest"))
+            self.keep_inputs(key, args, after.get("digest"), once=True)
         return same, None
 
-    def keep_inputs(self, key: int, args: Any, digest: str | None) -> None:
+    def keep_inputs(self, key: int, args: Any, digest: str | None, once: bool = False) -> None:
+        """A check's inputs and their digest, held as `held` says; `once` (an after-timing check's, made for its
+        one call just before it): kept where they are, and that call's own copy (`check_of`)."""
         for listed in (self.inputs, self.digests):
             listed += [None] * (key + 1 - len(listed))
-        self.inputs[key], self.digests[key] = self.held(args), digest
+        self.inputs[key], self.digests[key] = (args if once else self.held(key, args)), digest
+        if once:
+            self.once_keys.add(key)
 
     def fresh_call(self, key: int) -> tuple[tuple[Any, tuple], dict[str, Any]]:
         """After timing, the candidate's first call on inputs it has not seen (the after-timing check's), timed

@@ -98,9 +98,10 @@ _modules = {}
 
 
 def _module(name, path):
-    """The problem (with its CPU sizes on the CPU) or the reference, imported once."""
+    """The problem (with its CPU sizes on the CPU) or the reference, imported once, named under this module (what
+    drops this module drops them too: the reference's models, weights on the GPU)."""
     if name not in _modules:
-        _modules[name] = load_module("tritonsmith_kernelbench_" + name, path)
+        _modules[name] = load_module(__name__ + ".kernelbench_" + name, path)
     return _modules[name]
 
 
