@@ -649,19 +649,28 @@ def test_references_more_than_a_keeper_keeps_are_lent_once_then_made_by_each_job
     import gc
     import weakref
 
+    from tritonsmith.evaluate.references import References
     from tritonsmith.evaluate.runtime import tensors_of
-    held = []  # what the keeper made and then let go: freed at once, not at the next garbage collection
-    keeper.make = lambda job: made.append(1) or remember(original(job))
+    held, stages = [], []  # what the keeper made and then let go: freed, by the time the job is answered
+    original_checks = References.make_correctness_checks
 
-    def remember(made_now: tuple) -> tuple:
-        held.extend(weakref.ref(t) for t in tensors_of(made_now[0]))
-        return made_now
+    def remember(self, planned):
+        original_checks(self, planned)
+        held.extend(weakref.ref(t) for t in tensors_of((self.perf_checks, self.checks)))
+    original_stage = References.stage
+    References.make_correctness_checks = remember
+    References.stage = lambda self, name: stages.append(name) or original_stage(self, name)
     gc.disable()
     try:
-        assert "unavailable" in pickle.loads(keeper.references(job)) and made == [1, 1]
-        assert held and not any(ref() is not None for ref in held)
+        reply = pickle.loads(keeper.references(job))
+        assert made == [1, 1] and held and not any(ref() is not None for ref in held)
     finally:
         gc.enable()
+        References.make_correctness_checks, References.stage = original_checks, original_stage
+    # known too large once the correctness checks are made: the keeper stops there (the job makes its own)
+    assert re.fullmatch(r"the task's references take \d+\.\d GiB at least, more than this keeper keeps \(0\.0 GiB\), "
+                        r"nor could the job copy them: each job makes its own", reply["unavailable"]), reply
+    assert stages[-1] == "correctness_checks" and "kernels_off_check" not in stages
     # jobs of a task not seen yet that wait for its first: none makes them again
     import threading
     job["task_key"] = "a third"

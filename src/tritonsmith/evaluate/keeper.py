@@ -183,19 +183,24 @@ class Keeper:
                         with self.filling:  # made for a gold's job: the baseline alone is timed for this first other one
                             kept[0]["trusted_baseline"] = self.time_baseline(kept[0], job)
                     return self.lent({"state": kept[0], "made": "kept"})
-                state, error = self.make(job)
+                try:
+                    state, error = self.make(job)
+                except TooLargeToKeep as exc:  # stopped making: nor kept nor copied, they would be for nothing
+                    state, error, stopped = None, None, str(exc)
+                else:
+                    stopped = None
+                if stopped is not None:
+                    return self.let_go(key, stopped)
                 self.give_back()
                 size = 0 if error else held_bytes(state)
                 if size > self.limit_bytes:
                     why = (f"the task's references take {size / 2**30:.1f} GiB, more than this keeper keeps "
                            f"({self.limit_bytes / 2**30:.1f} GiB)")
-                    self.too_large[key] = f"{why}: each job makes its own"
                     if self.copy_fits(size):  # made already: this job need not make them again
+                        self.too_large[key] = f"{why}: each job makes its own"
                         return self.lent({"state": state, "made": f"now, for this job only (not kept: {why})"})
-                    state = None  # and the task's module, with what it made at import (a harness's weights)
-                    self.free(task_modules_dropped(key))
-                    self.give_back()
-                    return _unavailable(self.too_large[key])
+                    state = None
+                    return self.let_go(key, why)
                 if error is not None:
                     self.check_context(error)
                     return lend({"error": error})
@@ -212,6 +217,27 @@ class Keeper:
                     del evicted
                     kept = None
                 return self.lent({"state": state, "made": made})
+
+    def let_go(self, key: str, why: str) -> bytes:
+        """The reply for a task whose references are more than this keeper keeps, nor fit to be copied: each job,
+        this one too, makes its own. What the keeper made of them is let go, with the task's module and what
+        it made at import (a harness's weights)."""
+        self.too_large[key] = f"{why}: each job makes its own"
+        self.free(task_modules_dropped(key))
+        self.give_back()
+        return _unavailable(self.too_large[key])
+
+    def stop_when_too_large(self, size: int) -> None:
+        """Called while references are made, once they are known to take `size` bytes at least: stop making them
+        (TooLargeToKeep) where they will be neither kept nor copied by the job (`copy_fits`, with this keeper's
+        cache given back first, as it is before the copy is judged), which makes its own. KernelBench's 19_ReLU
+        was made twice so on an H100, by the keeper and by the job."""
+        if size <= self.limit_bytes:
+            return
+        self.release_cached()  # (under `filling`, as the making is)
+        if not self.copy_fits(size):
+            raise TooLargeToKeep(f"the task's references take {size / 2**30:.1f} GiB at least, more than this keeper "
+                                 f"keeps ({self.limit_bytes / 2**30:.1f} GiB), nor could the job copy them")
 
     def lent(self, reply: dict[str, Any]) -> bytes:
         """`lend(reply)` with nothing else of this process on the GPU: its tensors' IPC handles are taken from the
@@ -284,6 +310,8 @@ class Keeper:
         try:
             with self.making_lock(job, alone=False), self.filling:
                 return self.attempt(job), None
+        except TooLargeToKeep:
+            raise
         except Exception as exc:  # noqa: BLE001 - the task's own code: say what it raised
             error, short = _failure(exc), out_of_memory(exc)
         # past the except block: its traceback held the first try's references and inputs alive; and the task's
@@ -302,6 +330,8 @@ class Keeper:
                 self.settle()
                 with self.filling:
                     return self.attempt(job), None
+        except TooLargeToKeep:
+            raise
         except Exception as exc:  # noqa: BLE001
             return None, _failure(exc) + " (also when made again with no other keeper of this GPU making references)"
 
@@ -334,6 +364,7 @@ class Keeper:
         from tritonsmith.evaluate.references import References
         from tritonsmith.evaluate.runtime import import_file
         evaluation = References(dict(job, device=self.device, keeper_keeps=self.limit_bytes))
+        evaluation.stop_when_too_large = self.stop_when_too_large
         try:
             evaluation.task = import_file(job["task_path"], f"tritonsmith_task_{job['task_key'][:16]}")
             evaluation.configure_task()
@@ -401,6 +432,10 @@ class Keeper:
         except Exception as exc:  # noqa: BLE001 - anything here means the context is gone
             self.broken = (f"the reference keeper's CUDA context failed ({type(exc).__name__}: {exc}; "
                            f"first seen as: {error})")
+
+
+class TooLargeToKeep(Exception):
+    """A keeper's making stopped: the references will be more than it keeps, and too large for the job to copy."""
 
 
 def _failure(exc: BaseException) -> str:

@@ -90,6 +90,10 @@ class References:
     """The task and every check made of it: inputs, expected outputs, and the elements a reference leaves
     undefined."""
 
+    stop_when_too_large: Callable[[int], None] | None = None
+    """A reference keeper's (keeper.Keeper.stop_when_too_large): told what the checks take at least, once the
+    correctness checks are made, it may stop the making."""
+
     def __init__(self, job: dict[str, Any]):
         self.job = job
         self.device = job["device"]
@@ -308,6 +312,10 @@ class References:
         planned = [(i, case, seed) for i, case in cases for seed in self.seeds]
         with self.stage("correctness_checks"):
             self.make_correctness_checks(planned)
+        if self.stop_when_too_large is not None and self.checks:  # a keeper's: what they take at least, with the
+            # kernels-off check (as large as the largest correctness check) still to come
+            sizes = [held_bytes((c["args"], c["expected"])) for c in self.perf_checks + self.checks]
+            self.stop_when_too_large(sum(sizes) + max(sizes[len(self.perf_checks):]))
         self.checks.sort(key=lambda check: (check["index"], self.seeds.index(check["seed"])))
         if not self.on_gpu and job["perf_cases"]:
             self.evidence["perf_shapes_checked"] = False
