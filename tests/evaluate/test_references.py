@@ -512,10 +512,10 @@ def test_references_that_ran_out_of_gpu_memory_are_made_once_more_with_no_other_
 
         def free_memory(self):  # the other keepers giving their caches back, then done
             self.events.append("free")
-            return self.free.pop(0)
+            return self.free_sizes.pop(0)
     job = {"gpu_lock": lock_path, "task_key": "k"}
     probe = Probe([torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")])
-    probe.free = [1 << 30, 5 << 30, 9 << 30, 9 << 30, 12 << 30]
+    probe.free_sizes = [1 << 30, 5 << 30, 9 << 30, 9 << 30, 12 << 30]
     assert probe.make(job) == ({"made": True}, None)
     assert probe.tries == [{"others_could_make": True, "first_try_alive": False},
                            {"others_could_make": False, "first_try_alive": False}]
@@ -526,7 +526,7 @@ def test_references_that_ran_out_of_gpu_memory_are_made_once_more_with_no_other_
     state, error = probe.make(job)
     assert state is None and "illegal memory access" in error and len(probe.tries) == 1
     probe = Probe([torch.OutOfMemoryError("CUDA out of memory"), torch.OutOfMemoryError("CUDA out of memory")])
-    probe.free = [1 << 30] * 2
+    probe.free_sizes = [1 << 30] * 2
     state, error = probe.make(job)
     assert state is None and error.endswith("(also when made again with no other keeper of this GPU making references)")
 
@@ -660,12 +660,14 @@ def test_references_more_than_a_keeper_keeps_are_lent_once_then_made_by_each_job
     original_stage = References.stage
     References.make_correctness_checks = remember
     References.stage = lambda self, name: stages.append(name) or original_stage(self, name)
+    collect, gc.collect = gc.collect, lambda *generation: 0  # (the keeper collects for the task's module)
     gc.disable()
     try:
         reply = pickle.loads(keeper.references(job))
         assert made == [1, 1] and held and not any(ref() is not None for ref in held)
     finally:
         gc.enable()
+        gc.collect = collect
         References.make_correctness_checks, References.stage = original_checks, original_stage
     # known too large once the correctness checks are made: the keeper stops there (the job makes its own)
     assert re.fullmatch(r"the task's references take \d+\.\d GiB at least, more than this keeper keeps \(0\.0 GiB\), "

@@ -93,10 +93,12 @@ def checksum(state: Any) -> list[int]:
 
 
 def task_modules_dropped(key: str) -> list[Any]:
-    """Take a task's module out of sys.modules, and the modules it loaded under its name (a KernelBench task's
-    problem and reference, with the reference's models): returned, their last holder, for the caller to let go."""
-    name = f"tritonsmith_task_{key[:16]}"
-    return [sys.modules.pop(m) for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]]
+    """Take a task's module out of sys.modules, with the modules it loaded under its name (a KernelBench task's
+    problem and reference, with the reference's models) and its trusted baseline: returned, their last holder,
+    for the caller to let go (`Keeper.free`). Other threads import meanwhile: the names are read from a copy."""
+    names = [f"tritonsmith_task_{key[:16]}", f"tritonsmith_trusted_baseline_{key[:16]}"]
+    found = [m for m in list(sys.modules) if any(m == n or m.startswith(n + ".") for n in names)]
+    return [module for module in (sys.modules.pop(m, None) for m in found) if module is not None]
 
 class Keeper:
     def __init__(self, device: str, limit_bytes: int):
@@ -213,9 +215,11 @@ class Keeper:
                     self.kept.move_to_end(key)  # (the newest, whatever was kept under its key before)
                     while self.kept and sum(k[2] for k in self.kept.values()) > self.limit_bytes:
                         evicted.append(self.kept.popitem(last=False))
+                dropped = [module for old, _ in evicted for module in task_modules_dropped(old)]  # their modules too
                 with self.filling:  # their memory freed as all CUDA work here is (and the changed copy's)
                     del evicted
                     kept = None
+                self.free(dropped)
                 return self.lent({"state": state, "made": made})
 
     def let_go(self, key: str, why: str) -> bytes:
@@ -316,7 +320,7 @@ class Keeper:
             error, short = _failure(exc), out_of_memory(exc)
         # past the except block: its traceback held the first try's references and inputs alive; and the task's
         # module holds what it made at import (a KernelBench harness's model weights, a perf script's inputs)
-        task_modules_dropped(job["task_key"])
+        self.free(task_modules_dropped(job["task_key"]))
         if not short or self.device == "cpu":
             return None, error
         import gc
