@@ -9,6 +9,8 @@
 # is asked for its threads' stacks, whose logs' tails come back too) stay inside NAME/, which goes back
 # as $OUT/NAME.tgz; the seconds of each call are added to NAME/calls.txt, and NAME/complete is written once the
 # bench has finished every task (it exits 0 or 1 then; 124 when cut off). One line per call is added to $OUT/summary.txt.
+# With CARRY_CACHE set, the trusted processes' Triton cache (TRITON_CACHE_DIR) is resumed from .bench/NAME-cache.tgz
+# and goes back as $OUT/NAME-cache.tgz (under 15 MB): a pass's seconds are then not a fresh pass's.
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 NAME=$1 SUITE=$2 W=${3:-1}
 START=$(date +%s); END=${END:-555}
@@ -16,6 +18,12 @@ RES=""
 if [ -f .bench/$NAME.tgz ] && [ ! -d $NAME ]; then tar xzf .bench/$NAME.tgz; fi
 if [ -f $NAME/results.jsonl ]; then RES=--resume; fi
 mkdir -p $NAME
+if [ -n "$CARRY_CACHE" ]; then  # the trusted processes' Triton cache, carried from call to call: a gold whose
+  # references take more than a call to compile (ROCm's slow autotuned golds) goes on where the last call stopped
+  [ -f .bench/$NAME-cache.tgz ] && [ ! -d /tmp/$NAME-cache ] && tar xzf .bench/$NAME-cache.tgz -C /tmp
+  mkdir -p /tmp/$NAME-cache; export TRITON_CACHE_DIR=/tmp/$NAME-cache
+  CACHED=$(find /tmp/$NAME-cache -name '*.json' | wc -l)
+fi
 S=$(date +%s)
 OLD=" $(echo /tmp/tritonsmith-eval-*) "  # pools of benches before this one: their keeper logs are not this pass's
 ours() { for d in /tmp/tritonsmith-eval-*; do case "$OLD" in *" $d "*) ;; *) ls $d/keeper-*.log 2>/dev/null;; esac; done; }
@@ -46,3 +54,10 @@ echo "$NAME: bench rc $RC after $TOOK s (calls: $(paste -sd+ $NAME/calls.txt) s)
   | tee -a $OUT/summary.txt
 tail -2 $NAME/log.$S
 tar czf $OUT/$NAME.tgz $NAME
+if [ -n "$CARRY_CACHE" ]; then
+  tar czf $OUT/$NAME-cache.tgz -C /tmp $NAME-cache
+  SIZE=$(stat -c %s $OUT/$NAME-cache.tgz)
+  if [ $SIZE -gt 15000000 ]; then rm $OUT/$NAME-cache.tgz; WHAT="too large to come back ($SIZE bytes)"; else WHAT="$SIZE bytes"; fi
+  echo "$NAME: Triton cache $CACHED entries before, $(find /tmp/$NAME-cache -name '*.json' | wc -l) after; $NAME-cache.tgz $WHAT" \
+    | tee -a $OUT/summary.txt
+fi
