@@ -340,6 +340,24 @@ def test_on_the_gpu_checks_after_timing_left_for_later_and_samples_on_the_clock_
         assert all(perf.clock_gap_ms and set(perf.clock_gap_ms) == {"candidate", "baseline"} for perf in result.perf)
 
 
+def test_checks_held_in_host_memory_judge_as_checks_held_in_place_do(monkeypatch):
+    """The whole evaluation with every check held in host memory (TRITONSMITH_CHECK_BUDGET_BYTES: a share of one
+    byte, on the CPU too; the GPU test below does it there): the checker compares with expected outputs held
+    apart, the candidate's process calls on copies of held inputs; an honest candidate passes, a wrong one
+    fails and one writing into its input is caught."""
+    monkeypatch.setenv("TRITONSMITH_CHECK_BUDGET_BYTES", "1")
+    task = resolve_task("vector_add")
+    with WorkerPool(device="cpu", workers=1, config=EvalConfig(timeout_s=300)) as pool:
+        honest = pool.evaluate(task, candidate("honest/vector_add_fixed_block.py"))
+        wrong = pool.evaluate(task, candidate("wrong/vector_add_off_by_one.py"))
+        mutating = pool.evaluate(task, candidate("adversarial/mutate_input.py"))
+    assert honest.status == "passed", honest.summary()
+    assert "the inputs in the candidate's process" in honest.evidence["held_on_host"]
+    assert honest.evidence["correctness_checks_limited"].startswith("1 of ")
+    assert wrong.status == "wrong_output" and "differs from the reference" in wrong.message, wrong.summary()
+    assert mutating.status == "rejected" and "modified input 0 in place" in mutating.message, mutating.summary()
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: an evaluation's share of it is known there")
 def test_on_the_gpu_checks_held_in_host_memory_judge_as_checks_on_the_gpu_do():
     """With an evaluation's share of the GPU set to almost nothing, every check is held in host memory (the

@@ -447,7 +447,11 @@ class References:
         large) and the kernels-off check (as the largest correctness check), and short of a quarter of it
         however large the perf checks are. The candidate's process holds each check's inputs too, and its
         outputs while they are handed over; a KernelBench level-1 problem's inputs and output take up to 17 GB
-        a check."""
+        a check. TRITONSMITH_CHECK_BUDGET_BYTES sets it, on any device: the paths of checks too large for the
+        GPU (fewer correctness checks, `hold_on_host`) are then taken on the CPU too, where the tests run."""
+        forced = os.environ.get("TRITONSMITH_CHECK_BUDGET_BYTES")
+        if forced:
+            return int(forced)
         fraction = self.job.get("check_memory")
         if not self.on_gpu or not fraction:
             return None

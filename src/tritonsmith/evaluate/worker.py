@@ -138,7 +138,7 @@ class CandidateRun:
     def start(self, command: dict[str, Any]) -> None:
         job = self.job
         self.meta = command["meta"]
-        self.inputs_on_host = bool(command.get("inputs_on_host")) and self.device != "cpu"
+        self.inputs_on_host = bool(command.get("inputs_on_host"))
         if "digests" in command:
             self.inputs, differ, error = self.make_inputs(command["digests"])
             self.digests = list(command["digests"])
