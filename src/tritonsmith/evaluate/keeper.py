@@ -91,7 +91,6 @@ def checksum(state: Any) -> list[int]:
             for t in tensors_of(state)]
 
 
-
 def task_modules_dropped(key: str) -> list[Any]:
     """Take a task's module out of sys.modules, with the modules it loaded under its name (a KernelBench task's
     problem and reference, with the reference's models) and its trusted baseline: returned, their last holder,
@@ -99,6 +98,7 @@ def task_modules_dropped(key: str) -> list[Any]:
     names = [f"tritonsmith_task_{key[:16]}", f"tritonsmith_trusted_baseline_{key[:16]}"]
     found = [m for m in list(sys.modules) if any(m == n or m.startswith(n + ".") for n in names)]
     return [module for module in (sys.modules.pop(m, None) for m in found) if module is not None]
+
 
 class Keeper:
     def __init__(self, device: str, limit_bytes: int):
@@ -185,13 +185,12 @@ class Keeper:
                         with self.filling:  # made for a gold's job: the baseline alone is timed for this first other one
                             kept[0]["trusted_baseline"] = self.time_baseline(kept[0], job)
                     return self.lent({"state": kept[0], "made": "kept"})
+                stopped = None
                 try:
                     state, error = self.make(job)
                 except TooLargeToKeep as exc:  # stopped making: nor kept nor copied, they would be for nothing
-                    state, error, stopped = None, None, str(exc)
-                else:
-                    stopped = None
-                if stopped is not None:
+                    stopped = str(exc)
+                if stopped is not None:  # (past the except block: its traceback held what was made)
                     return self.let_go(key, stopped)
                 self.give_back()
                 size = 0 if error else held_bytes(state)

@@ -284,10 +284,15 @@ def _weighted_sum(tensor: torch.Tensor, chunk: int = 1 << 24) -> str | None:
 def clone(args: tuple, device: str | None = None) -> tuple:
     """A copy of each tensor argument (on `device` where given: inputs held in host memory, `to_host`); one
     tensor passed twice (an op writing into its input) stays one."""
+    return _copied(args, (lambda t: t.clone()) if device is None else (lambda t: t.to(device, copy=True)))
+
+
+def _copied(args: tuple, copy: Callable[[torch.Tensor], torch.Tensor]) -> tuple:
+    """`args` with each tensor argument replaced by `copy` of it, made once for a tensor passed twice."""
     copies: dict[int, torch.Tensor] = {}
     for arg in args:
         if isinstance(arg, torch.Tensor) and id(arg) not in copies:
-            copies[id(arg)] = arg.clone() if device is None else arg.to(device, copy=True)
+            copies[id(arg)] = copy(arg)
     return tuple(copies[id(a)] if isinstance(a, torch.Tensor) else a for a in args)
 
 
@@ -313,11 +318,7 @@ def hostable(args: Any, device: str) -> bool:
 def to_host(args: tuple) -> tuple:
     """A `hostable` check's inputs copied into host memory (a leaf stays one, requires_grad kept); one tensor
     passed twice stays one."""
-    copies: dict[int, torch.Tensor] = {}
-    for arg in args:
-        if isinstance(arg, torch.Tensor) and id(arg) not in copies:
-            copies[id(arg)] = arg.detach().to("cpu", copy=True).requires_grad_(arg.requires_grad)
-    return tuple(copies[id(a)] if isinstance(a, torch.Tensor) else a for a in args)
+    return _copied(args, lambda t: t.detach().to("cpu", copy=True).requires_grad_(t.requires_grad))
 
 
 def time_first_call(timer: Any, fn: Callable[[], Any], args: tuple, host_ms: float) -> tuple[dict[str, Any], Any]:
