@@ -1,7 +1,7 @@
 #!/bin/bash
 # KernelBench level-1 problems at their own sizes, alone on the GPU (KernelBench's largest need most of an H100):
 # `bench --solver baseline` on TASKS (default 19_ReLU), then `--solver dir:` on DIR_TASKS (default the four
-# problems that have ModelNew candidates in tests/fixtures), each at most KB_LIMIT seconds (default 200), with
+# problems that have ModelNew candidates in tests/fixtures; `none`: no dir run), each at most KB_LIMIT seconds (default 200), with
 # nvidia-smi's used memory every 2 s. Logs, results and the memory samples go to $OUT.
 export PYTHONUNBUFFERED=1
 L1=.bench/kernelbench/KernelBench/level1
@@ -20,5 +20,5 @@ run() {  # NAME SOLVER TASKS
   cp /tmp/kb_$1/results.jsonl $OUT/kb_$1_results.jsonl 2>/dev/null
 }
 run baseline baseline "${TASKS:-19_ReLU}"
-run dir dir:/tmp/kb_candidates "${DIR_TASKS:-19_ReLU,21_Sigmoid,23_Softmax,25_Swish}"
+[ "$DIR_TASKS" != none ] && run dir dir:/tmp/kb_candidates "${DIR_TASKS:-19_ReLU,21_Sigmoid,23_Softmax,25_Swish}"
 kill $SMI
