@@ -25,6 +25,8 @@ from pathlib import Path
 
 import torch
 
+from tritonsmith.suites.kernelbench import problem_files
+
 GIB = 2**30
 
 
@@ -49,8 +51,7 @@ def main() -> int:
     parser.add_argument("--capacity-gib", type=float, default=79.0, help="the GPU's memory (default: an H100's)")
     parser.add_argument("--top", type=int, default=10, help="rows shown, the largest first")
     args = parser.parse_args()
-    files = sorted(args.level.glob("*.py"), key=lambda p: (int(p.name.split("_")[0]) if p.name[0].isdigit() else 0,
-                                                             p.name))
+    files = problem_files(args.level)
     if not files:
         print(f"{args.level}: no problem files", file=sys.stderr)
         return 2

@@ -147,7 +147,7 @@ def load_kernelbench(path: str | Path, cache_dir: str | Path | None = None) -> S
     folder = Path(path)
     if not folder.is_dir():
         raise TaskError(f"{folder}: no such folder of KernelBench problem files.")
-    problems = sorted((p for p in folder.glob("*.py") if not p.name.startswith("_")), key=_problem_order)
+    problems = problem_files(folder)
     if not problems:
         raise TaskError(f"{folder}: the folder holds no KernelBench problem files (*.py).")
     out = Path(cache_dir) if cache_dir else generated_dir(folder)
@@ -164,6 +164,11 @@ def load_kernelbench(path: str | Path, cache_dir: str | Path | None = None) -> S
         seen[task_id] = problem
         return task
     return load_each(problems, load_one)
+
+
+def problem_files(folder: Path) -> list[Path]:
+    """The folder's problem files in KernelBench's order (`_problem_order`), not its `_`-named helpers."""
+    return sorted((p for p in folder.glob("*.py") if not p.name.startswith("_")), key=_problem_order)
 
 
 def _problem_order(path: Path) -> tuple[int, str]:
