@@ -397,7 +397,7 @@ def test_cancel_kills_the_evaluation_in_flight_and_refuses_new_ones():
             pool.evaluate(task, task.baseline)
 
 
-def test_an_unknown_trusted_tuning_or_parallel_compiles_setting_is_refused_before_anything_starts(monkeypatch, tmp_path):
+def test_an_unknown_trusted_tuning_or_a_bad_number_setting_is_refused_before_anything_starts(monkeypatch, tmp_path):
     from tritonsmith.config import ConfigError
     monkeypatch.setenv("TRITONSMITH_TRUSTED_TUNING", "fast")
     with pytest.raises(ConfigError, match=r"^TRITONSMITH_TRUSTED_TUNING is 'fast': set it to 'full' .* or unset it\.$"):
@@ -409,3 +409,10 @@ def test_an_unknown_trusted_tuning_or_parallel_compiles_setting_is_refused_befor
                                           r"or unset it\.$"):
         WorkerPool(device="cpu", work_dir=tmp_path / "pool")
     assert not (tmp_path / "pool").exists()
+    monkeypatch.delenv("TRITONSMITH_PARALLEL_COMPILES")
+    for name, value in (("TRITONSMITH_CHECK_BUDGET_BYTES", "4GiB"), ("TRITONSMITH_KEEPER_BYTES", "1e9")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigError, match=rf"^{name} is '{value}': set it to the bytes of .* or unset it\.$"):
+            WorkerPool(device="cpu", work_dir=tmp_path / "pool")
+        assert not (tmp_path / "pool").exists()
+        monkeypatch.delenv(name)

@@ -94,12 +94,17 @@ class WorkerPool:
             from tritonsmith.config import ConfigError
             raise ConfigError(f"TRITONSMITH_TRUSTED_TUNING is {tuning!r}: set it to 'full' (every config of a "
                               "trusted autotuning benchmarked in full) or 'staged' (the default), or unset it.")
-        compiles = os.environ.get("TRITONSMITH_PARALLEL_COMPILES") or "0"
-        # read by the trusted processes (autotuning.parallel_compiles)
-        if not (compiles.isascii() and compiles.isdigit()):
-            from tritonsmith.config import ConfigError
-            raise ConfigError(f"TRITONSMITH_PARALLEL_COMPILES is {compiles!r}: set it to how many kernels a trusted "
-                              "process may compile at once (0 or 1: one at a time, the default), or unset it.")
+        # Whole numbers read by the host processes, which would fail on a bad one only inside an evaluation.
+        for name, meaning in (("TRITONSMITH_PARALLEL_COMPILES", "how many kernels a trusted process may compile "
+                               "at once (0 or 1: one at a time, the default)"),
+                              ("TRITONSMITH_CHECK_BUDGET_BYTES", "the bytes of checks an evaluation may hold on its "
+                               "device (default: the job's check_memory share of the GPU)"),
+                              ("TRITONSMITH_KEEPER_BYTES", "the bytes of inputs and references a device's keepers "
+                               "keep for reuse (default: a quarter of the GPU's memory)")):
+            value = os.environ.get(name) or "0"
+            if not (value.isascii() and value.isdigit()):
+                from tritonsmith.config import ConfigError
+                raise ConfigError(f"{name} is {value!r}: set it to {meaning}, or unset it.")
         self.config = config or EvalConfig()
         self.device = device
         self._owns_dir = work_dir is None
