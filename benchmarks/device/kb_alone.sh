@@ -13,6 +13,7 @@ cp tests/fixtures/kernelbench_candidates/*.py /tmp/kb_candidates/
 cp tests/fixtures/kernelbench/candidates/1_ReLU.py /tmp/kb_candidates/19_ReLU.py
 run() {  # NAME SOLVER TASKS
   local t0=$(date +%s)
+  rm -rf /tmp/kb_$1  # a warm machine keeps an earlier call's bench folder, which bench would refuse to overwrite
   timeout $LIMIT env PYTHONPATH=src python3 -m tritonsmith bench --suite kernelbench:$L1 --solver $2 --tasks "$3" \
     --device cuda --out /tmp/kb_$1 > $OUT/kb_$1_log.txt 2>&1
   local rc=$?

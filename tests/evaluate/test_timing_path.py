@@ -46,6 +46,9 @@ def test_an_honest_candidate_is_timed_and_its_timed_calls_checked(clock_pool):
     correctness = sum(case.phase == "correctness" for case in result.cases)
     # unchanged arguments after every call, and each last timed output equal to its verified first one
     assert result.evidence["handed_over_by_digest"] == correctness + 4 * len(perf)
+    # the correctness and kernels-off checks' inputs and references let go as timing began: 3 checks of two
+    # float32 inputs and one output each, the smallest of 1,000 elements
+    assert result.evidence["let_go_before_timing_bytes"] >= 3 * 3 * 4 * 1000, result.evidence
 
 
 def test_a_candidate_wrong_only_while_timed_is_caught(clock_pool):

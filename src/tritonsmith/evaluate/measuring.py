@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from tritonsmith.evaluate.conversation import int_of, keys_of
-from tritonsmith.evaluate.runtime import TaskFailure, where
+from tritonsmith.evaluate.runtime import TaskFailure, held_bytes, where
 from tritonsmith.evaluate.timing import SPIN_CAP_MS, TIMER, TimingSettings, pooled_interval, ratio_interval
 from tritonsmith.task import CaseSkipped, case_label
 from tritonsmith.util.stats import geometric_mean
@@ -43,10 +43,11 @@ class Measuring:
     def measure(self) -> None:
         first_perf = len(self.checks) + 1
         perf_ids = list(range(first_perf, first_perf + len(self.perf_checks)))
+        self.let_go_of_checked(first_perf)
         started = time.perf_counter()
         if perf_ids:
             reply = self.ask({"do": "call", "ids": perf_ids, "tag": "call", "record_ops": False,
-                              "digest_outputs": True})
+                              "digest_outputs": True, "let_go": list(range(first_perf))})
             args_same = keys_of(reply.get("args_same"))
             for key in perf_ids:
                 if key in (reply.get("handed") or []) and self.verify(
@@ -397,6 +398,21 @@ class Measuring:
                           f"inputs ({cand_fresh:.4f} ms), where the baseline's ratio was {1 / base_ratio:.1f}x: it "
                           "reuses results between calls")
         return doubts
+
+    def let_go_of_checked(self, first_perf: int) -> None:
+        """The correctness and kernels-off checks' tensors, let go as timing starts (each keeps its case and seed;
+        the candidate's process lets their inputs go too: `let_go` in the perf cases' first call). Nothing reads
+        them after, and the after-timing checks made beside the candidate's process need the memory: a KernelBench
+        level-1 problem holds 8 to 16 GiB of inputs a check, and 38_L1Norm_'s and 45_Average_Pooling_2D's golds ran
+        out of GPU memory on an H100 with every check held through timing. Evidence: the bytes let go here."""
+        held = held_bytes([(c.get("args"), c.get("expected")) for c in self.checks + [self.fresh_check]])
+        self.checks = [self.meta_of(check) for check in self.checks]
+        self.fresh_check = self.meta_of(self.fresh_check)
+        self.all_checks[:first_perf] = self.checks + [self.fresh_check]
+        self.evidence["let_go_before_timing_bytes"] = held
+        if self.on_gpu:
+            import torch
+            torch.cuda.empty_cache()
 
     def first_call_on_new_inputs(self, key: int, after_key: int) -> dict[str, Any] | None:
         """The candidate's first call on the inputs of check `after_key` (new to it), after a warm-up on the perf case

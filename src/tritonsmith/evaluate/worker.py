@@ -6,7 +6,7 @@ It is forked from the host, put in its own namespaces and confined (evaluate/con
 command; then it answers the checker's commands, one JSON line each way:
   start   make the inputs (or load those the checker sends), import the candidate
   call    call the entry point on some of the inputs and hand over each output and the arguments after it
-          (arguments unchanged by value: only a claim naming them, `args_same`)
+          (arguments unchanged by value: only a claim naming them, `args_same`); `let_go`: inputs not needed again
   late    hand over again the outputs kept from the correctness calls (a later call may have changed them)
   time    time one perf case (candidate, baseline, reference) and hand over the raw samples, the last timed
           call (its output by a claim when it equals the first call's) and a fresh call after timing
@@ -285,6 +285,11 @@ class CandidateRun:
             # call on the same inputs left there (a test's `res = torch.empty(...)`, copied to the host and let
             # go), which a kernel that did not run would seem to have written (four ROCm golds on an H100)
             filled.enter_context(empty_memory_filled())
+        for key in command.get("let_go") or []:  # checks done with (the correctness ones, as timing starts)
+            if isinstance(key, int) and 0 <= key < len(self.inputs):
+                self.inputs[key] = None
+        if command.get("let_go") and self.device != "cpu":
+            torch.cuda.empty_cache()  # for the checks the checker makes beside this process while timing
         try:
             for key in command["ids"]:
                 check = self.check_of(key)
@@ -336,6 +341,7 @@ class CandidateRun:
         for key, output in self.kept.items():
             hand_over(os.path.join(self.out_dir, f"late-{key}.pt"), output)
         self.reply({"done": "late", "handed": list(self.kept)})
+        self.kept.clear()  # looked at once: a KernelBench problem's output holds 8 GiB of the GPU
 
     def time(self, command: dict[str, Any]) -> None:
         """Time one perf case; the checker computes medians and ratios from the raw samples sent back."""
