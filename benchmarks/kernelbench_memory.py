@@ -9,9 +9,15 @@ evaluator holds checks (evaluate/references.py, worker.py):
            candidate's process's copy of one check's inputs, its output, the output it keeps for the late look,
            and the output handed back to the checker; the weights
 
+While timing, the after-timing check made by the checker beside the candidate's process (measuring.py) holds
+about as much as making, counted the same way (4 inputs and 5 outputs: the checker's perf inputs, the new
+check's inputs, output and the output again; the candidate's copy of the perf inputs, the after-timing inputs it
+makes, and its allocator's memory from timing, about three outputs), so `making` stands for both.
+
 These are estimates: a reference's temporaries (an `abs(x)` as large as x) are not counted, nor CUDA contexts.
-One measurement to hold them to: 19_ReLU (6 GiB in, 6 out), estimated 54 GiB making and 42 judging, used 55 and
-28 GiB of an H100 (nvidia-smi every 2 s, session 29: docs/benchmarks.md, eighteenth set).
+Measurements to hold them to (an H100, nvidia-smi every 2 s: docs/benchmarks.md, eighteenth and nineteenth
+sets): 19_ReLU (6 GiB in, 6 out), estimated 54 GiB making and 42 judging, used 55 and 28 (session 29);
+38_L1Norm_ (8 in, 8 out), estimated 72 GiB, used 77 at its peak, while timing (session 31).
 
     python benchmarks/kernelbench_memory.py ~/benchmarks/kernelbench/KernelBench/level1 [--capacity-gib 79]
 """
