@@ -10,7 +10,8 @@
 # as $OUT/NAME.tgz; the seconds of each call are added to NAME/calls.txt, and NAME/complete is written once the
 # bench has finished every task (it exits 0 or 1 then; 124 when cut off). One line per call is added to $OUT/summary.txt.
 # With CARRY_CACHE set, the trusted processes' Triton cache (TRITON_CACHE_DIR) is resumed from .bench/NAME-cache.tgz
-# and goes back as $OUT/NAME-cache.tgz (under 15 MB): a pass's seconds are then not a fresh pass's.
+# (or its parts, .bench/NAME-cache.tgz.part0, .part1, ...) and goes back as $OUT/NAME-cache.tgz.partN, 15 MB each,
+# four at most: a pass's seconds are then not a fresh pass's.
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 NAME=$1 SUITE=$2 W=${3:-1}
 START=$(date +%s); END=${END:-555}
@@ -20,7 +21,10 @@ if [ -f $NAME/results.jsonl ]; then RES=--resume; fi
 mkdir -p $NAME
 if [ -n "$CARRY_CACHE" ]; then  # the trusted processes' Triton cache, carried from call to call: a gold whose
   # references take more than a call to compile (ROCm's slow autotuned golds) goes on where the last call stopped
-  [ -f .bench/$NAME-cache.tgz ] && [ ! -d /tmp/$NAME-cache ] && tar xzf .bench/$NAME-cache.tgz -C /tmp
+  if [ ! -d /tmp/$NAME-cache ]; then  # whole, or in the parts a call gives back (.part0, .part1, ...)
+    if [ -f .bench/$NAME-cache.tgz ]; then tar xzf .bench/$NAME-cache.tgz -C /tmp
+    elif ls .bench/$NAME-cache.tgz.part* >/dev/null 2>&1; then cat .bench/$NAME-cache.tgz.part* | tar xzf - -C /tmp; fi
+  fi
   mkdir -p /tmp/$NAME-cache; export TRITON_CACHE_DIR=/tmp/$NAME-cache
   CACHED=$(find /tmp/$NAME-cache -name '*.json' | wc -l)
 fi
@@ -55,9 +59,11 @@ echo "$NAME: bench rc $RC after $TOOK s (calls: $(paste -sd+ $NAME/calls.txt) s)
 tail -2 $NAME/log.$S
 tar czf $OUT/$NAME.tgz $NAME
 if [ -n "$CARRY_CACHE" ]; then
-  tar czf $OUT/$NAME-cache.tgz -C /tmp $NAME-cache
-  SIZE=$(stat -c %s $OUT/$NAME-cache.tgz)
-  if [ $SIZE -gt 15000000 ]; then rm $OUT/$NAME-cache.tgz; WHAT="too large to come back ($SIZE bytes)"; else WHAT="$SIZE bytes"; fi
+  # in parts of 15 MB (a file that comes back holds 16 MiB at most; ROCm's four slowest golds' cache is 37 MB)
+  tar czf - -C /tmp $NAME-cache | split -b 15000000 -d -a 1 - $OUT/$NAME-cache.tgz.part
+  SIZE=$(cat $OUT/$NAME-cache.tgz.part* | wc -c); PARTS=$(ls $OUT/$NAME-cache.tgz.part* | wc -l)
+  if [ $PARTS -gt 4 ]; then rm $OUT/$NAME-cache.tgz.part*; WHAT="too large to come back ($SIZE bytes)"
+  else WHAT="$SIZE bytes in $PARTS part(s)"; fi
   echo "$NAME: Triton cache $CACHED entries before, $(find /tmp/$NAME-cache -name '*.json' | wc -l) after; $NAME-cache.tgz $WHAT" \
     | tee -a $OUT/summary.txt
 fi

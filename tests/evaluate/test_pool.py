@@ -416,3 +416,21 @@ def test_an_unknown_trusted_tuning_or_a_bad_number_setting_is_refused_before_any
             WorkerPool(device="cpu", work_dir=tmp_path / "pool")
         assert not (tmp_path / "pool").exists()
         monkeypatch.delenv(name)
+
+
+def test_a_keeper_whose_pool_is_gone_takes_what_it_started_with_it():
+    """A bench killed at once (SIGKILL: no cleanup of its own) closes the keepers' stdin; each then kills its
+    own process group, the compilers Triton started in it (ptxas) included, which ran on for minutes before."""
+    code = ("import subprocess; from tritonsmith.evaluate import keeper; "
+            "child = subprocess.Popen(['sleep', '120']); print(child.pid, flush=True); keeper._exit_with_parent()")
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True, start_new_session=True)  # as the pool starts a keeper
+    child = int(process.stdout.readline())
+    state = Path(f"/proc/{child}/stat")
+    assert state.read_text().split(") ")[1][0] in "SR"  # sleeping, alive
+    process.stdin.close()
+    process.wait(timeout=60)
+    deadline = time.monotonic() + 10
+    while state.exists() and state.read_text().split(") ")[1][0] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not state.exists() or state.read_text().split(") ")[1][0] == "Z", "the keeper's child outlived it"

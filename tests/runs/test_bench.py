@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from fakellm import FakeLLMServer
@@ -198,7 +199,9 @@ def test_results_whose_bench_json_was_deleted_are_never_taken_for_another_solver
     assert [r.solver for r in ResultsStore(out).records()] == ["baseline"] and not (out / "bench.json").exists()
 
 
-def test_ctrl_c_stops_a_bench_from_starting_tasks_and_it_resumes(tmp_path):
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_ctrl_c_or_sigterm_stops_a_bench_from_starting_tasks_and_it_resumes(tmp_path, signum, code, said):
+    """SIGTERM (a scheduler's stop, `timeout`) as Ctrl-C: the pool is closed, its processes with it."""
     out = tmp_path / "bench"
     tasks = "vector_add,flip,gelu,silu,swiglu,concat"
     command = [sys.executable, "-m", "tritonsmith", "bench", "--suite", "builtin", "--solver", "baseline", "--tasks",
@@ -208,11 +211,21 @@ def test_ctrl_c_stops_a_bench_from_starting_tasks_and_it_resumes(tmp_path):
     deadline = time.monotonic() + 180
     while not ResultsStore(out).records() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGINT)
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    assert children  # the pool's hosts (and keepers), each in a session of its own
+    os.kill(process.pid, signum)  # the command alone: its pool's processes are its to close
     started = time.monotonic()
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert process.returncode == code and "Traceback" not in stderr, stderr
+    assert f"tritonsmith: stopping ({said}): nothing new is started" in stderr, stderr
     assert time.monotonic() - started < 15
+    def running(pid):
+        stat = Path(f"/proc/{pid}/stat")
+        return stat.exists() and stat.read_text().split(") ")[1][0] != "Z"
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in children if running(pid)]  # closed with the pool
     finished = ResultsStore(out).records()
     assert 1 <= len(finished) <= 2 and all(r.status == "passed" for r in finished)  # no task started after it
     assert stderr.strip().splitlines()[-1] == (f"tritonsmith: interrupted: the finished tasks are saved in {out}: "

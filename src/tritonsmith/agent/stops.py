@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-INTERRUPTED = "interrupted by Ctrl-C: the steps in flight were dropped and run again on resume"
+INTERRUPTED = "interrupted by Ctrl-C or SIGTERM: the steps in flight were dropped and run again on resume"
 
 
 class RunStopped(Exception):

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = None
     if threading.current_thread() is threading.main_thread():
         interrupt.STOP.clear()
-        previous = interrupt.install()  # Ctrl-C: stop starting work and save; again: exit at once
+        previous = interrupt.install()  # Ctrl-C, SIGTERM: stop starting work and save; again: exit at once
     try:
         status = args.handler(args)
         sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
@@ -64,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("tritonsmith: interrupted", file=sys.stderr)
-        return interrupt.EXIT_INTERRUPTED
+        return interrupt.exit_code()
     except CommandInterrupted as stop:
         print(f"tritonsmith: interrupted: {stop}", file=sys.stderr)
-        return interrupt.EXIT_INTERRUPTED
+        return interrupt.exit_code()
     finally:
         if previous is not None:  # main() called from Python: its caller's handler again
             interrupt.restore(previous)

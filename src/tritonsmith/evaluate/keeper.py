@@ -30,6 +30,7 @@ import io
 import json
 import os
 import pickle
+import signal
 import socket
 import struct
 import sys
@@ -501,8 +502,12 @@ def main(argv: list[str]) -> int:
 
 
 def _exit_with_parent() -> None:
-    """The pool holds our stdin open; when it goes, so do we."""
+    """The pool holds our stdin open; when it goes, so do we, with what we started: Triton's compilers (ptxas)
+    compiled on for minutes after a bench was killed at once. The pool starts us in a group of our own, which
+    is killed whole (never a group we did not start: a shell's)."""
     sys.stdin.buffer.read()
+    if os.getpgid(0) == os.getpid():
+        os.killpg(0, signal.SIGKILL)
     os._exit(0)
 
 
