@@ -21,9 +21,10 @@ if [ -f $NAME/results.jsonl ]; then RES=--resume; fi
 mkdir -p $NAME
 if [ -n "$CARRY_CACHE" ]; then  # the trusted processes' Triton cache, carried from call to call: a gold whose
   # references take more than a call to compile (ROCm's slow autotuned golds) goes on where the last call stopped
-  if [ ! -d /tmp/$NAME-cache ]; then  # whole, or in the parts a call gives back (.part0, .part1, ...)
-    if [ -f .bench/$NAME-cache.tgz ]; then tar xzf .bench/$NAME-cache.tgz -C /tmp
-    elif ls .bench/$NAME-cache.tgz.part* >/dev/null 2>&1; then cat .bench/$NAME-cache.tgz.part* | tar xzf - -C /tmp; fi
+  if [ ! -d /tmp/$NAME-cache ]; then  # in the parts a call gives back (.part0, .part1, ...: copy them all into
+    # .bench/ in place of the last call's, which may have been more), else whole as before
+    if ls .bench/$NAME-cache.tgz.part* >/dev/null 2>&1; then cat .bench/$NAME-cache.tgz.part* | tar xzf - -C /tmp
+    elif [ -f .bench/$NAME-cache.tgz ]; then tar xzf .bench/$NAME-cache.tgz -C /tmp; fi
   fi
   mkdir -p /tmp/$NAME-cache; export TRITON_CACHE_DIR=/tmp/$NAME-cache
   CACHED=$(find /tmp/$NAME-cache -name '*.json' | wc -l)

@@ -481,7 +481,7 @@ def main(argv: list[str]) -> int:
         limit = 4 << 30
     else:
         limit = int(torch.cuda.get_device_properties(0).total_memory * 0.25)
-    keeper = Keeper(device, int(os.environ.get("TRITONSMITH_KEEPER_BYTES", limit)) // share)
+    keeper = Keeper(device, int(os.environ.get("TRITONSMITH_KEEPER_BYTES") or limit) // share)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(64)

@@ -98,9 +98,9 @@ class WorkerPool:
         for name, meaning in (("TRITONSMITH_PARALLEL_COMPILES", "how many kernels a trusted process may compile "
                                "at once (0 or 1: one at a time, the default)"),
                               ("TRITONSMITH_CHECK_BUDGET_BYTES", "the bytes of checks an evaluation may hold on its "
-                               "device (default: the job's check_memory share of the GPU)"),
+                               "device (unset: the job's check_memory share of the GPU)"),
                               ("TRITONSMITH_KEEPER_BYTES", "the bytes of inputs and references a device's keepers "
-                               "keep for reuse (default: a quarter of the GPU's memory)")):
+                               "keep for reuse (unset: a quarter of the GPU's memory)")):
             value = os.environ.get(name) or "0"
             if not (value.isascii() and value.isdigit()):
                 from tritonsmith.config import ConfigError
