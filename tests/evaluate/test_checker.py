@@ -408,6 +408,7 @@ def test_the_checker_copies_handed_over_tensors_and_inputs_only_within_the_gpu_l
     import functools
 
     import tritonsmith.evaluate.checker as checker_module
+    import tritonsmith.evaluate.references as references_module
 
     held = []
     stand_in = SimpleNamespace(job={"job_dir": str(tmp_path)}, handed_over_bytes=0, checker=object(),
@@ -416,7 +417,9 @@ def test_the_checker_copies_handed_over_tensors_and_inputs_only_within_the_gpu_l
     stand_in.copied = functools.partial(Checker.copied, stand_in)
     stand_in.take = functools.partial(Checker.take, stand_in)
     monkeypatch.setattr(checker_module, "take_over", lambda path: (held.append(stand_in.gpu_lock.held), (True, 1))[1])
-    monkeypatch.setattr(checker_module, "clone", lambda args: (held.append(stand_in.gpu_lock.held), args)[1])
+    stand_in.args_here = functools.partial(Checker.args_here, stand_in)
+    monkeypatch.setattr(references_module, "clone",
+                        lambda args, device=None: (held.append(stand_in.gpu_lock.held), args)[1])
     assert Checker.take(stand_in, "call-0.pt") == (True, 1)
     check = {"args": (torch.zeros(2),)}
     assert Checker.taken(stand_in, "call", 0, check, claims=("args",)) == (1, check["args"])  # its own copy

@@ -351,8 +351,15 @@ def test_checks_held_in_host_memory_judge_as_checks_held_in_place_do(monkeypatch
         honest = pool.evaluate(task, candidate("honest/vector_add_fixed_block.py"))
         wrong = pool.evaluate(task, candidate("wrong/vector_add_off_by_one.py"))
         mutating = pool.evaluate(task, candidate("adversarial/mutate_input.py"))
+        dropout = resolve_task("dropout")  # a task with its own check, given the inputs (a copy on the device)
+        own_check = pool.evaluate(dropout, dropout.baseline)
     assert honest.status == "passed", honest.summary()
     assert "the inputs in the candidate's process" in honest.evidence["held_on_host"]
+    # the checker's own copy of the inputs is held there too, the expected outputs beside it
+    held = honest.evidence["held_on_host_bytes"]
+    assert held["checker_inputs"] > 0 and held["expected_outputs"] > 0, held
+    assert own_check.status == "passed" and own_check.evidence["held_on_host_bytes"]["checker_inputs"] > 0, (
+        own_check.summary())
     assert honest.evidence["correctness_checks_limited"].startswith("1 of ")
     assert wrong.status == "wrong_output" and "differs from the reference" in wrong.message, wrong.summary()
     assert mutating.status == "rejected" and "modified input 0 in place" in mutating.message, mutating.summary()

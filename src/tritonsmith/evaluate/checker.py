@@ -30,7 +30,6 @@ from tritonsmith.evaluate.runtime import (
     CHECK_SEED,
     TaskFailure,
     clock_timing,
-    clone,
     empty_memory_filled,
     synchronize,
     take_over,
@@ -88,8 +87,7 @@ class Checker(References, Conversation, Measuring):
         if "args" not in claims:
             args_ok, args = self.take(f"{tag}-{key}-args.pt")
         else:  # a task's own check may write its arguments: it gets a copy of this process's inputs
-            args_ok, args = True, (self.copied(lambda: clone(check["args"])) if self.checker is not None
-                                   else check["args"])
+            args_ok, args = True, (self.args_here(check) if self.checker is not None else check["args"])
         self.evidence["handed_over_by_digest"] += len(set(claims) & {"args", "output"})
         if not (ok and args_ok and isinstance(args, (tuple, list)) and len(args) == len(check["args"])):
             self.record(check, False, "the candidate's process did not hand over this call's output")
@@ -158,7 +156,7 @@ class Checker(References, Conversation, Measuring):
             self.evidence["kernels_off_check"] = "skipped: the reference output is all zeros"
             return
         with self.gpu_lock.shared(), launches_skipped() as skipped, empty_memory_filled():  # a reference built on
-            reference_off = self.task.reference(*clone(check["args"]))  # Triton kernels (a suite's gold code) may
+            reference_off = self.task.reference(*self.args_here(check))  # Triton kernels (a suite's gold code) may
             # not depend on them (memory filled, as the candidate's is with kernels off)
             synchronize(self.device)
         if skipped["launches"] and self.compared(reference_off, check) is None:

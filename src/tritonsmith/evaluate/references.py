@@ -590,8 +590,9 @@ class References:
         their inputs counted twice (that process makes its own; not the after-timing checks `made_ahead`'s,
         named only when timed), and the host has room for them (half its available memory). The expected
         outputs are then held in host memory here too (`on_host`), where the task has no check of its own
-        (`compared` reads them a chunk at a time). KernelBench's 19_ReLU takes 6 GiB of input and 6 of output a
-        check: an H100 ran out of memory with the checker's checks and the candidate's process's inputs."""
+        (`compared` reads them a chunk at a time), and, with room left, this process's own copy of the inputs
+        (`args_on_host`). KernelBench's 19_ReLU takes 6 GiB of input and 6 of output a check: an H100 ran out of
+        memory with the checker's checks and the candidate's process's inputs."""
         budget = self.memory_budget()
         if budget is None or not checks:
             return False
@@ -611,15 +612,30 @@ class References:
                     if moved is not None and outputs + size_of <= room:
                         outputs += size_of
                         check["expected"], check["on_host"] = moved, True
-                if outputs:
-                    torch.cuda.empty_cache()
+        own_inputs = 0
+        if inputs:  # this process's own copy of the inputs too, the perf checks' first (held through timing, beside
+            # the after-timing checks made then): nothing runs on it here but the kernels-off reference and a
+            # task's own check, each given a copy on the device (`args_here`)
+            with self.gpu_lock.shared():
+                for check in sorted(checks, key=lambda c: c["phase"] != "perf_shape"):
+                    size_of = held_bytes(check["args"])
+                    if outputs + own_inputs + size_of <= room:
+                        own_inputs += size_of
+                        check["args"], check["args_on_host"] = clone(check["args"], "cpu"), True
+        if (outputs or own_inputs) and self.on_gpu:
+            torch.cuda.empty_cache()
         self.evidence["held_on_host"] = (
             f"the checks take {size / 2**30:.1f} GiB (their inputs counted twice: the candidate's process makes its "
             f"own), more than this evaluation's share of the GPU ({budget / 2**30:.1f} GiB): "
             + ("the inputs in the candidate's process, copied onto the GPU for each call" if inputs else
                "the inputs stay on the GPU (not all plain tensors on it, or no room in host memory)")
-            + f"; {outputs / 2**30:.1f} GiB of expected outputs here")
+            + f"; {outputs / 2**30:.1f} GiB of expected outputs and {own_inputs / 2**30:.1f} GiB of inputs here")
+        self.evidence["held_on_host_bytes"] = {"expected_outputs": outputs, "checker_inputs": own_inputs}
         return inputs
+
+    def args_here(self, check: dict[str, Any]) -> tuple:
+        """A copy of a check's inputs on the evaluation's device (from host memory where `hold_on_host` put them)."""
+        return self.copied(lambda: clone(check["args"], self.device if check.get("args_on_host") else None))
 
     def compared(self, output: Any, check: dict[str, Any], expected: Any = None) -> dict[str, Any] | None:
         """compare_outputs of `output` with the check's expected output (or `expected`, aligned with it), held in
@@ -643,8 +659,9 @@ class References:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            torch.save({key: self.all_checks[key]["args"] for key in keys}, file)
+        with os.fdopen(fd, "wb") as file:  # (as made: on the device)
+            torch.save({key: self.args_here(self.all_checks[key]) if self.all_checks[key].get("args_on_host")
+                        else self.all_checks[key]["args"] for key in keys}, file)
         return path
 
     def start_with_file(self, keys: list[int], why: str | None) -> dict[str, Any]:
