@@ -5,19 +5,20 @@ evaluator holds checks (evaluate/references.py, worker.py):
   making   the references: the perf, correctness and kernels-off checks (inputs and output each), a second run
            of the reference for the reproducibility check, and the output again for the reference's own work;
            the model's weights
-  judging  with the checks held in host memory (`held_on_host`): the checker's three checks' inputs, the
-           candidate's process's copy of one check's inputs, its output, the output it keeps for the late look,
-           and the output handed back to the checker; the weights
+  judging  with the checks held in host memory (`held_on_host`, the checker's own inputs too where host
+           memory has room): the candidate's process's copy of one check's inputs, its output, the output it
+           keeps for the late look, and the output handed back to the checker; the weights
 
 While timing, the after-timing check made by the checker beside the candidate's process (measuring.py) holds
-about as much as making, counted the same way (4 inputs and 5 outputs: the checker's perf inputs, the new
-check's inputs, output and the output again; the candidate's copy of the perf inputs, the after-timing inputs it
-makes, and its allocator's memory from timing, about three outputs), so `making` stands for both.
+less than making, counted the same way (3 inputs and 5 outputs: the new check's inputs, output and the output
+again; the candidate's copy of the perf inputs, the after-timing inputs it makes, and its allocator's memory from
+timing, about three outputs), so `making` stands for both.
 
 These are estimates: a reference's temporaries (an `abs(x)` as large as x) are not counted, nor CUDA contexts.
 Measurements to hold them to (an H100, nvidia-smi every 2 s: docs/benchmarks.md, eighteenth and nineteenth
-sets): 19_ReLU (6 GiB in, 6 out), estimated 54 GiB making and 42 judging, used 55 and 28 (session 29);
-38_L1Norm_ (8 in, 8 out), estimated 72 GiB, used 77 at its peak, while timing (session 31).
+sets): 19_ReLU (6 GiB in, 6 out), estimated 54 GiB making, used 55, and 28 judging with the checker's inputs
+still on the GPU (session 29); 38_L1Norm_ (8 in, 8 out), estimated 72 GiB, used 77 at its peak while timing,
+with the checker's perf inputs on the GPU (session 31, before b3a02a1).
 
     python benchmarks/kernelbench_memory.py ~/benchmarks/kernelbench/KernelBench/level1 [--capacity-gib 79]
 """
@@ -69,7 +70,7 @@ def main() -> int:
             failed.append(f"{path.stem}: {type(exc).__name__}: {str(exc)[:80]}")
             continue
         making = 4 * (i + o) + o + w
-        judging = 3 * i + i + 3 * o + w
+        judging = i + 3 * o + w
         rows.append((max(making, judging), path.stem, i, o, w, making, judging))
     rows.sort(reverse=True)
     print(f"{args.level}: {len(rows)} problems sized, {len(failed)} not")

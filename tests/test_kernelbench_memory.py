@@ -27,9 +27,9 @@ def test_problems_are_sized_and_ranked_by_what_they_need(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == f"{folder}: 2 problems sized, 1 not"
-    # making: 4 checks' inputs and output and the output again; judging: 4 inputs and 3 outputs
-    assert lines[3] == "| 2_Large | 4.0 | 4.0 | 0.00 | 36 | 28 |"
-    assert lines[4] == "| 1_Small | 1.0 | 1.0 | 0.00 | 9 | 7 |"
+    # making: 4 checks' inputs and output and the output again; judging: 1 input and 3 outputs
+    assert lines[3] == "| 2_Large | 4.0 | 4.0 | 0.00 | 36 | 16 |"
+    assert lines[4] == "| 1_Small | 1.0 | 1.0 | 0.00 | 9 | 4 |"
     assert lines[5] == "over 40 GiB by this estimate: 0"
     assert lines[6] == "a check (inputs and output) over 8 GiB: 0"
     assert lines[7].startswith("not sized: 3_Host: ")
