@@ -659,7 +659,8 @@ class References:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as file:  # (as made: on the device)
+        with os.fdopen(fd, "wb") as file:  # as made, on the device (host-held ones copied back for the while, as
+            # they were held before b3a02a1: a rare path, where the candidate's process made the inputs otherwise)
             torch.save({key: self.args_here(self.all_checks[key]) if self.all_checks[key].get("args_on_host")
                         else self.all_checks[key]["args"] for key in keys}, file)
         return path
