@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +86,15 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         where = f" at line {line} column {column}" if line else ""
         raise FileError(f"the {what} {path} is damaged (not valid JSON{where}): restore it, or start "
                         "again in another folder.") from None
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write `text` to `path` whole or not at all: into a temporary file beside it (named for this process and
+    thread), then renamed over it, so a reader, or a writer killed midway, never leaves half a file."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_bytes(text.encode("utf-8"))
+    os.replace(temporary, path)
 
 
 def append_line(path: Path, line: str, mode: int = 0o644) -> None:

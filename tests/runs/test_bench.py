@@ -47,6 +47,8 @@ def test_baseline_solver_over_part_of_the_builtin_suite(tmp_path):
     assert sorted(r.task for r in records) == ["builtin:flip", "builtin:vector_add"]
     assert all(r.status == "passed" and r.exec_ok and r.speedup is None and r.speed_reason for r in records)
     assert "[2/2]" in done.stderr and "exec 2/2" in done.stderr
+    kept = json.loads((out / "evaluations" / "flip.json").read_text())  # each evaluation's whole result
+    assert kept["status"] == "passed" and kept["cases"] and "phases_s" in kept["evidence"], sorted(kept)
     again = tritonsmith("bench", "--json", "--suite", "builtin", "--solver", "baseline", "--tasks", "vector_add",
                         "--device", "cpu", "--out", str(out))
     assert again.returncode == 2 and "--resume" in again.stderr
@@ -63,6 +65,8 @@ def test_dir_solver_and_hand_computed_accuracy(tmp_path, two_task_suite):
     assert done.returncode == 0, done.stderr
     by_task = {r.task: r for r in ResultsStore(out).records()}
     assert by_task["dir:vector_add"].status == "wrong_output" and by_task["dir:flip"].status == "passed"
+    wrong = json.loads((out / "evaluations" / "vector_add.json").read_text())
+    assert wrong["status"] == "wrong_output" and any(not case["ok"] for case in wrong["cases"]), wrong["cases"]
     metrics = json.loads(done.stdout)
     # call accuracy: both ran = 2/2; execution accuracy: only flip = 1/2
     assert metrics["call_accuracy"] == 1.0 and metrics["exec_accuracy"] == 0.5

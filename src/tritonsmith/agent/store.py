@@ -12,12 +12,11 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.durable import append_line, parse_events, read_json
+from tritonsmith.durable import append_line, parse_events, read_json, write_atomic
 
 
 class RunStore:
@@ -73,7 +72,4 @@ class RunStore:
             return len(events) - len(kept)
 
     def _write_atomic(self, name: str, text: str) -> None:
-        path = self.folder / name
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_text(text)
-        os.replace(temporary, path)
+        write_atomic(self.folder / name, text)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+from tritonsmith.durable import write_atomic
 
 from .cache import ReplyCache, request_key
 from .errors import LLMError, ReplayMiss, ReplyPending
@@ -89,7 +90,7 @@ class QueueFolder:
             return
         request = {"key": key, "model": model, "messages": messages, "params": params, "cache_salt": cache_salt,
                    "asked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        _write_atomic(path, json.dumps(request, indent=1, ensure_ascii=False, default=str))
+        write_atomic(path, json.dumps(request, indent=1, ensure_ascii=False, default=str))
 
     def done(self, name: str) -> None:
         """The reply has been read: the request no longer waits."""
@@ -170,8 +171,8 @@ class QueueFolder:
         """The record first, then the text: a reader that finds the text finds its record."""
         meta = {field: getattr(reply, field) for field in _META_FIELDS}
         meta["answered_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        _write_atomic(self.replies / f"{name}.json", json.dumps(meta, indent=1))
-        _write_atomic(self.replies / f"{name}.md", reply.text)
+        write_atomic(self.replies / f"{name}.json", json.dumps(meta, indent=1))
+        write_atomic(self.replies / f"{name}.md", reply.text)
 
 
 class QueueClient:
@@ -303,8 +304,4 @@ def _name(key: str) -> str:
     return key.partition(":")[2] or key
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    temporary.write_bytes(text.encode("utf-8"))
-    os.replace(temporary, path)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import json
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ from typing import Any
 from tritonsmith.agent.config import RunConfig
 from tritonsmith.agent.lineage import Candidate
 from tritonsmith.config import ConfigError
-from tritonsmith.durable import FileError, folder_lock, read_text
+from tritonsmith.durable import FileError, folder_lock, read_text, write_atomic
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
 from tritonsmith.evaluate.pool import MemoryRetry, MemoryRetryDeferred, task_key
 from tritonsmith.interrupt import interrupted
@@ -224,6 +225,7 @@ def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Pat
                               error=f"task {task.name} has no baseline kernel")
         result = pool.evaluate(task, task.baseline, timeout_s=config.eval_timeout_s, gold=True,
                                memory_retry=memory_retry)
+        keep_evaluation(out, task, result)
         record = from_result(task, "baseline", result)
         found = classify(task.name, result.status, result.message, pool.device_name or pool.device_kind,
                          dropped=result.evidence.get("unreproducible_cases"))
@@ -238,11 +240,23 @@ def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Pat
             source = read_text(path, "candidate")
         except FileError as err:
             return TaskRecord(task.name, task.suite or "", "dir", "error", False, False, error=str(err).rstrip("."))
-        return from_result(task, "dir", pool.evaluate(task, source, timeout_s=config.eval_timeout_s,
-                                                      memory_retry=memory_retry))
+        result = pool.evaluate(task, source, timeout_s=config.eval_timeout_s, memory_retry=memory_retry)
+        keep_evaluation(out, task, result)
+        return from_result(task, "dir", result)
     if solver == "agent":
         return solve_with_agent(task, config, pool, out)
     raise ConfigError(f"unknown --solver {solver!r}: use agent, baseline or dir:PATH.")
+
+
+EVALUATIONS = "evaluations"  # in a bench folder: each baseline or dir: evaluation's whole result, TASK_ID.json
+
+
+def keep_evaluation(out: Path, task: Task, result: EvalResult) -> None:
+    """The evaluation's whole result (cases, perf, evidence), beside the record that sums it up: what a reader
+    of a failed or slow task looks at next."""
+    folder = out / EVALUATIONS
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / f"{task.id}.json", json.dumps(result.to_dict(), indent=1, default=str) + "\n")
 
 
 def from_result(task: Task, solver: str, result: EvalResult) -> TaskRecord:

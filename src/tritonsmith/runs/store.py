@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.durable import LOCK_FILE, append_line, read_json
+from tritonsmith.durable import LOCK_FILE, append_line, read_json, write_atomic
 from tritonsmith.runs.records import TaskRecord, latest
 
 log = logging.getLogger(__name__)
@@ -37,8 +36,9 @@ SETTINGS_FILE = "bench.json"
 IDENTITY_KEYS = ("suite", "tasks", "solver", "model", "mode", "rounds", "parallel", "device")
 
 
-# What a bench folder holds before its first task has made anything.
-_SETTINGS_ONLY = {SETTINGS_FILE, SETTINGS_FILE + ".tmp", LOCK_FILE}
+# What a bench folder holds before its first task has made anything (and a temporary settings file that a
+# killed write left: durable.write_atomic's).
+_SETTINGS_ONLY = {SETTINGS_FILE, LOCK_FILE}
 
 
 class SettingsMismatch(ValueError):
@@ -110,9 +110,7 @@ class ResultsStore:
             if stored is not None:
                 return stored
             self.folder.mkdir(parents=True, exist_ok=True)
-            temporary = self.settings_path.with_suffix(".json.tmp")
-            temporary.write_text(json.dumps(settings, indent=2, default=str) + "\n")
-            os.replace(temporary, self.settings_path)
+            write_atomic(self.settings_path, json.dumps(settings, indent=2, default=str) + "\n")
             return dict(settings)
 
     def check_settings(self, settings: dict[str, Any], identity: Iterable[str] = IDENTITY_KEYS) -> None:
@@ -124,7 +122,9 @@ class ResultsStore:
         """Whether the folder holds anything a bench made besides its settings: results, or a task's run."""
         if not self.folder.is_dir():
             return False
-        return any(entry.name not in _SETTINGS_ONLY for entry in self.folder.iterdir())
+        return any(entry.name not in _SETTINGS_ONLY and not (entry.name.startswith(f".{SETTINGS_FILE}.")
+                                                              and entry.name.endswith(".tmp"))
+                   for entry in self.folder.iterdir())
 
     def _checked(self, settings: dict[str, Any], identity: Iterable[str]) -> dict[str, Any] | None:
         """The stored settings a resume keeps; None where `settings` are to be written."""
