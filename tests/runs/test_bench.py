@@ -47,6 +47,7 @@ def test_baseline_solver_over_part_of_the_builtin_suite(tmp_path):
     assert sorted(r.task for r in records) == ["builtin:flip", "builtin:vector_add"]
     assert all(r.status == "passed" and r.exec_ok and r.speedup is None and r.speed_reason for r in records)
     assert "[2/2]" in done.stderr and "exec 2/2" in done.stderr
+    assert f"each evaluation, whole: {out / 'evaluations'}/TASK_ID.json" in done.stderr
     kept = json.loads((out / "evaluations" / "flip.json").read_text())  # each evaluation's whole result
     assert kept["status"] == "passed" and kept["cases"] and "phases_s" in kept["evidence"], sorted(kept)
     again = tritonsmith("bench", "--json", "--suite", "builtin", "--solver", "baseline", "--tasks", "vector_add",

@@ -27,7 +27,7 @@ def register(commands) -> None:
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    from tritonsmith.runs.bench import solve_suite
+    from tritonsmith.runs.bench import EVALUATIONS, solve_suite
     from tritonsmith.runs.store import ResultsStore
 
     config = run_settings(args)
@@ -57,6 +57,8 @@ def bench_command(args: argparse.Namespace) -> int:
     metrics = suite_metrics(records)
     print(json.dumps(metrics, indent=2, default=str) if args.json else metrics_text(metrics))
     print(f"results: {out / 'results.jsonl'}  (report: tritonsmith report {out})", file=sys.stderr)
+    if (out / EVALUATIONS).is_dir():  # baseline and dir: solvers
+        print(f"each evaluation, whole: {out / EVALUATIONS}/TASK_ID.json", file=sys.stderr)
     return EXIT_PASSED if all(r.status != "error" for r in records) else EXIT_FAILED
 
 
