@@ -2,7 +2,8 @@
 # KernelBench level-1 problems at their own sizes, alone on the GPU (KernelBench's largest need most of an H100):
 # `bench --solver baseline` on TASKS (default 19_ReLU), then `--solver dir:` on DIR_TASKS (default the four
 # problems that have ModelNew candidates in tests/fixtures; `none`: no dir run), each at most KB_LIMIT seconds (default 200), with
-# nvidia-smi's used memory every 2 s. Logs, results and the memory samples go to $OUT.
+# nvidia-smi's used memory every 2 s. Logs, results, each evaluation's whole result and the memory samples go to
+# $OUT (a folder: tar it for the run tool's file limit).
 export PYTHONUNBUFFERED=1
 L1=.bench/kernelbench/KernelBench/level1
 LIMIT=${KB_LIMIT:-200}
@@ -19,6 +20,7 @@ run() {  # NAME SOLVER TASKS
   local rc=$?
   echo "kb_$1: rc $rc after $(( $(date +%s) - t0 )) s" | tee -a $OUT/kb_summary.txt
   cp /tmp/kb_$1/results.jsonl $OUT/kb_$1_results.jsonl 2>/dev/null
+  cp -r /tmp/kb_$1/evaluations $OUT/kb_$1_evaluations 2>/dev/null  # each evaluation's whole result
 }
 run baseline baseline "${TASKS:-19_ReLU}"
 [ "$DIR_TASKS" != none ] && run dir dir:/tmp/kb_candidates "${DIR_TASKS:-19_ReLU,21_Sigmoid,23_Softmax,25_Swish}"
