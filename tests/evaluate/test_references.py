@@ -919,3 +919,32 @@ def test_a_job_copies_references_too_large_to_keep_only_with_as_much_again_free(
     keeper = Keeper("cuda", 1 << 30)
     assert keeper.copy_fits(20 << 30) and not keeper.copy_fits(21 << 30) and not keeper.copy_fits(36 << 30)
     assert Keeper("cpu", 1 << 30).copy_fits(1 << 40)
+
+
+def test_inputs_held_in_host_memory_let_their_device_copy_go_even_when_they_require_grad(tmp_path):
+    """The checker's own inputs, moved to host memory (hold_on_host), keep nothing of the device's copy alive:
+    a copy that kept the autograd link of an input requiring grad (a TritonBench-G test's) would hold it, and
+    free nothing. requires_grad is kept; the device copy for a call (`args_here`) is equal."""
+    import functools
+    import gc
+    import weakref
+    from types import SimpleNamespace
+
+    from tritonsmith.evaluate.gpu_lock import GpuLock
+    from tritonsmith.evaluate.references import References
+
+    made = torch.randn(64, requires_grad=True)
+    alive = weakref.ref(made)
+    check = {"args": (made, 3), "expected": made.detach() * 2, "phase": "perf_shape"}
+    del made
+    stand_in = SimpleNamespace(device="cpu", on_gpu=False, checker=object(), evidence={},
+                               gpu_lock=GpuLock(str(tmp_path / "gpu0.lock")), memory_budget=lambda: 1)
+    stand_in.copied = functools.partial(References.copied, stand_in)
+    assert References.hold_on_host(stand_in, [check], []) is True
+    assert check["args_on_host"] and stand_in.evidence["held_on_host_bytes"]["checker_inputs"] == 64 * 4
+    gc.collect()
+    assert alive() is None, "the device copy of the inputs is still alive"
+    held = check["args"][0]
+    assert held.requires_grad and held.is_leaf and check["args"][1] == 3
+    again = References.args_here(stand_in, check)
+    assert torch.equal(again[0], held) and again[0] is not held

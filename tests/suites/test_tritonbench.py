@@ -73,6 +73,21 @@ def test_a_file_that_cannot_be_read_is_listed_with_its_reason_and_the_rest_loads
         (folder / "row_relu.py", "no separator line of 146 '#' between the kernels and the tests.")]
 
 
+def test_a_file_whose_task_id_an_earlier_file_has_is_listed_and_the_first_loads(tmp_path):
+    """`scale.add.py` and `scale_add.py` would both be task scale_add (dots become underscores): the second in
+    the folder's order is unsupported before anything of it is generated, and the first loads unchanged."""
+    folder = tmp_path / "tasks"
+    shutil.copytree(FIXTURES / "tasks", folder)
+    entries = json.loads((FIXTURES / "instructions.json").read_text())
+    twin = dict(next(e for e in entries if e["file"] == "scale_add.py"), file="scale.add.py")
+    (tmp_path / "instructions.json").write_text(json.dumps(entries + [twin]))
+    (folder / "scale.add.py").write_text((folder / "scale_add.py").read_text())
+    suite = load_suite(f"tritonbench-g:{folder}")  # in name order: scale.add.py first
+    assert sorted(t.id for t in suite) == ["row_relu", "scale_add"]
+    assert [(u.path.name, u.reason) for u in suite.unsupported] == [
+        ("scale_add.py", "its task id 'scale_add' is already used by scale.add.py.")]
+
+
 def test_files_python_cannot_compile_or_read_are_listed_too(tmp_path):
     folder = tmp_path / "tasks"
     shutil.copytree(FIXTURES / "tasks", folder)

@@ -404,7 +404,8 @@ class Measuring:
         the candidate's process lets their inputs go too: `let_go` in the perf cases' first call). Nothing reads
         them after, and the after-timing checks made beside the candidate's process need the memory: a KernelBench
         level-1 problem holds 8 to 16 GiB of inputs a check, and 38_L1Norm_'s and 45_Average_Pooling_2D's golds ran
-        out of GPU memory on an H100 with every check held through timing. Evidence: the bytes let go here."""
+        out of GPU memory on an H100 with every check held through timing. Evidence: the bytes let go here (on
+        the device, or in host memory where `hold_on_host` put them)."""
         held = held_bytes([(c.get("args"), c.get("expected")) for c in self.checks + [self.fresh_check]])
         self.checks = [self.meta_of(check) for check in self.checks]
         self.fresh_check = self.meta_of(self.fresh_check)

@@ -52,6 +52,7 @@ from tritonsmith.evaluate.runtime import (
     synchronize,
     tensors_of,
     time_first_call,
+    to_host,
     where,
 )
 from tritonsmith.evaluate.timing import ClockTimer, GpuTimer, TimingSettings, holding_last
@@ -621,7 +622,7 @@ class References:
                     size_of = held_bytes(check["args"])
                     if outputs + own_inputs + size_of <= room:
                         own_inputs += size_of
-                        check["args"], check["args_on_host"] = clone(check["args"], "cpu"), True
+                        check["args"], check["args_on_host"] = to_host(check["args"]), True
         if (outputs or own_inputs) and self.on_gpu:
             torch.cuda.empty_cache()
         self.evidence["held_on_host"] = (

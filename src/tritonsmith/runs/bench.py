@@ -127,8 +127,9 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
                 return None
             started = time.perf_counter()
             key = task_key(task, eval_config.seeds)
+            evaluation = None
             try:
-                record = solve(task, solver, config, pool, Path(out), MemoryRetry(earlier))
+                record, evaluation = solve(task, solver, config, pool, Path(out), MemoryRetry(earlier))
             except MemoryRetryDeferred as deferred:
                 return deferred.first
             except TaskError as err:
@@ -149,6 +150,11 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
                 qualifications.save(key, Qualification(task.name, record.qualified, record.qualification or ""))
             elif key in known:
                 record.qualified, record.qualification = known[key].qualified, known[key].reason
+            if evaluation is not None:  # kept with the record (never a cut-short one), and never at its cost
+                try:
+                    keep_evaluation(Path(out), task, evaluation)
+                except OSError as err:
+                    stream.write(f"could not keep {task.name}'s whole evaluation in {out}: {err}\n")
             store.append(record)
             progress.add(record)
             return None
@@ -215,36 +221,36 @@ def solver_name(solver: str) -> str:
 
 
 def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Path,
-          memory_retry: MemoryRetry | None = None) -> TaskRecord:
-    """`memory_retry`: passed to the pool's evaluation of a baseline or dir candidate (raises
-    MemoryRetryDeferred where it asks the first try short of memory back); the agent's own evaluations make
-    such a try again alone at once."""
+          memory_retry: MemoryRetry | None = None) -> tuple[TaskRecord, EvalResult | None]:
+    """The task's record, and the evaluation it sums up (the baseline and dir: solvers' one; None for the
+    agent's, kept in its run folder). `memory_retry`: passed to the pool's evaluation of a baseline or dir
+    candidate (raises MemoryRetryDeferred where it asks the first try short of memory back); the agent's own
+    evaluations make such a try again alone at once."""
     if solver == "baseline":
         if not task.baseline:
             return TaskRecord(task.name, task.suite or "", "baseline", "error", False, False,
-                              error=f"task {task.name} has no baseline kernel")
+                              error=f"task {task.name} has no baseline kernel"), None
         result = pool.evaluate(task, task.baseline, timeout_s=config.eval_timeout_s, gold=True,
                                memory_retry=memory_retry)
-        keep_evaluation(out, task, result)
         record = from_result(task, "baseline", result)
         found = classify(task.name, result.status, result.message, pool.device_name or pool.device_kind,
                          dropped=result.evidence.get("unreproducible_cases"))
         record.qualified, record.qualification = found.qualified, found.reason
-        return record
+        return record, result
     if solver.startswith("dir:"):
         path = Path(solver[4:]) / f"{task.id}.py"
         if not path.exists():
             return TaskRecord(task.name, task.suite or "", "dir", "error", False, False,
-                              error=f"no candidate file {path}")
+                              error=f"no candidate file {path}"), None
         try:
             source = read_text(path, "candidate")
         except FileError as err:
-            return TaskRecord(task.name, task.suite or "", "dir", "error", False, False, error=str(err).rstrip("."))
+            return TaskRecord(task.name, task.suite or "", "dir", "error", False, False,
+                              error=str(err).rstrip(".")), None
         result = pool.evaluate(task, source, timeout_s=config.eval_timeout_s, memory_retry=memory_retry)
-        keep_evaluation(out, task, result)
-        return from_result(task, "dir", result)
+        return from_result(task, "dir", result), result
     if solver == "agent":
-        return solve_with_agent(task, config, pool, out)
+        return solve_with_agent(task, config, pool, out), None
     raise ConfigError(f"unknown --solver {solver!r}: use agent, baseline or dir:PATH.")
 
 

@@ -44,6 +44,7 @@ from tritonsmith.suites import Suite
 from tritonsmith.suites.generated import (
     Raw,
     described_files,
+    described_task_id,
     generated_dir,
     load_described,
     render_task,
@@ -155,7 +156,7 @@ def _generate(path: Path, entry: dict, out: Path) -> Path:
     required, imports = _required(path, entry, gold_tree, set(defined), test)
     perf_cases, perf_problem = _perf_cases(path, parts, tests)
     harness = _harness(test, tests, required, imports, repeated, bool(perf_cases))
-    task_id = path.stem.replace(".", "_")
+    task_id = described_task_id(path)
     gold_file = out / f"{task_id}__gold.py"
     write_if_changed(gold_file, parts.kernel + "\n\n" + harness)
     shown = NOTE + test

@@ -93,15 +93,28 @@ def described_files(path: str | Path, what: str, instructions: str | Path | None
     return folder, files, find_instructions(folder, files, instructions, record)
 
 
+def described_task_id(path: Path) -> str:
+    """The task id of a described suite's file (TritonBench-G, GEAK's ROCm): its name, dots made underscores."""
+    return path.stem.replace(".", "_")
+
+
 def load_described(files: list[Path], entries: dict[str, dict], make: Callable[[Path, dict], Task]) -> Suite:
     """The tasks `make(file, its entry)` makes of `files`. A file without an entry is a helper module beside
-    the tasks if it has no separator line (skipped), and a task without instructions if it has (unsupported)."""
+    the tasks if it has no separator line (skipped), and a task without instructions if it has (unsupported);
+    a file whose task id an earlier file has (`a.v2.py` beside `a_v2.py`) is unsupported, before anything of
+    it is made (its generated files would be the other's)."""
+    seen: dict[str, Path] = {}
+
     def load_one(path: Path) -> Task | None:
         entry = entries.get(path.name)
         if entry is None:
             if separator_line(path.read_text().splitlines()) is None:
                 return None
             raise TaskError(f"{path}: no entry with file {path.name!r} in the instructions JSON.")
+        task_id = described_task_id(path)
+        if task_id in seen:
+            raise TaskError(f"{path}: its task id {task_id!r} is already used by {seen[task_id].name}.")
+        seen[task_id] = path
         return make(path, entry)
     return load_each(files, load_one)
 

@@ -33,6 +33,7 @@ from tritonsmith.suites import Suite
 from tritonsmith.suites.generated import (
     Raw,
     described_files,
+    described_task_id,
     generated_dir,
     load_described,
     render_task,
@@ -118,7 +119,7 @@ def _generate(path: Path, entry: dict, out: Path, script: Path | None = None,
     gold_tree = parts.kernel_tree()
     defined = top_level(gold_tree)
     test, test_name, repeated = harness_test_part(parts, set(defined))
-    task_id = path.stem.replace(".", "_")
+    task_id = described_task_id(path)
     info = (read_script(script, path.stem, (stems or set()) | {path.stem}, set(defined)) if script else None)
     required, imports = used_by_tests(gold_tree, test, list(info.stem_names) if info else [])
     if not required:
