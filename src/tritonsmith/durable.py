@@ -97,6 +97,11 @@ def write_atomic(path: str | Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def left_by_write_atomic(name: str, target: str) -> bool:
+    """Whether a file named `name` is a temporary file that `write_atomic` of `target` (a file name) left."""
+    return name.startswith(f".{target}.") and name.endswith(".tmp")
+
+
 def append_line(path: Path, line: str, mode: int = 0o644) -> None:
     """Append `line` (ending in a newline) with one O_APPEND write, so processes sharing the file interleave
     whole lines, and fsync it before returning. A torn last line left by a killed writer stays alone on its

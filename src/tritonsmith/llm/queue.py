@@ -302,6 +302,3 @@ def answer_waiting(folder: str | Path, client_for: Callable[[str | None], object
 
 def _name(key: str) -> str:
     return key.partition(":")[2] or key
-
-
-

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tritonsmith.durable import LOCK_FILE, append_line, read_json, write_atomic
+from tritonsmith.durable import LOCK_FILE, append_line, left_by_write_atomic, read_json, write_atomic
 from tritonsmith.runs.records import TaskRecord, latest
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,7 @@ class ResultsStore:
         """Whether the folder holds anything a bench made besides its settings: results, or a task's run."""
         if not self.folder.is_dir():
             return False
-        return any(entry.name not in _SETTINGS_ONLY and not (entry.name.startswith(f".{SETTINGS_FILE}.")
-                                                              and entry.name.endswith(".tmp"))
+        return any(entry.name not in _SETTINGS_ONLY and not left_by_write_atomic(entry.name, SETTINGS_FILE)
                    for entry in self.folder.iterdir())
 
     def _checked(self, settings: dict[str, Any], identity: Iterable[str]) -> dict[str, Any] | None:

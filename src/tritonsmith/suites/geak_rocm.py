@@ -156,7 +156,7 @@ def _generate(path: Path, entry: dict, out: Path) -> Path:
     required, imports = _required(path, entry, gold_tree, set(defined), test)
     perf_cases, perf_problem = _perf_cases(path, parts, tests)
     harness = _harness(test, tests, required, imports, repeated, bool(perf_cases))
-    task_id = described_task_id(path)
+    task_id = described_task_id(path.stem)
     gold_file = out / f"{task_id}__gold.py"
     write_if_changed(gold_file, parts.kernel + "\n\n" + harness)
     shown = NOTE + test

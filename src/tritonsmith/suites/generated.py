@@ -93,9 +93,10 @@ def described_files(path: str | Path, what: str, instructions: str | Path | None
     return folder, files, find_instructions(folder, files, instructions, record)
 
 
-def described_task_id(path: Path) -> str:
-    """The task id of a described suite's file (TritonBench-G, GEAK's ROCm): its name, dots made underscores."""
-    return path.stem.replace(".", "_")
+def described_task_id(stem: str) -> str:
+    """The task id of a described suite's file (TritonBench-G, GEAK's ROCm) from its name less `.py`: dots made
+    underscores."""
+    return stem.replace(".", "_")
 
 
 def load_described(files: list[Path], entries: dict[str, dict], make: Callable[[Path, dict], Task]) -> Suite:
@@ -111,7 +112,7 @@ def load_described(files: list[Path], entries: dict[str, dict], make: Callable[[
             if separator_line(path.read_text().splitlines()) is None:
                 return None
             raise TaskError(f"{path}: no entry with file {path.name!r} in the instructions JSON.")
-        task_id = described_task_id(path)
+        task_id = described_task_id(path.stem)
         if task_id in seen:
             raise TaskError(f"{path}: its task id {task_id!r} is already used by {seen[task_id].name}.")
         seen[task_id] = path

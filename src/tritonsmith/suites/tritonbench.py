@@ -119,7 +119,7 @@ def _generate(path: Path, entry: dict, out: Path, script: Path | None = None,
     gold_tree = parts.kernel_tree()
     defined = top_level(gold_tree)
     test, test_name, repeated = harness_test_part(parts, set(defined))
-    task_id = described_task_id(path)
+    task_id = described_task_id(path.stem)
     info = (read_script(script, path.stem, (stems or set()) | {path.stem}, set(defined)) if script else None)
     required, imports = used_by_tests(gold_tree, test, list(info.stem_names) if info else [])
     if not required:
@@ -193,7 +193,8 @@ def bytes_moved(case):
 def _perf_part(script: Path, info: ScriptInfo, stem: str, out: Path) -> dict:
     """PERF_CASES and the code that makes a perf case's inputs (the script's, from the gold code) and its
     reference (call_op_ref), and reads flops and bytes from get_tflops and get_gbps."""
-    gold = {name: [_gold_module_name(other.replace(".", "_")), str((out / f"{other.replace('.', '_')}__gold.py").resolve())]
+    gold = {name: [_gold_module_name(described_task_id(other)),
+                   str((out / f"{described_task_id(other)}__gold.py").resolve())]
             for name, other in sorted(info.gold_imports.items())}
     cases = [{"dtype": info.dtype, "input": i} for i in range(info.count or 0)]
     note = "" if info.count is not None else f"  # not counted ({info.count_problem}): correctness only"
