@@ -397,6 +397,44 @@ def test_cancel_kills_the_evaluation_in_flight_and_refuses_new_ones():
             pool.evaluate(task, task.baseline)
 
 
+def test_a_pool_closed_with_every_worker_busy_kills_their_jobs_at_once():
+    """A host reads its stdin only between jobs: closing the pool must not wait out each busy host's shutdown in
+    turn (a GPU bench stopped by `timeout -k 15` was SIGKILLed so, its stop message its last word)."""
+    from tritonsmith.evaluate import EvaluationCancelled
+
+    task = resolve_task("vector_add")
+    loop = (CANDIDATES / "adversarial/infinite_loop.py").read_text()
+    pool = WorkerPool(device="cpu", workers=3, config=EvalConfig(timeout_s=300))
+    ended = []
+
+    def evaluate():
+        try:
+            pool.evaluate(task, loop)
+        except (EvaluationCancelled, RuntimeError) as exc:  # (the pool closed under it)
+            ended.append(exc)
+        else:
+            ended.append(None)
+    threads = [threading.Thread(target=evaluate) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    hosts = [host.process for host in pool._hosts]
+
+    def running_a_job(host):  # the job's checker, forked by the host
+        return subprocess.run(["pgrep", "-P", str(host.pid)], capture_output=True).stdout.strip() != b""
+    deadline = time.monotonic() + 120
+    while not all(map(running_a_job, hosts)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(map(running_a_job, hosts))
+    started = time.monotonic()
+    pool.close()
+    closing_s = time.monotonic() - started
+    assert all(process.poll() is not None for process in hosts)
+    assert closing_s < 8, closing_s  # one after another, three busy hosts took 15 s and more
+    for thread in threads:
+        thread.join(60)
+    assert len(ended) == 3
+
+
 def test_an_unknown_trusted_tuning_or_a_bad_number_setting_is_refused_before_anything_starts(monkeypatch, tmp_path):
     from tritonsmith.config import ConfigError
     monkeypatch.setenv("TRITONSMITH_TRUSTED_TUNING", "fast")

@@ -395,13 +395,17 @@ class WorkerPool:
             keepers.forget(key)
 
     def close(self) -> None:
-        for index, host in enumerate(self._hosts):
-            if host is not None:
-                host.close()
-                self._hosts[index] = None
-        for keeper in self._keepers.values():
-            keeper.close()
+        """Every host and keeper closed at once (each may take seconds to go: a busy host's job is killed, a
+        keeper's CUDA context is torn down), so that a bench stopped by SIGTERM exits within a scheduler's grace."""
+        processes = [host for host in self._hosts if host is not None]
+        processes += [keeper for keepers in self._keepers.values() for keeper in keepers.members]
+        self._hosts = [None] * len(self._hosts)
         self._keepers = {}
+        closing = [threading.Thread(target=process.close) for process in processes]
+        for thread in closing:
+            thread.start()
+        for thread in closing:
+            thread.join()
         if self._owns_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 

@@ -70,6 +70,7 @@ class HostProcess:
             [sys.executable, "-m", "tritonsmith.evaluate.host", device],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env, start_new_session=True)
         self.lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.busy = False  # a job is in flight (`run`)
         threading.Thread(target=self._read, daemon=True).start()
         ready = self._next(start_timeout_s)
         if ready is None or ready.get("event") != "ready":
@@ -104,6 +105,14 @@ class HostProcess:
         """(the host's 'finished' message or None if the host died, whether the job timed out). Raises
         EvaluationCancelled, having killed the job, when `cancelled` is set meanwhile."""
         job = dict(job, timeout_s=timeout_s)  # the host enforces it too, should this process die or hang
+        self.busy = True
+        try:
+            return self._run(job, timeout_s, cancelled)
+        finally:
+            self.busy = False
+
+    def _run(self, job: dict[str, Any], timeout_s: float,
+             cancelled: threading.Event | None) -> tuple[dict[str, Any] | None, bool]:
         try:
             self.process.stdin.write((json.dumps(job) + "\n").encode())
             self.process.stdin.flush()
@@ -132,7 +141,9 @@ class HostProcess:
             kill_group(started["pid"])
 
     def close(self) -> None:
-        if self.process.poll() is None:
+        """Asked to shut down and given 5 s when idle; killed at once with its job when busy (a host reads its
+        stdin only between jobs: a pool closed at Ctrl-C would wait out every busy host in turn)."""
+        if self.process.poll() is None and not self.busy:
             try:
                 self.process.stdin.write(b'{"event": "shutdown"}\n')
                 self.process.stdin.flush()
