@@ -113,6 +113,7 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     slow_result, short_result = results["slow"], results["short"]
     assert slow_result.status == "passed" and "memory_retry" not in slow_result.evidence
     assert short_result.status == "runtime_error" and "out of memory" in short_result.message
+    assert short_result.message.startswith("out of GPU memory with no other evaluation on this GPU too: case 0")
     retry = short_result.evidence["memory_retry"]
     assert "ran out of GPU memory beside other evaluations" in retry["note"]
     assert retry["status"] == "runtime_error" and "out of memory" in retry["message"]
@@ -121,6 +122,7 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     started = float(next(line.split()[1] for line in short_result.stdout_tail.splitlines() if line.startswith("start")))
     assert started > ended, "the second try began before the other evaluation ended"
     assert alone.status == "runtime_error" and "memory_retry" not in alone.evidence  # none beside it: its own
+    assert alone.message.startswith("case 0")  # (not made alone for want of memory: nothing says it needs more)
     from tritonsmith.runs.bench import from_result  # a bench (a gold pass) keeps which were made again alone
     assert from_result(task, "dir", short_result).memory_retry == retry
     assert from_result(task, "dir", alone).memory_retry is None

@@ -32,6 +32,19 @@ from tritonsmith.suites import builtin_dir, resolve_task
      "one evaluation (before any candidate code ran): the task is too slow to prepare"),
     ("timeout", "the candidate did not finish within 600 s and was killed", False,
      "the gold exceeds the time limit: the candidate did not finish within 600 s and was killed"),
+    ("crashed", "out of GPU memory with no other evaluation on this GPU too: the evaluation failed unexpectedly: "
+     "OutOfMemoryError: CUDA out of memory. Tried to allocate 12.00 GiB. GPU 0 has a total capacity of 79.18 GiB",
+     False, "the gold needs more GPU memory than this device has: out of GPU memory with no other evaluation on "
+     "this GPU too: the evaluation failed unexpectedly: OutOfMemoryError: CUDA out of memory. Tried to allocate "
+     "12.00 GiB. GPU 0 has a total capacity of 79.18 GiB"),  # ROCm's test_flashattention_fwd on an H100
+    ("error", "the task's make_inputs/reference failed on case 0: OutOfMemoryError: CUDA out of memory. Tried to "
+     "allocate 96.00 GiB. GPU 0 has a total capacity of 79.18 GiB", True, "the gold needs more GPU memory than "
+     "this device has: the task's make_inputs/reference failed on case 0: OutOfMemoryError: CUDA out of memory. "
+     "Tried to allocate 96.00 GiB. GPU 0 has a total capacity of 79.18 GiB"),  # more than the whole GPU at once
+    ("crashed", "the evaluation failed unexpectedly: OutOfMemoryError: CUDA out of memory. Tried to allocate "
+     "2.00 GiB. GPU 0 has a total capacity of 79.18 GiB", False, "the gold crashes: the evaluation failed "
+     "unexpectedly: OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity "
+     "of 79.18 GiB"),  # (not made again alone: others may have held what it lacked)
     ("wrong_output", "case 0 (dtype=float16 input=0, seed 7): output differs\nmore", False,
      "the gold fails its own evaluation (wrong_output): case 0 (dtype=float16 input=0, seed 7): output differs"),
 ])

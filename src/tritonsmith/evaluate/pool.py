@@ -259,7 +259,11 @@ class WorkerPool:
             try:
                 again = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold)
             except TaskError as exc:
+                if out_of_memory(str(exc)):
+                    raise TaskError(f"{ALONE_TOO}: {exc}") from failure
                 raise TaskError(f"{exc} (also when evaluated again with no other evaluation on this GPU)") from failure
+        if not again.passed and out_of_memory(again.message):  # the task (or candidate) needs more than the GPU has
+            again.message = f"{ALONE_TOO}: {again.message}"
         again.evidence["memory_retry"] = dict(first, note=(
             "the first try (wall_s: its own) ran out of GPU memory beside other evaluations on this GPU; evaluated "
             "again with no other evaluation of this pool on it" + (
@@ -466,12 +470,22 @@ class MemoryRetryDeferred(Exception):
         self.first = first
 
 
+ALONE_TOO = "out of GPU memory with no other evaluation on this GPU too"
+"""How the failure of an evaluation made again alone for want of GPU memory, and short of it again, begins."""
+
+
+def out_of_memory(text: str) -> bool:
+    """Whether an evaluation's failure says that the GPU ran out of memory (PyTorch's or CUDA's words)."""
+    lowered = text.lower()
+    return "out of memory" in lowered or "cudaerrormemoryallocation" in lowered or "alloc_failed" in lowered
+
+
 def short_of_memory(text: str) -> bool:
     """Whether an evaluation's failure says that the GPU ran out of memory (PyTorch's or CUDA's words), for
     want of what others held: not where it asked for more than the whole GPU has (PyTorch says both)."""
-    lowered = text.lower()
-    if "out of memory" not in lowered and "cudaerrormemoryallocation" not in lowered and "alloc_failed" not in lowered:
+    if not out_of_memory(text):
         return False
+    lowered = text.lower()
     asked = re.search(r"tried to allocate ([\d.]+) (gib|mib|kib|b)\b", lowered)
     total = re.search(r"total capacity of ([\d.]+) (gib|mib|kib|b)\b", lowered)
     if asked and total:

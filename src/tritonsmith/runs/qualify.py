@@ -3,7 +3,8 @@ passes its own evaluation there.
 
 `tritonsmith bench --solver baseline` evaluates every gold against itself; each outcome is classified
 here (qualified, or unqualified with a reason a reader can check: the reference fails, the gold needs
-another GPU vendor, the gold exceeds the time limit, the gold fails its own checks) and kept per device
+another GPU vendor or more GPU memory than the device has, the gold exceeds the time limit, the gold fails its
+own checks) and kept per device
 model in $XDG_CACHE_HOME/tritonsmith/qualification/<device>.jsonl, so that later benches with any solver
 on that device label their tasks without evaluating the golds again.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from tritonsmith import __version__
 from tritonsmith.durable import append_line, device_file
+from tritonsmith.evaluate.pool import ALONE_TOO, out_of_memory, short_of_memory
 from tritonsmith.task import Task
 
 # what a kernel written for one vendor's GPUs uses that the other's Triton backend rejects
@@ -57,6 +59,8 @@ def classify(task: str, status: str, message: str, device: str | None, task_erro
     vendor = other_vendor(message, device)
     if vendor:
         return unqualified(f"the gold needs {vendor} GPUs: {first}")
+    if out_of_memory(message) and (ALONE_TOO in message or not short_of_memory(message)):
+        return unqualified(f"the gold needs more GPU memory than this device has: {first}")
     if task_error:
         if "were not ready within the" in message:  # (job_result.to_result: a timeout before any candidate code)
             return unqualified(f"the gold exceeds the time limit: {first}")
