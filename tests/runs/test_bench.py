@@ -55,6 +55,38 @@ def test_baseline_solver_over_part_of_the_builtin_suite(tmp_path):
     assert again.returncode == 2 and "--resume" in again.stderr
 
 
+def test_a_resume_with_rerun_runs_the_tasks_of_those_statuses_again_and_keeps_their_earlier_records(
+        tmp_path, two_task_suite):
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    (candidates / "vector_add.py").write_text(WRONG_ADD)
+    (candidates / "flip.py").write_text(GOOD_FLIP)
+    out = tmp_path / "bench"
+    command = ("bench", "--suite", f"dir:{two_task_suite}", "--solver", f"dir:{candidates}", "--device", "cpu",
+               "--out", str(out))
+    assert tritonsmith(*command).returncode == 0
+    before = {r.task.split(":")[-1]: r.status for r in ResultsStore(out).records()}
+    assert before == {"vector_add": "wrong_output", "flip": "passed"}
+    for wrong, said in ((("--rerun", "wrong_output"), "pass it with --resume"),
+                        (("--resume", "--rerun", "wrong,timeout"), "--rerun 'wrong,timeout': wrong is not a task's "
+                         "status: name some of compile_error, runtime_error, timeout, crashed, wrong_output, "
+                         "rejected, passed, error, comma-separated.")):
+        refused = tritonsmith(*command, *wrong)
+        assert refused.returncode == 2 and said in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+    (candidates / "vector_add.py").write_text(GOOD_ADD)  # the fault mended (as a longer time limit would)
+    flip_evaluated = (out / "evaluations" / "flip.json").stat().st_mtime_ns
+    done = tritonsmith(*command, "--resume", "--rerun", "wrong_output,timeout")
+    assert done.returncode == 0, done.stderr
+    assert f"running 1 finished task again (timeout, wrong_output); their earlier records stay in {out}" in done.stderr
+    after = {r.task.split(":")[-1]: r.status for r in ResultsStore(out).records()}
+    assert after == {"vector_add": "passed", "flip": "passed"}  # the last record counts
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted((r["task"].split(":")[-1], r["status"]) for r in lines[:2]) == [
+        ("flip", "passed"), ("vector_add", "wrong_output")]  # the first bench's, kept
+    assert len(lines) == 3 and (lines[2]["task"].split(":")[-1], lines[2]["status"]) == ("vector_add", "passed")
+    assert (out / "evaluations" / "flip.json").stat().st_mtime_ns == flip_evaluated  # passed: not run again
+
+
 def test_dir_solver_and_hand_computed_accuracy(tmp_path, two_task_suite):
     candidates = tmp_path / "candidates"
     candidates.mkdir()

@@ -19,6 +19,9 @@ def register(commands) -> None:
     bench.add_argument("--tasks", help="comma-separated glob patterns of task ids, e.g. 'soft*,matmul'")
     bench.add_argument("--out", required=True, help="the bench folder")
     bench.add_argument("--resume", action="store_true", help="continue the bench in --out, skipping finished tasks")
+    bench.add_argument("--rerun", metavar="STATUSES", help="with --resume, baseline and dir: solvers: run again "
+                       "the finished tasks whose record has one of these statuses, e.g. 'timeout,crashed' (after a "
+                       "longer --eval-timeout-s, say); their earlier records stay in results.jsonl")
     bench.add_argument("--jobs", type=int, help="tasks at once (default: one per GPU for baseline/dir solvers, "
                        "1 for the agent); on the CPU also the number of interpreter workers")
     add_run_options(bench, per_task=True)
@@ -31,6 +34,7 @@ def bench_command(args: argparse.Namespace) -> int:
     from tritonsmith.runs.store import ResultsStore
 
     config = run_settings(args)
+    rerun = rerun_statuses(args)
     if args.solver == "agent" and not config.model:
         raise UsageError("the agent solver needs --model (or use --solver baseline or --solver dir:PATH).")
     out = out_folder(args.out)
@@ -47,7 +51,7 @@ def bench_command(args: argparse.Namespace) -> int:
     from tritonsmith.llm import RepliesPending
     try:
         records = solve_suite(args.suite, args.solver, config, out, pattern=args.tasks, instructions=args.instructions,
-                            perf_scripts=args.perf_scripts, jobs=args.jobs)
+                            perf_scripts=args.perf_scripts, jobs=args.jobs, rerun=rerun)
     except RepliesPending as pending:
         return report_waiting(pending, "run the same command again with --resume", as_json=args.json)
     except (Interrupted, KeyboardInterrupt):
@@ -101,3 +105,22 @@ def devices_lines(devices: dict[str, int]) -> list[str]:
         return []
     return [f"devices: {', '.join(f'{name} ({count} tasks)' for name, count in devices.items())}: this bench was resumed "
             "on another machine; each speedup was measured on one device, but these totals mix them"]
+
+
+def rerun_statuses(args: argparse.Namespace) -> set[str]:
+    """The statuses --rerun names, checked: it goes with --resume, a baseline or dir: solver and known statuses."""
+    if args.rerun is None:
+        return set()
+    from tritonsmith.evaluate.result import STATUSES
+    known = (*STATUSES, "error")
+    statuses = {word.strip() for word in args.rerun.split(",") if word.strip()}
+    unknown = sorted(statuses - set(known))
+    if unknown or not statuses:
+        raise UsageError(f"--rerun {args.rerun!r}: {', '.join(unknown) or 'no status'} is not a task's status: "
+                         f"name some of {', '.join(known)}, comma-separated.")
+    if not args.resume:
+        raise UsageError("--rerun runs again tasks a bench finished: pass it with --resume and that bench's --out.")
+    if args.solver == "agent":
+        raise UsageError("--rerun is for the baseline and dir: solvers: an agent task's run folder (tasks/ID) "
+                         "holds its finished run, which a resume would only read again; bench it in a new --out.")
+    return statuses

@@ -15,7 +15,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
@@ -59,17 +59,20 @@ def select_tasks(suite: str, pattern: str | None, instructions: str | None = Non
 
 def solve_suite(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None = None,
               instructions: str | None = None, perf_scripts: str | None = None, jobs: int | None = None,
-              stream: Any = sys.stderr) -> list[TaskRecord]:
+              stream: Any = sys.stderr, rerun: Collection[str] = ()) -> list[TaskRecord]:
     """`jobs` tasks at once (default: one per evaluation worker for baseline/dir solvers, one for the agent,
-    whose lineages already keep the workers busy). No other process may use `out` meanwhile (FolderInUse)."""
+    whose lineages already keep the workers busy). No other process may use `out` meanwhile (FolderInUse).
+    `rerun`: statuses whose finished tasks a resume runs again (baseline and dir: solvers; the earlier records
+    stay in results.jsonl, the last one counts)."""
     check_solver(solver)  # before the lock makes the folder
     with folder_lock(out, "bench folder"):
-        return _solve_suite_locked(suite, solver, config, out, pattern, instructions, perf_scripts, jobs, stream)
+        return _solve_suite_locked(suite, solver, config, out, pattern, instructions, perf_scripts, jobs, stream,
+                                   set(rerun))
 
 
 def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | Path, pattern: str | None,
                       instructions: str | None, perf_scripts: str | None, jobs: int | None,
-                      stream: Any) -> list[TaskRecord]:
+                      stream: Any, rerun: set[str]) -> list[TaskRecord]:
     tasks = select_tasks(suite, pattern, instructions, perf_scripts)
     if tasks.unsupported:
         count = len(tasks.unsupported)
@@ -77,6 +80,11 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
                      + "; ".join(f"{u.path.name} ({u.reason.rstrip('.')})" for u in tasks.unsupported) + "\n")
     store, settings = _results_store(out, suite, solver, config, pattern)
     finished = store.records()  # read once: the tasks a resume skips, and the progress so far
+    again = [record for record in finished if record.status in rerun]
+    if again:
+        stream.write(f"running {len(again)} finished {'task' if len(again) == 1 else 'tasks'} again "
+                     f"({', '.join(sorted(rerun))}); their earlier records stay in {store.results_path}\n")
+        finished = [record for record in finished if record.status not in rerun]
     done = {record.task for record in finished}
     todo = [t for t in tasks if t.name not in done]
     if not todo:  # a resume of a finished bench: no worker is started for nothing
