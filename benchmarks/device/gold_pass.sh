@@ -11,13 +11,15 @@
 # bench has finished every task (it exits 0 or 1 then; 124 when cut off). One line per call is added to $OUT/summary.txt.
 # With CARRY_CACHE set, the trusted processes' Triton cache (TRITON_CACHE_DIR) is resumed from .bench/NAME-cache.tgz
 # (or its parts, .bench/NAME-cache.tgz.part0, .part1, ...) and goes back as $OUT/NAME-cache.tgz.partN, 15 MB each,
-# four at most: a pass's seconds are then not a fresh pass's.
+# four at most: a pass's seconds are then not a fresh pass's. With RERUN (statuses, e.g. timeout), a resumed pass
+# runs its finished tasks of those statuses again (bench --rerun: a timed-out gold, its cache warm now).
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 NAME=$1 SUITE=$2 W=${3:-1}
 START=$(date +%s); END=${END:-555}
 RES=""
 if [ -f .bench/$NAME.tgz ] && [ ! -d $NAME ]; then tar xzf .bench/$NAME.tgz; fi
 if [ -f $NAME/results.jsonl ]; then RES=--resume; fi
+if [ -n "$RES" ] && [ -n "$RERUN" ]; then RES="--resume --rerun $RERUN"; rm -f $NAME/complete; fi
 mkdir -p $NAME
 if [ -n "$CARRY_CACHE" ]; then  # the trusted processes' Triton cache, carried from call to call: a gold whose
   # references take more than a call to compile (ROCm's slow autotuned golds) goes on where the last call stopped
@@ -54,7 +56,8 @@ TOOK=$(( $(date +%s) - S ))
 echo "$TOOK" >> $NAME/calls.txt
 if [ $RC -eq 0 ] || [ $RC -eq 1 ]; then touch $NAME/complete; fi
 python3 benchmarks/gold_pass.py $NAME/results.jsonl > $NAME/gold_pass.md 2>&1
-DONE=$(wc -l < $NAME/results.jsonl 2>/dev/null || echo 0)
+DONE=$(python3 -c "import sys; from tritonsmith.runs.store import ResultsStore as S; print(len(S(sys.argv[1]).records()))" \
+  $NAME 2>/dev/null || echo 0)  # tasks, not lines: a task run again (RERUN) has several
 echo "$NAME: bench rc $RC after $TOOK s (calls: $(paste -sd+ $NAME/calls.txt) s), $DONE results$( [ -f $NAME/complete ] && echo ', complete'); $(head -1 $NAME/gold_pass.md)" \
   | tee -a $OUT/summary.txt
 tail -2 $NAME/log.$S
