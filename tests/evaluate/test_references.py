@@ -937,7 +937,7 @@ def test_inputs_held_in_host_memory_let_their_device_copy_go_even_when_they_requ
     alive = weakref.ref(made)
     check = {"args": (made, 3), "expected": made.detach() * 2, "phase": "perf_shape"}
     del made
-    stand_in = SimpleNamespace(device="cpu", on_gpu=False, checker=object(), evidence={},
+    stand_in = SimpleNamespace(device="cpu", on_gpu=False, checker=object(), evidence={}, job={},
                                gpu_lock=GpuLock(str(tmp_path / "gpu0.lock")), memory_budget=lambda: 1)
     stand_in.copied = functools.partial(References.copied, stand_in)
     assert References.hold_on_host(stand_in, [check], []) is True
@@ -948,3 +948,27 @@ def test_inputs_held_in_host_memory_let_their_device_copy_go_even_when_they_requ
     assert held.requires_grad and held.is_leaf and check["args"][1] == 3
     again = References.args_here(stand_in, check)
     assert torch.equal(again[0], held) and again[0] is not held
+
+
+@pytest.mark.parametrize("share, held", [(1.0, True), (1 / 8, False)])
+def test_host_memory_for_held_checks_is_shared_by_the_pools_evaluations(tmp_path, monkeypatch, share, held):
+    """Each evaluation may hold checks in half the host's available memory, divided among the pool's workers
+    (`host_share`): evaluations that start together all see the same memory free, and four or eight taking
+    half of it each would ask more than the host has."""
+    from types import SimpleNamespace
+
+    import tritonsmith.evaluate.references as references
+    from tritonsmith.evaluate.gpu_lock import GpuLock
+    from tritonsmith.evaluate.pool import WorkerPool
+    from tritonsmith.evaluate.references import References
+    from tritonsmith.suites import resolve_task
+    with WorkerPool(device="cpu", workers=2, work_dir=tmp_path / "pool") as pool:  # what a pool's jobs carry
+        assert pool._job(resolve_task("vector_add"), "", tmp_path, slot=1)["host_share"] == 1 / 2
+    check = {"args": (torch.randn(1024),), "expected": torch.randn(1024), "phase": "perf_shape"}
+    monkeypatch.setattr(references, "host_available", lambda: 4 * 4096)  # room for the inputs once, not eight times
+    stand_in = SimpleNamespace(device="cpu", on_gpu=False, checker=object(), evidence={}, job={"host_share": share},
+                               gpu_lock=GpuLock(str(tmp_path / "gpu0.lock")), memory_budget=lambda: 1)
+    assert References.hold_on_host(stand_in, [check], []) is held
+    said = stand_in.evidence["held_on_host"]
+    assert ("the inputs in the candidate's process" in said) is held and ("no room in host memory" in said) is not held
+

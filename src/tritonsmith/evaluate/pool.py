@@ -375,6 +375,7 @@ class WorkerPool:
                        "torch_compile": self.config.torch_compile},
         }
         job["reproducibility_check"] = self.config.reproducibility_check
+        job["host_share"] = 1 / len(self._gpu_of)  # of host memory, for checks held there: every worker shares it
         if self._gpu_of[slot] is not None:
             job["gpu_lock"] = gpu_lock_path(self._gpu_of[slot])  # the machine's, not this pool's
             job["check_memory"] = self.config.check_memory / self._gpu_of.count(self._gpu_of[slot])

@@ -65,7 +65,7 @@ SMALL_BLOCK, SMALL_POOL = 1 << 20, 64 << 20  # PyTorch's small-block pool: block
 FILL_MOST = 4 << 30
 """The most new memory filled for a reference run beyond what the allocator's cache holds (`fill_free_memory`)."""
 KEEPER_FIELDS = ("task_path", "task_key", "correctness_cases", "perf_cases", "seeds", "tolerances",
-                 "reproducibility_check", "gpu_lock", "check_memory", "entry_point",
+                 "reproducibility_check", "gpu_lock", "check_memory", "host_share", "entry_point",
                  "trusted_baseline_path", "gold", "timing")  # what the keeper needs of a job to make its references
 _REFERENCE_EVIDENCE = ("skipped_cases", "perf_shapes_checked", "perf_shapes_reason", "unreproducible_cases",
                        "reference_reproducible", "skipped_perf_cases", "reference_unwritten_elements",
@@ -589,7 +589,8 @@ class References:
         """Whether the candidate's process holds the checks' inputs in host memory, each copied onto the GPU for
         its calls: where the checks would take more than this evaluation's share of the GPU (`memory_budget`),
         their inputs counted twice (that process makes its own; not the after-timing checks `made_ahead`'s,
-        named only when timed), and the host has room for them (half its available memory). The expected
+        named only when timed), and the host has room for them (half its available memory, of this evaluation's
+        `host_share`: the pool's evaluations on one machine start together, and each saw the same memory free). The expected
         outputs are then held in host memory here too (`on_host`), where the task has no check of its own
         (`compared` reads them a chunk at a time), and, with room left, this process's own copy of the inputs
         (`args_on_host`). KernelBench's 19_ReLU takes 6 GiB of input and 6 of output a check: an H100 ran out of
@@ -601,7 +602,7 @@ class References:
         size = held_bytes([(c["args"], c["expected"]) for c in checks + made_ahead]) + inputs_bytes
         if size <= budget:
             return False
-        room = host_available() // 2
+        room = int(host_available() * self.job.get("host_share", 1.0)) // 2
         inputs = all(hostable(c["args"], self.device) for c in checks) and inputs_bytes <= room
         room -= inputs_bytes if inputs else 0
         outputs = 0
