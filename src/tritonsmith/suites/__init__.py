@@ -78,8 +78,9 @@ def resolve_task(spec: str, instructions: str | None = None, perf_scripts: str |
     for task in tasks:
         if task.id == task_id:
             return task
-    for unsupported in tasks.unsupported:
-        if unsupported.path.stem.replace(".", "_") == task_id:
+    from tritonsmith.suites.generated import described_task_id
+    for unsupported in tasks.unsupported:  # named by its file's name less .py (a described suite's rule too)
+        if task_id in (unsupported.path.stem, described_task_id(unsupported.path.stem)):
             raise TaskError(f"{spec}: {unsupported.path.name} is not supported: {unsupported.reason}")
     raise TaskError(f"{spec}: no task with id {task_id!r} in suite {suite!r} "
                     "(list them with `tritonsmith tasks`).")
