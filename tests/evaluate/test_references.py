@@ -972,3 +972,45 @@ def test_host_memory_for_held_checks_is_shared_by_the_pools_evaluations(tmp_path
     said = stand_in.evidence["held_on_host"]
     assert ("the inputs in the candidate's process" in said) is held and ("no room in host memory" in said) is not held
 
+
+def test_a_device_fault_while_compiling_ahead_is_named_as_its_own_case(monkeypatch):
+    """TritonBench-G's softmax_reducev faulted the GPU (an illegal address) on a correctness case of its test while
+    its kernels were compiled ahead, and the error surfaced at the next case made, perf case 0, which was named. A
+    scouted call that faults is named itself; one that runs out of memory, or raises otherwise, is left to its own
+    run, as before. (No GPU here: the scouting runs each call to its end, and the reference raises CUDA's words.)"""
+    import tritonsmith.evaluate.references as references
+    from tritonsmith.evaluate.references import References, TaskFailure
+
+    def run_each(calls):  # as compile_calls_ahead's scouting: whatever a call raises stays there
+        for call in calls:
+            try:
+                call()
+            except Exception:  # noqa: BLE001
+                pass
+        return {"rounds": 1, "compiles": 0}
+    monkeypatch.setattr(references, "compile_calls_ahead", run_each)
+    task = resolve_task("vector_add")
+
+    def made(fault: str) -> References:
+        made = References({"device": "cpu", "seeds": [0], "task_path": str(task.path),
+                           "correctness_cases": list(task.correctness_cases), "perf_cases": [task.perf_cases[0]],
+                           "reproducibility_check": "never", "entry_point": task.entry_point})
+        made.load_task()
+        reference = made.task.reference
+
+        def faulting(x, y, *rest):
+            if x.numel() == task.correctness_cases[1]["shape"][0]:
+                raise RuntimeError(fault)
+            return reference(x, y, *rest)
+        made.task.reference = faulting
+        return made
+    assert task.correctness_cases[1]["shape"][0] not in (task.correctness_cases[0]["shape"][0], task.perf_cases[0]["shape"][0])
+    cases = list(enumerate(task.correctness_cases))
+    with pytest.raises(TaskFailure, match=r"^the task's make_inputs/reference failed on case 1 \(.*\), its kernels "
+                                          r"compiled ahead: RuntimeError: CUDA error: an illegal memory access"):
+        made("CUDA error: an illegal memory access was encountered").compile_ahead(cases)
+    for not_a_fault in ("CUDA error: out of memory", "shapes do not match"):
+        quiet = made(not_a_fault)
+        quiet.compile_ahead(cases)  # its own run says why
+        assert quiet.evidence["compiled_ahead"] == {"rounds": 1, "compiles": 0}
+

@@ -48,6 +48,15 @@ def exception_text(exc: BaseException, head: str | None = None) -> str:
     return text
 
 
+def device_fault(exc: BaseException) -> bool:
+    """Whether an exception is the GPU's report of a fault of a kernel (CUDA's or HIP's error: an illegal
+    address, a device-side assertion), after which the process's context is lost and every call fails; not its
+    running out of memory, which the next call may not."""
+    text = str(exc)
+    fault = type(exc).__name__ == "AcceleratorError" or "CUDA error" in text or "HIP error" in text
+    return fault and "out of memory" not in text.lower()
+
+
 def _last_line(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 

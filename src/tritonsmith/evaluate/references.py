@@ -33,7 +33,7 @@ from tritonsmith.evaluate.autotuning import (
     tuning_alone,
 )
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs, nan_from_filler, undefined_elements
-from tritonsmith.evaluate.errors import exception_text
+from tritonsmith.evaluate.errors import device_fault, exception_text
 from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go, holding, making_lock_path
 from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.runtime import (
@@ -394,16 +394,31 @@ class References:
         """What the reference compiles on the perf cases and the correctness cases (the first seed's), compiled
         several at a time first (TRITONSMITH_PARALLEL_COMPILES; autotuning.compile_calls_ahead): each case's inputs
         made, and the reference scouted on them up to its first kernel to compile. The checks are made after, as
-        always, from the kernels compiled; evidence `compiled_ahead`."""
-        def scouted(case: dict[str, Any], seed: int) -> Callable[[], None]:
+        always, from the kernels compiled; evidence `compiled_ahead`. A scouted call that runs its kernels and
+        faults the device (an illegal address: the context is lost, and every call after it fails) is named as the
+        case that failed, not the first case made after (TritonBench-G's softmax_reducev faulted on a correctness
+        case of its test and was said to fail on perf case 0)."""
+        faulted: list[str] = []
+
+        def scouted(which: str, case: dict[str, Any], seed: int) -> Callable[[], None]:
             def call() -> None:  # (tuning alone where it is not scouted: a backward's kernels on autograd's thread)
-                with self.gpu_lock.shared(), tuning_alone(self.gpu_lock):
-                    self.task.reference(*make_inputs(self.task, dict(case), seed, self.device))
+                try:
+                    with self.gpu_lock.shared(), tuning_alone(self.gpu_lock):
+                        self.task.reference(*make_inputs(self.task, dict(case), seed, self.device))
+                        synchronize(self.device)  # a fault of its kernels surfaces here, not in the next case
+                except Exception as exc:
+                    if device_fault(exc) and not faulted:
+                        faulted.append(f"the task's make_inputs/reference failed on {which} ({case_label(case)}), "
+                                       f"its kernels compiled ahead: {exception_text(exc, f'{type(exc).__name__}: {exc}')}")
+                    raise
             return call
         tuned = collections.Counter(self.gpu_lock.tuning_counts)
-        found = compile_calls_ahead([scouted(case, PERF_SEED) for case in self.job["perf_cases"]]
-                                    + [scouted(case, self.seeds[0]) for _, case in cases])
+        found = compile_calls_ahead([scouted(f"perf case {i}", case, PERF_SEED)
+                                     for i, case in enumerate(self.job["perf_cases"])]
+                                    + [scouted(f"case {i}", case, self.seeds[0]) for i, case in cases])
         self.count_tuning(self.gpu_lock.tuning_counts - tuned)  # (an autotuning run in a later scouting round)
+        if faulted:
+            raise TaskFailure(faulted[0])
         if found:
             self.evidence["compiled_ahead"] = found
 
