@@ -65,9 +65,35 @@ def test_ctrl_c_does_not_wait_for_an_evaluation_and_twice_exits_at_once(scripted
         started = time.monotonic()
         os.killpg(process.pid, signal.SIGINT)
         if presses == 2:
-            time.sleep(0.5)
-            os.killpg(process.pid, signal.SIGINT)
+            time.sleep(0.05)
+            try:
+                os.killpg(process.pid, signal.SIGINT)
+            except ProcessLookupError:  # stopped already
+                pass
         _, stderr = process.communicate(timeout=60)
-        assert process.returncode == 130 and "Traceback" not in stderr, stderr
         assert time.monotonic() - started < (3 if presses == 2 else 15), stderr
-        assert ("exiting at once" in stderr) == (presses == 2), stderr
+        assert "Traceback" not in stderr, stderr
+        if presses == 1:
+            assert process.returncode == 130 and "exiting at once" not in stderr, stderr
+        else:  # the first stop is quick (its pool's busy workers killed at once): the second press finds the command
+            # stopping (it exits at once, 130), or done and its handlers given back (killed by SIGINT: 130 in a shell)
+            assert process.returncode == -signal.SIGINT or (process.returncode == 130 and (
+                "exiting at once" in stderr or "interrupted:" in stderr)), (process.returncode, stderr)
+
+
+def test_a_second_ctrl_c_during_a_slow_stop_exits_at_once(tmp_path):
+    """The second press cuts short a stop that takes long (here the first's handling sleeps 60 s)."""
+    script = tmp_path / "slow_stop.py"
+    script.write_text("import sys, time\nfrom tritonsmith import interrupt\ninterrupt.install()\n"
+                      "try:\n    print('ready', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
+                      "    print('stopping', flush=True)\n    time.sleep(60)\n")
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    assert process.stdout.readline().strip() == "ready"
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.stdout.readline().strip() == "stopping"
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130 and time.monotonic() - started < 5, (process.returncode, stderr)
+    assert "stopping (Ctrl-C)" in stderr and stderr.strip().endswith("tritonsmith: exiting at once"), stderr
