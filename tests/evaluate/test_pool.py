@@ -466,11 +466,16 @@ def test_a_keeper_whose_pool_is_gone_takes_what_it_started_with_it():
     process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                text=True, start_new_session=True)  # as the pool starts a keeper
     child = int(process.stdout.readline())
-    state = Path(f"/proc/{child}/stat")
-    assert state.read_text().split(") ")[1][0] in "SR"  # sleeping, alive
+
+    def state():  # its state letter, or None once it is gone (reaped between two looks too)
+        try:
+            return Path(f"/proc/{child}/stat").read_text().split(") ")[1][0]
+        except (FileNotFoundError, ProcessLookupError):
+            return None
+    assert state() in ("S", "R")  # sleeping, alive
     process.stdin.close()
     process.wait(timeout=60)
     deadline = time.monotonic() + 10
-    while state.exists() and state.read_text().split(") ")[1][0] != "Z" and time.monotonic() < deadline:
+    while state() not in (None, "Z") and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not state.exists() or state.read_text().split(") ")[1][0] == "Z", "the keeper's child outlived it"
+    assert state() in (None, "Z"), "the keeper's child outlived it"

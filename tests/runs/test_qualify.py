@@ -74,6 +74,9 @@ def test_vendor_features_are_told_apart_by_the_device():
 def test_dropped_checks_are_noted_on_a_qualified_task():
     found = classify("s:t", "passed", "", "NVIDIA H200", dropped=["case 1 ...", "case 2 ..."])
     assert found.qualified and found.reason == "2 check(s) dropped: the reference is not reproducible there"
+    found = classify("s:t", "passed", "", "NVIDIA H200", dropped=["case 1 ..."], skipped=["case 17 ..."])
+    assert found.qualified and found.reason == ("1 check(s) dropped: the reference is not reproducible there; 1 perf "
+                                                "case(s) skipped: the reference raises there")
 
 
 def test_the_store_keeps_the_latest_per_task_and_skips_torn_lines(tmp_path):

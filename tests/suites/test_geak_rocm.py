@@ -458,3 +458,10 @@ def test_the_real_rocm_benchmark_loads_whole_in_seconds():
         assert task_id not in tasks or tasks[task_id].required_names[:2] == targets
     for task in suite:  # every generated file is valid Python
         compile(Path(generated_field(task, "GOLD_FILE")).read_text(), task.id, "exec")
+
+
+def test_a_generated_task_skips_perf_calls_that_raise_as_pytest_does():
+    """pytest goes on past a test_performance call that raises (references.make_perf_checks)."""
+    for task in load_suite(SUITE):
+        assert '\nPERF_INPUT_ERRORS = "skip"' in task.path.read_text(), task.id
+

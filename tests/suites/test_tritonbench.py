@@ -573,3 +573,10 @@ def test_candidates_written_here_pass_the_real_tritonbench_g_through_the_dir_sol
     for record in records:
         assert record["status"] == "passed" and record["speedup"], {k: record.get(k) for k in (
             "task", "status", "speedup", "speed_reason", "error", "qualification", "phases_s")}
+
+
+def test_a_generated_task_skips_perf_inputs_whose_run_raises_as_geak_evals_harness_does():
+    """GEAK-eval's run_benchmark goes on past a perf input whose run raises (references.make_perf_checks)."""
+    for task in load_suite(SUITE):
+        assert '\nPERF_INPUT_ERRORS = "skip"' in task.path.read_text(), task.id
+

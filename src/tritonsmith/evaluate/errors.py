@@ -48,13 +48,19 @@ def exception_text(exc: BaseException, head: str | None = None) -> str:
     return text
 
 
+def out_of_memory(text: str) -> bool:
+    """Whether a failure says that the GPU ran out of memory (PyTorch's or CUDA's words)."""
+    lowered = text.lower()
+    return "out of memory" in lowered or "cudaerrormemoryallocation" in lowered or "alloc_failed" in lowered
+
+
 def device_fault(exc: BaseException) -> bool:
     """Whether an exception is the GPU's report of a fault of a kernel (CUDA's or HIP's error: an illegal
     address, a device-side assertion), after which the process's context is lost and every call fails; not its
     running out of memory, which the next call may not."""
     text = str(exc)
     fault = type(exc).__name__ == "AcceleratorError" or "CUDA error" in text or "HIP error" in text
-    return fault and "out of memory" not in text.lower()
+    return fault and not out_of_memory(text)
 
 
 def _last_line(exc: BaseException) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tritonsmith.evaluate.errors import out_of_memory
 from tritonsmith.evaluate.gpu_lock import gpu_lock_path
 from tritonsmith.evaluate.job_result import add_roofline, check_physical, to_result, worker_overhead
 from tritonsmith.evaluate.peaks import PeaksError, peaks_for
@@ -473,12 +474,6 @@ class MemoryRetryDeferred(Exception):
 
 ALONE_TOO = "out of GPU memory with no other evaluation on this GPU too"
 """How the failure of an evaluation made again alone for want of GPU memory, and short of it again, begins."""
-
-
-def out_of_memory(text: str) -> bool:
-    """Whether an evaluation's failure says that the GPU ran out of memory (PyTorch's or CUDA's words)."""
-    lowered = text.lower()
-    return "out of memory" in lowered or "cudaerrormemoryallocation" in lowered or "alloc_failed" in lowered
 
 
 def short_of_memory(text: str) -> bool:

@@ -33,7 +33,7 @@ from tritonsmith.evaluate.autotuning import (
     tuning_alone,
 )
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs, nan_from_filler, undefined_elements
-from tritonsmith.evaluate.errors import device_fault, exception_text
+from tritonsmith.evaluate.errors import device_fault, exception_text, out_of_memory
 from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go, holding, making_lock_path
 from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.runtime import (
@@ -423,11 +423,24 @@ class References:
             self.evidence["compiled_ahead"] = found
 
     def make_perf_checks(self) -> None:
+        """The perf checks. A perf case whose reference raises fails the task, unless the task says, as a
+        described suite's does (`PERF_INPUT_ERRORS = "skip"`: GEAK-eval's harness goes on past a perf input whose
+        run raises), that such a case is skipped: an ordinary exception (a wrapper that asks `stride(3)` of the 3-D
+        tensors its perf script makes), never a device fault, which loses the process's context, nor running out
+        of memory, which the pool makes again alone."""
+        skip_errors = getattr(self.task, "PERF_INPUT_ERRORS", None) == "skip"
         for i, case in enumerate(self.job["perf_cases"]):
             try:
                 self.perf_checks.append(self.make_filled(0, case, i, PERF_SEED, "perf_shape"))
             except CaseSkipped as exc:  # a benchmark's test that pytest would skip here
                 self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
+            except TaskFailure as exc:
+                cause = exc.__cause__
+                if not skip_errors or cause is None or device_fault(cause) or out_of_memory(str(cause)):
+                    raise
+                self.evidence.setdefault("skipped_perf_cases", []).append(
+                    f"case {i} ({case_label(case)}): the reference raised there, and the suite skips such an input "
+                    f"(PERF_INPUT_ERRORS): {exception_text(cause, f'{type(cause).__name__}: {cause}')}"[:500])
 
     def make_correctness_checks(self, planned: list[tuple[int, dict[str, Any], int]]) -> None:
         """The correctness checks, in `spread` order, until they would hold more than their room beside the perf

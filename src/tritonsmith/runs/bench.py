@@ -241,8 +241,9 @@ def solve(task: Task, solver: str, config: RunConfig, pool: WorkerPool, out: Pat
         result = pool.evaluate(task, task.baseline, timeout_s=config.eval_timeout_s, gold=True,
                                memory_retry=memory_retry)
         record = from_result(task, "baseline", result)
+        raised = [case for case in result.evidence.get("skipped_perf_cases") or [] if "(PERF_INPUT_ERRORS)" in case]
         found = classify(task.name, result.status, result.message, pool.device_name or pool.device_kind,
-                         dropped=result.evidence.get("unreproducible_cases"))
+                         dropped=result.evidence.get("unreproducible_cases"), skipped=raised)
         record.qualified, record.qualification = found.qualified, found.reason
         return record, result
     if solver.startswith("dir:"):

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from tritonsmith import __version__
 from tritonsmith.durable import append_line, device_file
-from tritonsmith.evaluate.pool import ALONE_TOO, out_of_memory, short_of_memory
+from tritonsmith.evaluate.errors import out_of_memory
+from tritonsmith.evaluate.pool import ALONE_TOO, short_of_memory
 from tritonsmith.task import Task
 
 # what a kernel written for one vendor's GPUs uses that the other's Triton backend rejects
@@ -47,15 +48,17 @@ class Qualification:
 
 
 def classify(task: str, status: str, message: str, device: str | None, task_error: bool = False,
-             dropped: list[str] | None = None) -> Qualification:
-    """The qualification of a task from its gold's evaluation against itself on `device`."""
+             dropped: list[str] | None = None, skipped: list[str] | None = None) -> Qualification:
+    """The qualification of a task from its gold's evaluation against itself on `device` (`dropped`: checks whose
+    reference did not reproduce; `skipped`: perf cases whose reference raised, which the suite skips)."""
     first = next((line.strip() for line in (message or "").splitlines() if line.strip()), "")
 
     def unqualified(reason: str) -> Qualification:
         return Qualification(task, False, reason, device)
     if status == "passed":
-        note = f"{len(dropped)} check(s) dropped: the reference is not reproducible there" if dropped else ""
-        return Qualification(task, True, note, device)
+        notes = ([f"{len(dropped)} check(s) dropped: the reference is not reproducible there"] if dropped else []) + (
+            [f"{len(skipped)} perf case(s) skipped: the reference raises there"] if skipped else [])
+        return Qualification(task, True, "; ".join(notes), device)
     vendor = other_vendor(message, device)
     if vendor:
         return unqualified(f"the gold needs {vendor} GPUs: {first}")

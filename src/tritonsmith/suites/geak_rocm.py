@@ -169,6 +169,7 @@ def _generate(path: Path, entry: dict, out: Path) -> Path:
         "PERF_CASES": Raw(repr(perf_cases) if perf_cases or not perf_problem else f"[]  # {perf_problem}: correctness only"),
         "ALLOWED_OPS": Raw('["*"]'),
         "REFERENCE_TIMING": Raw('"none"  # the reference is the gold code\'s op: timed once, as the baseline'),
+        "PERF_INPUT_ERRORS": Raw('"skip"  # pytest goes on past a test_performance call that raises'),
         "SOURCE_FILE": str(path.resolve()), "GOLD_FILE": str(gold_file.resolve()), "TESTS": tests.tests,
         "FIXTURES": tests.fixture_functions(), "AUTOUSE": tests.autouse, "BASELINE": parts.kernel,
         "HARNESS": harness, "REFERENCE_SOURCE": shown, "GPU_ONLY": gpu_use(parts, _not_run(tests))}

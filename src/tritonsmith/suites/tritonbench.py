@@ -139,6 +139,7 @@ def _generate(path: Path, entry: dict, out: Path, script: Path | None = None,
         "INSTRUCTION": entry["instruction"].strip() + (f"\n\n{entry['input'].strip()}" if entry.get("input") else ""),
         "CORRECTNESS_CASES": Raw('[{"dtype": "float32"}]'), "PERF_CASES": perf["cases"], "ALLOWED_OPS": Raw('["*"]'),
         "REFERENCE_TIMING": Raw('"none"  # the reference is call_op_ref on the gold code: timed once, as the baseline'),
+        "PERF_INPUT_ERRORS": Raw('"skip"  # GEAK-eval\'s harness goes on past a perf input whose run raises'),
         "SOURCE_FILE": str(path.resolve()), "GOLD_FILE": str(gold_file.resolve()),
         "GOLD_MODULE": _gold_module_name(task_id), "BASELINE": parts.kernel, "HARNESS": harness,
         "REFERENCE_SOURCE": shown, "GPU_ONLY": gpu_use(parts), **perf["fields"]}
