@@ -53,6 +53,7 @@ def reason_kind(record: dict) -> str:
                            "Triton lacks"),
                           (r"illegal memory access", "illegal memory access"),
                           (r"address space", "invalid address space"),
+                          (r"needs more gpu memory", "needs more GPU memory than the device has"),
                           (r"out of memory", "out of memory"),
                           (r"compilationerror|compile_error|compile error|does not compile|failed to compile", "does not compile here"),
                           (r"computes from memory it never wrote", "computes from memory it never wrote"),

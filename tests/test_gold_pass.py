@@ -32,6 +32,9 @@ def test_golds_are_grouped_by_why_they_do_not_qualify_as_the_device_said_it(tmp_
                "illegal memory access was encountered"),
         record("test_reverse_range", "rejected", "the gold fails its own evaluation (rejected): rejected by the "
                "evaluator's guards: the outputs are correct even with every Triton kernel launch disabled"),
+        record("test_flashattention_fwd", "crashed", "the gold needs more GPU memory than this device has: out of "
+               "GPU memory with no other evaluation on this GPU too: the evaluation failed unexpectedly: "
+               "OutOfMemoryError: CUDA out of memory."),
         record("test_add_kernel", "passed"),
     ]
     second = [dict(record("test_reverse_range", "passed"), device="NVIDIA H200")]  # run again: this record wins
@@ -43,12 +46,13 @@ def test_golds_are_grouped_by_why_they_do_not_qualify_as_the_device_said_it(tmp_
                           capture_output=True, text=True, timeout=60, cwd=SCRIPT.parent)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert out.startswith("2 of 7 golds qualify"), out
-    assert ("Devices: not recorded (6), NVIDIA H200 (1): a pass resumed on other "
+    assert out.startswith("2 of 8 golds qualify"), out
+    assert ("Devices: not recorded (7), NVIDIA H200 (1): a pass resumed on other "
             "machines.") in out, out
     assert "| needs an AMD GPU (2) | gemm, test_chained_dot_fp8 |" in out, out
     assert "| imports a Triton API this Triton lacks (2) | test_kernel_dot, test_matmul_MXFP |" in out, out
     assert "| illegal memory access (1) | chunk_gla_fwd |" in out, out
+    assert "| needs more GPU memory than the device has (1) | test_flashattention_fwd |" in out, out
     assert "test_reverse_range" not in out.split("Gold against itself")[0].split("| --- | --- |")[-1], out
     assert "Still running when a call was cut off, not finished since: rmsnorm_bwd (1 call(s), 289 s at most)." in out
 
