@@ -9,9 +9,10 @@
 # is asked for its threads' stacks, whose logs' tails come back too) stay inside NAME/, which goes back
 # as $OUT/NAME.tgz; the seconds of each call are added to NAME/calls.txt, and NAME/complete is written once the
 # bench has finished every task (it exits 0 or 1 then; 124 when cut off). One line per call is added to $OUT/summary.txt.
-# With CARRY_CACHE set, the trusted processes' Triton cache (TRITON_CACHE_DIR) is resumed from .bench/NAME-cache.tgz
-# (or its parts, .bench/NAME-cache.tgz.part0, .part1, ...) and goes back as $OUT/NAME-cache.tgz.partN, 15 MB each,
-# four at most: a pass's seconds are then not a fresh pass's. With RERUN (statuses, e.g. timeout), a resumed pass
+# With CARRY_CACHE set, the trusted processes' Triton cache (TRITON_CACHE_DIR) is resumed from .bench/NAME-cache.txz.part*
+# (or .bench/NAME-cache.tgz.part*, or .bench/NAME-cache.tgz) and goes back as $OUT/NAME-cache.txz.partN (xz: 2.5 times
+# smaller than gzip on a Triton cache, ROCm's 214 MB in 12.8 MB; .tgz.partN where xz is missing), 15 MB each, four at
+# most: a pass's seconds are then not a fresh pass's. With RERUN (statuses, e.g. timeout), a resumed pass
 # runs its finished tasks of those statuses again (bench --rerun: a timed-out gold, its cache warm now).
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 NAME=$1 SUITE=$2 W=${3:-1}
@@ -25,7 +26,8 @@ if [ -n "$CARRY_CACHE" ]; then  # the trusted processes' Triton cache, carried f
   # references take more than a call to compile (ROCm's slow autotuned golds) goes on where the last call stopped
   if [ ! -d /tmp/$NAME-cache ]; then  # in the parts a call gives back (.part0, .part1, ...: copy them all into
     # .bench/ in place of the last call's, which may have been more), else whole as before
-    if ls .bench/$NAME-cache.tgz.part* >/dev/null 2>&1; then cat .bench/$NAME-cache.tgz.part* | tar xzf - -C /tmp
+    if ls .bench/$NAME-cache.txz.part* >/dev/null 2>&1; then cat .bench/$NAME-cache.txz.part* | xz -dc | tar xf - -C /tmp
+    elif ls .bench/$NAME-cache.tgz.part* >/dev/null 2>&1; then cat .bench/$NAME-cache.tgz.part* | tar xzf - -C /tmp
     elif [ -f .bench/$NAME-cache.tgz ]; then tar xzf .bench/$NAME-cache.tgz -C /tmp; fi
   fi
   mkdir -p /tmp/$NAME-cache; export TRITON_CACHE_DIR=/tmp/$NAME-cache
@@ -63,11 +65,13 @@ echo "$NAME: bench rc $RC after $TOOK s (calls: $(paste -sd+ $NAME/calls.txt) s)
 tail -2 $NAME/log.$S
 tar czf $OUT/$NAME.tgz $NAME
 if [ -n "$CARRY_CACHE" ]; then
-  # in parts of 15 MB (a file that comes back holds 16 MiB at most; ROCm's four slowest golds' cache is 37 MB)
-  tar czf - -C /tmp $NAME-cache | split -b 15000000 -d -a 1 - $OUT/$NAME-cache.tgz.part
-  SIZE=$(cat $OUT/$NAME-cache.tgz.part* | wc -c); PARTS=$(ls $OUT/$NAME-cache.tgz.part* | wc -l)
-  if [ $PARTS -gt 4 ]; then rm $OUT/$NAME-cache.tgz.part*; WHAT="too large to come back ($SIZE bytes)"
+  # in parts of 15 MB (a file that comes back holds 16 MiB at most; ROCm's four slowest golds' cache is 37 MB gzipped,
+  # TritonBench-G's 103 MB)
+  if command -v xz >/dev/null; then ARC=$NAME-cache.txz; tar cf - -C /tmp $NAME-cache | xz -T0 -6 | split -b 15000000 -d -a 1 - $OUT/$ARC.part
+  else ARC=$NAME-cache.tgz; tar czf - -C /tmp $NAME-cache | split -b 15000000 -d -a 1 - $OUT/$ARC.part; fi
+  SIZE=$(cat $OUT/$ARC.part* | wc -c); PARTS=$(ls $OUT/$ARC.part* | wc -l)
+  if [ $PARTS -gt 4 ]; then rm $OUT/$ARC.part*; WHAT="too large to come back ($SIZE bytes)"
   else WHAT="$SIZE bytes in $PARTS part(s)"; fi
-  echo "$NAME: Triton cache $CACHED entries before, $(find /tmp/$NAME-cache -name '*.json' | wc -l) after; $NAME-cache.tgz $WHAT" \
+  echo "$NAME: Triton cache $CACHED entries before, $(find /tmp/$NAME-cache -name '*.json' | wc -l) after; $ARC $WHAT" \
     | tee -a $OUT/summary.txt
 fi
