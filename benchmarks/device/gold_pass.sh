@@ -13,14 +13,16 @@
 # (or .bench/NAME-cache.tgz.part*, or .bench/NAME-cache.tgz) and goes back as $OUT/NAME-cache.txz.partN (xz: 2.5 times
 # smaller than gzip on a Triton cache, ROCm's 214 MB in 12.8 MB; .tgz.partN where xz is missing), 15 MB each, four at
 # most: a pass's seconds are then not a fresh pass's. With RERUN (statuses, e.g. timeout), a resumed pass
-# runs its finished tasks of those statuses again (bench --rerun: a timed-out gold, its cache warm now).
+# runs its finished tasks of those statuses again (bench --rerun: a timed-out gold, its cache warm now), in the calls
+# until the pass is complete again; a call cut off before that reruns those still of those statuses.
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 NAME=$1 SUITE=$2 W=${3:-1}
 START=$(date +%s); END=${END:-555}
 RES=""
 if [ -f .bench/$NAME.tgz ] && [ ! -d $NAME ]; then tar xzf .bench/$NAME.tgz; fi
 if [ -f $NAME/results.jsonl ]; then RES=--resume; fi
-if [ -n "$RES" ] && [ -n "$RERUN" ]; then RES="--resume --rerun $RERUN"; rm -f $NAME/complete; fi
+RERUN=${RERUN// /}  # (once: a pass that finished its rerun, NAME/reran.RERUN, does not rerun them again)
+if [ -n "$RES" ] && [ -n "$RERUN" ] && [ ! -f "$NAME/reran.$RERUN" ]; then RES="--resume --rerun $RERUN"; rm -f $NAME/complete; fi
 mkdir -p $NAME
 if [ -n "$CARRY_CACHE" ]; then  # the trusted processes' Triton cache, carried from call to call: a gold whose
   # references take more than a call to compile (ROCm's slow autotuned golds) goes on where the last call stopped
@@ -56,7 +58,7 @@ kill $MON 2>/dev/null; wait $MON 2>/dev/null
 for f in $(ours); do [ -f "$f" ] && tail -c 60000 "$f" > $NAME/$(basename "$f" .log).$S.log; done
 TOOK=$(( $(date +%s) - S ))
 echo "$TOOK" >> $NAME/calls.txt
-if [ $RC -eq 0 ] || [ $RC -eq 1 ]; then touch $NAME/complete; fi
+if [ $RC -eq 0 ] || [ $RC -eq 1 ]; then touch $NAME/complete; [ -n "$RERUN" ] && touch "$NAME/reran.$RERUN"; fi
 python3 benchmarks/gold_pass.py $NAME/results.jsonl > $NAME/gold_pass.md 2>&1
 DONE=$(python3 -c "import sys; from tritonsmith.runs.store import ResultsStore as S; print(len(S(sys.argv[1]).records()))" \
   $NAME 2>/dev/null || echo 0)  # tasks, not lines: a task run again (RERUN) has several

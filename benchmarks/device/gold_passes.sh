@@ -26,7 +26,8 @@ for NAME in ${STAGES:-tbg4 bi1 bi2 rocm4 kb1}; do
     *) echo "unknown stage $NAME"; continue ;;
   esac
   if [ -f .bench/$NAME.tgz ] && [ ! -d $NAME ]; then tar xzf .bench/$NAME.tgz; fi
-  if [ -f $NAME/complete ]; then echo "$NAME: complete before this call" | tee -a $OUT/summary.txt; continue; fi
+  if [ -f $NAME/complete ] && { [ -z "$RERUN" ] || [ -f "$NAME/reran.${RERUN// /}" ]; }; then  # (RERUN reopens it once)
+    echo "$NAME: complete before this call" | tee -a $OUT/summary.txt; continue; fi
   if [ -n "$SOLVER" ]; then PYTHONPATH=$PWD/src python3 benchmarks/write_golds.py builtin /tmp/golds_builtin; fi
   LEFT=$(( END - ($(date +%s) - START) ))
   if [ $LEFT -lt 60 ]; then echo "$NAME: not started, $LEFT s left" | tee -a $OUT/summary.txt; break; fi

@@ -122,7 +122,7 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     started = float(next(line.split()[1] for line in short_result.stdout_tail.splitlines() if line.startswith("start")))
     assert started > ended, "the second try began before the other evaluation ended"
     assert alone.status == "runtime_error" and "memory_retry" not in alone.evidence  # none beside it: its own
-    assert alone.message.startswith("case 0")  # (not made alone for want of memory: nothing says it needs more)
+    assert alone.message.startswith("out of GPU memory with no other evaluation on this GPU: case 0")  # its own
     from tritonsmith.runs.bench import from_result  # a bench (a gold pass) keeps which were made again alone
     assert from_result(task, "dir", short_result).memory_retry == retry
     assert from_result(task, "dir", alone).memory_retry is None
@@ -431,7 +431,7 @@ def test_a_pool_closed_with_every_worker_busy_kills_their_jobs_at_once():
     pool.close()
     closing_s = time.monotonic() - started
     assert all(process.poll() is not None for process in hosts)
-    assert closing_s < 8, closing_s  # one after another, three busy hosts took 15 s and more
+    assert closing_s < 4, closing_s  # one after another, three busy hosts took 15 s and more; 5 s together
     for thread in threads:
         thread.join(60)
     assert len(ended) == 3

@@ -1020,6 +1020,7 @@ def test_a_device_fault_while_compiling_ahead_is_named_as_its_own_case(monkeypat
     ('"skip"', "IndexError('Dimension out of range (expected to be in range of [-3, 2], but got 3)')", True),
     (None, "IndexError('Dimension out of range (expected to be in range of [-3, 2], but got 3)')", False),
     ('"skip"', "RuntimeError('CUDA error: an illegal memory access was encountered')", False),  # the context is lost
+    ('"skip"', "RuntimeError('Triton Error [CUDA]: an illegal memory access was encountered')", False),  # (Triton's)
     ('"skip"', "RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')", False),  # made again alone
 ])
 def test_a_perf_input_whose_reference_raises_is_skipped_only_where_the_suite_says_so(tmp_path, declared, raised,
@@ -1050,4 +1051,24 @@ def test_a_perf_input_whose_reference_raises_is_skipped_only_where_the_suite_say
     (said,) = references.evidence["skipped_perf_cases"]
     assert said.startswith("case 1 (shape=[300] dtype=float32): the reference raised there, and the suite skips such "
                            "an input (PERF_INPUT_ERRORS): IndexError: Dimension out of range"), said
+
+
+def test_a_perf_input_whose_inputs_cannot_be_made_fails_the_task_even_where_the_suite_skips_raising_runs(tmp_path):
+    """PERF_INPUT_ERRORS skips a case only where the reference's run raised: not the task's make_inputs (nor the
+    harness's own code around it)."""
+    from tritonsmith.evaluate.references import References, TaskFailure
+
+    source = resolve_task("vector_add").source().replace(
+        "def make_inputs(case, generator, device):\n",
+        "def make_inputs(case, generator, device):\n    if case['shape'] == [300]:\n        raise ValueError('no')\n")
+    assert "raise ValueError('no')" in source
+    path = tmp_path / "inputs_raise.py"
+    path.write_text(source + '\nPERF_INPUT_ERRORS = "skip"\n')
+    references = References({"device": "cpu", "seeds": [0], "task_path": str(path), "correctness_cases": [],
+                             "perf_cases": [{"shape": [200], "dtype": "float32"}, {"shape": [300], "dtype": "float32"}],
+                             "reproducibility_check": "never", "entry_point": "vector_add"})
+    references.load_task()
+    references.perf_checks = []
+    with pytest.raises(TaskFailure, match=r"failed on perf case 1 .*ValueError: no"):
+        references.make_perf_checks()
 

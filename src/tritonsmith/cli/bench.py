@@ -116,8 +116,8 @@ def rerun_statuses(args: argparse.Namespace) -> set[str]:
     statuses = {word.strip() for word in args.rerun.split(",") if word.strip()}
     unknown = sorted(statuses - set(known))
     if unknown or not statuses:
-        raise UsageError(f"--rerun {args.rerun!r}: {', '.join(unknown) or 'no status'} is not a task's status: "
-                         f"name some of {', '.join(known)}, comma-separated.")
+        what = f"{', '.join(unknown)} is not a task's status" if unknown else "names no status"
+        raise UsageError(f"--rerun {args.rerun!r}: {what}: name some of {', '.join(known)}, comma-separated.")
     if not args.resume:
         raise UsageError("--rerun runs again tasks a bench finished: pass it with --resume and that bench's --out.")
     if args.solver == "agent":

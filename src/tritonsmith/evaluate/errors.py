@@ -59,8 +59,12 @@ def device_fault(exc: BaseException) -> bool:
     address, a device-side assertion), after which the process's context is lost and every call fails; not its
     running out of memory, which the next call may not."""
     text = str(exc)
-    fault = type(exc).__name__ == "AcceleratorError" or "CUDA error" in text or "HIP error" in text
+    fault = type(exc).__name__ == "AcceleratorError" or any(words in text for words in DEVICE_ERRORS)
     return fault and not out_of_memory(text)
+
+
+DEVICE_ERRORS = ("CUDA error", "HIP error", "Triton Error [CUDA]", "Triton Error [HIP]")
+"""How PyTorch and Triton's launchers say that the device reported an error."""
 
 
 def _last_line(exc: BaseException) -> str:

@@ -240,6 +240,10 @@ class WorkerPool:
             except TaskError as exc:
                 result, failure, why = None, exc, str(exc)
         if why is None or gpu is None or not stay.beside or not short_of_memory(why):
+            if why is not None and gpu is not None and not stay.beside and out_of_memory(why):
+                if failure is not None:  # none beside it: it needs more than the GPU has
+                    raise TaskError(f"{ALONE}: {failure}") from failure
+                result.message = f"{ALONE}: {result.message}"
             if failure is not None:
                 raise failure
             if earlier is not None:
@@ -407,11 +411,12 @@ class WorkerPool:
         processes += [keeper for keepers in self._keepers.values() for keeper in keepers.members]
         self._hosts = [None] * len(self._hosts)
         self._keepers = {}
-        closing = [threading.Thread(target=process.close) for process in processes]
+        closing = [threading.Thread(target=process.close, daemon=True) for process in processes]
         for thread in closing:
             thread.start()
+        deadline = time.monotonic() + 60  # (a process stuck in the driver is not waited for past it)
         for thread in closing:
-            thread.join()
+            thread.join(max(0.0, deadline - time.monotonic()))
         if self._owns_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
@@ -472,8 +477,10 @@ class MemoryRetryDeferred(Exception):
         self.first = first
 
 
-ALONE_TOO = "out of GPU memory with no other evaluation on this GPU too"
-"""How the failure of an evaluation made again alone for want of GPU memory, and short of it again, begins."""
+ALONE = "out of GPU memory with no other evaluation on this GPU"
+"""How the failure of an evaluation that ran out of GPU memory with none beside it begins (made again alone for
+want of memory, and short again: ALONE_TOO): the task, or the candidate, needs more than the GPU has."""
+ALONE_TOO = ALONE + " too"
 
 
 def short_of_memory(text: str) -> bool:

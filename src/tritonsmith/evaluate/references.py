@@ -132,6 +132,7 @@ class References:
         0xFF bytes (`host_memory_filled`: glibc gives no 0xFF): a reference that reads a host buffer it never wrote
         differs between the two runs (`drop_unreproducible`)."""
         waiting = time.perf_counter()
+        in_reference = False  # what raised: the reference's run (PERF_INPUT_ERRORS may skip its case), or else
         with self.gpu_lock.shared():
             try:
                 self.spent("gpu_lock_wait", waiting)
@@ -145,8 +146,10 @@ class References:
                 tuned, compiled = collections.Counter(self.gpu_lock.tuning_counts), self.gpu_lock.compile_s
                 with (tuning_alone(self.gpu_lock) if self.on_gpu else contextlib.nullcontext(),
                       host_memory_filled(min(fill, 0xFE)) if fill is not None else contextlib.nullcontext()):
+                    in_reference = True
                     expected = self.task.reference(*clone(args))  # a gold's autotuning is done alone
-                synchronize(self.device)
+                synchronize(self.device)  # (its kernels' errors surface here)
+                in_reference = False
                 self.spent("reference_runs", began)
                 self.add_split("tuning_alone_wait", self.gpu_lock.alone_waited - tuning_waited)
                 self.count_tuning(self.gpu_lock.tuning_counts - tuned)
@@ -159,8 +162,10 @@ class References:
                 if not self.on_gpu and NO_GPU.search(str(exc)):
                     raise TaskFailure(needs_gpu(getattr(self.task, "GPU_ONLY", None), exc,
                                                 f"{which} {index} ({case_label(case)})")) from exc
-                raise TaskFailure(f"the task's make_inputs/reference failed on {which} {index} ({case_label(case)}): "
-                                  f"{exception_text(exc, f'{type(exc).__name__}: {exc}')}") from exc
+                failure = TaskFailure(f"the task's make_inputs/reference failed on {which} {index} "
+                                      f"({case_label(case)}): {exception_text(exc, f'{type(exc).__name__}: {exc}')}")
+                failure.reference_raised = in_reference
+                raise failure from exc
         grew = self.on_gpu and _segments_allocated() != segments  # memory from the driver, not filled
         return {"case": case, "index": index, "seed": seed, "phase": phase, "args": args, "expected": expected,
                 **({"unfilled": True} if grew and fill is not None else {})}
@@ -436,11 +441,24 @@ class References:
                 self.evidence.setdefault("skipped_perf_cases", []).append(f"case {i} ({case_label(case)}): {exc}")
             except TaskFailure as exc:
                 cause = exc.__cause__
-                if not skip_errors or cause is None or device_fault(cause) or out_of_memory(str(cause)):
+                if (not skip_errors or not getattr(exc, "reference_raised", False) or cause is None
+                        or device_fault(cause) or out_of_memory(str(cause)) or not self.device_usable()):
                     raise
                 self.evidence.setdefault("skipped_perf_cases", []).append(
                     f"case {i} ({case_label(case)}): the reference raised there, and the suite skips such an input "
                     f"(PERF_INPUT_ERRORS): {exception_text(cause, f'{type(cause).__name__}: {cause}')}"[:500])
+
+    def device_usable(self) -> bool:
+        """Whether the device still runs work after an error (a fault whose words `device_fault` does not know
+        loses the context too: then the next call fails, and would be blamed for it)."""
+        if not self.on_gpu:
+            return True
+        try:
+            synchronize(self.device)
+            torch.ones(1, device=self.device).add_(1).item()
+        except Exception:  # noqa: BLE001 - whatever the driver says: the context is gone
+            return False
+        return True
 
     def make_correctness_checks(self, planned: list[tuple[int, dict[str, Any], int]]) -> None:
         """The correctness checks, in `spread` order, until they would hold more than their room beside the perf

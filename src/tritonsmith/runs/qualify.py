@@ -21,7 +21,7 @@ from pathlib import Path
 from tritonsmith import __version__
 from tritonsmith.durable import append_line, device_file
 from tritonsmith.evaluate.errors import out_of_memory
-from tritonsmith.evaluate.pool import ALONE_TOO, short_of_memory
+from tritonsmith.evaluate.pool import ALONE, short_of_memory
 from tritonsmith.task import Task
 
 # what a kernel written for one vendor's GPUs uses that the other's Triton backend rejects
@@ -62,7 +62,7 @@ def classify(task: str, status: str, message: str, device: str | None, task_erro
     vendor = other_vendor(message, device)
     if vendor:
         return unqualified(f"the gold needs {vendor} GPUs: {first}")
-    if out_of_memory(message) and (ALONE_TOO in message or not short_of_memory(message)):
+    if out_of_memory(message) and (ALONE in message or not short_of_memory(message)):
         return unqualified(f"the gold needs more GPU memory than this device has: {first}")
     if task_error:
         if "were not ready within the" in message:  # (job_result.to_result: a timeout before any candidate code)
