@@ -446,7 +446,7 @@ class References:
                     raise
                 self.evidence.setdefault("skipped_perf_cases", []).append(
                     f"case {i} ({case_label(case)}): the reference raised there, and the suite skips such an input "
-                    f"(PERF_INPUT_ERRORS): {exception_text(cause, f'{type(cause).__name__}: {cause}')}"[:500])
+                    f"(PERF_INPUT_ERRORS): {exception_text(cause, f'{type(cause).__name__}: {cause}')[:400]}")
 
     def device_usable(self) -> bool:
         """Whether the device still runs work after an error (a fault whose words `device_fault` does not know
