@@ -87,6 +87,16 @@ def needs_gpu(reason: str | None, exc: BaseException, where: str) -> str:
             f"on {where} with \"{type(exc).__name__}: {raised}\"; run it on a GPU with --device cuda")
 
 
+def said(exc: BaseException) -> str:
+    """The task's exception as a failure says it: its type and words, and a compile error's causes."""
+    return exception_text(exc, f"{type(exc).__name__}: {exc}")
+
+
+def reference_failed(where: str, exc: BaseException) -> str:
+    """A failure of the task's own code (its inputs or its reference) on a case, `where` naming it."""
+    return f"the task's make_inputs/reference failed on {where}: {said(exc)}"
+
+
 class References:
     """The task and every check made of it: inputs, expected outputs, and the elements a reference leaves
     undefined."""
@@ -162,8 +172,7 @@ class References:
                 if not self.on_gpu and NO_GPU.search(str(exc)):
                     raise TaskFailure(needs_gpu(getattr(self.task, "GPU_ONLY", None), exc,
                                                 f"{which} {index} ({case_label(case)})")) from exc
-                failure = TaskFailure(f"the task's make_inputs/reference failed on {which} {index} "
-                                      f"({case_label(case)}): {exception_text(exc, f'{type(exc).__name__}: {exc}')}")
+                failure = TaskFailure(reference_failed(f"{which} {index} ({case_label(case)})", exc))
                 failure.reference_raised = in_reference
                 raise failure from exc
         grew = self.on_gpu and _segments_allocated() != segments  # memory from the driver, not filled
@@ -413,8 +422,8 @@ class References:
                         synchronize(self.device)  # a fault of its kernels surfaces here, not in the next case
                 except Exception as exc:
                     if device_fault(exc) and not faulted:
-                        faulted.append(f"the task's make_inputs/reference failed on {which} ({case_label(case)}), "
-                                       f"its kernels compiled ahead: {exception_text(exc, f'{type(exc).__name__}: {exc}')}")
+                        faulted.append(reference_failed(f"{which} ({case_label(case)}), its kernels compiled ahead",
+                                                        exc))
                     raise
             return call
         tuned = collections.Counter(self.gpu_lock.tuning_counts)
@@ -446,7 +455,7 @@ class References:
                     raise
                 self.evidence.setdefault("skipped_perf_cases", []).append(
                     f"case {i} ({case_label(case)}): the reference raised there, and the suite skips such an input "
-                    f"(PERF_INPUT_ERRORS): {exception_text(cause, f'{type(cause).__name__}: {cause}')[:400]}")
+                    f"(PERF_INPUT_ERRORS): {said(cause)[:400]}")
 
     def device_usable(self) -> bool:
         """Whether the device still runs work after an error (a fault whose words `device_fault` does not know
