@@ -950,6 +950,22 @@ def test_inputs_held_in_host_memory_let_their_device_copy_go_even_when_they_requ
     assert torch.equal(again[0], held) and again[0] is not held
 
 
+def test_an_evaluation_made_alone_has_the_memory_shares_of_its_gpus_other_evaluations(tmp_path):
+    """An evaluation made again alone for want of GPU memory (MemoryGate.alone) gets the GPU's whole check share
+    and the host memory its GPU's other workers would have had: a TritonBench-G gold (chunk_retention) made alone
+    on an H100 of a four-worker pool held its checks in a quarter of the checker's share, as if the others ran."""
+    from tritonsmith.evaluate.pool import EvalConfig, WorkerPool
+    from tritonsmith.suites import resolve_task
+    task = resolve_task("vector_add")
+    with WorkerPool(device="cpu", workers=4, work_dir=tmp_path / "pool", config=EvalConfig(check_memory=0.4)) as pool:
+        pool._gpu_of = [0, 0, 0, 1]  # (the jobs only: nothing runs) three workers on one GPU, one on another
+        beside, alone = pool._job(task, "", tmp_path, slot=0), pool._job(task, "", tmp_path, slot=0, alone=True)
+        assert (beside["check_memory"], beside["host_share"]) == (pytest.approx(0.4 / 3), 1 / 4)
+        assert (alone["check_memory"], alone["host_share"]) == (0.4, 1 / 2)
+        other = pool._job(task, "", tmp_path, slot=3, alone=True)
+        assert (other["check_memory"], other["host_share"]) == (0.4, 1 / 4)
+
+
 @pytest.mark.parametrize("share, held", [(1.0, True), (1 / 8, False)])
 def test_host_memory_for_held_checks_is_shared_by_the_pools_evaluations(tmp_path, monkeypatch, share, held):
     """Each evaluation may hold checks in half the host's available memory, divided among the pool's workers

@@ -262,7 +262,7 @@ class WorkerPool:
         with gate.alone():
             self._check_not_cancelled()
             try:
-                again = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold)
+                again = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold, alone=True)
             except TaskError as exc:
                 if out_of_memory(str(exc)):
                     raise TaskError(f"{ALONE_TOO}: {exc}") from failure
@@ -287,7 +287,8 @@ class WorkerPool:
         self._cancelled.set()
 
     def _evaluate(self, slot: int, task: Task, source: str, timeout_s: float | None,
-                  timing: dict[str, Any] | None = None, baseline: str | None = None, gold: bool = False) -> EvalResult:
+                  timing: dict[str, Any] | None = None, baseline: str | None = None, gold: bool = False,
+                  alone: bool = False) -> EvalResult:
         host = self._hosts[slot]
         if host is None or not host.alive():
             host = self._hosts[slot] = self._start(slot)
@@ -298,7 +299,7 @@ class WorkerPool:
         self._in_flight[slot] = (task.name, job_dir)
         try:
             message, timed_out, timeout, started = self._run_job(slot, host, task, source, job_dir, timeout_s,
-                                                                 timing, baseline, gold)
+                                                                 timing, baseline, gold, alone)
         finally:
             self._in_flight.pop(slot, None)
         wall = time.perf_counter() - started
@@ -323,13 +324,13 @@ class WorkerPool:
 
     def _run_job(self, slot: int, host: HostProcess, task: Task, source: str, job_dir: Path,
                  timeout_s: float | None, timing: dict[str, Any] | None, baseline: str | None,
-                 gold: bool) -> tuple[dict[str, Any] | None, bool, float, float]:
+                 gold: bool, alone: bool = False) -> tuple[dict[str, Any] | None, bool, float, float]:
         """The job run on the slot's host, with the task's references lent by the GPU's keeper: (the host's
         message, whether it timed out, the timeout, when it started)."""
         keepers = self._keepers.get(self._gpu_of[slot])
         key = task_key(task, self.config.seeds) if keepers is not None else ""
         with keepers.lend(key) if keepers is not None else contextlib.nullcontext() as keeper:
-            job = self._job(task, source, job_dir, slot, baseline)
+            job = self._job(task, source, job_dir, slot, baseline, alone)
             if keeper is not None:
                 job["task_key"], job["keeper"] = key, keeper.path()
             job["gold"] = gold
@@ -361,7 +362,10 @@ class WorkerPool:
         return {name: ", ".join(stages) for name, stages in found.items()}
 
     def _job(self, task: Task, source: str, job_dir: Path, slot: int = 0,
-             baseline_source: str | None = None) -> dict[str, Any]:
+             baseline_source: str | None = None, alone: bool = False) -> dict[str, Any]:
+        """The job an evaluation of `source` sends its host. One made `alone` (MemoryGate.alone: again, for want
+        of GPU memory) has the shares of memory that its GPU's other evaluations would have had: the GPU's whole
+        `check_memory`, and host memory shared only with the pool's other GPUs."""
         candidate = job_dir / "candidate.py"
         candidate.write_text(with_harness(source, task))
         job: dict[str, Any] = {
@@ -380,10 +384,12 @@ class WorkerPool:
                        "torch_compile": self.config.torch_compile},
         }
         job["reproducibility_check"] = self.config.reproducibility_check
-        job["host_share"] = 1 / len(self._gpu_of)  # of host memory, for checks held there: every worker shares it
+        beside = self._gpu_of.count(self._gpu_of[slot])  # the evaluations of its GPU (of the CPU: all of them)
+        sharing = len(self._gpu_of) - beside + 1 if alone else len(self._gpu_of)
+        job["host_share"] = 1 / sharing  # of host memory, for checks held there: every worker shares it
         if self._gpu_of[slot] is not None:
             job["gpu_lock"] = gpu_lock_path(self._gpu_of[slot])  # the machine's, not this pool's
-            job["check_memory"] = self.config.check_memory / self._gpu_of.count(self._gpu_of[slot])
+            job["check_memory"] = self.config.check_memory / (1 if alone else beside)
         if baseline_source is not None or task.baseline:
             baseline = job_dir / "baseline.py"
             baseline.write_text(with_harness(baseline_source if baseline_source is not None else task.baseline, task))
