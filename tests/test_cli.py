@@ -205,3 +205,30 @@ def test_main_called_from_python_gives_back_the_callers_ctrl_c_handler():
             "main(['tasks']); print(signal.getsignal(signal.SIGINT) is before)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().endswith("True"), done.stderr
+
+
+def test_sigterm_stops_an_eval_whose_candidate_runs_on_at_once():
+    """`eval` stopped while its candidate runs ends in seconds, its worker processes with it: the job's host,
+    left busy, is killed rather than asked to shut down (it reads no request till its job ends: a GPU machine's
+    `timeout -k 5` killed an eval so, its stop message its last word)."""
+    import signal
+    import time
+
+    def children(pid: int) -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        return [int(child) for child in found]
+    process = subprocess.Popen([sys.executable, "-m", "tritonsmith", "eval", "vector_add",
+                                str(CANDIDATES / "adversarial/infinite_loop.py"), "--device", "cpu", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120  # till the host runs the job (its checker, forked)
+    while not any(children(host) for host in children(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    hosts = children(process.pid)
+    assert any(children(host) for host in hosts), process.poll()
+    os.kill(process.pid, signal.SIGTERM)
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - started < 4 and process.returncode == 143, (time.monotonic() - started, stderr)
+    assert "Traceback" not in stderr and "tritonsmith: stopping (SIGTERM)" in stderr, stderr
+    assert not [host for host in hosts if Path(f"/proc/{host}").exists()
+                and Path(f"/proc/{host}/stat").read_text().split(") ")[1][0] != "Z"]

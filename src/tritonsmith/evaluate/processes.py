@@ -106,10 +106,10 @@ class HostProcess:
         EvaluationCancelled, having killed the job, when `cancelled` is set meanwhile."""
         job = dict(job, timeout_s=timeout_s)  # the host enforces it too, should this process die or hang
         self.busy = True
-        try:
-            return self._run(job, timeout_s, cancelled)
-        finally:
-            self.busy = False
+        outcome = self._run(job, timeout_s, cancelled)
+        self.busy = False  # (not where the wait was left by an exception, a Ctrl-C's: the job may run on, and
+        # the host reads no shutdown till it ends: `eval` stopped by SIGTERM waited out close's 5 s and was killed)
+        return outcome
 
     def _run(self, job: dict[str, Any], timeout_s: float,
              cancelled: threading.Event | None) -> tuple[dict[str, Any] | None, bool]:
