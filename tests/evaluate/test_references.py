@@ -49,7 +49,10 @@ def test_no_reuse_when_switched_off():
     with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120, reuse_references=False)) as pool:
         pool.evaluate(task, task.baseline)
         again = pool.evaluate(task, task.baseline)
-    assert "references" not in again.evidence
+        assert pool._keepers == {}  # no keeper process is started
+    assert again.status == "passed"
+    assert again.evidence["references"] == ("made by this job (the pool keeps no references: "
+                                            "EvalConfig.reuse_references)")
 
 
 def test_a_candidate_cannot_change_the_kept_references_for_the_next(fresh_pool):

@@ -50,6 +50,8 @@ def test_baseline_solver_over_part_of_the_builtin_suite(tmp_path):
     assert f"each evaluation, whole: {out / 'evaluations'}/TASK_ID.json" in done.stderr
     kept = json.loads((out / "evaluations" / "flip.json").read_text())  # each evaluation's whole result
     assert kept["status"] == "passed" and kept["cases"] and "phases_s" in kept["evidence"], sorted(kept)
+    # each task evaluated once: no keeper makes references for later jobs (and holds them beside the job's copy)
+    assert kept["evidence"]["references"].startswith("made by this job (the pool keeps no references")
     again = tritonsmith("bench", "--json", "--suite", "builtin", "--solver", "baseline", "--tasks", "vector_add",
                         "--device", "cpu", "--out", str(out))
     assert again.returncode == 2 and "--resume" in again.stderr

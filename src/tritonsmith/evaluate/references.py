@@ -215,6 +215,8 @@ class References:
             autotune_on_interpreter()
             if getattr(self.task, "CPU_SIZES_NOTE", None):
                 self.evidence["cpu_sizes"] = self.task.CPU_SIZES_NOTE
+        if not job.get("keeper"):
+            self.evidence["references"] = "made by this job (the pool keeps no references: EvalConfig.reuse_references)"
         if not (job.get("keeper") and self.borrow_references(job["keeper"])):
             # as a keeper makes them (keeper.py): a keeper's second try at a task short of memory waits for this
             with holding(making_lock_path(job.get("gpu_lock")) if self.on_gpu else None, slot="making"):

@@ -92,7 +92,10 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         stream.write(f"{which} already finished in {out}: nothing to run.\n")
         return store.records()
     progress = BenchProgress(len(tasks), finished, stream)
-    eval_config = EvalConfig(timeout_s=config.eval_timeout_s, workers_per_gpu=config.workers_per_gpu)
+    # A baseline or dir: bench evaluates each task once (again only where memory ran short, after `forget`): a
+    # keeper's references would be lent to no later job, and held twice (the keeper's, the job's copy) meanwhile.
+    eval_config = EvalConfig(timeout_s=config.eval_timeout_s, workers_per_gpu=config.workers_per_gpu,
+                             reuse_references=solver == "agent")
     workers = (config.parallel if solver == "agent" else jobs or None) if config.device == "cpu" else None
     waiting: list[ReplyPending] = []
     with make_pool(config, eval_config, workers, stream) as pool:
