@@ -274,6 +274,21 @@ def test_a_worker_that_cannot_start_says_why_in_the_error(tmp_path):
         HostProcess("cpu", env, tmp_path / "host.log", start_timeout_s=60)
 
 
+def test_a_host_closed_twice_signals_nothing_the_second_time(tmp_path, monkeypatch):
+    """The pool closes a host, and so may an evaluation that found it dead: the second close must not signal
+    the reaped pid's group, which may be another process's by then."""
+    import tritonsmith.evaluate.processes as processes
+
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    host = processes.HostProcess("cpu", env, tmp_path / "host.log", start_timeout_s=120)
+    host.close()
+    assert host.process.poll() is not None
+    signalled = []
+    monkeypatch.setattr(processes, "kill_group", signalled.append)
+    host.close()
+    assert signalled == []
+
+
 def _alive(pid: int) -> bool:
     try:
         state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]

@@ -728,6 +728,22 @@ def test_a_keeper_that_died_before_it_was_ready_hands_its_tasks_on(tmp_path):
         keeper.close()
 
 
+def test_a_closed_keeper_is_never_started_again(tmp_path):
+    """A keeper closed (its pool closing) while a job's timeout asks to restart it, or a later job asks for its
+    socket, stays closed: one started then would outlive the pool, its GPU memory held."""
+    import os
+
+    from tritonsmith.evaluate.processes import KeeperProcess
+    keeper = KeeperProcess(tmp_path / "k.sock", "cpu", dict(os.environ), tmp_path / "k.log")
+    assert keeper.path(wait_s=120) is not None  # ready
+    pid = keeper.process.pid
+    keeper.close()
+    keeper.restart(pid, "its making outlasted a job")
+    assert keeper.path(wait_s=1) is None  # (a keeper that exited once ready is started again, unless closed)
+    assert keeper.process.pid == pid and keeper.process.poll() is not None and keeper.restarts == 0
+    keeper.close()  # twice: nothing
+
+
 def test_small_correctness_checks_beside_large_perf_checks_are_all_made():
     """A TritonBench-G task's perf shapes can take GBs while its correctness cases take KBs: the correctness
     checks always have a quarter of the budget, so a budget the perf checks fill does not cut them."""

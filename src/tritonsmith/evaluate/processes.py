@@ -65,6 +65,7 @@ class HostProcess:
 
     def __init__(self, device: str, env: dict[str, str], log_path: Path, start_timeout_s: float = 300):
         self.device_request = device
+        self.closed = False
         self.log = open(log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tritonsmith.evaluate.host", device],
@@ -142,7 +143,11 @@ class HostProcess:
 
     def close(self) -> None:
         """Asked to shut down and given 5 s when idle; killed at once with its job when busy (a host reads its
-        stdin only between jobs: a pool closed at Ctrl-C would wait out every busy host in turn)."""
+        stdin only between jobs: a pool closed at Ctrl-C would wait out every busy host in turn). A second close
+        does nothing: the pid, reaped by the first, may be another process's by then."""
+        if self.closed:
+            return
+        self.closed = True
         if self.process.poll() is None and not self.busy:
             try:
                 self.process.stdin.write(b'{"event": "shutdown"}\n')
@@ -167,6 +172,7 @@ class KeeperProcess:
         self.socket_path, self.device, self.env, self.share = socket_path, device, env, share
         self.log = open(log_path, "ab")
         self.restarts = 0
+        self.closed = False  # (then never started again: `path`, `restart`)
         self.lock = threading.Lock()
         self._start()
 
@@ -190,6 +196,8 @@ class KeeperProcess:
     def path(self, wait_s: float = 300) -> str | None:
         """The socket to ask, once the keeper is ready; None if it died or never became ready."""
         with self.lock:
+            if self.closed:
+                return None
             if self.process.poll() is not None and self.ready.is_set() and self.restarts < self.MAX_RESTARTS:
                 self.restarts += 1
                 self.log.write(f"tritonsmith: the reference keeper exited with status {self.process.returncode}; "
@@ -247,8 +255,8 @@ class KeeperProcess:
         keeper's share of memory for the tasks after it. The jobs it was lending to lose their connection and
         make their own references."""
         with self.lock:
-            if self.process.pid != pid:
-                return
+            if self.closed or self.process.pid != pid:  # (closed meanwhile: a keeper started now would outlive
+                return  # its pool)
             old = self.process
             kill_group(old.pid)
             self.log.write(f"tritonsmith: the reference keeper was stopped: {why}; starting another\n".encode())
@@ -262,8 +270,15 @@ class KeeperProcess:
         return self.process.poll() is None or (self.ready.is_set() and self.restarts < self.MAX_RESTARTS)
 
     def close(self) -> None:
-        kill_group(self.process.pid)
-        self.process.wait()
+        """Killed with its process group, once: after it, nothing starts another (a `restart` racing it would
+        leave a keeper no one closes)."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            process = self.process
+        kill_group(process.pid)
+        process.wait()
         self.log.close()
 
 
