@@ -1050,6 +1050,48 @@ def test_a_device_fault_while_compiling_ahead_is_named_as_its_own_case(monkeypat
         assert quiet.evidence["compiled_ahead"] == {"rounds": 1, "compiles": 0}
 
 
+def test_a_device_fault_of_kernels_a_scouted_call_launched_before_it_stopped_is_named_as_its_case(monkeypatch):
+    """A scouted call stops (ScoutStopped) at the first kernel it would compile: the kernels it launched before
+    that may fault the device, and the fault must surface as that case's, not at the next call's. (No GPU here:
+    the reference stops on case 1, and the device's synchronize after it raises CUDA's words, as a fault would.)"""
+    import tritonsmith.evaluate.references as references
+    from tritonsmith.evaluate.gpu_lock import ScoutStopped
+    from tritonsmith.evaluate.references import References, TaskFailure
+
+    def run_each(calls):  # as compile_calls_ahead's scouting: a stopped call is kept to scout again
+        for call in calls:
+            try:
+                call()
+            except ScoutStopped:
+                pass
+            except Exception:  # noqa: BLE001
+                pass
+        return {"rounds": 1, "compiles": 1}
+    monkeypatch.setattr(references, "compile_calls_ahead", run_each)
+    launched_faulty = []
+
+    def synchronize(device):
+        if launched_faulty:
+            launched_faulty.clear()
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+    monkeypatch.setattr(references, "synchronize", synchronize)
+    task = resolve_task("vector_add")
+    made = References({"device": "cpu", "seeds": [0], "task_path": str(task.path),
+                       "correctness_cases": list(task.correctness_cases), "perf_cases": [task.perf_cases[0]],
+                       "reproducibility_check": "never", "entry_point": task.entry_point})
+    made.load_task()
+
+    def stopping(x, y, *rest):
+        if x.numel() == task.correctness_cases[1]["shape"][0]:
+            launched_faulty.append(True)  # a kernel launched, then a second one to compile: the scout stops
+            raise ScoutStopped
+        return x + y
+    made.task.reference = stopping
+    with pytest.raises(TaskFailure, match=r"^the task's make_inputs/reference failed on case 1 \(.*\), its kernels "
+                                          r"compiled ahead: RuntimeError: CUDA error: an illegal memory access"):
+        made.compile_ahead(list(enumerate(task.correctness_cases)))
+
+
 
 @pytest.mark.parametrize("declared, raised, skipped", [
     ('"skip"', "IndexError('Dimension out of range (expected to be in range of [-3, 2], but got 3)')", True),

@@ -34,7 +34,7 @@ from tritonsmith.evaluate.autotuning import (
 )
 from tritonsmith.evaluate.compare import as_outputs, compare_outputs, nan_from_filler, undefined_elements
 from tritonsmith.evaluate.errors import device_fault, exception_text, out_of_memory
-from tritonsmith.evaluate.gpu_lock import GpuLock, compiles_let_go, holding, making_lock_path
+from tritonsmith.evaluate.gpu_lock import GpuLock, ScoutStopped, compiles_let_go, holding, making_lock_path
 from tritonsmith.evaluate.keeper import receive_blob, send_blob
 from tritonsmith.evaluate.runtime import (
     CHECK_SEED,
@@ -419,9 +419,13 @@ class References:
         def scouted(which: str, case: dict[str, Any], seed: int) -> Callable[[], None]:
             def call() -> None:  # (tuning alone where it is not scouted: a backward's kernels on autograd's thread)
                 try:
-                    with self.gpu_lock.shared(), tuning_alone(self.gpu_lock):
-                        self.task.reference(*make_inputs(self.task, dict(case), seed, self.device))
-                        synchronize(self.device)  # a fault of its kernels surfaces here, not in the next case
+                    try:
+                        with self.gpu_lock.shared(), tuning_alone(self.gpu_lock):
+                            self.task.reference(*make_inputs(self.task, dict(case), seed, self.device))
+                            synchronize(self.device)  # a fault of its kernels surfaces here, not in the next case
+                    except ScoutStopped:  # stopped at a kernel to compile: those it launched before may fault too
+                        synchronize(self.device)
+                        raise
                 except Exception as exc:
                     if device_fault(exc) and not faulted:
                         faulted.append(reference_failed(f"{which} ({case_label(case)}), its kernels compiled ahead",
