@@ -482,11 +482,17 @@ def test_a_keeper_whose_pool_is_gone_takes_what_it_started_with_it():
                                text=True, start_new_session=True)  # as the pool starts a keeper
     child = int(process.stdout.readline())
 
-    def state():  # its state letter, or None once it is gone (reaped between two looks too)
+    def stat():  # (its state letter, its start time), or None once it is gone (reaped between two looks too)
         try:
-            return Path(f"/proc/{child}/stat").read_text().split(") ")[1][0]
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(") ", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             return None
+        return fields[0], fields[19]
+    born = stat()[1]
+
+    def state():  # its state letter, or None once it is gone: a process that took its pid since is not it (pids
+        now = stat()  # wrap at 32768 here, and a test run starts thousands of processes)
+        return now[0] if now is not None and now[1] == born else None
     assert state() in ("S", "R")  # sleeping, alive
     process.stdin.close()
     process.wait(timeout=60)
