@@ -22,6 +22,22 @@ CANDIDATES = Path(__file__).parent / "candidates"
 TEST_DEVICE = os.environ.get("TRITONSMITH_TEST_DEVICE", "cpu")
 
 
+def running_since(pid: int) -> str | None:
+    """The start time of the process `pid` while it runs (not a zombie), else None. A test that looks a process
+    up again compares it: pids wrap (at 32768 on the CI machine) and a test run starts thousands of processes,
+    so a pid seen gone may be another process's seconds later."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[19] if fields[0] not in "ZX" else None
+
+
+def still_running(born: dict[int, str | None]) -> list[int]:
+    """Those of the processes `born` ({pid: running_since(pid)}, taken while they ran) that still run."""
+    return [pid for pid, since in born.items() if since is not None and running_since(pid) == since]
+
+
 def modules_loaded_after(statement: str) -> set[str]:
     """The modules a fresh interpreter holds after running `statement` (what an import drags in)."""
     import tritonsmith

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import CANDIDATES
+from conftest import CANDIDATES, running_since, still_running
 
 
 def tritonsmith(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -226,16 +226,10 @@ def test_sigterm_stops_an_eval_whose_candidate_runs_on_at_once():
     hosts = children(process.pid)
     assert any(children(host) for host in hosts), process.poll()
 
-    def start_time(pid: int) -> str | None:  # its start time while it runs (pids wrap: another may take its pid)
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-        except OSError:
-            return None
-        return fields[19] if fields[0] not in "ZX" else None
-    born = {host: start_time(host) for host in hosts}
+    born = {host: running_since(host) for host in hosts}
     os.kill(process.pid, signal.SIGTERM)
     started = time.monotonic()
     _, stderr = process.communicate(timeout=60)
     assert time.monotonic() - started < 4 and process.returncode == 143, (time.monotonic() - started, stderr)
     assert "Traceback" not in stderr and "tritonsmith: stopping (SIGTERM)" in stderr, stderr
-    assert not [host for host in hosts if start_time(host) is not None and start_time(host) == born[host]]
+    assert not still_running(born)

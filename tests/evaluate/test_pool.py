@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CANDIDATES
+from conftest import CANDIDATES, running_since, still_running
 
 from tritonsmith.evaluate import DeviceError, EvalConfig, WorkerPool
 from tritonsmith.suites import resolve_task
@@ -289,14 +289,6 @@ def test_a_host_closed_twice_signals_nothing_the_second_time(tmp_path, monkeypat
     assert signalled == []
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in "ZX"
-
-
 def _descendants(pid: int) -> set[int]:
     found, frontier = set(), [pid]
     while frontier:
@@ -329,13 +321,14 @@ def test_a_killed_caller_leaves_no_evaluator_behind(tmp_path):
             break
         time.sleep(0.2)
     assert len(evaluator) >= 3, evaluator
+    born = {pid: running_since(pid) for pid in evaluator}
     time.sleep(2)  # the candidate is spinning now
     caller.kill()
     caller.wait()
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(_alive(p) for p in evaluator):
+    while time.monotonic() < deadline and still_running(born):
         time.sleep(0.2)
-    assert not [p for p in evaluator if _alive(p)]
+    assert not still_running(born)
 
 
 def _cmdline_or_cwd(pid: int) -> str:
@@ -482,21 +475,11 @@ def test_a_keeper_whose_pool_is_gone_takes_what_it_started_with_it():
                                text=True, start_new_session=True)  # as the pool starts a keeper
     child = int(process.stdout.readline())
 
-    def stat():  # (its state letter, its start time), or None once it is gone (reaped between two looks too)
-        try:
-            fields = Path(f"/proc/{child}/stat").read_text().rsplit(") ", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            return None
-        return fields[0], fields[19]
-    born = stat()[1]
-
-    def state():  # its state letter, or None once it is gone: a process that took its pid since is not it (pids
-        now = stat()  # wrap at 32768 here, and a test run starts thousands of processes)
-        return now[0] if now is not None and now[1] == born else None
-    assert state() in ("S", "R")  # sleeping, alive
+    born = {child: running_since(child)}
+    assert still_running(born)  # sleeping, alive
     process.stdin.close()
     process.wait(timeout=60)
     deadline = time.monotonic() + 10
-    while state() not in (None, "Z") and time.monotonic() < deadline:
+    while still_running(born) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert state() in (None, "Z"), "the keeper's child outlived it"
+    assert not still_running(born), "the keeper's child outlived it"

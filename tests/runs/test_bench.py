@@ -10,9 +10,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from conftest import running_since, still_running
 from fakellm import FakeLLMServer
 
 from tritonsmith.runs.store import ResultsStore
@@ -252,19 +252,17 @@ def test_ctrl_c_or_sigterm_stops_a_bench_from_starting_tasks_and_it_resumes(tmp_
         time.sleep(0.02)
     children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
     assert children  # the pool's hosts (and keepers), each in a session of its own
+    born = {int(pid): running_since(int(pid)) for pid in children}
     os.kill(process.pid, signum)  # the command alone: its pool's processes are its to close
     started = time.monotonic()
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code and "Traceback" not in stderr, stderr
     assert f"tritonsmith: stopping ({said}): nothing new is started" in stderr, stderr
     assert time.monotonic() - started < 15
-    def running(pid):
-        stat = Path(f"/proc/{pid}/stat")
-        return stat.exists() and stat.read_text().split(") ")[1][0] != "Z"
     deadline = time.monotonic() + 10
-    while any(running(pid) for pid in children) and time.monotonic() < deadline:
+    while still_running(born) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [pid for pid in children if running(pid)]  # closed with the pool
+    assert not still_running(born)  # closed with the pool
     finished = ResultsStore(out).records()
     assert 1 <= len(finished) <= 2 and all(r.status == "passed" for r in finished)  # no task started after it
     assert stderr.strip().splitlines()[-1] == (f"tritonsmith: interrupted: the finished tasks are saved in {out}: "
