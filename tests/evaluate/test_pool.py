@@ -122,6 +122,8 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     started = float(next(line.split()[1] for line in short_result.stdout_tail.splitlines() if line.startswith("start")))
     assert started > ended, "the second try began before the other evaluation ended"
     assert alone.status == "runtime_error" and "memory_retry" not in alone.evidence  # none beside it: its own
+    # the try alone made its own references, at the GPU's whole share (a keeper's are made at half of it)
+    assert short_result.evidence["references"].startswith("made by this job (made again alone for want of GPU")
     assert alone.message.startswith("out of GPU memory with no other evaluation on this GPU: case 0")  # its own
     from tritonsmith.runs.bench import from_result  # a bench (a gold pass) keeps which were made again alone
     assert from_result(task, "dir", short_result).memory_retry == retry
@@ -403,6 +405,7 @@ def test_cancel_kills_the_evaluation_in_flight_and_refuses_new_ones():
         pool.cancel()
         thread.join(60)
         assert outcome.get("cancelled") and time.monotonic() - started < 30
+        assert not pool._hosts[0].busy  # its job killed and accounted for: the host may be asked to shut down
         with pytest.raises(EvaluationCancelled):
             pool.evaluate(task, task.baseline)
 

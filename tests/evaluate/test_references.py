@@ -55,6 +55,16 @@ def test_no_reuse_when_switched_off():
                                             "EvalConfig.reuse_references)")
 
 
+def test_a_job_whose_keeper_is_not_running_makes_its_own_references_and_says_why(tmp_path):
+    task = resolve_task("vector_add")
+    with WorkerPool(device="cpu", config=EvalConfig(timeout_s=120)) as pool:
+        for keeper in pool._keepers[None].members:
+            keeper.close()
+        result = pool.evaluate(task, task.baseline)
+    assert result.status == "passed"
+    assert result.evidence["references"] == "made by this job (the reference keeper is not running)"
+
+
 def test_a_candidate_cannot_change_the_kept_references_for_the_next(fresh_pool):
     task = resolve_task("vector_add")
     assert fresh_pool.evaluate(task, task.baseline).status == "passed"  # the keeper makes and keeps them
@@ -741,6 +751,7 @@ def test_a_closed_keeper_is_never_started_again(tmp_path):
     keeper.restart(pid, "its making outlasted a job")
     assert keeper.path(wait_s=1) is None  # (a keeper that exited once ready is started again, unless closed)
     assert keeper.process.pid == pid and keeper.process.poll() is not None and keeper.restarts == 0
+    assert not keeper.usable()  # (so no job is lent it)
     keeper.close()  # twice: nothing
 
 
@@ -976,7 +987,7 @@ def test_an_evaluation_made_alone_has_the_memory_shares_of_its_gpus_other_evalua
     from tritonsmith.evaluate.pool import EvalConfig, WorkerPool
     from tritonsmith.suites import resolve_task
     task = resolve_task("vector_add")
-    with WorkerPool(device="cpu", workers=4, work_dir=tmp_path / "pool", config=EvalConfig(check_memory=0.4)) as pool:
+    with WorkerPool(device="cpu", workers=1, work_dir=tmp_path / "pool", config=EvalConfig(check_memory=0.4)) as pool:
         pool._gpu_of = [0, 0, 0, 1]  # (the jobs only: nothing runs) three workers on one GPU, one on another
         beside, alone = pool._job(task, "", tmp_path, slot=0), pool._job(task, "", tmp_path, slot=0, alone=True)
         assert (beside["check_memory"], beside["host_share"]) == (pytest.approx(0.4 / 3), 1 / 4)

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -326,13 +326,21 @@ class WorkerPool:
                  timeout_s: float | None, timing: dict[str, Any] | None, baseline: str | None,
                  gold: bool, alone: bool = False) -> tuple[dict[str, Any] | None, bool, float, float]:
         """The job run on the slot's host, with the task's references lent by the GPU's keeper: (the host's
-        message, whether it timed out, the timeout, when it started)."""
-        keepers = self._keepers.get(self._gpu_of[slot])
+        message, whether it timed out, the timeout, when it started). A job made `alone` makes its own: a
+        keeper's were made at a share of the GPU's memory (the job's `check_memory`, not in their key)."""
+        keepers = self._keepers.get(self._gpu_of[slot]) if not alone else None
         key = task_key(task, self.config.seeds) if keepers is not None else ""
         with keepers.lend(key) if keepers is not None else contextlib.nullcontext() as keeper:
             job = self._job(task, source, job_dir, slot, baseline, alone)
             if keeper is not None:
                 job["task_key"], job["keeper"] = key, keeper.path()
+                if job["keeper"] is None:
+                    job["references_here"] = "the reference keeper is not running"
+            else:  # (said in the evidence: references.prepare)
+                job["references_here"] = (
+                    "made again alone for want of GPU memory: at the GPU's whole check share, where a keeper's "
+                    "were made at a share of it" if alone and self._keepers else
+                    "the pool keeps no references: EvalConfig.reuse_references")
             job["gold"] = gold
             job["timing"].update(timing or {})
             on_gpu = host.info["device"] != "cpu"
@@ -454,8 +462,8 @@ def with_harness(source: str, task: Task) -> str:
 def evaluate(task: Task, candidate_source: str, device: str = "auto", config: EvalConfig | None = None,
              timeout_s: float | None = None, gold: bool = False) -> EvalResult:
     """Evaluate one candidate in a fresh worker; for many candidates keep a WorkerPool open. `gold`: as
-    WorkerPool.evaluate's."""
-    with WorkerPool(device=device, config=config) as pool:
+    WorkerPool.evaluate's. No reference keeper is started: there is no later job to lend to."""
+    with WorkerPool(device=device, config=replace(config or EvalConfig(), reuse_references=False)) as pool:
         return pool.evaluate(task, candidate_source, timeout_s=timeout_s, gold=gold)
 
 

@@ -65,7 +65,7 @@ class HostProcess:
 
     def __init__(self, device: str, env: dict[str, str], log_path: Path, start_timeout_s: float = 300):
         self.device_request = device
-        self.closed = False
+        self.closed, self._closing = False, threading.Lock()
         self.log = open(log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tritonsmith.evaluate.host", device],
@@ -107,9 +107,13 @@ class HostProcess:
         EvaluationCancelled, having killed the job, when `cancelled` is set meanwhile."""
         job = dict(job, timeout_s=timeout_s)  # the host enforces it too, should this process die or hang
         self.busy = True
-        outcome = self._run(job, timeout_s, cancelled)
-        self.busy = False  # (not where the wait was left by an exception, a Ctrl-C's: the job may run on, and
-        # the host reads no shutdown till it ends: `eval` stopped by SIGTERM waited out close's 5 s and was killed)
+        try:
+            outcome = self._run(job, timeout_s, cancelled)
+        except EvaluationCancelled:  # its job killed, and the host's account of it read
+            self.busy = False
+            raise
+        self.busy = False  # (not where the wait was left by another exception, a Ctrl-C's: the job may run on,
+        # and the host reads no shutdown till it ends: `eval` stopped by SIGTERM waited out close's 5 s, killed)
         return outcome
 
     def _run(self, job: dict[str, Any], timeout_s: float,
@@ -145,9 +149,10 @@ class HostProcess:
         """Asked to shut down and given 5 s when idle; killed at once with its job when busy (a host reads its
         stdin only between jobs: a pool closed at Ctrl-C would wait out every busy host in turn). A second close
         does nothing: the pid, reaped by the first, may be another process's by then."""
-        if self.closed:
-            return
-        self.closed = True
+        with self._closing:  # (the pool's close, and a job's thread that found the host dead, may meet)
+            if self.closed:
+                return
+            self.closed = True
         if self.process.poll() is None and not self.busy:
             try:
                 self.process.stdin.write(b'{"event": "shutdown"}\n')
@@ -267,7 +272,8 @@ class KeeperProcess:
 
     def usable(self) -> bool:
         """Running, or to be started again when next asked (`path`: one that was ready once)."""
-        return self.process.poll() is None or (self.ready.is_set() and self.restarts < self.MAX_RESTARTS)
+        return not self.closed and (self.process.poll() is None
+                                    or (self.ready.is_set() and self.restarts < self.MAX_RESTARTS))
 
     def close(self) -> None:
         """Killed with its process group, once: after it, nothing starts another (a `restart` racing it would

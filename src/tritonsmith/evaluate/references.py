@@ -216,7 +216,7 @@ class References:
             if getattr(self.task, "CPU_SIZES_NOTE", None):
                 self.evidence["cpu_sizes"] = self.task.CPU_SIZES_NOTE
         if not job.get("keeper"):
-            self.evidence["references"] = "made by this job (the pool keeps no references: EvalConfig.reuse_references)"
+            self.evidence["references"] = f"made by this job ({job.get('references_here') or 'no reference keeper'})"
         if not (job.get("keeper") and self.borrow_references(job["keeper"])):
             # as a keeper makes them (keeper.py): a keeper's second try at a task short of memory waits for this
             with holding(making_lock_path(job.get("gpu_lock")) if self.on_gpu else None, slot="making"):
@@ -419,13 +419,13 @@ class References:
         def scouted(which: str, case: dict[str, Any], seed: int) -> Callable[[], None]:
             def call() -> None:  # (tuning alone where it is not scouted: a backward's kernels on autograd's thread)
                 try:
-                    try:
-                        with self.gpu_lock.shared(), tuning_alone(self.gpu_lock):
+                    with self.gpu_lock.shared(), tuning_alone(self.gpu_lock):
+                        try:
                             self.task.reference(*make_inputs(self.task, dict(case), seed, self.device))
-                            synchronize(self.device)  # a fault of its kernels surfaces here, not in the next case
-                    except ScoutStopped:  # stopped at a kernel to compile: those it launched before may fault too
-                        synchronize(self.device)
-                        raise
+                        except ScoutStopped:  # stopped at a kernel to compile: those it launched before may fault
+                            synchronize(self.device)  # (and are waited for within the hold, as every run's are)
+                            raise
+                        synchronize(self.device)  # a fault of its kernels surfaces here, not in the next case
                 except Exception as exc:
                     if device_fault(exc) and not faulted:
                         faulted.append(reference_failed(f"{which} ({case_label(case)}), its kernels compiled ahead",
