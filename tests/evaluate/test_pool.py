@@ -130,6 +130,39 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     assert from_result(task, "dir", alone).memory_retry is None
 
 
+def test_once_a_task_was_made_alone_for_memory_its_later_evaluations_are_made_alone_at_once():
+    """An agent evaluates many candidates of a task: once one ran short of GPU memory beside others and was made
+    alone, each later one of that task waits for the GPU alone at once, rather than running short beside others
+    first; other tasks still share the GPU. (Two CPU workers told they share GPU 0, as above.)"""
+    from tritonsmith.evaluate.pool import MemoryGate
+
+    task, other = resolve_task("vector_add"), resolve_task("flip")
+    short = task.baseline + ("\n_add = vector_add\n\ndef vector_add(*args, **kwargs):\n"
+                             "    raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')\n")
+    slow_other = other.baseline + "\nimport time\ntime.sleep(3)\nprint('end', time.time(), flush=True)\n"
+    started = task.baseline + "\nimport time\nprint('start', time.time(), flush=True)\n"
+    results = {}
+    with WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120)) as pool:
+        pool._gpu_of, pool._gates = [0, 0], {0: MemoryGate()}  # as two workers of one GPU
+        for round_ in ("first", "later"):
+            beside = threading.Thread(target=lambda r=round_: results.update({f"{r} other": pool.evaluate(
+                other, slow_other)}))
+            beside.start()
+            time.sleep(1.0)  # the slow one is inside
+            results[round_] = pool.evaluate(task, started if round_ == "later" else short)
+            beside.join()
+    first, later = results["first"], results["later"]
+    assert "memory_retry" in first.evidence and "made_alone" not in first.evidence
+    assert later.status == "passed" and "memory_retry" not in later.evidence
+    assert later.evidence["made_alone"].startswith("at once, with no other evaluation of this pool on its GPU")
+    assert later.evidence["references"].startswith("made by this job (made again alone")
+    assert "made_alone" not in results["later other"].evidence and results["later other"].status == "passed"
+    ended = float(next(line.split()[1] for line in results["later other"].stdout_tail.splitlines()
+                       if line.startswith("end")))
+    began = float(next(line.split()[1] for line in later.stdout_tail.splitlines() if line.startswith("start")))
+    assert began > ended, "the later evaluation began beside the other task's"
+
+
 def test_a_first_try_short_of_memory_is_handed_back_where_asked_and_a_second_one_made_alone():
     """MemoryRetry: the first try short of GPU memory beside another evaluation comes back to the caller
     (MemoryRetryDeferred, with that try) instead of waiting for the GPU alone; the caller's try after it, with the

@@ -127,6 +127,7 @@ class WorkerPool:
             self._slots.put(len(self._hosts) - 1)
         self._keepers: dict[int | None, Keepers] = {}
         self._gates = {gpu: MemoryGate() for gpu in self._gpu_of}
+        self._made_alone: set[str] = set()  # the keys of tasks an evaluation of which was made alone for memory
         first = self._hosts[0] = self._start(0)  # fail early, with the device's own error, before any job
         if self.config.reuse_references:
             for gpu in dict.fromkeys(self._gpu_of):  # each GPU's own keepers (or the CPU workers')
@@ -227,11 +228,19 @@ class WorkerPool:
         A caller that can go on with other work meanwhile (MemoryRetry) has the first such try handed back
         (MemoryRetryDeferred) and asks again later, beside others; only a second try short of memory beside
         others waits for the GPU alone (waiting stops every evaluation of the GPU: a task beside it that
-        compiles for minutes would keep the whole GPU idle)."""
+        compiles for minutes would keep the whole GPU idle). A task one of whose evaluations was made alone so
+        has every later evaluation in this pool made alone at once (an agent's candidates of a task too large to
+        share the GPU would each run short beside others first)."""
         gpu = self._gpu_of[slot]
         gate = self._gates[gpu]
         began = time.perf_counter()
         earlier = memory_retry.earlier if memory_retry is not None else None
+        key = task_key(task, self.config.seeds) if gpu is not None else ""
+        if key in self._made_alone:
+            result = self._evaluate_alone(slot, task, source, timeout_s, timing, baseline, gold, ALONE, "")
+            result.evidence["made_alone"] = ("at once, with no other evaluation of this pool on its GPU: an earlier "
+                                             "evaluation of this task ran short of GPU memory beside others")
+            return result
         with gate.shared() as stay:
             self._check_not_cancelled()
             try:
@@ -259,16 +268,12 @@ class WorkerPool:
             raise MemoryRetryDeferred(first)
         if earlier is not None:
             first = dict(earlier, again_beside_others=first)
-        with gate.alone():
-            self._check_not_cancelled()
-            try:
-                again = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold, alone=True)
-            except TaskError as exc:
-                if out_of_memory(str(exc)):
-                    raise TaskError(f"{ALONE_TOO}: {exc}") from failure
-                raise TaskError(f"{exc} (also when evaluated again with no other evaluation on this GPU)") from failure
-        if not again.passed and out_of_memory(again.message):  # the task (or candidate) needs more than the GPU has
-            again.message = f"{ALONE_TOO}: {again.message}"
+        self._made_alone.add(key)
+        try:
+            again = self._evaluate_alone(slot, task, source, timeout_s, timing, baseline, gold, ALONE_TOO,
+                                         " (also when evaluated again with no other evaluation on this GPU)")
+        except TaskError as exc:
+            raise exc from failure
         again.evidence["memory_retry"] = dict(first, note=(
             "the first try (wall_s: its own) ran out of GPU memory beside other evaluations on this GPU; evaluated "
             "again with no other evaluation of this pool on it" + (
@@ -276,6 +281,26 @@ class WorkerPool:
                 "try alone)" if earlier is not None else " (the result's wall_s: both tries and the wait between)")))
         again.wall_s = round(time.perf_counter() - began, 3)
         return again
+
+    def _evaluate_alone(self, slot: int, task: Task, source: str, timeout_s: float | None,
+                        timing: dict[str, Any] | None, baseline: str | None, gold: bool, short: str,
+                        otherwise: str) -> EvalResult:
+        """The evaluation made with no other of this pool on its GPU (`MemoryGate.alone`); where it runs out of
+        memory even so, its failure begins with `short` (the task, or the candidate, needs more than the GPU
+        has), and a task error otherwise ends with `otherwise`."""
+        with self._gates[self._gpu_of[slot]].alone():
+            self._check_not_cancelled()
+            try:
+                result = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold, alone=True)
+            except TaskError as exc:
+                if out_of_memory(str(exc)):
+                    raise TaskError(f"{short}: {exc}") from exc
+                if not otherwise:
+                    raise
+                raise TaskError(f"{exc}{otherwise}") from exc
+        if not result.passed and out_of_memory(result.message):
+            result.message = f"{short}: {result.message}"
+        return result
 
     def _check_not_cancelled(self) -> None:
         if self._cancelled.is_set():
