@@ -122,6 +122,7 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     started = float(next(line.split()[1] for line in short_result.stdout_tail.splitlines() if line.startswith("start")))
     assert started > ended, "the second try began before the other evaluation ended"
     assert alone.status == "runtime_error" and "memory_retry" not in alone.evidence  # none beside it: its own
+    assert "made_alone" not in alone.evidence  # short even alone: the candidate's own, the task still shares
     # the try alone made its own references, at the GPU's whole share (a keeper's are made at half of it)
     assert short_result.evidence["references"].startswith("made by this job (made again alone for want of GPU")
     assert alone.message.startswith("out of GPU memory with no other evaluation on this GPU: case 0")  # its own
@@ -130,29 +131,36 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     assert from_result(task, "dir", alone).memory_retry is None
 
 
-def test_once_a_task_was_made_alone_for_memory_its_later_evaluations_are_made_alone_at_once():
+def test_once_a_task_was_made_alone_for_memory_its_later_evaluations_are_made_alone_at_once(tmp_path):
     """An agent evaluates many candidates of a task: once one ran short of GPU memory beside others and was made
     alone, each later one of that task waits for the GPU alone at once, rather than running short beside others
     first; other tasks still share the GPU. (Two CPU workers told they share GPU 0, as above.)"""
     from tritonsmith.evaluate.pool import MemoryGate
 
     task, other = resolve_task("vector_add"), resolve_task("flip")
-    short = task.baseline + ("\n_add = vector_add\n\ndef vector_add(*args, **kwargs):\n"
-                             "    raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')\n")
+    # short of memory beside others only: alone, it passes (a candidate short even alone marks nothing)
+    short = task.baseline + ("\nimport os\n_add = vector_add\n\ndef vector_add(*args, **kwargs):\n"
+                             f"    if os.path.exists({str(tmp_path / 'beside')!r}):\n"
+                             "        raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')\n"
+                             "    return _add(*args, **kwargs)\n")
     slow_other = other.baseline + "\nimport time\ntime.sleep(3)\nprint('end', time.time(), flush=True)\n"
     started = task.baseline + "\nimport time\nprint('start', time.time(), flush=True)\n"
     results = {}
     with WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120)) as pool:
         pool._gpu_of, pool._gates = [0, 0], {0: MemoryGate()}  # as two workers of one GPU
+        def evaluate_other(round_):  # the flag file says the other task's evaluation is in flight
+            results[f"{round_} other"] = pool.evaluate(other, slow_other)
+            (tmp_path / "beside").unlink()
         for round_ in ("first", "later"):
-            beside = threading.Thread(target=lambda r=round_: results.update({f"{r} other": pool.evaluate(
-                other, slow_other)}))
+            (tmp_path / "beside").touch()
+            beside = threading.Thread(target=evaluate_other, args=(round_,))
             beside.start()
             time.sleep(1.0)  # the slow one is inside
             results[round_] = pool.evaluate(task, started if round_ == "later" else short)
             beside.join()
     first, later = results["first"], results["later"]
-    assert "memory_retry" in first.evidence and "made_alone" not in first.evidence
+    assert first.status == "passed" and "made_alone" not in first.evidence  # short beside the other, not alone
+    assert "out of memory" in first.evidence["memory_retry"]["message"]
     assert later.status == "passed" and "memory_retry" not in later.evidence
     assert later.evidence["made_alone"].startswith("at once, with no other evaluation of this pool on its GPU")
     assert later.evidence["references"].startswith("made by this job (made again alone")

@@ -268,12 +268,15 @@ class WorkerPool:
             raise MemoryRetryDeferred(first)
         if earlier is not None:
             first = dict(earlier, again_beside_others=first)
-        self._made_alone.add(key)
         try:
             again = self._evaluate_alone(slot, task, source, timeout_s, timing, baseline, gold, ALONE_TOO,
                                          " (also when evaluated again with no other evaluation on this GPU)")
         except TaskError as exc:
+            if not str(exc).startswith(ALONE_TOO):
+                self._made_alone.add(key)
             raise exc from failure
+        if not (again.message or "").startswith(ALONE_TOO):  # alone, it had the memory (a candidate short even
+            self._made_alone.add(key)  # then is its own: the task's next ones still share the GPU)
         again.evidence["memory_retry"] = dict(first, note=(
             "the first try (wall_s: its own) ran out of GPU memory beside other evaluations on this GPU; evaluated "
             "again with no other evaluation of this pool on it" + (
