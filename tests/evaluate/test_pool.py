@@ -472,6 +472,8 @@ def test_a_pool_closed_with_every_worker_busy_kills_their_jobs_at_once():
     for thread in threads:
         thread.start()
     hosts = [host.process for host in pool._hosts]
+    keepers = [keeper.process for keepers in pool._keepers.values() for keeper in keepers.members]
+    assert keepers  # (an agent's pool keeps references: they are closed with it)
 
     def running_a_job(host):  # the job's checker, forked by the host
         return subprocess.run(["pgrep", "-P", str(host.pid)], capture_output=True).stdout.strip() != b""
@@ -482,7 +484,7 @@ def test_a_pool_closed_with_every_worker_busy_kills_their_jobs_at_once():
     started = time.monotonic()
     pool.close()
     closing_s = time.monotonic() - started
-    assert all(process.poll() is not None for process in hosts)
+    assert all(process.poll() is not None for process in hosts + keepers)
     assert closing_s < 4, closing_s  # one after another, three busy hosts took 15 s and more; 5 s together
     for thread in threads:
         thread.join(60)
