@@ -24,6 +24,9 @@ if [ -f $NAME/results.jsonl ]; then RES=--resume; fi
 RERUN=${RERUN// /}  # (once: a pass that finished its rerun, NAME/reran.RERUN, does not rerun them again)
 if [ -n "$RES" ] && [ -n "$RERUN" ] && [ ! -f "$NAME/reran.$RERUN" ]; then RES="--resume --rerun $RERUN"; rm -f $NAME/complete; fi
 mkdir -p $NAME
+Q=${XDG_CACHE_HOME:-$HOME/.cache}/tritonsmith/qualification  # the qualifications found (which golds had to be made
+mkdir -p $Q; for f in $NAME/qualification/*.jsonl; do [ -f "$f" ] || continue  # alone), merged, each line once
+  touch $Q/${f##*/}; cat $Q/${f##*/} "$f" | awk '!seen[$0]++' > $Q/.merged && mv $Q/.merged $Q/${f##*/}; done
 if [ -n "$CARRY_CACHE" ]; then  # the trusted processes' Triton cache, carried from call to call: a gold whose
   # references take more than a call to compile (ROCm's slow autotuned golds) goes on where the last call stopped
   if [ ! -d /tmp/$NAME-cache ]; then  # in the parts a call gives back (.part0, .part1, ...: copy them all into
@@ -59,6 +62,7 @@ timeout -k 15 $LEFT python3 -m tritonsmith bench --suite "$SUITE" --solver ${SOL
   --eval-timeout-s $LIMIT --out $NAME $RES > $NAME/log.$S 2>&1
 RC=$?
 kill $MON 2>/dev/null; wait $MON 2>/dev/null
+mkdir -p $NAME/qualification; cp $Q/*.jsonl $NAME/qualification/ 2>/dev/null  # for the next call's machine
 for f in $(ours); do [ -f "$f" ] && tail -c 60000 "$f" > $NAME/$(basename "$f" .log).$S.log; done
 TOOK=$(( $(date +%s) - S ))
 echo "$TOOK" >> $NAME/calls.txt

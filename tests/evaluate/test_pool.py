@@ -162,7 +162,8 @@ def test_once_a_task_was_made_alone_for_memory_its_later_evaluations_are_made_al
     assert first.status == "passed" and "made_alone" not in first.evidence  # short beside the other, not alone
     assert "out of memory" in first.evidence["memory_retry"]["message"]
     assert later.status == "passed" and "memory_retry" not in later.evidence
-    assert later.evidence["made_alone"].startswith("at once, with no other evaluation of this pool on its GPU")
+    assert later.evidence["made_alone"] == ("at once, with no other evaluation of this pool on its GPU: an earlier "
+                                            "evaluation of this task ran short of GPU memory beside others")
     assert later.evidence["references"].startswith("made by this job (made again alone")
     assert "made_alone" not in results["later other"].evidence and results["later other"].status == "passed"
     ended = float(next(line.split()[1] for line in results["later other"].stdout_tail.splitlines()

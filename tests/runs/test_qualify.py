@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tritonsmith.runs.qualify import Qualification, QualificationStore, classify, other_vendor
+from tritonsmith.runs.store import ResultsStore
 from tritonsmith.suites import builtin_dir, resolve_task
 
 
@@ -83,13 +84,14 @@ def test_the_store_keeps_the_latest_per_task_and_skips_torn_lines(tmp_path):
     store = QualificationStore("NVIDIA H200", folder=tmp_path)
     store.save("k1", Qualification("s:a", False, "the gold crashes: x"))
     store.save("k1", Qualification("s:a", True, ""))
-    store.save("k2", Qualification("s:b", False, "why"))
+    store.save("k2", Qualification("s:b", False, "why", made_alone=True))
     store.save("k2", Qualification("s:b", True, "", version="0.0.1"))  # an older tritonsmith's judgement
     with open(store.path, "a") as handle:
         handle.write('{"key": "k3", "task"')
     loaded = QualificationStore("NVIDIA H200", folder=tmp_path).load()
     assert {k: (q.qualified, q.reason) for k, q in loaded.items()} == {"k1": (True, ""), "k2": (False, "why")}
     assert loaded["k1"].device == "NVIDIA H200" and loaded["k1"].at
+    assert loaded["k2"].made_alone and not loaded["k1"].made_alone
     assert store.path.name == "nvidia-h200.jsonl"
 
 
@@ -119,6 +121,42 @@ def test_bench_baseline_qualifies_and_a_later_bench_reads_it(tmp_path):
     later = json.loads(bench("--solver", f"dir:{candidates}", "--out", str(tmp_path / "b2")).stdout)
     assert later["qualified"]["tasks"] == 1 and later["qualified"]["exec_ok"] == 1
     assert later["qualified"]["unqualified"] == 1
+
+
+def test_a_task_whose_gold_was_made_alone_for_memory_is_made_alone_and_last_in_a_later_bench(tmp_path):
+    """A gold that ran short of GPU memory beside other evaluations and was made alone is stored so
+    (Qualification.made_alone): a later bench on the device model evaluates that task after the others (each such
+    evaluation stops the GPU's others), alone at once (the pool's alone_tasks). On the CPU nothing is made alone:
+    the store is written as a GPU's bench would, and the order and the pool's list are seen."""
+    from tritonsmith.runs.bench import known_alone
+    from tritonsmith.suites import load_suite
+
+    suite, candidates = tmp_path / "suite", tmp_path / "cands"
+    suite.mkdir()
+    candidates.mkdir()
+    for name in ("flip", "vector_add"):
+        (suite / f"{name}.py").write_text((builtin_dir() / f"{name}.py").read_text())
+        (candidates / f"{name}.py").write_text(resolve_task(name).baseline)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def bench(solver, out):
+        done = subprocess.run([sys.executable, "-m", "tritonsmith", "bench", "--suite", f"dir:{suite}", "--device",
+                               "cpu", "--jobs", "1", "--solver", solver, "--out", str(tmp_path / out)],
+                              capture_output=True, text=True, timeout=600, env=env)
+        assert done.returncode == 0, done.stderr
+        return [record.task for record in ResultsStore(tmp_path / out).records()]
+    assert bench("baseline", "b1") == ["dir:flip", "dir:vector_add"]  # the suite's order
+    (stored,) = (tmp_path / "cache" / "tritonsmith" / "qualification").glob("*.jsonl")
+    lines = [json.loads(line) for line in stored.read_text().splitlines()]
+    assert len(lines) == 2 and not any(line["made_alone"] for line in lines)  # (the CPU: never)
+    stored.write_text("".join(json.dumps(dict(line, made_alone=line["task"] == "dir:flip")) + "\n" for line in lines))
+    assert bench(f"dir:{candidates}", "b2") == ["dir:vector_add", "dir:flip"]
+    known = QualificationStore(lines[0]["device"], folder=stored.parent).load()
+    alone_tasks: dict[str, str] = {}
+    assert known_alone(list(load_suite(f"dir:{suite}")), known, [0, 1, 2], alone_tasks) == {"dir:flip"}
+    assert list(alone_tasks.values()) == ["an earlier bench on this device model made this task's gold alone for "
+                                          "want of GPU memory beside others (its qualification)"]
+    assert known_alone(list(load_suite(f"dir:{suite}")), known, [0, 1, 2], None) == set()  # (a Ray cluster)
 
 
 def test_the_text_summary_shows_both_sets_of_metrics(tmp_path):

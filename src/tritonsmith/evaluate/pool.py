@@ -127,7 +127,9 @@ class WorkerPool:
             self._slots.put(len(self._hosts) - 1)
         self._keepers: dict[int | None, Keepers] = {}
         self._gates = {gpu: MemoryGate() for gpu in self._gpu_of}
-        self._made_alone: set[str] = set()  # the keys of tasks an evaluation of which was made alone for memory
+        self.alone_tasks: dict[str, str] = {}
+        """Task keys (`task_key`) whose evaluations are made alone at once, and why: one of theirs was made alone
+        for want of GPU memory, and had it then (`_evaluate_gated`); a caller may add those it knows of."""
         first = self._hosts[0] = self._start(0)  # fail early, with the device's own error, before any job
         if self.config.reuse_references:
             for gpu in dict.fromkeys(self._gpu_of):  # each GPU's own keepers (or the CPU workers')
@@ -236,10 +238,10 @@ class WorkerPool:
         began = time.perf_counter()
         earlier = memory_retry.earlier if memory_retry is not None else None
         key = task_key(task, self.config.seeds) if gpu is not None else ""
-        if key in self._made_alone:
+        if key in self.alone_tasks:
             result = self._evaluate_alone(slot, task, source, timeout_s, timing, baseline, gold, ALONE, "")
-            result.evidence["made_alone"] = ("at once, with no other evaluation of this pool on its GPU: an earlier "
-                                             "evaluation of this task ran short of GPU memory beside others")
+            result.evidence["made_alone"] = ("at once, with no other evaluation of this pool on its GPU: "
+                                             + self.alone_tasks[key])
             return result
         with gate.shared() as stay:
             self._check_not_cancelled()
@@ -273,10 +275,10 @@ class WorkerPool:
                                          " (also when evaluated again with no other evaluation on this GPU)")
         except TaskError as exc:
             if not str(exc).startswith(ALONE_TOO):
-                self._made_alone.add(key)
+                self.alone_tasks[key] = SHORT_BESIDE_OTHERS
             raise exc from failure
         if not (again.message or "").startswith(ALONE_TOO):  # alone, it had the memory (a candidate short even
-            self._made_alone.add(key)  # then is its own: the task's next ones still share the GPU)
+            self.alone_tasks[key] = SHORT_BESIDE_OTHERS  # then is its own: the task's next ones still share the GPU)
         again.evidence["memory_retry"] = dict(first, note=(
             "the first try (wall_s: its own) ran out of GPU memory beside other evaluations on this GPU; evaluated "
             "again with no other evaluation of this pool on it" + (
@@ -519,6 +521,7 @@ class MemoryRetryDeferred(Exception):
         self.first = first
 
 
+SHORT_BESIDE_OTHERS = "an earlier evaluation of this task ran short of GPU memory beside others"
 ALONE = "out of GPU memory with no other evaluation on this GPU"
 """How the failure of an evaluation that ran out of GPU memory with none beside it begins (made again alone for
 want of memory, and short again: ALONE_TOO): the task, or the candidate, needs more than the GPU has."""

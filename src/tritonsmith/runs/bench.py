@@ -103,6 +103,7 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         qualifications = QualificationStore(pool.device_name or pool.device_kind)
         progress.stages = getattr(pool, "stages", None)  # (a cluster's evaluations are not looked into)
         known = qualifications.load()
+        alone = known_alone(tasks, known, eval_config.seeds, getattr(pool, "alone_tasks", None))
         note = gpu_only_note(list(tasks), pool.device_kind)
         if note:
             stream.write(note + "\n")
@@ -158,7 +159,8 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
             record.wall_s = round(time.perf_counter() - started + float((earlier or {}).get("wall_s") or 0), 2)
             record.device = qualifications.device
             if solver == "baseline" and record.qualified is not None:  # the gold against itself decides
-                qualifications.save(key, Qualification(task.name, record.qualified, record.qualification or ""))
+                qualifications.save(key, Qualification(task.name, record.qualified, record.qualification or "",
+                                                       made_alone=key in getattr(pool, "alone_tasks", {})))
             elif key in known:
                 record.qualified, record.qualification = known[key].qualified, known[key].reason
             if evaluation is not None:  # kept with the record (never a cut-short one), and never at its cost
@@ -174,9 +176,12 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         executor = ThreadPoolExecutor(max_workers=at_once)
         try:
             deferrals = store.deferred()  # a resume: those queued again before it was cut off go last, from that try
-            futures.extend(executor.submit(attempt, task) for task in todo if task.name not in deferrals)
+            futures.extend(executor.submit(attempt, task) for task in todo
+                           if task.name not in deferrals and task.name not in alone)
             futures.extend(executor.submit(attempt, task, deferrals[task.name]) for task in todo
-                           if task.name in deferrals)
+                           if task.name in deferrals and task.name not in alone)
+            futures.extend(executor.submit(attempt, task) for task in todo if task.name in alone)  # (each stops the
+            # GPU's other evaluations: after all of them, one after another)
             waited = 0
             while waited < len(futures):  # (a task tried again is queued at the end: waited for last)
                 with submitting:
@@ -193,6 +198,23 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
     if waiting and not interrupted():
         raise RepliesPending(waiting)
     return store.records()
+
+
+def known_alone(tasks: Collection[Task], known: dict[str, Qualification], seeds: list[int],
+                alone_tasks: dict[str, str] | None) -> set[str]:
+    """The names of the tasks whose gold an earlier bench on this device model made alone for want of GPU memory
+    (Qualification.made_alone), added to the pool's `alone_tasks` (None: a pool that has none, a Ray cluster's):
+    their evaluations are made alone at once, rather than each running short beside others first."""
+    if alone_tasks is None:
+        return set()
+    names = set()
+    for task in tasks:
+        key = task_key(task, seeds)
+        if key in known and known[key].made_alone:
+            alone_tasks[key] = ("an earlier bench on this device model made this task's gold alone for want of GPU "
+                                "memory beside others (its qualification)")
+            names.add(task.name)
+    return names
 
 
 def bench_settings(suite: str, solver: str, config: RunConfig, pattern: str | None) -> dict[str, Any]:

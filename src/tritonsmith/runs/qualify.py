@@ -45,6 +45,9 @@ class Qualification:
     at: str | None = None
     version: str | None = None
     """The tritonsmith that judged it: another version's judgement is not reused (its evaluator may differ)."""
+    made_alone: bool = False
+    """Its gold ran short of GPU memory beside other evaluations, and was made alone (WorkerPool.alone_tasks):
+    a later bench on this device model makes its evaluations alone at once, after the other tasks."""
 
 
 def classify(task: str, status: str, message: str, device: str | None, task_error: bool = False,
