@@ -24,9 +24,10 @@ if [ -f $NAME/results.jsonl ]; then RES=--resume; fi
 RERUN=${RERUN// /}  # (once: a pass that finished its rerun, NAME/reran.RERUN, does not rerun them again)
 if [ -n "$RES" ] && [ -n "$RERUN" ] && [ ! -f "$NAME/reran.$RERUN" ]; then RES="--resume --rerun $RERUN"; rm -f $NAME/complete; fi
 mkdir -p $NAME
-Q=${XDG_CACHE_HOME:-$HOME/.cache}/tritonsmith/qualification  # the qualifications found (which golds had to be made
-mkdir -p $Q; for f in $NAME/qualification/*.jsonl; do [ -f "$f" ] || continue  # alone), merged, each line once
-  touch $Q/${f##*/}; cat $Q/${f##*/} "$f" | awk '!seen[$0]++' > $Q/.merged && mv $Q/.merged $Q/${f##*/}; done
+Q="${XDG_CACHE_HOME:-$HOME/.cache}/tritonsmith/qualification"  # the qualifications found (which golds had to be
+mkdir -p "$Q"; for f in $NAME/qualification/*.jsonl; do [ -f "$f" ] || continue  # made alone), merged: the carried
+  touch "$Q/${f##*/}"; awk '!seen[$0]++' "$f" "$Q/${f##*/}" > "$Q/.merged" && mv "$Q/.merged" "$Q/${f##*/}"; done
+# lines first (older), each line once (the store keeps a task's last line); awk reads the files apart (a torn line)
 if [ -n "$CARRY_CACHE" ]; then  # the trusted processes' Triton cache, carried from call to call: a gold whose
   # references take more than a call to compile (ROCm's slow autotuned golds) goes on where the last call stopped
   if [ ! -d /tmp/$NAME-cache ]; then  # in the parts a call gives back (.part0, .part1, ...: copy them all into
@@ -50,19 +51,20 @@ ours() { for d in /tmp/tritonsmith-eval-*; do case "$OLD" in *" $d "*) ;; *) ls 
       [ "$(ps -o etimes= -p $p)" -gt 20 ] 2>/dev/null && kill -USR1 $p; done  # its handler set) writes its threads' stacks to its log,
     sleep 1; for f in $(ours); do  # kept now: the pool's folder is gone once the bench ends
       [ -s "$f" ] && { date -u +%T; tail -c 30000 "$f"; } > $NAME/stacks-$(basename "$f" .log).$S.txt; done; fi
-  I=$(( ${I:-0} + 1 )); [ $(( I % 4 )) -eq 0 ] && tar czf $OUT/$NAME.tgz $NAME 2>/dev/null  # so that a call cut off
+  I=$(( ${I:-0} + 1 )); [ $(( I % 4 )) -eq 0 ] && { mkdir -p $NAME/qualification; cp "$Q"/*.jsonl $NAME/qualification/ \
+    2>/dev/null; tar czf $OUT/$NAME.tgz $NAME 2>/dev/null; }  # so that a call cut off
   sleep 15; done) > $NAME/monitor.$S.txt 2>&1 &  # before the end still gives back what it did (at most a minute old)
 MON=$!
 LEFT=$(( END - ($(date +%s) - START) - 20 ))
 LIMIT=${EVAL_TIMEOUT:-450}
-if [ $LIMIT -gt $(( LEFT - 30 )) ]; then  # a limit the call ends before can never be reached: the gold would be
+if [ "$LIMIT" -gt $(( LEFT - 30 )) ] 2>/dev/null && [ $(( LEFT - 30 )) -ge 60 ]; then  # a limit the call ends before
   LIMIT=$(( LEFT - 30 )); echo "$NAME: evaluation limit ${EVAL_TIMEOUT:-450} s lowered to $LIMIT s, within this call" \
-    | tee -a $OUT/summary.txt; fi  # cut off unrecorded (session 33's call 1 lost 531 s so)
+    | tee -a $OUT/summary.txt; fi  # can never be reached: the gold is cut off unrecorded (session 33's call 1 lost 531 s)
 timeout -k 15 $LEFT python3 -m tritonsmith bench --suite "$SUITE" --solver ${SOLVER:-baseline} --workers-per-gpu $W \
   --eval-timeout-s $LIMIT --out $NAME $RES > $NAME/log.$S 2>&1
 RC=$?
 kill $MON 2>/dev/null; wait $MON 2>/dev/null
-mkdir -p $NAME/qualification; cp $Q/*.jsonl $NAME/qualification/ 2>/dev/null  # for the next call's machine
+mkdir -p $NAME/qualification; cp "$Q"/*.jsonl $NAME/qualification/ 2>/dev/null  # for the next call's machine
 for f in $(ours); do [ -f "$f" ] && tail -c 60000 "$f" > $NAME/$(basename "$f" .log).$S.log; done
 TOOK=$(( $(date +%s) - S ))
 echo "$TOOK" >> $NAME/calls.txt

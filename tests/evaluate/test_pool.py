@@ -268,6 +268,32 @@ def test_the_memory_gate_lets_one_in_alone_and_starves_it_never():
     assert not first.beside  # none came in while it was inside
 
 
+def test_the_memory_gate_lets_those_in_in_the_order_they_came():
+    """One that waits to share the GPU while one is alone, and came before the next that waits to be alone, goes
+    in first: a task whose every evaluation is made alone (its candidates one after another) never keeps the
+    other tasks' evaluations out."""
+    from tritonsmith.evaluate.pool import MemoryGate
+
+    gate, events = MemoryGate(), []
+    first_alone = gate.alone()
+    first_alone.__enter__()
+
+    def enter(name, alone):
+        with gate.alone() if alone else gate.shared():
+            events.append(name)
+            time.sleep(0.1)
+    threads = []
+    for name, alone in (("shared", False), ("second alone", True), ("shared after it", False)):
+        threads.append(threading.Thread(target=enter, args=(name, alone)))
+        threads[-1].start()
+        time.sleep(0.2)  # each waits before the next comes
+    assert events == []
+    first_alone.__exit__(None, None, None)
+    for thread in threads:
+        thread.join(5)
+    assert events == ["shared", "second alone", "shared after it"]
+
+
 def test_cuda_without_gpu_is_a_clear_device_error():
     with pytest.raises(DeviceError, match="no GPU is visible"):
         WorkerPool(device="cuda")

@@ -151,6 +151,11 @@ def test_a_task_whose_gold_was_made_alone_for_memory_is_made_alone_and_last_in_a
     assert len(lines) == 2 and not any(line["made_alone"] for line in lines)  # (the CPU: never)
     stored.write_text("".join(json.dumps(dict(line, made_alone=line["task"] == "dir:flip")) + "\n" for line in lines))
     assert bench(f"dir:{candidates}", "b2") == ["dir:vector_add", "dir:flip"]
+    assert bench("baseline", "b3") == ["dir:vector_add", "dir:flip"]  # a gold pass again: it stays known
+    latest = {}
+    for line in stored.read_text().splitlines():
+        latest[json.loads(line)["task"]] = json.loads(line)["made_alone"]
+    assert latest == {"dir:flip": True, "dir:vector_add": False}
     known = QualificationStore(lines[0]["device"], folder=stored.parent).load()
     alone_tasks: dict[str, str] = {}
     assert known_alone(list(load_suite(f"dir:{suite}")), known, [0, 1, 2], alone_tasks) == {"dir:flip"}

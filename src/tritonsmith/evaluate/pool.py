@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import queue
@@ -544,25 +545,43 @@ def short_of_memory(text: str) -> bool:
 
 class MemoryGate:
     """The evaluations of one GPU pass side by side (`shared`, which yields a Stay whose `beside` says whether
-    any other was inside at the same time); one made again for want of memory passes `alone`, once those in
-    flight have ended, and while it waits no new one enters (it is never starved)."""
+    any other was inside at the same time); one made alone (again for want of memory, or a task known to need
+    it) passes `alone`, once those in flight have ended. Waiters pass in the order they came: none that came
+    after one waiting to be alone enters before it (it is never starved), and one waiting to be alone lets
+    those that came before it in first (a task whose every evaluation is made alone, an agent's candidates of
+    it coming one after another, never keeps the other tasks' evaluations out)."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._stays: set[Stay] = set()
         self._alone = False
-        self._waiting = 0
+        self._waiting: dict[int, bool] = {}  # the tickets of those waiting to enter: whether each waits to be alone
+        self._tickets = itertools.count()
+
+    @contextlib.contextmanager
+    def _waited(self, alone: bool, ready):
+        """Within the condition: wait in turn (a ticket) until `ready(ticket)`; the ticket goes however the wait
+        ends (a KeyboardInterrupt while waiting must not leave the gate shut)."""
+        ticket = next(self._tickets)
+        self._waiting[ticket] = alone
+        try:
+            self._changed.wait_for(lambda: ready(ticket))
+        finally:
+            del self._waiting[ticket]
+            self._changed.notify_all()
+        yield
 
     @contextlib.contextmanager
     def shared(self):
         stay = Stay()
         with self._changed:
-            self._changed.wait_for(lambda: not (self._alone or self._waiting))
-            if self._stays:
-                stay.beside = True
-                for other in self._stays:
-                    other.beside = True
-            self._stays.add(stay)
+            with self._waited(False, lambda ticket: not self._alone and not any(
+                    alone for other, alone in self._waiting.items() if other < ticket)):
+                if self._stays:
+                    stay.beside = True
+                    for other in self._stays:
+                        other.beside = True
+                self._stays.add(stay)
         try:
             yield stay
         finally:
@@ -573,13 +592,9 @@ class MemoryGate:
     @contextlib.contextmanager
     def alone(self):
         with self._changed:
-            self._waiting += 1
-            try:
-                self._changed.wait_for(lambda: not (self._alone or self._stays))
-            finally:  # a KeyboardInterrupt while waiting must not leave the gate shut
-                self._waiting -= 1
-                self._changed.notify_all()
-            self._alone = True
+            with self._waited(True, lambda ticket: not (self._alone or self._stays) and not any(
+                    other < ticket for other in self._waiting)):
+                self._alone = True
         try:
             yield
         finally:

@@ -104,6 +104,9 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         progress.stages = getattr(pool, "stages", None)  # (a cluster's evaluations are not looked into)
         known = qualifications.load()
         alone = known_alone(tasks, known, eval_config.seeds, getattr(pool, "alone_tasks", None))
+        if alone and eval_config.workers_per_gpu > 1:
+            stream.write(f"{len(alone)} of the tasks ran short of GPU memory beside others in an earlier bench on "
+                         "this device model: they run last, each alone on its GPU\n")
         note = gpu_only_note(list(tasks), pool.device_kind)
         if note:
             stream.write(note + "\n")
@@ -159,8 +162,10 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
             record.wall_s = round(time.perf_counter() - started + float((earlier or {}).get("wall_s") or 0), 2)
             record.device = qualifications.device
             if solver == "baseline" and record.qualified is not None:  # the gold against itself decides
+                alone_tasks = getattr(pool, "alone_tasks", None)  # (a Ray cluster's pool: what was known stays)
+                made_alone = key in alone_tasks if alone_tasks is not None else key in known and known[key].made_alone
                 qualifications.save(key, Qualification(task.name, record.qualified, record.qualification or "",
-                                                       made_alone=key in getattr(pool, "alone_tasks", {})))
+                                                       made_alone=made_alone))
             elif key in known:
                 record.qualified, record.qualification = known[key].qualified, known[key].reason
             if evaluation is not None:  # kept with the record (never a cut-short one), and never at its cost
@@ -180,8 +185,8 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
                            if task.name not in deferrals and task.name not in alone)
             futures.extend(executor.submit(attempt, task, deferrals[task.name]) for task in todo
                            if task.name in deferrals and task.name not in alone)
-            futures.extend(executor.submit(attempt, task) for task in todo if task.name in alone)  # (each stops the
-            # GPU's other evaluations: after all of them, one after another)
+            futures.extend(executor.submit(attempt, task, deferrals.get(task.name)) for task in todo
+                           if task.name in alone)  # (each stops the GPU's other evaluations: after them all)
             waited = 0
             while waited < len(futures):  # (a task tried again is queued at the end: waited for last)
                 with submitting:
