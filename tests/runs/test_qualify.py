@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -106,7 +107,7 @@ def test_bench_baseline_qualifies_and_a_later_bench_reads_it(tmp_path):
     (suite / "broken.py").write_text(broken)
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
 
-    def bench(*args):
+    def bench(*args, suite=suite):
         return subprocess.run([sys.executable, "-m", "tritonsmith", "bench", "--suite", f"dir:{suite}", "--device",
                                "cpu", "--json", *args], capture_output=True, text=True, timeout=600, env=env)
     done = bench("--solver", "baseline", "--out", str(tmp_path / "b1"))
@@ -118,7 +119,9 @@ def test_bench_baseline_qualifies_and_a_later_bench_reads_it(tmp_path):
     candidates = tmp_path / "cands"
     candidates.mkdir()
     (candidates / "vector_add.py").write_text(resolve_task("vector_add").baseline)
-    later = json.loads(bench("--solver", f"dir:{candidates}", "--out", str(tmp_path / "b2")).stdout)
+    moved = tmp_path / "moved"  # the checkout moved (or another machine's): the files' content finds them
+    shutil.copytree(suite, moved)
+    later = json.loads(bench("--solver", f"dir:{candidates}", "--out", str(tmp_path / "b2"), suite=moved).stdout)
     assert later["qualified"]["tasks"] == 1 and later["qualified"]["exec_ok"] == 1
     assert later["qualified"]["unqualified"] == 1
 

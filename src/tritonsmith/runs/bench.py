@@ -31,7 +31,13 @@ from tritonsmith.evaluate.pool import MemoryRetry, MemoryRetryDeferred, task_key
 from tritonsmith.interrupt import interrupted
 from tritonsmith.llm.errors import RepliesPending, ReplyPending
 from tritonsmith.runs.pools import make_pool
-from tritonsmith.runs.qualify import Qualification, QualificationStore, classify, gpu_only_note
+from tritonsmith.runs.qualify import (
+    Qualification,
+    QualificationStore,
+    classify,
+    gpu_only_note,
+    qualification_key,
+)
 from tritonsmith.runs.records import (
     TUNING_KEYS,
     LineageOutcome,
@@ -141,7 +147,7 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
             if interrupted():  # Ctrl-C: no new task starts
                 return None
             started = time.perf_counter()
-            key = task_key(task, eval_config.seeds)
+            key = qualification_key(task, eval_config.seeds)
             evaluation = None
             try:
                 record, evaluation = solve(task, solver, config, pool, Path(out), MemoryRetry(earlier))
@@ -163,7 +169,8 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
             record.device = qualifications.device
             if solver == "baseline" and record.qualified is not None:  # the gold against itself decides
                 alone_tasks = getattr(pool, "alone_tasks", None)  # (a Ray cluster's pool: what was known stays)
-                made_alone = key in alone_tasks if alone_tasks is not None else key in known and known[key].made_alone
+                made_alone = (task_key(task, eval_config.seeds) in alone_tasks if alone_tasks is not None
+                              else key in known and known[key].made_alone)
                 qualifications.save(key, Qualification(task.name, record.qualified, record.qualification or "",
                                                        made_alone=made_alone))
             elif key in known:
@@ -214,9 +221,9 @@ def known_alone(tasks: Collection[Task], known: dict[str, Qualification], seeds:
         return set()
     names = set()
     for task in tasks:
-        key = task_key(task, seeds)
-        if key in known and known[key].made_alone:
-            alone_tasks[key] = ("an earlier bench on this device model made this task's gold alone for want of GPU "
+        known_as = known.get(qualification_key(task, seeds))
+        if known_as is not None and known_as.made_alone:
+            alone_tasks[task_key(task, seeds)] = ("an earlier bench on this device model made this task's gold alone for want of GPU "
                                 "memory beside others (its qualification)")
             names.add(task.name)
     return names

@@ -11,6 +11,7 @@ on that device label their tasks without evaluating the golds again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -104,6 +105,15 @@ def other_vendor(message: str, device: str | None) -> str | None:
     words, symbols = (NVIDIA_ONLY, NVIDIA_ONLY_SYMBOLS) if on_amd else (AMD_ONLY, AMD_ONLY_SYMBOLS)
     found = [w for w in words if re.search(rf"\b{re.escape(w)}\b", text)] + [s for s in symbols if s in text]
     return ("NVIDIA" if on_amd else "AMD") if found else None
+
+
+def qualification_key(task: Task, seeds: list[int]) -> str:
+    """What a task's qualification is stored under: its file's content, cases and the seeds, not where the file
+    lies (a checkout moved, or another machine's, whose generated suite files lie elsewhere, finds it)."""
+    digest = hashlib.sha256(task.path.read_bytes())
+    digest.update(json.dumps([list(seeds), task.correctness_cases, task.perf_cases], sort_keys=True,
+                             default=str).encode())
+    return digest.hexdigest()
 
 
 class QualificationStore:
