@@ -172,6 +172,29 @@ def test_once_a_task_was_made_alone_for_memory_its_later_evaluations_are_made_al
     assert began > ended, "the later evaluation began beside the other task's"
 
 
+def test_an_evaluation_waiting_at_the_gate_when_its_task_is_marked_alone_goes_alone():
+    """An evaluation of a task that was marked alone while it waited to share the GPU (another evaluation of the
+    task was made alone meanwhile) is made alone too, not tried beside others first."""
+    from tritonsmith.evaluate.pool import MemoryGate, task_key
+
+    task = resolve_task("vector_add")
+    with WorkerPool(device="cpu", workers=2, config=EvalConfig(timeout_s=120)) as pool:
+        pool._gpu_of, pool._gates = [0, 0], {0: MemoryGate()}  # as two workers of one GPU
+        holding = pool._gates[0].alone()
+        holding.__enter__()  # (as an evaluation made alone: the next one waits at the gate)
+        done = []
+        waiting = threading.Thread(target=lambda: done.append(pool.evaluate(task, task.baseline)))
+        waiting.start()
+        time.sleep(0.5)
+        assert not done
+        pool.alone_tasks[task_key(task, pool.config.seeds)] = "marked while it waited"
+        holding.__exit__(None, None, None)
+        waiting.join(120)
+    (result,) = done
+    assert result.status == "passed"
+    assert result.evidence["made_alone"].endswith(": marked while it waited")
+
+
 def test_a_first_try_short_of_memory_is_handed_back_where_asked_and_a_second_one_made_alone():
     """MemoryRetry: the first try short of GPU memory beside another evaluation comes back to the caller
     (MemoryRetryDeferred, with that try) instead of waiting for the GPU alone; the caller's try after it, with the

@@ -240,17 +240,18 @@ class WorkerPool:
         earlier = memory_retry.earlier if memory_retry is not None else None
         key = task_key(task, self.config.seeds) if gpu is not None else ""
         if key in self.alone_tasks:
-            result = self._evaluate_alone(slot, task, source, timeout_s, timing, baseline, gold, ALONE, "")
-            result.evidence["made_alone"] = ("at once, with no other evaluation of this pool on its GPU: "
-                                             + self.alone_tasks[key])
-            return result
+            return self._alone_at_once(key, slot, task, source, timeout_s, timing, baseline, gold)
         with gate.shared() as stay:
             self._check_not_cancelled()
-            try:
-                result, failure = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold), None
-                why = None if result.passed else result.message
-            except TaskError as exc:
-                result, failure, why = None, exc, str(exc)
+            marked = key in self.alone_tasks  # (while this one waited to enter: it would run short beside others)
+            if not marked:
+                try:
+                    result, failure = self._evaluate(slot, task, source, timeout_s, timing, baseline, gold), None
+                    why = None if result.passed else result.message
+                except TaskError as exc:
+                    result, failure, why = None, exc, str(exc)
+        if marked:
+            return self._alone_at_once(key, slot, task, source, timeout_s, timing, baseline, gold)
         if why is None or gpu is None or not stay.beside or not short_of_memory(why):
             if why is not None and gpu is not None and not stay.beside and out_of_memory(why):
                 if failure is not None:  # none beside it: it needs more than the GPU has
@@ -287,6 +288,13 @@ class WorkerPool:
                 "try alone)" if earlier is not None else " (the result's wall_s: both tries and the wait between)")))
         again.wall_s = round(time.perf_counter() - began, 3)
         return again
+
+    def _alone_at_once(self, key: str, slot: int, task: Task, source: str, timeout_s: float | None,
+                       timing: dict[str, Any] | None, baseline: str | None, gold: bool) -> EvalResult:
+        """An evaluation of a task in `alone_tasks`, made alone without a try beside others first."""
+        result = self._evaluate_alone(slot, task, source, timeout_s, timing, baseline, gold, ALONE, "")
+        result.evidence["made_alone"] = "at once, with no other evaluation of this pool on its GPU: " + self.alone_tasks[key]
+        return result
 
     def _evaluate_alone(self, slot: int, task: Task, source: str, timeout_s: float | None,
                         timing: dict[str, Any] | None, baseline: str | None, gold: bool, short: str,
