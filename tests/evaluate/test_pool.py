@@ -124,7 +124,7 @@ def test_an_evaluation_short_of_gpu_memory_beside_others_is_made_again_alone():
     assert alone.status == "runtime_error" and "memory_retry" not in alone.evidence  # none beside it: its own
     assert "made_alone" not in alone.evidence  # short even alone: the candidate's own, the task still shares
     # the try alone made its own references, at the GPU's whole share (a keeper's are made at half of it)
-    assert short_result.evidence["references"].startswith("made by this job (made again alone for want of GPU")
+    assert short_result.evidence["references"].startswith("made by this job (made alone for want of GPU")
     assert alone.message.startswith("out of GPU memory with no other evaluation on this GPU: case 0")  # its own
     from tritonsmith.runs.bench import from_result  # a bench (a gold pass) keeps which were made again alone
     assert from_result(task, "dir", short_result).memory_retry == retry
@@ -164,7 +164,7 @@ def test_once_a_task_was_made_alone_for_memory_its_later_evaluations_are_made_al
     assert later.status == "passed" and "memory_retry" not in later.evidence
     assert later.evidence["made_alone"] == ("at once, with no other evaluation of this pool on its GPU: an earlier "
                                             "evaluation of this task ran short of GPU memory beside others")
-    assert later.evidence["references"].startswith("made by this job (made again alone")
+    assert later.evidence["references"].startswith("made by this job (made alone for want of GPU memory")
     assert "made_alone" not in results["later other"].evidence and results["later other"].status == "passed"
     ended = float(next(line.split()[1] for line in results["later other"].stdout_tail.splitlines()
                        if line.startswith("end")))

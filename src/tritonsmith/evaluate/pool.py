@@ -377,8 +377,8 @@ class WorkerPool:
                     job["references_here"] = "the reference keeper is not running"
             else:  # (said in the evidence: references.prepare)
                 job["references_here"] = (
-                    "made again alone for want of GPU memory: at the GPU's whole check share, where a keeper's "
-                    "were made at a share of it" if alone and self._keepers else
+                    "made alone for want of GPU memory: at the GPU's whole check share, where a keeper's "
+                    "are made at a share of it" if alone and self._keepers else
                     "the pool keeps no references: EvalConfig.reuse_references")
             job["gold"] = gold
             job["timing"].update(timing or {})
