@@ -480,14 +480,20 @@ class WorkerPool:
         self.close()
 
 
-def task_key(task: Task, seeds: list[int]) -> str:
-    """What a task's inputs and reference outputs depend on: the task file (a suite's generated file holds
-    its gold code), its cases (a caller may narrow them) and the seeds. A worker reuses references only
-    under the same key."""
+def task_content_key(task: Task, seeds: list[int]) -> str:
+    """What a task's inputs and reference outputs depend on, wherever its file lies: the task file's content (a
+    suite's generated file holds its gold code), its cases (a caller may narrow them) and the seeds. What a
+    task's qualification is stored under (runs/qualify.py): a moved checkout, or another machine's, finds it."""
     digest = hashlib.sha256(task.path.read_bytes())
-    digest.update(json.dumps([str(task.path), list(seeds), task.correctness_cases, task.perf_cases],
-                             sort_keys=True, default=str).encode())
+    digest.update(json.dumps([list(seeds), task.correctness_cases, task.perf_cases], sort_keys=True,
+                             default=str).encode())
     return digest.hexdigest()
+
+
+def task_key(task: Task, seeds: list[int]) -> str:
+    """`task_content_key` and the file's path (a task may read files beside it): a worker reuses references
+    only under the same key."""
+    return hashlib.sha256(f"{task_content_key(task, seeds)} {task.path}".encode()).hexdigest()
 
 
 def with_harness(source: str, task: Task) -> str:

@@ -27,17 +27,11 @@ from tritonsmith.agent.lineage import Candidate
 from tritonsmith.config import ConfigError
 from tritonsmith.durable import FileError, folder_lock, read_text, write_atomic
 from tritonsmith.evaluate import EvalConfig, EvalResult, WorkerPool
-from tritonsmith.evaluate.pool import MemoryRetry, MemoryRetryDeferred, task_key
+from tritonsmith.evaluate.pool import MemoryRetry, MemoryRetryDeferred, task_content_key, task_key
 from tritonsmith.interrupt import interrupted
 from tritonsmith.llm.errors import RepliesPending, ReplyPending
 from tritonsmith.runs.pools import make_pool
-from tritonsmith.runs.qualify import (
-    Qualification,
-    QualificationStore,
-    classify,
-    gpu_only_note,
-    qualification_key,
-)
+from tritonsmith.runs.qualify import Qualification, QualificationStore, classify, gpu_only_note
 from tritonsmith.runs.records import (
     TUNING_KEYS,
     LineageOutcome,
@@ -147,7 +141,7 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
             if interrupted():  # Ctrl-C: no new task starts
                 return None
             started = time.perf_counter()
-            key = qualification_key(task, eval_config.seeds)
+            key = task_content_key(task, eval_config.seeds)  # (the qualification store's)
             evaluation = None
             try:
                 record, evaluation = solve(task, solver, config, pool, Path(out), MemoryRetry(earlier))
@@ -188,12 +182,9 @@ def _solve_suite_locked(suite: str, solver: str, config: RunConfig, out: str | P
         executor = ThreadPoolExecutor(max_workers=at_once)
         try:
             deferrals = store.deferred()  # a resume: those queued again before it was cut off go last, from that try
-            futures.extend(executor.submit(attempt, task) for task in todo
-                           if task.name not in deferrals and task.name not in alone)
-            futures.extend(executor.submit(attempt, task, deferrals[task.name]) for task in todo
-                           if task.name in deferrals and task.name not in alone)
-            futures.extend(executor.submit(attempt, task, deferrals.get(task.name)) for task in todo
-                           if task.name in alone)  # (each stops the GPU's other evaluations: after them all)
+            # then the tasks known to need their GPU alone (each stops the GPU's other evaluations): after them all
+            last = sorted(todo, key=lambda task: (task.name in alone, task.name in deferrals))  # (stable)
+            futures.extend(executor.submit(attempt, task, deferrals.get(task.name)) for task in last)
             waited = 0
             while waited < len(futures):  # (a task tried again is queued at the end: waited for last)
                 with submitting:
@@ -221,10 +212,10 @@ def known_alone(tasks: Collection[Task], known: dict[str, Qualification], seeds:
         return set()
     names = set()
     for task in tasks:
-        known_as = known.get(qualification_key(task, seeds))
+        known_as = known.get(task_content_key(task, seeds))
         if known_as is not None and known_as.made_alone:
-            alone_tasks[task_key(task, seeds)] = ("an earlier bench on this device model made this task's gold alone for want of GPU "
-                                "memory beside others (its qualification)")
+            alone_tasks[task_key(task, seeds)] = ("an earlier bench on this device model made this task's gold alone "
+                                                  "for want of GPU memory beside others (its qualification)")
             names.add(task.name)
     return names
 

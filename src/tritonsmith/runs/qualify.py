@@ -11,7 +11,6 @@ on that device label their tasks without evaluating the golds again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -107,17 +106,9 @@ def other_vendor(message: str, device: str | None) -> str | None:
     return ("NVIDIA" if on_amd else "AMD") if found else None
 
 
-def qualification_key(task: Task, seeds: list[int]) -> str:
-    """What a task's qualification is stored under: its file's content, cases and the seeds, not where the file
-    lies (a checkout moved, or another machine's, whose generated suite files lie elsewhere, finds it)."""
-    digest = hashlib.sha256(task.path.read_bytes())
-    digest.update(json.dumps([list(seeds), task.correctness_cases, task.perf_cases], sort_keys=True,
-                             default=str).encode())
-    return digest.hexdigest()
-
-
 class QualificationStore:
-    """The qualifications found on one device model, by task key (the task file's content)."""
+    """The qualifications found on one device model, by `task_content_key` (the task file's content, its cases
+    and the seeds)."""
 
     def __init__(self, device: str, folder: str | Path | None = None):
         self.device = device
